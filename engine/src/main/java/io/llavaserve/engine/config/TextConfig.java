@@ -1,0 +1,72 @@
+package io.llavaserve.engine.config;
+
+/**
+ * The language model's hyper-parameters (a LLaMA-family decoder), with the defaults that
+ * transformers' {@code LlamaConfig} applies already filled in by the loader.
+ *
+ * @param hiddenSize model width
+ * @param intermediateSize SwiGLU inner width
+ * @param numHiddenLayers decoder layers
+ * @param numAttentionHeads query heads
+ * @param numKeyValueHeads key/value heads (grouped-query attention when fewer than query heads)
+ * @param headDim width of one head
+ * @param vocabSize rows of the embedding and of the LM head
+ * @param rmsNormEps epsilon of every RMSNorm
+ * @param ropeTheta base of the rotary frequencies
+ * @param maxPositionEmbeddings longest sequence the model was trained for
+ * @param hiddenAct activation of the MLP gate ({@code silu} for LLaMA)
+ * @param tieWordEmbeddings whether the LM head reuses the input embedding matrix
+ */
+public record TextConfig(
+    int hiddenSize,
+    int intermediateSize,
+    int numHiddenLayers,
+    int numAttentionHeads,
+    int numKeyValueHeads,
+    int headDim,
+    int vocabSize,
+    double rmsNormEps,
+    double ropeTheta,
+    int maxPositionEmbeddings,
+    String hiddenAct,
+    boolean tieWordEmbeddings) {
+
+  public TextConfig {
+    positive("hidden_size", hiddenSize);
+    positive("intermediate_size", intermediateSize);
+    positive("num_hidden_layers", numHiddenLayers);
+    positive("num_attention_heads", numAttentionHeads);
+    positive("num_key_value_heads", numKeyValueHeads);
+    positive("head_dim", headDim);
+    positive("vocab_size", vocabSize);
+    positive("max_position_embeddings", maxPositionEmbeddings);
+    if (numAttentionHeads % numKeyValueHeads != 0) {
+      throw new IllegalArgumentException(
+          "text_config: num_attention_heads ("
+              + numAttentionHeads
+              + ") must be a multiple of num_key_value_heads ("
+              + numKeyValueHeads
+              + ")");
+    }
+    if (headDim % 2 != 0) {
+      throw new IllegalArgumentException("text_config: head_dim must be even for rotary positions");
+    }
+    if (!(rmsNormEps > 0)) {
+      throw new IllegalArgumentException("text_config: rms_norm_eps must be > 0");
+    }
+    if (!(ropeTheta > 0)) {
+      throw new IllegalArgumentException("text_config: rope_theta must be > 0");
+    }
+  }
+
+  /** Query heads that share one key/value head. */
+  public int groupSize() {
+    return numAttentionHeads / numKeyValueHeads;
+  }
+
+  static void positive(String field, int value) {
+    if (value <= 0) {
+      throw new IllegalArgumentException(field + " must be > 0, got " + value);
+    }
+  }
+}
