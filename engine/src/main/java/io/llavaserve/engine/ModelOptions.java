@@ -1,0 +1,50 @@
+package io.llavaserve.engine;
+
+import io.llavaserve.engine.graph.TfModelRunner;
+import io.llavaserve.engine.image.ImageLimits;
+import io.llavaserve.engine.runner.KvCacheConfig;
+
+/**
+ * How a model is loaded: KV pool size, session threads, image handling.
+ *
+ * @param kvCacheBytes memory budget of the KV block pool
+ * @param blockSize tokens per KV block
+ * @param threads TensorFlow session threading
+ * @param padToSquare LLaVA-1.5's pad-to-square before resizing (on by default)
+ * @param imageLimits byte and pixel caps checked before an image is decoded
+ */
+public record ModelOptions(
+    long kvCacheBytes,
+    int blockSize,
+    TfModelRunner.Threads threads,
+    boolean padToSquare,
+    ImageLimits imageLimits) {
+
+  public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
+
+  public ModelOptions {
+    if (kvCacheBytes <= 0) {
+      throw new IllegalArgumentException("kv cache bytes must be > 0");
+    }
+    if (blockSize <= 0) {
+      throw new IllegalArgumentException("block size must be > 0");
+    }
+  }
+
+  public static ModelOptions defaults() {
+    return new ModelOptions(
+        DEFAULT_KV_CACHE_BYTES,
+        KvCacheConfig.DEFAULT_BLOCK_SIZE,
+        TfModelRunner.Threads.defaults(),
+        true,
+        ImageLimits.defaults());
+  }
+
+  public ModelOptions withKvCacheBytes(long bytes) {
+    return new ModelOptions(bytes, blockSize, threads, padToSquare, imageLimits);
+  }
+
+  public ModelOptions withPadToSquare(boolean pad) {
+    return new ModelOptions(kvCacheBytes, blockSize, threads, pad, imageLimits);
+  }
+}

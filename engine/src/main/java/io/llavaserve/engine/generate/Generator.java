@@ -1,0 +1,125 @@
+package io.llavaserve.engine.generate;
+
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ModelRunner;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.engine.sampling.SampledToken;
+import io.llavaserve.engine.sampling.Sampler;
+import io.llavaserve.engine.sampling.SamplingParams;
+import io.llavaserve.engine.sampling.StopChecker;
+import io.llavaserve.engine.sampling.StopCondition;
+import io.llavaserve.engine.tokenizer.IncrementalDetokenizer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Generates one answer at a time, streaming its text: the engine without a scheduler, for the
+ * command line and for checking the serving core against. Owns the whole KV pool while it runs.
+ */
+public final class Generator {
+
+  /** Prompt positions computed per step while prefilling. */
+  public static final int PREFILL_CHUNK = 512;
+
+  private final LlavaModel model;
+
+  public Generator(LlavaModel model) {
+    this.model = model;
+  }
+
+  /**
+   * Runs the prompt (with one image token per image in {@code promptIds}), then samples until a
+   * stop, streaming emitted text to {@code onText}.
+   */
+  public GenerationResult generate(
+      int[] promptIds, List<PixelValues> images, SamplingParams params, Consumer<String> onText) {
+    ModelRunner runner = model.runner();
+    KvCacheConfig kv = runner.kvCache();
+    int imageToken = model.config().imageTokenIndex();
+    ExpandedPrompt prompt =
+        ExpandedPrompt.expand(promptIds, imageToken, model.config().imageSeqLength());
+    if (prompt.imageCount() != images.size()) {
+      throw new IllegalArgumentException(
+          "prompt has " + prompt.imageCount() + " image tokens but " + images.size() + " images were given");
+    }
+    int maxLen = (int) Math.min(kv.capacityTokens(), model.config().text().maxPositionEmbeddings());
+    if (prompt.length() >= maxLen) {
+      throw new IllegalArgumentException(
+          "prompt is " + prompt.length() + " positions; the model and KV cache allow " + (maxLen - 1));
+    }
+    int[] table = new int[kv.numBlocks()];
+    for (int i = 0; i < table.length; i++) {
+      table[i] = i;
+    }
+
+    long t0 = System.nanoTime();
+    List<ImageFeatures> features = runner.encodeImages(images);
+    long t1 = System.nanoTime();
+
+    StepOutput out = null;
+    for (int from = 0; from < prompt.length(); from += PREFILL_CHUNK) {
+      int to = Math.min(prompt.length(), from + PREFILL_CHUNK);
+      SequenceChunk chunk =
+          new SequenceChunk(prompt.slice(from, to), from, table, prompt.placements(from, to, features));
+      out = runner.execute(ScheduledBatch.of(List.of(chunk)));
+    }
+
+    Sampler sampler = new Sampler(params, prompt.tokens());
+    StopCondition stop = new StopCondition(params, model.tokenizer().eosId(), maxLen);
+    StopChecker stopStrings = new StopChecker(params.stop());
+    IncrementalDetokenizer detok = model.tokenizer().newDetokenizer(true);
+    StringBuilder text = new StringBuilder();
+    List<SampledToken> tokens = new ArrayList<>();
+    FinishReason reason;
+    int position = prompt.length();
+    long t2 = 0;
+    while (true) {
+      SampledToken tok = sampler.sample(out.logits(), 0, out.vocabSize());
+      sampler.accept(tok.tokenId());
+      tokens.add(tok);
+      if (t2 == 0) {
+        t2 = System.nanoTime();
+      }
+      boolean matched = false;
+      if (!stop.isStopToken(tok.tokenId())) {
+        StopChecker.Chunk piece = stopStrings.append(detok.next(tok.tokenId()));
+        emit(piece.text(), text, onText);
+        matched = piece.stopped();
+      }
+      Optional<FinishReason> done = stop.check(tok.tokenId(), tokens.size(), position + 1, matched);
+      if (done.isPresent()) {
+        reason = done.get();
+        break;
+      }
+      out =
+          runner.execute(
+              ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {tok.tokenId()}, position, table))));
+      position++;
+    }
+    if (!stopStrings.stopped()) {
+      emit(stopStrings.append(detok.flush()).text(), text, onText);
+      if (!stopStrings.stopped()) {
+        emit(stopStrings.flush(), text, onText);
+      }
+    }
+    long t3 = System.nanoTime();
+    return new GenerationResult(
+        text.toString(), tokens, reason, prompt.length(), t1 - t0, t2 - t1, t3 - t2);
+  }
+
+  private static void emit(String piece, StringBuilder text, Consumer<String> onText) {
+    if (!piece.isEmpty()) {
+      text.append(piece);
+      onText.accept(piece);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+package io.llavaserve.engine.graph;
+
+import io.llavaserve.engine.checkpoint.WeightTensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.FloatDataBuffer;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.AssignVariableOp;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Model weights as device-resident resource variables. The graph reads them; they are uploaded
+ * once, tensor by tensor, straight from the memory-mapped checkpoint into native memory, so no
+ * weight ever sits whole on the Java heap.
+ *
+ * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how
+ * the Q/K/V and gate/up projections are fused into one matmul each.
+ */
+final class DeviceWeights {
+
+  private static final int CHUNK = 1 << 20;
+
+  private final Ops tf;
+  private final List<Upload> uploads = new ArrayList<>();
+  private long totalBytes;
+
+  private record Upload(
+      String name, Shape shape, List<WeightTensor> parts, Placeholder<TFloat32> feed, AssignVariableOp assign) {}
+
+  DeviceWeights(Ops tf) {
+    this.tf = tf;
+  }
+
+  /** A variable holding one checkpoint tensor, with the shape the checkpoint gives. */
+  Operand<TFloat32> of(WeightTensor w) {
+    return fused(w.name(), w.shape(), List.of(w));
+  }
+
+  /** A variable holding one checkpoint tensor viewed with another shape of the same size. */
+  Operand<TFloat32> of(WeightTensor w, long... shape) {
+    return fused(w.name(), shape, List.of(w));
+  }
+
+  /**
+   * A variable holding the given tensors stacked along axis 0 (each [rows_i, cols...] ->
+   * [sum rows_i, cols...]), in the given order.
+   */
+  Operand<TFloat32> stacked(String name, List<WeightTensor> parts) {
+    long[] first = parts.get(0).shape();
+    long rows = 0;
+    for (WeightTensor p : parts) {
+      long[] s = p.shape();
+      if (s.length != first.length || !Arrays.equals(s, 1, s.length, first, 1, first.length)) {
+        throw new IllegalArgumentException("cannot stack " + p.name() + " onto " + parts.get(0).name());
+      }
+      rows += s[0];
+    }
+    long[] shape = first.clone();
+    shape[0] = rows;
+    return fused(name, shape, parts);
+  }
+
+  private Operand<TFloat32> fused(String name, long[] shape, List<WeightTensor> parts) {
+    long elements = 1;
+    for (long d : shape) {
+      elements *= d;
+    }
+    long given = 0;
+    for (WeightTensor p : parts) {
+      given += p.numElements();
+    }
+    if (given != elements) {
+      throw new IllegalArgumentException(
+          name + ": " + given + " elements do not fill shape " + Arrays.toString(shape));
+    }
+    Ops scope = tf.withSubScope("weights");
+    Shape s = Shape.of(shape);
+    VarHandleOp handle = scope.varHandleOp(TFloat32.class, s);
+    Placeholder<TFloat32> feed = scope.placeholder(TFloat32.class, Placeholder.shape(s));
+    AssignVariableOp assign = scope.assignVariableOp(handle, feed);
+    uploads.add(new Upload(name, s, List.copyOf(parts), feed, assign));
+    totalBytes += 4 * elements;
+    return scope.readVariableOp(handle, TFloat32.class);
+  }
+
+  /** Copies every weight to the device, converting F16/BF16 to F32 on the way. */
+  void upload(Session session) {
+    float[] chunk = new float[CHUNK];
+    for (Upload u : uploads) {
+      try (TFloat32 t = TFloat32.tensorOf(u.shape())) {
+        FloatDataBuffer dst = t.asRawTensor().data().asFloats();
+        long at = 0;
+        for (WeightTensor p : u.parts()) {
+          long n = p.numElements();
+          for (long done = 0; done < n; ) {
+            int len = (int) Math.min(CHUNK, n - done);
+            p.readFloats(done, chunk, 0, len);
+            dst.offset(at + done).write(chunk, 0, len);
+            done += len;
+          }
+          at += n;
+        }
+        session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
+      }
+    }
+  }
+
+  /** Bytes the weights take on the device. */
+  long totalBytes() {
+    return totalBytes;
+  }
+}

@@ -1,0 +1,161 @@
+package io.llavaserve.engine.graph;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Gather;
+import org.tensorflow.op.linalg.MatMul;
+import org.tensorflow.op.math.Mean;
+import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The handful of tensor operations the LLaVA graph is written in, so that the model code reads
+ * like the maths. Shapes are given in comments at the call sites.
+ */
+final class GraphOps {
+
+  final Ops tf;
+
+  GraphOps(Ops tf) {
+    this.tf = tf;
+  }
+
+  Operand<TInt32> i32(int v) {
+    return tf.constant(v);
+  }
+
+  Operand<TFloat32> f32(float v) {
+    return tf.constant(v);
+  }
+
+  /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's Linear layout) -> [n, out]. */
+  Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w) {
+    return tf.linalg.matMul(x, w, MatMul.transposeB(true));
+  }
+
+  /** {@code x @ w^T + b}. */
+  Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {
+    return tf.math.add(linear(x, w), b);
+  }
+
+  Operand<TFloat32> add(Operand<TFloat32> a, Operand<TFloat32> b) {
+    return tf.math.add(a, b);
+  }
+
+  Operand<TFloat32> sub(Operand<TFloat32> a, Operand<TFloat32> b) {
+    return tf.math.sub(a, b);
+  }
+
+  Operand<TFloat32> mul(Operand<TFloat32> a, Operand<TFloat32> b) {
+    return tf.math.mul(a, b);
+  }
+
+  Operand<TFloat32> scale(Operand<TFloat32> a, float s) {
+    return tf.math.mul(a, f32(s));
+  }
+
+  /** Batched matmul over leading dims; {@code adjY} transposes the last two dims of y. */
+  Operand<TFloat32> bmm(Operand<TFloat32> x, Operand<TFloat32> y, boolean adjY) {
+    return tf.train.batchMatMul(x, y, TFloat32.class, BatchMatMul.adjY(adjY));
+  }
+
+  Operand<TFloat32> softmax(Operand<TFloat32> x) {
+    return tf.nn.softmax(x);
+  }
+
+  /** LLaMA's RMSNorm over the last axis: {@code w * x / sqrt(mean(x^2) + eps)}. */
+  Operand<TFloat32> rmsNorm(Operand<TFloat32> x, Operand<TFloat32> w, double eps) {
+    Operand<TFloat32> ms = tf.math.mean(tf.math.square(x), i32(-1), Mean.keepDims(true));
+    return mul(mul(x, tf.math.rsqrt(add(ms, f32((float) eps)))), w);
+  }
+
+  /** LayerNorm over the last axis with biased variance, as PyTorch computes it. */
+  Operand<TFloat32> layerNorm(
+      Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b, double eps) {
+    Operand<TFloat32> mean = tf.math.mean(x, i32(-1), Mean.keepDims(true));
+    Operand<TFloat32> centred = sub(x, mean);
+    Operand<TFloat32> var = tf.math.mean(tf.math.square(centred), i32(-1), Mean.keepDims(true));
+    return add(mul(mul(centred, tf.math.rsqrt(add(var, f32((float) eps)))), w), b);
+  }
+
+  /** The activations named by Hugging Face configs ({@code hidden_act}). */
+  Operand<TFloat32> activation(String name, Operand<TFloat32> x) {
+    switch (name) {
+      case "silu":
+      case "swish":
+        return mul(x, tf.math.sigmoid(x));
+      case "quick_gelu":
+        return mul(x, tf.math.sigmoid(scale(x, 1.702f)));
+      case "gelu":
+        // exact GELU: 0.5 x (1 + erf(x / sqrt 2))
+        return mul(scale(x, 0.5f), add(f32(1f), tf.math.erf(scale(x, (float) (1 / Math.sqrt(2))))));
+      case "gelu_new":
+      case "gelu_pytorch_tanh":
+      case "gelu_fast":
+        {
+          Operand<TFloat32> cube = mul(mul(x, x), x);
+          Operand<TFloat32> inner =
+              scale(add(x, scale(cube, 0.044715f)), (float) Math.sqrt(2 / Math.PI));
+          return mul(scale(x, 0.5f), add(f32(1f), tf.math.tanh(inner)));
+        }
+      case "relu":
+        return tf.nn.relu(x);
+      default:
+        throw new IllegalArgumentException("unsupported activation: " + name);
+    }
+  }
+
+  /** Dimension {@code axis} of {@code x}'s runtime shape, as a scalar. */
+  Operand<TInt32> dim(Operand<?> x, int axis) {
+    return tf.gather(tf.shape(x), i32(axis), i32(0));
+  }
+
+  /**
+   * Reshape to dims given as ints (static) or scalar operands (runtime). Never uses -1, so empty
+   * tensors reshape too.
+   */
+  @SuppressWarnings("unchecked")
+  <T extends org.tensorflow.types.family.TType> Operand<T> reshape(Operand<T> x, Object... dims) {
+    List<Operand<TInt32>> parts = new ArrayList<>(dims.length);
+    for (Object d : dims) {
+      if (d instanceof Integer) {
+        parts.add(i32((Integer) d));
+      } else {
+        parts.add((Operand<TInt32>) d);
+      }
+    }
+    return tf.reshape(x, tf.stack(parts));
+  }
+
+  Operand<TInt32> mulDims(Operand<TInt32> a, Operand<TInt32> b) {
+    return tf.math.mul(a, b);
+  }
+
+  <T extends org.tensorflow.types.family.TType> Operand<T> transpose(Operand<T> x, int... perm) {
+    return tf.linalg.transpose(x, tf.constant(perm));
+  }
+
+  /** Rows of {@code x} at {@code indices} along axis 0. */
+  <T extends org.tensorflow.types.family.TType> Operand<T> gatherRows(
+      Operand<T> x, Operand<TInt32> indices) {
+    return tf.gather(x, indices, i32(0), Gather.batchDims(0L));
+  }
+
+  Operand<TFloat32> concat(int axis, List<Operand<TFloat32>> parts) {
+    return tf.concat(parts, i32(axis));
+  }
+
+  /** Splits the last axis into pieces of the given sizes. */
+  List<Operand<TFloat32>> splitLast(Operand<TFloat32> x, int rank, int... sizes) {
+    return tf.splitV(x, tf.constant(sizes), i32(rank - 1), (long) sizes.length).output();
+  }
+
+  /** 0 where {@code allowed}, -1e30 elsewhere: an additive attention mask with no NaN risk. */
+  Operand<TFloat32> maskBias(Operand<org.tensorflow.types.TBool> allowed) {
+    Operand<TFloat32> one = tf.dtypes.cast(allowed, TFloat32.class);
+    return scale(sub(one, f32(1f)), 1e30f);
+  }
+}

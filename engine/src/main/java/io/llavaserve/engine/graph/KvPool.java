@@ -1,0 +1,73 @@
+package io.llavaserve.engine.graph;
+
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The paged KV cache on the device: per layer, one key and one value variable shaped {@code
+ * [num_blocks, block_size, kv_heads, head_dim]}. The step graph writes new keys and values by
+ * (block, offset) and reads whole blocks by block table; the pool never travels to Java.
+ */
+final class KvPool {
+
+  private final Ops tf;
+  private final KvCacheConfig config;
+  private final List<VarHandleOp> keys = new ArrayList<>();
+  private final List<VarHandleOp> values = new ArrayList<>();
+  private final List<Op> zeroing = new ArrayList<>();
+
+  KvPool(Ops tf, TextConfig text, KvCacheConfig config) {
+    this.tf = tf.withSubScope("kv_pool");
+    this.config = config;
+    long[] dims = {config.numBlocks(), config.blockSize(), text.numKeyValueHeads(), text.headDim()};
+    Shape shape = Shape.of(dims);
+    for (int i = 0; i < text.numHiddenLayers(); i++) {
+      keys.add(this.tf.varHandleOp(TFloat32.class, shape));
+      values.add(this.tf.varHandleOp(TFloat32.class, shape));
+    }
+    // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0).
+    Operand<TFloat32> zeros = this.tf.zeros(this.tf.constant(dims), TFloat32.class);
+    for (int i = 0; i < keys.size(); i++) {
+      zeroing.add(this.tf.assignVariableOp(keys.get(i), zeros));
+      zeroing.add(this.tf.assignVariableOp(values.get(i), zeros));
+    }
+  }
+
+  KvCacheConfig config() {
+    return config;
+  }
+
+  /** Writes k and v ([tokens, kv_heads, head_dim]) of layer {@code layer} at {@code slots} ([tokens, 2]). */
+  List<Op> write(int layer, Operand<TInt32> slots, Operand<TFloat32> k, Operand<TFloat32> v) {
+    return List.of(
+        tf.resourceScatterNdUpdate(keys.get(layer), slots, k),
+        tf.resourceScatterNdUpdate(values.get(layer), slots, v));
+  }
+
+  /**
+   * Reads the blocks named by {@code blockTables} ([seqs, blocks]) after {@code after} ran:
+   * keys and values, each [seqs, blocks, block_size, kv_heads, head_dim].
+   */
+  List<Operand<TFloat32>> read(int layer, Operand<TInt32> blockTables, List<Op> after) {
+    Ops ordered = tf.withControlDependencies(after);
+    return List.of(
+        ordered.resourceGather(keys.get(layer), blockTables, TFloat32.class),
+        ordered.resourceGather(values.get(layer), blockTables, TFloat32.class));
+  }
+
+  void zero(Session session) {
+    Session.Runner r = session.runner();
+    zeroing.forEach(r::addTarget);
+    r.run();
+  }
+}

@@ -1,0 +1,238 @@
+package io.llavaserve.engine.graph;
+
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.ImagePlacement;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ModelRunner;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The LLaVA model as one TensorFlow graph with two entry points, the vision run and the decoder
+ * step, each a single session call. Weights and the KV pool live on the device; per step only
+ * token ids, positions, block tables and image features go in and logits come out.
+ */
+public final class TfModelRunner implements ModelRunner {
+
+  private final LlavaConfig config;
+  private final KvCacheConfig kvCache;
+  private final Graph graph;
+  private final Session session;
+  private final VisionTower vision;
+  private final DecoderStep step;
+  private final long weightBytes;
+
+  /** Session threading: intra-op threads split one op, inter-op threads run independent ops. */
+  public record Threads(int intraOp, int interOp) {
+    public static Threads defaults() {
+      return new Threads(Runtime.getRuntime().availableProcessors(), 1);
+    }
+  }
+
+  private TfModelRunner(Checkpoint ckpt, KvCacheConfig kvCache, Threads threads)
+      throws CheckpointException {
+    this.config = ckpt.config();
+    this.kvCache = kvCache;
+    Graph g = new Graph();
+    Session s = null;
+    try {
+      Ops tf = Ops.create(g);
+      GraphOps ops = new GraphOps(tf);
+      DeviceWeights weights = new DeviceWeights(tf);
+      this.vision = new VisionTower(ops, weights, ckpt, config);
+      KvPool pool = new KvPool(tf, config.text(), kvCache);
+      this.step = new DecoderStep(ops, weights, pool, ckpt, config.text());
+      ConfigProto proto =
+          ConfigProto.newBuilder()
+              .setIntraOpParallelismThreads(threads.intraOp())
+              .setInterOpParallelismThreads(threads.interOp())
+              .build();
+      s = new Session(g, proto);
+      weights.upload(s);
+      pool.zero(s);
+      this.weightBytes = weights.totalBytes();
+    } catch (RuntimeException | CheckpointException e) {
+      if (s != null) {
+        s.close();
+      }
+      g.close();
+      throw e;
+    }
+    this.graph = g;
+    this.session = s;
+  }
+
+  /** Builds the graph for {@code ckpt} and uploads its weights. */
+  public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache, Threads threads)
+      throws CheckpointException {
+    return new TfModelRunner(ckpt, kvCache, threads);
+  }
+
+  public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache)
+      throws CheckpointException {
+    return load(ckpt, kvCache, Threads.defaults());
+  }
+
+  public LlavaConfig config() {
+    return config;
+  }
+
+  /** Bytes of weights held on the device. */
+  public long weightBytes() {
+    return weightBytes;
+  }
+
+  @Override
+  public KvCacheConfig kvCache() {
+    return kvCache;
+  }
+
+  @Override
+  public int vocabSize() {
+    return config.text().vocabSize();
+  }
+
+  @Override
+  public List<ImageFeatures> encodeImages(List<PixelValues> images) {
+    if (images.isEmpty()) {
+      return List.of();
+    }
+    int c = config.vision().numChannels();
+    int side = config.vision().imageSize();
+    int per = c * side * side;
+    float[] pixels = new float[images.size() * per];
+    for (int i = 0; i < images.size(); i++) {
+      PixelValues p = images.get(i);
+      if (p.channels() != c || p.height() != side || p.width() != side) {
+        throw new IllegalArgumentException(
+            "image "
+                + i
+                + " is "
+                + p.channels()
+                + "x"
+                + p.height()
+                + "x"
+                + p.width()
+                + "; the vision tower takes "
+                + c
+                + "x"
+                + side
+                + "x"
+                + side);
+      }
+      System.arraycopy(p.data(), 0, pixels, i * per, per);
+    }
+    int rows = config.imageSeqLength();
+    int width = config.text().hiddenSize();
+    try (TFloat32 in =
+            TFloat32.tensorOf(Shape.of(images.size(), c, side, side), DataBuffers.of(pixels, true, false));
+        Result r = session.runner().feed(vision.pixels, in).fetch(vision.features).run()) {
+      TFloat32 out = (TFloat32) r.get(0);
+      List<ImageFeatures> result = new ArrayList<>(images.size());
+      for (int i = 0; i < images.size(); i++) {
+        float[] data = new float[rows * width];
+        out.asRawTensor().data().asFloats().offset((long) i * rows * width).read(data);
+        result.add(new ImageFeatures(rows, width, data));
+      }
+      return result;
+    }
+  }
+
+  @Override
+  public StepOutput execute(ScheduledBatch batch) {
+    StepInputs in = StepInputs.of(batch, kvCache, config);
+    try (TInt32 ids = ints(in.inputIds, in.inputIds.length);
+        TInt32 positions = ints(in.positions, in.positions.length);
+        TInt32 slots = ints(in.slots, in.positions.length, 2);
+        TFloat32 imageRows =
+            TFloat32.tensorOf(
+                Shape.of(in.imageRowCount, config.text().hiddenSize()),
+                DataBuffers.of(in.imageRows, true, false));
+        TInt32 imagePositions = ints(in.imagePositions, in.imageRowCount, 1);
+        TInt32 decodeTables = ints(in.decodeTables, in.decodeSeqs, in.decodeBlocks);
+        TInt32 decodeLens = ints(in.decodeLens, in.decodeSeqs);
+        TInt32 prefillTables = ints(in.prefillTables, in.prefillSeqs, in.prefillBlocks);
+        TInt32 prefillTokenIndex = ints(in.prefillTokenIndex, in.prefillSeqs, in.prefillWidth);
+        TInt32 prefillQueryPositions = ints(in.prefillQueryPositions, in.prefillSeqs, in.prefillWidth);
+        TInt32 prefillGather = ints(in.prefillGatherIndex, in.prefillGatherIndex.length);
+        TInt32 logitsIndex = ints(in.logitsIndex, in.logitsIndex.length);
+        Result r =
+            session
+                .runner()
+                .feed(step.inputIds, ids)
+                .feed(step.positions, positions)
+                .feed(step.slots, slots)
+                .feed(step.imageRows, imageRows)
+                .feed(step.imagePositions, imagePositions)
+                .feed(step.decodeBlockTables, decodeTables)
+                .feed(step.decodeContextLens, decodeLens)
+                .feed(step.prefillBlockTables, prefillTables)
+                .feed(step.prefillTokenIndex, prefillTokenIndex)
+                .feed(step.prefillQueryPositions, prefillQueryPositions)
+                .feed(step.prefillGatherIndex, prefillGather)
+                .feed(step.logitsIndex, logitsIndex)
+                .fetch(step.logits)
+                .run()) {
+      TFloat32 out = (TFloat32) r.get(0);
+      int vocab = vocabSize();
+      int rows = in.logitsIndex.length;
+      float[] logits = new float[rows * vocab];
+      float[] row = new float[vocab];
+      for (int i = 0; i < rows; i++) {
+        out.asRawTensor().data().asFloats().offset((long) i * vocab).read(row);
+        System.arraycopy(row, 0, logits, in.outputRow[i] * vocab, vocab);
+      }
+      return new StepOutput(rows, vocab, logits);
+    }
+  }
+
+  private static TInt32 ints(int[] data, long... shape) {
+    return TInt32.tensorOf(Shape.of(shape), DataBuffers.of(data, true, false));
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+
+  /** Debug view of a batch's layout, for error messages. */
+  static String describe(ScheduledBatch batch) {
+    StringBuilder b = new StringBuilder();
+    for (SequenceChunk c : batch.chunks()) {
+      b.append('[')
+          .append(c.startPosition())
+          .append('+')
+          .append(c.length())
+          .append(" blocks=")
+          .append(Arrays.toString(c.blockTable()))
+          .append(']');
+    }
+    return b.toString();
+  }
+
+  static int imageRowsOf(SequenceChunk c) {
+    int n = 0;
+    for (ImagePlacement p : c.images()) {
+      n += p.rowCount();
+    }
+    return n;
+  }
+}

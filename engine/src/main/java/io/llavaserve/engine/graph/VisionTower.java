@@ -1,0 +1,157 @@
+package io.llavaserve.engine.graph;
+
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.ProjectorKind;
+import io.llavaserve.engine.config.VisionConfig;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * CLIP vision tower up to the feature layer, then the multimodal projector: pixels of N images
+ * in, image features in the language model's embedding space out, in one session call.
+ *
+ * <p>Layers past {@code vision_feature_layer} are not built at all, and the patch convolution
+ * (stride = kernel = patch) is written as a reshape and one matmul, which is exact and lets the
+ * CPU build use its fastest kernel.
+ */
+final class VisionTower {
+
+  /** pixel_values, [n, channels, size, size]. */
+  final Placeholder<TFloat32> pixels;
+
+  /** Projected features, [n, image_seq_length, text_hidden]. */
+  final Operand<TFloat32> features;
+
+  VisionTower(GraphOps g, DeviceWeights weights, Checkpoint ckpt, LlavaConfig config)
+      throws CheckpointException {
+    VisionConfig v = config.vision();
+    int c = v.numChannels();
+    int side = v.imageSize();
+    int p = v.patchSize();
+    int grid = v.patchesPerSide();
+    int hidden = v.hiddenSize();
+    int heads = v.numAttentionHeads();
+    int headDim = v.headDim();
+    int tokens = v.numPatches() + 1;
+    String pre = "vision_tower.vision_model.";
+
+    pixels = g.tf.withName("pixel_values").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, c, side, side)));
+    Operand<org.tensorflow.types.TInt32> n = g.dim(pixels, 0);
+
+    // Patch embedding: [n, c, grid, p, grid, p] -> [n, grid, grid, c, p, p] -> [n*grid*grid, c*p*p]
+    Operand<TFloat32> patches =
+        g.reshape(
+            g.transpose(g.reshape(pixels, n, c, grid, p, grid, p), 0, 2, 4, 1, 3, 5),
+            g.mulDims(n, g.i32(grid * grid)),
+            c * p * p);
+    Operand<TFloat32> patchW =
+        weights.of(ckpt.tensor(pre + "embeddings.patch_embedding.weight"), hidden, (long) c * p * p);
+    Operand<TFloat32> embedded = g.reshape(g.linear(patches, patchW), n, grid * grid, hidden);
+
+    // Prepend the class embedding, add learned positions: [n, tokens, hidden]
+    Operand<TFloat32> cls = weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
+    Operand<TFloat32> clsTiled = g.tf.tile(cls, g.tf.stack(List.of(n, g.i32(1), g.i32(1))));
+    Operand<TFloat32> x = g.concat(1, List.of(clsTiled, embedded));
+    x = g.add(x, weights.of(ckpt.tensor(pre + "embeddings.position_embedding.weight")));
+    x = g.reshape(x, g.mulDims(n, g.i32(tokens)), hidden);
+    x =
+        g.layerNorm(
+            x,
+            weights.of(ckpt.tensor(pre + "pre_layrnorm.weight")),
+            weights.of(ckpt.tensor(pre + "pre_layrnorm.bias")),
+            v.layerNormEps());
+
+    float scale = (float) (1.0 / Math.sqrt(headDim));
+    for (int i = 0; i < config.visionLayersUsed(); i++) {
+      String l = pre + "encoder.layers." + i + ".";
+      Operand<TFloat32> h =
+          g.layerNorm(
+              x,
+              weights.of(ckpt.tensor(l + "layer_norm1.weight")),
+              weights.of(ckpt.tensor(l + "layer_norm1.bias")),
+              v.layerNormEps());
+      Operand<TFloat32> qkvW =
+          weights.stacked(
+              l + "self_attn.qkv_proj.weight",
+              List.of(
+                  ckpt.tensor(l + "self_attn.q_proj.weight"),
+                  ckpt.tensor(l + "self_attn.k_proj.weight"),
+                  ckpt.tensor(l + "self_attn.v_proj.weight")));
+      Operand<TFloat32> qkvB =
+          weights.stacked(
+              l + "self_attn.qkv_proj.bias",
+              List.of(
+                  ckpt.tensor(l + "self_attn.q_proj.bias"),
+                  ckpt.tensor(l + "self_attn.k_proj.bias"),
+                  ckpt.tensor(l + "self_attn.v_proj.bias")));
+      List<Operand<TFloat32>> qkv = g.splitLast(g.linear(h, qkvW, qkvB), 2, hidden, hidden, hidden);
+      // [n*tokens, hidden] -> [n, heads, tokens, head_dim]
+      Operand<TFloat32> q = heads(g, g.scale(qkv.get(0), scale), n, tokens, heads, headDim);
+      Operand<TFloat32> k = heads(g, qkv.get(1), n, tokens, heads, headDim);
+      Operand<TFloat32> vv = heads(g, qkv.get(2), n, tokens, heads, headDim);
+      Operand<TFloat32> probs = g.softmax(g.bmm(q, k, true)); // [n, heads, tokens, tokens]
+      Operand<TFloat32> attn =
+          g.reshape(
+              g.transpose(g.bmm(probs, vv, false), 0, 2, 1, 3),
+              g.mulDims(n, g.i32(tokens)),
+              hidden);
+      x =
+          g.add(
+              x,
+              g.linear(
+                  attn,
+                  weights.of(ckpt.tensor(l + "self_attn.out_proj.weight")),
+                  weights.of(ckpt.tensor(l + "self_attn.out_proj.bias"))));
+      h =
+          g.layerNorm(
+              x,
+              weights.of(ckpt.tensor(l + "layer_norm2.weight")),
+              weights.of(ckpt.tensor(l + "layer_norm2.bias")),
+              v.layerNormEps());
+      h =
+          g.linear(
+              h,
+              weights.of(ckpt.tensor(l + "mlp.fc1.weight")),
+              weights.of(ckpt.tensor(l + "mlp.fc1.bias")));
+      h =
+          g.linear(
+              g.activation(v.hiddenAct(), h),
+              weights.of(ckpt.tensor(l + "mlp.fc2.weight")),
+              weights.of(ckpt.tensor(l + "mlp.fc2.bias")));
+      x = g.add(x, h);
+    }
+
+    // Select features: drop CLS for the "default" strategy.
+    int kept = config.imageSeqLength();
+    Operand<TFloat32> selected = g.reshape(x, n, tokens, hidden);
+    if (config.dropsClsToken()) {
+      selected =
+          g.tf.slice(selected, g.tf.constant(new int[] {0, 1, 0}), g.tf.constant(new int[] {-1, kept, hidden}));
+    }
+    Operand<TFloat32> flat = g.reshape(selected, g.mulDims(n, g.i32(kept)), hidden);
+    String proj = "multi_modal_projector.";
+    Operand<TFloat32> y =
+        g.linear(
+            flat,
+            weights.of(ckpt.tensor(proj + "linear_1.weight")),
+            weights.of(ckpt.tensor(proj + "linear_1.bias")));
+    if (config.projector() == ProjectorKind.MLP2X_GELU) {
+      y =
+          g.linear(
+              g.activation(config.projectorHiddenAct(), y),
+              weights.of(ckpt.tensor(proj + "linear_2.weight")),
+              weights.of(ckpt.tensor(proj + "linear_2.bias")));
+    }
+    features = g.reshape(y, n, kept, config.text().hiddenSize());
+  }
+
+  private static Operand<TFloat32> heads(
+      GraphOps g, Operand<TFloat32> x, Operand<org.tensorflow.types.TInt32> n, int tokens, int heads, int headDim) {
+    return g.transpose(g.reshape(x, n, tokens, heads, headDim), 0, 2, 1, 3);
+  }
+}

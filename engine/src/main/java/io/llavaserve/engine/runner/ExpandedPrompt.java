@@ -1,0 +1,89 @@
+package io.llavaserve.engine.runner;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A prompt with each image token expanded to the positions its features fill: what the decoder
+ * actually sees. Image positions keep the image token id (the prefix cache tells images apart by
+ * their digest, not by id).
+ *
+ * @param tokens the expanded token ids
+ * @param imageStarts position of the first row of image {@code i}
+ * @param rowsPerImage positions one image occupies
+ */
+public record ExpandedPrompt(int[] tokens, int[] imageStarts, int rowsPerImage) {
+
+  public ExpandedPrompt {
+    tokens = tokens.clone();
+    imageStarts = imageStarts.clone();
+  }
+
+  /** Expands every {@code imageTokenId} in {@code ids} to {@code rowsPerImage} positions. */
+  public static ExpandedPrompt expand(int[] ids, int imageTokenId, int rowsPerImage) {
+    int images = 0;
+    for (int id : ids) {
+      if (id == imageTokenId) {
+        images++;
+      }
+    }
+    int[] tokens = new int[ids.length + images * (rowsPerImage - 1)];
+    int[] starts = new int[images];
+    int t = 0;
+    int img = 0;
+    for (int id : ids) {
+      if (id == imageTokenId) {
+        starts[img++] = t;
+        Arrays.fill(tokens, t, t + rowsPerImage, imageTokenId);
+        t += rowsPerImage;
+      } else {
+        tokens[t++] = id;
+      }
+    }
+    return new ExpandedPrompt(tokens, starts, rowsPerImage);
+  }
+
+  public int length() {
+    return tokens.length;
+  }
+
+  public int imageCount() {
+    return imageStarts.length;
+  }
+
+  /** Token ids of positions {@code [from, to)}. */
+  public int[] slice(int from, int to) {
+    return Arrays.copyOfRange(tokens, from, to);
+  }
+
+  /** Index of the image covering {@code position}, or -1 for a text position. */
+  public int imageAt(int position) {
+    for (int i = 0; i < imageStarts.length; i++) {
+      if (position >= imageStarts[i] && position < imageStarts[i] + rowsPerImage) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * The image rows that fall in the chunk {@code [from, to)}, given each image's features in
+   * prompt order.
+   */
+  public List<ImagePlacement> placements(int from, int to, List<ImageFeatures> features) {
+    if (features.size() != imageStarts.length) {
+      throw new IllegalArgumentException(
+          "prompt has " + imageStarts.length + " images but " + features.size() + " were given");
+    }
+    List<ImagePlacement> out = new ArrayList<>();
+    for (int i = 0; i < imageStarts.length; i++) {
+      int start = Math.max(from, imageStarts[i]);
+      int end = Math.min(to, imageStarts[i] + rowsPerImage);
+      if (start < end) {
+        out.add(new ImagePlacement(start - from, features.get(i), start - imageStarts[i], end - start));
+      }
+    }
+    return out;
+  }
+}

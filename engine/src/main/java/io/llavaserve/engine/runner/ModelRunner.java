@@ -1,0 +1,26 @@
+package io.llavaserve.engine.runner;
+
+import io.llavaserve.engine.image.PixelValues;
+import java.util.List;
+
+/**
+ * Runs the model: the seam between the serving core and the compute. One thread drives a runner;
+ * each call is one session call on the device.
+ */
+public interface ModelRunner extends AutoCloseable {
+
+  /** Vision tower and projector for {@code images} in one run; one result per image. */
+  List<ImageFeatures> encodeImages(List<PixelValues> images);
+
+  /** One decoder step over the paged KV cache. */
+  StepOutput execute(ScheduledBatch batch);
+
+  /** The pool this runner's KV cache was built with. */
+  KvCacheConfig kvCache();
+
+  /** Rows of the logits (the LM head's vocabulary). */
+  int vocabSize();
+
+  @Override
+  void close();
+}

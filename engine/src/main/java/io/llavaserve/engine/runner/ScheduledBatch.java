@@ -1,0 +1,34 @@
+package io.llavaserve.engine.runner;
+
+import java.util.List;
+
+/**
+ * Everything one engine step computes in a single session call: the chunks of any number of
+ * sequences, mixed freely (prefill chunks and decode tokens side by side).
+ *
+ * @param chunks one per sequence in the step; a sequence appears at most once
+ * @param allLogits when true the step returns logits for every new token (used by {@code
+ *     inspect}); otherwise only for each chunk's last token
+ */
+public record ScheduledBatch(List<SequenceChunk> chunks, boolean allLogits) {
+
+  public ScheduledBatch {
+    chunks = List.copyOf(chunks);
+    if (chunks.isEmpty()) {
+      throw new IllegalArgumentException("a scheduled batch needs at least one chunk");
+    }
+  }
+
+  public static ScheduledBatch of(List<SequenceChunk> chunks) {
+    return new ScheduledBatch(chunks, false);
+  }
+
+  /** New tokens across all chunks. */
+  public int numTokens() {
+    int n = 0;
+    for (SequenceChunk c : chunks) {
+      n += c.length();
+    }
+    return n;
+  }
+}

@@ -1,0 +1,236 @@
+package io.llavaserve.engine.graph;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.DType;
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.ProjectorKind;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The graph against the plain-Java reference, and paged attention against itself. */
+class TfModelRunnerTest {
+
+  @TempDir Path dir;
+
+  static Stream<Arguments> variants() {
+    return Stream.of(
+        Arguments.of("gqa-untied-f32-1img", TinySpec.tiny(), 1),
+        Arguments.of("mha-untied-f32-2img", variant(4, 10000.0), 2),
+        Arguments.of("gqa-tied-f32-2img", TinySpec.tiny().withTiedEmbeddings(true), 2),
+        Arguments.of("gqa-f16-1img", TinySpec.tiny().withDtype(DType.F16), 1),
+        Arguments.of("gqa-bf16-2img", TinySpec.tiny().withDtype(DType.BF16), 2),
+        Arguments.of("text-only", variant(2, 500000.0), 0),
+        Arguments.of("linear-projector", TinySpec.tiny().withProjector(ProjectorKind.LINEAR), 1));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("variants")
+  void graphMatchesReference(String name, TinySpec spec, int images) throws Exception {
+    TinyCheckpoint.write(dir, spec);
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
+      LlavaConfig cfg = ckpt.config();
+      SplittableRandom rnd = new SplittableRandom(7);
+      List<PixelValues> pixels = new ArrayList<>();
+      for (int i = 0; i < images; i++) {
+        pixels.add(randomPixels(cfg, rnd));
+      }
+      int[] ids = promptIds(cfg, rnd, 9, images);
+      ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+
+      List<ImageFeatures> features = runner.encodeImages(pixels);
+      ReferenceLlava ref = new ReferenceLlava(ckpt);
+      for (int i = 0; i < images; i++) {
+        assertClose(ref.imageFeatures(pixels.get(i).data()), features.get(i).data(), 1e-4, "features");
+      }
+
+      int n = prompt.length();
+      SequenceChunk chunk =
+          new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features));
+      StepOutput out = runner.execute(new ScheduledBatch(List.of(chunk), true));
+      List<float[]> refPixels = pixels.stream().map(PixelValues::data).toList();
+      float[][] expected = ref.logits(ids, refPixels);
+      assertEquals(n, out.rows());
+      double spread = 0;
+      for (int t = 0; t < n; t++) {
+        assertClose(expected[t], out.row(t), 1e-4, "logits at position " + t);
+        spread = Math.max(spread, std(expected[t]));
+      }
+      assertTrue(spread > 0.1, "logits should not be degenerate, std " + spread);
+    }
+  }
+
+  @Test
+  void chunkedAndMixedPrefillGiveTheSameLogits() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 256))) {
+      LlavaConfig cfg = ckpt.config();
+      SplittableRandom rnd = new SplittableRandom(11);
+      PixelValues px = randomPixels(cfg, rnd);
+      List<ImageFeatures> features = runner.encodeImages(List.of(px));
+      ExpandedPrompt prompt =
+          ExpandedPrompt.expand(promptIds(cfg, rnd, 6, 1), cfg.imageTokenIndex(), cfg.imageSeqLength());
+      int n = prompt.length();
+
+      // Whole prompt in one chunk (blocks 0..), all logits.
+      float[][] whole = allLogits(runner, prompt, features, 0, n);
+
+      // Every chunk size, each run on its own block range so nothing is shared.
+      int base = 16;
+      for (int size = 1; size <= n; size++) {
+        int[] table = blocks(base, n, 4);
+        for (int from = 0; from < n; from += size) {
+          int to = Math.min(n, from + size);
+          SequenceChunk c =
+              new SequenceChunk(prompt.slice(from, to), from, table, prompt.placements(from, to, features));
+          StepOutput out = runner.execute(new ScheduledBatch(List.of(c), true));
+          for (int t = from; t < to; t++) {
+            assertClose(whole[t], out.row(t - from), 1e-5, "chunk size " + size + " position " + t);
+          }
+        }
+      }
+
+      // Inside a mixed batch: two other sequences at other positions share every step.
+      int[] tableA = blocks(100, n, 4);
+      int[] tableB = blocks(150, 64, 4);
+      int[] tableC = blocks(200, 64, 4);
+      int[] other = promptIds(cfg, rnd, 40, 0);
+      // B is a decode-only sequence after a prefill of 20; C prefills in chunks of 3.
+      runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(java.util.Arrays.copyOf(other, 20), 0, tableB))));
+      int bPos = 20;
+      int cPos = 0;
+      for (int from = 0; from < n; from += 5) {
+        int to = Math.min(n, from + 5);
+        List<SequenceChunk> chunks = new ArrayList<>();
+        chunks.add(SequenceChunk.text(new int[] {other[bPos % other.length]}, bPos, tableB));
+        chunks.add(new SequenceChunk(prompt.slice(from, to), from, tableA, prompt.placements(from, to, features)));
+        chunks.add(SequenceChunk.text(java.util.Arrays.copyOfRange(other, cPos, cPos + 3), cPos, tableC));
+        StepOutput out = runner.execute(new ScheduledBatch(chunks, true));
+        // rows: B (1), A (to-from), C (3) in chunk order
+        for (int t = from; t < to; t++) {
+          assertClose(whole[t], out.row(1 + t - from), 1e-5, "mixed batch position " + t);
+        }
+        bPos++;
+        cPos += 3;
+      }
+    }
+  }
+
+  @Test
+  void rejectsBadChunks() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 8))) {
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1, 2, 3, 4, 5}, 0, new int[] {0})))));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1}, 0, new int[] {8})))));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1 << 20}, 0, new int[] {0})))));
+    }
+  }
+
+  private static float[][] allLogits(
+      TfModelRunner runner, ExpandedPrompt p, List<ImageFeatures> f, int from, int to) {
+    SequenceChunk c = new SequenceChunk(p.slice(from, to), from, blocks(0, to, 4), p.placements(from, to, f));
+    StepOutput out = runner.execute(new ScheduledBatch(List.of(c), true));
+    float[][] rows = new float[out.rows()][];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = out.row(i);
+    }
+    return rows;
+  }
+
+  /** The tiny preset with other key/value heads and rotary base. */
+  static TinySpec variant(int kvHeads, double ropeTheta) {
+    TinySpec t = TinySpec.tiny();
+    return new TinySpec(
+        t.visionHidden(), t.visionIntermediate(), t.visionLayers(), t.visionHeads(), t.imageSize(),
+        t.patchSize(), t.textHidden(), t.textIntermediate(), t.textLayers(), t.textHeads(), kvHeads,
+        t.vocabSize(), ropeTheta, t.rmsNormEps(), t.tiedEmbeddings(), t.projector(), t.dtype(),
+        t.naming(), t.shards(), t.seed());
+  }
+
+  static int[] blocks(int first, int tokens, int blockSize) {
+    int[] t = new int[(tokens + blockSize - 1) / blockSize];
+    for (int i = 0; i < t.length; i++) {
+      t[i] = first + i;
+    }
+    return t;
+  }
+
+  static int[] promptIds(LlavaConfig cfg, SplittableRandom rnd, int textTokens, int images) {
+    int[] ids = new int[textTokens + images];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = 3 + rnd.nextInt(cfg.text().vocabSize() - 100);
+    }
+    for (int i = 0; i < images; i++) {
+      ids[1 + i * 3] = cfg.imageTokenIndex();
+    }
+    return ids;
+  }
+
+  static PixelValues randomPixels(LlavaConfig cfg, SplittableRandom rnd) {
+    int side = cfg.vision().imageSize();
+    float[] data = new float[3 * side * side];
+    for (int i = 0; i < data.length; i++) {
+      data[i] = (float) (rnd.nextDouble() * 4 - 2);
+    }
+    return new PixelValues(3, side, side, data, Integer.toHexString(rnd.nextInt()));
+  }
+
+  static void assertClose(float[] expected, float[] actual, double tol, String what) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    double worst = 0;
+    int at = -1;
+    for (int i = 0; i < expected.length; i++) {
+      double d = Math.abs(expected[i] - actual[i]);
+      if (!(d <= worst)) {
+        worst = d;
+        at = i;
+      }
+    }
+    if (!(worst <= tol)) {
+      throw new AssertionError(
+          what + ": max |diff| " + worst + " at " + at + " (expected " + expected[at] + ", got " + actual[at] + ")");
+    }
+  }
+
+  static double std(float[] x) {
+    double m = 0;
+    for (float v : x) {
+      m += v;
+    }
+    m /= x.length;
+    double s = 0;
+    for (float v : x) {
+      s += (v - m) * (v - m);
+    }
+    return Math.sqrt(s / x.length);
+  }
+}

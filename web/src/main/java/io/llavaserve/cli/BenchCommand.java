@@ -1,0 +1,156 @@
+package io.llavaserve.cli;
+
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.graph.MatmulProbe;
+import io.llavaserve.engine.graph.TfModelRunner;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ModelRunner;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Engine step throughput: prefill and decode with 1, 8 and 32 sequences in one step, the
+ * GFLOP/s achieved, and TensorFlow's own matmul peak measured in the same run.
+ */
+@Command(name = "bench", description = "Measure prefill and decode throughput of the engine step.")
+final class BenchCommand implements Callable<Integer> {
+
+  @Mixin ModelOption model;
+
+  @Option(names = "--prompt-tokens", defaultValue = "128", description = "Prompt length (default: ${DEFAULT-VALUE}).")
+  int promptTokens;
+
+  @Option(names = "--decode-steps", defaultValue = "32", description = "Decode steps timed per batch size.")
+  int decodeSteps;
+
+  @Option(names = "--batch-sizes", split = ",", defaultValue = "1,8,32")
+  int[] batchSizes;
+
+  @Override
+  public Integer call() throws Exception {
+    try (LlavaModel m = model.load()) {
+      TextConfig t = m.config().text();
+      ModelRunner runner = m.runner();
+      KvCacheConfig kv = runner.kvCache();
+      int maxBatch = Arrays.stream(batchSizes).max().orElse(1);
+      int perSeqBlocks = (promptTokens + decodeSteps + 2 + kv.blockSize() - 1) / kv.blockSize() + 1;
+      if ((long) perSeqBlocks * maxBatch > kv.numBlocks()) {
+        throw new IllegalArgumentException(
+            "the KV cache holds " + kv.numBlocks() + " blocks; this bench needs " + perSeqBlocks * maxBatch + " (raise --kv-cache-mb)");
+      }
+      TfModelRunner.Threads threads =
+          model.threads == null ? TfModelRunner.Threads.defaults() : new TfModelRunner.Threads(model.threads, 1);
+      System.out.printf(
+          "model: hidden %d x %d layers, intermediate %d, heads %d/%d, vocab %d; weights %.0f MB on the device; %d threads%n",
+          t.hiddenSize(), t.numHiddenLayers(), t.intermediateSize(), t.numAttentionHeads(), t.numKeyValueHeads(),
+          t.vocabSize(), m.runner().weightBytes() / 1e6, threads.intraOp());
+
+      MatmulProbe.Result peak128 = MatmulProbe.measure(128, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
+      MatmulProbe.Result peak32 = MatmulProbe.measure(32, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
+      MatmulProbe.Result peak1 = MatmulProbe.measure(1, t.hiddenSize(), 8 * t.hiddenSize(), 15, threads);
+      System.out.printf(
+          "TF matmul peak: %.0f GFLOP/s at 128 rows, %.0f GFLOP/s at 32 rows, %.1f GB/s of weights at 1 row%n",
+          peak128.gflops(), peak32.gflops(), peak1.weightGBps());
+
+      long layerFlopsPerToken = 2L * t.numHiddenLayers() * linearParams(t);
+      long headFlops = 2L * t.hiddenSize() * t.vocabSize();
+      SplittableRandom rnd = new SplittableRandom(1);
+      System.out.println();
+      System.out.println("batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)");
+      for (int b : batchSizes) {
+        List<int[]> tables = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int s = 0; s < b; s++) {
+          int[] table = new int[perSeqBlocks];
+          for (int i = 0; i < perSeqBlocks; i++) {
+            table[i] = s * perSeqBlocks + i;
+          }
+          tables.add(table);
+          int[] p = new int[promptTokens];
+          for (int i = 0; i < p.length; i++) {
+            p[i] = 3 + rnd.nextInt(Math.min(t.vocabSize(), 32000) - 3);
+          }
+          prompts.add(p);
+        }
+        // Prefill: b prompts in one step, repeated over the same blocks.
+        List<SequenceChunk> prefill = new ArrayList<>();
+        for (int s = 0; s < b; s++) {
+          prefill.add(SequenceChunk.text(prompts.get(s), 0, tables.get(s)));
+        }
+        ScheduledBatch prefillBatch = ScheduledBatch.of(prefill);
+        runner.execute(prefillBatch);
+        int reps = b >= 32 ? 2 : b >= 8 ? 3 : 5;
+        double[] pt = new double[reps];
+        for (int r = 0; r < reps; r++) {
+          long t0 = System.nanoTime();
+          runner.execute(prefillBatch);
+          pt[r] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(pt);
+        double prefillSec = pt[reps / 2];
+        long prefillTokens = (long) b * promptTokens;
+        double prefillFlops =
+            prefillTokens * layerFlopsPerToken + b * headFlops + attentionFlops(t, b, promptTokens, true);
+        // Decode: b sequences, one token each per step.
+        long t0 = System.nanoTime();
+        for (int step = 0; step < decodeSteps; step++) {
+          List<SequenceChunk> chunks = new ArrayList<>(b);
+          for (int s = 0; s < b; s++) {
+            chunks.add(SequenceChunk.text(new int[] {3 + rnd.nextInt(1000)}, promptTokens + step, tables.get(s)));
+          }
+          runner.execute(ScheduledBatch.of(chunks));
+        }
+        double decodeSec = (System.nanoTime() - t0) / 1e9;
+        double stepSec = decodeSec / decodeSteps;
+        double decodeFlops =
+            b * (layerFlopsPerToken + headFlops) + attentionFlops(t, b, promptTokens + decodeSteps / 2, false);
+        double prefillGflops = prefillFlops / prefillSec / 1e9;
+        double decodeGflops = decodeFlops / stepSec / 1e9;
+        MatmulProbe.Result decodePeak = b >= 32 ? peak32 : null;
+        System.out.printf(
+            "%5d  %13.0f  %15.1f  %8.0f%%  %12.1f  %14.1f  %14.1f  %s%n",
+            b,
+            prefillTokens / prefillSec,
+            prefillGflops,
+            100 * prefillGflops / peak128.gflops(),
+            b / stepSec,
+            stepSec * 1e3,
+            decodeGflops,
+            decodePeak != null
+                ? String.format("%8.0f%%", 100 * decodeGflops / decodePeak.gflops())
+                : String.format("%5.0f%% BW", 100 * weightBytesPerStep(t) / stepSec / 1e9 / peak1.weightGBps()));
+      }
+      System.out.println();
+      System.out.println("(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
+    }
+    return 0;
+  }
+
+  /** Parameters of the matmuls in one decoder layer. */
+  static long linearParams(TextConfig t) {
+    long d = t.hiddenSize();
+    long qkv = d * (t.numAttentionHeads() + 2L * t.numKeyValueHeads()) * t.headDim();
+    long o = (long) t.numAttentionHeads() * t.headDim() * d;
+    long mlp = 3L * d * t.intermediateSize();
+    return qkv + o + mlp;
+  }
+
+  /** QK^T and PV flops for b sequences; causal prefill of n tokens or one query over n keys. */
+  static double attentionFlops(TextConfig t, int b, int n, boolean prefill) {
+    double pairs = prefill ? n * (n + 1) / 2.0 : n;
+    return 4.0 * b * t.numHiddenLayers() * t.numAttentionHeads() * t.headDim() * pairs;
+  }
+
+  static double weightBytesPerStep(TextConfig t) {
+    return 4.0 * (t.numHiddenLayers() * linearParams(t) + (long) t.hiddenSize() * t.vocabSize());
+  }
+}

@@ -1,0 +1,82 @@
+package io.llavaserve.cli;
+
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.prompt.PromptBuilder;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Writes what the model sees and computes for one prompt: prompt ids, preprocessed pixels and the
+ * logits at every position of the expanded sequence, for comparison with other implementations.
+ */
+@Command(name = "inspect", description = "Dump prompt ids, pixel values and all-position logits.")
+final class InspectCommand implements Callable<Integer> {
+
+  @Mixin ModelOption model;
+  @Mixin PromptOptions prompt;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    Files.createDirectories(out);
+    try (LlavaModel m = model.load()) {
+      PromptBuilder.Prompt p = prompt.build(m);
+      List<PixelValues> pixels = prompt.pixels(m);
+      if (p.imageCount() != pixels.size()) {
+        throw new IllegalArgumentException(
+            "the prompt has " + p.imageCount() + " image tokens but " + pixels.size() + " --image files were given");
+      }
+      Files.writeString(out.resolve("prompt_ids.json"), Arrays.toString(p.ids()).replace(" ", ""), StandardCharsets.UTF_8);
+
+      int c = m.config().vision().numChannels();
+      int side = m.config().vision().imageSize();
+      int per = c * side * side;
+      Npy.writeFloat32(
+          out.resolve("pixel_values.npy"),
+          new long[] {pixels.size(), c, side, side},
+          i -> pixels.get((int) (i / per)).data()[(int) (i % per)]);
+
+      ExpandedPrompt e = ExpandedPrompt.expand(p.ids(), m.config().imageTokenIndex(), m.config().imageSeqLength());
+      KvCacheConfig kv = m.runner().kvCache();
+      if (e.length() > kv.capacityTokens()) {
+        throw new IllegalArgumentException(
+            "the expanded prompt has " + e.length() + " positions; the KV cache holds " + kv.capacityTokens());
+      }
+      int[] table = new int[kv.numBlocks()];
+      Arrays.setAll(table, i -> i);
+      List<ImageFeatures> features = m.runner().encodeImages(pixels);
+      int vocab = m.runner().vocabSize();
+      List<float[]> chunks = new ArrayList<>();
+      for (int from = 0; from < e.length(); from += 512) {
+        int to = Math.min(e.length(), from + 512);
+        SequenceChunk chunk = new SequenceChunk(e.slice(from, to), from, table, e.placements(from, to, features));
+        StepOutput o = m.runner().execute(new ScheduledBatch(List.of(chunk), true));
+        chunks.add(o.logits());
+      }
+      long rowsPerChunk = 512L * vocab;
+      Npy.writeFloat32(
+          out.resolve("logits.npy"),
+          new long[] {e.length(), vocab},
+          i -> chunks.get((int) (i / rowsPerChunk))[(int) (i % rowsPerChunk)]);
+      System.err.printf("wrote %s: %d prompt ids, %d images, logits [%d, %d]%n", out, p.ids().length, pixels.size(), e.length(), vocab);
+    }
+    return 0;
+  }
+}

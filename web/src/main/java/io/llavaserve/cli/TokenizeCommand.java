@@ -1,0 +1,58 @@
+package io.llavaserve.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.tokenizer.LlamaTokenizer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Prints token ids as a JSON array of id arrays, BOS as the tokenizer config says. */
+@Command(name = "tokenize", description = "Tokenize text with a checkpoint's tokenizer.")
+final class TokenizeCommand implements Callable<Integer> {
+
+  @Mixin ModelOption model;
+
+  @ArgGroup(exclusive = true, multiplicity = "1")
+  Input input;
+
+  static final class Input {
+    @Option(names = "--text", paramLabel = "STR", description = "One text.")
+    String text;
+
+    @Option(names = "--file", paramLabel = "FILE", description = "A JSON array of strings.")
+    Path file;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    Path dir = model.resolve();
+    LlamaTokenizer tok;
+    try (Checkpoint ckpt = Checkpoint.open(dir)) {
+      tok = LlamaTokenizer.load(ckpt.tokenizerJson(), ckpt.tokenizerConfigJson());
+    }
+    List<String> texts = new ArrayList<>();
+    if (input.text != null) {
+      texts.add(input.text);
+    } else {
+      for (Object o : json.readValue(input.file.toFile(), List.class)) {
+        if (!(o instanceof String s)) {
+          throw new IllegalArgumentException(input.file + ": expected a JSON array of strings");
+        }
+        texts.add(s);
+      }
+    }
+    List<int[]> ids = new ArrayList<>();
+    for (String t : texts) {
+      ids.add(tok.encode(t));
+    }
+    System.out.println(json.writeValueAsString(ids));
+    return 0;
+  }
+}
