@@ -1,0 +1,328 @@
+package io.llavaserve.engine.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.ProjectorKind;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.VisionConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a LLaVA {@code config.json} into a {@link LlavaConfig}, filling in the defaults that
+ * transformers applies to absent fields. Two layouts are understood: llava-hf's ({@code
+ * vision_config} and {@code text_config} objects) and the original LLaVA repository's (LLaMA
+ * fields at the top level, {@code mm_*} fields for the tower and projector).
+ */
+public final class LlavaConfigParser {
+
+  /** CLIP ViT-L/14 at 336 px: LlavaConfig's tower when {@code vision_config} is absent. */
+  static final VisionConfig CLIP_VIT_L_14_336 =
+      new VisionConfig(1024, 4096, 24, 16, 336, 14, 3, 1e-5, "quick_gelu");
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Pattern CLIP_TOWER =
+      Pattern.compile("clip-vit-(base|large)-patch(\\d+)(?:-(\\d+))?");
+
+  private LlavaConfigParser() {}
+
+  /**
+   * The parsed config, and whether the file named the projector type. When it did not, the
+   * checkpoint decides: a projector without {@code linear_2} weights is linear.
+   */
+  record Parsed(LlavaConfig config, boolean projectorDeclared) {}
+
+  /** Parses {@code configJson}; every error names the file and the field. */
+  public static LlavaConfig parse(Path configJson) throws CheckpointException {
+    return read(configJson).config();
+  }
+
+  static Parsed read(Path file) throws CheckpointException {
+    JsonNode root;
+    try {
+      root = JSON.readTree(Files.readAllBytes(file));
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException(file + ": missing (every checkpoint needs a config.json)", e);
+    } catch (IOException e) {
+      throw new CheckpointException(file + ": not readable JSON: " + e.getMessage(), e);
+    }
+    if (root == null || !root.isObject()) {
+      throw new CheckpointException(file + ": not a JSON object");
+    }
+    Fields top = new Fields(file, root, "");
+    String modelType = top.string("model_type", null);
+    if (modelType != null && !Set.of("llava", "llava_llama").contains(modelType)) {
+      throw CheckpointException.field(
+          file, "model_type", "\"" + modelType + "\" is not supported (expected llava or llava_llama)");
+    }
+    try {
+      boolean original =
+          !root.has("text_config")
+              && !root.has("vision_config")
+              && ("llava_llama".equals(modelType)
+                  || root.has("mm_vision_tower")
+                  || root.has("mm_hidden_size")
+                  || root.has("hidden_size"));
+      return original ? original(top) : hf(top);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** llava-hf layout. */
+  private static Parsed hf(Fields top) throws CheckpointException {
+    VisionConfig vision =
+        top.has("vision_config") ? clipVision(top.child("vision_config")) : CLIP_VIT_L_14_336;
+    Fields textFields = top.has("text_config") ? top.child("text_config") : top.empty("text_config");
+    TextConfig text = llamaText(textFields, top);
+    String declared = top.string("projector_type", top.string("mm_projector_type", null));
+    String declaredField = top.has("projector_type") ? "projector_type" : "mm_projector_type";
+    ProjectorKind projector = projector(top, declaredField, declared);
+    int imageToken = top.integer("image_token_index", top.integer("image_token_id", 32000));
+    int featureLayer = top.featureLayer("vision_feature_layer");
+    String strategy = top.string("vision_feature_select_strategy", "default");
+    return new Parsed(
+        llava(top, vision, text, projector, imageToken, featureLayer, strategy, "image_seq_length"),
+        declared != null);
+  }
+
+  /** Original LLaVA layout: LLaMA at the top level, the tower named by {@code mm_vision_tower}. */
+  private static Parsed original(Fields top) throws CheckpointException {
+    VisionConfig vision = towerByName(top);
+    if (top.has("mm_hidden_size") && top.integer("mm_hidden_size", 0) != vision.hiddenSize()) {
+      throw CheckpointException.field(
+          top.file,
+          "mm_hidden_size",
+          top.integer("mm_hidden_size", 0) + " does not match the vision tower's hidden size "
+              + vision.hiddenSize());
+    }
+    TextConfig text = llamaText(top, top);
+    String declared = top.string("mm_projector_type", null);
+    ProjectorKind projector = projector(top, "mm_projector_type", declared);
+    String feature = top.string("mm_vision_select_feature", "patch");
+    String strategy =
+        switch (feature) {
+          case "patch" -> "default";
+          case "cls_patch" -> "full";
+          default -> throw CheckpointException.field(
+              top.file, "mm_vision_select_feature", "\"" + feature + "\" is not patch or cls_patch");
+        };
+    int featureLayer = top.featureLayer("mm_vision_select_layer");
+    int imageToken = top.integer("image_token_index", top.integer("image_token_id", 32000));
+    return new Parsed(
+        llava(top, vision, text, projector, imageToken, featureLayer, strategy, "image_seq_length"),
+        declared != null);
+  }
+
+  private static LlavaConfig llava(
+      Fields top,
+      VisionConfig vision,
+      TextConfig text,
+      ProjectorKind projector,
+      int imageToken,
+      int featureLayer,
+      String strategy,
+      String seqField)
+      throws CheckpointException {
+    int layers = vision.numHiddenLayers();
+    if (featureLayer < -(layers + 1) || featureLayer > layers) {
+      throw CheckpointException.field(
+          top.file, top.has("mm_vision_select_layer") ? "mm_vision_select_layer" : "vision_feature_layer",
+          featureLayer + " is outside the tower's " + layers + " layers");
+    }
+    int tokens = vision.numPatches() + (strategy.equals("full") ? 1 : 0);
+    int seqLength = top.integer(seqField, tokens);
+    if (seqLength != tokens) {
+      throw CheckpointException.field(
+          top.file, seqField, seqLength + " but the vision tower yields " + tokens
+              + " features per image (" + vision.numPatches() + " patches, strategy " + strategy + ")");
+    }
+    return new LlavaConfig(
+        vision,
+        text,
+        projector,
+        top.string("projector_hidden_act", "gelu"),
+        imageToken,
+        featureLayer,
+        strategy,
+        seqLength,
+        top.integer("pad_token_id", -1));
+  }
+
+  private static ProjectorKind projector(Fields top, String field, String declared)
+      throws CheckpointException {
+    if (declared == null || declared.equals("mlp2x_gelu")) {
+      return ProjectorKind.MLP2X_GELU;
+    }
+    if (declared.equals("linear")) {
+      return ProjectorKind.LINEAR;
+    }
+    throw CheckpointException.field(
+        top.file, field, "\"" + declared + "\" is not supported (linear or mlp2x_gelu)");
+  }
+
+  /** CLIPVisionConfig's defaults for the fields a given vision_config leaves out. */
+  private static VisionConfig clipVision(Fields v) throws CheckpointException {
+    String type = v.string("model_type", "clip_vision_model");
+    if (!type.equals("clip_vision_model")) {
+      throw CheckpointException.field(
+          v.file, "vision_config.model_type", "\"" + type + "\" is not supported (clip_vision_model)");
+    }
+    return new VisionConfig(
+        v.integer("hidden_size", 768),
+        v.integer("intermediate_size", 3072),
+        v.integer("num_hidden_layers", 12),
+        v.integer("num_attention_heads", 12),
+        v.integer("image_size", 224),
+        v.integer("patch_size", 32),
+        v.integer("num_channels", 3),
+        v.number("layer_norm_eps", 1e-5),
+        v.string("hidden_act", "quick_gelu"));
+  }
+
+  /** The original config names its tower; the dimensions follow from the OpenAI CLIP name. */
+  private static VisionConfig towerByName(Fields top) throws CheckpointException {
+    String name = top.string("mm_vision_tower", top.string("vision_tower", null));
+    if (name == null) {
+      return CLIP_VIT_L_14_336;
+    }
+    Matcher m = CLIP_TOWER.matcher(name);
+    if (!m.find()) {
+      return CLIP_VIT_L_14_336;
+    }
+    boolean large = m.group(1).equals("large");
+    int patch = Integer.parseInt(m.group(2));
+    int image = m.group(3) == null ? 224 : Integer.parseInt(m.group(3));
+    return large
+        ? new VisionConfig(1024, 4096, 24, 16, image, patch, 3, 1e-5, "quick_gelu")
+        : new VisionConfig(768, 3072, 12, 12, image, patch, 3, 1e-5, "quick_gelu");
+  }
+
+  /**
+   * LlamaConfig's defaults. {@code t} is {@code text_config}, or the top level itself in the
+   * original layout (whose model_type is llava's); {@code top} supplies a top-level
+   * tie_word_embeddings when text_config has none.
+   */
+  private static TextConfig llamaText(Fields t, Fields top) throws CheckpointException {
+    String type = t.string("model_type", "llama");
+    if (!t.prefix.isEmpty() && !type.equals("llama")) {
+      throw CheckpointException.field(
+          t.file, t.prefix + "model_type", "\"" + type + "\" is not supported (only llama)");
+    }
+    if (t.has("rope_scaling") && !t.node.get("rope_scaling").isNull()) {
+      throw CheckpointException.field(
+          t.file, t.prefix + "rope_scaling", t.node.get("rope_scaling")
+              + " is not supported (only null)");
+    }
+    int hidden = t.integer("hidden_size", 4096);
+    int heads = t.integer("num_attention_heads", 32);
+    int kvHeads = t.integer("num_key_value_heads", heads);
+    int headDim = t.integer("head_dim", heads > 0 ? hidden / heads : 0);
+    boolean tied =
+        t.has("tie_word_embeddings")
+            ? t.bool("tie_word_embeddings", false)
+            : top.bool("tie_word_embeddings", false);
+    return new TextConfig(
+        hidden,
+        t.integer("intermediate_size", 11008),
+        t.integer("num_hidden_layers", 32),
+        heads,
+        kvHeads,
+        headDim,
+        t.integer("vocab_size", 32000),
+        t.number("rms_norm_eps", 1e-6),
+        t.number("rope_theta", 10000.0),
+        t.integer("max_position_embeddings", 2048),
+        t.string("hidden_act", "silu"),
+        tied);
+  }
+
+  /** Typed access to one JSON object; absent and null fields both take the default. */
+  private static final class Fields {
+    final Path file;
+    final JsonNode node;
+    final String prefix;
+
+    Fields(Path file, JsonNode node, String prefix) {
+      this.file = file;
+      this.node = node;
+      this.prefix = prefix;
+    }
+
+    boolean has(String name) {
+      JsonNode v = node.get(name);
+      return v != null && !v.isNull();
+    }
+
+    Fields child(String name) throws CheckpointException {
+      JsonNode v = node.get(name);
+      if (!v.isObject()) {
+        throw CheckpointException.field(file, prefix + name, "expected an object, got " + v);
+      }
+      return new Fields(file, v, prefix + name + ".");
+    }
+
+    Fields empty(String name) {
+      return new Fields(file, JSON.createObjectNode(), prefix + name + ".");
+    }
+
+    int integer(String name, int fallback) throws CheckpointException {
+      if (!has(name)) {
+        return fallback;
+      }
+      JsonNode v = node.get(name);
+      if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+        throw CheckpointException.field(file, prefix + name, "expected an integer, got " + v);
+      }
+      return v.intValue();
+    }
+
+    double number(String name, double fallback) throws CheckpointException {
+      if (!has(name)) {
+        return fallback;
+      }
+      JsonNode v = node.get(name);
+      if (!v.isNumber()) {
+        throw CheckpointException.field(file, prefix + name, "expected a number, got " + v);
+      }
+      return v.doubleValue();
+    }
+
+    String string(String name, String fallback) throws CheckpointException {
+      if (!has(name)) {
+        return fallback;
+      }
+      JsonNode v = node.get(name);
+      if (!v.isTextual()) {
+        throw CheckpointException.field(file, prefix + name, "expected a string, got " + v);
+      }
+      return v.textValue();
+    }
+
+    boolean bool(String name, boolean fallback) throws CheckpointException {
+      if (!has(name)) {
+        return fallback;
+      }
+      JsonNode v = node.get(name);
+      if (!v.isBoolean()) {
+        throw CheckpointException.field(file, prefix + name, "expected true or false, got " + v);
+      }
+      return v.booleanValue();
+    }
+
+    /** A feature layer index; newer configs may give a list, which llava-1.5 never uses. */
+    int featureLayer(String name) throws CheckpointException {
+      if (has(name) && node.get(name).isArray()) {
+        throw CheckpointException.field(
+            file, prefix + name, node.get(name) + ": several feature layers are not supported");
+      }
+      return integer(name, -2);
+    }
+  }
+}

@@ -1,0 +1,191 @@
+package io.llavaserve.engine.checkpoint;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.VisionConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Writes a complete random LLaVA checkpoint in the llava-hf layout (config.json, safetensors,
+ * preprocessor_config.json, tokenizer files), for tests and as the server's built-in model.
+ *
+ * <p>Weights are Gaussian, deterministic in the seed and the tensor's canonical name (so the
+ * same spec in another naming, dtype or sharding holds the same values). Scales keep every
+ * activation near unit size: linear weights N(0, 1/fan_in), norm weights 1 + N(0, 0.05^2),
+ * biases N(0, 0.02^2), token embeddings N(0, 1), and the LM head N(0, 4/hidden), so that the
+ * last RMSNorm's unit-RMS output gives logits with a standard deviation near 2.
+ */
+public final class TinyCheckpoint {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String TOKENIZER_RESOURCES = "llama-tokenizer/";
+
+  private TinyCheckpoint() {}
+
+  /** Writes the checkpoint for {@code spec} into {@code outDir} (created if absent). */
+  public static Path write(Path outDir, TinySpec spec) throws IOException {
+    Files.createDirectories(outDir);
+    LlavaConfig config = spec.toConfig();
+    writeConfig(outDir.resolve(Checkpoint.CONFIG), spec, config);
+    writePreprocessorConfig(outDir.resolve(Checkpoint.PREPROCESSOR_CONFIG), spec.imageSize());
+    copyResource(Checkpoint.TOKENIZER, outDir);
+    copyResource(Checkpoint.TOKENIZER_CONFIG, outDir);
+    List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
+    for (Map.Entry<String, long[]> e : WeightShapes.all(config).entrySet()) {
+      String name = e.getKey();
+      tensors.add(
+          new SafetensorsWriter.Tensor(
+              spec.naming().stored(name, spec.projector()),
+              spec.dtype(),
+              e.getValue(),
+              gaussian(spec.seed(), name, e.getValue(), config.text())));
+    }
+    // Contiguous runs of equal tensor counts: exactly spec.shards() files, none empty.
+    int n = Math.min(spec.shards(), tensors.size());
+    List<List<SafetensorsWriter.Tensor>> shards = new ArrayList<>();
+    for (int s = 0; s < n; s++) {
+      shards.add(tensors.subList(s * tensors.size() / n, (s + 1) * tensors.size() / n));
+    }
+    SafetensorsWriter.writeShards(outDir, shards);
+    return outDir;
+  }
+
+  /** The mean and standard deviation of the weight {@code name}'s values. */
+  static double[] distribution(String name, long[] shape, TextConfig text) {
+    if (name.contains("norm") && name.endsWith(".weight")) {
+      return new double[] {1.0, 0.05};
+    }
+    if (name.endsWith(".bias")) {
+      return new double[] {0.0, 0.02};
+    }
+    if (name.endsWith("class_embedding")) {
+      return new double[] {0.0, 1.0};
+    }
+    if (name.endsWith("position_embedding.weight")) {
+      return new double[] {0.0, 0.2};
+    }
+    double headScale = 2.0 / Math.sqrt(text.hiddenSize());
+    if (name.equals(WeightShapes.EMBED_TOKENS)) {
+      // Tied, the embedding is also the LM head and takes its scale.
+      return new double[] {0.0, text.tieWordEmbeddings() ? headScale : 1.0};
+    }
+    if (name.equals(WeightShapes.LM_HEAD)) {
+      return new double[] {0.0, headScale};
+    }
+    long fanIn = 1;
+    for (int i = 1; i < shape.length; i++) {
+      fanIn *= shape[i];
+    }
+    return new double[] {0.0, 1.0 / Math.sqrt(fanIn)};
+  }
+
+  private static SafetensorsWriter.Values gaussian(
+      long seed, String name, long[] shape, TextConfig text) {
+    double[] dist = distribution(name, shape, text);
+    SplittableRandom random = new SplittableRandom(seed ^ mix(name));
+    return (dst, length) -> {
+      for (int i = 0; i < length; i++) {
+        dst[i] = (float) (dist[0] + dist[1] * random.nextGaussian());
+      }
+    };
+  }
+
+  /** A 64-bit hash of the name (FNV-1a), so each tensor gets its own random stream. */
+  private static long mix(String name) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < name.length(); i++) {
+      h = (h ^ name.charAt(i)) * 0x100000001b3L;
+    }
+    return h;
+  }
+
+  private static void writeConfig(Path file, TinySpec spec, LlavaConfig config)
+      throws IOException {
+    VisionConfig v = config.vision();
+    TextConfig t = config.text();
+    ObjectNode root = JSON.createObjectNode();
+    root.putArray("architectures").add("LlavaForConditionalGeneration");
+    root.put("ignore_index", -100);
+    root.put("image_seq_length", config.imageSeqLength());
+    root.put("image_token_index", config.imageTokenIndex());
+    root.put("model_type", "llava");
+    root.put("pad_token_id", config.padTokenId());
+    root.put("projector_hidden_act", config.projectorHiddenAct());
+    ObjectNode text = root.putObject("text_config");
+    text.putArray("architectures").add("LlamaForCausalLM");
+    text.put("hidden_act", t.hiddenAct());
+    text.put("hidden_size", t.hiddenSize());
+    text.put("intermediate_size", t.intermediateSize());
+    text.put("max_position_embeddings", t.maxPositionEmbeddings());
+    text.put("model_type", "llama");
+    text.put("num_attention_heads", t.numAttentionHeads());
+    text.put("num_hidden_layers", t.numHiddenLayers());
+    text.put("num_key_value_heads", t.numKeyValueHeads());
+    text.put("rms_norm_eps", t.rmsNormEps());
+    text.putNull("rope_scaling");
+    text.put("rope_theta", t.ropeTheta());
+    text.put("tie_word_embeddings", t.tieWordEmbeddings());
+    text.put("torch_dtype", spec.dtype().torchName());
+    text.put("vocab_size", t.vocabSize());
+    root.put("tie_word_embeddings", t.tieWordEmbeddings());
+    root.put("torch_dtype", spec.dtype().torchName());
+    root.put("transformers_version", "4.36.0.dev0");
+    ObjectNode vision = root.putObject("vision_config");
+    vision.put("hidden_act", v.hiddenAct());
+    vision.put("hidden_size", v.hiddenSize());
+    vision.put("image_size", v.imageSize());
+    vision.put("intermediate_size", v.intermediateSize());
+    vision.put("layer_norm_eps", v.layerNormEps());
+    vision.put("model_type", "clip_vision_model");
+    vision.put("num_attention_heads", v.numAttentionHeads());
+    vision.put("num_channels", v.numChannels());
+    vision.put("num_hidden_layers", v.numHiddenLayers());
+    vision.put("patch_size", v.patchSize());
+    vision.put("projection_dim", t.hiddenSize());
+    root.put("vision_feature_layer", config.visionFeatureLayer());
+    root.put("vision_feature_select_strategy", config.visionFeatureSelectStrategy());
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /** CLIPImageProcessor settings as llava-1.5 ships them, at this spec's image size. */
+  private static void writePreprocessorConfig(Path file, int imageSize) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    ObjectNode crop = root.putObject("crop_size");
+    crop.put("height", imageSize);
+    crop.put("width", imageSize);
+    root.put("do_center_crop", true);
+    root.put("do_convert_rgb", true);
+    root.put("do_normalize", true);
+    root.put("do_rescale", true);
+    root.put("do_resize", true);
+    root.putArray("image_mean").add(0.48145466).add(0.4578275).add(0.40821073);
+    root.put("image_processor_type", "CLIPImageProcessor");
+    root.putArray("image_std").add(0.26862954).add(0.26130258).add(0.27577711);
+    root.put("processor_class", "LlavaProcessor");
+    root.put("resample", 3);
+    root.put("rescale_factor", 1.0 / 255);
+    root.putObject("size").put("shortest_edge", imageSize);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  private static void copyResource(String name, Path outDir) throws IOException {
+    try (InputStream in = TinyCheckpoint.class.getResourceAsStream(TOKENIZER_RESOURCES + name)) {
+      if (in == null) {
+        throw new UncheckedIOException(
+            new IOException("classpath resource " + TOKENIZER_RESOURCES + name + " is missing"));
+      }
+      Files.copy(in, outDir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+}

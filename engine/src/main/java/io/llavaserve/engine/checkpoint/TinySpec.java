@@ -1,0 +1,142 @@
+package io.llavaserve.engine.checkpoint;
+
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.ProjectorKind;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.VisionConfig;
+
+/**
+ * Every dimension of a small random LLaVA checkpoint, and how to store it. The constant parts
+ * follow llava-1.5 (CLIP tower with quick_gelu, feature layer -2, CLS dropped, GELU MLP
+ * projector, LLaMA decoder, {@code <image>} = 32000, {@code <pad>} = 32001).
+ *
+ * @param visionHidden tower width
+ * @param visionIntermediate tower MLP width
+ * @param visionLayers tower layers (the last is written but, with feature layer -2, unused)
+ * @param visionHeads tower attention heads
+ * @param imageSize input side in pixels
+ * @param patchSize patch side in pixels
+ * @param textHidden decoder width
+ * @param textIntermediate SwiGLU width
+ * @param textLayers decoder layers
+ * @param textHeads query heads
+ * @param textKvHeads key/value heads
+ * @param vocabSize embedding rows (32064 as llava-1.5's padded vocabulary)
+ * @param ropeTheta rotary base
+ * @param rmsNormEps RMSNorm epsilon
+ * @param tiedEmbeddings whether the LM head is the embedding matrix (then not written)
+ * @param projector linear or two-layer MLP
+ * @param dtype stored element type
+ * @param naming tensor names: llava-hf, newer transformers, or the original LLaVA repository
+ * @param shards number of safetensors files (more than one adds an index)
+ * @param seed seed of the Gaussian weights; each tensor's values depend only on it and the name
+ */
+public record TinySpec(
+    int visionHidden,
+    int visionIntermediate,
+    int visionLayers,
+    int visionHeads,
+    int imageSize,
+    int patchSize,
+    int textHidden,
+    int textIntermediate,
+    int textLayers,
+    int textHeads,
+    int textKvHeads,
+    int vocabSize,
+    double ropeTheta,
+    double rmsNormEps,
+    boolean tiedEmbeddings,
+    ProjectorKind projector,
+    DType dtype,
+    WeightNaming naming,
+    int shards,
+    long seed) {
+
+  public static final int IMAGE_TOKEN_INDEX = 32000;
+  public static final int PAD_TOKEN_ID = 32001;
+  public static final int MAX_POSITION_EMBEDDINGS = 4096;
+
+  public TinySpec {
+    if (shards < 1) {
+      throw new IllegalArgumentException("shards must be >= 1, got " + shards);
+    }
+    if (vocabSize <= PAD_TOKEN_ID) {
+      throw new IllegalArgumentException(
+          "vocab_size must exceed " + PAD_TOKEN_ID + " to hold <image> and <pad>");
+    }
+    toConfig(); // the config records validate every dimension
+  }
+
+  /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
+  public static TinySpec tiny() {
+    return new TinySpec(
+        32, 64, 3, 2, 56, 14, 64, 128, 2, 4, 2, 32064, 10000.0, 1e-5, false,
+        ProjectorKind.MLP2X_GELU, DType.F32, WeightNaming.HF, 1, 42L);
+  }
+
+  /** 576 patches like llava-1.5, a ~150M-parameter decoder (~600 MB in F32): for benchmarks. */
+  public static TinySpec bench() {
+    return new TinySpec(
+        256, 1024, 4, 4, 336, 14, 1024, 2816, 8, 16, 16, 32064, 10000.0, 1e-5, false,
+        ProjectorKind.MLP2X_GELU, DType.F32, WeightNaming.HF, 1, 42L);
+  }
+
+  /** The config a checkpoint written from this spec parses to. */
+  public LlavaConfig toConfig() {
+    VisionConfig vision =
+        new VisionConfig(
+            visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize, 3,
+            1e-5, "quick_gelu");
+    TextConfig text =
+        new TextConfig(
+            textHidden, textIntermediate, textLayers, textHeads, textKvHeads,
+            textHidden / textHeads, vocabSize, rmsNormEps, ropeTheta, MAX_POSITION_EMBEDDINGS,
+            "silu", tiedEmbeddings);
+    return new LlavaConfig(
+        vision, text, projector, "gelu", IMAGE_TOKEN_INDEX, -2, "default", vision.numPatches(),
+        PAD_TOKEN_ID);
+  }
+
+  public TinySpec withDtype(DType dtype) {
+    return new TinySpec(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+  }
+
+  public TinySpec withNaming(WeightNaming naming) {
+    return new TinySpec(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+  }
+
+  public TinySpec withShards(int shards) {
+    return new TinySpec(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+  }
+
+  public TinySpec withTiedEmbeddings(boolean tiedEmbeddings) {
+    return new TinySpec(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+  }
+
+  public TinySpec withProjector(ProjectorKind projector) {
+    return new TinySpec(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+  }
+
+  public TinySpec withSeed(long seed) {
+    return new TinySpec(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+  }
+}

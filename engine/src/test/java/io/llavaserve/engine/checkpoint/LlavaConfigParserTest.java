@@ -1,0 +1,206 @@
+package io.llavaserve.engine.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.ProjectorKind;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.VisionConfig;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LlavaConfigParserTest {
+
+  @TempDir Path dir;
+
+  private Path resource(String name) throws Exception {
+    Path file = dir.resolve(name);
+    try (InputStream in = getClass().getResourceAsStream(name)) {
+      Files.copy(in, file);
+    }
+    return file;
+  }
+
+  private Path json(String text) throws Exception {
+    Path file = dir.resolve("config.json");
+    Files.writeString(file, text);
+    return file;
+  }
+
+  private CheckpointException failure(String text) throws Exception {
+    Path file = json(text);
+    CheckpointException e =
+        assertThrows(CheckpointException.class, () -> LlavaConfigParser.parse(file));
+    assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+    return e;
+  }
+
+  @Test
+  void llava15HfConfigGetsLlamaDefaults() throws Exception {
+    LlavaConfig c = LlavaConfigParser.parse(resource("llava-1.5-7b-hf-config.json"));
+    TextConfig t = c.text();
+    assertEquals(4096, t.hiddenSize());
+    assertEquals(11008, t.intermediateSize());
+    assertEquals(32, t.numHiddenLayers());
+    assertEquals(32, t.numAttentionHeads());
+    assertEquals(32, t.numKeyValueHeads());
+    assertEquals(128, t.headDim());
+    assertEquals(32064, t.vocabSize());
+    assertEquals(1e-5, t.rmsNormEps());
+    assertEquals(10000.0, t.ropeTheta());
+    assertEquals(4096, t.maxPositionEmbeddings());
+    assertEquals("silu", t.hiddenAct());
+    assertFalse(t.tieWordEmbeddings());
+    VisionConfig v = c.vision();
+    assertEquals(new VisionConfig(1024, 4096, 24, 16, 336, 14, 3, 1e-5, "quick_gelu"), v);
+    assertEquals(ProjectorKind.MLP2X_GELU, c.projector());
+    assertEquals("gelu", c.projectorHiddenAct());
+    assertEquals(32000, c.imageTokenIndex());
+    assertEquals(32001, c.padTokenId());
+    assertEquals(-2, c.visionFeatureLayer());
+    assertEquals(23, c.visionLayersUsed());
+    assertEquals("default", c.visionFeatureSelectStrategy());
+    assertEquals(576, c.imageSeqLength());
+  }
+
+  @Test
+  void originalLlavaConfigReadsFlatFieldsAndNamesTheTower() throws Exception {
+    LlavaConfigParser.Parsed p =
+        LlavaConfigParser.read(resource("llava-v1.5-7b-original-config.json"));
+    LlavaConfig c = p.config();
+    assertTrue(p.projectorDeclared());
+    assertEquals(ProjectorKind.MLP2X_GELU, c.projector());
+    assertEquals(LlavaConfigParser.CLIP_VIT_L_14_336, c.vision());
+    assertEquals(4096, c.text().hiddenSize());
+    assertEquals(32000, c.text().vocabSize());
+    assertEquals(-2, c.visionFeatureLayer());
+    assertEquals("default", c.visionFeatureSelectStrategy());
+    assertEquals(576, c.imageSeqLength());
+    assertEquals(0, c.padTokenId());
+  }
+
+  @Test
+  void originalLlava10IsLinearWith224PixelTowerAndClsPatch() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json(
+                """
+                {"model_type": "llava_llama", "hidden_size": 5120, "num_attention_heads": 40,
+                 "num_hidden_layers": 40, "intermediate_size": 13824,
+                 "mm_vision_tower": "openai/clip-vit-large-patch14", "mm_projector_type": "linear",
+                 "mm_vision_select_feature": "cls_patch", "mm_vision_select_layer": -1}
+                """));
+    assertEquals(ProjectorKind.LINEAR, c.projector());
+    assertEquals(224, c.vision().imageSize());
+    assertEquals(257, c.imageSeqLength());
+    assertEquals("full", c.visionFeatureSelectStrategy());
+    assertEquals(5120, c.text().hiddenSize());
+    assertEquals(1e-6, c.text().rmsNormEps());
+  }
+
+  @Test
+  void missingVisionConfigIsClipVitL14At336() throws Exception {
+    LlavaConfig c = LlavaConfigParser.parse(json("{\"model_type\": \"llava\"}"));
+    assertEquals(LlavaConfigParser.CLIP_VIT_L_14_336, c.vision());
+    assertEquals(new TextConfig(4096, 11008, 32, 32, 32, 128, 32000, 1e-6, 10000, 2048, "silu",
+        false), c.text());
+    assertEquals(576, c.imageSeqLength());
+    assertEquals(-1, c.padTokenId());
+  }
+
+  @Test
+  void givenVisionConfigTakesClipVisionConfigDefaults() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json("{\"model_type\": \"llava\", \"vision_config\": {}, \"image_token_id\": 7}"));
+    assertEquals(new VisionConfig(768, 3072, 12, 12, 224, 32, 3, 1e-5, "quick_gelu"), c.vision());
+    assertEquals(49, c.imageSeqLength());
+    assertEquals(7, c.imageTokenIndex());
+  }
+
+  @Test
+  void nullKvHeadsMeansOnePerQueryHeadAndHeadDimCanBeGiven() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json(
+                """
+                {"model_type": "llava", "text_config": {"num_attention_heads": 8,
+                 "num_key_value_heads": null, "hidden_size": 512, "head_dim": 32},
+                 "tie_word_embeddings": true}
+                """));
+    assertEquals(8, c.text().numKeyValueHeads());
+    assertEquals(32, c.text().headDim());
+    assertTrue(c.text().tieWordEmbeddings(), "top-level tie_word_embeddings applies");
+  }
+
+  @Test
+  void textConfigTieWinsOverTopLevel() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json(
+                "{\"text_config\": {\"tie_word_embeddings\": false}, \"tie_word_embeddings\":"
+                    + " true}"));
+    assertFalse(c.text().tieWordEmbeddings());
+  }
+
+  @Test
+  void projectorTypeLinearIsDeclared() throws Exception {
+    LlavaConfigParser.Parsed p =
+        LlavaConfigParser.read(json("{\"model_type\": \"llava\", \"projector_type\": \"linear\"}"));
+    assertEquals(ProjectorKind.LINEAR, p.config().projector());
+    assertTrue(p.projectorDeclared());
+    assertFalse(LlavaConfigParser.read(json("{}")).projectorDeclared());
+  }
+
+  @Test
+  void ropeScalingFailsNamingTheField() throws Exception {
+    CheckpointException e =
+        failure(
+            "{\"text_config\": {\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}}");
+    assertTrue(e.getMessage().contains("text_config.rope_scaling"), e.getMessage());
+  }
+
+  @Test
+  void nonLlamaTextModelFailsNamingTheField() throws Exception {
+    CheckpointException e = failure("{\"text_config\": {\"model_type\": \"mistral\"}}");
+    assertTrue(e.getMessage().contains("text_config.model_type"), e.getMessage());
+    assertTrue(e.getMessage().contains("mistral"), e.getMessage());
+  }
+
+  @Test
+  void otherFailuresNameTheField() throws Exception {
+    assertTrue(failure("{\"image_seq_length\": 577}").getMessage().contains("image_seq_length"));
+    assertTrue(failure("{\"model_type\": \"llava_next\"}").getMessage().contains("model_type"));
+    assertTrue(
+        failure("{\"vision_config\": {\"model_type\": \"siglip_vision_model\"}}")
+            .getMessage()
+            .contains("vision_config.model_type"));
+    assertTrue(
+        failure("{\"text_config\": {\"hidden_size\": \"big\"}}")
+            .getMessage()
+            .contains("text_config.hidden_size"));
+    assertTrue(
+        failure("{\"vision_feature_layer\": [-2, -5]}").getMessage().contains("vision_feature_layer"));
+    assertTrue(
+        failure("{\"mm_projector_type\": \"mlp3x_gelu\"}").getMessage().contains("mm_projector_type"));
+    assertTrue(
+        failure("{\"hidden_size\": 4096, \"mm_hidden_size\": 768}")
+            .getMessage()
+            .contains("mm_hidden_size"));
+    assertTrue(failure("[1, 2]").getMessage().contains("not a JSON object"));
+  }
+
+  @Test
+  void missingFileIsNamed() {
+    Path missing = dir.resolve("nowhere/config.json");
+    CheckpointException e =
+        assertThrows(CheckpointException.class, () -> LlavaConfigParser.parse(missing));
+    assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+  }
+}
