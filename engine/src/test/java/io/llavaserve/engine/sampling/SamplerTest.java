@@ -174,6 +174,8 @@ class SamplerTest {
     "1.0, -1, 1.0, 0.1",
     "0.8, 4, 0.9, 0.05",
     "1.2, -1, 0.95, 0.02",
+    "1.0, 5, 1.0, 0.2",
+    "1.0, -1, 0.99, 0.2",
   })
   void frequenciesMatchTheFilteredSoftmax(double t, int k, double p, double minP) {
     SamplingParams params =
