@@ -1,0 +1,126 @@
+package io.llavaserve.engine.image;
+
+/**
+ * LLaVA-1.5's image preprocessing: {@code expand2square} with the mean colour, then
+ * transformers' {@code CLIPImageProcessor} (shortest-edge bicubic resize through Pillow, centre
+ * crop, rescale, normalise), producing the tower's {@code pixel_values}.
+ *
+ * <p>Stateless after construction and safe to share between threads. CPU-bound: run it off the
+ * event loop.
+ */
+public final class ImagePreprocessor {
+
+  private final PreprocessConfig config;
+
+  public ImagePreprocessor(PreprocessConfig config) {
+    this.config = config;
+  }
+
+  public PreprocessConfig config() {
+    return config;
+  }
+
+  /** The tower input for {@code image}: {@code [3, cropHeight, cropWidth]} float32. */
+  public PixelValues preprocess(RgbImage image) {
+    RgbImage cropped = resizeAndCrop(image);
+    int h = cropped.height();
+    int w = cropped.width();
+    double[] mean = config.imageMean();
+    double[] std = config.imageStd();
+    byte[] rgb = cropped.rgb();
+    float[] data = new float[3 * h * w]; // [3, h, w]
+    for (int c = 0; c < 3; c++) {
+      // transformers narrows mean and std to the image's float32 before subtracting.
+      float m = (float) mean[c];
+      float s = (float) std[c];
+      int plane = c * h * w;
+      for (int p = 0; p < h * w; p++) {
+        int v = rgb[p * 3 + c] & 0xff;
+        // Rescale multiplies in float64 and then casts to float32, as numpy does there.
+        float x = config.doRescale() ? (float) (v * config.rescaleFactor()) : v;
+        data[plane + p] = config.doNormalize() ? (x - m) / s : x;
+      }
+    }
+    return PixelValues.of(3, h, w, data);
+  }
+
+  /** The 8-bit image just before rescaling: padded, resized and cropped as configured. */
+  public RgbImage resizeAndCrop(RgbImage image) {
+    RgbImage out = config.padToSquare() ? expandToSquare(image, config.padColour()) : image;
+    if (config.doResize()) {
+      int[] size = resizeOutputSize(out.width(), out.height(), config.shortestEdge());
+      out = PillowResize.bicubic(out, size[0], size[1]);
+    }
+    if (config.doCenterCrop()) {
+      out = centerCrop(out, config.cropHeight(), config.cropWidth());
+    }
+    return out;
+  }
+
+  /**
+   * LLaVA's {@code expand2square}: a square of side {@code max(w, h)} filled with {@code colour},
+   * the image pasted at offset {@code (side - shorter) / 2} (floored) along the padded axis.
+   */
+  static RgbImage expandToSquare(RgbImage image, int[] colour) {
+    int w = image.width();
+    int h = image.height();
+    if (w == h) {
+      return image;
+    }
+    int side = Math.max(w, h);
+    byte[] dst = new byte[side * side * 3];
+    for (int p = 0; p < side * side; p++) {
+      dst[p * 3] = (byte) colour[0];
+      dst[p * 3 + 1] = (byte) colour[1];
+      dst[p * 3 + 2] = (byte) colour[2];
+    }
+    int left = (side - w) / 2;
+    int top = (side - h) / 2;
+    for (int y = 0; y < h; y++) {
+      System.arraycopy(image.rgb(), y * w * 3, dst, ((top + y) * side + left) * 3, w * 3);
+    }
+    return new RgbImage(side, side, dst);
+  }
+
+  /**
+   * transformers' {@code get_resize_output_image_size(size=shortestEdge,
+   * default_to_square=False)}: the short side becomes {@code shortestEdge}, the long side {@code
+   * int(shortestEdge * long / short)}, truncated. Returns {width, height}.
+   */
+  static int[] resizeOutputSize(int width, int height, int shortestEdge) {
+    int shortSide = Math.min(width, height);
+    int longSide = Math.max(width, height);
+    int newLong = (int) ((double) ((long) shortestEdge * longSide) / shortSide);
+    return width <= height
+        ? new int[] {shortestEdge, newLong}
+        : new int[] {newLong, shortestEdge};
+  }
+
+  /**
+   * transformers' {@code center_crop}: offsets {@code (size - crop) // 2} (floor division), and
+   * where the crop is larger than the image the outside is zero, as its zero padding leaves it.
+   */
+  static RgbImage centerCrop(RgbImage image, int cropHeight, int cropWidth) {
+    int w = image.width();
+    int h = image.height();
+    if (w == cropWidth && h == cropHeight) {
+      return image;
+    }
+    int top = Math.floorDiv(h - cropHeight, 2);
+    int left = Math.floorDiv(w - cropWidth, 2);
+    byte[] dst = new byte[cropHeight * cropWidth * 3];
+    for (int y = 0; y < cropHeight; y++) {
+      int sy = y + top;
+      if (sy < 0 || sy >= h) {
+        continue;
+      }
+      int x0 = Math.max(0, -left);
+      int x1 = Math.min(cropWidth, w - left);
+      if (x1 > x0) {
+        System.arraycopy(
+            image.rgb(), (sy * w + x0 + left) * 3, dst, (y * cropWidth + x0) * 3, (x1 - x0) * 3);
+      }
+    }
+    return new RgbImage(cropWidth, cropHeight, dst);
+  }
+}

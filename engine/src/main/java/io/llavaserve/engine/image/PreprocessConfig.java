@@ -1,0 +1,290 @@
+package io.llavaserve.engine.image;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * How an image becomes pixel values for the CLIP tower: transformers' {@code CLIPImageProcessor}
+ * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}).
+ *
+ * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes
+ * the pad colour from them in double precision; normalisation narrows them to float32 as
+ * transformers does.
+ *
+ * @param shortestEdge the short side after resizing
+ * @param cropHeight rows kept by the centre crop
+ * @param cropWidth columns kept by the centre crop
+ * @param imageMean per-channel mean, RGB order, on the 0..1 scale
+ * @param imageStd per-channel standard deviation, RGB order
+ * @param rescaleFactor multiplier from 0..255 to the mean's scale, 1/255 for CLIP
+ * @param padToSquare pad to a square of the mean colour before resizing (LLaVA-1.5)
+ * @param doResize resize to {@code shortestEdge}
+ * @param doCenterCrop crop to {@code cropHeight x cropWidth}
+ * @param doRescale multiply by {@code rescaleFactor}
+ * @param doNormalize subtract the mean and divide by the standard deviation
+ */
+public record PreprocessConfig(
+    int shortestEdge,
+    int cropHeight,
+    int cropWidth,
+    double[] imageMean,
+    double[] imageStd,
+    double rescaleFactor,
+    boolean padToSquare,
+    boolean doResize,
+    boolean doCenterCrop,
+    boolean doRescale,
+    boolean doNormalize) {
+
+  /** OpenAI CLIP's normalisation statistics. */
+  public static final double[] CLIP_MEAN = {0.48145466, 0.4578275, 0.40821073};
+
+  public static final double[] CLIP_STD = {0.26862954, 0.26130258, 0.27577711};
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public PreprocessConfig {
+    positive("size.shortest_edge", shortestEdge);
+    positive("crop_size.height", cropHeight);
+    positive("crop_size.width", cropWidth);
+    imageMean = threeChannels("image_mean", imageMean);
+    imageStd = threeChannels("image_std", imageStd);
+    for (double s : imageStd) {
+      if (!(s > 0)) {
+        throw new IllegalArgumentException(
+            "image_std values must be positive, got " + Arrays.toString(imageStd));
+      }
+    }
+    if (!(rescaleFactor > 0) || Double.isInfinite(rescaleFactor)) {
+      throw new IllegalArgumentException("rescale_factor must be positive, got " + rescaleFactor);
+    }
+  }
+
+  /** LLaVA-1.5 with a CLIP tower of input side {@code size}: pad, resize, crop to {@code size}. */
+  public static PreprocessConfig clipDefaults(int size) {
+    return new PreprocessConfig(
+        size, size, size, CLIP_MEAN, CLIP_STD, 1.0 / 255, true, true, true, true, true);
+  }
+
+  /**
+   * Reads a checkpoint's {@code preprocessor_config.json}, falling back to {@link
+   * #clipDefaults(int)} when the file does not exist and for every key it lacks. Accepts both the
+   * old form ({@code "size": 336, "crop_size": 336}) and the current one ({@code "size":
+   * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). Padding to square is on;
+   * turn it off with {@link #withPadToSquare(boolean)}.
+   *
+   * @param visionImageSize the tower's {@code image_size}; the crop must produce it
+   * @throws IllegalArgumentException naming the key when the file asks for something this
+   *     preprocessor does not do or its crop does not fit the tower
+   * @throws UncheckedIOException when the file exists but cannot be read or parsed
+   */
+  public static PreprocessConfig load(Path preprocessorConfigJson, int visionImageSize) {
+    PreprocessConfig defaults = clipDefaults(visionImageSize);
+    if (!Files.exists(preprocessorConfigJson)) {
+      return defaults;
+    }
+    JsonNode root;
+    try {
+      root = JSON.readTree(preprocessorConfigJson.toFile());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + preprocessorConfigJson, e);
+    }
+    int resample = root.path("resample").asInt(3);
+    if (resample != 3) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: resample " + resample + " is not supported, only 3 (bicubic)");
+    }
+    int shortestEdge = shortestEdge(root.get("size"), visionImageSize);
+    int[] crop = cropSize(root.get("crop_size"), visionImageSize);
+    PreprocessConfig config =
+        new PreprocessConfig(
+            shortestEdge,
+            crop[0],
+            crop[1],
+            doubles(root, "image_mean", defaults.imageMean()),
+            doubles(root, "image_std", defaults.imageStd()),
+            root.path("rescale_factor").asDouble(defaults.rescaleFactor()),
+            true,
+            root.path("do_resize").asBoolean(true),
+            root.path("do_center_crop").asBoolean(true),
+            root.path("do_rescale").asBoolean(true),
+            root.path("do_normalize").asBoolean(true));
+    if (config.doCenterCrop()
+        && (config.cropHeight() != visionImageSize || config.cropWidth() != visionImageSize)) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: crop_size "
+              + config.cropHeight()
+              + " x "
+              + config.cropWidth()
+              + " does not match vision_config.image_size "
+              + visionImageSize);
+    }
+    return config;
+  }
+
+  /** This configuration with LLaVA's pad-to-square step switched on or off. */
+  public PreprocessConfig withPadToSquare(boolean pad) {
+    return new PreprocessConfig(
+        shortestEdge,
+        cropHeight,
+        cropWidth,
+        imageMean,
+        imageStd,
+        rescaleFactor,
+        pad,
+        doResize,
+        doCenterCrop,
+        doRescale,
+        doNormalize);
+  }
+
+  /** LLaVA's padding colour: {@code int(mean * 255)} per channel, 122, 116, 104 for CLIP. */
+  public int[] padColour() {
+    int[] colour = new int[3];
+    for (int c = 0; c < 3; c++) {
+      colour[c] = (int) (imageMean[c] * 255);
+    }
+    return colour;
+  }
+
+  @Override
+  public double[] imageMean() {
+    return imageMean.clone();
+  }
+
+  @Override
+  public double[] imageStd() {
+    return imageStd.clone();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PreprocessConfig p
+        && shortestEdge == p.shortestEdge
+        && cropHeight == p.cropHeight
+        && cropWidth == p.cropWidth
+        && Arrays.equals(imageMean, p.imageMean)
+        && Arrays.equals(imageStd, p.imageStd)
+        && Double.compare(rescaleFactor, p.rescaleFactor) == 0
+        && padToSquare == p.padToSquare
+        && doResize == p.doResize
+        && doCenterCrop == p.doCenterCrop
+        && doRescale == p.doRescale
+        && doNormalize == p.doNormalize;
+  }
+
+  @Override
+  public int hashCode() {
+    return Arrays.hashCode(
+        new Object[] {
+          shortestEdge,
+          cropHeight,
+          cropWidth,
+          Arrays.hashCode(imageMean),
+          Arrays.hashCode(imageStd),
+          rescaleFactor,
+          padToSquare,
+          doResize,
+          doCenterCrop,
+          doRescale,
+          doNormalize
+        });
+  }
+
+  @Override
+  public String toString() {
+    return "PreprocessConfig[shortestEdge="
+        + shortestEdge
+        + ", crop="
+        + cropHeight
+        + "x"
+        + cropWidth
+        + ", mean="
+        + Arrays.toString(imageMean)
+        + ", std="
+        + Arrays.toString(imageStd)
+        + ", rescaleFactor="
+        + rescaleFactor
+        + ", padToSquare="
+        + padToSquare
+        + ", doResize="
+        + doResize
+        + ", doCenterCrop="
+        + doCenterCrop
+        + ", doRescale="
+        + doRescale
+        + ", doNormalize="
+        + doNormalize
+        + "]";
+  }
+
+  private static int shortestEdge(JsonNode size, int fallback) {
+    if (size == null || size.isNull()) {
+      return fallback;
+    }
+    if (size.isInt()) {
+      return size.asInt();
+    }
+    if (size.has("shortest_edge")) {
+      return size.get("shortest_edge").asInt();
+    }
+    throw new IllegalArgumentException(
+        "preprocessor_config.json: size must be an integer or {\"shortest_edge\": n}, got "
+            + size);
+  }
+
+  /** {height, width}. */
+  private static int[] cropSize(JsonNode crop, int fallback) {
+    if (crop == null || crop.isNull()) {
+      return new int[] {fallback, fallback};
+    }
+    if (crop.isInt()) {
+      return new int[] {crop.asInt(), crop.asInt()};
+    }
+    if (crop.has("height") && crop.has("width")) {
+      return new int[] {crop.get("height").asInt(), crop.get("width").asInt()};
+    }
+    throw new IllegalArgumentException(
+        "preprocessor_config.json: crop_size must be an integer or {\"height\", \"width\"}, got "
+            + crop);
+  }
+
+  private static double[] doubles(JsonNode root, String key, double[] fallback) {
+    JsonNode node = root.get(key);
+    if (node == null || node.isNull()) {
+      return fallback;
+    }
+    if (!node.isArray()) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: " + key + " must be a list of 3 numbers, got " + node);
+    }
+    double[] values = new double[node.size()];
+    for (int i = 0; i < values.length; i++) {
+      if (!node.get(i).isNumber()) {
+        throw new IllegalArgumentException(
+            "preprocessor_config.json: " + key + " must be a list of 3 numbers, got " + node);
+      }
+      values[i] = node.get(i).asDouble();
+    }
+    return values;
+  }
+
+  private static void positive(String key, int value) {
+    if (value <= 0) {
+      throw new IllegalArgumentException(key + " must be positive, got " + value);
+    }
+  }
+
+  private static double[] threeChannels(String key, double[] values) {
+    if (values == null || values.length != 3) {
+      throw new IllegalArgumentException(
+          key + " must have 3 values (RGB), got " + Arrays.toString(values));
+    }
+    return values.clone();
+  }
+}
