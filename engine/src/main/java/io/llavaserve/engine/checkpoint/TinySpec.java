@@ -65,7 +65,11 @@ public record TinySpec(
       throw new IllegalArgumentException(
           "vocab_size must exceed " + PAD_TOKEN_ID + " to hold <image> and <pad>");
     }
-    toConfig(); // the config records validate every dimension
+    // The config records validate every dimension.
+    config(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector);
   }
 
   /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
@@ -84,6 +88,29 @@ public record TinySpec(
 
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
+    return config(
+        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
+        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
+        rmsNormEps, tiedEmbeddings, projector);
+  }
+
+  private static LlavaConfig config(
+      int visionHidden,
+      int visionIntermediate,
+      int visionLayers,
+      int visionHeads,
+      int imageSize,
+      int patchSize,
+      int textHidden,
+      int textIntermediate,
+      int textLayers,
+      int textHeads,
+      int textKvHeads,
+      int vocabSize,
+      double ropeTheta,
+      double rmsNormEps,
+      boolean tiedEmbeddings,
+      ProjectorKind projector) {
     VisionConfig vision =
         new VisionConfig(
             visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize, 3,
@@ -91,7 +118,7 @@ public record TinySpec(
     TextConfig text =
         new TextConfig(
             textHidden, textIntermediate, textLayers, textHeads, textKvHeads,
-            textHidden / textHeads, vocabSize, rmsNormEps, ropeTheta, MAX_POSITION_EMBEDDINGS,
+            textHeads > 0 ? textHidden / textHeads : 0, vocabSize, rmsNormEps, ropeTheta, MAX_POSITION_EMBEDDINGS,
             "silu", tiedEmbeddings);
     return new LlavaConfig(
         vision, text, projector, "gelu", IMAGE_TOKEN_INDEX, -2, "default", vision.numPatches(),
