@@ -24,8 +24,8 @@ import java.util.stream.Stream;
  * An opened LLaVA checkpoint directory: its config, its tensors under canonical llava-hf names
  * (whatever naming the files use), and its tokenizer and processor files.
  *
- * <p>{@link #open} checks everything the forward pass will read, so a wrong checkpoint fails
- * here, with the file and tensor named, rather than halfway through building the graph.
+ * <p>{@link #open} checks everything the forward pass will read, so a wrong checkpoint fails here,
+ * with the file and tensor named, rather than halfway through building the graph.
  */
 public final class Checkpoint implements AutoCloseable {
 
@@ -54,10 +54,10 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   /**
-   * Opens the checkpoint in {@code dir}: reads config.json, finds the safetensors files (via
-   * {@code model.safetensors.index.json} when present, else every {@code *.safetensors}),
-   * maps every tensor, and checks that each one the model needs is there with the shape the
-   * config implies and a supported dtype.
+   * Opens the checkpoint in {@code dir}: reads config.json, finds the safetensors files (via {@code
+   * model.safetensors.index.json} when present, else every {@code *.safetensors}), maps every
+   * tensor, and checks that each one the model needs is there with the shape the config implies and
+   * a supported dtype.
    */
   public static Checkpoint open(Path dir) throws CheckpointException {
     if (!Files.isDirectory(dir)) {
@@ -93,7 +93,8 @@ public final class Checkpoint implements AutoCloseable {
       for (String shard : new java.util.LinkedHashSet<>(weightMap.values())) {
         Path file = dir.resolve(shard);
         if (!Files.isRegularFile(file)) {
-          throw CheckpointException.field(index, "weight_map", "names shard " + shard + ", which is missing");
+          throw CheckpointException.field(
+              index, "weight_map", "names shard " + shard + ", which is missing");
         }
         files.add(SafetensorsFile.open(file));
       }
@@ -165,8 +166,15 @@ public final class Checkpoint implements AutoCloseable {
         Located previous = located.put(canonical.get(), new Located(f, stored));
         if (previous != null) {
           throw CheckpointException.tensor(
-              f.file(), stored, "duplicates " + previous.stored() + " in " + previous.file().file()
-                  + " (both are " + canonical.get() + ")");
+              f.file(),
+              stored,
+              "duplicates "
+                  + previous.stored()
+                  + " in "
+                  + previous.file().file()
+                  + " (both are "
+                  + canonical.get()
+                  + ")");
         }
       }
     }
@@ -190,8 +198,13 @@ public final class Checkpoint implements AutoCloseable {
       long[] actual = at.file().shape(at.stored());
       if (!Arrays.equals(actual, r.getValue())) {
         throw CheckpointException.tensor(
-            at.file().file(), at.stored(), "shape " + Arrays.toString(actual) + ", expected "
-                + Arrays.toString(r.getValue()) + " from config.json");
+            at.file().file(),
+            at.stored(),
+            "shape "
+                + Arrays.toString(actual)
+                + ", expected "
+                + Arrays.toString(r.getValue())
+                + " from config.json");
       }
     }
     Map<String, WeightTensor> tensors = new LinkedHashMap<>();
@@ -254,8 +267,8 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   /**
-   * The tensor stored under any naming as {@code canonicalName}; when embeddings are tied,
-   * {@code language_model.lm_head.weight} is the embedding matrix.
+   * The tensor stored under any naming as {@code canonicalName}; when embeddings are tied, {@code
+   * language_model.lm_head.weight} is the embedding matrix.
    *
    * @throws NoSuchElementException naming the tensor and the directory when it is absent
    */

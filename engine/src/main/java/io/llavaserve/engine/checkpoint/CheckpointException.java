@@ -3,8 +3,8 @@ package io.llavaserve.engine.checkpoint;
 import java.nio.file.Path;
 
 /**
- * A checkpoint that cannot be used. The message always names the file and, where there is
- * one, the field or tensor at fault, so the user can fix the checkpoint without a debugger.
+ * A checkpoint that cannot be used. The message always names the file and, where there is one, the
+ * field or tensor at fault, so the user can fix the checkpoint without a debugger.
  */
 public final class CheckpointException extends Exception {
 

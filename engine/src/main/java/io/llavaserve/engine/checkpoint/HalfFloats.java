@@ -1,9 +1,9 @@
 package io.llavaserve.engine.checkpoint;
 
 /**
- * Conversions between {@code float} and the two 16-bit formats of checkpoints: IEEE binary16
- * (F16) and bfloat16 (BF16). Widening is exact; narrowing rounds to nearest, ties to even, as
- * PyTorch does. Java 17 has no {@code Float.float16ToFloat}, hence this class.
+ * Conversions between {@code float} and the two 16-bit formats of checkpoints: IEEE binary16 (F16)
+ * and bfloat16 (BF16). Widening is exact; narrowing rounds to nearest, ties to even, as PyTorch
+ * does. Java 17 has no {@code Float.float16ToFloat}, hence this class.
  */
 public final class HalfFloats {
 

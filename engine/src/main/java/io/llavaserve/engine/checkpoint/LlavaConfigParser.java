@@ -17,8 +17,8 @@ import java.util.regex.Pattern;
 /**
  * Reads a LLaVA {@code config.json} into a {@link LlavaConfig}, filling in the defaults that
  * transformers applies to absent fields. Two layouts are understood: llava-hf's ({@code
- * vision_config} and {@code text_config} objects) and the original LLaVA repository's (LLaMA
- * fields at the top level, {@code mm_*} fields for the tower and projector).
+ * vision_config} and {@code text_config} objects) and the original LLaVA repository's (LLaMA fields
+ * at the top level, {@code mm_*} fields for the tower and projector).
  */
 public final class LlavaConfigParser {
 
@@ -59,7 +59,9 @@ public final class LlavaConfigParser {
     String modelType = top.string("model_type", null);
     if (modelType != null && !Set.of("llava", "llava_llama").contains(modelType)) {
       throw CheckpointException.field(
-          file, "model_type", "\"" + modelType + "\" is not supported (expected llava or llava_llama)");
+          file,
+          "model_type",
+          "\"" + modelType + "\" is not supported (expected llava or llava_llama)");
     }
     try {
       boolean original =
@@ -79,7 +81,8 @@ public final class LlavaConfigParser {
   private static Parsed hf(Fields top) throws CheckpointException {
     VisionConfig vision =
         top.has("vision_config") ? clipVision(top.child("vision_config")) : CLIP_VIT_L_14_336;
-    Fields textFields = top.has("text_config") ? top.child("text_config") : top.empty("text_config");
+    Fields textFields =
+        top.has("text_config") ? top.child("text_config") : top.empty("text_config");
     TextConfig text = llamaText(textFields, top);
     String declared = top.string("projector_type", top.string("mm_projector_type", null));
     String declaredField = top.has("projector_type") ? "projector_type" : "mm_projector_type";
@@ -99,7 +102,8 @@ public final class LlavaConfigParser {
       throw CheckpointException.field(
           top.file,
           "mm_hidden_size",
-          top.integer("mm_hidden_size", 0) + " does not match the vision tower's hidden size "
+          top.integer("mm_hidden_size", 0)
+              + " does not match the vision tower's hidden size "
               + vision.hiddenSize());
     }
     TextConfig text = llamaText(top, top);
@@ -110,8 +114,11 @@ public final class LlavaConfigParser {
         switch (feature) {
           case "patch" -> "default";
           case "cls_patch" -> "full";
-          default -> throw CheckpointException.field(
-              top.file, "mm_vision_select_feature", "\"" + feature + "\" is not patch or cls_patch");
+          default ->
+              throw CheckpointException.field(
+                  top.file,
+                  "mm_vision_select_feature",
+                  "\"" + feature + "\" is not patch or cls_patch");
         };
     int featureLayer = top.featureLayer("mm_vision_select_layer");
     int imageToken = top.integer("image_token_index", top.integer("image_token_id", 32000));
@@ -133,15 +140,24 @@ public final class LlavaConfigParser {
     int layers = vision.numHiddenLayers();
     if (featureLayer < -(layers + 1) || featureLayer > layers) {
       throw CheckpointException.field(
-          top.file, top.has("mm_vision_select_layer") ? "mm_vision_select_layer" : "vision_feature_layer",
+          top.file,
+          top.has("mm_vision_select_layer") ? "mm_vision_select_layer" : "vision_feature_layer",
           featureLayer + " is outside the tower's " + layers + " layers");
     }
     int tokens = vision.numPatches() + (strategy.equals("full") ? 1 : 0);
     int seqLength = top.integer(seqField, tokens);
     if (seqLength != tokens) {
       throw CheckpointException.field(
-          top.file, seqField, seqLength + " but the vision tower yields " + tokens
-              + " features per image (" + vision.numPatches() + " patches, strategy " + strategy + ")");
+          top.file,
+          seqField,
+          seqLength
+              + " but the vision tower yields "
+              + tokens
+              + " features per image ("
+              + vision.numPatches()
+              + " patches, strategy "
+              + strategy
+              + ")");
     }
     return new LlavaConfig(
         vision,
@@ -172,7 +188,9 @@ public final class LlavaConfigParser {
     String type = v.string("model_type", "clip_vision_model");
     if (!type.equals("clip_vision_model")) {
       throw CheckpointException.field(
-          v.file, "vision_config.model_type", "\"" + type + "\" is not supported (clip_vision_model)");
+          v.file,
+          "vision_config.model_type",
+          "\"" + type + "\" is not supported (clip_vision_model)");
     }
     return new VisionConfig(
         v.integer("hidden_size", 768),
@@ -217,8 +235,9 @@ public final class LlavaConfigParser {
     }
     if (t.has("rope_scaling") && !t.node.get("rope_scaling").isNull()) {
       throw CheckpointException.field(
-          t.file, t.prefix + "rope_scaling", t.node.get("rope_scaling")
-              + " is not supported (only null)");
+          t.file,
+          t.prefix + "rope_scaling",
+          t.node.get("rope_scaling") + " is not supported (only null)");
     }
     int hidden = t.integer("hidden_size", 4096);
     int heads = t.integer("num_attention_heads", 32);

@@ -18,10 +18,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One {@code .safetensors} file: an 8-byte little-endian header length, a JSON header that
- * gives each tensor's dtype, shape and byte range, then the tensors' bytes. The header is
- * checked whole at open; each tensor is memory-mapped on its own when asked for, so files of
- * any size work (a single tensor must stay under 2 GiB, a ByteBuffer's limit).
+ * One {@code .safetensors} file: an 8-byte little-endian header length, a JSON header that gives
+ * each tensor's dtype, shape and byte range, then the tensors' bytes. The header is checked whole
+ * at open; each tensor is memory-mapped on its own when asked for, so files of any size work (a
+ * single tensor must stay under 2 GiB, a ByteBuffer's limit).
  *
  * <p>Mappings outlive {@link #close()}: a {@link WeightTensor} stays readable until collected.
  */
@@ -107,8 +107,12 @@ public final class SafetensorsFile implements AutoCloseable {
     long headerLength = lengthBytes.getLong(0);
     if (headerLength < 2 || headerLength > size - 8 || headerLength > MAX_HEADER_BYTES) {
       throw new CheckpointException(
-          file + ": header length " + Long.toUnsignedString(headerLength)
-              + " does not fit in the file's " + size + " bytes (truncated or not safetensors)");
+          file
+              + ": header length "
+              + Long.toUnsignedString(headerLength)
+              + " does not fit in the file's "
+              + size
+              + " bytes (truncated or not safetensors)");
     }
     ByteBuffer header = ByteBuffer.allocate((int) headerLength);
     readFully(channel, header, 8);
@@ -130,7 +134,10 @@ public final class SafetensorsFile implements AutoCloseable {
       Map.Entry<String, JsonNode> field = it.next();
       String name = field.getKey();
       if (name.equals("__metadata__")) {
-        field.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+        field
+            .getValue()
+            .fields()
+            .forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
         continue;
       }
       entries.put(name, entry(file, name, field.getValue(), dataSize));
@@ -144,8 +151,13 @@ public final class SafetensorsFile implements AutoCloseable {
     JsonNode dtype = node.get("dtype");
     JsonNode shapeNode = node.get("shape");
     JsonNode offsets = node.get("data_offsets");
-    if (dtype == null || !dtype.isTextual() || shapeNode == null || !shapeNode.isArray()
-        || offsets == null || !offsets.isArray() || offsets.size() != 2) {
+    if (dtype == null
+        || !dtype.isTextual()
+        || shapeNode == null
+        || !shapeNode.isArray()
+        || offsets == null
+        || !offsets.isArray()
+        || offsets.size() != 2) {
       throw CheckpointException.tensor(
           file, name, "header entry needs dtype, shape and two data_offsets: " + node);
     }
@@ -163,7 +175,12 @@ public final class SafetensorsFile implements AutoCloseable {
     }
     if (end > dataSize) {
       throw CheckpointException.tensor(
-          file, name, "data_offsets " + offsets + " run past the end of the data (" + dataSize
+          file,
+          name,
+          "data_offsets "
+              + offsets
+              + " run past the end of the data ("
+              + dataSize
               + " bytes): the file is truncated");
     }
     String type = dtype.asText();
@@ -174,20 +191,30 @@ public final class SafetensorsFile implements AutoCloseable {
       try {
         expected = Math.multiplyExact(WeightTensor.count(shape), elementSize);
       } catch (ArithmeticException e) {
-        throw CheckpointException.tensor(file, name, "shape " + Arrays.toString(shape) + " overflows");
+        throw CheckpointException.tensor(
+            file, name, "shape " + Arrays.toString(shape) + " overflows");
       }
       if (end - begin != expected) {
         throw CheckpointException.tensor(
-            file, name, "data_offsets " + offsets + " hold " + (end - begin) + " bytes but shape "
-                + Arrays.toString(shape) + " of " + type + " needs " + expected);
+            file,
+            name,
+            "data_offsets "
+                + offsets
+                + " hold "
+                + (end - begin)
+                + " bytes but shape "
+                + Arrays.toString(shape)
+                + " of "
+                + type
+                + " needs "
+                + expected);
       }
     }
     return new Entry(type, shape, begin, end);
   }
 
   /** Looks for repeated names in the raw header, since a JSON tree keeps only the last. */
-  private static void checkDuplicateKeys(Path file, byte[] header)
-      throws CheckpointException {
+  private static void checkDuplicateKeys(Path file, byte[] header) throws CheckpointException {
     try (var parser = JSON.getFactory().createParser(header)) {
       parser.nextToken(); // START_OBJECT
       Set<String> names = new HashSet<>();
@@ -258,7 +285,9 @@ public final class SafetensorsFile implements AutoCloseable {
             .orElseThrow(
                 () ->
                     CheckpointException.tensor(
-                        file, name, "unsupported dtype " + e.dtype() + " (supported: F32, F16, BF16)"));
+                        file,
+                        name,
+                        "unsupported dtype " + e.dtype() + " (supported: F32, F16, BF16)"));
     long length = e.end() - e.begin();
     if (length > Integer.MAX_VALUE) {
       throw CheckpointException.tensor(

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -17,10 +16,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes safetensors files as Hugging Face's writer does: the header padded with spaces so the
- * data starts 8-byte aligned, tensors back to back in the order given. Values are streamed
- * chunk by chunk from a {@link Values} source to the file channel, so writing a large model
- * needs no more heap than one chunk.
+ * Writes safetensors files as Hugging Face's writer does: the header padded with spaces so the data
+ * starts 8-byte aligned, tensors back to back in the order given. Values are streamed chunk by
+ * chunk from a {@link Values} source to the file channel, so writing a large model needs no more
+ * heap than one chunk.
  */
 public final class SafetensorsWriter {
 
@@ -166,8 +165,8 @@ public final class SafetensorsWriter {
 
   /**
    * Splits {@code tensors} into shards of at most {@code maxShardBytes} each, in order, as
-   * transformers' {@code save_pretrained(max_shard_size=...)} does; a tensor bigger than the
-   * limit gets a shard of its own.
+   * transformers' {@code save_pretrained(max_shard_size=...)} does; a tensor bigger than the limit
+   * gets a shard of its own.
    */
   public static List<List<Tensor>> shardBySize(List<Tensor> tensors, long maxShardBytes) {
     List<List<Tensor>> shards = new ArrayList<>();

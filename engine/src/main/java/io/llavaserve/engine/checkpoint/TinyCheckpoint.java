@@ -20,11 +20,11 @@ import java.util.SplittableRandom;
  * Writes a complete random LLaVA checkpoint in the llava-hf layout (config.json, safetensors,
  * preprocessor_config.json, tokenizer files), for tests and as the server's built-in model.
  *
- * <p>Weights are Gaussian, deterministic in the seed and the tensor's canonical name (so the
- * same spec in another naming, dtype or sharding holds the same values). Scales keep every
- * activation near unit size: linear weights N(0, 1/fan_in), norm weights 1 + N(0, 0.05^2),
- * biases N(0, 0.02^2), token embeddings N(0, 1), and the LM head N(0, 4/hidden), so that the
- * last RMSNorm's unit-RMS output gives logits with a standard deviation near 2.
+ * <p>Weights are Gaussian, deterministic in the seed and the tensor's canonical name (so the same
+ * spec in another naming, dtype or sharding holds the same values). Scales keep every activation
+ * near unit size: linear weights N(0, 1/fan_in), norm weights 1 + N(0, 0.05^2), biases N(0,
+ * 0.02^2), token embeddings N(0, 1), and the LM head N(0, 4/hidden), so that the last RMSNorm's
+ * unit-RMS output gives logits with a standard deviation near 2.
  */
 public final class TinyCheckpoint {
 
@@ -110,8 +110,7 @@ public final class TinyCheckpoint {
     return h;
   }
 
-  private static void writeConfig(Path file, TinySpec spec, LlavaConfig config)
-      throws IOException {
+  private static void writeConfig(Path file, TinySpec spec, LlavaConfig config) throws IOException {
     VisionConfig v = config.vision();
     TextConfig t = config.text();
     ObjectNode root = JSON.createObjectNode();

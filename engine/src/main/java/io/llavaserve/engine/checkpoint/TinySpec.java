@@ -7,8 +7,8 @@ import io.llavaserve.engine.config.VisionConfig;
 
 /**
  * Every dimension of a small random LLaVA checkpoint, and how to store it. The constant parts
- * follow llava-1.5 (CLIP tower with quick_gelu, feature layer -2, CLS dropped, GELU MLP
- * projector, LLaMA decoder, {@code <image>} = 32000, {@code <pad>} = 32001).
+ * follow llava-1.5 (CLIP tower with quick_gelu, feature layer -2, CLS dropped, GELU MLP projector,
+ * LLaMA decoder, {@code <image>} = 32000, {@code <pad>} = 32001).
  *
  * @param visionHidden tower width
  * @param visionIntermediate tower MLP width
@@ -65,78 +65,292 @@ public record TinySpec(
       throw new IllegalArgumentException(
           "vocab_size must exceed " + PAD_TOKEN_ID + " to hold <image> and <pad>");
     }
-    toConfig(); // the config records validate every dimension
+    // The config records validate every dimension.
+    config(
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector);
   }
 
   /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
   public static TinySpec tiny() {
     return new TinySpec(
-        32, 64, 3, 2, 56, 14, 64, 128, 2, 4, 2, 32064, 10000.0, 1e-5, false,
-        ProjectorKind.MLP2X_GELU, DType.F32, WeightNaming.HF, 1, 42L);
+        32,
+        64,
+        3,
+        2,
+        56,
+        14,
+        64,
+        128,
+        2,
+        4,
+        2,
+        32064,
+        10000.0,
+        1e-5,
+        false,
+        ProjectorKind.MLP2X_GELU,
+        DType.F32,
+        WeightNaming.HF,
+        1,
+        42L);
   }
 
   /** 576 patches like llava-1.5, a ~150M-parameter decoder (~600 MB in F32): for benchmarks. */
   public static TinySpec bench() {
     return new TinySpec(
-        256, 1024, 4, 4, 336, 14, 1024, 2816, 8, 16, 16, 32064, 10000.0, 1e-5, false,
-        ProjectorKind.MLP2X_GELU, DType.F32, WeightNaming.HF, 1, 42L);
+        256,
+        1024,
+        4,
+        4,
+        336,
+        14,
+        1024,
+        2816,
+        8,
+        16,
+        16,
+        32064,
+        10000.0,
+        1e-5,
+        false,
+        ProjectorKind.MLP2X_GELU,
+        DType.F32,
+        WeightNaming.HF,
+        1,
+        42L);
   }
 
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
+    return config(
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector);
+  }
+
+  private static LlavaConfig config(
+      int visionHidden,
+      int visionIntermediate,
+      int visionLayers,
+      int visionHeads,
+      int imageSize,
+      int patchSize,
+      int textHidden,
+      int textIntermediate,
+      int textLayers,
+      int textHeads,
+      int textKvHeads,
+      int vocabSize,
+      double ropeTheta,
+      double rmsNormEps,
+      boolean tiedEmbeddings,
+      ProjectorKind projector) {
     VisionConfig vision =
         new VisionConfig(
-            visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize, 3,
-            1e-5, "quick_gelu");
+            visionHidden,
+            visionIntermediate,
+            visionLayers,
+            visionHeads,
+            imageSize,
+            patchSize,
+            3,
+            1e-5,
+            "quick_gelu");
     TextConfig text =
         new TextConfig(
-            textHidden, textIntermediate, textLayers, textHeads, textKvHeads,
-            textHidden / textHeads, vocabSize, rmsNormEps, ropeTheta, MAX_POSITION_EMBEDDINGS,
-            "silu", tiedEmbeddings);
+            textHidden,
+            textIntermediate,
+            textLayers,
+            textHeads,
+            textKvHeads,
+            textHeads > 0 ? textHidden / textHeads : 0,
+            vocabSize,
+            rmsNormEps,
+            ropeTheta,
+            MAX_POSITION_EMBEDDINGS,
+            "silu",
+            tiedEmbeddings);
     return new LlavaConfig(
-        vision, text, projector, "gelu", IMAGE_TOKEN_INDEX, -2, "default", vision.numPatches(),
+        vision,
+        text,
+        projector,
+        "gelu",
+        IMAGE_TOKEN_INDEX,
+        -2,
+        "default",
+        vision.numPatches(),
         PAD_TOKEN_ID);
   }
 
   public TinySpec withDtype(DType dtype) {
     return new TinySpec(
-        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
-        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
-        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed);
   }
 
   public TinySpec withNaming(WeightNaming naming) {
     return new TinySpec(
-        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
-        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
-        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed);
   }
 
   public TinySpec withShards(int shards) {
     return new TinySpec(
-        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
-        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
-        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed);
   }
 
   public TinySpec withTiedEmbeddings(boolean tiedEmbeddings) {
     return new TinySpec(
-        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
-        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
-        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed);
   }
 
   public TinySpec withProjector(ProjectorKind projector) {
     return new TinySpec(
-        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
-        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
-        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed);
   }
 
   public TinySpec withSeed(long seed) {
     return new TinySpec(
-        visionHidden, visionIntermediate, visionLayers, visionHeads, imageSize, patchSize,
-        textHidden, textIntermediate, textLayers, textHeads, textKvHeads, vocabSize, ropeTheta,
-        rmsNormEps, tiedEmbeddings, projector, dtype, naming, shards, seed);
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed);
   }
 }

@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The three ways LLaVA checkpoints name their tensors, and the mapping of each onto the
- * canonical llava-hf names this server uses everywhere else.
+ * The three ways LLaVA checkpoints name their tensors, and the mapping of each onto the canonical
+ * llava-hf names this server uses everywhere else.
  */
 public enum WeightNaming {
   /** llava-hf as converted for transformers 4.36 to 4.51: {@code language_model.model.*}. */
@@ -37,9 +37,9 @@ public enum WeightNaming {
           new Rule("language_model.", "language_model."));
 
   /**
-   * The canonical name of a stored tensor name in any of the three styles, or empty for
-   * tensors the model does not use (buffers such as {@code rotary_emb.inv_freq} are still
-   * mapped; the checkpoint simply never asks for them).
+   * The canonical name of a stored tensor name in any of the three styles, or empty for tensors the
+   * model does not use (buffers such as {@code rotary_emb.inv_freq} are still mapped; the
+   * checkpoint simply never asks for them).
    */
   public static Optional<String> canonical(String stored) {
     for (Rule r : RULES) {

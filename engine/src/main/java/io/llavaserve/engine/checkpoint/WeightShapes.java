@@ -9,8 +9,8 @@ import java.util.Map;
 
 /**
  * The tensors a LLaVA forward pass reads, by canonical name, with the shape the config implies.
- * Vision layers past {@link LlavaConfig#visionLayersUsed()} and the tower's post-layernorm are
- * left out: llava never runs them, and checkpoints may omit them.
+ * Vision layers past {@link LlavaConfig#visionLayersUsed()} and the tower's post-layernorm are left
+ * out: llava never runs them, and checkpoints may omit them.
  */
 public final class WeightShapes {
 
@@ -23,8 +23,8 @@ public final class WeightShapes {
   private WeightShapes() {}
 
   /**
-   * Every tensor the model needs, in a stable order (vision, projector, text), with its shape.
-   * The LM head is included only when the embeddings are not tied.
+   * Every tensor the model needs, in a stable order (vision, projector, text), with its shape. The
+   * LM head is included only when the embeddings are not tied.
    */
   public static Map<String, long[]> required(LlavaConfig config) {
     Map<String, long[]> m = new LinkedHashMap<>();
@@ -42,8 +42,8 @@ public final class WeightShapes {
   }
 
   /**
-   * Everything a full llava-hf checkpoint holds: {@link #required} plus the vision layers
-   * llava skips and the tower's post-layernorm. Used to write a checkpoint.
+   * Everything a full llava-hf checkpoint holds: {@link #required} plus the vision layers llava
+   * skips and the tower's post-layernorm. Used to write a checkpoint.
    */
   public static Map<String, long[]> all(LlavaConfig config) {
     Map<String, long[]> m = new LinkedHashMap<>();

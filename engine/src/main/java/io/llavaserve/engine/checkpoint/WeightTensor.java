@@ -8,8 +8,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
- * One weight of a checkpoint, backed by a read-only memory mapping of its file: the bytes are
- * never copied onto the Java heap unless a caller asks for {@link #toFloatArray()}.
+ * One weight of a checkpoint, backed by a read-only memory mapping of its file: the bytes are never
+ * copied onto the Java heap unless a caller asks for {@link #toFloatArray()}.
  *
  * @param name the tensor's name (canonical llava-hf name when it comes from a {@link Checkpoint})
  * @param file the safetensors file that holds it
@@ -27,8 +27,18 @@ public record WeightTensor(String name, Path file, DType dtype, long[] shape, By
     long expected = count(shape) * dtype.byteSize();
     if (data.remaining() != expected) {
       throw new IllegalArgumentException(
-          file + ": tensor \"" + name + "\": " + data.remaining() + " bytes for shape "
-              + Arrays.toString(shape) + " of " + dtype + " (needs " + expected + ")");
+          file
+              + ": tensor \""
+              + name
+              + "\": "
+              + data.remaining()
+              + " bytes for shape "
+              + Arrays.toString(shape)
+              + " of "
+              + dtype
+              + " (needs "
+              + expected
+              + ")");
     }
   }
 
@@ -62,7 +72,12 @@ public record WeightTensor(String name, Path file, DType dtype, long[] shape, By
     long n = numElements();
     if (n > Integer.MAX_VALUE - 8) {
       throw new IllegalStateException(
-          file + ": tensor \"" + name + "\" has " + n + " elements, too many for one array;"
+          file
+              + ": tensor \""
+              + name
+              + "\" has "
+              + n
+              + " elements, too many for one array;"
               + " use readFloats in chunks");
     }
     float[] out = new float[(int) n];
@@ -71,15 +86,22 @@ public record WeightTensor(String name, Path file, DType dtype, long[] shape, By
   }
 
   /**
-   * Widens elements {@code [startElement, startElement + length)} into {@code dst} from
-   * {@code dstOffset}, so a caller can fill a native buffer chunk by chunk.
+   * Widens elements {@code [startElement, startElement + length)} into {@code dst} from {@code
+   * dstOffset}, so a caller can fill a native buffer chunk by chunk.
    */
   public void readFloats(long startElement, float[] dst, int dstOffset, int length) {
     long n = numElements();
     if (startElement < 0 || length < 0 || startElement + length > n) {
       throw new IndexOutOfBoundsException(
-          "elements [" + startElement + ", " + (startElement + length) + ") of tensor \"" + name
-              + "\" with " + n + " elements");
+          "elements ["
+              + startElement
+              + ", "
+              + (startElement + length)
+              + ") of tensor \""
+              + name
+              + "\" with "
+              + n
+              + " elements");
     }
     int start = Math.toIntExact(startElement);
     switch (dtype) {

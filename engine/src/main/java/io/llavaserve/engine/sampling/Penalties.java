@@ -60,9 +60,9 @@ final class Penalties {
 
   /**
    * Penalizes {@code logits[offset .. offset + vocabSize)} in place, in vLLM's order: the
-   * repetition penalty over prompt and output ids (positive logits divided, the others
-   * multiplied), then {@code logit -= frequency * count} and {@code logit -= presence} over output ids. Ids outside
-   * the vocabulary (such as placeholders) are ignored.
+   * repetition penalty over prompt and output ids (positive logits divided, the others multiplied),
+   * then {@code logit -= frequency * count} and {@code logit -= presence} over output ids. Ids
+   * outside the vocabulary (such as placeholders) are ignored.
    */
   void apply(float[] logits, int offset, int vocabSize) {
     if (repetition != 1f) {

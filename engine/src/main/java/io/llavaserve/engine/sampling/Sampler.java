@@ -6,13 +6,13 @@ import java.util.Objects;
 import java.util.SplittableRandom;
 
 /**
- * Chooses the next token of one sequence from its logits row, in vLLM's order: repetition
- * penalty (prompt and output ids), frequency and presence penalties (output ids), temperature,
- * top-k, top-p, min-p, then one draw. Temperature 0 is argmax with ties going to the lowest id.
+ * Chooses the next token of one sequence from its logits row, in vLLM's order: repetition penalty
+ * (prompt and output ids), frequency and presence penalties (output ids), temperature, top-k,
+ * top-p, min-p, then one draw. Temperature 0 is argmax with ties going to the lowest id.
  *
  * <p>The sampler owns the sequence's random generator, seeded from {@link SamplingParams#seed()}
- * when given, so a seeded request draws the same tokens whatever else shares its batch. It does
- * not record what it samples: the engine calls {@link #accept} for each token it appends to the
+ * when given, so a seeded request draws the same tokens whatever else shares its batch. It does not
+ * record what it samples: the engine calls {@link #accept} for each token it appends to the
  * sequence, so a discarded sample (say, from a partial prefill chunk) does not count for the
  * penalties.
  *

@@ -6,15 +6,15 @@ import java.util.OptionalLong;
 import java.util.Set;
 
 /**
- * How one request's tokens are chosen and when its generation ends, with the field meanings of
- * the OpenAI completions API and vLLM's {@code SamplingParams}. Error messages use the wire
+ * How one request's tokens are chosen and when its generation ends, with the field meanings of the
+ * OpenAI completions API and vLLM's {@code SamplingParams}. Error messages use the wire
  * (snake_case) field names so that a 400 response tells the client which field to fix.
  *
  * @param temperature softmax temperature in [0, 2]; 0 (anything below 1e-5) means greedy
  * @param topP nucleus mass in (0, 1]; 1 disables it
  * @param topK keep only the k most likely tokens; -1 or 0 disables it
- * @param minP drop tokens whose probability is below {@code minP} times the top one's; 0
- *     disables it
+ * @param minP drop tokens whose probability is below {@code minP} times the top one's; 0 disables
+ *     it
  * @param repetitionPenalty divides positive and multiplies negative logits of every token seen in
  *     the prompt or the output; 1 disables it
  * @param presencePenalty subtracted once from the logit of every token already generated
@@ -25,8 +25,8 @@ import java.util.Set;
  * @param stop strings that end generation; the match and what follows are not returned
  * @param stopTokenIds token ids that end generation, in addition to EOS
  * @param ignoreEos keep generating past the EOS token
- * @param logprobs how many top alternatives to report with each token: -1 reports nothing, 0
- *     only the chosen token's log-probability
+ * @param logprobs how many top alternatives to report with each token: -1 reports nothing, 0 only
+ *     the chosen token's log-probability
  */
 public record SamplingParams(
     double temperature,

@@ -3,11 +3,11 @@ package io.llavaserve.engine.sampling;
 import java.util.List;
 
 /**
- * Finds stop strings in streamed text. Each decoded piece is appended; the checker returns the
- * text that can be emitted now and holds back the longest tail that could still grow into a stop
- * string, so a client never sees part of a stop string. The stop string itself and everything
- * after it are never emitted. When generation ends for another reason, {@link #flush} releases
- * the held-back tail.
+ * Finds stop strings in streamed text. Each decoded piece is appended; the checker returns the text
+ * that can be emitted now and holds back the longest tail that could still grow into a stop string,
+ * so a client never sees part of a stop string. The stop string itself and everything after it are
+ * never emitted. When generation ends for another reason, {@link #flush} releases the held-back
+ * tail.
  *
  * <p>When several stop strings occur, the one that starts first wins (the longest, if two start at
  * the same place), since the text before it is what the model produced before stopping.

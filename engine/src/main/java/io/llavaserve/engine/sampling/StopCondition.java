@@ -4,10 +4,10 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Decides after each generated token whether a sequence is finished, as vLLM's {@code
- * check_stop} does, except that a stop (EOS, stop token, stop string) on the last allowed token
- * is reported as {@link FinishReason#STOP} rather than {@link FinishReason#LENGTH}: the model did
- * finish on its own.
+ * Decides after each generated token whether a sequence is finished, as vLLM's {@code check_stop}
+ * does, except that a stop (EOS, stop token, stop string) on the last allowed token is reported as
+ * {@link FinishReason#STOP} rather than {@link FinishReason#LENGTH}: the model did finish on its
+ * own.
  */
 public final class StopCondition {
 

@@ -3,10 +3,9 @@ package io.llavaserve.engine.sampling;
 /**
  * Partial selection of the largest logits without sorting the vocabulary.
  *
- * <p>A candidate is packed into one {@code long}: the float's bits, made to order like signed
- * ints, in the high word and {@code MAX_VALUE - id} in the low word. Comparing two keys as longs
- * then orders by logit and, on ties, prefers the lower id, so heaps and sorts work on primitive
- * arrays.
+ * <p>A candidate is packed into one {@code long}: the float's bits, made to order like signed ints,
+ * in the high word and {@code MAX_VALUE - id} in the low word. Comparing two keys as longs then
+ * orders by logit and, on ties, prefers the lower id, so heaps and sorts work on primitive arrays.
  */
 final class TopK {
 

@@ -71,8 +71,7 @@ class HalfFloatsTest {
     assertEquals(0x0400, HalfFloats.floatToF16(0x1.ffep-15f) & 0xffff, "carries into normal");
     assertTrue(Float.isNaN(HalfFloats.f16ToFloat(HalfFloats.floatToF16(Float.NaN))));
     assertTrue(
-        Float.isNaN(
-            HalfFloats.f16ToFloat(HalfFloats.floatToF16(Float.intBitsToFloat(0x7f800001)))),
+        Float.isNaN(HalfFloats.f16ToFloat(HalfFloats.floatToF16(Float.intBitsToFloat(0x7f800001)))),
         "a NaN whose payload is only in dropped bits stays NaN");
   }
 

@@ -108,8 +108,9 @@ class LlavaConfigParserTest {
   void missingVisionConfigIsClipVitL14At336() throws Exception {
     LlavaConfig c = LlavaConfigParser.parse(json("{\"model_type\": \"llava\"}"));
     assertEquals(LlavaConfigParser.CLIP_VIT_L_14_336, c.vision());
-    assertEquals(new TextConfig(4096, 11008, 32, 32, 32, 128, 32000, 1e-6, 10000, 2048, "silu",
-        false), c.text());
+    assertEquals(
+        new TextConfig(4096, 11008, 32, 32, 32, 128, 32000, 1e-6, 10000, 2048, "silu", false),
+        c.text());
     assertEquals(576, c.imageSeqLength());
     assertEquals(-1, c.padTokenId());
   }
@@ -161,8 +162,7 @@ class LlavaConfigParserTest {
   @Test
   void ropeScalingFailsNamingTheField() throws Exception {
     CheckpointException e =
-        failure(
-            "{\"text_config\": {\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}}");
+        failure("{\"text_config\": {\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}}");
     assertTrue(e.getMessage().contains("text_config.rope_scaling"), e.getMessage());
   }
 
@@ -186,9 +186,13 @@ class LlavaConfigParserTest {
             .getMessage()
             .contains("text_config.hidden_size"));
     assertTrue(
-        failure("{\"vision_feature_layer\": [-2, -5]}").getMessage().contains("vision_feature_layer"));
+        failure("{\"vision_feature_layer\": [-2, -5]}")
+            .getMessage()
+            .contains("vision_feature_layer"));
     assertTrue(
-        failure("{\"mm_projector_type\": \"mlp3x_gelu\"}").getMessage().contains("mm_projector_type"));
+        failure("{\"mm_projector_type\": \"mlp3x_gelu\"}")
+            .getMessage()
+            .contains("mm_projector_type"));
     assertTrue(
         failure("{\"hidden_size\": 4096, \"mm_hidden_size\": 768}")
             .getMessage()

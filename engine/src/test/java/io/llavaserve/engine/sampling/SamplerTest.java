@@ -203,7 +203,8 @@ class SamplerTest {
     float[] logits = randomLogits(21, 5000);
     for (double topP : new double[] {0.1, 0.5, 0.9, 0.99}) {
       double[] expected = expectedDistribution(logits, 0.7, -1, topP, 0);
-      Sampler s = new Sampler(SamplingParams.builder().temperature(0.7).topP(topP).build(), NO_PROMPT);
+      Sampler s =
+          new Sampler(SamplingParams.builder().temperature(0.7).topP(topP).build(), NO_PROMPT);
       boolean[] seen = new boolean[logits.length];
       for (int i = 0; i < 2000; i++) {
         int id = s.sample(logits).tokenId();

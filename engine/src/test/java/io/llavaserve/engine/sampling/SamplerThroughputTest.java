@@ -27,12 +27,15 @@ class SamplerThroughputTest {
       prompt[i] = r.nextInt(VOCAB);
     }
     report("greedy", SamplingParams.greedy(100), logits, prompt);
-    report("greedy, logprobs=5", SamplingParams.greedy(100).toBuilder().logprobs(5).build(),
-        logits, prompt);
+    report(
+        "greedy, logprobs=5",
+        SamplingParams.greedy(100).toBuilder().logprobs(5).build(),
+        logits,
+        prompt);
     report("temperature 0.8", SamplingParams.builder().temperature(0.8).build(), logits, prompt);
     report("top_k 50", SamplingParams.builder().temperature(0.8).topK(50).build(), logits, prompt);
-    report("top_p 0.9", SamplingParams.builder().temperature(0.8).topP(0.9).build(), logits,
-        prompt);
+    report(
+        "top_p 0.9", SamplingParams.builder().temperature(0.8).topP(0.9).build(), logits, prompt);
     report(
         "top_p 0.9 + penalties",
         SamplingParams.builder()

@@ -113,7 +113,8 @@ class SamplingParamsTest {
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class, () -> edit.apply(SamplingParams.builder()).build());
-    assertTrue(e.getMessage().startsWith(field + " ") || e.getMessage().startsWith(field + ":"),
+    assertTrue(
+        e.getMessage().startsWith(field + " ") || e.getMessage().startsWith(field + ":"),
         e.getMessage());
   }
 
@@ -121,8 +122,7 @@ class SamplingParamsTest {
   void messageStatesTheLimit() {
     IllegalArgumentException e =
         assertThrows(
-            IllegalArgumentException.class,
-            () -> SamplingParams.builder().temperature(3).build());
+            IllegalArgumentException.class, () -> SamplingParams.builder().temperature(3).build());
     assertEquals("temperature must be in [0, 2.0], got 3.0", e.getMessage());
   }
 
