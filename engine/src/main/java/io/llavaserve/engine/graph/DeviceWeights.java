@@ -81,7 +81,9 @@ final class DeviceWeights {
     }
     Ops scope = tf.withSubScope("weights");
     Shape s = Shape.of(shape);
-    VarHandleOp handle = scope.varHandleOp(TFloat32.class, s);
+    // Every variable needs its own shared name: handles with an empty one share one resource.
+    VarHandleOp handle =
+        scope.varHandleOp(TFloat32.class, s, VarHandleOp.sharedName("w" + uploads.size() + ":" + name));
     Placeholder<TFloat32> feed = scope.placeholder(TFloat32.class, Placeholder.shape(s));
     AssignVariableOp assign = scope.assignVariableOp(handle, feed);
     uploads.add(new Upload(name, s, List.copyOf(parts), feed, assign));

@@ -150,7 +150,7 @@ final class GraphOps {
 
   /** Splits the last axis into pieces of the given sizes. */
   List<Operand<TFloat32>> splitLast(Operand<TFloat32> x, int rank, int... sizes) {
-    return tf.splitV(x, tf.constant(sizes), i32(rank - 1), (long) sizes.length).output();
+    return new ArrayList<>(tf.splitV(x, tf.constant(sizes), i32(rank - 1), (long) sizes.length).output());
   }
 
   /** 0 where {@code allowed}, -1e30 elsewhere: an additive attention mask with no NaN risk. */

@@ -32,8 +32,9 @@ final class KvPool {
     long[] dims = {config.numBlocks(), config.blockSize(), text.numKeyValueHeads(), text.headDim()};
     Shape shape = Shape.of(dims);
     for (int i = 0; i < text.numHiddenLayers(); i++) {
-      keys.add(this.tf.varHandleOp(TFloat32.class, shape));
-      values.add(this.tf.varHandleOp(TFloat32.class, shape));
+      // Distinct shared names: handles with an empty one would all share a single resource.
+      keys.add(this.tf.varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName("kv_k" + i)));
+      values.add(this.tf.varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName("kv_v" + i)));
     }
     // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0).
     Operand<TFloat32> zeros = this.tf.zeros(this.tf.constant(dims), TFloat32.class);

@@ -201,7 +201,7 @@ class TfModelRunnerTest {
     for (int i = 0; i < data.length; i++) {
       data[i] = (float) (rnd.nextDouble() * 4 - 2);
     }
-    return new PixelValues(3, side, side, data, Integer.toHexString(rnd.nextInt()));
+    return PixelValues.of(3, side, side, data);
   }
 
   static void assertClose(float[] expected, float[] actual, double tol, String what) {
