@@ -23,7 +23,8 @@ public record ChatMessage(String role, List<ContentPart> content) {
     Objects.requireNonNull(content, "content");
     content = List.copyOf(content); // also rejects null parts
     if (!role.equals("user") && content.stream().anyMatch(p -> p instanceof ContentPart.Image)) {
-      throw new IllegalArgumentException("only user messages may contain images; got a " + role + " message with one");
+      throw new IllegalArgumentException(
+          "only user messages may contain images; got a " + role + " message with one");
     }
   }
 

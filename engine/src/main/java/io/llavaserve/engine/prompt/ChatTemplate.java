@@ -13,8 +13,8 @@ import java.util.Objects;
  * Turns chat messages into the prompt text a model was trained on: either the checkpoint's own
  * Jinja {@code chat_template} or the llava-1.5 Vicuna v1 format.
  *
- * <p>Images are written as {@code <image>} text; {@link PromptBuilder} turns the rendered text
- * into ids with one image token per image.
+ * <p>Images are written as {@code <image>} text; {@link PromptBuilder} turns the rendered text into
+ * ids with one image token per image.
  */
 public final class ChatTemplate {
 
@@ -34,9 +34,9 @@ public final class ChatTemplate {
   }
 
   /**
-   * llava-1.5's conversation format (LLaVA's {@code conv_vicuna_v1} with images in front):
-   * {@code [system ]USER: <image>\n{text} ASSISTANT: {answer}</s>USER: ...}. A single user
-   * message with one image renders as {@code USER: <image>\nWhat is shown? ASSISTANT:}.
+   * llava-1.5's conversation format (LLaVA's {@code conv_vicuna_v1} with images in front): {@code
+   * [system ]USER: <image>\n{text} ASSISTANT: {answer}</s>USER: ...}. A single user message with
+   * one image renders as {@code USER: <image>\nWhat is shown? ASSISTANT:}.
    */
   public static ChatTemplate vicunaV1() {
     return new ChatTemplate(ChatTemplate::renderVicunaV1, "vicuna_v1");
@@ -50,9 +50,9 @@ public final class ChatTemplate {
   }
 
   /**
-   * The checkpoint's own template if it has one, else {@link #vicunaV1()}. The processor's
-   * {@code chat_template.json} (where llava-hf ships it) wins over {@code tokenizer_config.json}'s
-   * {@code chat_template}. Either path may point at a missing file.
+   * The checkpoint's own template if it has one, else {@link #vicunaV1()}. The processor's {@code
+   * chat_template.json} (where llava-hf ships it) wins over {@code tokenizer_config.json}'s {@code
+   * chat_template}. Either path may point at a missing file.
    *
    * @throws UncheckedIOException when a file exists but cannot be read as JSON
    */
@@ -67,7 +67,9 @@ public final class ChatTemplate {
       return vicunaV1();
     }
     return fromJinja(
-        template, tokenText(config.get("bos_token"), "<s>"), tokenText(config.get("eos_token"), "</s>"));
+        template,
+        tokenText(config.get("bos_token"), "<s>"),
+        tokenText(config.get("eos_token"), "</s>"));
   }
 
   /**

@@ -24,8 +24,8 @@ import java.util.regex.Pattern;
  * <p>Jinjava differs from Jinja2 where chat templates care: Python string methods such as {@code
  * .upper()} do not exist on Java strings, so calls to them inside {@code {{ }}} and {@code {% %}}
  * are rewritten to equivalent filters before parsing; {@code {% generation %}} (a transformers
- * extension marking assistant text) renders its body; {@code raise_exception(msg)} fails the
- * render with the template's message.
+ * extension marking assistant text) renders its body; {@code raise_exception(msg)} fails the render
+ * with the template's message.
  */
 final class JinjaRenderer {
 
@@ -99,7 +99,8 @@ final class JinjaRenderer {
       }
     }
     if (!fatal.isEmpty()) {
-      throw new IllegalArgumentException("chat template failed to render: " + String.join("; ", fatal));
+      throw new IllegalArgumentException(
+          "chat template failed to render: " + String.join("; ", fatal));
     }
     return result.getOutput();
   }

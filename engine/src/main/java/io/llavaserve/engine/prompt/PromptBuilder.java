@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Builds prompt ids from chat messages or raw text, with one image token id per image. The
- * vision tower's features later replace each image token, so the counts must agree.
+ * Builds prompt ids from chat messages or raw text, with one image token id per image. The vision
+ * tower's features later replace each image token, so the counts must agree.
  */
 public final class PromptBuilder {
 
@@ -56,7 +56,8 @@ public final class PromptBuilder {
    * @throws IllegalArgumentException when the tokenizer has no {@code <image>} token while the
    *     messages hold images, or when the image tokens do not match the image parts
    */
-  public static Prompt build(Tokenizer tokenizer, ChatTemplate template, List<ChatMessage> messages) {
+  public static Prompt build(
+      Tokenizer tokenizer, ChatTemplate template, List<ChatMessage> messages) {
     int imageTokenId = tokenizer.tokenId("<image>").orElse(-1);
     return build(tokenizer, template, messages, imageTokenId);
   }
@@ -83,8 +84,8 @@ public final class PromptBuilder {
   }
 
   /**
-   * Tokenizes a raw prompt in which each {@code <image>} (or whatever text the tokenizer maps
-   * to {@code imageTokenId}) marks one image.
+   * Tokenizes a raw prompt in which each {@code <image>} (or whatever text the tokenizer maps to
+   * {@code imageTokenId}) marks one image.
    */
   public static Prompt raw(Tokenizer tokenizer, String text, int imageTokenId) {
     int[] ids = encodeWithBos(tokenizer, text);
@@ -92,8 +93,8 @@ public final class PromptBuilder {
   }
 
   /**
-   * BOS when the tokenizer adds one and the text does not already start with it; never EOS,
-   * since the model is about to continue the text.
+   * BOS when the tokenizer adds one and the text does not already start with it; never EOS, since
+   * the model is about to continue the text.
    */
   private static int[] encodeWithBos(Tokenizer tokenizer, String text) {
     int[] body = tokenizer.encode(text, false);

@@ -15,14 +15,14 @@ class ChatTemplateTest {
   /** The chat template llava-hf/llava-1.5-7b-hf ships in chat_template.json. */
   static final String LLAVA_15_HF =
       "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper()"
-          + " + ': '}}{% endif %}{# Render all images first #}{% for content in message['content'] |"
-          + " selectattr('type', 'equalto', 'image') %}{{ '<image>\\n' }}{% endfor %}{# Render all"
-          + " text next #}{% if message['role'] != 'assistant' %}{% for content in"
-          + " message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + '"
-          + " '}}{% endfor %}{% else %}{% for content in message['content'] | selectattr('type',"
-          + " 'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{%"
-          + " endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{%"
-          + " endif %}";
+          + " + ': '}}{% endif %}{# Render all images first #}{% for content in message['content']"
+          + " | selectattr('type', 'equalto', 'image') %}{{ '<image>\\n"
+          + "' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}{%"
+          + " for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{"
+          + " content['text'] + ' '}}{% endfor %}{% else %}{% for content in message['content'] |"
+          + " selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{%"
+          + " endgeneration %}{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %}{{"
+          + " 'ASSISTANT:' }}{% endif %}";
 
   static final List<ChatMessage> ONE_IMAGE =
       List.of(ChatMessage.of("user", ContentPart.image(), ContentPart.text("What is shown?")));
@@ -36,14 +36,17 @@ class ChatTemplateTest {
   @Test
   void vicunaSingleImage() {
     assertEquals(
-        "USER: <image>\nWhat is shown? ASSISTANT:", ChatTemplate.vicunaV1().render(ONE_IMAGE, true));
+        "USER: <image>\nWhat is shown? ASSISTANT:",
+        ChatTemplate.vicunaV1().render(ONE_IMAGE, true));
     assertEquals("USER: <image>\nWhat is shown?", ChatTemplate.vicunaV1().render(ONE_IMAGE, false));
   }
 
   @Test
   void vicunaMultiTurnEndsAnswersWithEos() {
     assertEquals(
-        "USER: <image>\nWhat is shown? ASSISTANT: A cat.</s>USER: <image>\nAnd this one? ASSISTANT:",
+        "USER: <image>\n"
+            + "What is shown? ASSISTANT: A cat.</s>USER: <image>\n"
+            + "And this one? ASSISTANT:",
         ChatTemplate.vicunaV1().render(MULTI_TURN, true));
   }
 
@@ -69,7 +72,8 @@ class ChatTemplateTest {
     assertEquals(
         "Be brief. USER: Hi ",
         template.render(
-            List.of(ChatMessage.text("system", "Be brief."), ChatMessage.text("user", "Hi")), false));
+            List.of(ChatMessage.text("system", "Be brief."), ChatMessage.text("user", "Hi")),
+            false));
   }
 
   @Test
@@ -89,9 +93,9 @@ class ChatTemplateTest {
   void bosAndEosTokensAreAvailable() {
     ChatTemplate template =
         ChatTemplate.fromJinja(
-            "{{ bos_token }}{% for m in messages %}{{ m['content'][0]['text'] }}{{ eos_token }}{% endfor %}",
-            "<s>",
-            "</s>");
+            "{{ bos_token }}{% for m in messages %}{{ m['content'][0]['text'] }}{{ eos_token }}{%"
+                + " endfor %}",
+            "<s>", "</s>");
     assertEquals("<s>Hi</s>", template.render(List.of(ChatMessage.text("user", "Hi")), false));
   }
 
@@ -101,8 +105,7 @@ class ChatTemplateTest {
         ChatTemplate.fromJinja(
             "{% for m in messages %}{% if m['role'] == 'system' %}"
                 + "{{ raise_exception('System role not supported') }}{% endif %}{% endfor %}ok",
-            "<s>",
-            "</s>");
+            "<s>", "</s>");
     assertEquals("ok", template.render(List.of(ChatMessage.text("user", "Hi")), false));
     IllegalArgumentException e =
         assertThrows(
@@ -120,7 +123,8 @@ class ChatTemplateTest {
         ChatTemplate.forCheckpoint(config, chat).render(ONE_IMAGE, true));
 
     Files.writeString(
-        config, "{\"chat_template\": \"CFG{{ bos_token }}\", \"bos_token\": {\"content\": \"<B>\"}}");
+        config,
+        "{\"chat_template\": \"CFG{{ bos_token }}\", \"bos_token\": {\"content\": \"<B>\"}}");
     assertEquals("CFG<B>", ChatTemplate.forCheckpoint(config, chat).render(ONE_IMAGE, true));
 
     Files.writeString(chat, "{\"chat_template\": \"CHAT{{ messages|length }}\"}");
