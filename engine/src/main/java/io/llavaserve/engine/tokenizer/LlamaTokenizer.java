@@ -103,7 +103,11 @@ public final class LlamaTokenizer implements Tokenizer {
         tokenizerConfigJson != null && Files.exists(tokenizerConfigJson)
             ? JSON.readTree(tokenizerConfigJson.toFile())
             : JSON.createObjectNode();
-    return new LlamaTokenizer(tokenizer, config);
+    try {
+      return new LlamaTokenizer(tokenizer, config);
+    } catch (IllegalArgumentException e) {
+      throw new IOException(tokenizerJson + ": " + e.getMessage(), e);
+    }
   }
 
   /** The llava-1.5 (LLaMA, 32000 pieces + {@code <image>} and {@code <pad>}) tokenizer. */
