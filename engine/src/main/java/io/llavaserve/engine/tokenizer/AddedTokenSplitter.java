@@ -11,8 +11,8 @@ import java.util.Map;
  * token on ties, as Hugging Face's {@code AddedVocabulary} does before normalization. The text
  * between matches is normalized and BPE-encoded on its own.
  *
- * <p>All added tokens are matched on the raw text; HF matches tokens marked {@code normalized}
- * on the normalized text instead, which differs only for tokens that normalization would change.
+ * <p>All added tokens are matched on the raw text; HF matches tokens marked {@code normalized} on
+ * the normalized text instead, which differs only for tokens that normalization would change.
  */
 final class AddedTokenSplitter {
 

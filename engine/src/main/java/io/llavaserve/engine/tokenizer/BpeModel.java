@@ -8,10 +8,10 @@ import java.util.Map;
 import java.util.PriorityQueue;
 
 /**
- * SentencePiece-style BPE over whole text segments, as Hugging Face's {@code models::bpe::BPE}
- * runs it: every code point starts as its own symbol (or as its UTF-8 byte tokens when byte
- * fallback is on and the code point is not a piece), then the adjacent pair with the lowest
- * merge rank is merged, leftmost first on ties, until no pair has a merge.
+ * SentencePiece-style BPE over whole text segments, as Hugging Face's {@code models::bpe::BPE} runs
+ * it: every code point starts as its own symbol (or as its UTF-8 byte tokens when byte fallback is
+ * on and the code point is not a piece), then the adjacent pair with the lowest merge rank is
+ * merged, leftmost first on ties, until no pair has a merge.
  *
  * <p>The merge loop keeps the symbols in a doubly linked list and the candidate merges in a
  * priority queue, so a segment of n code points costs O(n log n).

@@ -28,8 +28,8 @@ sealed interface DecodeStep
   /**
    * A streaming stage for this step.
    *
-   * @param fused whether a Fuse step came earlier, so that everything this stage sees is
-   *     fragments of one single token
+   * @param fused whether a Fuse step came earlier, so that everything this stage sees is fragments
+   *     of one single token
    */
   Stage stage(boolean fused);
 

@@ -2,12 +2,12 @@ package io.llavaserve.engine.tokenizer;
 
 /**
  * Streaming decode for one sequence: feed generated ids one by one and get back the text that is
- * safe to show. The concatenation of every {@link #next} result and {@link #flush()} equals
- * {@link Tokenizer#decode} of all the ids.
+ * safe to show. The concatenation of every {@link #next} result and {@link #flush()} equals {@link
+ * Tokenizer#decode} of all the ids.
  *
- * <p>Text is held back while it could still change: bytes of a byte-fallback run until a
- * non-byte token closes the run (so half a UTF-8 character is never emitted, and an invalid run
- * still turns into U+FFFDs exactly as in a full decode). Not thread-safe: one per sequence.
+ * <p>Text is held back while it could still change: bytes of a byte-fallback run until a non-byte
+ * token closes the run (so half a UTF-8 character is never emitted, and an invalid run still turns
+ * into U+FFFDs exactly as in a full decode). Not thread-safe: one per sequence.
  */
 public final class IncrementalDetokenizer {
 

@@ -21,8 +21,8 @@ import java.util.OptionalInt;
  *
  * <p>Encoding: added tokens are cut out of the raw text first; each text segment between them is
  * normalized on its own (so with the Prepend normalizer every segment gets its own "▁" prefix:
- * {@code "USER: <image>\nWhat"} gives {@code ▁USER:▁ <image> ▁\nWhat}) and BPE-encoded; BOS/EOS
- * are added as {@code add_bos_token}/{@code add_eos_token} say.
+ * {@code "USER: <image>\nWhat"} gives {@code ▁USER:▁ <image> ▁\nWhat}) and BPE-encoded; BOS/EOS are
+ * added as {@code add_bos_token}/{@code add_eos_token} say.
  */
 public final class LlamaTokenizer implements Tokenizer {
 
@@ -93,8 +93,8 @@ public final class LlamaTokenizer implements Tokenizer {
    * Loads a tokenizer.
    *
    * @param tokenizerJson Hugging Face {@code tokenizer.json}
-   * @param tokenizerConfigJson {@code tokenizer_config.json}; may be null or missing, in which
-   *     case BOS/EOS follow the {@code post_processor} of tokenizer.json (BOS only by default)
+   * @param tokenizerConfigJson {@code tokenizer_config.json}; may be null or missing, in which case
+   *     BOS/EOS follow the {@code post_processor} of tokenizer.json (BOS only by default)
    */
   public static LlamaTokenizer load(Path tokenizerJson, Path tokenizerConfigJson)
       throws IOException {
@@ -103,7 +103,11 @@ public final class LlamaTokenizer implements Tokenizer {
         tokenizerConfigJson != null && Files.exists(tokenizerConfigJson)
             ? JSON.readTree(tokenizerConfigJson.toFile())
             : JSON.createObjectNode();
-    return new LlamaTokenizer(tokenizer, config);
+    try {
+      return new LlamaTokenizer(tokenizer, config);
+    } catch (IllegalArgumentException e) {
+      throw new IOException(tokenizerJson + ": " + e.getMessage(), e);
+    }
   }
 
   /** The llava-1.5 (LLaMA, 32000 pieces + {@code <image>} and {@code <pad>}) tokenizer. */

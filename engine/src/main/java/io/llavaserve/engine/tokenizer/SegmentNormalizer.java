@@ -9,9 +9,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The text side of a SentencePiece-style {@code tokenizer.json}: the normalizer (older LLaMA
- * files: Prepend "▁" then Replace " " with "▁") and the Metaspace pre-tokenizer (newer files).
- * Both run on each text segment between added tokens, never across one.
+ * The text side of a SentencePiece-style {@code tokenizer.json}: the normalizer (older LLaMA files:
+ * Prepend "▁" then Replace " " with "▁") and the Metaspace pre-tokenizer (newer files). Both run on
+ * each text segment between added tokens, never across one.
  */
 final class SegmentNormalizer {
 
@@ -42,8 +42,7 @@ final class SegmentNormalizer {
     this.metaspace = metaspace;
   }
 
-  static SegmentNormalizer fromJson(JsonNode normalizer, JsonNode preTokenizer)
-      throws IOException {
+  static SegmentNormalizer fromJson(JsonNode normalizer, JsonNode preTokenizer) throws IOException {
     List<Step> steps = new ArrayList<>();
     addNormalizer(normalizer, steps);
     List<Metaspace> metaspaces = new ArrayList<>();
@@ -118,12 +117,14 @@ final class SegmentNormalizer {
         }
       }
       case "Prepend" -> steps.add(new Prepend(node.path("prepend").asText()));
-      case "Replace" -> steps.add(new Replace(pattern(node.path("pattern")), node.path("content").asText()));
+      case "Replace" ->
+          steps.add(new Replace(pattern(node.path("pattern")), node.path("content").asText()));
       case "NFC" -> steps.add(new Unicode(Normalizer.Form.NFC));
       case "NFKC" -> steps.add(new Unicode(Normalizer.Form.NFKC));
       case "NFD" -> steps.add(new Unicode(Normalizer.Form.NFD));
       case "NFKD" -> steps.add(new Unicode(Normalizer.Form.NFKD));
-      default -> throw new IOException("tokenizer.json: unsupported normalizer type '" + type + "'");
+      default ->
+          throw new IOException("tokenizer.json: unsupported normalizer type '" + type + "'");
     }
   }
 
@@ -146,20 +147,25 @@ final class SegmentNormalizer {
 
   static Metaspace metaspace(JsonNode node) throws IOException {
     return new Metaspace(
-        node.path("replacement").asText("\u2581"), prependScheme(node), node.path("split").asBoolean(true));
+        node.path("replacement").asText("\u2581"),
+        prependScheme(node),
+        node.path("split").asBoolean(true));
   }
 
   /** Reads {@code prepend_scheme}, or the older boolean {@code add_prefix_space}. */
   static PrependScheme prependScheme(JsonNode node) throws IOException {
     JsonNode scheme = node.get("prepend_scheme");
     if (scheme == null || scheme.isNull()) {
-      return node.path("add_prefix_space").asBoolean(true) ? PrependScheme.ALWAYS : PrependScheme.NEVER;
+      return node.path("add_prefix_space").asBoolean(true)
+          ? PrependScheme.ALWAYS
+          : PrependScheme.NEVER;
     }
     return switch (scheme.asText()) {
       case "always" -> PrependScheme.ALWAYS;
       case "first" -> PrependScheme.FIRST;
       case "never" -> PrependScheme.NEVER;
-      default -> throw new IOException("tokenizer.json: unknown prepend_scheme '" + scheme.asText() + "'");
+      default ->
+          throw new IOException("tokenizer.json: unknown prepend_scheme '" + scheme.asText() + "'");
     };
   }
 
@@ -170,6 +176,7 @@ final class SegmentNormalizer {
     if (pattern.has("Regex")) {
       return Pattern.compile(pattern.get("Regex").asText());
     }
-    throw new IOException("tokenizer.json: Replace pattern is neither String nor Regex: " + pattern);
+    throw new IOException(
+        "tokenizer.json: Replace pattern is neither String nor Regex: " + pattern);
   }
 }

@@ -37,7 +37,8 @@ final class TokenDecoder {
         if (!pattern.has("String")) {
           throw new IOException("tokenizer.json: only String patterns are supported in decoders");
         }
-        steps.add(new DecodeStep.Replace(pattern.get("String").asText(), node.path("content").asText()));
+        steps.add(
+            new DecodeStep.Replace(pattern.get("String").asText(), node.path("content").asText()));
       }
       case "ByteFallback" -> steps.add(new DecodeStep.ByteFallback());
       case "Fuse" -> steps.add(new DecodeStep.Fuse());

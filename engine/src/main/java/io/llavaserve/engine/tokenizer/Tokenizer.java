@@ -3,8 +3,8 @@ package io.llavaserve.engine.tokenizer;
 import java.util.OptionalInt;
 
 /**
- * Text to token ids and back, for one model's vocabulary. Implementations are immutable and
- * safe to share between threads; streaming decode state lives in {@link IncrementalDetokenizer}.
+ * Text to token ids and back, for one model's vocabulary. Implementations are immutable and safe to
+ * share between threads; streaming decode state lives in {@link IncrementalDetokenizer}.
  */
 public interface Tokenizer {
 
@@ -12,8 +12,8 @@ public interface Tokenizer {
   int[] encode(String text);
 
   /**
-   * Encodes text. Added tokens written literally in the text (such as {@code <image>}) become
-   * their ids either way.
+   * Encodes text. Added tokens written literally in the text (such as {@code <image>}) become their
+   * ids either way.
    *
    * @param addSpecialTokens whether to add the configured BOS/EOS around the text
    */

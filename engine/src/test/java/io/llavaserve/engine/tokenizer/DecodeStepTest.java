@@ -17,7 +17,10 @@ class DecodeStepTest {
               new DecodeStep.ByteFallback(),
               new DecodeStep.Fuse(),
               new DecodeStep.Strip(' ', 1, 0)),
-          List.of(new DecodeStep.ByteFallback(), new DecodeStep.Fuse(), new DecodeStep.Strip(' ', 2, 1)),
+          List.of(
+              new DecodeStep.ByteFallback(),
+              new DecodeStep.Fuse(),
+              new DecodeStep.Strip(' ', 2, 1)),
           List.of(new DecodeStep.ByteFallback(), new DecodeStep.Metaspace("\u2581", true)),
           List.of(new DecodeStep.Metaspace("\u2581", false)),
           List.of(new DecodeStep.Strip(' ', 1, 1), new DecodeStep.JoinWithSpace()),
@@ -39,8 +42,21 @@ class DecodeStepTest {
   @Test
   void streamingEqualsBatchForRandomTokens() {
     String[] tokens = {
-      "\u2581", "\u2581a", "b", " ", "  ", "<0xF0>", "<0x9F>", "<0x98>", "<0x80>", "<0x41>",
-      "<0xFF>", "<0x20>", "x\u2581y", "", "<s>"
+      "\u2581",
+      "\u2581a",
+      "b",
+      " ",
+      "  ",
+      "<0xF0>",
+      "<0x9F>",
+      "<0x98>",
+      "<0x80>",
+      "<0x41>",
+      "<0xFF>",
+      "<0x20>",
+      "x\u2581y",
+      "",
+      "<s>"
     };
     Random random = new Random(5);
     for (List<DecodeStep> steps : PIPELINES) {

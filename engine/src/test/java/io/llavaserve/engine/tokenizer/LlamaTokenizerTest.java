@@ -21,13 +21,14 @@ class LlamaTokenizerTest {
   private static final LlamaTokenizer TOK = LlamaTokenizer.bundledLlama();
 
   /**
-   * Expected ids: the fixture README's known ids, llama-tokenizer-js's published cases
-   * ("grabbed" and friends), the rest worked out by a separate Python SentencePiece-BPE script
-   * over the same tokenizer.json.
+   * Expected ids: the fixture README's known ids, llama-tokenizer-js's published cases ("grabbed"
+   * and friends), the rest worked out by a separate Python SentencePiece-BPE script over the same
+   * tokenizer.json.
    */
   static Stream<Arguments> knownIds() {
     return Stream.of(
-        Arguments.of("USER: <image>\nWhat", new int[] {1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 5618}),
+        Arguments.of(
+            "USER: <image>\nWhat", new int[] {1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 5618}),
         Arguments.of("", new int[] {1}),
         Arguments.of(" ", new int[] {1, 259}),
         Arguments.of("Hello world", new int[] {1, 15043, 3186}),
@@ -40,13 +41,19 @@ class LlamaTokenizerTest {
         Arguments.of("grabbed", new int[] {1, 2646, 1327, 287}),
         Arguments.of(" grabbed", new int[] {1, 29871, 2646, 1327, 287}),
         Arguments.of("           grabbed", new int[] {1, 9651, 2646, 1327, 287}),
-        Arguments.of("antidisestablishmentarianism", new int[] {1, 3677, 333, 275, 342, 370, 1674, 358, 13956, 1608}),
+        Arguments.of(
+            "antidisestablishmentarianism",
+            new int[] {1, 3677, 333, 275, 342, 370, 1674, 358, 13956, 1608}),
         // Emoji and a rare letter are not pieces: byte fallback, one id per UTF-8 byte.
         Arguments.of("🦙 llama", new int[] {1, 29871, 243, 162, 169, 156, 11148, 3304}),
         Arguments.of("😀😀", new int[] {1, 29871, 243, 162, 155, 131, 243, 162, 155, 131}),
         Arguments.of("Ḁ", new int[] {1, 29871, 228, 187, 131}),
         Arguments.of("你好，世界！", new int[] {1, 29871, 30919, 31076, 30214, 30793, 30967, 30584}),
-        Arguments.of("Ünïcödé façade naïve", new int[] {1, 7189, 29876, 30085, 29883, 9289, 29948, 2258, 30019, 1943, 1055, 30085, 345}),
+        Arguments.of(
+            "Ünïcödé façade naïve",
+            new int[] {
+              1, 7189, 29876, 30085, 29883, 9289, 29948, 2258, 30019, 1943, 1055, 30085, 345
+            }),
         Arguments.of("\u00a0nbsp", new int[] {1, 20246, 14239}),
         // Added tokens written in the text are matched literally; each segment gets its own "▁".
         Arguments.of("<s>hi</s>", new int[] {1, 1, 7251, 2}),
@@ -56,7 +63,10 @@ class LlamaTokenizerTest {
         Arguments.of("<image >", new int[] {1, 529, 3027, 1405}),
         Arguments.of(
             "USER: <image>\nWhat is shown? ASSISTANT:",
-            new int[] {1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 5618, 338, 4318, 29973, 319, 1799, 9047, 13566, 29901}));
+            new int[] {
+              1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 5618, 338, 4318, 29973, 319, 1799,
+              9047, 13566, 29901
+            }));
   }
 
   @ParameterizedTest
@@ -75,8 +85,8 @@ class LlamaTokenizerTest {
   void matchesPlainReferenceOnRandomTexts() throws Exception {
     ReferenceBpe reference = new ReferenceBpe();
     String[] alphabet = {
-      "a", "b", "e", "t", "h", "th", "the", " ", "  ", "\n", "\t", "é", "ü", "日", "本", "😀",
-      "🦙", "\u0301", "<image>", "<s>", "</s>", "<", ">", "ing", "tion", "1", "9", ".", ",", "Ḁ"
+      "a", "b", "e", "t", "h", "th", "the", " ", "  ", "\n", "\t", "é", "ü", "日", "本", "😀", "🦙",
+      "\u0301", "<image>", "<s>", "</s>", "<", ">", "ing", "tion", "1", "9", ".", ",", "Ḁ"
     };
     Random random = new Random(42);
     for (int n = 0; n < 300; n++) {
@@ -139,7 +149,8 @@ class LlamaTokenizerTest {
         LlamaTokenizer.load(dir.resolve("tokenizer.json"), dir.resolve("tokenizer_config.json"));
     assertArrayEquals(TOK.encode("USER: <image>\nWhat"), loaded.encode("USER: <image>\nWhat"));
     // Without a config, BOS comes from tokenizer.json's post_processor.
-    LlamaTokenizer noConfig = LlamaTokenizer.load(dir.resolve("tokenizer.json"), dir.resolve("missing.json"));
+    LlamaTokenizer noConfig =
+        LlamaTokenizer.load(dir.resolve("tokenizer.json"), dir.resolve("missing.json"));
     assertArrayEquals(new int[] {1, 15043}, noConfig.encode("Hello"));
   }
 
@@ -147,7 +158,8 @@ class LlamaTokenizerTest {
   void configControlsBosAndEos(@TempDir Path dir) throws Exception {
     LlamaTokenizer.writeBundledLlamaFiles(dir);
     Path config = dir.resolve("tokenizer_config.json");
-    Files.writeString(config, "{\"add_bos_token\": false, \"add_eos_token\": true, \"eos_token\": \"</s>\"}");
+    Files.writeString(
+        config, "{\"add_bos_token\": false, \"add_eos_token\": true, \"eos_token\": \"</s>\"}");
     LlamaTokenizer tok = LlamaTokenizer.load(dir.resolve("tokenizer.json"), config);
     assertArrayEquals(new int[] {15043, 2}, tok.encode("Hello"));
     assertArrayEquals(new int[] {15043}, tok.encode("Hello", false));
@@ -161,13 +173,14 @@ class LlamaTokenizerTest {
     Path json = dir.resolve("tokenizer.json");
     String text = Files.readString(json);
     String metaspace =
-        "\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\","
-            + " \"prepend_scheme\": \"first\", \"split\": false}, \"post_processor\"";
+        "\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\":"
+            + " \"\u2581\", \"prepend_scheme\": \"first\", \"split\": false}, \"post_processor\"";
     text = text.replaceFirst("(?s)\"normalizer\":.*?\"post_processor\"", metaspace);
     Files.writeString(json, text);
     LlamaTokenizer tok = LlamaTokenizer.load(json, dir.resolve("tokenizer_config.json"));
     assertArrayEquals(
-        new int[] {1, 3148, 1001, 29901, 29871, 32000, 13, 5618}, tok.encode("USER: <image>\nWhat"));
+        new int[] {1, 3148, 1001, 29901, 29871, 32000, 13, 5618},
+        tok.encode("USER: <image>\nWhat"));
     assertArrayEquals(new int[] {1, 15043}, tok.encode(" Hello"));
     assertArrayEquals(new int[] {1, 29871, 15043}, TOK.encode(" Hello"));
   }

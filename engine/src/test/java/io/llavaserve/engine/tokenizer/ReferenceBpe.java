@@ -11,10 +11,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A deliberately plain reference for the LLaMA encoder: string symbols, and each round scans
- * every adjacent pair for the lowest merge rank (leftmost on ties). O(n^2), independent of the
- * production linked-list/heap loop. Knows the bundled file's setup only: Prepend + Replace
- * normalizer, byte fallback, the added tokens, BOS.
+ * A deliberately plain reference for the LLaMA encoder: string symbols, and each round scans every
+ * adjacent pair for the lowest merge rank (leftmost on ties). O(n^2), independent of the production
+ * linked-list/heap loop. Knows the bundled file's setup only: Prepend + Replace normalizer, byte
+ * fallback, the added tokens, BOS.
  */
 final class ReferenceBpe {
   private final Map<String, Integer> vocab = new HashMap<>();
@@ -22,10 +22,11 @@ final class ReferenceBpe {
   private final Map<String, Integer> added = new HashMap<>();
 
   ReferenceBpe() throws IOException {
-    try (InputStream in =
-        LlamaTokenizer.class.getResourceAsStream("llama/tokenizer.json")) {
+    try (InputStream in = LlamaTokenizer.class.getResourceAsStream("llama/tokenizer.json")) {
       JsonNode root = new ObjectMapper().readTree(in);
-      root.path("model").path("vocab").fields()
+      root.path("model")
+          .path("vocab")
+          .fields()
           .forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
       int r = 0;
       for (JsonNode m : root.path("model").path("merges")) {
@@ -69,16 +70,18 @@ final class ReferenceBpe {
     }
     String s = ("\u2581" + text).replace(" ", "\u2581");
     List<String> symbols = new ArrayList<>();
-    s.codePoints().forEach(cp -> {
-      String ch = new String(Character.toChars(cp));
-      if (vocab.containsKey(ch)) {
-        symbols.add(ch);
-      } else {
-        for (byte b : ch.getBytes(StandardCharsets.UTF_8)) {
-          symbols.add(String.format("<0x%02X>", b & 0xFF));
-        }
-      }
-    });
+    s.codePoints()
+        .forEach(
+            cp -> {
+              String ch = new String(Character.toChars(cp));
+              if (vocab.containsKey(ch)) {
+                symbols.add(ch);
+              } else {
+                for (byte b : ch.getBytes(StandardCharsets.UTF_8)) {
+                  symbols.add(String.format("<0x%02X>", b & 0xFF));
+                }
+              }
+            });
     while (true) {
       int best = -1;
       int bestRank = Integer.MAX_VALUE;
