@@ -114,7 +114,7 @@ public final class LlavaModel implements AutoCloseable {
 
   /** Prompt ids for chat messages, one image token per image part. */
   public PromptBuilder.Prompt chatPrompt(List<ChatMessage> messages) {
-    return PromptBuilder.chat(tokenizer, template, messages, config().imageTokenIndex());
+    return PromptBuilder.build(tokenizer, template, messages, config().imageTokenIndex());
   }
 
   /** Prompt ids for raw text, where {@code <image>} marks each image. */
