@@ -18,9 +18,9 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
  * values Pillow's {@code Image.open(...).convert("RGB")} gives, JPEGs turned upright by their EXIF
  * orientation as {@code ImageOps.exif_transpose} does.
  *
- * <p>Limits are enforced in order, each before any work the next step would cost: the encoded
- * size, then the width and height read from the header, and only then the pixels. Decoding is
- * CPU-bound and blocking; call it off the event loop.
+ * <p>Limits are enforced in order, each before any work the next step would cost: the encoded size,
+ * then the width and height read from the header, and only then the pixels. Decoding is CPU-bound
+ * and blocking; call it off the event loop.
  */
 public final class ImageDecoder {
 
@@ -79,7 +79,9 @@ public final class ImageDecoder {
       // Readers report bad data as IIOException or, for some inconsistencies, as unchecked
       // exceptions (index out of bounds in a palette, negative sizes); both mean a corrupt file.
       throw new ImageException(
-          Reason.CORRUPT, "cannot decode " + format + " image: " + e.getMessage(), e);
+          Reason.CORRUPT,
+          "cannot decode " + format + " image: " + (e.getMessage() != null ? e.getMessage() : e),
+          e);
     } finally {
       reader.dispose();
     }

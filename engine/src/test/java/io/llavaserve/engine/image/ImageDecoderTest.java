@@ -19,18 +19,36 @@ class ImageDecoderTest {
   private static final ImageLimits LIMITS = ImageLimits.defaults();
 
   /**
-   * Each lossless file against Pillow's convert("RGB") (after exif_transpose for JPEG): every
-   * pixel must match. JPEG is included because Java's decoder and Pillow's libjpeg agree exactly
-   * on these baseline files.
+   * Each lossless file against Pillow's convert("RGB") (after exif_transpose for JPEG): every pixel
+   * must match. JPEG is included because Java's decoder and Pillow's libjpeg agree exactly on these
+   * baseline files.
    */
   @ParameterizedTest
   @ValueSource(
       strings = {
-        "gray.png", "palette.png", "rgba.png", "la.png", "bilevel.png", "rgb_trns.png",
-        "rgb16.png", "gray16.png", "frame.gif", "rgb24.bmp", "palette8.bmp", "lossless.webp",
-        "lossless_alpha.webp", "plain.jpg", "gray.jpg", "orientation1.jpg", "orientation2.jpg",
-        "orientation3.jpg", "orientation4.jpg", "orientation5.jpg", "orientation6.jpg",
-        "orientation7.jpg", "orientation8.jpg"
+        "gray.png",
+        "palette.png",
+        "rgba.png",
+        "la.png",
+        "bilevel.png",
+        "rgb_trns.png",
+        "rgb16.png",
+        "gray16.png",
+        "frame.gif",
+        "rgb24.bmp",
+        "palette8.bmp",
+        "lossless.webp",
+        "lossless_alpha.webp",
+        "plain.jpg",
+        "gray.jpg",
+        "orientation1.jpg",
+        "orientation2.jpg",
+        "orientation3.jpg",
+        "orientation4.jpg",
+        "orientation5.jpg",
+        "orientation6.jpg",
+        "orientation7.jpg",
+        "orientation8.jpg"
       })
   void matchesPillowExactly(String file) throws ImageException {
     RgbImage expected = Fixtures.expectedRgb("decode/" + file + ".expected.png");
@@ -41,10 +59,10 @@ class ImageDecoderTest {
   }
 
   /**
-   * Lossy WebP: TwelveMonkeys upsamples chroma by repetition where libwebp interpolates, so
-   * colour edges differ. Bounds are the measured gap with a little headroom (lossy_smooth: max
-   * 32, mean 5.1; lossy, with pixel-scale saturated colour edges: max 99, mean 15.4); a wrong
-   * channel order or orientation would be far outside them.
+   * Lossy WebP: TwelveMonkeys upsamples chroma by repetition where libwebp interpolates, so colour
+   * edges differ. Bounds are the measured gap with a little headroom (lossy_smooth: max 32, mean
+   * 5.1; lossy, with pixel-scale saturated colour edges: max 99, mean 15.4); a wrong channel order
+   * or orientation would be far outside them.
    */
   @ParameterizedTest
   @CsvSource({"lossy_smooth.webp, 40, 6.0", "lossy.webp, 110, 18.0"})
