@@ -1,9 +1,9 @@
 package io.llavaserve.engine.image;
 
 /**
- * The EXIF orientation tag (0x0112) of a JPEG and the transpose that undoes it, as Pillow's
- * {@code ImageOps.exif_transpose} applies it: the camera stores the sensor's rows and tags how
- * to turn them upright.
+ * The EXIF orientation tag (0x0112) of a JPEG and the transpose that undoes it, as Pillow's {@code
+ * ImageOps.exif_transpose} applies it: the camera stores the sensor's rows and tags how to turn
+ * them upright.
  */
 final class ExifOrientation {
 
@@ -13,8 +13,8 @@ final class ExifOrientation {
   private ExifOrientation() {}
 
   /**
-   * The orientation (1..8) in the first Exif APP1 segment of a JPEG, or 1 when there is none or
-   * it is malformed: a broken tag must not make an otherwise good image unreadable.
+   * The orientation (1..8) in the first Exif APP1 segment of a JPEG, or 1 when there is none or it
+   * is malformed: a broken tag must not make an otherwise good image unreadable.
    */
   static int read(byte[] jpeg) {
     int pos = 2; // after SOI

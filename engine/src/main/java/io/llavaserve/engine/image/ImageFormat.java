@@ -50,6 +50,7 @@ enum ImageFormat {
   }
 
   private static boolean startsWith(byte[] b, byte[] prefix) {
-    return b.length >= prefix.length && Arrays.equals(b, 0, prefix.length, prefix, 0, prefix.length);
+    return b.length >= prefix.length
+        && Arrays.equals(b, 0, prefix.length, prefix, 0, prefix.length);
   }
 }

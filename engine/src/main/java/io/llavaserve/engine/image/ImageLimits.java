@@ -1,8 +1,8 @@
 package io.llavaserve.engine.image;
 
 /**
- * Upper bounds on an uploaded image, enforced by {@link ImageDecoder} before any pixel is
- * decoded, so that a small file claiming a huge canvas cannot exhaust memory.
+ * Upper bounds on an uploaded image, enforced by {@link ImageDecoder} before any pixel is decoded,
+ * so that a small file claiming a huge canvas cannot exhaust memory.
  *
  * @param maxBytes largest accepted encoded size in bytes
  * @param maxPixels largest accepted {@code width * height}, read from the header

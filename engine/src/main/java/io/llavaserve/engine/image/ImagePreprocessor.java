@@ -1,9 +1,9 @@
 package io.llavaserve.engine.image;
 
 /**
- * LLaVA-1.5's image preprocessing: {@code expand2square} with the mean colour, then
- * transformers' {@code CLIPImageProcessor} (shortest-edge bicubic resize through Pillow, centre
- * crop, rescale, normalise), producing the tower's {@code pixel_values}.
+ * LLaVA-1.5's image preprocessing: {@code expand2square} with the mean colour, then transformers'
+ * {@code CLIPImageProcessor} (shortest-edge bicubic resize through Pillow, centre crop, rescale,
+ * normalise), producing the tower's {@code pixel_values}.
  *
  * <p>Stateless after construction and safe to share between threads. CPU-bound: run it off the
  * event loop.
@@ -83,17 +83,15 @@ public final class ImagePreprocessor {
   }
 
   /**
-   * transformers' {@code get_resize_output_image_size(size=shortestEdge,
-   * default_to_square=False)}: the short side becomes {@code shortestEdge}, the long side {@code
-   * int(shortestEdge * long / short)}, truncated. Returns {width, height}.
+   * transformers' {@code get_resize_output_image_size(size=shortestEdge, default_to_square=False)}:
+   * the short side becomes {@code shortestEdge}, the long side {@code int(shortestEdge * long /
+   * short)}, truncated. Returns {width, height}.
    */
   static int[] resizeOutputSize(int width, int height, int shortestEdge) {
     int shortSide = Math.min(width, height);
     int longSide = Math.max(width, height);
     int newLong = (int) ((double) ((long) shortestEdge * longSide) / shortSide);
-    return width <= height
-        ? new int[] {shortestEdge, newLong}
-        : new int[] {newLong, shortestEdge};
+    return width <= height ? new int[] {shortestEdge, newLong} : new int[] {newLong, shortestEdge};
   }
 
   /**

@@ -124,9 +124,8 @@ public final class PillowResize {
   }
 
   /**
-   * Per output pixel along one axis: the first source index, the number of taps, and {@code
-   * ksize} fixed-point weights (Pillow's {@code precompute_coeffs} then {@code
-   * normalize_coeffs_8bpc}).
+   * Per output pixel along one axis: the first source index, the number of taps, and {@code ksize}
+   * fixed-point weights (Pillow's {@code precompute_coeffs} then {@code normalize_coeffs_8bpc}).
    */
   static final class Coefficients {
     final int outSize;

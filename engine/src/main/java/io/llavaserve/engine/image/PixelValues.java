@@ -6,9 +6,9 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * The vision tower's input for one image: float32 in channel-first layout, {@code data[(c *
- * height + y) * width + x]}, plus a content digest so that identical images can share cached
- * vision features whatever file they came from.
+ * The vision tower's input for one image: float32 in channel-first layout, {@code data[(c * height
+ * + y) * width + x]}, plus a content digest so that identical images can share cached vision
+ * features whatever file they came from.
  *
  * <p>The array is owned by the record and not copied; callers must not mutate it.
  *

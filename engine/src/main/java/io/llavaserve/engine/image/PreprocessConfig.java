@@ -12,9 +12,9 @@ import java.util.Arrays;
  * How an image becomes pixel values for the CLIP tower: transformers' {@code CLIPImageProcessor}
  * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}).
  *
- * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes
- * the pad colour from them in double precision; normalisation narrows them to float32 as
- * transformers does.
+ * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes the
+ * pad colour from them in double precision; normalisation narrows them to float32 as transformers
+ * does.
  *
  * @param shortestEdge the short side after resizing
  * @param cropHeight rows kept by the centre crop
@@ -234,8 +234,7 @@ public record PreprocessConfig(
       return size.get("shortest_edge").asInt();
     }
     throw new IllegalArgumentException(
-        "preprocessor_config.json: size must be an integer or {\"shortest_edge\": n}, got "
-            + size);
+        "preprocessor_config.json: size must be an integer or {\"shortest_edge\": n}, got " + size);
   }
 
   /** {height, width}. */

@@ -43,7 +43,8 @@ final class RasterToRgb {
 
     if (cm instanceof IndexColorModel icm && integral) {
       expandPalette(raster, icm, rgb);
-    } else if (integral && cm.getColorSpace().getType() == ColorSpace.TYPE_RGB
+    } else if (integral
+        && cm.getColorSpace().getType() == ColorSpace.TYPE_RGB
         && raster.getNumBands() >= 3) {
       copyBands(raster, new int[] {0, 1, 2}, rgb);
     } else if (integral && cm.getColorSpace().getType() == ColorSpace.TYPE_GRAY) {

@@ -1,8 +1,8 @@
 package io.llavaserve.engine.image;
 
 /**
- * An 8-bit RGB image, row-major with interleaved channels: the byte at {@code (y * width + x) * 3
- * + c} is channel {@code c} (0 = red) of pixel {@code (x, y)}.
+ * An 8-bit RGB image, row-major with interleaved channels: the byte at {@code (y * width + x) * 3 +
+ * c} is channel {@code c} (0 = red) of pixel {@code (x, y)}.
  *
  * <p>The array is owned by the record and is not copied: callers must not mutate it after
  * construction, since images are handed between threads.

@@ -73,4 +73,14 @@ final class Fixtures {
     }
     return max;
   }
+
+  /** The mean absolute difference over every channel of every pixel; sizes must match. */
+  static double meanDifference(RgbImage expected, RgbImage actual) {
+    maxDifference(expected, actual);
+    long sum = 0;
+    for (int i = 0; i < expected.rgb().length; i++) {
+      sum += Math.abs((expected.rgb()[i] & 0xff) - (actual.rgb()[i] & 0xff));
+    }
+    return (double) sum / expected.rgb().length;
+  }
 }

@@ -22,14 +22,19 @@ class ImagePreprocessorTest {
   }
 
   /**
-   * Pillow's expand2square + resize + centre crop, compared on every pixel. The tolerance the
-   * task allows is one level; the implementation is exact, so anything but 0 is reported.
+   * Pillow's expand2square + resize + centre crop, compared on every pixel. The tolerance the task
+   * allows is one level; the implementation is exact, so anything but 0 is reported.
    */
   @ParameterizedTest
   @ValueSource(
       strings = {
-        "37x23_pad", "500x333_pad", "64x400_pad", "336x336_pad", "1000x700_pad",
-        "500x333_nopad", "64x400_nopad"
+        "37x23_pad",
+        "500x333_pad",
+        "64x400_pad",
+        "336x336_pad",
+        "1000x700_pad",
+        "500x333_nopad",
+        "64x400_nopad"
       })
   void matchesPillowWithinOneLevel(String name) throws IOException {
     JsonNode c = expected().get(name);
@@ -92,7 +97,8 @@ class ImagePreprocessorTest {
     byte[] rgb = new byte[2 * 5 * 3];
     java.util.Arrays.fill(rgb, (byte) 9);
 
-    RgbImage sq = ImagePreprocessor.expandToSquare(new RgbImage(2, 5, rgb), new int[] {122, 116, 104});
+    RgbImage sq =
+        ImagePreprocessor.expandToSquare(new RgbImage(2, 5, rgb), new int[] {122, 116, 104});
 
     assertEquals(5, sq.width());
     assertEquals(5, sq.height());

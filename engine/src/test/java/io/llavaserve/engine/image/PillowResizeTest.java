@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class PillowResizeTest {
 
@@ -45,8 +45,11 @@ class PillowResizeTest {
     for (int p = 0; p < 40 * 3; p++) {
       assertArrayEquals(
           new int[] {200, 7, 255},
-          new int[] {out.sample(p % 40, p / 40, 0), out.sample(p % 40, p / 40, 1),
-              out.sample(p % 40, p / 40, 2)});
+          new int[] {
+            out.sample(p % 40, p / 40, 0),
+            out.sample(p % 40, p / 40, 1),
+            out.sample(p % 40, p / 40, 2)
+          });
     }
   }
 

@@ -21,7 +21,7 @@ import struct
 import zlib
 
 import numpy as np
-from PIL import Image, ImageOps, features
+from PIL import Image, ImageFilter, ImageOps, features
 
 MEAN = [0.48145466, 0.4578275, 0.40821073]
 STD = [0.26862954, 0.26130258, 0.27577711]
@@ -114,10 +114,10 @@ def make_preprocess():
     expected = {}
     cases = [(37, 23, True), (500, 333, True), (64, 400, True), (336, 336, True),
              (1000, 700, True), (500, 333, False), (64, 400, False)]
+    for w, h in dict.fromkeys((w, h) for w, h, _ in cases):
+        save_png(synthetic(w, h), f"preprocess/src_{w}x{h}.png")
     for w, h, pad in cases:
         src = f"preprocess/src_{w}x{h}.png"
-        if not os.path.exists(src):
-            save_png(synthetic(w, h), src)
         with Image.open(src) as im:
             out = clip_preprocess_uint8(im.convert("RGB"), pad)
         name = f"{w}x{h}_{'pad' if pad else 'nopad'}"
@@ -174,6 +174,9 @@ def make_decode():
     write_png16("decode/rgb16.png", rgb16, 2)
     gray16 = np.array(base.convert("L")).astype(np.uint16) * 257 + 100
     write_png16("decode/gray16.png", gray16, 0)
+    # Photograph-like content (no pixel-scale chroma edges) for the lossy WebP tolerance.
+    synthetic(96, 64).filter(ImageFilter.GaussianBlur(2)).save("decode/lossy_smooth.webp",
+                                                                quality=90)
 
     for name in sorted(os.listdir("decode")):
         if name.endswith(".expected.png"):
