@@ -3,6 +3,7 @@ package io.llavaserve.engine.checkpoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.VisionConfig;
 import java.io.IOException;
@@ -29,7 +30,6 @@ import java.util.SplittableRandom;
 public final class TinyCheckpoint {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String TOKENIZER_RESOURCES = "llama-tokenizer/";
 
   private TinyCheckpoint() {}
 
@@ -39,8 +39,7 @@ public final class TinyCheckpoint {
     LlavaConfig config = spec.toConfig();
     writeConfig(outDir.resolve(Checkpoint.CONFIG), spec, config);
     writePreprocessorConfig(outDir.resolve(Checkpoint.PREPROCESSOR_CONFIG), spec.imageSize());
-    copyResource(Checkpoint.TOKENIZER, outDir);
-    copyResource(Checkpoint.TOKENIZER_CONFIG, outDir);
+    LlamaTokenizer.writeBundledLlamaFiles(outDir);
     List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
     for (Map.Entry<String, long[]> e : WeightShapes.all(config).entrySet()) {
       String name = e.getKey();
@@ -178,13 +177,4 @@ public final class TinyCheckpoint {
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
 
-  private static void copyResource(String name, Path outDir) throws IOException {
-    try (InputStream in = TinyCheckpoint.class.getResourceAsStream(TOKENIZER_RESOURCES + name)) {
-      if (in == null) {
-        throw new UncheckedIOException(
-            new IOException("classpath resource " + TOKENIZER_RESOURCES + name + " is missing"));
-      }
-      Files.copy(in, outDir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
-    }
-  }
 }

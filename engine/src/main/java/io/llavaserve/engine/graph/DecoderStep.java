@@ -1,8 +1,8 @@
 package io.llavaserve.engine.graph;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
-import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.config.TextConfig;
+import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -13,7 +13,7 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * One decoder step over the paged KV cache for a mixed batch, as a graph.
+ * One decoder step over the paged KV cache for a batch of sequences, as a graph.
  *
  * <p>The step's new tokens arrive flattened, {@code [T]}, ordered so that the sequences with a
  * single new token (decoding) come first, one token each, followed by the tokens of the
@@ -21,13 +21,38 @@ import org.tensorflow.types.TInt32;
  * runs in two groups so that no padding is multiplied across groups: decode sequences attend
  * with one query each over their own blocks; prefill chunks are padded to the longest chunk of
  * the step and attend causally over their blocks.
+ *
+ * <p>The graph is built once per {@link Mode}: a step with only decode tokens (the common case
+ * once requests are running) runs no prefill ops at all, and the other way round. All modes share
+ * the same weight and KV variables.
  */
 final class DecoderStep {
 
-  // Inputs, fed each step.
+  /** Which attention groups a step holds. */
+  enum Mode {
+    DECODE(true, false),
+    PREFILL(false, true),
+    MIXED(true, true);
+
+    final boolean decode;
+    final boolean prefill;
+
+    Mode(boolean decode, boolean prefill) {
+      this.decode = decode;
+      this.prefill = prefill;
+    }
+
+    static Mode of(int decodeSeqs, int prefillSeqs) {
+      return decodeSeqs == 0 ? PREFILL : prefillSeqs == 0 ? DECODE : MIXED;
+    }
+  }
+
+  final Mode mode;
+
+  // Inputs, fed each step. Those of an absent group are null.
   final Placeholder<TInt32> inputIds; // [T]
   final Placeholder<TInt32> positions; // [T]
-  final Placeholder<TInt32> slots; // [T, 2] (block, offset) where each token's K/V goes
+  final Placeholder<TInt32> slots; // [T, kv_heads, 3] (block, head, offset) of each token's K/V
   final Placeholder<TFloat32> imageRows; // [R, hidden] projected image features
   final Placeholder<TInt32> imagePositions; // [R, 1] indices into T
   final Placeholder<TInt32> decodeBlockTables; // [Sd, Bd]
@@ -41,156 +66,221 @@ final class DecoderStep {
   /** Logits of the rows named by {@link #logitsIndex}, [S', vocab]. */
   final Operand<TFloat32> logits;
 
-  DecoderStep(GraphOps g, DeviceWeights weights, KvPool pool, Checkpoint ckpt, TextConfig cfg)
-      throws CheckpointException {
+  private final GraphOps g;
+  private final KvPool pool;
+  private final int kvHeads;
+  private final int group;
+  private final int headDim;
+  private final int blockSize;
+
+  DecoderStep(
+      GraphOps g, DeviceWeights weights, KvPool pool, Checkpoint ckpt, TextConfig cfg, Mode mode) {
+    this.g = g;
+    this.pool = pool;
+    this.mode = mode;
+    this.kvHeads = cfg.numKeyValueHeads();
+    this.group = cfg.groupSize();
+    this.headDim = cfg.headDim();
+    this.blockSize = pool.config().blockSize();
     int hidden = cfg.hiddenSize();
     int heads = cfg.numAttentionHeads();
-    int kvHeads = cfg.numKeyValueHeads();
-    int headDim = cfg.headDim();
-    int group = cfg.groupSize();
-    int blockSize = pool.config().blockSize();
     String pre = "language_model.model.";
+    String m = mode.name().toLowerCase() + "_";
 
-    inputIds = input(g, "input_ids", TInt32.class, -1);
-    positions = input(g, "positions", TInt32.class, -1);
-    slots = input(g, "slots", TInt32.class, -1, 2);
-    imageRows = input(g, "image_rows", TFloat32.class, -1, hidden);
-    imagePositions = input(g, "image_positions", TInt32.class, -1, 1);
-    decodeBlockTables = input(g, "decode_block_tables", TInt32.class, -1, -1);
-    decodeContextLens = input(g, "decode_context_lens", TInt32.class, -1);
-    prefillBlockTables = input(g, "prefill_block_tables", TInt32.class, -1, -1);
-    prefillTokenIndex = input(g, "prefill_token_index", TInt32.class, -1, -1);
-    prefillQueryPositions = input(g, "prefill_query_positions", TInt32.class, -1, -1);
-    prefillGatherIndex = input(g, "prefill_gather_index", TInt32.class, -1);
-    logitsIndex = input(g, "logits_index", TInt32.class, -1);
+    inputIds = input(m + "input_ids", TInt32.class, -1);
+    positions = input(m + "positions", TInt32.class, -1);
+    slots = input(m + "slots", TInt32.class, -1, kvHeads, 3);
+    imageRows = input(m + "image_rows", TFloat32.class, -1, hidden);
+    imagePositions = input(m + "image_positions", TInt32.class, -1, 1);
+    decodeBlockTables = mode.decode ? input(m + "decode_block_tables", TInt32.class, -1, -1) : null;
+    decodeContextLens = mode.decode ? input(m + "decode_context_lens", TInt32.class, -1) : null;
+    prefillBlockTables =
+        mode.prefill ? input(m + "prefill_block_tables", TInt32.class, -1, -1) : null;
+    prefillTokenIndex = mode.prefill ? input(m + "prefill_token_index", TInt32.class, -1, -1) : null;
+    prefillQueryPositions =
+        mode.prefill ? input(m + "prefill_query_positions", TInt32.class, -1, -1) : null;
+    prefillGatherIndex = mode.prefill ? input(m + "prefill_gather_index", TInt32.class, -1) : null;
+    logitsIndex = input(m + "logits_index", TInt32.class, -1);
 
     Operand<TInt32> t = g.dim(inputIds, 0);
-    Operand<TInt32> sd = g.dim(decodeBlockTables, 0);
-    Operand<TInt32> decodeKeys = g.mulDims(g.dim(decodeBlockTables, 1), g.i32(blockSize));
-    Operand<TInt32> sp = g.dim(prefillTokenIndex, 0);
-    Operand<TInt32> q = g.dim(prefillTokenIndex, 1);
-    Operand<TInt32> prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
 
     // Embeddings, with image features in place of the image tokens: [T, hidden]
     Operand<TFloat32> embed = weights.of(ckpt.tensor(pre + "embed_tokens.weight"));
     Operand<TFloat32> x = g.gatherRows(embed, inputIds);
     x = g.tf.tensorScatterNdUpdate(x, imagePositions, imageRows);
 
-    // Rotary tables for the step's positions: [T, 1, head_dim/2]
-    float[] invFreq = new float[headDim / 2];
-    for (int i = 0; i < invFreq.length; i++) {
-      invFreq[i] = (float) (1.0 / Math.pow(cfg.ropeTheta(), (2.0 * i) / headDim));
+    // Rotary tables for the step's positions, [T, 1, head_dim]: cos over both halves, and sin
+    // signed so that rope(x) = x * cos + swap_halves(x) * sin (Hugging Face's rotate_half).
+    float[] invFreq = new float[headDim];
+    float[] sign = new float[headDim];
+    int[] swap = new int[headDim];
+    for (int i = 0; i < headDim; i++) {
+      int k = i % (headDim / 2);
+      invFreq[i] = (float) (1.0 / Math.pow(cfg.ropeTheta(), (2.0 * k) / headDim));
+      sign[i] = i < headDim / 2 ? -1f : 1f;
+      swap[i] = (i + headDim / 2) % headDim;
     }
     Operand<TFloat32> angles =
         g.mul(
             g.reshape(g.tf.dtypes.cast(positions, TFloat32.class), t, 1, 1),
-            g.reshape(g.tf.constant(invFreq), 1, 1, headDim / 2));
+            g.reshape(g.tf.constant(invFreq), 1, 1, headDim));
     Operand<TFloat32> cos = g.tf.math.cos(angles);
-    Operand<TFloat32> sin = g.tf.math.sin(angles);
+    Operand<TFloat32> sin = g.mul(g.tf.math.sin(angles), g.tf.constant(sign));
+    Operand<TInt32> swapIndex = g.tf.constant(swap);
 
-    // Masks, shared by all layers.
-    // decode: key l is visible when l < context_len; [Sd, 1, 1, Ld]
-    Operand<TInt32> decodeKeyPos = g.tf.range(g.i32(0), decodeKeys, g.i32(1));
-    Operand<TBool> decodeAllowed =
-        g.tf.math.less(g.reshape(decodeKeyPos, 1, decodeKeys), g.reshape(decodeContextLens, sd, 1));
-    Operand<TFloat32> decodeBias = g.reshape(g.maskBias(decodeAllowed), sd, 1, 1, decodeKeys);
-    // prefill: key l is visible to the query at position p when l <= p; [Sp, 1, Q, 1, Lp]
-    Operand<TInt32> prefillKeyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
-    Operand<TBool> prefillAllowed =
-        g.tf.math.lessEqual(
-            g.reshape(prefillKeyPos, 1, 1, prefillKeys), g.reshape(prefillQueryPositions, sp, q, 1));
-    Operand<TFloat32> prefillBias =
-        g.reshape(g.maskBias(prefillAllowed), sp, 1, q, 1, prefillKeys);
-    Operand<TInt32> decodeIndex = g.tf.range(g.i32(0), sd, g.i32(1));
-
+    Masks masks = new Masks();
     float scale = (float) (1.0 / Math.sqrt(headDim));
     int qWidth = heads * headDim;
-    int kvWidth = kvHeads * headDim;
     for (int i = 0; i < cfg.numHiddenLayers(); i++) {
       String l = pre + "layers." + i + ".";
       Operand<TFloat32> h =
           g.rmsNorm(x, weights.of(ckpt.tensor(l + "input_layernorm.weight")), cfg.rmsNormEps());
       Operand<TFloat32> qkvW =
-          weights.stacked(
+          weights.linear(
               l + "self_attn.qkv_proj.weight",
               List.of(
                   ckpt.tensor(l + "self_attn.q_proj.weight"),
                   ckpt.tensor(l + "self_attn.k_proj.weight"),
                   ckpt.tensor(l + "self_attn.v_proj.weight")));
-      List<Operand<TFloat32>> qkv = g.splitLast(g.linear(h, qkvW), 2, qWidth, kvWidth, kvWidth);
-      Operand<TFloat32> qh = rope(g, g.reshape(qkv.get(0), t, heads, headDim), cos, sin, headDim);
-      Operand<TFloat32> kh = rope(g, g.reshape(qkv.get(1), t, kvHeads, headDim), cos, sin, headDim);
-      Operand<TFloat32> vh = g.reshape(qkv.get(2), t, kvHeads, headDim);
-      qh = g.scale(qh, scale);
+      // [T, heads + 2 kv, hd]: rotate queries and keys together, leave values as they are.
+      Operand<TFloat32> qkv = g.reshape(g.linear(h, qkvW), t, heads + 2 * kvHeads, headDim);
+      List<Operand<TFloat32>> qkAndV = splitAxis1(qkv, heads + kvHeads, kvHeads);
+      Operand<TFloat32> qk = qkAndV.get(0);
+      qk = g.add(g.mul(qk, cos), g.mul(g.tf.gather(qk, swapIndex, g.i32(2)), sin));
+      List<Operand<TFloat32>> qAndK = splitAxis1(qk, heads, kvHeads);
+      Operand<TFloat32> qh = g.scale(qAndK.get(0), scale); // [T, heads, hd]
+      List<Op> written = pool.write(i, slots, qAndK.get(1), qkAndV.get(1));
 
-      List<Op> written = pool.write(i, slots, kh, vh);
+      List<Operand<TFloat32>> outs = new ArrayList<>(2);
+      if (mode.decode) {
+        outs.add(decodeAttention(i, qh, written, masks, qWidth));
+      }
+      if (mode.prefill) {
+        outs.add(prefillAttention(i, qh, written, masks, qWidth));
+      }
+      Operand<TFloat32> attn = outs.size() == 1 ? outs.get(0) : g.concat(0, outs); // [T, heads*hd]
+      x = g.add(x, g.linear(attn, weights.linear(ckpt.tensor(l + "self_attn.o_proj.weight"))));
 
-      // Decode group: [Sd, kv, group, hd] x [Sd, kv, Ld, hd]^T -> [Sd, kv, group, Ld]
-      List<Operand<TFloat32>> dkv = pool.read(i, decodeBlockTables, written);
-      Operand<TFloat32> dq = g.reshape(g.gatherRows(qh, decodeIndex), sd, kvHeads, group, headDim);
-      Operand<TFloat32> dk = g.transpose(g.reshape(dkv.get(0), sd, decodeKeys, kvHeads, headDim), 0, 2, 1, 3);
-      Operand<TFloat32> dv = g.transpose(g.reshape(dkv.get(1), sd, decodeKeys, kvHeads, headDim), 0, 2, 1, 3);
-      Operand<TFloat32> dp = g.softmax(g.add(g.bmm(dq, dk, true), decodeBias));
-      Operand<TFloat32> decodeOut = g.reshape(g.bmm(dp, dv, false), sd, qWidth);
-
-      // Prefill group: queries padded to [Sp, Q]; [Sp, kv, Q*group, hd] x [Sp, kv, Lp, hd]^T
-      List<Operand<TFloat32>> pkv = pool.read(i, prefillBlockTables, written);
-      Operand<TFloat32> pq =
-          g.reshape(
-              g.transpose(
-                  g.reshape(g.gatherRows(qh, prefillTokenIndex), sp, q, kvHeads, group, headDim),
-                  0, 2, 1, 3, 4),
-              sp, kvHeads, g.mulDims(q, g.i32(group)), headDim);
-      Operand<TFloat32> pk = g.transpose(g.reshape(pkv.get(0), sp, prefillKeys, kvHeads, headDim), 0, 2, 1, 3);
-      Operand<TFloat32> pv = g.transpose(g.reshape(pkv.get(1), sp, prefillKeys, kvHeads, headDim), 0, 2, 1, 3);
-      Operand<TFloat32> scores =
-          g.add(g.reshape(g.bmm(pq, pk, true), sp, kvHeads, q, group, prefillKeys), prefillBias);
-      Operand<TFloat32> pp =
-          g.reshape(g.softmax(scores), sp, kvHeads, g.mulDims(q, g.i32(group)), prefillKeys);
-      Operand<TFloat32> prefillOut =
-          g.gatherRows(
-              g.reshape(
-                  g.transpose(g.reshape(g.bmm(pp, pv, false), sp, kvHeads, q, group, headDim), 0, 2, 1, 3, 4),
-                  g.mulDims(sp, q),
-                  qWidth),
-              prefillGatherIndex);
-
-      Operand<TFloat32> attn = g.concat(0, List.of(decodeOut, prefillOut)); // [T, heads*hd]
-      x = g.add(x, g.linear(attn, weights.of(ckpt.tensor(l + "self_attn.o_proj.weight"))));
-
-      h = g.rmsNorm(x, weights.of(ckpt.tensor(l + "post_attention_layernorm.weight")), cfg.rmsNormEps());
+      h =
+          g.rmsNorm(
+              x, weights.of(ckpt.tensor(l + "post_attention_layernorm.weight")), cfg.rmsNormEps());
       Operand<TFloat32> gateUpW =
-          weights.stacked(
+          weights.linear(
               l + "mlp.gate_up_proj.weight",
-              List.of(ckpt.tensor(l + "mlp.gate_proj.weight"), ckpt.tensor(l + "mlp.up_proj.weight")));
+              List.of(
+                  ckpt.tensor(l + "mlp.gate_proj.weight"), ckpt.tensor(l + "mlp.up_proj.weight")));
       int inter = cfg.intermediateSize();
       List<Operand<TFloat32>> gu = g.splitLast(g.linear(h, gateUpW), 2, inter, inter);
       Operand<TFloat32> act = g.mul(g.activation(cfg.hiddenAct(), gu.get(0)), gu.get(1));
-      x = g.add(x, g.linear(act, weights.of(ckpt.tensor(l + "mlp.down_proj.weight"))));
+      x = g.add(x, g.linear(act, weights.linear(ckpt.tensor(l + "mlp.down_proj.weight"))));
     }
 
     Operand<TFloat32> last = g.gatherRows(x, logitsIndex);
     last = g.rmsNorm(last, weights.of(ckpt.tensor(pre + "norm.weight")), cfg.rmsNormEps());
-    Operand<TFloat32> head =
-        cfg.tieWordEmbeddings() ? embed : weights.of(ckpt.tensor("language_model.lm_head.weight"));
-    logits = g.linear(last, head);
+    // A tied head reuses the embedding in its [vocab, hidden] layout rather than keep a copy.
+    logits =
+        cfg.tieWordEmbeddings()
+            ? g.linearTransposed(last, embed)
+            : g.linear(last, weights.linear(ckpt.tensor("language_model.lm_head.weight")));
+  }
+
+  /** Additive masks and sizes, computed once per step and shared by all layers. */
+  private final class Masks {
+    Operand<TInt32> sd;
+    Operand<TInt32> bd;
+    Operand<TInt32> decodeKeys;
+    Operand<TInt32> decodeIndex;
+    Operand<TFloat32> decodeBias; // [Sd, 1, 1, Ld]: key l is visible when l < context_len
+    Operand<TInt32> sp;
+    Operand<TInt32> q;
+    Operand<TInt32> prefillKeys;
+    Operand<TFloat32> prefillBias; // [Sp, 1, Q, 1, Lp]: key l is visible at position p if l <= p
+
+    Masks() {
+      if (mode.decode) {
+        sd = g.dim(decodeBlockTables, 0);
+        bd = g.dim(decodeBlockTables, 1);
+        decodeKeys = g.mulDims(bd, g.i32(blockSize));
+        decodeIndex = g.tf.range(g.i32(0), sd, g.i32(1));
+        Operand<TInt32> keyPos = g.tf.range(g.i32(0), decodeKeys, g.i32(1));
+        Operand<TBool> allowed =
+            g.tf.math.less(g.reshape(keyPos, 1, decodeKeys), g.reshape(decodeContextLens, sd, 1));
+        decodeBias = g.reshape(g.maskBias(allowed), sd, 1, 1, decodeKeys);
+      }
+      if (mode.prefill) {
+        sp = g.dim(prefillTokenIndex, 0);
+        q = g.dim(prefillTokenIndex, 1);
+        prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
+        Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
+        Operand<TBool> allowed =
+            g.tf.math.lessEqual(
+                g.reshape(keyPos, 1, 1, prefillKeys), g.reshape(prefillQueryPositions, sp, q, 1));
+        prefillBias = g.reshape(g.maskBias(allowed), sp, 1, q, 1, prefillKeys);
+      }
+    }
   }
 
   /**
-   * Rotary embedding in Hugging Face's rotate-half form: with x = [x1, x2] split in halves,
-   * out = [x1 cos - x2 sin, x2 cos + x1 sin]. x: [T, heads, hd]; cos, sin: [T, 1, hd/2].
+   * Decode group, one query per sequence. The gathered blocks [Sd, Bd, kv, bs, hd] are used as
+   * they lie: the query broadcasts over the block axis, so only the small score tensor is ever
+   * transposed. Returns [Sd, heads*hd].
    */
-  private static Operand<TFloat32> rope(
-      GraphOps g, Operand<TFloat32> x, Operand<TFloat32> cos, Operand<TFloat32> sin, int headDim) {
-    List<Operand<TFloat32>> halves = g.splitLast(x, 3, headDim / 2, headDim / 2);
-    Operand<TFloat32> x1 = halves.get(0);
-    Operand<TFloat32> x2 = halves.get(1);
-    return g.concat(
-        2, List.of(g.sub(g.mul(x1, cos), g.mul(x2, sin)), g.add(g.mul(x2, cos), g.mul(x1, sin))));
+  private Operand<TFloat32> decodeAttention(
+      int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
+    List<Operand<TFloat32>> kv = pool.read(layer, decodeBlockTables, written);
+    Operand<TFloat32> q = g.reshape(g.gatherRows(qh, mk.decodeIndex), mk.sd, 1, kvHeads, group, headDim);
+    // [Sd, 1, kv, group, hd] x [Sd, Bd, kv, bs, hd]^T -> [Sd, Bd, kv, group, bs]
+    Operand<TFloat32> scores = g.bmm(q, kv.get(0), true);
+    Operand<TFloat32> flat =
+        g.reshape(g.transpose(scores, 0, 2, 3, 1, 4), mk.sd, kvHeads, group, mk.decodeKeys);
+    Operand<TFloat32> probs =
+        g.transpose(
+            g.reshape(g.softmax(g.add(flat, mk.decodeBias)), mk.sd, kvHeads, group, mk.bd, blockSize),
+            0, 3, 1, 2, 4); // [Sd, Bd, kv, group, bs]
+    // [Sd, Bd, kv, group, bs] x [Sd, Bd, kv, bs, hd] -> [Sd, Bd, kv, group, hd], summed over Bd
+    return g.reshape(g.tf.sum(g.bmm(probs, kv.get(1), false), g.i32(1)), mk.sd, qWidth);
   }
 
-  private static <T extends org.tensorflow.types.family.TType> Placeholder<T> input(
-      GraphOps g, String name, Class<T> type, long... shape) {
+  /**
+   * Prefill group: queries padded to [Sp, Q], keys over each sequence's blocks, causal.
+   * Returns [Tp, heads*hd] in token order.
+   */
+  private Operand<TFloat32> prefillAttention(
+      int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
+    List<Operand<TFloat32>> kv = pool.read(layer, prefillBlockTables, written);
+    Operand<TInt32> qg = g.mulDims(mk.q, g.i32(group));
+    // [Sp, Q, kv, group, hd] -> [Sp, kv, Q*group, hd]
+    Operand<TFloat32> q =
+        g.reshape(
+            g.transpose(
+                g.reshape(g.gatherRows(qh, prefillTokenIndex), mk.sp, mk.q, kvHeads, group, headDim),
+                0, 2, 1, 3, 4),
+            mk.sp, kvHeads, qg, headDim);
+    // [Sp, Bp, kv, bs, hd] -> [Sp, kv, Lp, hd]
+    Operand<TFloat32> k =
+        g.reshape(g.transpose(kv.get(0), 0, 2, 1, 3, 4), mk.sp, kvHeads, mk.prefillKeys, headDim);
+    Operand<TFloat32> v =
+        g.reshape(g.transpose(kv.get(1), 0, 2, 1, 3, 4), mk.sp, kvHeads, mk.prefillKeys, headDim);
+    Operand<TFloat32> scores =
+        g.add(g.reshape(g.bmm(q, k, true), mk.sp, kvHeads, mk.q, group, mk.prefillKeys), mk.prefillBias);
+    Operand<TFloat32> probs = g.reshape(g.softmax(scores), mk.sp, kvHeads, qg, mk.prefillKeys);
+    // [Sp, kv, Q*group, hd] -> [Sp, Q, kv, group, hd] -> [Sp*Q, heads*hd] -> rows of real tokens
+    Operand<TFloat32> out =
+        g.reshape(
+            g.transpose(g.reshape(g.bmm(probs, v, false), mk.sp, kvHeads, mk.q, group, headDim), 0, 2, 1, 3, 4),
+            g.mulDims(mk.sp, mk.q),
+            qWidth);
+    return g.gatherRows(out, prefillGatherIndex);
+  }
+
+  /** Splits axis 1 of a 3-d tensor into two parts of the given sizes. */
+  private List<Operand<TFloat32>> splitAxis1(Operand<TFloat32> x, int first, int second) {
+    return new ArrayList<>(
+        g.tf.splitV(x, g.tf.constant(new int[] {first, second}), g.i32(1), 2L).output());
+  }
+
+  private <T extends org.tensorflow.types.family.TType> Placeholder<T> input(
+      String name, Class<T> type, long... shape) {
     return g.tf.withName(name).placeholder(type, Placeholder.shape(Shape.of(shape)));
   }
 }

@@ -31,12 +31,17 @@ final class GraphOps {
     return tf.constant(v);
   }
 
-  /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's Linear layout) -> [n, out]. */
+  /** {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. */
   Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w) {
+    return tf.linalg.matMul(x, w);
+  }
+
+  /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's layout, e.g. a tied embedding). */
+  Operand<TFloat32> linearTransposed(Operand<TFloat32> x, Operand<TFloat32> w) {
     return tf.linalg.matMul(x, w, MatMul.transposeB(true));
   }
 
-  /** {@code x @ w^T + b}. */
+  /** {@code x @ w + b}. */
   Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {
     return tf.math.add(linear(x, w), b);
   }

@@ -15,8 +15,12 @@ import org.tensorflow.types.TInt32;
 
 /**
  * The paged KV cache on the device: per layer, one key and one value variable shaped {@code
- * [num_blocks, block_size, kv_heads, head_dim]}. The step graph writes new keys and values by
- * (block, offset) and reads whole blocks by block table; the pool never travels to Java.
+ * [num_blocks, kv_heads, block_size, head_dim]}. The step graph writes new keys and values by
+ * (block, head, offset) and reads whole blocks by block table; the pool never travels to Java.
+ *
+ * <p>Heads sit outside the block's token axis so that a gathered block table, {@code [seqs,
+ * blocks, kv_heads, block_size, head_dim]}, is already a batch of per-head matrices that attention
+ * can multiply without first transposing the keys and values.
  */
 final class KvPool {
 
@@ -29,7 +33,7 @@ final class KvPool {
   KvPool(Ops tf, TextConfig text, KvCacheConfig config) {
     this.tf = tf.withSubScope("kv_pool");
     this.config = config;
-    long[] dims = {config.numBlocks(), config.blockSize(), text.numKeyValueHeads(), text.headDim()};
+    long[] dims = {config.numBlocks(), text.numKeyValueHeads(), config.blockSize(), text.headDim()};
     Shape shape = Shape.of(dims);
     for (int i = 0; i < text.numHiddenLayers(); i++) {
       // Distinct shared names: handles with an empty one would all share a single resource.
@@ -48,7 +52,10 @@ final class KvPool {
     return config;
   }
 
-  /** Writes k and v ([tokens, kv_heads, head_dim]) of layer {@code layer} at {@code slots} ([tokens, 2]). */
+  /**
+   * Writes k and v ([tokens, kv_heads, head_dim]) of layer {@code layer} at {@code slots}
+   * ([tokens, kv_heads, 3]: block, head, offset).
+   */
   List<Op> write(int layer, Operand<TInt32> slots, Operand<TFloat32> k, Operand<TFloat32> v) {
     return List.of(
         tf.resourceScatterNdUpdate(keys.get(layer), slots, k),
@@ -57,7 +64,7 @@ final class KvPool {
 
   /**
    * Reads the blocks named by {@code blockTables} ([seqs, blocks]) after {@code after} ran:
-   * keys and values, each [seqs, blocks, block_size, kv_heads, head_dim].
+   * keys and values, each [seqs, blocks, kv_heads, block_size, head_dim].
    */
   List<Operand<TFloat32>> read(int layer, Operand<TInt32> blockTables, List<Op> after) {
     Ops ordered = tf.withControlDependencies(after);

@@ -17,6 +17,8 @@ final class StepInputs {
 
   int[] inputIds;
   int[] positions;
+  int kvHeads;
+  /** [T, kv_heads, 3]: (block, head, offset) of each token's key and value. */
   int[] slots;
   float[] imageRows;
   int[] imagePositions;
@@ -71,7 +73,9 @@ final class StepInputs {
     StepInputs in = new StepInputs();
     in.inputIds = new int[total];
     in.positions = new int[total];
-    in.slots = new int[total * 2];
+    int kvHeads = config.text().numKeyValueHeads();
+    in.kvHeads = kvHeads;
+    in.slots = new int[total * kvHeads * 3];
     in.imageRows = new float[imageTotal * width];
     in.imagePositions = new int[imageTotal];
     in.imageRowCount = imageTotal;
@@ -134,8 +138,12 @@ final class StepInputs {
         // Image positions take their embedding from the features; any valid row will do here.
         in.inputIds[t] = isImage[j] ? 0 : id;
         in.positions[t] = pos;
-        in.slots[2 * t] = table[pos / bs];
-        in.slots[2 * t + 1] = pos % bs;
+        for (int h = 0; h < kvHeads; h++) {
+          int at = (t * kvHeads + h) * 3;
+          in.slots[at] = table[pos / bs];
+          in.slots[at + 1] = h;
+          in.slots[at + 2] = pos % bs;
+        }
         t++;
       }
       int blocks = ceilDiv(c.contextLength(), bs);

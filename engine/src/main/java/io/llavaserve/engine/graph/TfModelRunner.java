@@ -19,6 +19,7 @@ import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.ndarray.buffer.FloatDataBuffer;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
@@ -36,13 +37,14 @@ public final class TfModelRunner implements ModelRunner {
   private final Graph graph;
   private final Session session;
   private final VisionTower vision;
-  private final DecoderStep step;
+  private final java.util.EnumMap<DecoderStep.Mode, DecoderStep> steps =
+      new java.util.EnumMap<>(DecoderStep.Mode.class);
   private final long weightBytes;
 
   /** Session threading: intra-op threads split one op, inter-op threads run independent ops. */
   public record Threads(int intraOp, int interOp) {
     public static Threads defaults() {
-      return new Threads(Runtime.getRuntime().availableProcessors(), 1);
+      return new Threads(Runtime.getRuntime().availableProcessors(), 2);
     }
   }
 
@@ -58,7 +60,9 @@ public final class TfModelRunner implements ModelRunner {
       DeviceWeights weights = new DeviceWeights(tf);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
-      this.step = new DecoderStep(ops, weights, pool, ckpt, config.text());
+      for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {
+        steps.put(mode, new DecoderStep(ops, weights, pool, ckpt, config.text(), mode));
+      }
       ConfigProto proto =
           ConfigProto.newBuilder()
               .setIntraOpParallelismThreads(threads.intraOp())
@@ -158,49 +162,54 @@ public final class TfModelRunner implements ModelRunner {
   @Override
   public StepOutput execute(ScheduledBatch batch) {
     StepInputs in = StepInputs.of(batch, kvCache, config);
-    try (TInt32 ids = ints(in.inputIds, in.inputIds.length);
-        TInt32 positions = ints(in.positions, in.positions.length);
-        TInt32 slots = ints(in.slots, in.positions.length, 2);
-        TFloat32 imageRows =
-            TFloat32.tensorOf(
-                Shape.of(in.imageRowCount, config.text().hiddenSize()),
-                DataBuffers.of(in.imageRows, true, false));
-        TInt32 imagePositions = ints(in.imagePositions, in.imageRowCount, 1);
-        TInt32 decodeTables = ints(in.decodeTables, in.decodeSeqs, in.decodeBlocks);
-        TInt32 decodeLens = ints(in.decodeLens, in.decodeSeqs);
-        TInt32 prefillTables = ints(in.prefillTables, in.prefillSeqs, in.prefillBlocks);
-        TInt32 prefillTokenIndex = ints(in.prefillTokenIndex, in.prefillSeqs, in.prefillWidth);
-        TInt32 prefillQueryPositions = ints(in.prefillQueryPositions, in.prefillSeqs, in.prefillWidth);
-        TInt32 prefillGather = ints(in.prefillGatherIndex, in.prefillGatherIndex.length);
-        TInt32 logitsIndex = ints(in.logitsIndex, in.logitsIndex.length);
-        Result r =
-            session
-                .runner()
-                .feed(step.inputIds, ids)
-                .feed(step.positions, positions)
-                .feed(step.slots, slots)
-                .feed(step.imageRows, imageRows)
-                .feed(step.imagePositions, imagePositions)
-                .feed(step.decodeBlockTables, decodeTables)
-                .feed(step.decodeContextLens, decodeLens)
-                .feed(step.prefillBlockTables, prefillTables)
-                .feed(step.prefillTokenIndex, prefillTokenIndex)
-                .feed(step.prefillQueryPositions, prefillQueryPositions)
-                .feed(step.prefillGatherIndex, prefillGather)
-                .feed(step.logitsIndex, logitsIndex)
-                .fetch(step.logits)
-                .run()) {
-      TFloat32 out = (TFloat32) r.get(0);
-      int vocab = vocabSize();
-      int rows = in.logitsIndex.length;
-      float[] logits = new float[rows * vocab];
-      float[] row = new float[vocab];
-      for (int i = 0; i < rows; i++) {
-        out.asRawTensor().data().asFloats().offset((long) i * vocab).read(row);
-        System.arraycopy(row, 0, logits, in.outputRow[i] * vocab, vocab);
+    DecoderStep step = steps.get(DecoderStep.Mode.of(in.decodeSeqs, in.prefillSeqs));
+    List<TInt32> owned = new ArrayList<>();
+    try (TFloat32 imageRows =
+        TFloat32.tensorOf(
+            Shape.of(in.imageRowCount, config.text().hiddenSize()),
+            DataBuffers.of(in.imageRows, true, false))) {
+      Session.Runner run =
+          session
+              .runner()
+              .feed(step.inputIds, own(owned, in.inputIds, in.inputIds.length))
+              .feed(step.positions, own(owned, in.positions, in.positions.length))
+              .feed(step.slots, own(owned, in.slots, in.positions.length, in.kvHeads, 3))
+              .feed(step.imageRows, imageRows)
+              .feed(step.imagePositions, own(owned, in.imagePositions, in.imageRowCount, 1))
+              .feed(step.logitsIndex, own(owned, in.logitsIndex, in.logitsIndex.length));
+      if (step.mode.decode) {
+        run.feed(step.decodeBlockTables, own(owned, in.decodeTables, in.decodeSeqs, in.decodeBlocks))
+            .feed(step.decodeContextLens, own(owned, in.decodeLens, in.decodeSeqs));
       }
-      return new StepOutput(rows, vocab, logits);
+      if (step.mode.prefill) {
+        run.feed(step.prefillBlockTables, own(owned, in.prefillTables, in.prefillSeqs, in.prefillBlocks))
+            .feed(step.prefillTokenIndex, own(owned, in.prefillTokenIndex, in.prefillSeqs, in.prefillWidth))
+            .feed(
+                step.prefillQueryPositions,
+                own(owned, in.prefillQueryPositions, in.prefillSeqs, in.prefillWidth))
+            .feed(step.prefillGatherIndex, own(owned, in.prefillGatherIndex, in.prefillGatherIndex.length));
+      }
+      try (Result r = run.fetch(step.logits).run()) {
+        TFloat32 out = (TFloat32) r.get(0);
+        int vocab = vocabSize();
+        int rows = in.logitsIndex.length;
+        float[] logits = new float[rows * vocab];
+        FloatDataBuffer src = out.asRawTensor().data().asFloats();
+        for (int i = 0; i < rows; i++) {
+          src.offset((long) i * vocab).read(logits, in.outputRow[i] * vocab, vocab);
+        }
+        return new StepOutput(rows, vocab, logits);
+      }
+    } finally {
+      owned.forEach(TInt32::close);
     }
+  }
+
+  /** An int tensor whose closing is left to {@code owned}. */
+  private static TInt32 own(List<TInt32> owned, int[] data, long... shape) {
+    TInt32 t = ints(data, shape);
+    owned.add(t);
+    return t;
   }
 
   private static TInt32 ints(int[] data, long... shape) {

@@ -51,7 +51,7 @@ final class VisionTower {
             c * p * p);
     Operand<TFloat32> patchW =
         weights.of(ckpt.tensor(pre + "embeddings.patch_embedding.weight"), hidden, (long) c * p * p);
-    Operand<TFloat32> embedded = g.reshape(g.linear(patches, patchW), n, grid * grid, hidden);
+    Operand<TFloat32> embedded = g.reshape(g.linearTransposed(patches, patchW), n, grid * grid, hidden);
 
     // Prepend the class embedding, add learned positions: [n, tokens, hidden]
     Operand<TFloat32> cls = weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
@@ -76,7 +76,7 @@ final class VisionTower {
               weights.of(ckpt.tensor(l + "layer_norm1.bias")),
               v.layerNormEps());
       Operand<TFloat32> qkvW =
-          weights.stacked(
+          weights.linear(
               l + "self_attn.qkv_proj.weight",
               List.of(
                   ckpt.tensor(l + "self_attn.q_proj.weight"),
@@ -105,7 +105,7 @@ final class VisionTower {
               x,
               g.linear(
                   attn,
-                  weights.of(ckpt.tensor(l + "self_attn.out_proj.weight")),
+                  weights.linear(ckpt.tensor(l + "self_attn.out_proj.weight")),
                   weights.of(ckpt.tensor(l + "self_attn.out_proj.bias"))));
       h =
           g.layerNorm(
@@ -116,12 +116,12 @@ final class VisionTower {
       h =
           g.linear(
               h,
-              weights.of(ckpt.tensor(l + "mlp.fc1.weight")),
+              weights.linear(ckpt.tensor(l + "mlp.fc1.weight")),
               weights.of(ckpt.tensor(l + "mlp.fc1.bias")));
       h =
           g.linear(
               g.activation(v.hiddenAct(), h),
-              weights.of(ckpt.tensor(l + "mlp.fc2.weight")),
+              weights.linear(ckpt.tensor(l + "mlp.fc2.weight")),
               weights.of(ckpt.tensor(l + "mlp.fc2.bias")));
       x = g.add(x, h);
     }
@@ -138,13 +138,13 @@ final class VisionTower {
     Operand<TFloat32> y =
         g.linear(
             flat,
-            weights.of(ckpt.tensor(proj + "linear_1.weight")),
+            weights.linear(ckpt.tensor(proj + "linear_1.weight")),
             weights.of(ckpt.tensor(proj + "linear_1.bias")));
     if (config.projector() == ProjectorKind.MLP2X_GELU) {
       y =
           g.linear(
               g.activation(config.projectorHiddenAct(), y),
-              weights.of(ckpt.tensor(proj + "linear_2.weight")),
+              weights.linear(ckpt.tensor(proj + "linear_2.weight")),
               weights.of(ckpt.tensor(proj + "linear_2.bias")));
     }
     features = g.reshape(y, n, kept, config.text().hiddenSize());
