@@ -83,10 +83,33 @@ public final class TfModelRunner implements ModelRunner {
     this.session = s;
   }
 
-  /** Builds the graph for {@code ckpt} and uploads its weights. */
+  /**
+   * Builds the graph for {@code ckpt}, uploads its weights, and runs every entry point once so
+   * that TensorFlow's one-time graph preparation is not paid by the first request.
+   */
   public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache, Threads threads)
       throws CheckpointException {
-    return new TfModelRunner(ckpt, kvCache, threads);
+    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads);
+    try {
+      runner.warmUp();
+    } catch (RuntimeException e) {
+      runner.close();
+      throw e;
+    }
+    return runner;
+  }
+
+  /** One run of the vision tower and of each step mode, on block 0 (which is then garbage). */
+  private void warmUp() {
+    int c = config.vision().numChannels();
+    int side = config.vision().imageSize();
+    encodeImages(List.of(PixelValues.of(c, side, side, new float[c * side * side])));
+    int[] block = {0, 0};
+    SequenceChunk decode = SequenceChunk.text(new int[] {0}, 0, block);
+    SequenceChunk prefill = SequenceChunk.text(new int[] {0, 0}, 0, block);
+    execute(ScheduledBatch.of(List.of(decode)));
+    execute(ScheduledBatch.of(List.of(prefill)));
+    execute(ScheduledBatch.of(List.of(decode, prefill)));
   }
 
   public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache)

@@ -349,7 +349,7 @@ class CheckpointTest {
     assertEquals(
         Files.size(
             Path.of(
-                "src/main/resources/io/llavaserve/engine/checkpoint/llama-tokenizer/tokenizer.json")),
+                "src/main/resources/io/llavaserve/engine/tokenizer/llama/tokenizer.json")),
         Files.size(d.resolve("tokenizer.json")));
   }
 }
