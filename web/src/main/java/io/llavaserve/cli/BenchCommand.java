@@ -47,8 +47,7 @@ final class BenchCommand implements Callable<Integer> {
         throw new IllegalArgumentException(
             "the KV cache holds " + kv.numBlocks() + " blocks; this bench needs " + perSeqBlocks * maxBatch + " (raise --kv-cache-mb)");
       }
-      TfModelRunner.Threads threads =
-          model.threads == null ? TfModelRunner.Threads.defaults() : new TfModelRunner.Threads(model.threads, 1);
+      TfModelRunner.Threads threads = model.threads();
       System.out.printf(
           "model: hidden %d x %d layers, intermediate %d, heads %d/%d, vocab %d; weights %.0f MB on the device; %d threads%n",
           t.hiddenSize(), t.numHiddenLayers(), t.intermediateSize(), t.numAttentionHeads(), t.numKeyValueHeads(),
