@@ -1,0 +1,347 @@
+package io.llavaserve.batching.engine;
+
+import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.events.TokenStream;
+import io.llavaserve.batching.kvcache.BlockManager;
+import io.llavaserve.batching.kvcache.PrefixCacheStats;
+import io.llavaserve.batching.request.GenerationRequest;
+import io.llavaserve.batching.scheduler.ScheduledChunk;
+import io.llavaserve.batching.scheduler.Scheduler;
+import io.llavaserve.batching.scheduler.SchedulerOutput;
+import io.llavaserve.batching.sequence.Sequence;
+import io.llavaserve.batching.vision.ImageFeatureCache;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.ModelRunner;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.engine.sampling.Sampler;
+import io.llavaserve.engine.sampling.StopCondition;
+import io.llavaserve.engine.tokenizer.Tokenizer;
+import io.reactivex.rxjava3.core.Flowable;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The engine's step loop. One thread owns the scheduler, the block manager, the image cache and
+ * the runner; other threads talk to it only through {@link #submit} and {@link #abort}, which
+ * queue commands. Each {@link #step()} admits arrivals, schedules, encodes new images in one
+ * vision run, runs ONE model step for the whole batch, samples and streams.
+ */
+final class EngineLoop {
+
+  private static final Logger LOG = Logger.getLogger(EngineLoop.class.getName());
+
+  private final ModelRunner runner;
+  private final Tokenizer tokenizer;
+  private final ModelSpec spec;
+  private final EngineConfig config;
+  private final BlockManager blocks;
+  private final Scheduler scheduler;
+  private final ImageFeatureCache imageCache;
+  private final LinkedBlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
+  private final Map<Long, Sequence> live = new HashMap<>();
+  private final Map<Long, Sequence> notYetAdmitted = new LinkedHashMap<>();
+  private final AtomicLong nextId = new AtomicLong();
+  private final AtomicInteger waitingRequests = new AtomicInteger();
+  private final AtomicLong waitingTokens = new AtomicLong();
+  private volatile EngineStats stats;
+  private long steps;
+  private long promptTokensComputed;
+  private long tokensGenerated;
+  private long requestsFinished;
+
+  EngineLoop(ModelRunner runner, Tokenizer tokenizer, ModelSpec spec, EngineConfig config) {
+    this.runner = runner;
+    this.tokenizer = tokenizer;
+    this.spec = spec;
+    this.config = config;
+    this.blocks =
+        new BlockManager(
+            runner.kvCache().numBlocks(), runner.kvCache().blockSize(), config.enablePrefixCaching());
+    this.scheduler = new Scheduler(config.scheduler(), blocks);
+    this.imageCache = new ImageFeatureCache(config.imageCacheBytes());
+    this.stats = EngineStats.empty(runner.kvCache().numBlocks());
+  }
+
+  EngineStats stats() {
+    return stats;
+  }
+
+  // ---- any thread ----
+
+  /**
+   * Validates and queues a request.
+   *
+   * @throws IllegalArgumentException when the request can never run (the message names the
+   *     field and the limit)
+   * @throws OverloadedException when the waiting queue is full
+   */
+  Flowable<TokenEvent> submit(GenerationRequest request) {
+    ExpandedPrompt prompt =
+        ExpandedPrompt.expand(request.promptIds(), spec.imageTokenId(), spec.rowsPerImage());
+    validate(request, prompt);
+    int queued = waitingRequests.incrementAndGet();
+    long tokens = waitingTokens.addAndGet(prompt.length());
+    if (queued > config.scheduler().maxWaitingRequests()
+        || tokens > config.scheduler().maxWaitingTokens()) {
+      waitingRequests.decrementAndGet();
+      waitingTokens.addAndGet(-prompt.length());
+      throw new OverloadedException(
+          queued > config.scheduler().maxWaitingRequests()
+              ? "too many requests waiting (limit " + config.scheduler().maxWaitingRequests() + ")"
+              : "too many prompt tokens waiting (limit " + config.scheduler().maxWaitingTokens() + ")",
+          1);
+    }
+    long id = nextId.incrementAndGet();
+    TokenStream stream = new TokenStream(() -> abort(id));
+    Sequence seq =
+        new Sequence(
+            id,
+            request,
+            prompt,
+            new Sampler(request.sampling(), prompt.tokens()),
+            new StopCondition(request.sampling(), spec.eosTokenId(), spec.maxModelLen()),
+            tokenizer.newDetokenizer(true),
+            stream);
+    commands.add(() -> arrive(seq));
+    return stream.flowable();
+  }
+
+  /** Asks the loop to abort a request; its blocks are free at the next step. */
+  void abort(long id) {
+    commands.add(() -> abortNow(id));
+  }
+
+  void wake(Runnable r) {
+    commands.add(r);
+  }
+
+  private void validate(GenerationRequest r, ExpandedPrompt prompt) {
+    if (prompt.imageCount() != r.images().size()) {
+      throw new IllegalArgumentException(
+          "images: the prompt has " + prompt.imageCount() + " image placeholders but "
+              + r.images().size() + " images were given");
+    }
+    int vocab = runner.vocabSize();
+    for (int id : r.promptIds()) {
+      if (id != spec.imageTokenId() && (id < 0 || id >= vocab)) {
+        throw new IllegalArgumentException(
+            "prompt: token id " + id + " is outside the vocabulary of " + vocab);
+      }
+    }
+    if (prompt.length() >= spec.maxModelLen()) {
+      throw new IllegalArgumentException(
+          "prompt: " + prompt.length() + " positions (images count " + spec.rowsPerImage()
+              + " each) leave no room to generate within the context length of "
+              + spec.maxModelLen());
+    }
+    int maxTokens = r.sampling().maxTokens();
+    if ((long) prompt.length() + maxTokens > spec.maxModelLen()) {
+      throw new IllegalArgumentException(
+          "max_tokens: " + maxTokens + " with a prompt of " + prompt.length()
+              + " positions exceeds the context length of " + spec.maxModelLen()
+              + "; at most " + (spec.maxModelLen() - prompt.length()) + " tokens fit");
+    }
+  }
+
+  // ---- engine thread ----
+
+  /** Runs steps until {@code stop} says so, waiting for work when there is none. */
+  void run(java.util.function.BooleanSupplier stop) {
+    while (!stop.getAsBoolean()) {
+      try {
+        drainCommands();
+        if (!step()) {
+          Runnable r = commands.poll(scheduler.hasWork() ? 1 : 50, TimeUnit.MILLISECONDS);
+          if (r != null) {
+            r.run();
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException e) {
+        LOG.log(Level.SEVERE, "engine loop error", e);
+      }
+    }
+  }
+
+  void drainCommands() {
+    Runnable r;
+    while ((r = commands.poll()) != null) {
+      r.run();
+    }
+  }
+
+  /** One step; false when there was nothing to run. */
+  boolean step() {
+    drainCommands();
+    if (!scheduler.hasWork()) {
+      publishStats(0, 0);
+      return false;
+    }
+    long start = System.nanoTime();
+    SchedulerOutput out = scheduler.schedule();
+    for (ScheduledChunk c : out.chunks()) {
+      if (notYetAdmitted.remove(c.sequence().id()) != null) {
+        waitingRequests.decrementAndGet();
+        waitingTokens.addAndGet(-c.sequence().promptLength());
+      }
+    }
+    if (out.isEmpty()) {
+      publishStats(0, 0);
+      return false;
+    }
+    try {
+      encodeMissingImages(out.chunks());
+      List<SequenceChunk> chunks = new ArrayList<>(out.chunks().size());
+      for (ScheduledChunk c : out.chunks()) {
+        Sequence s = c.sequence();
+        chunks.add(
+            new SequenceChunk(
+                s.tokens(c.start(), c.end()),
+                c.start(),
+                s.blockTable().blockIds(),
+                s.placements(c.start(), c.end())));
+      }
+      StepOutput logits = runner.execute(ScheduledBatch.of(chunks));
+      steps++;
+      for (int i = 0; i < out.chunks().size(); i++) {
+        ScheduledChunk c = out.chunks().get(i);
+        Sequence s = c.sequence();
+        boolean completes = c.completesSequence();
+        s.setNumComputedTokens(c.end());
+        blocks.commit(s.blockTable(), s, c.end());
+        if (c.numTokens() > 1 || s.outputLength() == 0) {
+          promptTokensComputed += c.numTokens();
+        }
+        if (completes) {
+          tokensGenerated++;
+          Optional<FinishReason> done = s.appendSampled(logits.logits(), logits.rowOffset(i), logits.vocabSize());
+          done.ifPresent(reason -> finish(s, reason, null));
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "step failed; its requests finish with an error", e);
+      for (ScheduledChunk c : out.chunks()) {
+        if (c.sequence().status() != Sequence.Status.FINISHED) {
+          finish(c.sequence(), FinishReason.ERROR, "internal error: " + e.getMessage());
+        }
+      }
+    }
+    publishStats(System.nanoTime() - start, out.numTokens());
+    return true;
+  }
+
+  private void arrive(Sequence seq) {
+    live.put(seq.id(), seq);
+    notYetAdmitted.put(seq.id(), seq);
+    scheduler.add(seq);
+  }
+
+  private void abortNow(long id) {
+    Sequence seq = live.get(id);
+    if (seq != null && seq.status() != Sequence.Status.FINISHED) {
+      finish(seq, FinishReason.ABORT, null);
+    }
+  }
+
+  private void finish(Sequence seq, FinishReason reason, String error) {
+    scheduler.finish(seq);
+    live.remove(seq.id());
+    if (notYetAdmitted.remove(seq.id()) != null) {
+      waitingRequests.decrementAndGet();
+      waitingTokens.addAndGet(-seq.promptLength());
+    }
+    requestsFinished++;
+    seq.finish(reason, error);
+  }
+
+  /** Encodes, in one vision run, every image a chunk of this step needs and no cache holds. */
+  private void encodeMissingImages(List<ScheduledChunk> chunks) {
+    Map<String, PixelValues> toEncode = new LinkedHashMap<>();
+    List<Object[]> pending = new ArrayList<>();
+    for (ScheduledChunk c : chunks) {
+      Sequence s = c.sequence();
+      for (int i : s.imagesMissingFeatures(c.start(), c.end())) {
+        ImageFeatures cached = imageCache.get(s.imageDigest(i));
+        if (cached != null) {
+          s.setFeatures(i, cached);
+        } else {
+          toEncode.putIfAbsent(s.imageDigest(i), s.image(i));
+          pending.add(new Object[] {s, i});
+        }
+      }
+    }
+    if (toEncode.isEmpty()) {
+      return;
+    }
+    List<String> digests = new ArrayList<>(toEncode.keySet());
+    List<ImageFeatures> features = runner.encodeImages(new ArrayList<>(toEncode.values()));
+    Map<String, ImageFeatures> byDigest = new HashMap<>();
+    for (int k = 0; k < digests.size(); k++) {
+      byDigest.put(digests.get(k), features.get(k));
+      imageCache.put(digests.get(k), features.get(k));
+    }
+    for (Object[] p : pending) {
+      Sequence s = (Sequence) p[0];
+      int i = (Integer) p[1];
+      s.setFeatures(i, byDigest.get(s.imageDigest(i)));
+    }
+  }
+
+  private void publishStats(long stepNanos, int stepTokens) {
+    PrefixCacheStats p = blocks.stats();
+    EngineStats prev = stats;
+    stats =
+        new EngineStats(
+            scheduler.numRunning(),
+            scheduler.numWaiting(),
+            blocks.numUsedBlocks(),
+            blocks.numBlocks(),
+            p.queries(),
+            p.hits(),
+            imageCache.hits(),
+            imageCache.misses(),
+            scheduler.preemptions(),
+            steps,
+            stepTokens == 0 ? prev.lastStepNanos() : stepNanos,
+            stepTokens == 0 ? prev.lastStepTokens() : stepTokens,
+            promptTokensComputed,
+            tokensGenerated,
+            requestsFinished);
+  }
+
+  /** Aborts everything still live (at shutdown). */
+  void abortAll() {
+    drainCommands();
+    for (Sequence s : new ArrayList<>(live.values())) {
+      finish(s, FinishReason.ABORT, null);
+    }
+    publishStats(0, 0);
+  }
+
+  /** For tests: the block manager and live sequences' tables. */
+  BlockManager blockManager() {
+    return blocks;
+  }
+
+  List<Sequence> liveSequences() {
+    return new ArrayList<>(live.values());
+  }
+}

@@ -1,0 +1,44 @@
+package io.llavaserve.batching.events;
+
+import io.reactivex.rxjava3.core.Flowable;
+import io.reactivex.rxjava3.processors.UnicastProcessor;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The stream of one request: the engine thread emits into it, one subscriber consumes it with
+ * backpressure. The engine reads {@link #backlog()} to stop decoding a sequence whose consumer
+ * has fallen behind, so a slow reader holds its KV blocks but neither stalls the other requests
+ * nor grows memory without bound.
+ */
+public final class TokenStream {
+
+  private final UnicastProcessor<TokenEvent> processor = UnicastProcessor.create(16);
+  private final AtomicLong delivered = new AtomicLong();
+  private final Flowable<TokenEvent> flowable;
+  private long produced; // engine thread only
+
+  /** @param onCancel run when the subscriber cancels before the stream finished */
+  public TokenStream(Runnable onCancel) {
+    this.flowable =
+        processor.doOnNext(e -> delivered.incrementAndGet()).doOnCancel(onCancel::run);
+  }
+
+  /** The consumer side; it may be subscribed once. */
+  public Flowable<TokenEvent> flowable() {
+    return flowable;
+  }
+
+  /** Emits an event; a {@link TokenEvent.Finished} also completes the stream. */
+  public void emit(TokenEvent event) {
+    produced++;
+    processor.onNext(event);
+    if (event instanceof TokenEvent.Finished) {
+      processor.onComplete();
+    }
+  }
+
+  /** Events emitted and not yet taken by the subscriber. */
+  public long backlog() {
+    return produced - delivered.get();
+  }
+}

@@ -1,0 +1,280 @@
+package io.llavaserve.batching.sequence;
+
+import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.events.TokenStream;
+import io.llavaserve.batching.events.Usage;
+import io.llavaserve.batching.kvcache.BlockTable;
+import io.llavaserve.batching.kvcache.TokenSource;
+import io.llavaserve.batching.request.GenerationRequest;
+import io.llavaserve.batching.request.Priority;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.ImagePlacement;
+import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.engine.sampling.SampledToken;
+import io.llavaserve.engine.sampling.Sampler;
+import io.llavaserve.engine.sampling.StopChecker;
+import io.llavaserve.engine.sampling.StopCondition;
+import io.llavaserve.engine.tokenizer.IncrementalDetokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A request inside the engine: its expanded prompt, what has been computed and generated, its KV
+ * blocks, and its sampling and streaming state. Owned by the engine thread.
+ */
+public final class Sequence implements TokenSource {
+
+  /** Where a sequence is in its life. */
+  public enum Status {
+    WAITING,
+    RUNNING,
+    FINISHED
+  }
+
+  private final long id;
+  private final GenerationRequest request;
+  private final ExpandedPrompt prompt;
+  private final String[] imageDigests;
+  private final ImageFeatures[] features;
+  private final BlockTable blockTable = new BlockTable();
+  private final Sampler sampler;
+  private final StopCondition stop;
+  private final StopChecker stopStrings;
+  private final IncrementalDetokenizer detokenizer;
+  private final TokenStream stream;
+  private int[] output = new int[16];
+  private int outputLength;
+  private int numComputedTokens;
+  private int cachedPromptTokens = -1;
+  private Status status = Status.WAITING;
+  private final long arrivalNanos = System.nanoTime();
+  private long firstTokenNanos;
+
+  public Sequence(
+      long id,
+      GenerationRequest request,
+      ExpandedPrompt prompt,
+      Sampler sampler,
+      StopCondition stop,
+      IncrementalDetokenizer detokenizer,
+      TokenStream stream) {
+    this.id = id;
+    this.request = request;
+    this.prompt = prompt;
+    this.sampler = sampler;
+    this.stop = stop;
+    this.stopStrings = new StopChecker(request.sampling().stop());
+    this.detokenizer = detokenizer;
+    this.stream = stream;
+    List<PixelValues> images = request.images();
+    if (images.size() != prompt.imageCount()) {
+      throw new IllegalArgumentException(
+          "prompt has " + prompt.imageCount() + " image tokens but " + images.size() + " images");
+    }
+    this.imageDigests = new String[images.size()];
+    for (int i = 0; i < imageDigests.length; i++) {
+      imageDigests[i] = images.get(i).digest();
+    }
+    this.features = new ImageFeatures[images.size()];
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public GenerationRequest request() {
+    return request;
+  }
+
+  public Priority priority() {
+    return request.priority();
+  }
+
+  public Status status() {
+    return status;
+  }
+
+  public void setStatus(Status status) {
+    this.status = status;
+  }
+
+  public BlockTable blockTable() {
+    return blockTable;
+  }
+
+  public TokenStream stream() {
+    return stream;
+  }
+
+  public int promptLength() {
+    return prompt.length();
+  }
+
+  public int outputLength() {
+    return outputLength;
+  }
+
+  public int[] outputTokens() {
+    return Arrays.copyOf(output, outputLength);
+  }
+
+  @Override
+  public int length() {
+    return prompt.length() + outputLength;
+  }
+
+  @Override
+  public int tokenAt(int position) {
+    return position < prompt.length() ? prompt.tokens()[position] : output[position - prompt.length()];
+  }
+
+  @Override
+  public String imageDigestAt(int position) {
+    int i = position < prompt.length() ? prompt.imageAt(position) : -1;
+    return i < 0 ? null : imageDigests[i];
+  }
+
+  @Override
+  public int imageRowAt(int position) {
+    int i = position < prompt.length() ? prompt.imageAt(position) : -1;
+    return i < 0 ? 0 : position - prompt.imageStarts()[i];
+  }
+
+  /** Positions whose keys and values are in the cache. */
+  public int numComputedTokens() {
+    return numComputedTokens;
+  }
+
+  public void setNumComputedTokens(int n) {
+    if (n < 0 || n > length()) {
+      throw new IllegalArgumentException("computed tokens " + n + " outside [0, " + length() + "]");
+    }
+    numComputedTokens = n;
+  }
+
+  /** Positions still to compute before the next token can be sampled. */
+  public int numPendingTokens() {
+    return length() - numComputedTokens;
+  }
+
+  /** Records the prefix-cache hit of the first admission (later re-admissions don't count). */
+  public void recordCachedPrompt(int tokens) {
+    if (cachedPromptTokens < 0) {
+      cachedPromptTokens = Math.min(tokens, prompt.length());
+    }
+  }
+
+  /** Whether the consumer has fallen {@code maxBacklog} events behind. */
+  public boolean isBackpressured(long maxBacklog) {
+    return stream.backlog() >= maxBacklog;
+  }
+
+  /** Indices of images that overlap positions [from, to) and have no features yet. */
+  public List<Integer> imagesMissingFeatures(int from, int to) {
+    List<Integer> missing = new ArrayList<>();
+    for (int i = 0; i < features.length; i++) {
+      int start = prompt.imageStarts()[i];
+      if (features[i] == null && start < to && start + prompt.rowsPerImage() > from) {
+        missing.add(i);
+      }
+    }
+    return missing;
+  }
+
+  public PixelValues image(int i) {
+    return request.images().get(i);
+  }
+
+  public String imageDigest(int i) {
+    return imageDigests[i];
+  }
+
+  public void setFeatures(int i, ImageFeatures f) {
+    features[i] = f;
+  }
+
+  /** Token ids of positions [from, to). */
+  public int[] tokens(int from, int to) {
+    int[] t = new int[to - from];
+    for (int p = from; p < to; p++) {
+      t[p - from] = tokenAt(p);
+    }
+    return t;
+  }
+
+  /** Image rows that fall in [from, to); every overlapping image must have its features. */
+  public List<ImagePlacement> placements(int from, int to) {
+    List<ImagePlacement> out = new ArrayList<>();
+    for (int i = 0; i < features.length; i++) {
+      int start = Math.max(from, prompt.imageStarts()[i]);
+      int end = Math.min(to, prompt.imageStarts()[i] + prompt.rowsPerImage());
+      if (start < end) {
+        if (features[i] == null) {
+          throw new IllegalStateException("image " + i + " of " + request.requestId() + " has no features");
+        }
+        out.add(new ImagePlacement(start - from, features[i], start - prompt.imageStarts()[i], end - start));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Takes the next token from a logits row, streams its text, and says whether the sequence is
+   * finished.
+   */
+  public Optional<FinishReason> appendSampled(float[] logits, int offset, int vocabSize) {
+    SampledToken tok = sampler.sample(logits, offset, vocabSize);
+    sampler.accept(tok.tokenId());
+    if (outputLength == output.length) {
+      output = Arrays.copyOf(output, output.length * 2);
+    }
+    output[outputLength++] = tok.tokenId();
+    if (firstTokenNanos == 0) {
+      firstTokenNanos = System.nanoTime();
+    }
+    boolean matched = false;
+    String text = "";
+    if (!stop.isStopToken(tok.tokenId())) {
+      StopChecker.Chunk piece = stopStrings.append(detokenizer.next(tok.tokenId()));
+      text = piece.text();
+      matched = piece.stopped();
+    }
+    stream.emit(
+        new TokenEvent.Token(outputLength - 1, tok.tokenId(), text, tok.logprob(), tok.topLogprobs()));
+    return stop.check(tok.tokenId(), outputLength, length(), matched);
+  }
+
+  /** Ends the stream with {@code reason}, releasing any held-back text. */
+  public void finish(FinishReason reason, String error) {
+    status = Status.FINISHED;
+    String tail = "";
+    if (reason != FinishReason.ERROR && reason != FinishReason.ABORT && !stopStrings.stopped()) {
+      StopChecker.Chunk last = stopStrings.append(detokenizer.flush());
+      tail = last.text() + (last.stopped() ? "" : stopStrings.flush());
+    }
+    stream.emit(new TokenEvent.Finished(reason, usage(), tail, error));
+  }
+
+  public Usage usage() {
+    return new Usage(prompt.length(), Math.max(cachedPromptTokens, 0), outputLength);
+  }
+
+  /** Nanoseconds from arrival to the first token, or -1 before it. */
+  public long timeToFirstTokenNanos() {
+    return firstTokenNanos == 0 ? -1 : firstTokenNanos - arrivalNanos;
+  }
+
+  public long arrivalNanos() {
+    return arrivalNanos;
+  }
+
+  @Override
+  public String toString() {
+    return "Sequence[" + id + " " + request.requestId() + " " + status + " computed "
+        + numComputedTokens + "/" + length() + "]";
+  }
+}
