@@ -117,6 +117,16 @@ class GenerateCommandTest {
   }
 
   @Test
+  void missingImageFileIsNamed() {
+    Path missing = dir.resolve("missing.png");
+    Cli.Run run = generate("--image", missing.toString(), "--prompt", "hi");
+
+    assertEquals(2, run.exit());
+    String line = run.errorLine();
+    assertTrue(line.contains(missing.toString()) && line.contains("no such file"), line);
+  }
+
+  @Test
   void temperatureOutOfRangeIsNamed() {
     Cli.Run run = generate("--prompt", "hi", "--temperature", "5");
 
