@@ -8,14 +8,17 @@ import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.ModelRunner;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Engine step throughput: prefill and decode with 1, 8 and 32 sequences in one step, the
@@ -35,8 +38,11 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--batch-sizes", split = ",", defaultValue = "1,8,32")
   int[] batchSizes;
 
+  @Spec CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
     try (LlavaModel m = model.load()) {
       TextConfig t = m.config().text();
       ModelRunner runner = m.runner();
@@ -48,7 +54,7 @@ final class BenchCommand implements Callable<Integer> {
             "the KV cache holds " + kv.numBlocks() + " blocks; this bench needs " + perSeqBlocks * maxBatch + " (raise --kv-cache-mb)");
       }
       TfModelRunner.Threads threads = model.threads();
-      System.out.printf(
+      out.printf(
           "model: hidden %d x %d layers, intermediate %d, heads %d/%d, vocab %d; weights %.0f MB on the device; %d threads%n",
           t.hiddenSize(), t.numHiddenLayers(), t.intermediateSize(), t.numAttentionHeads(), t.numKeyValueHeads(),
           t.vocabSize(), m.runner().weightBytes() / 1e6, threads.intraOp());
@@ -56,15 +62,15 @@ final class BenchCommand implements Callable<Integer> {
       MatmulProbe.Result peak128 = MatmulProbe.measure(128, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
       MatmulProbe.Result peak32 = MatmulProbe.measure(32, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
       MatmulProbe.Result peak1 = MatmulProbe.measure(1, t.hiddenSize(), 8 * t.hiddenSize(), 15, threads);
-      System.out.printf(
+      out.printf(
           "TF matmul peak: %.0f GFLOP/s at 128 rows, %.0f GFLOP/s at 32 rows, %.1f GB/s of weights at 1 row%n",
           peak128.gflops(), peak32.gflops(), peak1.weightGBps());
 
       long layerFlopsPerToken = 2L * t.numHiddenLayers() * linearParams(t);
       long headFlops = 2L * t.hiddenSize() * t.vocabSize();
       SplittableRandom rnd = new SplittableRandom(1);
-      System.out.println();
-      System.out.println("batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)");
+      out.println();
+      out.println("batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)");
       for (int b : batchSizes) {
         List<int[]> tables = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
@@ -115,7 +121,7 @@ final class BenchCommand implements Callable<Integer> {
         double prefillGflops = prefillFlops / prefillSec / 1e9;
         double decodeGflops = decodeFlops / stepSec / 1e9;
         MatmulProbe.Result decodePeak = b >= 32 ? peak32 : null;
-        System.out.printf(
+        out.printf(
             "%5d  %13.0f  %15.1f  %8.0f%%  %12.1f  %14.1f  %14.1f  %s%n",
             b,
             prefillTokens / prefillSec,
@@ -128,8 +134,8 @@ final class BenchCommand implements Callable<Integer> {
                 ? String.format("%8.0f%%", 100 * decodeGflops / decodePeak.gflops())
                 : String.format("%5.0f%% BW", 100 * weightBytesPerStep(t) / stepSec / 1e9 / peak1.weightGBps()));
       }
-      System.out.println();
-      System.out.println("(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
+      out.println();
+      out.println("(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
     }
     return 0;
   }

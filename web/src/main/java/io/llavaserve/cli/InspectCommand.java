@@ -17,8 +17,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Writes what the model sees and computes for one prompt: prompt ids, preprocessed pixels and the
@@ -29,6 +31,7 @@ final class InspectCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;
   @Mixin PromptOptions prompt;
+  @Spec CommandSpec spec;
 
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
   Path out;
@@ -75,7 +78,7 @@ final class InspectCommand implements Callable<Integer> {
           out.resolve("logits.npy"),
           new long[] {e.length(), vocab},
           i -> chunks.get((int) (i / rowsPerChunk))[(int) (i % rowsPerChunk)]);
-      System.err.printf("wrote %s: %d prompt ids, %d images, logits [%d, %d]%n", out, p.ids().length, pixels.size(), e.length(), vocab);
+      spec.commandLine().getErr().printf("wrote %s: %d prompt ids, %d images, logits [%d, %d]%n", out, p.ids().length, pixels.size(), e.length(), vocab);
     }
     return 0;
   }

@@ -1,7 +1,12 @@
 package io.llavaserve.cli;
 
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** The {@code llava-serve} launcher: one command with a subcommand per job. */
 @Command(
@@ -19,13 +24,19 @@ import picocli.CommandLine.Command;
     })
 public final class Main implements Runnable {
 
+  @Spec CommandSpec spec;
+
   @Override
   public void run() {
-    new CommandLine(this).usage(System.out);
+    spec.commandLine().usage(spec.commandLine().getOut());
   }
 
   public static void main(String[] args) {
-    int code = commandLine().execute(args);
+    // Answers are UTF-8 whatever the platform's default charset is.
+    CommandLine cli = commandLine();
+    cli.setOut(new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true));
+    cli.setErr(new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
+    int code = cli.execute(args);
     System.exit(code);
   }
 
@@ -34,7 +45,7 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main());
     cli.setExecutionExceptionHandler(
         (e, cmd, parsed) -> {
-          cmd.getErr().println("error: " + e.getMessage());
+          cmd.getErr().println("error: " + (e.getMessage() != null ? e.getMessage() : e));
           if (System.getenv("LLAVA_SERVE_DEBUG") != null) {
             e.printStackTrace(cmd.getErr());
           }

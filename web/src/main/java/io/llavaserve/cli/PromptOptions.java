@@ -8,6 +8,7 @@ import io.llavaserve.engine.prompt.ContentPart;
 import io.llavaserve.engine.prompt.PromptBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,6 +54,8 @@ final class PromptOptions {
     for (Path p : images) {
       try {
         out.add(model.preprocess(Files.readAllBytes(p)));
+      } catch (NoSuchFileException e) {
+        throw new IllegalArgumentException(p + ": no such file");
       } catch (ImageException e) {
         throw new ImageException(e.reason(), p + ": " + e.getMessage());
       }

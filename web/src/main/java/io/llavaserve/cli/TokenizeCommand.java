@@ -1,5 +1,7 @@
 package io.llavaserve.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
@@ -9,14 +11,17 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** Prints token ids as a JSON array of id arrays, BOS as the tokenizer config says. */
 @Command(name = "tokenize", description = "Tokenize text with a checkpoint's tokenizer.")
 final class TokenizeCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;
+  @Spec CommandSpec spec;
 
   @ArgGroup(exclusive = true, multiplicity = "1")
   Input input;
@@ -41,18 +46,28 @@ final class TokenizeCommand implements Callable<Integer> {
     if (input.text != null) {
       texts.add(input.text);
     } else {
-      for (Object o : json.readValue(input.file.toFile(), List.class)) {
-        if (!(o instanceof String s)) {
-          throw new IllegalArgumentException(input.file + ": expected a JSON array of strings");
+      String notStrings = input.file + ": expected a JSON array of strings";
+      JsonNode root;
+      try {
+        root = json.readTree(input.file.toFile());
+      } catch (JsonProcessingException e) {
+        throw new IllegalArgumentException(notStrings + " (not valid JSON)");
+      }
+      if (root == null || !root.isArray()) {
+        throw new IllegalArgumentException(notStrings);
+      }
+      for (JsonNode n : root) {
+        if (!n.isTextual()) {
+          throw new IllegalArgumentException(notStrings);
         }
-        texts.add(s);
+        texts.add(n.textValue());
       }
     }
     List<int[]> ids = new ArrayList<>();
     for (String t : texts) {
       ids.add(tok.encode(t));
     }
-    System.out.println(json.writeValueAsString(ids));
+    spec.commandLine().getOut().println(json.writeValueAsString(ids));
     return 0;
   }
 }

@@ -1,0 +1,188 @@
+package io.llavaserve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.ModelOptions;
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.prompt.ChatMessage;
+import io.llavaserve.engine.prompt.ContentPart;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class InspectCommandTest {
+
+  private static final int IMAGE = TinySpec.IMAGE_TOKEN_INDEX;
+
+  @TempDir static Path dir;
+  private static Path modelDir;
+  private static Path image;
+  private static LlavaModel model;
+
+  @BeforeAll
+  static void checkpoint() throws Exception {
+    modelDir = TinyCheckpoint.write(dir.resolve("model"), TinySpec.tiny());
+    image = Cli.png(dir.resolve("a.png"), 48, 32);
+    model = LlavaModel.load(modelDir, ModelOptions.defaults().withKvCacheBytes(4 << 20));
+  }
+
+  @AfterAll
+  static void close() {
+    if (model != null) {
+      model.close();
+    }
+  }
+
+  @Test
+  void chatPromptWritesIdsPixelsAndLogitsOfEveryPosition() throws Exception {
+    Path out = dir.resolve("chat");
+    Cli.Run run =
+        Cli.run(
+            "inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4",
+            "--image", image.toString(), "--prompt", "What is this?", "--out", out.toString());
+
+    assertEquals(0, run.exit(), run.err());
+    int[] ids = readIds(out.resolve("prompt_ids.json"));
+    assertEquals(1, ids[0], "BOS first");
+    assertEquals(1, Arrays.stream(ids).filter(id -> id == IMAGE).count());
+    int[] expectedIds =
+        model
+            .chatPrompt(
+                List.of(
+                    new ChatMessage(
+                        "user",
+                        List.of(new ContentPart.Image(), new ContentPart.Text("What is this?")))))
+            .ids();
+    assertArrayEquals(expectedIds, ids);
+
+    Npy pixels = Npy.read(out.resolve("pixel_values.npy"));
+    assertArrayEquals(new long[] {1, 3, 56, 56}, pixels.shape());
+    PixelValues expectedPixels = model.preprocess(Files.readAllBytes(image));
+    assertArrayEquals(expectedPixels.data(), pixels.data());
+
+    Npy logits = Npy.read(out.resolve("logits.npy"));
+    int rows = ids.length + 15;
+    assertArrayEquals(new long[] {rows, 32064}, logits.shape());
+    float[][] expected = allLogits(ids, List.of(expectedPixels));
+    for (int t : new int[] {0, 3, rows / 2, rows - 1}) {
+      float[] got = Arrays.copyOfRange(logits.data(), t * 32064, (t + 1) * 32064);
+      assertClose(expected[t], got, 1e-4, "logits row " + t);
+    }
+    assertTrue(run.err().contains("logits [" + rows + ", 32064]"), run.err());
+  }
+
+  @Test
+  void rawPromptIsTokenizedAsIs() throws Exception {
+    Path out = dir.resolve("raw");
+    Cli.Run run =
+        Cli.run(
+            "inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4", "--raw",
+            "--image", image.toString(), "--prompt", "<image>\nhi", "--out", out.toString());
+
+    assertEquals(0, run.exit(), run.err());
+    int[] ids = readIds(out.resolve("prompt_ids.json"));
+    assertArrayEquals(model.tokenizer().encode("<image>\nhi"), ids);
+    assertArrayEquals(new long[] {ids.length + 15, 32064}, Npy.read(out.resolve("logits.npy")).shape());
+  }
+
+  @Test
+  void imageCountMismatchInRawModeFails() {
+    Cli.Run run =
+        Cli.run(
+            "inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4", "--raw",
+            "--image", image.toString(), "--prompt", "hi", "--out", dir.resolve("bad").toString());
+
+    assertEquals(2, run.exit());
+    String line = run.errorLine();
+    assertTrue(line.contains("0 image tokens") && line.contains("1 --image"), line);
+  }
+
+  // --- helpers ---
+
+  private static int[] readIds(Path file) throws Exception {
+    return new ObjectMapper().readValue(file.toFile(), int[].class);
+  }
+
+  /** The runner's logits at every position of the expanded prompt, in one chunk. */
+  private static float[][] allLogits(int[] ids, List<PixelValues> pixels) {
+    ExpandedPrompt e =
+        ExpandedPrompt.expand(ids, model.config().imageTokenIndex(), model.config().imageSeqLength());
+    List<ImageFeatures> features = model.runner().encodeImages(pixels);
+    int[] table = new int[model.runner().kvCache().numBlocks()];
+    Arrays.setAll(table, i -> i);
+    SequenceChunk chunk =
+        new SequenceChunk(e.tokens(), 0, table, e.placements(0, e.length(), features));
+    StepOutput o = model.runner().execute(new ScheduledBatch(List.of(chunk), true));
+    float[][] rows = new float[o.rows()][];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = o.row(i);
+    }
+    return rows;
+  }
+
+  private static void assertClose(float[] expected, float[] actual, double tol, String what) {
+    assertEquals(expected.length, actual.length, what);
+    for (int i = 0; i < expected.length; i++) {
+      if (Math.abs(expected[i] - actual[i]) > tol) {
+        throw new AssertionError(what + " [" + i + "]: " + expected[i] + " vs " + actual[i]);
+      }
+    }
+  }
+
+  /** A float32 little-endian C-order {@code .npy} file. */
+  record Npy(long[] shape, float[] data) {
+
+    private static final Pattern SHAPE = Pattern.compile("'shape': \\(([0-9, ]*)\\)");
+
+    static Npy read(Path file) throws Exception {
+      byte[] bytes = Files.readAllBytes(file);
+      assertEquals((byte) 0x93, bytes[0]);
+      assertEquals("NUMPY", new String(bytes, 1, 5, StandardCharsets.US_ASCII));
+      assertEquals(1, bytes[6], "version 1.0");
+      int headerLen = (bytes[8] & 0xff) | (bytes[9] & 0xff) << 8;
+      assertEquals(0, (10 + headerLen) % 64, "header padded to 64 bytes");
+      String header = new String(bytes, 10, headerLen, StandardCharsets.US_ASCII);
+      assertTrue(header.contains("'descr': '<f4'"), header);
+      assertTrue(header.contains("'fortran_order': False"), header);
+      assertTrue(header.endsWith("\n"), header);
+      Matcher m = SHAPE.matcher(header);
+      assertTrue(m.find(), header);
+      long[] shape =
+          Arrays.stream(m.group(1).split(","))
+              .map(String::strip)
+              .filter(s -> !s.isEmpty())
+              .mapToLong(Long::parseLong)
+              .toArray();
+      long count = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+      int dataLen = bytes.length - 10 - headerLen;
+      assertEquals(4 * count, dataLen, "data bytes for shape " + Arrays.toString(shape));
+      float[] data = new float[(int) count];
+      ByteBuffer.wrap(bytes, 10 + headerLen, dataLen)
+          .order(ByteOrder.LITTLE_ENDIAN)
+          .asFloatBuffer()
+          .get(data);
+      return new Npy(shape, data);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+package io.llavaserve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MakeTinyCommandTest {
+
+  @TempDir Path tmp;
+
+  @Test
+  void writesALoadableCheckpointDeterminedByTheSeed() throws Exception {
+    Path a = tmp.resolve("a");
+    Path b = tmp.resolve("b");
+    Path c = tmp.resolve("c");
+
+    Cli.Run run = Cli.run("make-tiny", "--out", a.toString());
+    Cli.run("make-tiny", "--out", b.toString());
+    Cli.run("make-tiny", "--out", c.toString(), "--seed", "7");
+
+    assertEquals(0, run.exit(), run.err());
+    assertTrue(run.err().contains(a.toString()), run.err());
+    for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json"}) {
+      assertTrue(Files.size(a.resolve(f)) > 0, f);
+    }
+    try (Checkpoint ckpt = Checkpoint.open(a)) {
+      assertEquals(TinySpec.IMAGE_TOKEN_INDEX, ckpt.config().imageTokenIndex());
+      assertEquals(TinySpec.tiny().vocabSize(), ckpt.config().text().vocabSize());
+    }
+    byte[] weightsA = Files.readAllBytes(a.resolve("model.safetensors"));
+    assertArrayEquals(weightsA, Files.readAllBytes(b.resolve("model.safetensors")));
+    assertNotEquals(
+        java.util.Arrays.hashCode(weightsA),
+        java.util.Arrays.hashCode(Files.readAllBytes(c.resolve("model.safetensors"))),
+        "--seed changes the weights");
+  }
+
+  @Test
+  void badArgumentsExitNonZeroNamingThem() {
+    Cli.Run noOut = Cli.run("make-tiny");
+    assertNotEquals(0, noOut.exit());
+    assertTrue(noOut.err().contains("--out"), noOut.err());
+
+    Cli.Run badPreset = Cli.run("make-tiny", "--out", tmp.resolve("x").toString(), "--preset", "huge");
+    assertNotEquals(0, badPreset.exit());
+    assertTrue(badPreset.err().contains("huge"), badPreset.err());
+    assertFalse(Files.exists(tmp.resolve("x")));
+  }
+}
