@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
+import net.jqwik.api.statistics.Statistics;
 import net.jqwik.api.constraints.IntRange;
 
 /**
@@ -71,7 +72,7 @@ class SchedulingPropertiesTest {
       }
       if (!subs.isEmpty() && rnd.nextInt(25) == 0) {
         int k = rnd.nextInt(subs.size());
-        if (!subs.get(k).isTerminated() && !cancelled.get(k)) {
+        if (!cancelled.get(k) && subs.get(k).values().stream().noneMatch(e -> e instanceof TokenEvent.Finished)) {
           subs.get(k).cancel();
           cancelled.set(k, true);
         }
@@ -87,6 +88,14 @@ class SchedulingPropertiesTest {
       }
       assertTrue(++steps < 200_000, "no progress");
     }
+    EngineStats stats = loop.stats();
+    // The coverage checks keep the generator honest: enough runs must exercise each mechanism.
+    Statistics.label("preempted").collect(stats.preemptions() > 0);
+    Statistics.label("preempted").coverage(c -> c.check(true).percentage(p -> p >= 20));
+    Statistics.label("prefix hits").collect(stats.prefixHitTokens() > 0);
+    Statistics.label("prefix hits").coverage(c -> c.check(true).percentage(p -> p >= 20));
+    Statistics.label("cancelled").collect(cancelled.contains(true));
+    Statistics.label("cancelled").coverage(c -> c.check(true).percentage(p -> p >= 20));
     for (ScheduledBatch b : runner.batches) {
       checkStep(b, budget, maxSeqs);
     }
