@@ -24,7 +24,10 @@ import picocli.CommandLine.Spec;
  * Engine step throughput: prefill and decode with 1, 8 and 32 sequences in one step, the
  * GFLOP/s achieved, and TensorFlow's own matmul peak measured in the same run.
  */
-@Command(name = "bench", description = "Measure prefill and decode throughput of the engine step.")
+@Command(
+    name = "bench",
+    description = "Measure prefill and decode throughput of the engine step (see also: bench serve).",
+    subcommands = {BenchServeCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;
