@@ -18,6 +18,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.Tuple;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.statistics.Statistics;
 
 /**
  * Random runs of arrivals, chunked prefill steps and frees against a small pool, checked after
@@ -53,7 +54,8 @@ class BlockManagerPropertiesTest {
     Arbitrary<Op> free = Arbitraries.integers().between(0, 7).map(pick -> (Op) new Free(pick));
     return Arbitraries.frequencyOf(Tuple.of(3, arrive), Tuple.of(6, step), Tuple.of(2, free))
         .list()
-        .ofMaxSize(60);
+        .ofMinSize(10)
+        .ofMaxSize(80);
   }
 
   @Property(tries = 1000)
@@ -61,7 +63,15 @@ class BlockManagerPropertiesTest {
       @ForAll @IntRange(min = 1, max = 4) int blockSize,
       @ForAll @IntRange(min = 3, max = 10) int numBlocks,
       @ForAll("operations") List<Op> ops) {
-    new Run(numBlocks, blockSize).play(ops);
+    Run run = new Run(numBlocks, blockSize);
+    run.play(ops);
+    // The generator must keep reaching the interesting paths, or the property proves little.
+    Statistics.label("hit").collect(run.manager.stats().hits() > 0);
+    Statistics.label("evicted").collect(run.manager.stats().evictions() > 0);
+    Statistics.label("preempted").collect(run.preemptions > 0);
+    for (String label : List.of("hit", "evicted", "preempted")) {
+      Statistics.label(label).coverage(checker -> checker.check(true).percentage(p -> p > 20));
+    }
   }
 
   private static final class Live {
@@ -88,6 +98,7 @@ class BlockManagerPropertiesTest {
     final Map<String, Integer> committedBlocks = new LinkedHashMap<>();
     final Map<String, TestSequence> committedSequences = new HashMap<>();
     long expectedEvictions;
+    int preemptions;
 
     Run(int numBlocks, int blockSize) {
       this.manager = new BlockManager(numBlocks, blockSize, true);
@@ -159,6 +170,7 @@ class BlockManagerPropertiesTest {
       if (!manager.allocateSlots(s.table, end)) {
         assertTrue(needed > manager.numFreeBlocks());
         assertArrayEquals(before, s.table.blockIds(), "failed allocation changed the table");
+        preemptions++;
         manager.free(s.table); // preempted: recomputed from scratch later
         s.computed = 0;
         return;
