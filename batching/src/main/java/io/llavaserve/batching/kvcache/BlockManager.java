@@ -12,10 +12,10 @@ import java.util.Map;
  * prefix (after vLLM v1's KVCacheManager and nano-vllm's BlockManager).
  *
  * <p>Every block has a reference count: the number of block tables holding it. A cached block in
- * use by several sequences is shared, never copied. Blocks with count 0 wait in one LRU free
- * queue ordered by the time they were freed; a freed block that was cached keeps its hash and
- * content, so it can still be hit (which takes it back out of the queue) until allocation takes
- * it from the head of the queue and evicts it.
+ * use by several sequences is shared, never copied. Blocks with count 0 wait in one LRU free queue
+ * ordered by the time they were freed; a freed block that was cached keeps its hash and content, so
+ * it can still be hit (which takes it back out of the queue) until allocation takes it from the
+ * head of the queue and evicts it.
  *
  * <p>Owned by the engine thread: not thread-safe, and needs no locks.
  */
@@ -44,7 +44,8 @@ public final class BlockManager {
   }
 
   /** With a given hash function, so tests can force collisions. */
-  BlockManager(int numBlocks, int blockSize, boolean enablePrefixCaching, BlockHashFunction hasher) {
+  BlockManager(
+      int numBlocks, int blockSize, boolean enablePrefixCaching, BlockHashFunction hasher) {
     if (numBlocks < 1) {
       throw new IllegalArgumentException("numBlocks must be >= 1, got " + numBlocks);
     }
@@ -81,11 +82,11 @@ public final class BlockManager {
 
   /**
    * Looks up the longest run of full blocks at the start of {@code tokens} that are in the prefix
-   * cache, confirmed by content (not hash alone), takes a reference on each, appends them to
-   * {@code table} (which must be empty) and returns the number of tokens they cover. Never covers
-   * the whole sequence: at most {@code length - 1} tokens rounded down to a block boundary, so
-   * the last token is always computed. Counts the sequence's length as queried tokens and the
-   * covered tokens as hits.
+   * cache, confirmed by content (not hash alone), takes a reference on each, appends them to {@code
+   * table} (which must be empty) and returns the number of tokens they cover. Never covers the
+   * whole sequence: at most {@code length - 1} tokens rounded down to a block boundary, so the last
+   * token is always computed. Counts the sequence's length as queried tokens and the covered tokens
+   * as hits.
    */
   public int allocateCachedPrefix(BlockTable table, TokenSource tokens) {
     if (!table.isEmpty()) {
@@ -223,8 +224,8 @@ public final class BlockManager {
   /**
    * Checks every invariant against the tables that hold blocks and throws {@link
    * IllegalStateException} naming the first one broken: each block's count equals the number of
-   * tables holding it, the free queue holds exactly the blocks with count 0, no table holds a
-   * block twice, and every cache entry points to a block whose stored content hashes to its key.
+   * tables holding it, the free queue holds exactly the blocks with count 0, no table holds a block
+   * twice, and every cache entry points to a block whose stored content hashes to its key.
    */
   public void checkInvariants(Collection<BlockTable> liveTables) {
     int[] holders = new int[numBlocks];
@@ -255,14 +256,23 @@ public final class BlockManager {
       }
       if ((refCount[id] == 0) != freeQueue.contains(id)) {
         throw new IllegalStateException(
-            "block " + id + " with ref count " + refCount[id] + " is "
-                + (freeQueue.contains(id) ? "" : "not ") + "in the free queue");
+            "block "
+                + id
+                + " with ref count "
+                + refCount[id]
+                + " is "
+                + (freeQueue.contains(id) ? "" : "not ")
+                + "in the free queue");
       }
       if (content[id] != null) {
         Integer mapped = cachedBlocks.get(blockHash[id]);
         if (mapped == null || mapped != id) {
           throw new IllegalStateException(
-              "cached block " + id + " is not the cache entry for its hash (entry: " + mapped + ")");
+              "cached block "
+                  + id
+                  + " is not the cache entry for its hash (entry: "
+                  + mapped
+                  + ")");
         }
       }
     }

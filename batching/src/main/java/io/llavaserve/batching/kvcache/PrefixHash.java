@@ -5,9 +5,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Chained hash of a full KV block, the prefix-cache key: {@code hash(parent, block content)}, so
- * a block's hash names its whole prefix. SHA-256 over a canonical encoding, truncated to 64 bits;
- * a hit is still confirmed by content, so a collision costs a miss, never a wrong answer.
+ * Chained hash of a full KV block, the prefix-cache key: {@code hash(parent, block content)}, so a
+ * block's hash names its whole prefix. SHA-256 over a canonical encoding, truncated to 64 bits; a
+ * hit is still confirmed by content, so a collision costs a miss, never a wrong answer.
  */
 public final class PrefixHash {
 
