@@ -81,6 +81,41 @@ class TfModelRunnerTest {
     }
   }
 
+  /** Other ways a config may select features: the last layer, keeping CLS. */
+  @Test
+  void fullStrategyAndLastLayerMatchReference() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    Path config = dir.resolve("config.json");
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(config.toFile());
+    root.put("vision_feature_select_strategy", "full");
+    root.put("vision_feature_layer", -1);
+    root.put("image_seq_length", 17);
+    json.writeValue(config.toFile(), root);
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
+      LlavaConfig cfg = ckpt.config();
+      assertEquals(17, cfg.imageSeqLength());
+      SplittableRandom rnd = new SplittableRandom(3);
+      PixelValues px = randomPixels(cfg, rnd);
+      ReferenceLlava ref = new ReferenceLlava(ckpt);
+      List<ImageFeatures> features = runner.encodeImages(List.of(px));
+      assertClose(ref.imageFeatures(px.data()), features.get(0).data(), 1e-4, "features");
+      int[] ids = promptIds(cfg, rnd, 5, 1);
+      ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      int n = prompt.length();
+      StepOutput out =
+          runner.execute(
+              new ScheduledBatch(
+                  List.of(new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
+                  true));
+      float[][] expected = ref.logits(ids, List.of(px.data()));
+      for (int t = 0; t < n; t++) {
+        assertClose(expected[t], out.row(t), 1e-4, "logits at position " + t);
+      }
+    }
+  }
+
   @Test
   void chunkedAndMixedPrefillGiveTheSameLogits() throws Exception {
     TinyCheckpoint.write(dir, TinySpec.tiny());
