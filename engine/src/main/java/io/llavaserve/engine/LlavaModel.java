@@ -69,7 +69,8 @@ public final class LlavaModel implements AutoCloseable {
               .withPadToSquare(options.padToSquare());
       KvCacheConfig kv =
           KvCacheConfig.fromBudget(cfg.text(), options.blockSize(), options.kvCacheBytes());
-      TfModelRunner runner = TfModelRunner.load(ckpt, kv, options.threads());
+      TfModelRunner runner =
+          TfModelRunner.load(ckpt, kv, options.threads(), options.matmulPrecision());
       long ms = (System.nanoTime() - start) / 1_000_000;
       return new LlavaModel(ckpt, tok, template, new ImagePreprocessor(pc), runner, options, ms);
     } catch (CheckpointException | IOException | RuntimeException e) {

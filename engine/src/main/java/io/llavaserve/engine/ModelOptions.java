@@ -1,5 +1,6 @@
 package io.llavaserve.engine;
 
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
 import io.llavaserve.engine.runner.KvCacheConfig;
@@ -12,13 +13,15 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param threads TensorFlow session threading
  * @param padToSquare LLaVA-1.5's pad-to-square before resizing (on by default)
  * @param imageLimits byte and pixel caps checked before an image is decoded
+ * @param matmulPrecision element type of the matmul weights
  */
 public record ModelOptions(
     long kvCacheBytes,
     int blockSize,
     TfModelRunner.Threads threads,
     boolean padToSquare,
-    ImageLimits imageLimits) {
+    ImageLimits imageLimits,
+    MatmulPrecision matmulPrecision) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
@@ -37,14 +40,15 @@ public record ModelOptions(
         KvCacheConfig.DEFAULT_BLOCK_SIZE,
         TfModelRunner.Threads.defaults(),
         true,
-        ImageLimits.defaults());
+        ImageLimits.defaults(),
+        MatmulPrecision.FLOAT32);
   }
 
   public ModelOptions withKvCacheBytes(long bytes) {
-    return new ModelOptions(bytes, blockSize, threads, padToSquare, imageLimits);
+    return new ModelOptions(bytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision);
   }
 
   public ModelOptions withPadToSquare(boolean pad) {
-    return new ModelOptions(kvCacheBytes, blockSize, threads, pad, imageLimits);
+    return new ModelOptions(kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision);
   }
 }

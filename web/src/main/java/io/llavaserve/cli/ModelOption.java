@@ -3,6 +3,7 @@ package io.llavaserve.cli;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
 import java.io.IOException;
@@ -32,6 +33,12 @@ final class ModelOption {
 
   @Option(names = "--threads", paramLabel = "N", description = "TensorFlow intra-op threads, 0 = all cores (model.threads).")
   Integer threads;
+
+  @Option(
+      names = "--matmul-precision",
+      paramLabel = "P",
+      description = "float32 (exact) or bfloat16 (faster with many rows) (model.matmul-precision).")
+  MatmulPrecision matmulPrecision;
 
   @Option(names = "--no-pad", description = "Resize without padding images to a square first (model.pad-to-square=false).")
   boolean noPad;
@@ -72,7 +79,11 @@ final class ModelOption {
     int block = blockSize != null ? blockSize : s.intValue("model.block-size");
     boolean pad = !noPad && s.bool("model.pad-to-square");
     ImageLimits limits = new ImageLimits(s.longValue("image.max-bytes"), s.longValue("image.max-pixels"));
-    return new ModelOptions(mb << 20, block, threads(), pad, limits);
+    MatmulPrecision precision =
+        matmulPrecision != null
+            ? matmulPrecision
+            : MatmulPrecision.valueOf(s.string("model.matmul-precision").toUpperCase(java.util.Locale.ROOT));
+    return new ModelOptions(mb << 20, block, threads(), pad, limits, precision);
   }
 
   LlavaModel load() throws IOException, CheckpointException {

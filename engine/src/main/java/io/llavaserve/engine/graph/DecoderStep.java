@@ -135,7 +135,7 @@ final class DecoderStep {
       String l = pre + "layers." + i + ".";
       Operand<TFloat32> h =
           g.rmsNorm(x, weights.of(ckpt.tensor(l + "input_layernorm.weight")), cfg.rmsNormEps());
-      Operand<TFloat32> qkvW =
+      Linear qkvW =
           weights.linear(
               l + "self_attn.qkv_proj.weight",
               List.of(
@@ -164,7 +164,7 @@ final class DecoderStep {
       h =
           g.rmsNorm(
               x, weights.of(ckpt.tensor(l + "post_attention_layernorm.weight")), cfg.rmsNormEps());
-      Operand<TFloat32> gateUpW =
+      Linear gateUpW =
           weights.linear(
               l + "mlp.gate_up_proj.weight",
               List.of(

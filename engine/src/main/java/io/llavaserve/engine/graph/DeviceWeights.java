@@ -12,6 +12,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.AssignVariableOp;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -27,6 +28,11 @@ final class DeviceWeights {
   private static final int CHUNK = 1 << 20;
 
   private final Ops tf;
+  private final MatmulPrecision precision;
+  private final java.util.Map<String, Operand<TBfloat16>> bf16ByName = new java.util.HashMap<>();
+  private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
+  private final List<org.tensorflow.op.Op> conversions = new ArrayList<>();
+  private final List<org.tensorflow.op.Op> releases = new ArrayList<>();
   private final List<Upload> uploads = new ArrayList<>();
   // One variable per name, however many graph paths read it.
   private final java.util.Map<String, Operand<TFloat32>> byName = new java.util.HashMap<>();
@@ -35,8 +41,9 @@ final class DeviceWeights {
   private record Upload(
       String name, Shape shape, List<WeightTensor> parts, Placeholder<TFloat32> feed, AssignVariableOp assign) {}
 
-  DeviceWeights(Ops tf) {
+  DeviceWeights(Ops tf, MatmulPrecision precision) {
     this.tf = tf;
+    this.precision = precision;
   }
 
   /** A variable holding one checkpoint tensor, with the shape the checkpoint gives. */
@@ -54,7 +61,7 @@ final class DeviceWeights {
    * graph multiplies {@code x @ w} without a transposed operand: oneDNN's kernels run markedly
    * faster that way, above all for the single-row products of decoding.
    */
-  Operand<TFloat32> linear(WeightTensor w) {
+  Linear linear(WeightTensor w) {
     return linear(w.name(), List.of(w));
   }
 
@@ -62,12 +69,41 @@ final class DeviceWeights {
    * Several Linear weights that share an input, fused into one [in, sum out] matrix (the Q/K/V
    * and gate/up projections), in the given order.
    */
-  Operand<TFloat32> linear(String name, List<WeightTensor> parts) {
+  Linear linear(String name, List<WeightTensor> parts) {
     long[] rows = stackedShape(name, parts);
     if (rows.length != 2) {
       throw new IllegalArgumentException(name + ": a linear weight must be 2-d");
     }
-    return variable(name, rows, parts, true);
+    Operand<TFloat32> f32 = variable(name, rows, parts, true);
+    if (precision == MatmulPrecision.FLOAT32) {
+      return new Linear(f32, false);
+    }
+    if (!bf16ByName.containsKey(name)) {
+      totalBytes -= 2 * rows[0] * rows[1]; // held in 2 bytes per element once converted
+    }
+    return new Linear(bfloat16(name, f32), true);
+  }
+
+  /**
+   * A bfloat16 copy of an uploaded float32 variable: filled on the device after the upload, and
+   * the float32 original is then emptied so it holds no memory.
+   */
+  private Operand<TBfloat16> bfloat16(String name, Operand<TFloat32> f32) {
+    Operand<TBfloat16> existing = bf16ByName.get(name);
+    if (existing != null) {
+      return existing;
+    }
+    Ops scope = tf.withSubScope("weights_bf16");
+    VarHandleOp handle =
+        scope.varHandleOp(
+            TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("bf16:" + name));
+    VarHandleOp source = handlesByName.get(name);
+    conversions.add(scope.assignVariableOp(handle, scope.dtypes.cast(f32, TBfloat16.class)));
+    releases.add(
+        scope.assignVariableOp(source, scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
+    Operand<TBfloat16> read = scope.readVariableOp(handle, TBfloat16.class);
+    bf16ByName.put(name, read);
+    return read;
   }
 
   /**
@@ -133,6 +169,7 @@ final class DeviceWeights {
     totalBytes += 4 * elements;
     Operand<TFloat32> read = scope.readVariableOp(handle, TFloat32.class);
     byName.put(name, read);
+    handlesByName.put(name, handle);
     return read;
   }
 
@@ -155,6 +192,14 @@ final class DeviceWeights {
         }
         session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
       }
+    }
+    if (!conversions.isEmpty()) {
+      Session.Runner convert = session.runner();
+      conversions.forEach(convert::addTarget);
+      convert.run();
+      Session.Runner release = session.runner();
+      releases.forEach(release::addTarget);
+      release.run();
     }
   }
 

@@ -8,6 +8,7 @@ import org.tensorflow.op.core.Gather;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -32,8 +33,14 @@ final class GraphOps {
   }
 
   /** {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. */
-  Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w) {
-    return tf.linalg.matMul(x, w);
+  @SuppressWarnings("unchecked")
+  Operand<TFloat32> linear(Operand<TFloat32> x, Linear w) {
+    if (!w.bfloat16()) {
+      return tf.linalg.matMul(x, (Operand<TFloat32>) w.weight());
+    }
+    Operand<TBfloat16> y =
+        tf.linalg.matMul(tf.dtypes.cast(x, TBfloat16.class), (Operand<TBfloat16>) w.weight());
+    return tf.dtypes.cast(y, TFloat32.class);
   }
 
   /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's layout, e.g. a tied embedding). */
@@ -42,7 +49,7 @@ final class GraphOps {
   }
 
   /** {@code x @ w + b}. */
-  Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {
+  Operand<TFloat32> linear(Operand<TFloat32> x, Linear w, Operand<TFloat32> b) {
     return tf.math.add(linear(x, w), b);
   }
 

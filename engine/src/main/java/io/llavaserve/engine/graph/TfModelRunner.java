@@ -48,7 +48,8 @@ public final class TfModelRunner implements ModelRunner {
     }
   }
 
-  private TfModelRunner(Checkpoint ckpt, KvCacheConfig kvCache, Threads threads)
+  private TfModelRunner(
+      Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
       throws CheckpointException {
     this.config = ckpt.config();
     this.kvCache = kvCache;
@@ -57,7 +58,7 @@ public final class TfModelRunner implements ModelRunner {
     try {
       Ops tf = Ops.create(g);
       GraphOps ops = new GraphOps(tf);
-      DeviceWeights weights = new DeviceWeights(tf);
+      DeviceWeights weights = new DeviceWeights(tf, precision);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
       for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {
@@ -87,9 +88,10 @@ public final class TfModelRunner implements ModelRunner {
    * Builds the graph for {@code ckpt}, uploads its weights, and runs every entry point once so
    * that TensorFlow's one-time graph preparation is not paid by the first request.
    */
-  public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache, Threads threads)
+  public static TfModelRunner load(
+      Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
       throws CheckpointException {
-    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads);
+    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads, precision);
     try {
       runner.warmUp();
     } catch (RuntimeException e) {
@@ -114,7 +116,7 @@ public final class TfModelRunner implements ModelRunner {
 
   public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache)
       throws CheckpointException {
-    return load(ckpt, kvCache, Threads.defaults());
+    return load(ckpt, kvCache, Threads.defaults(), MatmulPrecision.FLOAT32);
   }
 
   public LlavaConfig config() {

@@ -75,7 +75,7 @@ final class VisionTower {
               weights.of(ckpt.tensor(l + "layer_norm1.weight")),
               weights.of(ckpt.tensor(l + "layer_norm1.bias")),
               v.layerNormEps());
-      Operand<TFloat32> qkvW =
+      Linear qkvW =
           weights.linear(
               l + "self_attn.qkv_proj.weight",
               List.of(
