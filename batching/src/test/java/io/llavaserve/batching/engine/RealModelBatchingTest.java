@@ -118,6 +118,11 @@ class RealModelBatchingTest {
     int[] prompt = {1, 319, 1781, 338, 263, 29871, 5642, 1967, 310, 278, IMAGE, 13, 22933, 9047, 29901};
     List<PixelValues> imgs = List.of(images.get(0));
     GenerationRequest first = GenerationRequest.interactive("first", prompt, imgs, greedy(12));
+    GenerationRequest other =
+        GenerationRequest.interactive("other", prompt, List.of(images.get(1)), greedy(12));
+    // References first: the generator overwrites the model's whole pool, cached blocks included.
+    int[] firstAlone = alone(first);
+    int[] otherAlone = alone(other);
     TestSubscriber<TokenEvent> a = loop.submit(first).test();
     runToEnd(loop);
     EngineStats before = loop.stats();
@@ -134,7 +139,15 @@ class RealModelBatchingTest {
     assertEquals(before.imageCacheMisses(), after.imageCacheMisses(), "no vision work");
     assertTrue(after.imageCacheHits() > before.imageCacheHits(), "features from the cache");
     assertArrayEquals(tokens(a), tokens(b));
-    assertArrayEquals(alone(first), tokens(a));
+    assertArrayEquals(firstAlone, tokens(a));
+
+    // The same ids with another image share no block: the first block already holds image rows.
+    TestSubscriber<TokenEvent> c = loop.submit(other).test();
+    runToEnd(loop);
+    assertEquals(0, finished(c).usage().cachedPromptTokens());
+    assertEquals(before.imageCacheMisses() + 1, loop.stats().imageCacheMisses());
+    assertArrayEquals(otherAlone, tokens(c));
+    assertFalse(java.util.Arrays.equals(tokens(a), tokens(c)), "the image must change the answer");
   }
 
   @Test
