@@ -23,6 +23,7 @@ import io.llavaserve.engine.sampling.SamplingParams;
 import io.reactivex.rxjava3.subscribers.TestSubscriber;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,8 +42,10 @@ class RealModelBatchingTest {
 
   private static final int IMAGE = TinySpec.IMAGE_TOKEN_INDEX;
   private static final int BLOCK = KvCacheConfig.DEFAULT_BLOCK_SIZE;
+
   /** 512 blocks: room for every request at once. */
   private static final long ROOMY_KV_BYTES = 4L << 20;
+
   /** 20 blocks (320 positions): a few requests at a time, so the scheduler must preempt. */
   private static final int SMALL_BLOCKS = 20;
 
@@ -59,7 +62,8 @@ class RealModelBatchingTest {
     TinyCheckpoint.write(dir, TinySpec.tiny());
     roomy = LlavaModel.load(dir, ModelOptions.defaults().withKvCacheBytes(ROOMY_KV_BYTES));
     long blockBytes = KvCacheConfig.bytesPerBlock(roomy.config().text(), BLOCK);
-    small = LlavaModel.load(dir, ModelOptions.defaults().withKvCacheBytes(SMALL_BLOCKS * blockBytes));
+    small =
+        LlavaModel.load(dir, ModelOptions.defaults().withKvCacheBytes(SMALL_BLOCKS * blockBytes));
     assertEquals(SMALL_BLOCKS, small.runner().kvCache().numBlocks());
     reference = new Generator(roomy);
     SplittableRandom rnd = new SplittableRandom(7);
@@ -115,7 +119,9 @@ class RealModelBatchingTest {
     // 10 text positions, the image at 10..25, then 4 text: 30 positions. The cache can serve at
     // most the first block (the last position is always computed), which holds part of the image,
     // so the rest of the image still needs its features, from the feature cache.
-    int[] prompt = {1, 319, 1781, 338, 263, 29871, 5642, 1967, 310, 278, IMAGE, 13, 22933, 9047, 29901};
+    int[] prompt = {
+      1, 319, 1781, 338, 263, 29871, 5642, 1967, 310, 278, IMAGE, 13, 22933, 9047, 29901
+    };
     List<PixelValues> imgs = List.of(images.get(0));
     GenerationRequest first = GenerationRequest.interactive("first", prompt, imgs, greedy(12));
     GenerationRequest other =
@@ -147,7 +153,39 @@ class RealModelBatchingTest {
     assertEquals(0, finished(c).usage().cachedPromptTokens());
     assertEquals(before.imageCacheMisses() + 1, loop.stats().imageCacheMisses());
     assertArrayEquals(otherAlone, tokens(c));
-    assertFalse(java.util.Arrays.equals(tokens(a), tokens(c)), "the image must change the answer");
+    assertFalse(Arrays.equals(tokens(a), tokens(c)), "the image must change the answer");
+  }
+
+  @Test
+  void cachedPromptTokensReportWhatTheAdmissionReusedNotAnEarlierFailedLookup() {
+    EngineLoop loop = loopOver(small, SchedulerConfig.defaults());
+    SplittableRandom rnd = new SplittableRandom(17);
+    int[] system = randomText(rnd, 2 * BLOCK);
+    system[0] = 1;
+    // A takes 15 of the 20 blocks; B, arriving with it, must wait for A to finish. When B first
+    // tries, A's system prompt is not computed yet; when B is admitted, it is cached.
+    GenerationRequest a =
+        GenerationRequest.interactive(
+            "a", concat(system, randomText(rnd, 200)), List.of(), greedy(8));
+    GenerationRequest b =
+        GenerationRequest.interactive(
+            "b", concat(system, randomText(rnd, 100)), List.of(), greedy(8));
+    int[] aAlone = alone(a);
+    int[] bAlone = alone(b);
+    TestSubscriber<TokenEvent> ta = loop.submit(a).test();
+    TestSubscriber<TokenEvent> tb = loop.submit(b).test();
+    runToEnd(loop);
+    assertArrayEquals(aAlone, tokens(ta));
+    assertArrayEquals(bAlone, tokens(tb));
+    long bComputed = loop.stats().promptTokensComputed() - 232;
+    assertEquals(132 - 2 * BLOCK, bComputed, "B reuses A's system prompt");
+    assertEquals(2 * BLOCK, finished(tb).usage().cachedPromptTokens());
+  }
+
+  private static int[] concat(int[] x, int[] y) {
+    int[] out = Arrays.copyOf(x, x.length + y.length);
+    System.arraycopy(y, 0, out, x.length, y.length);
+    return out;
   }
 
   @Test
@@ -183,7 +221,8 @@ class RealModelBatchingTest {
         continue;
       }
       subs.get(i).assertComplete();
-      assertArrayEquals(alone(work.get(i).request), tokens(subs.get(i)), work.get(i).request.requestId());
+      assertArrayEquals(
+          alone(work.get(i).request), tokens(subs.get(i)), work.get(i).request.requestId());
     }
   }
 
@@ -231,8 +270,8 @@ class RealModelBatchingTest {
 
   /**
    * {@code n} greedy requests: half start with one long shared system prompt, a third carry one
-   * image and a third two (of four distinct images, so images repeat), with varied text around
-   * them and max_tokens in 8..40, arriving at random steps in [0, lastArrival].
+   * image and a third two (of four distinct images, so images repeat), with varied text around them
+   * and max_tokens in 8..40, arriving at random steps in [0, lastArrival].
    */
   private static List<Arrival> workload(int n, long seed, int lastArrival) {
     SplittableRandom rnd = new SplittableRandom(seed);
@@ -257,7 +296,7 @@ class RealModelBatchingTest {
         imageAt[k] = rnd.nextInt(textLength);
         imgs.add(images.get(rnd.nextInt(images.size())));
       }
-      java.util.Arrays.sort(imageAt);
+      Arrays.sort(imageAt);
       int k = 0;
       for (int j = 0; j < textLength; j++) {
         while (k < numImages && imageAt[k] == j) {
@@ -332,9 +371,9 @@ class RealModelBatchingTest {
   }
 
   /**
-   * Computes every reference first (the generator owns the whole pool of its model), then
-   * submits each request before its arrival step and steps until all are done, checking the
-   * block manager's invariants after every step.
+   * Computes every reference first (the generator owns the whole pool of its model), then submits
+   * each request before its arrival step and steps until all are done, checking the block manager's
+   * invariants after every step.
    */
   private static Run drive(LlavaModel model, SchedulerConfig sc, List<Arrival> work) {
     for (Arrival a : work) {
@@ -419,7 +458,7 @@ class RealModelBatchingTest {
   private static int distinctBlocks(EngineLoop loop) {
     return (int)
         loop.liveSequences().stream()
-            .flatMapToInt(s -> java.util.Arrays.stream(s.blockTable().blockIds()))
+            .flatMapToInt(s -> Arrays.stream(s.blockTable().blockIds()))
             .distinct()
             .count();
   }

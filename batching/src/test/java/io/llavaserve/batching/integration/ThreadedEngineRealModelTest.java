@@ -33,8 +33,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The threaded engine over the real tiny model, as the web layer uses it: several threads submit
- * at once and block on their streams; one client walks away after a few tokens.
+ * The threaded engine over the real tiny model, as the web layer uses it: several threads submit at
+ * once and block on their streams; one client walks away after a few tokens.
  */
 class ThreadedEngineRealModelTest {
 
@@ -79,8 +79,7 @@ class ThreadedEngineRealModelTest {
       }
       // A client that leaves after three tokens: take(3) cancels the subscription.
       Future<List<TokenEvent>> leaver =
-          clients.submit(
-              () -> engine.submit(longRequest()).take(3).toList().blockingGet());
+          clients.submit(() -> engine.submit(longRequest()).take(3).toList().blockingGet());
 
       for (int i = 0; i < requests.size(); i++) {
         List<TokenEvent> events = results.get(i).get(60, TimeUnit.SECONDS);
@@ -97,7 +96,10 @@ class ThreadedEngineRealModelTest {
       long completions = alone.stream().mapToLong(a -> a.length).sum();
       assertTrue(
           stats.tokensGenerated() < completions + 200,
-          "the leaver must stop early: " + stats.tokensGenerated() + " tokens for " + completions
+          "the leaver must stop early: "
+              + stats.tokensGenerated()
+              + " tokens for "
+              + completions
               + " + 200");
     } finally {
       clients.shutdownNow();
@@ -105,7 +107,8 @@ class ThreadedEngineRealModelTest {
   }
 
   /** Polls the published stats until every request has finished (stats follow each step). */
-  private static EngineStats awaitIdle(LlavaEngine engine, int requests) throws InterruptedException {
+  private static EngineStats awaitIdle(LlavaEngine engine, int requests)
+      throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     EngineStats s = engine.stats();
     while ((s.requestsFinished() < requests || s.kvBlocksUsed() > 0)
