@@ -114,7 +114,6 @@ public final class Scheduler {
           if (seq.blockTable().numBlocks() == 0) {
             int cached = blocks.allocateCachedPrefix(seq.blockTable(), seq);
             seq.setNumComputedTokens(cached);
-            seq.recordCachedPrompt(cached);
           }
           int n = Math.min(seq.numPendingTokens(), budget);
           while (!blocks.allocateSlots(seq.blockTable(), seq.numComputedTokens() + n)) {
@@ -129,6 +128,8 @@ public final class Scheduler {
             preempted.add(victim);
           }
           queue.pollFirst();
+          // Only now: a lookup whose allocation failed reused nothing, and the next may find more.
+          seq.recordCachedPrompt(seq.blockTable().numCachedTokens());
           seq.setStatus(Sequence.Status.RUNNING);
           running.add(seq);
           chunks.add(new ScheduledChunk(seq, seq.numComputedTokens(), n));
