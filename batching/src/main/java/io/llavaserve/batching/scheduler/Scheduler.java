@@ -92,6 +92,9 @@ public final class Scheduler {
         allocated = blocks.allocateSlots(seq.blockTable(), seq.numComputedTokens() + n);
         if (!allocated) {
           Sequence victim = victim(chunks, null);
+          if (running.indexOf(victim) < i) {
+            i--; // a skipped (backpressured) sequence before this one leaves the list
+          }
           preempt(victim);
           preempted.add(victim);
           if (victim == seq) {
@@ -111,6 +114,17 @@ public final class Scheduler {
         Deque<Sequence> queue = waiting.get(p);
         while (!queue.isEmpty() && chunks.size() < config.maxNumSeqs() && budget > 0) {
           Sequence seq = queue.peekFirst();
+          // Make room first (or give up for this step) so that a prefix lookup is only made, and
+          // counted, when the sequence can be admitted even if nothing of it is cached.
+          int worstCase = ceilDiv(Math.min(seq.length(), budget), blocks.blockSize());
+          while (blocks.numFreeBlocks() < worstCase) {
+            Sequence victim = p == Priority.INTERACTIVE ? victim(chunks, Priority.BATCH) : null;
+            if (victim == null) {
+              break admit;
+            }
+            preempt(victim);
+            preempted.add(victim);
+          }
           if (seq.blockTable().numBlocks() == 0) {
             int cached = blocks.allocateCachedPrefix(seq.blockTable(), seq);
             seq.setNumComputedTokens(cached);
@@ -168,6 +182,10 @@ public final class Scheduler {
       }
     }
     return only == null ? fallback : null;
+  }
+
+  private static int ceilDiv(int a, int b) {
+    return (a + b - 1) / b;
   }
 
   private static boolean isScheduled(List<ScheduledChunk> chunks, Sequence seq) {
