@@ -43,6 +43,7 @@ public final class Main implements Runnable {
   /** The command tree, with errors printed as one line rather than a stack trace. */
   static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
+    cli.setCaseInsensitiveEnumValuesAllowed(true);
     cli.setExecutionExceptionHandler(
         (e, cmd, parsed) -> {
           cmd.getErr().println("error: " + (e.getMessage() != null ? e.getMessage() : e));

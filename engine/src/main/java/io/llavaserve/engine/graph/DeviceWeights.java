@@ -157,7 +157,12 @@ final class DeviceWeights {
     }
     Ops scope = tf.withSubScope("weights");
     Shape s = Shape.of(shape);
-    Shape stored = transpose ? Shape.of(shape[1], shape[0]) : s;
+    // A float32 staging copy of a bfloat16 weight is emptied after conversion, so its handle
+    // must not pin a shape.
+    Shape stored =
+        transpose && precision == MatmulPrecision.BFLOAT16
+            ? Shape.unknown()
+            : transpose ? Shape.of(shape[1], shape[0]) : s;
     // Every variable needs its own shared name: handles with an empty one share one resource.
     VarHandleOp handle =
         scope.varHandleOp(TFloat32.class, stored, VarHandleOp.sharedName("w" + uploads.size() + ":" + name));
