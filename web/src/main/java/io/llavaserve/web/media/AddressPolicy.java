@@ -42,7 +42,9 @@ public final class AddressPolicy {
   }
 
   private static Range classify4(int ip) {
-    if (ip == v4(169, 254, 169, 254) || ip == v4(169, 254, 170, 2) || ip == v4(100, 100, 100, 200)) {
+    if (ip == v4(169, 254, 169, 254)
+        || ip == v4(169, 254, 170, 2)
+        || ip == v4(100, 100, 100, 200)) {
       return never("cloud metadata address");
     }
     if (in(ip, v4(0, 0, 0, 0), 8)) {

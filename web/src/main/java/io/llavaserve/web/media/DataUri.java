@@ -26,7 +26,8 @@ public final class DataUri {
   /** Parses a data URI whose decoded image may be at most {@code maxBytes} long. */
   public static DataUri parse(String uri, long maxBytes) {
     if (uri == null || !uri.regionMatches(true, 0, "data:", 0, 5)) {
-      throw MediaFetchException.refused("image_url must be a data: URI (data:image/png;base64,...)");
+      throw MediaFetchException.refused(
+          "image_url must be a data: URI (data:image/png;base64,...)");
     }
     int comma = uri.indexOf(',');
     if (comma < 0) {
@@ -64,7 +65,8 @@ public final class DataUri {
     try {
       bytes = Base64.getDecoder().decode(payload);
     } catch (IllegalArgumentException e) {
-      throw MediaFetchException.refused("image_url data URI is not valid base64: " + e.getMessage());
+      throw MediaFetchException.refused(
+          "image_url data URI is not valid base64: " + e.getMessage());
     }
     if (bytes.length > maxBytes) {
       throw new MediaFetchException(

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * How image URLs may be fetched.
@@ -36,7 +37,8 @@ public record MediaConfig(
             .filter(h -> !h.isEmpty())
             .toList();
     for (String h : allowedHosts) {
-      if (h.indexOf('*') >= 0 && (!h.startsWith("*.") || h.indexOf('*', 1) >= 0 || h.length() < 3)) {
+      if (h.indexOf('*') >= 0
+          && (!h.startsWith("*.") || h.indexOf('*', 1) >= 0 || h.length() < 3)) {
         throw new IllegalArgumentException(
             "media allowed host '" + h + "': a wildcard must be a leading '*.', as *.example.com");
       }
@@ -57,6 +59,47 @@ public record MediaConfig(
   public static MediaConfig defaults() {
     return new MediaConfig(
         false, List.of(), DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, DEFAULT_MAX_REDIRECTS, false);
+  }
+
+  /**
+   * Reads the {@code media.*} keys through {@code lookup} (null = unset, default kept): {@code
+   * media.fetch-enabled} (false), {@code media.allowed-hosts} (comma-separated, empty = any public
+   * host), {@code media.max-bytes} (20971520), {@code media.timeout-ms} (10000), {@code
+   * media.max-redirects} (3). {@code allowPrivateAddresses} is never read from configuration.
+   */
+  public static MediaConfig fromSettings(Function<String, String> lookup) {
+    MediaConfig d = defaults();
+    String enabled = value(lookup, "media.fetch-enabled");
+    String hosts = value(lookup, "media.allowed-hosts");
+    String maxBytes = value(lookup, "media.max-bytes");
+    String timeoutMs = value(lookup, "media.timeout-ms");
+    String redirects = value(lookup, "media.max-redirects");
+    try {
+      return new MediaConfig(
+          enabled == null ? d.fetchEnabled() : parseBoolean(enabled),
+          hosts == null ? d.allowedHosts() : List.of(hosts.split(",")),
+          maxBytes == null ? d.maxBytes() : Long.parseLong(maxBytes),
+          timeoutMs == null ? d.timeout() : Duration.ofMillis(Long.parseLong(timeoutMs)),
+          redirects == null ? d.maxRedirects() : Integer.parseInt(redirects),
+          false);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("media.*: not a number: " + e.getMessage(), e);
+    }
+  }
+
+  private static String value(Function<String, String> lookup, String key) {
+    String v = lookup.apply(key);
+    return v == null || v.isBlank() && !key.equals("media.allowed-hosts") ? null : v.trim();
+  }
+
+  private static boolean parseBoolean(String v) {
+    return switch (v.toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "on", "1" -> true;
+      case "false", "no", "off", "0" -> false;
+      default ->
+          throw new IllegalArgumentException(
+              "media.fetch-enabled must be true or false, got '" + v + "'");
+    };
   }
 
   /** Whether {@code host} (lower case, no trailing dot) is on the allow-list. */

@@ -23,11 +23,11 @@ import java.util.Optional;
  * Fetches an image from an http(s) URL without letting the URL reach inside the network.
  *
  * <p>Each hop (the URL, then every redirect) is checked, resolved on a worker thread, every
- * resolved address checked by {@link AddressPolicy}, and the connection made to the checked
- * address itself with the original name as {@code Host} and TLS server name, so a DNS answer that
- * changes between check and connect (rebinding) cannot redirect it. The byte cap is checked on
- * {@code Content-Length} and again on every chunk; one timer bounds the whole fetch. Nothing
- * blocks the event loop.
+ * resolved address checked by {@link AddressPolicy}, and the connection made to the checked address
+ * itself with the original name as {@code Host} and TLS server name, so a DNS answer that changes
+ * between check and connect (rebinding) cannot redirect it. The byte cap is checked on {@code
+ * Content-Length} and again on every chunk; one timer bounds the whole fetch. Nothing blocks the
+ * event loop.
  */
 public final class MediaFetcher implements AutoCloseable {
 

@@ -16,7 +16,9 @@ import java.util.Locale;
  */
 record MediaUrl(boolean https, String host, int port, String requestUri, URI uri) {
 
-  /** Parses and checks {@code url}, or throws {@link MediaFetchException} 400 naming the problem. */
+  /**
+   * Parses and checks {@code url}, or throws {@link MediaFetchException} 400 naming the problem.
+   */
   static MediaUrl parse(String url, MediaConfig config) {
     URI uri;
     try {

@@ -16,8 +16,8 @@ final class Buckets {
 
   /** Inter-token latency, seconds (vLLM's bounds with 1 ms and 5 ms added below). */
   static final double[] INTER_TOKEN = {
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0,
-    7.5, 10.0, 20.0, 40.0, 80.0
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
+    10.0, 20.0, 40.0, 80.0
   };
 
   /** End-to-end latency and queue time, seconds (vLLM's bounds with 1 ms to 0.1 s added). */

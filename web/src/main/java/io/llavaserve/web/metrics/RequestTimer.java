@@ -1,12 +1,13 @@
 package io.llavaserve.web.metrics;
 
+import io.micrometer.core.instrument.Timer;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
  * The timeline of one request, from acceptance to finish, feeding the latency histograms. Events
- * usually come from the engine thread, a finish may come from the event loop (client gone), so
- * each method is synchronized; they are uncontended and cheap. Events after {@link #finished} are
+ * usually come from the engine thread, a finish may come from the event loop (client gone), so each
+ * method is synchronized; they are uncontended and cheap. Events after {@link #finished} are
  * ignored, and a second {@code finished} is too.
  */
 public final class RequestTimer {
@@ -33,8 +34,8 @@ public final class RequestTimer {
   }
 
   /**
-   * The scheduler admitted the request (optional). Without this event the queue time is taken up
-   * to the first token, so it then includes the prefill.
+   * The scheduler admitted the request (optional). Without this event the queue time is taken up to
+   * the first token, so it then includes the prefill.
    */
   public synchronized void scheduled() {
     if (!done && scheduled < 0) {
@@ -92,7 +93,7 @@ public final class RequestTimer {
     metrics.generationTokensPerRequest.record(completionTokens);
   }
 
-  private static void record(io.micrometer.core.instrument.Timer timer, long nanos) {
+  private static void record(Timer timer, long nanos) {
     timer.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
   }
 }

@@ -24,10 +24,10 @@ import java.util.function.ToDoubleFunction;
  * {@code vllm:time_to_first_token_seconds}, ...) so existing vLLM dashboards work, plus {@code
  * llava:} series for what vLLM lacks (image cache, KV blocks, tokens per second) and the JVM's.
  *
- * <p>Engine gauges and counters are read from an {@link EngineStats} snapshot taken once per
- * {@link #scrape()}; request histograms are fed by one {@link RequestTimer} per request.
- * Micrometer's Prometheus naming keeps ':' (legal in Prometheus names), appends {@code _total} to
- * counters and {@code _seconds} to timers, so meters are registered under the bare vLLM stems.
+ * <p>Engine gauges and counters are read from an {@link EngineStats} snapshot taken once per {@link
+ * #scrape()}; request histograms are fed by one {@link RequestTimer} per request. Micrometer's
+ * Prometheus naming keeps ':' (legal in Prometheus names), appends {@code _total} to counters and
+ * {@code _seconds} to timers, so meters are registered under the bare vLLM stems.
  */
 public final class ServerMetrics implements AutoCloseable {
 
@@ -67,8 +67,7 @@ public final class ServerMetrics implements AutoCloseable {
   ServerMetrics(Supplier<EngineStats> stats, String modelName, LongSupplier nanoTime) {
     this.stats = Objects.requireNonNull(stats, "stats");
     this.model = Tags.of("model_name", Objects.requireNonNull(modelName, "modelName"));
-    this.modelLabel =
-        modelName.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+    this.modelLabel = modelName.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
     this.nanoTime = nanoTime;
     this.tokenRate = new TokenRate(TOKEN_RATE_WINDOW_SECONDS, nanoTime);
     this.snapshot = stats.get();
@@ -90,11 +89,17 @@ public final class ServerMetrics implements AutoCloseable {
         "Prompt tokens looked up in the prefix cache",
         s -> s.prefixQueryTokens());
     counter(
-        "vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache", s -> s.prefixHitTokens());
+        "vllm:prefix_cache_hits",
+        "Prompt tokens found in the prefix cache",
+        s -> s.prefixHitTokens());
     counter(
-        "llava:image_cache_hits", "Images whose features came from the cache", s -> s.imageCacheHits());
+        "llava:image_cache_hits",
+        "Images whose features came from the cache",
+        s -> s.imageCacheHits());
     counter(
-        "llava:image_cache_misses", "Images that needed the vision tower", s -> s.imageCacheMisses());
+        "llava:image_cache_misses",
+        "Images that needed the vision tower",
+        s -> s.imageCacheMisses());
     counter("vllm:num_preemptions", "Sequences preempted", s -> s.preemptions());
     Gauge.builder("llava:generation_tokens_per_second", tokenRate, TokenRate::perSecond)
         .description("Generated tokens per second over the last 10 s")
@@ -107,14 +112,15 @@ public final class ServerMetrics implements AutoCloseable {
     cachedPromptTokens =
         tokens("llava:cached_prompt_tokens", "Prompt tokens served from the prefix cache");
 
-    timeToFirstToken =
-        timer("vllm:time_to_first_token", "Time to first token", Buckets.TTFT);
+    timeToFirstToken = timer("vllm:time_to_first_token", "Time to first token", Buckets.TTFT);
     timePerOutputToken =
         timer("vllm:time_per_output_token", "Time between output tokens", Buckets.INTER_TOKEN);
     e2eLatency =
         timer("vllm:e2e_request_latency", "End-to-end request latency", Buckets.REQUEST_SECONDS);
     queueTime =
-        timer("vllm:request_queue_time", "Time waiting before being scheduled",
+        timer(
+            "vllm:request_queue_time",
+            "Time waiting before being scheduled",
             Buckets.REQUEST_SECONDS);
     promptTokensPerRequest =
         summary("vllm:request_prompt_tokens", "Prompt tokens per finished request");

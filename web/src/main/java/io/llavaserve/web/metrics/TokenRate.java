@@ -57,7 +57,8 @@ final class TokenRate {
       }
     }
     // the window spans windowSeconds full seconds plus the elapsed part of the current one
-    double elapsed = windowSeconds + (double) Math.floorMod(now, NANOS_PER_SECOND) / NANOS_PER_SECOND;
+    double elapsed =
+        windowSeconds + (double) Math.floorMod(now, NANOS_PER_SECOND) / NANOS_PER_SECOND;
     return sum / elapsed;
   }
 }

@@ -78,7 +78,8 @@ class AddressPolicyTest {
         "2002:808:808::1",
       })
   void publicAddressesPass(String address) throws Exception {
-    assertEquals(Optional.empty(), AddressPolicy.blockedReason(InetAddress.getByName(address), false));
+    assertEquals(
+        Optional.empty(), AddressPolicy.blockedReason(InetAddress.getByName(address), false));
   }
 
   @Test
@@ -95,8 +96,8 @@ class AddressPolicyTest {
       assertTrue(r.isPresent(), "::ffff:" + v4);
       assertTrue(r.get().startsWith("IPv4-mapped"), r.get());
     }
-    assertTrue(AddressPolicy.blockedReason(InetAddress.getByName("::ffff:127.0.0.1"), false)
-        .isPresent());
+    assertTrue(
+        AddressPolicy.blockedReason(InetAddress.getByName("::ffff:127.0.0.1"), false).isPresent());
     byte[] mappedPublic = new byte[16];
     mappedPublic[10] = (byte) 0xff;
     mappedPublic[11] = (byte) 0xff;
@@ -112,7 +113,8 @@ class AddressPolicyTest {
   @ParameterizedTest
   @ValueSource(strings = {"127.0.0.1", "10.0.0.1", "192.168.0.1", "100.64.0.1", "::1", "fd12::1"})
   void allowPrivateLetsInternalRangesThrough(String address) throws Exception {
-    assertEquals(Optional.empty(), AddressPolicy.blockedReason(InetAddress.getByName(address), true));
+    assertEquals(
+        Optional.empty(), AddressPolicy.blockedReason(InetAddress.getByName(address), true));
   }
 
   @ParameterizedTest

@@ -21,7 +21,8 @@ class DataUriTest {
     assertEquals("image/png", d.mediaType());
     assertArrayEquals(PNG_MAGIC, d.bytes());
     DataUri spaced =
-        DataUri.parse("DATA:Image/PNG;charset=x;base64," + b64.substring(0, 4) + "\n " + b64.substring(4));
+        DataUri.parse(
+            "DATA:Image/PNG;charset=x;base64," + b64.substring(0, 4) + "\n " + b64.substring(4));
     assertEquals("image/png", spaced.mediaType());
     assertArrayEquals(PNG_MAGIC, spaced.bytes());
   }
@@ -58,7 +59,8 @@ class DataUriTest {
     String b64 = Base64.getEncoder().encodeToString(new byte[300]);
     assertEquals(300, DataUri.parse("data:image/png;base64," + b64, 300).bytes().length);
     MediaFetchException e =
-        assertThrows(MediaFetchException.class, () -> DataUri.parse("data:image/png;base64," + b64, 299));
+        assertThrows(
+            MediaFetchException.class, () -> DataUri.parse("data:image/png;base64," + b64, 299));
     assertEquals(413, e.status());
   }
 }

@@ -48,7 +48,8 @@ class MediaFetcherTest {
                   HttpServerResponse res = req.response();
                   String path = req.path();
                   switch (path) {
-                    case "/ok" -> res.putHeader("Content-Type", "image/png").end(Buffer.buffer(IMAGE));
+                    case "/ok" ->
+                        res.putHeader("Content-Type", "image/png").end(Buffer.buffer(IMAGE));
                     case "/host" -> res.end(req.getHeader("Host"));
                     case "/big-length" -> {
                       // announces more than the cap, sends a little, and never finishes

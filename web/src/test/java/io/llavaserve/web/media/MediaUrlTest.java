@@ -77,10 +77,42 @@ class MediaUrlTest {
     MediaUrl u = MediaUrl.parse("http://a.example.com/dir/x.png", c);
     assertEquals("/dir/y.png", u.redirect("y.png", c).requestUri());
     assertEquals("/z.png", u.redirect("/z.png", c).requestUri());
-    assertEquals(400, assertThrows(MediaFetchException.class,
-        () -> u.redirect("http://b.example.com/", c)).status());
-    assertEquals(400, assertThrows(MediaFetchException.class,
-        () -> u.redirect("file:///etc/passwd", c)).status());
+    assertEquals(
+        400,
+        assertThrows(MediaFetchException.class, () -> u.redirect("http://b.example.com/", c))
+            .status());
+    assertEquals(
+        400,
+        assertThrows(MediaFetchException.class, () -> u.redirect("file:///etc/passwd", c))
+            .status());
+  }
+
+  @Test
+  void configFromSettings() {
+    assertEquals(MediaConfig.defaults(), MediaConfig.fromSettings(k -> null));
+    java.util.Map<String, String> m =
+        java.util.Map.of(
+            "media.fetch-enabled", "true",
+            "media.allowed-hosts", "images.example.com, *.cdn.example.org",
+            "media.max-bytes", "1048576",
+            "media.timeout-ms", "2500",
+            "media.max-redirects", "0");
+    MediaConfig c = MediaConfig.fromSettings(m::get);
+    assertEquals(
+        new MediaConfig(
+            true,
+            List.of("images.example.com", "*.cdn.example.org"),
+            1048576,
+            Duration.ofMillis(2500),
+            0,
+            false),
+        c);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> MediaConfig.fromSettings(java.util.Map.of("media.fetch-enabled", "maybe")::get));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> MediaConfig.fromSettings(java.util.Map.of("media.max-bytes", "20MB")::get));
   }
 
   @Test

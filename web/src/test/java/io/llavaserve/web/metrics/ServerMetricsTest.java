@@ -107,8 +107,7 @@ class ServerMetricsTest {
     assertEquals(0.0, before.get("vllm:num_requests_running{model_name=\"tiny\"}"));
     assertEquals(100.0, before.get("llava:kv_blocks_total{model_name=\"tiny\"}"));
 
-    stats.set(
-        new EngineStats(3, 5, 25, 100, 400, 300, 7, 3, 2, 10, 1, 8, 500, 60, 1));
+    stats.set(new EngineStats(3, 5, 25, 100, 400, 300, 7, 3, 2, 10, 1, 8, 500, 60, 1));
     Map<String, Double> after = samples(metrics.scrape());
     assertEquals(3.0, after.get("vllm:num_requests_running{model_name=\"tiny\"}"));
     assertEquals(5.0, after.get("vllm:num_requests_waiting{model_name=\"tiny\"}"));
@@ -149,22 +148,17 @@ class ServerMetricsTest {
     String m = "model_name=\"tiny\"";
     assertEquals(1.0, s.get("vllm:time_to_first_token_seconds_count{" + m + "}"));
     assertEquals(0.032, s.get("vllm:time_to_first_token_seconds_sum{" + m + "}"), 1e-9);
-    assertEquals(
-        0.0, s.get("vllm:time_to_first_token_seconds_bucket{le=\"0.02\"," + m + "}"));
-    assertEquals(
-        1.0, s.get("vllm:time_to_first_token_seconds_bucket{le=\"0.04\"," + m + "}"));
+    assertEquals(0.0, s.get("vllm:time_to_first_token_seconds_bucket{le=\"0.02\"," + m + "}"));
+    assertEquals(1.0, s.get("vllm:time_to_first_token_seconds_bucket{le=\"0.04\"," + m + "}"));
     assertEquals(4.0, s.get("vllm:time_per_output_token_seconds_count{" + m + "}"));
     assertEquals(0.08, s.get("vllm:time_per_output_token_seconds_sum{" + m + "}"), 1e-9);
-    assertEquals(
-        4.0, s.get("vllm:time_per_output_token_seconds_bucket{le=\"0.025\"," + m + "}"));
+    assertEquals(4.0, s.get("vllm:time_per_output_token_seconds_bucket{le=\"0.025\"," + m + "}"));
     assertEquals(1.0, s.get("vllm:request_queue_time_seconds_count{" + m + "}"));
     assertEquals(0.030, s.get("vllm:request_queue_time_seconds_sum{" + m + "}"), 1e-9);
     assertEquals(2.0, s.get("vllm:e2e_request_latency_seconds_count{" + m + "}"));
     assertEquals(0.113, s.get("vllm:e2e_request_latency_seconds_sum{" + m + "}"), 1e-9);
-    assertEquals(
-        1.0, s.get("vllm:request_success_total{finished_reason=\"length\"," + m + "}"));
-    assertEquals(
-        1.0, s.get("vllm:request_success_total{finished_reason=\"abort\"," + m + "}"));
+    assertEquals(1.0, s.get("vllm:request_success_total{finished_reason=\"length\"," + m + "}"));
+    assertEquals(1.0, s.get("vllm:request_success_total{finished_reason=\"abort\"," + m + "}"));
     assertFalse(s.containsKey("vllm:request_success_total{finished_reason=\"stop\"," + m + "}"));
     assertEquals(19.0, s.get("vllm:prompt_tokens_total{" + m + "}"));
     assertEquals(5.0, s.get("vllm:generation_tokens_total{" + m + "}"));
@@ -174,8 +168,7 @@ class ServerMetricsTest {
     assertEquals(1.0, s.get("vllm:request_prompt_tokens_bucket{le=\"10.0\"," + m + "}"));
     assertEquals(2.0, s.get("vllm:request_prompt_tokens_bucket{le=\"20.0\"," + m + "}"));
     assertEquals(5.0, s.get("vllm:request_generation_tokens_sum{" + m + "}"));
-    assertEquals(
-        2.0, s.get("llava:requests_rejected_total{" + m + ",reason=\"overloaded\"}"));
+    assertEquals(2.0, s.get("llava:requests_rejected_total{" + m + ",reason=\"overloaded\"}"));
     assertEquals(1.0, s.get("llava:requests_rejected_total{" + m + ",reason=\"invalid\"}"));
   }
 
