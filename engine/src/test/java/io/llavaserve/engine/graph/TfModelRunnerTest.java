@@ -81,6 +81,40 @@ class TfModelRunnerTest {
     }
   }
 
+  /** bfloat16 matmul weights: the same model within bfloat16's precision. */
+  @Test
+  void bfloat16MatmulsStayCloseToTheReference() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner =
+            TfModelRunner.load(
+                ckpt, new KvCacheConfig(4, 64), TfModelRunner.Threads.defaults(), MatmulPrecision.BFLOAT16)) {
+      LlavaConfig cfg = ckpt.config();
+      SplittableRandom rnd = new SplittableRandom(5);
+      PixelValues px = randomPixels(cfg, rnd);
+      List<ImageFeatures> features = runner.encodeImages(List.of(px));
+      int[] ids = promptIds(cfg, rnd, 9, 1);
+      ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      int n = prompt.length();
+      StepOutput out =
+          runner.execute(
+              new ScheduledBatch(
+                  List.of(new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
+                  true));
+      float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
+      for (int t = 0; t < n; t++) {
+        double spread = std(expected[t]);
+        // bfloat16 keeps 8 bits of mantissa: errors of a few percent of the logits' spread.
+        assertClose(expected[t], out.row(t), 0.15 * spread, "bfloat16 logits at position " + t);
+        double worst = 0;
+        for (int v = 0; v < expected[t].length; v++) {
+          worst = Math.max(worst, Math.abs(expected[t][v] - out.row(t)[v]));
+        }
+        assertTrue(worst > 1e-6, "bfloat16 should not be bit-identical to float32");
+      }
+    }
+  }
+
   /** Other ways a config may select features: the last layer, keeping CLS. */
   @Test
   void fullStrategyAndLastLayerMatchReference() throws Exception {
