@@ -15,6 +15,7 @@ import picocli.CommandLine.Spec;
     version = "llava-serve 0.1.0",
     description = "Streaming inference for LLaVA vision-language models.",
     subcommands = {
+      ServeCommand.class,
       GenerateCommand.class,
       InspectCommand.class,
       TokenizeCommand.class,

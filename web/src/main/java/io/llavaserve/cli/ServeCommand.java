@@ -1,0 +1,138 @@
+package io.llavaserve.cli;
+
+import io.llavaserve.batching.engine.EngineConfig;
+import io.llavaserve.batching.engine.LlavaEngine;
+import io.llavaserve.batching.scheduler.SchedulerConfig;
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.web.LlavaServer;
+import io.llavaserve.web.ServerConfig;
+import io.llavaserve.web.openai.ImageUrlFetcher;
+import io.llavaserve.web.openai.RequestLimits;
+import io.llavaserve.web.openai.ServedModel;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Loads the model, starts the engine and serves the OpenAI-compatible API until SIGTERM, which
+ * drains running requests (up to {@code server.drain-timeout-seconds}) before exiting.
+ */
+@Command(name = "serve", description = "Serve the OpenAI-compatible HTTP API.")
+final class ServeCommand implements Callable<Integer> {
+
+  static final String EMBEDDED_MODEL_ID = "llava-serve-tiny";
+
+  @Mixin ModelOption model;
+
+  @Option(names = "--host", paramLabel = "ADDR", description = "Interface to bind (server.host).")
+  String host;
+
+  @Option(names = "--port", paramLabel = "N", description = "TCP port (server.port).")
+  Integer port;
+
+  @Option(
+      names = "--api-key",
+      paramLabel = "KEY",
+      split = ",",
+      description = "Accepted bearer key, repeatable (server.api-keys).")
+  List<String> apiKeys;
+
+  @Option(names = "--served-model-name", paramLabel = "ID", description = "Model id clients use (model.served-name).")
+  String servedName;
+
+  @Option(names = "--max-num-seqs", paramLabel = "N", description = "Sequences per step (scheduler.max-num-seqs).")
+  Integer maxNumSeqs;
+
+  @Option(names = "--max-num-batched-tokens", paramLabel = "N", description = "Tokens per step (scheduler.max-num-batched-tokens).")
+  Integer maxNumBatchedTokens;
+
+  @Option(names = "--max-waiting-requests", paramLabel = "N", description = "Queue limit before 429 (scheduler.max-waiting-requests).")
+  Integer maxWaitingRequests;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Settings s = model.settings();
+    ServerConfig config = serverConfig(s);
+    EngineConfig engineConfig = engineConfig(s);
+    Path dir = model.resolve();
+    String id = modelId(s, dir);
+    LlavaModel m = LlavaModel.load(dir, model.options());
+    LlavaEngine engine = LlavaEngine.start(m, engineConfig);
+    LlavaServer server;
+    try {
+      server = LlavaServer.start(config, new ServedModel(id, m, engine), ImageUrlFetcher.disabled());
+    } catch (Exception e) {
+      engine.close();
+      m.close();
+      throw e;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.drain();
+                  m.close();
+                  stopped.countDown();
+                },
+                "llava-serve-drain"));
+    out.printf(
+        "serving %s on http://%s:%d (model loaded in %.1f s)%n",
+        id, config.host(), server.port(), m.loadMillis() / 1000.0);
+    out.flush();
+    stopped.await();
+    return 0;
+  }
+
+  ServerConfig serverConfig(Settings s) {
+    List<String> keys =
+        apiKeys != null ? apiKeys : Arrays.asList(s.string("server.api-keys").split(","));
+    RequestLimits limits =
+        new RequestLimits(
+            s.intValue("limits.max-images-per-request"),
+            s.intValue("limits.max-tokens"),
+            s.intValue("limits.max-prompt-tokens"));
+    return new ServerConfig(
+        host != null ? host : s.string("server.host"),
+        port != null ? port : s.intValue("server.port"),
+        keys,
+        s.longValue("server.max-body-bytes"),
+        s.intValue("server.drain-timeout-seconds"),
+        limits);
+  }
+
+  EngineConfig engineConfig(Settings s) {
+    SchedulerConfig sc =
+        SchedulerConfig.defaults()
+            .withMaxNumBatchedTokens(
+                maxNumBatchedTokens != null ? maxNumBatchedTokens : s.intValue("scheduler.max-num-batched-tokens"))
+            .withMaxNumSeqs(maxNumSeqs != null ? maxNumSeqs : s.intValue("scheduler.max-num-seqs"))
+            .withWaitingLimits(
+                maxWaitingRequests != null ? maxWaitingRequests : s.intValue("scheduler.max-waiting-requests"),
+                s.longValue("scheduler.max-waiting-tokens"));
+    return new EngineConfig(sc, s.bool("engine.prefix-caching"), s.longValue("engine.image-cache-mb") << 20);
+  }
+
+  private String modelId(Settings s, Path dir) {
+    if (servedName != null && !servedName.isBlank()) {
+      return servedName;
+    }
+    String configured = s.string("model.served-name");
+    if (!configured.isEmpty()) {
+      return configured;
+    }
+    boolean embedded = model.model == null && s.string("model.path").isEmpty();
+    return embedded ? EMBEDDED_MODEL_ID : dir.toAbsolutePath().normalize().getFileName().toString();
+  }
+}

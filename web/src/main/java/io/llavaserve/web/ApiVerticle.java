@@ -1,0 +1,81 @@
+package io.llavaserve.web;
+
+import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.http.ApiKeyAuth;
+import io.llavaserve.web.http.ErrorResponses;
+import io.llavaserve.web.http.HealthHandler;
+import io.llavaserve.web.openai.CompletionsHandler;
+import io.llavaserve.web.openai.ImageUrlFetcher;
+import io.llavaserve.web.openai.ModelsHandler;
+import io.llavaserve.web.openai.ServedModel;
+import io.vertx.core.AbstractVerticle;
+import io.vertx.core.Promise;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+/** The HTTP front end: the route table, pointing at handler classes. */
+final class ApiVerticle extends AbstractVerticle {
+
+  private final ServerConfig config;
+  private final ServedModel served;
+  private final ServerState state;
+  private final ImageUrlFetcher fetcher;
+  private HttpServer server;
+
+  ApiVerticle(ServerConfig config, ServedModel served, ServerState state, ImageUrlFetcher fetcher) {
+    this.config = config;
+    this.served = served;
+    this.state = state;
+    this.fetcher = fetcher;
+  }
+
+  @Override
+  public void start(Promise<Void> started) {
+    HealthHandler health = new HealthHandler(state);
+    ModelsHandler models = new ModelsHandler(served);
+
+    Router router = Router.router(vertx);
+    router.get("/health").handler(health::alive);
+    router.get("/ready").handler(health::ready);
+    // GET /metrics is reserved for the Prometheus endpoint.
+
+    router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
+    router.route("/v1/*").handler(health::requireReady);
+    router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+    router.post("/v1/chat/completions")
+        .handler(CompletionsHandler.chat(vertx, served, state, config.limits(), fetcher));
+    router.post("/v1/completions")
+        .handler(CompletionsHandler.text(vertx, served, state, config.limits(), fetcher));
+    router.get("/v1/models").handler(models::list);
+
+    router.errorHandler(404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
+    router.errorHandler(405, ctx -> fail(ctx, ApiError.methodNotAllowed(route(ctx) + " is not allowed")));
+    router.errorHandler(
+        413,
+        ctx ->
+            fail(ctx, ApiError.tooLarge(null,
+                "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)")));
+    router.errorHandler(500, ctx -> ErrorResponses.send(ctx, ctx.failure() != null ? ctx.failure() : new IllegalStateException("unknown failure")));
+
+    server = vertx.createHttpServer();
+    server
+        .requestHandler(router)
+        .listen(config.port(), config.host())
+        .<Void>mapEmpty()
+        .onComplete(started);
+  }
+
+  int actualPort() {
+    return server.actualPort();
+  }
+
+  private static String route(RoutingContext ctx) {
+    return ctx.request().method() + " " + ctx.request().path();
+  }
+
+  private static void fail(RoutingContext ctx, ApiError e) {
+    ErrorResponses.send(ctx.response(), e);
+  }
+}

@@ -1,0 +1,103 @@
+package io.llavaserve.web.http;
+
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A failure the client can act on, answered with OpenAI's error body {@code
+ * {"error":{"message","type","param","code"}}} and an HTTP status.
+ */
+public final class ApiError extends RuntimeException {
+
+  private final int status;
+  private final String type;
+  private final String param;
+  private final String code;
+  private final int retryAfterSeconds;
+
+  private ApiError(
+      int status, String type, String param, String code, String message, int retryAfterSeconds) {
+    super(message, null, false, false);
+    this.status = status;
+    this.type = type;
+    this.param = param;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** 400: {@code param} names the field to fix. */
+  public static ApiError badRequest(String param, String message) {
+    return new ApiError(400, "invalid_request_error", param, null, message, 0);
+  }
+
+  public static ApiError unauthorized(String message) {
+    return new ApiError(401, "invalid_request_error", null, "invalid_api_key", message, 0);
+  }
+
+  public static ApiError notFound(String param, String code, String message) {
+    return new ApiError(404, "invalid_request_error", param, code, message, 0);
+  }
+
+  public static ApiError methodNotAllowed(String message) {
+    return new ApiError(405, "invalid_request_error", null, "method_not_allowed", message, 0);
+  }
+
+  /** 413: a body or an image over a configured limit. */
+  public static ApiError tooLarge(String param, String message) {
+    return new ApiError(413, "invalid_request_error", param, "request_too_large", message, 0);
+  }
+
+  public static ApiError overloaded(String message, int retryAfterSeconds) {
+    return new ApiError(429, "rate_limit_error", null, "overloaded", message, retryAfterSeconds);
+  }
+
+  public static ApiError unavailable(String message) {
+    return new ApiError(503, "service_unavailable", null, "service_unavailable", message, 0);
+  }
+
+  public static ApiError internal(String requestId) {
+    return new ApiError(
+        500,
+        "internal_error",
+        null,
+        "internal_error",
+        "internal error while serving request " + requestId + "; it was logged on the server",
+        0);
+  }
+
+  /**
+   * A 400 from an engine or sampling validation message, which starts with the wire name of the
+   * field ("temperature must be in [0, 2.0], got 3.0", "stop: every stop string ...").
+   */
+  public static ApiError fromValidation(IllegalArgumentException e) {
+    String m = e.getMessage() == null ? "invalid request" : e.getMessage();
+    int end = 0;
+    while (end < m.length() && (Character.isLetterOrDigit(m.charAt(end)) || m.charAt(end) == '_')) {
+      end++;
+    }
+    String param = end > 0 && end < m.length() ? m.substring(0, end) : null;
+    return badRequest(param, m);
+  }
+
+  public int status() {
+    return status;
+  }
+
+  public String param() {
+    return param;
+  }
+
+  public int retryAfterSeconds() {
+    return retryAfterSeconds;
+  }
+
+  public JsonObject toJson() {
+    return new JsonObject()
+        .put(
+            "error",
+            new JsonObject()
+                .put("message", getMessage())
+                .put("type", type)
+                .put("param", param)
+                .put("code", code));
+  }
+}

@@ -1,0 +1,47 @@
+package io.llavaserve.web.http;
+
+import io.vertx.core.Handler;
+import io.vertx.ext.web.RoutingContext;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+
+/**
+ * Requires {@code Authorization: Bearer <key>} with one of the configured keys; with no keys
+ * configured every request passes. Keys are compared in constant time, all of them every time.
+ */
+public final class ApiKeyAuth implements Handler<RoutingContext> {
+
+  private static final String BEARER = "Bearer ";
+
+  private final List<byte[]> keys;
+
+  public ApiKeyAuth(List<String> keys) {
+    this.keys = keys.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
+  }
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    if (keys.isEmpty()) {
+      ctx.next();
+      return;
+    }
+    String header = ctx.request().getHeader("Authorization");
+    if (header == null || !header.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+      ErrorResponses.send(
+          ctx.response(),
+          ApiError.unauthorized("missing API key: send the header Authorization: Bearer <key>"));
+      return;
+    }
+    byte[] given = header.substring(BEARER.length()).trim().getBytes(StandardCharsets.UTF_8);
+    boolean ok = false;
+    for (byte[] key : keys) {
+      ok |= MessageDigest.isEqual(key, given);
+    }
+    if (ok) {
+      ctx.next();
+    } else {
+      ErrorResponses.send(ctx.response(), ApiError.unauthorized("invalid API key"));
+    }
+  }
+}

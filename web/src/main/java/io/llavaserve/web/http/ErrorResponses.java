@@ -1,0 +1,72 @@
+package io.llavaserve.web.http;
+
+import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.engine.image.ImageException;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/** Turns failures into OpenAI error bodies; internal ones are logged with the request id. */
+public final class ErrorResponses {
+
+  private static final Logger LOG = Logger.getLogger(ErrorResponses.class.getName());
+
+  private ErrorResponses() {}
+
+  /** The error a failure is answered with; unexpected ones become a logged 500. */
+  public static ApiError toApiError(Throwable t, String requestId) {
+    if (t instanceof ApiError e) {
+      return e;
+    }
+    if (t instanceof OverloadedException e) {
+      return ApiError.overloaded(e.getMessage(), Math.max(1, e.retryAfterSeconds()));
+    }
+    if (t instanceof IllegalArgumentException e) {
+      return ApiError.fromValidation(e);
+    }
+    if (t instanceof ImageException e) {
+      return image(e, "messages");
+    }
+    LOG.log(Level.SEVERE, "request " + requestId + " failed", t);
+    return ApiError.internal(requestId);
+  }
+
+  /** An image the decoder refused: 413 over a size limit, else 400. */
+  public static ApiError image(ImageException e, String param) {
+    return switch (e.reason()) {
+      case TOO_MANY_BYTES, TOO_MANY_PIXELS -> ApiError.tooLarge(param, param + ": " + e.getMessage());
+      default -> ApiError.badRequest(param, param + ": " + e.getMessage());
+    };
+  }
+
+  public static void send(RoutingContext ctx, Throwable t) {
+    send(ctx.response(), toApiError(t, requestId(ctx)));
+  }
+
+  public static void send(HttpServerResponse response, ApiError e) {
+    if (response.ended() || response.closed()) {
+      return;
+    }
+    if (response.headWritten()) {
+      // A stream already under way: end it; the client sees a truncated stream.
+      response.end();
+      return;
+    }
+    response.setStatusCode(e.status()).putHeader("Content-Type", "application/json");
+    if (e.retryAfterSeconds() > 0) {
+      response.putHeader("Retry-After", Integer.toString(e.retryAfterSeconds()));
+    }
+    response.end(e.toJson().encode());
+  }
+
+  /** The id of this request, made on first use. */
+  public static String requestId(RoutingContext ctx) {
+    String id = ctx.get("requestId");
+    if (id == null) {
+      id = RequestIds.next();
+      ctx.put("requestId", id);
+    }
+    return id;
+  }
+}

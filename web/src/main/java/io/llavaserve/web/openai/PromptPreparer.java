@@ -1,0 +1,120 @@
+package io.llavaserve.web.openai;
+
+import io.llavaserve.batching.engine.ModelSpec;
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.image.ImageException;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.prompt.ChatMessage;
+import io.llavaserve.engine.prompt.ContentPart;
+import io.llavaserve.engine.prompt.PromptBuilder;
+import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.http.ErrorResponses;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * The worker-pool half of a request: fetch or decode each image's bytes, preprocess the images,
+ * render the chat template and tokenize. Nothing here runs on the event loop.
+ */
+final class PromptPreparer {
+
+  /**
+   * @param ids prompt ids, one image token per image
+   * @param images preprocessed images in prompt order
+   * @param positions prompt length once each image fills its positions
+   */
+  record Prepared(int[] ids, List<PixelValues> images, int positions) {}
+
+  private final Vertx vertx;
+  private final LlavaModel model;
+  private final ModelSpec spec;
+  private final RequestLimits limits;
+  private final ImageUrlFetcher fetcher;
+
+  PromptPreparer(
+      Vertx vertx, LlavaModel model, ModelSpec spec, RequestLimits limits, ImageUrlFetcher fetcher) {
+    this.vertx = vertx;
+    this.model = model;
+    this.spec = spec;
+    this.limits = limits;
+    this.fetcher = fetcher;
+  }
+
+  Future<Prepared> prepare(OpenAiRequest request) {
+    List<OpenAiRequest.Image> images = request.images();
+    List<Future<byte[]>> bytes = new ArrayList<>();
+    for (OpenAiRequest.Image image : images) {
+      bytes.add(image.isDataUri() ? vertx.executeBlocking(() -> decodeDataUri(image), false) : fetcher.fetch(image.url()));
+    }
+    return Future.all(bytes)
+        .compose(
+            all ->
+                vertx.executeBlocking(
+                    () -> {
+                      List<PixelValues> pixels = new ArrayList<>();
+                      for (int i = 0; i < images.size(); i++) {
+                        pixels.add(preprocess(all.resultAt(i), images.get(i).param()));
+                      }
+                      return build(request, pixels);
+                    },
+                    false));
+  }
+
+  private static byte[] decodeDataUri(OpenAiRequest.Image image) {
+    String url = image.url();
+    try {
+      return Base64.getDecoder().decode(url.substring(url.indexOf(',') + 1).strip());
+    } catch (IllegalArgumentException e) {
+      throw ApiError.badRequest(
+          image.param(), image.param() + ": the data URI is not valid base64 (" + e.getMessage() + ")");
+    }
+  }
+
+  private PixelValues preprocess(byte[] encoded, String param) {
+    try {
+      return model.preprocess(encoded);
+    } catch (ImageException e) {
+      throw ErrorResponses.image(e, param);
+    }
+  }
+
+  private Prepared build(OpenAiRequest request, List<PixelValues> pixels) {
+    PromptBuilder.Prompt prompt;
+    String param;
+    if (request.chat()) {
+      param = "messages";
+      List<ChatMessage> messages = new ArrayList<>();
+      for (OpenAiRequest.Message m : request.messages()) {
+        List<ContentPart> parts = new ArrayList<>();
+        for (OpenAiRequest.Part p : m.parts()) {
+          parts.add(
+              p instanceof OpenAiRequest.Text t
+                  ? new ContentPart.Text(t.text())
+                  : new ContentPart.Image());
+        }
+        messages.add(new ChatMessage(m.role(), parts));
+      }
+      try {
+        prompt = model.chatPrompt(messages);
+      } catch (IllegalArgumentException e) {
+        throw ApiError.badRequest(param, "messages: " + e.getMessage());
+      }
+    } else {
+      param = "prompt";
+      prompt = model.rawPrompt(request.prompt());
+    }
+    int[] ids = prompt.ids();
+    int positions = ids.length + prompt.imageCount() * (spec.rowsPerImage() - 1);
+    if (positions > limits.maxPromptTokens()) {
+      throw ApiError.badRequest(
+          param,
+          param + ": the prompt fills " + positions + " positions (each image "
+              + spec.rowsPerImage() + "); at most " + limits.maxPromptTokens()
+              + " are allowed (limits.max-prompt-tokens)");
+    }
+    return new Prepared(ids, pixels, positions);
+  }
+}

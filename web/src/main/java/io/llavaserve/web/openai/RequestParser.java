@@ -1,0 +1,176 @@
+package io.llavaserve.web.openai;
+
+import io.llavaserve.web.http.ApiError;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Reads request bodies into {@link OpenAiRequest}s; cheap enough for the event loop. */
+final class RequestParser {
+
+  private static final Set<String> ROLES = Set.of("system", "user", "assistant");
+  private static final Pattern DATA_URI = Pattern.compile("^data:image/[A-Za-z0-9.+-]+;base64,");
+
+  private final RequestLimits limits;
+
+  RequestParser(RequestLimits limits) {
+    this.limits = limits;
+  }
+
+  static JsonObject body(Buffer body) {
+    if (body == null || body.length() == 0) {
+      throw ApiError.badRequest(null, "the request body is empty; expected a JSON object");
+    }
+    Object v;
+    try {
+      v = io.vertx.core.json.Json.decodeValue(body);
+    } catch (DecodeException e) {
+      throw ApiError.badRequest(null, "the request body is not valid JSON: " + e.getMessage());
+    }
+    if (!(v instanceof JsonObject o)) {
+      throw ApiError.badRequest(null, "the request body must be a JSON object");
+    }
+    return o;
+  }
+
+  OpenAiRequest chat(JsonObject body) {
+    Object raw = body.getValue("messages");
+    if (raw == null) {
+      throw ApiError.badRequest("messages", "messages is required");
+    }
+    if (!(raw instanceof JsonArray array)) {
+      throw JsonFields.wrongType("messages", "an array", raw);
+    }
+    if (array.isEmpty()) {
+      throw ApiError.badRequest("messages", "messages must hold at least one message");
+    }
+    List<OpenAiRequest.Message> messages = new ArrayList<>();
+    int images = 0;
+    for (int i = 0; i < array.size(); i++) {
+      OpenAiRequest.Message m = message(array.getValue(i), "messages[" + i + "]");
+      images += (int) m.parts().stream().filter(p -> p instanceof OpenAiRequest.Image).count();
+      messages.add(m);
+    }
+    if (images > limits.maxImagesPerRequest()) {
+      throw ApiError.badRequest(
+          "messages",
+          "messages hold " + images + " images; at most " + limits.maxImagesPerRequest()
+              + " are allowed per request (limits.max-images-per-request)");
+    }
+    return common(body, messages, null, true);
+  }
+
+  OpenAiRequest completion(JsonObject body) {
+    Object raw = body.getValue("prompt");
+    if (raw == null) {
+      throw ApiError.badRequest("prompt", "prompt is required");
+    }
+    if (raw instanceof JsonArray a && a.size() == 1 && a.getValue(0) instanceof String s) {
+      raw = s; // the SDKs may send a one-element list
+    }
+    if (!(raw instanceof String prompt)) {
+      throw JsonFields.wrongType("prompt", "a string", raw);
+    }
+    if (prompt.isEmpty()) {
+      throw ApiError.badRequest("prompt", "prompt must not be empty");
+    }
+    return common(body, null, prompt, false);
+  }
+
+  private OpenAiRequest common(
+      JsonObject body, List<OpenAiRequest.Message> messages, String prompt, boolean chat) {
+    String model = JsonFields.string(body, "model", "model");
+    JsonFields.string(body, "user", "user");
+    SamplingParser.Parsed sampling = SamplingParser.parse(body, limits, chat);
+    Boolean stream = JsonFields.bool(body, "stream");
+    JsonObject options = JsonFields.object(body, "stream_options", "stream_options");
+    boolean includeUsage = false;
+    if (options != null) {
+      Boolean u = JsonFields.bool(options, "include_usage");
+      includeUsage = Boolean.TRUE.equals(u);
+    }
+    return new OpenAiRequest(
+        model, messages, prompt, sampling, Boolean.TRUE.equals(stream), includeUsage);
+  }
+
+  private OpenAiRequest.Message message(Object raw, String param) {
+    if (!(raw instanceof JsonObject m)) {
+      throw JsonFields.wrongType(param, "an object", raw);
+    }
+    String role = JsonFields.string(m, "role", param + ".role");
+    if (role == null) {
+      throw ApiError.badRequest(param + ".role", param + ".role is required");
+    }
+    if (!ROLES.contains(role)) {
+      throw ApiError.badRequest(
+          param + ".role",
+          param + ".role must be one of system, user, assistant; got '" + role + "'");
+    }
+    Object content = m.getValue("content");
+    List<OpenAiRequest.Part> parts = new ArrayList<>();
+    if (content instanceof String s) {
+      parts.add(new OpenAiRequest.Text(s));
+    } else if (content instanceof JsonArray a) {
+      for (int j = 0; j < a.size(); j++) {
+        parts.add(part(a.getValue(j), param + ".content[" + j + "]"));
+      }
+    } else if (content == null) {
+      throw ApiError.badRequest(param + ".content", param + ".content is required");
+    } else {
+      throw JsonFields.wrongType(
+          param + ".content", "a string or an array of content parts", content);
+    }
+    if (!role.equals("user") && parts.stream().anyMatch(p -> p instanceof OpenAiRequest.Image)) {
+      throw ApiError.badRequest(
+          param + ".content", "only user messages may contain images; " + param + " is a " + role + " message");
+    }
+    return new OpenAiRequest.Message(role, parts);
+  }
+
+  private OpenAiRequest.Part part(Object raw, String param) {
+    if (!(raw instanceof JsonObject p)) {
+      throw JsonFields.wrongType(param, "an object", raw);
+    }
+    String type = JsonFields.string(p, "type", param + ".type");
+    if (type == null) {
+      throw ApiError.badRequest(param + ".type", param + ".type is required");
+    }
+    switch (type) {
+      case "text" -> {
+        String text = JsonFields.string(p, "text", param + ".text");
+        if (text == null) {
+          throw ApiError.badRequest(param + ".text", param + ".text is required");
+        }
+        return new OpenAiRequest.Text(text);
+      }
+      case "image_url" -> {
+        String field = param + ".image_url";
+        Object v = p.getValue("image_url");
+        String url =
+            v instanceof JsonObject o ? JsonFields.string(o, "url", field + ".url") : v instanceof String s ? s : null;
+        if (url == null) {
+          throw ApiError.badRequest(field, field + " must be an object with a url");
+        }
+        if (url.startsWith("data:")) {
+          if (!DATA_URI.matcher(url).find()) {
+            throw ApiError.badRequest(
+                field, field + ": a data URI must look like data:image/<format>;base64,<data>");
+          }
+        } else if (!url.startsWith("http://") && !url.startsWith("https://")) {
+          throw ApiError.badRequest(
+              field, field + ": expected a data:image/...;base64, URI or an http(s) URL");
+        }
+        return new OpenAiRequest.Image(url, field);
+      }
+      default ->
+          throw ApiError.badRequest(
+              param + ".type",
+              param + ".type must be text or image_url, got '" + type + "'");
+    }
+  }
+}

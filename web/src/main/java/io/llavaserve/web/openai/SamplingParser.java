@@ -1,0 +1,142 @@
+package io.llavaserve.web.openai;
+
+import io.llavaserve.engine.sampling.SamplingParams;
+import io.llavaserve.web.http.ApiError;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reads the sampling fields shared by chat completions and completions into SamplingParams. */
+final class SamplingParser {
+
+  private SamplingParser() {}
+
+  /**
+   * @param params validated parameters; max_tokens is the limit when the client gave none
+   * @param maxTokensGiven whether the client set max_tokens (else it shrinks to fit the context)
+   */
+  record Parsed(SamplingParams params, boolean maxTokensGiven) {}
+
+  static Parsed parse(JsonObject body, RequestLimits limits, boolean chat) {
+    SamplingParams.Builder b = SamplingParams.builder();
+    Double d;
+    if ((d = JsonFields.number(body, "temperature")) != null) {
+      b.temperature(d);
+    }
+    if ((d = JsonFields.number(body, "top_p")) != null) {
+      b.topP(d);
+    }
+    Integer i;
+    if ((i = JsonFields.int32(body, "top_k")) != null) {
+      b.topK(i);
+    }
+    if ((d = JsonFields.number(body, "min_p")) != null) {
+      b.minP(d);
+    }
+    if ((d = JsonFields.number(body, "presence_penalty")) != null) {
+      b.presencePenalty(d);
+    }
+    if ((d = JsonFields.number(body, "frequency_penalty")) != null) {
+      b.frequencyPenalty(d);
+    }
+    if ((d = JsonFields.number(body, "repetition_penalty")) != null) {
+      b.repetitionPenalty(d);
+    }
+    Long seed = JsonFields.integer(body, "seed");
+    if (seed != null) {
+      b.seed(seed);
+    }
+    Boolean ignoreEos = JsonFields.bool(body, "ignore_eos");
+    if (ignoreEos != null) {
+      b.ignoreEos(ignoreEos);
+    }
+    b.stop(stop(body));
+
+    Integer n = JsonFields.int32(body, "n");
+    if (n != null && n != 1) {
+      throw ApiError.badRequest("n", "n must be 1 (one choice per request), got " + n);
+    }
+
+    String maxField = "max_tokens";
+    Integer maxTokens = JsonFields.int32(body, "max_tokens");
+    if (chat && maxTokens == null) {
+      maxTokens = JsonFields.int32(body, "max_completion_tokens");
+      maxField = "max_completion_tokens";
+    }
+    if (maxTokens != null) {
+      if (maxTokens < 1) {
+        throw ApiError.badRequest(maxField, maxField + " must be >= 1, got " + maxTokens);
+      }
+      if (maxTokens > limits.maxTokens()) {
+        throw ApiError.badRequest(
+            maxField,
+            maxField + " must be <= " + limits.maxTokens() + " (limits.max-tokens), got " + maxTokens);
+      }
+      b.maxTokens(maxTokens);
+    } else {
+      b.maxTokens(limits.maxTokens());
+    }
+
+    b.logprobs(chat ? chatLogprobs(body) : completionLogprobs(body));
+    try {
+      return new Parsed(b.build(), maxTokens != null);
+    } catch (IllegalArgumentException e) {
+      throw ApiError.fromValidation(e);
+    }
+  }
+
+  private static List<String> stop(JsonObject body) {
+    Object v = body.getValue("stop");
+    if (v == null) {
+      return List.of();
+    }
+    if (v instanceof String s) {
+      return List.of(s);
+    }
+    if (!(v instanceof JsonArray a)) {
+      throw JsonFields.wrongType("stop", "a string or an array of strings", v);
+    }
+    if (a.size() > SamplingParams.MAX_STOP_STRINGS) {
+      throw ApiError.badRequest(
+          "stop",
+          "stop must hold at most " + SamplingParams.MAX_STOP_STRINGS + " strings, got " + a.size());
+    }
+    List<String> out = new ArrayList<>();
+    for (Object o : a) {
+      if (!(o instanceof String s)) {
+        throw JsonFields.wrongType("stop", "a string or an array of strings", o);
+      }
+      out.add(s);
+    }
+    return out;
+  }
+
+  /** Chat: {@code logprobs: true} reports the chosen token; {@code top_logprobs} adds alternatives. */
+  private static int chatLogprobs(JsonObject body) {
+    Boolean on = JsonFields.bool(body, "logprobs");
+    Integer top = JsonFields.int32(body, "top_logprobs");
+    if (top != null && !Boolean.TRUE.equals(on)) {
+      throw ApiError.badRequest("top_logprobs", "top_logprobs requires logprobs: true");
+    }
+    if (top != null && (top < 0 || top > SamplingParams.MAX_LOGPROBS)) {
+      throw ApiError.badRequest(
+          "top_logprobs",
+          "top_logprobs must be in [0, " + SamplingParams.MAX_LOGPROBS + "], got " + top);
+    }
+    return Boolean.TRUE.equals(on) ? (top == null ? 0 : top) : -1;
+  }
+
+  /** Completions: {@code logprobs: N} reports the chosen token and N alternatives. */
+  private static int completionLogprobs(JsonObject body) {
+    Integer n = JsonFields.int32(body, "logprobs");
+    if (n == null) {
+      return -1;
+    }
+    if (n < 0 || n > SamplingParams.MAX_LOGPROBS) {
+      throw ApiError.badRequest(
+          "logprobs", "logprobs must be in [0, " + SamplingParams.MAX_LOGPROBS + "], got " + n);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,19 @@
+package io.llavaserve.web.openai;
+
+import io.llavaserve.batching.engine.LlavaEngine;
+import io.llavaserve.batching.engine.ModelSpec;
+import io.llavaserve.engine.LlavaModel;
+
+/**
+ * The model a server answers with.
+ *
+ * @param id the id clients name in {@code model} and {@code /v1/models} lists
+ * @param model the loaded checkpoint (tokenizer, template, image preprocessing)
+ * @param engine the running serving core
+ */
+public record ServedModel(String id, LlavaModel model, LlavaEngine engine) {
+
+  public ModelSpec spec() {
+    return LlavaEngine.specOf(model);
+  }
+}

@@ -1,0 +1,204 @@
+package io.llavaserve.web;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ChatCompletionsTest {
+
+  @TempDir static Path dir;
+  static TestServer s;
+
+  @BeforeAll
+  static void start() throws Exception {
+    s = TestServer.start(dir);
+  }
+
+  @AfterAll
+  static void stop() {
+    s.close();
+  }
+
+  static JsonObject chat(String content, int maxTokens) {
+    return new JsonObject()
+        .put("model", TestServer.MODEL_ID)
+        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", content)))
+        .put("max_tokens", maxTokens)
+        .put("temperature", 0);
+  }
+
+  @Test
+  void plainChatCompletion() throws Exception {
+    HttpResponse<String> r = s.post("/v1/chat/completions", chat("Hello there", 8).encode());
+    assertEquals(200, r.statusCode(), r.body());
+    JsonObject o = new JsonObject(r.body());
+    assertEquals("chat.completion", o.getString("object"));
+    assertTrue(o.getString("id").startsWith("chatcmpl-"));
+    assertEquals(TestServer.MODEL_ID, o.getString("model"));
+    JsonObject choice = o.getJsonArray("choices").getJsonObject(0);
+    assertEquals("assistant", choice.getJsonObject("message").getString("role"));
+    assertTrue(List.of("stop", "length").contains(choice.getString("finish_reason")));
+    JsonObject usage = o.getJsonObject("usage");
+    assertTrue(usage.getInteger("prompt_tokens") > 3);
+    assertTrue(usage.getInteger("completion_tokens") >= 1 && usage.getInteger("completion_tokens") <= 8);
+    assertEquals(
+        usage.getInteger("prompt_tokens") + usage.getInteger("completion_tokens"),
+        usage.getInteger("total_tokens"));
+    assertTrue(usage.getJsonObject("prompt_tokens_details").containsKey("cached_tokens"));
+  }
+
+  @Test
+  void greedyAnswersAreDeterministicAndMaxTokensIsHonoured() throws Exception {
+    JsonObject body = chat("Count with me: one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen", 6).put("ignore_eos", true);
+    JsonObject a = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
+    JsonObject b = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
+    assertEquals(6, a.getJsonObject("usage").getInteger("completion_tokens"));
+    assertEquals("length", a.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    assertEquals(
+        a.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
+        b.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"));
+    // the second run of the same prompt finds its prefix cached
+    assertTrue(b.getJsonObject("usage").getJsonObject("prompt_tokens_details").getInteger("cached_tokens") > 0);
+  }
+
+  @Test
+  void streamingUsesExactSseFraming() throws Exception {
+    JsonObject body =
+        chat("Tell me a story", 5)
+            .put("ignore_eos", true)
+            .put("stream", true)
+            .put("stream_options", new JsonObject().put("include_usage", true));
+    HttpResponse<String> r = s.post("/v1/chat/completions", body.encode());
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+    String raw = r.body();
+    assertTrue(raw.endsWith("data: [DONE]\n\n"), raw);
+    String[] events = raw.split("\n\n", -1);
+    assertEquals("", events[events.length - 1]); // every event ends with a blank line
+    List<JsonObject> chunks = new ArrayList<>();
+    for (int i = 0; i < events.length - 2; i++) {
+      assertTrue(events[i].startsWith("data: {"), events[i]);
+      assertFalse(events[i].contains("\n"), events[i]);
+      chunks.add(new JsonObject(events[i].substring("data: ".length())));
+    }
+    assertEquals("data: [DONE]", events[events.length - 2]);
+
+    JsonObject first = chunks.get(0);
+    assertEquals("chat.completion.chunk", first.getString("object"));
+    assertEquals("assistant", first.getJsonArray("choices").getJsonObject(0).getJsonObject("delta").getString("role"));
+    String id = first.getString("id");
+    StringBuilder text = new StringBuilder();
+    for (JsonObject c : chunks.subList(1, chunks.size() - 2)) {
+      assertEquals(id, c.getString("id"));
+      JsonObject choice = c.getJsonArray("choices").getJsonObject(0);
+      assertNull(choice.getString("finish_reason"));
+      text.append(choice.getJsonObject("delta").getString("content"));
+    }
+    JsonObject finish = chunks.get(chunks.size() - 2).getJsonArray("choices").getJsonObject(0);
+    assertEquals("length", finish.getString("finish_reason"));
+    JsonObject usageChunk = chunks.get(chunks.size() - 1);
+    assertTrue(usageChunk.getJsonArray("choices").isEmpty());
+    assertEquals(5, usageChunk.getJsonObject("usage").getInteger("completion_tokens"));
+
+    // the stream carries the same text as the whole answer
+    JsonObject whole =
+        new JsonObject(s.post("/v1/chat/completions", chat("Tell me a story", 5).put("ignore_eos", true).encode()).body());
+    assertEquals(
+        whole.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
+        text.toString());
+  }
+
+  @Test
+  void streamWithoutIncludeUsageHasNoUsageChunk() throws Exception {
+    HttpResponse<String> r =
+        s.post("/v1/chat/completions", chat("Hi", 3).put("ignore_eos", true).put("stream", true).encode());
+    String[] events = r.body().split("\n\n");
+    JsonObject last = new JsonObject(events[events.length - 2].substring(6));
+    assertEquals("length", last.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    assertFalse(r.body().contains("\"usage\""));
+  }
+
+  @Test
+  void chatWithBase64PngImage() throws Exception {
+    JsonArray parts =
+        new JsonArray()
+            .add(new JsonObject().put("type", "text").put("text", "What is in the picture?"))
+            .add(
+                new JsonObject()
+                    .put("type", "image_url")
+                    .put("image_url", new JsonObject().put("url", TestServer.pngDataUri(40, 30))));
+    JsonObject body =
+        new JsonObject()
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", parts)))
+            .put("max_tokens", 4);
+    HttpResponse<String> r = s.post("/v1/chat/completions", body.encode());
+    assertEquals(200, r.statusCode(), r.body());
+    JsonObject usage = new JsonObject(r.body()).getJsonObject("usage");
+    int rows = s.served().spec().rowsPerImage();
+    JsonObject textOnly = chat("What is in the picture?", 4);
+    int textPrompt = new JsonObject(s.post("/v1/chat/completions", textOnly.encode()).body())
+        .getJsonObject("usage").getInteger("prompt_tokens");
+    assertTrue(usage.getInteger("prompt_tokens") >= textPrompt + rows - 1, r.body());
+  }
+
+  @Test
+  void logprobsInOpenAiShape() throws Exception {
+    JsonObject body = chat("Hello", 3).put("logprobs", true).put("top_logprobs", 2).put("ignore_eos", true);
+    JsonObject o = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
+    JsonArray content =
+        o.getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs").getJsonArray("content");
+    assertEquals(3, content.size());
+    JsonObject t = content.getJsonObject(0);
+    assertTrue(t.getDouble("logprob") <= 0);
+    assertTrue(t.containsKey("token") && t.getJsonArray("bytes") != null);
+    assertEquals(2, t.getJsonArray("top_logprobs").size());
+  }
+
+  @Test
+  void completionsPlainAndStreaming() throws Exception {
+    JsonObject body =
+        new JsonObject().put("prompt", "Once upon a time").put("max_tokens", 4).put("temperature", 0).put("ignore_eos", true);
+    HttpResponse<String> r = s.post("/v1/completions", body.encode());
+    assertEquals(200, r.statusCode(), r.body());
+    JsonObject o = new JsonObject(r.body());
+    assertEquals("text_completion", o.getString("object"));
+    assertEquals("length", o.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    assertEquals(4, o.getJsonObject("usage").getInteger("completion_tokens"));
+    String text = o.getJsonArray("choices").getJsonObject(0).getString("text");
+
+    HttpResponse<String> st = s.post("/v1/completions", body.copy().put("stream", true).encode());
+    assertTrue(st.body().endsWith("data: [DONE]\n\n"));
+    StringBuilder streamed = new StringBuilder();
+    for (String e : st.body().split("\n\n")) {
+      if (!e.equals("data: [DONE]")) {
+        JsonObject c = new JsonObject(e.substring(6));
+        assertEquals("text_completion", c.getString("object"));
+        streamed.append(c.getJsonArray("choices").getJsonObject(0).getString("text"));
+      }
+    }
+    assertEquals(text, streamed.toString());
+  }
+
+  @Test
+  void modelsHealthAndReady() throws Exception {
+    JsonObject models = new JsonObject(s.get("/v1/models").body());
+    assertEquals("list", models.getString("object"));
+    assertEquals(TestServer.MODEL_ID, models.getJsonArray("data").getJsonObject(0).getString("id"));
+    assertEquals(200, s.get("/health").statusCode());
+    HttpResponse<String> ready = s.get("/ready");
+    assertEquals(200, ready.statusCode());
+    assertEquals("ready", new JsonObject(ready.body()).getString("status"));
+  }
+}

@@ -1,0 +1,95 @@
+package io.llavaserve.web;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.llavaserve.batching.scheduler.SchedulerConfig;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The official OpenAI Java SDK, unmodified, as a client; the server also requires an API key. */
+class OpenAiSdkTest {
+
+  @TempDir static Path dir;
+  static TestServer s;
+  static OpenAIClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    s = TestServer.start(dir, TestServer.config(List.of("k-one", "sk-secret"), 1 << 20), SchedulerConfig.defaults());
+    client =
+        OpenAIOkHttpClient.builder()
+            .baseUrl("http://127.0.0.1:" + s.server.port() + "/v1")
+            .apiKey("sk-secret")
+            .maxRetries(0)
+            .build();
+  }
+
+  @AfterAll
+  static void stop() {
+    s.close();
+  }
+
+  static ChatCompletionCreateParams params() {
+    return ChatCompletionCreateParams.builder()
+        .model(TestServer.MODEL_ID)
+        .addUserMessage("Say something")
+        .maxCompletionTokens(6)
+        .temperature(0.0)
+        .build();
+  }
+
+  @Test
+  void nonStreaming() {
+    ChatCompletion c = client.chat().completions().create(params());
+    assertEquals(TestServer.MODEL_ID, c.model());
+    assertEquals(1, c.choices().size());
+    assertTrue(c.usage().isPresent());
+    assertTrue(c.usage().get().completionTokens() >= 1);
+    assertTrue(c.choices().get(0).message().content().isPresent());
+  }
+
+  @Test
+  void streaming() {
+    StringBuilder text = new StringBuilder();
+    String[] finish = {null};
+    try (StreamResponse<ChatCompletionChunk> stream =
+        client.chat().completions().createStreaming(params())) {
+      stream.stream()
+          .forEach(
+              chunk ->
+                  chunk.choices().forEach(ch -> {
+                    ch.delta().content().ifPresent(text::append);
+                    ch.finishReason().ifPresent(f -> finish[0] = f.asString());
+                  }));
+    }
+    assertTrue(finish[0] != null);
+    ChatCompletion whole = client.chat().completions().create(params());
+    assertEquals(whole.choices().get(0).message().content().orElse(""), text.toString());
+  }
+
+  @Test
+  void apiKeys() throws Exception {
+    String body = ChatCompletionsTest.chat("hi", 2).encode();
+    assertEquals(401, s.post("/v1/chat/completions", body).statusCode());
+    HttpResponse<String> wrong = s.post("/v1/chat/completions", body, "Authorization", "Bearer sk-wrong");
+    assertEquals(401, wrong.statusCode());
+    assertTrue(wrong.body().contains("invalid_api_key"));
+    assertEquals(401, s.get("/v1/models", "Authorization", "Bearer sk-secre").statusCode());
+    assertEquals(200, s.post("/v1/chat/completions", body, "Authorization", "Bearer sk-secret").statusCode());
+    assertEquals(200, s.get("/v1/models", "Authorization", "Bearer k-one").statusCode());
+    assertEquals(200, s.get("/health").statusCode());
+    assertEquals(200, s.get("/ready").statusCode());
+  }
+}
