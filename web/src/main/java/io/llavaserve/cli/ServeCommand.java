@@ -6,7 +6,7 @@ import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.web.LlavaServer;
 import io.llavaserve.web.ServerConfig;
-import io.llavaserve.web.openai.ImageUrlFetcher;
+import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.ServedModel;
 import java.io.PrintWriter;
@@ -71,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
     LlavaEngine engine = LlavaEngine.start(m, engineConfig);
     LlavaServer server;
     try {
-      server = LlavaServer.start(config, new ServedModel(id, m, engine), ImageUrlFetcher.disabled());
+      server = LlavaServer.start(config, new ServedModel(id, m, engine), MediaConfig.fromSettings(s::optional));
     } catch (Exception e) {
       engine.close();
       m.close();

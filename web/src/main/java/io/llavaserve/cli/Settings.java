@@ -75,6 +75,12 @@ final class Settings {
     return v.trim();
   }
 
+  /** The value of {@code key}, or null when no layer defines it. */
+  String optional(String key) {
+    String v = values.getProperty(key);
+    return v == null ? null : v.trim();
+  }
+
   long longValue(String key) {
     try {
       return Long.parseLong(string(key));

@@ -4,6 +4,8 @@ import io.llavaserve.web.http.ApiError;
 import io.llavaserve.web.http.ApiKeyAuth;
 import io.llavaserve.web.http.ErrorResponses;
 import io.llavaserve.web.http.HealthHandler;
+import io.llavaserve.web.http.MetricsHandler;
+import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.CompletionsHandler;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ModelsHandler;
@@ -22,13 +24,20 @@ final class ApiVerticle extends AbstractVerticle {
   private final ServedModel served;
   private final ServerState state;
   private final ImageUrlFetcher fetcher;
+  private final ServerMetrics metrics;
   private HttpServer server;
 
-  ApiVerticle(ServerConfig config, ServedModel served, ServerState state, ImageUrlFetcher fetcher) {
+  ApiVerticle(
+      ServerConfig config,
+      ServedModel served,
+      ServerState state,
+      ImageUrlFetcher fetcher,
+      ServerMetrics metrics) {
     this.config = config;
     this.served = served;
     this.state = state;
     this.fetcher = fetcher;
+    this.metrics = metrics;
   }
 
   @Override
@@ -39,15 +48,15 @@ final class ApiVerticle extends AbstractVerticle {
     Router router = Router.router(vertx);
     router.get("/health").handler(health::alive);
     router.get("/ready").handler(health::ready);
-    // GET /metrics is reserved for the Prometheus endpoint.
+    router.get("/metrics").handler(new MetricsHandler(metrics));
 
     router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
     router.route("/v1/*").handler(health::requireReady);
     router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     router.post("/v1/chat/completions")
-        .handler(CompletionsHandler.chat(vertx, served, state, config.limits(), fetcher));
+        .handler(CompletionsHandler.chat(vertx, served, state, config.limits(), fetcher, metrics));
     router.post("/v1/completions")
-        .handler(CompletionsHandler.text(vertx, served, state, config.limits(), fetcher));
+        .handler(CompletionsHandler.text(vertx, served, state, config.limits(), fetcher, metrics));
     router.get("/v1/models").handler(models::list);
 
     router.errorHandler(404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));

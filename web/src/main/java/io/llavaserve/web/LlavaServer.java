@@ -1,5 +1,8 @@
 package io.llavaserve.web;
 
+import io.llavaserve.web.media.MediaConfig;
+import io.llavaserve.web.media.MediaFetcher;
+import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ServedModel;
 import io.vertx.core.DeploymentOptions;
@@ -33,11 +36,14 @@ public final class LlavaServer implements AutoCloseable {
   }
 
   /** Binds and starts answering; blocks until the port is bound. */
-  public static LlavaServer start(ServerConfig config, ServedModel served, ImageUrlFetcher fetcher)
+  public static LlavaServer start(ServerConfig config, ServedModel served, MediaConfig media)
       throws Exception {
     Vertx vertx = Vertx.vertx();
     ServerState state = new ServerState();
-    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher);
+    ImageUrlFetcher fetcher =
+        media.fetchEnabled() ? ImageUrlFetcher.of(new MediaFetcher(vertx, media)) : ImageUrlFetcher.disabled();
+    ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
+    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics);
     try {
       vertx
           .deployVerticle(verticle, new DeploymentOptions())

@@ -7,7 +7,7 @@ import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
-import io.llavaserve.web.openai.ImageUrlFetcher;
+import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.ServedModel;
 import java.awt.Color;
@@ -50,12 +50,18 @@ final class TestServer implements AutoCloseable {
 
   static TestServer start(Path dir, ServerConfig config, SchedulerConfig scheduler)
       throws Exception {
+    return start(dir, config, scheduler, MediaConfig.defaults());
+  }
+
+  static TestServer start(
+      Path dir, ServerConfig config, SchedulerConfig scheduler, MediaConfig media)
+      throws Exception {
     Path ckpt = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny());
     LlavaModel model = LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(32L << 20));
     LlavaEngine engine =
         LlavaEngine.start(model, EngineConfig.defaults().withScheduler(scheduler));
     LlavaServer server =
-        LlavaServer.start(config, new ServedModel(MODEL_ID, model, engine), ImageUrlFetcher.disabled());
+        LlavaServer.start(config, new ServedModel(MODEL_ID, model, engine), media);
     return new TestServer(model, engine, server);
   }
 

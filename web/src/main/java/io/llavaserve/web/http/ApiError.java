@@ -46,6 +46,14 @@ public final class ApiError extends RuntimeException {
     return new ApiError(413, "invalid_request_error", param, "request_too_large", message, 0);
   }
 
+  /** 502 / 504: fetching something the request named (an image URL) failed upstream. */
+  public static ApiError upstream(int status, String param, String message) {
+    if (status != 502 && status != 504) {
+      throw new IllegalArgumentException("upstream errors are 502 or 504, got " + status);
+    }
+    return new ApiError(status, "upstream_error", param, "upstream_error", message, 0);
+  }
+
   public static ApiError overloaded(String message, int retryAfterSeconds) {
     return new ApiError(429, "rate_limit_error", null, "overloaded", message, retryAfterSeconds);
   }

@@ -1,5 +1,6 @@
 package io.llavaserve.web.openai;
 
+import io.llavaserve.batching.events.OverloadedException;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.engine.sampling.SamplingParams;
@@ -7,6 +8,8 @@ import io.llavaserve.web.ServerState;
 import io.llavaserve.web.http.ApiError;
 import io.llavaserve.web.http.ErrorResponses;
 import io.llavaserve.web.http.EventSubscriber;
+import io.llavaserve.web.metrics.RequestTimer;
+import io.llavaserve.web.metrics.ServerMetrics;
 import io.reactivex.rxjava3.core.Flowable;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
@@ -29,6 +32,7 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
   private final RequestParser parser;
   private final PromptPreparer preparer;
   private final TokenText tokenText;
+  private final ServerMetrics metrics;
 
   private CompletionsHandler(
       boolean chat,
@@ -36,8 +40,10 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
       ServedModel served,
       ServerState state,
       RequestLimits limits,
-      ImageUrlFetcher fetcher) {
+      ImageUrlFetcher fetcher,
+      ServerMetrics metrics) {
     this.chat = chat;
+    this.metrics = metrics;
     this.served = served;
     this.state = state;
     this.parser = new RequestParser(limits);
@@ -46,13 +52,23 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
   }
 
   public static CompletionsHandler chat(
-      Vertx vertx, ServedModel served, ServerState state, RequestLimits limits, ImageUrlFetcher f) {
-    return new CompletionsHandler(true, vertx, served, state, limits, f);
+      Vertx vertx,
+      ServedModel served,
+      ServerState state,
+      RequestLimits limits,
+      ImageUrlFetcher f,
+      ServerMetrics metrics) {
+    return new CompletionsHandler(true, vertx, served, state, limits, f, metrics);
   }
 
   public static CompletionsHandler text(
-      Vertx vertx, ServedModel served, ServerState state, RequestLimits limits, ImageUrlFetcher f) {
-    return new CompletionsHandler(false, vertx, served, state, limits, f);
+      Vertx vertx,
+      ServedModel served,
+      ServerState state,
+      RequestLimits limits,
+      ImageUrlFetcher f,
+      ServerMetrics metrics) {
+    return new CompletionsHandler(false, vertx, served, state, limits, f, metrics);
   }
 
   @Override
@@ -69,6 +85,7 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
                 + served.id() + "`");
       }
     } catch (RuntimeException e) {
+      metrics.requestRejected("invalid");
       ErrorResponses.send(ctx, e);
       return;
     }
@@ -80,6 +97,7 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
                 context.runOnContext(
                     v -> {
                       if (ar.failed()) {
+                        metrics.requestRejected("invalid");
                         ErrorResponses.send(ctx, ar.cause());
                       } else if (!ctx.response().closed()) {
                         start(ctx, context, request, ar.result());
@@ -91,6 +109,7 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
       RoutingContext ctx, Context context, OpenAiRequest request, PromptPreparer.Prepared prompt) {
     String requestId = (chat ? "chatcmpl-" : "cmpl-") + ErrorResponses.requestId(ctx);
     Flowable<TokenEvent> events;
+    RequestTimer timer;
     try {
       SamplingParams params = request.sampling().params();
       if (!request.sampling().maxTokensGiven()) {
@@ -103,10 +122,14 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
               .engine()
               .submit(
                   GenerationRequest.interactive(requestId, prompt.ids(), prompt.images(), params));
+      timer = metrics.startRequest();
+      timer.queued();
     } catch (RuntimeException e) {
+      metrics.requestRejected(e instanceof OverloadedException ? "overloaded" : "invalid");
       ErrorResponses.send(ctx, e);
       return;
     }
+    events = events.doOnNext(e -> record(timer, e));
     Runnable leave = state.enter();
     boolean logprobs = request.sampling().params().logprobs() >= 0;
     ResponseFormat.Meta meta =
@@ -123,5 +146,22 @@ public final class CompletionsHandler implements Handler<RoutingContext> {
           leave.run();
         });
     events.subscribe(subscriber);
+  }
+
+  /** Feeds the request's timings to the metrics; runs on the engine thread. */
+  private static void record(RequestTimer timer, TokenEvent event) {
+    if (event instanceof TokenEvent.Token t) {
+      if (t.index() == 0) {
+        timer.firstToken();
+      } else {
+        timer.token();
+      }
+    } else if (event instanceof TokenEvent.Finished f) {
+      timer.finished(
+          f.reason().wireName(),
+          f.usage().promptTokens(),
+          f.usage().completionTokens(),
+          f.usage().cachedPromptTokens());
+    }
   }
 }
