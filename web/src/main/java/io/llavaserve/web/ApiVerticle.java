@@ -62,7 +62,8 @@ final class ApiVerticle extends AbstractVerticle {
         CompletionPipeline.text(vertx, served, state, config.limits(), fetcher, metrics);
     router.post("/v1/chat/completions").handler(new CompletionsHandler(chat));
     router.post("/v1/completions").handler(new CompletionsHandler(text));
-    router.get("/v1/ws").handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
+    router.get("/v1/ws")
+        .handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
     router.get("/v1/models").handler(models::list);
 
     router.errorHandler(404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
