@@ -14,13 +14,14 @@ import io.llavaserve.web.openai.ServedModel;
 import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Promise;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
-/** The HTTP front end: the route table, pointing at handler classes. */
+/**
+ * The HTTP front end: the route table, pointing at handler classes. The server socket belongs to
+ * {@link LlavaServer}, which answers with this router once the model is loaded.
+ */
 final class ApiVerticle extends AbstractVerticle {
 
   private final ServerConfig config;
@@ -28,7 +29,7 @@ final class ApiVerticle extends AbstractVerticle {
   private final ServerState state;
   private final ImageUrlFetcher fetcher;
   private final ServerMetrics metrics;
-  private HttpServer server;
+  private volatile Router router;
 
   ApiVerticle(
       ServerConfig config,
@@ -75,22 +76,13 @@ final class ApiVerticle extends AbstractVerticle {
                 "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)")));
     router.errorHandler(500, ctx -> ErrorResponses.send(ctx, ctx.failure() != null ? ctx.failure() : new IllegalStateException("unknown failure")));
 
-    // A WebSocket message is a request body: the same cap applies to it.
-    int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
-    server =
-        vertx.createHttpServer(
-            new HttpServerOptions()
-                .setMaxWebSocketFrameSize(maxMessage)
-                .setMaxWebSocketMessageSize(maxMessage));
-    server
-        .requestHandler(router)
-        .listen(config.port(), config.host())
-        .<Void>mapEmpty()
-        .onComplete(started);
+    this.router = router;
+    started.complete();
   }
 
-  int actualPort() {
-    return server.actualPort();
+  /** The routes, once started. */
+  Router router() {
+    return router;
   }
 
   private static String route(RoutingContext ctx) {
