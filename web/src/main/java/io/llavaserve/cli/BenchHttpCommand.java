@@ -119,7 +119,7 @@ final class BenchHttpCommand implements Callable<Integer> {
     LlavaModel m = inProcessModel ? model.load() : null;
     LlavaEngine engine = null;
     LlavaServer server = null;
-    boolean failed;
+    boolean ok;
     try {
       if (m != null) {
         engine = LlavaEngine.start(m, ServeCommand.engineConfig(s, maxSeqs, null, null));
@@ -153,54 +153,7 @@ final class BenchHttpCommand implements Callable<Integer> {
           promptWords, image ? " + one PNG" : "", maxTokens, requestsPerClient);
       out.flush();
       List<Transport<?>> all = transports(http, base, m, engine, out);
-      BenchPrompts prompts = new BenchPrompts(seed, promptWords, image);
-      for (Transport<?> t : all) {
-        run(t, prompts.next("warmup-" + t.name(), 1), 1); // compiles and warms each path
-      }
-      out.println(
-          "                                              TTFT ms                ITL ms"
-              + "                 E2E ms");
-      out.println(
-          "transport  clients   req/s  output tok/s     mean     p50     p99     mean     p50"
-              + "     p99     mean     p50     p99");
-      Map<String, long[]> tokenCheck = new LinkedHashMap<>();
-      List<String> failures = new ArrayList<>();
-      List<String> ratios = new ArrayList<>();
-      for (int n : concurrency) {
-        Map<String, Double> tps = new LinkedHashMap<>();
-        for (Transport<?> t : all) {
-          List<BenchPrompts.Prompt> work = prompts.next(t.name() + n, n * requestsPerClient);
-          BenchStats.Summary r = run(t, work, n);
-          row(out, t.name(), n, r);
-          tps.put(t.name(), r.outputTokensPerSec());
-          long[] check = tokenCheck.computeIfAbsent(t.name(), k -> new long[2]);
-          check[0] += r.tokenEvents();
-          check[1] += r.usageTokens();
-          if (r.failed() > 0) {
-            failures.add(
-                String.format(
-                    "%s at %d clients: %d of %d requests failed; the first: %s",
-                    t.name(), n, r.failed(), r.requests(), r.firstError()));
-          }
-        }
-        ratios.add(ratioLine(n, tps));
-      }
-      out.println();
-      failures.forEach(out::println);
-      failed = !failures.isEmpty();
-      out.println(
-          "token events / usage completion_tokens: "
-              + String.join(
-                  ", ",
-                  tokenCheck.entrySet().stream()
-                      .map(e -> e.getKey() + " " + e.getValue()[0] + "/" + e.getValue()[1])
-                      .toList()));
-      if (engine == null) {
-        out.println("in-process comparison skipped: --url without --model");
-      } else {
-        out.println("HTTP / in-process output tok/s (target >= 0.95):");
-        ratios.forEach(out::println);
-      }
+      ok = measure(out, all, engine != null);
       out.flush();
     } finally {
       if (server != null) {
@@ -212,7 +165,64 @@ final class BenchHttpCommand implements Callable<Integer> {
         m.close();
       }
     }
-    return failed ? 1 : 0;
+    return ok ? 0 : 1;
+  }
+
+  /**
+   * Runs every transport at every concurrency and prints the table, the token check and the ratios;
+   * false when a request failed.
+   */
+  private boolean measure(PrintWriter out, List<Transport<?>> all, boolean inProcess)
+      throws Exception {
+    BenchPrompts prompts = new BenchPrompts(seed, promptWords, image);
+    for (Transport<?> t : all) {
+      run(t, prompts.next("warmup-" + t.name(), 1), 1); // compiles and warms each path
+    }
+    out.println(
+        "                                              TTFT ms                ITL ms"
+            + "                 E2E ms");
+    out.println(
+        "transport  clients   req/s  output tok/s     mean     p50     p99     mean     p50"
+            + "     p99     mean     p50     p99");
+    Map<String, long[]> tokenCheck = new LinkedHashMap<>();
+    List<String> failures = new ArrayList<>();
+    List<String> ratios = new ArrayList<>();
+    for (int n : concurrency) {
+      Map<String, Double> tps = new LinkedHashMap<>();
+      for (Transport<?> t : all) {
+        List<BenchPrompts.Prompt> work = prompts.next(t.name() + n, n * requestsPerClient);
+        BenchStats.Summary r = run(t, work, n);
+        row(out, t.name(), n, r);
+        tps.put(t.name(), r.outputTokensPerSec());
+        long[] check = tokenCheck.computeIfAbsent(t.name(), k -> new long[2]);
+        check[0] += r.tokenEvents();
+        check[1] += r.usageTokens();
+        if (r.failed() > 0) {
+          failures.add(
+              String.format(
+                  "%s at %d clients: %d of %d requests failed; the first: %s",
+                  t.name(), n, r.failed(), r.requests(), r.firstError()));
+        }
+      }
+      ratios.add(ratioLine(n, tps));
+    }
+    out.println();
+    failures.forEach(out::println);
+    out.println(
+        "token events / usage completion_tokens: "
+            + String.join(
+                ", ",
+                tokenCheck.entrySet().stream()
+                    .map(e -> e.getKey() + " " + e.getValue()[0] + "/" + e.getValue()[1])
+                    .toList()));
+    if (!inProcess) {
+      out.println("in-process comparison skipped: --url without --model");
+    } else {
+      out.println("HTTP / in-process output tok/s (target >= 0.95):");
+      ratios.forEach(out::println);
+    }
+    out.flush();
+    return failures.isEmpty();
   }
 
   private List<Transport<?>> transports(

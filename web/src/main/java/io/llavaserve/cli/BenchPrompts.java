@@ -25,71 +25,13 @@ import javax.imageio.ImageIO;
  */
 final class BenchPrompts {
 
-  private static final String[] WORDS = {
-    "the",
-    "a",
-    "picture",
-    "shows",
-    "small",
-    "large",
-    "red",
-    "blue",
-    "green",
-    "house",
-    "tree",
-    "river",
-    "city",
-    "street",
-    "people",
-    "walking",
-    "near",
-    "under",
-    "over",
-    "bright",
-    "dark",
-    "morning",
-    "evening",
-    "light",
-    "shadow",
-    "window",
-    "door",
-    "garden",
-    "mountain",
-    "cloud",
-    "describe",
-    "what",
-    "you",
-    "see",
-    "in",
-    "detail",
-    "please",
-    "and",
-    "with",
-    "of",
-    "on",
-    "old",
-    "new",
-    "car",
-    "bicycle",
-    "dog",
-    "cat",
-    "bird",
-    "table",
-    "chair",
-    "book",
-    "cup",
-    "water",
-    "stone",
-    "bridge",
-    "market",
-    "train",
-    "station",
-    "field",
-    "flower",
-    "sky",
-    "road",
-    "sign"
-  };
+  private static final String[] WORDS =
+      ("the a picture shows small large red blue green house tree river city street people"
+              + " walking near under over bright dark morning evening light shadow window door"
+              + " garden mountain cloud describe what you see in detail please and with of on old"
+              + " new car bicycle dog cat bird table chair book cup water stone bridge market"
+              + " train station field flower sky road sign")
+          .split(" ");
 
   private static final int IMAGE_SIDE = 64;
 

@@ -78,11 +78,13 @@ final class WsBenchClient implements BenchClient<JsonObject> {
 
   @Override
   public void close() {
-    socket
-        .sendClose(WebSocket.NORMAL_CLOSURE, "")
-        .orTimeout(5, TimeUnit.SECONDS)
-        .exceptionally(e -> null);
-    socket.abort();
+    try {
+      socket.sendClose(WebSocket.NORMAL_CLOSURE, "").get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // the socket is going anyway
+    } finally {
+      socket.abort();
+    }
   }
 
   private void onFrame(JsonObject frame) {
