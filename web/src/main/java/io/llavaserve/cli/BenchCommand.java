@@ -26,8 +26,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "bench",
-    description = "Measure prefill and decode throughput of the engine step (see also: bench serve).",
-    subcommands = {BenchServeCommand.class})
+    description =
+        "Measure prefill and decode throughput of the engine step (see also: bench serve,"
+            + " bench http).",
+    subcommands = {BenchServeCommand.class, BenchHttpCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;

@@ -3,20 +3,17 @@ package io.llavaserve.cli;
 import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.batching.engine.EngineStats;
 import io.llavaserve.batching.engine.LlavaEngine;
-import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.image.PixelValues;
-import io.llavaserve.engine.sampling.SamplingParams;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,45 +34,56 @@ final class BenchServeCommand implements Callable<Integer> {
   @Option(names = "--concurrency", split = ",", defaultValue = "1,8,32,64")
   int[] concurrency;
 
-  @Option(names = "--prompt-tokens", defaultValue = "64", description = "Text prompt length (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--prompt-tokens",
+      defaultValue = "64",
+      description = "Text prompt length (default: ${DEFAULT-VALUE}).")
   int promptTokens;
 
-  @Option(names = "--output-tokens", defaultValue = "128", description = "Tokens per answer (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--output-tokens",
+      defaultValue = "128",
+      description = "Tokens per answer (default: ${DEFAULT-VALUE}).")
   int outputTokens;
 
   @Option(names = "--max-num-batched-tokens", defaultValue = "2048")
   int maxBatchedTokens;
 
-  @Option(names = "--image-trials", defaultValue = "3", description = "Cold/cached image pairs timed.")
+  @Option(
+      names = "--image-trials",
+      defaultValue = "3",
+      description = "Cold/cached image pairs timed.")
   int imageTrials;
 
   @Spec CommandSpec spec;
-
-  /** Timings of one request. */
-  private record Trace(long submitNanos, long[] tokenNanos, int tokens) {
-    double ttftMs() {
-      return (tokenNanos[0] - submitNanos) / 1e6;
-    }
-  }
 
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     int maxSeqs = Math.max(64, Arrays.stream(concurrency).max().orElse(1));
     SchedulerConfig sc =
-        SchedulerConfig.defaults().withMaxNumBatchedTokens(maxBatchedTokens).withMaxNumSeqs(maxSeqs);
+        SchedulerConfig.defaults()
+            .withMaxNumBatchedTokens(maxBatchedTokens)
+            .withMaxNumSeqs(maxSeqs);
     try (LlavaModel m = model.load();
         LlavaEngine engine = LlavaEngine.start(m, EngineConfig.defaults().withScheduler(sc))) {
       int vocab = Math.min(32000, m.config().text().vocabSize());
       out.printf(
           "model: decoder %d x %d layers, vocab %d, %d image positions; KV cache %d blocks of %d%n",
-          m.config().text().hiddenSize(), m.config().text().numHiddenLayers(), m.config().text().vocabSize(),
-          m.config().imageSeqLength(), m.runner().kvCache().numBlocks(), m.runner().kvCache().blockSize());
-      out.printf("requests: %d-token text prompts, %d-token answers (EOS ignored), greedy%n%n", promptTokens, outputTokens);
+          m.config().text().hiddenSize(),
+          m.config().text().numHiddenLayers(),
+          m.config().text().vocabSize(),
+          m.config().imageSeqLength(),
+          m.runner().kvCache().numBlocks(),
+          m.runner().kvCache().blockSize());
+      out.printf(
+          "requests: %d-token text prompts, %d-token answers (EOS ignored), greedy%n%n",
+          promptTokens, outputTokens);
       SplittableRandom rnd = new SplittableRandom(7);
       wave(engine, List.of(request(rnd, vocab, List.of(), "warmup")), out, false); // warm-up
 
-      out.println("concurrency  output tok/s  TTFT p50 ms  TTFT p99 ms  ITL p50 ms  ITL p99 ms  wall s");
+      out.println(
+          "concurrency  output tok/s  TTFT p50 ms  TTFT p99 ms  ITL p50 ms  ITL p99 ms  wall s");
       double single = 0;
       double at32 = 0;
       for (int n : concurrency) {
@@ -92,7 +100,9 @@ final class BenchServeCommand implements Callable<Integer> {
         }
       }
       if (single > 0 && at32 > 0) {
-        out.printf("%ncontinuous batching at 32 vs one request at a time: %.1fx (target >= 10x)%n", at32 / single);
+        out.printf(
+            "%ncontinuous batching at 32 vs one request at a time: %.1fx (target >= 10x)%n",
+            at32 / single);
       }
 
       // Cold vs cached: a new image and prompt, then the same again.
@@ -103,7 +113,8 @@ final class BenchServeCommand implements Callable<Integer> {
         PixelValues img = randomImage(rnd, side);
         GenerationRequest first = request(rnd, vocab, List.of(img), "cold-" + t);
         GenerationRequest again =
-            new GenerationRequest("cached-" + t, first.promptIds(), List.of(img), first.sampling(), first.priority());
+            new GenerationRequest(
+                "cached-" + t, first.promptIds(), List.of(img), first.sampling(), first.priority());
         cold[t] = run(engine, first).ttftMs();
         cached[t] = run(engine, again).ttftMs();
       }
@@ -113,14 +124,16 @@ final class BenchServeCommand implements Callable<Integer> {
       double cachedMs = cached[imageTrials / 2];
       EngineStats s = engine.stats();
       out.printf(
-          "image + prompt TTFT: cold %.1f ms, cached %.1f ms = %.1f%% of cold (target <= 20%%); image cache hits %d, prefix hit rate %.1f%%%n",
+          "image + prompt TTFT: cold %.1f ms, cached %.1f ms = %.1f%% of cold (target <= 20%%);"
+              + " image cache hits %d, prefix hit rate %.1f%%%n",
           coldMs, cachedMs, 100 * cachedMs / coldMs, s.imageCacheHits(), 100 * s.prefixHitRate());
       out.printf("preemptions %d, steps %d%n", s.preemptions(), s.steps());
     }
     return 0;
   }
 
-  private GenerationRequest request(SplittableRandom rnd, int vocab, List<PixelValues> images, String id) {
+  private GenerationRequest request(
+      SplittableRandom rnd, int vocab, List<PixelValues> images, String id) {
     int[] ids = new int[promptTokens + 2 * images.size()];
     ids[0] = 1;
     int at = 1;
@@ -131,8 +144,7 @@ final class BenchServeCommand implements Callable<Integer> {
     while (at < ids.length) {
       ids[at++] = 3 + rnd.nextInt(vocab - 3);
     }
-    SamplingParams p = SamplingParams.builder().maxTokens(outputTokens).temperature(0).ignoreEos(true).build();
-    return GenerationRequest.interactive(id, ids, images, p);
+    return GenerationRequest.interactive(id, ids, images, BenchStats.fixedLength(outputTokens));
   }
 
   private static PixelValues randomImage(SplittableRandom rnd, int side) {
@@ -143,74 +155,36 @@ final class BenchServeCommand implements Callable<Integer> {
     return PixelValues.of(3, side, side, data);
   }
 
-  private Trace run(LlavaEngine engine, GenerationRequest r) throws InterruptedException {
-    List<Trace> traces = new ArrayList<>();
-    runAll(engine, List.of(r), traces);
-    return traces.get(0);
+  private static BenchStats.Trace run(LlavaEngine engine, GenerationRequest r) {
+    return BenchStats.submit(engine, r).join();
   }
 
   /** Submits all at once and waits for all; returns output tokens per second of wall time. */
-  private double wave(LlavaEngine engine, List<GenerationRequest> reqs, PrintWriter out, boolean print)
-      throws InterruptedException {
-    List<Trace> traces = new ArrayList<>();
+  private static double wave(
+      LlavaEngine engine, List<GenerationRequest> reqs, PrintWriter out, boolean print) {
     long start = System.nanoTime();
-    runAll(engine, reqs, traces);
-    double wall = (System.nanoTime() - start) / 1e9;
-    long tokens = traces.stream().mapToLong(Trace::tokens).sum();
-    double[] ttft = traces.stream().mapToDouble(Trace::ttftMs).sorted().toArray();
-    List<Double> gaps = new ArrayList<>();
-    for (Trace t : traces) {
-      for (int i = 1; i < t.tokens(); i++) {
-        gaps.add((t.tokenNanos()[i] - t.tokenNanos()[i - 1]) / 1e6);
-      }
+    List<CompletableFuture<BenchStats.Trace>> pending = new ArrayList<>();
+    for (GenerationRequest r : reqs) {
+      pending.add(BenchStats.submit(engine, r));
     }
-    double[] itl = gaps.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    double tps = tokens / wall;
+    List<BenchStats.Trace> traces = pending.stream().map(CompletableFuture::join).toList();
+    BenchStats.Summary s = BenchStats.Summary.of(traces, (System.nanoTime() - start) / 1e9);
+    if (s.failed() > 0) {
+      throw new IllegalStateException(
+          s.failed() + " benchmark requests failed; the first: " + s.firstError());
+    }
     if (print) {
       out.printf(
           "%11d  %12.1f  %11.1f  %11.1f  %10.1f  %10.1f  %6.1f%n",
-          reqs.size(), tps, pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99), wall);
+          reqs.size(),
+          s.outputTokensPerSec(),
+          BenchStats.percentile(s.ttftMs(), 50),
+          BenchStats.percentile(s.ttftMs(), 99),
+          BenchStats.percentile(s.itlMs(), 50),
+          BenchStats.percentile(s.itlMs(), 99),
+          s.wallSec());
       out.flush();
     }
-    return tps;
-  }
-
-  private void runAll(LlavaEngine engine, List<GenerationRequest> reqs, List<Trace> traces)
-      throws InterruptedException {
-    CountDownLatch done = new CountDownLatch(reqs.size());
-    List<long[]> stamps = new ArrayList<>();
-    List<int[]> counts = new ArrayList<>();
-    long[] submitted = new long[reqs.size()];
-    for (int i = 0; i < reqs.size(); i++) {
-      long[] st = new long[outputTokens + 1];
-      int[] count = new int[1];
-      stamps.add(st);
-      counts.add(count);
-      submitted[i] = System.nanoTime();
-      engine
-          .submit(reqs.get(i))
-          .subscribe(
-              e -> {
-                if (e instanceof TokenEvent.Token && count[0] < st.length) {
-                  st[count[0]++] = System.nanoTime();
-                }
-              },
-              err -> done.countDown(),
-              done::countDown);
-    }
-    if (!done.await(30, TimeUnit.MINUTES)) {
-      throw new IllegalStateException("benchmark requests did not finish");
-    }
-    for (int i = 0; i < reqs.size(); i++) {
-      traces.add(new Trace(submitted[i], stamps.get(i), counts.get(i)[0]));
-    }
-  }
-
-  private static double pct(double[] sorted, int p) {
-    if (sorted.length == 0) {
-      return 0;
-    }
-    int i = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    return s.outputTokensPerSec();
   }
 }

@@ -108,31 +108,44 @@ final class ServeCommand implements Callable<Integer> {
   ServerConfig serverConfig(Settings s) {
     List<String> keys =
         apiKeys != null ? apiKeys : Arrays.asList(s.string("server.api-keys").split(","));
-    RequestLimits limits =
-        new RequestLimits(
-            s.intValue("limits.max-images-per-request"),
-            s.intValue("limits.max-tokens"),
-            s.intValue("limits.max-prompt-tokens"));
     return new ServerConfig(
         host != null ? host : s.string("server.host"),
         port != null ? port : s.intValue("server.port"),
         keys,
         s.longValue("server.max-body-bytes"),
         s.intValue("server.drain-timeout-seconds"),
-        limits,
+        limits(s),
         s.intValue("server.ws-max-requests-per-socket"));
   }
 
   EngineConfig engineConfig(Settings s) {
+    return engineConfig(s, maxNumSeqs, maxNumBatchedTokens, maxWaitingRequests);
+  }
+
+  static RequestLimits limits(Settings s) {
+    return new RequestLimits(
+        s.intValue("limits.max-images-per-request"),
+        s.intValue("limits.max-tokens"),
+        s.intValue("limits.max-prompt-tokens"));
+  }
+
+  /** The engine configuration from the settings, each non-null argument overriding its key. */
+  static EngineConfig engineConfig(
+      Settings s, Integer maxNumSeqs, Integer maxNumBatchedTokens, Integer maxWaitingRequests) {
     SchedulerConfig sc =
         SchedulerConfig.defaults()
             .withMaxNumBatchedTokens(
-                maxNumBatchedTokens != null ? maxNumBatchedTokens : s.intValue("scheduler.max-num-batched-tokens"))
+                maxNumBatchedTokens != null
+                    ? maxNumBatchedTokens
+                    : s.intValue("scheduler.max-num-batched-tokens"))
             .withMaxNumSeqs(maxNumSeqs != null ? maxNumSeqs : s.intValue("scheduler.max-num-seqs"))
             .withWaitingLimits(
-                maxWaitingRequests != null ? maxWaitingRequests : s.intValue("scheduler.max-waiting-requests"),
+                maxWaitingRequests != null
+                    ? maxWaitingRequests
+                    : s.intValue("scheduler.max-waiting-requests"),
                 s.longValue("scheduler.max-waiting-tokens"));
-    return new EngineConfig(sc, s.bool("engine.prefix-caching"), s.longValue("engine.image-cache-mb") << 20);
+    return new EngineConfig(
+        sc, s.bool("engine.prefix-caching"), s.longValue("engine.image-cache-mb") << 20);
   }
 
   private String modelId(Settings s, Path dir) {
