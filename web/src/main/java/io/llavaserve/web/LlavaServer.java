@@ -1,5 +1,7 @@
 package io.llavaserve.web;
 
+import io.llavaserve.web.batchjobs.BatchRunner;
+import io.llavaserve.web.batchjobs.BatchStore;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
@@ -25,10 +27,18 @@ public final class LlavaServer implements AutoCloseable {
   private final ServerState state;
   private final int port;
   private final Duration drainTimeout;
+  private final BatchRunner batches;
   private boolean closed;
 
-  private LlavaServer(Vertx vertx, ServedModel served, ServerState state, int port, Duration drain) {
+  private LlavaServer(
+      Vertx vertx,
+      ServedModel served,
+      ServerState state,
+      int port,
+      Duration drain,
+      BatchRunner batches) {
     this.vertx = vertx;
+    this.batches = batches;
     this.served = served;
     this.state = state;
     this.port = port;
@@ -43,7 +53,16 @@ public final class LlavaServer implements AutoCloseable {
     ImageUrlFetcher fetcher =
         media.fetchEnabled() ? ImageUrlFetcher.of(new MediaFetcher(vertx, media)) : ImageUrlFetcher.disabled();
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
-    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics);
+    BatchStore batchStore = null;
+    if (config.batch() != null) {
+      try {
+        batchStore = BatchStore.open(config.batch().dataDir());
+      } catch (Exception e) {
+        vertx.close();
+        throw e;
+      }
+    }
+    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics, batchStore);
     try {
       vertx
           .deployVerticle(verticle, new DeploymentOptions())
@@ -55,8 +74,17 @@ public final class LlavaServer implements AutoCloseable {
       throw e;
     }
     state.ready();
+    BatchRunner batches = verticle.batchRunner();
+    if (batches != null) {
+      batches.resumeAll();
+    }
     return new LlavaServer(
-        vertx, served, state, verticle.actualPort(), Duration.ofSeconds(config.drainTimeoutSeconds()));
+        vertx,
+        served,
+        state,
+        verticle.actualPort(),
+        Duration.ofSeconds(config.drainTimeoutSeconds()),
+        batches);
   }
 
   public int port() {
@@ -100,6 +128,10 @@ public final class LlavaServer implements AutoCloseable {
     }
     closed = true;
     state.draining();
+    if (batches != null) {
+      // Before the engine: its aborts must not be taken for results; the jobs resume on start.
+      batches.close();
+    }
     served.engine().close();
     try {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
