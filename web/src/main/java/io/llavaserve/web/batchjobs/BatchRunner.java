@@ -23,7 +23,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -80,13 +82,25 @@ public final class BatchRunner implements AutoCloseable {
     this.maxInFlight = maxInFlight;
   }
 
-  /** Resumes every job a previous run left active. */
+  /** Resumes every job a previous run left active; returns once their progress is read. */
   public void resumeAll() {
     List<BatchJob> oldestFirst = new ArrayList<>(store.list());
     java.util.Collections.reverse(oldestFirst);
+    List<Future<?>> activated = new ArrayList<>();
     for (BatchJob job : oldestFirst) {
       if (job.status().active()) {
-        start(job.id());
+        activated.add(thread.submit(() -> guarded(job.id(), () -> activate(job.id()))));
+      }
+    }
+    // Wait for the results already on disk to be counted, so the first answers show them.
+    for (Future<?> f : activated) {
+      try {
+        f.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (ExecutionException e) {
+        LOG.log(Level.SEVERE, "resuming a batch failed", e);
       }
     }
   }
