@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
       TokenizeCommand.class,
       MakeTinyCommand.class,
       BenchCommand.class,
+      BatchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

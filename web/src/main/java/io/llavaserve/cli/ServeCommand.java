@@ -6,6 +6,7 @@ import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.web.LlavaServer;
 import io.llavaserve.web.ServerConfig;
+import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.ServedModel;
@@ -115,7 +116,25 @@ final class ServeCommand implements Callable<Integer> {
         s.longValue("server.max-body-bytes"),
         s.intValue("server.drain-timeout-seconds"),
         limits(s),
-        s.intValue("server.ws-max-requests-per-socket"));
+        s.intValue("server.ws-max-requests-per-socket"),
+        batchConfig(s));
+  }
+
+  static BatchConfig batchConfig(Settings s) {
+    String dir = s.string("batch.data-dir");
+    Path dataDir;
+    if (!dir.isEmpty()) {
+      dataDir = Path.of(dir);
+    } else {
+      String home = System.getenv("LLAVA_SERVE_HOME");
+      dataDir =
+          (home != null && !home.isBlank()
+                  ? Path.of(home)
+                  : Path.of(System.getProperty("user.home"), ".cache", "llava-serve"))
+              .resolve("data");
+    }
+    return new BatchConfig(
+        dataDir, s.intValue("batch.max-in-flight"), s.longValue("batch.max-file-bytes"));
   }
 
   EngineConfig engineConfig(Settings s) {

@@ -1,5 +1,10 @@
 package io.llavaserve.web;
 
+import io.llavaserve.web.batchjobs.BatchConfig;
+import io.llavaserve.web.batchjobs.BatchRunner;
+import io.llavaserve.web.batchjobs.BatchStore;
+import io.llavaserve.web.batchjobs.BatchesHandler;
+import io.llavaserve.web.batchjobs.FilesHandler;
 import io.llavaserve.web.http.ApiError;
 import io.llavaserve.web.http.ApiKeyAuth;
 import io.llavaserve.web.http.ErrorResponses;
@@ -17,6 +22,7 @@ import io.vertx.core.Promise;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.util.Map;
 
 /**
  * The HTTP front end: the route table, pointing at handler classes. The server socket belongs to
@@ -29,15 +35,19 @@ final class ApiVerticle extends AbstractVerticle {
   private final ServerState state;
   private final ImageUrlFetcher fetcher;
   private final ServerMetrics metrics;
+  private final BatchStore batchStore;
   private volatile Router router;
+  private volatile BatchRunner batchRunner;
 
   ApiVerticle(
       ServerConfig config,
       ServedModel served,
       ServerState state,
       ImageUrlFetcher fetcher,
-      ServerMetrics metrics) {
+      ServerMetrics metrics,
+      BatchStore batchStore) {
     this.config = config;
+    this.batchStore = batchStore;
     this.served = served;
     this.state = state;
     this.fetcher = fetcher;
@@ -56,11 +66,39 @@ final class ApiVerticle extends AbstractVerticle {
 
     router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
     router.route("/v1/*").handler(health::requireReady);
+    BatchConfig batch = config.batch();
+    if (batchStore != null) {
+      // Uploads stream to the data directory (same file system: stored by a rename).
+      router
+          .post("/v1/files")
+          .handler(
+              BodyHandler.create(batch.dataDir().resolve("uploads").toString())
+                  .setBodyLimit(batch.maxFileBytes())
+                  .setDeleteUploadedFilesOnEnd(true));
+    }
     router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     CompletionPipeline chat =
         CompletionPipeline.chat(vertx, served, state, config.limits(), fetcher, metrics);
     CompletionPipeline text =
         CompletionPipeline.text(vertx, served, state, config.limits(), fetcher, metrics);
+    if (batchStore != null) {
+      batchRunner =
+          new BatchRunner(
+              batchStore,
+              Map.of("/v1/chat/completions", chat, "/v1/completions", text),
+              batch.maxInFlight());
+      FilesHandler files = new FilesHandler(batchStore.files());
+      BatchesHandler batches = new BatchesHandler(batchStore, batchRunner);
+      router.post("/v1/files").handler(files::upload);
+      router.get("/v1/files").handler(files::list);
+      router.get("/v1/files/:id").handler(files::get);
+      router.get("/v1/files/:id/content").handler(files::content);
+      router.delete("/v1/files/:id").handler(files::delete);
+      router.post("/v1/batches").handler(batches::create);
+      router.get("/v1/batches").handler(batches::list);
+      router.get("/v1/batches/:id").handler(batches::get);
+      router.post("/v1/batches/:id/cancel").handler(batches::cancel);
+    }
     router.post("/v1/chat/completions").handler(new CompletionsHandler(chat));
     router.post("/v1/completions").handler(new CompletionsHandler(text));
     router.get("/v1/ws")
@@ -72,8 +110,7 @@ final class ApiVerticle extends AbstractVerticle {
     router.errorHandler(
         413,
         ctx ->
-            fail(ctx, ApiError.tooLarge(null,
-                "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)")));
+            fail(ctx, ApiError.tooLarge(null, tooLarge(ctx))));
     router.errorHandler(500, ctx -> ErrorResponses.send(ctx, ctx.failure() != null ? ctx.failure() : new IllegalStateException("unknown failure")));
 
     this.router = router;
@@ -83,6 +120,18 @@ final class ApiVerticle extends AbstractVerticle {
   /** The routes, once started. */
   Router router() {
     return router;
+  }
+
+  private String tooLarge(RoutingContext ctx) {
+    if (batchStore != null && ctx.request().path().equals("/v1/files")) {
+      return "the file is larger than " + config.batch().maxFileBytes() + " bytes (batch.max-file-bytes)";
+    }
+    return "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)";
+  }
+
+  /** The batch-job runner, or null when batch jobs are off. */
+  BatchRunner batchRunner() {
+    return batchRunner;
   }
 
   private static String route(RoutingContext ctx) {

@@ -5,6 +5,8 @@ import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.batchjobs.BatchRunner;
+import io.llavaserve.web.batchjobs.BatchStore;
 import io.llavaserve.web.http.HealthHandler;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Handler;
@@ -35,6 +37,7 @@ public final class LlavaServer implements AutoCloseable {
   private final Duration drainTimeout;
   private final AtomicReference<Handler<HttpServerRequest>> routes;
   private volatile ServedModel served;
+  private volatile BatchRunner batches;
   private boolean closed;
 
   private LlavaServer(
@@ -105,7 +108,8 @@ public final class LlavaServer implements AutoCloseable {
             ? ImageUrlFetcher.of(new MediaFetcher(vertx, media))
             : ImageUrlFetcher.disabled();
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
-    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics);
+    BatchStore batchStore = config.batch() != null ? BatchStore.open(config.batch().dataDir()) : null;
+    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics, batchStore);
     vertx
         .deployVerticle(verticle, new DeploymentOptions())
         .toCompletionStage()
@@ -114,6 +118,10 @@ public final class LlavaServer implements AutoCloseable {
     this.served = served;
     routes.set(verticle.router());
     state.ready();
+    batches = verticle.batchRunner();
+    if (batches != null) {
+      batches.resumeAll(); // jobs a stop or a crash interrupted go on
+    }
   }
 
   public int port() {
@@ -157,6 +165,10 @@ public final class LlavaServer implements AutoCloseable {
     }
     closed = true;
     state.draining();
+    if (batches != null) {
+      // Before the engine: its aborts must not be taken for results; the jobs resume on start.
+      batches.close();
+    }
     if (served != null) {
       served.engine().close();
     }

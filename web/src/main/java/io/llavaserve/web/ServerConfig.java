@@ -1,5 +1,6 @@
 package io.llavaserve.web;
 
+import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import java.util.List;
 
@@ -13,6 +14,7 @@ import java.util.List;
  * @param drainTimeoutSeconds how long a shutdown waits for running requests
  * @param limits per-request limits
  * @param wsMaxRequestsPerSocket requests one WebSocket may run at once; more get a 429 frame
+ * @param batch batch jobs and files ({@code /v1/files}, {@code /v1/batches}); null = off
  */
 public record ServerConfig(
     String host,
@@ -21,7 +23,8 @@ public record ServerConfig(
     long maxBodyBytes,
     int drainTimeoutSeconds,
     RequestLimits limits,
-    int wsMaxRequestsPerSocket) {
+    int wsMaxRequestsPerSocket,
+    BatchConfig batch) {
 
   /** The default of {@code server.ws-max-requests-per-socket}. */
   public static final int DEFAULT_WS_MAX_REQUESTS_PER_SOCKET = 64;
@@ -42,6 +45,24 @@ public record ServerConfig(
           "server.ws-max-requests-per-socket must be >= 1, got " + wsMaxRequestsPerSocket);
     }
     apiKeys = apiKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
+  }
+
+  /** A configuration with batch jobs off. */
+  public ServerConfig(
+      String host,
+      int port,
+      List<String> apiKeys,
+      long maxBodyBytes,
+      int drainTimeoutSeconds,
+      RequestLimits limits,
+      int wsMaxRequestsPerSocket) {
+    this(host, port, apiKeys, maxBodyBytes, drainTimeoutSeconds, limits, wsMaxRequestsPerSocket, null);
+  }
+
+  /** The same with batch jobs on, kept in {@code batch}'s data directory. */
+  public ServerConfig withBatch(BatchConfig batch) {
+    return new ServerConfig(
+        host, port, apiKeys, maxBodyBytes, drainTimeoutSeconds, limits, wsMaxRequestsPerSocket, batch);
   }
 
   /** A configuration with the default WebSocket limit. */

@@ -7,6 +7,7 @@ import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.ServedModel;
@@ -25,7 +26,7 @@ import java.util.List;
 import javax.imageio.ImageIO;
 
 /** A real server on the tiny model, on a free port, with a plain HTTP client. */
-final class TestServer implements AutoCloseable {
+public final class TestServer implements AutoCloseable {
 
   static final String MODEL_ID = "tiny-test";
 
@@ -36,7 +37,7 @@ final class TestServer implements AutoCloseable {
   io.llavaserve.web.openai.ServedModel served() {
     return server.served();
   }
-  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private TestServer(LlavaModel model, LlavaEngine engine, LlavaServer server) {
     this.model = model;
@@ -53,10 +54,25 @@ final class TestServer implements AutoCloseable {
     return start(dir, config, scheduler, MediaConfig.defaults());
   }
 
+  /** A server with batch jobs on, keeping its data in {@code dataDir}. */
+  public static TestServer withBatches(Path dir, Path dataDir, int maxInFlight) throws Exception {
+    ServerConfig config =
+        config(List.of(), 1 << 20)
+            .withBatch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight));
+    return start(dir, config, SchedulerConfig.defaults(), MediaConfig.defaults());
+  }
+
+  public int port() {
+    return server.port();
+  }
+
   static TestServer start(
       Path dir, ServerConfig config, SchedulerConfig scheduler, MediaConfig media)
       throws Exception {
-    Path ckpt = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny());
+    Path ckpt = dir.resolve("tiny");
+    if (!java.nio.file.Files.exists(ckpt.resolve("config.json"))) {
+      TinyCheckpoint.write(ckpt, TinySpec.tiny());
+    }
     LlavaModel model = LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(32L << 20));
     LlavaEngine engine =
         LlavaEngine.start(model, EngineConfig.defaults().withScheduler(scheduler));
@@ -69,11 +85,11 @@ final class TestServer implements AutoCloseable {
     return start(dir, config(List.of(), 1 << 20), SchedulerConfig.defaults());
   }
 
-  String url(String path) {
+  public String url(String path) {
     return "http://127.0.0.1:" + server.port() + path;
   }
 
-  HttpResponse<String> post(String path, String body, String... headers) throws Exception {
+  public HttpResponse<String> post(String path, String body, String... headers) throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(url(path)))
             .timeout(Duration.ofSeconds(30))
@@ -85,7 +101,7 @@ final class TestServer implements AutoCloseable {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  HttpResponse<String> get(String path, String... headers) throws Exception {
+  public HttpResponse<String> get(String path, String... headers) throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(30)).GET();
     if (headers.length > 0) {
@@ -95,7 +111,7 @@ final class TestServer implements AutoCloseable {
   }
 
   /** A small gradient PNG as a data URI. */
-  static String pngDataUri(int width, int height) throws IOException {
+  public static String pngDataUri(int width, int height) throws IOException {
     BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     for (int y = 0; y < height; y++) {
       for (int x = 0; x < width; x++) {

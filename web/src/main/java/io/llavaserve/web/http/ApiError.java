@@ -41,6 +41,11 @@ public final class ApiError extends RuntimeException {
     return new ApiError(405, "invalid_request_error", null, "method_not_allowed", message, 0);
   }
 
+  /** 409: the resource is in a state that does not allow the operation. */
+  public static ApiError conflict(String message) {
+    return new ApiError(409, "invalid_request_error", null, "conflict", message, 0);
+  }
+
   /** 413: a body or an image over a configured limit. */
   public static ApiError tooLarge(String param, String message) {
     return new ApiError(413, "invalid_request_error", param, "request_too_large", message, 0);

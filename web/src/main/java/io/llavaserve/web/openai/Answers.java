@@ -8,7 +8,6 @@ import io.llavaserve.web.http.EventSubscriber;
 import io.llavaserve.web.sse.SseWriter;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Logger;
 
@@ -81,8 +80,7 @@ final class Answers {
       boolean logprobs,
       String requestId,
       Runnable leave) {
-    StringBuilder text = new StringBuilder();
-    List<TokenEvent.Token> tokens = new ArrayList<>();
+    WholeAnswer answer = new WholeAnswer(format, logprobs);
     return new EventSubscriber(
         context,
         EventSubscriber.Gate.OPEN,
@@ -90,18 +88,14 @@ final class Answers {
           @Override
           public void onEvent(TokenEvent event) {
             if (event instanceof TokenEvent.Token t) {
-              text.append(t.text());
-              if (logprobs) {
-                tokens.add(t);
-              }
+              answer.add(t);
             } else if (event instanceof TokenEvent.Finished f) {
-              text.append(f.text());
               if (f.reason() == FinishReason.ERROR) {
                 ErrorResponses.send(response, internal(requestId, f.error()));
               } else {
                 response
                     .putHeader("Content-Type", "application/json")
-                    .end(format.completion(text.toString(), f.reason(), f.usage(), tokens).encode());
+                    .end(answer.finish(f).encode());
               }
               leave.run();
             }

@@ -4,6 +4,7 @@ import io.llavaserve.batching.events.OverloadedException;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.Usage;
 import io.llavaserve.batching.request.GenerationRequest;
+import io.llavaserve.batching.request.Priority;
 import io.llavaserve.engine.sampling.SamplingParams;
 import io.llavaserve.web.ServerState;
 import io.llavaserve.web.http.ApiError;
@@ -145,6 +146,18 @@ public final class CompletionPipeline {
    * @throws IllegalArgumentException when the request can never run, naming the field
    */
   public Submitted submit(String requestId, OpenAiRequest request, PromptPreparer.Prepared prompt) {
+    return submit(requestId, request, prompt, Priority.INTERACTIVE);
+  }
+
+  /**
+   * Hands a prepared request to the engine at {@code priority}. Batch-job requests are not counted
+   * among the server's in-flight requests: a drain does not wait for them (their jobs resume).
+   *
+   * @throws OverloadedException when the engine's waiting queue is full
+   * @throws IllegalArgumentException when the request can never run, naming the field
+   */
+  public Submitted submit(
+      String requestId, OpenAiRequest request, PromptPreparer.Prepared prompt, Priority priority) {
     Flowable<TokenEvent> events;
     RequestTimer timer;
     try {
@@ -159,7 +172,8 @@ public final class CompletionPipeline {
           served
               .engine()
               .submit(
-                  GenerationRequest.interactive(requestId, prompt.ids(), prompt.images(), params));
+                  new GenerationRequest(
+                      requestId, prompt.ids(), prompt.images(), params, priority));
       timer = metrics.startRequest();
       timer.queued();
     } catch (RuntimeException e) {
@@ -173,7 +187,8 @@ public final class CompletionPipeline {
             // A cancelled stream never sees its Finished event: end its timeline here.
             .doOnCancel(() -> timer.finished("abort", prompt.positions(), tokens.get(), 0));
     boolean logprobs = request.sampling().params().logprobs() >= 0;
-    return new Submitted(events, logprobs, state.enter());
+    Runnable leave = priority == Priority.INTERACTIVE ? state.enter() : () -> {};
+    return new Submitted(events, logprobs, leave);
   }
 
   /** Feeds the request's timings to the metrics; runs on the engine thread. */

@@ -1,0 +1,52 @@
+package io.llavaserve.web.batchjobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ResultLogTest {
+
+  @TempDir Path dir;
+
+  static String line(String id) {
+    return new JsonObject().put("custom_id", id).put("response", new JsonObject()).encode() + "\n";
+  }
+
+  @Test
+  void resumeCutsATornTrailingLineAndKnowsWhatIsDone() throws Exception {
+    Path p = dir.resolve("output.jsonl");
+    String whole = line("a") + line("b") + line("c");
+    Files.writeString(p, whole + line("d").substring(0, 9), StandardCharsets.UTF_8);
+    try (ResultLog log = ResultLog.open(p)) {
+      assertEquals(Set.of("a", "b", "c"), log.done());
+      assertEquals(whole, Files.readString(p));
+      log.append(List.of(new JsonObject(line("d")), new JsonObject(line("e"))));
+      assertEquals(5, log.size());
+    }
+    assertEquals(whole + line("d") + line("e"), Files.readString(p));
+  }
+
+  @Test
+  void aNewlineEndedLineThatIsNotJsonIsTornToo() throws Exception {
+    Path p = dir.resolve("output.jsonl");
+    Files.writeString(p, line("a") + "{\"custom_id\":\"b\",\u0000\n" + line("c"));
+    try (ResultLog log = ResultLog.open(p)) {
+      assertEquals(Set.of("a"), log.done());
+    }
+    assertEquals(line("a"), Files.readString(p));
+  }
+
+  @Test
+  void anEmptyOrMissingLogStartsEmpty() throws Exception {
+    try (ResultLog log = ResultLog.open(dir.resolve("none.jsonl"))) {
+      assertEquals(0, log.size());
+    }
+  }
+}
