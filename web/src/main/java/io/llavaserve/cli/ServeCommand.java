@@ -109,7 +109,8 @@ final class ServeCommand implements Callable<Integer> {
         keys,
         s.longValue("server.max-body-bytes"),
         s.intValue("server.drain-timeout-seconds"),
-        limits);
+        limits,
+        s.intValue("server.ws-max-requests-per-socket"));
   }
 
   EngineConfig engineConfig(Settings s) {

@@ -6,13 +6,16 @@ import io.llavaserve.web.http.ErrorResponses;
 import io.llavaserve.web.http.HealthHandler;
 import io.llavaserve.web.http.MetricsHandler;
 import io.llavaserve.web.metrics.ServerMetrics;
+import io.llavaserve.web.openai.CompletionPipeline;
 import io.llavaserve.web.openai.CompletionsHandler;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Promise;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -53,10 +56,13 @@ final class ApiVerticle extends AbstractVerticle {
     router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
     router.route("/v1/*").handler(health::requireReady);
     router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-    router.post("/v1/chat/completions")
-        .handler(CompletionsHandler.chat(vertx, served, state, config.limits(), fetcher, metrics));
-    router.post("/v1/completions")
-        .handler(CompletionsHandler.text(vertx, served, state, config.limits(), fetcher, metrics));
+    CompletionPipeline chat =
+        CompletionPipeline.chat(vertx, served, state, config.limits(), fetcher, metrics);
+    CompletionPipeline text =
+        CompletionPipeline.text(vertx, served, state, config.limits(), fetcher, metrics);
+    router.post("/v1/chat/completions").handler(new CompletionsHandler(chat));
+    router.post("/v1/completions").handler(new CompletionsHandler(text));
+    router.get("/v1/ws").handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
     router.get("/v1/models").handler(models::list);
 
     router.errorHandler(404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
@@ -68,7 +74,13 @@ final class ApiVerticle extends AbstractVerticle {
                 "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)")));
     router.errorHandler(500, ctx -> ErrorResponses.send(ctx, ctx.failure() != null ? ctx.failure() : new IllegalStateException("unknown failure")));
 
-    server = vertx.createHttpServer();
+    // A WebSocket message is a request body: the same cap applies to it.
+    int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
+    server =
+        vertx.createHttpServer(
+            new HttpServerOptions()
+                .setMaxWebSocketFrameSize(maxMessage)
+                .setMaxWebSocketMessageSize(maxMessage));
     server
         .requestHandler(router)
         .listen(config.port(), config.host())

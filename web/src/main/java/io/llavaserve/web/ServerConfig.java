@@ -12,6 +12,7 @@ import java.util.List;
  * @param maxBodyBytes largest request body; larger ones get 413
  * @param drainTimeoutSeconds how long a shutdown waits for running requests
  * @param limits per-request limits
+ * @param wsMaxRequestsPerSocket requests one WebSocket may run at once; more get a 429 frame
  */
 public record ServerConfig(
     String host,
@@ -19,7 +20,11 @@ public record ServerConfig(
     List<String> apiKeys,
     long maxBodyBytes,
     int drainTimeoutSeconds,
-    RequestLimits limits) {
+    RequestLimits limits,
+    int wsMaxRequestsPerSocket) {
+
+  /** The default of {@code server.ws-max-requests-per-socket}. */
+  public static final int DEFAULT_WS_MAX_REQUESTS_PER_SOCKET = 64;
 
   public ServerConfig {
     if (port < 0 || port > 65535) {
@@ -32,6 +37,28 @@ public record ServerConfig(
       throw new IllegalArgumentException(
           "server.drain-timeout-seconds must be >= 0, got " + drainTimeoutSeconds);
     }
+    if (wsMaxRequestsPerSocket < 1) {
+      throw new IllegalArgumentException(
+          "server.ws-max-requests-per-socket must be >= 1, got " + wsMaxRequestsPerSocket);
+    }
     apiKeys = apiKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
+  }
+
+  /** A configuration with the default WebSocket limit. */
+  public ServerConfig(
+      String host,
+      int port,
+      List<String> apiKeys,
+      long maxBodyBytes,
+      int drainTimeoutSeconds,
+      RequestLimits limits) {
+    this(
+        host,
+        port,
+        apiKeys,
+        maxBodyBytes,
+        drainTimeoutSeconds,
+        limits,
+        DEFAULT_WS_MAX_REQUESTS_PER_SOCKET);
   }
 }

@@ -8,7 +8,9 @@ import java.util.List;
 
 /**
  * Requires {@code Authorization: Bearer <key>} with one of the configured keys; with no keys
- * configured every request passes. Keys are compared in constant time, all of them every time.
+ * configured every request passes. A WebSocket upgrade may instead carry the key as {@code
+ * ?api_key=}, since browsers cannot set headers on one. Keys are compared in constant time, all of
+ * them every time.
  */
 public final class ApiKeyAuth implements Handler<RoutingContext> {
 
@@ -27,21 +29,34 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
       return;
     }
     String header = ctx.request().getHeader("Authorization");
-    if (header == null || !header.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+    String given;
+    if (header != null && header.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+      given = header.substring(BEARER.length()).trim();
+    } else if (isWebSocketUpgrade(ctx) && ctx.request().getParam("api_key") != null) {
+      given = ctx.request().getParam("api_key");
+    } else {
       ErrorResponses.send(
           ctx.response(),
           ApiError.unauthorized("missing API key: send the header Authorization: Bearer <key>"));
       return;
     }
-    byte[] given = header.substring(BEARER.length()).trim().getBytes(StandardCharsets.UTF_8);
-    boolean ok = false;
-    for (byte[] key : keys) {
-      ok |= MessageDigest.isEqual(key, given);
-    }
-    if (ok) {
+    if (accepts(given)) {
       ctx.next();
     } else {
       ErrorResponses.send(ctx.response(), ApiError.unauthorized("invalid API key"));
     }
+  }
+
+  private boolean accepts(String key) {
+    byte[] given = key.getBytes(StandardCharsets.UTF_8);
+    boolean ok = false;
+    for (byte[] k : keys) {
+      ok |= MessageDigest.isEqual(k, given);
+    }
+    return ok;
+  }
+
+  private static boolean isWebSocketUpgrade(RoutingContext ctx) {
+    return "websocket".equalsIgnoreCase(ctx.request().getHeader("Upgrade"));
   }
 }

@@ -12,7 +12,7 @@ import java.util.List;
  * @param stream answer with server-sent events
  * @param includeUsage add a usage chunk to the stream
  */
-record OpenAiRequest(
+public record OpenAiRequest(
     String model,
     List<Message> messages,
     String prompt,

@@ -19,14 +19,14 @@ import java.util.List;
  * The worker-pool half of a request: fetch or decode each image's bytes, preprocess the images,
  * render the chat template and tokenize. Nothing here runs on the event loop.
  */
-final class PromptPreparer {
+public final class PromptPreparer {
 
   /**
    * @param ids prompt ids, one image token per image
    * @param images preprocessed images in prompt order
    * @param positions prompt length once each image fills its positions
    */
-  record Prepared(int[] ids, List<PixelValues> images, int positions) {}
+  public record Prepared(int[] ids, List<PixelValues> images, int positions) {}
 
   private final Vertx vertx;
   private final LlavaModel model;

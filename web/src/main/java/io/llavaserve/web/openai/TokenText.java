@@ -7,10 +7,10 @@ import java.nio.charset.StandardCharsets;
  * The text and bytes of one token as OpenAI's logprobs report them: SentencePiece's {@code ▁}
  * becomes a space, and a byte-fallback piece {@code <0xE2>} stands for that single byte.
  */
-final class TokenText {
+public final class TokenText {
 
   /** @param text the token as text (a lone byte of a split character shows as U+FFFD) */
-  record Piece(String text, byte[] bytes) {}
+  public record Piece(String text, byte[] bytes) {}
 
   private final Tokenizer tokenizer;
 
@@ -18,7 +18,7 @@ final class TokenText {
     this.tokenizer = tokenizer;
   }
 
-  Piece of(int id) {
+  public Piece of(int id) {
     String piece = tokenizer.tokenPiece(id);
     if (piece == null) {
       return new Piece("", new byte[0]);

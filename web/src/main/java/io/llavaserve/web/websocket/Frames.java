@@ -1,0 +1,55 @@
+package io.llavaserve.web.websocket;
+
+import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.events.Usage;
+import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.engine.sampling.TokenLogprob;
+import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.openai.CompletionPipeline;
+import io.llavaserve.web.openai.TokenText;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/** The JSON frames the server sends on {@code /v1/ws}, each tagged with the client's id. */
+final class Frames {
+
+  private Frames() {}
+
+  /** {@code {"type":"token","id","index","text","token_id"}}, with logprobs when asked. */
+  static JsonObject token(String id, TokenEvent.Token t, boolean logprobs, TokenText tokenText) {
+    JsonObject frame =
+        new JsonObject()
+            .put("type", "token")
+            .put("id", id)
+            .put("index", t.index())
+            .put("text", t.text())
+            .put("token_id", t.tokenId());
+    if (logprobs) {
+      JsonArray top = new JsonArray();
+      for (TokenLogprob alt : t.topLogprobs()) {
+        top.add(
+            new JsonObject()
+                .put("token", tokenText.of(alt.tokenId()).text())
+                .put("logprob", alt.logprob()));
+      }
+      frame.put("logprob", t.logprob()).put("top_logprobs", top);
+    }
+    return frame;
+  }
+
+  /** {@code {"type":"done","id","finish_reason","text","usage"}}. */
+  static JsonObject done(String id, FinishReason reason, String text, Usage usage) {
+    return new JsonObject()
+        .put("type", "done")
+        .put("id", id)
+        .put("finish_reason", reason.wireName())
+        .put("text", text)
+        .put("usage", CompletionPipeline.usage(usage));
+  }
+
+  /** {@code {"type":"error","id","error":{"message","type","param","code","status"}}}. */
+  static JsonObject error(String id, ApiError e) {
+    JsonObject error = e.toJson().getJsonObject("error").put("status", e.status());
+    return new JsonObject().put("type", "error").put("id", id).put("error", error);
+  }
+}
