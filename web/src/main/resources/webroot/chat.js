@@ -59,7 +59,7 @@ function loadSettings() {
     if (typeof saved[name] === "string") {
       input.value = saved[name];
     }
-    input.addEventListener("change", saveSettings);
+    input.addEventListener("input", saveSettings);
   }
   ui.settings.apiKey.addEventListener("change", () => {
     closeSocket();
@@ -265,6 +265,8 @@ async function send() {
   const userTurn = renderUserTurn(text, chat.image);
   const answer = {
     id: "chat-" + chat.nextId++,
+    question: text,
+    image: chat.image,
     userMessage: userMessage,
     userTurn: userTurn,
     text: "",
@@ -275,7 +277,6 @@ async function send() {
     view: renderAssistantTurn(),
   };
   chat.active = answer;
-  const image = chat.image;
   ui.question.value = "";
   clearImage();
   setBusy(true);
@@ -284,7 +285,7 @@ async function send() {
   try {
     socket = await openSocket();
   } catch (e) {
-    failAnswer(await explainSocketFailure(), { text, image });
+    failAnswer(await explainSocketFailure());
     return;
   }
   if (chat.active !== answer) {
@@ -327,7 +328,8 @@ function finishAnswer(answer, reason, usage) {
   ui.question.focus();
 }
 
-function failAnswer(message, restore) {
+/** Ends the active answer with an error; the turn stays out of the conversation's history. */
+function failAnswer(message) {
   const answer = chat.active;
   chat.active = null;
   if (answer) {
@@ -338,12 +340,12 @@ function failAnswer(message, restore) {
     error.className = "turn-error";
     error.textContent = message;
     answer.view.turn.appendChild(error);
-  }
-  if (restore) {
-    // Nothing reached the server: give the question and image back to edit and resend.
-    ui.question.value = restore.text;
-    if (restore.image) {
-      setImage(restore.image.url, restore.image.name);
+    if (!ui.question.value && !chat.image) {
+      // Give the question and image back, to fix the settings and send again.
+      ui.question.value = answer.question;
+      if (answer.image) {
+        setImage(answer.image.url, answer.image.name);
+      }
     }
   }
   showError(message);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.awt.Color;
@@ -17,6 +18,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
@@ -118,11 +120,12 @@ class ChatPageTest {
       question.sendKeys(Keys.SHIFT, Keys.ENTER); // a new line, not a send
       question.sendKeys("Answer at length.");
       assertTrue(sentFrames().isEmpty(), "Shift+Enter does not send");
+      WebElement stop = browser.findElement(By.id("stop"));
       question.sendKeys(Keys.ENTER);
 
+      assertGrows(0);
+      stop.click();
       WebElement first = answer(wait, 0);
-      assertGrows(first);
-      browser.findElement(By.id("stop")).click();
       wait.until(d -> !stats(0).isEmpty());
       assertTrue(stats(0).endsWith("stopped"), "Stop ended the answer: " + stats(0));
       int stoppedAt = first.getText().length();
@@ -177,6 +180,42 @@ class ChatPageTest {
     }
   }
 
+  @Test
+  void apiKeyFromTheSettingsAndErrorFramesShown(@TempDir Path keyed) throws Exception {
+    ServerConfig config = TestServer.config(List.of("sk-page"), 1 << 20);
+    try (TestServer k = TestServer.start(keyed, config, SchedulerConfig.defaults())) {
+      assertEquals(200, k.get("/").statusCode(), "the page itself needs no key");
+      browser.get(k.url("/"));
+      WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
+      wait.pollingEvery(Duration.ofMillis(20));
+      WebElement error = browser.findElement(By.id("error"));
+      WebElement question = browser.findElement(By.id("question"));
+
+      question.sendKeys("Hello", Keys.ENTER);
+      wait.until(d -> error.isDisplayed());
+      assertTrue(error.getText().contains("missing API key"), error.getText());
+      assertTrue(error.getText().contains("Set the API key in Settings"), error.getText());
+      assertEquals("Hello", question.getDomProperty("value"), "the question comes back to resend");
+
+      setField("api-key", "sk-page");
+      browser.navigate().refresh();
+      assertEquals("sk-page", browser.findElement(By.id("api-key")).getDomProperty("value"));
+
+      setField("max-tokens", "100000");
+      browser.findElement(By.id("question")).sendKeys("Hello", Keys.ENTER);
+      WebElement shown = browser.findElement(By.id("error"));
+      wait.until(d -> shown.isDisplayed());
+      assertTrue(shown.getText().contains("max_tokens"), "an error frame: " + shown.getText());
+      assertEquals(1, browser.findElements(By.cssSelector(".turn.assistant.failed")).size());
+
+      setField("max-tokens", "6");
+      browser.findElement(By.id("question")).sendKeys(Keys.ENTER); // the question came back
+      wait.until(d -> stats(1).contains("finish:"));
+      assertFalse(shown.isDisplayed(), "a new question clears the old error");
+      assertFalse(browser.findElements(By.cssSelector(".turn.assistant .answer-text")).get(1).getText().isEmpty());
+    }
+  }
+
   /** The text of the i-th assistant turn, once it has some. */
   static WebElement answer(WebDriverWait wait, int i) {
     By texts = By.cssSelector(".turn.assistant .answer-text");
@@ -189,20 +228,38 @@ class ChatPageTest {
     return stats.size() > i ? stats.get(i).getText() : "";
   }
 
-  /** Three observations of the streaming answer, each longer than the one before. */
-  static void assertGrows(WebElement text) throws InterruptedException {
-    List<Integer> lengths = new ArrayList<>();
-    lengths.add(text.getText().length());
-    long deadline = System.nanoTime() + 20_000_000_000L;
-    while (lengths.size() < 4 && System.nanoTime() < deadline) {
-      Thread.sleep(40);
-      int now = text.getText().length();
-      if (now > lengths.get(lengths.size() - 1)) {
-        lengths.add(now);
-      }
-    }
-    assertEquals(4, lengths.size(), "the answer grows while it streams: " + lengths);
-    assertTrue(stats(0).isEmpty(), "still streaming after the observations: " + stats(0));
+  /**
+   * Four observations of the i-th answer while it streams, each longer than the one before. They
+   * are taken in the page as the text changes, so that Stop can follow while the answer is young.
+   */
+  static void assertGrows(int i) {
+    browser.manage().timeouts().scriptTimeout(Duration.ofSeconds(20));
+    Object result =
+        browser.executeAsyncScript(
+            "const i = arguments[0], done = arguments[1];"
+                + "const seen = [];"
+                + "const observe = (el) => {"
+                + "  seen.push(el.textContent.length);"
+                + "  const observer = new MutationObserver(() => {"
+                + "    const n = el.textContent.length;"
+                + "    if (n > seen[seen.length - 1]) seen.push(n);"
+                + "    if (seen.length === 4) {"
+                + "      observer.disconnect();"
+                + "      done({lengths: seen, streaming:"
+                + "          el.closest('.turn').getAttribute('aria-busy') === 'true'});"
+                + "    }"
+                + "  });"
+                + "  observer.observe(el, {childList: true, characterData: true, subtree: true});"
+                + "};"
+                + "const find = () => {"
+                + "  const el = document.querySelectorAll('.turn.assistant .answer-text')[i];"
+                + "  if (el) observe(el); else setTimeout(find, 5);"
+                + "};"
+                + "find();",
+            i);
+    Map<?, ?> seen = (Map<?, ?>) result;
+    assertEquals(4, ((List<?>) seen.get("lengths")).size(), "the answer grows: " + seen);
+    assertEquals(true, seen.get("streaming"), "still streaming after the observations: " + seen);
   }
 
   static int tokenCount(String stats) {
