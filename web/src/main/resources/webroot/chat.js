@@ -129,7 +129,7 @@ function openSocket() {
   chat.socketKey = key;
   setConnection("Connecting…");
   socket.addEventListener("message", (e) => onFrame(e.data));
-  socket.addEventListener("close", () => onSocketClosed(socket));
+  socket.addEventListener("close", (e) => onSocketClosed(socket, e.code));
   return new Promise((resolve, reject) => {
     socket.addEventListener(
       "open",
@@ -151,13 +151,19 @@ function closeSocket() {
   }
 }
 
-function onSocketClosed(socket) {
+const MESSAGE_TOO_BIG = 1009;
+
+function onSocketClosed(socket, code) {
   if (chat.socket === socket) {
     chat.socket = null;
   }
   setConnection("Not connected");
   if (chat.active && chat.active.socket === socket) {
-    failAnswer("The connection to the server closed before the answer finished.");
+    failAnswer(
+      code === MESSAGE_TOO_BIG
+        ? "The request is larger than the server accepts (server.max-body-bytes): use a smaller image."
+        : "The connection to the server closed before the answer finished."
+    );
   }
 }
 

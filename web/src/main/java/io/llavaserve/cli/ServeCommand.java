@@ -67,12 +67,22 @@ final class ServeCommand implements Callable<Integer> {
     EngineConfig engineConfig = engineConfig(s);
     Path dir = model.resolve();
     String id = modelId(s, dir);
-    LlavaModel m = LlavaModel.load(dir, model.options());
-    LlavaEngine engine = LlavaEngine.start(m, engineConfig);
-    LlavaServer server;
+    // Bind first: while the model loads, /health answers 200 and /ready and the API 503.
+    LlavaServer server = LlavaServer.bind(config);
+    out.printf("listening on http://%s:%d; loading %s%n", config.host(), server.port(), dir);
+    out.flush();
+    LlavaModel m;
     try {
-      server = LlavaServer.start(config, new ServedModel(id, m, engine), MediaConfig.fromSettings(s::optional));
+      m = LlavaModel.load(dir, model.options());
     } catch (Exception e) {
+      server.close();
+      throw e;
+    }
+    LlavaEngine engine = LlavaEngine.start(m, engineConfig);
+    try {
+      server.serve(new ServedModel(id, m, engine), MediaConfig.fromSettings(s::optional));
+    } catch (Exception e) {
+      server.close();
       engine.close();
       m.close();
       throw e;

@@ -15,13 +15,14 @@ import io.llavaserve.web.openai.ServedModel;
 import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Promise;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
-/** The HTTP front end: the route table, pointing at handler classes. */
+/**
+ * The HTTP front end: the route table, pointing at handler classes. The server socket belongs to
+ * {@link LlavaServer}, which answers with this router once the model is loaded.
+ */
 final class ApiVerticle extends AbstractVerticle {
 
   private final ServerConfig config;
@@ -29,7 +30,7 @@ final class ApiVerticle extends AbstractVerticle {
   private final ServerState state;
   private final ImageUrlFetcher fetcher;
   private final ServerMetrics metrics;
-  private HttpServer server;
+  private volatile Router router;
 
   ApiVerticle(
       ServerConfig config,
@@ -67,7 +68,8 @@ final class ApiVerticle extends AbstractVerticle {
         CompletionPipeline.text(vertx, served, state, config.limits(), fetcher, metrics);
     router.post("/v1/chat/completions").handler(new CompletionsHandler(chat));
     router.post("/v1/completions").handler(new CompletionsHandler(text));
-    router.get("/v1/ws").handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
+    router.get("/v1/ws")
+        .handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
     router.get("/v1/models").handler(models::list);
 
     router.errorHandler(404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
@@ -79,22 +81,13 @@ final class ApiVerticle extends AbstractVerticle {
                 "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)")));
     router.errorHandler(500, ctx -> ErrorResponses.send(ctx, ctx.failure() != null ? ctx.failure() : new IllegalStateException("unknown failure")));
 
-    // A WebSocket message is a request body: the same cap applies to it.
-    int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
-    server =
-        vertx.createHttpServer(
-            new HttpServerOptions()
-                .setMaxWebSocketFrameSize(maxMessage)
-                .setMaxWebSocketMessageSize(maxMessage));
-    server
-        .requestHandler(router)
-        .listen(config.port(), config.host())
-        .<Void>mapEmpty()
-        .onComplete(started);
+    this.router = router;
+    started.complete();
   }
 
-  int actualPort() {
-    return server.actualPort();
+  /** The routes, once started. */
+  Router router() {
+    return router;
   }
 
   private static String route(RoutingContext ctx) {

@@ -5,48 +5,73 @@ import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.http.HealthHandler;
 import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.ext.web.Router;
+import java.util.concurrent.atomic.AtomicReference;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * A running HTTP server over a started engine. {@link #drain} stops accepting (readiness and new
- * requests answer 503), lets running requests finish up to a timeout, then closes the engine and
- * Vert.x.
+ * The HTTP server. It binds first and answers while the model loads ({@code /health} 200, {@code
+ * /ready} and every API route 503), then serves the API once {@link #serve} hands it the loaded
+ * model. {@link #drain} stops accepting (readiness and new requests answer 503), lets running
+ * requests finish up to a timeout, then closes the engine and Vert.x.
  */
 public final class LlavaServer implements AutoCloseable {
 
   private static final Logger LOG = Logger.getLogger(LlavaServer.class.getName());
 
   private final Vertx vertx;
-  private final ServedModel served;
+  private final ServerConfig config;
   private final ServerState state;
   private final int port;
   private final Duration drainTimeout;
+  private final AtomicReference<Handler<HttpServerRequest>> routes;
+  private volatile ServedModel served;
   private boolean closed;
 
-  private LlavaServer(Vertx vertx, ServedModel served, ServerState state, int port, Duration drain) {
+  private LlavaServer(
+      Vertx vertx,
+      ServerConfig config,
+      ServerState state,
+      int port,
+      AtomicReference<Handler<HttpServerRequest>> routes) {
     this.vertx = vertx;
-    this.served = served;
+    this.config = config;
     this.state = state;
     this.port = port;
-    this.drainTimeout = drain;
+    this.routes = routes;
+    this.drainTimeout = Duration.ofSeconds(config.drainTimeoutSeconds());
   }
 
-  /** Binds and starts answering; blocks until the port is bound. */
-  public static LlavaServer start(ServerConfig config, ServedModel served, MediaConfig media)
-      throws Exception {
+  /** Binds the port and answers as a server whose model is loading; blocks until bound. */
+  public static LlavaServer bind(ServerConfig config) throws Exception {
     Vertx vertx = Vertx.vertx();
     ServerState state = new ServerState();
-    ImageUrlFetcher fetcher =
-        media.fetchEnabled() ? ImageUrlFetcher.of(new MediaFetcher(vertx, media)) : ImageUrlFetcher.disabled();
-    ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
-    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics);
+    Router loading = Router.router(vertx);
+    HealthHandler health = new HealthHandler(state);
+    loading.get("/health").handler(health::alive);
+    loading.get("/ready").handler(health::ready);
+    loading.route().handler(health::requireReady);
+    AtomicReference<Handler<HttpServerRequest>> routes = new AtomicReference<>(loading);
+    // A WebSocket message is a request body: the same cap applies to it.
+    int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
+    HttpServer server =
+        vertx.createHttpServer(
+            new HttpServerOptions()
+                .setMaxWebSocketFrameSize(maxMessage)
+                .setMaxWebSocketMessageSize(maxMessage));
     try {
-      vertx
-          .deployVerticle(verticle, new DeploymentOptions())
+      server
+          .requestHandler(request -> routes.get().handle(request))
+          .listen(config.port(), config.host())
           .toCompletionStage()
           .toCompletableFuture()
           .get(30, TimeUnit.SECONDS);
@@ -54,9 +79,41 @@ public final class LlavaServer implements AutoCloseable {
       vertx.close();
       throw e;
     }
+    return new LlavaServer(vertx, config, state, server.actualPort(), routes);
+  }
+
+  /** Binds, then serves {@code served} at once. */
+  public static LlavaServer start(ServerConfig config, ServedModel served, MediaConfig media)
+      throws Exception {
+    LlavaServer server = bind(config);
+    try {
+      server.serve(served, media);
+    } catch (Exception e) {
+      server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  /** Starts answering the API with the loaded model; readiness turns 200. */
+  public synchronized void serve(ServedModel served, MediaConfig media) throws Exception {
+    if (this.served != null) {
+      throw new IllegalStateException("the server already serves " + this.served.id());
+    }
+    ImageUrlFetcher fetcher =
+        media.fetchEnabled()
+            ? ImageUrlFetcher.of(new MediaFetcher(vertx, media))
+            : ImageUrlFetcher.disabled();
+    ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
+    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics);
+    vertx
+        .deployVerticle(verticle, new DeploymentOptions())
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(30, TimeUnit.SECONDS);
+    this.served = served;
+    routes.set(verticle.router());
     state.ready();
-    return new LlavaServer(
-        vertx, served, state, verticle.actualPort(), Duration.ofSeconds(config.drainTimeoutSeconds()));
   }
 
   public int port() {
@@ -100,7 +157,9 @@ public final class LlavaServer implements AutoCloseable {
     }
     closed = true;
     state.draining();
-    served.engine().close();
+    if (served != null) {
+      served.engine().close();
+    }
     try {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {

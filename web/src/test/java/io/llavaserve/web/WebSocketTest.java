@@ -47,6 +47,8 @@ class WebSocketTest {
   /** A socket whose text messages queue up as JSON objects. */
   static final class Client implements WebSocket.Listener, AutoCloseable {
     final LinkedBlockingQueue<JsonObject> frames = new LinkedBlockingQueue<>();
+    final java.util.concurrent.CompletableFuture<Integer> closed =
+        new java.util.concurrent.CompletableFuture<>();
     private final StringBuilder partial = new StringBuilder();
     WebSocket socket;
 
@@ -70,6 +72,17 @@ class WebSocketTest {
       }
       ws.request(1);
       return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+      closed.complete(statusCode);
+      return null;
+    }
+
+    @Override
+    public void onError(WebSocket ws, Throwable error) {
+      closed.complete(-1);
     }
 
     void send(JsonObject frame) {
@@ -266,6 +279,17 @@ class WebSocketTest {
       JsonObject done = c.until(ends("ok"), seen);
       assertEquals("done", done.getString("type"), done.encode());
       assertEquals(4, done.getJsonObject("usage").getInteger("completion_tokens"));
+    }
+    awaitBlocksFreed();
+  }
+
+  @Test
+  void aFrameOverTheBodyLimitClosesTheSocket() throws Exception {
+    try (Client c = Client.open(s, "")) {
+      String big = "x".repeat((1 << 20) + 1);
+      c.socket.sendText(chat("big", big, 4).encode(), true);
+      assertEquals(1009, c.closed.get(10, TimeUnit.SECONDS));
+      assertTrue(c.frames.isEmpty(), "no request ran: " + c.frames);
     }
     awaitBlocksFreed();
   }

@@ -80,7 +80,23 @@ final class SocketSession implements EventSubscriber.Gate {
                     ApiError.badRequest(null, "binary frames are not accepted; send JSON text"))));
     socket.drainHandler(v -> drained());
     socket.closeHandler(v -> closeAll());
-    socket.exceptionHandler(e -> LOG.fine("WebSocket failed: " + e));
+    socket.exceptionHandler(this::failed);
+  }
+
+  private void failed(Throwable e) {
+    if (closed || socket.isClosed()) {
+      return;
+    }
+    // Vert.x reports a message over its size cap this way and leaves the socket open.
+    boolean tooBig =
+        e instanceof IllegalStateException
+            && String.valueOf(e.getMessage()).contains("max message size");
+    LOG.fine("WebSocket failed: " + e);
+    if (tooBig) {
+      socket.close((short) 1009, "message larger than server.max-body-bytes");
+    } else {
+      socket.close((short) 1011, "connection failed");
+    }
   }
 
   private void onText(String text) {
@@ -170,7 +186,8 @@ final class SocketSession implements EventSubscriber.Gate {
                         return; // cancelled, or the socket closed, while preparing
                       }
                       if (ar.failed()) {
-                        end(r, Frames.error(id, ErrorResponses.toApiError(ar.cause(), r.requestId)));
+                        ApiError e = ErrorResponses.toApiError(ar.cause(), r.requestId);
+                        end(r, Frames.error(id, e));
                       } else {
                         submit(r, request, ar.result());
                       }
@@ -216,9 +233,8 @@ final class SocketSession implements EventSubscriber.Gate {
   private void cancel(String id) {
     Running r = running.get(id);
     if (r == null) {
-      send(
-          Frames.error(
-              id, ApiError.notFound("id", "not_found", "no request with id " + id + " is running")));
+      String message = "no request with id " + id + " is running";
+      send(Frames.error(id, ApiError.notFound("id", "not_found", message)));
       return;
     }
     abort(r);

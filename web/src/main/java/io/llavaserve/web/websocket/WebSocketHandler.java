@@ -26,7 +26,8 @@ public final class WebSocketHandler implements Handler<RoutingContext> {
    * @param pipeline the chat-completions pipeline
    * @param maxRequestsPerSocket requests one socket may run at once
    */
-  public WebSocketHandler(CompletionPipeline pipeline, ServerState state, int maxRequestsPerSocket) {
+  public WebSocketHandler(
+      CompletionPipeline pipeline, ServerState state, int maxRequestsPerSocket) {
     this.pipeline = pipeline;
     this.state = state;
     this.maxRequestsPerSocket = maxRequestsPerSocket;
