@@ -161,7 +161,8 @@ function onSocketClosed(socket, code) {
   if (chat.active && chat.active.socket === socket) {
     failAnswer(
       code === MESSAGE_TOO_BIG
-        ? "The request is larger than the server accepts (server.max-body-bytes): use a smaller image."
+        ? "The request is larger than the server accepts (server.max-body-bytes):" +
+            " use a smaller image."
         : "The connection to the server closed before the answer finished."
     );
   }

@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
@@ -48,6 +50,9 @@ class ChatPageTest {
   static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 
+  /** Selenium warns that it has no DevTools bindings for this Chromium; WebDriver needs none. */
+  static final Logger SELENIUM_LOG = Logger.getLogger("org.openqa.selenium");
+
   @TempDir static Path dir;
   static TestServer s;
   static ChromeDriver browser;
@@ -74,6 +79,7 @@ class ChatPageTest {
 
   /** The system's Chromium and driver, named outright so Selenium Manager never runs. */
   static ChromeDriver openBrowser(Path profile) throws Exception {
+    SELENIUM_LOG.setLevel(Level.SEVERE);
     System.setProperty(ChromeDriverService.CHROME_DRIVER_EXE_PROPERTY, CHROMEDRIVER.toString());
     Files.createDirectories(profile);
     ChromeOptions options = new ChromeOptions();
@@ -87,7 +93,7 @@ class ChatPageTest {
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
-        "--window-size=1200,860",
+        "--window-size=1200,1000",
         "--user-data-dir=" + profile);
     ChromeDriverService service =
         new ChromeDriverService.Builder()
@@ -155,7 +161,8 @@ class ChatPageTest {
 
       // The second request carried the first turn, its image still attached to it.
       List<JsonObject> sent = sentFrames();
-      assertEquals(List.of("chat", "cancel", "chat"), sent.stream().map(f -> f.getString("type")).toList());
+      assertEquals(
+          List.of("chat", "cancel", "chat"), sent.stream().map(f -> f.getString("type")).toList());
       JsonObject firstChat = sent.get(0);
       assertEquals(400, firstChat.getInteger("max_tokens"));
       assertEquals(7, firstChat.getInteger("seed"));
@@ -212,14 +219,15 @@ class ChatPageTest {
       browser.findElement(By.id("question")).sendKeys(Keys.ENTER); // the question came back
       wait.until(d -> stats(1).contains("finish:"));
       assertFalse(shown.isDisplayed(), "a new question clears the old error");
-      assertFalse(browser.findElements(By.cssSelector(".turn.assistant .answer-text")).get(1).getText().isEmpty());
+      assertFalse(answer(wait, 1).getText().isEmpty());
     }
   }
 
   /** The text of the i-th assistant turn, once it has some. */
   static WebElement answer(WebDriverWait wait, int i) {
     By texts = By.cssSelector(".turn.assistant .answer-text");
-    wait.until(d -> d.findElements(texts).size() > i && !d.findElements(texts).get(i).getText().isEmpty());
+    wait.until(
+        d -> d.findElements(texts).size() > i && !d.findElements(texts).get(i).getText().isEmpty());
     return browser.findElements(texts).get(i);
   }
 
@@ -320,6 +328,7 @@ class ChatPageTest {
         Path.of(ChatPageTest.class.getProtectionDomain().getCodeSource().getLocation().toURI())
             .getParent();
     File shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE);
-    Files.copy(shot.toPath(), buildDir.resolve("chat-page.png"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(
+        shot.toPath(), buildDir.resolve("chat-page.png"), StandardCopyOption.REPLACE_EXISTING);
   }
 }
