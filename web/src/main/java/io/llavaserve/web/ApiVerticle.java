@@ -7,6 +7,7 @@ import io.llavaserve.web.batchjobs.BatchesHandler;
 import io.llavaserve.web.batchjobs.FilesHandler;
 import io.llavaserve.web.http.ApiError;
 import io.llavaserve.web.http.ApiKeyAuth;
+import io.llavaserve.web.http.ChatPageHandler;
 import io.llavaserve.web.http.ErrorResponses;
 import io.llavaserve.web.http.HealthHandler;
 import io.llavaserve.web.http.MetricsHandler;
@@ -63,6 +64,10 @@ final class ApiVerticle extends AbstractVerticle {
     router.get("/health").handler(health::alive);
     router.get("/ready").handler(health::ready);
     router.get("/metrics").handler(new MetricsHandler(metrics));
+
+    ChatPageHandler chatPage = new ChatPageHandler();
+    router.get("/").handler(chatPage);
+    router.get("/static/*").handler(chatPage);
 
     router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
     router.route("/v1/*").handler(health::requireReady);
