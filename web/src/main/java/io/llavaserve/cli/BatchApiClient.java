@@ -33,17 +33,29 @@ public final class BatchApiClient {
 
   /** Uploads a JSONL file with {@code purpose=batch}; returns the file object. */
   public JsonObject upload(Path file) throws IOException, InterruptedException {
-    String boundary = "----llava-serve-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
+    String boundary =
+        "----llava-serve-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     String crlf = "\r\n";
     body.writeBytes(
-        ("--" + boundary + crlf
-                + "Content-Disposition: form-data; name=\"purpose\"" + crlf + crlf
-                + "batch" + crlf
-                + "--" + boundary + crlf
+        ("--"
+                + boundary
+                + crlf
+                + "Content-Disposition: form-data; name=\"purpose\""
+                + crlf
+                + crlf
+                + "batch"
+                + crlf
+                + "--"
+                + boundary
+                + crlf
                 + "Content-Disposition: form-data; name=\"file\"; filename=\""
-                + file.getFileName().toString().replace("\"", "") + "\"" + crlf
-                + "Content-Type: application/jsonl" + crlf + crlf)
+                + file.getFileName().toString().replace("\"", "")
+                + "\""
+                + crlf
+                + "Content-Type: application/jsonl"
+                + crlf
+                + crlf)
             .getBytes(StandardCharsets.UTF_8));
     body.writeBytes(Files.readAllBytes(file));
     body.writeBytes((crlf + "--" + boundary + "--" + crlf).getBytes(StandardCharsets.UTF_8));
@@ -56,7 +68,8 @@ public final class BatchApiClient {
   }
 
   /** Creates a batch over an uploaded file. */
-  public JsonObject create(String fileId, String endpoint) throws IOException, InterruptedException {
+  public JsonObject create(String fileId, String endpoint)
+      throws IOException, InterruptedException {
     JsonObject body =
         new JsonObject()
             .put("input_file_id", fileId)
@@ -74,13 +87,16 @@ public final class BatchApiClient {
   }
 
   public JsonObject cancel(String id) throws IOException, InterruptedException {
-    return json(request("/v1/batches/" + id + "/cancel").POST(HttpRequest.BodyPublishers.noBody()).build());
+    return json(
+        request("/v1/batches/" + id + "/cancel").POST(HttpRequest.BodyPublishers.noBody()).build());
   }
 
   /** A file's content, as text. */
   public String content(String fileId) throws IOException, InterruptedException {
     HttpResponse<String> r =
-        http.send(request("/v1/files/" + fileId + "/content").GET().build(), HttpResponse.BodyHandlers.ofString());
+        http.send(
+            request("/v1/files/" + fileId + "/content").GET().build(),
+            HttpResponse.BodyHandlers.ofString());
     check(r);
     return r.body();
   }
@@ -88,14 +104,17 @@ public final class BatchApiClient {
   /** Downloads a file's content to {@code target}. */
   public void download(String fileId, Path target) throws IOException, InterruptedException {
     HttpResponse<Path> r =
-        http.send(request("/v1/files/" + fileId + "/content").GET().build(), HttpResponse.BodyHandlers.ofFile(target));
+        http.send(
+            request("/v1/files/" + fileId + "/content").GET().build(),
+            HttpResponse.BodyHandlers.ofFile(target));
     if (r.statusCode() != 200) {
       throw new IOException("GET /v1/files/" + fileId + "/content answered " + r.statusCode());
     }
   }
 
   private HttpRequest.Builder request(String path) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60));
     if (apiKey != null) {
       b.header("Authorization", "Bearer " + apiKey);
     }
@@ -111,7 +130,13 @@ public final class BatchApiClient {
   private static void check(HttpResponse<String> r) throws IOException {
     if (r.statusCode() != 200) {
       throw new IOException(
-          r.request().method() + " " + r.uri().getPath() + " answered " + r.statusCode() + ": " + r.body());
+          r.request().method()
+              + " "
+              + r.uri().getPath()
+              + " answered "
+              + r.statusCode()
+              + ": "
+              + r.body());
     }
   }
 }

@@ -15,24 +15,40 @@ import picocli.CommandLine.Spec;
  * Submits a JSONL file as a batch job to a running server, shows its progress in place until it
  * ends, then downloads the output and error files.
  */
-@Command(name = "batch", description = "Run a JSONL file as a batch job on a server and fetch the results.")
+@Command(
+    name = "batch",
+    description = "Run a JSONL file as a batch job on a server and fetch the results.")
 final class BatchCommand implements Callable<Integer> {
 
   private static final Set<String> ENDED = Set.of("completed", "failed", "cancelled", "expired");
 
-  @Option(names = "--url", required = true, paramLabel = "URL", description = "The server, e.g. http://localhost:8000.")
+  @Option(
+      names = "--url",
+      required = true,
+      paramLabel = "URL",
+      description = "The server, e.g. http://localhost:8000.")
   String url;
 
-  @Option(names = "--api-key", paramLabel = "KEY", description = "Bearer key, when the server requires one.")
+  @Option(
+      names = "--api-key",
+      paramLabel = "KEY",
+      description = "Bearer key, when the server requires one.")
   String apiKey;
 
   @Option(names = "--input", required = true, paramLabel = "FILE", description = "JSONL requests.")
   Path input;
 
-  @Option(names = "--endpoint", defaultValue = "/v1/chat/completions", description = "Endpoint of every line (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--endpoint",
+      defaultValue = "/v1/chat/completions",
+      description = "Endpoint of every line (default: ${DEFAULT-VALUE}).")
   String endpoint;
 
-  @Option(names = "--output", required = true, paramLabel = "DIR", description = "Where the output and error files go.")
+  @Option(
+      names = "--output",
+      required = true,
+      paramLabel = "DIR",
+      description = "Where the output and error files go.")
   Path output;
 
   @Option(names = "--poll-ms", defaultValue = "500", hidden = true)
@@ -59,17 +75,21 @@ final class BatchCommand implements Callable<Integer> {
     out.println();
     out.println("status " + batch.getString("status"));
     if (batch.getJsonObject("errors") != null) {
-      batch.getJsonObject("errors").getJsonArray("data").forEach(e -> {
-        JsonObject o = (JsonObject) e;
-        out.println("  line " + o.getValue("line") + ": " + o.getString("message"));
-      });
+      batch
+          .getJsonObject("errors")
+          .getJsonArray("data")
+          .forEach(
+              e -> {
+                JsonObject o = (JsonObject) e;
+                out.println("  line " + o.getValue("line") + ": " + o.getString("message"));
+              });
     }
     download(client, batch.getString("output_file_id"), output.resolve(id + "_output.jsonl"), out);
     download(client, batch.getString("error_file_id"), output.resolve(id + "_error.jsonl"), out);
     return batch.getString("status").equals("completed") ? 0 : 1;
   }
 
-  /** {@code [#####.....] 120 done / 3 failed / 400 total  35.2 req/s  ETA 8 s  in_progress}. */
+  /** {@code [#####.....] 120 done / 3 failed / 400 total 35.2 req/s ETA 8 s in_progress}. */
   static String progress(JsonObject batch, double seconds) {
     JsonObject c = batch.getJsonObject("request_counts");
     int total = c.getInteger("total");
@@ -82,7 +102,14 @@ final class BatchCommand implements Callable<Integer> {
     String eta = rate > 0 && total > 0 ? String.format("%.0f s", (total - finished) / rate) : "-";
     return String.format(
         "[%s%s] %d done / %d failed / %d total  %.1f req/s  ETA %s  %s   ",
-        "#".repeat(filled), ".".repeat(width - filled), done, failed, total, rate, eta, batch.getString("status"));
+        "#".repeat(filled),
+        ".".repeat(width - filled),
+        done,
+        failed,
+        total,
+        rate,
+        eta,
+        batch.getString("status"));
   }
 
   private static void download(BatchApiClient client, String fileId, Path target, PrintWriter out)

@@ -15,14 +15,14 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * Engine step throughput: prefill and decode with 1, 8 and 32 sequences in one step, the
- * GFLOP/s achieved, and TensorFlow's own matmul peak measured in the same run.
+ * Engine step throughput: prefill and decode with 1, 8 and 32 sequences in one step, the GFLOP/s
+ * achieved, and TensorFlow's own matmul peak measured in the same run.
  */
 @Command(
     name = "bench",
@@ -34,10 +34,16 @@ final class BenchCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;
 
-  @Option(names = "--prompt-tokens", defaultValue = "128", description = "Prompt length (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--prompt-tokens",
+      defaultValue = "128",
+      description = "Prompt length (default: ${DEFAULT-VALUE}).")
   int promptTokens;
 
-  @Option(names = "--decode-steps", defaultValue = "32", description = "Decode steps timed per batch size.")
+  @Option(
+      names = "--decode-steps",
+      defaultValue = "32",
+      description = "Decode steps timed per batch size.")
   int decodeSteps;
 
   @Option(names = "--batch-sizes", split = ",", defaultValue = "1,8,32")
@@ -56,17 +62,30 @@ final class BenchCommand implements Callable<Integer> {
       int perSeqBlocks = (promptTokens + decodeSteps + 2 + kv.blockSize() - 1) / kv.blockSize() + 1;
       if ((long) perSeqBlocks * maxBatch > kv.numBlocks()) {
         throw new IllegalArgumentException(
-            "the KV cache holds " + kv.numBlocks() + " blocks; this bench needs " + perSeqBlocks * maxBatch + " (raise --kv-cache-mb)");
+            "the KV cache holds "
+                + kv.numBlocks()
+                + " blocks; this bench needs "
+                + perSeqBlocks * maxBatch
+                + " (raise --kv-cache-mb)");
       }
       TfModelRunner.Threads threads = model.threads();
       out.printf(
           "model: hidden %d x %d layers, intermediate %d, heads %d/%d, vocab %d; weights %.0f MB on the device; %d threads%n",
-          t.hiddenSize(), t.numHiddenLayers(), t.intermediateSize(), t.numAttentionHeads(), t.numKeyValueHeads(),
-          t.vocabSize(), m.runner().weightBytes() / 1e6, threads.intraOp());
+          t.hiddenSize(),
+          t.numHiddenLayers(),
+          t.intermediateSize(),
+          t.numAttentionHeads(),
+          t.numKeyValueHeads(),
+          t.vocabSize(),
+          m.runner().weightBytes() / 1e6,
+          threads.intraOp());
 
-      MatmulProbe.Result peak128 = MatmulProbe.measure(128, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
-      MatmulProbe.Result peak32 = MatmulProbe.measure(32, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
-      MatmulProbe.Result peak1 = MatmulProbe.measure(1, t.hiddenSize(), 8 * t.hiddenSize(), 15, threads);
+      MatmulProbe.Result peak128 =
+          MatmulProbe.measure(128, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
+      MatmulProbe.Result peak32 =
+          MatmulProbe.measure(32, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
+      MatmulProbe.Result peak1 =
+          MatmulProbe.measure(1, t.hiddenSize(), 8 * t.hiddenSize(), 15, threads);
       out.printf(
           "TF matmul peak: %.0f GFLOP/s at 128 rows, %.0f GFLOP/s at 32 rows, %.1f GB/s of weights at 1 row%n",
           peak128.gflops(), peak32.gflops(), peak1.weightGBps());
@@ -75,7 +94,8 @@ final class BenchCommand implements Callable<Integer> {
       long headFlops = 2L * t.hiddenSize() * t.vocabSize();
       SplittableRandom rnd = new SplittableRandom(1);
       out.println();
-      out.println("batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)");
+      out.println(
+          "batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)");
       for (int b : batchSizes) {
         List<int[]> tables = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
@@ -109,20 +129,25 @@ final class BenchCommand implements Callable<Integer> {
         double prefillSec = pt[reps / 2];
         long prefillTokens = (long) b * promptTokens;
         double prefillFlops =
-            prefillTokens * layerFlopsPerToken + b * headFlops + attentionFlops(t, b, promptTokens, true);
+            prefillTokens * layerFlopsPerToken
+                + b * headFlops
+                + attentionFlops(t, b, promptTokens, true);
         // Decode: b sequences, one token each per step.
         long t0 = System.nanoTime();
         for (int step = 0; step < decodeSteps; step++) {
           List<SequenceChunk> chunks = new ArrayList<>(b);
           for (int s = 0; s < b; s++) {
-            chunks.add(SequenceChunk.text(new int[] {3 + rnd.nextInt(1000)}, promptTokens + step, tables.get(s)));
+            chunks.add(
+                SequenceChunk.text(
+                    new int[] {3 + rnd.nextInt(1000)}, promptTokens + step, tables.get(s)));
           }
           runner.execute(ScheduledBatch.of(chunks));
         }
         double decodeSec = (System.nanoTime() - t0) / 1e9;
         double stepSec = decodeSec / decodeSteps;
         double decodeFlops =
-            b * (layerFlopsPerToken + headFlops) + attentionFlops(t, b, promptTokens + decodeSteps / 2, false);
+            b * (layerFlopsPerToken + headFlops)
+                + attentionFlops(t, b, promptTokens + decodeSteps / 2, false);
         double prefillGflops = prefillFlops / prefillSec / 1e9;
         double decodeGflops = decodeFlops / stepSec / 1e9;
         MatmulProbe.Result decodePeak = b >= 32 ? peak32 : null;
@@ -137,10 +162,13 @@ final class BenchCommand implements Callable<Integer> {
             decodeGflops,
             decodePeak != null
                 ? String.format("%8.0f%%", 100 * decodeGflops / decodePeak.gflops())
-                : String.format("%5.0f%% BW", 100 * weightBytesPerStep(t) / stepSec / 1e9 / peak1.weightGBps()));
+                : String.format(
+                    "%5.0f%% BW",
+                    100 * weightBytesPerStep(t) / stepSec / 1e9 / peak1.weightGBps()));
       }
       out.println();
-      out.println("(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
+      out.println(
+          "(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
     }
     return 0;
   }

@@ -12,8 +12,8 @@ import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
- * The embedded default model: the deterministic {@code tiny} checkpoint, written on first use to
- * a cache folder so the launcher works on a machine with nothing downloaded.
+ * The embedded default model: the deterministic {@code tiny} checkpoint, written on first use to a
+ * cache folder so the launcher works on a machine with nothing downloaded.
  */
 final class DefaultModel {
 

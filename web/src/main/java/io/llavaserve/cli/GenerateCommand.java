@@ -10,8 +10,8 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /** Streams one answer to stdout, then prints timings to stderr. */
@@ -33,10 +33,15 @@ final class GenerateCommand implements Callable<Integer> {
       PromptBuilder.Prompt p = prompt.build(m);
       List<PixelValues> pixels = prompt.pixels(m);
       GenerationResult r =
-          new Generator(m).generate(p.ids(), pixels, params, piece -> {
-            out.print(piece);
-            out.flush();
-          });
+          new Generator(m)
+              .generate(
+                  p.ids(),
+                  pixels,
+                  params,
+                  piece -> {
+                    out.print(piece);
+                    out.flush();
+                  });
       out.println();
       out.flush();
       err.printf(

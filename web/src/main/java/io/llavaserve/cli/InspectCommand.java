@@ -17,8 +17,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -44,9 +44,16 @@ final class InspectCommand implements Callable<Integer> {
       List<PixelValues> pixels = prompt.pixels(m);
       if (p.imageCount() != pixels.size()) {
         throw new IllegalArgumentException(
-            "the prompt has " + p.imageCount() + " image tokens but " + pixels.size() + " --image files were given");
+            "the prompt has "
+                + p.imageCount()
+                + " image tokens but "
+                + pixels.size()
+                + " --image files were given");
       }
-      Files.writeString(out.resolve("prompt_ids.json"), Arrays.toString(p.ids()).replace(" ", ""), StandardCharsets.UTF_8);
+      Files.writeString(
+          out.resolve("prompt_ids.json"),
+          Arrays.toString(p.ids()).replace(" ", ""),
+          StandardCharsets.UTF_8);
 
       int c = m.config().vision().numChannels();
       int side = m.config().vision().imageSize();
@@ -56,11 +63,15 @@ final class InspectCommand implements Callable<Integer> {
           new long[] {pixels.size(), c, side, side},
           i -> pixels.get((int) (i / per)).data()[(int) (i % per)]);
 
-      ExpandedPrompt e = ExpandedPrompt.expand(p.ids(), m.config().imageTokenIndex(), m.config().imageSeqLength());
+      ExpandedPrompt e =
+          ExpandedPrompt.expand(p.ids(), m.config().imageTokenIndex(), m.config().imageSeqLength());
       KvCacheConfig kv = m.runner().kvCache();
       if (e.length() > kv.capacityTokens()) {
         throw new IllegalArgumentException(
-            "the expanded prompt has " + e.length() + " positions; the KV cache holds " + kv.capacityTokens());
+            "the expanded prompt has "
+                + e.length()
+                + " positions; the KV cache holds "
+                + kv.capacityTokens());
       }
       int[] table = new int[kv.numBlocks()];
       Arrays.setAll(table, i -> i);
@@ -69,7 +80,8 @@ final class InspectCommand implements Callable<Integer> {
       List<float[]> chunks = new ArrayList<>();
       for (int from = 0; from < e.length(); from += 512) {
         int to = Math.min(e.length(), from + 512);
-        SequenceChunk chunk = new SequenceChunk(e.slice(from, to), from, table, e.placements(from, to, features));
+        SequenceChunk chunk =
+            new SequenceChunk(e.slice(from, to), from, table, e.placements(from, to, features));
         StepOutput o = m.runner().execute(new ScheduledBatch(List.of(chunk), true));
         chunks.add(o.logits());
       }
@@ -78,7 +90,11 @@ final class InspectCommand implements Callable<Integer> {
           out.resolve("logits.npy"),
           new long[] {e.length(), vocab},
           i -> chunks.get((int) (i / rowsPerChunk))[(int) (i % rowsPerChunk)]);
-      spec.commandLine().getErr().printf("wrote %s: %d prompt ids, %d images, logits [%d, %d]%n", out, p.ids().length, pixels.size(), e.length(), vocab);
+      spec.commandLine()
+          .getErr()
+          .printf(
+              "wrote %s: %d prompt ids, %d images, logits [%d, %d]%n",
+              out, p.ids().length, pixels.size(), e.length(), vocab);
     }
     return 0;
   }

@@ -10,7 +10,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** Writes a deterministic random checkpoint in the llava-hf layout. */
-@Command(name = "make-tiny", description = "Write a small random llava checkpoint (tiny or bench preset).")
+@Command(
+    name = "make-tiny",
+    description = "Write a small random llava checkpoint (tiny or bench preset).")
 final class MakeTinyCommand implements Callable<Integer> {
 
   enum Preset {
@@ -24,7 +26,10 @@ final class MakeTinyCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0")
   long seed;
 
-  @Option(names = "--preset", defaultValue = "tiny", description = "tiny | bench (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--preset",
+      defaultValue = "tiny",
+      description = "tiny | bench (default: ${DEFAULT-VALUE}).")
   Preset preset;
 
   @Spec CommandSpec command;
@@ -34,7 +39,12 @@ final class MakeTinyCommand implements Callable<Integer> {
     TinySpec spec = (preset == Preset.bench ? TinySpec.bench() : TinySpec.tiny()).withSeed(seed);
     long start = System.nanoTime();
     TinyCheckpoint.write(out, spec);
-    command.commandLine().getErr().printf("wrote %s checkpoint to %s in %.1f s%n", preset, out, (System.nanoTime() - start) / 1e9);
+    command
+        .commandLine()
+        .getErr()
+        .printf(
+            "wrote %s checkpoint to %s in %.1f s%n",
+            preset, out, (System.nanoTime() - start) / 1e9);
     return 0;
   }
 }

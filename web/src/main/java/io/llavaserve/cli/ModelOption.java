@@ -19,19 +19,32 @@ final class ModelOption {
   @Option(
       names = "--model",
       paramLabel = "DIR",
-      description = "Checkpoint folder in the Hugging Face llava layout (model.path; default: the embedded tiny model).")
+      description =
+          "Checkpoint folder in the Hugging Face llava layout (model.path; default: the embedded tiny model).")
   Path model;
 
-  @Option(names = "--config", paramLabel = "FILE", description = "A properties file over conf/llava-serve.properties.")
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description = "A properties file over conf/llava-serve.properties.")
   Path config;
 
-  @Option(names = "--kv-cache-mb", paramLabel = "MB", description = "Memory budget of the KV block pool (model.kv-cache-mb).")
+  @Option(
+      names = "--kv-cache-mb",
+      paramLabel = "MB",
+      description = "Memory budget of the KV block pool (model.kv-cache-mb).")
   Long kvCacheMb;
 
-  @Option(names = "--block-size", paramLabel = "N", description = "Tokens per KV block (model.block-size).")
+  @Option(
+      names = "--block-size",
+      paramLabel = "N",
+      description = "Tokens per KV block (model.block-size).")
   Integer blockSize;
 
-  @Option(names = "--threads", paramLabel = "N", description = "TensorFlow intra-op threads, 0 = all cores (model.threads).")
+  @Option(
+      names = "--threads",
+      paramLabel = "N",
+      description = "TensorFlow intra-op threads, 0 = all cores (model.threads).")
   Integer threads;
 
   @Option(
@@ -40,7 +53,9 @@ final class ModelOption {
       description = "float32 (exact) or bfloat16 (faster with many rows) (model.matmul-precision).")
   MatmulPrecision matmulPrecision;
 
-  @Option(names = "--no-pad", description = "Resize without padding images to a square first (model.pad-to-square=false).")
+  @Option(
+      names = "--no-pad",
+      description = "Resize without padding images to a square first (model.pad-to-square=false).")
   boolean noPad;
 
   private Settings settings;
@@ -78,11 +93,13 @@ final class ModelOption {
     }
     int block = blockSize != null ? blockSize : s.intValue("model.block-size");
     boolean pad = !noPad && s.bool("model.pad-to-square");
-    ImageLimits limits = new ImageLimits(s.longValue("image.max-bytes"), s.longValue("image.max-pixels"));
+    ImageLimits limits =
+        new ImageLimits(s.longValue("image.max-bytes"), s.longValue("image.max-pixels"));
     MatmulPrecision precision =
         matmulPrecision != null
             ? matmulPrecision
-            : MatmulPrecision.valueOf(s.string("model.matmul-precision").toUpperCase(java.util.Locale.ROOT));
+            : MatmulPrecision.valueOf(
+                s.string("model.matmul-precision").toUpperCase(java.util.Locale.ROOT));
     return new ModelOptions(mb << 20, block, threads(), pad, limits, precision);
   }
 

@@ -17,7 +17,10 @@ import picocli.CommandLine.Option;
 /** A prompt given on the command line: text, images, and whether to apply the chat template. */
 final class PromptOptions {
 
-  @Option(names = "--image", paramLabel = "FILE", description = "Image file (repeatable, in prompt order).")
+  @Option(
+      names = "--image",
+      paramLabel = "FILE",
+      description = "Image file (repeatable, in prompt order).")
   List<Path> images = new ArrayList<>();
 
   @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The question.")
@@ -28,7 +31,8 @@ final class PromptOptions {
 
   @Option(
       names = "--raw",
-      description = "Use the prompt text as it is, with no chat template; <image> marks each image.")
+      description =
+          "Use the prompt text as it is, with no chat template; <image> marks each image.")
   boolean raw;
 
   /** Prompt ids with one image token per image. */

@@ -8,19 +8,34 @@ import picocli.CommandLine.Option;
 /** Sampling flags, mapped onto {@link SamplingParams}. */
 final class SamplingOptions {
 
-  @Option(names = "--max-tokens", defaultValue = "128", description = "Most tokens to generate (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--max-tokens",
+      defaultValue = "128",
+      description = "Most tokens to generate (default: ${DEFAULT-VALUE}).")
   int maxTokens;
 
-  @Option(names = "--temperature", defaultValue = "0", description = "0 is greedy (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--temperature",
+      defaultValue = "0",
+      description = "0 is greedy (default: ${DEFAULT-VALUE}).")
   double temperature;
 
-  @Option(names = "--top-p", defaultValue = "1", description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--top-p",
+      defaultValue = "1",
+      description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
   double topP;
 
-  @Option(names = "--top-k", defaultValue = "-1", description = "Keep the k most likely tokens; -1 is off.")
+  @Option(
+      names = "--top-k",
+      defaultValue = "-1",
+      description = "Keep the k most likely tokens; -1 is off.")
   int topK;
 
-  @Option(names = "--min-p", defaultValue = "0", description = "Drop tokens below min-p times the top probability.")
+  @Option(
+      names = "--min-p",
+      defaultValue = "0",
+      description = "Drop tokens below min-p times the top probability.")
   double minP;
 
   @Option(names = "--repetition-penalty", defaultValue = "1")
@@ -44,7 +59,10 @@ final class SamplingOptions {
   @Option(names = "--ignore-eos", description = "Keep going past the end-of-sequence token.")
   boolean ignoreEos;
 
-  @Option(names = "--logprobs", defaultValue = "-1", description = "Report this many alternatives per token (0 = only the chosen one).")
+  @Option(
+      names = "--logprobs",
+      defaultValue = "-1",
+      description = "Report this many alternatives per token (0 = only the chosen one).")
   int logprobs;
 
   SamplingParams toParams() {

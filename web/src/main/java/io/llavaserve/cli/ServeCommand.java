@@ -18,9 +18,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Loads the model, starts the engine and serves the OpenAI-compatible API until SIGTERM, which
@@ -46,16 +46,28 @@ final class ServeCommand implements Callable<Integer> {
       description = "Accepted bearer key, repeatable (server.api-keys).")
   List<String> apiKeys;
 
-  @Option(names = "--served-model-name", paramLabel = "ID", description = "Model id clients use (model.served-name).")
+  @Option(
+      names = "--served-model-name",
+      paramLabel = "ID",
+      description = "Model id clients use (model.served-name).")
   String servedName;
 
-  @Option(names = "--max-num-seqs", paramLabel = "N", description = "Sequences per step (scheduler.max-num-seqs).")
+  @Option(
+      names = "--max-num-seqs",
+      paramLabel = "N",
+      description = "Sequences per step (scheduler.max-num-seqs).")
   Integer maxNumSeqs;
 
-  @Option(names = "--max-num-batched-tokens", paramLabel = "N", description = "Tokens per step (scheduler.max-num-batched-tokens).")
+  @Option(
+      names = "--max-num-batched-tokens",
+      paramLabel = "N",
+      description = "Tokens per step (scheduler.max-num-batched-tokens).")
   Integer maxNumBatchedTokens;
 
-  @Option(names = "--max-waiting-requests", paramLabel = "N", description = "Queue limit before 429 (scheduler.max-waiting-requests).")
+  @Option(
+      names = "--max-waiting-requests",
+      paramLabel = "N",
+      description = "Queue limit before 429 (scheduler.max-waiting-requests).")
   Integer maxWaitingRequests;
 
   @Spec CommandSpec spec;

@@ -106,17 +106,24 @@ final class ApiVerticle extends AbstractVerticle {
     }
     router.post("/v1/chat/completions").handler(new CompletionsHandler(chat));
     router.post("/v1/completions").handler(new CompletionsHandler(text));
-    router.get("/v1/ws")
+    router
+        .get("/v1/ws")
         .handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
     router.get("/v1/models").handler(models::list);
 
-    router.errorHandler(404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
-    router.errorHandler(405, ctx -> fail(ctx, ApiError.methodNotAllowed(route(ctx) + " is not allowed")));
     router.errorHandler(
-        413,
+        404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
+    router.errorHandler(
+        405, ctx -> fail(ctx, ApiError.methodNotAllowed(route(ctx) + " is not allowed")));
+    router.errorHandler(413, ctx -> fail(ctx, ApiError.tooLarge(null, tooLarge(ctx))));
+    router.errorHandler(
+        500,
         ctx ->
-            fail(ctx, ApiError.tooLarge(null, tooLarge(ctx))));
-    router.errorHandler(500, ctx -> ErrorResponses.send(ctx, ctx.failure() != null ? ctx.failure() : new IllegalStateException("unknown failure")));
+            ErrorResponses.send(
+                ctx,
+                ctx.failure() != null
+                    ? ctx.failure()
+                    : new IllegalStateException("unknown failure")));
 
     this.router = router;
     started.complete();
@@ -129,9 +136,13 @@ final class ApiVerticle extends AbstractVerticle {
 
   private String tooLarge(RoutingContext ctx) {
     if (batchStore != null && ctx.request().path().equals("/v1/files")) {
-      return "the file is larger than " + config.batch().maxFileBytes() + " bytes (batch.max-file-bytes)";
+      return "the file is larger than "
+          + config.batch().maxFileBytes()
+          + " bytes (batch.max-file-bytes)";
     }
-    return "the request body is larger than " + config.maxBodyBytes() + " bytes (server.max-body-bytes)";
+    return "the request body is larger than "
+        + config.maxBodyBytes()
+        + " bytes (server.max-body-bytes)";
   }
 
   /** The batch-job runner, or null when batch jobs are off. */

@@ -1,13 +1,13 @@
 package io.llavaserve.web;
 
+import io.llavaserve.web.batchjobs.BatchRunner;
+import io.llavaserve.web.batchjobs.BatchStore;
+import io.llavaserve.web.http.HealthHandler;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ServedModel;
-import io.llavaserve.web.batchjobs.BatchRunner;
-import io.llavaserve.web.batchjobs.BatchStore;
-import io.llavaserve.web.http.HealthHandler;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -15,9 +15,9 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.Router;
-import java.util.concurrent.atomic.AtomicReference;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
@@ -108,7 +108,8 @@ public final class LlavaServer implements AutoCloseable {
             ? ImageUrlFetcher.of(new MediaFetcher(vertx, media))
             : ImageUrlFetcher.disabled();
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
-    BatchStore batchStore = config.batch() != null ? BatchStore.open(config.batch().dataDir()) : null;
+    BatchStore batchStore =
+        config.batch() != null ? BatchStore.open(config.batch().dataDir()) : null;
     ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics, batchStore);
     vertx
         .deployVerticle(verticle, new DeploymentOptions())
@@ -152,7 +153,8 @@ public final class LlavaServer implements AutoCloseable {
       }
     }
     if (state.inFlight() > 0) {
-      LOG.warning(state.inFlight() + " requests still running after the drain timeout; aborting them");
+      LOG.warning(
+          state.inFlight() + " requests still running after the drain timeout; aborting them");
     }
     close();
   }

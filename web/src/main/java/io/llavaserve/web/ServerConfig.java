@@ -56,13 +56,28 @@ public record ServerConfig(
       int drainTimeoutSeconds,
       RequestLimits limits,
       int wsMaxRequestsPerSocket) {
-    this(host, port, apiKeys, maxBodyBytes, drainTimeoutSeconds, limits, wsMaxRequestsPerSocket, null);
+    this(
+        host,
+        port,
+        apiKeys,
+        maxBodyBytes,
+        drainTimeoutSeconds,
+        limits,
+        wsMaxRequestsPerSocket,
+        null);
   }
 
   /** The same with batch jobs on, kept in {@code batch}'s data directory. */
   public ServerConfig withBatch(BatchConfig batch) {
     return new ServerConfig(
-        host, port, apiKeys, maxBodyBytes, drainTimeoutSeconds, limits, wsMaxRequestsPerSocket, batch);
+        host,
+        port,
+        apiKeys,
+        maxBodyBytes,
+        drainTimeoutSeconds,
+        limits,
+        wsMaxRequestsPerSocket,
+        batch);
   }
 
   /** A configuration with the default WebSocket limit. */

@@ -26,9 +26,18 @@ class BatchCommandTest {
     for (int i = 0; i < 30; i++) {
       JsonObject body =
           new JsonObject()
-              .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi " + i)))
+              .put(
+                  "messages",
+                  new JsonArray()
+                      .add(new JsonObject().put("role", "user").put("content", "hi " + i)))
               .put("max_tokens", i == 3 ? -1 : 2);
-      lines.add(new JsonObject().put("custom_id", "c" + i).put("method", "POST").put("url", "/v1/chat/completions").put("body", body).encode());
+      lines.add(
+          new JsonObject()
+              .put("custom_id", "c" + i)
+              .put("method", "POST")
+              .put("url", "/v1/chat/completions")
+              .put("body", body)
+              .encode());
     }
     Path input = dir.resolve("in.jsonl");
     Files.write(input, lines);
@@ -36,7 +45,17 @@ class BatchCommandTest {
       CommandLine cli = Main.commandLine();
       StringWriter out = new StringWriter();
       cli.setOut(new PrintWriter(out, true));
-      int code = cli.execute("batch", "--url", s.url(""), "--input", input.toString(), "--output", dir.resolve("out").toString(), "--poll-ms", "50");
+      int code =
+          cli.execute(
+              "batch",
+              "--url",
+              s.url(""),
+              "--input",
+              input.toString(),
+              "--output",
+              dir.resolve("out").toString(),
+              "--poll-ms",
+              "50");
       assertEquals(0, code, out.toString());
       assertTrue(out.toString().contains("29 done / 1 failed / 30 total"), out.toString());
       assertTrue(out.toString().contains("\r["), "progress refreshed in place");

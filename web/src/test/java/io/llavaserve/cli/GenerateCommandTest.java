@@ -83,7 +83,8 @@ class GenerateCommandTest {
             .chatPrompt(
                 List.of(
                     new ChatMessage(
-                        "user", List.of(new ContentPart.Image(), new ContentPart.Text("What is this?")))))
+                        "user",
+                        List.of(new ContentPart.Image(), new ContentPart.Text("What is this?")))))
             .ids();
     assertEquals(ids.length + 15, promptPositions(run.err()), run.err());
   }

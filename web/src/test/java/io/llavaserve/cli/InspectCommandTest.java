@@ -59,8 +59,17 @@ class InspectCommandTest {
     Path out = dir.resolve("chat");
     Cli.Run run =
         Cli.run(
-            "inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4",
-            "--image", image.toString(), "--prompt", "What is this?", "--out", out.toString());
+            "inspect",
+            "--model",
+            modelDir.toString(),
+            "--kv-cache-mb",
+            "4",
+            "--image",
+            image.toString(),
+            "--prompt",
+            "What is this?",
+            "--out",
+            out.toString());
 
     assertEquals(0, run.exit(), run.err());
     int[] ids = readIds(out.resolve("prompt_ids.json"));
@@ -97,21 +106,42 @@ class InspectCommandTest {
     Path out = dir.resolve("raw");
     Cli.Run run =
         Cli.run(
-            "inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4", "--raw",
-            "--image", image.toString(), "--prompt", "<image>\nhi", "--out", out.toString());
+            "inspect",
+            "--model",
+            modelDir.toString(),
+            "--kv-cache-mb",
+            "4",
+            "--raw",
+            "--image",
+            image.toString(),
+            "--prompt",
+            "<image>\nhi",
+            "--out",
+            out.toString());
 
     assertEquals(0, run.exit(), run.err());
     int[] ids = readIds(out.resolve("prompt_ids.json"));
     assertArrayEquals(model.tokenizer().encode("<image>\nhi"), ids);
-    assertArrayEquals(new long[] {ids.length + 15, 32064}, Npy.read(out.resolve("logits.npy")).shape());
+    assertArrayEquals(
+        new long[] {ids.length + 15, 32064}, Npy.read(out.resolve("logits.npy")).shape());
   }
 
   @Test
   void imageCountMismatchInRawModeFails() {
     Cli.Run run =
         Cli.run(
-            "inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4", "--raw",
-            "--image", image.toString(), "--prompt", "hi", "--out", dir.resolve("bad").toString());
+            "inspect",
+            "--model",
+            modelDir.toString(),
+            "--kv-cache-mb",
+            "4",
+            "--raw",
+            "--image",
+            image.toString(),
+            "--prompt",
+            "hi",
+            "--out",
+            dir.resolve("bad").toString());
 
     assertEquals(2, run.exit());
     String line = run.errorLine();
@@ -127,7 +157,8 @@ class InspectCommandTest {
   /** The runner's logits at every position of the expanded prompt, in one chunk. */
   private static float[][] allLogits(int[] ids, List<PixelValues> pixels) {
     ExpandedPrompt e =
-        ExpandedPrompt.expand(ids, model.config().imageTokenIndex(), model.config().imageSeqLength());
+        ExpandedPrompt.expand(
+            ids, model.config().imageTokenIndex(), model.config().imageSeqLength());
     List<ImageFeatures> features = model.runner().encodeImages(pixels);
     int[] table = new int[model.runner().kvCache().numBlocks()];
     Arrays.setAll(table, i -> i);

@@ -50,7 +50,8 @@ class MakeTinyCommandTest {
     assertNotEquals(0, noOut.exit());
     assertTrue(noOut.err().contains("--out"), noOut.err());
 
-    Cli.Run badPreset = Cli.run("make-tiny", "--out", tmp.resolve("x").toString(), "--preset", "huge");
+    Cli.Run badPreset =
+        Cli.run("make-tiny", "--out", tmp.resolve("x").toString(), "--preset", "huge");
     assertNotEquals(0, badPreset.exit());
     assertTrue(badPreset.err().contains("huge"), badPreset.err());
     assertFalse(Files.exists(tmp.resolve("x")));

@@ -44,7 +44,9 @@ class TokenizeCommandTest {
 
   @Test
   void fileThatIsNotAnArrayOfStringsFailsNamingTheFile() throws Exception {
-    String[] contents = {"{\"text\": \"hi\"}", "[\"a\", 3]", "\"just a string\"", "[\"unterminated"};
+    String[] contents = {
+      "{\"text\": \"hi\"}", "[\"a\", 3]", "\"just a string\"", "[\"unterminated"
+    };
     for (int i = 0; i < contents.length; i++) {
       Path file = Files.writeString(dir.resolve("bad" + i + ".json"), contents[i]);
 

@@ -51,14 +51,19 @@ class BadRequestsTest {
 
   static JsonObject content(Object content) {
     return good()
-        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", content)));
+        .put(
+            "messages",
+            new JsonArray().add(new JsonObject().put("role", "user").put("content", content)));
   }
 
   static JsonObject image(String url) {
     return content(
         new JsonArray()
             .add(new JsonObject().put("type", "text").put("text", "what?"))
-            .add(new JsonObject().put("type", "image_url").put("image_url", new JsonObject().put("url", url))));
+            .add(
+                new JsonObject()
+                    .put("type", "image_url")
+                    .put("image_url", new JsonObject().put("url", url))));
   }
 
   /** A PNG whose header claims 100000 x 100000 pixels: refused before any decoding. */
@@ -80,7 +85,14 @@ class BadRequestsTest {
     return "data:image/png;base64," + Base64.getEncoder().encodeToString(bytes.toByteArray());
   }
 
-  static Arguments bad(String name, String method, String path, String body, int status, String param, String fragment) {
+  static Arguments bad(
+      String name,
+      String method,
+      String path,
+      String body,
+      int status,
+      String param,
+      String fragment) {
     return Arguments.of(name, method, path, body, status, param, fragment);
   }
 
@@ -92,58 +104,277 @@ class BadRequestsTest {
     String png = TestServer.pngDataUri(8, 8);
     JsonArray threeImages = new JsonArray();
     for (int i = 0; i < 3; i++) {
-      threeImages.add(new JsonObject().put("type", "image_url").put("image_url", new JsonObject().put("url", png)));
+      threeImages.add(
+          new JsonObject()
+              .put("type", "image_url")
+              .put("image_url", new JsonObject().put("url", png)));
     }
     JsonArray seventeen = new JsonArray();
     for (int i = 0; i < 17; i++) {
       seventeen.add("s" + i);
     }
     List<Arguments> c = new ArrayList<>();
-    c.add(bad("bad JSON", "POST", "/v1/chat/completions", "{\"messages\": [", 400, null, "not valid JSON"));
+    c.add(
+        bad(
+            "bad JSON",
+            "POST",
+            "/v1/chat/completions",
+            "{\"messages\": [",
+            400,
+            null,
+            "not valid JSON"));
     c.add(bad("empty body", "POST", "/v1/chat/completions", "", 400, null, "empty"));
     c.add(bad("body is an array", "POST", "/v1/chat/completions", "[]", 400, null, "JSON object"));
-    c.add(chat("missing messages", new JsonObject().put("max_tokens", 2), 400, "messages", "required"));
-    c.add(chat("empty messages", with(b -> b.put("messages", new JsonArray())), 400, "messages", "at least one"));
-    c.add(chat("messages not an array", with(b -> b.put("messages", "hi")), 400, "messages", "an array"));
-    c.add(chat("message not an object", with(b -> b.put("messages", new JsonArray().add(1))), 400, "messages[0]", "an object"));
-    c.add(chat("wrong role", with(b -> b.put("messages", new JsonArray().add(new JsonObject().put("role", "robot").put("content", "x")))), 400, "messages[0].role", "robot"));
-    c.add(chat("missing role", with(b -> b.put("messages", new JsonArray().add(new JsonObject().put("content", "x")))), 400, "messages[0].role", "required"));
-    c.add(chat("content of wrong type", content(5), 400, "messages[0].content", "string or an array"));
-    c.add(chat("missing content", with(b -> b.put("messages", new JsonArray().add(new JsonObject().put("role", "user")))), 400, "messages[0].content", "required"));
-    c.add(chat("unknown part type", content(new JsonArray().add(new JsonObject().put("type", "audio"))), 400, "messages[0].content[0].type", "audio"));
-    c.add(chat("text part without text", content(new JsonArray().add(new JsonObject().put("type", "text"))), 400, "messages[0].content[0].text", "required"));
-    c.add(chat("image_url without url", content(new JsonArray().add(new JsonObject().put("type", "image_url").put("image_url", new JsonObject()))), 400, "messages[0].content[0].image_url", "url"));
-    c.add(chat("data URI not of an image", image("data:text/plain;base64,aGk="), 400, "messages[0].content[1].image_url", "data:image"));
-    c.add(chat("data URI not base64", image("data:image/png;base64,@@@!"), 400, "messages[0].content[1].image_url", "base64"));
-    c.add(chat("not an image", image("data:image/png;base64,aGVsbG8gd29ybGQ="), 400, "messages[0].content[1].image_url", "image_url"));
-    c.add(chat("image too many pixels", image(hugePng()), 413, "messages[0].content[1].image_url", "pixels"));
-    c.add(chat("http URL with fetching off", image("http://example.com/cat.png"), 400, "image_url", "media.fetch-enabled=false"));
-    c.add(chat("ftp URL", image("ftp://example.com/cat.png"), 400, "messages[0].content[1].image_url", "http(s)"));
-    c.add(chat("image in an assistant message", with(b -> b.put("messages", new JsonArray().add(new JsonObject().put("role", "assistant").put("content", threeImages.copy())))), 400, "messages[0].content", "only user"));
+    c.add(
+        chat(
+            "missing messages",
+            new JsonObject().put("max_tokens", 2),
+            400,
+            "messages",
+            "required"));
+    c.add(
+        chat(
+            "empty messages",
+            with(b -> b.put("messages", new JsonArray())),
+            400,
+            "messages",
+            "at least one"));
+    c.add(
+        chat(
+            "messages not an array",
+            with(b -> b.put("messages", "hi")),
+            400,
+            "messages",
+            "an array"));
+    c.add(
+        chat(
+            "message not an object",
+            with(b -> b.put("messages", new JsonArray().add(1))),
+            400,
+            "messages[0]",
+            "an object"));
+    c.add(
+        chat(
+            "wrong role",
+            with(
+                b ->
+                    b.put(
+                        "messages",
+                        new JsonArray()
+                            .add(new JsonObject().put("role", "robot").put("content", "x")))),
+            400,
+            "messages[0].role",
+            "robot"));
+    c.add(
+        chat(
+            "missing role",
+            with(b -> b.put("messages", new JsonArray().add(new JsonObject().put("content", "x")))),
+            400,
+            "messages[0].role",
+            "required"));
+    c.add(
+        chat(
+            "content of wrong type", content(5), 400, "messages[0].content", "string or an array"));
+    c.add(
+        chat(
+            "missing content",
+            with(b -> b.put("messages", new JsonArray().add(new JsonObject().put("role", "user")))),
+            400,
+            "messages[0].content",
+            "required"));
+    c.add(
+        chat(
+            "unknown part type",
+            content(new JsonArray().add(new JsonObject().put("type", "audio"))),
+            400,
+            "messages[0].content[0].type",
+            "audio"));
+    c.add(
+        chat(
+            "text part without text",
+            content(new JsonArray().add(new JsonObject().put("type", "text"))),
+            400,
+            "messages[0].content[0].text",
+            "required"));
+    c.add(
+        chat(
+            "image_url without url",
+            content(
+                new JsonArray()
+                    .add(
+                        new JsonObject()
+                            .put("type", "image_url")
+                            .put("image_url", new JsonObject()))),
+            400,
+            "messages[0].content[0].image_url",
+            "url"));
+    c.add(
+        chat(
+            "data URI not of an image",
+            image("data:text/plain;base64,aGk="),
+            400,
+            "messages[0].content[1].image_url",
+            "data:image"));
+    c.add(
+        chat(
+            "data URI not base64",
+            image("data:image/png;base64,@@@!"),
+            400,
+            "messages[0].content[1].image_url",
+            "base64"));
+    c.add(
+        chat(
+            "not an image",
+            image("data:image/png;base64,aGVsbG8gd29ybGQ="),
+            400,
+            "messages[0].content[1].image_url",
+            "image_url"));
+    c.add(
+        chat(
+            "image too many pixels",
+            image(hugePng()),
+            413,
+            "messages[0].content[1].image_url",
+            "pixels"));
+    c.add(
+        chat(
+            "http URL with fetching off",
+            image("http://example.com/cat.png"),
+            400,
+            "image_url",
+            "media.fetch-enabled=false"));
+    c.add(
+        chat(
+            "ftp URL",
+            image("ftp://example.com/cat.png"),
+            400,
+            "messages[0].content[1].image_url",
+            "http(s)"));
+    c.add(
+        chat(
+            "image in an assistant message",
+            with(
+                b ->
+                    b.put(
+                        "messages",
+                        new JsonArray()
+                            .add(
+                                new JsonObject()
+                                    .put("role", "assistant")
+                                    .put("content", threeImages.copy())))),
+            400,
+            "messages[0].content",
+            "only user"));
     c.add(chat("too many images", content(threeImages), 400, "messages", "max-images-per-request"));
-    c.add(chat("temperature 5", with(b -> b.put("temperature", 5)), 400, "temperature", "[0, 2.0]"));
-    c.add(chat("temperature a string", with(b -> b.put("temperature", "hot")), 400, "temperature", "a number"));
+    c.add(
+        chat("temperature 5", with(b -> b.put("temperature", 5)), 400, "temperature", "[0, 2.0]"));
+    c.add(
+        chat(
+            "temperature a string",
+            with(b -> b.put("temperature", "hot")),
+            400,
+            "temperature",
+            "a number"));
     c.add(chat("top_p 0", with(b -> b.put("top_p", 0)), 400, "top_p", "(0, 1]"));
     c.add(chat("top_k -5", with(b -> b.put("top_k", -5)), 400, "top_k", "-1"));
     c.add(chat("min_p 2", with(b -> b.put("min_p", 2)), 400, "min_p", "[0, 1]"));
-    c.add(chat("presence_penalty 3", with(b -> b.put("presence_penalty", 3)), 400, "presence_penalty", "[-2, 2]"));
-    c.add(chat("repetition_penalty 0", with(b -> b.put("repetition_penalty", 0)), 400, "repetition_penalty", "> 0"));
+    c.add(
+        chat(
+            "presence_penalty 3",
+            with(b -> b.put("presence_penalty", 3)),
+            400,
+            "presence_penalty",
+            "[-2, 2]"));
+    c.add(
+        chat(
+            "repetition_penalty 0",
+            with(b -> b.put("repetition_penalty", 0)),
+            400,
+            "repetition_penalty",
+            "> 0"));
     c.add(chat("seed a string", with(b -> b.put("seed", "x")), 400, "seed", "an integer"));
     c.add(chat("n 2", with(b -> b.put("n", 2)), 400, "n", "must be 1"));
     c.add(chat("max_tokens 0", with(b -> b.put("max_tokens", 0)), 400, "max_tokens", ">= 1"));
-    c.add(chat("max_tokens over the limit", with(b -> b.put("max_tokens", 100_000)), 400, "max_tokens", "limits.max-tokens"));
-    c.add(chat("max_tokens not an integer", with(b -> b.put("max_tokens", 1.5)), 400, "max_tokens", "an integer"));
-    c.add(chat("max_completion_tokens 0", with(b -> b.remove("max_tokens") == null ? b : b.put("max_completion_tokens", 0)), 400, "max_completion_tokens", ">= 1"));
-    c.add(chat("stop list too long", with(b -> b.put("stop", seventeen)), 400, "stop", "at most 16"));
-    c.add(chat("stop of wrong type", with(b -> b.put("stop", new JsonArray().add(1))), 400, "stop", "strings"));
+    c.add(
+        chat(
+            "max_tokens over the limit",
+            with(b -> b.put("max_tokens", 100_000)),
+            400,
+            "max_tokens",
+            "limits.max-tokens"));
+    c.add(
+        chat(
+            "max_tokens not an integer",
+            with(b -> b.put("max_tokens", 1.5)),
+            400,
+            "max_tokens",
+            "an integer"));
+    c.add(
+        chat(
+            "max_completion_tokens 0",
+            with(b -> b.remove("max_tokens") == null ? b : b.put("max_completion_tokens", 0)),
+            400,
+            "max_completion_tokens",
+            ">= 1"));
+    c.add(
+        chat("stop list too long", with(b -> b.put("stop", seventeen)), 400, "stop", "at most 16"));
+    c.add(
+        chat(
+            "stop of wrong type",
+            with(b -> b.put("stop", new JsonArray().add(1))),
+            400,
+            "stop",
+            "strings"));
     c.add(chat("empty stop string", with(b -> b.put("stop", "")), 400, "stop", "non-empty"));
-    c.add(chat("top_logprobs without logprobs", with(b -> b.put("top_logprobs", 2)), 400, "top_logprobs", "logprobs: true"));
-    c.add(chat("top_logprobs 30", with(b -> b.put("logprobs", true).put("top_logprobs", 30)), 400, "top_logprobs", "[0, 20]"));
-    c.add(chat("stream not a boolean", with(b -> b.put("stream", "yes")), 400, "stream", "true or false"));
+    c.add(
+        chat(
+            "top_logprobs without logprobs",
+            with(b -> b.put("top_logprobs", 2)),
+            400,
+            "top_logprobs",
+            "logprobs: true"));
+    c.add(
+        chat(
+            "top_logprobs 30",
+            with(b -> b.put("logprobs", true).put("top_logprobs", 30)),
+            400,
+            "top_logprobs",
+            "[0, 20]"));
+    c.add(
+        chat(
+            "stream not a boolean",
+            with(b -> b.put("stream", "yes")),
+            400,
+            "stream",
+            "true or false"));
     c.add(chat("unknown model", with(b -> b.put("model", "gpt-4o")), 404, "model", "gpt-4o"));
-    c.add(bad("completions without prompt", "POST", "/v1/completions", "{\"max_tokens\":2}", 400, "prompt", "required"));
-    c.add(bad("completions logprobs 50", "POST", "/v1/completions", "{\"prompt\":\"a\",\"logprobs\":50}", 400, "logprobs", "[0, 20]"));
-    c.add(bad("oversized body", "POST", "/v1/chat/completions", "{\"messages\":\"" + "x".repeat(1_100_000) + "\"}", 413, null, "server.max-body-bytes"));
+    c.add(
+        bad(
+            "completions without prompt",
+            "POST",
+            "/v1/completions",
+            "{\"max_tokens\":2}",
+            400,
+            "prompt",
+            "required"));
+    c.add(
+        bad(
+            "completions logprobs 50",
+            "POST",
+            "/v1/completions",
+            "{\"prompt\":\"a\",\"logprobs\":50}",
+            400,
+            "logprobs",
+            "[0, 20]"));
+    c.add(
+        bad(
+            "oversized body",
+            "POST",
+            "/v1/chat/completions",
+            "{\"messages\":\"" + "x".repeat(1_100_000) + "\"}",
+            413,
+            null,
+            "server.max-body-bytes"));
     c.add(bad("wrong method", "GET", "/v1/chat/completions", null, 405, null, "GET"));
     c.add(bad("unknown route", "POST", "/v1/nope", "{}", 404, null, "/v1/nope"));
     return c.stream();
@@ -152,11 +383,23 @@ class BadRequestsTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void answersWithStatusAndErrorBody(
-      String name, String method, String path, String body, int status, String param, String fragment)
+      String name,
+      String method,
+      String path,
+      String body,
+      int status,
+      String param,
+      String fragment)
       throws Exception {
     HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create(s.url(path))).timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json");
-    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        HttpRequest.newBuilder(URI.create(s.url(path)))
+            .timeout(Duration.ofSeconds(20))
+            .header("Content-Type", "application/json");
+    b.method(
+        method,
+        body == null
+            ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body));
     HttpResponse<String> r = s.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(status, r.statusCode(), r.body());
     JsonObject error = new JsonObject(r.body()).getJsonObject("error");

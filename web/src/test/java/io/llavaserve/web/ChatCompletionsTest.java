@@ -34,7 +34,9 @@ class ChatCompletionsTest {
   static JsonObject chat(String content, int maxTokens) {
     return new JsonObject()
         .put("model", TestServer.MODEL_ID)
-        .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", content)))
+        .put(
+            "messages",
+            new JsonArray().add(new JsonObject().put("role", "user").put("content", content)))
         .put("max_tokens", maxTokens)
         .put("temperature", 0);
   }
@@ -52,7 +54,8 @@ class ChatCompletionsTest {
     assertTrue(List.of("stop", "length").contains(choice.getString("finish_reason")));
     JsonObject usage = o.getJsonObject("usage");
     assertTrue(usage.getInteger("prompt_tokens") > 3);
-    assertTrue(usage.getInteger("completion_tokens") >= 1 && usage.getInteger("completion_tokens") <= 8);
+    assertTrue(
+        usage.getInteger("completion_tokens") >= 1 && usage.getInteger("completion_tokens") <= 8);
     assertEquals(
         usage.getInteger("prompt_tokens") + usage.getInteger("completion_tokens"),
         usage.getInteger("total_tokens"));
@@ -61,7 +64,11 @@ class ChatCompletionsTest {
 
   @Test
   void greedyAnswersAreDeterministicAndMaxTokensIsHonoured() throws Exception {
-    JsonObject body = chat("Count with me: one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen", 6).put("ignore_eos", true);
+    JsonObject body =
+        chat(
+                "Count with me: one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen",
+                6)
+            .put("ignore_eos", true);
     JsonObject a = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
     JsonObject b = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
     assertEquals(6, a.getJsonObject("usage").getInteger("completion_tokens"));
@@ -70,7 +77,9 @@ class ChatCompletionsTest {
         a.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
         b.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"));
     // the second run of the same prompt finds its prefix cached
-    assertTrue(b.getJsonObject("usage").getJsonObject("prompt_tokens_details").getInteger("cached_tokens") > 0);
+    assertTrue(
+        b.getJsonObject("usage").getJsonObject("prompt_tokens_details").getInteger("cached_tokens")
+            > 0);
   }
 
   @Test
@@ -97,7 +106,9 @@ class ChatCompletionsTest {
 
     JsonObject first = chunks.get(0);
     assertEquals("chat.completion.chunk", first.getString("object"));
-    assertEquals("assistant", first.getJsonArray("choices").getJsonObject(0).getJsonObject("delta").getString("role"));
+    assertEquals(
+        "assistant",
+        first.getJsonArray("choices").getJsonObject(0).getJsonObject("delta").getString("role"));
     String id = first.getString("id");
     StringBuilder text = new StringBuilder();
     for (JsonObject c : chunks.subList(1, chunks.size() - 2)) {
@@ -114,19 +125,30 @@ class ChatCompletionsTest {
 
     // the stream carries the same text as the whole answer
     JsonObject whole =
-        new JsonObject(s.post("/v1/chat/completions", chat("Tell me a story", 5).put("ignore_eos", true).encode()).body());
+        new JsonObject(
+            s.post(
+                    "/v1/chat/completions",
+                    chat("Tell me a story", 5).put("ignore_eos", true).encode())
+                .body());
     assertEquals(
-        whole.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
+        whole
+            .getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("message")
+            .getString("content"),
         text.toString());
   }
 
   @Test
   void streamWithoutIncludeUsageHasNoUsageChunk() throws Exception {
     HttpResponse<String> r =
-        s.post("/v1/chat/completions", chat("Hi", 3).put("ignore_eos", true).put("stream", true).encode());
+        s.post(
+            "/v1/chat/completions",
+            chat("Hi", 3).put("ignore_eos", true).put("stream", true).encode());
     String[] events = r.body().split("\n\n");
     JsonObject last = new JsonObject(events[events.length - 2].substring(6));
-    assertEquals("length", last.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    assertEquals(
+        "length", last.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
     assertFalse(r.body().contains("\"usage\""));
   }
 
@@ -141,24 +163,32 @@ class ChatCompletionsTest {
                     .put("image_url", new JsonObject().put("url", TestServer.pngDataUri(40, 30))));
     JsonObject body =
         new JsonObject()
-            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", parts)))
+            .put(
+                "messages",
+                new JsonArray().add(new JsonObject().put("role", "user").put("content", parts)))
             .put("max_tokens", 4);
     HttpResponse<String> r = s.post("/v1/chat/completions", body.encode());
     assertEquals(200, r.statusCode(), r.body());
     JsonObject usage = new JsonObject(r.body()).getJsonObject("usage");
     int rows = s.served().spec().rowsPerImage();
     JsonObject textOnly = chat("What is in the picture?", 4);
-    int textPrompt = new JsonObject(s.post("/v1/chat/completions", textOnly.encode()).body())
-        .getJsonObject("usage").getInteger("prompt_tokens");
+    int textPrompt =
+        new JsonObject(s.post("/v1/chat/completions", textOnly.encode()).body())
+            .getJsonObject("usage")
+            .getInteger("prompt_tokens");
     assertTrue(usage.getInteger("prompt_tokens") >= textPrompt + rows - 1, r.body());
   }
 
   @Test
   void logprobsInOpenAiShape() throws Exception {
-    JsonObject body = chat("Hello", 3).put("logprobs", true).put("top_logprobs", 2).put("ignore_eos", true);
+    JsonObject body =
+        chat("Hello", 3).put("logprobs", true).put("top_logprobs", 2).put("ignore_eos", true);
     JsonObject o = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
     JsonArray content =
-        o.getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs").getJsonArray("content");
+        o.getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("logprobs")
+            .getJsonArray("content");
     assertEquals(3, content.size());
     JsonObject t = content.getJsonObject(0);
     assertTrue(t.getDouble("logprob") <= 0);
@@ -169,7 +199,11 @@ class ChatCompletionsTest {
   @Test
   void completionsPlainAndStreaming() throws Exception {
     JsonObject body =
-        new JsonObject().put("prompt", "Once upon a time").put("max_tokens", 4).put("temperature", 0).put("ignore_eos", true);
+        new JsonObject()
+            .put("prompt", "Once upon a time")
+            .put("max_tokens", 4)
+            .put("temperature", 0)
+            .put("ignore_eos", true);
     HttpResponse<String> r = s.post("/v1/completions", body.encode());
     assertEquals(200, r.statusCode(), r.body());
     JsonObject o = new JsonObject(r.body());

@@ -41,9 +41,9 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
- * The chat page in a real headless Chromium (Debian's {@code chromium} and {@code
- * chromium-driver}) against a real server on the tiny model: upload an image, ask, watch the
- * answer stream, stop it, ask again in the same conversation.
+ * The chat page in a real headless Chromium (Debian's {@code chromium} and {@code chromium-driver})
+ * against a real server on the tiny model: upload an image, ask, watch the answer stream, stop it,
+ * ask again in the same conversation.
  */
 class ChatPageTest {
 
@@ -171,7 +171,10 @@ class ChatPageTest {
       JsonArray firstContent = messages.getJsonObject(0).getJsonArray("content");
       assertEquals("image_url", firstContent.getJsonObject(0).getString("type"));
       assertTrue(
-          firstContent.getJsonObject(0).getJsonObject("image_url").getString("url")
+          firstContent
+              .getJsonObject(0)
+              .getJsonObject("image_url")
+              .getString("url")
               .startsWith("data:image/png;base64,"));
       assertEquals(
           "What is in this picture?\nAnswer at length.",

@@ -3,7 +3,6 @@ package io.llavaserve.web;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -35,18 +34,25 @@ class DisconnectTest {
   void closingTheConnectionFreesTheKvBlocks() throws Exception {
     int maxTokens = 500;
     String body =
-        ChatCompletionsTest.chat("Write a long story", maxTokens).put("ignore_eos", true).put("stream", true).encode();
+        ChatCompletionsTest.chat("Write a long story", maxTokens)
+            .put("ignore_eos", true)
+            .put("stream", true)
+            .encode();
     long generatedBefore = s.engine.stats().tokensGenerated();
     try (Socket socket = new Socket("127.0.0.1", s.server.port())) {
       OutputStream out = socket.getOutputStream();
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       out.write(
           ("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                  + "Content-Length: " + bytes.length + "\r\n\r\n")
+                  + "Content-Length: "
+                  + bytes.length
+                  + "\r\n\r\n")
               .getBytes(StandardCharsets.US_ASCII));
       out.write(bytes);
       out.flush();
-      BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      BufferedReader in =
+          new BufferedReader(
+              new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
       int events = 0;
       String line;
       while (events < 4 && (line = in.readLine()) != null) {
@@ -55,7 +61,8 @@ class DisconnectTest {
         }
       }
       assertEquals(4, events);
-      assertTrue(s.engine.stats().kvBlocksUsed() > 0, "the request holds KV blocks while it streams");
+      assertTrue(
+          s.engine.stats().kvBlocksUsed() > 0, "the request holds KV blocks while it streams");
     }
     long deadline = System.nanoTime() + 3_000_000_000L;
     while (s.engine.stats().kvBlocksUsed() > 0 && System.nanoTime() < deadline) {

@@ -35,7 +35,9 @@ class MetricsAndMediaTest {
   static void start() throws Exception {
     // Loopback is allowed here only because the image server is local to the test.
     MediaConfig media = new MediaConfig(true, List.of(), 1 << 20, Duration.ofSeconds(5), 2, true);
-    server = TestServer.start(dir, TestServer.config(List.of(), 1 << 20), SchedulerConfig.defaults(), media);
+    server =
+        TestServer.start(
+            dir, TestServer.config(List.of(), 1 << 20), SchedulerConfig.defaults(), media);
     String uri = TestServer.pngDataUri(40, 30);
     png = Base64.getDecoder().decode(uri.substring(uri.indexOf(',') + 1));
     images = Vertx.vertx();
@@ -45,9 +47,14 @@ class MetricsAndMediaTest {
             .requestHandler(
                 req -> {
                   switch (req.path()) {
-                    case "/cat.png" -> req.response().putHeader("Content-Type", "image/png").end(Buffer.buffer(png));
-                    case "/moved" -> req.response().setStatusCode(302).putHeader("Location", "/cat.png").end();
-                    case "/huge" -> req.response().putHeader("Content-Length", String.valueOf(5 << 20)).end();
+                    case "/cat.png" ->
+                        req.response()
+                            .putHeader("Content-Type", "image/png")
+                            .end(Buffer.buffer(png));
+                    case "/moved" ->
+                        req.response().setStatusCode(302).putHeader("Location", "/cat.png").end();
+                    case "/huge" ->
+                        req.response().putHeader("Content-Length", String.valueOf(5 << 20)).end();
                     default -> req.response().setStatusCode(404).end();
                   }
                 })
@@ -75,7 +82,9 @@ class MetricsAndMediaTest {
                     .put(
                         "content",
                         List.of(
-                            new JsonObject().put("type", "image_url").put("image_url", new JsonObject().put("url", url)),
+                            new JsonObject()
+                                .put("type", "image_url")
+                                .put("image_url", new JsonObject().put("url", url)),
                             new JsonObject().put("type", "text").put("text", "What is this?")))))
         .encode();
   }
@@ -86,24 +95,38 @@ class MetricsAndMediaTest {
 
   @Test
   void imageUrlsAreFetchedFollowingRedirects() throws Exception {
-    HttpResponse<String> direct = server.post("/v1/chat/completions", chatWithImage(imageUrl("/cat.png")));
+    HttpResponse<String> direct =
+        server.post("/v1/chat/completions", chatWithImage(imageUrl("/cat.png")));
     assertEquals(200, direct.statusCode(), direct.body());
-    HttpResponse<String> moved = server.post("/v1/chat/completions", chatWithImage(imageUrl("/moved")));
+    HttpResponse<String> moved =
+        server.post("/v1/chat/completions", chatWithImage(imageUrl("/moved")));
     assertEquals(200, moved.statusCode(), moved.body());
     // Same image both times: the same prompt, so the same greedy answer.
     assertEquals(
-        new JsonObject(direct.body()).getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
-        new JsonObject(moved.body()).getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"));
+        new JsonObject(direct.body())
+            .getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("message")
+            .getString("content"),
+        new JsonObject(moved.body())
+            .getJsonArray("choices")
+            .getJsonObject(0)
+            .getJsonObject("message")
+            .getString("content"));
   }
 
   @Test
   void imageUrlFailuresAreClientErrorsNamingTheField() throws Exception {
-    HttpResponse<String> huge = server.post("/v1/chat/completions", chatWithImage(imageUrl("/huge")));
+    HttpResponse<String> huge =
+        server.post("/v1/chat/completions", chatWithImage(imageUrl("/huge")));
     assertEquals(413, huge.statusCode(), huge.body());
-    assertEquals("image_url", new JsonObject(huge.body()).getJsonObject("error").getString("param"));
-    HttpResponse<String> missing = server.post("/v1/chat/completions", chatWithImage(imageUrl("/nothing")));
+    assertEquals(
+        "image_url", new JsonObject(huge.body()).getJsonObject("error").getString("param"));
+    HttpResponse<String> missing =
+        server.post("/v1/chat/completions", chatWithImage(imageUrl("/nothing")));
     assertEquals(400, missing.statusCode(), missing.body());
-    HttpResponse<String> scheme = server.post("/v1/chat/completions", chatWithImage("ftp://example.com/a.png"));
+    HttpResponse<String> scheme =
+        server.post("/v1/chat/completions", chatWithImage("ftp://example.com/a.png"));
     assertEquals(400, scheme.statusCode(), scheme.body());
     assertEquals(200, server.get("/health").statusCode());
   }
@@ -111,9 +134,13 @@ class MetricsAndMediaTest {
   @Test
   void metricsExposeEngineAndRequestSeries() throws Exception {
     HttpResponse<String> ok =
-        server.post("/v1/chat/completions", "{\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        server.post(
+            "/v1/chat/completions",
+            "{\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     assertEquals(200, ok.statusCode(), ok.body());
-    server.post("/v1/chat/completions", "{\"temperature\":9,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    server.post(
+        "/v1/chat/completions",
+        "{\"temperature\":9,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     HttpResponse<String> m = server.get("/metrics");
     assertEquals(200, m.statusCode());
     assertTrue(m.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
@@ -132,7 +159,8 @@ class MetricsAndMediaTest {
       assertTrue(text.contains(name), "missing " + name);
     }
     assertTrue(value(text, "vllm:generation_tokens_total") >= 4, "generation tokens counted");
-    assertTrue(value(text, "vllm:request_success_total\\{[^}]*finished_reason=\"length\"[^}]*\\}") >= 1);
+    assertTrue(
+        value(text, "vllm:request_success_total\\{[^}]*finished_reason=\"length\"[^}]*\\}") >= 1);
     assertTrue(value(text, "llava:requests_rejected_total\\{[^}]*reason=\"invalid\"[^}]*\\}") >= 1);
   }
 

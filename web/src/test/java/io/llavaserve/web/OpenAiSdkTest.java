@@ -27,7 +27,11 @@ class OpenAiSdkTest {
 
   @BeforeAll
   static void start() throws Exception {
-    s = TestServer.start(dir, TestServer.config(List.of("k-one", "sk-secret"), 1 << 20), SchedulerConfig.defaults());
+    s =
+        TestServer.start(
+            dir,
+            TestServer.config(List.of("k-one", "sk-secret"), 1 << 20),
+            SchedulerConfig.defaults());
     client =
         OpenAIOkHttpClient.builder()
             .baseUrl("http://127.0.0.1:" + s.server.port() + "/v1")
@@ -69,10 +73,13 @@ class OpenAiSdkTest {
       stream.stream()
           .forEach(
               chunk ->
-                  chunk.choices().forEach(ch -> {
-                    ch.delta().content().ifPresent(text::append);
-                    ch.finishReason().ifPresent(f -> finish[0] = f.asString());
-                  }));
+                  chunk
+                      .choices()
+                      .forEach(
+                          ch -> {
+                            ch.delta().content().ifPresent(text::append);
+                            ch.finishReason().ifPresent(f -> finish[0] = f.asString());
+                          }));
     }
     assertTrue(finish[0] != null);
     ChatCompletion whole = client.chat().completions().create(params());
@@ -83,11 +90,14 @@ class OpenAiSdkTest {
   void apiKeys() throws Exception {
     String body = ChatCompletionsTest.chat("hi", 2).encode();
     assertEquals(401, s.post("/v1/chat/completions", body).statusCode());
-    HttpResponse<String> wrong = s.post("/v1/chat/completions", body, "Authorization", "Bearer sk-wrong");
+    HttpResponse<String> wrong =
+        s.post("/v1/chat/completions", body, "Authorization", "Bearer sk-wrong");
     assertEquals(401, wrong.statusCode());
     assertTrue(wrong.body().contains("invalid_api_key"));
     assertEquals(401, s.get("/v1/models", "Authorization", "Bearer sk-secre").statusCode());
-    assertEquals(200, s.post("/v1/chat/completions", body, "Authorization", "Bearer sk-secret").statusCode());
+    assertEquals(
+        200,
+        s.post("/v1/chat/completions", body, "Authorization", "Bearer sk-secret").statusCode());
     assertEquals(200, s.get("/v1/models", "Authorization", "Bearer k-one").statusCode());
     assertEquals(200, s.get("/health").statusCode());
     assertEquals(200, s.get("/ready").statusCode());

@@ -37,7 +37,9 @@ public final class TestServer implements AutoCloseable {
   io.llavaserve.web.openai.ServedModel served() {
     return server.served();
   }
-  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  public final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private TestServer(LlavaModel model, LlavaEngine engine, LlavaServer server) {
     this.model = model;
@@ -57,8 +59,7 @@ public final class TestServer implements AutoCloseable {
   /** A server with batch jobs on, keeping its data in {@code dataDir}. */
   public static TestServer withBatches(Path dir, Path dataDir, int maxInFlight) throws Exception {
     ServerConfig config =
-        config(List.of(), 1 << 20)
-            .withBatch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight));
+        config(List.of(), 1 << 20).withBatch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight));
     return start(dir, config, SchedulerConfig.defaults(), MediaConfig.defaults());
   }
 
@@ -74,10 +75,8 @@ public final class TestServer implements AutoCloseable {
       TinyCheckpoint.write(ckpt, TinySpec.tiny());
     }
     LlavaModel model = LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(32L << 20));
-    LlavaEngine engine =
-        LlavaEngine.start(model, EngineConfig.defaults().withScheduler(scheduler));
-    LlavaServer server =
-        LlavaServer.start(config, new ServedModel(MODEL_ID, model, engine), media);
+    LlavaEngine engine = LlavaEngine.start(model, EngineConfig.defaults().withScheduler(scheduler));
+    LlavaServer server = LlavaServer.start(config, new ServedModel(MODEL_ID, model, engine), media);
     return new TestServer(model, engine, server);
   }
 

@@ -158,8 +158,7 @@ class WebSocketTest {
       JsonObject usage = done.getJsonObject("usage");
       assertEquals(8, usage.getInteger("completion_tokens"));
       assertTrue(usage.getInteger("prompt_tokens") > 0);
-      assertEquals(
-          usage.getInteger("prompt_tokens") + 8, (int) usage.getInteger("total_tokens"));
+      assertEquals(usage.getInteger("prompt_tokens") + 8, (int) usage.getInteger("total_tokens"));
       assertNotNull(usage.getJsonObject("prompt_tokens_details").getInteger("cached_tokens"));
     }
   }

@@ -37,10 +37,10 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The engine's step loop. One thread owns the scheduler, the block manager, the image cache and
- * the runner; other threads talk to it only through {@link #submit} and {@link #abort}, which
- * queue commands. Each {@link #step()} admits arrivals, schedules, encodes new images in one
- * vision run, runs ONE model step for the whole batch, samples and streams.
+ * The engine's step loop. One thread owns the scheduler, the block manager, the image cache and the
+ * runner; other threads talk to it only through {@link #submit} and {@link #abort}, which queue
+ * commands. Each {@link #step()} admits arrivals, schedules, encodes new images in one vision run,
+ * runs ONE model step for the whole batch, samples and streams.
  */
 final class EngineLoop {
 
@@ -72,7 +72,9 @@ final class EngineLoop {
     this.config = config;
     this.blocks =
         new BlockManager(
-            runner.kvCache().numBlocks(), runner.kvCache().blockSize(), config.enablePrefixCaching());
+            runner.kvCache().numBlocks(),
+            runner.kvCache().blockSize(),
+            config.enablePrefixCaching());
     this.scheduler = new Scheduler(config.scheduler(), blocks);
     this.imageCache = new ImageFeatureCache(config.imageCacheBytes());
     this.stats = EngineStats.empty(runner.kvCache().numBlocks());
@@ -87,8 +89,8 @@ final class EngineLoop {
   /**
    * Validates and queues a request.
    *
-   * @throws IllegalArgumentException when the request can never run (the message names the
-   *     field and the limit)
+   * @throws IllegalArgumentException when the request can never run (the message names the field
+   *     and the limit)
    * @throws OverloadedException when the waiting queue is full
    */
   Flowable<TokenEvent> submit(GenerationRequest request) {
@@ -104,7 +106,9 @@ final class EngineLoop {
       throw new OverloadedException(
           queued > config.scheduler().maxWaitingRequests()
               ? "too many requests waiting (limit " + config.scheduler().maxWaitingRequests() + ")"
-              : "too many prompt tokens waiting (limit " + config.scheduler().maxWaitingTokens() + ")",
+              : "too many prompt tokens waiting (limit "
+                  + config.scheduler().maxWaitingTokens()
+                  + ")",
           1);
     }
     long id = nextId.incrementAndGet();
@@ -134,8 +138,11 @@ final class EngineLoop {
   private void validate(GenerationRequest r, ExpandedPrompt prompt) {
     if (prompt.imageCount() != r.images().size()) {
       throw new IllegalArgumentException(
-          "images: the prompt has " + prompt.imageCount() + " image placeholders but "
-              + r.images().size() + " images were given");
+          "images: the prompt has "
+              + prompt.imageCount()
+              + " image placeholders but "
+              + r.images().size()
+              + " images were given");
     }
     int vocab = runner.vocabSize();
     for (int id : r.promptIds()) {
@@ -146,16 +153,25 @@ final class EngineLoop {
     }
     if (prompt.length() >= spec.maxModelLen()) {
       throw new IllegalArgumentException(
-          "prompt: " + prompt.length() + " positions (images count " + spec.rowsPerImage()
+          "prompt: "
+              + prompt.length()
+              + " positions (images count "
+              + spec.rowsPerImage()
               + " each) leave no room to generate within the context length of "
               + spec.maxModelLen());
     }
     int maxTokens = r.sampling().maxTokens();
     if ((long) prompt.length() + maxTokens > spec.maxModelLen()) {
       throw new IllegalArgumentException(
-          "max_tokens: " + maxTokens + " with a prompt of " + prompt.length()
-              + " positions exceeds the context length of " + spec.maxModelLen()
-              + "; at most " + (spec.maxModelLen() - prompt.length()) + " tokens fit");
+          "max_tokens: "
+              + maxTokens
+              + " with a prompt of "
+              + prompt.length()
+              + " positions exceeds the context length of "
+              + spec.maxModelLen()
+              + "; at most "
+              + (spec.maxModelLen() - prompt.length())
+              + " tokens fit");
     }
   }
 
@@ -232,7 +248,8 @@ final class EngineLoop {
         }
         if (completes) {
           tokensGenerated++;
-          Optional<FinishReason> done = s.appendSampled(logits.logits(), logits.rowOffset(i), logits.vocabSize());
+          Optional<FinishReason> done =
+              s.appendSampled(logits.logits(), logits.rowOffset(i), logits.vocabSize());
           done.ifPresent(reason -> finish(s, reason, null));
         }
       }

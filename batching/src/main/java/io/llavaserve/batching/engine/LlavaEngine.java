@@ -9,9 +9,9 @@ import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.reactivex.rxjava3.core.Flowable;
 
 /**
- * The serving core: many concurrent requests, each with images and text, sharing every engine
- * step. {@link #submit} hands a request to the engine thread and returns its stream of token
- * events; cancelling the subscription aborts the request.
+ * The serving core: many concurrent requests, each with images and text, sharing every engine step.
+ * {@link #submit} hands a request to the engine thread and returns its stream of token events;
+ * cancelling the subscription aborts the request.
  */
 public final class LlavaEngine implements AutoCloseable {
 
@@ -26,7 +26,10 @@ public final class LlavaEngine implements AutoCloseable {
     this.thread.start();
   }
 
-  /** An engine over a loaded model; the context length is the smaller of the model's and the KV cache's. */
+  /**
+   * An engine over a loaded model; the context length is the smaller of the model's and the KV
+   * cache's.
+   */
   public static LlavaEngine start(LlavaModel model, EngineConfig config) {
     return new LlavaEngine(model.runner(), model.tokenizer(), specOf(model), config);
   }

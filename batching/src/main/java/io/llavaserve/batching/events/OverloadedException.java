@@ -1,8 +1,8 @@
 package io.llavaserve.batching.events;
 
 /**
- * The waiting queue is full (by requests or by prompt tokens): the request was not accepted.
- * The web layer answers 429 with {@code Retry-After}.
+ * The waiting queue is full (by requests or by prompt tokens): the request was not accepted. The
+ * web layer answers 429 with {@code Retry-After}.
  */
 public final class OverloadedException extends RuntimeException {
 

@@ -6,9 +6,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The stream of one request: the engine thread emits into it, one subscriber consumes it with
- * backpressure. The engine reads {@link #backlog()} to stop decoding a sequence whose consumer
- * has fallen behind, so a slow reader holds its KV blocks but neither stalls the other requests
- * nor grows memory without bound.
+ * backpressure. The engine reads {@link #backlog()} to stop decoding a sequence whose consumer has
+ * fallen behind, so a slow reader holds its KV blocks but neither stalls the other requests nor
+ * grows memory without bound.
  */
 public final class TokenStream {
 
@@ -17,10 +17,11 @@ public final class TokenStream {
   private final Flowable<TokenEvent> flowable;
   private long produced; // engine thread only
 
-  /** @param onCancel run when the subscriber cancels before the stream finished */
+  /**
+   * @param onCancel run when the subscriber cancels before the stream finished
+   */
   public TokenStream(Runnable onCancel) {
-    this.flowable =
-        processor.doOnNext(e -> delivered.incrementAndGet()).doOnCancel(onCancel::run);
+    this.flowable = processor.doOnNext(e -> delivered.incrementAndGet()).doOnCancel(onCancel::run);
   }
 
   /** The consumer side; it may be subscribed once. */

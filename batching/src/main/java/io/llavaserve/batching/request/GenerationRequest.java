@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One generation request as the serving core takes it: a tokenized prompt holding one image
- * token per image, the preprocessed images in prompt order, and how to sample.
+ * One generation request as the serving core takes it: a tokenized prompt holding one image token
+ * per image, the preprocessed images in prompt order, and how to sample.
  *
  * @param requestId caller's id, used in logs and errors
  * @param promptIds prompt token ids, one image token per image
@@ -61,7 +61,14 @@ public record GenerationRequest(
 
   @Override
   public String toString() {
-    return "GenerationRequest[" + requestId + ", " + promptIds.length + " prompt ids, "
-        + images.size() + " images, " + priority + "]";
+    return "GenerationRequest["
+        + requestId
+        + ", "
+        + promptIds.length
+        + " prompt ids, "
+        + images.size()
+        + " images, "
+        + priority
+        + "]";
   }
 }

@@ -11,12 +11,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Continuous batching with chunked prefill, one step at a time. Running sequences come first
- * (their decode tokens, or the rest of a chunked prefill), then waiting ones in arrival order
- * within each priority class, interactive before batch, all under a token budget and a sequence
- * cap. When KV blocks run out, the newest running sequence (of the lowest priority) is
- * preempted: its blocks are freed and it is recomputed later, cheaply when its prefix blocks are
- * still cached. Owned by the engine thread; no locks.
+ * Continuous batching with chunked prefill, one step at a time. Running sequences come first (their
+ * decode tokens, or the rest of a chunked prefill), then waiting ones in arrival order within each
+ * priority class, interactive before batch, all under a token budget and a sequence cap. When KV
+ * blocks run out, the newest running sequence (of the lowest priority) is preempted: its blocks are
+ * freed and it is recomputed later, cheaply when its prefix blocks are still cached. Owned by the
+ * engine thread; no locks.
  */
 public final class Scheduler {
 
@@ -110,7 +110,8 @@ public final class Scheduler {
     }
 
     if (preempted.isEmpty()) {
-      admit: for (Priority p : Priority.values()) {
+      admit:
+      for (Priority p : Priority.values()) {
         Deque<Sequence> queue = waiting.get(p);
         while (!queue.isEmpty() && chunks.size() < config.maxNumSeqs() && budget > 0) {
           Sequence seq = queue.peekFirst();

@@ -40,7 +40,8 @@ public record SchedulerConfig(
   }
 
   public SchedulerConfig withMaxNumSeqs(int n) {
-    return new SchedulerConfig(maxNumBatchedTokens, n, maxWaitingRequests, maxWaitingTokens, maxBacklog);
+    return new SchedulerConfig(
+        maxNumBatchedTokens, n, maxWaitingRequests, maxWaitingTokens, maxBacklog);
   }
 
   public SchedulerConfig withWaitingLimits(int requests, long tokens) {
@@ -48,6 +49,7 @@ public record SchedulerConfig(
   }
 
   public SchedulerConfig withMaxBacklog(int n) {
-    return new SchedulerConfig(maxNumBatchedTokens, maxNumSeqs, maxWaitingRequests, maxWaitingTokens, n);
+    return new SchedulerConfig(
+        maxNumBatchedTokens, maxNumSeqs, maxWaitingRequests, maxWaitingTokens, n);
   }
 }

@@ -129,7 +129,9 @@ public final class Sequence implements TokenSource {
 
   @Override
   public int tokenAt(int position) {
-    return position < prompt.length() ? prompt.tokens()[position] : output[position - prompt.length()];
+    return position < prompt.length()
+        ? prompt.tokens()[position]
+        : output[position - prompt.length()];
   }
 
   @Override
@@ -214,9 +216,12 @@ public final class Sequence implements TokenSource {
       int end = Math.min(to, prompt.imageStarts()[i] + prompt.rowsPerImage());
       if (start < end) {
         if (features[i] == null) {
-          throw new IllegalStateException("image " + i + " of " + request.requestId() + " has no features");
+          throw new IllegalStateException(
+              "image " + i + " of " + request.requestId() + " has no features");
         }
-        out.add(new ImagePlacement(start - from, features[i], start - prompt.imageStarts()[i], end - start));
+        out.add(
+            new ImagePlacement(
+                start - from, features[i], start - prompt.imageStarts()[i], end - start));
       }
     }
     return out;
@@ -244,7 +249,8 @@ public final class Sequence implements TokenSource {
       matched = piece.stopped();
     }
     stream.emit(
-        new TokenEvent.Token(outputLength - 1, tok.tokenId(), text, tok.logprob(), tok.topLogprobs()));
+        new TokenEvent.Token(
+            outputLength - 1, tok.tokenId(), text, tok.logprob(), tok.topLogprobs()));
     return stop.check(tok.tokenId(), outputLength, length(), matched);
   }
 
@@ -274,7 +280,16 @@ public final class Sequence implements TokenSource {
 
   @Override
   public String toString() {
-    return "Sequence[" + id + " " + request.requestId() + " " + status + " computed "
-        + numComputedTokens + "/" + length() + "]";
+    return "Sequence["
+        + id
+        + " "
+        + request.requestId()
+        + " "
+        + status
+        + " computed "
+        + numComputedTokens
+        + "/"
+        + length()
+        + "]";
   }
 }

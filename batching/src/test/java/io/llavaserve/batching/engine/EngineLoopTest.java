@@ -32,10 +32,7 @@ class EngineLoopTest {
     runner.rows = ROWS;
     ModelSpec spec = new ModelSpec(Workload.IMAGE_TOKEN, ROWS, 4096, FakeModelRunner.EOS);
     return new EngineLoop(
-        runner,
-        LlamaTokenizer.bundledLlama(),
-        spec,
-        EngineConfig.defaults().withScheduler(sc));
+        runner, LlamaTokenizer.bundledLlama(), spec, EngineConfig.defaults().withScheduler(sc));
   }
 
   static int[] tokens(TestSubscriber<TokenEvent> ts) {
@@ -70,7 +67,11 @@ class EngineLoopTest {
     int[] expected = FakeModelRunner.reference(Workload.contentValues(r, ROWS), 20, VOCAB);
     assertArrayEquals(expected, tokens(ts));
     TokenEvent.Finished f = finished(ts);
-    assertEquals(expected[expected.length - 1] == FakeModelRunner.EOS ? FinishReason.STOP : FinishReason.LENGTH, f.reason());
+    assertEquals(
+        expected[expected.length - 1] == FakeModelRunner.EOS
+            ? FinishReason.STOP
+            : FinishReason.LENGTH,
+        f.reason());
     assertEquals(Workload.contentValues(r, ROWS).length, f.usage().promptTokens());
     assertEquals(expected.length, f.usage().completionTokens());
     ts.assertComplete();
@@ -134,7 +135,8 @@ class EngineLoopTest {
     GenerationRequest r = w.next(5, Priority.INTERACTIVE);
     TestSubscriber<TokenEvent> b = loop.submit(r).test();
     runToEnd(loop);
-    assertArrayEquals(FakeModelRunner.reference(Workload.contentValues(r, ROWS), 5, VOCAB), tokens(b));
+    assertArrayEquals(
+        FakeModelRunner.reference(Workload.contentValues(r, ROWS), 5, VOCAB), tokens(b));
   }
 
   @Test
@@ -160,7 +162,8 @@ class EngineLoopTest {
             IllegalArgumentException.class,
             () ->
                 loop.submit(
-                    GenerationRequest.interactive("x", new int[] {1, 2}, List.of(), SamplingParams.greedy(5000))));
+                    GenerationRequest.interactive(
+                        "x", new int[] {1, 2}, List.of(), SamplingParams.greedy(5000))));
     assertTrue(e.getMessage().startsWith("max_tokens"), e.getMessage());
     e =
         assertThrows(
@@ -168,12 +171,18 @@ class EngineLoopTest {
             () ->
                 loop.submit(
                     GenerationRequest.interactive(
-                        "x", new int[] {1, Workload.IMAGE_TOKEN}, List.of(), SamplingParams.greedy(5))));
+                        "x",
+                        new int[] {1, Workload.IMAGE_TOKEN},
+                        List.of(),
+                        SamplingParams.greedy(5))));
     assertTrue(e.getMessage().startsWith("images"), e.getMessage());
     e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> loop.submit(GenerationRequest.interactive("x", new int[] {1, 99999}, List.of(), SamplingParams.greedy(5))));
+            () ->
+                loop.submit(
+                    GenerationRequest.interactive(
+                        "x", new int[] {1, 99999}, List.of(), SamplingParams.greedy(5))));
     assertTrue(e.getMessage().startsWith("prompt"), e.getMessage());
   }
 
@@ -182,7 +191,13 @@ class EngineLoopTest {
     FakeModelRunner runner = new FakeModelRunner(256, 4, VOCAB);
     EngineLoop loop = loop(runner, SchedulerConfig.defaults().withMaxBacklog(4));
     Workload w = new Workload(6, 0, 0);
-    GenerationRequest slowReq = new GenerationRequest("slow", new int[] {1, 5, 6}, List.of(), SamplingParams.builder().maxTokens(100).temperature(0).ignoreEos(true).build(), Priority.INTERACTIVE);
+    GenerationRequest slowReq =
+        new GenerationRequest(
+            "slow",
+            new int[] {1, 5, 6},
+            List.of(),
+            SamplingParams.builder().maxTokens(100).temperature(0).ignoreEos(true).build(),
+            Priority.INTERACTIVE);
     TestSubscriber<TokenEvent> slow = loop.submit(slowReq).test(0);
     List<TestSubscriber<TokenEvent>> fast = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
@@ -223,7 +238,8 @@ class EngineLoopTest {
   void finishEventComesLastAndOnlyOnce() {
     FakeModelRunner runner = new FakeModelRunner(64, 4, VOCAB);
     EngineLoop loop = loop(runner, SchedulerConfig.defaults());
-    TestSubscriber<TokenEvent> ts = loop.submit(new Workload(8, 0, 0).next(10, Priority.INTERACTIVE)).test();
+    TestSubscriber<TokenEvent> ts =
+        loop.submit(new Workload(8, 0, 0).next(10, Priority.INTERACTIVE)).test();
     runToEnd(loop);
     long finishes = ts.values().stream().filter(e -> e instanceof TokenEvent.Finished).count();
     assertEquals(1, finishes);

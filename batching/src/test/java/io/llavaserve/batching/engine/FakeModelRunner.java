@@ -14,11 +14,11 @@ import java.util.List;
 import java.util.function.IntPredicate;
 
 /**
- * A model runner for scheduler tests that keeps a real paged KV pool of its own: every step
- * writes each new position's content into its slot and reads the whole context back through the
- * block table, and the next token is a hash of that context. So a wrong block table, a false
- * prefix-cache hit or a lost block changes the output, and {@link #reference} gives what any
- * request must produce, computed without a cache.
+ * A model runner for scheduler tests that keeps a real paged KV pool of its own: every step writes
+ * each new position's content into its slot and reads the whole context back through the block
+ * table, and the next token is a hash of that context. So a wrong block table, a false prefix-cache
+ * hit or a lost block changes the output, and {@link #reference} gives what any request must
+ * produce, computed without a cache.
  */
 final class FakeModelRunner implements ModelRunner {
 
@@ -140,8 +140,8 @@ final class FakeModelRunner implements ModelRunner {
   }
 
   /**
-   * What a request must produce, computed from its content alone: {@code values} are the
-   * expanded prompt's content values; generation stops at EOS or after {@code maxTokens}.
+   * What a request must produce, computed from its content alone: {@code values} are the expanded
+   * prompt's content values; generation stops at EOS or after {@code maxTokens}.
    */
   static int[] reference(long[] promptValues, int maxTokens, int vocab) {
     long h = 0;

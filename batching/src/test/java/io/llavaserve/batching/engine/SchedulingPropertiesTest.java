@@ -19,15 +19,14 @@ import java.util.List;
 import java.util.SplittableRandom;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.statistics.Statistics;
 import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.statistics.Statistics;
 
 /**
  * Random workloads (arrivals at random steps, shared prefixes and images, cancellations, pools
- * small enough to force preemption) checked after every step: the token budget and sequence
- * cap hold, block references are consistent; and at the end every block is free, every request
- * finished exactly once, and every request that was not cancelled produced exactly what it
- * produces alone.
+ * small enough to force preemption) checked after every step: the token budget and sequence cap
+ * hold, block references are consistent; and at the end every block is free, every request finished
+ * exactly once, and every request that was not cancelled produced exactly what it produces alone.
  */
 class SchedulingPropertiesTest {
 
@@ -48,7 +47,8 @@ class SchedulingPropertiesTest {
         new EngineLoop(
             runner,
             io.llavaserve.engine.tokenizer.LlamaTokenizer.bundledLlama(),
-            new ModelSpec(Workload.IMAGE_TOKEN, EngineLoopTest.ROWS, maxModelLen, FakeModelRunner.EOS),
+            new ModelSpec(
+                Workload.IMAGE_TOKEN, EngineLoopTest.ROWS, maxModelLen, FakeModelRunner.EOS),
             EngineConfig.defaults().withScheduler(sc).withPrefixCaching(prefixCaching));
     Workload w = new Workload(seed, 3, 3);
     SplittableRandom rnd = w.random();
@@ -61,7 +61,8 @@ class SchedulingPropertiesTest {
     while (true) {
       if (requests.size() < total && rnd.nextInt(3) == 0) {
         GenerationRequest r =
-            w.next(1 + rnd.nextInt(24), rnd.nextInt(4) == 0 ? Priority.BATCH : Priority.INTERACTIVE);
+            w.next(
+                1 + rnd.nextInt(24), rnd.nextInt(4) == 0 ? Priority.BATCH : Priority.INTERACTIVE);
         try {
           subs.add(loop.submit(r).test());
           requests.add(r);
@@ -72,7 +73,8 @@ class SchedulingPropertiesTest {
       }
       if (!subs.isEmpty() && rnd.nextInt(25) == 0) {
         int k = rnd.nextInt(subs.size());
-        if (!cancelled.get(k) && subs.get(k).values().stream().noneMatch(e -> e instanceof TokenEvent.Finished)) {
+        if (!cancelled.get(k)
+            && subs.get(k).values().stream().noneMatch(e -> e instanceof TokenEvent.Finished)) {
           subs.get(k).cancel();
           cancelled.set(k, true);
         }
@@ -112,18 +114,23 @@ class SchedulingPropertiesTest {
       long finishes = ts.values().stream().filter(e -> e instanceof TokenEvent.Finished).count();
       assertEquals(1, finishes, "request " + i + " finished " + finishes + " times");
       TokenEvent.Finished f = EngineLoopTest.finished(ts);
-      assertTrue(f.reason() == FinishReason.STOP || f.reason() == FinishReason.LENGTH, f.toString());
+      assertTrue(
+          f.reason() == FinishReason.STOP || f.reason() == FinishReason.LENGTH, f.toString());
       GenerationRequest r = requests.get(i);
       int[] expected =
           FakeModelRunner.reference(
-              Workload.contentValues(r, EngineLoopTest.ROWS), r.sampling().maxTokens(), EngineLoopTest.VOCAB);
+              Workload.contentValues(r, EngineLoopTest.ROWS),
+              r.sampling().maxTokens(),
+              EngineLoopTest.VOCAB);
       assertArrayEquals(expected, EngineLoopTest.tokens(ts), "request " + i + " output");
     }
   }
 
   private static void checkStep(ScheduledBatch b, int budget, int maxSeqs) {
-    assertTrue(b.numTokens() <= budget, "step of " + b.numTokens() + " tokens over budget " + budget);
-    assertTrue(b.chunks().size() <= maxSeqs, "step of " + b.chunks().size() + " sequences over cap");
+    assertTrue(
+        b.numTokens() <= budget, "step of " + b.numTokens() + " tokens over budget " + budget);
+    assertTrue(
+        b.chunks().size() <= maxSeqs, "step of " + b.chunks().size() + " sequences over cap");
     for (SequenceChunk c : b.chunks()) {
       assertTrue(c.length() >= 1);
     }

@@ -3,15 +3,12 @@ package io.llavaserve.engine.checkpoint;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.llavaserve.engine.config.LlavaConfig;
-import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -176,5 +173,4 @@ public final class TinyCheckpoint {
     root.putObject("size").put("shortest_edge", imageSize);
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
-
 }

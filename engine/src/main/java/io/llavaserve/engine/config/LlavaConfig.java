@@ -1,16 +1,16 @@
 package io.llavaserve.engine.config;
 
 /**
- * A LLaVA checkpoint's configuration: vision tower, projector, language model and how the
- * three are joined.
+ * A LLaVA checkpoint's configuration: vision tower, projector, language model and how the three are
+ * joined.
  *
  * @param vision the CLIP tower
  * @param text the decoder
  * @param projector linear (LLaVA-1.0) or two-layer MLP (LLaVA-1.5)
  * @param projectorHiddenAct activation between the MLP projector's layers ({@code gelu})
  * @param imageTokenIndex id of the {@code <image>} placeholder token
- * @param visionFeatureLayer hidden state of the tower that feeds the projector; negative
- *     counts from the end as in Python ({@code -2} is the penultimate layer's output)
+ * @param visionFeatureLayer hidden state of the tower that feeds the projector; negative counts
+ *     from the end as in Python ({@code -2} is the penultimate layer's output)
  * @param visionFeatureSelectStrategy {@code default} drops the CLS token, {@code full} keeps it
  * @param imageSeqLength positions one image occupies in the expanded sequence
  * @param padTokenId padding id, or -1 when the config has none
@@ -55,8 +55,8 @@ public record LlavaConfig(
   }
 
   /**
-   * Encoder layers that must run to produce the feature layer: hidden state {@code i} is the
-   * output of layer {@code i} (state 0 is the embeddings), so layers past it are skipped.
+   * Encoder layers that must run to produce the feature layer: hidden state {@code i} is the output
+   * of layer {@code i} (state 0 is the embeddings), so layers past it are skipped.
    */
   public int visionLayersUsed() {
     int states = vision.numHiddenLayers() + 1;

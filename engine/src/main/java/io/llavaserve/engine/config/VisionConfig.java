@@ -1,8 +1,8 @@
 package io.llavaserve.engine.config;
 
 /**
- * The CLIP vision tower's hyper-parameters, with transformers' {@code CLIPVisionConfig}
- * defaults (as LLaVA's config applies them) already filled in by the loader.
+ * The CLIP vision tower's hyper-parameters, with transformers' {@code CLIPVisionConfig} defaults
+ * (as LLaVA's config applies them) already filled in by the loader.
  *
  * @param hiddenSize width of the tower
  * @param intermediateSize MLP inner width

@@ -49,12 +49,19 @@ public final class Generator {
         ExpandedPrompt.expand(promptIds, imageToken, model.config().imageSeqLength());
     if (prompt.imageCount() != images.size()) {
       throw new IllegalArgumentException(
-          "prompt has " + prompt.imageCount() + " image tokens but " + images.size() + " images were given");
+          "prompt has "
+              + prompt.imageCount()
+              + " image tokens but "
+              + images.size()
+              + " images were given");
     }
     int maxLen = (int) Math.min(kv.capacityTokens(), model.config().text().maxPositionEmbeddings());
     if (prompt.length() >= maxLen) {
       throw new IllegalArgumentException(
-          "prompt is " + prompt.length() + " positions; the model and KV cache allow " + (maxLen - 1));
+          "prompt is "
+              + prompt.length()
+              + " positions; the model and KV cache allow "
+              + (maxLen - 1));
     }
     int[] table = new int[kv.numBlocks()];
     for (int i = 0; i < table.length; i++) {
@@ -69,7 +76,8 @@ public final class Generator {
     for (int from = 0; from < prompt.length(); from += PREFILL_CHUNK) {
       int to = Math.min(prompt.length(), from + PREFILL_CHUNK);
       SequenceChunk chunk =
-          new SequenceChunk(prompt.slice(from, to), from, table, prompt.placements(from, to, features));
+          new SequenceChunk(
+              prompt.slice(from, to), from, table, prompt.placements(from, to, features));
       out = runner.execute(ScheduledBatch.of(List.of(chunk)));
     }
 
@@ -102,7 +110,8 @@ public final class Generator {
       }
       out =
           runner.execute(
-              ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {tok.tokenId()}, position, table))));
+              ScheduledBatch.of(
+                  List.of(SequenceChunk.text(new int[] {tok.tokenId()}, position, table))));
       position++;
     }
     if (!stopStrings.stopped()) {

@@ -16,15 +16,15 @@ import org.tensorflow.types.TInt32;
  * One decoder step over the paged KV cache for a batch of sequences, as a graph.
  *
  * <p>The step's new tokens arrive flattened, {@code [T]}, ordered so that the sequences with a
- * single new token (decoding) come first, one token each, followed by the tokens of the
- * sequences with several (prefill chunks). The matmuls run over all T rows at once. Attention
- * runs in two groups so that no padding is multiplied across groups: decode sequences attend
- * with one query each over their own blocks; prefill chunks are padded to the longest chunk of
- * the step and attend causally over their blocks.
+ * single new token (decoding) come first, one token each, followed by the tokens of the sequences
+ * with several (prefill chunks). The matmuls run over all T rows at once. Attention runs in two
+ * groups so that no padding is multiplied across groups: decode sequences attend with one query
+ * each over their own blocks; prefill chunks are padded to the longest chunk of the step and attend
+ * causally over their blocks.
  *
- * <p>The graph is built once per {@link Mode}: a step with only decode tokens (the common case
- * once requests are running) runs no prefill ops at all, and the other way round. All modes share
- * the same weight and KV variables.
+ * <p>The graph is built once per {@link Mode}: a step with only decode tokens (the common case once
+ * requests are running) runs no prefill ops at all, and the other way round. All modes share the
+ * same weight and KV variables.
  */
 final class DecoderStep {
 
@@ -96,7 +96,8 @@ final class DecoderStep {
     decodeContextLens = mode.decode ? input(m + "decode_context_lens", TInt32.class, -1) : null;
     prefillBlockTables =
         mode.prefill ? input(m + "prefill_block_tables", TInt32.class, -1, -1) : null;
-    prefillTokenIndex = mode.prefill ? input(m + "prefill_token_index", TInt32.class, -1, -1) : null;
+    prefillTokenIndex =
+        mode.prefill ? input(m + "prefill_token_index", TInt32.class, -1, -1) : null;
     prefillQueryPositions =
         mode.prefill ? input(m + "prefill_query_positions", TInt32.class, -1, -1) : null;
     prefillGatherIndex = mode.prefill ? input(m + "prefill_gather_index", TInt32.class, -1) : null;
@@ -221,29 +222,35 @@ final class DecoderStep {
   }
 
   /**
-   * Decode group, one query per sequence. The gathered blocks [Sd, Bd, kv, bs, hd] are used as
-   * they lie: the query broadcasts over the block axis, so only the small score tensor is ever
+   * Decode group, one query per sequence. The gathered blocks [Sd, Bd, kv, bs, hd] are used as they
+   * lie: the query broadcasts over the block axis, so only the small score tensor is ever
    * transposed. Returns [Sd, heads*hd].
    */
   private Operand<TFloat32> decodeAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
     List<Operand<TFloat32>> kv = pool.read(layer, decodeBlockTables, written);
-    Operand<TFloat32> q = g.reshape(g.gatherRows(qh, mk.decodeIndex), mk.sd, 1, kvHeads, group, headDim);
+    Operand<TFloat32> q =
+        g.reshape(g.gatherRows(qh, mk.decodeIndex), mk.sd, 1, kvHeads, group, headDim);
     // [Sd, 1, kv, group, hd] x [Sd, Bd, kv, bs, hd]^T -> [Sd, Bd, kv, group, bs]
     Operand<TFloat32> scores = g.bmm(q, kv.get(0), true);
     Operand<TFloat32> flat =
         g.reshape(g.transpose(scores, 0, 2, 3, 1, 4), mk.sd, kvHeads, group, mk.decodeKeys);
     Operand<TFloat32> probs =
         g.transpose(
-            g.reshape(g.softmax(g.add(flat, mk.decodeBias)), mk.sd, kvHeads, group, mk.bd, blockSize),
-            0, 3, 1, 2, 4); // [Sd, Bd, kv, group, bs]
+            g.reshape(
+                g.softmax(g.add(flat, mk.decodeBias)), mk.sd, kvHeads, group, mk.bd, blockSize),
+            0,
+            3,
+            1,
+            2,
+            4); // [Sd, Bd, kv, group, bs]
     // [Sd, Bd, kv, group, bs] x [Sd, Bd, kv, bs, hd] -> [Sd, Bd, kv, group, hd], summed over Bd
     return g.reshape(g.tf.sum(g.bmm(probs, kv.get(1), false), g.i32(1)), mk.sd, qWidth);
   }
 
   /**
-   * Prefill group: queries padded to [Sp, Q], keys over each sequence's blocks, causal.
-   * Returns [Tp, heads*hd] in token order.
+   * Prefill group: queries padded to [Sp, Q], keys over each sequence's blocks, causal. Returns
+   * [Tp, heads*hd] in token order.
    */
   private Operand<TFloat32> prefillAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
@@ -253,21 +260,37 @@ final class DecoderStep {
     Operand<TFloat32> q =
         g.reshape(
             g.transpose(
-                g.reshape(g.gatherRows(qh, prefillTokenIndex), mk.sp, mk.q, kvHeads, group, headDim),
-                0, 2, 1, 3, 4),
-            mk.sp, kvHeads, qg, headDim);
+                g.reshape(
+                    g.gatherRows(qh, prefillTokenIndex), mk.sp, mk.q, kvHeads, group, headDim),
+                0,
+                2,
+                1,
+                3,
+                4),
+            mk.sp,
+            kvHeads,
+            qg,
+            headDim);
     // [Sp, Bp, kv, bs, hd] -> [Sp, kv, Lp, hd]
     Operand<TFloat32> k =
         g.reshape(g.transpose(kv.get(0), 0, 2, 1, 3, 4), mk.sp, kvHeads, mk.prefillKeys, headDim);
     Operand<TFloat32> v =
         g.reshape(g.transpose(kv.get(1), 0, 2, 1, 3, 4), mk.sp, kvHeads, mk.prefillKeys, headDim);
     Operand<TFloat32> scores =
-        g.add(g.reshape(g.bmm(q, k, true), mk.sp, kvHeads, mk.q, group, mk.prefillKeys), mk.prefillBias);
+        g.add(
+            g.reshape(g.bmm(q, k, true), mk.sp, kvHeads, mk.q, group, mk.prefillKeys),
+            mk.prefillBias);
     Operand<TFloat32> probs = g.reshape(g.softmax(scores), mk.sp, kvHeads, qg, mk.prefillKeys);
     // [Sp, kv, Q*group, hd] -> [Sp, Q, kv, group, hd] -> [Sp*Q, heads*hd] -> rows of real tokens
     Operand<TFloat32> out =
         g.reshape(
-            g.transpose(g.reshape(g.bmm(probs, v, false), mk.sp, kvHeads, mk.q, group, headDim), 0, 2, 1, 3, 4),
+            g.transpose(
+                g.reshape(g.bmm(probs, v, false), mk.sp, kvHeads, mk.q, group, headDim),
+                0,
+                2,
+                1,
+                3,
+                4),
             g.mulDims(mk.sp, mk.q),
             qWidth);
     return g.gatherRows(out, prefillGatherIndex);

@@ -20,8 +20,8 @@ import org.tensorflow.types.TFloat32;
  * once, tensor by tensor, straight from the memory-mapped checkpoint into native memory, so no
  * weight ever sits whole on the Java heap.
  *
- * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how
- * the Q/K/V and gate/up projections are fused into one matmul each.
+ * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how the
+ * Q/K/V and gate/up projections are fused into one matmul each.
  */
 final class DeviceWeights {
 
@@ -39,7 +39,11 @@ final class DeviceWeights {
   private long totalBytes;
 
   private record Upload(
-      String name, Shape shape, List<WeightTensor> parts, Placeholder<TFloat32> feed, AssignVariableOp assign) {}
+      String name,
+      Shape shape,
+      List<WeightTensor> parts,
+      Placeholder<TFloat32> feed,
+      AssignVariableOp assign) {}
 
   DeviceWeights(Ops tf, MatmulPrecision precision) {
     this.tf = tf;
@@ -66,8 +70,8 @@ final class DeviceWeights {
   }
 
   /**
-   * Several Linear weights that share an input, fused into one [in, sum out] matrix (the Q/K/V
-   * and gate/up projections), in the given order.
+   * Several Linear weights that share an input, fused into one [in, sum out] matrix (the Q/K/V and
+   * gate/up projections), in the given order.
    */
   Linear linear(String name, List<WeightTensor> parts) {
     long[] rows = stackedShape(name, parts);
@@ -85,8 +89,8 @@ final class DeviceWeights {
   }
 
   /**
-   * A bfloat16 copy of an uploaded float32 variable: filled on the device after the upload, and
-   * the float32 original is then emptied so it holds no memory.
+   * A bfloat16 copy of an uploaded float32 variable: filled on the device after the upload, and the
+   * float32 original is then emptied so it holds no memory.
    */
   private Operand<TBfloat16> bfloat16(String name, Operand<TFloat32> f32) {
     Operand<TBfloat16> existing = bf16ByName.get(name);
@@ -95,20 +99,20 @@ final class DeviceWeights {
     }
     Ops scope = tf.withSubScope("weights_bf16");
     VarHandleOp handle =
-        scope.varHandleOp(
-            TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("bf16:" + name));
+        scope.varHandleOp(TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("bf16:" + name));
     VarHandleOp source = handlesByName.get(name);
     conversions.add(scope.assignVariableOp(handle, scope.dtypes.cast(f32, TBfloat16.class)));
     releases.add(
-        scope.assignVariableOp(source, scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
+        scope.assignVariableOp(
+            source, scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
     Operand<TBfloat16> read = scope.readVariableOp(handle, TBfloat16.class);
     bf16ByName.put(name, read);
     return read;
   }
 
   /**
-   * A variable holding the given tensors stacked along axis 0 (each [rows_i, cols...] ->
-   * [sum rows_i, cols...]), in the given order.
+   * A variable holding the given tensors stacked along axis 0 (each [rows_i, cols...] -> [sum
+   * rows_i, cols...]), in the given order.
    */
   Operand<TFloat32> stacked(String name, List<WeightTensor> parts) {
     return variable(name, stackedShape(name, parts), parts, false);
@@ -120,7 +124,8 @@ final class DeviceWeights {
     for (WeightTensor p : parts) {
       long[] s = p.shape();
       if (s.length != first.length || !Arrays.equals(s, 1, s.length, first, 1, first.length)) {
-        throw new IllegalArgumentException("cannot stack " + p.name() + " onto " + parts.get(0).name());
+        throw new IllegalArgumentException(
+            "cannot stack " + p.name() + " onto " + parts.get(0).name());
       }
       rows += s[0];
     }
@@ -134,8 +139,8 @@ final class DeviceWeights {
   }
 
   /**
-   * A variable filled from {@code parts} laid end to end in the shape {@code shape}; when
-   * {@code transpose}, the 2-d result is stored transposed (the device does the transposing).
+   * A variable filled from {@code parts} laid end to end in the shape {@code shape}; when {@code
+   * transpose}, the 2-d result is stored transposed (the device does the transposing).
    */
   private Operand<TFloat32> variable(
       String name, long[] shape, List<WeightTensor> parts, boolean transpose) {
@@ -165,11 +170,13 @@ final class DeviceWeights {
             : transpose ? Shape.of(shape[1], shape[0]) : s;
     // Every variable needs its own shared name: handles with an empty one share one resource.
     VarHandleOp handle =
-        scope.varHandleOp(TFloat32.class, stored, VarHandleOp.sharedName("w" + uploads.size() + ":" + name));
+        scope.varHandleOp(
+            TFloat32.class, stored, VarHandleOp.sharedName("w" + uploads.size() + ":" + name));
     Placeholder<TFloat32> feed = scope.placeholder(TFloat32.class, Placeholder.shape(s));
     AssignVariableOp assign =
         scope.assignVariableOp(
-            handle, transpose ? scope.linalg.transpose(feed, scope.constant(new int[] {1, 0})) : feed);
+            handle,
+            transpose ? scope.linalg.transpose(feed, scope.constant(new int[] {1, 0})) : feed);
     uploads.add(new Upload(name, s, List.copyOf(parts), feed, assign));
     totalBytes += 4 * elements;
     Operand<TFloat32> read = scope.readVariableOp(handle, TFloat32.class);

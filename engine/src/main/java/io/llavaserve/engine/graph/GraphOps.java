@@ -13,8 +13,8 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * The handful of tensor operations the LLaVA graph is written in, so that the model code reads
- * like the maths. Shapes are given in comments at the call sites.
+ * The handful of tensor operations the LLaVA graph is written in, so that the model code reads like
+ * the maths. Shapes are given in comments at the call sites.
  */
 final class GraphOps {
 
@@ -162,7 +162,8 @@ final class GraphOps {
 
   /** Splits the last axis into pieces of the given sizes. */
   List<Operand<TFloat32>> splitLast(Operand<TFloat32> x, int rank, int... sizes) {
-    return new ArrayList<>(tf.splitV(x, tf.constant(sizes), i32(rank - 1), (long) sizes.length).output());
+    return new ArrayList<>(
+        tf.splitV(x, tf.constant(sizes), i32(rank - 1), (long) sizes.length).output());
   }
 
   /** 0 where {@code allowed}, -1e30 elsewhere: an additive attention mask with no NaN risk. */

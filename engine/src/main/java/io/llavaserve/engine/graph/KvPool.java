@@ -18,9 +18,9 @@ import org.tensorflow.types.TInt32;
  * [num_blocks, kv_heads, block_size, head_dim]}. The step graph writes new keys and values by
  * (block, head, offset) and reads whole blocks by block table; the pool never travels to Java.
  *
- * <p>Heads sit outside the block's token axis so that a gathered block table, {@code [seqs,
- * blocks, kv_heads, block_size, head_dim]}, is already a batch of per-head matrices that attention
- * can multiply without first transposing the keys and values.
+ * <p>Heads sit outside the block's token axis so that a gathered block table, {@code [seqs, blocks,
+ * kv_heads, block_size, head_dim]}, is already a batch of per-head matrices that attention can
+ * multiply without first transposing the keys and values.
  */
 final class KvPool {
 
@@ -53,8 +53,8 @@ final class KvPool {
   }
 
   /**
-   * Writes k and v ([tokens, kv_heads, head_dim]) of layer {@code layer} at {@code slots}
-   * ([tokens, kv_heads, 3]: block, head, offset).
+   * Writes k and v ([tokens, kv_heads, head_dim]) of layer {@code layer} at {@code slots} ([tokens,
+   * kv_heads, 3]: block, head, offset).
    */
   List<Op> write(int layer, Operand<TInt32> slots, Operand<TFloat32> k, Operand<TFloat32> v) {
     return List.of(
@@ -63,8 +63,8 @@ final class KvPool {
   }
 
   /**
-   * Reads the blocks named by {@code blockTables} ([seqs, blocks]) after {@code after} ran:
-   * keys and values, each [seqs, blocks, kv_heads, block_size, head_dim].
+   * Reads the blocks named by {@code blockTables} ([seqs, blocks]) after {@code after} ran: keys
+   * and values, each [seqs, blocks, kv_heads, block_size, head_dim].
    */
   List<Operand<TFloat32>> read(int layer, Operand<TInt32> blockTables, List<Op> after) {
     Ops ordered = tf.withControlDependencies(after);

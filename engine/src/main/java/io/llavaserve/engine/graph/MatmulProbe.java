@@ -41,7 +41,8 @@ public final class MatmulProbe {
       var init =
           tf.assignVariableOp(
               w, tf.random.randomUniform(tf.constant(new int[] {out, in}), TFloat32.class));
-      Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(rows, in)));
+      Placeholder<TFloat32> x =
+          tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(rows, in)));
       Operand<TFloat32> y =
           tf.linalg.matMul(x, tf.readVariableOp(w, TFloat32.class), MatMul.transposeB(true));
       ConfigProto proto =

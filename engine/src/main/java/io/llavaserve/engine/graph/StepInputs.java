@@ -10,16 +10,18 @@ import java.util.List;
 
 /**
  * The flat arrays a {@link DecoderStep} is fed, laid out from a {@link ScheduledBatch}:
- * single-token chunks first, then the longer ones, each group's block tables padded to its
- * widest. Checks every index the graph would otherwise trip over.
+ * single-token chunks first, then the longer ones, each group's block tables padded to its widest.
+ * Checks every index the graph would otherwise trip over.
  */
 final class StepInputs {
 
   int[] inputIds;
   int[] positions;
   int kvHeads;
+
   /** [T, kv_heads, 3]: (block, head, offset) of each token's key and value. */
   int[] slots;
+
   float[] imageRows;
   int[] imagePositions;
   int imageRowCount;
@@ -35,6 +37,7 @@ final class StepInputs {
   int[] prefillQueryPositions;
   int[] prefillGatherIndex;
   int[] logitsIndex;
+
   /** For each logits row computed, the row of the output it belongs to. */
   int[] outputRow;
 
@@ -124,7 +127,11 @@ final class StepInputs {
           isImage[p.chunkOffset() + j] = true;
           in.imagePositions[imageRow] = base + p.chunkOffset() + j;
           System.arraycopy(
-              p.features().data(), (p.firstRow() + j) * width, in.imageRows, imageRow * width, width);
+              p.features().data(),
+              (p.firstRow() + j) * width,
+              in.imageRows,
+              imageRow * width,
+              width);
           imageRow++;
         }
       }

@@ -27,8 +27,8 @@ import org.tensorflow.types.TInt32;
 
 /**
  * The LLaVA model as one TensorFlow graph with two entry points, the vision run and the decoder
- * step, each a single session call. Weights and the KV pool live on the device; per step only
- * token ids, positions, block tables and image features go in and logits come out.
+ * step, each a single session call. Weights and the KV pool live on the device; per step only token
+ * ids, positions, block tables and image features go in and logits come out.
  */
 public final class TfModelRunner implements ModelRunner {
 
@@ -85,8 +85,8 @@ public final class TfModelRunner implements ModelRunner {
   }
 
   /**
-   * Builds the graph for {@code ckpt}, uploads its weights, and runs every entry point once so
-   * that TensorFlow's one-time graph preparation is not paid by the first request.
+   * Builds the graph for {@code ckpt}, uploads its weights, and runs every entry point once so that
+   * TensorFlow's one-time graph preparation is not paid by the first request.
    */
   public static TfModelRunner load(
       Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
@@ -171,7 +171,8 @@ public final class TfModelRunner implements ModelRunner {
     int rows = config.imageSeqLength();
     int width = config.text().hiddenSize();
     try (TFloat32 in =
-            TFloat32.tensorOf(Shape.of(images.size(), c, side, side), DataBuffers.of(pixels, true, false));
+            TFloat32.tensorOf(
+                Shape.of(images.size(), c, side, side), DataBuffers.of(pixels, true, false));
         Result r = session.runner().feed(vision.pixels, in).fetch(vision.features).run()) {
       TFloat32 out = (TFloat32) r.get(0);
       List<ImageFeatures> result = new ArrayList<>(images.size());
@@ -203,16 +204,23 @@ public final class TfModelRunner implements ModelRunner {
               .feed(step.imagePositions, own(owned, in.imagePositions, in.imageRowCount, 1))
               .feed(step.logitsIndex, own(owned, in.logitsIndex, in.logitsIndex.length));
       if (step.mode.decode) {
-        run.feed(step.decodeBlockTables, own(owned, in.decodeTables, in.decodeSeqs, in.decodeBlocks))
+        run.feed(
+                step.decodeBlockTables, own(owned, in.decodeTables, in.decodeSeqs, in.decodeBlocks))
             .feed(step.decodeContextLens, own(owned, in.decodeLens, in.decodeSeqs));
       }
       if (step.mode.prefill) {
-        run.feed(step.prefillBlockTables, own(owned, in.prefillTables, in.prefillSeqs, in.prefillBlocks))
-            .feed(step.prefillTokenIndex, own(owned, in.prefillTokenIndex, in.prefillSeqs, in.prefillWidth))
+        run.feed(
+                step.prefillBlockTables,
+                own(owned, in.prefillTables, in.prefillSeqs, in.prefillBlocks))
+            .feed(
+                step.prefillTokenIndex,
+                own(owned, in.prefillTokenIndex, in.prefillSeqs, in.prefillWidth))
             .feed(
                 step.prefillQueryPositions,
                 own(owned, in.prefillQueryPositions, in.prefillSeqs, in.prefillWidth))
-            .feed(step.prefillGatherIndex, own(owned, in.prefillGatherIndex, in.prefillGatherIndex.length));
+            .feed(
+                step.prefillGatherIndex,
+                own(owned, in.prefillGatherIndex, in.prefillGatherIndex.length));
       }
       try (Result r = run.fetch(step.logits).run()) {
         TFloat32 out = (TFloat32) r.get(0);

@@ -12,12 +12,12 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /**
- * CLIP vision tower up to the feature layer, then the multimodal projector: pixels of N images
- * in, image features in the language model's embedding space out, in one session call.
+ * CLIP vision tower up to the feature layer, then the multimodal projector: pixels of N images in,
+ * image features in the language model's embedding space out, in one session call.
  *
  * <p>Layers past {@code vision_feature_layer} are not built at all, and the patch convolution
- * (stride = kernel = patch) is written as a reshape and one matmul, which is exact and lets the
- * CPU build use its fastest kernel.
+ * (stride = kernel = patch) is written as a reshape and one matmul, which is exact and lets the CPU
+ * build use its fastest kernel.
  */
 final class VisionTower {
 
@@ -40,7 +40,10 @@ final class VisionTower {
     int tokens = v.numPatches() + 1;
     String pre = "vision_tower.vision_model.";
 
-    pixels = g.tf.withName("pixel_values").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, c, side, side)));
+    pixels =
+        g.tf
+            .withName("pixel_values")
+            .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, c, side, side)));
     Operand<org.tensorflow.types.TInt32> n = g.dim(pixels, 0);
 
     // Patch embedding: [n, c, grid, p, grid, p] -> [n, grid, grid, c, p, p] -> [n*grid*grid, c*p*p]
@@ -50,11 +53,14 @@ final class VisionTower {
             g.mulDims(n, g.i32(grid * grid)),
             c * p * p);
     Operand<TFloat32> patchW =
-        weights.of(ckpt.tensor(pre + "embeddings.patch_embedding.weight"), hidden, (long) c * p * p);
-    Operand<TFloat32> embedded = g.reshape(g.linearTransposed(patches, patchW), n, grid * grid, hidden);
+        weights.of(
+            ckpt.tensor(pre + "embeddings.patch_embedding.weight"), hidden, (long) c * p * p);
+    Operand<TFloat32> embedded =
+        g.reshape(g.linearTransposed(patches, patchW), n, grid * grid, hidden);
 
     // Prepend the class embedding, add learned positions: [n, tokens, hidden]
-    Operand<TFloat32> cls = weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
+    Operand<TFloat32> cls =
+        weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
     Operand<TFloat32> clsTiled = g.tf.tile(cls, g.tf.stack(List.of(n, g.i32(1), g.i32(1))));
     Operand<TFloat32> x = g.concat(1, List.of(clsTiled, embedded));
     x = g.add(x, weights.of(ckpt.tensor(pre + "embeddings.position_embedding.weight")));
@@ -131,7 +137,10 @@ final class VisionTower {
     Operand<TFloat32> selected = g.reshape(x, n, tokens, hidden);
     if (config.dropsClsToken()) {
       selected =
-          g.tf.slice(selected, g.tf.constant(new int[] {0, 1, 0}), g.tf.constant(new int[] {-1, kept, hidden}));
+          g.tf.slice(
+              selected,
+              g.tf.constant(new int[] {0, 1, 0}),
+              g.tf.constant(new int[] {-1, kept, hidden}));
     }
     Operand<TFloat32> flat = g.reshape(selected, g.mulDims(n, g.i32(kept)), hidden);
     String proj = "multi_modal_projector.";
@@ -151,7 +160,12 @@ final class VisionTower {
   }
 
   private static Operand<TFloat32> heads(
-      GraphOps g, Operand<TFloat32> x, Operand<org.tensorflow.types.TInt32> n, int tokens, int heads, int headDim) {
+      GraphOps g,
+      Operand<TFloat32> x,
+      Operand<org.tensorflow.types.TInt32> n,
+      int tokens,
+      int heads,
+      int headDim) {
     return g.transpose(g.reshape(x, n, tokens, heads, headDim), 0, 2, 1, 3);
   }
 }

@@ -68,8 +68,8 @@ public record ExpandedPrompt(int[] tokens, int[] imageStarts, int rowsPerImage) 
   }
 
   /**
-   * The image rows that fall in the chunk {@code [from, to)}, given each image's features in
-   * prompt order.
+   * The image rows that fall in the chunk {@code [from, to)}, given each image's features in prompt
+   * order.
    */
   public List<ImagePlacement> placements(int from, int to, List<ImageFeatures> features) {
     if (features.size() != imageStarts.length) {
@@ -81,7 +81,8 @@ public record ExpandedPrompt(int[] tokens, int[] imageStarts, int rowsPerImage) 
       int start = Math.max(from, imageStarts[i]);
       int end = Math.min(to, imageStarts[i] + rowsPerImage);
       if (start < end) {
-        out.add(new ImagePlacement(start - from, features.get(i), start - imageStarts[i], end - start));
+        out.add(
+            new ImagePlacement(start - from, features.get(i), start - imageStarts[i], end - start));
       }
     }
     return out;

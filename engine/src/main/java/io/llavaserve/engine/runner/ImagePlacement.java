@@ -1,8 +1,8 @@
 package io.llavaserve.engine.runner;
 
 /**
- * Places rows of an image's features at consecutive positions of a chunk. A prefill chunk
- * may cut an image in two, so a placement names the first row and how many rows it covers.
+ * Places rows of an image's features at consecutive positions of a chunk. A prefill chunk may cut
+ * an image in two, so a placement names the first row and how many rows it covers.
  *
  * @param chunkOffset index of the first covered token within the chunk
  * @param features the image's projected features

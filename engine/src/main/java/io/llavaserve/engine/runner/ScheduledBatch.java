@@ -7,8 +7,8 @@ import java.util.List;
  * sequences, mixed freely (prefill chunks and decode tokens side by side).
  *
  * @param chunks one per sequence in the step; a sequence appears at most once
- * @param allLogits when true the step returns logits for every new token (used by {@code
- *     inspect}); otherwise only for each chunk's last token
+ * @param allLogits when true the step returns logits for every new token (used by {@code inspect});
+ *     otherwise only for each chunk's last token
  */
 public record ScheduledBatch(List<SequenceChunk> chunks, boolean allLogits) {
 

@@ -3,15 +3,15 @@ package io.llavaserve.engine.runner;
 import java.util.List;
 
 /**
- * One sequence's share of a step: a run of new tokens (a prefill chunk of any length or a
- * single decode token) at consecutive positions, and the KV blocks the sequence owns.
+ * One sequence's share of a step: a run of new tokens (a prefill chunk of any length or a single
+ * decode token) at consecutive positions, and the KV blocks the sequence owns.
  *
- * <p>Token {@code i} of the chunk sits at position {@code startPosition + i}; its key and value
- * are written to slot {@code blockTable[p / blockSize] * blockSize + p % blockSize}, and it
- * attends to every earlier position of the sequence through the same block table.
+ * <p>Token {@code i} of the chunk sits at position {@code startPosition + i}; its key and value are
+ * written to slot {@code blockTable[p / blockSize] * blockSize + p % blockSize}, and it attends to
+ * every earlier position of the sequence through the same block table.
  *
- * @param tokenIds new token ids (image positions carry the image token id; their embeddings
- *     come from {@code images})
+ * @param tokenIds new token ids (image positions carry the image token id; their embeddings come
+ *     from {@code images})
  * @param startPosition position of the first new token (the number of tokens already cached)
  * @param blockTable KV block ids covering positions {@code 0 .. startPosition+tokens-1}
  * @param images image feature rows to place at image-token positions of this chunk

@@ -348,8 +348,7 @@ class CheckpointTest {
     assertTrue(pre.contains("0.48145466"), pre);
     assertEquals(
         Files.size(
-            Path.of(
-                "src/main/resources/io/llavaserve/engine/tokenizer/llama/tokenizer.json")),
+            Path.of("src/main/resources/io/llavaserve/engine/tokenizer/llama/tokenizer.json")),
         Files.size(d.resolve("tokenizer.json")));
   }
 }

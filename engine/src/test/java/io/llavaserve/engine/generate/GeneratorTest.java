@@ -67,7 +67,8 @@ class GeneratorTest {
     Manual manual = manualGreedy(ids, List.of(), 12);
 
     GenerationResult first = generate(ids, List.of(), SamplingParams.greedy(12), new ArrayList<>());
-    GenerationResult second = generate(ids, List.of(), SamplingParams.greedy(12), new ArrayList<>());
+    GenerationResult second =
+        generate(ids, List.of(), SamplingParams.greedy(12), new ArrayList<>());
 
     assertArrayEquals(manual.upToEos(model.tokenizer().eosId()), tokenIds(first));
     assertArrayEquals(tokenIds(first), tokenIds(second));
@@ -90,7 +91,8 @@ class GeneratorTest {
   @Test
   void maxTokensEndsWithLengthAfterExactlyThatManyTokens() {
     int[] ids = model.rawPrompt("Count: one two three").ids();
-    SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(7).ignoreEos(true).build();
+    SamplingParams params =
+        SamplingParams.builder().temperature(0).maxTokens(7).ignoreEos(true).build();
     GenerationResult r = generate(ids, List.of(), params, new ArrayList<>());
 
     assertEquals(FinishReason.LENGTH, r.finishReason());
@@ -100,22 +102,24 @@ class GeneratorTest {
   @Test
   void stopStringEndsWithStopAndCutsTheTextBeforeIt() {
     int[] ids = model.rawPrompt("USER: Tell me a story.\nASSISTANT:").ids();
-    SamplingParams base = SamplingParams.builder().temperature(0).maxTokens(24).ignoreEos(true).build();
+    SamplingParams base =
+        SamplingParams.builder().temperature(0).maxTokens(24).ignoreEos(true).build();
     GenerationResult full = generate(ids, List.of(), base, new ArrayList<>());
     String text = full.text();
     String stop = middleSubstring(text);
     int at = text.indexOf(stop);
 
     List<String> pieces = new ArrayList<>();
-    GenerationResult r =
-        generate(ids, List.of(), base.toBuilder().stop(stop).build(), pieces);
+    GenerationResult r = generate(ids, List.of(), base.toBuilder().stop(stop).build(), pieces);
 
     assertEquals(FinishReason.STOP, r.finishReason());
     assertEquals(text.substring(0, at), r.text(), "stop string " + stop);
     assertEquals(r.text(), String.join("", pieces));
     assertTrue(r.tokens().size() < full.tokens().size());
     assertArrayEquals(
-        Arrays.copyOf(tokenIds(full), r.tokens().size()), tokenIds(r), "same tokens up to the stop");
+        Arrays.copyOf(tokenIds(full), r.tokens().size()),
+        tokenIds(r),
+        "same tokens up to the stop");
   }
 
   @Test
@@ -147,7 +151,8 @@ class GeneratorTest {
     PixelValues a = randomPixels(rnd);
     PixelValues b = randomPixels(rnd);
     int[] two = model.rawPrompt("USER: <image> and <image>\nCompare them.\nASSISTANT:").ids();
-    SamplingParams logprobs = SamplingParams.builder().temperature(0).maxTokens(6).logprobs(0).build();
+    SamplingParams logprobs =
+        SamplingParams.builder().temperature(0).maxTokens(6).logprobs(0).build();
     GenerationResult ab = generate(two, List.of(a, b), logprobs, new ArrayList<>());
     GenerationResult ba = generate(two, List.of(b, a), logprobs, new ArrayList<>());
 
@@ -215,7 +220,8 @@ class GeneratorTest {
     int[] ids = new int[(int) kv.capacityTokens() - 1];
     Arrays.fill(ids, model.tokenizer().tokenId("▁the").orElseThrow());
     ids[0] = model.tokenizer().bosId();
-    SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(10).ignoreEos(true).build();
+    SamplingParams params =
+        SamplingParams.builder().temperature(0).maxTokens(10).ignoreEos(true).build();
 
     GenerationResult r = generate(ids, List.of(), params, new ArrayList<>());
 
@@ -274,7 +280,8 @@ class GeneratorTest {
   private static Manual manualGreedy(int[] ids, List<PixelValues> images, int n) {
     ModelRunner runner = model.runner();
     ExpandedPrompt prompt =
-        ExpandedPrompt.expand(ids, model.config().imageTokenIndex(), model.config().imageSeqLength());
+        ExpandedPrompt.expand(
+            ids, model.config().imageTokenIndex(), model.config().imageSeqLength());
     List<ImageFeatures> features = runner.encodeImages(images);
     int[] table = new int[runner.kvCache().numBlocks()];
     Arrays.setAll(table, i -> i);
@@ -283,7 +290,10 @@ class GeneratorTest {
             ScheduledBatch.of(
                 List.of(
                     new SequenceChunk(
-                        prompt.tokens(), 0, table, prompt.placements(0, prompt.length(), features)))));
+                        prompt.tokens(),
+                        0,
+                        table,
+                        prompt.placements(0, prompt.length(), features)))));
     int[] tokens = new int[n];
     List<float[]> rows = new ArrayList<>();
     int position = prompt.length();
@@ -294,7 +304,8 @@ class GeneratorTest {
       tokens[i] = argmax(row);
       out =
           runner.execute(
-              ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {tokens[i]}, position++, table))));
+              ScheduledBatch.of(
+                  List.of(SequenceChunk.text(new int[] {tokens[i]}, position++, table))));
     }
     return new Manual(tokens, rows);
   }

@@ -10,9 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * An independent plain-Java LLaVA forward pass: straight loops over float arrays, written from
- * the Hugging Face modeling code (CLIPVisionModel, LlavaMultiModalProjector, LlamaModel), with no
- * KV cache and no code shared with the graph. Slow, exact, and only for tests.
+ * An independent plain-Java LLaVA forward pass: straight loops over float arrays, written from the
+ * Hugging Face modeling code (CLIPVisionModel, LlavaMultiModalProjector, LlamaModel), with no KV
+ * cache and no code shared with the graph. Slow, exact, and only for tests.
  */
 final class ReferenceLlava {
 
@@ -62,15 +62,20 @@ final class ReferenceLlava {
         }
       }
     }
-    x = layerNorm(x, w(pre + "pre_layrnorm.weight"), w(pre + "pre_layrnorm.bias"), v.layerNormEps());
+    x =
+        layerNorm(
+            x, w(pre + "pre_layrnorm.weight"), w(pre + "pre_layrnorm.bias"), v.layerNormEps());
     for (int i = 0; i < cfg.visionLayersUsed(); i++) {
       String l = pre + "encoder.layers." + i + ".";
-      float[][] h = layerNorm(x, w(l + "layer_norm1.weight"), w(l + "layer_norm1.bias"), v.layerNormEps());
+      float[][] h =
+          layerNorm(x, w(l + "layer_norm1.weight"), w(l + "layer_norm1.bias"), v.layerNormEps());
       float[][] q = linear(h, w(l + "self_attn.q_proj.weight"), w(l + "self_attn.q_proj.bias"), d);
       float[][] k = linear(h, w(l + "self_attn.k_proj.weight"), w(l + "self_attn.k_proj.bias"), d);
       float[][] vv = linear(h, w(l + "self_attn.v_proj.weight"), w(l + "self_attn.v_proj.bias"), d);
-      float[][] att = attention(q, k, vv, v.numAttentionHeads(), v.numAttentionHeads(), v.headDim(), false);
-      float[][] o = linear(att, w(l + "self_attn.out_proj.weight"), w(l + "self_attn.out_proj.bias"), d);
+      float[][] att =
+          attention(q, k, vv, v.numAttentionHeads(), v.numAttentionHeads(), v.headDim(), false);
+      float[][] o =
+          linear(att, w(l + "self_attn.out_proj.weight"), w(l + "self_attn.out_proj.bias"), d);
       addInPlace(x, o);
       h = layerNorm(x, w(l + "layer_norm2.weight"), w(l + "layer_norm2.bias"), v.layerNormEps());
       float[][] f = linear(h, w(l + "mlp.fc1.weight"), w(l + "mlp.fc1.bias"), v.intermediateSize());
@@ -83,10 +88,20 @@ final class ReferenceLlava {
       sel[i - first] = x[i];
     }
     int th = cfg.text().hiddenSize();
-    float[][] y = linear(sel, w("multi_modal_projector.linear_1.weight"), w("multi_modal_projector.linear_1.bias"), th);
+    float[][] y =
+        linear(
+            sel,
+            w("multi_modal_projector.linear_1.weight"),
+            w("multi_modal_projector.linear_1.bias"),
+            th);
     if (cfg.projector() == ProjectorKind.MLP2X_GELU) {
       act(cfg.projectorHiddenAct(), y);
-      y = linear(y, w("multi_modal_projector.linear_2.weight"), w("multi_modal_projector.linear_2.bias"), th);
+      y =
+          linear(
+              y,
+              w("multi_modal_projector.linear_2.weight"),
+              w("multi_modal_projector.linear_2.bias"),
+              th);
     }
     float[] out = new float[y.length * th];
     for (int i = 0; i < y.length; i++) {
@@ -96,8 +111,8 @@ final class ReferenceLlava {
   }
 
   /**
-   * Logits at every position of the expanded sequence. {@code ids} holds one image token per
-   * image; each is replaced by that image's feature rows, in order.
+   * Logits at every position of the expanded sequence. {@code ids} holds one image token per image;
+   * each is replaced by that image's feature rows, in order.
    */
   float[][] logits(int[] ids, List<float[]> images) throws CheckpointException {
     TextConfig t = cfg.text();
@@ -145,8 +160,7 @@ final class ReferenceLlava {
       addInPlace(x, linear(gate, w(l + "mlp.down_proj.weight"), null, d));
     }
     x = rmsNorm(x, w(pre + "norm.weight"), t.rmsNormEps());
-    float[] head =
-        t.tieWordEmbeddings() ? embed : w("language_model.lm_head.weight");
+    float[] head = t.tieWordEmbeddings() ? embed : w("language_model.lm_head.weight");
     return linear(x, head, null, t.vocabSize());
   }
 
@@ -271,8 +285,12 @@ final class ReferenceLlava {
           case "silu" -> row[i] = (float) (v / (1 + Math.exp(-v)));
           case "quick_gelu" -> row[i] = (float) (v / (1 + Math.exp(-1.702 * v)));
           case "gelu" -> row[i] = (float) (0.5 * v * (1 + erf(v / Math.sqrt(2))));
-          case "gelu_pytorch_tanh", "gelu_new" -> row[i] =
-              (float) (0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
+          case "gelu_pytorch_tanh", "gelu_new" ->
+              row[i] =
+                  (float)
+                      (0.5
+                          * v
+                          * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
           default -> throw new IllegalArgumentException(name);
         }
       }
@@ -302,7 +320,10 @@ final class ReferenceLlava {
                                                                 * (-1.13520398
                                                                     + t
                                                                         * (1.48851587
-                                                                            + t * (-0.82215223 + t * 0.17087277)))))))));
+                                                                            + t
+                                                                                * (-0.82215223
+                                                                                    + t
+                                                                                        * 0.17087277)))))))));
     return x >= 0 ? 1 - r : r - 1;
   }
 

@@ -57,12 +57,14 @@ class TfModelRunnerTest {
         pixels.add(randomPixels(cfg, rnd));
       }
       int[] ids = promptIds(cfg, rnd, 9, images);
-      ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      ExpandedPrompt prompt =
+          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
 
       List<ImageFeatures> features = runner.encodeImages(pixels);
       ReferenceLlava ref = new ReferenceLlava(ckpt);
       for (int i = 0; i < images; i++) {
-        assertClose(ref.imageFeatures(pixels.get(i).data()), features.get(i).data(), 1e-4, "features");
+        assertClose(
+            ref.imageFeatures(pixels.get(i).data()), features.get(i).data(), 1e-4, "features");
       }
 
       int n = prompt.length();
@@ -88,18 +90,24 @@ class TfModelRunnerTest {
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner runner =
             TfModelRunner.load(
-                ckpt, new KvCacheConfig(4, 64), TfModelRunner.Threads.defaults(), MatmulPrecision.BFLOAT16)) {
+                ckpt,
+                new KvCacheConfig(4, 64),
+                TfModelRunner.Threads.defaults(),
+                MatmulPrecision.BFLOAT16)) {
       LlavaConfig cfg = ckpt.config();
       SplittableRandom rnd = new SplittableRandom(5);
       PixelValues px = randomPixels(cfg, rnd);
       List<ImageFeatures> features = runner.encodeImages(List.of(px));
       int[] ids = promptIds(cfg, rnd, 9, 1);
-      ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      ExpandedPrompt prompt =
+          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
       int n = prompt.length();
       StepOutput out =
           runner.execute(
               new ScheduledBatch(
-                  List.of(new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
+                  List.of(
+                      new SequenceChunk(
+                          prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
                   true));
       float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
       for (int t = 0; t < n; t++) {
@@ -136,12 +144,15 @@ class TfModelRunnerTest {
       List<ImageFeatures> features = runner.encodeImages(List.of(px));
       assertClose(ref.imageFeatures(px.data()), features.get(0).data(), 1e-4, "features");
       int[] ids = promptIds(cfg, rnd, 5, 1);
-      ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      ExpandedPrompt prompt =
+          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
       int n = prompt.length();
       StepOutput out =
           runner.execute(
               new ScheduledBatch(
-                  List.of(new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
+                  List.of(
+                      new SequenceChunk(
+                          prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
                   true));
       float[][] expected = ref.logits(ids, List.of(px.data()));
       for (int t = 0; t < n; t++) {
@@ -160,7 +171,8 @@ class TfModelRunnerTest {
       PixelValues px = randomPixels(cfg, rnd);
       List<ImageFeatures> features = runner.encodeImages(List.of(px));
       ExpandedPrompt prompt =
-          ExpandedPrompt.expand(promptIds(cfg, rnd, 6, 1), cfg.imageTokenIndex(), cfg.imageSeqLength());
+          ExpandedPrompt.expand(
+              promptIds(cfg, rnd, 6, 1), cfg.imageTokenIndex(), cfg.imageSeqLength());
       int n = prompt.length();
 
       // Whole prompt in one chunk (blocks 0..), all logits.
@@ -173,7 +185,8 @@ class TfModelRunnerTest {
         for (int from = 0; from < n; from += size) {
           int to = Math.min(n, from + size);
           SequenceChunk c =
-              new SequenceChunk(prompt.slice(from, to), from, table, prompt.placements(from, to, features));
+              new SequenceChunk(
+                  prompt.slice(from, to), from, table, prompt.placements(from, to, features));
           StepOutput out = runner.execute(new ScheduledBatch(List.of(c), true));
           for (int t = from; t < to; t++) {
             assertClose(whole[t], out.row(t - from), 1e-5, "chunk size " + size + " position " + t);
@@ -187,15 +200,20 @@ class TfModelRunnerTest {
       int[] tableC = blocks(200, 64, 4);
       int[] other = promptIds(cfg, rnd, 40, 0);
       // B is a decode-only sequence after a prefill of 20; C prefills in chunks of 3.
-      runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(java.util.Arrays.copyOf(other, 20), 0, tableB))));
+      runner.execute(
+          ScheduledBatch.of(
+              List.of(SequenceChunk.text(java.util.Arrays.copyOf(other, 20), 0, tableB))));
       int bPos = 20;
       int cPos = 0;
       for (int from = 0; from < n; from += 5) {
         int to = Math.min(n, from + 5);
         List<SequenceChunk> chunks = new ArrayList<>();
         chunks.add(SequenceChunk.text(new int[] {other[bPos % other.length]}, bPos, tableB));
-        chunks.add(new SequenceChunk(prompt.slice(from, to), from, tableA, prompt.placements(from, to, features)));
-        chunks.add(SequenceChunk.text(java.util.Arrays.copyOfRange(other, cPos, cPos + 3), cPos, tableC));
+        chunks.add(
+            new SequenceChunk(
+                prompt.slice(from, to), from, tableA, prompt.placements(from, to, features)));
+        chunks.add(
+            SequenceChunk.text(java.util.Arrays.copyOfRange(other, cPos, cPos + 3), cPos, tableC));
         StepOutput out = runner.execute(new ScheduledBatch(chunks, true));
         // rows: B (1), A (to-from), C (3) in chunk order
         for (int t = from; t < to; t++) {
@@ -214,19 +232,28 @@ class TfModelRunnerTest {
         TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 8))) {
       assertThrows(
           IllegalArgumentException.class,
-          () -> runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1, 2, 3, 4, 5}, 0, new int[] {0})))));
+          () ->
+              runner.execute(
+                  ScheduledBatch.of(
+                      List.of(SequenceChunk.text(new int[] {1, 2, 3, 4, 5}, 0, new int[] {0})))));
       assertThrows(
           IllegalArgumentException.class,
-          () -> runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1}, 0, new int[] {8})))));
+          () ->
+              runner.execute(
+                  ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1}, 0, new int[] {8})))));
       assertThrows(
           IllegalArgumentException.class,
-          () -> runner.execute(ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {1 << 20}, 0, new int[] {0})))));
+          () ->
+              runner.execute(
+                  ScheduledBatch.of(
+                      List.of(SequenceChunk.text(new int[] {1 << 20}, 0, new int[] {0})))));
     }
   }
 
   private static float[][] allLogits(
       TfModelRunner runner, ExpandedPrompt p, List<ImageFeatures> f, int from, int to) {
-    SequenceChunk c = new SequenceChunk(p.slice(from, to), from, blocks(0, to, 4), p.placements(from, to, f));
+    SequenceChunk c =
+        new SequenceChunk(p.slice(from, to), from, blocks(0, to, 4), p.placements(from, to, f));
     StepOutput out = runner.execute(new ScheduledBatch(List.of(c), true));
     float[][] rows = new float[out.rows()][];
     for (int i = 0; i < rows.length; i++) {
@@ -239,10 +266,26 @@ class TfModelRunnerTest {
   static TinySpec variant(int kvHeads, double ropeTheta) {
     TinySpec t = TinySpec.tiny();
     return new TinySpec(
-        t.visionHidden(), t.visionIntermediate(), t.visionLayers(), t.visionHeads(), t.imageSize(),
-        t.patchSize(), t.textHidden(), t.textIntermediate(), t.textLayers(), t.textHeads(), kvHeads,
-        t.vocabSize(), ropeTheta, t.rmsNormEps(), t.tiedEmbeddings(), t.projector(), t.dtype(),
-        t.naming(), t.shards(), t.seed());
+        t.visionHidden(),
+        t.visionIntermediate(),
+        t.visionLayers(),
+        t.visionHeads(),
+        t.imageSize(),
+        t.patchSize(),
+        t.textHidden(),
+        t.textIntermediate(),
+        t.textLayers(),
+        t.textHeads(),
+        kvHeads,
+        t.vocabSize(),
+        ropeTheta,
+        t.rmsNormEps(),
+        t.tiedEmbeddings(),
+        t.projector(),
+        t.dtype(),
+        t.naming(),
+        t.shards(),
+        t.seed());
   }
 
   static int[] blocks(int first, int tokens, int blockSize) {
@@ -286,7 +329,16 @@ class TfModelRunnerTest {
     }
     if (!(worst <= tol)) {
       throw new AssertionError(
-          what + ": max |diff| " + worst + " at " + at + " (expected " + expected[at] + ", got " + actual[at] + ")");
+          what
+              + ": max |diff| "
+              + worst
+              + " at "
+              + at
+              + " (expected "
+              + expected[at]
+              + ", got "
+              + actual[at]
+              + ")");
     }
   }
 

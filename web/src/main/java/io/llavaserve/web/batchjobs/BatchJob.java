@@ -84,8 +84,23 @@ public record BatchJob(
   static BatchJob create(
       String endpoint, String inputFileId, String window, Map<String, String> metadata) {
     return new BatchJob(
-        FileStore.newId("batch_"), endpoint, inputFileId, window, Status.VALIDATING, List.of(),
-        null, null, now(), null, null, null, null, null, null, new Counts(0, 0, 0), metadata);
+        FileStore.newId("batch_"),
+        endpoint,
+        inputFileId,
+        window,
+        Status.VALIDATING,
+        List.of(),
+        null,
+        null,
+        now(),
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        new Counts(0, 0, 0),
+        metadata);
   }
 
   static long now() {
@@ -96,7 +111,14 @@ public record BatchJob(
   BatchJob to(Status next) {
     Long t = now();
     return new BatchJob(
-        id, endpoint, inputFileId, completionWindow, next, errors, outputFileId, errorFileId,
+        id,
+        endpoint,
+        inputFileId,
+        completionWindow,
+        next,
+        errors,
+        outputFileId,
+        errorFileId,
         createdAt,
         next == Status.IN_PROGRESS ? t : inProgressAt,
         next == Status.FINALIZING ? t : finalizingAt,
@@ -104,27 +126,70 @@ public record BatchJob(
         next == Status.FAILED ? t : failedAt,
         next == Status.CANCELLING ? t : cancellingAt,
         next == Status.CANCELLED ? t : cancelledAt,
-        counts, metadata);
+        counts,
+        metadata);
   }
 
   BatchJob withCounts(Counts c) {
     return new BatchJob(
-        id, endpoint, inputFileId, completionWindow, status, errors, outputFileId, errorFileId,
-        createdAt, inProgressAt, finalizingAt, completedAt, failedAt, cancellingAt, cancelledAt, c,
+        id,
+        endpoint,
+        inputFileId,
+        completionWindow,
+        status,
+        errors,
+        outputFileId,
+        errorFileId,
+        createdAt,
+        inProgressAt,
+        finalizingAt,
+        completedAt,
+        failedAt,
+        cancellingAt,
+        cancelledAt,
+        c,
         metadata);
   }
 
   BatchJob withErrors(List<LineError> e) {
     return new BatchJob(
-        id, endpoint, inputFileId, completionWindow, status, e, outputFileId, errorFileId,
-        createdAt, inProgressAt, finalizingAt, completedAt, failedAt, cancellingAt, cancelledAt,
-        counts, metadata);
+        id,
+        endpoint,
+        inputFileId,
+        completionWindow,
+        status,
+        e,
+        outputFileId,
+        errorFileId,
+        createdAt,
+        inProgressAt,
+        finalizingAt,
+        completedAt,
+        failedAt,
+        cancellingAt,
+        cancelledAt,
+        counts,
+        metadata);
   }
 
   BatchJob withFiles(String output, String error) {
     return new BatchJob(
-        id, endpoint, inputFileId, completionWindow, status, errors, output, error, createdAt,
-        inProgressAt, finalizingAt, completedAt, failedAt, cancellingAt, cancelledAt, counts,
+        id,
+        endpoint,
+        inputFileId,
+        completionWindow,
+        status,
+        errors,
+        output,
+        error,
+        createdAt,
+        inProgressAt,
+        finalizingAt,
+        completedAt,
+        failedAt,
+        cancellingAt,
+        cancelledAt,
+        counts,
         metadata);
   }
 
@@ -137,7 +202,9 @@ public record BatchJob(
         .put("id", id)
         .put("object", "batch")
         .put("endpoint", endpoint)
-        .put("errors", errors.isEmpty() ? null : new JsonObject().put("object", "list").put("data", data))
+        .put(
+            "errors",
+            errors.isEmpty() ? null : new JsonObject().put("object", "list").put("data", data))
         .put("input_file_id", inputFileId)
         .put("completion_window", completionWindow)
         .put("status", status.wireName())
@@ -163,12 +230,17 @@ public record BatchJob(
             ? List.of()
             : errs.getJsonArray("data").stream()
                 .map(JsonObject.class::cast)
-                .map(e -> new LineError(e.getString("code"), e.getString("message"), e.getInteger("line")))
+                .map(
+                    e ->
+                        new LineError(
+                            e.getString("code"), e.getString("message"), e.getInteger("line")))
                 .toList();
     JsonObject c = o.getJsonObject("request_counts");
     Map<String, String> meta =
         o.getJsonObject("metadata", new JsonObject()).getMap().entrySet().stream()
-            .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> String.valueOf(e.getValue())));
+            .collect(
+                java.util.stream.Collectors.toMap(
+                    Map.Entry::getKey, e -> String.valueOf(e.getValue())));
     return new BatchJob(
         o.getString("id"),
         o.getString("endpoint"),

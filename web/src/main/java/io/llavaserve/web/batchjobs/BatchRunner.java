@@ -34,8 +34,8 @@ import java.util.logging.Logger;
 /**
  * Runs every active job: feeds their lines to the engine at {@link Priority#BATCH}, at most {@code
  * batch.max-in-flight} at a time across jobs, submitting the next as results come in, and backing
- * off when the engine's queue is full. One thread owns all of its state; engine events and
- * prepared prompts hop onto it. Results are written as a group, fsynced, and only then counted.
+ * off when the engine's queue is full. One thread owns all of its state; engine events and prepared
+ * prompts hop onto it. Results are written as a group, fsynced, and only then counted.
  */
 public final class BatchRunner implements AutoCloseable {
 
@@ -111,8 +111,8 @@ public final class BatchRunner implements AutoCloseable {
   }
 
   /**
-   * Stops a job: no more submissions, running requests aborted, the done lines kept. Completes
-   * with the job as it is once the cancel is recorded.
+   * Stops a job: no more submissions, running requests aborted, the done lines kept. Completes with
+   * the job as it is once the cancel is recorded.
    */
   public CompletableFuture<BatchJob> cancel(String id) {
     CompletableFuture<BatchJob> result = new CompletableFuture<>();
@@ -141,7 +141,13 @@ public final class BatchRunner implements AutoCloseable {
     if (job.status() == BatchJob.Status.VALIDATING || job.status() == BatchJob.Status.IN_PROGRESS) {
       var input = store.files().get(job.inputFileId());
       if (input.isEmpty()) {
-        fail(run, List.of(new BatchJob.LineError("missing_file", "input file " + job.inputFileId() + " no longer exists", null)));
+        fail(
+            run,
+            List.of(
+                new BatchJob.LineError(
+                    "missing_file",
+                    "input file " + job.inputFileId() + " no longer exists",
+                    null)));
         return;
       }
       checked = InputFile.check(store.files().content(job.inputFileId()), job.endpoint());
@@ -155,8 +161,10 @@ public final class BatchRunner implements AutoCloseable {
     run.errorLog = ResultLog.open(dir.resolve("errors.jsonl"));
     runs.put(id, run);
     if (job.status() == BatchJob.Status.VALIDATING) {
-      job = store.save(job.withCounts(new BatchJob.Counts(checked.lines().size(), 0, 0))
-          .to(BatchJob.Status.IN_PROGRESS));
+      job =
+          store.save(
+              job.withCounts(new BatchJob.Counts(checked.lines().size(), 0, 0))
+                  .to(BatchJob.Status.IN_PROGRESS));
     }
     run.job = job;
     if (checked != null && job.status() == BatchJob.Status.IN_PROGRESS) {
@@ -208,11 +216,16 @@ public final class BatchRunner implements AutoCloseable {
     }
     inFlight++;
     run.running.put(line.customId(), null);
-    pipeline.prepare(request).onComplete(ar -> thread.execute(() -> prepared(run, line, request, ar)));
+    pipeline
+        .prepare(request)
+        .onComplete(ar -> thread.execute(() -> prepared(run, line, request, ar)));
   }
 
   private void prepared(
-      JobRun run, InputFile.Line line, OpenAiRequest request, AsyncResult<PromptPreparer.Prepared> ar) {
+      JobRun run,
+      InputFile.Line line,
+      OpenAiRequest request,
+      AsyncResult<PromptPreparer.Prepared> ar) {
     if (closed || !run.running.containsKey(line.customId())) {
       return; // cancelled while preparing
     }
@@ -258,17 +271,26 @@ public final class BatchRunner implements AutoCloseable {
   }
 
   private void answered(
-      JobRun run, InputFile.Line line, String requestId, WholeAnswer answer, TokenEvent.Finished f) {
+      JobRun run,
+      InputFile.Line line,
+      String requestId,
+      WholeAnswer answer,
+      TokenEvent.Finished f) {
     if (closed || !run.running.containsKey(line.customId())) {
       return;
     }
     release(run, line);
     if (f.reason() == FinishReason.ERROR) {
-      LOG.severe("batch " + run.job.id() + " request " + requestId + " failed in the engine: " + f.error());
+      LOG.severe(
+          "batch "
+              + run.job.id()
+              + " request "
+              + requestId
+              + " failed in the engine: "
+              + f.error());
       run.errors.add(errorLine(line, requestId, ApiError.internal(requestId)));
     } else {
-      run.outputs.add(
-          resultLine(line, requestId, 200, answer.finish(f)));
+      run.outputs.add(resultLine(line, requestId, 200, answer.finish(f)));
     }
     queueFlush();
   }
@@ -300,7 +322,10 @@ public final class BatchRunner implements AutoCloseable {
         .put("custom_id", line.customId())
         .put(
             "response",
-            new JsonObject().put("status_code", status).put("request_id", requestId).put("body", body))
+            new JsonObject()
+                .put("status_code", status)
+                .put("request_id", requestId)
+                .put("body", body))
         .put("error", (Object) null);
   }
 
@@ -319,12 +344,14 @@ public final class BatchRunner implements AutoCloseable {
   private void flush() {
     flushQueued = false;
     for (JobRun run : List.copyOf(runs.values())) {
-      guarded(run.job.id(), () -> {
-        writeResults(run);
-        if (run.allDone()) {
-          finish(run);
-        }
-      });
+      guarded(
+          run.job.id(),
+          () -> {
+            writeResults(run);
+            if (run.allDone()) {
+              finish(run);
+            }
+          });
     }
     pump();
   }
@@ -342,7 +369,8 @@ public final class BatchRunner implements AutoCloseable {
 
   private void showCounts(JobRun run) {
     BatchJob.Counts c = run.job.counts();
-    run.job = run.job.withCounts(new BatchJob.Counts(c.total(), run.output.size(), run.errorLog.size()));
+    run.job =
+        run.job.withCounts(new BatchJob.Counts(c.total(), run.output.size(), run.errorLog.size()));
     store.show(run.job);
   }
 
@@ -375,7 +403,9 @@ public final class BatchRunner implements AutoCloseable {
     String suffix = job.id().substring("batch_".length());
     String out = publish(run.output, "file-out-" + suffix, job.id() + "_output.jsonl");
     String err = publish(run.errorLog, "file-err-" + suffix, job.id() + "_error.jsonl");
-    job = job.withFiles(out, err).to(run.cancelling ? BatchJob.Status.CANCELLED : BatchJob.Status.COMPLETED);
+    job =
+        job.withFiles(out, err)
+            .to(run.cancelling ? BatchJob.Status.CANCELLED : BatchJob.Status.COMPLETED);
     run.job = store.save(job);
     runs.remove(job.id());
   }
@@ -414,7 +444,13 @@ public final class BatchRunner implements AutoCloseable {
         }
         inFlight -= run.running.size();
         try {
-          store.save(run.job.withErrors(List.of(new BatchJob.LineError("internal_error", String.valueOf(e.getMessage()), null))).to(BatchJob.Status.FAILED));
+          store.save(
+              run.job
+                  .withErrors(
+                      List.of(
+                          new BatchJob.LineError(
+                              "internal_error", String.valueOf(e.getMessage()), null)))
+                  .to(BatchJob.Status.FAILED));
         } catch (IOException ignored) {
           // The state file cannot be written either; the job resumes on the next start.
         }

@@ -14,8 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The data directory: files ({@link FileStore}) and jobs, each job's state in {@code
- * batches/<id>.json} (replaced atomically on every change of status) and its results being
- * written in {@code batches/<id>/}. Blocking; call it off the event loop.
+ * batches/<id>.json} (replaced atomically on every change of status) and its results being written
+ * in {@code batches/<id>/}. Blocking; call it off the event loop.
  */
 public final class BatchStore {
 
@@ -53,7 +53,8 @@ public final class BatchStore {
   /** Records a change durably (state file replaced atomically) before it is visible. */
   synchronized BatchJob save(BatchJob job) throws IOException {
     AtomicFiles.write(
-        batches.resolve(job.id() + ".json"), job.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        batches.resolve(job.id() + ".json"),
+        job.toJson().encode().getBytes(StandardCharsets.UTF_8));
     jobs.put(job.id(), job);
     return job;
   }
@@ -70,7 +71,8 @@ public final class BatchStore {
   /** Newest first. */
   public List<BatchJob> list() {
     return jobs.values().stream()
-        .sorted(Comparator.comparingLong(BatchJob::createdAt).reversed().thenComparing(BatchJob::id))
+        .sorted(
+            Comparator.comparingLong(BatchJob::createdAt).reversed().thenComparing(BatchJob::id))
         .toList();
   }
 }

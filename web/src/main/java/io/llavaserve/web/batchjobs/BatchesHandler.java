@@ -29,7 +29,11 @@ public final class BatchesHandler {
     try {
       job = parse(ctx.body().asJsonObject());
     } catch (RuntimeException e) {
-      ErrorResponses.send(ctx, e instanceof ApiError ? e : ApiError.badRequest(null, "the request body must be a JSON object"));
+      ErrorResponses.send(
+          ctx,
+          e instanceof ApiError
+              ? e
+              : ApiError.badRequest(null, "the request body must be a JSON object"));
       return;
     }
     FilesHandler.answer(
@@ -52,18 +56,24 @@ public final class BatchesHandler {
       throw ApiError.badRequest("input_file_id", "input_file_id is required");
     }
     StoredFile input =
-        store.files().get(fileId)
-            .orElseThrow(() -> ApiError.notFound("input_file_id", "not_found", "no file with id " + fileId));
+        store
+            .files()
+            .get(fileId)
+            .orElseThrow(
+                () -> ApiError.notFound("input_file_id", "not_found", "no file with id " + fileId));
     if (!input.purpose().equals("batch")) {
-      throw ApiError.badRequest("input_file_id", "file " + fileId + " has purpose " + input.purpose() + ", not batch");
+      throw ApiError.badRequest(
+          "input_file_id", "file " + fileId + " has purpose " + input.purpose() + ", not batch");
     }
     Object endpoint = body.getValue("endpoint");
     if (!(endpoint instanceof String e) || !ENDPOINTS.contains(e)) {
-      throw ApiError.badRequest("endpoint", "endpoint must be one of " + ENDPOINTS + ", got " + endpoint);
+      throw ApiError.badRequest(
+          "endpoint", "endpoint must be one of " + ENDPOINTS + ", got " + endpoint);
     }
     Object window = body.getValue("completion_window");
     if (!"24h".equals(window)) {
-      throw ApiError.badRequest("completion_window", "completion_window must be \"24h\", got " + window);
+      throw ApiError.badRequest(
+          "completion_window", "completion_window must be \"24h\", got " + window);
     }
     Map<String, String> metadata = new HashMap<>();
     Object meta = body.getValue("metadata");
@@ -89,7 +99,8 @@ public final class BatchesHandler {
       limit = -1;
     }
     if (limit < 1 || limit > 100) {
-      ErrorResponses.send(ctx, ApiError.badRequest("limit", "limit must be an integer in [1, 100]"));
+      ErrorResponses.send(
+          ctx, ApiError.badRequest("limit", "limit must be an integer in [1, 100]"));
       return;
     }
     List<BatchJob> all = store.list();
@@ -132,18 +143,22 @@ public final class BatchesHandler {
     if (!job.status().active()) {
       ErrorResponses.send(
           ctx,
-          ApiError.conflict("batch " + job.id() + " is " + job.status().wireName() + " and cannot be cancelled"));
+          ApiError.conflict(
+              "batch " + job.id() + " is " + job.status().wireName() + " and cannot be cancelled"));
       return;
     }
     FilesHandler.answer(
-        ctx, Future.fromCompletionStage(runner.cancel(job.id()), ctx.vertx().getOrCreateContext()).map(BatchJob::toJson));
+        ctx,
+        Future.fromCompletionStage(runner.cancel(job.id()), ctx.vertx().getOrCreateContext())
+            .map(BatchJob::toJson));
   }
 
   private BatchJob find(RoutingContext ctx) {
     String id = ctx.pathParam("id");
     BatchJob job = store.get(id).orElse(null);
     if (job == null) {
-      ErrorResponses.send(ctx, ApiError.notFound("batch_id", "not_found", "no batch with id " + id));
+      ErrorResponses.send(
+          ctx, ApiError.notFound("batch_id", "not_found", "no batch with id " + id));
     }
     return job;
   }

@@ -15,13 +15,14 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Files under {@code <data-dir>/files}: the content as {@code <id>}, its description as {@code
- * <id>.json}. The description is written last, atomically: a file exists once it has one.
- * Blocking; call it off the event loop.
+ * <id>.json}. The description is written last, atomically: a file exists once it has one. Blocking;
+ * call it off the event loop.
  */
 public final class FileStore {
 
   private static final SecureRandom RANDOM = new SecureRandom();
-  private static final String ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  private static final String ALPHABET =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
   private final Path dir;
   private final Map<String, StoredFile> files = new ConcurrentHashMap<>();
@@ -63,7 +64,8 @@ public final class FileStore {
       Files.deleteIfExists(file);
     }
     StoredFile f =
-        new StoredFile(id, Files.size(content), System.currentTimeMillis() / 1000, filename, purpose);
+        new StoredFile(
+            id, Files.size(content), System.currentTimeMillis() / 1000, filename, purpose);
     AtomicFiles.write(meta(id), f.toJson().encode().getBytes(StandardCharsets.UTF_8));
     files.put(id, f);
     return f;
@@ -76,7 +78,10 @@ public final class FileStore {
   /** Newest first. */
   public List<StoredFile> list() {
     return files.values().stream()
-        .sorted(Comparator.comparingLong(StoredFile::createdAt).reversed().thenComparing(StoredFile::id))
+        .sorted(
+            Comparator.comparingLong(StoredFile::createdAt)
+                .reversed()
+                .thenComparing(StoredFile::id))
         .toList();
   }
 

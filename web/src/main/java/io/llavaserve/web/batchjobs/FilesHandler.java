@@ -10,9 +10,9 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.file.Path;
 
 /**
- * {@code /v1/files}: multipart uploads (already streamed to the data directory by the body
- * handler) become stored files; listing, describing, downloading and deleting them. Disk work runs
- * on a worker, never on the event loop.
+ * {@code /v1/files}: multipart uploads (already streamed to the data directory by the body handler)
+ * become stored files; listing, describing, downloading and deleting them. Disk work runs on a
+ * worker, never on the event loop.
  */
 public final class FilesHandler {
 
@@ -36,12 +36,16 @@ public final class FilesHandler {
           ctx, ApiError.badRequest("file", "file is required (a multipart part named \"file\")"));
       return;
     }
-    String name = upload.fileName() == null || upload.fileName().isBlank() ? "upload.jsonl" : upload.fileName();
+    String name =
+        upload.fileName() == null || upload.fileName().isBlank()
+            ? "upload.jsonl"
+            : upload.fileName();
     answer(
         ctx,
         ctx.vertx()
             .executeBlocking(
-                () -> files.add(Path.of(upload.uploadedFileName()), name, purpose).toJson(), false));
+                () -> files.add(Path.of(upload.uploadedFileName()), name, purpose).toJson(),
+                false));
   }
 
   public void list(RoutingContext ctx) {
@@ -79,7 +83,10 @@ public final class FilesHandler {
               .executeBlocking(
                   () -> {
                     files.delete(f.id());
-                    return new JsonObject().put("id", f.id()).put("object", "file").put("deleted", true);
+                    return new JsonObject()
+                        .put("id", f.id())
+                        .put("object", "file")
+                        .put("deleted", true);
                   },
                   false));
     }

@@ -58,8 +58,12 @@ final class InputFile {
             errors.add(
                 new BatchJob.LineError(
                     "duplicate_custom_id",
-                    "custom_id \"" + o.getString("custom_id") + "\" on line " + n
-                        + " was already used on line " + first,
+                    "custom_id \""
+                        + o.getString("custom_id")
+                        + "\" on line "
+                        + n
+                        + " was already used on line "
+                        + first,
                     n));
             continue;
           }

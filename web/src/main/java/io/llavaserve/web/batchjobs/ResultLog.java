@@ -50,8 +50,7 @@ final class ResultLog implements AutoCloseable {
         valid = start;
       }
     }
-    FileChannel ch =
-        FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     if (ch.size() > valid) {
       ch.truncate(valid);
       ch.force(true);

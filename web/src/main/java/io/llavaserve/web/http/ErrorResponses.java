@@ -35,7 +35,8 @@ public final class ErrorResponses {
   /** An image the decoder refused: 413 over a size limit, else 400. */
   public static ApiError image(ImageException e, String param) {
     return switch (e.reason()) {
-      case TOO_MANY_BYTES, TOO_MANY_PIXELS -> ApiError.tooLarge(param, param + ": " + e.getMessage());
+      case TOO_MANY_BYTES, TOO_MANY_PIXELS ->
+          ApiError.tooLarge(param, param + ": " + e.getMessage());
       default -> ApiError.badRequest(param, param + ": " + e.getMessage());
     };
   }

@@ -31,7 +31,8 @@ public final class HealthHandler {
   public void requireReady(RoutingContext ctx) {
     switch (state.phase()) {
       case READY -> ctx.next();
-      case LOADING -> ErrorResponses.send(ctx.response(), ApiError.unavailable("the model is still loading"));
+      case LOADING ->
+          ErrorResponses.send(ctx.response(), ApiError.unavailable("the model is still loading"));
       case DRAINING ->
           ErrorResponses.send(ctx.response(), ApiError.unavailable("the server is shutting down"));
     }

@@ -9,6 +9,7 @@ public final class RequestIds {
 
   public static String next() {
     ThreadLocalRandom r = ThreadLocalRandom.current();
-    return Long.toHexString(r.nextLong() | Long.MIN_VALUE) + Integer.toHexString(r.nextInt() | 1 << 31);
+    return Long.toHexString(r.nextLong() | Long.MIN_VALUE)
+        + Integer.toHexString(r.nextInt() | 1 << 31);
   }
 }

@@ -29,8 +29,8 @@ public final class CompletionPipeline {
    *
    * @param events the token events; subscribe once (they arrive on the engine thread)
    * @param logprobs whether the request asked for logprobs
-   * @param leave counts the request out of the server's in-flight requests; run it once the
-   *     stream finished or was cancelled (running it twice is harmless)
+   * @param leave counts the request out of the server's in-flight requests; run it once the stream
+   *     finished or was cancelled (running it twice is harmless)
    */
   public record Submitted(Flowable<TokenEvent> events, boolean logprobs, Runnable leave) {}
 
@@ -124,8 +124,11 @@ public final class CompletionPipeline {
         throw ApiError.notFound(
             "model",
             "model_not_found",
-            "The model `" + request.model() + "` does not exist; this server serves `"
-                + served.id() + "`");
+            "The model `"
+                + request.model()
+                + "` does not exist; this server serves `"
+                + served.id()
+                + "`");
       }
       return request;
     } catch (RuntimeException e) {

@@ -10,9 +10,9 @@ import io.vertx.ext.web.RoutingContext;
 
 /**
  * {@code POST /v1/chat/completions} and {@code POST /v1/completions}: parse and check on the event
- * loop, prepare images and prompt on a worker, submit to the engine, then answer from the events
- * on the connection's context. A client that goes away cancels its stream, which aborts the
- * request in the engine.
+ * loop, prepare images and prompt on a worker, submit to the engine, then answer from the events on
+ * the connection's context. A client that goes away cancels its stream, which aborts the request in
+ * the engine.
  */
 public final class CompletionsHandler implements Handler<RoutingContext> {
 

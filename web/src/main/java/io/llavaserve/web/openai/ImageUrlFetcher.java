@@ -3,8 +3,8 @@ package io.llavaserve.web.openai;
 import io.vertx.core.Future;
 
 /**
- * Fetches the bytes of an http(s) image URL named in a request. The implementation decides what
- * is allowed (hosts, addresses, sizes, time); a refusal fails the future with an {@link
+ * Fetches the bytes of an http(s) image URL named in a request. The implementation decides what is
+ * allowed (hosts, addresses, sizes, time); a refusal fails the future with an {@link
  * io.llavaserve.web.http.ApiError} naming the reason.
  */
 public interface ImageUrlFetcher {
@@ -27,9 +27,13 @@ public interface ImageUrlFetcher {
                   }
                   io.llavaserve.web.http.ApiError error =
                       switch (m.status()) {
-                        case 413 -> io.llavaserve.web.http.ApiError.tooLarge(m.param(), m.getMessage());
-                        case 502, 504 -> io.llavaserve.web.http.ApiError.upstream(m.status(), m.param(), m.getMessage());
-                        default -> io.llavaserve.web.http.ApiError.badRequest(m.param(), m.getMessage());
+                        case 413 ->
+                            io.llavaserve.web.http.ApiError.tooLarge(m.param(), m.getMessage());
+                        case 502, 504 ->
+                            io.llavaserve.web.http.ApiError.upstream(
+                                m.status(), m.param(), m.getMessage());
+                        default ->
+                            io.llavaserve.web.http.ApiError.badRequest(m.param(), m.getMessage());
                       };
                   return Future.failedFuture(error);
                 });

@@ -24,6 +24,10 @@ public final class ModelsHandler {
             .put("max_model_len", served.spec().maxModelLen());
     ctx.response()
         .putHeader("Content-Type", "application/json")
-        .end(new JsonObject().put("object", "list").put("data", new JsonArray().add(model)).encode());
+        .end(
+            new JsonObject()
+                .put("object", "list")
+                .put("data", new JsonArray().add(model))
+                .encode());
   }
 }

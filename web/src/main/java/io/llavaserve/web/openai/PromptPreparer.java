@@ -35,7 +35,11 @@ public final class PromptPreparer {
   private final ImageUrlFetcher fetcher;
 
   PromptPreparer(
-      Vertx vertx, LlavaModel model, ModelSpec spec, RequestLimits limits, ImageUrlFetcher fetcher) {
+      Vertx vertx,
+      LlavaModel model,
+      ModelSpec spec,
+      RequestLimits limits,
+      ImageUrlFetcher fetcher) {
     this.vertx = vertx;
     this.model = model;
     this.spec = spec;
@@ -47,7 +51,10 @@ public final class PromptPreparer {
     List<OpenAiRequest.Image> images = request.images();
     List<Future<byte[]>> bytes = new ArrayList<>();
     for (OpenAiRequest.Image image : images) {
-      bytes.add(image.isDataUri() ? vertx.executeBlocking(() -> decodeDataUri(image), false) : fetcher.fetch(image.url()));
+      bytes.add(
+          image.isDataUri()
+              ? vertx.executeBlocking(() -> decodeDataUri(image), false)
+              : fetcher.fetch(image.url()));
     }
     return Future.all(bytes)
         .compose(
@@ -69,7 +76,8 @@ public final class PromptPreparer {
       return Base64.getDecoder().decode(url.substring(url.indexOf(',') + 1).strip());
     } catch (IllegalArgumentException e) {
       throw ApiError.badRequest(
-          image.param(), image.param() + ": the data URI is not valid base64 (" + e.getMessage() + ")");
+          image.param(),
+          image.param() + ": the data URI is not valid base64 (" + e.getMessage() + ")");
     }
   }
 
@@ -111,8 +119,13 @@ public final class PromptPreparer {
     if (positions > limits.maxPromptTokens()) {
       throw ApiError.badRequest(
           param,
-          param + ": the prompt fills " + positions + " positions (each image "
-              + spec.rowsPerImage() + "); at most " + limits.maxPromptTokens()
+          param
+              + ": the prompt fills "
+              + positions
+              + " positions (each image "
+              + spec.rowsPerImage()
+              + "); at most "
+              + limits.maxPromptTokens()
               + " are allowed (limits.max-prompt-tokens)");
     }
     return new Prepared(ids, pixels, positions);

@@ -59,7 +59,10 @@ final class RequestParser {
     if (images > limits.maxImagesPerRequest()) {
       throw ApiError.badRequest(
           "messages",
-          "messages hold " + images + " images; at most " + limits.maxImagesPerRequest()
+          "messages hold "
+              + images
+              + " images; at most "
+              + limits.maxImagesPerRequest()
               + " are allowed per request (limits.max-images-per-request)");
     }
     return common(body, messages, null, true);
@@ -127,7 +130,8 @@ final class RequestParser {
     }
     if (!role.equals("user") && parts.stream().anyMatch(p -> p instanceof OpenAiRequest.Image)) {
       throw ApiError.badRequest(
-          param + ".content", "only user messages may contain images; " + param + " is a " + role + " message");
+          param + ".content",
+          "only user messages may contain images; " + param + " is a " + role + " message");
     }
     return new OpenAiRequest.Message(role, parts);
   }
@@ -152,7 +156,9 @@ final class RequestParser {
         String field = param + ".image_url";
         Object v = p.getValue("image_url");
         String url =
-            v instanceof JsonObject o ? JsonFields.string(o, "url", field + ".url") : v instanceof String s ? s : null;
+            v instanceof JsonObject o
+                ? JsonFields.string(o, "url", field + ".url")
+                : v instanceof String s ? s : null;
         if (url == null) {
           throw ApiError.badRequest(field, field + " must be an object with a url");
         }
@@ -169,8 +175,7 @@ final class RequestParser {
       }
       default ->
           throw ApiError.badRequest(
-              param + ".type",
-              param + ".type must be text or image_url, got '" + type + "'");
+              param + ".type", param + ".type must be text or image_url, got '" + type + "'");
     }
   }
 }

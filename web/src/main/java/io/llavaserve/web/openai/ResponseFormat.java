@@ -24,14 +24,16 @@ interface ResponseFormat {
   JsonObject usageChunk(Usage usage);
 
   /** The whole answer of a request that did not stream. */
-  JsonObject completion(String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens);
+  JsonObject completion(
+      String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens);
 
   static JsonObject usage(Usage u) {
     return new JsonObject()
         .put("prompt_tokens", u.promptTokens())
         .put("completion_tokens", u.completionTokens())
         .put("total_tokens", u.totalTokens())
-        .put("prompt_tokens_details", new JsonObject().put("cached_tokens", u.cachedPromptTokens()));
+        .put(
+            "prompt_tokens_details", new JsonObject().put("cached_tokens", u.cachedPromptTokens()));
   }
 
   /**

@@ -71,7 +71,11 @@ final class SamplingParser {
       if (maxTokens > limits.maxTokens()) {
         throw ApiError.badRequest(
             maxField,
-            maxField + " must be <= " + limits.maxTokens() + " (limits.max-tokens), got " + maxTokens);
+            maxField
+                + " must be <= "
+                + limits.maxTokens()
+                + " (limits.max-tokens), got "
+                + maxTokens);
       }
       b.maxTokens(maxTokens);
     } else {
@@ -100,7 +104,10 @@ final class SamplingParser {
     if (a.size() > SamplingParams.MAX_STOP_STRINGS) {
       throw ApiError.badRequest(
           "stop",
-          "stop must hold at most " + SamplingParams.MAX_STOP_STRINGS + " strings, got " + a.size());
+          "stop must hold at most "
+              + SamplingParams.MAX_STOP_STRINGS
+              + " strings, got "
+              + a.size());
     }
     List<String> out = new ArrayList<>();
     for (Object o : a) {
@@ -112,7 +119,9 @@ final class SamplingParser {
     return out;
   }
 
-  /** Chat: {@code logprobs: true} reports the chosen token; {@code top_logprobs} adds alternatives. */
+  /**
+   * Chat: {@code logprobs: true} reports the chosen token; {@code top_logprobs} adds alternatives.
+   */
   private static int chatLogprobs(JsonObject body) {
     Boolean on = JsonFields.bool(body, "logprobs");
     Integer top = JsonFields.int32(body, "top_logprobs");

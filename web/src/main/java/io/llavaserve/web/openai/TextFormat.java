@@ -45,7 +45,8 @@ final class TextFormat implements ResponseFormat {
   @Override
   public JsonObject completion(
       String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens) {
-    return object(text, logprobs(tokens), reason.wireName()).put("usage", ResponseFormat.usage(usage));
+    return object(text, logprobs(tokens), reason.wireName())
+        .put("usage", ResponseFormat.usage(usage));
   }
 
   private JsonObject object(String text, JsonObject logprobs, String finishReason) {

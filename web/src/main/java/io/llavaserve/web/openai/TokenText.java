@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
  */
 public final class TokenText {
 
-  /** @param text the token as text (a lone byte of a split character shows as U+FFFD) */
+  /**
+   * @param text the token as text (a lone byte of a split character shows as U+FFFD)
+   */
   public record Piece(String text, byte[] bytes) {}
 
   private final Tokenizer tokenizer;

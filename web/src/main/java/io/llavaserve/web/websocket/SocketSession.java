@@ -154,7 +154,9 @@ final class SocketSession implements EventSubscriber.Gate {
           Frames.error(
               id,
               ApiError.overloaded(
-                  "this socket runs " + running.size() + " requests, the most allowed"
+                  "this socket runs "
+                      + running.size()
+                      + " requests, the most allowed"
                       + " (server.ws-max-requests-per-socket); wait for one to finish",
                   1)));
       return;

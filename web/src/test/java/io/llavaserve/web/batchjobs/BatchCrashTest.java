@@ -14,7 +14,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,7 +73,8 @@ class BatchCrashTest {
             "32");
     pb.environment().put("LLAVA_SERVE_BATCH_DATA_DIR", data.toString());
     pb.environment().put("LLAVA_SERVE_BATCH_MAX_IN_FLIGHT", "32");
-    pb.redirectErrorStream(true).redirectOutput(dir.resolve("server-" + System.nanoTime() + ".log").toFile());
+    pb.redirectErrorStream(true)
+        .redirectOutput(dir.resolve("server-" + System.nanoTime() + ".log").toFile());
     return pb.start();
   }
 
@@ -87,7 +87,9 @@ class BatchCrashTest {
       }
       try {
         HttpResponse<String> r =
-            http.send(HttpRequest.newBuilder(URI.create(base + "/ready")).build(), HttpResponse.BodyHandlers.ofString());
+            http.send(
+                HttpRequest.newBuilder(URI.create(base + "/ready")).build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
           return;
         }

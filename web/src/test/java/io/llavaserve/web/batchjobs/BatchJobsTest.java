@@ -45,14 +45,21 @@ class BatchJobsTest {
     String id = run(Jobs.input(dir, "big.jsonl", n, 2, 25));
     JsonObject b = Jobs.waitDone(client, id, 120);
     assertEquals("completed", b.getString("status"), b.encode());
-    assertEquals(new JsonObject().put("total", n).put("completed", n - 12).put("failed", 12), b.getJsonObject("request_counts"));
+    assertEquals(
+        new JsonObject().put("total", n).put("completed", n - 12).put("failed", 12),
+        b.getJsonObject("request_counts"));
     assertTrue(b.getLong("completed_at") >= b.getLong("in_progress_at"));
     Jobs.assertExactlyOnce(client, b, n);
 
     Map<String, JsonObject> errors = Jobs.byCustomId(client.content(b.getString("error_file_id")));
     JsonObject temp = errors.get("req-50").getJsonObject("response");
     assertEquals(400, temp.getInteger("status_code"));
-    assertTrue(temp.getJsonObject("body").getJsonObject("error").getString("message").contains("temperature"), temp.encode());
+    assertTrue(
+        temp.getJsonObject("body")
+            .getJsonObject("error")
+            .getString("message")
+            .contains("temperature"),
+        temp.encode());
     assertEquals(400, errors.get("req-25").getJsonObject("response").getInteger("status_code"));
     assertNull(errors.get("req-25").getValue("error"));
 
@@ -72,7 +79,9 @@ class BatchJobsTest {
     assertEquals(online.getJsonObject("usage"), body.getJsonObject("usage"));
 
     JsonObject files = new JsonObject(s.get("/v1/files").body());
-    assertTrue(files.getJsonArray("data").stream().anyMatch(f -> ((JsonObject) f).getString("id").equals(b.getString("output_file_id"))));
+    assertTrue(
+        files.getJsonArray("data").stream()
+            .anyMatch(f -> ((JsonObject) f).getString("id").equals(b.getString("output_file_id"))));
   }
 
   @Test
@@ -116,10 +125,13 @@ class BatchJobsTest {
     int done = Jobs.done(b);
     assertTrue(done >= 10 && done < n, "done " + done);
     String content = client.content(b.getString("output_file_id"));
-    assertEquals(b.getJsonObject("request_counts").getInteger("completed"), Jobs.byCustomId(content).size());
+    assertEquals(
+        b.getJsonObject("request_counts").getInteger("completed"), Jobs.byCustomId(content).size());
     Thread.sleep(500);
-    assertEquals(content, client.content(b.getString("output_file_id")), "nothing written after cancel");
-    assertEquals(b.getJsonObject("request_counts"), client.batch(id).getJsonObject("request_counts"));
+    assertEquals(
+        content, client.content(b.getString("output_file_id")), "nothing written after cancel");
+    assertEquals(
+        b.getJsonObject("request_counts"), client.batch(id).getJsonObject("request_counts"));
     assertEquals(409, s.post("/v1/batches/" + id + "/cancel", "").statusCode());
   }
 
@@ -132,16 +144,30 @@ class BatchJobsTest {
     assertEquals("list", page.getString("object"));
     assertEquals(2, page.getJsonArray("data").size());
     assertTrue(page.getBoolean("has_more"));
-    JsonObject next = new JsonObject(s.get("/v1/batches?limit=2&after=" + page.getString("last_id")).body());
+    JsonObject next =
+        new JsonObject(s.get("/v1/batches?limit=2&after=" + page.getString("last_id")).body());
     assertTrue(next.getJsonArray("data").size() >= 1);
-    assertTrue(next.getJsonArray("data").stream().noneMatch(o -> page.getJsonArray("data").contains(o)));
+    assertTrue(
+        next.getJsonArray("data").stream().noneMatch(o -> page.getJsonArray("data").contains(o)));
     assertEquals(404, s.get("/v1/batches/batch_nope").statusCode());
     assertEquals(404, s.get("/v1/files/file-nope/content").statusCode());
     JsonObject missing =
-        new JsonObject().put("input_file_id", "file-x").put("endpoint", Jobs.CHAT).put("completion_window", "24h");
+        new JsonObject()
+            .put("input_file_id", "file-x")
+            .put("endpoint", Jobs.CHAT)
+            .put("completion_window", "24h");
     assertEquals(404, s.post("/v1/batches", missing.encode()).statusCode());
     String fileId = client.upload(Jobs.input(dir, "del.jsonl", 1, 2, 0)).getString("id");
-    assertEquals(200, s.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(s.url("/v1/files/" + fileId))).DELETE().build(), java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+    assertEquals(
+        200,
+        s.http
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(s.url("/v1/files/" + fileId)))
+                    .DELETE()
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .statusCode());
     assertEquals(404, s.get("/v1/files/" + fileId).statusCode());
   }
 }

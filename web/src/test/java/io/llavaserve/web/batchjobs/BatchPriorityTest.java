@@ -58,10 +58,13 @@ class BatchPriorityTest {
             .build();
     long t0 = System.nanoTime();
     HttpResponse<InputStream> resp = s.http.send(r, HttpResponse.BodyHandlers.ofInputStream());
-    try (BufferedReader in = new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = in.readLine()) != null) {
-        if (line.startsWith("data: ") && line.contains("\"content\"") && !line.contains("\"content\":\"\"")) {
+        if (line.startsWith("data: ")
+            && line.contains("\"content\"")
+            && !line.contains("\"content\":\"\"")) {
           double ms = (System.nanoTime() - t0) / 1e6;
           while (in.readLine() != null) {
             // drain
@@ -96,8 +99,14 @@ class BatchPriorityTest {
     double bound = 10 * median(idle) + 1000;
     System.out.printf(
         "TTFT idle median %.1f ms (max %.1f); during a 400-line job median %.1f ms (max %.1f); bound %.0f ms; job at %d lines%n",
-        median(idle), Arrays.stream(idle).max().orElse(0), median(busy), Arrays.stream(busy).max().orElse(0), bound, Jobs.done(during));
-    assertTrue(Arrays.stream(busy).max().orElse(0) < bound, "TTFT under load " + Arrays.toString(busy));
+        median(idle),
+        Arrays.stream(idle).max().orElse(0),
+        median(busy),
+        Arrays.stream(busy).max().orElse(0),
+        bound,
+        Jobs.done(during));
+    assertTrue(
+        Arrays.stream(busy).max().orElse(0) < bound, "TTFT under load " + Arrays.toString(busy));
     assertTrue(Jobs.done(during) < 400, "the job was still running while measured");
     client.cancel(id);
     Jobs.waitDone(client, id, 30);
@@ -116,15 +125,24 @@ class BatchPriorityTest {
       HttpRequest r =
           HttpRequest.newBuilder(URI.create(s.url(Jobs.CHAT)))
               .header("Content-Type", "application/json")
-              .POST(HttpRequest.BodyPublishers.ofString(Jobs.line(i, maxTokens, 0).getJsonObject("body").put("ignore_eos", true).encode()))
+              .POST(
+                  HttpRequest.BodyPublishers.ofString(
+                      Jobs.line(i, maxTokens, 0)
+                          .getJsonObject("body")
+                          .put("ignore_eos", true)
+                          .encode()))
               .build();
-      all.add(s.http.sendAsync(r, HttpResponse.BodyHandlers.ofString()).whenComplete((x, e) -> slots.release()));
+      all.add(
+          s.http
+              .sendAsync(r, HttpResponse.BodyHandlers.ofString())
+              .whenComplete((x, e) -> slots.release()));
     }
     long onlineTokens = 0;
     for (CompletableFuture<HttpResponse<String>> f : all) {
       HttpResponse<String> resp = f.join();
       assertEquals(200, resp.statusCode(), resp.body());
-      onlineTokens += new JsonObject(resp.body()).getJsonObject("usage").getLong("completion_tokens");
+      onlineTokens +=
+          new JsonObject(resp.body()).getJsonObject("usage").getLong("completion_tokens");
     }
     double onlineSec = (System.nanoTime() - t0) / 1e9;
 
@@ -142,11 +160,21 @@ class BatchPriorityTest {
     assertEquals("completed", b.getString("status"));
     long batchTokens = 0;
     for (JsonObject o : Jobs.byCustomId(client.content(b.getString("output_file_id"))).values()) {
-      batchTokens += o.getJsonObject("response").getJsonObject("body").getJsonObject("usage").getLong("completion_tokens");
+      batchTokens +=
+          o.getJsonObject("response")
+              .getJsonObject("body")
+              .getJsonObject("usage")
+              .getLong("completion_tokens");
     }
     System.out.printf(
         "throughput at concurrency %d, %d requests x %d tokens: online %.1f req/s %.0f tok/s; batch job %.1f req/s %.0f tok/s (%.2fx)%n",
-        CONCURRENCY, n, maxTokens, n / onlineSec, onlineTokens / onlineSec, n / batchSec, batchTokens / batchSec,
+        CONCURRENCY,
+        n,
+        maxTokens,
+        n / onlineSec,
+        onlineTokens / onlineSec,
+        n / batchSec,
+        batchTokens / batchSec,
         (n / batchSec) / (n / onlineSec));
     assertEquals(onlineTokens, batchTokens);
   }

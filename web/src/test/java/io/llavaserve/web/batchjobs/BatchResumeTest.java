@@ -31,7 +31,9 @@ class BatchResumeTest {
     try (TestServer second = TestServer.withBatches(dir, data, 32)) {
       BatchApiClient c = new BatchApiClient(second.url(""), null);
       JsonObject resumed = c.batch(id);
-      assertTrue(List.of("in_progress", "finalizing", "completed").contains(resumed.getString("status")), resumed.encode());
+      assertTrue(
+          List.of("in_progress", "finalizing", "completed").contains(resumed.getString("status")),
+          resumed.encode());
       assertTrue(Jobs.done(resumed) >= before, "kept the lines done before the stop");
       JsonObject b = Jobs.waitDone(c, id, 120);
       assertEquals("completed", b.getString("status"));

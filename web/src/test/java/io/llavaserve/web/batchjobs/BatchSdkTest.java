@@ -29,7 +29,8 @@ class BatchSdkTest {
       OpenAIClient client =
           OpenAIOkHttpClient.builder().baseUrl(s.url("/v1")).apiKey("unused").maxRetries(0).build();
       FileObject file =
-          client.files()
+          client
+              .files()
               .create(
                   FileCreateParams.builder()
                       .file(Jobs.input(dir, "sdk.jsonl", 20, 2, 0))
@@ -38,7 +39,8 @@ class BatchSdkTest {
       assertTrue(file.id().startsWith("file-"));
       assertEquals("sdk.jsonl", file.filename());
       Batch batch =
-          client.batches()
+          client
+              .batches()
               .create(
                   BatchCreateParams.builder()
                       .inputFileId(file.id())
@@ -58,15 +60,25 @@ class BatchSdkTest {
       }
 
       Batch big =
-          client.batches()
+          client
+              .batches()
               .create(
                   BatchCreateParams.builder()
-                      .inputFileId(client.files().create(FileCreateParams.builder().file(Jobs.input(dir, "sdk2.jsonl", 300, 24, 0)).purpose(FilePurpose.BATCH).build()).id())
+                      .inputFileId(
+                          client
+                              .files()
+                              .create(
+                                  FileCreateParams.builder()
+                                      .file(Jobs.input(dir, "sdk2.jsonl", 300, 24, 0))
+                                      .purpose(FilePurpose.BATCH)
+                                      .build())
+                              .id())
                       .endpoint(BatchCreateParams.Endpoint.V1_CHAT_COMPLETIONS)
                       .completionWindow(BatchCreateParams.CompletionWindow._24H)
                       .build());
       Batch cancelled = client.batches().cancel(big.id());
-      assertTrue(List.of(Batch.Status.CANCELLING, Batch.Status.CANCELLED).contains(cancelled.status()));
+      assertTrue(
+          List.of(Batch.Status.CANCELLING, Batch.Status.CANCELLED).contains(cancelled.status()));
     }
   }
 }

@@ -25,7 +25,10 @@ final class Jobs {
   static JsonObject line(int i, int maxTokens, int badEvery) {
     JsonObject body =
         new JsonObject()
-            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "question " + i)))
+            .put(
+                "messages",
+                new JsonArray()
+                    .add(new JsonObject().put("role", "user").put("content", "question " + i)))
             .put("max_tokens", maxTokens)
             .put("temperature", 0);
     if (badEvery > 0 && i % badEvery == 0) {
@@ -41,11 +44,17 @@ final class Jobs {
                         .put(
                             "content",
                             new JsonArray()
-                                .add(new JsonObject().put("type", "text").put("text", "what is this?"))
+                                .add(
+                                    new JsonObject()
+                                        .put("type", "text")
+                                        .put("text", "what is this?"))
                                 .add(
                                     new JsonObject()
                                         .put("type", "image_url")
-                                        .put("image_url", new JsonObject().put("url", "data:image/png;base64,AAAA"))))));
+                                        .put(
+                                            "image_url",
+                                            new JsonObject()
+                                                .put("url", "data:image/png;base64,AAAA"))))));
       }
     }
     return new JsonObject()
@@ -73,7 +82,8 @@ final class Jobs {
     return write(dir, name, lines);
   }
 
-  static JsonObject waitFor(BatchApiClient client, String id, Predicate<JsonObject> until, long seconds)
+  static JsonObject waitFor(
+      BatchApiClient client, String id, Predicate<JsonObject> until, long seconds)
       throws Exception {
     long deadline = System.nanoTime() + seconds * 1_000_000_000L;
     JsonObject b = client.batch(id);
@@ -88,7 +98,13 @@ final class Jobs {
   }
 
   static JsonObject waitDone(BatchApiClient client, String id, long seconds) throws Exception {
-    return waitFor(client, id, b -> !List.of("validating", "in_progress", "finalizing", "cancelling").contains(b.getString("status")), seconds);
+    return waitFor(
+        client,
+        id,
+        b ->
+            !List.of("validating", "in_progress", "finalizing", "cancelling")
+                .contains(b.getString("status")),
+        seconds);
   }
 
   static int done(JsonObject batch) {
@@ -114,9 +130,13 @@ final class Jobs {
   /** Every custom_id req-1..req-n exactly once across the output and error files. */
   static void assertExactlyOnce(BatchApiClient client, JsonObject batch, int n) throws Exception {
     Map<String, JsonObject> out =
-        batch.getString("output_file_id") == null ? Map.of() : byCustomId(client.content(batch.getString("output_file_id")));
+        batch.getString("output_file_id") == null
+            ? Map.of()
+            : byCustomId(client.content(batch.getString("output_file_id")));
     Map<String, JsonObject> err =
-        batch.getString("error_file_id") == null ? Map.of() : byCustomId(client.content(batch.getString("error_file_id")));
+        batch.getString("error_file_id") == null
+            ? Map.of()
+            : byCustomId(client.content(batch.getString("error_file_id")));
     for (String id : out.keySet()) {
       if (err.containsKey(id)) {
         fail(id + " is in both the output and the error file");
