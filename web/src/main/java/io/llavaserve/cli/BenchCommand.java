@@ -2,6 +2,7 @@ package io.llavaserve.cli;
 
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.MatmulProbe;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.runner.KvCacheConfig;
@@ -164,7 +165,11 @@ final class BenchCommand implements Callable<Integer> {
                 ? String.format("%8.0f%%", 100 * decodeGflops / decodePeak.gflops())
                 : String.format(
                     "%5.0f%% BW",
-                    100 * weightBytesPerStep(t) / stepSec / 1e9 / peak1.weightGBps()));
+                    100
+                        * weightBytesPerStep(t, m.options().matmulPrecision())
+                        / stepSec
+                        / 1e9
+                        / peak1.weightGBps()));
       }
       out.println();
       out.println(
@@ -188,7 +193,10 @@ final class BenchCommand implements Callable<Integer> {
     return 4.0 * b * t.numHiddenLayers() * t.numAttentionHeads() * t.headDim() * pairs;
   }
 
-  static double weightBytesPerStep(TextConfig t) {
-    return 4.0 * (t.numHiddenLayers() * linearParams(t) + (long) t.hiddenSize() * t.vocabSize());
+  /** Bytes of matmul weights one decode step streams: 4 per element, 2 in bfloat16. */
+  static double weightBytesPerStep(TextConfig t, MatmulPrecision precision) {
+    double bytes = precision == MatmulPrecision.BFLOAT16 ? 2.0 : 4.0;
+    double head = (double) t.hiddenSize() * t.vocabSize() * (t.tieWordEmbeddings() ? 4.0 : bytes);
+    return bytes * t.numHiddenLayers() * linearParams(t) + head;
   }
 }
