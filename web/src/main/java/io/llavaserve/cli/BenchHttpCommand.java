@@ -94,13 +94,12 @@ final class BenchHttpCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   /** Opens one client; WebSocket clients connect before the clock starts. */
-  private interface Opener<R> {
+  interface Opener<R> {
     BenchClient<R> open() throws Exception;
   }
 
   /** A named way to send requests: how a prompt becomes its request, and how a client opens. */
-  private record Transport<R>(
-      String name, Function<BenchPrompts.Prompt, R> prepare, Opener<R> opener) {}
+  record Transport<R>(String name, Function<BenchPrompts.Prompt, R> prepare, Opener<R> opener) {}
 
   @Override
   public Integer call() throws Exception {
@@ -262,7 +261,7 @@ final class BenchHttpCommand implements Callable<Integer> {
    * A closed loop: {@code clients} clients, each sending its share of {@code work} one request
    * after another; requests are built and clients opened before the clock starts.
    */
-  private static <R> BenchStats.Summary run(
+  static <R> BenchStats.Summary run(
       Transport<R> transport, List<BenchPrompts.Prompt> work, int clients) throws Exception {
     int each = work.size() / clients;
     List<BenchClient<R>> opened = new ArrayList<>();
