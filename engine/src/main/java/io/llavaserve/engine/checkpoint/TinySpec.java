@@ -211,146 +211,112 @@ public record TinySpec(
   }
 
   public TinySpec withDtype(DType dtype) {
-    return new TinySpec(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        dtype,
-        naming,
-        shards,
-        seed);
+    return with(c -> c.dtype = dtype);
   }
 
   public TinySpec withNaming(WeightNaming naming) {
-    return new TinySpec(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        dtype,
-        naming,
-        shards,
-        seed);
+    return with(c -> c.naming = naming);
   }
 
   public TinySpec withShards(int shards) {
-    return new TinySpec(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        dtype,
-        naming,
-        shards,
-        seed);
+    return with(c -> c.shards = shards);
   }
 
   public TinySpec withTiedEmbeddings(boolean tiedEmbeddings) {
-    return new TinySpec(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        dtype,
-        naming,
-        shards,
-        seed);
+    return with(c -> c.tiedEmbeddings = tiedEmbeddings);
   }
 
   public TinySpec withProjector(ProjectorKind projector) {
-    return new TinySpec(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        dtype,
-        naming,
-        shards,
-        seed);
+    return with(c -> c.projector = projector);
   }
 
   public TinySpec withSeed(long seed) {
-    return new TinySpec(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        dtype,
-        naming,
-        shards,
-        seed);
+    return with(c -> c.seed = seed);
+  }
+
+  public TinySpec withKeyValueHeads(int textKvHeads) {
+    return with(c -> c.textKvHeads = textKvHeads);
+  }
+
+  public TinySpec withRopeTheta(double ropeTheta) {
+    return with(c -> c.ropeTheta = ropeTheta);
+  }
+
+  /** A copy with {@code change} applied to a mutable view of the components. */
+  private TinySpec with(java.util.function.Consumer<Copy> change) {
+    Copy c = new Copy(this);
+    change.accept(c);
+    return c.build();
+  }
+
+  /** The components, mutable, for the {@code with} methods. */
+  private static final class Copy {
+    int visionHidden;
+    int visionIntermediate;
+    int visionLayers;
+    int visionHeads;
+    int imageSize;
+    int patchSize;
+    int textHidden;
+    int textIntermediate;
+    int textLayers;
+    int textHeads;
+    int textKvHeads;
+    int vocabSize;
+    double ropeTheta;
+    double rmsNormEps;
+    boolean tiedEmbeddings;
+    ProjectorKind projector;
+    DType dtype;
+    WeightNaming naming;
+    int shards;
+    long seed;
+
+    Copy(TinySpec s) {
+      visionHidden = s.visionHidden;
+      visionIntermediate = s.visionIntermediate;
+      visionLayers = s.visionLayers;
+      visionHeads = s.visionHeads;
+      imageSize = s.imageSize;
+      patchSize = s.patchSize;
+      textHidden = s.textHidden;
+      textIntermediate = s.textIntermediate;
+      textLayers = s.textLayers;
+      textHeads = s.textHeads;
+      textKvHeads = s.textKvHeads;
+      vocabSize = s.vocabSize;
+      ropeTheta = s.ropeTheta;
+      rmsNormEps = s.rmsNormEps;
+      tiedEmbeddings = s.tiedEmbeddings;
+      projector = s.projector;
+      dtype = s.dtype;
+      naming = s.naming;
+      shards = s.shards;
+      seed = s.seed;
+    }
+
+    TinySpec build() {
+      return new TinySpec(
+          visionHidden,
+          visionIntermediate,
+          visionLayers,
+          visionHeads,
+          imageSize,
+          patchSize,
+          textHidden,
+          textIntermediate,
+          textLayers,
+          textHeads,
+          textKvHeads,
+          vocabSize,
+          ropeTheta,
+          rmsNormEps,
+          tiedEmbeddings,
+          projector,
+          dtype,
+          naming,
+          shards,
+          seed);
+    }
   }
 }

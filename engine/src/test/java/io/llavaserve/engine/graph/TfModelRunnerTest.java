@@ -36,11 +36,11 @@ class TfModelRunnerTest {
   static Stream<Arguments> variants() {
     return Stream.of(
         Arguments.of("gqa-untied-f32-1img", TinySpec.tiny(), 1),
-        Arguments.of("mha-untied-f32-2img", variant(4, 10000.0), 2),
+        Arguments.of("mha-untied-f32-2img", TinySpec.tiny().withKeyValueHeads(4), 2),
         Arguments.of("gqa-tied-f32-2img", TinySpec.tiny().withTiedEmbeddings(true), 2),
         Arguments.of("gqa-f16-1img", TinySpec.tiny().withDtype(DType.F16), 1),
         Arguments.of("gqa-bf16-2img", TinySpec.tiny().withDtype(DType.BF16), 2),
-        Arguments.of("text-only", variant(2, 500000.0), 0),
+        Arguments.of("text-only", TinySpec.tiny().withRopeTheta(500000), 0),
         Arguments.of("linear-projector", TinySpec.tiny().withProjector(ProjectorKind.LINEAR), 1));
   }
 
@@ -260,32 +260,6 @@ class TfModelRunnerTest {
       rows[i] = out.row(i);
     }
     return rows;
-  }
-
-  /** The tiny preset with other key/value heads and rotary base. */
-  static TinySpec variant(int kvHeads, double ropeTheta) {
-    TinySpec t = TinySpec.tiny();
-    return new TinySpec(
-        t.visionHidden(),
-        t.visionIntermediate(),
-        t.visionLayers(),
-        t.visionHeads(),
-        t.imageSize(),
-        t.patchSize(),
-        t.textHidden(),
-        t.textIntermediate(),
-        t.textLayers(),
-        t.textHeads(),
-        kvHeads,
-        t.vocabSize(),
-        ropeTheta,
-        t.rmsNormEps(),
-        t.tiedEmbeddings(),
-        t.projector(),
-        t.dtype(),
-        t.naming(),
-        t.shards(),
-        t.seed());
   }
 
   static int[] blocks(int first, int tokens, int blockSize) {
