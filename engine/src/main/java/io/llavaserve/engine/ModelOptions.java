@@ -1,5 +1,6 @@
 package io.llavaserve.engine;
 
+import io.llavaserve.engine.graph.AttentionKernel;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
@@ -14,6 +15,7 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param padToSquare LLaVA-1.5's pad-to-square before resizing (on by default)
  * @param imageLimits byte and pixel caps checked before an image is decoded
  * @param matmulPrecision element type of the matmul weights
+ * @param attention how decode attention reads the paged KV cache
  */
 public record ModelOptions(
     long kvCacheBytes,
@@ -21,7 +23,8 @@ public record ModelOptions(
     TfModelRunner.Threads threads,
     boolean padToSquare,
     ImageLimits imageLimits,
-    MatmulPrecision matmulPrecision) {
+    MatmulPrecision matmulPrecision,
+    AttentionKernel attention) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
@@ -34,6 +37,11 @@ public record ModelOptions(
     }
   }
 
+  public ModelOptions withAttention(AttentionKernel kernel) {
+    return new ModelOptions(
+        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, kernel);
+  }
+
   public static ModelOptions defaults() {
     return new ModelOptions(
         DEFAULT_KV_CACHE_BYTES,
@@ -41,14 +49,17 @@ public record ModelOptions(
         TfModelRunner.Threads.defaults(),
         true,
         ImageLimits.defaults(),
-        MatmulPrecision.FLOAT32);
+        MatmulPrecision.FLOAT32,
+        AttentionKernel.AUTO);
   }
 
   public ModelOptions withKvCacheBytes(long bytes) {
-    return new ModelOptions(bytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision);
+    return new ModelOptions(
+        bytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, attention);
   }
 
   public ModelOptions withPadToSquare(boolean pad) {
-    return new ModelOptions(kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision);
+    return new ModelOptions(
+        kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision, attention);
   }
 }

@@ -3,6 +3,7 @@ package io.llavaserve.cli;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.graph.AttentionKernel;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
@@ -54,6 +55,13 @@ final class ModelOption {
   MatmulPrecision matmulPrecision;
 
   @Option(
+      names = "--attention",
+      paramLabel = "K",
+      description =
+          "Decode attention kernel: auto (native where built), native or graph (model.attention).")
+  AttentionKernel attention;
+
+  @Option(
       names = "--no-pad",
       description = "Resize without padding images to a square first (model.pad-to-square=false).")
   boolean noPad;
@@ -100,7 +108,12 @@ final class ModelOption {
             ? matmulPrecision
             : MatmulPrecision.valueOf(
                 s.string("model.matmul-precision").toUpperCase(java.util.Locale.ROOT));
-    return new ModelOptions(mb << 20, block, threads(), pad, limits, precision);
+    AttentionKernel kernel =
+        attention != null
+            ? attention
+            : AttentionKernel.valueOf(
+                s.string("model.attention").toUpperCase(java.util.Locale.ROOT));
+    return new ModelOptions(mb << 20, block, threads(), pad, limits, precision, kernel);
   }
 
   LlavaModel load() throws IOException, CheckpointException {

@@ -72,12 +72,27 @@ final class DecoderStep {
   private final int group;
   private final int headDim;
   private final int blockSize;
+  private final boolean nativeAttention;
+  private final int attentionThreads;
 
+  /**
+   * @param attention a resolved kernel choice (NATIVE or GRAPH)
+   * @param attentionThreads threads the native kernel may use in one call
+   */
   DecoderStep(
-      GraphOps g, DeviceWeights weights, KvPool pool, Checkpoint ckpt, TextConfig cfg, Mode mode) {
+      GraphOps g,
+      DeviceWeights weights,
+      KvPool pool,
+      Checkpoint ckpt,
+      TextConfig cfg,
+      Mode mode,
+      AttentionKernel attention,
+      int attentionThreads) {
     this.g = g;
     this.pool = pool;
     this.mode = mode;
+    this.nativeAttention = attention == AttentionKernel.NATIVE;
+    this.attentionThreads = attentionThreads;
     this.kvHeads = cfg.numKeyValueHeads();
     this.group = cfg.groupSize();
     this.headDim = cfg.headDim();
@@ -203,10 +218,12 @@ final class DecoderStep {
         bd = g.dim(decodeBlockTables, 1);
         decodeKeys = g.mulDims(bd, g.i32(blockSize));
         decodeIndex = g.tf.range(g.i32(0), sd, g.i32(1));
-        Operand<TInt32> keyPos = g.tf.range(g.i32(0), decodeKeys, g.i32(1));
-        Operand<TBool> allowed =
-            g.tf.math.less(g.reshape(keyPos, 1, decodeKeys), g.reshape(decodeContextLens, sd, 1));
-        decodeBias = g.reshape(g.maskBias(allowed), sd, 1, 1, decodeKeys);
+        if (!nativeAttention) { // the native kernel reads context_lens itself
+          Operand<TInt32> keyPos = g.tf.range(g.i32(0), decodeKeys, g.i32(1));
+          Operand<TBool> allowed =
+              g.tf.math.less(g.reshape(keyPos, 1, decodeKeys), g.reshape(decodeContextLens, sd, 1));
+          decodeBias = g.reshape(g.maskBias(allowed), sd, 1, 1, decodeKeys);
+        }
       }
       if (mode.prefill) {
         sp = g.dim(prefillTokenIndex, 0);
@@ -228,6 +245,13 @@ final class DecoderStep {
    */
   private Operand<TFloat32> decodeAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
+    if (nativeAttention) {
+      Operand<TFloat32> q = g.gatherRows(qh, mk.decodeIndex); // [Sd, heads, hd]
+      return g.reshape(
+          pool.attend(layer, q, decodeBlockTables, decodeContextLens, written, attentionThreads),
+          -1,
+          qWidth);
+    }
     List<Operand<TFloat32>> kv = pool.read(layer, decodeBlockTables, written);
     Operand<TFloat32> q =
         g.reshape(g.gatherRows(qh, mk.decodeIndex), mk.sd, 1, kvHeads, group, headDim);

@@ -5,6 +5,7 @@ import io.llavaserve.engine.runner.KvCacheConfig;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.Operation;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
@@ -71,6 +72,32 @@ final class KvPool {
     return List.of(
         ordered.resourceGather(keys.get(layer), blockTables, TFloat32.class),
         ordered.resourceGather(values.get(layer), blockTables, TFloat32.class));
+  }
+
+  /**
+   * Decode attention of one query per sequence, q [seqs, heads, head_dim] (already scaled), over
+   * the first {@code contextLens} keys of each sequence's blocks, by the native kernel reading the
+   * pool in place after {@code after} ran. Returns [seqs, heads * head_dim].
+   */
+  Operand<TFloat32> attend(
+      int layer,
+      Operand<TFloat32> q,
+      Operand<TInt32> blockTables,
+      Operand<TInt32> contextLens,
+      List<Op> after,
+      int threads) {
+    Operation op =
+        tf.withControlDependencies(after)
+            .scope()
+            .opBuilder(NativeKernels.PAGED_ATTENTION, "paged_attention_" + layer)
+            .addInput(q.asOutput())
+            .addInput(keys.get(layer).resource().asOutput())
+            .addInput(values.get(layer).resource().asOutput())
+            .addInput(blockTables.asOutput())
+            .addInput(contextLens.asOutput())
+            .setAttr("num_threads", (long) threads)
+            .build();
+    return op.output(0);
   }
 
   void zero(Session session) {

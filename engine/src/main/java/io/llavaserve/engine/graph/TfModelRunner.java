@@ -40,6 +40,7 @@ public final class TfModelRunner implements ModelRunner {
   private final java.util.EnumMap<DecoderStep.Mode, DecoderStep> steps =
       new java.util.EnumMap<>(DecoderStep.Mode.class);
   private final long weightBytes;
+  private final AttentionKernel attention;
 
   /** Session threading: intra-op threads split one op, inter-op threads run independent ops. */
   public record Threads(int intraOp, int interOp) {
@@ -49,9 +50,14 @@ public final class TfModelRunner implements ModelRunner {
   }
 
   private TfModelRunner(
-      Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
+      Checkpoint ckpt,
+      KvCacheConfig kvCache,
+      Threads threads,
+      MatmulPrecision precision,
+      AttentionKernel attention)
       throws CheckpointException {
     this.config = ckpt.config();
+    this.attention = attention.resolve();
     this.kvCache = kvCache;
     Graph g = new Graph();
     Session s = null;
@@ -62,7 +68,10 @@ public final class TfModelRunner implements ModelRunner {
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
       for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {
-        steps.put(mode, new DecoderStep(ops, weights, pool, ckpt, config.text(), mode));
+        steps.put(
+            mode,
+            new DecoderStep(
+                ops, weights, pool, ckpt, config.text(), mode, this.attention, threads.intraOp()));
       }
       ConfigProto proto =
           ConfigProto.newBuilder()
@@ -89,9 +98,13 @@ public final class TfModelRunner implements ModelRunner {
    * TensorFlow's one-time graph preparation is not paid by the first request.
    */
   public static TfModelRunner load(
-      Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
+      Checkpoint ckpt,
+      KvCacheConfig kvCache,
+      Threads threads,
+      MatmulPrecision precision,
+      AttentionKernel attention)
       throws CheckpointException {
-    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads, precision);
+    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads, precision, attention);
     try {
       runner.warmUp();
     } catch (RuntimeException e) {
@@ -114,9 +127,20 @@ public final class TfModelRunner implements ModelRunner {
     execute(ScheduledBatch.of(List.of(decode, prefill)));
   }
 
+  public static TfModelRunner load(
+      Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
+      throws CheckpointException {
+    return load(ckpt, kvCache, threads, precision, AttentionKernel.AUTO);
+  }
+
   public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache)
       throws CheckpointException {
     return load(ckpt, kvCache, Threads.defaults(), MatmulPrecision.FLOAT32);
+  }
+
+  /** The decode attention kernel in use: NATIVE or GRAPH. */
+  public AttentionKernel attention() {
+    return attention;
   }
 
   public LlavaConfig config() {

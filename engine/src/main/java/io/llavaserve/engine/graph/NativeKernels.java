@@ -1,0 +1,68 @@
+package io.llavaserve.engine.graph;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+import org.tensorflow.TensorFlow;
+
+/**
+ * The project's own TensorFlow ops, built from {@code engine/src/main/native} into {@code
+ * libllava_ops.so} when the build machine has a C compiler, and registered with TensorFlow on first
+ * use. Where the library is missing (no compiler at build time, another OS or architecture) or does
+ * not load, {@link #available()} is false and the graph falls back to stock ops.
+ */
+public final class NativeKernels {
+
+  /** Decode attention over the paged KV pool; see {@code llava_ops.c}. */
+  static final String PAGED_ATTENTION = "LlavaPagedAttention";
+
+  private static final String RESOURCE =
+      "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so";
+
+  private static String unavailable;
+  private static boolean tried;
+
+  private NativeKernels() {}
+
+  /** Whether the native ops are registered with TensorFlow (loading them on the first call). */
+  public static synchronized boolean available() {
+    if (!tried) {
+      tried = true;
+      unavailable = load();
+    }
+    return unavailable == null;
+  }
+
+  /** Why the native ops are not available, or null when they are. */
+  public static synchronized String unavailableReason() {
+    available();
+    return unavailable;
+  }
+
+  private static String load() {
+    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+    String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+    if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+      return "built for linux-x86_64 only, this is " + os + "-" + arch;
+    }
+    try (InputStream in = NativeKernels.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        return "libllava_ops.so is not in this build (the build machine had no C compiler)";
+      }
+      Path file = Files.createTempFile("libllava_ops", ".so");
+      file.toFile().deleteOnExit();
+      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+      TensorFlow.loadLibrary(file.toString());
+    } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
+      return "libllava_ops.so did not load: " + e.getMessage();
+    }
+    if (!TensorFlow.registeredOpList().getOpList().stream()
+        .anyMatch(op -> op.getName().equals(PAGED_ATTENTION))) {
+      return "libllava_ops.so loaded but did not register " + PAGED_ATTENTION;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,332 @@
+/*
+ * LlavaPagedAttention: decode attention read in place from the paged KV pool.
+ *
+ * The graph-only decode path gathers every block a sequence reads into a fresh tensor
+ * ([seqs, blocks, kv_heads, block_size, head_dim]) before multiplying, once for keys and once for
+ * values, in every layer: the KV bytes cross memory three times. This kernel walks each
+ * sequence's block table and reads the pool variables where they lie, so the bytes cross once.
+ *
+ * Inputs:
+ *   q             float [S, H, D]   queries of one decode token per sequence, already scaled
+ *   k_cache       resource          float [N, KVH, BS, D]
+ *   v_cache       resource          float [N, KVH, BS, D]
+ *   block_tables  int32 [S, B]      pool block of each sequence's i-th block
+ *   context_lens  int32 [S]         keys each sequence attends to (positions 0 .. len-1)
+ * Output:
+ *   out           float [S, H * D]
+ * Attr:
+ *   num_threads   int               worker threads for one call (the calling thread included)
+ *
+ * Grouped-query attention: query head h reads kv head h / (H / KVH).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_kernel_api.h"
+
+#define OP_NAME "LlavaPagedAttention"
+#define MAX_THREADS 64
+/* Below this many key rows in a call, threads cost more than they save. */
+#define MIN_ROWS_PER_THREAD 2048
+
+typedef struct {
+  const float* q;
+  const float* k;
+  const float* v;
+  const int32_t* tables;
+  const int32_t* lens;
+  float* out;
+  int64_t heads, kv_heads, head_dim, block_size, max_blocks;
+  int64_t items; /* seqs * kv_heads */
+  atomic_llong next;
+} Work;
+
+typedef struct {
+  int32_t num_threads;
+} Kernel;
+
+/* One (sequence, kv head): the group of query heads that share it, over all its keys. */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void attend(
+    const Work* w, int64_t item, float* scores) {
+  const int64_t s = item / w->kv_heads;
+  const int64_t kvh = item % w->kv_heads;
+  const int64_t d = w->head_dim;
+  const int64_t bs = w->block_size;
+  const int64_t group = w->heads / w->kv_heads;
+  const int64_t len = w->lens[s];
+  const int32_t* table = w->tables + s * w->max_blocks;
+  const float* q = w->q + (s * w->heads + kvh * group) * d;
+  float* out = w->out + (s * w->heads + kvh * group) * d;
+
+  memset(out, 0, (size_t)(group * d) * sizeof(float));
+  if (len == 0) {
+    return;
+  }
+  for (int64_t l = 0; l < len; l += bs) {
+    const float* kb = w->k + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;
+    const int64_t n = len - l < bs ? len - l : bs;
+    for (int64_t t = 0; t < n; t++) {
+      const float* key = kb + t * d;
+      for (int64_t g = 0; g < group; g++) {
+        const float* qg = q + g * d;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < d; i++) {
+          acc += qg[i] * key[i];
+        }
+        scores[g * len + l + t] = acc;
+      }
+    }
+  }
+  for (int64_t g = 0; g < group; g++) {
+    float* sg = scores + g * len;
+    float max = sg[0];
+    for (int64_t l = 1; l < len; l++) {
+      max = sg[l] > max ? sg[l] : max;
+    }
+    float sum = 0.0f;
+    for (int64_t l = 0; l < len; l++) {
+      sg[l] = expf(sg[l] - max);
+      sum += sg[l];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t l = 0; l < len; l++) {
+      sg[l] *= inv;
+    }
+  }
+  for (int64_t l = 0; l < len; l += bs) {
+    const float* vb = w->v + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;
+    const int64_t n = len - l < bs ? len - l : bs;
+    for (int64_t t = 0; t < n; t++) {
+      const float* value = vb + t * d;
+      for (int64_t g = 0; g < group; g++) {
+        const float p = scores[g * len + l + t];
+        float* og = out + g * d;
+        for (int64_t i = 0; i < d; i++) {
+          og[i] += p * value[i];
+        }
+      }
+    }
+  }
+}
+
+static void* run_items(void* arg) {
+  Work* w = (Work*)arg;
+  const int64_t group = w->heads / w->kv_heads;
+  float* scores = malloc((size_t)(group * w->max_blocks * w->block_size) * sizeof(float));
+  if (scores == NULL) {
+    return (void*)1;
+  }
+  for (;;) {
+    const int64_t item = atomic_fetch_add(&w->next, 1);
+    if (item >= w->items) {
+      break;
+    }
+    attend(w, item, scores);
+  }
+  free(scores);
+  return NULL;
+}
+
+static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg) {
+  TF_SetStatus(status, code, msg);
+  TF_OpKernelContext_Failure(ctx, status);
+}
+
+static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
+  (void)ctx;
+  memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
+}
+
+static void* create(TF_OpKernelConstruction* ctx) {
+  Kernel* k = calloc(1, sizeof(Kernel));
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "num_threads", &k->num_threads, status);
+  if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
+    k->num_threads = 1;
+  }
+  if (k->num_threads > MAX_THREADS) {
+    k->num_threads = MAX_THREADS;
+  }
+  TF_DeleteStatus(status);
+  return k;
+}
+
+static void destroy(void* kernel) { free(kernel); }
+
+static int same_pool_shape(const TF_Tensor* a, const TF_Tensor* b) {
+  if (TF_NumDims(a) != 4 || TF_NumDims(b) != 4) {
+    return 0;
+  }
+  for (int i = 0; i < 4; i++) {
+    if (TF_Dim(a, i) != TF_Dim(b, i)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Kernel* kern = (const Kernel*)kernel;
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* q = NULL;
+  TF_Tensor* kc = NULL;
+  TF_Tensor* vc = NULL;
+  TF_Tensor* tables = NULL;
+  TF_Tensor* lens = NULL;
+  TF_Tensor* out = NULL;
+  char msg[256];
+
+  TF_GetInput(ctx, 0, &q, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 1, false, false, true, copy_tensor, &kc, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 2, false, false, true, copy_tensor, &vc, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 3, &tables, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 4, &lens, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  if (TF_TensorType(kc) != TF_FLOAT_TYPE || TF_TensorType(vc) != TF_FLOAT_TYPE ||
+      !same_pool_shape(kc, vc)) {
+    fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+         OP_NAME ": k_cache and v_cache must be float32 [blocks, kv_heads, block_size, head_dim]");
+    goto done;
+  }
+  if (TF_NumDims(q) != 3 || TF_NumDims(tables) != 2 || TF_NumDims(lens) != 1) {
+    fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+         OP_NAME ": expected q [S, H, D], block_tables [S, B], context_lens [S]");
+    goto done;
+  }
+  const int64_t seqs = TF_Dim(q, 0);
+  const int64_t heads = TF_Dim(q, 1);
+  const int64_t head_dim = TF_Dim(q, 2);
+  const int64_t num_blocks = TF_Dim(kc, 0);
+  const int64_t kv_heads = TF_Dim(kc, 1);
+  const int64_t block_size = TF_Dim(kc, 2);
+  const int64_t max_blocks = TF_Dim(tables, 1);
+  if (head_dim != TF_Dim(kc, 3) || kv_heads == 0 || heads % kv_heads != 0 ||
+      TF_Dim(tables, 0) != seqs || TF_Dim(lens, 0) != seqs) {
+    snprintf(msg, sizeof msg,
+             OP_NAME ": shapes disagree: q [%lld, %lld, %lld], pool kv_heads %lld head_dim %lld,"
+                     " block_tables rows %lld, context_lens %lld",
+             (long long)seqs, (long long)heads, (long long)head_dim, (long long)kv_heads,
+             (long long)TF_Dim(kc, 3), (long long)TF_Dim(tables, 0), (long long)TF_Dim(lens, 0));
+    fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+    goto done;
+  }
+  const int32_t* table_data = TF_TensorData(tables);
+  const int32_t* len_data = TF_TensorData(lens);
+  int64_t rows = 0;
+  for (int64_t s = 0; s < seqs; s++) {
+    const int64_t len = len_data[s];
+    if (len < 0 || len > max_blocks * block_size) {
+      snprintf(msg, sizeof msg, OP_NAME ": context_lens[%lld] = %lld outside [0, %lld]",
+               (long long)s, (long long)len, (long long)(max_blocks * block_size));
+      fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+      goto done;
+    }
+    for (int64_t b = 0; b * block_size < len; b++) {
+      const int32_t blk = table_data[s * max_blocks + b];
+      if (blk < 0 || blk >= num_blocks) {
+        snprintf(msg, sizeof msg, OP_NAME ": block_tables[%lld, %lld] = %d outside [0, %lld)",
+                 (long long)s, (long long)b, blk, (long long)num_blocks);
+        fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+        goto done;
+      }
+    }
+    rows += len;
+  }
+
+  const int64_t out_dims[2] = {seqs, heads * head_dim};
+  out = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, out_dims, 2,
+                          (size_t)(seqs * heads * head_dim) * sizeof(float), status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+
+  Work w = {.q = TF_TensorData(q),
+            .k = TF_TensorData(kc),
+            .v = TF_TensorData(vc),
+            .tables = table_data,
+            .lens = len_data,
+            .out = TF_TensorData(out),
+            .heads = heads,
+            .kv_heads = kv_heads,
+            .head_dim = head_dim,
+            .block_size = block_size,
+            .max_blocks = max_blocks,
+            .items = seqs * kv_heads};
+  atomic_init(&w.next, 0);
+
+  int64_t threads = rows * kv_heads / MIN_ROWS_PER_THREAD;
+  if (threads > kern->num_threads) {
+    threads = kern->num_threads;
+  }
+  if (threads > w.items) {
+    threads = w.items;
+  }
+  pthread_t helpers[MAX_THREADS];
+  int started = 0;
+  for (int64_t i = 1; i < threads; i++) {
+    if (pthread_create(&helpers[started], NULL, run_items, &w) == 0) {
+      started++;
+    }
+  }
+  int failed = run_items(&w) != NULL;
+  for (int i = 0; i < started; i++) {
+    void* result = NULL;
+    pthread_join(helpers[i], &result);
+    failed |= result != NULL;
+  }
+  if (failed) {
+    fail(ctx, status, TF_INTERNAL_CODE, OP_NAME ": out of memory for attention scores");
+  }
+
+done:
+  TF_DeleteTensor(q);
+  TF_DeleteTensor(kc);
+  TF_DeleteTensor(vc);
+  TF_DeleteTensor(tables);
+  TF_DeleteTensor(lens);
+  TF_DeleteTensor(out);
+  TF_DeleteStatus(status);
+}
+
+static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
+}
+
+__attribute__((constructor)) static void register_op(void) {
+  TF_Status* status = TF_NewStatus();
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(OP_NAME);
+  TF_OpDefinitionBuilderAddInput(op, "q: float");
+  TF_OpDefinitionBuilderAddInput(op, "k_cache: resource");
+  TF_OpDefinitionBuilderAddInput(op, "v_cache: resource");
+  TF_OpDefinitionBuilderAddInput(op, "block_tables: int32");
+  TF_OpDefinitionBuilderAddInput(op, "context_lens: int32");
+  TF_OpDefinitionBuilderAddOutput(op, "out: float");
+  TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
+  TF_OpDefinitionBuilderSetIsStateful(op, true);
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
+  TF_RegisterOpDefinition(op, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_KernelBuilder* kb = TF_NewKernelBuilder(OP_NAME, "CPU", create, compute, destroy);
+    TF_RegisterKernelBuilder(OP_NAME, kb, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    fprintf(stderr, OP_NAME ": registration failed (code %d)\n", TF_GetCode(status));
+  }
+  TF_DeleteStatus(status);
+}

@@ -1,0 +1,329 @@
+package io.llavaserve.engine.graph;
+
+import static io.llavaserve.engine.graph.TfModelRunnerTest.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/** The native paged-attention kernel against plain Java, and the model with it against without. */
+class NativeAttentionTest {
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void nativeOpsWereBuilt() {
+    boolean built =
+        NativeKernels.class.getResource(
+                "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so")
+            != null;
+    assumeTrue(built, "libllava_ops.so was not built on this machine (no gcc)");
+    assertTrue(NativeKernels.available(), () -> NativeKernels.unavailableReason());
+    assertEquals(AttentionKernel.NATIVE, AttentionKernel.AUTO.resolve());
+  }
+
+  /** A pool filled with random keys and values, and the kernel's inputs as placeholders. */
+  private static final class Harness implements AutoCloseable {
+    final Graph graph = new Graph();
+    final Ops tf = Ops.create(graph);
+    final TextConfig text;
+    final KvCacheConfig cache;
+    final KvPool pool;
+    final Placeholder<TInt32> slots;
+    final Placeholder<TFloat32> k;
+    final Placeholder<TFloat32> v;
+    final Placeholder<TFloat32> q;
+    final Placeholder<TInt32> tables;
+    final Placeholder<TInt32> lens;
+    final Operand<TFloat32> out;
+    final Session session;
+    final float[] keys;
+    final float[] values;
+
+    Harness(TextConfig text, KvCacheConfig cache, long seed, int threads) {
+      this.text = text;
+      this.cache = cache;
+      pool = new KvPool(tf, text, cache);
+      int kvh = text.numKeyValueHeads();
+      int hd = text.headDim();
+      slots = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, kvh, 3)));
+      k = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, kvh, hd)));
+      v = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, kvh, hd)));
+      q = tf.placeholder(TFloat32.class);
+      tables = tf.placeholder(TInt32.class);
+      lens = tf.placeholder(TInt32.class);
+      var written = pool.write(0, slots, k, v);
+      out = pool.attend(0, q, tables, lens, written, threads);
+      session = new Session(graph);
+      pool.zero(session);
+
+      // Fill every slot of layer 0 with random keys and values, in one write.
+      int tokens = cache.numBlocks() * cache.blockSize();
+      SplittableRandom rnd = new SplittableRandom(seed);
+      keys = random(rnd, tokens * kvh * hd);
+      values = random(rnd, tokens * kvh * hd);
+      int[] idx = new int[tokens * kvh * 3];
+      int at = 0;
+      for (int t = 0; t < tokens; t++) {
+        for (int h = 0; h < kvh; h++) {
+          idx[at++] = t / cache.blockSize();
+          idx[at++] = h;
+          idx[at++] = t % cache.blockSize();
+        }
+      }
+      // keys[] is indexed [token][head][d]; the pool is [block][head][offset][d].
+      try (TInt32 s = TInt32.tensorOf(Shape.of(tokens, kvh, 3), DataBuffers.of(idx, true, false));
+          TFloat32 kt = TFloat32.tensorOf(Shape.of(tokens, kvh, hd), DataBuffers.of(keys));
+          TFloat32 vt = TFloat32.tensorOf(Shape.of(tokens, kvh, hd), DataBuffers.of(values))) {
+        Session.Runner r = session.runner().feed(slots, s).feed(k, kt).feed(v, vt);
+        written.forEach(r::addTarget);
+        r.run();
+      }
+    }
+
+    float[] attend(float[] query, int seqs, int[][] blockTables, int[] contextLens) {
+      int heads = text.numAttentionHeads();
+      int hd = text.headDim();
+      int width = Arrays.stream(blockTables).mapToInt(t -> t.length).max().orElse(0);
+      int[] flat = new int[seqs * width];
+      for (int s = 0; s < seqs; s++) {
+        System.arraycopy(blockTables[s], 0, flat, s * width, blockTables[s].length);
+      }
+      int kvh = text.numKeyValueHeads();
+      try (TFloat32 qt = TFloat32.tensorOf(Shape.of(seqs, heads, hd), DataBuffers.of(query));
+          TInt32 tt = TInt32.tensorOf(Shape.of(seqs, width), DataBuffers.of(flat, true, false));
+          TInt32 lt = TInt32.tensorOf(Shape.of(seqs), DataBuffers.of(contextLens, true, false));
+          TInt32 noSlots = TInt32.tensorOf(Shape.of(0, kvh, 3));
+          TFloat32 noK = TFloat32.tensorOf(Shape.of(0, kvh, hd));
+          Result r =
+              session
+                  .runner()
+                  .feed(slots, noSlots)
+                  .feed(k, noK)
+                  .feed(v, noK)
+                  .feed(q, qt)
+                  .feed(tables, tt)
+                  .feed(lens, lt)
+                  .fetch(out)
+                  .run()) {
+        TFloat32 o = (TFloat32) r.get(0);
+        assertEquals(Shape.of(seqs, (long) heads * hd), o.shape());
+        float[] data = new float[seqs * heads * hd];
+        o.asRawTensor().data().asFloats().read(data);
+        return data;
+      }
+    }
+
+    /** Plain softmax(q k^T) v over each sequence's tokens, in double precision. */
+    float[] expected(float[] query, int seqs, int[][] blockTables, int[] contextLens) {
+      int heads = text.numAttentionHeads();
+      int kvh = text.numKeyValueHeads();
+      int hd = text.headDim();
+      int bs = cache.blockSize();
+      float[] o = new float[seqs * heads * hd];
+      for (int s = 0; s < seqs; s++) {
+        for (int h = 0; h < heads; h++) {
+          int g = h / (heads / kvh);
+          int len = contextLens[s];
+          double[] w = new double[len];
+          double max = Double.NEGATIVE_INFINITY;
+          for (int l = 0; l < len; l++) {
+            int token = blockTables[s][l / bs] * bs + l % bs;
+            double dot = 0;
+            for (int d = 0; d < hd; d++) {
+              dot += query[(s * heads + h) * hd + d] * keys[(token * kvh + g) * hd + d];
+            }
+            w[l] = dot;
+            max = Math.max(max, dot);
+          }
+          double sum = 0;
+          for (int l = 0; l < len; l++) {
+            w[l] = Math.exp(w[l] - max);
+            sum += w[l];
+          }
+          for (int l = 0; l < len; l++) {
+            int token = blockTables[s][l / bs] * bs + l % bs;
+            for (int d = 0; d < hd; d++) {
+              o[(s * heads + h) * hd + d] +=
+                  (float) (w[l] / sum * values[(token * kvh + g) * hd + d]);
+            }
+          }
+        }
+      }
+      return o;
+    }
+
+    @Override
+    public void close() {
+      session.close();
+      graph.close();
+    }
+  }
+
+  private static float[] random(SplittableRandom rnd, int n) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) (rnd.nextDouble() * 2 - 1);
+    }
+    return x;
+  }
+
+  /** Shuffled, non-contiguous block tables: a sequence's blocks lie anywhere in the pool. */
+  private static int[][] tables(SplittableRandom rnd, int[] lens, int blockSize, int numBlocks) {
+    List<Integer> free = new ArrayList<>();
+    for (int b = 0; b < numBlocks; b++) {
+      free.add(b);
+    }
+    java.util.Collections.shuffle(free, new java.util.Random(rnd.nextLong()));
+    int[][] t = new int[lens.length][];
+    int next = 0;
+    for (int s = 0; s < lens.length; s++) {
+      // one spare block past the context, as the engine's tables often have
+      t[s] = new int[(lens[s] + blockSize - 1) / blockSize + 1];
+      for (int i = 0; i < t[s].length; i++) {
+        t[s][i] = free.get(next++ % numBlocks);
+      }
+    }
+    return t;
+  }
+
+  @ParameterizedTest(name = "kv heads {0}")
+  @ValueSource(ints = {1, 2, 4})
+  void matchesPlainAttention(int kvHeads) {
+    TextConfig text = TinySpec.tiny().withKeyValueHeads(kvHeads).toConfig().text();
+    KvCacheConfig cache = new KvCacheConfig(4, 600);
+    SplittableRandom rnd = new SplittableRandom(kvHeads);
+    // 1 and 2 threads; lengths on and off block boundaries, one empty context.
+    for (int threads : new int[] {1, 2}) {
+      try (Harness h = new Harness(text, cache, 17 + kvHeads, threads)) {
+        int[] lens = {1, 3, 4, 5, 16, 17, 64, 0, 200, 333, 512, 9};
+        int seqs = lens.length;
+        int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+        float[] q = random(rnd, seqs * text.numAttentionHeads() * text.headDim());
+        assertClose(
+            h.expected(q, seqs, t, lens),
+            h.attend(q, seqs, t, lens),
+            1e-5,
+            "kv heads " + kvHeads + ", threads " + threads);
+      }
+    }
+  }
+
+  @Test
+  void rejectsBlocksOutsideThePoolAndBadLengths() {
+    TextConfig text = TinySpec.tiny().toConfig().text();
+    KvCacheConfig cache = new KvCacheConfig(4, 8);
+    try (Harness h = new Harness(text, cache, 1, 1)) {
+      float[] q = new float[text.numAttentionHeads() * text.headDim()];
+      TFInvalidArgumentException e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attend(q, 1, new int[][] {{0, 8}}, new int[] {6}));
+      assertTrue(e.getMessage().contains("block_tables[0, 1] = 8 outside [0, 8)"), e.getMessage());
+      e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attend(q, 1, new int[][] {{0, 1}}, new int[] {9}));
+      assertTrue(e.getMessage().contains("context_lens[0] = 9 outside [0, 8]"), e.getMessage());
+      // The session is still usable after a rejected call.
+      assertEquals(q.length, h.attend(q, 1, new int[][] {{3, 1}}, new int[] {8}).length);
+    }
+  }
+
+  /** The whole model: decode steps of many sequences give the same logits either way. */
+  @ParameterizedTest(name = "kv heads {0}")
+  @ValueSource(ints = {2, 4})
+  void modelDecodesTheSameWithEitherKernel(int kvHeads) throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny().withKeyValueHeads(kvHeads));
+    KvCacheConfig cache = new KvCacheConfig(4, 512);
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner nat =
+            TfModelRunner.load(
+                ckpt,
+                cache,
+                TfModelRunner.Threads.defaults(),
+                MatmulPrecision.FLOAT32,
+                AttentionKernel.NATIVE);
+        TfModelRunner graph =
+            TfModelRunner.load(
+                ckpt,
+                cache,
+                TfModelRunner.Threads.defaults(),
+                MatmulPrecision.FLOAT32,
+                AttentionKernel.GRAPH)) {
+      assertEquals(AttentionKernel.NATIVE, nat.attention());
+      assertEquals(AttentionKernel.GRAPH, graph.attention());
+      SplittableRandom rnd = new SplittableRandom(kvHeads);
+      int vocab = ckpt.config().text().vocabSize() - 100;
+      int seqs = 20;
+      int[] lens = new int[seqs];
+      int[][] tables = new int[seqs][];
+      int[][] tokens = new int[seqs][];
+      for (int s = 0; s < seqs; s++) {
+        lens[s] = 1 + rnd.nextInt(60);
+        tables[s] = TfModelRunnerTest.blocks(s * 24, 24 * 4, 4);
+        tokens[s] = new int[lens[s]];
+        for (int i = 0; i < lens[s]; i++) {
+          tokens[s][i] = 3 + rnd.nextInt(vocab);
+        }
+      }
+      // Prefill all (one batch), then ten decode steps of all twenty, then a mixed step.
+      List<SequenceChunk> prefill = new ArrayList<>();
+      for (int s = 0; s < seqs; s++) {
+        prefill.add(SequenceChunk.text(tokens[s], 0, tables[s]));
+      }
+      compare(nat, graph, prefill, "prefill");
+      for (int step = 0; step < 10; step++) {
+        List<SequenceChunk> decode = new ArrayList<>();
+        for (int s = 0; s < seqs; s++) {
+          decode.add(SequenceChunk.text(new int[] {3 + rnd.nextInt(vocab)}, lens[s]++, tables[s]));
+        }
+        compare(nat, graph, decode, "decode step " + step);
+      }
+      List<SequenceChunk> mixed = new ArrayList<>();
+      mixed.add(SequenceChunk.text(new int[] {5}, lens[0], tables[0]));
+      mixed.add(SequenceChunk.text(new int[] {6, 7, 8}, lens[1], tables[1]));
+      compare(nat, graph, mixed, "mixed");
+    }
+  }
+
+  private static void compare(
+      TfModelRunner a, TfModelRunner b, List<SequenceChunk> chunks, String what) {
+    StepOutput x = a.execute(ScheduledBatch.of(chunks));
+    StepOutput y = b.execute(ScheduledBatch.of(chunks));
+    assertEquals(y.rows(), x.rows());
+    for (int r = 0; r < x.rows(); r++) {
+      assertClose(y.row(r), x.row(r), 1e-5, what + " row " + r);
+    }
+  }
+}
