@@ -50,7 +50,7 @@ typedef struct {
 } Kernel;
 
 /* One (sequence, kv head): the group of query heads that share it, over all its keys. */
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void attend(
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void attend(
     const Work* w, int64_t item, float* scores) {
   const int64_t s = item / w->kv_heads;
   const int64_t kvh = item % w->kv_heads;

@@ -61,6 +61,10 @@ final class EngineLoop {
   private final AtomicLong waitingTokens = new AtomicLong();
   private volatile EngineStats stats;
   private long steps;
+
+  /** Logits of the last step, reused by the next: megabytes a step not allocated afresh. */
+  private float[] logitsBuffer;
+
   private long promptTokensComputed;
   private long tokensGenerated;
   private long requestsFinished;
@@ -235,7 +239,8 @@ final class EngineLoop {
                 s.blockTable().blockIds(),
                 s.placements(c.start(), c.end())));
       }
-      StepOutput logits = runner.execute(ScheduledBatch.of(chunks));
+      StepOutput logits = runner.execute(ScheduledBatch.of(chunks), logitsBuffer);
+      logitsBuffer = logits.logits(); // sampled below, before the next step writes it again
       steps++;
       for (int i = 0; i < out.chunks().size(); i++) {
         ScheduledChunk c = out.chunks().get(i);

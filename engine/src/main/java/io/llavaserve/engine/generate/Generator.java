@@ -78,7 +78,7 @@ public final class Generator {
       SequenceChunk chunk =
           new SequenceChunk(
               prompt.slice(from, to), from, table, prompt.placements(from, to, features));
-      out = runner.execute(ScheduledBatch.of(List.of(chunk)));
+      out = runner.execute(ScheduledBatch.of(List.of(chunk)), out == null ? null : out.logits());
     }
 
     Sampler sampler = new Sampler(params, prompt.tokens());
@@ -111,7 +111,8 @@ public final class Generator {
       out =
           runner.execute(
               ScheduledBatch.of(
-                  List.of(SequenceChunk.text(new int[] {tok.tokenId()}, position, table))));
+                  List.of(SequenceChunk.text(new int[] {tok.tokenId()}, position, table))),
+              out.logits());
       position++;
     }
     if (!stopStrings.stopped()) {

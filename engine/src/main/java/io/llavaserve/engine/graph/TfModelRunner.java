@@ -211,6 +211,11 @@ public final class TfModelRunner implements ModelRunner {
 
   @Override
   public StepOutput execute(ScheduledBatch batch) {
+    return execute(batch, null);
+  }
+
+  @Override
+  public StepOutput execute(ScheduledBatch batch, float[] reuse) {
     StepInputs in = StepInputs.of(batch, kvCache, config);
     DecoderStep step = steps.get(DecoderStep.Mode.of(in.decodeSeqs, in.prefillSeqs));
     List<TInt32> owned = new ArrayList<>();
@@ -250,7 +255,13 @@ public final class TfModelRunner implements ModelRunner {
         TFloat32 out = (TFloat32) r.get(0);
         int vocab = vocabSize();
         int rows = in.logitsIndex.length;
-        float[] logits = new float[rows * vocab];
+        int size = rows * vocab;
+        // Grown with headroom so that a few more rows next step still fit.
+        float[] logits =
+            reuse != null && reuse.length >= size
+                ? reuse
+                : new float
+                    [Math.max(size, Math.min(2 * size, reuse == null ? 0 : 2 * reuse.length))];
         FloatDataBuffer src = out.asRawTensor().data().asFloats();
         for (int i = 0; i < rows; i++) {
           src.offset((long) i * vocab).read(logits, in.outputRow[i] * vocab, vocab);

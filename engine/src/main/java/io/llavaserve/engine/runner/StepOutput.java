@@ -2,12 +2,14 @@ package io.llavaserve.engine.runner;
 
 /**
  * Logits produced by one step, row-major {@code [rows, vocabSize]}: one row per chunk (its last
- * token), in the batch's chunk order, or one row per new token when all logits were asked for.
+ * token), in the batch's chunk order, or one row per new token when all logits were asked for. The
+ * array may be longer than {@code rows * vocabSize} (a reused buffer); what lies past is not part
+ * of the output.
  */
 public record StepOutput(int rows, int vocabSize, float[] logits) {
 
   public StepOutput {
-    if (logits.length != (long) rows * vocabSize) {
+    if (rows < 0 || vocabSize <= 0 || logits.length < (long) rows * vocabSize) {
       throw new IllegalArgumentException("logits must hold rows x vocabSize floats");
     }
   }

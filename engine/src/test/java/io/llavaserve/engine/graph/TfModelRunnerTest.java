@@ -225,6 +225,34 @@ class TfModelRunnerTest {
     }
   }
 
+  /** Logits written into a caller's buffer are the same as in a new array, and the rest is left. */
+  @Test
+  void reusesTheCallersLogitsBuffer() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
+      int vocab = runner.vocabSize();
+      ScheduledBatch prefill =
+          ScheduledBatch.of(
+              List.of(
+                  SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
+                  SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1})));
+      StepOutput fresh = runner.execute(prefill);
+      assertEquals(2 * vocab, fresh.logits().length);
+      float[] buffer = new float[3 * vocab];
+      java.util.Arrays.fill(buffer, 42f);
+      StepOutput reused = runner.execute(prefill, buffer);
+      assertTrue(reused.logits() == buffer, "a large enough buffer is written in place");
+      for (int r = 0; r < 2; r++) {
+        assertClose(fresh.row(r), reused.row(r), 0, "row " + r);
+      }
+      assertEquals(42f, buffer[2 * vocab]);
+      StepOutput grown = runner.execute(prefill, new float[vocab]);
+      assertTrue(grown.logits().length >= 2 * vocab);
+      assertClose(fresh.row(1), grown.row(1), 0, "grown buffer row 1");
+    }
+  }
+
   @Test
   void rejectsBadChunks() throws Exception {
     TinyCheckpoint.write(dir, TinySpec.tiny());
