@@ -63,7 +63,18 @@ class ChatPageTest {
         Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
         "the chat page test needs Debian's chromium and chromium-driver"
             + " (apt-get install -y chromium chromium-driver); skipped");
-    s = TestServer.start(dir);
+    // A max_tokens cap high enough that a long answer outlasts the click on Stop.
+    s =
+        TestServer.start(
+            dir,
+            new ServerConfig(
+                "127.0.0.1",
+                0,
+                List.of(),
+                1 << 20,
+                5,
+                new io.llavaserve.web.openai.RequestLimits(2, 3000, 2048)),
+            SchedulerConfig.defaults());
     browser = openBrowser(dir.resolve("chromium-profile"));
   }
 
@@ -116,7 +127,7 @@ class ChatPageTest {
       wait.until(ExpectedConditions.textToBe(By.id("model"), TestServer.MODEL_ID));
       recordSentFrames();
 
-      setField("max-tokens", "400");
+      setField("max-tokens", "3000"); // long enough that Stop, not the length, ends it
       setField("seed", "7");
       browser.findElement(By.id("image-input")).sendKeys(png(dir.resolve("shapes.png")).toString());
       wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("preview")));
@@ -139,7 +150,7 @@ class ChatPageTest {
       Thread.sleep(300);
       assertEquals(stoppedAt, first.getText().length(), "the answer stops growing");
       int tokens = tokenCount(stats(0));
-      assertTrue(tokens > 0 && tokens < 400, "stopped before max_tokens: " + stats(0));
+      assertTrue(tokens > 0 && tokens < 3000, "stopped before max_tokens: " + stats(0));
       assertTrue(stats(0).contains("TTFT"), stats(0));
       System.out.println("chat page: first answer " + stats(0));
       assertTrue(browser.findElement(By.id("send")).isEnabled());
@@ -164,7 +175,7 @@ class ChatPageTest {
       assertEquals(
           List.of("chat", "cancel", "chat"), sent.stream().map(f -> f.getString("type")).toList());
       JsonObject firstChat = sent.get(0);
-      assertEquals(400, firstChat.getInteger("max_tokens"));
+      assertEquals(3000, firstChat.getInteger("max_tokens"));
       assertEquals(7, firstChat.getInteger("seed"));
       JsonArray messages = sent.get(2).getJsonArray("messages");
       assertEquals(3, messages.size());
