@@ -71,7 +71,7 @@ public final class LlavaModel implements AutoCloseable {
           KvCacheConfig.fromBudget(cfg.text(), options.blockSize(), options.kvCacheBytes());
       TfModelRunner runner =
           TfModelRunner.load(
-              ckpt, kv, options.threads(), options.matmulPrecision(), options.attention());
+              ckpt, kv, options.threads(), options.matmulPrecision(), options.kernels());
       long ms = (System.nanoTime() - start) / 1_000_000;
       return new LlavaModel(ckpt, tok, template, new ImagePreprocessor(pc), runner, options, ms);
     } catch (CheckpointException | IOException | RuntimeException e) {

@@ -1,6 +1,6 @@
 package io.llavaserve.engine;
 
-import io.llavaserve.engine.graph.AttentionKernel;
+import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
@@ -15,7 +15,7 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param padToSquare LLaVA-1.5's pad-to-square before resizing (on by default)
  * @param imageLimits byte and pixel caps checked before an image is decoded
  * @param matmulPrecision element type of the matmul weights
- * @param attention how decode attention reads the paged KV cache
+ * @param kernels native or stock TensorFlow kernels for attention and bfloat16 matmuls
  */
 public record ModelOptions(
     long kvCacheBytes,
@@ -24,7 +24,7 @@ public record ModelOptions(
     boolean padToSquare,
     ImageLimits imageLimits,
     MatmulPrecision matmulPrecision,
-    AttentionKernel attention) {
+    Kernels kernels) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
@@ -37,9 +37,13 @@ public record ModelOptions(
     }
   }
 
-  public ModelOptions withAttention(AttentionKernel kernel) {
+  public ModelOptions withKernels(Kernels k) {
     return new ModelOptions(
-        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, kernel);
+        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, k);
+  }
+
+  public ModelOptions withMatmulPrecision(MatmulPrecision p) {
+    return new ModelOptions(kvCacheBytes, blockSize, threads, padToSquare, imageLimits, p, kernels);
   }
 
   public static ModelOptions defaults() {
@@ -50,16 +54,16 @@ public record ModelOptions(
         true,
         ImageLimits.defaults(),
         MatmulPrecision.FLOAT32,
-        AttentionKernel.AUTO);
+        Kernels.AUTO);
   }
 
   public ModelOptions withKvCacheBytes(long bytes) {
     return new ModelOptions(
-        bytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, attention);
+        bytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, kernels);
   }
 
   public ModelOptions withPadToSquare(boolean pad) {
     return new ModelOptions(
-        kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision, attention);
+        kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision, kernels);
   }
 }

@@ -3,7 +3,7 @@ package io.llavaserve.cli;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.CheckpointException;
-import io.llavaserve.engine.graph.AttentionKernel;
+import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
@@ -55,11 +55,12 @@ final class ModelOption {
   MatmulPrecision matmulPrecision;
 
   @Option(
-      names = "--attention",
+      names = "--kernels",
       paramLabel = "K",
       description =
-          "Decode attention kernel: auto (native where built), native or graph (model.attention).")
-  AttentionKernel attention;
+          "auto (native attention and bfloat16 matmuls where they help), native or graph"
+              + " (stock TensorFlow ops) (model.kernels).")
+  Kernels kernels;
 
   @Option(
       names = "--no-pad",
@@ -108,11 +109,10 @@ final class ModelOption {
             ? matmulPrecision
             : MatmulPrecision.valueOf(
                 s.string("model.matmul-precision").toUpperCase(java.util.Locale.ROOT));
-    AttentionKernel kernel =
-        attention != null
-            ? attention
-            : AttentionKernel.valueOf(
-                s.string("model.attention").toUpperCase(java.util.Locale.ROOT));
+    Kernels kernel =
+        kernels != null
+            ? kernels
+            : Kernels.valueOf(s.string("model.kernels").toUpperCase(java.util.Locale.ROOT));
     return new ModelOptions(mb << 20, block, threads(), pad, limits, precision, kernel);
   }
 

@@ -76,7 +76,7 @@ final class DecoderStep {
   private final int attentionThreads;
 
   /**
-   * @param attention a resolved kernel choice (NATIVE or GRAPH)
+   * @param nativeAttention whether decode attention runs in the native kernel
    * @param attentionThreads threads the native kernel may use in one call
    */
   DecoderStep(
@@ -86,12 +86,12 @@ final class DecoderStep {
       Checkpoint ckpt,
       TextConfig cfg,
       Mode mode,
-      AttentionKernel attention,
+      boolean nativeAttention,
       int attentionThreads) {
     this.g = g;
     this.pool = pool;
     this.mode = mode;
-    this.nativeAttention = attention == AttentionKernel.NATIVE;
+    this.nativeAttention = nativeAttention;
     this.attentionThreads = attentionThreads;
     this.kvHeads = cfg.numKeyValueHeads();
     this.group = cfg.groupSize();

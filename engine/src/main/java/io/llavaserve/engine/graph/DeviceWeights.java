@@ -29,6 +29,7 @@ final class DeviceWeights {
 
   private final Ops tf;
   private final MatmulPrecision precision;
+  private final boolean packForNativeMatMul;
   private final java.util.Map<String, Operand<TBfloat16>> bf16ByName = new java.util.HashMap<>();
   private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
   private final List<org.tensorflow.op.Op> conversions = new ArrayList<>();
@@ -45,9 +46,13 @@ final class DeviceWeights {
       Placeholder<TFloat32> feed,
       AssignVariableOp assign) {}
 
-  DeviceWeights(Ops tf, MatmulPrecision precision) {
+  /**
+   * @param packForNativeMatMul store bfloat16 Linear weights packed for the native kernel
+   */
+  DeviceWeights(Ops tf, MatmulPrecision precision, boolean packForNativeMatMul) {
     this.tf = tf;
     this.precision = precision;
+    this.packForNativeMatMul = packForNativeMatMul && precision == MatmulPrecision.BFLOAT16;
   }
 
   /** A variable holding one checkpoint tensor, with the shape the checkpoint gives. */
@@ -82,10 +87,53 @@ final class DeviceWeights {
     if (precision == MatmulPrecision.FLOAT32) {
       return new Linear(f32, false);
     }
+    long in = rows[1];
+    long out = rows[0];
+    if (packForNativeMatMul) {
+      long packedIn = (in + 31) / 32 * 32;
+      long packedOut = (out + 63) / 64 * 64;
+      if (!bf16ByName.containsKey(name)) {
+        totalBytes += 2 * packedIn * packedOut - 4 * in * out;
+      }
+      return new Linear(packed(name, f32, in, out), true, Math.toIntExact(out));
+    }
     if (!bf16ByName.containsKey(name)) {
       totalBytes -= 2 * rows[0] * rows[1]; // held in 2 bytes per element once converted
     }
     return new Linear(bfloat16(name, f32), true);
+  }
+
+  /**
+   * The bfloat16 weight packed for the native kernel: from the transposed float32 [in, out], zero
+   * padded to multiples of 32 in and 64 out, then laid out as [out / 16, in / 2, 16, 2] so that 16
+   * columns times one pair of inputs are 64 contiguous bytes, and 16 such pairs one AMX tile.
+   */
+  private Operand<TBfloat16> packed(String name, Operand<TFloat32> f32, long in, long out) {
+    Operand<TBfloat16> existing = bf16ByName.get(name);
+    if (existing != null) {
+      return existing;
+    }
+    long padIn = (in + 31) / 32 * 32 - in;
+    long padOut = (out + 63) / 64 * 64 - out;
+    Ops scope = tf.withSubScope("weights_packed");
+    Operand<TFloat32> padded =
+        scope.pad(f32, scope.constant(new long[][] {{0, padIn}, {0, padOut}}), scope.constant(0f));
+    Operand<TFloat32> blocks =
+        scope.linalg.transpose(
+            scope.reshape(
+                padded, scope.constant(new long[] {(in + padIn) / 2, 2, (out + padOut) / 16, 16})),
+            scope.constant(new int[] {2, 0, 3, 1}));
+    VarHandleOp handle =
+        scope.varHandleOp(
+            TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("packed:" + name));
+    conversions.add(scope.assignVariableOp(handle, scope.dtypes.cast(blocks, TBfloat16.class)));
+    releases.add(
+        scope.assignVariableOp(
+            handlesByName.get(name),
+            scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
+    Operand<TBfloat16> read = scope.readVariableOp(handle, TBfloat16.class);
+    bf16ByName.put(name, read);
+    return read;
   }
 
   /**

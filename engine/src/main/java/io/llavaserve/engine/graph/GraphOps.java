@@ -19,9 +19,14 @@ import org.tensorflow.types.TInt32;
 final class GraphOps {
 
   final Ops tf;
+  private final int nativeThreads;
 
-  GraphOps(Ops tf) {
+  /**
+   * @param nativeThreads threads a native kernel may use in one call
+   */
+  GraphOps(Ops tf, int nativeThreads) {
     this.tf = tf;
+    this.nativeThreads = nativeThreads;
   }
 
   Operand<TInt32> i32(int v) {
@@ -35,6 +40,18 @@ final class GraphOps {
   /** {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. */
   @SuppressWarnings("unchecked")
   Operand<TFloat32> linear(Operand<TFloat32> x, Linear w) {
+    if (w.packedColumns() > 0) {
+      Operand<TFloat32> y =
+          tf.scope()
+              .opBuilder(NativeKernels.BF16_MATMUL, "bf16_matmul")
+              .addInput(x.asOutput())
+              .addInput(w.weight().asOutput())
+              .setAttr("n", (long) w.packedColumns())
+              .setAttr("num_threads", (long) nativeThreads)
+              .build()
+              .output(0);
+      return reshape(y, -1, w.packedColumns());
+    }
     if (!w.bfloat16()) {
       return tf.linalg.matMul(x, (Operand<TFloat32>) w.weight());
     }

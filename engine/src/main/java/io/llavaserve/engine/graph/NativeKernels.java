@@ -19,6 +19,9 @@ public final class NativeKernels {
   /** Decode attention over the paged KV pool; see {@code llava_ops.c}. */
   static final String PAGED_ATTENTION = "LlavaPagedAttention";
 
+  /** A Linear layer over packed bfloat16 weights; see {@code bf16_matmul.c}. */
+  static final String BF16_MATMUL = "LlavaBf16MatMul";
+
   private static final String RESOURCE =
       "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so";
 
@@ -42,6 +45,20 @@ public final class NativeKernels {
     return unavailable;
   }
 
+  /** Whether this CPU has the AVX512-BF16 dot product the bfloat16 matmul kernel is built on. */
+  public static boolean cpuHasAvx512Bf16() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          return java.util.Arrays.asList(line.split("\\s+")).contains("avx512_bf16");
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+    return false;
+  }
+
   private static String load() {
     String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
     String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
@@ -59,9 +76,11 @@ public final class NativeKernels {
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
-    if (!TensorFlow.registeredOpList().getOpList().stream()
-        .anyMatch(op -> op.getName().equals(PAGED_ATTENTION))) {
-      return "libllava_ops.so loaded but did not register " + PAGED_ATTENTION;
+    for (String name : new String[] {PAGED_ATTENTION, BF16_MATMUL}) {
+      if (!TensorFlow.registeredOpList().getOpList().stream()
+          .anyMatch(op -> op.getName().equals(name))) {
+        return "libllava_ops.so loaded but did not register " + name;
+      }
     }
     return null;
   }

@@ -40,7 +40,8 @@ public final class TfModelRunner implements ModelRunner {
   private final java.util.EnumMap<DecoderStep.Mode, DecoderStep> steps =
       new java.util.EnumMap<>(DecoderStep.Mode.class);
   private final long weightBytes;
-  private final AttentionKernel attention;
+  private final boolean nativeAttention;
+  private final boolean nativeMatMul;
 
   /** Session threading: intra-op threads split one op, inter-op threads run independent ops. */
   public record Threads(int intraOp, int interOp) {
@@ -54,24 +55,25 @@ public final class TfModelRunner implements ModelRunner {
       KvCacheConfig kvCache,
       Threads threads,
       MatmulPrecision precision,
-      AttentionKernel attention)
+      Kernels kernels)
       throws CheckpointException {
     this.config = ckpt.config();
-    this.attention = attention.resolve();
+    this.nativeAttention = kernels.nativeAttention();
+    this.nativeMatMul = precision == MatmulPrecision.BFLOAT16 && kernels.nativeBf16MatMul();
     this.kvCache = kvCache;
     Graph g = new Graph();
     Session s = null;
     try {
       Ops tf = Ops.create(g);
-      GraphOps ops = new GraphOps(tf);
-      DeviceWeights weights = new DeviceWeights(tf, precision);
+      GraphOps ops = new GraphOps(tf, threads.intraOp());
+      DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
       for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {
         steps.put(
             mode,
             new DecoderStep(
-                ops, weights, pool, ckpt, config.text(), mode, this.attention, threads.intraOp()));
+                ops, weights, pool, ckpt, config.text(), mode, nativeAttention, threads.intraOp()));
       }
       ConfigProto proto =
           ConfigProto.newBuilder()
@@ -102,9 +104,9 @@ public final class TfModelRunner implements ModelRunner {
       KvCacheConfig kvCache,
       Threads threads,
       MatmulPrecision precision,
-      AttentionKernel attention)
+      Kernels kernels)
       throws CheckpointException {
-    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads, precision, attention);
+    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads, precision, kernels);
     try {
       runner.warmUp();
     } catch (RuntimeException e) {
@@ -130,7 +132,7 @@ public final class TfModelRunner implements ModelRunner {
   public static TfModelRunner load(
       Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
       throws CheckpointException {
-    return load(ckpt, kvCache, threads, precision, AttentionKernel.AUTO);
+    return load(ckpt, kvCache, threads, precision, Kernels.AUTO);
   }
 
   public static TfModelRunner load(Checkpoint ckpt, KvCacheConfig kvCache)
@@ -138,9 +140,14 @@ public final class TfModelRunner implements ModelRunner {
     return load(ckpt, kvCache, Threads.defaults(), MatmulPrecision.FLOAT32);
   }
 
-  /** The decode attention kernel in use: NATIVE or GRAPH. */
-  public AttentionKernel attention() {
-    return attention;
+  /** Whether decode attention runs in the native kernel. */
+  public boolean nativeAttention() {
+    return nativeAttention;
+  }
+
+  /** Whether the Linear layers run in the native bfloat16 kernel. */
+  public boolean nativeMatMul() {
+    return nativeMatMul;
   }
 
   public LlavaConfig config() {

@@ -2,6 +2,7 @@ package io.llavaserve.engine.graph;
 
 import static io.llavaserve.engine.graph.TfModelRunnerTest.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -49,7 +50,7 @@ class NativeAttentionTest {
             != null;
     assumeTrue(built, "libllava_ops.so was not built on this machine (no gcc)");
     assertTrue(NativeKernels.available(), () -> NativeKernels.unavailableReason());
-    assertEquals(AttentionKernel.NATIVE, AttentionKernel.AUTO.resolve());
+    assertTrue(Kernels.AUTO.nativeAttention());
   }
 
   /** A pool filled with random keys and values, and the kernel's inputs as placeholders. */
@@ -273,16 +274,16 @@ class NativeAttentionTest {
                 cache,
                 TfModelRunner.Threads.defaults(),
                 MatmulPrecision.FLOAT32,
-                AttentionKernel.NATIVE);
+                Kernels.NATIVE);
         TfModelRunner graph =
             TfModelRunner.load(
                 ckpt,
                 cache,
                 TfModelRunner.Threads.defaults(),
                 MatmulPrecision.FLOAT32,
-                AttentionKernel.GRAPH)) {
-      assertEquals(AttentionKernel.NATIVE, nat.attention());
-      assertEquals(AttentionKernel.GRAPH, graph.attention());
+                Kernels.GRAPH)) {
+      assertTrue(nat.nativeAttention());
+      assertFalse(graph.nativeAttention());
       SplittableRandom rnd = new SplittableRandom(kvHeads);
       int vocab = ckpt.config().text().vocabSize() - 100;
       int seqs = 20;

@@ -1,0 +1,52 @@
+package io.llavaserve.engine.graph;
+
+/**
+ * Which implementation runs the hot spots of a decoder step: decode attention over the paged KV
+ * cache, and (with bfloat16 matmul weights) the Linear layers.
+ */
+public enum Kernels {
+  /**
+   * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
+   * attention wherever the library loads, native bfloat16 matmuls where the CPU also has
+   * AVX512-BF16.
+   */
+  AUTO,
+  /**
+   * The project's native ops ({@code libllava_ops.so}): attention reads each sequence's blocks in
+   * place from the pool variables, so the keys and values cross memory once per layer; bfloat16
+   * Linear weights are packed once at load for the CPU's bfloat16 dot product instead of being
+   * reordered by oneDNN on every call. Loading fails where the library is not available.
+   */
+  NATIVE,
+  /**
+   * Stock TensorFlow ops only: attention gathers each sequence's blocks into a new tensor, then
+   * multiplies. Works everywhere; moves the KV bytes about three times per layer.
+   */
+  GRAPH;
+
+  /** Whether decode attention runs natively: AUTO becomes a yes or a no on this machine. */
+  boolean nativeAttention() {
+    return switch (this) {
+      case AUTO -> NativeKernels.available();
+      case NATIVE -> requireLibrary();
+      case GRAPH -> false;
+    };
+  }
+
+  /** Whether bfloat16 Linear layers run natively. */
+  boolean nativeBf16MatMul() {
+    return switch (this) {
+      case AUTO -> NativeKernels.available() && NativeKernels.cpuHasAvx512Bf16();
+      case NATIVE -> requireLibrary();
+      case GRAPH -> false;
+    };
+  }
+
+  private static boolean requireLibrary() {
+    if (!NativeKernels.available()) {
+      throw new IllegalStateException(
+          "the native kernels are not available: " + NativeKernels.unavailableReason());
+    }
+    return true;
+  }
+}
