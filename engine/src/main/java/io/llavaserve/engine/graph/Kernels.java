@@ -7,8 +7,7 @@ package io.llavaserve.engine.graph;
 public enum Kernels {
   /**
    * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
-   * attention wherever the library loads, native bfloat16 matmuls where the CPU also has
-   * AVX512-BF16.
+   * attention wherever the library loads, native bfloat16 matmuls where the CPU also has AMX.
    */
   AUTO,
   /**
@@ -36,7 +35,7 @@ public enum Kernels {
   /** Whether bfloat16 Linear layers run natively. */
   boolean nativeBf16MatMul() {
     return switch (this) {
-      case AUTO -> NativeKernels.available() && NativeKernels.cpuHasAvx512Bf16();
+      case AUTO -> NativeKernels.available() && NativeKernels.cpuHasAmxBf16();
       case NATIVE -> requireLibrary();
       case GRAPH -> false;
     };
