@@ -24,6 +24,7 @@
  * AVX512-BF16 dot products, or plain C with the same arithmetic.
  */
 #include <cpuid.h>
+#include <pthread.h>
 #include <immintrin.h>
 #include <stdio.h>
 #include <sys/syscall.h>

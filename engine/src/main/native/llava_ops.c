@@ -20,16 +20,14 @@
  * Grouped-query attention: query head h reads kv head h / (H / KVH).
  */
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
 #include "tf_kernel_api.h"
 
 #define OP_NAME "LlavaPagedAttention"
-#define MAX_THREADS 64
 /* Below this many key rows in a call, threads cost more than they save. */
 #define MIN_ROWS_PER_THREAD 2048
 
@@ -41,8 +39,6 @@ typedef struct {
   const int32_t* lens;
   float* out;
   int64_t heads, kv_heads, head_dim, block_size, max_blocks;
-  int64_t items; /* seqs * kv_heads */
-  atomic_llong next;
 } Work;
 
 typedef struct {
@@ -113,22 +109,23 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) st
   }
 }
 
-static void* run_items(void* arg) {
-  Work* w = (Work*)arg;
-  const int64_t group = w->heads / w->kv_heads;
-  float* scores = malloc((size_t)(group * w->max_blocks * w->block_size) * sizeof(float));
-  if (scores == NULL) {
-    return (void*)1;
-  }
-  for (;;) {
-    const int64_t item = atomic_fetch_add(&w->next, 1);
-    if (item >= w->items) {
-      break;
+/* Each thread's score buffer, grown as needed and kept. */
+static __thread float* scratch;
+static __thread size_t scratch_floats;
+
+static void run_item(void* arg, int64_t item) {
+  const Work* w = (const Work*)arg;
+  const size_t need = (size_t)(w->heads / w->kv_heads * w->max_blocks * w->block_size);
+  if (need > scratch_floats) {
+    free(scratch);
+    scratch = malloc((need < 4096 ? 4096 : need) * sizeof(float));
+    if (scratch == NULL) {
+      scratch_floats = 0;
+      abort(); /* the process cannot go on without a few kilobytes */
     }
-    attend(w, item, scores);
+    scratch_floats = need < 4096 ? 4096 : need;
   }
-  free(scores);
-  return NULL;
+  attend(w, item, scratch);
 }
 
 static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg) {
@@ -148,8 +145,8 @@ static void* create(TF_OpKernelConstruction* ctx) {
   if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
     k->num_threads = 1;
   }
-  if (k->num_threads > MAX_THREADS) {
-    k->num_threads = MAX_THREADS;
+  if (k->num_threads > LLAVA_MAX_THREADS) {
+    k->num_threads = LLAVA_MAX_THREADS;
   }
   TF_DeleteStatus(status);
   return k;
@@ -266,33 +263,12 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
             .kv_heads = kv_heads,
             .head_dim = head_dim,
             .block_size = block_size,
-            .max_blocks = max_blocks,
-            .items = seqs * kv_heads};
-  atomic_init(&w.next, 0);
-
+            .max_blocks = max_blocks};
   int64_t threads = rows * kv_heads / MIN_ROWS_PER_THREAD;
   if (threads > kern->num_threads) {
     threads = kern->num_threads;
   }
-  if (threads > w.items) {
-    threads = w.items;
-  }
-  pthread_t helpers[MAX_THREADS];
-  int started = 0;
-  for (int64_t i = 1; i < threads; i++) {
-    if (pthread_create(&helpers[started], NULL, run_items, &w) == 0) {
-      started++;
-    }
-  }
-  int failed = run_items(&w) != NULL;
-  for (int i = 0; i < started; i++) {
-    void* result = NULL;
-    pthread_join(helpers[i], &result);
-    failed |= result != NULL;
-  }
-  if (failed) {
-    fail(ctx, status, TF_INTERNAL_CODE, OP_NAME ": out of memory for attention scores");
-  }
+  llava_parallel_for(seqs * kv_heads, threads < 1 ? 1 : threads, run_item, &w);
 
 done:
   TF_DeleteTensor(q);
