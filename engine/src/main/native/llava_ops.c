@@ -8,8 +8,8 @@
  *
  * Inputs:
  *   q             float [S, H, D]   queries of one decode token per sequence, already scaled
- *   k_cache       resource          float [N, KVH, BS, D]
- *   v_cache       resource          float [N, KVH, BS, D]
+ *   k_cache       resource          float or half [N, KVH, BS, D]
+ *   v_cache       resource          float or half [N, KVH, BS, D] (the same type as k_cache)
  *   block_tables  int32 [S, B]      pool block of each sequence's i-th block
  *   context_lens  int32 [S]         keys each sequence attends to (positions 0 .. len-1)
  * Output:
@@ -19,6 +19,7 @@
  *
  * Grouped-query attention: query head h reads kv head h / (H / KVH).
  */
+#include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,9 @@
 
 typedef struct {
   const float* q;
-  const float* k;
-  const float* v;
+  const void* k; /* float or _Float16 */
+  const void* v;
+  int half;
   const int32_t* tables;
   const int32_t* lens;
   float* out;
@@ -45,67 +47,142 @@ typedef struct {
   int32_t num_threads;
 } Kernel;
 
-/* One (sequence, kv head): the group of query heads that share it, over all its keys. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void attend(
-    const Work* w, int64_t item, float* scores) {
-  const int64_t s = item / w->kv_heads;
-  const int64_t kvh = item % w->kv_heads;
-  const int64_t d = w->head_dim;
-  const int64_t bs = w->block_size;
-  const int64_t group = w->heads / w->kv_heads;
-  const int64_t len = w->lens[s];
-  const int32_t* table = w->tables + s * w->max_blocks;
-  const float* q = w->q + (s * w->heads + kvh * group) * d;
-  float* out = w->out + (s * w->heads + kvh * group) * d;
+/*
+ * One (sequence, kv head): the group of query heads that share it, over all its keys. Defined once
+ * per pool element type T (float, or _Float16 converted to float as it is read).
+ */
+#define DEFINE_ATTEND(NAME, T, TARGET, DOT, AXPY)                                                 \
+  TARGET static void NAME(const Work* w, int64_t item, float* scores) {                           \
+    const int64_t s = item / w->kv_heads;                                                         \
+    const int64_t kvh = item % w->kv_heads;                                                       \
+    const int64_t d = w->head_dim;                                                                \
+    const int64_t bs = w->block_size;                                                             \
+    const int64_t group = w->heads / w->kv_heads;                                                 \
+    const int64_t len = w->lens[s];                                                               \
+    const int32_t* table = w->tables + s * w->max_blocks;                                         \
+    const float* q = w->q + (s * w->heads + kvh * group) * d;                                     \
+    float* out = w->out + (s * w->heads + kvh * group) * d;                                       \
+    const T* keys = (const T*)w->k;                                                               \
+    const T* values = (const T*)w->v;                                                             \
+    memset(out, 0, (size_t)(group * d) * sizeof(float));                                          \
+    if (len == 0) {                                                                               \
+      return;                                                                                     \
+    }                                                                                             \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      const T* kb = keys + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;                 \
+      const int64_t n = len - l < bs ? len - l : bs;                                              \
+      for (int64_t t = 0; t < n; t++) {                                                           \
+        const T* key = kb + t * d;                                                                \
+        for (int64_t g = 0; g < group; g++) {                                                     \
+          scores[g * len + l + t] = DOT(q + g * d, key, d);                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t g = 0; g < group; g++) {                                                         \
+      float* sg = scores + g * len;                                                               \
+      float max = sg[0];                                                                          \
+      for (int64_t l = 1; l < len; l++) {                                                         \
+        max = sg[l] > max ? sg[l] : max;                                                          \
+      }                                                                                           \
+      float sum = 0.0f;                                                                           \
+      for (int64_t l = 0; l < len; l++) {                                                         \
+        sg[l] = expf(sg[l] - max);                                                                \
+        sum += sg[l];                                                                             \
+      }                                                                                           \
+      const float inv = 1.0f / sum;                                                               \
+      for (int64_t l = 0; l < len; l++) {                                                         \
+        sg[l] *= inv;                                                                             \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      const T* vb = values + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;               \
+      const int64_t n = len - l < bs ? len - l : bs;                                              \
+      for (int64_t t = 0; t < n; t++) {                                                           \
+        const T* value = vb + t * d;                                                              \
+        for (int64_t g = 0; g < group; g++) {                                                     \
+          AXPY(out + g * d, scores[g * len + l + t], value, d);                                   \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
 
-  memset(out, 0, (size_t)(group * d) * sizeof(float));
-  if (len == 0) {
-    return;
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define F16C __attribute__((target("avx2,fma,f16c")))
+
+static inline float dot_f32(const float* q, const float* k, int64_t d) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < d; i++) {
+    acc += q[i] * k[i];
   }
-  for (int64_t l = 0; l < len; l += bs) {
-    const float* kb = w->k + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;
-    const int64_t n = len - l < bs ? len - l : bs;
-    for (int64_t t = 0; t < n; t++) {
-      const float* key = kb + t * d;
-      for (int64_t g = 0; g < group; g++) {
-        const float* qg = q + g * d;
-        float acc = 0.0f;
-        for (int64_t i = 0; i < d; i++) {
-          acc += qg[i] * key[i];
-        }
-        scores[g * len + l + t] = acc;
-      }
-    }
+  return acc;
+}
+
+static inline void axpy_f32(float* o, float p, const float* v, int64_t d) {
+  for (int64_t i = 0; i < d; i++) {
+    o[i] += p * v[i];
   }
-  for (int64_t g = 0; g < group; g++) {
-    float* sg = scores + g * len;
-    float max = sg[0];
-    for (int64_t l = 1; l < len; l++) {
-      max = sg[l] > max ? sg[l] : max;
-    }
-    float sum = 0.0f;
-    for (int64_t l = 0; l < len; l++) {
-      sg[l] = expf(sg[l] - max);
-      sum += sg[l];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t l = 0; l < len; l++) {
-      sg[l] *= inv;
-    }
+}
+
+static inline float dot_f16(const float* q, const _Float16* k, int64_t d) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < d; i++) {
+    acc += q[i] * (float)k[i];
   }
-  for (int64_t l = 0; l < len; l += bs) {
-    const float* vb = w->v + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;
-    const int64_t n = len - l < bs ? len - l : bs;
-    for (int64_t t = 0; t < n; t++) {
-      const float* value = vb + t * d;
-      for (int64_t g = 0; g < group; g++) {
-        const float p = scores[g * len + l + t];
-        float* og = out + g * d;
-        for (int64_t i = 0; i < d; i++) {
-          og[i] += p * value[i];
-        }
-      }
-    }
+  return acc;
+}
+
+static inline void axpy_f16(float* o, float p, const _Float16* v, int64_t d) {
+  for (int64_t i = 0; i < d; i++) {
+    o[i] += p * (float)v[i];
+  }
+}
+
+/* float16 rows with F16C: eight halves converted per instruction. */
+F16C static inline float dot_f16c(const float* q, const _Float16* k, int64_t d) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
+                          _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(k + i))), acc);
+  }
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  float total = _mm_cvtss_f32(s);
+  for (; i < d; i++) {
+    total += q[i] * (float)k[i];
+  }
+  return total;
+}
+
+F16C static inline void axpy_f16c(float* o, float p, const _Float16* v, int64_t d) {
+  const __m256 pv = _mm256_set1_ps(p);
+  int64_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    _mm256_storeu_ps(o + i, _mm256_fmadd_ps(pv,
+                                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(v + i))),
+                                            _mm256_loadu_ps(o + i)));
+  }
+  for (; i < d; i++) {
+    o[i] += p * (float)v[i];
+  }
+}
+
+DEFINE_ATTEND(attend_f32, float, CLONES, dot_f32, axpy_f32)
+DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, axpy_f16)
+DEFINE_ATTEND(attend_f16c, _Float16, F16C, dot_f16c, axpy_f16c)
+
+static int has_f16c = -1;
+
+static void attend_f16(const Work* w, int64_t item, float* scores) {
+  if (has_f16c < 0) {
+    has_f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+  }
+  if (has_f16c) {
+    attend_f16c(w, item, scores);
+  } else {
+    attend_f16_plain(w, item, scores);
   }
 }
 
@@ -125,7 +202,11 @@ static void run_item(void* arg, int64_t item) {
     }
     scratch_floats = need < 4096 ? 4096 : need;
   }
-  attend(w, item, scratch);
+  if (w->half) {
+    attend_f16(w, item, scratch);
+  } else {
+    attend_f32(w, item, scratch);
+  }
 }
 
 static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg) {
@@ -194,10 +275,12 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     TF_OpKernelContext_Failure(ctx, status);
     goto done;
   }
-  if (TF_TensorType(kc) != TF_FLOAT_TYPE || TF_TensorType(vc) != TF_FLOAT_TYPE ||
-      !same_pool_shape(kc, vc)) {
+  const int pool_type = TF_TensorType(kc);
+  if ((pool_type != TF_FLOAT_TYPE && pool_type != TF_HALF_TYPE) ||
+      TF_TensorType(vc) != pool_type || !same_pool_shape(kc, vc)) {
     fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-         OP_NAME ": k_cache and v_cache must be float32 [blocks, kv_heads, block_size, head_dim]");
+         OP_NAME ": k_cache and v_cache must be float32 or float16 [blocks, kv_heads, block_size,"
+                 " head_dim], both the same");
     goto done;
   }
   if (TF_NumDims(q) != 3 || TF_NumDims(tables) != 2 || TF_NumDims(lens) != 1) {
@@ -256,6 +339,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   Work w = {.q = TF_TensorData(q),
             .k = TF_TensorData(kc),
             .v = TF_TensorData(vc),
+            .half = pool_type == TF_HALF_TYPE,
             .tables = table_data,
             .lens = len_data,
             .out = TF_TensorData(out),

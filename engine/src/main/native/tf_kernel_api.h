@@ -19,7 +19,7 @@ typedef struct TF_KernelBuilder TF_KernelBuilder;
 typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
 typedef struct TF_ShapeInferenceContext TF_ShapeInferenceContext;
 
-typedef enum { TF_FLOAT_TYPE = 1, TF_INT32_TYPE = 3 } LlavaTfType;
+typedef enum { TF_FLOAT_TYPE = 1, TF_INT32_TYPE = 3, TF_HALF_TYPE = 19 } LlavaTfType;
 typedef enum { TF_OK_CODE = 0, TF_INVALID_ARGUMENT_CODE = 3, TF_INTERNAL_CODE = 13 } LlavaTfCode;
 
 /* tf_status.h */

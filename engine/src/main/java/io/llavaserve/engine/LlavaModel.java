@@ -68,7 +68,8 @@ public final class LlavaModel implements AutoCloseable {
                   : PreprocessConfig.clipDefaults(cfg.vision().imageSize()))
               .withPadToSquare(options.padToSquare());
       KvCacheConfig kv =
-          KvCacheConfig.fromBudget(cfg.text(), options.blockSize(), options.kvCacheBytes());
+          KvCacheConfig.fromBudget(
+              cfg.text(), options.blockSize(), options.kvCacheBytes(), options.kvCacheDtype());
       TfModelRunner runner =
           TfModelRunner.load(
               ckpt, kv, options.threads(), options.matmulPrecision(), options.kernels());

@@ -16,6 +16,7 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param imageLimits byte and pixel caps checked before an image is decoded
  * @param matmulPrecision element type of the matmul weights
  * @param kernels native or stock TensorFlow kernels for attention and bfloat16 matmuls
+ * @param kvCacheDtype element type of the KV block pool
  */
 public record ModelOptions(
     long kvCacheBytes,
@@ -24,7 +25,8 @@ public record ModelOptions(
     boolean padToSquare,
     ImageLimits imageLimits,
     MatmulPrecision matmulPrecision,
-    Kernels kernels) {
+    Kernels kernels,
+    KvCacheConfig.Dtype kvCacheDtype) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
@@ -39,11 +41,24 @@ public record ModelOptions(
 
   public ModelOptions withKernels(Kernels k) {
     return new ModelOptions(
-        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, k);
+        kvCacheBytes,
+        blockSize,
+        threads,
+        padToSquare,
+        imageLimits,
+        matmulPrecision,
+        k,
+        kvCacheDtype);
   }
 
   public ModelOptions withMatmulPrecision(MatmulPrecision p) {
-    return new ModelOptions(kvCacheBytes, blockSize, threads, padToSquare, imageLimits, p, kernels);
+    return new ModelOptions(
+        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, p, kernels, kvCacheDtype);
+  }
+
+  public ModelOptions withKvCacheDtype(KvCacheConfig.Dtype d) {
+    return new ModelOptions(
+        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, kernels, d);
   }
 
   public static ModelOptions defaults() {
@@ -54,16 +69,24 @@ public record ModelOptions(
         true,
         ImageLimits.defaults(),
         MatmulPrecision.FLOAT32,
-        Kernels.AUTO);
+        Kernels.AUTO,
+        KvCacheConfig.Dtype.FLOAT32);
   }
 
   public ModelOptions withKvCacheBytes(long bytes) {
     return new ModelOptions(
-        bytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, kernels);
+        bytes,
+        blockSize,
+        threads,
+        padToSquare,
+        imageLimits,
+        matmulPrecision,
+        kernels,
+        kvCacheDtype);
   }
 
   public ModelOptions withPadToSquare(boolean pad) {
     return new ModelOptions(
-        kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision, kernels);
+        kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision, kernels, kvCacheDtype);
   }
 }

@@ -7,6 +7,7 @@ import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
+import io.llavaserve.engine.runner.KvCacheConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -63,6 +64,14 @@ final class ModelOption {
   Kernels kernels;
 
   @Option(
+      names = "--kv-cache-dtype",
+      paramLabel = "T",
+      description =
+          "float32 (exact) or float16 (twice the tokens, half attention's memory traffic)"
+              + " (model.kv-cache-dtype).")
+  KvCacheConfig.Dtype kvCacheDtype;
+
+  @Option(
       names = "--no-pad",
       description = "Resize without padding images to a square first (model.pad-to-square=false).")
   boolean noPad;
@@ -113,7 +122,12 @@ final class ModelOption {
         kernels != null
             ? kernels
             : Kernels.valueOf(s.string("model.kernels").toUpperCase(java.util.Locale.ROOT));
-    return new ModelOptions(mb << 20, block, threads(), pad, limits, precision, kernel);
+    KvCacheConfig.Dtype kvDtype =
+        kvCacheDtype != null
+            ? kvCacheDtype
+            : KvCacheConfig.Dtype.valueOf(
+                s.string("model.kv-cache-dtype").toUpperCase(java.util.Locale.ROOT));
+    return new ModelOptions(mb << 20, block, threads(), pad, limits, precision, kernel, kvDtype);
   }
 
   LlavaModel load() throws IOException, CheckpointException {

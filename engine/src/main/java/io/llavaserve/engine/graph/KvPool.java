@@ -11,13 +11,16 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * The paged KV cache on the device: per layer, one key and one value variable shaped {@code
- * [num_blocks, kv_heads, block_size, head_dim]}. The step graph writes new keys and values by
- * (block, head, offset) and reads whole blocks by block table; the pool never travels to Java.
+ * [num_blocks, kv_heads, block_size, head_dim]}, in float32 or float16. The step graph writes new
+ * keys and values by (block, head, offset) and reads whole blocks by block table; the pool never
+ * travels to Java.
  *
  * <p>Heads sit outside the block's token axis so that a gathered block table, {@code [seqs, blocks,
  * kv_heads, block_size, head_dim]}, is already a batch of per-head matrices that attention can
@@ -30,19 +33,21 @@ final class KvPool {
   private final List<VarHandleOp> keys = new ArrayList<>();
   private final List<VarHandleOp> values = new ArrayList<>();
   private final List<Op> zeroing = new ArrayList<>();
+  private final Class<? extends TNumber> element;
 
   KvPool(Ops tf, TextConfig text, KvCacheConfig config) {
     this.tf = tf.withSubScope("kv_pool");
     this.config = config;
+    this.element = config.dtype() == KvCacheConfig.Dtype.FLOAT16 ? TFloat16.class : TFloat32.class;
     long[] dims = {config.numBlocks(), text.numKeyValueHeads(), config.blockSize(), text.headDim()};
     Shape shape = Shape.of(dims);
     for (int i = 0; i < text.numHiddenLayers(); i++) {
       // Distinct shared names: handles with an empty one would all share a single resource.
-      keys.add(this.tf.varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName("kv_k" + i)));
-      values.add(this.tf.varHandleOp(TFloat32.class, shape, VarHandleOp.sharedName("kv_v" + i)));
+      keys.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_k" + i)));
+      values.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_v" + i)));
     }
     // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0).
-    Operand<TFloat32> zeros = this.tf.zeros(this.tf.constant(dims), TFloat32.class);
+    Operand<? extends TNumber> zeros = this.tf.zeros(this.tf.constant(dims), element);
     for (int i = 0; i < keys.size(); i++) {
       zeroing.add(this.tf.assignVariableOp(keys.get(i), zeros));
       zeroing.add(this.tf.assignVariableOp(values.get(i), zeros));
@@ -59,8 +64,8 @@ final class KvPool {
    */
   List<Op> write(int layer, Operand<TInt32> slots, Operand<TFloat32> k, Operand<TFloat32> v) {
     return List.of(
-        tf.resourceScatterNdUpdate(keys.get(layer), slots, k),
-        tf.resourceScatterNdUpdate(values.get(layer), slots, v));
+        tf.resourceScatterNdUpdate(keys.get(layer), slots, stored(k)),
+        tf.resourceScatterNdUpdate(values.get(layer), slots, stored(v)));
   }
 
   /**
@@ -70,8 +75,19 @@ final class KvPool {
   List<Operand<TFloat32>> read(int layer, Operand<TInt32> blockTables, List<Op> after) {
     Ops ordered = tf.withControlDependencies(after);
     return List.of(
-        ordered.resourceGather(keys.get(layer), blockTables, TFloat32.class),
-        ordered.resourceGather(values.get(layer), blockTables, TFloat32.class));
+        computed(ordered.resourceGather(keys.get(layer), blockTables, element)),
+        computed(ordered.resourceGather(values.get(layer), blockTables, element)));
+  }
+
+  /** x in the pool's element type. */
+  private Operand<? extends TNumber> stored(Operand<TFloat32> x) {
+    return element == TFloat32.class ? x : tf.dtypes.cast(x, element);
+  }
+
+  /** Pool elements as float32, for attention. */
+  @SuppressWarnings("unchecked")
+  private Operand<TFloat32> computed(Operand<? extends TNumber> x) {
+    return element == TFloat32.class ? (Operand<TFloat32>) x : tf.dtypes.cast(x, TFloat32.class);
   }
 
   /**

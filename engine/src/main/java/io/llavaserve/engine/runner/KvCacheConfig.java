@@ -7,39 +7,83 @@ import io.llavaserve.engine.config.TextConfig;
  *
  * @param blockSize tokens per block
  * @param numBlocks blocks in the pool (shared by all sequences)
+ * @param dtype element type the keys and values are kept in
  */
-public record KvCacheConfig(int blockSize, int numBlocks) {
+public record KvCacheConfig(int blockSize, int numBlocks, Dtype dtype) {
 
   public static final int DEFAULT_BLOCK_SIZE = 16;
+
+  /** Element type of the pool. Attention itself always computes in float32. */
+  public enum Dtype {
+    /** Exact: the keys and values as the model computed them. */
+    FLOAT32(4),
+    /**
+     * Half the bytes, so twice the tokens per budget and half the memory traffic of attention;
+     * values keep 11 significant bits (as in vLLM's default for float16 checkpoints).
+     */
+    FLOAT16(2);
+
+    private final int bytes;
+
+    Dtype(int bytes) {
+      this.bytes = bytes;
+    }
+
+    public int bytes() {
+      return bytes;
+    }
+  }
 
   public KvCacheConfig {
     if (blockSize <= 0 || numBlocks <= 0) {
       throw new IllegalArgumentException(
           "kv cache needs blockSize > 0 and numBlocks > 0, got " + blockSize + ", " + numBlocks);
     }
+    java.util.Objects.requireNonNull(dtype, "dtype");
+  }
+
+  /** A float32 pool. */
+  public KvCacheConfig(int blockSize, int numBlocks) {
+    this(blockSize, numBlocks, Dtype.FLOAT32);
   }
 
   /** Bytes one block takes across all layers, keys and values, in float32. */
   public static long bytesPerBlock(TextConfig text, int blockSize) {
-    return 2L * text.numHiddenLayers() * blockSize * text.numKeyValueHeads() * text.headDim() * 4;
+    return bytesPerBlock(text, blockSize, Dtype.FLOAT32);
   }
 
-  /** The largest pool that fits {@code budgetBytes}. */
+  /** Bytes one block takes across all layers, keys and values. */
+  public static long bytesPerBlock(TextConfig text, int blockSize, Dtype dtype) {
+    return 2L
+        * text.numHiddenLayers()
+        * blockSize
+        * text.numKeyValueHeads()
+        * text.headDim()
+        * dtype.bytes();
+  }
+
+  /** The largest float32 pool that fits {@code budgetBytes}. */
   public static KvCacheConfig fromBudget(TextConfig text, int blockSize, long budgetBytes) {
-    long blocks = budgetBytes / bytesPerBlock(text, blockSize);
+    return fromBudget(text, blockSize, budgetBytes, Dtype.FLOAT32);
+  }
+
+  /** The largest pool of {@code dtype} that fits {@code budgetBytes}. */
+  public static KvCacheConfig fromBudget(
+      TextConfig text, int blockSize, long budgetBytes, Dtype dtype) {
+    long blocks = budgetBytes / bytesPerBlock(text, blockSize, dtype);
     if (blocks < 1) {
       throw new IllegalArgumentException(
           "kv cache budget of "
               + budgetBytes
               + " bytes holds no block; one block takes "
-              + bytesPerBlock(text, blockSize)
+              + bytesPerBlock(text, blockSize, dtype)
               + " bytes");
     }
-    return new KvCacheConfig(blockSize, (int) Math.min(blocks, Integer.MAX_VALUE));
+    return new KvCacheConfig(blockSize, (int) Math.min(blocks, Integer.MAX_VALUE), dtype);
   }
 
   public long totalBytes(TextConfig text) {
-    return bytesPerBlock(text, blockSize) * numBlocks;
+    return bytesPerBlock(text, blockSize, dtype) * numBlocks;
   }
 
   /** Tokens the pool can hold. */
