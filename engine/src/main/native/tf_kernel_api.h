@@ -44,6 +44,8 @@ void TF_RegisterKernelBuilder(const char* kernel_name, TF_KernelBuilder* builder
                               TF_Status* status);
 void TF_OpKernelConstruction_GetAttrInt32(TF_OpKernelConstruction* ctx, const char* attr_name,
                                           int32_t* val, TF_Status* status);
+void TF_OpKernelConstruction_GetAttrFloat(TF_OpKernelConstruction* ctx, const char* attr_name,
+                                          float* val, TF_Status* status);
 void TF_GetInput(TF_OpKernelContext* ctx, int i, TF_Tensor** tensor, TF_Status* status);
 TF_Tensor* TF_AllocateOutput(TF_OpKernelContext* context, int index, int dtype,
                              const int64_t* dims, int num_dims, size_t len, TF_Status* status);

@@ -186,8 +186,7 @@ final class DecoderStep {
               List.of(
                   ckpt.tensor(l + "mlp.gate_proj.weight"), ckpt.tensor(l + "mlp.up_proj.weight")));
       int inter = cfg.intermediateSize();
-      List<Operand<TFloat32>> gu = g.splitLast(g.linear(h, gateUpW), 2, inter, inter);
-      Operand<TFloat32> act = g.mul(g.activation(cfg.hiddenAct(), gu.get(0)), gu.get(1));
+      Operand<TFloat32> act = g.gatedActivation(cfg.hiddenAct(), g.linear(h, gateUpW), inter);
       x = g.add(x, g.linear(act, weights.linear(ckpt.tensor(l + "mlp.down_proj.weight"))));
     }
 

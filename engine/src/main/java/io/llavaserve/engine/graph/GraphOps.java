@@ -20,13 +20,16 @@ final class GraphOps {
 
   final Ops tf;
   private final int nativeThreads;
+  private final boolean nativeFused;
 
   /**
    * @param nativeThreads threads a native kernel may use in one call
+   * @param nativeFused whether RMSNorm and the SiLU-and-multiply run as native fused ops
    */
-  GraphOps(Ops tf, int nativeThreads) {
+  GraphOps(Ops tf, int nativeThreads, boolean nativeFused) {
     this.tf = tf;
     this.nativeThreads = nativeThreads;
+    this.nativeFused = nativeFused;
   }
 
   Operand<TInt32> i32(int v) {
@@ -97,6 +100,18 @@ final class GraphOps {
 
   /** LLaMA's RMSNorm over the last axis: {@code w * x / sqrt(mean(x^2) + eps)}. */
   Operand<TFloat32> rmsNorm(Operand<TFloat32> x, Operand<TFloat32> w, double eps) {
+    if (nativeFused) {
+      Operand<TFloat32> y =
+          tf.scope()
+              .opBuilder(NativeKernels.RMS_NORM, "rms_norm")
+              .addInput(x.asOutput())
+              .addInput(w.asOutput())
+              .setAttr("eps", (float) eps)
+              .setAttr("num_threads", (long) nativeThreads)
+              .build()
+              .output(0);
+      return tf.reshape(y, tf.shape(x));
+    }
     Operand<TFloat32> ms = tf.math.mean(tf.math.square(x), i32(-1), Mean.keepDims(true));
     return mul(mul(x, tf.math.rsqrt(add(ms, f32((float) eps)))), w);
   }
@@ -108,6 +123,25 @@ final class GraphOps {
     Operand<TFloat32> centred = sub(x, mean);
     Operand<TFloat32> var = tf.math.mean(tf.math.square(centred), i32(-1), Mean.keepDims(true));
     return add(mul(mul(centred, tf.math.rsqrt(add(var, f32((float) eps)))), w), b);
+  }
+
+  /**
+   * {@code act(gate) * up} for gateUp = [gate | up], [n, 2 * inter] -> [n, inter]: LLaMA's MLP
+   * between its two projections.
+   */
+  Operand<TFloat32> gatedActivation(String act, Operand<TFloat32> gateUp, int inter) {
+    if (nativeFused && (act.equals("silu") || act.equals("swish"))) {
+      Operand<TFloat32> y =
+          tf.scope()
+              .opBuilder(NativeKernels.SILU_MUL, "silu_mul")
+              .addInput(gateUp.asOutput())
+              .setAttr("num_threads", (long) nativeThreads)
+              .build()
+              .output(0);
+      return reshape(y, -1, inter);
+    }
+    List<Operand<TFloat32>> gu = splitLast(gateUp, 2, inter, inter);
+    return mul(activation(act, gu.get(0)), gu.get(1));
   }
 
   /** The activations named by Hugging Face configs ({@code hidden_act}). */

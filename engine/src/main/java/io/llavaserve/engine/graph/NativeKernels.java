@@ -22,6 +22,12 @@ public final class NativeKernels {
   /** A Linear layer over packed bfloat16 weights; see {@code bf16_matmul.c}. */
   static final String BF16_MATMUL = "LlavaBf16MatMul";
 
+  /** RMSNorm in one pass; see {@code fused_ops.c}. */
+  static final String RMS_NORM = "LlavaRmsNorm";
+
+  /** silu(gate) * up in one pass; see {@code fused_ops.c}. */
+  static final String SILU_MUL = "LlavaSiluMul";
+
   private static final String RESOURCE =
       "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so";
 
@@ -79,7 +85,7 @@ public final class NativeKernels {
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
-    for (String name : new String[] {PAGED_ATTENTION, BF16_MATMUL}) {
+    for (String name : new String[] {PAGED_ATTENTION, BF16_MATMUL, RMS_NORM, SILU_MUL}) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {
         return "libllava_ops.so loaded but did not register " + name;

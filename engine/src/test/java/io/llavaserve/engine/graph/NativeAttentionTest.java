@@ -309,7 +309,7 @@ class NativeAttentionTest {
       }
       // float16 keys are written from hidden states that differ in the last float32 bits, and a
       // value near a float16 rounding boundary can land on either side.
-      double tol = dtype == KvCacheConfig.Dtype.FLOAT16 ? 1e-4 : 1e-5;
+      double tol = dtype == KvCacheConfig.Dtype.FLOAT16 ? 1e-3 : 1e-5;
       compare(nat, graph, prefill, "prefill", tol);
       for (int step = 0; step < 10; step++) {
         List<SequenceChunk> decode = new ArrayList<>();

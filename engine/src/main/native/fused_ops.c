@@ -1,0 +1,221 @@
+/*
+ * Row-wise fusions of the decoder's elementwise work, each one pass over memory where the stock
+ * ops make several (and allocate a tensor per pass):
+ *
+ *   LlavaRmsNorm(x: float [T, H], w: float [H]; eps) -> x * rsqrt(mean(x^2) + eps) * w
+ *   LlavaSiluMul(gu: float [T, 2I]) -> silu(gu[:, :I]) * gu[:, I:]      (LLaMA's MLP activation)
+ *
+ * Both attrs num_threads (int): worker threads for one call, the calling thread included.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel.h"
+#include "tf_kernel_api.h"
+
+#define RMS_NORM "LlavaRmsNorm"
+#define SILU_MUL "LlavaSiluMul"
+/* Rows per task: enough work to be worth a hand-off. */
+#define ROWS_PER_TASK 8
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+typedef struct {
+  int32_t num_threads;
+  float eps;
+} Kernel;
+
+typedef struct {
+  const float* x;
+  const float* w;
+  float* y;
+  int64_t rows, width;
+  float eps;
+} RowJob;
+
+CLONES static void rms_norm_rows(void* arg, int64_t task) {
+  const RowJob* j = (const RowJob*)arg;
+  const int64_t end = (task + 1) * ROWS_PER_TASK < j->rows ? (task + 1) * ROWS_PER_TASK : j->rows;
+  for (int64_t r = task * ROWS_PER_TASK; r < end; r++) {
+    const float* x = j->x + r * j->width;
+    float* y = j->y + r * j->width;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < j->width; i++) {
+      sum += x[i] * x[i];
+    }
+    const float scale = 1.0f / sqrtf(sum / (float)j->width + j->eps);
+    for (int64_t i = 0; i < j->width; i++) {
+      y[i] = x[i] * scale * j->w[i];
+    }
+  }
+}
+
+/*
+ * exp(x) for the sigmoid, written without branches so that it vectorises: x = n ln2 + r with
+ * |r| <= ln2 / 2, exp(r) by its degree-6 Taylor polynomial (relative error below 2e-7), and 2^n
+ * built in the exponent bits. Arguments are clamped to [-87, 87], beyond which the sigmoid is 0 or
+ * 1 to float precision anyway.
+ */
+static inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : x > 87.0f ? 87.0f : x;
+  const float n = __builtin_roundf(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = ((int32_t)n + 127) << 23;
+  float two_n;
+  memcpy(&two_n, &bits, sizeof two_n);
+  return p * two_n;
+}
+
+CLONES static void silu_mul_rows(void* arg, int64_t task) {
+  const RowJob* j = (const RowJob*)arg;
+  const int64_t end = (task + 1) * ROWS_PER_TASK < j->rows ? (task + 1) * ROWS_PER_TASK : j->rows;
+  const int64_t inter = j->width;
+  for (int64_t r = task * ROWS_PER_TASK; r < end; r++) {
+    const float* gate = j->x + r * 2 * inter;
+    const float* up = gate + inter;
+    float* y = j->y + r * inter;
+    for (int64_t i = 0; i < inter; i++) {
+      y[i] = gate[i] / (1.0f + fast_exp(-gate[i])) * up[i];
+    }
+  }
+}
+
+static void* create(TF_OpKernelConstruction* ctx) {
+  Kernel* k = calloc(1, sizeof(Kernel));
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "num_threads", &k->num_threads, status);
+  if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
+    k->num_threads = 1;
+  }
+  TF_OpKernelConstruction_GetAttrFloat(ctx, "eps", &k->eps, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->eps = 0.0f; /* LlavaSiluMul has no eps */
+  }
+  TF_DeleteStatus(status);
+  return k;
+}
+
+static void destroy(void* kernel) { free(kernel); }
+
+static void fail(TF_OpKernelContext* ctx, TF_Status* status, const char* msg) {
+  TF_SetStatus(status, TF_INVALID_ARGUMENT_CODE, msg);
+  TF_OpKernelContext_Failure(ctx, status);
+}
+
+/* Work split into tasks of ROWS_PER_TASK rows; one thread when the whole call is small. */
+static void run_rows(const Kernel* k, RowJob* job, void (*rows)(void*, int64_t)) {
+  const int64_t tasks = (job->rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+  const int64_t threads = job->rows * job->width < 65536 ? 1 : k->num_threads;
+  llava_parallel_for(tasks, threads, rows, job);
+}
+
+static void rms_norm_compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Kernel* k = (const Kernel*)kernel;
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* x = NULL;
+  TF_Tensor* w = NULL;
+  TF_Tensor* y = NULL;
+  TF_GetInput(ctx, 0, &x, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 1, &w, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  if (TF_NumDims(x) != 2 || TF_NumDims(w) != 1 || TF_Dim(w, 0) != TF_Dim(x, 1)) {
+    fail(ctx, status, RMS_NORM ": expected x [T, H] and w [H]");
+    goto done;
+  }
+  const int64_t dims[2] = {TF_Dim(x, 0), TF_Dim(x, 1)};
+  y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, dims, 2, TF_TensorByteSize(x), status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  RowJob job = {.x = TF_TensorData(x),
+                .w = TF_TensorData(w),
+                .y = TF_TensorData(y),
+                .rows = dims[0],
+                .width = dims[1],
+                .eps = k->eps};
+  run_rows(k, &job, rms_norm_rows);
+done:
+  TF_DeleteTensor(x);
+  TF_DeleteTensor(w);
+  TF_DeleteTensor(y);
+  TF_DeleteStatus(status);
+}
+
+static void silu_mul_compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Kernel* k = (const Kernel*)kernel;
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* gu = NULL;
+  TF_Tensor* y = NULL;
+  TF_GetInput(ctx, 0, &gu, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  if (TF_NumDims(gu) != 2 || TF_Dim(gu, 1) % 2 != 0) {
+    fail(ctx, status, SILU_MUL ": expected gate and up side by side, [T, 2I]");
+    goto done;
+  }
+  const int64_t dims[2] = {TF_Dim(gu, 0), TF_Dim(gu, 1) / 2};
+  y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, dims, 2, TF_TensorByteSize(gu) / 2, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  RowJob job = {
+      .x = TF_TensorData(gu), .y = TF_TensorData(y), .rows = dims[0], .width = dims[1]};
+  run_rows(k, &job, silu_mul_rows);
+done:
+  TF_DeleteTensor(gu);
+  TF_DeleteTensor(y);
+  TF_DeleteStatus(status);
+}
+
+static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
+}
+
+static void register_one(const char* name, const char** inputs, int n_inputs, const char* attr,
+                         void (*compute)(void*, TF_OpKernelContext*)) {
+  TF_Status* status = TF_NewStatus();
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  for (int i = 0; i < n_inputs; i++) {
+    TF_OpDefinitionBuilderAddInput(op, inputs[i]);
+  }
+  TF_OpDefinitionBuilderAddOutput(op, "y: float");
+  TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
+  if (attr != NULL) {
+    TF_OpDefinitionBuilderAddAttr(op, attr);
+  }
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
+  TF_RegisterOpDefinition(op, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_KernelBuilder* kb = TF_NewKernelBuilder(name, "CPU", create, compute, destroy);
+    TF_RegisterKernelBuilder(name, kb, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    fprintf(stderr, "%s: registration failed (code %d)\n", name, TF_GetCode(status));
+  }
+  TF_DeleteStatus(status);
+}
+
+__attribute__((constructor)) static void register_ops(void) {
+  const char* norm_inputs[] = {"x: float", "w: float"};
+  register_one(RMS_NORM, norm_inputs, 2, "eps: float", rms_norm_compute);
+  const char* silu_inputs[] = {"gu: float"};
+  register_one(SILU_MUL, silu_inputs, 1, NULL, silu_mul_compute);
+}
