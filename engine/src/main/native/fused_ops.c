@@ -5,7 +5,13 @@
  *   LlavaRmsNorm(x: float [T, H], w: float [H]; eps) -> x * rsqrt(mean(x^2) + eps) * w
  *   LlavaSiluMul(gu: float [T, 2I]) -> silu(gu[:, :I]) * gu[:, I:]      (LLaMA's MLP activation)
  *
- * Both attrs num_threads (int): worker threads for one call, the calling thread included.
+ *   LlavaRope(qkv: float [T, (H + 2 KV) D], cos: float [T, D], sin: float [T, D];
+ *             heads, kv_heads, head_dim, q_scale)
+ *       -> q [T, H, D], k [T, KV, D], v [T, KV, D]: the fused Q/K/V projection split by head,
+ *          queries and keys rotated (x cos + rotate_half(x) sin, with sin's first half negated
+ *          by the caller) and queries scaled by q_scale; values copied as they are.
+ *
+ * All take attr num_threads (int): worker threads for one call, the calling thread included.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 
 #define RMS_NORM "LlavaRmsNorm"
 #define SILU_MUL "LlavaSiluMul"
+#define ROPE "LlavaRope"
 /* Rows per task: enough work to be worth a hand-off. */
 #define ROWS_PER_TASK 8
 
@@ -25,6 +32,8 @@
 typedef struct {
   int32_t num_threads;
   float eps;
+  int32_t heads, kv_heads, head_dim;
+  float q_scale;
 } Kernel;
 
 typedef struct {
@@ -89,6 +98,108 @@ CLONES static void silu_mul_rows(void* arg, int64_t task) {
   }
 }
 
+static void fail(TF_OpKernelContext* ctx, TF_Status* status, const char* msg) {
+  TF_SetStatus(status, TF_INVALID_ARGUMENT_CODE, msg);
+  TF_OpKernelContext_Failure(ctx, status);
+}
+
+typedef struct {
+  const float* qkv;
+  const float* cos;
+  const float* sin;
+  float* q;
+  float* k;
+  float* v;
+  int64_t tokens, heads, kv_heads, d;
+  float q_scale;
+} RopeJob;
+
+/* One head's row: out = (x cos + rotate_half(x) sin) * scale. */
+static inline void rotate(float* out, const float* x, const float* c, const float* s, int64_t d,
+                          float scale) {
+  const int64_t half = d / 2;
+  for (int64_t i = 0; i < half; i++) {
+    out[i] = (x[i] * c[i] + x[i + half] * s[i]) * scale;
+  }
+  for (int64_t i = half; i < d; i++) {
+    out[i] = (x[i] * c[i] + x[i - half] * s[i]) * scale;
+  }
+}
+
+CLONES static void rope_rows(void* arg, int64_t task) {
+  const RopeJob* j = (const RopeJob*)arg;
+  const int64_t end = (task + 1) * ROWS_PER_TASK < j->tokens ? (task + 1) * ROWS_PER_TASK : j->tokens;
+  const int64_t d = j->d;
+  const int64_t width = (j->heads + 2 * j->kv_heads) * d;
+  for (int64_t t = task * ROWS_PER_TASK; t < end; t++) {
+    const float* row = j->qkv + t * width;
+    const float* c = j->cos + t * d;
+    const float* s = j->sin + t * d;
+    for (int64_t h = 0; h < j->heads; h++) {
+      rotate(j->q + (t * j->heads + h) * d, row + h * d, c, s, d, j->q_scale);
+    }
+    for (int64_t h = 0; h < j->kv_heads; h++) {
+      rotate(j->k + (t * j->kv_heads + h) * d, row + (j->heads + h) * d, c, s, d, 1.0f);
+    }
+    memcpy(j->v + t * j->kv_heads * d, row + (j->heads + j->kv_heads) * d,
+           (size_t)(j->kv_heads * d) * sizeof(float));
+  }
+}
+
+static void rope_compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Kernel* k = (const Kernel*)kernel;
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* in[3] = {NULL, NULL, NULL};
+  TF_Tensor* out[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < 3 && TF_GetCode(status) == TF_OK_CODE; i++) {
+    TF_GetInput(ctx, i, &in[i], status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  const int64_t d = k->head_dim;
+  const int64_t tokens = TF_NumDims(in[0]) == 2 ? TF_Dim(in[0], 0) : -1;
+  if (tokens < 0 || d <= 0 || d % 2 != 0 || k->heads <= 0 || k->kv_heads <= 0 ||
+      TF_Dim(in[0], 1) != (k->heads + 2 * k->kv_heads) * d || TF_NumDims(in[1]) != 2 ||
+      TF_NumDims(in[2]) != 2 || TF_Dim(in[1], 0) != tokens || TF_Dim(in[1], 1) != d ||
+      TF_Dim(in[2], 0) != tokens || TF_Dim(in[2], 1) != d) {
+    fail(ctx, status,
+         ROPE ": expected qkv [T, (heads + 2 kv_heads) head_dim], cos and sin [T, head_dim]");
+    goto done;
+  }
+  const int64_t counts[3] = {k->heads, k->kv_heads, k->kv_heads};
+  for (int i = 0; i < 3; i++) {
+    const int64_t dims[3] = {tokens, counts[i], d};
+    out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT_TYPE, dims, 3,
+                               (size_t)(tokens * counts[i] * d) * sizeof(float), status);
+    if (TF_GetCode(status) != TF_OK_CODE) {
+      TF_OpKernelContext_Failure(ctx, status);
+      goto done;
+    }
+  }
+  RopeJob job = {.qkv = TF_TensorData(in[0]),
+                 .cos = TF_TensorData(in[1]),
+                 .sin = TF_TensorData(in[2]),
+                 .q = TF_TensorData(out[0]),
+                 .k = TF_TensorData(out[1]),
+                 .v = TF_TensorData(out[2]),
+                 .tokens = tokens,
+                 .heads = k->heads,
+                 .kv_heads = k->kv_heads,
+                 .d = d,
+                 .q_scale = k->q_scale};
+  const int64_t tasks = (tokens + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+  const int64_t threads = tokens * (k->heads + 2 * k->kv_heads) * d < 65536 ? 1 : k->num_threads;
+  llava_parallel_for(tasks, threads, rope_rows, &job);
+done:
+  for (int i = 0; i < 3; i++) {
+    TF_DeleteTensor(in[i]);
+    TF_DeleteTensor(out[i]);
+  }
+  TF_DeleteStatus(status);
+}
+
 static void* create(TF_OpKernelConstruction* ctx) {
   Kernel* k = calloc(1, sizeof(Kernel));
   TF_Status* status = TF_NewStatus();
@@ -96,20 +207,17 @@ static void* create(TF_OpKernelConstruction* ctx) {
   if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
     k->num_threads = 1;
   }
+  /* Each op reads the attrs it has; the others stay 0. */
   TF_OpKernelConstruction_GetAttrFloat(ctx, "eps", &k->eps, status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    k->eps = 0.0f; /* LlavaSiluMul has no eps */
-  }
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "heads", &k->heads, status);
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "kv_heads", &k->kv_heads, status);
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "head_dim", &k->head_dim, status);
+  TF_OpKernelConstruction_GetAttrFloat(ctx, "q_scale", &k->q_scale, status);
   TF_DeleteStatus(status);
   return k;
 }
 
 static void destroy(void* kernel) { free(kernel); }
-
-static void fail(TF_OpKernelContext* ctx, TF_Status* status, const char* msg) {
-  TF_SetStatus(status, TF_INVALID_ARGUMENT_CODE, msg);
-  TF_OpKernelContext_Failure(ctx, status);
-}
 
 /* Work split into tasks of ROWS_PER_TASK rows; one thread when the whole call is small. */
 static void run_rows(const Kernel* k, RowJob* job, void (*rows)(void*, int64_t)) {
@@ -189,17 +297,20 @@ static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, status);
 }
 
-static void register_one(const char* name, const char** inputs, int n_inputs, const char* attr,
+static void register_one(const char* name, const char** inputs, int n_inputs,
+                         const char** outputs, int n_outputs, const char** attrs, int n_attrs,
                          void (*compute)(void*, TF_OpKernelContext*)) {
   TF_Status* status = TF_NewStatus();
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
   for (int i = 0; i < n_inputs; i++) {
     TF_OpDefinitionBuilderAddInput(op, inputs[i]);
   }
-  TF_OpDefinitionBuilderAddOutput(op, "y: float");
+  for (int i = 0; i < n_outputs; i++) {
+    TF_OpDefinitionBuilderAddOutput(op, outputs[i]);
+  }
   TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
-  if (attr != NULL) {
-    TF_OpDefinitionBuilderAddAttr(op, attr);
+  for (int i = 0; i < n_attrs; i++) {
+    TF_OpDefinitionBuilderAddAttr(op, attrs[i]);
   }
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
   TF_RegisterOpDefinition(op, status);
@@ -214,8 +325,14 @@ static void register_one(const char* name, const char** inputs, int n_inputs, co
 }
 
 __attribute__((constructor)) static void register_ops(void) {
+  const char* y[] = {"y: float"};
   const char* norm_inputs[] = {"x: float", "w: float"};
-  register_one(RMS_NORM, norm_inputs, 2, "eps: float", rms_norm_compute);
+  const char* norm_attrs[] = {"eps: float"};
+  register_one(RMS_NORM, norm_inputs, 2, y, 1, norm_attrs, 1, rms_norm_compute);
   const char* silu_inputs[] = {"gu: float"};
-  register_one(SILU_MUL, silu_inputs, 1, NULL, silu_mul_compute);
+  register_one(SILU_MUL, silu_inputs, 1, y, 1, NULL, 0, silu_mul_compute);
+  const char* rope_inputs[] = {"qkv: float", "cos: float", "sin: float"};
+  const char* rope_outputs[] = {"q: float", "k: float", "v: float"};
+  const char* rope_attrs[] = {"heads: int", "kv_heads: int", "head_dim: int", "q_scale: float"};
+  register_one(ROPE, rope_inputs, 3, rope_outputs, 3, rope_attrs, 4, rope_compute);
 }

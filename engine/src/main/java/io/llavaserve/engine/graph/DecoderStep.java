@@ -143,6 +143,8 @@ final class DecoderStep {
     Operand<TFloat32> cos = g.tf.math.cos(angles);
     Operand<TFloat32> sin = g.mul(g.tf.math.sin(angles), g.tf.constant(sign));
     Operand<TInt32> swapIndex = g.tf.constant(swap);
+    Operand<TFloat32> cosRows = g.reshape(cos, t, headDim); // the native op's layout, [T, hd]
+    Operand<TFloat32> sinRows = g.reshape(sin, t, headDim);
 
     Masks masks = new Masks();
     float scale = (float) (1.0 / Math.sqrt(headDim));
@@ -158,14 +160,23 @@ final class DecoderStep {
                   ckpt.tensor(l + "self_attn.q_proj.weight"),
                   ckpt.tensor(l + "self_attn.k_proj.weight"),
                   ckpt.tensor(l + "self_attn.v_proj.weight")));
-      // [T, heads + 2 kv, hd]: rotate queries and keys together, leave values as they are.
-      Operand<TFloat32> qkv = g.reshape(g.linear(h, qkvW), t, heads + 2 * kvHeads, headDim);
-      List<Operand<TFloat32>> qkAndV = splitAxis1(qkv, heads + kvHeads, kvHeads);
-      Operand<TFloat32> qk = qkAndV.get(0);
-      qk = g.add(g.mul(qk, cos), g.mul(g.tf.gather(qk, swapIndex, g.i32(2)), sin));
-      List<Operand<TFloat32>> qAndK = splitAxis1(qk, heads, kvHeads);
-      Operand<TFloat32> qh = g.scale(qAndK.get(0), scale); // [T, heads, hd]
-      List<Op> written = pool.write(i, slots, qAndK.get(1), qkAndV.get(1));
+      Operand<TFloat32> qh; // [T, heads, hd], rotated and scaled
+      List<Op> written;
+      if (nativeAttention) {
+        List<Operand<TFloat32>> qkv =
+            g.rope(g.linear(h, qkvW), cosRows, sinRows, heads, kvHeads, headDim, scale);
+        qh = qkv.get(0);
+        written = pool.write(i, slots, qkv.get(1), qkv.get(2));
+      } else {
+        // [T, heads + 2 kv, hd]: rotate queries and keys together, leave values as they are.
+        Operand<TFloat32> qkv = g.reshape(g.linear(h, qkvW), t, heads + 2 * kvHeads, headDim);
+        List<Operand<TFloat32>> qkAndV = splitAxis1(qkv, heads + kvHeads, kvHeads);
+        Operand<TFloat32> qk = qkAndV.get(0);
+        qk = g.add(g.mul(qk, cos), g.mul(g.tf.gather(qk, swapIndex, g.i32(2)), sin));
+        List<Operand<TFloat32>> qAndK = splitAxis1(qk, heads, kvHeads);
+        qh = g.scale(qAndK.get(0), scale);
+        written = pool.write(i, slots, qAndK.get(1), qkAndV.get(1));
+      }
 
       List<Operand<TFloat32>> outs = new ArrayList<>(2);
       if (mode.decode) {

@@ -28,6 +28,9 @@ public final class NativeKernels {
   /** silu(gate) * up in one pass; see {@code fused_ops.c}. */
   static final String SILU_MUL = "LlavaSiluMul";
 
+  /** Q/K/V split by head with rotary embeddings; see {@code fused_ops.c}. */
+  static final String ROPE = "LlavaRope";
+
   private static final String RESOURCE =
       "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so";
 
@@ -85,7 +88,7 @@ public final class NativeKernels {
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
-    for (String name : new String[] {PAGED_ATTENTION, BF16_MATMUL, RMS_NORM, SILU_MUL}) {
+    for (String name : new String[] {PAGED_ATTENTION, BF16_MATMUL, RMS_NORM, SILU_MUL, ROPE}) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {
         return "libllava_ops.so loaded but did not register " + name;
