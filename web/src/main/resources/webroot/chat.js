@@ -323,6 +323,7 @@ function stop() {
 
 function finishAnswer(answer, reason, usage) {
   chat.active = null;
+  renderText(answer); // the whole answer is on the page when its stats appear
   const endAt = performance.now();
   answer.view.turn.setAttribute("aria-busy", "false");
   answer.view.stats.textContent = statsText(answer, reason, usage, endAt);
@@ -340,6 +341,7 @@ function failAnswer(message) {
   const answer = chat.active;
   chat.active = null;
   if (answer) {
+    renderText(answer);
     answer.view.turn.setAttribute("aria-busy", "false");
     answer.view.turn.classList.add("failed");
     answer.userTurn.classList.add("failed");
@@ -428,13 +430,30 @@ function addTurn(turn) {
   scrollToEnd();
 }
 
+/**
+ * Adds a piece of the answer. The page shows it at the next animation frame, appending only what
+ * is new: re-rendering the whole answer and measuring the page for every token makes a long answer
+ * quadratic, until the page can no longer keep up (nor react to Stop).
+ */
 function appendText(answer, piece) {
   if (!piece) {
     return;
   }
   answer.text += piece;
-  answer.view.text.textContent = answer.text;
-  scrollToEnd();
+  if (!answer.renderPending) {
+    answer.renderPending = true;
+    requestAnimationFrame(() => renderText(answer));
+  }
+}
+
+function renderText(answer) {
+  answer.renderPending = false;
+  const fresh = answer.text.slice(answer.rendered || 0);
+  if (fresh) {
+    answer.view.text.append(fresh);
+    answer.rendered = answer.text.length;
+    scrollToEnd();
+  }
 }
 
 function scrollToEnd() {

@@ -111,8 +111,17 @@ final class ServeCommand implements Callable<Integer> {
                 },
                 "llava-serve-drain"));
     out.printf(
-        "serving %s on http://%s:%d (model loaded in %.1f s)%n",
-        id, config.host(), server.port(), m.loadMillis() / 1000.0);
+        "serving %s on http://%s:%d (model loaded in %.1f s; %s matmuls%s, %s KV cache of %d"
+            + " tokens, %s attention)%n",
+        id,
+        config.host(),
+        server.port(),
+        m.loadMillis() / 1000.0,
+        m.options().matmulPrecision().name().toLowerCase(java.util.Locale.ROOT),
+        m.runner().nativeMatMul() ? " (native)" : "",
+        m.runner().kvCache().dtype().name().toLowerCase(java.util.Locale.ROOT),
+        m.runner().kvCache().capacityTokens(),
+        m.runner().nativeAttention() ? "native" : "graph");
     out.flush();
     stopped.await();
     return 0;

@@ -144,7 +144,12 @@ class ChatPageTest {
       stop.click();
       WebElement first = answer(wait, 0);
       wait.until(d -> !stats(0).isEmpty());
-      assertTrue(stats(0).endsWith("stopped"), "Stop ended the answer: " + stats(0));
+      assertTrue(
+          stats(0).endsWith("stopped"),
+          "Stop ended the answer: "
+              + stats(0)
+              + "; frames sent: "
+              + sentFrames().stream().map(f -> f.getString("type")).toList());
       int stoppedAt = first.getText().length();
       awaitBlocksFreed();
       Thread.sleep(300);
