@@ -67,6 +67,13 @@ public final class LlavaModel implements AutoCloseable {
                   ? PreprocessConfig.load(pre, cfg.vision().imageSize())
                   : PreprocessConfig.clipDefaults(cfg.vision().imageSize()))
               .withPadToSquare(options.padToSquare());
+      // AUTO choices follow how the decoder's weights are stored.
+      int stored =
+          ckpt.tensor("language_model.model.layers.0.mlp.down_proj.weight").dtype().byteSize();
+      options =
+          options
+              .withMatmulPrecision(options.matmulPrecision().resolve(stored))
+              .withKvCacheDtype(options.kvCacheDtype().resolve(stored));
       KvCacheConfig kv =
           KvCacheConfig.fromBudget(
               cfg.text(), options.blockSize(), options.kvCacheBytes(), options.kvCacheDtype());

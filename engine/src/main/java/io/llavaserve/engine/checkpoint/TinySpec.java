@@ -110,7 +110,10 @@ public record TinySpec(
         42L);
   }
 
-  /** 576 patches like llava-1.5, a ~150M-parameter decoder (~600 MB in F32): for benchmarks. */
+  /**
+   * 576 patches like llava-1.5, a ~150M-parameter decoder, stored in float16 as llava-1.5-7b-hf is
+   * (~300 MB): for benchmarks.
+   */
   public static TinySpec bench() {
     return new TinySpec(
         256,
@@ -129,7 +132,7 @@ public record TinySpec(
         1e-5,
         false,
         ProjectorKind.MLP2X_GELU,
-        DType.F32,
+        DType.F16,
         WeightNaming.HF,
         1,
         42L);

@@ -57,6 +57,10 @@ public final class TfModelRunner implements ModelRunner {
       MatmulPrecision precision,
       Kernels kernels)
       throws CheckpointException {
+    if (precision == MatmulPrecision.AUTO) {
+      throw new IllegalArgumentException(
+          "resolve MatmulPrecision.AUTO against the checkpoint first");
+    }
     this.config = ckpt.config();
     this.nativeAttention = kernels.nativeAttention();
     this.nativeMatMul = precision == MatmulPrecision.BFLOAT16 && kernels.nativeBf16MatMul();

@@ -21,7 +21,13 @@ public record KvCacheConfig(int blockSize, int numBlocks, Dtype dtype) {
      * Half the bytes, so twice the tokens per budget and half the memory traffic of attention;
      * values keep 11 significant bits (as in vLLM's default for float16 checkpoints).
      */
-    FLOAT16(2);
+    FLOAT16(2),
+    /**
+     * Follows the checkpoint: FLOAT16 for weights stored in 16 bits (vLLM's default keeps the KV
+     * cache in the model's dtype), FLOAT32 otherwise. Resolved when the model loads; a pool is
+     * never AUTO.
+     */
+    AUTO(0);
 
     private final int bytes;
 
@@ -32,6 +38,16 @@ public record KvCacheConfig(int blockSize, int numBlocks, Dtype dtype) {
     public int bytes() {
       return bytes;
     }
+
+    /**
+     * This choice for a checkpoint whose decoder weights are stored {@code bytesPerWeight} wide.
+     */
+    public Dtype resolve(int bytesPerWeight) {
+      if (this != AUTO) {
+        return this;
+      }
+      return bytesPerWeight <= 2 ? FLOAT16 : FLOAT32;
+    }
   }
 
   public KvCacheConfig {
@@ -39,7 +55,9 @@ public record KvCacheConfig(int blockSize, int numBlocks, Dtype dtype) {
       throw new IllegalArgumentException(
           "kv cache needs blockSize > 0 and numBlocks > 0, got " + blockSize + ", " + numBlocks);
     }
-    java.util.Objects.requireNonNull(dtype, "dtype");
+    if (dtype == null || dtype == Dtype.AUTO) {
+      throw new IllegalArgumentException("kv cache dtype must be FLOAT32 or FLOAT16, got " + dtype);
+    }
   }
 
   /** A float32 pool. */
