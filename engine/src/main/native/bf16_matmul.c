@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
 
@@ -271,11 +272,6 @@ static void run_task(void* arg, int64_t task) {
   }
 }
 
-static void fail(TF_OpKernelContext* ctx, TF_Status* status, const char* msg) {
-  TF_SetStatus(status, TF_INVALID_ARGUMENT_CODE, msg);
-  TF_OpKernelContext_Failure(ctx, status);
-}
-
 static void* create(TF_OpKernelConstruction* ctx) {
   Kernel* k = calloc(1, sizeof(Kernel));
   TF_Status* status = TF_NewStatus();
@@ -315,7 +311,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     goto done;
   }
   if (TF_NumDims(x) != 2 || TF_NumDims(w) != 4 || TF_Dim(w, 2) != 16 || TF_Dim(w, 3) != 2) {
-    fail(ctx, status, OP_NAME ": expected x [M, K] and w [NB, KP, 16, 2]");
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, OP_NAME ": expected x [M, K] and w [NB, KP, 16, 2]");
     goto done;
   }
   const int64_t m = TF_Dim(x, 0);
@@ -328,7 +324,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     snprintf(msg, sizeof msg,
              OP_NAME ": x [%lld, %lld] does not fit w [%lld, %lld, 16, 2] with n = %lld",
              (long long)m, (long long)k, (long long)nb, (long long)kp, (long long)n);
-    fail(ctx, status, msg);
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
     goto done;
   }
   const int64_t dims[2] = {m, n};
@@ -375,27 +371,19 @@ done:
   TF_DeleteStatus(status);
 }
 
-static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
-}
-
 __attribute__((constructor)) static void register_op(void) {
-  TF_Status* status = TF_NewStatus();
-  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(OP_NAME);
-  TF_OpDefinitionBuilderAddInput(op, "x: float");
-  TF_OpDefinitionBuilderAddInput(op, "w: bfloat16");
-  TF_OpDefinitionBuilderAddOutput(op, "y: float");
-  TF_OpDefinitionBuilderAddAttr(op, "n: int");
-  TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
-  TF_OpDefinitionBuilderAddAttr(op, "path: int = -1");
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
-  TF_RegisterOpDefinition(op, status);
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder(OP_NAME, "CPU", create, compute, destroy);
-    TF_RegisterKernelBuilder(OP_NAME, kb, status);
-  }
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    fprintf(stderr, OP_NAME ": registration failed (code %d)\n", TF_GetCode(status));
-  }
-  TF_DeleteStatus(status);
+  static const char* const inputs[] = {"x: float", "w: bfloat16"};
+  static const char* const outputs[] = {"y: float"};
+  static const char* const attrs[] = {"n: int", "path: int = -1"};
+  const LlavaOpSpec spec = {.name = OP_NAME,
+                            .inputs = inputs,
+                            .n_inputs = 2,
+                            .outputs = outputs,
+                            .n_outputs = 1,
+                            .attrs = attrs,
+                            .n_attrs = 2,
+                            .create = create,
+                            .compute = compute,
+                            .destroy = destroy};
+  llava_register_op(&spec);
 }

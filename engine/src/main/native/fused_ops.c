@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
 
@@ -98,11 +99,6 @@ CLONES static void silu_mul_rows(void* arg, int64_t task) {
   }
 }
 
-static void fail(TF_OpKernelContext* ctx, TF_Status* status, const char* msg) {
-  TF_SetStatus(status, TF_INVALID_ARGUMENT_CODE, msg);
-  TF_OpKernelContext_Failure(ctx, status);
-}
-
 typedef struct {
   const float* qkv;
   const float* cos;
@@ -164,7 +160,7 @@ static void rope_compute(void* kernel, TF_OpKernelContext* ctx) {
       TF_Dim(in[0], 1) != (k->heads + 2 * k->kv_heads) * d || TF_NumDims(in[1]) != 2 ||
       TF_NumDims(in[2]) != 2 || TF_Dim(in[1], 0) != tokens || TF_Dim(in[1], 1) != d ||
       TF_Dim(in[2], 0) != tokens || TF_Dim(in[2], 1) != d) {
-    fail(ctx, status,
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
          ROPE ": expected qkv [T, (heads + 2 kv_heads) head_dim], cos and sin [T, head_dim]");
     goto done;
   }
@@ -241,7 +237,7 @@ static void rms_norm_compute(void* kernel, TF_OpKernelContext* ctx) {
     goto done;
   }
   if (TF_NumDims(x) != 2 || TF_NumDims(w) != 1 || TF_Dim(w, 0) != TF_Dim(x, 1)) {
-    fail(ctx, status, RMS_NORM ": expected x [T, H] and w [H]");
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, RMS_NORM ": expected x [T, H] and w [H]");
     goto done;
   }
   const int64_t dims[2] = {TF_Dim(x, 0), TF_Dim(x, 1)};
@@ -275,7 +271,7 @@ static void silu_mul_compute(void* kernel, TF_OpKernelContext* ctx) {
     goto done;
   }
   if (TF_NumDims(gu) != 2 || TF_Dim(gu, 1) % 2 != 0) {
-    fail(ctx, status, SILU_MUL ": expected gate and up side by side, [T, 2I]");
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, SILU_MUL ": expected gate and up side by side, [T, 2I]");
     goto done;
   }
   const int64_t dims[2] = {TF_Dim(gu, 0), TF_Dim(gu, 1) / 2};
@@ -293,46 +289,32 @@ done:
   TF_DeleteStatus(status);
 }
 
-static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
-}
-
-static void register_one(const char* name, const char** inputs, int n_inputs,
-                         const char** outputs, int n_outputs, const char** attrs, int n_attrs,
-                         void (*compute)(void*, TF_OpKernelContext*)) {
-  TF_Status* status = TF_NewStatus();
-  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
-  for (int i = 0; i < n_inputs; i++) {
-    TF_OpDefinitionBuilderAddInput(op, inputs[i]);
-  }
-  for (int i = 0; i < n_outputs; i++) {
-    TF_OpDefinitionBuilderAddOutput(op, outputs[i]);
-  }
-  TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
-  for (int i = 0; i < n_attrs; i++) {
-    TF_OpDefinitionBuilderAddAttr(op, attrs[i]);
-  }
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
-  TF_RegisterOpDefinition(op, status);
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder(name, "CPU", create, compute, destroy);
-    TF_RegisterKernelBuilder(name, kb, status);
-  }
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    fprintf(stderr, "%s: registration failed (code %d)\n", name, TF_GetCode(status));
-  }
-  TF_DeleteStatus(status);
+static void register_one(const char* name, const char* const* inputs, int n_inputs,
+                         const char* const* outputs, int n_outputs, const char* const* attrs,
+                         int n_attrs, void (*compute)(void*, TF_OpKernelContext*)) {
+  const LlavaOpSpec spec = {.name = name,
+                            .inputs = inputs,
+                            .n_inputs = n_inputs,
+                            .outputs = outputs,
+                            .n_outputs = n_outputs,
+                            .attrs = attrs,
+                            .n_attrs = n_attrs,
+                            .create = create,
+                            .compute = compute,
+                            .destroy = destroy};
+  llava_register_op(&spec);
 }
 
 __attribute__((constructor)) static void register_ops(void) {
-  const char* y[] = {"y: float"};
-  const char* norm_inputs[] = {"x: float", "w: float"};
-  const char* norm_attrs[] = {"eps: float"};
+  static const char* const y[] = {"y: float"};
+  static const char* const norm_inputs[] = {"x: float", "w: float"};
+  static const char* const norm_attrs[] = {"eps: float"};
   register_one(RMS_NORM, norm_inputs, 2, y, 1, norm_attrs, 1, rms_norm_compute);
-  const char* silu_inputs[] = {"gu: float"};
+  static const char* const silu_inputs[] = {"gu: float"};
   register_one(SILU_MUL, silu_inputs, 1, y, 1, NULL, 0, silu_mul_compute);
-  const char* rope_inputs[] = {"qkv: float", "cos: float", "sin: float"};
-  const char* rope_outputs[] = {"q: float", "k: float", "v: float"};
-  const char* rope_attrs[] = {"heads: int", "kv_heads: int", "head_dim: int", "q_scale: float"};
+  static const char* const rope_inputs[] = {"qkv: float", "cos: float", "sin: float"};
+  static const char* const rope_outputs[] = {"q: float", "k: float", "v: float"};
+  static const char* const rope_attrs[] = {"heads: int", "kv_heads: int", "head_dim: int",
+                                           "q_scale: float"};
   register_one(ROPE, rope_inputs, 3, rope_outputs, 3, rope_attrs, 4, rope_compute);
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
 
@@ -209,11 +210,6 @@ static void run_item(void* arg, int64_t item) {
   }
 }
 
-static void fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg) {
-  TF_SetStatus(status, code, msg);
-  TF_OpKernelContext_Failure(ctx, status);
-}
-
 static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
   (void)ctx;
   memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
@@ -278,13 +274,13 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   const int pool_type = TF_TensorType(kc);
   if ((pool_type != TF_FLOAT_TYPE && pool_type != TF_HALF_TYPE) ||
       TF_TensorType(vc) != pool_type || !same_pool_shape(kc, vc)) {
-    fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
          OP_NAME ": k_cache and v_cache must be float32 or float16 [blocks, kv_heads, block_size,"
                  " head_dim], both the same");
     goto done;
   }
   if (TF_NumDims(q) != 3 || TF_NumDims(tables) != 2 || TF_NumDims(lens) != 1) {
-    fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
          OP_NAME ": expected q [S, H, D], block_tables [S, B], context_lens [S]");
     goto done;
   }
@@ -302,7 +298,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                      " block_tables rows %lld, context_lens %lld",
              (long long)seqs, (long long)heads, (long long)head_dim, (long long)kv_heads,
              (long long)TF_Dim(kc, 3), (long long)TF_Dim(tables, 0), (long long)TF_Dim(lens, 0));
-    fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
     goto done;
   }
   const int32_t* table_data = TF_TensorData(tables);
@@ -313,7 +309,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     if (len < 0 || len > max_blocks * block_size) {
       snprintf(msg, sizeof msg, OP_NAME ": context_lens[%lld] = %lld outside [0, %lld]",
                (long long)s, (long long)len, (long long)(max_blocks * block_size));
-      fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+      llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
       goto done;
     }
     for (int64_t b = 0; b * block_size < len; b++) {
@@ -321,7 +317,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
       if (blk < 0 || blk >= num_blocks) {
         snprintf(msg, sizeof msg, OP_NAME ": block_tables[%lld, %lld] = %d outside [0, %lld)",
                  (long long)s, (long long)b, blk, (long long)num_blocks);
-        fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+        llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
         goto done;
       }
     }
@@ -364,29 +360,18 @@ done:
   TF_DeleteStatus(status);
 }
 
-static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
-}
-
 __attribute__((constructor)) static void register_op(void) {
-  TF_Status* status = TF_NewStatus();
-  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(OP_NAME);
-  TF_OpDefinitionBuilderAddInput(op, "q: float");
-  TF_OpDefinitionBuilderAddInput(op, "k_cache: resource");
-  TF_OpDefinitionBuilderAddInput(op, "v_cache: resource");
-  TF_OpDefinitionBuilderAddInput(op, "block_tables: int32");
-  TF_OpDefinitionBuilderAddInput(op, "context_lens: int32");
-  TF_OpDefinitionBuilderAddOutput(op, "out: float");
-  TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
-  TF_OpDefinitionBuilderSetIsStateful(op, true);
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
-  TF_RegisterOpDefinition(op, status);
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder(OP_NAME, "CPU", create, compute, destroy);
-    TF_RegisterKernelBuilder(OP_NAME, kb, status);
-  }
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    fprintf(stderr, OP_NAME ": registration failed (code %d)\n", TF_GetCode(status));
-  }
-  TF_DeleteStatus(status);
+  static const char* const inputs[] = {"q: float", "k_cache: resource", "v_cache: resource",
+                                       "block_tables: int32", "context_lens: int32"};
+  static const char* const outputs[] = {"out: float"};
+  const LlavaOpSpec spec = {.name = OP_NAME,
+                            .inputs = inputs,
+                            .n_inputs = 5,
+                            .outputs = outputs,
+                            .n_outputs = 1,
+                            .stateful = 1,
+                            .create = create,
+                            .compute = compute,
+                            .destroy = destroy};
+  llava_register_op(&spec);
 }

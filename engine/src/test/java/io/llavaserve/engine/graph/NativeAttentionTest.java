@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
@@ -44,12 +43,7 @@ class NativeAttentionTest {
 
   @BeforeAll
   static void nativeOpsWereBuilt() {
-    boolean built =
-        NativeKernels.class.getResource(
-                "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so")
-            != null;
-    assumeTrue(built, "libllava_ops.so was not built on this machine (no gcc)");
-    assertTrue(NativeKernels.available(), () -> NativeKernels.unavailableReason());
+    NativeTestSupport.assumeNativeOpsBuilt();
     assertTrue(Kernels.AUTO.nativeAttention());
   }
 
@@ -273,19 +267,9 @@ class NativeAttentionTest {
     KvCacheConfig cache = new KvCacheConfig(4, 512, dtype);
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner nat =
-            TfModelRunner.load(
-                ckpt,
-                cache,
-                TfModelRunner.Threads.defaults(),
-                MatmulPrecision.FLOAT32,
-                Kernels.NATIVE);
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.FLOAT32, Kernels.NATIVE);
         TfModelRunner graph =
-            TfModelRunner.load(
-                ckpt,
-                cache,
-                TfModelRunner.Threads.defaults(),
-                MatmulPrecision.FLOAT32,
-                Kernels.GRAPH)) {
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.FLOAT32, Kernels.GRAPH)) {
       assertTrue(nat.nativeAttention());
       assertFalse(graph.nativeAttention());
       SplittableRandom rnd = new SplittableRandom(kvHeads);

@@ -1,8 +1,6 @@
 package io.llavaserve.engine.graph;
 
 import static io.llavaserve.engine.graph.TfModelRunnerTest.assertClose;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,12 +21,7 @@ class NativeFusedOpsTest {
 
   @BeforeAll
   static void nativeOpsWereBuilt() {
-    assumeTrue(
-        NativeKernels.class.getResource(
-                "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so")
-            != null,
-        "libllava_ops.so was not built on this machine (no gcc)");
-    assertTrue(NativeKernels.available(), () -> NativeKernels.unavailableReason());
+    NativeTestSupport.assumeNativeOpsBuilt();
   }
 
   /** Runs one op through GraphOps with the fused ops on or off. */

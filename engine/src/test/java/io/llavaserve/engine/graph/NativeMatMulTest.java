@@ -4,7 +4,6 @@ import static io.llavaserve.engine.graph.TfModelRunnerTest.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
@@ -41,12 +40,7 @@ class NativeMatMulTest {
 
   @BeforeAll
   static void nativeOpsWereBuilt() {
-    assumeTrue(
-        NativeKernels.class.getResource(
-                "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so")
-            != null,
-        "libllava_ops.so was not built on this machine (no gcc)");
-    assertTrue(NativeKernels.available(), () -> NativeKernels.unavailableReason());
+    NativeTestSupport.assumeNativeOpsBuilt();
   }
 
   /** Round to the nearest bfloat16, ties to even, as the kernel does with x. */
@@ -161,26 +155,11 @@ class NativeMatMulTest {
     KvCacheConfig cache = new KvCacheConfig(4, 256);
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner exact =
-            TfModelRunner.load(
-                ckpt,
-                cache,
-                TfModelRunner.Threads.defaults(),
-                MatmulPrecision.FLOAT32,
-                Kernels.GRAPH);
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.FLOAT32, Kernels.GRAPH);
         TfModelRunner nat =
-            TfModelRunner.load(
-                ckpt,
-                cache,
-                TfModelRunner.Threads.defaults(),
-                MatmulPrecision.BFLOAT16,
-                Kernels.NATIVE);
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.BFLOAT16, Kernels.NATIVE);
         TfModelRunner graph =
-            TfModelRunner.load(
-                ckpt,
-                cache,
-                TfModelRunner.Threads.defaults(),
-                MatmulPrecision.BFLOAT16,
-                Kernels.GRAPH)) {
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.BFLOAT16, Kernels.GRAPH)) {
       assertTrue(nat.nativeMatMul());
       SplittableRandom rnd = new SplittableRandom(3);
       int vocab = ckpt.config().text().vocabSize() - 100;

@@ -1,0 +1,41 @@
+#include "op_registry.h"
+
+#include <stdio.h>
+
+static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
+}
+
+void llava_register_op(const LlavaOpSpec* spec) {
+  TF_Status* status = TF_NewStatus();
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(spec->name);
+  for (int i = 0; i < spec->n_inputs; i++) {
+    TF_OpDefinitionBuilderAddInput(op, spec->inputs[i]);
+  }
+  for (int i = 0; i < spec->n_outputs; i++) {
+    TF_OpDefinitionBuilderAddOutput(op, spec->outputs[i]);
+  }
+  TF_OpDefinitionBuilderAddAttr(op, "num_threads: int = 1");
+  for (int i = 0; i < spec->n_attrs; i++) {
+    TF_OpDefinitionBuilderAddAttr(op, spec->attrs[i]);
+  }
+  if (spec->stateful) {
+    TF_OpDefinitionBuilderSetIsStateful(op, true);
+  }
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, unknown_shape);
+  TF_RegisterOpDefinition(op, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_KernelBuilder* kb =
+        TF_NewKernelBuilder(spec->name, "CPU", spec->create, spec->compute, spec->destroy);
+    TF_RegisterKernelBuilder(spec->name, kb, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    fprintf(stderr, "%s: registration failed (code %d)\n", spec->name, TF_GetCode(status));
+  }
+  TF_DeleteStatus(status);
+}
+
+void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg) {
+  TF_SetStatus(status, code, msg);
+  TF_OpKernelContext_Failure(ctx, status);
+}

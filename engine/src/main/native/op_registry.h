@@ -1,0 +1,27 @@
+/* Registering the native ops with TensorFlow, and failing a step with a message. */
+#ifndef LLAVA_OP_REGISTRY_H_
+#define LLAVA_OP_REGISTRY_H_
+
+#include "tf_kernel_api.h"
+
+typedef struct {
+  const char* name;
+  const char* const* inputs; /* "name: type" */
+  int n_inputs;
+  const char* const* outputs;
+  int n_outputs;
+  const char* const* attrs; /* besides "num_threads: int = 1", which every op has */
+  int n_attrs;
+  int stateful;
+  void* (*create)(TF_OpKernelConstruction*);
+  void (*compute)(void*, TF_OpKernelContext*);
+  void (*destroy)(void*);
+} LlavaOpSpec;
+
+/* Registers the op and its CPU kernel (shapes left to the graph); reports failure on stderr. */
+void llava_register_op(const LlavaOpSpec* spec);
+
+/* Fails the running step with a TensorFlow error of `code` and `msg`. */
+void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg);
+
+#endif /* LLAVA_OP_REGISTRY_H_ */
