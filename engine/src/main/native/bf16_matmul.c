@@ -279,10 +279,7 @@ static void* create(TF_OpKernelConstruction* ctx) {
   if (TF_GetCode(status) != TF_OK_CODE) {
     k->n = -1;
   }
-  TF_OpKernelConstruction_GetAttrInt32(ctx, "num_threads", &k->num_threads, status);
-  if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
-    k->num_threads = 1;
-  }
+  k->num_threads = llava_num_threads(ctx);
   TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
   if (TF_GetCode(status) != TF_OK_CODE) {
     k->path = -1;

@@ -199,10 +199,7 @@ done:
 static void* create(TF_OpKernelConstruction* ctx) {
   Kernel* k = calloc(1, sizeof(Kernel));
   TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrInt32(ctx, "num_threads", &k->num_threads, status);
-  if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
-    k->num_threads = 1;
-  }
+  k->num_threads = llava_num_threads(ctx);
   /* Each op reads the attrs it has; the others stay 0. */
   TF_OpKernelConstruction_GetAttrFloat(ctx, "eps", &k->eps, status);
   TF_OpKernelConstruction_GetAttrInt32(ctx, "heads", &k->heads, status);

@@ -217,15 +217,7 @@ static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* d
 
 static void* create(TF_OpKernelConstruction* ctx) {
   Kernel* k = calloc(1, sizeof(Kernel));
-  TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrInt32(ctx, "num_threads", &k->num_threads, status);
-  if (TF_GetCode(status) != TF_OK_CODE || k->num_threads < 1) {
-    k->num_threads = 1;
-  }
-  if (k->num_threads > LLAVA_MAX_THREADS) {
-    k->num_threads = LLAVA_MAX_THREADS;
-  }
-  TF_DeleteStatus(status);
+  k->num_threads = llava_num_threads(ctx);
   return k;
 }
 

@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "parallel.h"
+
 static void unknown_shape(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, status);
 }
@@ -38,4 +40,15 @@ void llava_register_op(const LlavaOpSpec* spec) {
 void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg) {
   TF_SetStatus(status, code, msg);
   TF_OpKernelContext_Failure(ctx, status);
+}
+
+int32_t llava_num_threads(TF_OpKernelConstruction* ctx) {
+  TF_Status* status = TF_NewStatus();
+  int32_t n = 1;
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "num_threads", &n, status);
+  if (TF_GetCode(status) != TF_OK_CODE || n < 1) {
+    n = 1;
+  }
+  TF_DeleteStatus(status);
+  return n > LLAVA_MAX_THREADS ? LLAVA_MAX_THREADS : n;
 }

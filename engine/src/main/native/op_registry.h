@@ -21,6 +21,9 @@ typedef struct {
 /* Registers the op and its CPU kernel (shapes left to the graph); reports failure on stderr. */
 void llava_register_op(const LlavaOpSpec* spec);
 
+/* The op's num_threads attr, within [1, LLAVA_MAX_THREADS]. */
+int32_t llava_num_threads(TF_OpKernelConstruction* ctx);
+
 /* Fails the running step with a TensorFlow error of `code` and `msg`. */
 void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg);
 
