@@ -32,8 +32,10 @@ final class DeviceWeights {
   private final boolean packForNativeMatMul;
   private final java.util.Map<String, Operand<TBfloat16>> bf16ByName = new java.util.HashMap<>();
   private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
-  private final List<org.tensorflow.op.Op> conversions = new ArrayList<>();
-  private final List<org.tensorflow.op.Op> releases = new ArrayList<>();
+  // Per weight name: its bfloat16 conversion, then the emptying of its float32 staging copy, run
+  // right after that weight's upload so that only one float32 copy exists at a time.
+  private final java.util.Map<String, org.tensorflow.op.Op> conversions = new java.util.HashMap<>();
+  private final java.util.Map<String, org.tensorflow.op.Op> releases = new java.util.HashMap<>();
   private final List<Upload> uploads = new ArrayList<>();
   // One variable per name, however many graph paths read it.
   private final java.util.Map<String, Operand<TFloat32>> byName = new java.util.HashMap<>();
@@ -126,8 +128,10 @@ final class DeviceWeights {
     VarHandleOp handle =
         scope.varHandleOp(
             TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("packed:" + name));
-    conversions.add(scope.assignVariableOp(handle, scope.dtypes.cast(blocks, TBfloat16.class)));
-    releases.add(
+    conversions.put(
+        name, scope.assignVariableOp(handle, scope.dtypes.cast(blocks, TBfloat16.class)));
+    releases.put(
+        name,
         scope.assignVariableOp(
             handlesByName.get(name),
             scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
@@ -149,8 +153,9 @@ final class DeviceWeights {
     VarHandleOp handle =
         scope.varHandleOp(TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("bf16:" + name));
     VarHandleOp source = handlesByName.get(name);
-    conversions.add(scope.assignVariableOp(handle, scope.dtypes.cast(f32, TBfloat16.class)));
-    releases.add(
+    conversions.put(name, scope.assignVariableOp(handle, scope.dtypes.cast(f32, TBfloat16.class)));
+    releases.put(
+        name,
         scope.assignVariableOp(
             source, scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
     Operand<TBfloat16> read = scope.readVariableOp(handle, TBfloat16.class);
@@ -233,7 +238,10 @@ final class DeviceWeights {
     return read;
   }
 
-  /** Copies every weight to the device, converting F16/BF16 to F32 on the way. */
+  /**
+   * Copies every weight to the device, converting F16/BF16 to F32 on the way; a weight kept in
+   * bfloat16 is converted (and packed) right after its upload, and its float32 copy emptied.
+   */
   void upload(Session session) {
     float[] chunk = new float[CHUNK];
     for (Upload u : uploads) {
@@ -252,14 +260,11 @@ final class DeviceWeights {
         }
         session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
       }
-    }
-    if (!conversions.isEmpty()) {
-      Session.Runner convert = session.runner();
-      conversions.forEach(convert::addTarget);
-      convert.run();
-      Session.Runner release = session.runner();
-      releases.forEach(release::addTarget);
-      release.run();
+      org.tensorflow.op.Op convert = conversions.get(u.name());
+      if (convert != null) {
+        session.runner().addTarget(convert).run();
+        session.runner().addTarget(releases.get(u.name())).run();
+      }
     }
   }
 
