@@ -2,7 +2,8 @@ package io.llavaserve.engine.graph;
 
 /**
  * Which implementation runs the hot spots of a decoder step: decode attention over the paged KV
- * cache, and (with bfloat16 matmul weights) the Linear layers.
+ * cache, the per-layer elementwise work (rotary embeddings, RMSNorm, SiLU-and-multiply), and (with
+ * bfloat16 matmul weights) the Linear layers.
  */
 public enum Kernels {
   /**
@@ -23,7 +24,10 @@ public enum Kernels {
    */
   GRAPH;
 
-  /** Whether decode attention runs natively: AUTO becomes a yes or a no on this machine. */
+  /**
+   * Whether decode attention and the fused elementwise ops run natively: AUTO becomes a yes or a no
+   * on this machine.
+   */
   boolean nativeAttention() {
     return switch (this) {
       case AUTO -> NativeKernels.available();
