@@ -1,0 +1,88 @@
+package io.llavaserve.engine.training.world;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * The longer texts about a scene, after LLaVA's data: brief captions (stage-1 alignment and
+ * contrastive training), detailed descriptions, multi-turn conversations and reasoning questions.
+ *
+ * <p>Every answer is a template filled from the scene, so it is always true of the image; the
+ * random source only chooses among phrasings and among the questions a scene supports. Shapes are
+ * always listed left to right, by the centre of their boxes.
+ */
+public final class Instructions {
+
+  /** Stage-1 instructions asking for a brief description, after LLaVA's brief-caption list. */
+  static final List<String> BRIEF_PROMPTS =
+      List.of(
+          "Give a short caption of the image.",
+          "Describe the image briefly.",
+          "Write a brief caption for this picture.",
+          "Summarize the image in a few words.",
+          "Provide a short description of the image.",
+          "What is in this image? Answer briefly.");
+
+  static final List<String> DETAIL_PROMPTS =
+      List.of(
+          "Describe the image in detail.",
+          "Describe this image.",
+          "Give a detailed description of the image.",
+          "What do you see in this image? Describe it in detail.");
+
+  private Instructions() {}
+
+  /**
+   * The shapes left to right: "a red circle", "a red circle and a blue square", "three shapes: a
+   * red circle, a blue square and a yellow star". Two shapes are counted first half of the time.
+   */
+  public static String caption(Scene scene, SplittableRandom random) {
+    List<PlacedShape> shapes = SceneFacts.leftToRight(scene);
+    String list = Phrases.join(shapes.stream().map(Phrases::withArticle).toList(), false);
+    int n = shapes.size();
+    if (n >= 3 || (n == 2 && random.nextBoolean())) {
+      return Phrases.number(n) + " shapes: " + list;
+    }
+    return list;
+  }
+
+  /** A detailed description naming every shape, its colour and its {@link Region}. */
+  public static Turn detail(Scene scene, SplittableRandom random) {
+    return new Turn(Phrases.pick(DETAIL_PROMPTS, random), description(scene));
+  }
+
+  /** Two to five turns of natural questions and one-sentence answers about the scene. */
+  public static List<Turn> conversation(Scene scene, SplittableRandom random) {
+    return Conversations.conversation(scene, random);
+  }
+
+  /**
+   * A question that takes a step of reasoning (furthest left or right, more of one thing than
+   * another, largest, how many colours) and its answer in a sentence. Comparing two kinds is
+   * possible in every scene, so there is always a question to ask.
+   */
+  public static Turn reasoning(Scene scene, SplittableRandom random) {
+    return Reasoning.reasoning(scene, random);
+  }
+
+  /**
+   * "There is one shape on a light background: a red circle in the center." or "There are three
+   * shapes on a light background. From left to right: a red circle at the top left, a blue square
+   * in the center, and a yellow star at the bottom right."
+   */
+  static String description(Scene scene) {
+    List<PlacedShape> shapes = SceneFacts.leftToRight(scene);
+    List<String> items =
+        shapes.stream()
+            .map(s -> Phrases.withArticle(s) + " " + Region.of(scene, s).phrase())
+            .toList();
+    if (items.size() == 1) {
+      return "There is one shape on a light background: " + items.get(0) + ".";
+    }
+    return "There are "
+        + Phrases.number(items.size())
+        + " shapes on a light background. From left to right: "
+        + Phrases.join(items, true)
+        + ".";
+  }
+}

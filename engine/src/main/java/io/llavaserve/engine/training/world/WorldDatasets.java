@@ -1,0 +1,132 @@
+package io.llavaserve.engine.training.world;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+
+/**
+ * Endless training streams of the shapes world, and a held-out evaluation set.
+ *
+ * <p>Stage 1 ({@link #caption()}) pairs an image with a brief caption; stage 2 ({@link
+ * #instruction()}) mixes short-answer VQA (55%) with conversations, detailed descriptions and
+ * reasoning (15% each), as LLaVA-1.5 mixes its instruction data.
+ *
+ * <p>Deterministic in the seed: each sample draws from its own {@link SplittableRandom#split()} of
+ * the stream, so the same seed and the same sequence of calls give the same samples. One thread at
+ * a time. The evaluation set draws from the seed mixed with {@link #EVALUATION_SALT}, so it is held
+ * out from the training stream of the same seed (and of any seed but {@code seed ^
+ * EVALUATION_SALT}).
+ */
+public final class WorldDatasets {
+
+  static final double VQA_SHARE = 0.55;
+  static final double CONVERSATION_SHARE = 0.15;
+  static final double DETAIL_SHARE = 0.15;
+
+  /** Most short-answer turns in one VQA sample, all about the same image. */
+  static final int MAX_VQA_TURNS = 4;
+
+  /** Scenes tried for a question type before giving up; the rarest (POSITION) fits 3 in 5. */
+  static final int MAX_SCENES_PER_QUESTION = 10_000;
+
+  /** Tries to find each further, different, question for a multi-turn VQA sample. */
+  private static final int TRIES_PER_EXTRA_TURN = 20;
+
+  static final long EVALUATION_SALT = 0x6C6C617661457661L;
+
+  private static final QuestionType[] TYPES = QuestionType.values();
+
+  private final SplittableRandom random;
+  private final SceneGenerator scenes;
+
+  public WorldDatasets(long seed, SizeRange sizes) {
+    this.random = new SplittableRandom(seed);
+    this.scenes = new SceneGenerator(sizes);
+  }
+
+  /** Stage 1: a brief-caption instruction and the caption. */
+  public Sample caption() {
+    SplittableRandom r = random.split();
+    Scene scene = scenes.next(r);
+    Turn turn =
+        new Turn(Phrases.pick(Instructions.BRIEF_PROMPTS, r), Instructions.caption(scene, r));
+    return new Sample(scene, SampleKind.CAPTION, null, List.of(turn));
+  }
+
+  /** Stage 2: VQA 55% (one to four turns), conversation, detail and reasoning 15% each. */
+  public Sample instruction() {
+    SplittableRandom r = random.split();
+    double u = r.nextDouble();
+    if (u < VQA_SHARE) {
+      QuestionType type = TYPES[r.nextInt(TYPES.length)];
+      return vqa(type, r.nextInt(1, MAX_VQA_TURNS + 1), r);
+    }
+    Scene scene = scenes.next(r);
+    if (u < VQA_SHARE + CONVERSATION_SHARE) {
+      return new Sample(scene, SampleKind.CONVERSATION, null, Instructions.conversation(scene, r));
+    }
+    if (u < VQA_SHARE + CONVERSATION_SHARE + DETAIL_SHARE) {
+      return new Sample(scene, SampleKind.DETAIL, null, List.of(Instructions.detail(scene, r)));
+    }
+    return new Sample(scene, SampleKind.REASONING, null, List.of(Instructions.reasoning(scene, r)));
+  }
+
+  /** One short-answer turn of {@code type}, on the first scene that can be asked it. */
+  public Sample vqa(QuestionType type) {
+    return vqa(type, 1, random.split());
+  }
+
+  /**
+   * {@code perType} single-turn VQA samples of every {@link QuestionType}, in declaration order,
+   * then {@code perType} DETAIL samples; the same for the same seed, and apart from the training
+   * stream of that seed.
+   */
+  public static List<Sample> evaluationSet(long seed, int perType, SizeRange sizes) {
+    if (perType < 0) {
+      throw new IllegalArgumentException("perType must not be negative, got " + perType);
+    }
+    WorldDatasets held = new WorldDatasets(seed ^ EVALUATION_SALT, sizes);
+    List<Sample> samples = new ArrayList<>((TYPES.length + 1) * perType);
+    for (QuestionType type : TYPES) {
+      for (int i = 0; i < perType; i++) {
+        samples.add(held.vqa(type));
+      }
+    }
+    for (int i = 0; i < perType; i++) {
+      SplittableRandom r = held.random.split();
+      Scene scene = held.scenes.next(r);
+      samples.add(
+          new Sample(scene, SampleKind.DETAIL, null, List.of(Instructions.detail(scene, r))));
+    }
+    return samples;
+  }
+
+  /**
+   * A first turn of {@code type} on the first scene that supports it, then up to {@code turns - 1}
+   * further turns of uniformly drawn types, skipping repeated questions.
+   */
+  private Sample vqa(QuestionType type, int turns, SplittableRandom r) {
+    for (int attempt = 0; attempt < MAX_SCENES_PER_QUESTION; attempt++) {
+      Scene scene = scenes.next(r);
+      Optional<Turn> first = Questions.ask(scene, type, r);
+      if (first.isEmpty()) {
+        continue;
+      }
+      List<Turn> asked = new ArrayList<>(List.of(first.get()));
+      for (int t = 1; t < turns; t++) {
+        for (int tries = 0; tries < TRIES_PER_EXTRA_TURN; tries++) {
+          Optional<Turn> next = Questions.ask(scene, TYPES[r.nextInt(TYPES.length)], r);
+          if (next.isPresent()
+              && asked.stream().noneMatch(a -> a.question().equals(next.get().question()))) {
+            asked.add(next.get());
+            break;
+          }
+        }
+      }
+      return new Sample(scene, SampleKind.VQA, type, asked);
+    }
+    throw new IllegalStateException(
+        "no scene in " + MAX_SCENES_PER_QUESTION + " supports a " + type + " question");
+  }
+}

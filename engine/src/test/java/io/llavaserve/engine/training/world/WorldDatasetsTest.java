@@ -1,0 +1,185 @@
+package io.llavaserve.engine.training.world;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+class WorldDatasetsTest {
+
+  private static final SizeRange SIZES = new SizeRange(64, 1024);
+
+  /** What the first question of a VQA sample of each type looks like. */
+  private static final Map<QuestionType, String> PATTERNS =
+      Map.of(
+          QuestionType.COUNT, "How many shapes are there\\?",
+          QuestionType.COLOR, "What color is the \\w+\\?",
+          QuestionType.SHAPE, "What shape is the \\w+ object\\?",
+          QuestionType.POSITION, "Is the \\w+ \\w+ to the left or to the right of the \\w+ \\w+\\?",
+          QuestionType.EXISTENCE, "Is there an? \\w+( \\w+)? in the image\\?",
+          QuestionType.ATTRIBUTE_COUNT, "How many (\\w+s|\\w+ shapes) are there\\?");
+
+  private static void assertVqaTurnOfType(QuestionType type, Turn turn) {
+    String q = turn.question();
+    assertTrue(q.endsWith(Questions.SHORT_ANSWER_PROMPT), q);
+    String bare = q.substring(0, q.length() - Questions.SHORT_ANSWER_PROMPT.length());
+    assertTrue(
+        bare.matches(PATTERNS.get(type))
+            && !(type == QuestionType.ATTRIBUTE_COUNT && bare.startsWith("How many shapes")),
+        () -> type + ": " + bare);
+  }
+
+  @Test
+  void instructionMixesVqaConversationDetailAndReasoningLikeLlava15() {
+    WorldDatasets data = new WorldDatasets(1, SIZES);
+    Map<SampleKind, Integer> kinds = new EnumMap<>(SampleKind.class);
+    Map<QuestionType, Integer> types = new EnumMap<>(QuestionType.class);
+    Set<Integer> vqaTurns = new HashSet<>();
+    int n = 4000;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      kinds.merge(sample.kind(), 1, Integer::sum);
+      assertAscii(sample);
+      if (sample.kind() == SampleKind.VQA) {
+        types.merge(sample.type(), 1, Integer::sum);
+        vqaTurns.add(sample.turns().size());
+        assertVqaTurnOfType(sample.type(), sample.turns().get(0));
+        sample
+            .turns()
+            .forEach(t -> assertTrue(t.question().endsWith(Questions.SHORT_ANSWER_PROMPT)));
+        assertEquals(
+            sample.turns().size(),
+            sample.turns().stream().map(Turn::question).distinct().count(),
+            "no question repeats within a sample");
+      } else {
+        assertNull(sample.type());
+      }
+    }
+    assertEquals(0.55, share(kinds.get(SampleKind.VQA), n), 0.03);
+    assertEquals(0.15, share(kinds.get(SampleKind.CONVERSATION), n), 0.02);
+    assertEquals(0.15, share(kinds.get(SampleKind.DETAIL), n), 0.02);
+    assertEquals(0.15, share(kinds.get(SampleKind.REASONING), n), 0.02);
+    assertFalse(kinds.containsKey(SampleKind.CAPTION));
+    int vqa = kinds.get(SampleKind.VQA);
+    for (QuestionType type : QuestionType.values()) {
+      assertEquals(1.0 / 6, share(types.get(type), vqa), 0.025, type.name());
+    }
+    assertEquals(Set.of(1, 2, 3, 4), vqaTurns);
+  }
+
+  @Test
+  void captionSamplesPairABriefInstructionWithTheCaption() {
+    WorldDatasets data = new WorldDatasets(2, SIZES);
+    Set<String> prompts = new HashSet<>();
+    for (int i = 0; i < 300; i++) {
+      Sample sample = data.caption();
+      assertEquals(SampleKind.CAPTION, sample.kind());
+      assertNull(sample.type());
+      assertEquals(1, sample.turns().size());
+      Turn turn = sample.turns().get(0);
+      prompts.add(turn.question());
+      for (PlacedShape s : sample.scene().shapes()) {
+        assertTrue(turn.answer().contains(s.color().word() + " " + s.kind().word()), turn.answer());
+      }
+    }
+    assertTrue(prompts.contains("Give a short caption of the image.") && prompts.size() >= 4);
+  }
+
+  @Test
+  void vqaOfAGivenTypeHoldsOneTurnOfThatType() {
+    WorldDatasets data = new WorldDatasets(3, SIZES);
+    for (QuestionType type : QuestionType.values()) {
+      for (int i = 0; i < 50; i++) {
+        Sample sample = data.vqa(type);
+        assertEquals(SampleKind.VQA, sample.kind());
+        assertEquals(type, sample.type());
+        assertEquals(1, sample.turns().size());
+        assertVqaTurnOfType(type, sample.turns().get(0));
+      }
+    }
+  }
+
+  @Test
+  void theSameSeedGivesTheSameSamplesAndTheSameImageBytes() throws IOException {
+    List<Sample> a = mixed(new WorldDatasets(42, SIZES));
+    List<Sample> b = mixed(new WorldDatasets(42, SIZES));
+    assertEquals(a, b);
+    for (int i = 0; i < 5; i++) {
+      assertArrayEquals(SceneRenderer.png(a.get(i).scene()), SceneRenderer.png(b.get(i).scene()));
+    }
+    List<Sample> c = mixed(new WorldDatasets(43, SIZES));
+    for (int i = 0; i < a.size(); i++) {
+      assertNotEquals(a.get(i).scene(), c.get(i).scene());
+    }
+  }
+
+  private static List<Sample> mixed(WorldDatasets data) {
+    List<Sample> samples = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      samples.add(data.caption());
+      samples.add(data.instruction());
+      samples.add(data.vqa(QuestionType.values()[i % QuestionType.values().length]));
+    }
+    return samples;
+  }
+
+  @Test
+  void theEvaluationSetIsBalancedRepeatableAndHeldOutFromTraining() {
+    int perType = 200;
+    List<Sample> eval = WorldDatasets.evaluationSet(5, perType, SIZES);
+    assertEquals(perType * (QuestionType.values().length + 1), eval.size());
+    assertEquals(eval, WorldDatasets.evaluationSet(5, perType, SIZES));
+    assertNotEquals(eval, WorldDatasets.evaluationSet(6, perType, SIZES));
+
+    Map<QuestionType, Long> types =
+        eval.stream()
+            .filter(s -> s.kind() == SampleKind.VQA)
+            .collect(Collectors.groupingBy(Sample::type, Collectors.counting()));
+    for (QuestionType type : QuestionType.values()) {
+      assertEquals(perType, types.get(type));
+    }
+    assertEquals(perType, eval.stream().filter(s -> s.kind() == SampleKind.DETAIL).count());
+    eval.forEach(s -> assertEquals(1, s.turns().size()));
+    eval.stream()
+        .filter(s -> s.kind() == SampleKind.VQA)
+        .forEach(s -> assertVqaTurnOfType(s.type(), s.turns().get(0)));
+
+    long yes =
+        eval.stream()
+            .filter(s -> s.type() == QuestionType.EXISTENCE)
+            .filter(s -> s.turns().get(0).answer().equals("yes"))
+            .count();
+    assertEquals(0.5, (double) yes / perType, 0.1);
+
+    Set<Scene> training = new HashSet<>();
+    WorldDatasets data = new WorldDatasets(5, SIZES);
+    for (int i = 0; i < 2000; i++) {
+      training.add(data.instruction().scene());
+      training.add(data.caption().scene());
+    }
+    eval.forEach(
+        s -> assertFalse(training.contains(s.scene()), "evaluation scene seen in training"));
+  }
+
+  private static double share(Integer count, int total) {
+    return count == null ? 0 : (double) count / total;
+  }
+
+  private static void assertAscii(Sample sample) {
+    for (Turn turn : sample.turns()) {
+      assertTrue((turn.question() + turn.answer()).chars().allMatch(c -> c < 128), turn.toString());
+    }
+  }
+}
