@@ -32,6 +32,29 @@ public final class TinyCheckpoint {
 
   /** Writes the checkpoint for {@code spec} into {@code outDir} (created if absent). */
   public static Path write(Path outDir, TinySpec spec) throws IOException {
+    LlavaConfig config = spec.toConfig();
+    return write(outDir, spec, (name, shape) -> gaussian(spec.seed(), name, shape, config.text()));
+  }
+
+  /**
+   * Writes a checkpoint of {@code spec}'s shape with the given values (by canonical tensor name)
+   * instead of random ones: how trained weights are exported.
+   */
+  public static Path writeWithValues(
+      Path outDir, TinySpec spec, java.util.function.Function<String, float[]> values)
+      throws IOException {
+    return write(
+        outDir,
+        spec,
+        (name, shape) ->
+            SafetensorsWriter.Tensor.of(name, DType.F32, shape, values.apply(name)).values());
+  }
+
+  private static Path write(
+      Path outDir,
+      TinySpec spec,
+      java.util.function.BiFunction<String, long[], SafetensorsWriter.Values> values)
+      throws IOException {
     Files.createDirectories(outDir);
     LlavaConfig config = spec.toConfig();
     writeConfig(outDir.resolve(Checkpoint.CONFIG), spec, config);
@@ -45,7 +68,7 @@ public final class TinyCheckpoint {
               spec.naming().stored(name, spec.projector()),
               spec.dtype(),
               e.getValue(),
-              gaussian(spec.seed(), name, e.getValue(), config.text())));
+              values.apply(name, e.getValue())));
     }
     // Contiguous runs of equal tensor counts: exactly spec.shards() files, none empty.
     int n = Math.min(spec.shards(), tensors.size());

@@ -25,6 +25,30 @@ public final class ChatTemplate {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * {@link #vicunaV1()} as a Hugging Face Jinja template, for checkpoints this project writes
+   * ({@code chat_template.json}), so transformers renders their prompts as this server does.
+   * Content may be a string or a list of {@code image} and {@code text} parts; images come first.
+   */
+  public static final String VICUNA_V1_JINJA =
+      "{% for message in messages %}"
+          + "{% if not loop.first and messages[loop.index0 - 1]['role'] != 'assistant' %}"
+          + "{{ ' ' }}{% endif %}"
+          + "{% if message['role'] == 'user' %}{{ 'USER: ' }}"
+          + "{% elif message['role'] == 'assistant' %}{{ 'ASSISTANT: ' }}{% endif %}"
+          + "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+          + "{% if message['role'] == 'user' %}"
+          + "{% for part in message['content'] %}{% if part['type'] == 'image' %}"
+          + "{{ '<image>\\n' }}{% endif %}{% endfor %}{% endif %}"
+          + "{% for part in message['content'] | selectattr('type', 'equalto', 'text') %}"
+          + "{% if not loop.first %}{{ ' ' }}{% endif %}{{ part['text'] }}{% endfor %}"
+          + "{% endif %}"
+          + "{% if message['role'] == 'assistant' %}{{ '</s>' }}{% endif %}"
+          + "{% endfor %}"
+          + "{% if add_generation_prompt %}"
+          + "{% if messages | length > 0 and messages[-1]['role'] != 'assistant' %}{{ ' ' }}{% endif %}"
+          + "{{ 'ASSISTANT:' }}{% endif %}";
+
   private final Renderer renderer;
   private final String description;
 

@@ -138,4 +138,27 @@ class ChatTemplateTest {
     assertThrows(
         IllegalArgumentException.class, () -> ChatMessage.of("assistant", ContentPart.image()));
   }
+
+  @Test
+  void theVicunaJinjaTemplateRendersExactlyAsTheBuiltInVicunaFormat() {
+    ChatTemplate jinja = ChatTemplate.fromJinja(ChatTemplate.VICUNA_V1_JINJA, "<s>", "</s>");
+    ChatTemplate builtIn = ChatTemplate.vicunaV1();
+    List<List<ChatMessage>> conversations =
+        List.of(
+            ONE_IMAGE,
+            MULTI_TURN,
+            List.of(ChatMessage.text("user", "Hello")),
+            List.of(
+                ChatMessage.text("system", "Be brief."),
+                ChatMessage.of(
+                    "user", ContentPart.text("a"), ContentPart.image(), ContentPart.text("b")),
+                ChatMessage.text("assistant", "Two."),
+                ChatMessage.text("user", "More?"),
+                ChatMessage.text("assistant", "No.")));
+    for (List<ChatMessage> c : conversations) {
+      for (boolean prompt : new boolean[] {true, false}) {
+        assertEquals(builtIn.render(c, prompt), jinja.render(c, prompt), c + " " + prompt);
+      }
+    }
+  }
 }

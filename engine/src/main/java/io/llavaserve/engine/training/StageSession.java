@@ -1,0 +1,225 @@
+package io.llavaserve.engine.training;
+
+import io.llavaserve.engine.config.LlavaConfig;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * One stage's graph and session: the stage's loss over the parameters it reads, AdamW on those it
+ * trains, and a {@link #step} that runs forward, backward and update in one session call.
+ */
+final class StageSession implements AutoCloseable {
+
+  /** What one step reports. */
+  record StepResult(float loss, float gradNorm, float accuracy) {}
+
+  private final Stage stage;
+  private final Graph graph;
+  private final Session session;
+  private final Parameters params;
+  private final AdamW optimizer;
+  private final LlavaLoss llava;
+  private final ClipLoss clip;
+
+  StageSession(
+      Stage stage,
+      TrainingSpec spec,
+      WorldVocabulary vocabulary,
+      double weightDecay,
+      double maxGradNorm,
+      int threads) {
+    this.stage = stage;
+    LlavaConfig config = spec.config();
+    Map<String, long[]> shapes =
+        spec.shapes(vocabulary).entrySet().stream()
+            .filter(e -> stage.reads(e.getKey()))
+            .collect(
+                Collectors.toMap(
+                    Map.Entry::getKey, Map.Entry::getValue, (a, b) -> a, LinkedHashMap::new));
+    Set<String> trainable =
+        shapes.keySet().stream().filter(stage::trains).collect(Collectors.toSet());
+    graph = new Graph();
+    try {
+      TrainOps g = new TrainOps(Ops.create(graph));
+      params = new Parameters(g.tf, shapes, trainable);
+      if (stage == Stage.CLIP) {
+        clip = new ClipLoss(g, params, config.vision(), spec.clipText());
+        llava = null;
+      } else {
+        llava = new LlavaLoss(g, params, config, stage.withImages(), vocabulary.otherCount());
+        clip = null;
+      }
+      optimizer = new AdamW(g, params, loss(), weightDecay, maxGradNorm);
+      ConfigProto proto =
+          ConfigProto.newBuilder()
+              .setIntraOpParallelismThreads(threads)
+              .setInterOpParallelismThreads(1)
+              .build();
+      session = new Session(graph, proto);
+    } catch (RuntimeException e) {
+      graph.close();
+      throw e;
+    }
+  }
+
+  private org.tensorflow.Operand<TFloat32> loss() {
+    return clip != null ? clip.loss : llava.loss;
+  }
+
+  /** Fills the parameters and, when resuming, the optimizer's moments (zeros when absent). */
+  void load(Map<String, float[]> values, Map<String, float[]> moments) {
+    params.load(session, values);
+    Map<String, float[]> m = new LinkedHashMap<>();
+    optimizer
+        .moments()
+        .shapes()
+        .forEach(
+            (name, shape) -> {
+              float[] saved = moments.get(name);
+              m.put(name, saved != null ? saved : new float[(int) Shape.of(shape).size()]);
+            });
+    optimizer.moments().load(session, m);
+  }
+
+  Map<String, float[]> parameters() {
+    return params.read(session);
+  }
+
+  Map<String, float[]> moments() {
+    return optimizer.moments().read(session);
+  }
+
+  List<String> trainable() {
+    return params.trainable();
+  }
+
+  /** One optimisation step on a LLaVA or text batch. */
+  StepResult step(TrainingBatch b, float lr, float c1, float c2) {
+    List<Tensor> feeds = new ArrayList<>();
+    try {
+      Session.Runner r = session.runner();
+      feed(r, feeds, llava.rows, ints(b.rows(), b.batch(), b.tokens()));
+      feed(r, feeds, llava.lossIndex, ints(b.lossIndex(), b.lossIndex().length));
+      feed(r, feeds, llava.labels, ints(b.labels(), b.labels().length));
+      if (llava.pixels != null) {
+        int side = (int) Math.round(Math.sqrt(b.pixels().length / (3.0 * Math.max(1, b.images()))));
+        feed(r, feeds, llava.pixels, floats(b.pixels(), b.images(), 3, side, side));
+        feed(r, feeds, llava.imageIndex, ints(b.imageIndex(), b.batch(), b.tokens()));
+        feed(r, feeds, llava.imageMask, floats(b.imageMask(), b.batch(), b.tokens(), 1));
+      }
+      return run(r, feeds, lr, c1, c2, null);
+    } finally {
+      feeds.forEach(Tensor::close);
+    }
+  }
+
+  /** One contrastive step: N images ([N * 3 * S * S]) and their padded captions. */
+  StepResult clipStep(
+      float[] pixels,
+      int n,
+      int side,
+      int[] captionRows,
+      float[] captionMask,
+      float lr,
+      float c1,
+      float c2) {
+    List<Tensor> feeds = new ArrayList<>();
+    try {
+      Session.Runner r = session.runner();
+      int len = captionRows.length / n;
+      feed(r, feeds, clip.pixels, floats(pixels, n, 3, side, side));
+      feed(r, feeds, clip.captionRows, ints(captionRows, n, len));
+      feed(r, feeds, clip.captionMask, floats(captionMask, n, len));
+      return run(r, feeds, lr, c1, c2, clip.accuracy);
+    } finally {
+      feeds.forEach(Tensor::close);
+    }
+  }
+
+  /** Loss and logits without an update, for tests: logits [M, V + 1] of a LLaVA batch. */
+  float[] logits(TrainingBatch b) {
+    List<Tensor> feeds = new ArrayList<>();
+    try {
+      Session.Runner r = session.runner();
+      feed(r, feeds, llava.rows, ints(b.rows(), b.batch(), b.tokens()));
+      feed(r, feeds, llava.lossIndex, ints(b.lossIndex(), b.lossIndex().length));
+      feed(r, feeds, llava.labels, ints(b.labels(), b.labels().length));
+      if (llava.pixels != null) {
+        int side = (int) Math.round(Math.sqrt(b.pixels().length / (3.0 * Math.max(1, b.images()))));
+        feed(r, feeds, llava.pixels, floats(b.pixels(), b.images(), 3, side, side));
+        feed(r, feeds, llava.imageIndex, ints(b.imageIndex(), b.batch(), b.tokens()));
+        feed(r, feeds, llava.imageMask, floats(b.imageMask(), b.batch(), b.tokens(), 1));
+      }
+      r.fetch(llava.logits).fetch(llava.loss);
+      try (Result res = r.run()) {
+        TFloat32 t = (TFloat32) res.get(0);
+        float[] out = new float[(int) t.size()];
+        t.asRawTensor().data().asFloats().read(out);
+        return out;
+      }
+    } finally {
+      feeds.forEach(Tensor::close);
+    }
+  }
+
+  private StepResult run(
+      Session.Runner r,
+      List<Tensor> feeds,
+      float lr,
+      float c1,
+      float c2,
+      org.tensorflow.Operand<TFloat32> accuracy) {
+    feed(r, feeds, optimizer.learningRate, TFloat32.scalarOf(lr));
+    feed(r, feeds, optimizer.correction1, TFloat32.scalarOf(c1));
+    feed(r, feeds, optimizer.correction2, TFloat32.scalarOf(c2));
+    r.fetch(loss()).fetch(optimizer.gradNorm);
+    if (accuracy != null) {
+      r.fetch(accuracy);
+    }
+    optimizer.updates.forEach(r::addTarget);
+    try (Result res = r.run()) {
+      float loss = ((TFloat32) res.get(0)).getFloat();
+      float norm = ((TFloat32) res.get(1)).getFloat();
+      float acc = accuracy != null ? ((TFloat32) res.get(2)).getFloat() : Float.NaN;
+      return new StepResult(loss, norm, acc);
+    }
+  }
+
+  private static <T extends Tensor> void feed(
+      Session.Runner r, List<Tensor> feeds, org.tensorflow.Operand<?> op, T tensor) {
+    feeds.add(tensor);
+    r.feed(op, tensor);
+  }
+
+  private static TInt32 ints(int[] data, long... shape) {
+    return TInt32.tensorOf(Shape.of(shape), DataBuffers.of(data, true, false));
+  }
+
+  private static TFloat32 floats(float[] data, long... shape) {
+    return TFloat32.tensorOf(Shape.of(shape), DataBuffers.of(data, true, false));
+  }
+
+  Stage stage() {
+    return stage;
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+}

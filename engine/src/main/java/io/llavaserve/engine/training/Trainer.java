@@ -1,0 +1,236 @@
+package io.llavaserve.engine.training;
+
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.WeightShapes;
+import io.llavaserve.engine.prompt.ChatTemplate;
+import io.llavaserve.engine.tokenizer.LlamaTokenizer;
+import io.llavaserve.engine.training.world.SizeRange;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Runs the whole recipe from nothing (or from the last saved state) into a run folder: every stage
+ * in order, a llava-hf checkpoint after each ({@code RUN/<stage>}; the last is {@code RUN/final}),
+ * and the resumable state every {@code saveEvery} and at each stage's end.
+ */
+public final class Trainer {
+
+  /** Where and how a run trains. */
+  public record Options(
+      Path runDir,
+      TrainingSpec spec,
+      List<StagePlan> plans,
+      long seed,
+      SizeRange sizes,
+      java.time.Duration saveEvery,
+      int threads,
+      double weightDecay,
+      double maxGradNorm) {}
+
+  private final Options options;
+  private final PrintStream log;
+  private final SampleEncoder encoder;
+
+  public Trainer(Options options, PrintStream log) {
+    this.options = options;
+    this.log = log;
+    var config = options.spec().config();
+    this.encoder =
+        new SampleEncoder(
+            LlamaTokenizer.bundledLlama(),
+            ChatTemplate.vicunaV1(),
+            config.imageTokenIndex(),
+            config.imageSeqLength());
+  }
+
+  /** Trains every stage not yet done; returns the final checkpoint's folder. */
+  public Path run() throws IOException {
+    Files.createDirectories(options.runDir());
+    TrainingState state = TrainingState.load(options.runDir());
+    WorldVocabulary vocabulary;
+    Map<String, float[]> params;
+    Stage stage;
+    long step;
+    Map<String, float[]> moments;
+    if (state == null) {
+      vocabulary =
+          BatchSource.vocabulary(
+              encoder,
+              options.seed(),
+              options.sizes(),
+              3000,
+              options.spec().config().text().vocabSize());
+      Map<String, long[]> shapes = options.spec().shapes(vocabulary);
+      params =
+          Initializer.values(
+              shapes, options.spec().config().text().numHiddenLayers(), options.seed());
+      stage = options.plans().get(0).stage();
+      step = 0;
+      moments = Map.of();
+      log.printf(
+          "world vocabulary: %d token ids of %d%n", vocabulary.rows() - 1, vocabulary.vocabSize());
+    } else {
+      vocabulary =
+          new WorldVocabulary(
+              Arrays.stream(state.vocabularyIds()).boxed().toList(),
+              options.spec().config().text().vocabSize());
+      params = new LinkedHashMap<>(state.params());
+      stage = state.stage();
+      step = state.step();
+      moments = state.moments();
+      log.printf(
+          "resuming %s at step %d from %s%n",
+          stage, step, options.runDir().resolve(TrainingState.FOLDER));
+    }
+    BatchSource data =
+        new BatchSource(options.seed(), options.sizes(), encoder, vocabulary, options.spec());
+    Map<String, long[]> shapes = options.spec().shapes(vocabulary);
+    boolean started = false;
+    for (StagePlan plan : options.plans()) {
+      if (!started && plan.stage() != stage) {
+        continue; // done before the resume
+      }
+      long first = started ? 0 : step;
+      Map<String, float[]> m = started ? Map.of() : moments;
+      started = true;
+      params = runStage(plan, first, params, m, shapes, vocabulary, data);
+      int index = options.plans().indexOf(plan);
+      boolean last = index == options.plans().size() - 1;
+      Stage next = last ? plan.stage() : options.plans().get(index + 1).stage();
+      new TrainingState(next, last ? plan.steps() : 0, vocabulary.ids(), params, shapes, Map.of())
+          .save(options.runDir());
+      export(
+          options.runDir().resolve(last ? "final" : plan.stage().name().toLowerCase()),
+          params,
+          vocabulary);
+    }
+    if (!started) {
+      log.println("every stage is done already");
+    }
+    return options.runDir().resolve("final");
+  }
+
+  private Map<String, float[]> runStage(
+      StagePlan plan,
+      long first,
+      Map<String, float[]> params,
+      Map<String, float[]> moments,
+      Map<String, long[]> shapes,
+      WorldVocabulary vocabulary,
+      BatchSource data)
+      throws IOException {
+    log.printf("%s: %d steps of %d%n", plan.stage().title(), plan.steps(), plan.batchSize());
+    ExecutorService prefetch =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "training-data");
+              t.setDaemon(true);
+              return t;
+            });
+    try (StageSession session =
+        new StageSession(
+            plan.stage(),
+            options.spec(),
+            vocabulary,
+            options.weightDecay(),
+            options.maxGradNorm(),
+            options.threads())) {
+      Map<String, float[]> read = new LinkedHashMap<>();
+      shapes.keySet().stream().filter(plan.stage()::reads).forEach(n -> read.put(n, params.get(n)));
+      session.load(read, moments);
+      Progress progress = new Progress(plan, first, log);
+      long lastSave = System.nanoTime();
+      Future<Object> next =
+          first < plan.steps() ? prefetch.submit(() -> batch(data, plan, first)) : null;
+      for (long s = first; s < plan.steps(); s++) {
+        Object batch = next.get();
+        long following = s + 1;
+        next =
+            following < plan.steps() ? prefetch.submit(() -> batch(data, plan, following)) : null;
+        float lr = (float) plan.learningRate(s);
+        float c1 = (float) (1 / (1 - Math.pow(AdamW.BETA1, s + 1)));
+        float c2 = (float) (1 / (1 - Math.pow(AdamW.BETA2, s + 1)));
+        StageSession.StepResult r;
+        long tokens;
+        if (batch instanceof BatchSource.ClipBatch c) {
+          r =
+              session.clipStep(
+                  c.pixels(), c.images(), c.side(), c.captionRows(), c.captionMask(), lr, c1, c2);
+          tokens = c.images();
+        } else {
+          TrainingBatch b = (TrainingBatch) batch;
+          r = session.step(b, lr, c1, c2);
+          tokens = (long) b.batch() * b.tokens();
+        }
+        if (!Float.isFinite(r.loss())) {
+          throw new IllegalStateException(plan.stage() + " step " + s + ": loss is " + r.loss());
+        }
+        progress.update(s + 1, r, tokens, lr);
+        if (System.nanoTime() - lastSave > options.saveEvery().toNanos() && s + 1 < plan.steps()) {
+          Map<String, float[]> all = new LinkedHashMap<>(params);
+          all.putAll(session.parameters());
+          new TrainingState(plan.stage(), s + 1, vocabulary.ids(), all, shapes, session.moments())
+              .save(options.runDir());
+          export(options.runDir().resolve("latest"), all, vocabulary);
+          lastSave = System.nanoTime();
+        }
+      }
+      progress.finish();
+      Map<String, float[]> all = new LinkedHashMap<>(params);
+      all.putAll(session.parameters());
+      return all;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("making a batch failed", e.getCause());
+    } finally {
+      prefetch.shutdownNow();
+    }
+  }
+
+  /**
+   * The template the model was trained with, as {@code chat_template.json}, so that transformers
+   * and this server render its prompts alike.
+   */
+  public static void writeChatTemplate(Path checkpointDir) throws IOException {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var root = json.createObjectNode().put("chat_template", ChatTemplate.VICUNA_V1_JINJA);
+    json.writerWithDefaultPrettyPrinter()
+        .writeValue(checkpointDir.resolve("chat_template.json").toFile(), root);
+  }
+
+  private static Object batch(BatchSource data, StagePlan plan, long step) {
+    return plan.stage() == Stage.CLIP
+        ? data.clipBatch(step, plan.batchSize())
+        : data.batch(plan.stage(), step, plan.batchSize());
+  }
+
+  /** Writes the LLaVA part of {@code params} as a llava-hf checkpoint. */
+  void export(Path dir, Map<String, float[]> params, WorldVocabulary vocabulary)
+      throws IOException {
+    int hidden = options.spec().config().text().hiddenSize();
+    Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
+    TrainingState.deleteTree(tmp);
+    TinyCheckpoint.writeWithValues(
+        tmp,
+        options.spec().model(),
+        name ->
+            name.equals(WeightShapes.EMBED_TOKENS)
+                ? vocabulary.expand(params.get(Towers.WORLD_EMBED), hidden)
+                : params.get(name));
+    writeChatTemplate(tmp);
+    TrainingState.deleteTree(dir);
+    Files.move(tmp, dir);
+    log.printf("wrote checkpoint %s%n", dir);
+  }
+}

@@ -1,0 +1,120 @@
+package io.llavaserve.engine.training;
+
+import io.llavaserve.engine.checkpoint.DType;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.checkpoint.WeightNaming;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.ProjectorKind;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What is trained: the LLaVA model's dimensions (as a {@link TinySpec}, the shape of the llava-hf
+ * checkpoint it becomes) and the CLIP text encoder that only stage 0 uses.
+ *
+ * @param model the LLaVA checkpoint's dimensions; embeddings are tied
+ * @param clipText the contrastive text encoder's dimensions
+ */
+public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
+
+  public TrainingSpec {
+    if (!model.tiedEmbeddings()) {
+      throw new IllegalArgumentException("training writes tied word embeddings");
+    }
+    if (model.textKvHeads() != model.textHeads()) {
+      throw new IllegalArgumentException("training needs as many key/value heads as query heads");
+    }
+  }
+
+  /**
+   * The shipped default: a 256 px tower with 32 px patches (64 image positions), 4 layers of 192
+   * wide; a decoder of 4 layers, 256 wide with 4 heads; tied embeddings over LLaMA's vocabulary.
+   */
+  public static TrainingSpec standard() {
+    return new TrainingSpec(
+        spec(192, 768, 4, 3, 256, 32, 256, 704, 4, 4, DType.F16),
+        new ClipTextSpec(128, 2, 2, 40, 128));
+  }
+
+  /** A very small model for tests and the CI smoke run: 32 px images, 4 image positions. */
+  public static TrainingSpec smoke() {
+    return new TrainingSpec(
+        spec(32, 64, 2, 2, 32, 16, 32, 64, 2, 2, DType.F32), new ClipTextSpec(32, 1, 2, 40, 16));
+  }
+
+  /** The recipe's stages for {@link #standard()}: about an hour on two cores. */
+  public static java.util.List<StagePlan> standardPlan() {
+    return java.util.List.of(
+        new StagePlan(Stage.CLIP, 500, 32, 1e-3, 50),
+        new StagePlan(Stage.TEXT, 300, 16, 1e-3, 30),
+        new StagePlan(Stage.ALIGN, 400, 16, 2e-3, 40),
+        new StagePlan(Stage.INSTRUCT, 3000, 16, 1e-3, 100));
+  }
+
+  /** A few dozen steps per stage of {@link #smoke()}: a CI-sized run whose loss falls. */
+  public static java.util.List<StagePlan> smokePlan() {
+    return java.util.List.of(
+        new StagePlan(Stage.CLIP, 30, 16, 2e-3, 3),
+        new StagePlan(Stage.TEXT, 30, 8, 3e-3, 3),
+        new StagePlan(Stage.ALIGN, 30, 8, 3e-3, 3),
+        new StagePlan(Stage.INSTRUCT, 40, 8, 3e-3, 3));
+  }
+
+  public LlavaConfig config() {
+    return model.toConfig();
+  }
+
+  private static TinySpec spec(
+      int vHidden,
+      int vInter,
+      int vLayers,
+      int vHeads,
+      int image,
+      int patch,
+      int tHidden,
+      int tInter,
+      int tLayers,
+      int tHeads,
+      DType dtype) {
+    return new TinySpec(
+        vHidden,
+        vInter,
+        vLayers,
+        vHeads,
+        image,
+        patch,
+        tHidden,
+        tInter,
+        tLayers,
+        tHeads,
+        tHeads,
+        32064,
+        10000.0,
+        1e-5,
+        true,
+        ProjectorKind.MLP2X_GELU,
+        dtype,
+        WeightNaming.HF,
+        1,
+        0L);
+  }
+
+  /**
+   * Every tensor training keeps, with its shape: the checkpoint's (the token embedding as world
+   * rows) and the CLIP text encoder's.
+   */
+  public Map<String, long[]> shapes(WorldVocabulary vocabulary) {
+    Map<String, long[]> m = new LinkedHashMap<>();
+    io.llavaserve.engine.checkpoint.WeightShapes.all(config())
+        .forEach(
+            (name, shape) -> {
+              if (name.equals(io.llavaserve.engine.checkpoint.WeightShapes.EMBED_TOKENS)) {
+                m.put(Towers.WORLD_EMBED, new long[] {vocabulary.rows(), shape[1]});
+              } else {
+                m.put(name, shape);
+              }
+            });
+    m.putAll(ClipLoss.shapes(config().vision(), clipText, vocabulary.rows()));
+    return m;
+  }
+}
