@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   conversation: $("conversation"),
   emptyHint: $("empty-hint"),
+  samples: $("samples"),
   error: $("error"),
   composer: $("composer"),
   dropZone: $("drop-zone"),
@@ -426,6 +427,7 @@ function roleLabel(name) {
 
 function addTurn(turn) {
   ui.emptyHint.hidden = true;
+  ui.samples.hidden = true;
   ui.conversation.appendChild(turn);
   scrollToEnd();
 }
@@ -480,6 +482,7 @@ function newConversation() {
     turn.remove();
   }
   ui.emptyHint.hidden = false;
+  ui.samples.hidden = false;
   hideError();
   ui.question.focus();
 }
@@ -534,6 +537,23 @@ function readAsDataUri(file) {
   });
 }
 
+/** A sample image from the page's own folder, with a question it can answer. */
+async function takeSample(button) {
+  hideError();
+  try {
+    const response = await fetch(button.dataset.src);
+    if (!response.ok) {
+      throw new Error("HTTP " + response.status);
+    }
+    const name = button.dataset.src.split("/").pop();
+    setImage(await readAsDataUri(await response.blob()), name);
+    ui.question.value = button.dataset.question || "";
+    ui.question.focus();
+  } catch (e) {
+    showError("Could not load the sample: " + e.message);
+  }
+}
+
 function setImage(url, name) {
   chat.image = { url, name };
   ui.previewImg.src = url;
@@ -567,6 +587,9 @@ function wire() {
   ui.stop.addEventListener("click", stop);
   ui.newChat.addEventListener("click", newConversation);
   ui.imageInput.addEventListener("change", () => takeImage(ui.imageInput.files[0]));
+  for (const button of ui.samples.querySelectorAll("button.sample")) {
+    button.addEventListener("click", () => takeSample(button));
+  }
   ui.removeImage.addEventListener("click", () => {
     clearImage();
     ui.question.focus();

@@ -22,6 +22,8 @@ import picocli.CommandLine.Spec;
       MakeTinyCommand.class,
       BenchCommand.class,
       BatchCommand.class,
+      TrainCommand.class,
+      EvalCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -85,8 +85,11 @@ record TrainingState(
     }
     Map<String, long[]> shapes = new LinkedHashMap<>();
     Map<String, float[]> params = readTensors(dir.resolve("params.safetensors"), shapes);
+    Path momentsFile = dir.resolve("moments.safetensors");
     Map<String, float[]> moments =
-        readTensors(dir.resolve("moments.safetensors"), new LinkedHashMap<>());
+        Files.exists(momentsFile)
+            ? readTensors(momentsFile, new LinkedHashMap<>())
+            : new LinkedHashMap<>();
     return new TrainingState(
         Stage.valueOf(progress.get("stage").asText()),
         progress.get("step").asLong(),

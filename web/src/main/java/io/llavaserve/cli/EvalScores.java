@@ -1,0 +1,175 @@
+package io.llavaserve.cli;
+
+import io.llavaserve.engine.training.world.PlacedShape;
+import io.llavaserve.engine.training.world.QuestionType;
+import io.llavaserve.engine.training.world.Questions;
+import io.llavaserve.engine.training.world.Scene;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One checkpoint's scores on the held-out shapes-world set: exact match per {@link QuestionType}
+ * and overall (LLaVA-1.5's short-answer VQA metric), and, kept apart from it, how many of each
+ * detailed description's shapes the answer names. Filled by one thread.
+ */
+final class EvalScores {
+
+  /** A short answer that did not match, for diagnosis. */
+  record Wrong(QuestionType type, String question, String expected, String got) {}
+
+  /** Shapes named over shapes shown, summed over the detail samples. */
+  record Detail(int samples, int shapes, int named) {
+    double percent() {
+      return shapes == 0 ? 0 : 100.0 * named / shapes;
+    }
+  }
+
+  private final Map<QuestionType, int[]> tally = new EnumMap<>(QuestionType.class);
+  private final List<Wrong> wrong = new ArrayList<>();
+  private int detailSamples;
+  private int detailShapes;
+  private int detailNamed;
+
+  /** For exact match: lower case, trimmed, without a trailing period. */
+  static String normalize(String answer) {
+    return Questions.normalizeAnswer(answer);
+  }
+
+  static boolean matches(String expected, String got) {
+    return normalize(expected).equals(normalize(got));
+  }
+
+  /** "red circle" for every shape of the scene, in drawing order (repeats kept). */
+  static List<String> shapePhrases(Scene scene) {
+    List<String> phrases = new ArrayList<>();
+    for (PlacedShape s : scene.shapes()) {
+      phrases.add(s.color().word() + " " + s.kind().word());
+    }
+    return phrases;
+  }
+
+  /** Scores one short answer. */
+  void vqa(QuestionType type, String question, String expected, String got) {
+    int[] t = tally.computeIfAbsent(type, k -> new int[2]); // {questions, correct}
+    t[0]++;
+    if (matches(expected, got)) {
+      t[1]++;
+    } else {
+      wrong.add(new Wrong(type, question, expected, got));
+    }
+  }
+
+  /** Scores one detailed description: which of the scene's "color shape" phrases it contains. */
+  void detail(List<String> shapePhrases, String got) {
+    String answer = got.toLowerCase(Locale.ROOT);
+    detailSamples++;
+    detailShapes += shapePhrases.size();
+    for (String phrase : shapePhrases) {
+      if (answer.contains(phrase.toLowerCase(Locale.ROOT))) {
+        detailNamed++;
+      }
+    }
+  }
+
+  int questions(QuestionType type) {
+    int[] t = tally.get(type);
+    return t == null ? 0 : t[0];
+  }
+
+  /** Exact match of {@code type} in percent; 0 with no questions. */
+  double exactMatch(QuestionType type) {
+    int[] t = tally.get(type);
+    return t == null || t[0] == 0 ? 0 : 100.0 * t[1] / t[0];
+  }
+
+  int questions() {
+    return tally.values().stream().mapToInt(t -> t[0]).sum();
+  }
+
+  /** Exact match over every short answer, in percent. */
+  double exactMatch() {
+    int n = questions();
+    return n == 0 ? 0 : 100.0 * tally.values().stream().mapToInt(t -> t[1]).sum() / n;
+  }
+
+  Detail detail() {
+    return new Detail(detailSamples, detailShapes, detailNamed);
+  }
+
+  /** The short answers that did not match, in the order they were scored. */
+  List<Wrong> wrong() {
+    return List.copyOf(wrong);
+  }
+
+  /**
+   * {@code type | n | exact match %}, one row per question type, then overall and (when there were
+   * any) the detail row; one score column per checkpoint, headed by its label.
+   */
+  static String table(List<String> labels, List<EvalScores> columns) {
+    if (labels.size() != columns.size() || columns.isEmpty()) {
+      throw new IllegalArgumentException("one label per column, at least one column");
+    }
+    List<String> headers = new ArrayList<>(List.of("type", "n"));
+    if (columns.size() == 1) {
+      headers.add("exact match %");
+    } else {
+      labels.forEach(l -> headers.add(l + " exact match %"));
+    }
+    List<List<String>> rows = new ArrayList<>();
+    EvalScores first = columns.get(0);
+    for (QuestionType type : QuestionType.values()) {
+      List<String> row = new ArrayList<>(List.of(typeName(type), "" + first.questions(type)));
+      columns.forEach(c -> row.add(percent(c.exactMatch(type))));
+      rows.add(row);
+    }
+    List<String> overall = new ArrayList<>(List.of("overall", "" + first.questions()));
+    columns.forEach(c -> overall.add(percent(c.exactMatch())));
+    rows.add(overall);
+    if (first.detailSamples > 0) {
+      List<String> detail =
+          new ArrayList<>(List.of("detail (shapes named %)", "" + first.detailSamples));
+      columns.forEach(c -> detail.add(percent(c.detail().percent())));
+      rows.add(detail);
+    }
+    return format(headers, rows);
+  }
+
+  static String typeName(QuestionType type) {
+    return type.name().toLowerCase(Locale.ROOT);
+  }
+
+  private static String percent(double p) {
+    return String.format(Locale.ROOT, "%.1f", p);
+  }
+
+  /** Left-aligned first column, right-aligned numbers, {@code " | "} between columns. */
+  private static String format(List<String> headers, List<List<String>> rows) {
+    int[] width = new int[headers.size()];
+    for (int c = 0; c < width.length; c++) {
+      width[c] = headers.get(c).length();
+      for (List<String> row : rows) {
+        width[c] = Math.max(width[c], row.get(c).length());
+      }
+    }
+    StringBuilder sb = new StringBuilder();
+    line(sb, headers, width);
+    for (int c = 0; c < width.length; c++) {
+      sb.append(c == 0 ? "" : "-|-").append("-".repeat(width[c]));
+    }
+    sb.append('\n');
+    rows.forEach(r -> line(sb, r, width));
+    return sb.toString();
+  }
+
+  private static void line(StringBuilder sb, List<String> cells, int[] width) {
+    for (int c = 0; c < width.length; c++) {
+      String cell = cells.get(c);
+      String pad = " ".repeat(width[c] - cell.length());
+      sb.append(c == 0 ? cell + pad : " | " + pad + cell);
+    }
+    sb.append('\n');
+  }
+}

@@ -1,0 +1,160 @@
+package io.llavaserve.cli;
+
+import io.llavaserve.engine.training.StagePlan;
+import io.llavaserve.engine.training.Trainer;
+import io.llavaserve.engine.training.TrainingSpec;
+import io.llavaserve.engine.training.world.SizeRange;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * Trains a small LLaVA from nothing on the generated shapes world, every stage of the recipe in
+ * order, into a run folder; a run folder with saved state resumes where it stopped.
+ */
+@Command(
+    name = "train",
+    description =
+        "Train a small LLaVA on the generated shapes world; resumes from DIR's saved state.")
+final class TrainCommand implements Callable<Integer> {
+
+  /** Image sides drawn for training, as the evaluation draws them. */
+  static final SizeRange SIZES = new SizeRange(64, 1024);
+
+  static final double WEIGHT_DECAY = 0.01;
+  static final double MAX_GRAD_NORM = 1.0;
+
+  enum Preset {
+    standard,
+    smoke
+  }
+
+  @Option(
+      names = "--out",
+      required = true,
+      paramLabel = "DIR",
+      description = "Run folder: saved state, a checkpoint per stage, the last in DIR/final.")
+  Path out;
+
+  @Option(
+      names = "--preset",
+      defaultValue = "standard",
+      description = "standard | smoke (default: ${DEFAULT-VALUE}).")
+  Preset preset;
+
+  @Option(names = "--seed", defaultValue = "20261203", description = "(default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(
+      names = "--threads",
+      paramLabel = "N",
+      description = "TensorFlow intra-op threads (default: one per core).")
+  Integer threads;
+
+  @Option(
+      names = "--save-every-minutes",
+      paramLabel = "M",
+      defaultValue = "5",
+      description = "Save the resumable state this often (default: ${DEFAULT-VALUE}).")
+  double saveEveryMinutes;
+
+  @Option(
+      names = "--steps-scale",
+      paramLabel = "F",
+      defaultValue = "1.0",
+      description =
+          "Multiplies every stage's steps, for quick experiments (default: ${DEFAULT-VALUE}).")
+  double stepsScale;
+
+  @Spec CommandSpec command;
+
+  @Override
+  public Integer call() throws Exception {
+    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    if (n < 1) {
+      throw new IllegalArgumentException("--threads must be >= 1, got " + n);
+    }
+    if (!(saveEveryMinutes > 0) || Double.isInfinite(saveEveryMinutes)) {
+      throw new IllegalArgumentException(
+          "--save-every-minutes must be > 0, got " + saveEveryMinutes);
+    }
+    List<StagePlan> plans =
+        scale(
+            preset == Preset.smoke ? TrainingSpec.smokePlan() : TrainingSpec.standardPlan(),
+            stepsScale);
+    TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
+    Trainer.Options options =
+        new Trainer.Options(
+            out,
+            spec,
+            plans,
+            seed,
+            SIZES,
+            Duration.ofMillis(Math.round(saveEveryMinutes * 60_000)),
+            n,
+            WEIGHT_DECAY,
+            MAX_GRAD_NORM);
+    PrintWriter writer = command.commandLine().getOut();
+    long start = System.nanoTime();
+    Path last;
+    try (PrintStream log = printStream(writer)) {
+      log.printf(
+          "training the %s preset into %s: seed %d, %d threads, steps x %s%n",
+          preset, out, seed, n, stepsScale);
+      last = new Trainer(options, log).run();
+    }
+    double minutes = (System.nanoTime() - start) / 6e10;
+    writer.printf("final checkpoint: %s%ntotal time: %.1f min%n", last, minutes);
+    writer.flush();
+    return 0;
+  }
+
+  /** Every stage's steps and warmup multiplied by {@code factor}; at least one step a stage. */
+  static List<StagePlan> scale(List<StagePlan> plans, double factor) {
+    if (!(factor > 0) || Double.isInfinite(factor)) {
+      throw new IllegalArgumentException("--steps-scale must be > 0, got " + factor);
+    }
+    return plans.stream()
+        .map(
+            p ->
+                new StagePlan(
+                    p.stage(),
+                    (int) Math.max(1, Math.round(p.steps() * factor)),
+                    p.batchSize(),
+                    p.learningRate(),
+                    (int) Math.round(p.warmupSteps() * factor)))
+        .toList();
+  }
+
+  /**
+   * The Trainer logs to a PrintStream; this one hands each flushed piece to the command's writer,
+   * so a captured or UTF-8 stdout sees the log as it is written.
+   */
+  private static PrintStream printStream(PrintWriter writer) {
+    OutputStream bytes =
+        new ByteArrayOutputStream() {
+          @Override
+          public synchronized void flush() {
+            writer.print(toString(StandardCharsets.UTF_8));
+            writer.flush();
+            reset();
+          }
+
+          @Override
+          public void close() {
+            flush();
+          }
+        };
+    return new PrintStream(bytes, true, StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,123 @@
+package io.llavaserve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.training.world.QuestionType;
+import io.llavaserve.engine.training.world.Sample;
+import io.llavaserve.engine.training.world.SampleKind;
+import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.WorldDatasets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class EvalScoresTest {
+
+  @Test
+  void caseSpaceAndATrailingPeriodDoNotCountAgainstAnAnswer() {
+    assertTrue(EvalScores.matches("red", " Red. "));
+    assertTrue(EvalScores.matches("3", "3."));
+    assertTrue(EvalScores.matches("yes", "YES"));
+    assertFalse(EvalScores.matches("red", "red circle"));
+    assertFalse(EvalScores.matches("3", "three"));
+    assertFalse(EvalScores.matches("left", ""));
+  }
+
+  @Test
+  void exactMatchIsTalliedPerTypeAndOverallAndMissesAreKept() {
+    EvalScores s = new EvalScores();
+    s.vqa(QuestionType.COUNT, "How many shapes are there?", "3", "3");
+    s.vqa(QuestionType.COUNT, "How many shapes are there?", "2", "4");
+    s.vqa(QuestionType.COLOR, "What color is the star?", "blue", "Blue.");
+    s.vqa(QuestionType.POSITION, "Is the red star left?", "left", "right");
+
+    assertEquals(2, s.questions(QuestionType.COUNT));
+    assertEquals(50.0, s.exactMatch(QuestionType.COUNT), 1e-9);
+    assertEquals(100.0, s.exactMatch(QuestionType.COLOR), 1e-9);
+    assertEquals(0.0, s.exactMatch(QuestionType.POSITION), 1e-9);
+    assertEquals(0, s.questions(QuestionType.SHAPE));
+    assertEquals(0.0, s.exactMatch(QuestionType.SHAPE), 1e-9);
+    assertEquals(4, s.questions());
+    assertEquals(50.0, s.exactMatch(), 1e-9);
+    assertEquals(
+        List.of(
+            new EvalScores.Wrong(QuestionType.COUNT, "How many shapes are there?", "2", "4"),
+            new EvalScores.Wrong(QuestionType.POSITION, "Is the red star left?", "left", "right")),
+        s.wrong());
+  }
+
+  @Test
+  void aDescriptionScoresTheShareOfShapesItNamesAndStaysOutOfExactMatch() {
+    EvalScores s = new EvalScores();
+    s.vqa(QuestionType.EXISTENCE, "Is there a star?", "yes", "yes");
+    s.detail(List.of("red circle", "blue square"), "There is a Red Circle and a green square.");
+    s.detail(List.of("yellow star", "purple triangle"), "A yellow star, a purple triangle.");
+
+    assertEquals(new EvalScores.Detail(2, 4, 3), s.detail());
+    assertEquals(75.0, s.detail().percent(), 1e-9);
+    assertEquals(100.0, s.exactMatch(), 1e-9);
+    assertEquals(1, s.questions());
+  }
+
+  @Test
+  void theEvaluationSetsDescriptionsAreScoredAgainstTheirOwnScenes() {
+    List<Sample> set = WorldDatasets.evaluationSet(777, 3, new SizeRange(64, 256));
+    EvalScores s = new EvalScores();
+    int shapes = 0;
+    for (Sample sample : set) {
+      if (sample.kind() == SampleKind.DETAIL) {
+        List<String> phrases = EvalScores.shapePhrases(sample.scene());
+        shapes += phrases.size();
+        // The reference description names every shape, so it scores full marks.
+        s.detail(phrases, sample.turns().get(0).answer());
+      }
+    }
+
+    assertEquals(3, s.detail().samples());
+    assertEquals(shapes, s.detail().shapes());
+    assertEquals(100.0, s.detail().percent(), 1e-9);
+  }
+
+  @Test
+  void theTableHasARowPerTypeOverallAndDetailAndAColumnPerCheckpoint() {
+    EvalScores fin = new EvalScores();
+    EvalScores align = new EvalScores();
+    for (QuestionType t : QuestionType.values()) {
+      fin.vqa(t, "q", "a", "a");
+      align.vqa(t, "q", "a", t == QuestionType.COUNT ? "a" : "b");
+    }
+    fin.detail(List.of("red circle"), "a red circle");
+    align.detail(List.of("red circle"), "a shape");
+
+    List<String> lines =
+        EvalScores.table(List.of("final", "align"), List.of(fin, align)).lines().toList();
+
+    assertEquals(2 + QuestionType.values().length + 2, lines.size(), String.join("\n", lines));
+    assertEquals(
+        List.of("type", "n", "final exact match %", "align exact match %"), cells(lines.get(0)));
+    assertEquals(List.of("count", "1", "100.0", "100.0"), cells(lines.get(2)));
+    assertEquals(List.of("color", "1", "100.0", "0.0"), cells(lines.get(3)));
+    assertEquals(List.of("attribute_count", "1", "100.0", "0.0"), cells(lines.get(7)));
+    assertEquals(List.of("overall", "6", "100.0", "16.7"), cells(lines.get(8)));
+    assertEquals(List.of("detail (shapes named %)", "1", "100.0", "0.0"), cells(lines.get(9)));
+    // Columns line up: every row is as wide as the header.
+    lines.forEach(l -> assertEquals(lines.get(0).length(), l.length(), l));
+  }
+
+  @Test
+  void oneCheckpointGetsAPlainExactMatchColumnAndNoDetailRowWithoutDescriptions() {
+    EvalScores s = new EvalScores();
+    s.vqa(QuestionType.SHAPE, "q", "star", "star");
+
+    String table = EvalScores.table(List.of("final"), List.of(s));
+
+    assertEquals(List.of("type", "n", "exact match %"), cells(table.lines().findFirst().get()));
+    assertFalse(table.contains("detail"), table);
+    assertTrue(table.contains("shape"), table);
+  }
+
+  private static List<String> cells(String line) {
+    return List.of(line.split("\\|")).stream().map(String::strip).toList();
+  }
+}

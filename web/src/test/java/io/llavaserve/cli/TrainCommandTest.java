@@ -1,0 +1,112 @@
+package io.llavaserve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.ModelOptions;
+import io.llavaserve.engine.generate.GenerationResult;
+import io.llavaserve.engine.generate.Generator;
+import io.llavaserve.engine.prompt.ChatMessage;
+import io.llavaserve.engine.prompt.ContentPart;
+import io.llavaserve.engine.sampling.SamplingParams;
+import io.llavaserve.engine.training.Stage;
+import io.llavaserve.engine.training.StagePlan;
+import io.llavaserve.engine.training.TrainingSpec;
+import io.llavaserve.engine.training.world.QuestionType;
+import io.llavaserve.engine.training.world.Sample;
+import io.llavaserve.engine.training.world.SceneRenderer;
+import io.llavaserve.engine.training.world.WorldDatasets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainCommandTest {
+
+  @TempDir static Path runs;
+  @TempDir Path tmp;
+  private static Path out;
+  private static Cli.Run trained;
+
+  /** One quarter-length smoke run, shared: it is the slow part (about 40 s on two cores). */
+  @BeforeAll
+  static void train() {
+    out = runs.resolve("run");
+    trained =
+        Cli.run("train", "--preset", "smoke", "--steps-scale", "0.25", "--out", out.toString());
+  }
+
+  @Test
+  void aQuarterOfTheSmokeRunWritesAFinalCheckpointThatLoadsAndAnswers() throws Exception {
+    assertEquals(0, trained.exit(), trained.err() + trained.out());
+    Path fin = out.resolve("final");
+    assertTrue(Files.size(fin.resolve("config.json")) > 0, trained.out());
+    assertTrue(Files.size(fin.resolve("model.safetensors")) > 0, trained.out());
+    assertTrue(trained.out().contains("final checkpoint: " + fin), trained.out());
+    assertTrue(trained.out().contains("total time: "), trained.out());
+    for (Stage s : Stage.values()) {
+      assertTrue(trained.out().contains(s.title()), "every stage runs: " + trained.out());
+    }
+    try (LlavaModel m = LlavaModel.load(fin, ModelOptions.defaults().withKvCacheBytes(4 << 20))) {
+      Sample sample = new WorldDatasets(1, TrainCommand.SIZES).vqa(QuestionType.COUNT);
+      int[] ids =
+          m.chatPrompt(
+                  List.of(
+                      ChatMessage.of(
+                          "user",
+                          ContentPart.image(),
+                          ContentPart.text(sample.turns().get(0).question()))))
+              .ids();
+      GenerationResult r =
+          new Generator(m)
+              .generate(
+                  ids,
+                  List.of(m.preprocess(SceneRenderer.png(sample.scene()))),
+                  SamplingParams.greedy(4),
+                  piece -> {});
+      assertFalse(r.tokens().isEmpty());
+    }
+  }
+
+  @Test
+  void runningAFinishedRunAgainResumesFromItsStateAndNamesTheSameCheckpoint() {
+    assertEquals(0, trained.exit(), trained.err());
+
+    Cli.Run again =
+        Cli.run("train", "--preset", "smoke", "--steps-scale", "0.25", "--out", out.toString());
+
+    assertEquals(0, again.exit(), again.err());
+    assertTrue(again.out().contains("resuming"), again.out());
+    assertTrue(again.out().contains("final checkpoint: " + out.resolve("final")), again.out());
+  }
+
+  @Test
+  void stepsScaleMultipliesStepsAndWarmupKeepingAtLeastOneStep() {
+    List<StagePlan> plans = TrainCommand.scale(TrainingSpec.smokePlan(), 0.25);
+
+    assertEquals(TrainingSpec.smokePlan().size(), plans.size());
+    StagePlan clip = plans.get(0);
+    StagePlan original = TrainingSpec.smokePlan().get(0);
+    assertEquals(Math.round(original.steps() * 0.25), clip.steps());
+    assertEquals(Math.round(original.warmupSteps() * 0.25), clip.warmupSteps());
+    assertEquals(original.batchSize(), clip.batchSize());
+    assertEquals(original.learningRate(), clip.learningRate());
+    assertTrue(
+        TrainCommand.scale(TrainingSpec.smokePlan(), 1e-6).stream().allMatch(p -> p.steps() == 1));
+    assertThrows(IllegalArgumentException.class, () -> TrainCommand.scale(plans, 0));
+  }
+
+  @Test
+  void aNonPositiveStepsScaleIsNamed() {
+    Cli.Run run =
+        Cli.run("train", "--preset", "smoke", "--steps-scale", "-1", "--out", tmp.toString());
+
+    assertEquals(2, run.exit());
+    assertTrue(run.errorLine().contains("--steps-scale"), run.err());
+  }
+}
