@@ -366,6 +366,31 @@ class BadRequestsTest {
             400,
             "logprobs",
             "[0, 20]"));
+    // Refused by the engine's admission check, typed: the field becomes the param.
+    c.add(
+        bad(
+            "completions image placeholder without an image",
+            "POST",
+            "/v1/completions",
+            "{\"prompt\":\"<image> what is this?\",\"max_tokens\":2}",
+            400,
+            "images",
+            "image placeholders"));
+    c.add(
+        chat(
+            "prompt over limits.max-prompt-tokens",
+            with(
+                b ->
+                    b.put(
+                        "messages",
+                        new JsonArray()
+                            .add(
+                                new JsonObject()
+                                    .put("role", "user")
+                                    .put("content", "hello ".repeat(2100))))),
+            400,
+            "prompt",
+            "limits.max-prompt-tokens"));
     c.add(
         bad(
             "oversized body",

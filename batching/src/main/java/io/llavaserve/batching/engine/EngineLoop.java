@@ -1,6 +1,7 @@
 package io.llavaserve.batching.engine;
 
 import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.TokenStream;
 import io.llavaserve.batching.kvcache.BlockManager;
@@ -9,7 +10,7 @@ import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.scheduler.ScheduledChunk;
 import io.llavaserve.batching.scheduler.Scheduler;
 import io.llavaserve.batching.scheduler.SchedulerOutput;
-import io.llavaserve.batching.sequence.Sequence;
+import io.llavaserve.batching.scheduler.Sequence;
 import io.llavaserve.batching.vision.ImageFeatureCache;
 import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.runner.ExpandedPrompt;
@@ -53,6 +54,7 @@ final class EngineLoop {
   private final BlockManager blocks;
   private final Scheduler scheduler;
   private final ImageFeatureCache imageCache;
+  private final RequestValidator validator;
   private final LinkedBlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
   private final Map<Long, Sequence> live = new HashMap<>();
   private final Map<Long, Sequence> notYetAdmitted = new LinkedHashMap<>();
@@ -82,6 +84,7 @@ final class EngineLoop {
     this.scheduler = new Scheduler(config.scheduler(), blocks);
     this.imageCache = new ImageFeatureCache(config.imageCacheBytes());
     this.stats = EngineStats.empty(runner.kvCache().numBlocks());
+    this.validator = new RequestValidator(spec, runner.vocabSize());
   }
 
   EngineStats stats() {
@@ -90,17 +93,23 @@ final class EngineLoop {
 
   // ---- any thread ----
 
+  /** The admission check of this loop's own spec and vocabulary. */
+  RequestValidator validator() {
+    return validator;
+  }
+
   /**
-   * Validates and queues a request.
+   * Validates {@code request} with {@code admission} (this loop's validator, or one narrowed from
+   * it) and queues it.
    *
-   * @throws IllegalArgumentException when the request can never run (the message names the field
-   *     and the limit)
+   * @throws RequestRejectedException when the request can never run, naming the field and limit
    * @throws OverloadedException when the waiting queue is full
    */
-  Flowable<TokenEvent> submit(GenerationRequest request) {
-    ExpandedPrompt prompt =
-        ExpandedPrompt.expand(request.promptIds(), spec.imageTokenId(), spec.rowsPerImage());
-    validate(request, prompt);
+  Flowable<TokenEvent> submit(GenerationRequest request, RequestValidator admission) {
+    if (!admission.isFor(spec, runner.vocabSize())) {
+      throw new IllegalArgumentException("the validator was made for another engine's spec");
+    }
+    ExpandedPrompt prompt = admission.validate(request);
     int queued = waitingRequests.incrementAndGet();
     long tokens = waitingTokens.addAndGet(prompt.length());
     if (queued > config.scheduler().maxWaitingRequests()
@@ -130,6 +139,11 @@ final class EngineLoop {
     return stream.flowable();
   }
 
+  /** {@link #submit(GenerationRequest, RequestValidator)} with this loop's own validator. */
+  Flowable<TokenEvent> submit(GenerationRequest request) {
+    return submit(request, validator);
+  }
+
   /** Asks the loop to abort a request; its blocks are free at the next step. */
   void abort(long id) {
     commands.add(() -> abortNow(id));
@@ -137,46 +151,6 @@ final class EngineLoop {
 
   void wake(Runnable r) {
     commands.add(r);
-  }
-
-  private void validate(GenerationRequest r, ExpandedPrompt prompt) {
-    if (prompt.imageCount() != r.images().size()) {
-      throw new IllegalArgumentException(
-          "images: the prompt has "
-              + prompt.imageCount()
-              + " image placeholders but "
-              + r.images().size()
-              + " images were given");
-    }
-    int vocab = runner.vocabSize();
-    for (int id : r.promptIds()) {
-      if (id != spec.imageTokenId() && (id < 0 || id >= vocab)) {
-        throw new IllegalArgumentException(
-            "prompt: token id " + id + " is outside the vocabulary of " + vocab);
-      }
-    }
-    if (prompt.length() >= spec.maxModelLen()) {
-      throw new IllegalArgumentException(
-          "prompt: "
-              + prompt.length()
-              + " positions (images count "
-              + spec.rowsPerImage()
-              + " each) leave no room to generate within the context length of "
-              + spec.maxModelLen());
-    }
-    int maxTokens = r.sampling().maxTokens();
-    if ((long) prompt.length() + maxTokens > spec.maxModelLen()) {
-      throw new IllegalArgumentException(
-          "max_tokens: "
-              + maxTokens
-              + " with a prompt of "
-              + prompt.length()
-              + " positions exceeds the context length of "
-              + spec.maxModelLen()
-              + "; at most "
-              + (spec.maxModelLen() - prompt.length())
-              + " tokens fit");
-    }
   }
 
   // ---- engine thread ----
@@ -242,12 +216,11 @@ final class EngineLoop {
       StepOutput logits = runner.execute(ScheduledBatch.of(chunks), logitsBuffer);
       logitsBuffer = logits.logits(); // sampled below, before the next step writes it again
       steps++;
+      scheduler.commit(out);
       for (int i = 0; i < out.chunks().size(); i++) {
         ScheduledChunk c = out.chunks().get(i);
         Sequence s = c.sequence();
         boolean completes = c.completesSequence();
-        s.setNumComputedTokens(c.end());
-        blocks.commit(s.blockTable(), s, c.end());
         if (c.numTokens() > 1 || s.outputLength() == 0) {
           promptTokensComputed += c.numTokens();
         }

@@ -1,6 +1,7 @@
 package io.llavaserve.batching.engine;
 
 import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.engine.LlavaModel;
@@ -16,11 +17,13 @@ import io.reactivex.rxjava3.core.Flowable;
 public final class LlavaEngine implements AutoCloseable {
 
   private final EngineLoop loop;
+  private final ModelSpec spec;
   private final Thread thread;
   private volatile boolean closed;
 
   public LlavaEngine(ModelRunner runner, Tokenizer tokenizer, ModelSpec spec, EngineConfig config) {
     this.loop = new EngineLoop(runner, tokenizer, spec, config);
+    this.spec = spec;
     this.thread = new Thread(() -> loop.run(() -> closed), "llava-engine");
     this.thread.setDaemon(true);
     this.thread.start();
@@ -44,17 +47,42 @@ public final class LlavaEngine implements AutoCloseable {
         model.tokenizer().eosId());
   }
 
+  /** The spec this engine runs with (context length, image rows, special ids). */
+  public ModelSpec spec() {
+    return spec;
+  }
+
   /**
-   * Queues a request. Subscribe to the result once; events arrive on the engine thread.
+   * The admission check of this engine's spec; narrow it with a server's limits and pass it to
+   * {@link #submit(GenerationRequest, RequestValidator)}.
+   */
+  public RequestValidator validator() {
+    return loop.validator();
+  }
+
+  /**
+   * Queues a request, checked by this engine's own {@link #validator()}. Subscribe to the result
+   * once; events arrive on the engine thread.
    *
-   * @throws IllegalArgumentException when the request can never run, naming the field and limit
+   * @throws RequestRejectedException when the request can never run, naming the field and limit
    * @throws OverloadedException when the waiting queue is full
    */
   public Flowable<TokenEvent> submit(GenerationRequest request) {
+    return submit(request, validator());
+  }
+
+  /**
+   * Queues a request checked by {@code admission}, which must come from this engine's {@link
+   * #validator()} (narrowed or not).
+   *
+   * @throws RequestRejectedException when the request can never run, naming the field and limit
+   * @throws OverloadedException when the waiting queue is full
+   */
+  public Flowable<TokenEvent> submit(GenerationRequest request, RequestValidator admission) {
     if (closed) {
       throw new IllegalStateException("engine is closed");
     }
-    return loop.submit(request);
+    return loop.submit(request, admission);
   }
 
   /** The latest snapshot; never blocks the loop. */

@@ -1,11 +1,10 @@
 package io.llavaserve.batching.kvcache;
 
-import java.util.ArrayList;
-import java.util.Collection;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Hands out KV-cache blocks to sequences and shares full blocks between sequences with the same
@@ -14,8 +13,13 @@ import java.util.Map;
  * <p>Every block has a reference count: the number of block tables holding it. A cached block in
  * use by several sequences is shared, never copied. Blocks with count 0 wait in one LRU free queue
  * ordered by the time they were freed; a freed block that was cached keeps its hash and content, so
- * it can still be hit (which takes it back out of the queue) until allocation takes it from the
- * head of the queue and evicts it.
+ * it can still be hit (admitting a sequence with it takes it back out of the queue) until an
+ * allocation takes it from the head of the queue and evicts it.
+ *
+ * <p>Its seam with the scheduler is typed, as in vLLM v1's KVCacheManager: a lookup returns a
+ * {@link CachedPrefix}, an allocation an optional {@link BlockTable} (empty when the pool is too
+ * short), a commit the table with its new blocks marked; the manager owns reference counts and the
+ * cache, the scheduler keeps each sequence's latest table.
  *
  * <p>Owned by the engine thread: not thread-safe, and needs no locks.
  */
@@ -81,26 +85,20 @@ public final class BlockManager {
   }
 
   /**
-   * Looks up the longest run of full blocks at the start of {@code tokens} that are in the prefix
-   * cache, confirmed by content (not hash alone), takes a reference on each, appends them to {@code
-   * table} (which must be empty) and returns the number of tokens they cover. Never covers the
-   * whole sequence: at most {@code length - 1} tokens rounded down to a block boundary, so the last
-   * token is always computed. Counts the sequence's length as queried tokens and the covered tokens
-   * as hits.
+   * Finds the longest run of full blocks at the start of {@code tokens} that are in the prefix
+   * cache, confirmed by content (not hash alone). Never covers the whole sequence: at most {@code
+   * length - 1} tokens rounded down to a block boundary, so the last token is always computed.
+   * Takes no reference (hand the result to {@link #allocate}); counts the sequence's length as
+   * queried tokens and the covered tokens as hits.
    */
-  public int allocateCachedPrefix(BlockTable table, TokenSource tokens) {
-    if (!table.isEmpty()) {
-      throw new IllegalArgumentException(
-          "allocateCachedPrefix needs an empty block table, got " + table.numBlocks() + " blocks");
-    }
-    table.setNumCachedTokens(0);
+  public CachedPrefix findCachedPrefix(TokenSource tokens) {
     if (!enablePrefixCaching) {
-      return 0;
+      return CachedPrefix.NONE;
     }
     int length = tokens.length();
     int maxBlocks = Math.max(0, length - 1) / blockSize;
-    List<Integer> found = new ArrayList<>();
-    List<Long> foundHashes = new ArrayList<>();
+    int[] found = new int[maxBlocks];
+    int numFound = 0;
     long parent = PrefixHash.ROOT;
     for (int i = 0; i < maxBlocks; i++) {
       long h = hasher.hash(parent, tokens, i * blockSize, blockSize);
@@ -108,24 +106,17 @@ public final class BlockManager {
       if (id == null || parentHash[id] != parent || !content[id].matches(tokens, i * blockSize)) {
         break;
       }
-      found.add(id);
-      foundHashes.add(h);
+      found[numFound++] = id;
       parent = h;
     }
-    for (int i = 0; i < found.size(); i++) {
-      int id = found.get(i);
-      if (refCount[id] == 0) {
-        freeQueue.remove(id);
-      }
-      refCount[id]++;
-      table.append(id);
-      table.markCommitted(foundHashes.get(i));
-    }
-    int covered = found.size() * blockSize;
-    table.setNumCachedTokens(covered);
+    int covered = numFound * blockSize;
     queries += length;
     hits += covered;
-    return covered;
+    if (numFound == 0) {
+      return CachedPrefix.NONE;
+    }
+    BlockTable blocks = BlockTable.EMPTY.append(Arrays.copyOf(found, numFound));
+    return new CachedPrefix(blocks.committed(numFound, parent), covered);
   }
 
   /** Number of extra blocks {@code table} would need to cover {@code numTokens} positions. */
@@ -136,35 +127,58 @@ public final class BlockManager {
   }
 
   /**
-   * Grows {@code table} so it covers {@code numTokens} positions, taking the least recently freed
-   * blocks (evicting them from the prefix cache if cached). All or nothing: returns false and
-   * changes nothing when there are not enough free blocks.
+   * Admits a sequence: a table of the {@code prefix}'s blocks (a reference taken on each, which
+   * takes freed ones back out of the free queue) followed by fresh blocks up to {@code numTokens}
+   * positions. All or nothing: empty, and nothing changed, when the free blocks not in the prefix
+   * are too few.
+   *
+   * @throws IllegalStateException when a block of {@code prefix} was evicted since it was found
    */
-  public boolean allocateSlots(BlockTable table, int numTokens) {
+  public Optional<BlockTable> allocate(CachedPrefix prefix, int numTokens) {
+    if (numTokens < prefix.numTokens()) {
+      throw new IllegalArgumentException(
+          "numTokens " + numTokens + " is less than the cached prefix of " + prefix.numTokens());
+    }
+    BlockTable held = prefix.blocks();
+    checkStillCached(held);
+    int revived = 0;
+    for (int i = 0; i < held.numBlocks(); i++) {
+      revived += refCount[held.blockId(i)] == 0 ? 1 : 0;
+    }
+    int needed = blocksNeeded(held, numTokens);
+    if (needed > freeQueue.size() - revived) {
+      return Optional.empty();
+    }
+    for (int i = 0; i < held.numBlocks(); i++) {
+      int id = held.blockId(i);
+      if (refCount[id]++ == 0) {
+        freeQueue.remove(id);
+      }
+    }
+    return Optional.of(held.append(take(needed)));
+  }
+
+  /**
+   * Grows a held {@code table} so it covers {@code numTokens} positions, taking the least recently
+   * freed blocks (evicting them from the prefix cache if cached). All or nothing: empty, and
+   * nothing changed, when there are not enough free blocks.
+   */
+  public Optional<BlockTable> allocateSlots(BlockTable table, int numTokens) {
     int needed = blocksNeeded(table, numTokens);
     if (needed > freeQueue.size()) {
-      return false;
+      return Optional.empty();
     }
-    for (int i = 0; i < needed; i++) {
-      int id = freeQueue.popFirst();
-      if (content[id] != null) {
-        uncache(id);
-        evictions++;
-      }
-      refCount[id] = 1;
-      table.append(id);
-    }
-    return true;
+    return Optional.of(table.append(take(needed)));
   }
 
   /**
    * Called after a step has written K/V for positions {@code [0, numComputedTokens)}: registers
-   * every newly full block in the prefix cache under its chained hash, with its content for
-   * confirmation. Blocks already registered are skipped; if an equal block is already cached the
-   * existing entry stays (and so does a different block whose hash collides: this one then just
-   * isn't cached).
+   * every newly full block of {@code table} in the prefix cache under its chained hash, with its
+   * content for confirmation, and returns the table with those blocks marked committed. Blocks
+   * already committed are skipped; if an equal block is already cached the existing entry stays
+   * (and so does a different block whose hash collides: this one then just isn't cached).
    */
-  public void commit(BlockTable table, TokenSource tokens, int numComputedTokens) {
+  public BlockTable commit(BlockTable table, TokenSource tokens, int numComputedTokens) {
     if (numComputedTokens < 0
         || numComputedTokens > tokens.length()
         || numComputedTokens > table.numBlocks() * blockSize) {
@@ -177,12 +191,12 @@ public final class BlockManager {
               + table.numBlocks() * blockSize
               + ")]");
     }
-    if (!enablePrefixCaching) {
-      return;
-    }
     int fullBlocks = numComputedTokens / blockSize;
+    if (!enablePrefixCaching || fullBlocks <= table.numCommittedBlocks()) {
+      return table;
+    }
+    long parent = table.lastCommittedHash();
     for (int i = table.numCommittedBlocks(); i < fullBlocks; i++) {
-      long parent = table.lastCommittedHash();
       long h = hasher.hash(parent, tokens, i * blockSize, blockSize);
       int id = table.blockId(i);
       if (!cachedBlocks.containsKey(h) && content[id] == null) {
@@ -191,14 +205,15 @@ public final class BlockManager {
         parentHash[id] = parent;
         cachedBlocks.put(h, id);
       }
-      table.markCommitted(h);
+      parent = h;
     }
+    return table.committed(fullBlocks, parent);
   }
 
   /**
-   * Drops the table's references, tail first so that a sequence's last blocks are evicted first,
-   * and empties the table. Blocks whose count reaches 0 join the free queue, cached ones keeping
-   * their content. Freeing an empty table does nothing.
+   * Drops the references of {@code table}, tail first so that a sequence's last blocks are evicted
+   * first; its holder then holds {@link BlockTable#EMPTY}. Blocks whose count reaches 0 join the
+   * free queue, cached ones keeping their content. Freeing an empty table does nothing.
    */
   public void free(BlockTable table) {
     for (int i = table.numBlocks() - 1; i >= 0; i--) {
@@ -214,83 +229,76 @@ public final class BlockManager {
         freeQueue.addLast(id);
       }
     }
-    table.clear();
   }
 
   public PrefixCacheStats stats() {
     return new PrefixCacheStats(queries, hits, evictions);
   }
 
-  /**
-   * Checks every invariant against the tables that hold blocks and throws {@link
-   * IllegalStateException} naming the first one broken: each block's count equals the number of
-   * tables holding it, the free queue holds exactly the blocks with count 0, no table holds a block
-   * twice, and every cache entry points to a block whose stored content hashes to its key.
-   */
-  public void checkInvariants(Collection<BlockTable> liveTables) {
-    int[] holders = new int[numBlocks];
-    Map<BlockTable, Boolean> seen = new IdentityHashMap<>();
-    for (BlockTable table : liveTables) {
-      if (seen.put(table, Boolean.TRUE) != null) {
-        throw new IllegalStateException("table listed twice: " + table);
-      }
-      if (table.numCommittedBlocks() > table.numBlocks()) {
-        throw new IllegalStateException("table commits more blocks than it holds: " + table);
-      }
-      boolean[] inTable = new boolean[numBlocks];
-      for (int id : table.blockIds()) {
-        if (id < 0 || id >= numBlocks) {
-          throw new IllegalStateException("table holds unknown block " + id + ": " + table);
-        }
-        if (inTable[id]) {
-          throw new IllegalStateException("table holds block " + id + " twice: " + table);
-        }
-        inTable[id] = true;
-        holders[id]++;
-      }
-    }
-    for (int id = 0; id < numBlocks; id++) {
-      if (refCount[id] != holders[id]) {
-        throw new IllegalStateException(
-            "block " + id + " has ref count " + refCount[id] + " but " + holders[id] + " holders");
-      }
-      if ((refCount[id] == 0) != freeQueue.contains(id)) {
-        throw new IllegalStateException(
-            "block "
-                + id
-                + " with ref count "
-                + refCount[id]
-                + " is "
-                + (freeQueue.contains(id) ? "" : "not ")
-                + "in the free queue");
-      }
+  // ---- read by the invariant checks of the tests (same package) ----
+
+  int refCount(int id) {
+    return refCount[id];
+  }
+
+  boolean isFree(int id) {
+    return freeQueue.contains(id);
+  }
+
+  int[] freeQueueSnapshot() {
+    return freeQueue.toArray();
+  }
+
+  /** The content cached in block {@code id}, or null when the block is not cached. */
+  BlockContent cachedContent(int id) {
+    return content[id];
+  }
+
+  long blockHash(int id) {
+    return blockHash[id];
+  }
+
+  long parentHash(int id) {
+    return parentHash[id];
+  }
+
+  Map<Long, Integer> cacheEntries() {
+    return Collections.unmodifiableMap(cachedBlocks);
+  }
+
+  BlockHashFunction hasher() {
+    return hasher;
+  }
+
+  /** Takes {@code n} blocks from the head of the free queue, evicting cached ones. */
+  private int[] take(int n) {
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) {
+      int id = freeQueue.popFirst();
       if (content[id] != null) {
-        Integer mapped = cachedBlocks.get(blockHash[id]);
-        if (mapped == null || mapped != id) {
-          throw new IllegalStateException(
-              "cached block "
-                  + id
-                  + " is not the cache entry for its hash (entry: "
-                  + mapped
-                  + ")");
-        }
+        uncache(id);
+        evictions++;
       }
+      refCount[id] = 1;
+      ids[i] = id;
     }
-    int[] queued = freeQueue.toArray();
-    if (queued.length != freeQueue.size()) {
-      throw new IllegalStateException("free queue size disagrees with its contents");
+    return ids;
+  }
+
+  /** Each block of a found prefix must still be cached under the chain it was found with. */
+  private void checkStillCached(BlockTable prefix) {
+    long parent = PrefixHash.ROOT;
+    for (int i = 0; i < prefix.numBlocks(); i++) {
+      int id = prefix.blockId(i);
+      if (content[id] == null || parentHash[id] != parent) {
+        throw new IllegalStateException(
+            "stale prefix: block " + id + " of " + prefix + " was evicted since it was found");
+      }
+      parent = blockHash[id];
     }
-    for (Map.Entry<Long, Integer> e : cachedBlocks.entrySet()) {
-      int id = e.getValue();
-      if (content[id] == null || blockHash[id] != e.getKey()) {
-        throw new IllegalStateException(
-            "cache entry " + e.getKey() + " points to block " + id + " which is not cached there");
-      }
-      long actual = hasher.hash(parentHash[id], content[id], 0, blockSize);
-      if (actual != e.getKey()) {
-        throw new IllegalStateException(
-            "cached block " + id + " content hashes to " + actual + ", not its key " + e.getKey());
-      }
+    if (!prefix.isEmpty() && parent != prefix.lastCommittedHash()) {
+      throw new IllegalStateException(
+          "stale prefix: the last block of " + prefix + " now caches another prefix");
     }
   }
 

@@ -1,7 +1,5 @@
 package io.llavaserve.batching.scheduler;
 
-import io.llavaserve.batching.sequence.Sequence;
-
 /**
  * One sequence's part of a step: positions {@code [start, start + numTokens)}.
  *

@@ -1,22 +1,26 @@
 package io.llavaserve.batching.scheduler;
 
 import io.llavaserve.batching.kvcache.BlockManager;
+import io.llavaserve.batching.kvcache.BlockTable;
+import io.llavaserve.batching.kvcache.CachedPrefix;
 import io.llavaserve.batching.request.Priority;
-import io.llavaserve.batching.sequence.Sequence;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Continuous batching with chunked prefill, one step at a time. Running sequences come first (their
  * decode tokens, or the rest of a chunked prefill), then waiting ones in arrival order within each
  * priority class, interactive before batch, all under a token budget and a sequence cap. When KV
  * blocks run out, the newest running sequence (of the lowest priority) is preempted: its blocks are
- * freed and it is recomputed later, cheaply when its prefix blocks are still cached. Owned by the
- * engine thread; no locks.
+ * freed and it is recomputed later, cheaply when its prefix blocks are still cached. The block
+ * manager answers with values (a {@link CachedPrefix}, an optional {@link BlockTable}); the
+ * scheduler applies them to its sequences, the only class that sets their scheduling state. Owned
+ * by the engine thread; no locks.
  */
 public final class Scheduler {
 
@@ -87,24 +91,23 @@ public final class Scheduler {
       if (n <= 0) {
         continue;
       }
-      boolean allocated = false;
-      while (!allocated) {
-        allocated = blocks.allocateSlots(seq.blockTable(), seq.numComputedTokens() + n);
-        if (!allocated) {
-          Sequence victim = victim(chunks, null);
-          if (running.indexOf(victim) < i) {
-            i--; // a skipped (backpressured) sequence before this one leaves the list
-          }
-          preempt(victim);
-          preempted.add(victim);
-          if (victim == seq) {
-            break;
-          }
+      Optional<BlockTable> grown;
+      while ((grown = blocks.allocateSlots(seq.blockTable(), seq.numComputedTokens() + n))
+          .isEmpty()) {
+        Sequence victim = victim(chunks, null);
+        if (running.indexOf(victim) < i) {
+          i--; // a skipped (backpressured) sequence before this one leaves the list
+        }
+        preempt(victim);
+        preempted.add(victim);
+        if (victim == seq) {
+          break;
         }
       }
-      if (!allocated) {
+      if (grown.isEmpty()) {
         break; // seq was the last running one and is now waiting
       }
+      seq.setBlockTable(grown.get());
       chunks.add(new ScheduledChunk(seq, seq.numComputedTokens(), n));
       budget -= n;
     }
@@ -126,25 +129,25 @@ public final class Scheduler {
             preempt(victim);
             preempted.add(victim);
           }
-          if (seq.blockTable().numBlocks() == 0) {
-            int cached = blocks.allocateCachedPrefix(seq.blockTable(), seq);
-            seq.setNumComputedTokens(cached);
-          }
-          int n = Math.min(seq.numPendingTokens(), budget);
-          while (!blocks.allocateSlots(seq.blockTable(), seq.numComputedTokens() + n)) {
-            // Interactive arrivals take blocks back from batch work; otherwise wait.
+          // A waiting sequence holds no blocks (new, or preempted and freed).
+          CachedPrefix prefix = blocks.findCachedPrefix(seq);
+          int n = Math.min(seq.length() - prefix.numTokens(), budget);
+          Optional<BlockTable> table;
+          while ((table = blocks.allocate(prefix, prefix.numTokens() + n)).isEmpty()) {
+            // Interactive arrivals take blocks back from batch work; otherwise wait. Freeing a
+            // victim evicts nothing, so the prefix found above stays valid.
             Sequence victim = p == Priority.INTERACTIVE ? victim(chunks, Priority.BATCH) : null;
             if (victim == null) {
-              blocks.free(seq.blockTable());
-              seq.setNumComputedTokens(0);
               break admit;
             }
             preempt(victim);
             preempted.add(victim);
           }
           queue.pollFirst();
+          seq.setBlockTable(table.get());
+          seq.setNumComputedTokens(prefix.numTokens());
           // Only now: a lookup whose allocation failed reused nothing, and the next may find more.
-          seq.recordCachedPrompt(seq.blockTable().numCachedTokens());
+          seq.recordCachedPrompt(prefix.numTokens());
           seq.setStatus(Sequence.Status.RUNNING);
           running.add(seq);
           chunks.add(new ScheduledChunk(seq, seq.numComputedTokens(), n));
@@ -155,12 +158,25 @@ public final class Scheduler {
     return new SchedulerOutput(chunks, preempted);
   }
 
+  /**
+   * Records that the step of {@code out} ran: each scheduled sequence has now computed its chunk,
+   * and the blocks that chunk filled are offered to the prefix cache. Call it right after the step,
+   * before any sequence of it finishes.
+   */
+  public void commit(SchedulerOutput out) {
+    for (ScheduledChunk c : out.chunks()) {
+      Sequence seq = c.sequence();
+      seq.setNumComputedTokens(c.end());
+      seq.setBlockTable(blocks.commit(seq.blockTable(), seq, c.end()));
+    }
+  }
+
   /** Removes a finished or aborted sequence and frees its blocks. */
   public void finish(Sequence seq) {
     if (!running.remove(seq)) {
       waiting.get(seq.priority()).remove(seq);
     }
-    blocks.free(seq.blockTable());
+    release(seq);
     seq.setStatus(Sequence.Status.FINISHED);
   }
 
@@ -200,10 +216,16 @@ public final class Scheduler {
 
   private void preempt(Sequence seq) {
     running.remove(seq);
-    blocks.free(seq.blockTable());
-    seq.setNumComputedTokens(0);
+    release(seq);
     seq.setStatus(Sequence.Status.WAITING);
     waiting.get(seq.priority()).addFirst(seq);
     preemptions++;
+  }
+
+  /** Frees the sequence's blocks; it then holds none and has computed nothing. */
+  private void release(Sequence seq) {
+    blocks.free(seq.blockTable());
+    seq.setBlockTable(BlockTable.EMPTY);
+    seq.setNumComputedTokens(0);
   }
 }

@@ -1,6 +1,5 @@
 package io.llavaserve.batching.scheduler;
 
-import io.llavaserve.batching.sequence.Sequence;
 import java.util.List;
 
 /**

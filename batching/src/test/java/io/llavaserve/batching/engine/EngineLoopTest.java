@@ -2,11 +2,13 @@ package io.llavaserve.batching.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.request.Priority;
@@ -157,17 +159,18 @@ class EngineLoopTest {
   void requestsThatCanNeverRunAreRejectedNamingTheField() {
     FakeModelRunner runner = new FakeModelRunner(64, 4, VOCAB);
     EngineLoop loop = loop(runner, SchedulerConfig.defaults());
-    IllegalArgumentException e =
+    RequestRejectedException e =
         assertThrows(
-            IllegalArgumentException.class,
+            RequestRejectedException.class,
             () ->
                 loop.submit(
                     GenerationRequest.interactive(
                         "x", new int[] {1, 2}, List.of(), SamplingParams.greedy(5000))));
     assertTrue(e.getMessage().startsWith("max_tokens"), e.getMessage());
+    assertEquals(List.of("max_tokens", 4096L - 2, 5000L), List.of(e.field(), e.limit(), e.value()));
     e =
         assertThrows(
-            IllegalArgumentException.class,
+            RequestRejectedException.class,
             () ->
                 loop.submit(
                     GenerationRequest.interactive(
@@ -176,14 +179,68 @@ class EngineLoopTest {
                         List.of(),
                         SamplingParams.greedy(5))));
     assertTrue(e.getMessage().startsWith("images"), e.getMessage());
+    assertEquals(List.of("images", 1L, 0L), List.of(e.field(), e.limit(), e.value()));
     e =
         assertThrows(
-            IllegalArgumentException.class,
+            RequestRejectedException.class,
             () ->
                 loop.submit(
                     GenerationRequest.interactive(
                         "x", new int[] {1, 99999}, List.of(), SamplingParams.greedy(5))));
     assertTrue(e.getMessage().startsWith("prompt"), e.getMessage());
+    assertEquals(
+        List.of("prompt", (long) VOCAB - 1, 99999L), List.of(e.field(), e.limit(), e.value()));
+    assertFalse(loop.step(), "a rejected request must not be queued");
+    assertTrue(runner.batches.isEmpty());
+  }
+
+  @Test
+  void aNarrowedValidatorAppliesItsLimitAtAdmission() {
+    FakeModelRunner runner = new FakeModelRunner(64, 4, VOCAB);
+    EngineLoop loop = loop(runner, SchedulerConfig.defaults());
+    RequestValidator admission =
+        loop.validator().withMaxPromptTokens(10, "limits.max-prompt-tokens");
+    // One image: 2 + 8 rows = 10 positions fit; a third token does not.
+    int[] fits = {1, Workload.IMAGE_TOKEN, 5};
+    int[] tooLong = {1, Workload.IMAGE_TOKEN, 5, 6};
+    List<PixelValues> image = List.of(Workload.image(1));
+    TestSubscriber<TokenEvent> ts =
+        loop.submit(
+                GenerationRequest.interactive("a", fits, image, SamplingParams.greedy(2)),
+                admission)
+            .test();
+    RequestRejectedException e =
+        assertThrows(
+            RequestRejectedException.class,
+            () ->
+                loop.submit(
+                    GenerationRequest.interactive("b", tooLong, image, SamplingParams.greedy(2)),
+                    admission));
+    assertEquals(List.of("prompt", 10L, 11L), List.of(e.field(), e.limit(), e.value()));
+    assertTrue(e.getMessage().contains("limits.max-prompt-tokens"), e.getMessage());
+    // The engine's own validator has only the context as its limit.
+    loop.submit(GenerationRequest.interactive("c", tooLong, image, SamplingParams.greedy(2)))
+        .test();
+    runToEnd(loop);
+    ts.assertComplete();
+  }
+
+  @Test
+  void aValidatorMadeForAnotherSpecIsRefused() {
+    FakeModelRunner runner = new FakeModelRunner(64, 4, VOCAB);
+    EngineLoop loop = loop(runner, SchedulerConfig.defaults());
+    RequestValidator foreign =
+        new RequestValidator(
+            new ModelSpec(Workload.IMAGE_TOKEN, ROWS, 1 << 20, FakeModelRunner.EOS), VOCAB);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                loop.submit(
+                    GenerationRequest.interactive(
+                        "x", new int[] {1, 2}, List.of(), SamplingParams.greedy(5000)),
+                    foreign));
+    assertFalse(e instanceof RequestRejectedException, "a programming error, not the client's");
   }
 
   @Test

@@ -6,10 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.kvcache.BlockManagerInvariants;
 import io.llavaserve.batching.kvcache.BlockTable;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.scheduler.SchedulerConfig;
-import io.llavaserve.batching.sequence.Sequence;
+import io.llavaserve.batching.scheduler.Sequence;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
@@ -208,7 +209,7 @@ class RealModelBatchingTest {
     cancelled.cancel();
     loop.step();
     assertTrue(loop.liveSequences().stream().noneMatch(s -> s.request() == work.get(0).request));
-    loop.blockManager().checkInvariants(tables(loop));
+    BlockManagerInvariants.check(loop.blockManager(), tables(loop));
     assertEquals(distinctBlocks(loop), loop.blockManager().numUsedBlocks());
 
     // Cancel one more in the middle of the run, then let the rest finish.
@@ -404,7 +405,7 @@ class RealModelBatchingTest {
           run.imageCutByAChunk = true;
         }
       }
-      loop.blockManager().checkInvariants(tables(loop));
+      BlockManagerInvariants.check(loop.blockManager(), tables(loop));
       step++;
       if (!ran && submitted == work.size()) {
         break;

@@ -5,11 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.kvcache.BlockManagerInvariants;
 import io.llavaserve.batching.kvcache.BlockTable;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.request.Priority;
 import io.llavaserve.batching.scheduler.SchedulerConfig;
-import io.llavaserve.batching.sequence.Sequence;
+import io.llavaserve.batching.scheduler.Sequence;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.sampling.FinishReason;
@@ -141,6 +142,6 @@ class SchedulingPropertiesTest {
     for (Sequence s : loop.liveSequences()) {
       tables.add(s.blockTable());
     }
-    loop.blockManager().checkInvariants(tables);
+    BlockManagerInvariants.check(loop.blockManager(), tables);
   }
 }

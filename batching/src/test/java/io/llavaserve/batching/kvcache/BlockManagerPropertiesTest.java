@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -76,7 +77,7 @@ class BlockManagerPropertiesTest {
 
   private static final class Live {
     final TestSequence seq;
-    final BlockTable table = new BlockTable();
+    BlockTable table = BlockTable.EMPTY;
     int computed;
     int committedBlocks;
 
@@ -160,21 +161,35 @@ class BlockManagerPropertiesTest {
         free(s); // finished
         return;
       }
+      CachedPrefix prefix = null;
       if (s.table.isEmpty()) {
-        s.computed = lookup(s.table, s.seq);
+        prefix = lookup(s.seq);
+        s.computed = prefix.numTokens();
         s.committedBlocks = s.computed / blockSize;
       }
       int end = Math.min(length, s.computed + chunk);
-      int[] before = s.table.blockIds();
-      int needed = manager.blocksNeeded(s.table, end);
-      if (!manager.allocateSlots(s.table, end)) {
-        assertTrue(needed > manager.numFreeBlocks());
-        assertArrayEquals(before, s.table.blockIds(), "failed allocation changed the table");
+      BlockTable held = prefix != null ? prefix.blocks() : s.table;
+      int[] before = held.blockIds();
+      int needed = manager.blocksNeeded(held, end);
+      int revived = 0;
+      if (prefix != null) {
+        for (int id : before) {
+          revived += manager.refCount(id) == 0 ? 1 : 0;
+        }
+      }
+      int freeBefore = manager.numFreeBlocks();
+      Optional<BlockTable> grown =
+          prefix != null ? manager.allocate(prefix, end) : manager.allocateSlots(s.table, end);
+      if (grown.isEmpty()) {
+        assertTrue(needed > freeBefore - revived);
+        assertEquals(freeBefore, manager.numFreeBlocks(), "a failed allocation changed the pool");
         preemptions++;
         manager.free(s.table); // preempted: recomputed from scratch later
+        s.table = BlockTable.EMPTY;
         s.computed = 0;
         return;
       }
+      s.table = grown.get();
       int[] after = s.table.blockIds();
       assertEquals(before.length + needed, after.length);
       for (int i = before.length; i < after.length; i++) {
@@ -188,7 +203,7 @@ class BlockManagerPropertiesTest {
         writtenPrefix[s.table.blockId(p / blockSize)] = s.seq.prefixKey(p + 1);
       }
       s.computed = end;
-      manager.commit(s.table, s.seq, end);
+      s.table = manager.commit(s.table, s.seq, end);
       for (int i = s.committedBlocks; i < end / blockSize; i++) {
         String key = s.seq.prefixKey((i + 1) * blockSize);
         if (!shadowCache.containsKey(key)) {
@@ -203,7 +218,7 @@ class BlockManagerPropertiesTest {
     }
 
     /** Looks up {@code seq} and checks the answer against the shadow cache and written K/V. */
-    int lookup(BlockTable table, TestSequence seq) {
+    CachedPrefix lookup(TestSequence seq) {
       List<Integer> expected = new ArrayList<>();
       int maxBlocks = Math.max(0, seq.length() - 1) / blockSize;
       for (int i = 0; i < maxBlocks; i++) {
@@ -213,7 +228,9 @@ class BlockManagerPropertiesTest {
         }
         expected.add(id);
       }
-      int hit = manager.allocateCachedPrefix(table, seq);
+      CachedPrefix prefix = manager.findCachedPrefix(seq);
+      int hit = prefix.numTokens();
+      BlockTable table = prefix.blocks();
       assertEquals(expected.size() * blockSize, hit, "hit tokens for " + seq);
       assertArrayEquals(expected.stream().mapToInt(Integer::intValue).toArray(), table.blockIds());
       for (int i = 0; i < table.numBlocks(); i++) {
@@ -223,17 +240,17 @@ class BlockManagerPropertiesTest {
             "a hit block holds K/V of another prefix");
       }
       assertTrue(hit < seq.length() || seq.length() == 0, "the last token must be computed");
-      return hit;
+      return prefix;
     }
 
     void free(Live s) {
       manager.free(s.table);
-      assertTrue(s.table.isEmpty());
+      s.table = BlockTable.EMPTY;
       live.remove(s);
     }
 
     void check() {
-      manager.checkInvariants(live.stream().map(s -> s.table).toList());
+      BlockManagerInvariants.check(manager, live.stream().map(s -> s.table).toList());
       assertEquals(expectedEvictions, manager.stats().evictions());
     }
 
@@ -241,15 +258,16 @@ class BlockManagerPropertiesTest {
       boolean nothingEvicted = manager.stats().evictions() == 0;
       for (Map.Entry<String, Integer> e : committedBlocks.entrySet()) {
         TestSequence seq = committedSequences.get(e.getKey());
-        BlockTable table = new BlockTable();
-        int hit = lookup(table, seq);
+        CachedPrefix prefix = lookup(seq);
+        int hit = prefix.numTokens();
+        BlockTable table = manager.allocate(prefix, hit).orElseThrow();
         if (nothingEvicted) {
           int maxBlocks = Math.max(0, seq.length() - 1) / blockSize;
           assertTrue(
               hit >= Math.min(e.getValue(), maxBlocks) * blockSize,
               "committed prefix of " + seq + " no longer hits though nothing was evicted");
         }
-        manager.checkInvariants(List.of(table));
+        BlockManagerInvariants.check(manager, List.of(table));
         manager.free(table);
       }
       assertEquals(manager.numBlocks(), manager.numFreeBlocks());

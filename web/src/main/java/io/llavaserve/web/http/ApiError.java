@@ -78,8 +78,9 @@ public final class ApiError extends RuntimeException {
   }
 
   /**
-   * A 400 from an engine or sampling validation message, which starts with the wire name of the
-   * field ("temperature must be in [0, 2.0], got 3.0", "stop: every stop string ...").
+   * A 400 from the message of {@code SamplingParams}' own validation, which starts with the wire
+   * name of the field ("temperature must be in [0, 2.0], got 3.0", "stop: every stop string ...").
+   * Only for a failure of that one call on client values; the engine's refusals arrive typed.
    */
   public static ApiError fromValidation(IllegalArgumentException e) {
     String m = e.getMessage() == null ? "invalid request" : e.getMessage();

@@ -1,13 +1,21 @@
 package io.llavaserve.web.http;
 
 import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.engine.image.ImageException;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-/** Turns failures into OpenAI error bodies; internal ones are logged with the request id. */
+/**
+ * Turns failures into OpenAI error bodies {@code {"error":{"message","type","param","code"}}}. Only
+ * typed failures become client errors: an {@link ApiError} as it is, an {@link OverloadedException}
+ * 429, a {@link RequestRejectedException} 400 with its field as {@code param}, an {@link
+ * ImageException} 400 or 413. Anything else is a bug of ours, whatever its type (an internal {@code
+ * IllegalArgumentException} included): a 500 whose body gives the request id, its stack logged
+ * under that id.
+ */
 public final class ErrorResponses {
 
   private static final Logger LOG = Logger.getLogger(ErrorResponses.class.getName());
@@ -22,8 +30,8 @@ public final class ErrorResponses {
     if (t instanceof OverloadedException e) {
       return ApiError.overloaded(e.getMessage(), Math.max(1, e.retryAfterSeconds()));
     }
-    if (t instanceof IllegalArgumentException e) {
-      return ApiError.fromValidation(e);
+    if (t instanceof RequestRejectedException e) {
+      return ApiError.badRequest(e.field(), e.getMessage());
     }
     if (t instanceof ImageException e) {
       return image(e, "messages");

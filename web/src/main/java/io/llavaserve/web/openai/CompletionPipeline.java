@@ -1,6 +1,8 @@
 package io.llavaserve.web.openai;
 
+import io.llavaserve.batching.engine.RequestValidator;
 import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.Usage;
 import io.llavaserve.batching.request.GenerationRequest;
@@ -20,7 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The steps every transport shares, from a request body to a stream of token events: parse and
  * check (cheap, on the event loop), prepare images and prompt (on a worker), submit to the engine
- * with the request's timings fed to the metrics. Each refusal is counted in the metrics here.
+ * with the request's timings fed to the metrics. Each refusal is counted in the metrics here. What
+ * the engine can run is checked once, at submit, by the engine's own validator narrowed with this
+ * server's {@code limits.max-prompt-tokens}.
  */
 public final class CompletionPipeline {
 
@@ -39,6 +43,7 @@ public final class CompletionPipeline {
   private final ServerState state;
   private final RequestParser parser;
   private final PromptPreparer preparer;
+  private final RequestValidator admission;
   private final TokenText tokenText;
   private final ServerMetrics metrics;
 
@@ -55,7 +60,12 @@ public final class CompletionPipeline {
     this.state = state;
     this.metrics = metrics;
     this.parser = new RequestParser(limits);
-    this.preparer = new PromptPreparer(vertx, served.model(), served.spec(), limits, fetcher);
+    this.admission =
+        served
+            .engine()
+            .validator()
+            .withMaxPromptTokens(limits.maxPromptTokens(), "limits.max-prompt-tokens");
+    this.preparer = new PromptPreparer(vertx, served.model(), admission, fetcher);
     this.tokenText = new TokenText(served.model().tokenizer());
   }
 
@@ -146,7 +156,7 @@ public final class CompletionPipeline {
    * Hands a prepared request to the engine and counts it in.
    *
    * @throws OverloadedException when the engine's waiting queue is full
-   * @throws IllegalArgumentException when the request can never run, naming the field
+   * @throws RequestRejectedException when the request can never run, naming the field
    */
   public Submitted submit(String requestId, OpenAiRequest request, PromptPreparer.Prepared prompt) {
     return submit(requestId, request, prompt, Priority.INTERACTIVE);
@@ -157,7 +167,7 @@ public final class CompletionPipeline {
    * among the server's in-flight requests: a drain does not wait for them (their jobs resume).
    *
    * @throws OverloadedException when the engine's waiting queue is full
-   * @throws IllegalArgumentException when the request can never run, naming the field
+   * @throws RequestRejectedException when the request can never run, naming the field
    */
   public Submitted submit(
       String requestId, OpenAiRequest request, PromptPreparer.Prepared prompt, Priority priority) {
@@ -167,20 +177,24 @@ public final class CompletionPipeline {
       SamplingParams params = request.sampling().params();
       if (!request.sampling().maxTokensGiven()) {
         // Like vLLM: with no max_tokens, generate up to the limit or the end of the context.
-        int room = served.spec().maxModelLen() - prompt.positions();
         params =
-            params.toBuilder().maxTokens(Math.max(1, Math.min(params.maxTokens(), room))).build();
+            params.toBuilder()
+                .maxTokens(admission.defaultMaxTokens(prompt.positions(), params.maxTokens()))
+                .build();
       }
       events =
           served
               .engine()
               .submit(
-                  new GenerationRequest(
-                      requestId, prompt.ids(), prompt.images(), params, priority));
+                  new GenerationRequest(requestId, prompt.ids(), prompt.images(), params, priority),
+                  admission);
       timer = metrics.startRequest();
       timer.queued();
-    } catch (RuntimeException e) {
-      metrics.requestRejected(e instanceof OverloadedException ? "overloaded" : "invalid");
+    } catch (OverloadedException e) {
+      metrics.requestRejected("overloaded");
+      throw e;
+    } catch (RequestRejectedException e) {
+      metrics.requestRejected("invalid");
       throw e;
     }
     AtomicInteger tokens = new AtomicInteger();

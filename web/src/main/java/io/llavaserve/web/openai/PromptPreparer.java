@@ -1,6 +1,6 @@
 package io.llavaserve.web.openai;
 
-import io.llavaserve.batching.engine.ModelSpec;
+import io.llavaserve.batching.engine.RequestValidator;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.image.ImageException;
 import io.llavaserve.engine.image.PixelValues;
@@ -17,7 +17,8 @@ import java.util.List;
 
 /**
  * The worker-pool half of a request: fetch or decode each image's bytes, preprocess the images,
- * render the chat template and tokenize. Nothing here runs on the event loop.
+ * render the chat template and tokenize. Nothing here runs on the event loop. Whether the prompt
+ * fits is the engine's admission check, at submit.
  */
 public final class PromptPreparer {
 
@@ -30,20 +31,14 @@ public final class PromptPreparer {
 
   private final Vertx vertx;
   private final LlavaModel model;
-  private final ModelSpec spec;
-  private final RequestLimits limits;
+  private final RequestValidator admission;
   private final ImageUrlFetcher fetcher;
 
   PromptPreparer(
-      Vertx vertx,
-      LlavaModel model,
-      ModelSpec spec,
-      RequestLimits limits,
-      ImageUrlFetcher fetcher) {
+      Vertx vertx, LlavaModel model, RequestValidator admission, ImageUrlFetcher fetcher) {
     this.vertx = vertx;
     this.model = model;
-    this.spec = spec;
-    this.limits = limits;
+    this.admission = admission;
     this.fetcher = fetcher;
   }
 
@@ -91,9 +86,7 @@ public final class PromptPreparer {
 
   private Prepared build(OpenAiRequest request, List<PixelValues> pixels) {
     PromptBuilder.Prompt prompt;
-    String param;
     if (request.chat()) {
-      param = "messages";
       List<ChatMessage> messages = new ArrayList<>();
       for (OpenAiRequest.Message m : request.messages()) {
         List<ContentPart> parts = new ArrayList<>();
@@ -108,26 +101,12 @@ public final class PromptPreparer {
       try {
         prompt = model.chatPrompt(messages);
       } catch (IllegalArgumentException e) {
-        throw ApiError.badRequest(param, "messages: " + e.getMessage());
+        throw ApiError.badRequest("messages", "messages: " + e.getMessage());
       }
     } else {
-      param = "prompt";
       prompt = model.rawPrompt(request.prompt());
     }
     int[] ids = prompt.ids();
-    int positions = ids.length + prompt.imageCount() * (spec.rowsPerImage() - 1);
-    if (positions > limits.maxPromptTokens()) {
-      throw ApiError.badRequest(
-          param,
-          param
-              + ": the prompt fills "
-              + positions
-              + " positions (each image "
-              + spec.rowsPerImage()
-              + "); at most "
-              + limits.maxPromptTokens()
-              + " are allowed (limits.max-prompt-tokens)");
-    }
-    return new Prepared(ids, pixels, positions);
+    return new Prepared(ids, pixels, admission.promptPositions(ids));
   }
 }

@@ -13,7 +13,8 @@ import io.llavaserve.engine.LlavaModel;
  */
 public record ServedModel(String id, LlavaModel model, LlavaEngine engine) {
 
+  /** The spec the running engine admits requests with. */
   public ModelSpec spec() {
-    return LlavaEngine.specOf(model);
+    return engine.spec();
   }
 }

@@ -1,4 +1,4 @@
-package io.llavaserve.batching.sequence;
+package io.llavaserve.batching.scheduler;
 
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.TokenStream;
@@ -24,7 +24,9 @@ import java.util.Optional;
 
 /**
  * A request inside the engine: its expanded prompt, what has been computed and generated, its KV
- * blocks, and its sampling and streaming state. Owned by the engine thread.
+ * blocks, and its sampling and streaming state. Owned by the engine thread. What the scheduler
+ * decides (status, computed count, block table, cached prompt) is set only by the {@link Scheduler}
+ * in this package; everyone else reads it.
  */
 public final class Sequence implements TokenSource {
 
@@ -40,7 +42,7 @@ public final class Sequence implements TokenSource {
   private final ExpandedPrompt prompt;
   private final String[] imageDigests;
   private final ImageFeatures[] features;
-  private final BlockTable blockTable = new BlockTable();
+  private BlockTable blockTable = BlockTable.EMPTY;
   private final Sampler sampler;
   private final StopCondition stop;
   private final StopChecker stopStrings;
@@ -98,12 +100,17 @@ public final class Sequence implements TokenSource {
     return status;
   }
 
-  public void setStatus(Status status) {
+  void setStatus(Status status) {
     this.status = status;
   }
 
+  /** The KV blocks held now (a value: the scheduler replaces it at each allocation and commit). */
   public BlockTable blockTable() {
     return blockTable;
+  }
+
+  void setBlockTable(BlockTable table) {
+    blockTable = table;
   }
 
   public TokenStream stream() {
@@ -151,7 +158,7 @@ public final class Sequence implements TokenSource {
     return numComputedTokens;
   }
 
-  public void setNumComputedTokens(int n) {
+  void setNumComputedTokens(int n) {
     if (n < 0 || n > length()) {
       throw new IllegalArgumentException("computed tokens " + n + " outside [0, " + length() + "]");
     }
@@ -164,7 +171,7 @@ public final class Sequence implements TokenSource {
   }
 
   /** Records the prefix-cache hit of the first admission (later re-admissions don't count). */
-  public void recordCachedPrompt(int tokens) {
+  void recordCachedPrompt(int tokens) {
     if (cachedPromptTokens < 0) {
       cachedPromptTokens = Math.min(tokens, prompt.length());
     }
