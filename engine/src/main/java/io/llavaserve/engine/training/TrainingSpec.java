@@ -48,7 +48,7 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         new StagePlan(Stage.CLIP, 500, 32, 1e-3, 50),
         new StagePlan(Stage.TEXT, 300, 16, 1e-3, 30),
         new StagePlan(Stage.ALIGN, 400, 16, 2e-3, 40),
-        new StagePlan(Stage.INSTRUCT, 3000, 16, 1e-3, 100));
+        new StagePlan(Stage.INSTRUCT, 2000, 16, 1e-3, 100));
   }
 
   /** A few dozen steps per stage of {@link #smoke()}: a CI-sized run whose loss falls. */
