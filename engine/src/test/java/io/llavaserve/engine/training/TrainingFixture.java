@@ -1,0 +1,100 @@
+package io.llavaserve.engine.training;
+
+import io.llavaserve.engine.prompt.ChatTemplate;
+import io.llavaserve.engine.tokenizer.LlamaTokenizer;
+import io.llavaserve.engine.training.world.SizeRange;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The smoke model with the server's tokenizer and template, a small world vocabulary and its
+ * deterministic data, shared by the training tests (building the encoder and the vocabulary takes
+ * seconds, so it is done once per JVM).
+ */
+final class TrainingFixture {
+
+  static final long SEED = 11;
+  static final SizeRange SIZES = SizeRange.square(64);
+
+  final TrainingSpec spec = TrainingSpec.smoke();
+  final SampleEncoder encoder;
+  final WorldVocabulary vocabulary;
+  final BatchSource data;
+
+  private static TrainingFixture shared;
+
+  private TrainingFixture() {
+    var config = spec.config();
+    encoder =
+        new SampleEncoder(
+            LlamaTokenizer.bundledLlama(),
+            ChatTemplate.vicunaV1(),
+            config.imageTokenIndex(),
+            config.imageSeqLength());
+    vocabulary = BatchSource.vocabulary(encoder, SEED, SIZES, 200, config.text().vocabSize());
+    data = new BatchSource(SEED, SIZES, encoder, vocabulary, spec);
+  }
+
+  static synchronized TrainingFixture get() {
+    if (shared == null) {
+      shared = new TrainingFixture();
+    }
+    return shared;
+  }
+
+  /** Every parameter's initial value, as a run starts. */
+  Map<String, float[]> initialValues() {
+    return Initializer.values(
+        spec.shapes(vocabulary), spec.config().text().numHiddenLayers(), SEED);
+  }
+
+  /** The values of the parameters {@code stage} reads. */
+  static Map<String, float[]> readBy(Stage stage, Map<String, float[]> values) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    values.forEach(
+        (name, v) -> {
+          if (stage.reads(name)) {
+            out.put(name, v.clone());
+          }
+        });
+    return out;
+  }
+
+  /** A session of {@code stage} loaded with {@code values} (fresh moments), one thread. */
+  StageSession session(Stage stage, Map<String, float[]> values) {
+    StageSession s = new StageSession(stage, spec, vocabulary, 0.01, 1.0, 1);
+    try {
+      s.load(readBy(stage, values), Map.of());
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  /**
+   * Runs {@code steps} optimisation steps of a LLaVA or text stage, as the trainer schedules them.
+   */
+  void train(StageSession session, int steps, int batchSize) {
+    for (int s = 0; s < steps; s++) {
+      TrainingBatch b = data.batch(session.stage(), s, batchSize);
+      session.step(b, 3e-3f, corrections(AdamW.BETA1, s), corrections(AdamW.BETA2, s));
+    }
+  }
+
+  /** Adam's bias correction {@code 1 / (1 - beta^(step + 1))}. */
+  static float corrections(float beta, long step) {
+    return (float) (1 / (1 - Math.pow(beta, step + 1)));
+  }
+
+  static double maxAbsDiff(float[] a, float[] b) {
+    if (a.length != b.length) {
+      throw new AssertionError("lengths " + a.length + " and " + b.length);
+    }
+    double worst = 0;
+    for (int i = 0; i < a.length; i++) {
+      worst = Math.max(worst, Math.abs((double) a[i] - b[i]));
+    }
+    return worst;
+  }
+}
