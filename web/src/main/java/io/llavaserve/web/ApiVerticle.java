@@ -1,19 +1,22 @@
 package io.llavaserve.web;
 
+import static io.llavaserve.web.openai.Endpoint.CHAT_COMPLETIONS;
+import static io.llavaserve.web.openai.Endpoint.COMPLETIONS;
+
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.batchjobs.BatchRunner;
 import io.llavaserve.web.batchjobs.BatchStore;
 import io.llavaserve.web.batchjobs.BatchesHandler;
 import io.llavaserve.web.batchjobs.FilesHandler;
-import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.http.ApiKeyAuth;
 import io.llavaserve.web.http.ChatPageHandler;
-import io.llavaserve.web.http.ErrorResponses;
+import io.llavaserve.web.http.CompletionsHandler;
 import io.llavaserve.web.http.HealthHandler;
 import io.llavaserve.web.http.MetricsHandler;
+import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.metrics.ServerMetrics;
-import io.llavaserve.web.openai.CompletionPipeline;
-import io.llavaserve.web.openai.CompletionsHandler;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
@@ -23,7 +26,6 @@ import io.vertx.core.Promise;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import java.util.Map;
 
 /**
  * The HTTP front end: the route table, pointing at handler classes. The server socket belongs to
@@ -82,16 +84,10 @@ final class ApiVerticle extends AbstractVerticle {
                   .setDeleteUploadedFilesOnEnd(true));
     }
     router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-    CompletionPipeline chat =
-        CompletionPipeline.chat(vertx, served, state, config.limits(), fetcher, metrics);
-    CompletionPipeline text =
-        CompletionPipeline.text(vertx, served, state, config.limits(), fetcher, metrics);
+    RequestLifecycle lifecycle =
+        new RequestLifecycle(vertx, served, state, config.limits(), fetcher, metrics);
     if (batchStore != null) {
-      batchRunner =
-          new BatchRunner(
-              batchStore,
-              Map.of("/v1/chat/completions", chat, "/v1/completions", text),
-              batch.maxInFlight());
+      batchRunner = new BatchRunner(batchStore, lifecycle, batch.maxInFlight());
       FilesHandler files = new FilesHandler(batchStore.files());
       BatchesHandler batches = new BatchesHandler(batchStore, batchRunner);
       router.post("/v1/files").handler(files::upload);
@@ -104,11 +100,13 @@ final class ApiVerticle extends AbstractVerticle {
       router.get("/v1/batches/:id").handler(batches::get);
       router.post("/v1/batches/:id/cancel").handler(batches::cancel);
     }
-    router.post("/v1/chat/completions").handler(new CompletionsHandler(chat));
-    router.post("/v1/completions").handler(new CompletionsHandler(text));
+    router
+        .post(CHAT_COMPLETIONS.path())
+        .handler(new CompletionsHandler(lifecycle, CHAT_COMPLETIONS));
+    router.post(COMPLETIONS.path()).handler(new CompletionsHandler(lifecycle, COMPLETIONS));
     router
         .get("/v1/ws")
-        .handler(new WebSocketHandler(chat, state, config.wsMaxRequestsPerSocket()));
+        .handler(new WebSocketHandler(lifecycle, state, config.wsMaxRequestsPerSocket()));
     router.get("/v1/models").handler(models::list);
 
     router.errorHandler(

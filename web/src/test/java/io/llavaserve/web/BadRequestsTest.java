@@ -366,7 +366,8 @@ class BadRequestsTest {
             400,
             "logprobs",
             "[0, 20]"));
-    // Refused by the engine's admission check, typed: the field becomes the param.
+    // Refused by the engine's admission check, typed: the field becomes the param, named as the
+    // endpoint names it (a chat prompt is made of its messages).
     c.add(
         bad(
             "completions image placeholder without an image",
@@ -389,7 +390,7 @@ class BadRequestsTest {
                                     .put("role", "user")
                                     .put("content", "hello ".repeat(2100))))),
             400,
-            "prompt",
+            "messages",
             "limits.max-prompt-tokens"));
     c.add(
         bad(

@@ -12,7 +12,7 @@ import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.tokenizer.Tokenizer;
-import io.llavaserve.web.http.ErrorResponses;
+import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.ServedModel;
 import io.vertx.core.json.JsonObject;

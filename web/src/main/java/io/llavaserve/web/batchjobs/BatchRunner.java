@@ -1,24 +1,8 @@
 package io.llavaserve.web.batchjobs;
 
-import io.llavaserve.batching.events.OverloadedException;
-import io.llavaserve.batching.events.TokenEvent;
-import io.llavaserve.batching.request.Priority;
-import io.llavaserve.engine.sampling.FinishReason;
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.http.ErrorResponses;
-import io.llavaserve.web.http.RequestIds;
-import io.llavaserve.web.openai.CompletionPipeline;
-import io.llavaserve.web.openai.OpenAiRequest;
-import io.llavaserve.web.openai.PromptPreparer;
-import io.llavaserve.web.openai.WholeAnswer;
-import io.reactivex.rxjava3.disposables.Disposable;
-import io.vertx.core.AsyncResult;
-import io.vertx.core.json.JsonObject;
+import io.llavaserve.web.lifecycle.RequestLifecycle;
 import java.io.IOException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,54 +16,31 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Runs every active job: feeds their lines to the engine at {@link Priority#BATCH}, at most {@code
- * batch.max-in-flight} at a time across jobs, submitting the next as results come in, and backing
- * off when the engine's queue is full. One thread owns all of its state; engine events and prepared
- * prompts hop onto it. Results are written as a group, fsynced, and only then counted.
+ * The life of batch jobs: activates each (checks its input file, reads the results a previous run
+ * left, counts), hands its lines to the {@link BatchPump}, writes the results as they come as a
+ * group (fsynced, and only then counted), and ends it: completed or cancelled, its results
+ * published as files; or failed, when its input or its files cannot be used. One thread owns all of
+ * its state and the pump's; engine events and prepared prompts hop onto it.
  */
 public final class BatchRunner implements AutoCloseable {
 
   private static final Logger LOG = Logger.getLogger(BatchRunner.class.getName());
-  private static final long BACKOFF_MS = 100;
 
   private final BatchStore store;
-  private final Map<String, CompletionPipeline> pipelines;
-  private final int maxInFlight;
   private final ScheduledExecutorService thread =
       Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "llava-batch-runner"));
   private final Map<String, JobRun> runs = new LinkedHashMap<>(); // runner thread only
-  private int inFlight; // runner thread only
-  private long pausedUntil; // runner thread only; nanoTime after an overload
+  private final BatchPump pump;
   private boolean flushQueued; // runner thread only
   private volatile boolean closed;
 
-  /** One job's lines and results while it runs. */
-  private static final class JobRun {
-    BatchJob job;
-    final Deque<InputFile.Line> pending = new ArrayDeque<>();
-    final Map<String, Disposable> running = new HashMap<>(); // null value: still preparing
-    final List<JsonObject> outputs = new ArrayList<>();
-    final List<JsonObject> errors = new ArrayList<>();
-    ResultLog output;
-    ResultLog errorLog;
-    boolean cancelling;
-
-    JobRun(BatchJob job) {
-      this.job = job;
-    }
-
-    boolean allDone() {
-      return pending.isEmpty() && running.isEmpty() && outputs.isEmpty() && errors.isEmpty();
-    }
-  }
-
   /**
-   * @param pipelines the pipeline of each endpoint a job may name
+   * @param lifecycle the way every line goes to the engine
+   * @param maxInFlight lines running at once, across jobs
    */
-  public BatchRunner(BatchStore store, Map<String, CompletionPipeline> pipelines, int maxInFlight) {
+  public BatchRunner(BatchStore store, RequestLifecycle lifecycle, int maxInFlight) {
     this.store = store;
-    this.pipelines = Map.copyOf(pipelines);
-    this.maxInFlight = maxInFlight;
+    this.pump = new BatchPump(thread, lifecycle, maxInFlight, runs.values(), this::queueFlush);
   }
 
   /** Resumes every job a previous run left active; returns once their progress is read. */
@@ -182,155 +143,8 @@ public final class BatchRunner implements AutoCloseable {
     if (run.allDone()) {
       finish(run);
     } else {
-      pump();
+      pump.pump();
     }
-  }
-
-  /** Submits lines while there is room. */
-  private void pump() {
-    if (closed) {
-      return;
-    }
-    long wait = pausedUntil - System.nanoTime();
-    if (wait > 0) {
-      return;
-    }
-    for (JobRun run : List.copyOf(runs.values())) {
-      while (inFlight < maxInFlight && !run.cancelling && !run.pending.isEmpty()) {
-        send(run, run.pending.pollFirst());
-        if (pausedUntil - System.nanoTime() > 0) {
-          return;
-        }
-      }
-    }
-  }
-
-  private void send(JobRun run, InputFile.Line line) {
-    CompletionPipeline pipeline = pipelines.get(run.job.endpoint());
-    OpenAiRequest request;
-    try {
-      request = pipeline.parse(line.body());
-    } catch (RuntimeException e) {
-      refused(run, line, e);
-      return;
-    }
-    inFlight++;
-    run.running.put(line.customId(), null);
-    pipeline
-        .prepare(request)
-        .onComplete(ar -> thread.execute(() -> prepared(run, line, request, ar)));
-  }
-
-  private void prepared(
-      JobRun run,
-      InputFile.Line line,
-      OpenAiRequest request,
-      AsyncResult<PromptPreparer.Prepared> ar) {
-    if (closed || !run.running.containsKey(line.customId())) {
-      return; // cancelled while preparing
-    }
-    if (ar.failed()) {
-      release(run, line);
-      refused(run, line, ar.cause());
-      return;
-    }
-    CompletionPipeline pipeline = pipelines.get(run.job.endpoint());
-    String requestId = RequestIds.next();
-    String answerId = WholeAnswer.idPrefix(pipeline) + requestId;
-    CompletionPipeline.Submitted submitted;
-    try {
-      submitted = pipeline.submit(answerId, request, ar.result(), Priority.BATCH);
-    } catch (OverloadedException e) {
-      // The engine's queue is full: this line goes back to the front and waits; none is dropped.
-      release(run, line);
-      run.pending.addFirst(line);
-      pausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BACKOFF_MS);
-      thread.schedule(this::pump, BACKOFF_MS, TimeUnit.MILLISECONDS);
-      return;
-    } catch (RuntimeException e) {
-      release(run, line);
-      refused(run, line, e);
-      return;
-    }
-    WholeAnswer answer = WholeAnswer.of(pipeline, answerId, submitted.logprobs());
-    Disposable d =
-        submitted
-            .events()
-            .subscribe(
-                event -> {
-                  if (event instanceof TokenEvent.Token t) {
-                    answer.add(t);
-                  } else if (event instanceof TokenEvent.Finished f) {
-                    thread.execute(() -> answered(run, line, requestId, answer, f));
-                  }
-                },
-                failure -> thread.execute(() -> failed(run, line, requestId, failure)));
-    if (run.running.containsKey(line.customId())) {
-      run.running.put(line.customId(), d);
-    }
-  }
-
-  private void answered(
-      JobRun run,
-      InputFile.Line line,
-      String requestId,
-      WholeAnswer answer,
-      TokenEvent.Finished f) {
-    if (closed || !run.running.containsKey(line.customId())) {
-      return;
-    }
-    release(run, line);
-    if (f.reason() == FinishReason.ERROR) {
-      LOG.severe(
-          "batch "
-              + run.job.id()
-              + " request "
-              + requestId
-              + " failed in the engine: "
-              + f.error());
-      run.errors.add(errorLine(line, requestId, ApiError.internal(requestId)));
-    } else {
-      run.outputs.add(resultLine(line, requestId, 200, answer.finish(f)));
-    }
-    queueFlush();
-  }
-
-  private void failed(JobRun run, InputFile.Line line, String requestId, Throwable failure) {
-    if (closed || !run.running.containsKey(line.customId())) {
-      return; // aborted by a cancel or a shutdown: not a result
-    }
-    release(run, line);
-    run.errors.add(errorLine(line, requestId, ErrorResponses.toApiError(failure, requestId)));
-    queueFlush();
-  }
-
-  /** A line whose body the endpoint refused: it goes to the error file and the job goes on. */
-  private void refused(JobRun run, InputFile.Line line, Throwable why) {
-    String requestId = RequestIds.next();
-    run.errors.add(errorLine(line, requestId, ErrorResponses.toApiError(why, requestId)));
-    queueFlush();
-  }
-
-  private void release(JobRun run, InputFile.Line line) {
-    run.running.remove(line.customId());
-    inFlight--;
-  }
-
-  static JsonObject resultLine(InputFile.Line line, String requestId, int status, JsonObject body) {
-    return new JsonObject()
-        .put("id", FileStore.newId("batch_req_"))
-        .put("custom_id", line.customId())
-        .put(
-            "response",
-            new JsonObject()
-                .put("status_code", status)
-                .put("request_id", requestId)
-                .put("body", body))
-        .put("error", (Object) null);
-  }
-
-  private static JsonObject errorLine(InputFile.Line line, String requestId, ApiError e) {
-    return resultLine(line, requestId, e.status(), e.toJson());
   }
 
   private void queueFlush() {
@@ -353,18 +167,13 @@ public final class BatchRunner implements AutoCloseable {
             }
           });
     }
-    pump();
+    pump.pump();
   }
 
   private void writeResults(JobRun run) throws IOException {
-    if (run.outputs.isEmpty() && run.errors.isEmpty()) {
-      return;
+    if (run.writeResults()) {
+      showCounts(run);
     }
-    run.output.append(run.outputs);
-    run.errorLog.append(run.errors);
-    run.outputs.clear();
-    run.errors.clear();
-    showCounts(run);
   }
 
   private void showCounts(JobRun run) {
@@ -381,13 +190,7 @@ public final class BatchRunner implements AutoCloseable {
     run.cancelling = true;
     run.job = store.save(run.job.to(BatchJob.Status.CANCELLING));
     run.pending.clear();
-    for (Disposable d : run.running.values()) {
-      if (d != null) {
-        d.dispose();
-      }
-    }
-    inFlight -= run.running.size();
-    run.running.clear();
+    pump.abort(run);
     queueFlush();
   }
 
@@ -437,12 +240,7 @@ public final class BatchRunner implements AutoCloseable {
       LOG.log(Level.SEVERE, "batch " + id + " failed", e);
       JobRun run = runs.remove(id);
       if (run != null) {
-        for (Disposable d : run.running.values()) {
-          if (d != null) {
-            d.dispose();
-          }
-        }
-        inFlight -= run.running.size();
+        pump.abort(run);
         try {
           store.save(
               run.job
@@ -470,12 +268,9 @@ public final class BatchRunner implements AutoCloseable {
           .submit(
               () -> {
                 closed = true;
+                pump.close();
                 for (JobRun run : runs.values()) {
-                  for (Disposable d : run.running.values()) {
-                    if (d != null) {
-                      d.dispose();
-                    }
-                  }
+                  pump.abort(run);
                   try {
                     writeResults(run);
                     run.output.close();

@@ -1,20 +1,19 @@
 package io.llavaserve.web.batchjobs;
 
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.http.ErrorResponses;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
+import io.llavaserve.web.openai.Endpoint;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /** {@code /v1/batches}: create, list (paginated), describe and cancel jobs. */
 public final class BatchesHandler {
-
-  static final Set<String> ENDPOINTS = Set.of("/v1/chat/completions", "/v1/completions");
 
   private final BatchStore store;
   private final BatchRunner runner;
@@ -66,9 +65,10 @@ public final class BatchesHandler {
           "input_file_id", "file " + fileId + " has purpose " + input.purpose() + ", not batch");
     }
     Object endpoint = body.getValue("endpoint");
-    if (!(endpoint instanceof String e) || !ENDPOINTS.contains(e)) {
+    if (!(endpoint instanceof String e) || Endpoint.at(e).isEmpty()) {
+      List<String> paths = Arrays.stream(Endpoint.values()).map(Endpoint::path).toList();
       throw ApiError.badRequest(
-          "endpoint", "endpoint must be one of " + ENDPOINTS + ", got " + endpoint);
+          "endpoint", "endpoint must be one of " + paths + ", got " + endpoint);
     }
     Object window = body.getValue("completion_window");
     if (!"24h".equals(window)) {

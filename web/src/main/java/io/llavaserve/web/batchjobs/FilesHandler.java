@@ -1,7 +1,7 @@
 package io.llavaserve.web.batchjobs;
 
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.http.ErrorResponses;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

@@ -1,5 +1,7 @@
 package io.llavaserve.web.http;
 
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,8 @@
 package io.llavaserve.web.http;
 
 import io.llavaserve.web.ServerState;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 

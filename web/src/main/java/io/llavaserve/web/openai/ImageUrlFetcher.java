@@ -5,7 +5,7 @@ import io.vertx.core.Future;
 /**
  * Fetches the bytes of an http(s) image URL named in a request. The implementation decides what is
  * allowed (hosts, addresses, sizes, time); a refusal fails the future with an {@link
- * io.llavaserve.web.http.ApiError} naming the reason.
+ * io.llavaserve.web.errors.ApiError} naming the reason.
  */
 public interface ImageUrlFetcher {
 
@@ -25,15 +25,15 @@ public interface ImageUrlFetcher {
                   if (!(e instanceof io.llavaserve.web.media.MediaFetchException m)) {
                     return Future.failedFuture(e);
                   }
-                  io.llavaserve.web.http.ApiError error =
+                  io.llavaserve.web.errors.ApiError error =
                       switch (m.status()) {
                         case 413 ->
-                            io.llavaserve.web.http.ApiError.tooLarge(m.param(), m.getMessage());
+                            io.llavaserve.web.errors.ApiError.tooLarge(m.param(), m.getMessage());
                         case 502, 504 ->
-                            io.llavaserve.web.http.ApiError.upstream(
+                            io.llavaserve.web.errors.ApiError.upstream(
                                 m.status(), m.param(), m.getMessage());
                         default ->
-                            io.llavaserve.web.http.ApiError.badRequest(m.param(), m.getMessage());
+                            io.llavaserve.web.errors.ApiError.badRequest(m.param(), m.getMessage());
                       };
                   return Future.failedFuture(error);
                 });
@@ -43,7 +43,7 @@ public interface ImageUrlFetcher {
   static ImageUrlFetcher disabled() {
     return url ->
         Future.failedFuture(
-            io.llavaserve.web.http.ApiError.badRequest(
+            io.llavaserve.web.errors.ApiError.badRequest(
                 "image_url",
                 "image_url: http(s) URLs are disabled on this server (media.fetch-enabled=false)"));
   }

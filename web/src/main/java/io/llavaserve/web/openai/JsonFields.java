@@ -1,6 +1,6 @@
 package io.llavaserve.web.openai;
 
-import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 

@@ -1,22 +1,28 @@
 package io.llavaserve.web.openai;
 
+import io.llavaserve.engine.sampling.SamplingParams;
 import java.util.List;
 
 /**
  * A parsed and checked chat-completions or completions request, before any image is decoded.
  *
+ * @param endpoint the endpoint whose body this was
  * @param model the requested model id, or null
  * @param messages chat messages, or null for a completions request
  * @param prompt the completions prompt, or null for a chat request
- * @param sampling sampling parameters
+ * @param sampling validated parameters; {@code max_tokens} is the limit when the client gave none
+ * @param maxTokensGiven whether the client set {@code max_tokens} (else it shrinks to fit the
+ *     context)
  * @param stream answer with server-sent events
  * @param includeUsage add a usage chunk to the stream
  */
 public record OpenAiRequest(
+    Endpoint endpoint,
     String model,
     List<Message> messages,
     String prompt,
-    SamplingParser.Parsed sampling,
+    SamplingParams sampling,
+    boolean maxTokensGiven,
     boolean stream,
     boolean includeUsage) {
 
@@ -38,8 +44,9 @@ public record OpenAiRequest(
     }
   }
 
-  boolean chat() {
-    return messages != null;
+  /** Whether the answer reports logprobs. */
+  public boolean logprobs() {
+    return sampling.logprobs() >= 0;
   }
 
   List<Image> images() {

@@ -7,8 +7,8 @@ import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.prompt.ChatMessage;
 import io.llavaserve.engine.prompt.ContentPart;
 import io.llavaserve.engine.prompt.PromptBuilder;
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.http.ErrorResponses;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -34,7 +34,7 @@ public final class PromptPreparer {
   private final RequestValidator admission;
   private final ImageUrlFetcher fetcher;
 
-  PromptPreparer(
+  public PromptPreparer(
       Vertx vertx, LlavaModel model, RequestValidator admission, ImageUrlFetcher fetcher) {
     this.vertx = vertx;
     this.model = model;
@@ -42,7 +42,8 @@ public final class PromptPreparer {
     this.fetcher = fetcher;
   }
 
-  Future<Prepared> prepare(OpenAiRequest request) {
+  /** The request's prompt ids and pixels, made on the worker pool. */
+  public Future<Prepared> prepare(OpenAiRequest request) {
     List<OpenAiRequest.Image> images = request.images();
     List<Future<byte[]>> bytes = new ArrayList<>();
     for (OpenAiRequest.Image image : images) {
@@ -86,7 +87,7 @@ public final class PromptPreparer {
 
   private Prepared build(OpenAiRequest request, List<PixelValues> pixels) {
     PromptBuilder.Prompt prompt;
-    if (request.chat()) {
+    if (request.endpoint() == Endpoint.CHAT_COMPLETIONS) {
       List<ChatMessage> messages = new ArrayList<>();
       for (OpenAiRequest.Message m : request.messages()) {
         List<ContentPart> parts = new ArrayList<>();

@@ -1,6 +1,6 @@
 package io.llavaserve.web.openai;
 
-import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
@@ -10,8 +10,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
 
-/** Reads request bodies into {@link OpenAiRequest}s; cheap enough for the event loop. */
-final class RequestParser {
+/**
+ * Reads request bodies into {@link OpenAiRequest}s, each violation a 400 naming the field; cheap
+ * enough for the event loop. Which of its readers a body goes to is its {@link Endpoint}'s choice.
+ */
+public final class RequestParser {
 
   private static final Set<String> ROLES = Set.of("system", "user", "assistant");
   private static final Pattern DATA_URI = Pattern.compile("^data:image/[A-Za-z0-9.+-]+;base64,");
@@ -22,7 +25,12 @@ final class RequestParser {
     this.limits = limits;
   }
 
-  static JsonObject body(Buffer body) {
+  /**
+   * Decodes a body into a JSON object.
+   *
+   * @throws ApiError 400 when it is empty, not JSON or not an object
+   */
+  public static JsonObject body(Buffer body) {
     if (body == null || body.length() == 0) {
       throw ApiError.badRequest(null, "the request body is empty; expected a JSON object");
     }
@@ -65,7 +73,7 @@ final class RequestParser {
               + limits.maxImagesPerRequest()
               + " are allowed per request (limits.max-images-per-request)");
     }
-    return common(body, messages, null, true);
+    return common(Endpoint.CHAT_COMPLETIONS, body, messages, null);
   }
 
   OpenAiRequest completion(JsonObject body) {
@@ -82,14 +90,14 @@ final class RequestParser {
     if (prompt.isEmpty()) {
       throw ApiError.badRequest("prompt", "prompt must not be empty");
     }
-    return common(body, null, prompt, false);
+    return common(Endpoint.COMPLETIONS, body, null, prompt);
   }
 
   private OpenAiRequest common(
-      JsonObject body, List<OpenAiRequest.Message> messages, String prompt, boolean chat) {
+      Endpoint endpoint, JsonObject body, List<OpenAiRequest.Message> messages, String prompt) {
     String model = JsonFields.string(body, "model", "model");
     JsonFields.string(body, "user", "user");
-    SamplingParser.Parsed sampling = SamplingParser.parse(body, limits, chat);
+    SamplingParser.Parsed sampling = SamplingParser.parse(body, limits, endpoint);
     Boolean stream = JsonFields.bool(body, "stream");
     JsonObject options = JsonFields.object(body, "stream_options", "stream_options");
     boolean includeUsage = false;
@@ -98,7 +106,14 @@ final class RequestParser {
       includeUsage = Boolean.TRUE.equals(u);
     }
     return new OpenAiRequest(
-        model, messages, prompt, sampling, Boolean.TRUE.equals(stream), includeUsage);
+        endpoint,
+        model,
+        messages,
+        prompt,
+        sampling.params(),
+        sampling.maxTokensGiven(),
+        Boolean.TRUE.equals(stream),
+        includeUsage);
   }
 
   private OpenAiRequest.Message message(Object raw, String param) {

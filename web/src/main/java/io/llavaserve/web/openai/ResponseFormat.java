@@ -8,9 +8,10 @@ import java.util.List;
 
 /**
  * The JSON objects of one answer, in the shape of one endpoint ({@code chat.completion} or {@code
- * text_completion}). One instance per request: it may track offsets across chunks.
+ * text_completion}); {@link Endpoint#format} makes one. One instance per request: it may track
+ * offsets across chunks.
  */
-interface ResponseFormat {
+public interface ResponseFormat {
 
   /** The chunk that opens a stream, or null when the endpoint has none. */
   JsonObject firstChunk();
@@ -27,6 +28,7 @@ interface ResponseFormat {
   JsonObject completion(
       String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens);
 
+  /** OpenAI's {@code usage} object. */
   static JsonObject usage(Usage u) {
     return new JsonObject()
         .put("prompt_tokens", u.promptTokens())

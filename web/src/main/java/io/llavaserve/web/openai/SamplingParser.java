@@ -1,13 +1,17 @@
 package io.llavaserve.web.openai;
 
 import io.llavaserve.engine.sampling.SamplingParams;
-import io.llavaserve.web.http.ApiError;
+import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Reads the sampling fields shared by chat completions and completions into SamplingParams. */
+/**
+ * Reads the sampling fields shared by chat completions and completions into SamplingParams; the two
+ * endpoints differ only in {@code max_completion_tokens} (chat's name for {@code max_tokens}) and
+ * in how {@code logprobs} is asked for.
+ */
 final class SamplingParser {
 
   private SamplingParser() {}
@@ -18,7 +22,7 @@ final class SamplingParser {
    */
   record Parsed(SamplingParams params, boolean maxTokensGiven) {}
 
-  static Parsed parse(JsonObject body, RequestLimits limits, boolean chat) {
+  static Parsed parse(JsonObject body, RequestLimits limits, Endpoint endpoint) {
     SamplingParams.Builder b = SamplingParams.builder();
     Double d;
     if ((d = JsonFields.number(body, "temperature")) != null) {
@@ -60,7 +64,7 @@ final class SamplingParser {
 
     String maxField = "max_tokens";
     Integer maxTokens = JsonFields.int32(body, "max_tokens");
-    if (chat && maxTokens == null) {
+    if (endpoint == Endpoint.CHAT_COMPLETIONS && maxTokens == null) {
       maxTokens = JsonFields.int32(body, "max_completion_tokens");
       maxField = "max_completion_tokens";
     }
@@ -82,7 +86,11 @@ final class SamplingParser {
       b.maxTokens(limits.maxTokens());
     }
 
-    b.logprobs(chat ? chatLogprobs(body) : completionLogprobs(body));
+    b.logprobs(
+        switch (endpoint) {
+          case CHAT_COMPLETIONS -> chatLogprobs(body);
+          case COMPLETIONS -> completionLogprobs(body);
+        });
     try {
       return new Parsed(b.build(), maxTokens != null);
     } catch (IllegalArgumentException e) {

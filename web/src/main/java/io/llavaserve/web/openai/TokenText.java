@@ -16,7 +16,7 @@ public final class TokenText {
 
   private final Tokenizer tokenizer;
 
-  TokenText(Tokenizer tokenizer) {
+  public TokenText(Tokenizer tokenizer) {
     this.tokenizer = tokenizer;
   }
 

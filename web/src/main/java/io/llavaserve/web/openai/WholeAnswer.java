@@ -17,26 +17,13 @@ public final class WholeAnswer {
   private final StringBuilder text = new StringBuilder();
   private final List<TokenEvent.Token> tokens = new ArrayList<>();
 
-  WholeAnswer(ResponseFormat format, boolean logprobs) {
+  /**
+   * @param format the answer's shape, from its endpoint
+   * @param logprobs whether the answer reports logprobs
+   */
+  public WholeAnswer(ResponseFormat format, boolean logprobs) {
     this.format = format;
     this.logprobs = logprobs;
-  }
-
-  /** An answer in the shape of {@code pipeline}'s endpoint. */
-  public static WholeAnswer of(CompletionPipeline pipeline, String requestId, boolean logprobs) {
-    ResponseFormat.Meta meta =
-        new ResponseFormat.Meta(
-            requestId, System.currentTimeMillis() / 1000, pipeline.served().id(), logprobs);
-    ResponseFormat format =
-        pipeline.isChat()
-            ? new ChatFormat(meta, pipeline.tokenText())
-            : new TextFormat(meta, pipeline.tokenText());
-    return new WholeAnswer(format, logprobs);
-  }
-
-  /** The id prefix of an answer of this pipeline: {@code chatcmpl-} or {@code cmpl-}. */
-  public static String idPrefix(CompletionPipeline pipeline) {
-    return pipeline.isChat() ? "chatcmpl-" : "cmpl-";
   }
 
   public void add(TokenEvent.Token token) {

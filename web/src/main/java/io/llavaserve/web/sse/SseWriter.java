@@ -1,6 +1,6 @@
 package io.llavaserve.web.sse;
 
-import io.llavaserve.web.http.EventSubscriber;
+import io.llavaserve.web.lifecycle.Gate;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 
@@ -40,8 +40,8 @@ public final class SseWriter {
   }
 
   /** Backpressure of the response's write queue. */
-  public EventSubscriber.Gate gate() {
-    return new EventSubscriber.Gate() {
+  public Gate gate() {
+    return new Gate() {
       @Override
       public boolean full() {
         return response.writeQueueFull();

@@ -4,8 +4,8 @@ import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.Usage;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.TokenLogprob;
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.openai.CompletionPipeline;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.openai.ResponseFormat;
 import io.llavaserve.web.openai.TokenText;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -44,7 +44,7 @@ final class Frames {
         .put("id", id)
         .put("finish_reason", reason.wireName())
         .put("text", text)
-        .put("usage", CompletionPipeline.usage(usage));
+        .put("usage", ResponseFormat.usage(usage));
   }
 
   /** {@code {"type":"error","id","error":{"message","type","param","code","status"}}}. */

@@ -1,16 +1,16 @@
 package io.llavaserve.web.websocket;
 
 import io.llavaserve.batching.events.TokenEvent;
-import io.llavaserve.batching.events.Usage;
+import io.llavaserve.batching.request.Priority;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.web.ServerState;
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.http.ErrorResponses;
-import io.llavaserve.web.http.EventSubscriber;
-import io.llavaserve.web.http.RequestIds;
-import io.llavaserve.web.openai.CompletionPipeline;
-import io.llavaserve.web.openai.OpenAiRequest;
-import io.llavaserve.web.openai.PromptPreparer;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
+import io.llavaserve.web.errors.RequestIds;
+import io.llavaserve.web.lifecycle.Gate;
+import io.llavaserve.web.lifecycle.Generation;
+import io.llavaserve.web.lifecycle.RequestLifecycle;
+import io.llavaserve.web.openai.Endpoint;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
@@ -19,53 +19,39 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.logging.Logger;
 
 /**
- * One open {@code /v1/ws} socket: reads request and cancel frames, runs many requests at once and
- * writes each one's frames tagged with its id. Everything here runs on the socket's context. When
- * the socket's write queue is full, every request waits for it to drain before taking its next
+ * One open {@code /v1/ws} socket: reads request and cancel frames, runs many requests at once
+ * through the {@link RequestLifecycle} (each a chat completion, always streamed) and writes each
+ * one's events as frames tagged with the client's id. Everything here runs on the socket's context.
+ * When the socket's write queue is full, every request waits for it to drain before taking its next
  * event; closing the socket aborts every request it runs.
  */
-final class SocketSession implements EventSubscriber.Gate {
+final class SocketSession implements Gate {
 
   private static final Logger LOG = Logger.getLogger(SocketSession.class.getName());
   static final int MAX_ID_LENGTH = 128;
 
-  /** A request of this socket, from its frame until its done or error frame. */
-  private static final class Running {
-    final String id;
-    final String requestId;
-    int promptTokens;
-    int completionTokens;
-    EventSubscriber subscriber; // null while the prompt is prepared
-    Runnable leave = () -> {};
-    boolean over;
-
-    Running(String id, String requestId) {
-      this.id = id;
-      this.requestId = requestId;
-    }
-  }
-
   private final ServerWebSocket socket;
-  private final Context context;
-  private final CompletionPipeline pipeline;
+  private final Executor thread;
+  private final RequestLifecycle lifecycle;
   private final ServerState state;
   private final int maxRequests;
-  private final Map<String, Running> running = new HashMap<>();
+  private final Map<String, Generation> running = new HashMap<>(); // by the client's id
   private final List<Runnable> drainWaiters = new ArrayList<>();
   private boolean closed;
 
   SocketSession(
       ServerWebSocket socket,
       Context context,
-      CompletionPipeline pipeline,
+      RequestLifecycle lifecycle,
       ServerState state,
       int maxRequests) {
     this.socket = socket;
-    this.context = context;
-    this.pipeline = pipeline;
+    this.thread = Generation.on(context);
+    this.lifecycle = lifecycle;
     this.state = state;
     this.maxRequests = maxRequests;
   }
@@ -102,7 +88,7 @@ final class SocketSession implements EventSubscriber.Gate {
   private void onText(String text) {
     JsonObject frame;
     try {
-      frame = pipeline.body(Buffer.buffer(text));
+      frame = lifecycle.body(Buffer.buffer(text));
     } catch (ApiError e) {
       send(Frames.error(null, e));
       return;
@@ -169,103 +155,61 @@ final class SocketSession implements EventSubscriber.Gate {
     for (String field : List.of("type", "id", "stream", "stream_options")) {
       body.remove(field); // always streamed; the rest is a chat-completions body
     }
-    OpenAiRequest request;
+    String requestId = RequestIds.next();
+    Generation generation;
     try {
-      request = pipeline.parse(body);
+      generation =
+          lifecycle.accept(Endpoint.CHAT_COMPLETIONS, body, requestId, Priority.INTERACTIVE);
     } catch (RuntimeException e) {
-      send(Frames.error(id, ErrorResponses.toApiError(e, id)));
+      send(Frames.error(id, ErrorResponses.toApiError(e, requestId)));
       return;
     }
-    Running r = new Running(id, "chatcmpl-" + RequestIds.next());
-    running.put(id, r);
-    pipeline
-        .prepare(request)
-        .onComplete(
-            ar ->
-                context.runOnContext(
-                    v -> {
-                      if (r.over) {
-                        return; // cancelled, or the socket closed, while preparing
-                      }
-                      if (ar.failed()) {
-                        ApiError e = ErrorResponses.toApiError(ar.cause(), r.requestId);
-                        end(r, Frames.error(id, e));
-                      } else {
-                        submit(r, request, ar.result());
-                      }
-                    }));
+    running.put(id, generation);
+    generation.start(thread, this, frames(id, generation));
   }
 
-  private void submit(Running r, OpenAiRequest request, PromptPreparer.Prepared prompt) {
-    CompletionPipeline.Submitted submitted;
-    try {
-      submitted = pipeline.submit(r.requestId, request, prompt);
-    } catch (RuntimeException e) {
-      end(r, Frames.error(r.id, ErrorResponses.toApiError(e, r.requestId)));
-      return;
-    }
-    r.promptTokens = prompt.positions();
-    r.leave = submitted.leave();
-    r.subscriber =
-        new EventSubscriber(
-            context,
-            this,
-            new EventSubscriber.Sink() {
-              @Override
-              public void onEvent(TokenEvent event) {
-                if (event instanceof TokenEvent.Token t) {
-                  r.completionTokens++;
-                  send(Frames.token(r.id, t, submitted.logprobs(), pipeline.tokenText()));
-                } else if (event instanceof TokenEvent.Finished f) {
-                  if (f.reason() == FinishReason.ERROR) {
-                    LOG.severe("request " + r.requestId + " failed in the engine: " + f.error());
-                  }
-                  end(r, Frames.done(r.id, f.reason(), f.text(), f.usage()));
-                }
-              }
+  /** Writes a request's events as frames tagged with the client's {@code id}. */
+  private Generation.Listener frames(String id, Generation generation) {
+    return new Generation.Listener() {
+      @Override
+      public void onEvent(TokenEvent event) {
+        if (event instanceof TokenEvent.Token t) {
+          send(Frames.token(id, t, generation.logprobs(), generation.tokenText()));
+        } else if (event instanceof TokenEvent.Finished f) {
+          end(id, generation, Frames.done(id, f.reason(), f.text(), f.usage()));
+        }
+      }
 
-              @Override
-              public void onFailure(Throwable failure) {
-                end(r, Frames.error(r.id, ErrorResponses.toApiError(failure, r.requestId)));
-              }
-            });
-    submitted.events().subscribe(r.subscriber);
+      @Override
+      public void onFailure(Throwable failure) {
+        end(id, generation, Frames.error(id, generation.error(failure)));
+      }
+    };
   }
 
   private void cancel(String id) {
-    Running r = running.get(id);
-    if (r == null) {
+    Generation generation = running.remove(id);
+    if (generation == null) {
       String message = "no request with id " + id + " is running";
       send(Frames.error(id, ApiError.notFound("id", "not_found", message)));
       return;
     }
-    abort(r);
-    // The engine sends no finish to a cancelled stream: the counts are those seen so far.
-    Usage usage = new Usage(r.promptTokens, 0, r.completionTokens);
-    end(r, Frames.done(id, FinishReason.ABORT, "", usage));
-  }
-
-  /** Stops a request's stream, which aborts it in the engine (its KV blocks free next step). */
-  private static void abort(Running r) {
-    if (r.subscriber != null) {
-      r.subscriber.cancel();
-    }
+    // Aborts it in the engine (its KV blocks free next step), which then sends no finish: the
+    // counts are those seen so far.
+    generation.cancel();
+    send(Frames.done(id, FinishReason.ABORT, "", generation.usageSoFar()));
   }
 
   /** Sends a request's last frame and forgets it. */
-  private void end(Running r, JsonObject lastFrame) {
-    r.over = true;
-    r.leave.run();
-    running.remove(r.id, r);
+  private void end(String id, Generation generation, JsonObject lastFrame) {
+    running.remove(id, generation);
     send(lastFrame);
   }
 
   private void closeAll() {
     closed = true;
-    for (Running r : running.values()) {
-      r.over = true;
-      abort(r);
-      r.leave.run();
+    for (Generation generation : running.values()) {
+      generation.cancel();
     }
     running.clear();
     drainWaiters.clear();

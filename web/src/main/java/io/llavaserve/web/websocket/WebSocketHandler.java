@@ -1,9 +1,9 @@
 package io.llavaserve.web.websocket;
 
 import io.llavaserve.web.ServerState;
-import io.llavaserve.web.http.ApiError;
-import io.llavaserve.web.http.ErrorResponses;
-import io.llavaserve.web.openai.CompletionPipeline;
+import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.errors.ErrorResponses;
+import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.RoutingContext;
@@ -18,17 +18,15 @@ public final class WebSocketHandler implements Handler<RoutingContext> {
 
   private static final Logger LOG = Logger.getLogger(WebSocketHandler.class.getName());
 
-  private final CompletionPipeline pipeline;
+  private final RequestLifecycle lifecycle;
   private final ServerState state;
   private final int maxRequestsPerSocket;
 
   /**
-   * @param pipeline the chat-completions pipeline
    * @param maxRequestsPerSocket requests one socket may run at once
    */
-  public WebSocketHandler(
-      CompletionPipeline pipeline, ServerState state, int maxRequestsPerSocket) {
-    this.pipeline = pipeline;
+  public WebSocketHandler(RequestLifecycle lifecycle, ServerState state, int maxRequestsPerSocket) {
+    this.lifecycle = lifecycle;
     this.state = state;
     this.maxRequestsPerSocket = maxRequestsPerSocket;
   }
@@ -46,7 +44,7 @@ public final class WebSocketHandler implements Handler<RoutingContext> {
         .onSuccess(
             socket ->
                 new SocketSession(
-                        socket, Vertx.currentContext(), pipeline, state, maxRequestsPerSocket)
+                        socket, Vertx.currentContext(), lifecycle, state, maxRequestsPerSocket)
                     .start())
         .onFailure(e -> LOG.fine("WebSocket upgrade failed: " + e));
   }

@@ -1,4 +1,4 @@
-package io.llavaserve.web.http;
+package io.llavaserve.web.errors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

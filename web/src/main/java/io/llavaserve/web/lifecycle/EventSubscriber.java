@@ -1,54 +1,35 @@
-package io.llavaserve.web.http;
+package io.llavaserve.web.lifecycle;
 
 import io.llavaserve.batching.events.TokenEvent;
 import io.reactivex.rxjava3.core.FlowableSubscriber;
-import io.vertx.core.Context;
+import java.util.concurrent.Executor;
 import org.reactivestreams.Subscription;
 
 /**
- * Carries one request's token events from the engine thread to a connection's Vert.x context, one
- * event at a time: the next is requested only when the connection can take more, so a slow client
- * holds back its own stream (and the engine stops decoding it) instead of filling memory.
+ * Carries one request's token events from the engine thread to its transport's thread, one event at
+ * a time: the next is requested only when the transport's {@link Gate} is open.
  */
-public final class EventSubscriber implements FlowableSubscriber<TokenEvent> {
+final class EventSubscriber implements FlowableSubscriber<TokenEvent> {
 
-  /** What happens to each event, on the connection's context. */
-  public interface Sink {
+  /** What happens to each event, on the transport's thread. */
+  interface Sink {
     void onEvent(TokenEvent event);
 
     void onFailure(Throwable failure);
   }
 
-  /** The write side's backpressure: whether it is full, and a callback for when it drains. */
-  public interface Gate {
-    boolean full();
-
-    void whenDrained(Runnable action);
-
-    /** A gate that never closes, for answers buffered whole. */
-    Gate OPEN =
-        new Gate() {
-          @Override
-          public boolean full() {
-            return false;
-          }
-
-          @Override
-          public void whenDrained(Runnable action) {
-            action.run();
-          }
-        };
-  }
-
-  private final Context context;
+  private final Executor thread;
   private final Gate gate;
   private final Sink sink;
   private volatile Subscription subscription;
   private volatile boolean cancelled;
-  private boolean finished; // context only
+  private boolean finished; // transport thread only
 
-  public EventSubscriber(Context context, Gate gate, Sink sink) {
-    this.context = context;
+  /**
+   * @param thread runs each task later, in order, on the transport's one thread
+   */
+  EventSubscriber(Executor thread, Gate gate, Sink sink) {
+    this.thread = thread;
     this.gate = gate;
     this.sink = sink;
   }
@@ -61,7 +42,7 @@ public final class EventSubscriber implements FlowableSubscriber<TokenEvent> {
 
   @Override
   public void onNext(TokenEvent event) {
-    context.runOnContext(v -> deliver(event));
+    thread.execute(() -> deliver(event));
   }
 
   private void deliver(TokenEvent event) {
@@ -89,8 +70,8 @@ public final class EventSubscriber implements FlowableSubscriber<TokenEvent> {
 
   @Override
   public void onError(Throwable t) {
-    context.runOnContext(
-        v -> {
+    thread.execute(
+        () -> {
           if (!cancelled) {
             finished = true;
             sink.onFailure(t);
@@ -102,7 +83,7 @@ public final class EventSubscriber implements FlowableSubscriber<TokenEvent> {
   public void onComplete() {}
 
   /** Stops delivery and, unless the stream already finished, aborts the request in the engine. */
-  public void cancel() {
+  void cancel() {
     if (cancelled) {
       return;
     }

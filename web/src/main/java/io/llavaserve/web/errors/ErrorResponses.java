@@ -1,4 +1,4 @@
-package io.llavaserve.web.http;
+package io.llavaserve.web.errors;
 
 import io.llavaserve.batching.events.OverloadedException;
 import io.llavaserve.batching.events.RequestRejectedException;
@@ -38,6 +38,14 @@ public final class ErrorResponses {
     }
     LOG.log(Level.SEVERE, "request " + requestId + " failed", t);
     return ApiError.internal(requestId);
+  }
+
+  /**
+   * Logs a request that failed inside the engine while it ran (a {@code Finished} event with reason
+   * {@code error}), under its request id; it is answered with {@link ApiError#internal}.
+   */
+  public static void engineFailure(String requestId, String error) {
+    LOG.severe("request " + requestId + " failed in the engine: " + error);
   }
 
   /** An image the decoder refused: 413 over a size limit, else 400. */

@@ -1,4 +1,4 @@
-package io.llavaserve.web.http;
+package io.llavaserve.web.errors;
 
 import io.vertx.core.json.JsonObject;
 

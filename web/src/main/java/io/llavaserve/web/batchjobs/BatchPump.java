@@ -1,0 +1,152 @@
+package io.llavaserve.web.batchjobs;
+
+import io.llavaserve.batching.events.OverloadedException;
+import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.request.Priority;
+import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.web.errors.ErrorResponses;
+import io.llavaserve.web.errors.RequestIds;
+import io.llavaserve.web.lifecycle.Gate;
+import io.llavaserve.web.lifecycle.Generation;
+import io.llavaserve.web.lifecycle.RequestLifecycle;
+import io.llavaserve.web.openai.Endpoint;
+import io.llavaserve.web.openai.WholeAnswer;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Feeds the lines of the active jobs to the engine through the {@link RequestLifecycle} at {@link
+ * Priority#BATCH}: at most {@code batch.max-in-flight} at a time across jobs, the next submitted as
+ * results come in, and a pause when the engine's queue is full (the line goes back to the front of
+ * its job; none is dropped). Each answer or error becomes a result line of its job, for the runner
+ * to write. Runs on the runner's thread only.
+ */
+final class BatchPump {
+
+  private static final long BACKOFF_MS = 100;
+
+  private final ScheduledExecutorService thread;
+  private final RequestLifecycle lifecycle;
+  private final int maxInFlight;
+  private final Collection<JobRun> runs;
+  private final Runnable resultsGathered;
+  private int inFlight;
+  private long pausedUntil; // nanoTime after an overload
+  private boolean closed;
+
+  /**
+   * @param thread the runner's thread
+   * @param runs the active jobs, oldest first (a live view)
+   * @param resultsGathered run when a result line waits in a job, to have it written
+   */
+  BatchPump(
+      ScheduledExecutorService thread,
+      RequestLifecycle lifecycle,
+      int maxInFlight,
+      Collection<JobRun> runs,
+      Runnable resultsGathered) {
+    this.thread = thread;
+    this.lifecycle = lifecycle;
+    this.maxInFlight = maxInFlight;
+    this.runs = runs;
+    this.resultsGathered = resultsGathered;
+  }
+
+  /** Submits lines while there is room and the engine is not paused. */
+  void pump() {
+    if (closed || paused()) {
+      return;
+    }
+    for (JobRun run : List.copyOf(runs)) {
+      while (inFlight < maxInFlight && !run.cancelling && !run.pending.isEmpty()) {
+        send(run, run.pending.pollFirst());
+        if (paused()) {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Aborts the running requests of {@code run}, freeing their places. */
+  void abort(JobRun run) {
+    inFlight -= run.abortRunning();
+  }
+
+  /** Submits nothing more. */
+  void close() {
+    closed = true;
+  }
+
+  private boolean paused() {
+    return pausedUntil - System.nanoTime() > 0;
+  }
+
+  private void send(JobRun run, InputFile.Line line) {
+    Endpoint endpoint = Endpoint.at(run.job.endpoint()).orElseThrow();
+    String requestId = RequestIds.next();
+    Generation generation;
+    try {
+      generation = lifecycle.accept(endpoint, line.body(), requestId, Priority.BATCH);
+    } catch (RuntimeException e) {
+      // A body the endpoint refused: it goes to the error file and the job goes on.
+      run.failed(line, requestId, ErrorResponses.toApiError(e, requestId));
+      resultsGathered.run();
+      return;
+    }
+    inFlight++;
+    run.running.put(line.customId(), generation);
+    generation.start(thread, Gate.OPEN, new LineAnswer(run, line, generation));
+  }
+
+  /** Gathers one line's answer into its job. */
+  private final class LineAnswer implements Generation.Listener {
+
+    private final JobRun run;
+    private final InputFile.Line line;
+    private final Generation generation;
+    private final WholeAnswer answer;
+
+    LineAnswer(JobRun run, InputFile.Line line, Generation generation) {
+      this.run = run;
+      this.line = line;
+      this.generation = generation;
+      this.answer = new WholeAnswer(generation.format(), generation.logprobs());
+    }
+
+    @Override
+    public void onEvent(TokenEvent event) {
+      if (event instanceof TokenEvent.Token t) {
+        answer.add(t);
+      } else if (event instanceof TokenEvent.Finished f) {
+        release();
+        if (f.reason() == FinishReason.ERROR) {
+          run.failed(line, generation.requestId(), generation.engineError());
+        } else {
+          run.answered(line, generation.requestId(), answer.finish(f));
+        }
+        resultsGathered.run();
+      }
+    }
+
+    @Override
+    public void onFailure(Throwable failure) {
+      release();
+      if (failure instanceof OverloadedException) {
+        // The engine's queue is full: this line goes back to the front and waits.
+        run.pending.addFirst(line);
+        pausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BACKOFF_MS);
+        thread.schedule(BatchPump.this::pump, BACKOFF_MS, TimeUnit.MILLISECONDS);
+        return;
+      }
+      run.failed(line, generation.requestId(), generation.error(failure));
+      resultsGathered.run();
+    }
+
+    private void release() {
+      run.running.remove(line.customId());
+      inFlight--;
+    }
+  }
+}
