@@ -2,12 +2,14 @@ package io.llavaserve.engine.training;
 
 import io.llavaserve.engine.image.ImagePreprocessor;
 import io.llavaserve.engine.image.PreprocessConfig;
+import io.llavaserve.engine.training.world.Instructions;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SceneRenderer;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldDatasets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 
 /**
  * The data of every step of every stage, generated on demand and deterministic in (seed, stage,
@@ -68,7 +70,8 @@ final class BatchSource {
             case CLIP -> throw new IllegalArgumentException("use clipBatch for " + stage);
           };
       if (stage == Stage.TEXT) {
-        encoded.add(encoder.transcript(s.turns()));
+        String scene = Instructions.detail(s.scene(), new SplittableRandom(step * 31 + i)).answer();
+        encoded.add(encoder.transcript(scene, s.turns()));
       } else {
         encoded.add(encoder.conversation(s.turns(), true));
         images.add(pixels(s));

@@ -52,6 +52,11 @@ final class Initializer {
     } else {
       long fanIn = count / shape[0];
       std = 1.0 / Math.sqrt(fanIn);
+      if (name.endsWith("linear_2.weight")) {
+        // The projector's output starts at the scale of a token embedding, so the decoder's layers
+        // can still shape image positions rather than being drowned by them.
+        std /= Math.sqrt(shape[0]);
+      }
       if (name.endsWith("o_proj.weight")
           || name.endsWith("down_proj.weight")
           || name.endsWith("out_proj.weight")

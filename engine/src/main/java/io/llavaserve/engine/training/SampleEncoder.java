@@ -73,13 +73,17 @@ public final class SampleEncoder {
   }
 
   /**
-   * The conversation's transcript through the template without its image, the loss on every token
-   * after the first: language-model pretraining on the world's text.
+   * The conversation's transcript through the template, with {@code scene} (a description of the
+   * image in words) where the image would be, the loss on every token after the first:
+   * language-model pretraining on the world's text. Reading the answers off a description in the
+   * context is the skill the model later needs to read them off an image in the same place.
    */
-  public EncodedSample transcript(List<Turn> turns) {
+  public EncodedSample transcript(String scene, List<Turn> turns) {
     List<ChatMessage> messages = new ArrayList<>();
-    for (Turn turn : turns) {
-      messages.add(ChatMessage.text("user", turn.question()));
+    for (int i = 0; i < turns.size(); i++) {
+      Turn turn = turns.get(i);
+      String question = i == 0 ? scene + "\n" + turn.question() : turn.question();
+      messages.add(ChatMessage.text("user", question));
       messages.add(ChatMessage.text("assistant", turn.answer()));
     }
     int[] ids = tokens(template.render(messages, false));

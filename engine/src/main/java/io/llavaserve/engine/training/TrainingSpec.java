@@ -46,7 +46,7 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
   public static java.util.List<StagePlan> standardPlan() {
     return java.util.List.of(
         new StagePlan(Stage.CLIP, 500, 32, 1e-3, 50),
-        new StagePlan(Stage.TEXT, 300, 16, 1e-3, 30),
+        new StagePlan(Stage.TEXT, 500, 16, 1e-3, 50),
         new StagePlan(Stage.ALIGN, 400, 16, 2e-3, 40),
         new StagePlan(Stage.INSTRUCT, 2000, 16, 1e-3, 100));
   }
