@@ -71,9 +71,10 @@ public final class LlavaModel implements AutoCloseable {
       int stored =
           ckpt.tensor("language_model.model.layers.0.mlp.down_proj.weight").dtype().byteSize();
       options =
-          options
-              .withMatmulPrecision(options.matmulPrecision().resolve(stored))
-              .withKvCacheDtype(options.kvCacheDtype().resolve(stored));
+          options.toBuilder()
+              .matmulPrecision(options.matmulPrecision().resolve(stored))
+              .kvCacheDtype(options.kvCacheDtype().resolve(stored))
+              .build();
       KvCacheConfig kv =
           KvCacheConfig.fromBudget(
               cfg.text(), options.blockSize(), options.kvCacheBytes(), options.kvCacheDtype());

@@ -39,54 +39,97 @@ public record ModelOptions(
     }
   }
 
-  public ModelOptions withKernels(Kernels k) {
-    return new ModelOptions(
-        kvCacheBytes,
-        blockSize,
-        threads,
-        padToSquare,
-        imageLimits,
-        matmulPrecision,
-        k,
-        kvCacheDtype);
-  }
-
-  public ModelOptions withMatmulPrecision(MatmulPrecision p) {
-    return new ModelOptions(
-        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, p, kernels, kvCacheDtype);
-  }
-
-  public ModelOptions withKvCacheDtype(KvCacheConfig.Dtype d) {
-    return new ModelOptions(
-        kvCacheBytes, blockSize, threads, padToSquare, imageLimits, matmulPrecision, kernels, d);
-  }
-
+  /** The defaults: 1 GiB of float32 KV cache, exact float32 matmuls, LLaVA-1.5 padding. */
   public static ModelOptions defaults() {
-    return new ModelOptions(
-        DEFAULT_KV_CACHE_BYTES,
-        KvCacheConfig.DEFAULT_BLOCK_SIZE,
-        TfModelRunner.Threads.defaults(),
-        true,
-        ImageLimits.defaults(),
-        MatmulPrecision.FLOAT32,
-        Kernels.AUTO,
-        KvCacheConfig.Dtype.FLOAT32);
+    return builder().build();
   }
 
+  /** A builder starting from the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder starting from these options. */
+  public Builder toBuilder() {
+    return new Builder()
+        .kvCacheBytes(kvCacheBytes)
+        .blockSize(blockSize)
+        .threads(threads)
+        .padToSquare(padToSquare)
+        .imageLimits(imageLimits)
+        .matmulPrecision(matmulPrecision)
+        .kernels(kernels)
+        .kvCacheDtype(kvCacheDtype);
+  }
+
+  /** These options with a KV pool of {@code bytes}, the one field most tests and tools change. */
   public ModelOptions withKvCacheBytes(long bytes) {
-    return new ModelOptions(
-        bytes,
-        blockSize,
-        threads,
-        padToSquare,
-        imageLimits,
-        matmulPrecision,
-        kernels,
-        kvCacheDtype);
+    return toBuilder().kvCacheBytes(bytes).build();
   }
 
-  public ModelOptions withPadToSquare(boolean pad) {
-    return new ModelOptions(
-        kvCacheBytes, blockSize, threads, pad, imageLimits, matmulPrecision, kernels, kvCacheDtype);
+  /** Options field by field, each starting at its default. */
+  public static final class Builder {
+    private long kvCacheBytes = DEFAULT_KV_CACHE_BYTES;
+    private int blockSize = KvCacheConfig.DEFAULT_BLOCK_SIZE;
+    private TfModelRunner.Threads threads = TfModelRunner.Threads.defaults();
+    private boolean padToSquare = true;
+    private ImageLimits imageLimits = ImageLimits.defaults();
+    private MatmulPrecision matmulPrecision = MatmulPrecision.FLOAT32;
+    private Kernels kernels = Kernels.AUTO;
+    private KvCacheConfig.Dtype kvCacheDtype = KvCacheConfig.Dtype.FLOAT32;
+
+    private Builder() {}
+
+    public Builder kvCacheBytes(long v) {
+      kvCacheBytes = v;
+      return this;
+    }
+
+    public Builder blockSize(int v) {
+      blockSize = v;
+      return this;
+    }
+
+    public Builder threads(TfModelRunner.Threads v) {
+      threads = v;
+      return this;
+    }
+
+    public Builder padToSquare(boolean v) {
+      padToSquare = v;
+      return this;
+    }
+
+    public Builder imageLimits(ImageLimits v) {
+      imageLimits = v;
+      return this;
+    }
+
+    public Builder matmulPrecision(MatmulPrecision v) {
+      matmulPrecision = v;
+      return this;
+    }
+
+    public Builder kernels(Kernels v) {
+      kernels = v;
+      return this;
+    }
+
+    public Builder kvCacheDtype(KvCacheConfig.Dtype v) {
+      kvCacheDtype = v;
+      return this;
+    }
+
+    public ModelOptions build() {
+      return new ModelOptions(
+          kvCacheBytes,
+          blockSize,
+          threads,
+          padToSquare,
+          imageLimits,
+          matmulPrecision,
+          kernels,
+          kvCacheDtype);
+    }
   }
 }

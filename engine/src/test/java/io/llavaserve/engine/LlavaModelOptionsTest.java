@@ -24,10 +24,11 @@ class LlavaModelOptionsTest {
       throws Exception {
     TinyCheckpoint.write(dir, TinySpec.tiny().withDtype(stored));
     ModelOptions auto =
-        ModelOptions.defaults()
-            .withMatmulPrecision(MatmulPrecision.AUTO)
-            .withKvCacheDtype(KvCacheConfig.Dtype.AUTO)
-            .withKvCacheBytes(8L << 20);
+        ModelOptions.builder()
+            .matmulPrecision(MatmulPrecision.AUTO)
+            .kvCacheDtype(KvCacheConfig.Dtype.AUTO)
+            .kvCacheBytes(8L << 20)
+            .build();
     try (LlavaModel m = LlavaModel.load(dir, auto)) {
       assertEquals(matmuls, m.options().matmulPrecision());
       assertEquals(kv, m.options().kvCacheDtype());

@@ -1,12 +1,8 @@
 package io.llavaserve.cli;
 
-import io.llavaserve.batching.engine.LlavaEngine;
-import io.llavaserve.engine.LlavaModel;
-import io.llavaserve.web.LlavaServer;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.media.MediaConfig;
-import io.llavaserve.web.openai.ServedModel;
 import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -35,6 +31,8 @@ final class BenchBatchCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;
 
+  @Mixin EngineOptions engineFlags;
+
   @Option(names = "--requests", defaultValue = "128", description = "Requests in each run.")
   int requests;
 
@@ -61,25 +59,18 @@ final class BenchBatchCommand implements Callable<Integer> {
       throw new IllegalArgumentException("need requests >= concurrency >= 1 and max-tokens >= 1");
     }
     PrintWriter out = spec.commandLine().getOut();
-    Settings s = model.settings();
+    Settings s = model.settings().with(engineFlags.flags());
     Path data = Files.createTempDirectory("llava-bench-batch");
-    LlavaModel m = model.load();
-    LlavaServer server = null;
-    try {
-      int maxSeqs = Math.max(concurrency, s.intValue("scheduler.max-num-seqs"));
-      LlavaEngine engine = LlavaEngine.start(m, ServeCommand.engineConfig(s, maxSeqs, null, null));
-      ServerConfig config =
-          new ServerConfig(
-                  "127.0.0.1",
-                  0,
-                  List.of(),
-                  s.longValue("server.max-body-bytes"),
-                  0,
-                  ServeCommand.limits(s))
-              .withBatch(new BatchConfig(data, concurrency, 1L << 30));
-      server =
-          LlavaServer.start(config, new ServedModel("bench", m, engine), MediaConfig.defaults());
-      URI base = URI.create("http://127.0.0.1:" + server.port());
+    ServerConfig config =
+        ServingConfig.inProcessServer(s).toBuilder()
+            .batch(new BatchConfig(data, concurrency, 1L << 30))
+            .build();
+    try (ServingStack stack = ServingStack.bind(config)) {
+      stack
+          .load(model.resolve(), ServingConfig.model(s))
+          .startEngine(ServingConfig.forConcurrency(ServingConfig.engine(s), concurrency))
+          .serve("bench", MediaConfig.defaults());
+      URI base = URI.create("http://127.0.0.1:" + stack.server().port());
       HttpClient http =
           HttpClient.newBuilder()
               .version(HttpClient.Version.HTTP_1_1)
@@ -159,11 +150,6 @@ final class BenchBatchCommand implements Callable<Integer> {
           (tokens / wall) / online.outputTokensPerSec());
       out.flush();
       return online.failed() == 0 && done == requests ? 0 : 1;
-    } finally {
-      if (server != null) {
-        server.close();
-      }
-      m.close();
     }
   }
 }

@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * Engine step throughput: prefill and decode with 1, 8 and 32 sequences in one step, the GFLOP/s
- * achieved, and TensorFlow's own matmul peak measured in the same run.
+ * achieved, and TensorFlow's own matmul peak measured in the same run; then what sampling a token
+ * costs on top of the step.
  */
 @Command(
     name = "bench",
@@ -175,6 +176,11 @@ final class BenchCommand implements Callable<Integer> {
       out.println();
       out.println(
           "(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
+      out.println();
+      out.printf("sampling, %d sequences per step, vocab %d:%n", maxBatch, runner.vocabSize());
+      for (SamplingCost.Figure f : SamplingCost.measure(runner.vocabSize(), maxBatch, 8)) {
+        out.printf("  %-24s %8.1f us/token%n", f.name(), f.microsPerSample());
+      }
     }
     return 0;
   }

@@ -2,10 +2,6 @@ package io.llavaserve.cli;
 
 import io.llavaserve.batching.engine.LlavaEngine;
 import io.llavaserve.engine.LlavaModel;
-import io.llavaserve.web.LlavaServer;
-import io.llavaserve.web.ServerConfig;
-import io.llavaserve.web.media.MediaConfig;
-import io.llavaserve.web.openai.ServedModel;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,6 +44,8 @@ final class BenchHttpCommand implements Callable<Integer> {
   }
 
   @Mixin ModelOption model;
+
+  @Mixin EngineOptions engineFlags;
 
   @Option(
       names = "--url",
@@ -110,35 +108,27 @@ final class BenchHttpCommand implements Callable<Integer> {
       throw new IllegalArgumentException("requests-per-client and max-tokens must be >= 1");
     }
     PrintWriter out = spec.commandLine().getOut();
-    Settings s = model.settings();
+    Settings s = model.settings().with(engineFlags.flags());
     int maxClients = Arrays.stream(concurrency).max().orElse(1);
-    int maxSeqs = Math.max(maxClients, s.intValue("scheduler.max-num-seqs"));
-    boolean inProcessModel =
-        url == null || model.model != null || !s.string("model.path").isEmpty();
-    LlavaModel m = inProcessModel ? model.load() : null;
-    LlavaEngine engine = null;
-    LlavaServer server = null;
+    boolean inProcessModel = url == null || !s.string("model.path").isEmpty();
     boolean ok;
-    try {
-      if (m != null) {
-        engine = LlavaEngine.start(m, ServeCommand.engineConfig(s, maxSeqs, null, null));
+    try (ServingStack stack =
+        url == null
+            ? ServingStack.bind(ServingConfig.inProcessServer(s))
+            : ServingStack.inProcess()) {
+      Path dir = inProcessModel ? model.resolve().toAbsolutePath().normalize() : null;
+      if (inProcessModel) {
+        stack
+            .load(dir, ServingConfig.model(s))
+            .startEngine(ServingConfig.forConcurrency(ServingConfig.engine(s), maxClients));
       }
       URI base = url;
       String where = "";
       if (url == null) {
-        ServerConfig config =
-            new ServerConfig(
-                "127.0.0.1",
-                0,
-                List.of(),
-                s.longValue("server.max-body-bytes"),
-                0,
-                ServeCommand.limits(s));
-        Path dir = model.resolve().toAbsolutePath().normalize();
-        ServedModel served = new ServedModel(dir.getFileName().toString(), m, engine);
-        server = LlavaServer.start(config, served, MediaConfig.fromSettings(s::optional));
-        base = URI.create("http://127.0.0.1:" + server.port());
-        where = " (in process, model " + served.id() + ")";
+        String id = dir.getFileName().toString();
+        stack.serve(id, ServingConfig.media(s));
+        base = URI.create("http://127.0.0.1:" + stack.server().port());
+        where = " (in process, model " + id + ")";
       }
       HttpClient http =
           HttpClient.newBuilder()
@@ -151,18 +141,9 @@ final class BenchHttpCommand implements Callable<Integer> {
               + " %d per client, one after another%n%n",
           promptWords, image ? " + one PNG" : "", maxTokens, requestsPerClient);
       out.flush();
-      List<Transport<?>> all = transports(http, base, m, engine, out);
-      ok = measure(out, all, engine != null);
+      List<Transport<?>> all = transports(http, base, stack.model(), stack.engine(), out);
+      ok = measure(out, all, stack.engine() != null);
       out.flush();
-    } finally {
-      if (server != null) {
-        server.close(); // closes the engine too
-      } else if (engine != null) {
-        engine.close();
-      }
-      if (m != null) {
-        m.close();
-      }
     }
     return ok ? 0 : 1;
   }

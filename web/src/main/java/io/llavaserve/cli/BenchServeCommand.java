@@ -4,7 +4,6 @@ import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.batching.engine.EngineStats;
 import io.llavaserve.batching.engine.LlavaEngine;
 import io.llavaserve.batching.request.GenerationRequest;
-import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.image.PixelValues;
 import java.io.PrintWriter;
@@ -31,6 +30,8 @@ final class BenchServeCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;
 
+  @Mixin EngineOptions engineFlags;
+
   @Option(names = "--concurrency", split = ",", defaultValue = "1,8,32,64")
   int[] concurrency;
 
@@ -46,9 +47,6 @@ final class BenchServeCommand implements Callable<Integer> {
       description = "Tokens per answer (default: ${DEFAULT-VALUE}).")
   int outputTokens;
 
-  @Option(names = "--max-num-batched-tokens", defaultValue = "2048")
-  int maxBatchedTokens;
-
   @Option(
       names = "--image-trials",
       defaultValue = "3",
@@ -60,13 +58,14 @@ final class BenchServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    int maxSeqs = Math.max(64, Arrays.stream(concurrency).max().orElse(1));
-    SchedulerConfig sc =
-        SchedulerConfig.defaults()
-            .withMaxNumBatchedTokens(maxBatchedTokens)
-            .withMaxNumSeqs(maxSeqs);
-    try (LlavaModel m = model.load();
-        LlavaEngine engine = LlavaEngine.start(m, EngineConfig.defaults().withScheduler(sc))) {
+    Settings settings = model.settings().with(engineFlags.flags());
+    EngineConfig config =
+        ServingConfig.forConcurrency(
+            ServingConfig.engine(settings), Arrays.stream(concurrency).max().orElse(1));
+    try (ServingStack stack = ServingStack.inProcess()) {
+      stack.load(model.resolve(), ServingConfig.model(settings)).startEngine(config);
+      LlavaModel m = stack.model();
+      LlavaEngine engine = stack.engine();
       int vocab = Math.min(32000, m.config().text().vocabSize());
       out.printf(
           "model: decoder %d x %d layers, vocab %d, %d image positions; KV cache %d blocks of %d%n",

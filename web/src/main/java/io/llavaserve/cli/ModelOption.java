@@ -6,15 +6,16 @@ import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
-import io.llavaserve.engine.image.ImageLimits;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
- * Options shared by every command that loads a model. Flags left out fall back to the layered
- * {@link Settings} ({@code conf/llava-serve.properties}, a config file, environment variables).
+ * The model flags, one mixin for every command that loads a model. Each flag is the top layer of
+ * its key in the layered {@link Settings} ({@code conf/llava-serve.properties}, a config file,
+ * environment variables), and {@link ServingConfig} maps the result.
  */
 final class ModelOption {
 
@@ -22,7 +23,7 @@ final class ModelOption {
       names = "--model",
       paramLabel = "DIR",
       description =
-          "Checkpoint folder in the Hugging Face llava layout (model.path; default: the embedded tiny model).")
+          "Checkpoint folder in the Hugging Face llava layout (model.path; default: the embedded model trained on the shapes world).")
   Path model;
 
   @Option(
@@ -78,56 +79,39 @@ final class ModelOption {
 
   private Settings settings;
 
+  /** The flags given, each as the key it overrides. */
+  Map<String, String> flags() {
+    return Settings.flags(
+        "model.path", model,
+        "model.kv-cache-mb", kvCacheMb,
+        "model.block-size", blockSize,
+        "model.threads", threads,
+        "model.matmul-precision", matmulPrecision,
+        "model.kernels", kernels,
+        "model.kv-cache-dtype", kvCacheDtype,
+        "model.pad-to-square", noPad ? "false" : null);
+  }
+
+  /** The layered settings under these flags; read once. */
   Settings settings() throws IOException {
     if (settings == null) {
-      settings = Settings.load(config);
+      settings = Settings.load(config).with(flags());
     }
     return settings;
   }
 
-  /** The checkpoint folder: the flag, the setting, or the embedded default model. */
+  /** The checkpoint folder: {@code model.path} (flag or setting), or the embedded default model. */
   Path resolve() throws IOException {
-    if (model != null) {
-      return model;
-    }
     String configured = settings().string("model.path");
     return configured.isEmpty() ? DefaultModel.ensure() : Path.of(configured);
   }
 
   TfModelRunner.Threads threads() throws IOException {
-    int n = threads != null ? threads : settings().intValue("model.threads");
-    if (n < 0) {
-      throw new IllegalArgumentException("threads must be >= 0, got " + n);
-    }
-    TfModelRunner.Threads d = TfModelRunner.Threads.defaults();
-    return n == 0 ? d : new TfModelRunner.Threads(n, d.interOp());
+    return options().threads();
   }
 
   ModelOptions options() throws IOException {
-    Settings s = settings();
-    long mb = kvCacheMb != null ? kvCacheMb : s.longValue("model.kv-cache-mb");
-    if (mb <= 0) {
-      throw new IllegalArgumentException("kv-cache-mb must be > 0, got " + mb);
-    }
-    int block = blockSize != null ? blockSize : s.intValue("model.block-size");
-    boolean pad = !noPad && s.bool("model.pad-to-square");
-    ImageLimits limits =
-        new ImageLimits(s.longValue("image.max-bytes"), s.longValue("image.max-pixels"));
-    MatmulPrecision precision =
-        matmulPrecision != null
-            ? matmulPrecision
-            : MatmulPrecision.valueOf(
-                s.string("model.matmul-precision").toUpperCase(java.util.Locale.ROOT));
-    Kernels kernel =
-        kernels != null
-            ? kernels
-            : Kernels.valueOf(s.string("model.kernels").toUpperCase(java.util.Locale.ROOT));
-    KvCacheConfig.Dtype kvDtype =
-        kvCacheDtype != null
-            ? kvCacheDtype
-            : KvCacheConfig.Dtype.valueOf(
-                s.string("model.kv-cache-dtype").toUpperCase(java.util.Locale.ROOT));
-    return new ModelOptions(mb << 20, block, threads(), pad, limits, precision, kernel, kvDtype);
+    return ServingConfig.model(settings());
   }
 
   LlavaModel load() throws IOException, CheckpointException {

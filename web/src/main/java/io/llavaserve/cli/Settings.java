@@ -13,8 +13,9 @@ import java.util.Properties;
 /**
  * Configuration in layers: the defaults in {@code conf/llava-serve.properties} (bundled in the
  * jar), then an optional file ({@code --config} or {@code LLAVA_SERVE_CONFIG}), then environment
- * variables ({@code LLAVA_SERVE_MODEL_KV_CACHE_MB} for {@code model.kv-cache-mb}); command-line
- * flags win over all of them. Read once, at start.
+ * variables ({@code LLAVA_SERVE_MODEL_KV_CACHE_MB} for {@code model.kv-cache-mb}), then the
+ * command-line flags, each given as the key it overrides ({@link #with}). Read once, at start, and
+ * mapped to records by {@link ServingConfig} alone.
  */
 final class Settings {
 
@@ -56,6 +57,39 @@ final class Settings {
 
   static Settings load(Path file) throws IOException {
     return load(file, System.getenv());
+  }
+
+  /**
+   * These settings under a layer of flags: each entry's value (a flag given on the command line)
+   * wins over the key's value in every other layer.
+   *
+   * @throws IllegalArgumentException for a key no layer defines (a flag mapped to a wrong key)
+   */
+  Settings with(Map<String, String> flags) {
+    Properties p = new Properties();
+    p.putAll(values);
+    flags.forEach(
+        (key, value) -> {
+          if (!values.containsKey(key)) {
+            throw new IllegalArgumentException("configuration key " + key + " is not defined");
+          }
+          p.setProperty(key, value);
+        });
+    return new Settings(p);
+  }
+
+  /**
+   * A flag layer for {@link #with}: {@code key, value} pairs, those whose value is null (a flag not
+   * given) left out.
+   */
+  static Map<String, String> flags(Object... keyValues) {
+    Map<String, String> flags = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < keyValues.length; i += 2) {
+      if (keyValues[i + 1] != null) {
+        flags.put((String) keyValues[i], keyValues[i + 1].toString());
+      }
+    }
+    return flags;
   }
 
   /** {@code model.kv-cache-mb} -> {@code LLAVA_SERVE_MODEL_KV_CACHE_MB}. */

@@ -23,8 +23,10 @@ import java.util.logging.Logger;
 /**
  * The HTTP server. It binds first and answers while the model loads ({@code /health} 200, {@code
  * /ready} and every API route 503), then serves the API once {@link #serve} hands it the loaded
- * model. {@link #drain} stops accepting (readiness and new requests answer 503), lets running
- * requests finish up to a timeout, then closes the engine and Vert.x.
+ * model. It closes in two halves around the engine, which it uses but does not own: {@link #drain}
+ * stops accepting (readiness and new requests answer 503), lets running requests finish up to a
+ * timeout and stops the batch jobs; the owner then closes the engine, whose last aborts still reach
+ * their clients, and then {@link #close} closes Vert.x.
  */
 public final class LlavaServer implements AutoCloseable {
 
@@ -38,6 +40,7 @@ public final class LlavaServer implements AutoCloseable {
   private final AtomicReference<Handler<HttpServerRequest>> routes;
   private volatile ServedModel served;
   private volatile BatchRunner batches;
+  private boolean drained;
   private boolean closed;
 
   private LlavaServer(
@@ -137,13 +140,23 @@ public final class LlavaServer implements AutoCloseable {
     return served;
   }
 
-  /** Stops accepting, waits for running requests up to the drain timeout, then closes. */
-  public synchronized void drain() {
-    if (closed) {
+  /**
+   * Stops accepting, waits for running requests up to the drain timeout, then stops the batch jobs
+   * (their progress is kept; they resume at the next start). Vert.x still runs: {@link #close}
+   * follows once the engine is closed.
+   */
+  public void drain() {
+    drain(drainTimeout);
+  }
+
+  /** {@link #drain()} with {@code timeout} instead of {@code server.drain-timeout-seconds}. */
+  public synchronized void drain(Duration timeout) {
+    if (drained) {
       return;
     }
+    drained = true;
     state.draining();
-    long deadline = System.nanoTime() + drainTimeout.toNanos();
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (state.inFlight() > 0 && System.nanoTime() < deadline) {
       try {
         Thread.sleep(20);
@@ -152,28 +165,24 @@ public final class LlavaServer implements AutoCloseable {
         break;
       }
     }
-    if (state.inFlight() > 0) {
+    if (state.inFlight() > 0 && !timeout.isZero()) {
       LOG.warning(
           state.inFlight() + " requests still running after the drain timeout; aborting them");
     }
-    close();
+    if (batches != null) {
+      // Before the engine closes: its aborts must not be taken for results.
+      batches.close();
+    }
   }
 
-  /** Closes the engine (aborting what still runs) and Vert.x; the model stays with its owner. */
+  /** Drains at once if not yet drained, then closes Vert.x; the engine stays with its owner. */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
-    state.draining();
-    if (batches != null) {
-      // Before the engine: its aborts must not be taken for results; the jobs resume on start.
-      batches.close();
-    }
-    if (served != null) {
-      served.engine().close();
-    }
+    drain(Duration.ZERO);
     try {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {

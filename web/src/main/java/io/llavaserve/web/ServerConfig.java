@@ -47,54 +47,88 @@ public record ServerConfig(
     apiKeys = apiKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
   }
 
-  /** A configuration with batch jobs off. */
-  public ServerConfig(
-      String host,
-      int port,
-      List<String> apiKeys,
-      long maxBodyBytes,
-      int drainTimeoutSeconds,
-      RequestLimits limits,
-      int wsMaxRequestsPerSocket) {
-    this(
-        host,
-        port,
-        apiKeys,
-        maxBodyBytes,
-        drainTimeoutSeconds,
-        limits,
-        wsMaxRequestsPerSocket,
-        null);
+  /** A builder starting from the defaults of {@code conf/llava-serve.properties}. */
+  public static Builder builder() {
+    return new Builder();
   }
 
-  /** The same with batch jobs on, kept in {@code batch}'s data directory. */
-  public ServerConfig withBatch(BatchConfig batch) {
-    return new ServerConfig(
-        host,
-        port,
-        apiKeys,
-        maxBodyBytes,
-        drainTimeoutSeconds,
-        limits,
-        wsMaxRequestsPerSocket,
-        batch);
+  /** A builder starting from this configuration. */
+  public Builder toBuilder() {
+    return new Builder()
+        .host(host)
+        .port(port)
+        .apiKeys(apiKeys)
+        .maxBodyBytes(maxBodyBytes)
+        .drainTimeoutSeconds(drainTimeoutSeconds)
+        .limits(limits)
+        .wsMaxRequestsPerSocket(wsMaxRequestsPerSocket)
+        .batch(batch);
   }
 
-  /** A configuration with the default WebSocket limit. */
-  public ServerConfig(
-      String host,
-      int port,
-      List<String> apiKeys,
-      long maxBodyBytes,
-      int drainTimeoutSeconds,
-      RequestLimits limits) {
-    this(
-        host,
-        port,
-        apiKeys,
-        maxBodyBytes,
-        drainTimeoutSeconds,
-        limits,
-        DEFAULT_WS_MAX_REQUESTS_PER_SOCKET);
+  /** A configuration field by field, each starting at its documented default. */
+  public static final class Builder {
+    private String host = "0.0.0.0";
+    private int port = 8000;
+    private List<String> apiKeys = List.of();
+    private long maxBodyBytes = 32L << 20;
+    private int drainTimeoutSeconds = 30;
+    private RequestLimits limits = new RequestLimits(8, 4096, 8192);
+    private int wsMaxRequestsPerSocket = DEFAULT_WS_MAX_REQUESTS_PER_SOCKET;
+    private BatchConfig batch;
+
+    private Builder() {}
+
+    public Builder host(String v) {
+      host = v;
+      return this;
+    }
+
+    public Builder port(int v) {
+      port = v;
+      return this;
+    }
+
+    public Builder apiKeys(List<String> v) {
+      apiKeys = v;
+      return this;
+    }
+
+    public Builder maxBodyBytes(long v) {
+      maxBodyBytes = v;
+      return this;
+    }
+
+    public Builder drainTimeoutSeconds(int v) {
+      drainTimeoutSeconds = v;
+      return this;
+    }
+
+    public Builder limits(RequestLimits v) {
+      limits = v;
+      return this;
+    }
+
+    public Builder wsMaxRequestsPerSocket(int v) {
+      wsMaxRequestsPerSocket = v;
+      return this;
+    }
+
+    /** Batch jobs and files on, kept in {@code v}'s data directory; null = off. */
+    public Builder batch(BatchConfig v) {
+      batch = v;
+      return this;
+    }
+
+    public ServerConfig build() {
+      return new ServerConfig(
+          host,
+          port,
+          apiKeys,
+          maxBodyBytes,
+          drainTimeoutSeconds,
+          limits,
+          wsMaxRequestsPerSocket,
+          batch);
+    }
   }
 }

@@ -41,7 +41,7 @@ class BatchCommandTest {
     }
     Path input = dir.resolve("in.jsonl");
     Files.write(input, lines);
-    try (TestServer s = TestServer.withBatches(dir, dir.resolve("data"), 16)) {
+    try (TestServer s = TestServer.on(dir).batches(dir.resolve("data"), 16).start()) {
       CommandLine cli = Main.commandLine();
       StringWriter out = new StringWriter();
       cli.setOut(new PrintWriter(out, true));

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.llavaserve.batching.scheduler.SchedulerConfig;
+import io.llavaserve.batching.engine.EngineStats;
+import io.llavaserve.web.openai.RequestLimits;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.awt.Color;
@@ -64,17 +65,7 @@ class ChatPageTest {
         "the chat page test needs Debian's chromium and chromium-driver"
             + " (apt-get install -y chromium chromium-driver); skipped");
     // A max_tokens cap high enough that a long answer outlasts the click on Stop.
-    s =
-        TestServer.start(
-            dir,
-            new ServerConfig(
-                "127.0.0.1",
-                0,
-                List.of(),
-                1 << 20,
-                5,
-                new io.llavaserve.web.openai.RequestLimits(2, 3000, 2048)),
-            SchedulerConfig.defaults());
+    s = TestServer.on(dir).limits(new RequestLimits(2, 3000, 2048)).start();
     browser = openBrowser(dir.resolve("chromium-profile"));
   }
 
@@ -152,7 +143,7 @@ class ChatPageTest {
               + sentFrames().stream().map(f -> f.getString("type")).toList());
       int stoppedAt = first.getText().length();
       awaitBlocksFreed();
-      Thread.sleep(300);
+      awaitSocketRoundTrip(); // every frame sent before the probe's answer has been handled
       assertEquals(stoppedAt, first.getText().length(), "the answer stops growing");
       int tokens = tokenCount(stats(0));
       assertTrue(tokens > 0 && tokens < 3000, "stopped before max_tokens: " + stats(0));
@@ -207,9 +198,48 @@ class ChatPageTest {
   }
 
   @Test
+  void aSampleImageAttachesItselfWithItsQuestionAndIsSent() throws Exception {
+    try {
+      browser.get(s.url("/"));
+      WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
+      wait.pollingEvery(Duration.ofMillis(20));
+      wait.until(ExpectedConditions.textToBe(By.id("model"), TestServer.MODEL_ID));
+      recordSentFrames();
+      setField("max-tokens", "4");
+      List<WebElement> samples = browser.findElements(By.cssSelector("#samples button.sample"));
+      assertEquals(4, samples.size());
+      for (WebElement sample : samples) {
+        assertEquals(
+            200,
+            s.get(sample.getDomAttribute("data-src")).statusCode(),
+            "the sample image is served");
+      }
+      samples.get(0).click();
+      wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("preview")));
+      WebElement question = browser.findElement(By.id("question"));
+      assertEquals(
+          samples.get(0).getDomAttribute("data-question"), question.getDomProperty("value"));
+      question.sendKeys(Keys.ENTER);
+      wait.until(d -> stats(0).contains("finish:"));
+      assertFalse(browser.findElement(By.id("samples")).isDisplayed(), "hidden once asked");
+      JsonArray content =
+          sentFrames().get(0).getJsonArray("messages").getJsonObject(0).getJsonArray("content");
+      assertTrue(
+          content
+              .getJsonObject(0)
+              .getJsonObject("image_url")
+              .getString("url")
+              .startsWith("data:image/png;base64,"));
+      assertEquals("What color is the star?", content.getJsonObject(1).getString("text"));
+      awaitBlocksFreed();
+    } finally {
+      screenshot();
+    }
+  }
+
+  @Test
   void apiKeyFromTheSettingsAndErrorFramesShown(@TempDir Path keyed) throws Exception {
-    ServerConfig config = TestServer.config(List.of("sk-page"), 1 << 20);
-    try (TestServer k = TestServer.start(keyed, config, SchedulerConfig.defaults())) {
+    try (TestServer k = TestServer.on(keyed).apiKeys("sk-page").start()) {
       assertEquals(200, k.get("/").statusCode(), "the page itself needs no key");
       browser.get(k.url("/"));
       WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
@@ -307,8 +337,29 @@ class ChatPageTest {
         .executeScript(
             "window.sentFrames = [];"
                 + "const send = WebSocket.prototype.send;"
+                + "window.unrecordedSend = send;"
                 + "WebSocket.prototype.send = function (data) {"
                 + "  window.sentFrames.push(data); return send.call(this, data); };");
+  }
+
+  /**
+   * A round trip on the page's socket, left out of {@link #sentFrames}: a cancel of an id that
+   * never ran, which the server answers with an error frame the page ignores. Frames arrive in
+   * order, so once that answer is in, the page has handled every frame the server sent before it.
+   */
+  static void awaitSocketRoundTrip() {
+    browser.manage().timeouts().scriptTimeout(Duration.ofSeconds(20));
+    Object answered =
+        browser.executeAsyncScript(
+            "const done = arguments[0], socket = chat.socket, probe = 'probe-' + Date.now();"
+                + "const seen = (e) => {"
+                + "  if (JSON.parse(e.data).id === probe) {"
+                + "    socket.removeEventListener('message', seen); done(true);"
+                + "  }"
+                + "};"
+                + "socket.addEventListener('message', seen);"
+                + "window.unrecordedSend.call(socket, JSON.stringify({type: 'cancel', id: probe}));");
+    assertEquals(true, answered, "the server answered the probe frame");
   }
 
   static List<JsonObject> sentFrames() {
@@ -321,12 +372,8 @@ class ChatPageTest {
   }
 
   static void awaitBlocksFreed() throws InterruptedException {
-    long deadline = System.nanoTime() + 3_000_000_000L;
-    while ((s.engine.stats().kvBlocksUsed() > 0 || s.server.state().inFlight() > 0)
-        && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertEquals(0, s.engine.stats().kvBlocksUsed(), "KV blocks free after the answer ends");
+    EngineStats idle = s.awaitIdle();
+    assertEquals(0, idle.kvBlocksUsed(), "KV blocks free after the answer ends");
     assertEquals(0, s.server.state().inFlight());
   }
 

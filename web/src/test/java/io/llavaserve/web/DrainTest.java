@@ -3,7 +3,6 @@ package io.llavaserve.web;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.llavaserve.batching.scheduler.SchedulerConfig;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -13,7 +12,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,8 +23,7 @@ class DrainTest {
 
   @Test
   void drainingRefusesNewWorkAndLetsRunningStreamsFinish() throws Exception {
-    TestServer server =
-        TestServer.start(dir, TestServer.config(List.of(), 1 << 20), SchedulerConfig.defaults());
+    TestServer server = TestServer.start(dir);
     try {
       String body =
           "{\"stream\":true,\"max_tokens\":60,\"ignore_eos\":true,\"temperature\":0,"
@@ -45,7 +42,7 @@ class DrainTest {
       String first = lines.readLine();
       assertTrue(first.startsWith("data: "), first);
 
-      CompletableFuture<Void> drained = CompletableFuture.runAsync(server.server::drain);
+      CompletableFuture<Void> drained = CompletableFuture.runAsync(server::drain);
       long deadline = System.nanoTime() + 5_000_000_000L;
       while (server.server.state().phase() != ServerState.Phase.DRAINING
           && System.nanoTime() < deadline) {

@@ -9,8 +9,6 @@ import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.batching.engine.LlavaEngine;
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.ModelOptions;
-import io.llavaserve.engine.checkpoint.TinyCheckpoint;
-import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.media.MediaConfig;
@@ -65,8 +63,7 @@ class InternalErrorTest {
 
   @Test
   void anUnexpectedExceptionIsA500WithTheRequestIdAndTheServerGoesOn() throws Exception {
-    Path ckpt = dir.resolve("tiny");
-    TinyCheckpoint.write(ckpt, TinySpec.tiny());
+    Path ckpt = TestServer.checkpoint(dir);
     // An IllegalArgumentException whose message reads like a validation one: it must not pass
     // for the client's fault.
     IllegalArgumentException bug = new IllegalArgumentException("prompt: an internal slip");
@@ -88,17 +85,18 @@ class InternalErrorTest {
         };
     Logger log = Logger.getLogger(ErrorResponses.class.getName());
     log.addHandler(capture);
+    // The composition root's order by hand, for an engine over a tokenizer that fails once.
     try (LlavaModel model =
-        LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(32L << 20))) {
-      LlavaEngine engine =
-          new LlavaEngine(
-              model.runner(),
-              failingOnce(model.tokenizer(), bug),
-              LlavaEngine.specOf(model),
-              EngineConfig.defaults());
+            LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(32L << 20));
+        LlavaEngine engine =
+            new LlavaEngine(
+                model.runner(),
+                failingOnce(model.tokenizer(), bug),
+                LlavaEngine.specOf(model),
+                EngineConfig.defaults())) {
       LlavaServer server =
           LlavaServer.start(
-              TestServer.config(List.of(), 1 << 20),
+              TestServer.config().build(),
               new ServedModel(TestServer.MODEL_ID, model, engine),
               MediaConfig.defaults());
       try {

@@ -4,19 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.engine.EngineConfig;
-import io.llavaserve.batching.engine.LlavaEngine;
-import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.cli.ServingStack;
 import io.llavaserve.engine.ModelOptions;
-import io.llavaserve.engine.checkpoint.TinyCheckpoint;
-import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.web.media.MediaConfig;
-import io.llavaserve.web.openai.ServedModel;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,8 +23,9 @@ class LoadingPhaseTest {
   @Test
   void answers503UntilTheModelIsServed() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
-    try (LlavaServer server = LlavaServer.bind(TestServer.config(List.of(), 1 << 20))) {
-      String base = "http://127.0.0.1:" + server.port();
+    // The launcher's order: bind, answer while the model loads, then serve.
+    try (ServingStack stack = ServingStack.bind(TestServer.config().build())) {
+      String base = "http://127.0.0.1:" + stack.server().port();
       assertEquals(200, get(http, base + "/health").statusCode());
       assertEquals(503, get(http, base + "/ready").statusCode());
       HttpResponse<String> models = get(http, base + "/v1/models");
@@ -44,19 +40,14 @@ class LoadingPhaseTest {
       assertEquals(503, chat.statusCode());
       assertTrue(chat.body().contains("\"error\""), chat.body());
 
-      Path ckpt = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny());
-      LlavaModel model = LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(8L << 20));
-      try {
-        LlavaEngine engine = LlavaEngine.start(model, EngineConfig.defaults());
-        server.serve(new ServedModel("tiny", model, engine), MediaConfig.defaults());
-        assertEquals(200, get(http, base + "/ready").statusCode());
-        HttpResponse<String> served = get(http, base + "/v1/models");
-        assertEquals(200, served.statusCode());
-        assertTrue(served.body().contains("\"tiny\""), served.body());
-      } finally {
-        server.close();
-        model.close();
-      }
+      stack
+          .load(TestServer.checkpoint(dir), ModelOptions.defaults().withKvCacheBytes(8L << 20))
+          .startEngine(EngineConfig.defaults())
+          .serve("tiny", MediaConfig.defaults());
+      assertEquals(200, get(http, base + "/ready").statusCode());
+      HttpResponse<String> served = get(http, base + "/v1/models");
+      assertEquals(200, served.statusCode());
+      assertTrue(served.body().contains("\"tiny\""), served.body());
     }
   }
 

@@ -3,7 +3,6 @@ package io.llavaserve.web;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.llavaserve.web.media.MediaConfig;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -35,9 +34,7 @@ class MetricsAndMediaTest {
   static void start() throws Exception {
     // Loopback is allowed here only because the image server is local to the test.
     MediaConfig media = new MediaConfig(true, List.of(), 1 << 20, Duration.ofSeconds(5), 2, true);
-    server =
-        TestServer.start(
-            dir, TestServer.config(List.of(), 1 << 20), SchedulerConfig.defaults(), media);
+    server = TestServer.on(dir).media(media).start();
     String uri = TestServer.pngDataUri(40, 30);
     png = Base64.getDecoder().decode(uri.substring(uri.indexOf(',') + 1));
     images = Vertx.vertx();

@@ -9,10 +9,8 @@ import com.openai.core.http.StreamResponse;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
-import io.llavaserve.batching.scheduler.SchedulerConfig;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,11 +25,7 @@ class OpenAiSdkTest {
 
   @BeforeAll
   static void start() throws Exception {
-    s =
-        TestServer.start(
-            dir,
-            TestServer.config(List.of("k-one", "sk-secret"), 1 << 20),
-            SchedulerConfig.defaults());
+    s = TestServer.on(dir).apiKeys("k-one", "sk-secret").start();
     client =
         OpenAIOkHttpClient.builder()
             .baseUrl("http://127.0.0.1:" + s.server.port() + "/v1")

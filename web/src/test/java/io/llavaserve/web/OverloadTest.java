@@ -26,7 +26,7 @@ class OverloadTest {
   @BeforeAll
   static void start() throws Exception {
     SchedulerConfig sc = SchedulerConfig.defaults().withMaxNumSeqs(1).withWaitingLimits(1, 1 << 20);
-    s = TestServer.start(dir, TestServer.config(List.of(), 1 << 20), sc);
+    s = TestServer.on(dir).scheduler(sc).start();
   }
 
   @AfterAll

@@ -1,9 +1,10 @@
 package io.llavaserve.web;
 
 import io.llavaserve.batching.engine.EngineConfig;
+import io.llavaserve.batching.engine.EngineStats;
 import io.llavaserve.batching.engine.LlavaEngine;
 import io.llavaserve.batching.scheduler.SchedulerConfig;
-import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.cli.ServingStack;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
@@ -19,69 +20,129 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
+import java.util.function.Predicate;
 import javax.imageio.ImageIO;
 
-/** A real server on the tiny model, on a free port, with a plain HTTP client. */
+/**
+ * The one fixture of the server tests: a real server on the tiny model, on a free port, built and
+ * closed by the launcher's own composition root ({@link ServingStack}), with a plain HTTP client.
+ * {@link #on} starts from the common setup; each test changes only what it is about.
+ */
 public final class TestServer implements AutoCloseable {
 
   static final String MODEL_ID = "tiny-test";
 
-  final LlavaModel model;
+  private final ServingStack stack;
   final LlavaEngine engine;
   final LlavaServer server;
-
-  io.llavaserve.web.openai.ServedModel served() {
-    return server.served();
-  }
 
   public final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  private TestServer(LlavaModel model, LlavaEngine engine, LlavaServer server) {
-    this.model = model;
-    this.engine = engine;
-    this.server = server;
+  private TestServer(ServingStack stack) {
+    this.stack = stack;
+    this.engine = stack.engine();
+    this.server = stack.server();
   }
 
-  static ServerConfig config(List<String> keys, long maxBody) {
-    return new ServerConfig("127.0.0.1", 0, keys, maxBody, 5, new RequestLimits(2, 512, 2048));
+  /** The common server configuration: loopback, a free port, 1 MiB bodies, small limits. */
+  static ServerConfig.Builder config() {
+    return ServerConfig.builder()
+        .host("127.0.0.1")
+        .port(0)
+        .maxBodyBytes(1 << 20)
+        .drainTimeoutSeconds(5)
+        .limits(new RequestLimits(2, 512, 2048));
   }
 
-  static TestServer start(Path dir, ServerConfig config, SchedulerConfig scheduler)
-      throws Exception {
-    return start(dir, config, scheduler, MediaConfig.defaults());
+  /** The tiny checkpoint, written under {@code dir} once. */
+  static Path checkpoint(Path dir) throws IOException {
+    Path ckpt = dir.resolve("tiny");
+    if (!Files.exists(ckpt.resolve("config.json"))) {
+      TinyCheckpoint.write(ckpt, TinySpec.tiny());
+    }
+    return ckpt;
   }
 
-  /** A server with batch jobs on, keeping its data in {@code dataDir}. */
-  public static TestServer withBatches(Path dir, Path dataDir, int maxInFlight) throws Exception {
-    ServerConfig config =
-        config(List.of(), 1 << 20).withBatch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight));
-    return start(dir, config, SchedulerConfig.defaults(), MediaConfig.defaults());
+  /** A server over the tiny model written under {@code dir}, set up as {@link Builder} says. */
+  public static Builder on(Path dir) {
+    return new Builder(dir);
+  }
+
+  /** The common server over the tiny model written under {@code dir}. */
+  static TestServer start(Path dir) throws Exception {
+    return on(dir).start();
+  }
+
+  /** What differs from the common setup. */
+  public static final class Builder {
+    private final Path dir;
+    private final ServerConfig.Builder config = config();
+    private SchedulerConfig scheduler = SchedulerConfig.defaults();
+    private MediaConfig media = MediaConfig.defaults();
+
+    private Builder(Path dir) {
+      this.dir = dir;
+    }
+
+    /** Accepted bearer keys (default: none, no authentication). */
+    public Builder apiKeys(String... keys) {
+      config.apiKeys(List.of(keys));
+      return this;
+    }
+
+    public Builder limits(RequestLimits limits) {
+      config.limits(limits);
+      return this;
+    }
+
+    public Builder wsMaxRequestsPerSocket(int n) {
+      config.wsMaxRequestsPerSocket(n);
+      return this;
+    }
+
+    public Builder scheduler(SchedulerConfig scheduler) {
+      this.scheduler = scheduler;
+      return this;
+    }
+
+    public Builder media(MediaConfig media) {
+      this.media = media;
+      return this;
+    }
+
+    /** Batch jobs on, keeping their data in {@code dataDir}. */
+    public Builder batches(Path dataDir, int maxInFlight) {
+      config.batch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight));
+      return this;
+    }
+
+    public TestServer start() throws Exception {
+      ServingStack stack = ServingStack.bind(config.build());
+      try {
+        stack
+            .load(checkpoint(dir), ModelOptions.defaults().withKvCacheBytes(32L << 20))
+            .startEngine(EngineConfig.defaults().withScheduler(scheduler))
+            .serve(MODEL_ID, media);
+      } catch (Exception e) {
+        stack.close();
+        throw e;
+      }
+      return new TestServer(stack);
+    }
+  }
+
+  ServedModel served() {
+    return server.served();
   }
 
   public int port() {
     return server.port();
-  }
-
-  static TestServer start(
-      Path dir, ServerConfig config, SchedulerConfig scheduler, MediaConfig media)
-      throws Exception {
-    Path ckpt = dir.resolve("tiny");
-    if (!java.nio.file.Files.exists(ckpt.resolve("config.json"))) {
-      TinyCheckpoint.write(ckpt, TinySpec.tiny());
-    }
-    LlavaModel model = LlavaModel.load(ckpt, ModelOptions.defaults().withKvCacheBytes(32L << 20));
-    LlavaEngine engine = LlavaEngine.start(model, EngineConfig.defaults().withScheduler(scheduler));
-    LlavaServer server = LlavaServer.start(config, new ServedModel(MODEL_ID, model, engine), media);
-    return new TestServer(model, engine, server);
-  }
-
-  static TestServer start(Path dir) throws Exception {
-    return start(dir, config(List.of(), 1 << 20), SchedulerConfig.defaults());
   }
 
   public String url(String path) {
@@ -109,6 +170,35 @@ public final class TestServer implements AutoCloseable {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /**
+   * Waits until the engine runs and queues nothing, holds no KV block, and the server counts no
+   * request in flight: every event of every request has been emitted and handled, so nothing that
+   * follows from them can still change. Returns the engine's stats at that point.
+   *
+   * @throws AssertionError when it does not settle within 10 s
+   */
+  public EngineStats awaitIdle() throws InterruptedException {
+    return awaitStats(
+        st -> st.running() == 0 && st.waiting() == 0 && st.kvBlocksUsed() == 0,
+        "the engine and server to be idle");
+  }
+
+  /** Polls the engine's stats (published after every step) until {@code done} holds. */
+  EngineStats awaitStats(Predicate<EngineStats> done, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (true) {
+      EngineStats st = engine.stats();
+      if (done.test(st) && server.state().inFlight() == 0) {
+        return st;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(
+            "waited 10 s for " + what + ": " + st + ", in flight " + server.state().inFlight());
+      }
+      Thread.sleep(5);
+    }
+  }
+
   /** A small gradient PNG as a data URI. */
   public static String pngDataUri(int width, int height) throws IOException {
     BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
@@ -122,9 +212,13 @@ public final class TestServer implements AutoCloseable {
     return "data:image/png;base64," + Base64.getEncoder().encodeToString(out.toByteArray());
   }
 
+  /** The graceful stop of SIGTERM: running requests finish, then everything closes. */
+  void drain() {
+    stack.drain();
+  }
+
   @Override
   public void close() {
-    server.close();
-    model.close();
+    stack.close();
   }
 }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.llavaserve.batching.scheduler.SchedulerConfig;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -125,12 +124,7 @@ class WebSocketTest {
   }
 
   static void awaitBlocksFreed() throws InterruptedException {
-    long deadline = System.nanoTime() + 3_000_000_000L;
-    while ((s.engine.stats().kvBlocksUsed() > 0 || s.server.state().inFlight() > 0)
-        && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertEquals(0, s.engine.stats().kvBlocksUsed());
+    assertEquals(0, s.awaitIdle().kvBlocksUsed());
     assertEquals(0, s.server.state().inFlight());
   }
 
@@ -304,17 +298,8 @@ class WebSocketTest {
 
   @Test
   void apiKeysAndThePerSocketLimit(@TempDir Path keyed) throws Exception {
-    ServerConfig base = TestServer.config(List.of("sk-secret"), 1 << 20);
-    ServerConfig config =
-        new ServerConfig(
-            base.host(),
-            base.port(),
-            base.apiKeys(),
-            base.maxBodyBytes(),
-            base.drainTimeoutSeconds(),
-            base.limits(),
-            1);
-    try (TestServer k = TestServer.start(keyed, config, SchedulerConfig.defaults())) {
+    try (TestServer k =
+        TestServer.on(keyed).apiKeys("sk-secret").wsMaxRequestsPerSocket(1).start()) {
       assertEquals(401, refused(k, "").statusCode());
       assertEquals(401, refused(k, "?api_key=sk-wrong").statusCode());
       assertEquals(401, refused(k, "", "Authorization", "Bearer sk-wrong").statusCode());

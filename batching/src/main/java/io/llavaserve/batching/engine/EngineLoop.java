@@ -39,9 +39,9 @@ import java.util.logging.Logger;
 
 /**
  * The engine's step loop. One thread owns the scheduler, the block manager, the image cache and the
- * runner; other threads talk to it only through {@link #submit} and {@link #abort}, which queue
- * commands. Each {@link #step()} admits arrivals, schedules, encodes new images in one vision run,
- * runs ONE model step for the whole batch, samples and streams.
+ * runner; other threads talk to it only through {@link #submit}, {@link #abort} and {@link
+ * #shutdown}, which queue commands. Each {@link #step()} admits arrivals, schedules, encodes new
+ * images in one vision run, runs ONE model step for the whole batch, samples and streams.
  */
 final class EngineLoop {
 
@@ -61,6 +61,12 @@ final class EngineLoop {
   private final AtomicLong nextId = new AtomicLong();
   private final AtomicInteger waitingRequests = new AtomicInteger();
   private final AtomicLong waitingTokens = new AtomicLong();
+
+  /** Orders arrivals before the shutdown command: none is queued after it, to wait forever. */
+  private final Object arrivalGate = new Object();
+
+  private boolean shuttingDown; // guarded by arrivalGate
+  private boolean stopped; // engine thread
   private volatile EngineStats stats;
   private long steps;
 
@@ -135,7 +141,14 @@ final class EngineLoop {
             new StopCondition(request.sampling(), spec.eosTokenId(), spec.maxModelLen()),
             tokenizer.newDetokenizer(true),
             stream);
-    commands.add(() -> arrive(seq));
+    synchronized (arrivalGate) {
+      if (shuttingDown) {
+        waitingRequests.decrementAndGet();
+        waitingTokens.addAndGet(-prompt.length());
+        throw new IllegalStateException("engine is closed");
+      }
+      commands.add(() -> arrive(seq));
+    }
     return stream.flowable();
   }
 
@@ -149,18 +162,29 @@ final class EngineLoop {
     commands.add(() -> abortNow(id));
   }
 
-  void wake(Runnable r) {
-    commands.add(r);
+  /**
+   * Queues the last command: it aborts every live request and ends {@link #run()}, on the engine
+   * thread, after the step in progress; submits from now on are refused. False when already done.
+   */
+  boolean shutdown() {
+    synchronized (arrivalGate) {
+      if (shuttingDown) {
+        return false;
+      }
+      shuttingDown = true;
+      commands.add(this::stop);
+      return true;
+    }
   }
 
   // ---- engine thread ----
 
-  /** Runs steps until {@code stop} says so, waiting for work when there is none. */
-  void run(java.util.function.BooleanSupplier stop) {
-    while (!stop.getAsBoolean()) {
+  /** Runs steps until the shutdown command, waiting for work when there is none. */
+  void run() {
+    while (!stopped) {
       try {
         drainCommands();
-        if (!step()) {
+        if (!step() && !stopped) {
           Runnable r = commands.poll(scheduler.hasWork() ? 1 : 50, TimeUnit.MILLISECONDS);
           if (r != null) {
             r.run();
@@ -322,11 +346,15 @@ final class EngineLoop {
             requestsFinished);
   }
 
-  /** Aborts everything still live (at shutdown). */
-  void abortAll() {
-    drainCommands();
+  /** The shutdown command: every request still live finishes with {@code abort}. */
+  private void stop() {
+    stopped = true; // first: the loop ends even if a subscriber throws below
     for (Sequence s : new ArrayList<>(live.values())) {
-      finish(s, FinishReason.ABORT, null);
+      try {
+        finish(s, FinishReason.ABORT, null);
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "aborting request " + s.request().requestId() + " at shutdown", e);
+      }
     }
     publishStats(0, 0);
   }

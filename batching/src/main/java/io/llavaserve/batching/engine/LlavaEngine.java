@@ -8,23 +8,30 @@ import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.runner.ModelRunner;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.reactivex.rxjava3.core.Flowable;
+import java.util.logging.Logger;
 
 /**
  * The serving core: many concurrent requests, each with images and text, sharing every engine step.
  * {@link #submit} hands a request to the engine thread and returns its stream of token events;
- * cancelling the subscription aborts the request.
+ * cancelling the subscription aborts the request. The engine thread alone touches the scheduler:
+ * {@link #close} too only queues a command to it and waits. The model it runs is its creator's to
+ * close, after it.
  */
 public final class LlavaEngine implements AutoCloseable {
+
+  private static final Logger LOG = Logger.getLogger(LlavaEngine.class.getName());
+
+  /** How long {@link #close} waits before it says that it waits for a long step. */
+  private static final long SLOW_CLOSE_MS = 10_000;
 
   private final EngineLoop loop;
   private final ModelSpec spec;
   private final Thread thread;
-  private volatile boolean closed;
 
   public LlavaEngine(ModelRunner runner, Tokenizer tokenizer, ModelSpec spec, EngineConfig config) {
     this.loop = new EngineLoop(runner, tokenizer, spec, config);
     this.spec = spec;
-    this.thread = new Thread(() -> loop.run(() -> closed), "llava-engine");
+    this.thread = new Thread(loop::run, "llava-engine");
     this.thread.setDaemon(true);
     this.thread.start();
   }
@@ -77,11 +84,9 @@ public final class LlavaEngine implements AutoCloseable {
    *
    * @throws RequestRejectedException when the request can never run, naming the field and limit
    * @throws OverloadedException when the waiting queue is full
+   * @throws IllegalStateException when the engine is closed
    */
   public Flowable<TokenEvent> submit(GenerationRequest request, RequestValidator admission) {
-    if (closed) {
-      throw new IllegalStateException("engine is closed");
-    }
     return loop.submit(request, admission);
   }
 
@@ -90,19 +95,25 @@ public final class LlavaEngine implements AutoCloseable {
     return loop.stats();
   }
 
-  /** Stops the loop; requests still live finish with {@code abort}. */
+  /**
+   * Stops the engine: the engine thread finishes the step in progress, then every request still
+   * live with {@code abort}, and ends; this waits for it (unless called on the engine thread), so
+   * the model can be closed next.
+   */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    loop.shutdown();
+    if (Thread.currentThread() == thread) {
+      return; // from an event handler: the loop ends after this command
     }
-    closed = true;
-    loop.wake(() -> {});
     try {
-      thread.join(10_000);
+      thread.join(SLOW_CLOSE_MS);
+      if (thread.isAlive()) {
+        LOG.warning("closing the engine: waiting for the step in progress to end");
+        thread.join();
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    loop.abortAll();
   }
 }

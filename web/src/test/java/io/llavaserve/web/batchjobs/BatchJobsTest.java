@@ -25,7 +25,7 @@ class BatchJobsTest {
 
   @BeforeAll
   static void start() throws Exception {
-    s = TestServer.withBatches(dir, dir.resolve("data"), 48);
+    s = TestServer.on(dir).batches(dir.resolve("data"), 48).start();
     client = new BatchApiClient(s.url(""), null);
   }
 
@@ -127,7 +127,7 @@ class BatchJobsTest {
     String content = client.content(b.getString("output_file_id"));
     assertEquals(
         b.getJsonObject("request_counts").getInteger("completed"), Jobs.byCustomId(content).size());
-    Thread.sleep(500);
+    s.awaitIdle(); // every aborted request has ended and been handled: none can still write
     assertEquals(
         content, client.content(b.getString("output_file_id")), "nothing written after cancel");
     assertEquals(

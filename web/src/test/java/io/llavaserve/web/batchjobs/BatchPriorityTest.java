@@ -38,7 +38,7 @@ class BatchPriorityTest {
 
   @BeforeAll
   static void start() throws Exception {
-    s = TestServer.withBatches(dir, dir.resolve("data"), CONCURRENCY);
+    s = TestServer.on(dir).batches(dir.resolve("data"), CONCURRENCY).start();
     client = new BatchApiClient(s.url(""), null);
     ttftMs(0); // warm-up
   }

@@ -22,13 +22,13 @@ class BatchResumeTest {
     Path data = dir.resolve("data");
     String id;
     int before;
-    try (TestServer first = TestServer.withBatches(dir, data, 32)) {
+    try (TestServer first = TestServer.on(dir).batches(data, 32).start()) {
       BatchApiClient c = new BatchApiClient(first.url(""), null);
       String file = c.upload(Jobs.input(dir, "in.jsonl", n, 6, 30)).getString("id");
       id = c.create(file, Jobs.CHAT).getString("id");
       before = Jobs.done(Jobs.waitFor(c, id, b -> Jobs.done(b) >= 40, 60));
     }
-    try (TestServer second = TestServer.withBatches(dir, data, 32)) {
+    try (TestServer second = TestServer.on(dir).batches(data, 32).start()) {
       BatchApiClient c = new BatchApiClient(second.url(""), null);
       JsonObject resumed = c.batch(id);
       assertTrue(

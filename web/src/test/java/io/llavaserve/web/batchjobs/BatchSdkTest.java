@@ -25,7 +25,7 @@ class BatchSdkTest {
 
   @Test
   void sdkUploadsCreatesRetrievesCancelsAndDownloads() throws Exception {
-    try (TestServer s = TestServer.withBatches(dir, dir.resolve("data"), 32)) {
+    try (TestServer s = TestServer.on(dir).batches(dir.resolve("data"), 32).start()) {
       OpenAIClient client =
           OpenAIOkHttpClient.builder().baseUrl(s.url("/v1")).apiKey("unused").maxRetries(0).build();
       FileObject file =

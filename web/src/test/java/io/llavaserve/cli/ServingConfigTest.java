@@ -1,0 +1,118 @@
+package io.llavaserve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.llavaserve.batching.engine.EngineConfig;
+import io.llavaserve.web.ServerConfig;
+import io.llavaserve.web.batchjobs.BatchConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The layered settings mapped to records: defaults, file, environment, flags, in that order. */
+class ServingConfigTest {
+
+  @TempDir Path dir;
+
+  @Test
+  void theBundledDefaultsAreTheRecordsDefaults() throws Exception {
+    ServingConfig c = ServingConfig.from(Settings.load(null, Map.of()));
+    assertEquals(EngineConfig.defaults(), c.engine());
+    BatchConfig batch = new BatchConfig(DefaultModel.cacheBase().resolve("data"), 48, 200L << 20);
+    assertEquals(ServerConfig.builder().batch(batch).build(), c.server());
+    assertEquals(1L << 30, c.model().kvCacheBytes());
+    assertEquals(16, c.model().blockSize());
+    assertEquals("", c.modelPath());
+  }
+
+  @Test
+  void aFileThenTheEnvironmentThenFlagsOverrideAKey() throws Exception {
+    Path file = dir.resolve("serve.properties");
+    Files.writeString(
+        file, "model.kv-cache-mb=64\nserver.api-keys=a, b\nscheduler.max-num-seqs=5\n");
+    Settings fromFile = Settings.load(file, Map.of());
+    assertEquals(64L << 20, ServingConfig.model(fromFile).kvCacheBytes());
+    assertEquals(List.of("a", "b"), ServingConfig.server(fromFile).apiKeys());
+
+    Settings env =
+        Settings.load(
+            file,
+            Map.of(
+                "LLAVA_SERVE_MODEL_KV_CACHE_MB", "32", "LLAVA_SERVE_SCHEDULER_MAX_NUM_SEQS", "7"));
+    assertEquals(32L << 20, ServingConfig.model(env).kvCacheBytes());
+    assertEquals(7, ServingConfig.engine(env).scheduler().maxNumSeqs());
+
+    Settings flags = env.with(Map.of("scheduler.max-num-seqs", "9"));
+    assertEquals(9, ServingConfig.engine(flags).scheduler().maxNumSeqs());
+    assertEquals(32L << 20, ServingConfig.model(flags).kvCacheBytes(), "other keys stay");
+  }
+
+  @Test
+  void theConfigFileMayComeFromTheEnvironment() throws Exception {
+    Path file = dir.resolve("env.properties");
+    Files.writeString(file, "server.port=9123\n");
+    Settings s = Settings.load(null, Map.of("LLAVA_SERVE_CONFIG", file.toString()));
+    assertEquals(9123, ServingConfig.server(s).port());
+  }
+
+  @Test
+  void serveFlagsReachTheRecordsThroughTheirKeys() throws Exception {
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve)
+        .parseArgs(
+            "--model",
+            dir.toString(),
+            "--kv-cache-mb",
+            "8",
+            "--no-pad",
+            "--max-num-seqs",
+            "3",
+            "--max-num-batched-tokens",
+            "96",
+            "--port",
+            "0",
+            "--api-key",
+            "k1,k2",
+            "--served-model-name",
+            "mine");
+    ServingConfig c = serve.config();
+    assertEquals(dir.toString(), c.modelPath());
+    assertEquals(8L << 20, c.model().kvCacheBytes());
+    assertFalse(c.model().padToSquare());
+    assertEquals(3, c.engine().scheduler().maxNumSeqs());
+    assertEquals(96, c.engine().scheduler().maxNumBatchedTokens());
+    assertEquals(0, c.server().port());
+    assertEquals(List.of("k1", "k2"), c.server().apiKeys());
+    assertEquals("mine", c.modelId(dir));
+  }
+
+  @Test
+  void theModelIdIsTheServedNameElseTheEmbeddedIdElseTheFolder() throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    Path folder = dir.resolve("llava-1.5-7b");
+    assertEquals(ServingConfig.EMBEDDED_MODEL_ID, ServingConfig.from(s).modelId(folder));
+    Settings path = s.with(Map.of("model.path", folder.toString()));
+    assertEquals("llava-1.5-7b", ServingConfig.from(path).modelId(folder));
+    Settings named = path.with(Map.of("model.served-name", "mine"));
+    assertEquals("mine", ServingConfig.from(named).modelId(folder));
+  }
+
+  @Test
+  void aBadValueOrAnUnknownFlagKeyIsRefusedByName() throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    IllegalArgumentException bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ServingConfig.engine(s.with(Map.of("scheduler.max-num-seqs", "many"))));
+    assertEquals(
+        "configuration key scheduler.max-num-seqs must be an integer, got \"many\"",
+        bad.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> s.with(Map.of("scheduler.nope", "1")));
+  }
+}
