@@ -111,20 +111,25 @@ final class StageSession implements AutoCloseable {
   StepResult step(TrainingBatch b, float lr, float c1, float c2) {
     List<Tensor> feeds = new ArrayList<>();
     try {
-      Session.Runner r = session.runner();
-      feed(r, feeds, llava.rows, ints(b.rows(), b.batch(), b.tokens()));
-      feed(r, feeds, llava.lossIndex, ints(b.lossIndex(), b.lossIndex().length));
-      feed(r, feeds, llava.labels, ints(b.labels(), b.labels().length));
-      if (llava.pixels != null) {
-        int side = (int) Math.round(Math.sqrt(b.pixels().length / (3.0 * Math.max(1, b.images()))));
-        feed(r, feeds, llava.pixels, floats(b.pixels(), b.images(), 3, side, side));
-        feed(r, feeds, llava.imageIndex, ints(b.imageIndex(), b.batch(), b.tokens()));
-        feed(r, feeds, llava.imageMask, floats(b.imageMask(), b.batch(), b.tokens(), 1));
-      }
+      Session.Runner r = feedBatch(session.runner(), feeds, b);
       return run(r, feeds, lr, c1, c2, null);
     } finally {
       feeds.forEach(Tensor::close);
     }
+  }
+
+  /** Feeds a LLaVA or text batch's tensors (kept in {@code feeds} for closing). */
+  private Session.Runner feedBatch(Session.Runner r, List<Tensor> feeds, TrainingBatch b) {
+    feed(r, feeds, llava.rows, ints(b.rows(), b.batch(), b.tokens()));
+    feed(r, feeds, llava.lossIndex, ints(b.lossIndex(), b.lossIndex().length));
+    feed(r, feeds, llava.labels, ints(b.labels(), b.labels().length));
+    if (llava.pixels != null) {
+      int side = (int) Math.round(Math.sqrt(b.pixels().length / (3.0 * Math.max(1, b.images()))));
+      feed(r, feeds, llava.pixels, floats(b.pixels(), b.images(), 3, side, side));
+      feed(r, feeds, llava.imageIndex, ints(b.imageIndex(), b.batch(), b.tokens()));
+      feed(r, feeds, llava.imageMask, floats(b.imageMask(), b.batch(), b.tokens(), 1));
+    }
+    return r;
   }
 
   /** One contrastive step: N images ([N * 3 * S * S]) and their padded captions. */
@@ -154,16 +159,7 @@ final class StageSession implements AutoCloseable {
   float[] logits(TrainingBatch b) {
     List<Tensor> feeds = new ArrayList<>();
     try {
-      Session.Runner r = session.runner();
-      feed(r, feeds, llava.rows, ints(b.rows(), b.batch(), b.tokens()));
-      feed(r, feeds, llava.lossIndex, ints(b.lossIndex(), b.lossIndex().length));
-      feed(r, feeds, llava.labels, ints(b.labels(), b.labels().length));
-      if (llava.pixels != null) {
-        int side = (int) Math.round(Math.sqrt(b.pixels().length / (3.0 * Math.max(1, b.images()))));
-        feed(r, feeds, llava.pixels, floats(b.pixels(), b.images(), 3, side, side));
-        feed(r, feeds, llava.imageIndex, ints(b.imageIndex(), b.batch(), b.tokens()));
-        feed(r, feeds, llava.imageMask, floats(b.imageMask(), b.batch(), b.tokens(), 1));
-      }
+      Session.Runner r = feedBatch(session.runner(), feeds, b);
       r.fetch(llava.logits).fetch(llava.loss);
       try (Result res = r.run()) {
         TFloat32 t = (TFloat32) res.get(0);
