@@ -2,6 +2,7 @@ package io.llavaserve.engine.training;
 
 import io.llavaserve.engine.image.ImagePreprocessor;
 import io.llavaserve.engine.image.PreprocessConfig;
+import io.llavaserve.engine.training.world.HardNegatives;
 import io.llavaserve.engine.training.world.Instructions;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SceneRenderer;
@@ -20,8 +21,13 @@ import java.util.SplittableRandom;
  */
 final class BatchSource {
 
-  /** One contrastive batch: pixels and padded caption rows. */
-  record ClipBatch(float[] pixels, int images, int side, int[] captionRows, float[] captionMask) {}
+  /**
+   * One contrastive batch: pixels of {@code images} images and padded caption rows: first each
+   * image's own caption, then {@code hardNegatives} blocks of one false caption per image (block
+   * {@code k}, row {@code i} belongs to image {@code i}).
+   */
+  record ClipBatch(
+      float[] pixels, int images, int side, int captions, int[] captionRows, float[] captionMask) {}
 
   private final long seed;
   private final SizeRange sizes;
@@ -31,6 +37,7 @@ final class BatchSource {
   private final int imagePositions;
   private final int side;
   private final int captionTokens;
+  private final int hardNegatives;
 
   BatchSource(
       long seed,
@@ -46,6 +53,7 @@ final class BatchSource {
     this.preprocessor = new ImagePreprocessor(PreprocessConfig.clipDefaults(side));
     this.imagePositions = spec.config().imageSeqLength();
     this.captionTokens = spec.clipText().maxTokens();
+    this.hardNegatives = spec.clipText().hardNegatives();
   }
 
   private WorldDatasets data(Stage stage, long step) {
@@ -80,24 +88,37 @@ final class BatchSource {
     return TrainingBatch.of(encoded, images, vocabulary, imagePositions);
   }
 
-  /** A contrastive batch of {@code size} images and their captions. */
+  /**
+   * A contrastive batch of {@code size} images, their captions and {@link
+   * ClipTextSpec#hardNegatives()} false captions per image.
+   */
   ClipBatch clipBatch(long step, int size) {
     WorldDatasets data = data(Stage.CLIP, step);
+    int captions = size * (1 + hardNegatives);
     float[] pixels = new float[size * 3 * side * side];
-    int[] rows = new int[size * captionTokens];
-    float[] mask = new float[size * captionTokens];
+    int[] rows = new int[captions * captionTokens];
+    float[] mask = new float[captions * captionTokens];
+    SplittableRandom negatives = new SplittableRandom(step * 0x9E3779B97F4A7C15L + seed);
     for (int i = 0; i < size; i++) {
       Sample s = data.caption();
       float[] px = pixels(s);
       System.arraycopy(px, 0, pixels, i * px.length, px.length);
-      int[] ids = encoder.caption(s.turns().get(0).answer());
-      int n = Math.min(ids.length, captionTokens);
-      for (int j = 0; j < captionTokens; j++) {
-        rows[i * captionTokens + j] = j < n ? vocabulary.row(ids[j]) : vocabulary.otherRow();
-        mask[i * captionTokens + j] = j < n ? 1f : 0f;
+      putCaption(rows, mask, i, s.turns().get(0).answer());
+      List<String> falseOnes = HardNegatives.captions(s.scene(), hardNegatives, negatives);
+      for (int k = 0; k < hardNegatives; k++) {
+        putCaption(rows, mask, (k + 1) * size + i, falseOnes.get(k));
       }
     }
-    return new ClipBatch(pixels, size, side, rows, mask);
+    return new ClipBatch(pixels, size, side, captions, rows, mask);
+  }
+
+  private void putCaption(int[] rows, float[] mask, int row, String caption) {
+    int[] ids = encoder.caption(caption);
+    int n = Math.min(ids.length, captionTokens);
+    for (int j = 0; j < captionTokens; j++) {
+      rows[row * captionTokens + j] = j < n ? vocabulary.row(ids[j]) : vocabulary.otherRow();
+      mask[row * captionTokens + j] = j < n ? 1f : 0f;
+    }
   }
 
   /**

@@ -29,13 +29,13 @@ final class ClipLoss {
   static final String LOGIT_SCALE = "clip.logit_scale";
 
   final Placeholder<TFloat32> pixels; // [N, 3, S, S]
-  final Placeholder<TInt32> captionRows; // [N, L] world rows, padded
-  final Placeholder<TFloat32> captionMask; // [N, L] 1 on caption tokens
+  final Placeholder<TInt32> captionRows; // [M, L] world rows, padded; M = N * (1 + negatives)
+  final Placeholder<TFloat32> captionMask; // [M, L] 1 on caption tokens
 
   /** Mean of the two directions' cross-entropy, a scalar. */
   final Operand<TFloat32> loss;
 
-  /** Image-to-caption accuracy in the batch, for progress reports. */
+  /** Image-to-caption accuracy in the batch, hard negatives included, for progress reports. */
   final Operand<TFloat32> accuracy;
 
   ClipLoss(TrainOps g, Parameters p, VisionConfig v, ClipTextSpec text) {
@@ -53,7 +53,8 @@ final class ClipLoss {
         g.tf
             .withName("caption_mask")
             .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, text.maxTokens())));
-    Operand<org.tensorflow.types.TInt32> n = g.dim(pixels, 0);
+    Operand<TInt32> n = g.dim(pixels, 0);
+    Operand<TInt32> m = g.dim(captionRows, 0);
 
     // Image side: class token of the last layer, post-LayerNorm, projection: [N, proj]
     Operand<TFloat32> states = Towers.vision(g, p, v, pixels, v.numHiddenLayers());
@@ -83,7 +84,7 @@ final class ClipLoss {
             p.get(TEXT + "embeddings.position_embedding.weight"));
     x = g.reshape(x, -1, width);
     Operand<TFloat32> keyBias =
-        g.reshape(g.scale(g.tf.math.sub(captionMask, g.f32(1f)), 1e30f), n, 1, 1, len);
+        g.reshape(g.scale(g.tf.math.sub(captionMask, g.f32(1f)), 1e30f), m, 1, 1, len);
     for (int i = 0; i < text.layers(); i++) {
       x =
           Towers.encoderLayer(
@@ -91,7 +92,7 @@ final class ClipLoss {
               p,
               TEXT + "encoder.layers." + i + ".",
               x,
-              n,
+              m,
               len,
               text.heads(),
               width / text.heads(),
@@ -105,23 +106,34 @@ final class ClipLoss {
             p.get(TEXT + "final_layer_norm.weight"),
             p.get(TEXT + "final_layer_norm.bias"),
             1e-5);
-    Operand<TFloat32> mask3 = g.reshape(captionMask, n, len, 1);
+    Operand<TFloat32> mask3 = g.reshape(captionMask, m, len, 1);
     Operand<TFloat32> pooled =
         g.tf.math.div(
-            g.tf.reduceSum(g.mul(g.reshape(x, n, len, width), mask3), g.i32(1)),
+            g.tf.reduceSum(g.mul(g.reshape(x, m, len, width), mask3), g.i32(1)),
             g.tf.reduceSum(mask3, g.i32(1)));
     Operand<TFloat32> caption = g.l2Normalize(g.linear(pooled, p.get(TEXT_PROJECTION), null));
 
-    // [N, N] similarities at the learned temperature; the diagonal holds the matching pairs.
+    // [N, M] similarities at the learned temperature; image i's own caption is column i, its
+    // hard negatives further right. Captions score against the N images only by their own
+    // [N, N] block: a false caption has no image to be matched to.
     Operand<TFloat32> logits =
         g.mul(
             g.tf.math.exp(p.get(LOGIT_SCALE)),
             g.tf.linalg.matMul(image, caption, org.tensorflow.op.linalg.MatMul.transposeB(true)));
     Operand<TInt32> diag = g.tf.range(g.i32(0), n, g.i32(1));
-    Operand<TFloat32> eye = g.tf.oneHot(diag, n, g.f32(1f), g.f32(0f));
-    Operand<TFloat32> i2t = g.tf.nn.softmaxCrossEntropyWithLogits(logits, eye).loss();
+    Operand<TFloat32> i2t =
+        g.tf
+            .nn
+            .softmaxCrossEntropyWithLogits(logits, g.tf.oneHot(diag, m, g.f32(1f), g.f32(0f)))
+            .loss();
+    Operand<TFloat32> own =
+        g.tf.slice(logits, g.tf.constant(new int[] {0, 0}), g.tf.stack(java.util.List.of(n, n)));
     Operand<TFloat32> t2i =
-        g.tf.nn.softmaxCrossEntropyWithLogits(g.transpose(logits, 1, 0), eye).loss();
+        g.tf
+            .nn
+            .softmaxCrossEntropyWithLogits(
+                g.transpose(own, 1, 0), g.tf.oneHot(diag, n, g.f32(1f), g.f32(0f)))
+            .loss();
     loss = g.scale(g.add(g.tf.math.mean(i2t, g.i32(0)), g.tf.math.mean(t2i, g.i32(0))), 0.5f);
     accuracy =
         g.tf.math.mean(

@@ -133,22 +133,14 @@ final class StageSession implements AutoCloseable {
   }
 
   /** One contrastive step: N images ([N * 3 * S * S]) and their padded captions. */
-  StepResult clipStep(
-      float[] pixels,
-      int n,
-      int side,
-      int[] captionRows,
-      float[] captionMask,
-      float lr,
-      float c1,
-      float c2) {
+  StepResult clipStep(BatchSource.ClipBatch b, float lr, float c1, float c2) {
     List<Tensor> feeds = new ArrayList<>();
     try {
       Session.Runner r = session.runner();
-      int len = captionRows.length / n;
-      feed(r, feeds, clip.pixels, floats(pixels, n, 3, side, side));
-      feed(r, feeds, clip.captionRows, ints(captionRows, n, len));
-      feed(r, feeds, clip.captionMask, floats(captionMask, n, len));
+      int len = b.captionRows().length / b.captions();
+      feed(r, feeds, clip.pixels, floats(b.pixels(), b.images(), 3, b.side(), b.side()));
+      feed(r, feeds, clip.captionRows, ints(b.captionRows(), b.captions(), len));
+      feed(r, feeds, clip.captionMask, floats(b.captionMask(), b.captions(), len));
       return run(r, feeds, lr, c1, c2, clip.accuracy);
     } finally {
       feeds.forEach(Tensor::close);

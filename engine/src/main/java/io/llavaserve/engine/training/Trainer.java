@@ -162,9 +162,7 @@ public final class Trainer {
         StageSession.StepResult r;
         long tokens;
         if (batch instanceof BatchSource.ClipBatch c) {
-          r =
-              session.clipStep(
-                  c.pixels(), c.images(), c.side(), c.captionRows(), c.captionMask(), lr, c1, c2);
+          r = session.clipStep(c, lr, c1, c2);
           tokens = c.images();
         } else {
           TrainingBatch b = (TrainingBatch) batch;

@@ -85,11 +85,7 @@ class StageFreezingTest {
       for (int step = 0; step < 3; step++) {
         BatchSource.ClipBatch b = fx.data.clipBatch(step, 4);
         s.clipStep(
-            b.pixels(),
-            b.images(),
-            b.side(),
-            b.captionRows(),
-            b.captionMask(),
+            b,
             3e-3f,
             TrainingFixture.corrections(AdamW.BETA1, step),
             TrainingFixture.corrections(AdamW.BETA2, step));

@@ -37,7 +37,11 @@ public final class Instructions {
    * red circle, a blue square and a yellow star". Two shapes are counted first half of the time.
    */
   public static String caption(Scene scene, SplittableRandom random) {
-    List<PlacedShape> shapes = SceneFacts.leftToRight(scene);
+    return caption(SceneFacts.leftToRight(scene), random);
+  }
+
+  /** {@link #caption(Scene, SplittableRandom)} of shapes already in left-to-right order. */
+  static String caption(List<PlacedShape> shapes, SplittableRandom random) {
     String list = Phrases.join(shapes.stream().map(Phrases::withArticle).toList(), false);
     int n = shapes.size();
     if (n >= 3 || (n == 2 && random.nextBoolean())) {
