@@ -165,7 +165,7 @@ class InspectCommandTest {
     SequenceChunk chunk =
         new SequenceChunk(e.tokens(), 0, table, e.placements(0, e.length(), features));
     StepOutput o = model.runner().execute(new ScheduledBatch(List.of(chunk), true));
-    float[][] rows = new float[o.rows()][];
+    float[][] rows = new float[o.rowCount()][];
     for (int i = 0; i < rows.length; i++) {
       rows[i] = o.row(i);
     }

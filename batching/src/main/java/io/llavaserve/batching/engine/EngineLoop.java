@@ -12,6 +12,7 @@ import io.llavaserve.batching.scheduler.Scheduler;
 import io.llavaserve.batching.scheduler.SchedulerOutput;
 import io.llavaserve.batching.scheduler.Sequence;
 import io.llavaserve.batching.vision.ImageFeatureCache;
+import io.llavaserve.engine.generate.OutputProcessor;
 import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.runner.ImageFeatures;
@@ -20,8 +21,7 @@ import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.sampling.FinishReason;
-import io.llavaserve.engine.sampling.Sampler;
-import io.llavaserve.engine.sampling.StopCondition;
+import io.llavaserve.engine.sampling.RowSampling;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.reactivex.rxjava3.core.Flowable;
 import java.util.ArrayList;
@@ -29,7 +29,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -40,8 +39,9 @@ import java.util.logging.Logger;
 /**
  * The engine's step loop. One thread owns the scheduler, the block manager, the image cache and the
  * runner; other threads talk to it only through {@link #submit}, {@link #abort} and {@link
- * #shutdown}, which queue commands. Each {@link #step()} admits arrivals, schedules, encodes new
- * images in one vision run, runs ONE model step for the whole batch, samples and streams.
+ * #shutdown}, which queue commands. Each {@link #step()} schedules, executes ONE model step for the
+ * whole batch (new images encoded first, in one vision run; tokens sampled on the device where the
+ * request allows), and updates: commits the positions, appends and streams each sequence's token.
  */
 final class EngineLoop {
 
@@ -69,9 +69,6 @@ final class EngineLoop {
   private boolean stopped; // engine thread
   private volatile EngineStats stats;
   private long steps;
-
-  /** Logits of the last step, reused by the next: megabytes a step not allocated afresh. */
-  private float[] logitsBuffer;
 
   private long promptTokensComputed;
   private long tokensGenerated;
@@ -137,9 +134,12 @@ final class EngineLoop {
             id,
             request,
             prompt,
-            new Sampler(request.sampling(), prompt.tokens()),
-            new StopCondition(request.sampling(), spec.eosTokenId(), spec.maxModelLen()),
-            tokenizer.newDetokenizer(true),
+            new OutputProcessor(
+                request.sampling(),
+                prompt.tokens(),
+                spec.eosTokenId(),
+                spec.maxModelLen(),
+                tokenizer.newDetokenizer(true)),
             stream);
     synchronized (arrivalGate) {
       if (shuttingDown) {
@@ -206,65 +206,81 @@ final class EngineLoop {
     }
   }
 
-  /** One step; false when there was nothing to run. */
+  /** One step: schedule, execute, update. False when there was nothing to run. */
   boolean step() {
     drainCommands();
-    if (!scheduler.hasWork()) {
+    SchedulerOutput out = scheduler.hasWork() ? scheduler.schedule() : null;
+    if (out == null || admitted(out).isEmpty()) {
       publishStats(0, 0);
       return false;
     }
     long start = System.nanoTime();
-    SchedulerOutput out = scheduler.schedule();
+    try {
+      StepOutput result = runner.execute(batchOf(out));
+      update(out, result);
+    } catch (RuntimeException e) {
+      failStep(out, e);
+    }
+    publishStats(System.nanoTime() - start, out.numTokens());
+    return true;
+  }
+
+  /** Takes the newly scheduled sequences off the waiting counters. */
+  private SchedulerOutput admitted(SchedulerOutput out) {
     for (ScheduledChunk c : out.chunks()) {
       if (notYetAdmitted.remove(c.sequence().id()) != null) {
         waitingRequests.decrementAndGet();
         waitingTokens.addAndGet(-c.sequence().promptLength());
       }
     }
-    if (out.isEmpty()) {
-      publishStats(0, 0);
-      return false;
+    return out;
+  }
+
+  /**
+   * The runner's batch for the scheduled chunks: new images encoded first; a chunk that completes
+   * its sequence asks for what that sequence's next token needs.
+   */
+  private ScheduledBatch batchOf(SchedulerOutput out) {
+    encodeMissingImages(out.chunks());
+    List<SequenceChunk> chunks = new ArrayList<>(out.chunks().size());
+    for (ScheduledChunk c : out.chunks()) {
+      Sequence s = c.sequence();
+      chunks.add(
+          new SequenceChunk(
+              s.tokens(c.start(), c.end()),
+              c.start(),
+              s.blockTable().blockIds(),
+              s.placements(c.start(), c.end()),
+              c.completesSequence() ? s.nextSampling(runner.vocabSize()) : RowSampling.CANDIDATES));
     }
-    try {
-      encodeMissingImages(out.chunks());
-      List<SequenceChunk> chunks = new ArrayList<>(out.chunks().size());
-      for (ScheduledChunk c : out.chunks()) {
-        Sequence s = c.sequence();
-        chunks.add(
-            new SequenceChunk(
-                s.tokens(c.start(), c.end()),
-                c.start(),
-                s.blockTable().blockIds(),
-                s.placements(c.start(), c.end())));
+    return ScheduledBatch.of(chunks);
+  }
+
+  /** Commits the step's positions and appends a token to each sequence it completed. */
+  private void update(SchedulerOutput out, StepOutput result) {
+    steps++;
+    scheduler.commit(out);
+    for (int i = 0; i < out.chunks().size(); i++) {
+      ScheduledChunk c = out.chunks().get(i);
+      Sequence s = c.sequence();
+      if (c.numTokens() > 1 || s.outputLength() == 0) {
+        promptTokensComputed += c.numTokens();
       }
-      StepOutput logits = runner.execute(ScheduledBatch.of(chunks), logitsBuffer);
-      logitsBuffer = logits.logits(); // sampled below, before the next step writes it again
-      steps++;
-      scheduler.commit(out);
-      for (int i = 0; i < out.chunks().size(); i++) {
-        ScheduledChunk c = out.chunks().get(i);
-        Sequence s = c.sequence();
-        boolean completes = c.completesSequence();
-        if (c.numTokens() > 1 || s.outputLength() == 0) {
-          promptTokensComputed += c.numTokens();
-        }
-        if (completes) {
-          tokensGenerated++;
-          Optional<FinishReason> done =
-              s.appendSampled(logits.logits(), logits.rowOffset(i), logits.vocabSize());
-          done.ifPresent(reason -> finish(s, reason, null));
-        }
-      }
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "step failed; its requests finish with an error", e);
-      for (ScheduledChunk c : out.chunks()) {
-        if (c.sequence().status() != Sequence.Status.FINISHED) {
-          finish(c.sequence(), FinishReason.ERROR, "internal error: " + e.getMessage());
-        }
+      if (c.completesSequence()) {
+        tokensGenerated++;
+        s.append(result.rows().get(i)).ifPresent(reason -> finish(s, reason, null));
       }
     }
-    publishStats(System.nanoTime() - start, out.numTokens());
-    return true;
+  }
+
+  /** A step that threw: its requests end with an error; the others and the engine go on. */
+  private void failStep(SchedulerOutput out, RuntimeException e) {
+    LOG.log(Level.WARNING, "step failed; its requests finish with an error", e);
+    for (ScheduledChunk c : out.chunks()) {
+      if (c.sequence().status() != Sequence.Status.FINISHED) {
+        finish(c.sequence(), FinishReason.ERROR, "internal error: " + e.getMessage());
+      }
+    }
   }
 
   private void arrive(Sequence seq) {

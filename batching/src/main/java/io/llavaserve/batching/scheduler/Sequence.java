@@ -7,18 +7,16 @@ import io.llavaserve.batching.kvcache.BlockTable;
 import io.llavaserve.batching.kvcache.TokenSource;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.request.Priority;
+import io.llavaserve.engine.generate.OutputProcessor;
 import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.runner.ImageFeatures;
 import io.llavaserve.engine.runner.ImagePlacement;
 import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.engine.sampling.RowOutput;
+import io.llavaserve.engine.sampling.RowSampling;
 import io.llavaserve.engine.sampling.SampledToken;
-import io.llavaserve.engine.sampling.Sampler;
-import io.llavaserve.engine.sampling.StopChecker;
-import io.llavaserve.engine.sampling.StopCondition;
-import io.llavaserve.engine.tokenizer.IncrementalDetokenizer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -43,13 +41,8 @@ public final class Sequence implements TokenSource {
   private final String[] imageDigests;
   private final ImageFeatures[] features;
   private BlockTable blockTable = BlockTable.EMPTY;
-  private final Sampler sampler;
-  private final StopCondition stop;
-  private final StopChecker stopStrings;
-  private final IncrementalDetokenizer detokenizer;
+  private final OutputProcessor output;
   private final TokenStream stream;
-  private int[] output = new int[16];
-  private int outputLength;
   private int numComputedTokens;
   private int cachedPromptTokens = -1;
   private Status status = Status.WAITING;
@@ -60,17 +53,12 @@ public final class Sequence implements TokenSource {
       long id,
       GenerationRequest request,
       ExpandedPrompt prompt,
-      Sampler sampler,
-      StopCondition stop,
-      IncrementalDetokenizer detokenizer,
+      OutputProcessor output,
       TokenStream stream) {
     this.id = id;
     this.request = request;
     this.prompt = prompt;
-    this.sampler = sampler;
-    this.stop = stop;
-    this.stopStrings = new StopChecker(request.sampling().stop());
-    this.detokenizer = detokenizer;
+    this.output = output;
     this.stream = stream;
     List<PixelValues> images = request.images();
     if (images.size() != prompt.imageCount()) {
@@ -122,23 +110,23 @@ public final class Sequence implements TokenSource {
   }
 
   public int outputLength() {
-    return outputLength;
+    return output.outputLength();
   }
 
   public int[] outputTokens() {
-    return Arrays.copyOf(output, outputLength);
+    return output.outputTokens();
   }
 
   @Override
   public int length() {
-    return prompt.length() + outputLength;
+    return prompt.length() + output.outputLength();
   }
 
   @Override
   public int tokenAt(int position) {
     return position < prompt.length()
         ? prompt.tokens()[position]
-        : output[position - prompt.length()];
+        : output.outputToken(position - prompt.length());
   }
 
   @Override
@@ -217,63 +205,46 @@ public final class Sequence implements TokenSource {
 
   /** Image rows that fall in [from, to); every overlapping image must have its features. */
   public List<ImagePlacement> placements(int from, int to) {
-    List<ImagePlacement> out = new ArrayList<>();
-    for (int i = 0; i < features.length; i++) {
-      int start = Math.max(from, prompt.imageStarts()[i]);
-      int end = Math.min(to, prompt.imageStarts()[i] + prompt.rowsPerImage());
-      if (start < end) {
-        if (features[i] == null) {
-          throw new IllegalStateException(
-              "image " + i + " of " + request.requestId() + " has no features");
-        }
-        out.add(
-            new ImagePlacement(
-                start - from, features[i], start - prompt.imageStarts()[i], end - start));
-      }
-    }
-    return out;
+    return prompt.placements(
+        from,
+        to,
+        i -> {
+          if (features[i] == null) {
+            throw new IllegalStateException(
+                "image " + i + " of " + request.requestId() + " has no features");
+          }
+          return features[i];
+        });
+  }
+
+  /** What the step that produces this sequence's next token must compute for it. */
+  public RowSampling nextSampling(int vocabSize) {
+    return output.next(vocabSize);
   }
 
   /**
-   * Takes the next token from a logits row, streams its text, and says whether the sequence is
-   * finished.
+   * Takes the next token from the step's output for this sequence, streams its text, and says
+   * whether the sequence is finished.
    */
-  public Optional<FinishReason> appendSampled(float[] logits, int offset, int vocabSize) {
-    SampledToken tok = sampler.sample(logits, offset, vocabSize);
-    sampler.accept(tok.tokenId());
-    if (outputLength == output.length) {
-      output = Arrays.copyOf(output, output.length * 2);
-    }
-    output[outputLength++] = tok.tokenId();
+  public Optional<FinishReason> append(RowOutput row) {
+    OutputProcessor.Appended a = output.append(row);
     if (firstTokenNanos == 0) {
       firstTokenNanos = System.nanoTime();
     }
-    boolean matched = false;
-    String text = "";
-    if (!stop.isStopToken(tok.tokenId())) {
-      StopChecker.Chunk piece = stopStrings.append(detokenizer.next(tok.tokenId()));
-      text = piece.text();
-      matched = piece.stopped();
-    }
+    SampledToken tok = a.token();
     stream.emit(
-        new TokenEvent.Token(
-            outputLength - 1, tok.tokenId(), text, tok.logprob(), tok.topLogprobs()));
-    return stop.check(tok.tokenId(), outputLength, length(), matched);
+        new TokenEvent.Token(a.index(), tok.tokenId(), a.text(), tok.logprob(), tok.topLogprobs()));
+    return a.finish();
   }
 
   /** Ends the stream with {@code reason}, releasing any held-back text. */
   public void finish(FinishReason reason, String error) {
     status = Status.FINISHED;
-    String tail = "";
-    if (reason != FinishReason.ERROR && reason != FinishReason.ABORT && !stopStrings.stopped()) {
-      StopChecker.Chunk last = stopStrings.append(detokenizer.flush());
-      tail = last.text() + (last.stopped() ? "" : stopStrings.flush());
-    }
-    stream.emit(new TokenEvent.Finished(reason, usage(), tail, error));
+    stream.emit(new TokenEvent.Finished(reason, usage(), output.finish(reason), error));
   }
 
   public Usage usage() {
-    return new Usage(prompt.length(), Math.max(cachedPromptTokens, 0), outputLength);
+    return new Usage(prompt.length(), Math.max(cachedPromptTokens, 0), output.outputLength());
   }
 
   /** Nanoseconds from arrival to the first token, or -1 before it. */

@@ -8,6 +8,7 @@ import io.llavaserve.engine.runner.ModelRunner;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.sampling.RowOutput;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -123,7 +124,14 @@ final class FakeModelRunner implements ModelRunner {
         row++;
       }
     }
-    return new StepOutput(rows, vocab, logits);
+    if (batch.allLogits()) {
+      return new StepOutput(vocab, List.of(), logits);
+    }
+    List<RowOutput> out = new java.util.ArrayList<>(rows);
+    for (int i = 0; i < rows; i++) {
+      out.add(RowOutput.of(logits, i * vocab, vocab, batch.chunks().get(i).sampling()));
+    }
+    return new StepOutput(vocab, out, null);
   }
 
   private static long[] values(SequenceChunk c) {

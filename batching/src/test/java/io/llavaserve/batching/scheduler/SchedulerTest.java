@@ -13,11 +13,12 @@ import io.llavaserve.batching.kvcache.BlockManagerInvariants;
 import io.llavaserve.batching.kvcache.BlockTable;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.request.Priority;
+import io.llavaserve.engine.generate.OutputProcessor;
 import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.sampling.FinishReason;
-import io.llavaserve.engine.sampling.Sampler;
+import io.llavaserve.engine.sampling.RowOutput;
+import io.llavaserve.engine.sampling.RowSampling;
 import io.llavaserve.engine.sampling.SamplingParams;
-import io.llavaserve.engine.sampling.StopCondition;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.reactivex.rxjava3.subscribers.TestSubscriber;
@@ -69,9 +70,8 @@ class SchedulerTest {
             nextId++,
             request,
             prompt,
-            new Sampler(params, prompt.tokens()),
-            new StopCondition(params, -1, 1 << 20),
-            TOKENIZER.newDetokenizer(true),
+            new OutputProcessor(
+                params, prompt.tokens(), -1, 1 << 20, TOKENIZER.newDetokenizer(true)),
             new TokenStream(() -> {}));
     all.add(seq);
     scheduler.add(seq);
@@ -91,7 +91,8 @@ class SchedulerTest {
     logits[NEXT_TOKEN] = 1;
     for (ScheduledChunk c : out.chunks()) {
       if (c.completesSequence()) {
-        Optional<FinishReason> done = c.sequence().appendSampled(logits, 0, VOCAB);
+        RowSampling sampling = c.sequence().nextSampling(VOCAB);
+        Optional<FinishReason> done = c.sequence().append(RowOutput.of(logits, 0, VOCAB, sampling));
         done.ifPresent(
             reason -> {
               scheduler.finish(c.sequence());

@@ -10,15 +10,11 @@ import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.engine.sampling.RowSampling;
 import io.llavaserve.engine.sampling.SampledToken;
-import io.llavaserve.engine.sampling.Sampler;
 import io.llavaserve.engine.sampling.SamplingParams;
-import io.llavaserve.engine.sampling.StopChecker;
-import io.llavaserve.engine.sampling.StopCondition;
-import io.llavaserve.engine.tokenizer.IncrementalDetokenizer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -72,55 +68,50 @@ public final class Generator {
     List<ImageFeatures> features = runner.encodeImages(images);
     long t1 = System.nanoTime();
 
+    int vocab = runner.vocabSize();
+    OutputProcessor output =
+        new OutputProcessor(
+            params,
+            prompt.tokens(),
+            model.tokenizer().eosId(),
+            maxLen,
+            model.tokenizer().newDetokenizer(true));
     StepOutput out = null;
     for (int from = 0; from < prompt.length(); from += PREFILL_CHUNK) {
       int to = Math.min(prompt.length(), from + PREFILL_CHUNK);
       SequenceChunk chunk =
           new SequenceChunk(
-              prompt.slice(from, to), from, table, prompt.placements(from, to, features));
-      out = runner.execute(ScheduledBatch.of(List.of(chunk)), out == null ? null : out.logits());
+              prompt.slice(from, to),
+              from,
+              table,
+              prompt.placements(from, to, features),
+              to == prompt.length() ? output.next(vocab) : RowSampling.CANDIDATES);
+      out = runner.execute(ScheduledBatch.of(List.of(chunk)));
     }
 
-    Sampler sampler = new Sampler(params, prompt.tokens());
-    StopCondition stop = new StopCondition(params, model.tokenizer().eosId(), maxLen);
-    StopChecker stopStrings = new StopChecker(params.stop());
-    IncrementalDetokenizer detok = model.tokenizer().newDetokenizer(true);
     StringBuilder text = new StringBuilder();
     List<SampledToken> tokens = new ArrayList<>();
     FinishReason reason;
     int position = prompt.length();
     long t2 = 0;
     while (true) {
-      SampledToken tok = sampler.sample(out.logits(), 0, out.vocabSize());
-      sampler.accept(tok.tokenId());
-      tokens.add(tok);
+      OutputProcessor.Appended step = output.append(out.rows().get(0));
+      tokens.add(step.token());
       if (t2 == 0) {
         t2 = System.nanoTime();
       }
-      boolean matched = false;
-      if (!stop.isStopToken(tok.tokenId())) {
-        StopChecker.Chunk piece = stopStrings.append(detok.next(tok.tokenId()));
-        emit(piece.text(), text, onText);
-        matched = piece.stopped();
-      }
-      Optional<FinishReason> done = stop.check(tok.tokenId(), tokens.size(), position + 1, matched);
-      if (done.isPresent()) {
-        reason = done.get();
+      emit(step.text(), text, onText);
+      if (step.finish().isPresent()) {
+        reason = step.finish().get();
         break;
       }
-      out =
-          runner.execute(
-              ScheduledBatch.of(
-                  List.of(SequenceChunk.text(new int[] {tok.tokenId()}, position, table))),
-              out.logits());
+      SequenceChunk next =
+          new SequenceChunk(
+              new int[] {step.token().tokenId()}, position, table, List.of(), output.next(vocab));
+      out = runner.execute(ScheduledBatch.of(List.of(next)));
       position++;
     }
-    if (!stopStrings.stopped()) {
-      emit(stopStrings.append(detok.flush()).text(), text, onText);
-      if (!stopStrings.stopped()) {
-        emit(stopStrings.flush(), text, onText);
-      }
-    }
+    emit(output.finish(reason), text, onText);
     long t3 = System.nanoTime();
     return new GenerationResult(
         text.toString(), tokens, reason, prompt.length(), t1 - t0, t2 - t1, t3 - t2);

@@ -66,6 +66,9 @@ final class DecoderStep {
   /** Logits of the rows named by {@link #logitsIndex}, [S', vocab]. */
   final Operand<TFloat32> logits;
 
+  /** What the rows' sampling needs, computed from {@link #logits} on the device. */
+  final SamplingHead sampling;
+
   private final GraphOps g;
   private final KvPool pool;
   private final int kvHeads;
@@ -208,6 +211,7 @@ final class DecoderStep {
         cfg.tieWordEmbeddings()
             ? g.linearTransposed(last, embed)
             : g.linear(last, weights.linear(ckpt.tensor("language_model.lm_head.weight")));
+    sampling = new SamplingHead(g, logits, cfg.vocabSize(), m);
   }
 
   /** Additive masks and sizes, computed once per step and shared by all layers. */

@@ -5,6 +5,7 @@ import io.llavaserve.engine.runner.ImagePlacement;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.sampling.RowSampling;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -40,6 +41,14 @@ final class StepInputs {
 
   /** For each logits row computed, the row of the output it belongs to. */
   int[] outputRow;
+
+  // Per logits row (not for all-logits batches): what its chunk's sampling asks of the device.
+  float[] temperature;
+  float[] minP;
+  float[] uniform;
+  int[] fullRowIndex; // logits rows returned whole
+  boolean logprobs;
+  boolean draws;
 
   private StepInputs() {}
 
@@ -111,6 +120,11 @@ final class StepInputs {
     int logitRows = batch.allLogits() ? total : chunks.size();
     in.logitsIndex = new int[logitRows];
     in.outputRow = new int[logitRows];
+    in.temperature = new float[logitRows];
+    in.minP = new float[logitRows];
+    in.uniform = new float[logitRows];
+    int[] full = new int[logitRows];
+    int fullRows = 0;
 
     int t = 0;
     int imageRow = 0;
@@ -177,9 +191,19 @@ final class StepInputs {
       } else {
         in.logitsIndex[logitRow] = base + c.length() - 1;
         in.outputRow[logitRow] = original;
+        RowSampling rs = c.sampling();
+        in.temperature[logitRow] = rs.temperature();
+        in.minP[logitRow] = rs.minP();
+        in.uniform[logitRow] = rs.uniform();
+        in.logprobs |= rs.logprobs();
+        in.draws |= rs.drawsOnDevice();
+        if (rs.fullRow()) {
+          full[fullRows++] = logitRow;
+        }
         logitRow++;
       }
     }
+    in.fullRowIndex = java.util.Arrays.copyOf(full, fullRows);
     return in;
   }
 

@@ -11,12 +11,15 @@ import io.llavaserve.engine.runner.ModelRunner;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.sampling.RowOutput;
+import io.llavaserve.engine.sampling.RowSampling;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.ndarray.buffer.FloatDataBuffer;
@@ -130,7 +133,11 @@ public final class TfModelRunner implements ModelRunner {
     SequenceChunk prefill = SequenceChunk.text(new int[] {0, 0}, 0, block);
     execute(ScheduledBatch.of(List.of(decode)));
     execute(ScheduledBatch.of(List.of(prefill)));
-    execute(ScheduledBatch.of(List.of(decode, prefill)));
+    execute(
+        ScheduledBatch.of(
+            List.of(
+                decode.withSampling(RowSampling.draw(1f, 0f, 0.5f).withLogprobs()),
+                prefill.withSampling(RowSampling.full()))));
   }
 
   public static TfModelRunner load(
@@ -222,25 +229,23 @@ public final class TfModelRunner implements ModelRunner {
 
   @Override
   public StepOutput execute(ScheduledBatch batch) {
-    return execute(batch, null);
-  }
-
-  @Override
-  public StepOutput execute(ScheduledBatch batch, float[] reuse) {
     StepInputs in = StepInputs.of(batch, kvCache, config);
     DecoderStep step = steps.get(DecoderStep.Mode.of(in.decodeSeqs, in.prefillSeqs));
-    List<TInt32> owned = new ArrayList<>();
-    try (TFloat32 imageRows =
-        TFloat32.tensorOf(
-            Shape.of(in.imageRowCount, config.text().hiddenSize()),
-            DataBuffers.of(in.imageRows, true, false))) {
+    List<Tensor> owned = new ArrayList<>();
+    try {
       Session.Runner run =
           session
               .runner()
               .feed(step.inputIds, own(owned, in.inputIds, in.inputIds.length))
               .feed(step.positions, own(owned, in.positions, in.positions.length))
               .feed(step.slots, own(owned, in.slots, in.positions.length, in.kvHeads, 3))
-              .feed(step.imageRows, imageRows)
+              .feed(
+                  step.imageRows,
+                  own(
+                      owned,
+                      TFloat32.tensorOf(
+                          Shape.of(in.imageRowCount, config.text().hiddenSize()),
+                          DataBuffers.of(in.imageRows, true, false))))
               .feed(step.imagePositions, own(owned, in.imagePositions, in.imageRowCount, 1))
               .feed(step.logitsIndex, own(owned, in.logitsIndex, in.logitsIndex.length));
       if (step.mode.decode) {
@@ -262,33 +267,91 @@ public final class TfModelRunner implements ModelRunner {
                 step.prefillGatherIndex,
                 own(owned, in.prefillGatherIndex, in.prefillGatherIndex.length));
       }
-      try (Result r = run.fetch(step.logits).run()) {
-        TFloat32 out = (TFloat32) r.get(0);
-        int vocab = vocabSize();
-        int rows = in.logitsIndex.length;
-        int size = rows * vocab;
-        // Grown with headroom so that a few more rows next step still fit.
-        float[] logits =
-            reuse != null && reuse.length >= size
-                ? reuse
-                : new float
-                    [Math.max(size, Math.min(2 * size, reuse == null ? 0 : 2 * reuse.length))];
-        FloatDataBuffer src = out.asRawTensor().data().asFloats();
-        for (int i = 0; i < rows; i++) {
-          src.offset((long) i * vocab).read(logits, in.outputRow[i] * vocab, vocab);
+      int vocab = vocabSize();
+      if (batch.allLogits()) {
+        try (Result r = run.fetch(step.logits).run()) {
+          FloatDataBuffer src = ((TFloat32) r.get(0)).asRawTensor().data().asFloats();
+          float[] logits = new float[in.logitsIndex.length * vocab];
+          for (int i = 0; i < in.logitsIndex.length; i++) {
+            src.offset((long) i * vocab).read(logits, in.outputRow[i] * vocab, vocab);
+          }
+          return new StepOutput(vocab, List.of(), logits);
         }
-        return new StepOutput(rows, vocab, logits);
       }
+      return sample(run, step.sampling, in, owned, vocab);
     } finally {
-      owned.forEach(TInt32::close);
+      owned.forEach(Tensor::close);
     }
   }
 
+  /** Feeds the rows' sampling, runs the step, and reads one {@link RowOutput} per chunk. */
+  private StepOutput sample(
+      Session.Runner run, SamplingHead head, StepInputs in, List<Tensor> owned, int vocab) {
+    int rows = in.logitsIndex.length;
+    boolean full = in.fullRowIndex.length > 0;
+    run.feed(head.temperature, own(owned, floats(in.temperature)))
+        .feed(head.minP, own(owned, floats(in.minP)))
+        .feed(head.uniform, own(owned, floats(in.uniform)))
+        .feed(head.fullRowIndex, own(owned, in.fullRowIndex, in.fullRowIndex.length));
+    head.fetches(in.logprobs, in.draws, full).forEach(run::fetch);
+    try (Result r = run.run()) {
+      int k = (int) r.get(0).shape().get(1);
+      float[] topLogits = new float[rows * k];
+      int[] topIds = new int[rows * k];
+      ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(topLogits);
+      ((TInt32) r.get(1)).asRawTensor().data().asInts().read(topIds);
+      int next = 2;
+      float[] lse = new float[rows];
+      if (in.logprobs) {
+        ((TFloat32) r.get(next++)).asRawTensor().data().asFloats().read(lse);
+      } else {
+        java.util.Arrays.fill(lse, Float.NaN);
+      }
+      int[] drawn = new int[rows];
+      float[] drawnLogit = new float[rows];
+      if (in.draws) {
+        ((TInt32) r.get(next++)).asRawTensor().data().asInts().read(drawn);
+        ((TFloat32) r.get(next++)).asRawTensor().data().asFloats().read(drawnLogit);
+      }
+      float[][] fullRows = new float[rows][];
+      if (full) {
+        FloatDataBuffer src = ((TFloat32) r.get(next)).asRawTensor().data().asFloats();
+        for (int f = 0; f < in.fullRowIndex.length; f++) {
+          float[] row = new float[vocab];
+          src.offset((long) f * vocab).read(row);
+          fullRows[in.fullRowIndex[f]] = row;
+        }
+      }
+      RowOutput[] out = new RowOutput[rows];
+      for (int i = 0; i < rows; i++) {
+        boolean draws = in.temperature[i] > 0;
+        out[in.outputRow[i]] =
+            new RowOutput(
+                vocab,
+                java.util.Arrays.copyOfRange(topIds, i * k, (i + 1) * k),
+                java.util.Arrays.copyOfRange(topLogits, i * k, (i + 1) * k),
+                lse[i],
+                draws ? drawn[i] : -1,
+                draws ? drawnLogit[i] : Float.NaN,
+                fullRows[i]);
+      }
+      return new StepOutput(vocab, List.of(out), null);
+    }
+  }
+
+  private static TFloat32 floats(float[] data) {
+    return TFloat32.tensorOf(Shape.of(data.length), DataBuffers.of(data, true, false));
+  }
+
+  /** A tensor whose closing is left to {@code owned}. */
+  private static <T extends Tensor> T own(List<Tensor> owned, T tensor) {
+    owned.add(tensor);
+    return tensor;
+  }
+
   /** An int tensor whose closing is left to {@code owned}. */
-  private static TInt32 own(List<TInt32> owned, int[] data, long... shape) {
-    TInt32 t = ints(data, shape);
-    owned.add(t);
-    return t;
+  private static TInt32 own(List<Tensor> owned, int[] data, long... shape) {
+    return own(owned, ints(data, shape));
   }
 
   private static TInt32 ints(int[] data, long... shape) {

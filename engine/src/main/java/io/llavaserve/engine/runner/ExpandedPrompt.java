@@ -76,13 +76,23 @@ public record ExpandedPrompt(int[] tokens, int[] imageStarts, int rowsPerImage) 
       throw new IllegalArgumentException(
           "prompt has " + imageStarts.length + " images but " + features.size() + " were given");
     }
+    return placements(from, to, features::get);
+  }
+
+  /**
+   * The image rows that fall in the chunk {@code [from, to)}, asking {@code features} for image
+   * {@code i}'s features only when the chunk overlaps it.
+   */
+  public List<ImagePlacement> placements(
+      int from, int to, java.util.function.IntFunction<ImageFeatures> features) {
     List<ImagePlacement> out = new ArrayList<>();
     for (int i = 0; i < imageStarts.length; i++) {
       int start = Math.max(from, imageStarts[i]);
       int end = Math.min(to, imageStarts[i] + rowsPerImage);
       if (start < end) {
         out.add(
-            new ImagePlacement(start - from, features.get(i), start - imageStarts[i], end - start));
+            new ImagePlacement(
+                start - from, features.apply(i), start - imageStarts[i], end - start));
       }
     }
     return out;

@@ -12,18 +12,11 @@ public interface ModelRunner extends AutoCloseable {
   /** Vision tower and projector for {@code images} in one run; one result per image. */
   List<ImageFeatures> encodeImages(List<PixelValues> images);
 
-  /** One decoder step over the paged KV cache; the logits are a new array. */
-  StepOutput execute(ScheduledBatch batch);
-
   /**
-   * One decoder step that may write its logits into {@code reuse} (when it holds enough floats)
-   * instead of a new array, so that a loop stepping many times does not allocate megabytes of fresh
-   * memory per step. The caller must be done with any earlier output in {@code reuse}; a returned
-   * array other than {@code reuse} is a good one to pass next time.
+   * One decoder step over the paged KV cache: for each chunk, the candidates of its last token and
+   * what its sampling asks for, or every logit of the step when the batch asks for all.
    */
-  default StepOutput execute(ScheduledBatch batch, float[] reuse) {
-    return execute(batch);
-  }
+  StepOutput execute(ScheduledBatch batch);
 
   /** The pool this runner's KV cache was built with. */
   KvCacheConfig kvCache();

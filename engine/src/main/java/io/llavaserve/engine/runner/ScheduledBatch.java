@@ -1,5 +1,6 @@
 package io.llavaserve.engine.runner;
 
+import io.llavaserve.engine.sampling.RowSampling;
 import java.util.List;
 
 /**
@@ -21,6 +22,11 @@ public record ScheduledBatch(List<SequenceChunk> chunks, boolean allLogits) {
 
   public static ScheduledBatch of(List<SequenceChunk> chunks) {
     return new ScheduledBatch(chunks, false);
+  }
+
+  /** A batch whose output holds the whole logits row of every chunk's last token. */
+  public static ScheduledBatch withLogits(List<SequenceChunk> chunks) {
+    return of(chunks.stream().map(c -> c.withSampling(RowSampling.full())).toList());
   }
 
   /** New tokens across all chunks. */

@@ -1,5 +1,6 @@
 package io.llavaserve.engine.runner;
 
+import io.llavaserve.engine.sampling.RowSampling;
 import java.util.List;
 
 /**
@@ -15,9 +16,14 @@ import java.util.List;
  * @param startPosition position of the first new token (the number of tokens already cached)
  * @param blockTable KV block ids covering positions {@code 0 .. startPosition+tokens-1}
  * @param images image feature rows to place at image-token positions of this chunk
+ * @param sampling what the step computes from the logits of the chunk's last token
  */
 public record SequenceChunk(
-    int[] tokenIds, int startPosition, int[] blockTable, List<ImagePlacement> images) {
+    int[] tokenIds,
+    int startPosition,
+    int[] blockTable,
+    List<ImagePlacement> images,
+    RowSampling sampling) {
 
   public SequenceChunk {
     if (tokenIds.length == 0) {
@@ -27,6 +33,7 @@ public record SequenceChunk(
       throw new IllegalArgumentException("startPosition must be >= 0");
     }
     images = List.copyOf(images);
+    java.util.Objects.requireNonNull(sampling, "sampling");
     for (ImagePlacement p : images) {
       if (p.chunkOffset() + p.rowCount() > tokenIds.length) {
         throw new IllegalArgumentException("image placement runs past the end of the chunk");
@@ -34,9 +41,20 @@ public record SequenceChunk(
     }
   }
 
+  /** A chunk whose step returns only the candidates of its last token. */
+  public SequenceChunk(
+      int[] tokenIds, int startPosition, int[] blockTable, List<ImagePlacement> images) {
+    this(tokenIds, startPosition, blockTable, images, RowSampling.CANDIDATES);
+  }
+
   /** A chunk with no image rows. */
   public static SequenceChunk text(int[] tokenIds, int startPosition, int[] blockTable) {
     return new SequenceChunk(tokenIds, startPosition, blockTable, List.of());
+  }
+
+  /** This chunk with {@code sampling} for its last token. */
+  public SequenceChunk withSampling(RowSampling sampling) {
+    return new SequenceChunk(tokenIds, startPosition, blockTable, images, sampling);
   }
 
   public int length() {

@@ -29,6 +29,9 @@ public final class Sampler {
   private static final int BINS_PER_UNIT = 4;
   private static final int NUM_BINS = 256;
 
+  /** 0, 1, 2, ...: candidate positions standing for themselves in {@link #drawFromRanked}. */
+  private static final int[] IDENTITY = java.util.stream.IntStream.range(0, 1024).toArray();
+
   private final SamplingParams params;
   private final SplittableRandom random;
   private final Penalties penalties;
@@ -66,6 +69,71 @@ public final class Sampler {
   public void accept(int tokenId) {
     penalties.accept(tokenId);
     numGenerated++;
+  }
+
+  /**
+   * What the next step must compute for this sequence's token: candidates only (greedy, top-k up to
+   * {@link RowOutput#CANDIDATES}), a draw on the device (temperature and min-p over the whole
+   * vocabulary; it takes this token's number from the sequence's random generator), or the whole
+   * row (penalties, top-p without top-k, a larger top-k). Call once per token, just before the step
+   * that produces it, and pass that step's output to {@link #sample(RowOutput)}.
+   */
+  public RowSampling next(int vocabSize) {
+    boolean topK = params.topKActive(vocabSize);
+    RowSampling row;
+    if (penalties.active()
+        || (!params.isGreedy()
+            && (topK ? params.topK() > RowOutput.CANDIDATES : params.topP() < 1))) {
+      row = RowSampling.full();
+    } else if (params.isGreedy() || topK) {
+      row = RowSampling.CANDIDATES;
+    } else {
+      row =
+          RowSampling.draw(
+              (float) params.temperature(), (float) params.minP(), uniform(random.nextDouble()));
+    }
+    return params.logprobs() >= 0 ? row.withLogprobs() : row;
+  }
+
+  /** {@code u} as a float below 1 (a double just under 1 would round up to 1f). */
+  private static float uniform(double u) {
+    return Math.min((float) u, Math.nextDown(1f));
+  }
+
+  /**
+   * The token of a step's output for the row {@link #next(int)} asked for: the full row is sampled
+   * here; otherwise greedy takes the top candidate, top-k draws among the candidates, and the
+   * device draw is taken as it is. Logprobs come from the candidates and the row's normaliser.
+   */
+  public SampledToken sample(RowOutput row) {
+    if (row.fullRow() != null) {
+      return sample(row.fullRow(), 0, row.vocabSize());
+    }
+    int chosen;
+    if (params.isGreedy()) {
+      chosen = row.topIds()[0];
+    } else if (params.topKActive(row.vocabSize())) {
+      int k = Math.min(params.topK(), row.topIds().length);
+      double invTemperature = 1.0 / params.temperature();
+      chosen =
+          row.topIds()[
+              drawFromRanked(
+                  row.topLogits(), 0, IDENTITY, k, row.topLogits()[0], invTemperature, -1)];
+    } else if (row.drawn() >= 0) {
+      chosen = row.drawn();
+    } else {
+      throw new IllegalStateException("the step drew no token for a sampled row");
+    }
+    if (params.logprobs() < 0) {
+      return new SampledToken(chosen, Float.NaN, List.of());
+    }
+    float logZ = row.logSumExp();
+    int top = Math.min(params.logprobs(), row.topIds().length);
+    List<TokenLogprob> alternatives = new java.util.ArrayList<>(top);
+    for (int j = 0; j < top; j++) {
+      alternatives.add(new TokenLogprob(row.topIds()[j], row.topLogits()[j] - logZ));
+    }
+    return new SampledToken(chosen, row.logitOf(chosen) - logZ, alternatives);
   }
 
   /** Samples from a whole array of logits. */

@@ -287,7 +287,7 @@ class GeneratorTest {
     Arrays.setAll(table, i -> i);
     StepOutput out =
         runner.execute(
-            ScheduledBatch.of(
+            ScheduledBatch.withLogits(
                 List.of(
                     new SequenceChunk(
                         prompt.tokens(),
@@ -298,13 +298,13 @@ class GeneratorTest {
     List<float[]> rows = new ArrayList<>();
     int position = prompt.length();
     for (int i = 0; i < n; i++) {
-      assertEquals(1, out.rows());
+      assertEquals(1, out.rowCount());
       float[] row = out.row(0);
       rows.add(row);
       tokens[i] = argmax(row);
       out =
           runner.execute(
-              ScheduledBatch.of(
+              ScheduledBatch.withLogits(
                   List.of(SequenceChunk.text(new int[] {tokens[i]}, position++, table))));
     }
     return new Manual(tokens, rows);

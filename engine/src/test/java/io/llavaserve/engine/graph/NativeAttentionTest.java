@@ -330,7 +330,8 @@ class NativeAttentionTest {
       StepOutput b = exact.execute(prefill);
       for (int pos = 30; pos < 40; pos++) {
         ScheduledBatch step =
-            ScheduledBatch.of(List.of(SequenceChunk.text(new int[] {ids[pos]}, pos, table)));
+            ScheduledBatch.withLogits(
+                List.of(SequenceChunk.text(new int[] {ids[pos]}, pos, table)));
         a = half.execute(step);
         b = exact.execute(step);
         float[] expected = b.row(0);
@@ -342,10 +343,10 @@ class NativeAttentionTest {
 
   private static void compare(
       TfModelRunner a, TfModelRunner b, List<SequenceChunk> chunks, String what, double tol) {
-    StepOutput x = a.execute(ScheduledBatch.of(chunks));
-    StepOutput y = b.execute(ScheduledBatch.of(chunks));
-    assertEquals(y.rows(), x.rows());
-    for (int r = 0; r < x.rows(); r++) {
+    StepOutput x = a.execute(ScheduledBatch.withLogits(chunks));
+    StepOutput y = b.execute(ScheduledBatch.withLogits(chunks));
+    assertEquals(y.rowCount(), x.rowCount());
+    for (int r = 0; r < x.rowCount(); r++) {
       assertClose(y.row(r), x.row(r), tol, what + " row " + r);
     }
   }

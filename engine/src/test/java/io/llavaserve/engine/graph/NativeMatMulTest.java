@@ -177,10 +177,10 @@ class NativeMatMulTest {
       StepOutput a = nat.execute(new ScheduledBatch(prefill, true));
       StepOutput b = graph.execute(new ScheduledBatch(prefill, true));
       StepOutput f = exact.execute(new ScheduledBatch(prefill, true));
-      assertEquals(f.rows(), a.rows());
+      assertEquals(f.rowCount(), a.rowCount());
       double nativeError = 0;
       double graphError = 0;
-      for (int r = 0; r < a.rows(); r++) {
+      for (int r = 0; r < a.rowCount(); r++) {
         float[] expected = f.row(r);
         float[] got = a.row(r);
         float[] graphs = b.row(r);

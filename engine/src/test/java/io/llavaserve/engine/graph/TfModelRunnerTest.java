@@ -1,6 +1,8 @@
 package io.llavaserve.engine.graph;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,6 +19,8 @@ import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.sampling.RowOutput;
+import io.llavaserve.engine.sampling.RowSampling;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,7 +77,7 @@ class TfModelRunnerTest {
       StepOutput out = runner.execute(new ScheduledBatch(List.of(chunk), true));
       List<float[]> refPixels = pixels.stream().map(PixelValues::data).toList();
       float[][] expected = ref.logits(ids, refPixels);
-      assertEquals(n, out.rows());
+      assertEquals(n, out.rowCount());
       double spread = 0;
       for (int t = 0; t < n; t++) {
         assertClose(expected[t], out.row(t), 1e-4, "logits at position " + t);
@@ -225,31 +229,52 @@ class TfModelRunnerTest {
     }
   }
 
-  /** Logits written into a caller's buffer are the same as in a new array, and the rest is left. */
+  /**
+   * What a step computes on the device for each row (candidates, normaliser, the inverse-CDF draw,
+   * whole rows) equals the host's reference computed from the same logits.
+   */
   @Test
-  void reusesTheCallersLogitsBuffer() throws Exception {
+  void deviceSamplingMatchesTheHostReference() throws Exception {
     TinyCheckpoint.write(dir, TinySpec.tiny());
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
       int vocab = runner.vocabSize();
-      ScheduledBatch prefill =
-          ScheduledBatch.of(
-              List.of(
-                  SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
-                  SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1})));
-      StepOutput fresh = runner.execute(prefill);
-      assertEquals(2 * vocab, fresh.logits().length);
-      float[] buffer = new float[3 * vocab];
-      java.util.Arrays.fill(buffer, 42f);
-      StepOutput reused = runner.execute(prefill, buffer);
-      assertTrue(reused.logits() == buffer, "a large enough buffer is written in place");
-      for (int r = 0; r < 2; r++) {
-        assertClose(fresh.row(r), reused.row(r), 0, "row " + r);
+      List<SequenceChunk> chunks =
+          List.of(
+              SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
+              SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1}),
+              SequenceChunk.text(new int[] {10, 11, 12, 13}, 0, new int[] {2, 3}),
+              SequenceChunk.text(new int[] {14}, 0, new int[] {4}));
+      StepOutput logits = runner.execute(ScheduledBatch.withLogits(chunks));
+      RowSampling[] asked = {
+        RowSampling.CANDIDATES.withLogprobs(),
+        RowSampling.draw(0.8f, 0.05f, 0.37f).withLogprobs(),
+        RowSampling.draw(1.5f, 0f, 0.91f),
+        RowSampling.full()
+      };
+      List<SequenceChunk> sampled = new java.util.ArrayList<>();
+      for (int i = 0; i < chunks.size(); i++) {
+        sampled.add(chunks.get(i).withSampling(asked[i]));
       }
-      assertEquals(42f, buffer[2 * vocab]);
-      StepOutput grown = runner.execute(prefill, new float[vocab]);
-      assertTrue(grown.logits().length >= 2 * vocab);
-      assertClose(fresh.row(1), grown.row(1), 0, "grown buffer row 1");
+      // The same positions again: the cache slots are rewritten with the same values.
+      StepOutput out = runner.execute(ScheduledBatch.of(sampled));
+      assertEquals(chunks.size(), out.rows().size());
+      for (int i = 0; i < chunks.size(); i++) {
+        RowOutput want = RowOutput.of(logits.row(i), 0, vocab, asked[i]);
+        RowOutput got = out.rows().get(i);
+        assertArrayEquals(want.topIds(), got.topIds(), "candidates of row " + i);
+        assertClose(want.topLogits(), got.topLogits(), 1e-6, "candidate logits of row " + i);
+        if (asked[i].logprobs()) {
+          assertEquals(want.logSumExp(), got.logSumExp(), 1e-4, "normaliser of row " + i);
+        }
+        assertEquals(want.drawn(), got.drawn(), "draw of row " + i);
+        if (asked[i].fullRow()) {
+          assertClose(logits.row(i), got.fullRow(), 0, "full row " + i);
+        } else {
+          assertNull(got.fullRow(), "row " + i + " did not ask for its logits");
+        }
+      }
+      assertTrue(out.rows().get(1).drawn() >= 0 && out.rows().get(2).drawn() >= 0);
     }
   }
 
@@ -283,7 +308,7 @@ class TfModelRunnerTest {
     SequenceChunk c =
         new SequenceChunk(p.slice(from, to), from, blocks(0, to, 4), p.placements(from, to, f));
     StepOutput out = runner.execute(new ScheduledBatch(List.of(c), true));
-    float[][] rows = new float[out.rows()][];
+    float[][] rows = new float[out.rowCount()][];
     for (int i = 0; i < rows.length; i++) {
       rows[i] = out.row(i);
     }

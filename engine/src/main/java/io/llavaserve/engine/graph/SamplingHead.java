@@ -1,0 +1,116 @@
+package io.llavaserve.engine.graph;
+
+import io.llavaserve.engine.sampling.RowOutput;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.math.Cumsum;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The end of a decoder step that keeps the logits on the device: per row the {@link
+ * RowOutput#CANDIDATES} most likely tokens, the log-normaliser, a draw over the whole vocabulary
+ * (inverse CDF at the row's temperature, weights under min-p zeroed, at the row's uniform number;
+ * weights in float32, their running sum in float64), and the whole rows the host asked for. The
+ * session fetches only what the step's rows need, so the graph computes only that.
+ */
+final class SamplingHead {
+
+  final Placeholder<TFloat32> temperature; // [S']
+  final Placeholder<TFloat32> minP; // [S']
+  final Placeholder<TFloat32> uniform; // [S']
+  final Placeholder<TInt32> fullRowIndex; // [F] logits rows copied out whole
+
+  final Operand<TFloat32> topLogits; // [S', K]
+  final Operand<TInt32> topIds; // [S', K]
+  final Operand<TFloat32> logSumExp; // [S']
+  final Operand<TInt32> drawn; // [S']
+  final Operand<TFloat32> drawnLogit; // [S']
+  final Operand<TFloat32> fullRows; // [F, vocab]
+
+  /**
+   * @param logits {@code [S', vocab]}
+   * @param prefix placeholder names' prefix, one per step mode
+   */
+  SamplingHead(GraphOps g, Operand<TFloat32> logits, int vocab, String prefix) {
+    temperature = input(g, prefix + "temperature", TFloat32.class);
+    minP = input(g, prefix + "min_p", TFloat32.class);
+    uniform = input(g, prefix + "uniform", TFloat32.class);
+    fullRowIndex = input(g, prefix + "full_row_index", TInt32.class);
+
+    int k = Math.min(RowOutput.CANDIDATES, vocab);
+    // TopKV2 orders equal values by lower index, as the host's TopK does.
+    var top = g.tf.nn.topK(logits, g.i32(k), TInt32.class);
+    topLogits = top.values();
+    topIds = top.indices();
+
+    Operand<TFloat32> max =
+        g.tf.slice(topLogits, g.tf.constant(new int[] {0, 0}), g.tf.constant(new int[] {-1, 1}));
+    Operand<TFloat32> shifted = g.tf.math.sub(logits, max);
+    logSumExp =
+        g.reshape(
+            g.tf.math.add(
+                max,
+                g.tf.math.log(
+                    g.tf.reduceSum(
+                        g.tf.math.exp(shifted),
+                        g.i32(1),
+                        org.tensorflow.op.core.ReduceSum.keepDims(true)))),
+            -1);
+
+    // Inverse CDF: the first id whose running weight exceeds uniform * total. A greedy row's
+    // temperature of 0 gives weight 1 to the top logit and 0 elsewhere; its draw is not used.
+    Operand<TFloat32> invT =
+        g.reshape(g.tf.math.div(g.f32(1f), g.tf.math.maximum(temperature, g.f32(1e-6f))), -1, 1);
+    Operand<TFloat32> w = g.tf.math.exp(g.tf.math.mul(shifted, invT));
+    Operand<TFloat32> keep =
+        g.tf.dtypes.cast(g.tf.math.greaterEqual(w, g.reshape(minP, -1, 1)), TFloat32.class);
+    // The running sum in float64: each token's share of a flat distribution is 1/vocab of the
+    // total, finer than float32's rounding over a long sum, and how the sum is blocked must not
+    // decide which token a seeded request draws.
+    Operand<TFloat64> cumulative =
+        g.tf.math.cumsum(
+            g.tf.dtypes.cast(g.tf.math.mul(w, keep), TFloat64.class),
+            g.i32(1),
+            Cumsum.exclusive(false));
+    Operand<TFloat64> total =
+        g.tf.slice(
+            cumulative, g.tf.constant(new int[] {0, vocab - 1}), g.tf.constant(new int[] {-1, 1}));
+    Operand<TFloat64> target =
+        g.tf.math.mul(g.tf.dtypes.cast(g.reshape(uniform, -1, 1), TFloat64.class), total);
+    Operand<TInt32> index =
+        g.tf.math.minimum(
+            g.reshape(g.tf.upperBound(cumulative, target, TInt32.class), -1), g.i32(vocab - 1));
+    drawn = index;
+    Operand<TInt32> rows = g.dim(logits, 0);
+    Operand<TInt32> flat =
+        g.tf.math.add(g.tf.math.mul(g.tf.range(g.i32(0), rows, g.i32(1)), g.i32(vocab)), index);
+    drawnLogit = g.tf.gather(g.reshape(logits, -1), flat, g.i32(0));
+
+    fullRows = g.tf.gather(logits, fullRowIndex, g.i32(0));
+  }
+
+  private static <T extends org.tensorflow.types.family.TType> Placeholder<T> input(
+      GraphOps g, String name, Class<T> type) {
+    return g.tf.withName(name).placeholder(type, Placeholder.shape(Shape.of(-1)));
+  }
+
+  /** The operands a step fetches, in order, for the given needs. */
+  List<Operand<?>> fetches(boolean logprobs, boolean draws, boolean full) {
+    List<Operand<?>> out = new java.util.ArrayList<>(List.of(topLogits, topIds));
+    if (logprobs) {
+      out.add(logSumExp);
+    }
+    if (draws) {
+      out.add(drawn);
+      out.add(drawnLogit);
+    }
+    if (full) {
+      out.add(fullRows);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,53 @@
+package io.llavaserve.engine.sampling;
+
+/**
+ * What a model step computes for one sequence's next token, beside the candidates every row gets
+ * ({@link RowOutput}): a draw over the whole vocabulary on the device, or the whole logits row for
+ * the host.
+ *
+ * <p>The {@link Sampler} decides, per token, from the request's parameters: greedy and top-k need
+ * only the candidates; temperature and min-p sampling over the whole vocabulary are drawn on the
+ * device by inverse CDF with {@code uniform}, a number from the sequence's own random generator (so
+ * a seeded request draws the same tokens whatever shares its batch); penalties and top-p without
+ * top-k need every logit, so that row alone is copied out.
+ *
+ * @param temperature divides the logits before the device draw; 0 for no draw
+ * @param minP tokens whose probability is below {@code minP} times the most likely's are left out
+ *     of the device draw
+ * @param uniform where the device draw lands in the cumulative mass, in [0, 1)
+ * @param fullRow whether the step returns this row's logits
+ * @param logprobs whether the step returns the row's log-normaliser, for reported logprobs
+ */
+public record RowSampling(
+    float temperature, float minP, float uniform, boolean fullRow, boolean logprobs) {
+
+  /** Candidates only: greedy, top-k, or a row nobody samples from (a partial prefill chunk). */
+  public static final RowSampling CANDIDATES = new RowSampling(0f, 0f, 0f, false, false);
+
+  public RowSampling {
+    if (!(temperature >= 0) || !(minP >= 0 && minP <= 1) || !(uniform >= 0 && uniform < 1)) {
+      throw new IllegalArgumentException(
+          "temperature " + temperature + ", minP " + minP + ", uniform " + uniform);
+    }
+  }
+
+  /** A draw over the whole vocabulary on the device. */
+  public static RowSampling draw(float temperature, float minP, float uniform) {
+    return new RowSampling(temperature, minP, uniform, false, false);
+  }
+
+  /** The whole logits row, for the host to sample from. */
+  public static RowSampling full() {
+    return new RowSampling(0f, 0f, 0f, true, false);
+  }
+
+  /** This row with the log-normaliser as well. */
+  public RowSampling withLogprobs() {
+    return new RowSampling(temperature, minP, uniform, fullRow, true);
+  }
+
+  /** Whether the step draws this row's token on the device. */
+  public boolean drawsOnDevice() {
+    return temperature > 0;
+  }
+}
