@@ -109,7 +109,7 @@ final class EvalCommand implements Callable<Integer> {
 
   /** Runs every sample's question through {@code dir}'s model and scores the answers. */
   private EvalScores evaluate(Path dir, List<Sample> samples, PrintWriter out) throws Exception {
-    EngineConfig config = ServeCommand.engineConfig(model.settings(), null, null, null);
+    EngineConfig config = ServingConfig.engine(model.settings());
     List<EvalRunner.Question> questions =
         samples.stream()
             .map(

@@ -1,6 +1,5 @@
 package io.llavaserve.cli;
 
-import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.engine.LlavaModel;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -105,19 +104,5 @@ final class ServeCommand implements Callable<Integer> {
         "server.port", port,
         "server.api-keys", apiKeys != null ? String.join(",", apiKeys) : null,
         "model.served-name", servedName);
-  }
-
-  /**
-   * The engine configuration of {@code s}, each non-null argument overriding its key. Kept only
-   * until {@code EvalCommand} maps with {@link ServingConfig#engine} itself.
-   */
-  static EngineConfig engineConfig(
-      Settings s, Integer maxNumSeqs, Integer maxNumBatchedTokens, Integer maxWaitingRequests) {
-    return ServingConfig.engine(
-        s.with(
-            Settings.flags(
-                "scheduler.max-num-seqs", maxNumSeqs,
-                "scheduler.max-num-batched-tokens", maxNumBatchedTokens,
-                "scheduler.max-waiting-requests", maxWaitingRequests)));
   }
 }

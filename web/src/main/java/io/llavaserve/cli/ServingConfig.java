@@ -114,6 +114,7 @@ record ServingConfig(
         .drainTimeoutSeconds(s.intValue("server.drain-timeout-seconds"))
         .limits(limits(s))
         .wsMaxRequestsPerSocket(s.intValue("server.ws-max-requests-per-socket"))
+        .instances(s.intValue("server.instances"))
         .batch(batch(s))
         .build();
   }

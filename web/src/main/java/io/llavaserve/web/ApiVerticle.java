@@ -22,50 +22,102 @@ import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
 import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
 /**
- * The HTTP front end: the route table, pointing at handler classes. The server socket belongs to
- * {@link LlavaServer}, which answers with this router once the model is loaded.
+ * One HTTP front end on one event loop: it owns its server socket (Vert.x shares one listening port
+ * among all instances and hands each connection to one of them, round robin) and its route table.
+ * {@link LlavaServer} deploys one instance per event loop; the engine, the metrics, the batch jobs
+ * and the server state are shared by all, the router and its handlers are this instance's.
+ *
+ * <p>Until the model is loaded it answers {@code /health} 200 and everything else 503; {@link
+ * #serve} swaps in the API on this instance's own event loop.
  */
 final class ApiVerticle extends AbstractVerticle {
 
-  private final ServerConfig config;
-  private final ServedModel served;
-  private final ServerState state;
-  private final ImageUrlFetcher fetcher;
-  private final ServerMetrics metrics;
-  private final BatchStore batchStore;
-  private volatile Router router;
-  private volatile BatchRunner batchRunner;
-
-  ApiVerticle(
-      ServerConfig config,
+  /** What every instance shares once the model is loaded. */
+  record Api(
       ServedModel served,
-      ServerState state,
       ImageUrlFetcher fetcher,
       ServerMetrics metrics,
-      BatchStore batchStore) {
+      BatchStore batchStore,
+      BatchRunner batchRunner) {}
+
+  private final ServerConfig config;
+  private final ServerState state;
+  private final int port;
+  private volatile Router router;
+  private volatile HttpServer server;
+
+  /**
+   * @param port the port to listen on; negative: a free port shared by every instance given the
+   *     same negative number (Vert.x's spelling of a shared port 0)
+   */
+  ApiVerticle(ServerConfig config, ServerState state, int port) {
     this.config = config;
-    this.batchStore = batchStore;
-    this.served = served;
     this.state = state;
-    this.fetcher = fetcher;
-    this.metrics = metrics;
+    this.port = port;
   }
 
   @Override
   public void start(Promise<Void> started) {
     HealthHandler health = new HealthHandler(state);
-    ModelsHandler models = new ModelsHandler(served);
+    Router loading = Router.router(vertx);
+    loading.get("/health").handler(health::alive);
+    loading.get("/ready").handler(health::ready);
+    loading.route().handler(health::requireReady);
+    router = loading;
+    // A WebSocket message is a request body: the same cap applies to it.
+    int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
+    HttpServer http =
+        vertx.createHttpServer(
+            new HttpServerOptions()
+                .setMaxWebSocketFrameSize(maxMessage)
+                .setMaxWebSocketMessageSize(maxMessage));
+    http.requestHandler(request -> router.handle(request))
+        .listen(port, config.host())
+        .onSuccess(
+            bound -> {
+              server = bound;
+              started.complete();
+            })
+        .onFailure(started::fail);
+  }
+
+  /** The port this instance listens on, once started. */
+  int actualPort() {
+    return server.actualPort();
+  }
+
+  /** Serves the API from now on; runs on this instance's event loop. */
+  Future<Void> serve(Api api) {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(
+        v -> {
+          try {
+            router = apiRouter(api);
+            done.complete();
+          } catch (RuntimeException e) {
+            done.fail(e);
+          }
+        });
+    return done.future();
+  }
+
+  private Router apiRouter(Api api) {
+    HealthHandler health = new HealthHandler(state);
+    ModelsHandler models = new ModelsHandler(api.served());
 
     Router router = Router.router(vertx);
     router.get("/health").handler(health::alive);
     router.get("/ready").handler(health::ready);
-    router.get("/metrics").handler(new MetricsHandler(metrics));
+    router.get("/metrics").handler(new MetricsHandler(api.metrics()));
 
     ChatPageHandler chatPage = new ChatPageHandler();
     router.get("/").handler(chatPage);
@@ -74,6 +126,7 @@ final class ApiVerticle extends AbstractVerticle {
     router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
     router.route("/v1/*").handler(health::requireReady);
     BatchConfig batch = config.batch();
+    BatchStore batchStore = api.batchStore();
     if (batchStore != null) {
       // Uploads stream to the data directory (same file system: stored by a rename).
       router
@@ -85,11 +138,11 @@ final class ApiVerticle extends AbstractVerticle {
     }
     router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     RequestLifecycle lifecycle =
-        new RequestLifecycle(vertx, served, state, config.limits(), fetcher, metrics);
+        new RequestLifecycle(
+            vertx, api.served(), state, config.limits(), api.fetcher(), api.metrics());
     if (batchStore != null) {
-      batchRunner = new BatchRunner(batchStore, lifecycle, batch.maxInFlight());
       FilesHandler files = new FilesHandler(batchStore.files());
-      BatchesHandler batches = new BatchesHandler(batchStore, batchRunner);
+      BatchesHandler batches = new BatchesHandler(batchStore, api.batchRunner());
       router.post("/v1/files").handler(files::upload);
       router.get("/v1/files").handler(files::list);
       router.get("/v1/files/:id").handler(files::get);
@@ -113,7 +166,7 @@ final class ApiVerticle extends AbstractVerticle {
         404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));
     router.errorHandler(
         405, ctx -> fail(ctx, ApiError.methodNotAllowed(route(ctx) + " is not allowed")));
-    router.errorHandler(413, ctx -> fail(ctx, ApiError.tooLarge(null, tooLarge(ctx))));
+    router.errorHandler(413, ctx -> fail(ctx, ApiError.tooLarge(null, tooLarge(ctx, batchStore))));
     router.errorHandler(
         500,
         ctx ->
@@ -122,17 +175,10 @@ final class ApiVerticle extends AbstractVerticle {
                 ctx.failure() != null
                     ? ctx.failure()
                     : new IllegalStateException("unknown failure")));
-
-    this.router = router;
-    started.complete();
-  }
-
-  /** The routes, once started. */
-  Router router() {
     return router;
   }
 
-  private String tooLarge(RoutingContext ctx) {
+  private String tooLarge(RoutingContext ctx, BatchStore batchStore) {
     if (batchStore != null && ctx.request().path().equals("/v1/files")) {
       return "the file is larger than "
           + config.batch().maxFileBytes()
@@ -141,11 +187,6 @@ final class ApiVerticle extends AbstractVerticle {
     return "the request body is larger than "
         + config.maxBodyBytes()
         + " bytes (server.max-body-bytes)";
-  }
-
-  /** The batch-job runner, or null when batch jobs are off. */
-  BatchRunner batchRunner() {
-    return batchRunner;
   }
 
   private static String route(RoutingContext ctx) {

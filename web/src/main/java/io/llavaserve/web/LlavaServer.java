@@ -2,90 +2,83 @@ package io.llavaserve.web;
 
 import io.llavaserve.web.batchjobs.BatchRunner;
 import io.llavaserve.web.batchjobs.BatchStore;
-import io.llavaserve.web.http.HealthHandler;
+import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ServedModel;
 import io.vertx.core.DeploymentOptions;
-import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.http.HttpServerRequest;
-import io.vertx.ext.web.Router;
+import io.vertx.core.VertxOptions;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
- * The HTTP server. It binds first and answers while the model loads ({@code /health} 200, {@code
- * /ready} and every API route 503), then serves the API once {@link #serve} hands it the loaded
- * model. It closes in two halves around the engine, which it uses but does not own: {@link #drain}
- * stops accepting (readiness and new requests answer 503), lets running requests finish up to a
- * timeout and stops the batch jobs; the owner then closes the engine, whose last aborts still reach
- * their clients, and then {@link #close} closes Vert.x.
+ * The HTTP server: {@link ApiVerticle} instances, one per event loop, sharing one port. It binds
+ * first and answers while the model loads ({@code /health} 200, {@code /ready} and every API route
+ * 503), then serves the API once {@link #serve} hands it the loaded model. It closes in two halves
+ * around the engine, which it uses but does not own: {@link #drain} stops accepting (readiness and
+ * new requests answer 503), lets running requests finish up to a timeout and stops the batch jobs;
+ * the owner then closes the engine, whose last aborts still reach their clients, and then {@link
+ * #close} closes Vert.x.
  */
 public final class LlavaServer implements AutoCloseable {
+
+  /** Front ends when {@code server.instances} is 0: Vert.x's own event-loop count. */
+  public static final int DEFAULT_EVENT_LOOPS = VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
 
   private static final Logger LOG = Logger.getLogger(LlavaServer.class.getName());
 
   private final Vertx vertx;
   private final ServerConfig config;
   private final ServerState state;
-  private final int port;
+  private final List<ApiVerticle> instances;
   private final Duration drainTimeout;
-  private final AtomicReference<Handler<HttpServerRequest>> routes;
   private volatile ServedModel served;
   private volatile BatchRunner batches;
   private boolean drained;
   private boolean closed;
 
   private LlavaServer(
-      Vertx vertx,
-      ServerConfig config,
-      ServerState state,
-      int port,
-      AtomicReference<Handler<HttpServerRequest>> routes) {
+      Vertx vertx, ServerConfig config, ServerState state, List<ApiVerticle> instances) {
     this.vertx = vertx;
     this.config = config;
     this.state = state;
-    this.port = port;
-    this.routes = routes;
+    this.instances = instances;
     this.drainTimeout = Duration.ofSeconds(config.drainTimeoutSeconds());
   }
 
-  /** Binds the port and answers as a server whose model is loading; blocks until bound. */
+  /**
+   * Deploys {@link ServerConfig#instances()} front ends, one per event loop, all on one port, and
+   * answers as a server whose model is loading; blocks until bound. A configured port 0 is resolved
+   * by the first instance and shared by the others.
+   */
   public static LlavaServer bind(ServerConfig config) throws Exception {
-    Vertx vertx = Vertx.vertx();
+    int count = config.instances() > 0 ? config.instances() : DEFAULT_EVENT_LOOPS;
+    Vertx vertx =
+        Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(count, DEFAULT_EVENT_LOOPS)));
     ServerState state = new ServerState();
-    Router loading = Router.router(vertx);
-    HealthHandler health = new HealthHandler(state);
-    loading.get("/health").handler(health::alive);
-    loading.get("/ready").handler(health::ready);
-    loading.route().handler(health::requireReady);
-    AtomicReference<Handler<HttpServerRequest>> routes = new AtomicReference<>(loading);
-    // A WebSocket message is a request body: the same cap applies to it.
-    int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
-    HttpServer server =
-        vertx.createHttpServer(
-            new HttpServerOptions()
-                .setMaxWebSocketFrameSize(maxMessage)
-                .setMaxWebSocketMessageSize(maxMessage));
+    List<ApiVerticle> instances = new CopyOnWriteArrayList<>();
+    // Port 0 as Vert.x spells a random port that all instances share: a negative one.
+    int port = config.port() == 0 ? -1 : config.port();
     try {
-      server
-          .requestHandler(request -> routes.get().handle(request))
-          .listen(config.port(), config.host())
-          .toCompletionStage()
-          .toCompletableFuture()
-          .get(30, TimeUnit.SECONDS);
+      await(
+          vertx.deployVerticle(
+              () -> {
+                ApiVerticle v = new ApiVerticle(config, state, port);
+                instances.add(v);
+                return v;
+              },
+              new DeploymentOptions().setInstances(count)));
     } catch (Exception e) {
       vertx.close();
       throw e;
     }
-    return new LlavaServer(vertx, config, state, server.actualPort(), routes);
+    return new LlavaServer(vertx, config, state, List.copyOf(instances));
   }
 
   /** Binds, then serves {@code served} at once. */
@@ -101,7 +94,7 @@ public final class LlavaServer implements AutoCloseable {
     return server;
   }
 
-  /** Starts answering the API with the loaded model; readiness turns 200. */
+  /** Starts answering the API with the loaded model on every instance; readiness turns 200. */
   public synchronized void serve(ServedModel served, MediaConfig media) throws Exception {
     if (this.served != null) {
       throw new IllegalStateException("the server already serves " + this.served.id());
@@ -113,23 +106,36 @@ public final class LlavaServer implements AutoCloseable {
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
     BatchStore batchStore =
         config.batch() != null ? BatchStore.open(config.batch().dataDir()) : null;
-    ApiVerticle verticle = new ApiVerticle(config, served, state, fetcher, metrics, batchStore);
-    vertx
-        .deployVerticle(verticle, new DeploymentOptions())
-        .toCompletionStage()
-        .toCompletableFuture()
-        .get(30, TimeUnit.SECONDS);
+    BatchRunner runner =
+        batchStore == null
+            ? null
+            : new BatchRunner(
+                batchStore,
+                new RequestLifecycle(vertx, served, state, config.limits(), fetcher, metrics),
+                config.batch().maxInFlight());
+    ApiVerticle.Api api = new ApiVerticle.Api(served, fetcher, metrics, batchStore, runner);
+    for (ApiVerticle v : instances) {
+      await(v.serve(api));
+    }
     this.served = served;
-    routes.set(verticle.router());
     state.ready();
-    batches = verticle.batchRunner();
+    batches = runner;
     if (batches != null) {
       batches.resumeAll(); // jobs a stop or a crash interrupted go on
     }
   }
 
+  private static <T> T await(io.vertx.core.Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  /** Front ends deployed: one per event loop. */
+  public int instances() {
+    return instances.size();
+  }
+
   public int port() {
-    return port;
+    return instances.get(0).actualPort();
   }
 
   public ServerState state() {

@@ -14,6 +14,7 @@ import java.util.List;
  * @param drainTimeoutSeconds how long a shutdown waits for running requests
  * @param limits per-request limits
  * @param wsMaxRequestsPerSocket requests one WebSocket may run at once; more get a 429 frame
+ * @param instances HTTP front ends (verticles), one per event loop; 0 = Vert.x's event-loop count
  * @param batch batch jobs and files ({@code /v1/files}, {@code /v1/batches}); null = off
  */
 public record ServerConfig(
@@ -24,6 +25,7 @@ public record ServerConfig(
     int drainTimeoutSeconds,
     RequestLimits limits,
     int wsMaxRequestsPerSocket,
+    int instances,
     BatchConfig batch) {
 
   /** The default of {@code server.ws-max-requests-per-socket}. */
@@ -44,6 +46,9 @@ public record ServerConfig(
       throw new IllegalArgumentException(
           "server.ws-max-requests-per-socket must be >= 1, got " + wsMaxRequestsPerSocket);
     }
+    if (instances < 0) {
+      throw new IllegalArgumentException("server.instances must be >= 0, got " + instances);
+    }
     apiKeys = apiKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
   }
 
@@ -62,6 +67,7 @@ public record ServerConfig(
         .drainTimeoutSeconds(drainTimeoutSeconds)
         .limits(limits)
         .wsMaxRequestsPerSocket(wsMaxRequestsPerSocket)
+        .instances(instances)
         .batch(batch);
   }
 
@@ -74,6 +80,7 @@ public record ServerConfig(
     private int drainTimeoutSeconds = 30;
     private RequestLimits limits = new RequestLimits(8, 4096, 8192);
     private int wsMaxRequestsPerSocket = DEFAULT_WS_MAX_REQUESTS_PER_SOCKET;
+    private int instances;
     private BatchConfig batch;
 
     private Builder() {}
@@ -113,6 +120,12 @@ public record ServerConfig(
       return this;
     }
 
+    /** HTTP front ends, one per event loop; 0 = Vert.x's event-loop count (2 x cores). */
+    public Builder instances(int v) {
+      instances = v;
+      return this;
+    }
+
     /** Batch jobs and files on, kept in {@code v}'s data directory; null = off. */
     public Builder batch(BatchConfig v) {
       batch = v;
@@ -128,6 +141,7 @@ public record ServerConfig(
           drainTimeoutSeconds,
           limits,
           wsMaxRequestsPerSocket,
+          instances,
           batch);
     }
   }

@@ -106,6 +106,12 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /** HTTP front ends (default 0: one per event loop). */
+    public Builder instances(int n) {
+      config.instances(n);
+      return this;
+    }
+
     public Builder scheduler(SchedulerConfig scheduler) {
       this.scheduler = scheduler;
       return this;

@@ -108,6 +108,12 @@ public final class PromptPreparer {
       prompt = model.rawPrompt(request.prompt());
     }
     int[] ids = prompt.ids();
+    if (ids.length == 0) {
+      // A tokenizer without BOS and a template (or prompt) that renders to nothing.
+      String field = request.prompt() == null ? "messages" : "prompt";
+      throw ApiError.badRequest(
+          field, field + " encodes to no tokens; there is nothing to continue");
+    }
     return new Prepared(ids, pixels, admission.promptPositions(ids));
   }
 }

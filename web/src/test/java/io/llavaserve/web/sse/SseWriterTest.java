@@ -70,7 +70,7 @@ class SseWriterTest {
                       drainHandler = h;
                       yield self;
                     }
-                    // A test double: a call the writer is not expected to make fails the test.
+                      // A test double: a call the writer is not expected to make fails the test.
                     default -> throw new UnsupportedOperationException(method.getName());
                   });
     }
