@@ -16,12 +16,22 @@ public final class TokenStream {
   private final AtomicLong delivered = new AtomicLong();
   private final Flowable<TokenEvent> flowable;
   private long produced; // engine thread only
+  private volatile boolean finished;
 
   /**
    * @param onCancel run when the subscriber cancels before the stream finished
    */
   public TokenStream(Runnable onCancel) {
-    this.flowable = processor.doOnNext(e -> delivered.incrementAndGet()).doOnCancel(onCancel::run);
+    // RxJava reports a cancel even after completion; only one before the end is an abort.
+    this.flowable =
+        processor
+            .doOnNext(e -> delivered.incrementAndGet())
+            .doOnCancel(
+                () -> {
+                  if (!finished) {
+                    onCancel.run();
+                  }
+                });
   }
 
   /** The consumer side; it may be subscribed once. */
@@ -32,9 +42,12 @@ public final class TokenStream {
   /** Emits an event; a {@link TokenEvent.Finished} also completes the stream. */
   public void emit(TokenEvent event) {
     produced++;
-    processor.onNext(event);
     if (event instanceof TokenEvent.Finished) {
+      finished = true;
+      processor.onNext(event);
       processor.onComplete();
+    } else {
+      processor.onNext(event);
     }
   }
 
