@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,15 +15,6 @@ import org.junit.jupiter.api.Test;
 class RowSamplingTest {
 
   private static final int VOCAB = 32064;
-
-  private static float[] randomLogits(long seed, int n) {
-    Random r = new Random(seed);
-    float[] l = new float[n];
-    for (int i = 0; i < n; i++) {
-      l[i] = (float) (3 * r.nextGaussian());
-    }
-    return l;
-  }
 
   /** Draws {@code n} tokens of one row through the device split and through the host alone. */
   private static int[][] bothWays(SamplingParams params, float[] logits, int n) {
@@ -51,7 +41,7 @@ class RowSamplingTest {
 
   @Test
   void greedyAndTopKDrawTheSameTokensAsTheHost() {
-    float[] logits = randomLogits(5, VOCAB);
+    float[] logits = SamplerTest.randomLogits(5, VOCAB);
     for (SamplingParams p :
         List.of(
             SamplingParams.greedy(8),
@@ -65,7 +55,7 @@ class RowSamplingTest {
 
   @Test
   void temperatureSamplingDrawsOnTheDeviceFromTheSameRandomStream() {
-    float[] logits = randomLogits(6, VOCAB);
+    float[] logits = SamplerTest.randomLogits(6, VOCAB);
     SamplingParams p = SamplingParams.builder().temperature(0.8).minP(0.01).seed(21).build();
     RowSampling asked = new Sampler(p, new int[0]).next(VOCAB);
     assertTrue(asked.drawsOnDevice());
@@ -91,14 +81,14 @@ class RowSamplingTest {
       assertTrue(new Sampler(p, prompt).next(VOCAB).fullRow(), p.toString());
     }
     SamplingParams topP = SamplingParams.builder().temperature(0.9).topP(0.8).seed(4).build();
-    float[] logits = randomLogits(8, VOCAB);
+    float[] logits = SamplerTest.randomLogits(8, VOCAB);
     int[][] both = bothWays(topP, logits, 300);
     assertEquals(java.util.Arrays.toString(both[1]), java.util.Arrays.toString(both[0]));
   }
 
   @Test
   void logprobsFromTheCandidatesEqualTheWholeRows() {
-    float[] logits = randomLogits(9, VOCAB);
+    float[] logits = SamplerTest.randomLogits(9, VOCAB);
     for (SamplingParams p :
         List.of(
             SamplingParams.builder().temperature(0).logprobs(20).build(),

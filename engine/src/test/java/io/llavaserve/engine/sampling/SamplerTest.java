@@ -21,7 +21,7 @@ class SamplerTest {
   private static final int[] NO_PROMPT = new int[0];
   private static final float[] SMALL = {2.0f, 1.0f, 0.5f, 0.0f, -1.0f, -3.0f};
 
-  private static float[] randomLogits(long seed, int n) {
+  static float[] randomLogits(long seed, int n) {
     Random r = new Random(seed);
     float[] l = new float[n];
     for (int i = 0; i < n; i++) {
