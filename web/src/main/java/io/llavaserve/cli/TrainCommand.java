@@ -76,6 +76,14 @@ final class TrainCommand implements Callable<Integer> {
           "Multiplies every stage's steps, for quick experiments (default: ${DEFAULT-VALUE}).")
   double stepsScale;
 
+  @Option(
+      names = "--clip-hard-negatives",
+      paramLabel = "N",
+      description =
+          "False captions per image in the CLIP stage, each one edit away from the true one"
+              + " (default: the preset's; 0 for standard, which the shipped model was trained with).")
+  Integer hardNegatives;
+
   @Spec CommandSpec command;
 
   @Override
@@ -93,6 +101,13 @@ final class TrainCommand implements Callable<Integer> {
             preset == Preset.smoke ? TrainingSpec.smokePlan() : TrainingSpec.standardPlan(),
             stepsScale);
     TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
+    if (hardNegatives != null) {
+      if (hardNegatives < 0) {
+        throw new IllegalArgumentException(
+            "--clip-hard-negatives must be >= 0, got " + hardNegatives);
+      }
+      spec = spec.withHardNegatives(hardNegatives);
+    }
     Trainer.Options options =
         new Trainer.Options(
             out,

@@ -11,11 +11,12 @@ import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 
 /**
- * The end of a decoder step that keeps the logits on the device: per row the {@link
- * RowOutput#CANDIDATES} most likely tokens, the log-normaliser, a draw over the whole vocabulary
- * (inverse CDF at the row's temperature, weights under min-p zeroed, at the row's uniform number;
- * weights in float32, their running sum in float64), and the whole rows the host asked for. The
- * session fetches only what the step's rows need, so the graph computes only that.
+ * The end of a decoder step that keeps the logits on the device: per row the K most likely tokens
+ * (K as the step's neediest row asks, at most {@link RowOutput#CANDIDATES}; 1 is an argmax), the
+ * log-normaliser, a draw over the whole vocabulary (inverse CDF at the row's temperature, weights
+ * under min-p zeroed, at the row's uniform number; weights in float32, their running sum in
+ * float64), and the whole rows the host asked for. The session fetches only what the step's rows
+ * need, so the graph computes only that.
  */
 final class SamplingHead {
 
@@ -23,6 +24,7 @@ final class SamplingHead {
   final Placeholder<TFloat32> minP; // [S']
   final Placeholder<TFloat32> uniform; // [S']
   final Placeholder<TInt32> fullRowIndex; // [F] logits rows copied out whole
+  final Placeholder<TInt32> candidates; // scalar K, 1 for an all-greedy step
 
   final Operand<TFloat32> topLogits; // [S', K]
   final Operand<TInt32> topIds; // [S', K]
@@ -41,9 +43,12 @@ final class SamplingHead {
     uniform = input(g, prefix + "uniform", TFloat32.class);
     fullRowIndex = input(g, prefix + "full_row_index", TInt32.class);
 
-    int k = Math.min(RowOutput.CANDIDATES, vocab);
-    // TopKV2 orders equal values by lower index, as the host's TopK does.
-    var top = g.tf.nn.topK(logits, g.i32(k), TInt32.class);
+    candidates =
+        g.tf
+            .withName(prefix + "candidates")
+            .placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    // TopKV2 orders equal values by lower index, as the host's TopK does; k = 1 is its argmax.
+    var top = g.tf.nn.topK(logits, candidates, TInt32.class);
     topLogits = top.values();
     topIds = top.indices();
 

@@ -49,6 +49,7 @@ final class StepInputs {
   int[] fullRowIndex; // logits rows returned whole
   boolean logprobs;
   boolean draws;
+  int candidates = 1; // K of the step: the most any row asks for
 
   private StepInputs() {}
 
@@ -197,6 +198,7 @@ final class StepInputs {
         in.uniform[logitRow] = rs.uniform();
         in.logprobs |= rs.logprobs();
         in.draws |= rs.drawsOnDevice();
+        in.candidates = Math.max(in.candidates, Math.min(rs.candidates(), vocab));
         if (rs.fullRow()) {
           full[fullRows++] = logitRow;
         }

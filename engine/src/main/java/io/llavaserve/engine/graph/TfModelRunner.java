@@ -292,7 +292,8 @@ public final class TfModelRunner implements ModelRunner {
     run.feed(head.temperature, own(owned, floats(in.temperature)))
         .feed(head.minP, own(owned, floats(in.minP)))
         .feed(head.uniform, own(owned, floats(in.uniform)))
-        .feed(head.fullRowIndex, own(owned, in.fullRowIndex, in.fullRowIndex.length));
+        .feed(head.fullRowIndex, own(owned, in.fullRowIndex, in.fullRowIndex.length))
+        .feed(head.candidates, own(owned, TInt32.scalarOf(in.candidates)));
     head.fetches(in.logprobs, in.draws, full).forEach(run::fetch);
     try (Result r = run.run()) {
       int k = (int) r.get(0).shape().get(1);

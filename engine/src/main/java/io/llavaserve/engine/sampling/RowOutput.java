@@ -8,8 +8,8 @@ package io.llavaserve.engine.sampling;
  * floats per sequence per step.
  *
  * @param vocabSize the logits row's length
- * @param topIds the {@link #CANDIDATES} (or fewer, for a smaller vocabulary) most likely ids, most
- *     likely first, ties by lower id
+ * @param topIds the most likely ids, as many as the step's neediest row asked for (at most {@link
+ *     #CANDIDATES}, and at most the vocabulary), most likely first, ties by lower id
  * @param topLogits their raw logits
  * @param logSumExp {@code log(sum(exp(logits)))} over the row, NaN when no row of the step asked
  *     for logprobs
@@ -60,7 +60,13 @@ public record RowOutput(
    * output is tested against. Weights are float32 and their running sum float64, as on the device.
    */
   public static RowOutput of(float[] logits, int offset, int vocabSize, RowSampling sampling) {
-    int[] ids = TopK.largest(logits, offset, vocabSize, CANDIDATES);
+    return of(logits, offset, vocabSize, sampling, sampling.candidates());
+  }
+
+  /** {@link #of(float[], int, int, RowSampling)} with {@code candidates} candidates. */
+  public static RowOutput of(
+      float[] logits, int offset, int vocabSize, RowSampling sampling, int candidates) {
+    int[] ids = TopK.largest(logits, offset, vocabSize, candidates);
     float[] top = new float[ids.length];
     for (int j = 0; j < ids.length; j++) {
       top[j] = logits[offset + ids[j]];

@@ -17,33 +17,49 @@ package io.llavaserve.engine.sampling;
  * @param uniform where the device draw lands in the cumulative mass, in [0, 1)
  * @param fullRow whether the step returns this row's logits
  * @param logprobs whether the step returns the row's log-normaliser, for reported logprobs
+ * @param candidates how many of the most likely tokens the host needs, 1 to {@link
+ *     RowOutput#CANDIDATES}; a step computes as many for every row as its neediest row asks
  */
 public record RowSampling(
-    float temperature, float minP, float uniform, boolean fullRow, boolean logprobs) {
+    float temperature,
+    float minP,
+    float uniform,
+    boolean fullRow,
+    boolean logprobs,
+    int candidates) {
 
-  /** Candidates only: greedy, top-k, or a row nobody samples from (a partial prefill chunk). */
-  public static final RowSampling CANDIDATES = new RowSampling(0f, 0f, 0f, false, false);
+  /** The top token only: greedy, or a row nobody samples from (a partial prefill chunk). */
+  public static final RowSampling CANDIDATES = new RowSampling(0f, 0f, 0f, false, false, 1);
 
   public RowSampling {
     if (!(temperature >= 0) || !(minP >= 0 && minP <= 1) || !(uniform >= 0 && uniform < 1)) {
       throw new IllegalArgumentException(
           "temperature " + temperature + ", minP " + minP + ", uniform " + uniform);
     }
+    if (candidates < 1 || candidates > RowOutput.CANDIDATES) {
+      throw new IllegalArgumentException(
+          "candidates must be in [1, " + RowOutput.CANDIDATES + "], got " + candidates);
+    }
   }
 
   /** A draw over the whole vocabulary on the device. */
   public static RowSampling draw(float temperature, float minP, float uniform) {
-    return new RowSampling(temperature, minP, uniform, false, false);
+    return new RowSampling(temperature, minP, uniform, false, false, 1);
   }
 
   /** The whole logits row, for the host to sample from. */
   public static RowSampling full() {
-    return new RowSampling(0f, 0f, 0f, true, false);
+    return new RowSampling(0f, 0f, 0f, true, false, 1);
   }
 
   /** This row with the log-normaliser as well. */
   public RowSampling withLogprobs() {
-    return new RowSampling(temperature, minP, uniform, fullRow, true);
+    return new RowSampling(temperature, minP, uniform, fullRow, true, candidates);
+  }
+
+  /** This row with at least {@code n} candidates. */
+  public RowSampling withCandidates(int n) {
+    return new RowSampling(temperature, minP, uniform, fullRow, logprobs, Math.max(candidates, n));
   }
 
   /** Whether the step draws this row's token on the device. */

@@ -85,14 +85,18 @@ public final class Sampler {
         || (!params.isGreedy()
             && (topK ? params.topK() > RowOutput.CANDIDATES : params.topP() < 1))) {
       row = RowSampling.full();
-    } else if (params.isGreedy() || topK) {
+    } else if (params.isGreedy()) {
       row = RowSampling.CANDIDATES;
+    } else if (topK) {
+      row = RowSampling.CANDIDATES.withCandidates(params.topK());
     } else {
       row =
           RowSampling.draw(
               (float) params.temperature(), (float) params.minP(), uniform(random.nextDouble()));
     }
-    return params.logprobs() >= 0 ? row.withLogprobs() : row;
+    return params.logprobs() >= 0
+        ? row.withLogprobs().withCandidates(Math.max(1, params.logprobs()))
+        : row;
   }
 
   /** {@code u} as a float below 1 (a double just under 1 would round up to 1f). */

@@ -33,7 +33,7 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
   public static TrainingSpec standard() {
     return new TrainingSpec(
         spec(192, 768, 4, 3, 256, 32, 256, 704, 4, 4, DType.F16),
-        new ClipTextSpec(128, 2, 2, 40, 128, 3));
+        new ClipTextSpec(128, 2, 2, 40, 128, 0));
   }
 
   /** A very small model for tests and the CI smoke run: 32 px images, 4 image positions. */
@@ -42,13 +42,13 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         spec(32, 64, 2, 2, 32, 16, 32, 64, 2, 2, DType.F32), new ClipTextSpec(32, 1, 2, 40, 16, 2));
   }
 
-  /** The recipe's stages for {@link #standard()}: under 90 minutes on two cores. */
+  /** The recipe's stages for {@link #standard()}: about an hour on two cores. */
   public static java.util.List<StagePlan> standardPlan() {
     return java.util.List.of(
-        new StagePlan(Stage.CLIP, 1000, 32, 1e-3, 50),
+        new StagePlan(Stage.CLIP, 500, 32, 1e-3, 50),
         new StagePlan(Stage.TEXT, 500, 16, 1e-3, 50),
         new StagePlan(Stage.ALIGN, 400, 16, 2e-3, 40),
-        new StagePlan(Stage.INSTRUCT, 2300, 16, 1e-3, 100));
+        new StagePlan(Stage.INSTRUCT, 2000, 16, 1e-3, 100));
   }
 
   /** A few dozen steps per stage of {@link #smoke()}: a CI-sized run whose loss falls. */
@@ -58,6 +58,14 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         new StagePlan(Stage.TEXT, 30, 8, 3e-3, 3),
         new StagePlan(Stage.ALIGN, 30, 8, 3e-3, 3),
         new StagePlan(Stage.INSTRUCT, 40, 8, 3e-3, 3));
+  }
+
+  /** This spec with {@code n} hard-negative captions per image in the CLIP stage. */
+  public TrainingSpec withHardNegatives(int n) {
+    ClipTextSpec t = clipText;
+    return new TrainingSpec(
+        model,
+        new ClipTextSpec(t.hidden(), t.layers(), t.heads(), t.maxTokens(), t.projection(), n));
   }
 
   public LlavaConfig config() {

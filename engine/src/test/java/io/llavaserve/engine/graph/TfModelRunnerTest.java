@@ -247,7 +247,7 @@ class TfModelRunnerTest {
               SequenceChunk.text(new int[] {14}, 0, new int[] {4}));
       StepOutput logits = runner.execute(ScheduledBatch.withLogits(chunks));
       RowSampling[] asked = {
-        RowSampling.CANDIDATES.withLogprobs(),
+        RowSampling.CANDIDATES.withLogprobs().withCandidates(20),
         RowSampling.draw(0.8f, 0.05f, 0.37f).withLogprobs(),
         RowSampling.draw(1.5f, 0f, 0.91f),
         RowSampling.full()
@@ -260,8 +260,9 @@ class TfModelRunnerTest {
       StepOutput out = runner.execute(ScheduledBatch.of(sampled));
       assertEquals(chunks.size(), out.rows().size());
       for (int i = 0; i < chunks.size(); i++) {
-        RowOutput want = RowOutput.of(logits.row(i), 0, vocab, asked[i]);
         RowOutput got = out.rows().get(i);
+        // Every row of a step gets as many candidates as the neediest asked for.
+        RowOutput want = RowOutput.of(logits.row(i), 0, vocab, asked[i], got.topIds().length);
         assertArrayEquals(want.topIds(), got.topIds(), "candidates of row " + i);
         assertClose(want.topLogits(), got.topLogits(), 1e-6, "candidate logits of row " + i);
         if (asked[i].logprobs()) {
@@ -275,6 +276,13 @@ class TfModelRunnerTest {
         }
       }
       assertTrue(out.rows().get(1).drawn() >= 0 && out.rows().get(2).drawn() >= 0);
+      assertEquals(20, out.rows().get(0).topIds().length);
+      // A step of greedy rows computes the top token alone.
+      StepOutput greedy = runner.execute(ScheduledBatch.of(chunks));
+      for (int i = 0; i < chunks.size(); i++) {
+        assertArrayEquals(
+            new int[] {out.rows().get(i).topIds()[0]}, greedy.rows().get(i).topIds(), "row " + i);
+      }
     }
   }
 
