@@ -106,21 +106,15 @@ class TfModelRunnerTest {
       ExpandedPrompt prompt =
           ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
       int n = prompt.length();
-      StepOutput out =
-          runner.execute(
-              new ScheduledBatch(
-                  List.of(
-                      new SequenceChunk(
-                          prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
-                  true));
+      float[][] got = allLogits(runner, prompt, features, 0, n);
       float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
       for (int t = 0; t < n; t++) {
         double spread = std(expected[t]);
         // bfloat16 keeps 8 bits of mantissa: errors of a few percent of the logits' spread.
-        assertClose(expected[t], out.row(t), 0.15 * spread, "bfloat16 logits at position " + t);
+        assertClose(expected[t], got[t], 0.15 * spread, "bfloat16 logits at position " + t);
         double worst = 0;
         for (int v = 0; v < expected[t].length; v++) {
-          worst = Math.max(worst, Math.abs(expected[t][v] - out.row(t)[v]));
+          worst = Math.max(worst, Math.abs(expected[t][v] - got[t][v]));
         }
         assertTrue(worst > 1e-6, "bfloat16 should not be bit-identical to float32");
       }
@@ -151,16 +145,10 @@ class TfModelRunnerTest {
       ExpandedPrompt prompt =
           ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
       int n = prompt.length();
-      StepOutput out =
-          runner.execute(
-              new ScheduledBatch(
-                  List.of(
-                      new SequenceChunk(
-                          prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features))),
-                  true));
+      float[][] got = allLogits(runner, prompt, features, 0, n);
       float[][] expected = ref.logits(ids, List.of(px.data()));
       for (int t = 0; t < n; t++) {
-        assertClose(expected[t], out.row(t), 1e-4, "logits at position " + t);
+        assertClose(expected[t], got[t], 1e-4, "logits at position " + t);
       }
     }
   }
