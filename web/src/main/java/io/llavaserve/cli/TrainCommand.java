@@ -1,5 +1,6 @@
 package io.llavaserve.cli;
 
+import io.llavaserve.engine.training.ClipTextSpec;
 import io.llavaserve.engine.training.StagePlan;
 import io.llavaserve.engine.training.Trainer;
 import io.llavaserve.engine.training.TrainingSpec;
@@ -84,6 +85,15 @@ final class TrainCommand implements Callable<Integer> {
               + " (default: the preset's; 0 for standard, which the shipped model was trained with).")
   Integer hardNegatives;
 
+  @Option(
+      names = "--clip-objective",
+      paramLabel = "O",
+      description =
+          "What the CLIP stage matches images to: captions (CLIP's softmax over one caption per"
+              + " image) or facts (SigLIP's pairwise sigmoid over short true and false statements)"
+              + " (default: the preset's).")
+  ClipTextSpec.Objective objective;
+
   @Spec CommandSpec command;
 
   @Override
@@ -101,6 +111,9 @@ final class TrainCommand implements Callable<Integer> {
             preset == Preset.smoke ? TrainingSpec.smokePlan() : TrainingSpec.standardPlan(),
             stepsScale);
     TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
+    if (objective == ClipTextSpec.Objective.FACTS) {
+      spec = spec.withFacts();
+    }
     if (hardNegatives != null) {
       if (hardNegatives < 0) {
         throw new IllegalArgumentException(

@@ -2,9 +2,11 @@ package io.llavaserve.engine.training;
 
 import io.llavaserve.engine.image.ImagePreprocessor;
 import io.llavaserve.engine.image.PreprocessConfig;
+import io.llavaserve.engine.training.world.Facts;
 import io.llavaserve.engine.training.world.HardNegatives;
 import io.llavaserve.engine.training.world.Instructions;
 import io.llavaserve.engine.training.world.Sample;
+import io.llavaserve.engine.training.world.Scene;
 import io.llavaserve.engine.training.world.SceneRenderer;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldDatasets;
@@ -22,12 +24,21 @@ import java.util.SplittableRandom;
 final class BatchSource {
 
   /**
-   * One contrastive batch: pixels of {@code images} images and padded caption rows: first each
-   * image's own caption, then {@code hardNegatives} blocks of one false caption per image (block
-   * {@code k}, row {@code i} belongs to image {@code i}).
+   * One contrastive batch: pixels of {@code images} images and padded caption rows. With the
+   * caption objective: first each image's own caption, then {@code hardNegatives} blocks of one
+   * false caption per image (block {@code k}, row {@code i} belongs to image {@code i}), and no
+   * targets. With the fact objective: the facts every image drew, and {@code [images, captions]}
+   * targets (1 where the fact holds of the image) and weights (0 where it is undecided).
    */
   record ClipBatch(
-      float[] pixels, int images, int side, int captions, int[] captionRows, float[] captionMask) {}
+      float[] pixels,
+      int images,
+      int side,
+      int captions,
+      int[] captionRows,
+      float[] captionMask,
+      float[] targets,
+      float[] weights) {}
 
   private final long seed;
   private final SizeRange sizes;
@@ -38,6 +49,7 @@ final class BatchSource {
   private final int side;
   private final int captionTokens;
   private final int hardNegatives;
+  private final ClipTextSpec.Objective objective;
 
   BatchSource(
       long seed,
@@ -54,6 +66,7 @@ final class BatchSource {
     this.imagePositions = spec.config().imageSeqLength();
     this.captionTokens = spec.clipText().maxTokens();
     this.hardNegatives = spec.clipText().hardNegatives();
+    this.objective = spec.clipText().objective();
   }
 
   private WorldDatasets data(Stage stage, long step) {
@@ -93,6 +106,9 @@ final class BatchSource {
    * ClipTextSpec#hardNegatives()} false captions per image.
    */
   ClipBatch clipBatch(long step, int size) {
+    if (objective == ClipTextSpec.Objective.FACTS) {
+      return factBatch(step, size);
+    }
     WorldDatasets data = data(Stage.CLIP, step);
     int captions = size * (1 + hardNegatives);
     float[] pixels = new float[size * 3 * side * side];
@@ -109,7 +125,39 @@ final class BatchSource {
         putCaption(rows, mask, (k + 1) * size + i, falseOnes.get(k));
       }
     }
-    return new ClipBatch(pixels, size, side, captions, rows, mask);
+    return new ClipBatch(pixels, size, side, captions, rows, mask, null, null);
+  }
+
+  /** {@code size} images, the facts they drew, and every image judged against every fact. */
+  private ClipBatch factBatch(long step, int size) {
+    WorldDatasets data = data(Stage.CLIP, step);
+    SplittableRandom draw = new SplittableRandom(step * 0x9E3779B97F4A7C15L + seed);
+    float[] pixels = new float[size * 3 * side * side];
+    List<Scene> scenes = new ArrayList<>(size);
+    java.util.Map<String, Facts.Fact> facts = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < size; i++) {
+      Sample s = data.caption();
+      float[] px = pixels(s);
+      System.arraycopy(px, 0, pixels, i * px.length, px.length);
+      scenes.add(s.scene());
+      Facts.about(s.scene(), draw).forEach(f -> facts.putIfAbsent(f.text(), f));
+    }
+    int m = facts.size();
+    int[] rows = new int[m * captionTokens];
+    float[] mask = new float[m * captionTokens];
+    float[] targets = new float[size * m];
+    float[] weights = new float[size * m];
+    int j = 0;
+    for (Facts.Fact f : facts.values()) {
+      putCaption(rows, mask, j, f.text());
+      for (int i = 0; i < size; i++) {
+        Facts.Truth t = f.of(scenes.get(i));
+        targets[i * m + j] = t == Facts.Truth.TRUE ? 1f : 0f;
+        weights[i * m + j] = t == Facts.Truth.UNDECIDED ? 0f : 1f;
+      }
+      j++;
+    }
+    return new ClipBatch(pixels, size, side, m, rows, mask, targets, weights);
   }
 
   private void putCaption(int[] rows, float[] mask, int row, String caption) {
@@ -123,10 +171,16 @@ final class BatchSource {
 
   /**
    * The world vocabulary: every id in {@code samples} samples of each kind of text the stages train
-   * on, through the template (with and without images), plus BOS and EOS.
+   * on, through the template (with and without images), plus BOS and EOS; with {@code facts}, also
+   * every {@link Facts#every() fact} the CLIP stage can draw.
    */
   static WorldVocabulary vocabulary(
-      SampleEncoder encoder, long seed, SizeRange sizes, int samples, int vocabSize) {
+      SampleEncoder encoder,
+      long seed,
+      SizeRange sizes,
+      int samples,
+      int vocabSize,
+      boolean facts) {
     java.util.Set<Integer> ids = new java.util.TreeSet<>();
     WorldDatasets data = new WorldDatasets(seed ^ 0x5DEECE66DL, sizes);
     for (int i = 0; i < samples; i++) {
@@ -135,6 +189,13 @@ final class BatchSource {
           ids.add(id);
         }
         for (int id : encoder.caption(s.turns().get(0).answer())) {
+          ids.add(id);
+        }
+      }
+    }
+    if (facts) {
+      for (Facts.Fact f : Facts.every()) {
+        for (int id : encoder.caption(f.text())) {
           ids.add(id);
         }
       }

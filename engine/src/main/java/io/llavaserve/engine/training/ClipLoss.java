@@ -27,10 +27,17 @@ final class ClipLoss {
   static final String VISUAL_PROJECTION = "clip.visual_projection.weight";
   static final String TEXT_PROJECTION = "clip.text_projection.weight";
   static final String LOGIT_SCALE = "clip.logit_scale";
+  static final String LOGIT_BIAS = "clip.logit_bias";
 
   final Placeholder<TFloat32> pixels; // [N, 3, S, S]
   final Placeholder<TInt32> captionRows; // [M, L] world rows, padded; M = N * (1 + negatives)
   final Placeholder<TFloat32> captionMask; // [M, L] 1 on caption tokens
+
+  /** With {@link ClipTextSpec.Objective#FACTS}: [N, M] 1 where fact m holds of image n, else 0. */
+  final Placeholder<TFloat32> targets;
+
+  /** With {@link ClipTextSpec.Objective#FACTS}: [N, M] 0 for the undecided pairs, else 1. */
+  final Placeholder<TFloat32> weights;
 
   /** Mean of the two directions' cross-entropy, a scalar. */
   final Operand<TFloat32> loss;
@@ -113,13 +120,46 @@ final class ClipLoss {
             g.tf.reduceSum(mask3, g.i32(1)));
     Operand<TFloat32> caption = g.l2Normalize(g.linear(pooled, p.get(TEXT_PROJECTION), null));
 
+    Operand<TFloat32> similarity =
+        g.tf.linalg.matMul(image, caption, org.tensorflow.op.linalg.MatMul.transposeB(true));
+    if (text.objective() == ClipTextSpec.Objective.FACTS) {
+      targets =
+          g.tf
+              .withName("fact_targets")
+              .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1)));
+      weights =
+          g.tf
+              .withName("fact_weights")
+              .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1)));
+      Operand<TInt32> both = g.tf.constant(new int[] {0, 1});
+      // SigLIP: each (image, fact) pair is its own yes/no, logit t * cos + b, loss softplus(z) - z
+      // x
+      Operand<TFloat32> z =
+          g.add(g.mul(g.tf.math.exp(p.get(LOGIT_SCALE)), similarity), p.get(LOGIT_BIAS));
+      Operand<TFloat32> pairLoss = g.tf.math.sub(g.tf.math.softplus(z), g.mul(targets, z));
+      loss =
+          g.tf.math.div(
+              g.tf.reduceSum(g.mul(weights, pairLoss), both), g.tf.reduceSum(weights, both));
+      // Balanced accuracy: the mean of the true facts' and the false facts' hit rates.
+      Operand<TFloat32> yes = g.tf.dtypes.cast(g.tf.math.greater(z, g.f32(0f)), TFloat32.class);
+      Operand<TFloat32> pos = g.mul(weights, targets);
+      Operand<TFloat32> neg = g.tf.math.sub(weights, pos);
+      Operand<TFloat32> hitPos =
+          g.tf.math.div(g.tf.reduceSum(g.mul(pos, yes), both), g.tf.reduceSum(pos, both));
+      Operand<TFloat32> hitNeg =
+          g.tf.math.div(
+              g.tf.reduceSum(g.mul(neg, g.tf.math.sub(g.f32(1f), yes)), both),
+              g.tf.reduceSum(neg, both));
+      accuracy = g.scale(g.add(hitPos, hitNeg), 0.5f);
+      return;
+    }
+    targets = null;
+    weights = null;
+
     // [N, M] similarities at the learned temperature; image i's own caption is column i, its
     // hard negatives further right. Captions score against the N images only by their own
     // [N, N] block: a false caption has no image to be matched to.
-    Operand<TFloat32> logits =
-        g.mul(
-            g.tf.math.exp(p.get(LOGIT_SCALE)),
-            g.tf.linalg.matMul(image, caption, org.tensorflow.op.linalg.MatMul.transposeB(true)));
+    Operand<TFloat32> logits = g.mul(g.tf.math.exp(p.get(LOGIT_SCALE)), similarity);
     Operand<TInt32> diag = g.tf.range(g.i32(0), n, g.i32(1));
     Operand<TFloat32> i2t =
         g.tf
@@ -169,6 +209,9 @@ final class ClipLoss {
     m.put(VISUAL_PROJECTION, new long[] {text.projection(), v.hiddenSize()});
     m.put(TEXT_PROJECTION, new long[] {text.projection(), w});
     m.put(LOGIT_SCALE, new long[] {});
+    if (text.objective() == ClipTextSpec.Objective.FACTS) {
+      m.put(LOGIT_BIAS, new long[] {});
+    }
     return m;
   }
 }

@@ -8,13 +8,44 @@ package io.llavaserve.engine.training;
  * @param heads attention heads
  * @param maxTokens caption length the batch is padded to
  * @param projection width of the shared image/text embedding space
- * @param hardNegatives captions per image that are false of it by one edit ({@link
- *     io.llavaserve.engine.training.world.HardNegatives}), scored against that image beside the
- *     batch's other captions
+ * @param hardNegatives with {@link Objective#CAPTIONS}: captions per image that are false of it by
+ *     one edit ({@link io.llavaserve.engine.training.world.HardNegatives}), scored against that
+ *     image beside the batch's other captions
+ * @param objective what the image embeddings are trained to match
  */
 public record ClipTextSpec(
-    int hidden, int layers, int heads, int maxTokens, int projection, int hardNegatives) {
+    int hidden,
+    int layers,
+    int heads,
+    int maxTokens,
+    int projection,
+    int hardNegatives,
+    Objective objective) {
+
+  /** The contrastive objective of the CLIP stage. */
+  public enum Objective {
+    /**
+     * CLIP's: each image's one caption against the batch's other captions (and its hard negatives),
+     * a softmax over captions and one over images.
+     */
+    CAPTIONS,
+    /**
+     * SigLIP's pairwise sigmoid loss over short {@link io.llavaserve.engine.training.world.Facts}:
+     * every image of the batch judged against every fact the batch drew, each pair a yes/no with a
+     * learned temperature and bias.
+     */
+    FACTS
+  }
+
   public ClipTextSpec {
+    if (objective == null) {
+      throw new IllegalArgumentException("clip text: objective must not be null");
+    }
+    if (objective == Objective.FACTS && hardNegatives != 0) {
+      throw new IllegalArgumentException(
+          "clip text: hard-negative captions belong to the CAPTIONS objective; FACTS draws its own"
+              + " near misses");
+    }
     if (hidden <= 0 || layers <= 0 || heads <= 0 || hidden % heads != 0) {
       throw new IllegalArgumentException(
           "clip text: hidden " + hidden + " must be a positive multiple of heads " + heads);

@@ -31,6 +31,10 @@ final class Initializer {
       v[0] = (float) Math.log(1 / 0.07);
       return v;
     }
+    if (name.equals(ClipLoss.LOGIT_BIAS)) {
+      v[0] = -3f; // sigmoid(-3) is 5%, about the share of true (image, fact) pairs in a batch
+      return v;
+    }
     boolean norm = name.contains("norm") || name.contains("layrnorm");
     if (norm && name.endsWith(".weight")) {
       java.util.Arrays.fill(v, 1f);

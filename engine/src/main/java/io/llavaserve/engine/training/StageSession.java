@@ -141,6 +141,10 @@ final class StageSession implements AutoCloseable {
       feed(r, feeds, clip.pixels, floats(b.pixels(), b.images(), 3, b.side(), b.side()));
       feed(r, feeds, clip.captionRows, ints(b.captionRows(), b.captions(), len));
       feed(r, feeds, clip.captionMask, floats(b.captionMask(), b.captions(), len));
+      if (clip.targets != null) {
+        feed(r, feeds, clip.targets, floats(b.targets(), b.images(), b.captions()));
+        feed(r, feeds, clip.weights, floats(b.weights(), b.images(), b.captions()));
+      }
       return run(r, feeds, lr, c1, c2, clip.accuracy);
     } finally {
       feeds.forEach(Tensor::close);

@@ -68,7 +68,8 @@ public final class Trainer {
               options.seed(),
               options.sizes(),
               3000,
-              options.spec().config().text().vocabSize());
+              options.spec().config().text().vocabSize(),
+              options.spec().clipText().objective() == ClipTextSpec.Objective.FACTS);
       Map<String, long[]> shapes = options.spec().shapes(vocabulary);
       params =
           Initializer.values(

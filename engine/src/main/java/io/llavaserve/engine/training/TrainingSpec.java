@@ -33,13 +33,14 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
   public static TrainingSpec standard() {
     return new TrainingSpec(
         spec(192, 768, 4, 3, 256, 32, 256, 704, 4, 4, DType.F16),
-        new ClipTextSpec(128, 2, 2, 40, 128, 0));
+        new ClipTextSpec(128, 2, 2, 40, 128, 0, ClipTextSpec.Objective.CAPTIONS));
   }
 
   /** A very small model for tests and the CI smoke run: 32 px images, 4 image positions. */
   public static TrainingSpec smoke() {
     return new TrainingSpec(
-        spec(32, 64, 2, 2, 32, 16, 32, 64, 2, 2, DType.F32), new ClipTextSpec(32, 1, 2, 40, 16, 2));
+        spec(32, 64, 2, 2, 32, 16, 32, 64, 2, 2, DType.F32),
+        new ClipTextSpec(32, 1, 2, 40, 16, 2, ClipTextSpec.Objective.CAPTIONS));
   }
 
   /** The recipe's stages for {@link #standard()}: about an hour on two cores. */
@@ -65,7 +66,26 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
     ClipTextSpec t = clipText;
     return new TrainingSpec(
         model,
-        new ClipTextSpec(t.hidden(), t.layers(), t.heads(), t.maxTokens(), t.projection(), n));
+        new ClipTextSpec(
+            t.hidden(), t.layers(), t.heads(), t.maxTokens(), t.projection(), n, t.objective()));
+  }
+
+  /**
+   * This spec with the CLIP stage trained on {@link ClipTextSpec.Objective#FACTS}: no hard-negative
+   * captions, facts padded to 16 tokens.
+   */
+  public TrainingSpec withFacts() {
+    ClipTextSpec t = clipText;
+    return new TrainingSpec(
+        model,
+        new ClipTextSpec(
+            t.hidden(),
+            t.layers(),
+            t.heads(),
+            16,
+            t.projection(),
+            0,
+            ClipTextSpec.Objective.FACTS));
   }
 
   public LlavaConfig config() {

@@ -31,7 +31,14 @@ final class TrainingFixture {
             ChatTemplate.vicunaV1(),
             config.imageTokenIndex(),
             config.imageSeqLength());
-    vocabulary = BatchSource.vocabulary(encoder, SEED, SIZES, 200, config.text().vocabSize());
+    vocabulary =
+        BatchSource.vocabulary(
+            encoder,
+            SEED,
+            SIZES,
+            200,
+            config.text().vocabSize(),
+            spec.clipText().objective() == ClipTextSpec.Objective.FACTS);
     data = new BatchSource(SEED, SIZES, encoder, vocabulary, spec);
   }
 
