@@ -54,22 +54,20 @@ class InspectCommandTest {
     }
   }
 
+  /** {@code inspect} on the test model with a small cache, then {@code args}. */
+  private Cli.Run inspect(String... args) {
+    List<String> all =
+        new java.util.ArrayList<>(
+            List.of("inspect", "--model", modelDir.toString(), "--kv-cache-mb", "4"));
+    all.addAll(List.of(args));
+    return Cli.run(all.toArray(String[]::new));
+  }
+
   @Test
   void chatPromptWritesIdsPixelsAndLogitsOfEveryPosition() throws Exception {
     Path out = dir.resolve("chat");
     Cli.Run run =
-        Cli.run(
-            "inspect",
-            "--model",
-            modelDir.toString(),
-            "--kv-cache-mb",
-            "4",
-            "--image",
-            image.toString(),
-            "--prompt",
-            "What is this?",
-            "--out",
-            out.toString());
+        inspect("--image", image.toString(), "--prompt", "What is this?", "--out", out.toString());
 
     assertEquals(0, run.exit(), run.err());
     int[] ids = readIds(out.resolve("prompt_ids.json"));
@@ -105,12 +103,7 @@ class InspectCommandTest {
   void rawPromptIsTokenizedAsIs() throws Exception {
     Path out = dir.resolve("raw");
     Cli.Run run =
-        Cli.run(
-            "inspect",
-            "--model",
-            modelDir.toString(),
-            "--kv-cache-mb",
-            "4",
+        inspect(
             "--raw",
             "--image",
             image.toString(),
@@ -129,12 +122,7 @@ class InspectCommandTest {
   @Test
   void imageCountMismatchInRawModeFails() {
     Cli.Run run =
-        Cli.run(
-            "inspect",
-            "--model",
-            modelDir.toString(),
-            "--kv-cache-mb",
-            "4",
+        inspect(
             "--raw",
             "--image",
             image.toString(),

@@ -10,7 +10,6 @@ import java.io.DataOutputStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -18,9 +17,7 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -28,18 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Each bad request gets its status and an OpenAI error naming the field; the server lives on. */
 class BadRequestsTest {
 
-  @TempDir static Path dir;
-  static TestServer s;
-
-  @BeforeAll
-  static void start() throws Exception {
-    s = TestServer.start(dir);
-  }
-
-  @AfterAll
-  static void stop() {
-    s.close();
-  }
+  @RegisterExtension static final SharedServer server = new SharedServer();
 
   static JsonObject good() {
     return ChatCompletionsTest.chat("hello", 2);
@@ -418,7 +404,7 @@ class BadRequestsTest {
       String fragment)
       throws Exception {
     HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create(s.url(path)))
+        HttpRequest.newBuilder(URI.create(server.get().url(path)))
             .timeout(Duration.ofSeconds(20))
             .header("Content-Type", "application/json");
     b.method(
@@ -426,14 +412,15 @@ class BadRequestsTest {
         body == null
             ? HttpRequest.BodyPublishers.noBody()
             : HttpRequest.BodyPublishers.ofString(body));
-    HttpResponse<String> r = s.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        server.get().http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(status, r.statusCode(), r.body());
     JsonObject error = new JsonObject(r.body()).getJsonObject("error");
     assertEquals(param, error.getString("param"), r.body());
     assertTrue(error.getString("message").contains(fragment), r.body());
     assertTrue(error.containsKey("type") && error.containsKey("code"), r.body());
 
-    HttpResponse<String> ok = s.post("/v1/chat/completions", good().encode());
+    HttpResponse<String> ok = server.get().post("/v1/chat/completions", good().encode());
     assertEquals(200, ok.statusCode(), ok.body());
   }
 }

@@ -8,28 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class ChatCompletionsTest {
 
-  @TempDir static Path dir;
-  static TestServer s;
-
-  @BeforeAll
-  static void start() throws Exception {
-    s = TestServer.start(dir);
-  }
-
-  @AfterAll
-  static void stop() {
-    s.close();
-  }
+  @RegisterExtension static final SharedServer server = new SharedServer();
 
   static JsonObject chat(String content, int maxTokens) {
     return new JsonObject()
@@ -43,7 +29,8 @@ class ChatCompletionsTest {
 
   @Test
   void plainChatCompletion() throws Exception {
-    HttpResponse<String> r = s.post("/v1/chat/completions", chat("Hello there", 8).encode());
+    HttpResponse<String> r =
+        server.get().post("/v1/chat/completions", chat("Hello there", 8).encode());
     assertEquals(200, r.statusCode(), r.body());
     JsonObject o = new JsonObject(r.body());
     assertEquals("chat.completion", o.getString("object"));
@@ -69,8 +56,8 @@ class ChatCompletionsTest {
                 "Count with me: one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen",
                 6)
             .put("ignore_eos", true);
-    JsonObject a = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
-    JsonObject b = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
+    JsonObject a = new JsonObject(server.get().post("/v1/chat/completions", body.encode()).body());
+    JsonObject b = new JsonObject(server.get().post("/v1/chat/completions", body.encode()).body());
     assertEquals(6, a.getJsonObject("usage").getInteger("completion_tokens"));
     assertEquals("length", a.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
     assertEquals(
@@ -89,7 +76,7 @@ class ChatCompletionsTest {
             .put("ignore_eos", true)
             .put("stream", true)
             .put("stream_options", new JsonObject().put("include_usage", true));
-    HttpResponse<String> r = s.post("/v1/chat/completions", body.encode());
+    HttpResponse<String> r = server.get().post("/v1/chat/completions", body.encode());
     assertEquals(200, r.statusCode(), r.body());
     assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
     String raw = r.body();
@@ -126,7 +113,9 @@ class ChatCompletionsTest {
     // the stream carries the same text as the whole answer
     JsonObject whole =
         new JsonObject(
-            s.post(
+            server
+                .get()
+                .post(
                     "/v1/chat/completions",
                     chat("Tell me a story", 5).put("ignore_eos", true).encode())
                 .body());
@@ -142,9 +131,11 @@ class ChatCompletionsTest {
   @Test
   void streamWithoutIncludeUsageHasNoUsageChunk() throws Exception {
     HttpResponse<String> r =
-        s.post(
-            "/v1/chat/completions",
-            chat("Hi", 3).put("ignore_eos", true).put("stream", true).encode());
+        server
+            .get()
+            .post(
+                "/v1/chat/completions",
+                chat("Hi", 3).put("ignore_eos", true).put("stream", true).encode());
     String[] events = r.body().split("\n\n");
     JsonObject last = new JsonObject(events[events.length - 2].substring(6));
     assertEquals(
@@ -167,13 +158,13 @@ class ChatCompletionsTest {
                 "messages",
                 new JsonArray().add(new JsonObject().put("role", "user").put("content", parts)))
             .put("max_tokens", 4);
-    HttpResponse<String> r = s.post("/v1/chat/completions", body.encode());
+    HttpResponse<String> r = server.get().post("/v1/chat/completions", body.encode());
     assertEquals(200, r.statusCode(), r.body());
     JsonObject usage = new JsonObject(r.body()).getJsonObject("usage");
-    int rows = s.served().spec().rowsPerImage();
+    int rows = server.get().served().spec().rowsPerImage();
     JsonObject textOnly = chat("What is in the picture?", 4);
     int textPrompt =
-        new JsonObject(s.post("/v1/chat/completions", textOnly.encode()).body())
+        new JsonObject(server.get().post("/v1/chat/completions", textOnly.encode()).body())
             .getJsonObject("usage")
             .getInteger("prompt_tokens");
     assertTrue(usage.getInteger("prompt_tokens") >= textPrompt + rows - 1, r.body());
@@ -183,7 +174,7 @@ class ChatCompletionsTest {
   void logprobsInOpenAiShape() throws Exception {
     JsonObject body =
         chat("Hello", 3).put("logprobs", true).put("top_logprobs", 2).put("ignore_eos", true);
-    JsonObject o = new JsonObject(s.post("/v1/chat/completions", body.encode()).body());
+    JsonObject o = new JsonObject(server.get().post("/v1/chat/completions", body.encode()).body());
     JsonArray content =
         o.getJsonArray("choices")
             .getJsonObject(0)
@@ -204,7 +195,7 @@ class ChatCompletionsTest {
             .put("max_tokens", 4)
             .put("temperature", 0)
             .put("ignore_eos", true);
-    HttpResponse<String> r = s.post("/v1/completions", body.encode());
+    HttpResponse<String> r = server.get().post("/v1/completions", body.encode());
     assertEquals(200, r.statusCode(), r.body());
     JsonObject o = new JsonObject(r.body());
     assertEquals("text_completion", o.getString("object"));
@@ -212,7 +203,8 @@ class ChatCompletionsTest {
     assertEquals(4, o.getJsonObject("usage").getInteger("completion_tokens"));
     String text = o.getJsonArray("choices").getJsonObject(0).getString("text");
 
-    HttpResponse<String> st = s.post("/v1/completions", body.copy().put("stream", true).encode());
+    HttpResponse<String> st =
+        server.get().post("/v1/completions", body.copy().put("stream", true).encode());
     assertTrue(st.body().endsWith("data: [DONE]\n\n"));
     StringBuilder streamed = new StringBuilder();
     for (String e : st.body().split("\n\n")) {
@@ -227,11 +219,11 @@ class ChatCompletionsTest {
 
   @Test
   void modelsHealthAndReady() throws Exception {
-    JsonObject models = new JsonObject(s.get("/v1/models").body());
+    JsonObject models = new JsonObject(server.get().get("/v1/models").body());
     assertEquals("list", models.getString("object"));
     assertEquals(TestServer.MODEL_ID, models.getJsonArray("data").getJsonObject(0).getString("id"));
-    assertEquals(200, s.get("/health").statusCode());
-    HttpResponse<String> ready = s.get("/ready");
+    assertEquals(200, server.get().get("/health").statusCode());
+    HttpResponse<String> ready = server.get().get("/ready");
     assertEquals(200, ready.statusCode());
     assertEquals("ready", new JsonObject(ready.body()).getString("status"));
   }

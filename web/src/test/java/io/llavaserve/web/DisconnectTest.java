@@ -9,27 +9,13 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A client that goes away mid-stream aborts its request: its KV blocks return to the pool. */
 class DisconnectTest {
 
-  @TempDir static Path dir;
-  static TestServer s;
-
-  @BeforeAll
-  static void start() throws Exception {
-    s = TestServer.start(dir);
-  }
-
-  @AfterAll
-  static void stop() {
-    s.close();
-  }
+  @RegisterExtension static final SharedServer server = new SharedServer();
 
   @Test
   void closingTheConnectionFreesTheKvBlocks() throws Exception {
@@ -39,8 +25,8 @@ class DisconnectTest {
             .put("ignore_eos", true)
             .put("stream", true)
             .encode();
-    long generatedBefore = s.engine.stats().tokensGenerated();
-    try (Socket socket = new Socket("127.0.0.1", s.server.port())) {
+    long generatedBefore = server.get().engine.stats().tokensGenerated();
+    try (Socket socket = new Socket("127.0.0.1", server.get().server.port())) {
       OutputStream out = socket.getOutputStream();
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       out.write(
@@ -63,13 +49,14 @@ class DisconnectTest {
       }
       assertEquals(4, events);
       assertTrue(
-          s.engine.stats().kvBlocksUsed() > 0, "the request holds KV blocks while it streams");
+          server.get().engine.stats().kvBlocksUsed() > 0,
+          "the request holds KV blocks while it streams");
     }
     // Idle: the aborted request is out of the engine and the server, its count of tokens final.
-    EngineStats idle = s.awaitIdle();
+    EngineStats idle = server.get().awaitIdle();
     assertEquals(0, idle.kvBlocksUsed());
     long generated = idle.tokensGenerated() - generatedBefore;
     assertTrue(generated < maxTokens, "the request was aborted, not run to the end: " + generated);
-    assertEquals(0, s.server.state().inFlight());
+    assertEquals(0, server.get().server.state().inFlight());
   }
 }

@@ -22,26 +22,14 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code /v1/ws}: requests multiplexed on one socket, cancel, close, bad frames and API keys. */
 class WebSocketTest {
 
-  @TempDir static Path dir;
-  static TestServer s;
-
-  @BeforeAll
-  static void start() throws Exception {
-    s = TestServer.start(dir);
-  }
-
-  @AfterAll
-  static void stop() {
-    s.close();
-  }
+  @RegisterExtension static final SharedServer server = new SharedServer();
 
   /** A socket whose text messages queue up as JSON objects. */
   static final class Client implements WebSocket.Listener, AutoCloseable {
@@ -124,13 +112,13 @@ class WebSocketTest {
   }
 
   static void awaitBlocksFreed() throws InterruptedException {
-    assertEquals(0, s.awaitIdle().kvBlocksUsed());
-    assertEquals(0, s.server.state().inFlight());
+    assertEquals(0, server.get().awaitIdle().kvBlocksUsed());
+    assertEquals(0, server.get().server.state().inFlight());
   }
 
   @Test
   void oneRequestStreamsTokensThenDoneWithUsage() throws Exception {
-    try (Client c = Client.open(s, "")) {
+    try (Client c = Client.open(server.get(), "")) {
       c.send(chat("a", "Hello there", 8).put("logprobs", true).put("top_logprobs", 2));
       List<JsonObject> tokens = new ArrayList<>();
       JsonObject done = c.until(ends("a"), tokens);
@@ -161,7 +149,7 @@ class WebSocketTest {
   void fourRequestsInterleaveAndMatchHttp() throws Exception {
     String[] prompts = {"Tell me a story", "Count to ten", "What is red?", "Describe the sea"};
     int maxTokens = 40;
-    try (Client c = Client.open(s, "")) {
+    try (Client c = Client.open(server.get(), "")) {
       for (int i = 0; i < prompts.length; i++) {
         c.send(chat("r" + i, prompts[i], maxTokens).put("ignore_eos", true));
       }
@@ -187,9 +175,13 @@ class WebSocketTest {
       assertTrue(switches > prompts.length, "token frames of the requests interleave: " + order);
       for (int i = 0; i < prompts.length; i++) {
         HttpResponse<String> r =
-            s.post(
-                "/v1/chat/completions",
-                ChatCompletionsTest.chat(prompts[i], maxTokens).put("ignore_eos", true).encode());
+            server
+                .get()
+                .post(
+                    "/v1/chat/completions",
+                    ChatCompletionsTest.chat(prompts[i], maxTokens)
+                        .put("ignore_eos", true)
+                        .encode());
         assertEquals(200, r.statusCode(), r.body());
         String http =
             new JsonObject(r.body())
@@ -204,12 +196,12 @@ class WebSocketTest {
 
   @Test
   void cancelAbortsOneRequestWhileAnotherCompletes() throws Exception {
-    try (Client c = Client.open(s, "")) {
+    try (Client c = Client.open(server.get(), "")) {
       c.send(chat("long", "Write a long story", 500).put("ignore_eos", true));
       c.send(chat("short", "Hi", 30).put("ignore_eos", true));
       List<JsonObject> seen = new ArrayList<>();
       c.until(f -> "long".equals(f.getString("id")) && f.getInteger("index", -1) >= 2, seen);
-      assertTrue(s.engine.stats().kvBlocksUsed() > 0);
+      assertTrue(server.get().engine.stats().kvBlocksUsed() > 0);
       c.send(new JsonObject().put("type", "cancel").put("id", "long"));
       JsonObject aborted = c.until(ends("long"), seen);
       assertEquals("done", aborted.getString("type"), aborted.encode());
@@ -227,21 +219,21 @@ class WebSocketTest {
 
   @Test
   void closingTheSocketAbortsItsRequests() throws Exception {
-    long generatedBefore = s.engine.stats().tokensGenerated();
-    try (Client c = Client.open(s, "")) {
+    long generatedBefore = server.get().engine.stats().tokensGenerated();
+    try (Client c = Client.open(server.get(), "")) {
       c.send(chat("x", "Write a long story", 500).put("ignore_eos", true));
       c.send(chat("y", "Write another story", 500).put("ignore_eos", true));
       c.until(f -> f.getInteger("index", -1) >= 3, new ArrayList<>());
-      assertTrue(s.engine.stats().kvBlocksUsed() > 0);
+      assertTrue(server.get().engine.stats().kvBlocksUsed() > 0);
     }
     awaitBlocksFreed();
-    long generated = s.engine.stats().tokensGenerated() - generatedBefore;
+    long generated = server.get().engine.stats().tokensGenerated() - generatedBefore;
     assertTrue(generated < 1000, "the requests were aborted, not run to the end: " + generated);
   }
 
   @Test
   void badFramesGetErrorsNamingTheFieldAndTheSocketGoesOn() throws Exception {
-    try (Client c = Client.open(s, "")) {
+    try (Client c = Client.open(server.get(), "")) {
       c.send("{not json");
       JsonObject e = c.next();
       assertEquals("error", e.getString("type"));
@@ -278,7 +270,7 @@ class WebSocketTest {
 
   @Test
   void aFrameOverTheBodyLimitClosesTheSocket() throws Exception {
-    try (Client c = Client.open(s, "")) {
+    try (Client c = Client.open(server.get(), "")) {
       String big = "x".repeat((1 << 20) + 1);
       c.socket.sendText(chat("big", big, 4).encode(), true);
       assertEquals(1009, c.closed.get(10, TimeUnit.SECONDS));

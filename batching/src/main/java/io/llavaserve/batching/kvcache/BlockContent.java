@@ -7,16 +7,10 @@ import java.util.Objects;
  * What a cached block holds, kept so that a hash hit can be confirmed position by position. It is
  * itself a {@link TokenSource} of one block, so its hash can be recomputed for invariant checks.
  */
-final class BlockContent implements TokenSource {
-
-  private final int[] tokenIds;
-  private final String[] imageDigests;
-  private final int[] imageRows;
+final class BlockContent extends TokenArrays {
 
   private BlockContent(int[] tokenIds, String[] imageDigests, int[] imageRows) {
-    this.tokenIds = tokenIds;
-    this.imageDigests = imageDigests;
-    this.imageRows = imageRows;
+    super(tokenIds, imageDigests, imageRows);
   }
 
   /** Copies positions {@code [start, start + length)} of {@code tokens}. */
@@ -47,26 +41,6 @@ final class BlockContent implements TokenSource {
       }
     }
     return true;
-  }
-
-  @Override
-  public int length() {
-    return tokenIds.length;
-  }
-
-  @Override
-  public int tokenAt(int position) {
-    return tokenIds[position];
-  }
-
-  @Override
-  public String imageDigestAt(int position) {
-    return imageDigests[position];
-  }
-
-  @Override
-  public int imageRowAt(int position) {
-    return imageRows[position];
   }
 
   @Override

@@ -4,19 +4,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** An immutable {@link TokenSource} for tests, built position by position. */
-final class TestSequence implements TokenSource {
+final class TestSequence extends TokenArrays {
 
   /** The id every image position carries, as in LLaVA's expanded prompt. */
   static final int IMAGE_TOKEN = 32000;
 
-  private final int[] tokenIds;
-  private final String[] digests;
-  private final int[] rows;
-
   private TestSequence(int[] tokenIds, String[] digests, int[] rows) {
-    this.tokenIds = tokenIds;
-    this.digests = digests;
-    this.rows = rows;
+    super(tokenIds, digests, rows);
   }
 
   static TestSequence text(int... ids) {
@@ -27,33 +21,13 @@ final class TestSequence implements TokenSource {
     return new Builder();
   }
 
-  @Override
-  public int length() {
-    return tokenIds.length;
-  }
-
-  @Override
-  public int tokenAt(int position) {
-    return tokenIds[position];
-  }
-
-  @Override
-  public String imageDigestAt(int position) {
-    return digests[position];
-  }
-
-  @Override
-  public int imageRowAt(int position) {
-    return rows[position];
-  }
-
   /** Content of positions [0, end) as a string, equal for equal content. */
   String prefixKey(int end) {
     StringBuilder sb = new StringBuilder();
     for (int p = 0; p < end; p++) {
       sb.append(tokenIds[p]);
-      if (digests[p] != null) {
-        sb.append('@').append(digests[p]).append('#').append(rows[p]);
+      if (imageDigests[p] != null) {
+        sb.append('@').append(imageDigests[p]).append('#').append(imageRows[p]);
       }
       sb.append(',');
     }

@@ -1,16 +1,16 @@
 package io.llavaserve.web.batchjobs;
 
 import io.llavaserve.batching.events.OverloadedException;
-import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.Priority;
-import io.llavaserve.engine.sampling.FinishReason;
+import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.errors.RequestIds;
 import io.llavaserve.web.lifecycle.Gate;
 import io.llavaserve.web.lifecycle.Generation;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
+import io.llavaserve.web.lifecycle.WholeAnswerListener;
 import io.llavaserve.web.openai.Endpoint;
-import io.llavaserve.web.openai.WholeAnswer;
+import io.vertx.core.json.JsonObject;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
@@ -101,47 +101,44 @@ final class BatchPump {
   }
 
   /** Gathers one line's answer into its job. */
-  private final class LineAnswer implements Generation.Listener {
+  private final class LineAnswer extends WholeAnswerListener {
 
     private final JobRun run;
     private final InputFile.Line line;
     private final Generation generation;
-    private final WholeAnswer answer;
 
     LineAnswer(JobRun run, InputFile.Line line, Generation generation) {
+      super(generation);
       this.run = run;
       this.line = line;
       this.generation = generation;
-      this.answer = new WholeAnswer(generation.format(), generation.logprobs());
     }
 
     @Override
-    public void onEvent(TokenEvent event) {
-      if (event instanceof TokenEvent.Token t) {
-        answer.add(t);
-      } else if (event instanceof TokenEvent.Finished f) {
-        release();
-        if (f.reason() == FinishReason.ERROR) {
-          run.failed(line, generation.requestId(), generation.engineError());
-        } else {
-          run.answered(line, generation.requestId(), answer.finish(f));
-        }
-        resultsGathered.run();
-      }
+    protected void answered(JsonObject response) {
+      release();
+      run.answered(line, generation.requestId(), response);
+      resultsGathered.run();
+    }
+
+    @Override
+    protected void failed(ApiError error) {
+      release();
+      run.failed(line, generation.requestId(), error);
+      resultsGathered.run();
     }
 
     @Override
     public void onFailure(Throwable failure) {
-      release();
       if (failure instanceof OverloadedException) {
         // The engine's queue is full: this line goes back to the front and waits.
+        release();
         run.pending.addFirst(line);
         pausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BACKOFF_MS);
         thread.schedule(BatchPump.this::pump, BACKOFF_MS, TimeUnit.MILLISECONDS);
         return;
       }
-      run.failed(line, generation.requestId(), generation.error(failure));
-      resultsGathered.run();
+      super.onFailure(failure);
     }
 
     private void release() {

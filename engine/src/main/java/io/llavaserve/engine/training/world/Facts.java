@@ -170,12 +170,14 @@ public final class Facts {
     }
     // Near misses: one word changed, each false of the scene (redrawn until it is).
     PlacedShape s = shapes.get(random.nextInt(n));
-    putFalse(out, scene, () -> new Has(other(COLORS, s.color(), random), s.kind()));
-    putFalse(out, scene, () -> new Has(s.color(), other(KINDS, s.kind(), random)));
+    putFalse(out, scene, () -> new Has(HardNegatives.other(COLORS, s.color(), random), s.kind()));
+    putFalse(out, scene, () -> new Has(s.color(), HardNegatives.other(KINDS, s.kind(), random)));
     putFalse(
         out,
         scene,
-        () -> new InRegion(s.color(), s.kind(), other(REGIONS, Region.of(scene, s), random)));
+        () ->
+            new InRegion(
+                s.color(), s.kind(), HardNegatives.other(REGIONS, Region.of(scene, s), random)));
     putFalse(out, scene, () -> new Count(1 + random.nextInt(Scene.MAX_SHAPES)));
     putFalse(out, scene, () -> new ColorCount(s.color(), random.nextInt(Scene.MAX_SHAPES + 1)));
     return List.copyOf(out.values());
@@ -237,13 +239,5 @@ public final class Facts {
 
   private static Truth truth(boolean holds) {
     return holds ? Truth.TRUE : Truth.FALSE;
-  }
-
-  private static <T> T other(T[] values, T not, SplittableRandom random) {
-    T pick;
-    do {
-      pick = values[random.nextInt(values.length)];
-    } while (pick == not);
-    return pick;
   }
 }

@@ -123,7 +123,8 @@ public final class HardNegatives {
     return new PlacedShape(kind, color, s.rgb(), s.centerX(), s.centerY(), s.size());
   }
 
-  private static <T> T other(T[] values, T not, SplittableRandom random) {
+  /** A value of {@code values} other than {@code not}, uniformly. */
+  static <T> T other(T[] values, T not, SplittableRandom random) {
     T pick;
     do {
       pick = values[random.nextInt(values.length)];
