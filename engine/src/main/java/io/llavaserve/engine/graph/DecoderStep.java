@@ -156,13 +156,7 @@ final class DecoderStep {
       String l = pre + "layers." + i + ".";
       Operand<TFloat32> h =
           g.rmsNorm(x, weights.of(ckpt.tensor(l + "input_layernorm.weight")), cfg.rmsNormEps());
-      Linear qkvW =
-          weights.linear(
-              l + "self_attn.qkv_proj.weight",
-              List.of(
-                  ckpt.tensor(l + "self_attn.q_proj.weight"),
-                  ckpt.tensor(l + "self_attn.k_proj.weight"),
-                  ckpt.tensor(l + "self_attn.v_proj.weight")));
+      Linear qkvW = weights.qkv(ckpt, l + "self_attn.");
       Operand<TFloat32> qh; // [T, heads, hd], rotated and scaled
       List<Op> written;
       if (nativeAttention) {

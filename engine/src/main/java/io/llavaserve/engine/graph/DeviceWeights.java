@@ -1,5 +1,6 @@
 package io.llavaserve.engine.graph;
 
+import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.WeightTensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -74,6 +75,26 @@ final class DeviceWeights {
    */
   Linear linear(WeightTensor w) {
     return linear(w.name(), List.of(w));
+  }
+
+  /**
+   * The attention's Q, K and V projections of one layer ({@code attention} ends in "self_attn."),
+   * fused into one Linear weight, in that order.
+   */
+  Linear qkv(Checkpoint ckpt, String attention) {
+    return linear(attention + "qkv_proj.weight", qkvParts(ckpt, attention, "weight"));
+  }
+
+  /** The Q, K and V projections' biases of one layer, stacked like {@link #qkv}'s outputs. */
+  Operand<TFloat32> qkvBias(Checkpoint ckpt, String attention) {
+    return stacked(attention + "qkv_proj.bias", qkvParts(ckpt, attention, "bias"));
+  }
+
+  private static List<WeightTensor> qkvParts(Checkpoint ckpt, String attention, String kind) {
+    return List.of(
+        ckpt.tensor(attention + "q_proj." + kind),
+        ckpt.tensor(attention + "k_proj." + kind),
+        ckpt.tensor(attention + "v_proj." + kind));
   }
 
   /**

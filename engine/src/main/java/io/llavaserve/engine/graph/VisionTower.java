@@ -81,20 +81,8 @@ final class VisionTower {
               weights.of(ckpt.tensor(l + "layer_norm1.weight")),
               weights.of(ckpt.tensor(l + "layer_norm1.bias")),
               v.layerNormEps());
-      Linear qkvW =
-          weights.linear(
-              l + "self_attn.qkv_proj.weight",
-              List.of(
-                  ckpt.tensor(l + "self_attn.q_proj.weight"),
-                  ckpt.tensor(l + "self_attn.k_proj.weight"),
-                  ckpt.tensor(l + "self_attn.v_proj.weight")));
-      Operand<TFloat32> qkvB =
-          weights.stacked(
-              l + "self_attn.qkv_proj.bias",
-              List.of(
-                  ckpt.tensor(l + "self_attn.q_proj.bias"),
-                  ckpt.tensor(l + "self_attn.k_proj.bias"),
-                  ckpt.tensor(l + "self_attn.v_proj.bias")));
+      Linear qkvW = weights.qkv(ckpt, l + "self_attn.");
+      Operand<TFloat32> qkvB = weights.qkvBias(ckpt, l + "self_attn.");
       List<Operand<TFloat32>> qkv = g.splitLast(g.linear(h, qkvW, qkvB), 2, hidden, hidden, hidden);
       // [n*tokens, hidden] -> [n, heads, tokens, head_dim]
       Operand<TFloat32> q = heads(g, g.scale(qkv.get(0), scale), n, tokens, heads, headDim);
