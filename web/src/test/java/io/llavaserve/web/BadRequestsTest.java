@@ -387,6 +387,84 @@ class BadRequestsTest {
             413,
             null,
             "server.max-body-bytes"));
+    // Fields that would change the output and are not implemented: refused, never ignored.
+    c.add(
+        chat(
+            "json response format",
+            with(b -> b.put("response_format", new JsonObject().put("type", "json_object"))),
+            400,
+            "response_format",
+            "json_schema"));
+    JsonArray tools =
+        new JsonArray()
+            .add(
+                new JsonObject()
+                    .put("type", "function")
+                    .put("function", new JsonObject().put("name", "f")));
+    c.add(chat("tools", with(b -> b.put("tools", tools)), 400, "tools", "not supported"));
+    c.add(
+        chat(
+            "required tool choice",
+            with(b -> b.put("tool_choice", "required")),
+            400,
+            "tool_choice",
+            "none and auto"));
+    String text = new JsonObject().put("prompt", "hi").put("max_tokens", 2).encode();
+    c.add(
+        bad(
+            "best_of",
+            "POST",
+            "/v1/completions",
+            new JsonObject(text).put("best_of", 2).encode(),
+            400,
+            "best_of",
+            "must be 1"));
+    c.add(
+        bad(
+            "echo",
+            "POST",
+            "/v1/completions",
+            new JsonObject(text).put("echo", true).encode(),
+            400,
+            "echo",
+            "not supported"));
+    c.add(
+        bad(
+            "suffix",
+            "POST",
+            "/v1/completions",
+            new JsonObject(text).put("suffix", "end").encode(),
+            400,
+            "suffix",
+            "not supported"));
+    c.add(
+        chat(
+            "logit_bias not an object",
+            with(b -> b.put("logit_bias", new JsonArray().add(1))),
+            400,
+            "logit_bias",
+            "object"));
+    c.add(
+        chat(
+            "logit_bias key not a token id",
+            with(b -> b.put("logit_bias", new JsonObject().put("abc", 1))),
+            400,
+            "logit_bias",
+            "'abc'"));
+    c.add(
+        chat(
+            "logit_bias beyond 100",
+            with(b -> b.put("logit_bias", new JsonObject().put("5", 101))),
+            400,
+            "logit_bias",
+            "[-100, 100]"));
+    c.add(
+        chat(
+            "logit_bias outside the vocabulary",
+            with(b -> b.put("logit_bias", new JsonObject().put("40000", 5))),
+            400,
+            "logit_bias",
+            "outside the vocabulary"));
     c.add(bad("wrong method", "GET", "/v1/chat/completions", null, 405, null, "GET"));
     c.add(bad("unknown route", "POST", "/v1/nope", "{}", 404, null, "/v1/nope"));
     return c.stream();

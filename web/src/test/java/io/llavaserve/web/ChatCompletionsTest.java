@@ -188,6 +188,22 @@ class ChatCompletionsTest {
   }
 
   @Test
+  void logitBiasForcesAToken() throws Exception {
+    int[] ids = io.llavaserve.engine.tokenizer.LlamaTokenizer.bundledLlama().encode("yes", false);
+    assertEquals(1, ids.length, "'yes' is one token");
+    JsonObject forced =
+        chat("Hello", 3)
+            .put("ignore_eos", true)
+            .put("logit_bias", new JsonObject().put(Integer.toString(ids[0]), 100));
+    JsonObject o =
+        new JsonObject(server.get().post("/v1/chat/completions", forced.encode()).body());
+    assertEquals(
+        "yes yes yes",
+        o.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
+        o.encode());
+  }
+
+  @Test
   void completionsPlainAndStreaming() throws Exception {
     JsonObject body =
         new JsonObject()

@@ -6,10 +6,10 @@ import io.llavaserve.engine.runner.ExpandedPrompt;
 
 /**
  * The one admission check of a request, against the running engine's own spec: as many images as
- * image placeholders, token ids inside the vocabulary, a prompt that leaves room to generate (and
- * that fits a server's own prompt limit, when it sets one), and {@code max_tokens} that fit the
- * context after the prompt. Each refusal is a {@link RequestRejectedException} naming the field,
- * the limit and the value.
+ * image placeholders, token ids (of the prompt and of the logit bias) inside the vocabulary, a
+ * prompt that leaves room to generate (and that fits a server's own prompt limit, when it sets
+ * one), and {@code max_tokens} that fit the context after the prompt. Each refusal is a {@link
+ * RequestRejectedException} naming the field, the limit and the value.
  *
  * <p>The engine builds it from its spec ({@link LlavaEngine#validator()}); a server narrows it with
  * its configured limits ({@link #withMaxPromptTokens}) and submits through it, so every transport
@@ -103,6 +103,15 @@ public final class RequestValidator {
             vocabSize - 1,
             id,
             "prompt: token id " + id + " is outside the vocabulary of " + vocabSize);
+      }
+    }
+    for (int id : r.sampling().logitBias().keySet()) {
+      if (id >= vocabSize) {
+        throw new RequestRejectedException(
+            "logit_bias",
+            vocabSize - 1,
+            id,
+            "logit_bias: token id " + id + " is outside the vocabulary of " + vocabSize);
       }
     }
     int positions = prompt.length();

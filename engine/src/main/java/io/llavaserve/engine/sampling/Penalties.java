@@ -4,9 +4,10 @@ import java.util.Arrays;
 import java.util.BitSet;
 
 /**
- * The token history that vLLM's penalties read: which ids occur in the prompt, and how often each
- * id was generated. Only seen ids are visited when penalizing, so the cost grows with the history,
- * not with the vocabulary.
+ * What changes a row of logits before sampling, in vLLM's order: the request's logit bias, then the
+ * penalties over the token history they read (which ids occur in the prompt, and how often each id
+ * was generated). Only biased and seen ids are visited, so the cost grows with them, not with the
+ * vocabulary.
  */
 final class Penalties {
 
@@ -18,8 +19,17 @@ final class Penalties {
   private int[] outputCounts = new int[0]; // indexed by token id, grown on demand
   private int[] outputDistinct = new int[16];
   private int numOutputDistinct;
+  private final int[] biasIds;
+  private final float[] biases;
 
   Penalties(SamplingParams params, int[] promptTokenIds) {
+    biasIds = new int[params.logitBias().size()];
+    biases = new float[biasIds.length];
+    int b = 0;
+    for (var e : new java.util.TreeMap<>(params.logitBias()).entrySet()) {
+      biasIds[b] = e.getKey();
+      biases[b++] = e.getValue().floatValue();
+    }
     repetition = (float) params.repetitionPenalty();
     presence = (float) params.presencePenalty();
     frequency = (float) params.frequencyPenalty();
@@ -55,16 +65,21 @@ final class Penalties {
   boolean active() {
     boolean repeats = repetition != 1f && (promptDistinct.length > 0 || numOutputDistinct > 0);
     boolean outputs = (presence != 0f || frequency != 0f) && numOutputDistinct > 0;
-    return repeats || outputs;
+    return repeats || outputs || biasIds.length > 0;
   }
 
   /**
-   * Penalizes {@code logits[offset .. offset + vocabSize)} in place, in vLLM's order: the
-   * repetition penalty over prompt and output ids (positive logits divided, the others multiplied),
-   * then {@code logit -= frequency * count} and {@code logit -= presence} over output ids. Ids
-   * outside the vocabulary (such as placeholders) are ignored.
+   * Changes {@code logits[offset .. offset + vocabSize)} in place, in vLLM's order: the logit bias,
+   * the repetition penalty over prompt and output ids (positive logits divided, the others
+   * multiplied), then {@code logit -= frequency * count} and {@code logit -= presence} over output
+   * ids. Ids outside the vocabulary (such as placeholders) are ignored.
    */
   void apply(float[] logits, int offset, int vocabSize) {
+    for (int j = 0; j < biasIds.length; j++) {
+      if (biasIds[j] < vocabSize) {
+        logits[offset + biasIds[j]] += biases[j];
+      }
+    }
     if (repetition != 1f) {
       for (int id : promptDistinct) {
         if (id < vocabSize) {

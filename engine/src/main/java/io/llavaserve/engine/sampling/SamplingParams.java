@@ -2,6 +2,7 @@ package io.llavaserve.engine.sampling;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 
@@ -27,6 +28,9 @@ import java.util.Set;
  * @param ignoreEos keep generating past the EOS token
  * @param logprobs how many top alternatives to report with each token: -1 reports nothing, 0 only
  *     the chosen token's log-probability
+ * @param logitBias added to the logits of these token ids before the penalties and sampling (as
+ *     OpenAI's {@code logit_bias}: -100 in effect bans a token, 100 forces it); at most {@link
+ *     #MAX_LOGIT_BIAS} entries, each in [-100, 100]
  */
 public record SamplingParams(
     double temperature,
@@ -41,12 +45,15 @@ public record SamplingParams(
     List<String> stop,
     Set<Integer> stopTokenIds,
     boolean ignoreEos,
-    int logprobs) {
+    int logprobs,
+    Map<Integer, Double> logitBias) {
 
   public static final double MAX_TEMPERATURE = 2.0;
   public static final double MAX_ABS_PENALTY = 2.0;
   public static final int MAX_LOGPROBS = 20;
   public static final int MAX_STOP_STRINGS = 16;
+  public static final int MAX_LOGIT_BIAS = 1024;
+  public static final double MAX_ABS_LOGIT_BIAS = 100.0;
 
   /** Temperatures below this are treated as greedy, as vLLM does. */
   public static final double GREEDY_EPSILON = 1e-5;
@@ -97,6 +104,23 @@ public record SamplingParams(
     if (logprobs < -1 || logprobs > MAX_LOGPROBS) {
       throw invalid("logprobs", "must be in [0, " + MAX_LOGPROBS + "] (or -1 for none)", logprobs);
     }
+    logitBias = logitBias == null ? Map.of() : logitBias;
+    if (logitBias.size() > MAX_LOGIT_BIAS) {
+      throw invalid(
+          "logit_bias", "must hold at most " + MAX_LOGIT_BIAS + " entries", logitBias.size());
+    }
+    for (Map.Entry<Integer, Double> e : logitBias.entrySet()) {
+      if (e.getKey() == null || e.getKey() < 0) {
+        throw new IllegalArgumentException(
+            "logit_bias: every key must be a token id >= 0, got " + e.getKey());
+      }
+      Double b = e.getValue();
+      if (b == null || !(Math.abs(b) <= MAX_ABS_LOGIT_BIAS)) {
+        throw new IllegalArgumentException(
+            "logit_bias: the bias of token " + e.getKey() + " must be in [-100, 100], got " + b);
+      }
+    }
+    logitBias = Map.copyOf(logitBias);
   }
 
   /** vLLM's defaults: temperature 1, no filters, no penalties, 16 tokens, no logprobs. */
@@ -127,7 +151,8 @@ public record SamplingParams(
         .stop(stop)
         .stopTokenIds(stopTokenIds)
         .ignoreEos(ignoreEos)
-        .logprobs(logprobs);
+        .logprobs(logprobs)
+        .logitBias(logitBias);
   }
 
   /** Whether tokens are chosen by argmax, which makes the filters and the seed irrelevant. */
@@ -159,6 +184,7 @@ public record SamplingParams(
     private Set<Integer> stopTokenIds = Set.of();
     private boolean ignoreEos = false;
     private int logprobs = -1;
+    private Map<Integer, Double> logitBias = Map.of();
 
     private Builder() {}
 
@@ -237,6 +263,11 @@ public record SamplingParams(
       return this;
     }
 
+    public Builder logitBias(Map<Integer, Double> v) {
+      logitBias = v;
+      return this;
+    }
+
     public SamplingParams build() {
       return new SamplingParams(
           temperature,
@@ -251,7 +282,8 @@ public record SamplingParams(
           stop,
           stopTokenIds,
           ignoreEos,
-          logprobs);
+          logprobs,
+          logitBias);
     }
   }
 }

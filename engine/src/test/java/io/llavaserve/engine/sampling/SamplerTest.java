@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -80,6 +81,51 @@ class SamplerTest {
     s.accept(0);
     assertEquals(1, s.sample(logits).tokenId()); // 5 - 0.12 < 4.9
     assertEquals(2, s.numGenerated());
+  }
+
+  @Test
+  void logitBiasBansAndForcesBeforeThePenaltiesAndAsksForTheWholeRow() {
+    float[] logits = {5f, 4.9f, -1f, 2f};
+    SamplingParams ban =
+        SamplingParams.builder().temperature(0).logitBias(Map.of(0, -100.0)).build();
+    Sampler banned = new Sampler(ban, NO_PROMPT);
+    assertTrue(banned.next(logits.length).fullRow(), "a biased row is sampled whole");
+    assertEquals(1, banned.sample(logits).tokenId());
+    SamplingParams force =
+        SamplingParams.builder().temperature(0.7).seed(3).logitBias(Map.of(2, 100.0)).build();
+    Sampler forced = new Sampler(force, NO_PROMPT);
+    for (int i = 0; i < 50; i++) {
+      assertEquals(2, forced.sample(logits).tokenId());
+    }
+    // vLLM's order: the bias first, then the repetition penalty divides the biased logit.
+    SamplingParams both =
+        SamplingParams.builder()
+            .temperature(0)
+            .logitBias(Map.of(3, 4.0))
+            .repetitionPenalty(2.0)
+            .build();
+    // token 3: (2 + 4) / 2 = 3 < token 1's 4.9; biased after the penalty it would be 1 + 4 = 5
+    assertEquals(1, new Sampler(both, new int[] {0, 3}).sample(logits).tokenId());
+    // The raw logits are reported, as for the penalties.
+    SamplingParams logged =
+        SamplingParams.builder().temperature(0).logprobs(0).logitBias(Map.of(0, -100.0)).build();
+    SampledToken t = new Sampler(logged, NO_PROMPT).sample(logits);
+    assertEquals(1, t.tokenId());
+    double logZ = 0;
+    for (float l : logits) {
+      logZ += Math.exp(l);
+    }
+    assertEquals(4.9 - Math.log(logZ), t.logprob(), 1e-5);
+  }
+
+  @Test
+  void logitBiasIsValidated() {
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> SamplingParams.builder().logitBias(Map.of(1, 100.5)).build());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> SamplingParams.builder().logitBias(Map.of(-1, 1.0)).build());
   }
 
   @Test

@@ -95,6 +95,7 @@ public final class RequestParser {
 
   private OpenAiRequest common(
       Endpoint endpoint, JsonObject body, List<OpenAiRequest.Message> messages, String prompt) {
+    refuseUnsupported(body);
     String model = JsonFields.string(body, "model", "model");
     JsonFields.string(body, "user", "user");
     SamplingParser.Parsed sampling = SamplingParser.parse(body, limits, endpoint);
@@ -114,6 +115,67 @@ public final class RequestParser {
         sampling.maxTokensGiven(),
         Boolean.TRUE.equals(stream),
         includeUsage);
+  }
+
+  /**
+   * Fields that would change the output but are not implemented get a 400 naming them, rather than
+   * being ignored; harmless fields (user, metadata, store, service_tier, parallel_tool_calls) and
+   * unknown ones are ignored.
+   */
+  private static void refuseUnsupported(JsonObject body) {
+    Object format = body.getValue("response_format");
+    if (format != null) {
+      String type = format instanceof JsonObject o ? o.getString("type") : null;
+      if (!"text".equals(type)) {
+        throw ApiError.badRequest(
+            "response_format",
+            "response_format: only {\"type\": \"text\"} is supported; json_object and"
+                + " json_schema (structured outputs) are not");
+      }
+    }
+    Object toolChoice = body.getValue("tool_choice");
+    boolean toolsOff = "none".equals(toolChoice);
+    for (String field : List.of("tools", "functions")) {
+      Object v = body.getValue(field);
+      if (v instanceof JsonArray a && !a.isEmpty() && !toolsOff) {
+        throw ApiError.badRequest(
+            field, field + ": tool calling is not supported (send no tools, or tool_choice none)");
+      }
+    }
+    if (toolChoice != null && !toolsOff && !"auto".equals(toolChoice)) {
+      throw ApiError.badRequest(
+          "tool_choice",
+          "tool_choice: only none and auto are accepted; tool calling is not supported");
+    }
+    Object functionCall = body.getValue("function_call");
+    if (functionCall != null && !"none".equals(functionCall) && !"auto".equals(functionCall)) {
+      throw ApiError.badRequest(
+          "function_call", "function_call: function calling is not supported");
+    }
+    Integer bestOf = JsonFields.int32(body, "best_of");
+    if (bestOf != null && bestOf != 1) {
+      throw ApiError.badRequest(
+          "best_of", "best_of must be 1 (one sample per request), got " + bestOf);
+    }
+    if (Boolean.TRUE.equals(JsonFields.bool(body, "echo"))) {
+      throw ApiError.badRequest(
+          "echo", "echo: returning the prompt with the completion is not supported");
+    }
+    String suffix = JsonFields.string(body, "suffix", "suffix");
+    if (suffix != null && !suffix.isEmpty()) {
+      throw ApiError.badRequest(
+          "suffix", "suffix: insertion (text after the completion) is not supported");
+    }
+    for (String field : List.of("prediction", "audio")) {
+      if (body.getValue(field) != null) {
+        throw ApiError.badRequest(field, field + " is not supported");
+      }
+    }
+    Object modalities = body.getValue("modalities");
+    if (modalities != null
+        && !(modalities instanceof JsonArray a && a.stream().allMatch("text"::equals))) {
+      throw ApiError.badRequest("modalities", "modalities: only [\"text\"] output is supported");
+    }
   }
 
   private OpenAiRequest.Message message(Object raw, String param) {

@@ -5,7 +5,9 @@ import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads the sampling fields shared by chat completions and completions into SamplingParams; the two
@@ -56,6 +58,7 @@ final class SamplingParser {
       b.ignoreEos(ignoreEos);
     }
     b.stop(stop(body));
+    b.logitBias(logitBias(body));
 
     Integer n = JsonFields.int32(body, "n");
     if (n != null && n != 1) {
@@ -96,6 +99,35 @@ final class SamplingParser {
     } catch (IllegalArgumentException e) {
       throw ApiError.fromValidation(e);
     }
+  }
+
+  /**
+   * OpenAI's {@code logit_bias}: an object from token ids (as strings) to biases in [-100, 100].
+   */
+  private static Map<Integer, Double> logitBias(JsonObject body) {
+    Object v = body.getValue("logit_bias");
+    if (v == null) {
+      return Map.of();
+    }
+    if (!(v instanceof JsonObject o)) {
+      throw JsonFields.wrongType("logit_bias", "an object from token ids to numbers", v);
+    }
+    Map<Integer, Double> out = new LinkedHashMap<>();
+    for (String key : o.fieldNames()) {
+      int id;
+      try {
+        id = Integer.parseInt(key.trim());
+      } catch (NumberFormatException e) {
+        throw ApiError.badRequest(
+            "logit_bias", "logit_bias keys must be token ids, got '" + key + "'");
+      }
+      Object bias = o.getValue(key);
+      if (!(bias instanceof Number n)) {
+        throw JsonFields.wrongType("logit_bias", "an object from token ids to numbers", bias);
+      }
+      out.put(id, n.doubleValue());
+    }
+    return out;
   }
 
   private static List<String> stop(JsonObject body) {
