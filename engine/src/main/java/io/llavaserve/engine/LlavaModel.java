@@ -128,6 +128,12 @@ public final class LlavaModel implements AutoCloseable {
     return PromptBuilder.build(tokenizer, template, messages, config().imageTokenIndex());
   }
 
+  /** As {@link #chatPrompt(List)}, opening the assistant's turn only when asked. */
+  public PromptBuilder.Prompt chatPrompt(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    return PromptBuilder.build(
+        tokenizer, template, messages, config().imageTokenIndex(), addGenerationPrompt);
+  }
+
   /** Prompt ids for raw text, where {@code <image>} marks each image. */
   public PromptBuilder.Prompt rawPrompt(String text) {
     return PromptBuilder.raw(tokenizer, text, config().imageTokenIndex());

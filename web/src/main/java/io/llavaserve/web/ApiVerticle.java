@@ -20,6 +20,7 @@ import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.openai.TokenizeHandler;
 import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Future;
@@ -115,6 +116,13 @@ final class ApiVerticle extends AbstractVerticle {
     ModelsHandler models = new ModelsHandler(api.served());
 
     Router router = Router.router(vertx);
+    router
+        .route()
+        .handler(
+            ctx -> {
+              ErrorResponses.requestId(ctx); // every response carries its X-Request-Id
+              ctx.next();
+            });
     router.get("/health").handler(health::alive);
     router.get("/ready").handler(health::ready);
     router.get("/metrics").handler(new MetricsHandler(api.metrics()));
@@ -123,8 +131,17 @@ final class ApiVerticle extends AbstractVerticle {
     router.get("/").handler(chatPage);
     router.get("/static/*").handler(chatPage);
 
-    router.route("/v1/*").handler(new ApiKeyAuth(config.apiKeys()));
+    ApiKeyAuth auth = new ApiKeyAuth(config.apiKeys());
+    router.route("/v1/*").handler(auth);
     router.route("/v1/*").handler(health::requireReady);
+    TokenizeHandler tokenizer = new TokenizeHandler(vertx, api.served(), config.limits());
+    for (String path : java.util.List.of("/tokenize", "/detokenize")) {
+      router.route(path).handler(auth);
+      router.route(path).handler(health::requireReady);
+      router.post(path).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+    }
+    router.post("/tokenize").handler(tokenizer::tokenize);
+    router.post("/detokenize").handler(tokenizer::detokenize);
     BatchConfig batch = config.batch();
     BatchStore batchStore = api.batchStore();
     if (batchStore != null) {

@@ -204,6 +204,103 @@ class ChatCompletionsTest {
   }
 
   @Test
+  void requestIdsAreEchoedOrMadeOnEveryResponse() throws Exception {
+    HttpResponse<String> given =
+        server
+            .get()
+            .post("/v1/chat/completions", chat("Hi", 1).encode(), "X-Request-Id", "trace-42");
+    assertEquals("trace-42", given.headers().firstValue("X-Request-Id").orElse(null));
+    assertEquals("chatcmpl-trace-42", new JsonObject(given.body()).getString("id"));
+
+    HttpResponse<String> made = server.get().post("/v1/chat/completions", chat("Hi", 1).encode());
+    String id = made.headers().firstValue("X-Request-Id").orElseThrow();
+    assertEquals("chatcmpl-" + id, new JsonObject(made.body()).getString("id"));
+
+    // Errors and other routes carry one too; an unusable client id is replaced.
+    HttpResponse<String> missing =
+        server.get().post("/v1/nope", "{}", "X-Request-Id", "x".repeat(200));
+    assertEquals(404, missing.statusCode());
+    String replaced = missing.headers().firstValue("X-Request-Id").orElseThrow();
+    assertTrue(!replaced.isEmpty() && replaced.length() <= 128, replaced);
+  }
+
+  @Test
+  void tokenizeAndDetokenizeInVllmsShapes() throws Exception {
+    var tokenizer = io.llavaserve.engine.tokenizer.LlamaTokenizer.bundledLlama();
+    int[] body = tokenizer.encode("Hello world", false);
+    JsonObject t =
+        new JsonObject(
+            server
+                .get()
+                .post("/tokenize", new JsonObject().put("prompt", "Hello world").encode())
+                .body());
+    assertEquals(body.length + 1, t.getInteger("count"), t.encode());
+    assertEquals(tokenizer.bosId(), t.getJsonArray("tokens").getInteger(0));
+    for (int i = 0; i < body.length; i++) {
+      assertEquals(body[i], t.getJsonArray("tokens").getInteger(i + 1));
+    }
+    assertTrue(t.getInteger("max_model_len") > 0);
+
+    JsonObject plain =
+        new JsonObject(
+            server
+                .get()
+                .post(
+                    "/tokenize",
+                    new JsonObject()
+                        .put("prompt", "Hello world")
+                        .put("add_special_tokens", false)
+                        .encode())
+                .body());
+    assertEquals(body.length, plain.getInteger("count"));
+    JsonObject text =
+        new JsonObject(
+            server
+                .get()
+                .post(
+                    "/detokenize",
+                    new JsonObject().put("tokens", plain.getJsonArray("tokens")).encode())
+                .body());
+    assertEquals("Hello world", text.getString("prompt"));
+
+    // Messages go through the chat template; an image is one image token before it expands.
+    JsonArray parts =
+        new JsonArray()
+            .add(
+                new JsonObject()
+                    .put("type", "image_url")
+                    .put("image_url", new JsonObject().put("url", TestServer.pngDataUri(8, 8))))
+            .add(new JsonObject().put("type", "text").put("text", "What is this?"));
+    JsonObject messages =
+        new JsonObject()
+            .put(
+                "messages",
+                new JsonArray().add(new JsonObject().put("role", "user").put("content", parts)));
+    JsonArray open =
+        new JsonObject(server.get().post("/tokenize", messages.encode()).body())
+            .getJsonArray("tokens");
+    JsonArray closed =
+        new JsonObject(
+                server
+                    .get()
+                    .post("/tokenize", messages.copy().put("add_generation_prompt", false).encode())
+                    .body())
+            .getJsonArray("tokens");
+    assertTrue(open.size() > closed.size(), open + " vs " + closed);
+    assertEquals(1, open.stream().filter(Integer.valueOf(32000)::equals).count(), open.encode());
+
+    HttpResponse<String> bad =
+        server
+            .get()
+            .post("/detokenize", new JsonObject().put("tokens", new JsonArray().add(-1)).encode());
+    assertEquals(400, bad.statusCode());
+    assertEquals("tokens", new JsonObject(bad.body()).getJsonObject("error").getString("param"));
+    HttpResponse<String> none = server.get().post("/tokenize", "{}");
+    assertEquals(400, none.statusCode());
+    assertEquals("prompt", new JsonObject(none.body()).getJsonObject("error").getString("param"));
+  }
+
+  @Test
   void completionsPlainAndStreaming() throws Exception {
     JsonObject body =
         new JsonObject()

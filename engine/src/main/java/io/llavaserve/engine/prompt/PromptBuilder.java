@@ -65,12 +65,25 @@ public final class PromptBuilder {
   /** As {@link #build(Tokenizer, ChatTemplate, List)}, with an explicit image token id. */
   public static Prompt build(
       Tokenizer tokenizer, ChatTemplate template, List<ChatMessage> messages, int imageTokenId) {
+    return build(tokenizer, template, messages, imageTokenId, true);
+  }
+
+  /**
+   * As {@link #build(Tokenizer, ChatTemplate, List, int)}; without {@code addGenerationPrompt} the
+   * template does not open the assistant's turn.
+   */
+  public static Prompt build(
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      List<ChatMessage> messages,
+      int imageTokenId,
+      boolean addGenerationPrompt) {
     int images = messages.stream().mapToInt(ChatMessage::imageCount).sum();
     if (images > 0 && imageTokenId < 0) {
       throw new IllegalArgumentException(
           "messages hold " + images + " image(s) but the tokenizer has no <image> token");
     }
-    int[] ids = encodeWithBos(tokenizer, template.render(messages, true));
+    int[] ids = encodeWithBos(tokenizer, template.render(messages, addGenerationPrompt));
     int found = count(ids, imageTokenId);
     if (found != images) {
       throw new IllegalArgumentException(

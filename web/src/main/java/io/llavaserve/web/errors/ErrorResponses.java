@@ -77,13 +77,40 @@ public final class ErrorResponses {
     response.end(e.toJson().encode());
   }
 
-  /** The id of this request, made on first use. */
+  /** The header that carries a request's id in and out, as load balancers and vLLM use it. */
+  public static final String REQUEST_ID_HEADER = "X-Request-Id";
+
+  /** Longest client-given request id kept; a longer or non-printable one is replaced. */
+  static final int MAX_REQUEST_ID_LENGTH = 128;
+
+  /**
+   * The id of this request: the client's {@code X-Request-Id} when it sent a usable one (1 to 128
+   * printable ASCII characters), else a new one; made on first use and echoed in the response's
+   * {@code X-Request-Id} header.
+   */
   public static String requestId(RoutingContext ctx) {
     String id = ctx.get("requestId");
     if (id == null) {
-      id = RequestIds.next();
+      String given = ctx.request().getHeader(REQUEST_ID_HEADER);
+      id = usable(given) ? given : RequestIds.next();
       ctx.put("requestId", id);
+      if (!ctx.response().headWritten()) {
+        ctx.response().putHeader(REQUEST_ID_HEADER, id);
+      }
     }
     return id;
+  }
+
+  private static boolean usable(String id) {
+    if (id == null || id.isEmpty() || id.length() > MAX_REQUEST_ID_LENGTH) {
+      return false;
+    }
+    for (int i = 0; i < id.length(); i++) {
+      char c = id.charAt(i);
+      if (c < 0x21 || c > 0x7E) {
+        return false;
+      }
+    }
+    return true;
   }
 }

@@ -85,25 +85,35 @@ public final class PromptPreparer {
     }
   }
 
+  /**
+   * The chat prompt of a parsed chat request, one image token per image part.
+   *
+   * @throws ApiError 400 on {@code messages} when the template and the images disagree
+   */
+  static PromptBuilder.Prompt chatPrompt(
+      LlavaModel model, OpenAiRequest request, boolean addGenerationPrompt) {
+    List<ChatMessage> messages = new ArrayList<>();
+    for (OpenAiRequest.Message m : request.messages()) {
+      List<ContentPart> parts = new ArrayList<>();
+      for (OpenAiRequest.Part p : m.parts()) {
+        parts.add(
+            p instanceof OpenAiRequest.Text t
+                ? new ContentPart.Text(t.text())
+                : new ContentPart.Image());
+      }
+      messages.add(new ChatMessage(m.role(), parts));
+    }
+    try {
+      return model.chatPrompt(messages, addGenerationPrompt);
+    } catch (IllegalArgumentException e) {
+      throw ApiError.badRequest("messages", "messages: " + e.getMessage());
+    }
+  }
+
   private Prepared build(OpenAiRequest request, List<PixelValues> pixels) {
     PromptBuilder.Prompt prompt;
     if (request.endpoint() == Endpoint.CHAT_COMPLETIONS) {
-      List<ChatMessage> messages = new ArrayList<>();
-      for (OpenAiRequest.Message m : request.messages()) {
-        List<ContentPart> parts = new ArrayList<>();
-        for (OpenAiRequest.Part p : m.parts()) {
-          parts.add(
-              p instanceof OpenAiRequest.Text t
-                  ? new ContentPart.Text(t.text())
-                  : new ContentPart.Image());
-        }
-        messages.add(new ChatMessage(m.role(), parts));
-      }
-      try {
-        prompt = model.chatPrompt(messages);
-      } catch (IllegalArgumentException e) {
-        throw ApiError.badRequest("messages", "messages: " + e.getMessage());
-      }
+      prompt = chatPrompt(model, request, true);
     } else {
       prompt = model.rawPrompt(request.prompt());
     }
