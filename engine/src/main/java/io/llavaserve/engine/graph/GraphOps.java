@@ -4,10 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Gather;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
-import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -16,9 +14,8 @@ import org.tensorflow.types.TInt32;
  * The handful of tensor operations the LLaVA graph is written in, so that the model code reads like
  * the maths. Shapes are given in comments at the call sites.
  */
-final class GraphOps {
+final class GraphOps extends TensorOps {
 
-  final Ops tf;
   private final int nativeThreads;
   private final boolean nativeFused;
 
@@ -27,17 +24,9 @@ final class GraphOps {
    * @param nativeFused whether RMSNorm and the SiLU-and-multiply run as native fused ops
    */
   GraphOps(Ops tf, int nativeThreads, boolean nativeFused) {
-    this.tf = tf;
+    super(tf);
     this.nativeThreads = nativeThreads;
     this.nativeFused = nativeFused;
-  }
-
-  Operand<TInt32> i32(int v) {
-    return tf.constant(v);
-  }
-
-  Operand<TFloat32> f32(float v) {
-    return tf.constant(v);
   }
 
   /** {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. */
@@ -71,31 +60,6 @@ final class GraphOps {
   /** {@code x @ w + b}. */
   Operand<TFloat32> linear(Operand<TFloat32> x, Linear w, Operand<TFloat32> b) {
     return tf.math.add(linear(x, w), b);
-  }
-
-  Operand<TFloat32> add(Operand<TFloat32> a, Operand<TFloat32> b) {
-    return tf.math.add(a, b);
-  }
-
-  Operand<TFloat32> sub(Operand<TFloat32> a, Operand<TFloat32> b) {
-    return tf.math.sub(a, b);
-  }
-
-  Operand<TFloat32> mul(Operand<TFloat32> a, Operand<TFloat32> b) {
-    return tf.math.mul(a, b);
-  }
-
-  Operand<TFloat32> scale(Operand<TFloat32> a, float s) {
-    return tf.math.mul(a, f32(s));
-  }
-
-  /** Batched matmul over leading dims; {@code adjY} transposes the last two dims of y. */
-  Operand<TFloat32> bmm(Operand<TFloat32> x, Operand<TFloat32> y, boolean adjY) {
-    return tf.train.batchMatMul(x, y, TFloat32.class, BatchMatMul.adjY(adjY));
-  }
-
-  Operand<TFloat32> softmax(Operand<TFloat32> x) {
-    return tf.nn.softmax(x);
   }
 
   /** LLaMA's RMSNorm over the last axis: {@code w * x / sqrt(mean(x^2) + eps)}. */
@@ -202,44 +166,8 @@ final class GraphOps {
     }
   }
 
-  /** Dimension {@code axis} of {@code x}'s runtime shape, as a scalar. */
-  Operand<TInt32> dim(Operand<?> x, int axis) {
-    return tf.gather(tf.shape(x), i32(axis), i32(0));
-  }
-
-  /**
-   * Reshape to dims given as ints (static) or scalar operands (runtime). Never uses -1, so empty
-   * tensors reshape too.
-   */
-  @SuppressWarnings("unchecked")
-  <T extends org.tensorflow.types.family.TType> Operand<T> reshape(Operand<T> x, Object... dims) {
-    List<Operand<TInt32>> parts = new ArrayList<>(dims.length);
-    for (Object d : dims) {
-      if (d instanceof Integer) {
-        parts.add(i32((Integer) d));
-      } else {
-        parts.add((Operand<TInt32>) d);
-      }
-    }
-    return tf.reshape(x, tf.stack(parts));
-  }
-
   Operand<TInt32> mulDims(Operand<TInt32> a, Operand<TInt32> b) {
     return tf.math.mul(a, b);
-  }
-
-  <T extends org.tensorflow.types.family.TType> Operand<T> transpose(Operand<T> x, int... perm) {
-    return tf.linalg.transpose(x, tf.constant(perm));
-  }
-
-  /** Rows of {@code x} at {@code indices} along axis 0. */
-  <T extends org.tensorflow.types.family.TType> Operand<T> gatherRows(
-      Operand<T> x, Operand<TInt32> indices) {
-    return tf.gather(x, indices, i32(0), Gather.batchDims(0L));
-  }
-
-  Operand<TFloat32> concat(int axis, List<Operand<TFloat32>> parts) {
-    return tf.concat(parts, i32(axis));
   }
 
   /** Splits the last axis into pieces of the given sizes. */

@@ -1,14 +1,13 @@
 package io.llavaserve.engine.training;
 
+import io.llavaserve.engine.graph.TensorOps;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
-import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.family.TType;
 
 /**
  * The differentiable operations the training graphs are written in.
@@ -20,43 +19,16 @@ import org.tensorflow.types.family.TType;
  * TensorScatterUpdate} (so image features are blended in by a mask, not scattered). The maths match
  * the serving graph's op for op, so trained weights give the same logits there.
  */
-final class TrainOps {
-
-  final Ops tf;
+final class TrainOps extends TensorOps {
 
   TrainOps(Ops tf) {
-    this.tf = tf;
-  }
-
-  Operand<TFloat32> f32(float v) {
-    return tf.constant(v);
-  }
-
-  Operand<TInt32> i32(int v) {
-    return tf.constant(v);
+    super(tf);
   }
 
   /** {@code x @ w^T + b}: x [n, in], w [out, in] (PyTorch's Linear layout), b [out] or null. */
   Operand<TFloat32> linear(Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> b) {
     Operand<TFloat32> y = tf.linalg.matMul(x, w, MatMul.transposeB(true));
     return b == null ? y : tf.math.add(y, b);
-  }
-
-  Operand<TFloat32> add(Operand<TFloat32> a, Operand<TFloat32> b) {
-    return tf.math.add(a, b);
-  }
-
-  Operand<TFloat32> mul(Operand<TFloat32> a, Operand<TFloat32> b) {
-    return tf.math.mul(a, b);
-  }
-
-  Operand<TFloat32> scale(Operand<TFloat32> a, float s) {
-    return tf.math.mul(a, f32(s));
-  }
-
-  /** Batched matmul over leading dims; {@code adjY} transposes the last two dims of y. */
-  Operand<TFloat32> bmm(Operand<TFloat32> x, Operand<TFloat32> y, boolean adjY) {
-    return tf.train.batchMatMul(x, y, TFloat32.class, BatchMatMul.adjY(adjY));
   }
 
   Operand<TFloat32> meanLast(Operand<TFloat32> x) {
@@ -97,34 +69,6 @@ final class TrainOps {
       default:
         throw new IllegalArgumentException("unsupported activation for training: " + name);
     }
-  }
-
-  /** Reshape to dims given as ints (static, at most one -1) or scalar operands (runtime). */
-  @SuppressWarnings("unchecked")
-  <T extends TType> Operand<T> reshape(Operand<T> x, Object... dims) {
-    List<Operand<TInt32>> parts = new java.util.ArrayList<>(dims.length);
-    for (Object d : dims) {
-      parts.add(d instanceof Integer i ? i32(i) : (Operand<TInt32>) d);
-    }
-    return tf.reshape(x, tf.stack(parts));
-  }
-
-  /** Dimension {@code axis} of {@code x}'s runtime shape, as a scalar. */
-  Operand<TInt32> dim(Operand<?> x, int axis) {
-    return tf.gather(tf.shape(x), i32(axis), i32(0));
-  }
-
-  <T extends TType> Operand<T> transpose(Operand<T> x, int... perm) {
-    return tf.linalg.transpose(x, tf.constant(perm));
-  }
-
-  Operand<TFloat32> concat(int axis, List<Operand<TFloat32>> parts) {
-    return tf.concat(parts, i32(axis));
-  }
-
-  /** Rows of {@code x} at {@code indices} along axis 0. */
-  <T extends TType> Operand<T> gatherRows(Operand<T> x, Operand<TInt32> indices) {
-    return tf.gather(x, indices, i32(0));
   }
 
   /**
