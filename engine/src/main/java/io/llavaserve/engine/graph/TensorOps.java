@@ -85,4 +85,31 @@ public class TensorOps {
   public final Operand<TFloat32> concat(int axis, List<Operand<TFloat32>> parts) {
     return tf.concat(parts, i32(axis));
   }
+
+  /** The activations named by Hugging Face configs ({@code hidden_act}). */
+  public final Operand<TFloat32> activation(String name, Operand<TFloat32> x) {
+    switch (name) {
+      case "silu":
+      case "swish":
+        return mul(x, tf.math.sigmoid(x));
+      case "quick_gelu":
+        return mul(x, tf.math.sigmoid(scale(x, 1.702f)));
+      case "gelu":
+        // exact GELU: 0.5 x (1 + erf(x / sqrt 2))
+        return mul(scale(x, 0.5f), add(f32(1f), tf.math.erf(scale(x, (float) (1 / Math.sqrt(2))))));
+      case "gelu_new":
+      case "gelu_pytorch_tanh":
+      case "gelu_fast":
+        {
+          Operand<TFloat32> cube = mul(mul(x, x), x);
+          Operand<TFloat32> inner =
+              scale(add(x, scale(cube, 0.044715f)), (float) Math.sqrt(2 / Math.PI));
+          return mul(scale(x, 0.5f), add(f32(1f), tf.math.tanh(inner)));
+        }
+      case "relu":
+        return tf.nn.relu(x);
+      default:
+        throw new IllegalArgumentException("unsupported activation: " + name);
+    }
+  }
 }

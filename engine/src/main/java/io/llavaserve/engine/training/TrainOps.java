@@ -56,21 +56,6 @@ final class TrainOps extends TensorOps {
     return mul(x, tf.math.rsqrt(add(ss, f32(1e-12f))));
   }
 
-  /** The activations named by Hugging Face configs, as the serving graph computes them. */
-  Operand<TFloat32> activation(String name, Operand<TFloat32> x) {
-    switch (name) {
-      case "silu":
-      case "swish":
-        return mul(x, tf.math.sigmoid(x));
-      case "quick_gelu":
-        return mul(x, tf.math.sigmoid(scale(x, 1.702f)));
-      case "gelu":
-        return mul(scale(x, 0.5f), add(f32(1f), tf.math.erf(scale(x, (float) (1 / Math.sqrt(2))))));
-      default:
-        throw new IllegalArgumentException("unsupported activation for training: " + name);
-    }
-  }
-
   /**
    * Multi-head attention of [B, H, T, hd] queries (already scaled) on keys and values of the same
    * shape, with an additive bias broadcast to [B, H, T, T]: [B, T, H * hd] out.
