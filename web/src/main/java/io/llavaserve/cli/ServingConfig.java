@@ -8,6 +8,7 @@ import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
 import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.web.HttpLimits;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.media.MediaConfig;
@@ -116,6 +117,13 @@ record ServingConfig(
         .wsMaxRequestsPerSocket(s.intValue("server.ws-max-requests-per-socket"))
         .instances(s.intValue("server.instances"))
         .batch(batch(s))
+        .http(
+            new HttpLimits(
+                s.intValue("server.max-connections"),
+                s.intValue("server.max-header-bytes"),
+                s.intValue("server.max-request-line-bytes"),
+                s.intValue("server.idle-timeout-seconds"),
+                s.intValue("server.request-timeout-seconds")))
         .build();
   }
 

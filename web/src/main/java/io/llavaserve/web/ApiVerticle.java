@@ -25,11 +25,14 @@ import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One HTTP front end on one event loop: it owns its server socket (Vert.x shares one listening port
@@ -56,6 +59,12 @@ final class ApiVerticle extends AbstractVerticle {
   private volatile Router router;
   private volatile HttpServer server;
 
+  /** Connections beyond the limit, answered 503 (this instance's event loop only). */
+  private final java.util.Set<HttpConnection> refused = new java.util.HashSet<>();
+
+  /** Connections whose first request has not arrived yet, with their deadline timers. */
+  private final java.util.Map<HttpConnection, Long> waiting = new java.util.HashMap<>();
+
   /**
    * @param port the port to listen on; negative: a free port shared by every instance given the
    *     same negative number (Vert.x's spelling of a shared port 0)
@@ -76,12 +85,18 @@ final class ApiVerticle extends AbstractVerticle {
     router = loading;
     // A WebSocket message is a request body: the same cap applies to it.
     int maxMessage = (int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes());
+    HttpLimits limits = config.http();
     HttpServer http =
         vertx.createHttpServer(
             new HttpServerOptions()
                 .setMaxWebSocketFrameSize(maxMessage)
-                .setMaxWebSocketMessageSize(maxMessage));
-    http.requestHandler(request -> router.handle(request))
+                .setMaxWebSocketMessageSize(maxMessage)
+                .setMaxHeaderSize(limits.maxHeaderBytes())
+                .setMaxInitialLineLength(limits.maxRequestLineBytes())
+                .setIdleTimeout(limits.idleTimeoutSeconds())
+                .setIdleTimeoutUnit(TimeUnit.SECONDS));
+    http.connectionHandler(this::opened);
+    http.requestHandler(this::handle)
         .listen(port, config.host())
         .onSuccess(
             bound -> {
@@ -89,6 +104,73 @@ final class ApiVerticle extends AbstractVerticle {
               started.complete();
             })
         .onFailure(started::fail);
+  }
+
+  /**
+   * Counts the connection, marks it refused when it is one too many, and gives its first request
+   * {@link HttpLimits#requestTimeoutSeconds()} to arrive.
+   */
+  private void opened(HttpConnection connection) {
+    boolean over = state.connectionOpened() > config.http().maxConnections();
+    if (over) {
+      refused.add(connection);
+    }
+    long timeout = config.http().requestTimeoutSeconds() * 1000L;
+    if (timeout > 0) {
+      waiting.put(connection, vertx.setTimer(timeout, id -> tooSlow(connection)));
+    }
+    connection.closeHandler(
+        v -> {
+          state.connectionClosed();
+          refused.remove(connection);
+          Long timer = waiting.remove(connection);
+          if (timer != null) {
+            vertx.cancelTimer(timer);
+          }
+        });
+  }
+
+  /** A request whose headers arrived: over the connection limit, 503; else routed. */
+  private void handle(HttpServerRequest request) {
+    HttpConnection connection = request.connection();
+    Long timer = waiting.remove(connection);
+    if (timer != null) {
+      vertx.cancelTimer(timer);
+    }
+    if (refused.contains(connection)) {
+      ApiError e =
+          ApiError.unavailable(
+              "the server holds "
+                  + config.http().maxConnections()
+                  + " connections, its limit (server.max-connections); retry later");
+      request
+          .response()
+          .setStatusCode(e.status())
+          .putHeader("Content-Type", "application/json")
+          .putHeader("Connection", "close")
+          .putHeader("Retry-After", "1")
+          .end(e.toJson().encode())
+          .onComplete(v -> connection.close());
+      return;
+    }
+    long timeout = config.http().requestTimeoutSeconds() * 1000L;
+    if (timeout > 0) {
+      // The body must follow within the same bound; an answer still streaming is not cut.
+      vertx.setTimer(
+          timeout,
+          id -> {
+            if (!request.isEnded() && !request.response().headWritten()) {
+              tooSlow(connection);
+            }
+          });
+    }
+    router.handle(request);
+  }
+
+  /** A client that did not send its request in time loses the connection. */
+  private void tooSlow(HttpConnection connection) {
+    waiting.remove(connection);
+    connection.close();
   }
 
   /** The port this instance listens on, once started. */

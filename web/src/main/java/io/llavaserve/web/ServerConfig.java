@@ -26,7 +26,8 @@ public record ServerConfig(
     RequestLimits limits,
     int wsMaxRequestsPerSocket,
     int instances,
-    BatchConfig batch) {
+    BatchConfig batch,
+    HttpLimits http) {
 
   /** The default of {@code server.ws-max-requests-per-socket}. */
   public static final int DEFAULT_WS_MAX_REQUESTS_PER_SOCKET = 64;
@@ -49,6 +50,7 @@ public record ServerConfig(
     if (instances < 0) {
       throw new IllegalArgumentException("server.instances must be >= 0, got " + instances);
     }
+    http = http == null ? HttpLimits.defaults() : http;
     apiKeys = apiKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
   }
 
@@ -68,7 +70,8 @@ public record ServerConfig(
         .limits(limits)
         .wsMaxRequestsPerSocket(wsMaxRequestsPerSocket)
         .instances(instances)
-        .batch(batch);
+        .batch(batch)
+        .http(http);
   }
 
   /** A configuration field by field, each starting at its documented default. */
@@ -82,6 +85,7 @@ public record ServerConfig(
     private int wsMaxRequestsPerSocket = DEFAULT_WS_MAX_REQUESTS_PER_SOCKET;
     private int instances;
     private BatchConfig batch;
+    private HttpLimits http = HttpLimits.defaults();
 
     private Builder() {}
 
@@ -132,6 +136,12 @@ public record ServerConfig(
       return this;
     }
 
+    /** Connection, header, request-line and timeout limits. */
+    public Builder http(HttpLimits v) {
+      http = v;
+      return this;
+    }
+
     public ServerConfig build() {
       return new ServerConfig(
           host,
@@ -142,7 +152,8 @@ public record ServerConfig(
           limits,
           wsMaxRequestsPerSocket,
           instances,
-          batch);
+          batch,
+          http);
     }
   }
 }

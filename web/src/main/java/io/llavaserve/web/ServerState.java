@@ -17,6 +17,7 @@ public final class ServerState {
 
   private volatile Phase phase = Phase.LOADING;
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger connections = new AtomicInteger();
 
   public Phase phase() {
     return phase;
@@ -28,6 +29,20 @@ public final class ServerState {
 
   void draining() {
     phase = Phase.DRAINING;
+  }
+
+  /** Open HTTP and WebSocket connections across every front end. */
+  public int connections() {
+    return connections.get();
+  }
+
+  /** Counts a connection in; returns how many are open with it. */
+  int connectionOpened() {
+    return connections.incrementAndGet();
+  }
+
+  void connectionClosed() {
+    connections.decrementAndGet();
   }
 
   /** Requests submitted to the engine and not yet finished or aborted. */

@@ -106,6 +106,12 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /** Connection, header and timeout limits (default: {@link HttpLimits#defaults()}). */
+    public Builder http(HttpLimits limits) {
+      config.http(limits);
+      return this;
+    }
+
     /** HTTP front ends (default 0: one per event loop). */
     public Builder instances(int n) {
       config.instances(n);
