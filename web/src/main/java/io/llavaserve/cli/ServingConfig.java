@@ -117,13 +117,16 @@ record ServingConfig(
         .wsMaxRequestsPerSocket(s.intValue("server.ws-max-requests-per-socket"))
         .instances(s.intValue("server.instances"))
         .batch(batch(s))
+        .corsAllowedOrigins(Arrays.asList(s.string("server.cors-allowed-origins").split(",")))
         .http(
             new HttpLimits(
                 s.intValue("server.max-connections"),
                 s.intValue("server.max-header-bytes"),
                 s.intValue("server.max-request-line-bytes"),
                 s.intValue("server.idle-timeout-seconds"),
-                s.intValue("server.request-timeout-seconds")))
+                s.intValue("server.request-timeout-seconds"),
+                s.intValue("server.api-key-max-concurrent"),
+                s.intValue("server.api-key-requests-per-minute")))
         .build();
   }
 

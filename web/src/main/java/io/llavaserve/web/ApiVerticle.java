@@ -14,6 +14,7 @@ import io.llavaserve.web.http.ApiKeyAuth;
 import io.llavaserve.web.http.ChatPageHandler;
 import io.llavaserve.web.http.CompletionsHandler;
 import io.llavaserve.web.http.HealthHandler;
+import io.llavaserve.web.http.KeyQuotas;
 import io.llavaserve.web.http.MetricsHandler;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.metrics.ServerMetrics;
@@ -26,12 +27,14 @@ import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -51,7 +54,8 @@ final class ApiVerticle extends AbstractVerticle {
       ImageUrlFetcher fetcher,
       ServerMetrics metrics,
       BatchStore batchStore,
-      BatchRunner batchRunner) {}
+      BatchRunner batchRunner,
+      KeyQuotas quotas) {}
 
   private final ServerConfig config;
   private final ServerState state;
@@ -173,6 +177,17 @@ final class ApiVerticle extends AbstractVerticle {
     connection.close();
   }
 
+  /** Vert.x's CORS handler for {@code origins} ("*" = any), with the API's methods and headers. */
+  private static CorsHandler cors(java.util.List<String> origins) {
+    CorsHandler cors =
+        origins.contains("*") ? CorsHandler.create() : CorsHandler.create().addOrigins(origins);
+    return cors.allowedMethods(
+            java.util.Set.of(
+                HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE, HttpMethod.OPTIONS))
+        .allowedHeaders(java.util.Set.of("Content-Type", "Authorization", "X-Request-Id"))
+        .exposedHeaders(java.util.Set.of("X-Request-Id", "Retry-After"));
+  }
+
   /** The port this instance listens on, once started. */
   int actualPort() {
     return server.actualPort();
@@ -213,7 +228,11 @@ final class ApiVerticle extends AbstractVerticle {
     router.get("/").handler(chatPage);
     router.get("/static/*").handler(chatPage);
 
-    ApiKeyAuth auth = new ApiKeyAuth(config.apiKeys());
+    if (!config.corsAllowedOrigins().isEmpty()) {
+      // Before the key check: a browser's preflight carries no key.
+      router.route().handler(cors(config.corsAllowedOrigins()));
+    }
+    ApiKeyAuth auth = new ApiKeyAuth(config.apiKeys(), api.quotas());
     router.route("/v1/*").handler(auth);
     router.route("/v1/*").handler(health::requireReady);
     TokenizeHandler tokenizer = new TokenizeHandler(vertx, api.served(), config.limits());

@@ -16,13 +16,21 @@ package io.llavaserve.web;
  *     connection opened (its first request) or after the request line (later ones), else the
  *     connection is closed: a client that trickles bytes (slowloris) cannot hold it ({@code
  *     server.request-timeout-seconds}); 0 never. Streaming the answer back is not bounded by it.
+ * @param keyMaxConcurrent with API keys configured, requests one key may have running at once (an
+ *     HTTP request until its answer ends, a WebSocket until it closes); 429 beyond ({@code
+ *     server.api-key-max-concurrent}); 0 no limit
+ * @param keyRequestsPerMinute with API keys configured, requests one key may start per minute, a
+ *     token bucket that holds a minute's worth; 429 with Retry-After beyond ({@code
+ *     server.api-key-requests-per-minute}); 0 no limit
  */
 public record HttpLimits(
     int maxConnections,
     int maxHeaderBytes,
     int maxRequestLineBytes,
     int idleTimeoutSeconds,
-    int requestTimeoutSeconds) {
+    int requestTimeoutSeconds,
+    int keyMaxConcurrent,
+    int keyRequestsPerMinute) {
 
   public HttpLimits {
     positive("server.max-connections", maxConnections);
@@ -36,11 +44,19 @@ public record HttpLimits(
       throw new IllegalArgumentException(
           "server.request-timeout-seconds must be >= 0, got " + requestTimeoutSeconds);
     }
+    if (keyMaxConcurrent < 0) {
+      throw new IllegalArgumentException(
+          "server.api-key-max-concurrent must be >= 0, got " + keyMaxConcurrent);
+    }
+    if (keyRequestsPerMinute < 0) {
+      throw new IllegalArgumentException(
+          "server.api-key-requests-per-minute must be >= 0, got " + keyRequestsPerMinute);
+    }
   }
 
   /** The defaults of {@code conf/llava-serve.properties}. */
   public static HttpLimits defaults() {
-    return new HttpLimits(4096, 8192, 4096, 300, 60);
+    return new HttpLimits(4096, 8192, 4096, 300, 60, 0, 0);
   }
 
   private static void positive(String key, int v) {

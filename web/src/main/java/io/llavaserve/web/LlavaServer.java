@@ -2,6 +2,7 @@ package io.llavaserve.web;
 
 import io.llavaserve.web.batchjobs.BatchRunner;
 import io.llavaserve.web.batchjobs.BatchStore;
+import io.llavaserve.web.http.KeyQuotas;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.media.MediaFetcher;
@@ -113,7 +114,12 @@ public final class LlavaServer implements AutoCloseable {
                 batchStore,
                 new RequestLifecycle(vertx, served, state, config.limits(), fetcher, metrics),
                 config.batch().maxInFlight());
-    ApiVerticle.Api api = new ApiVerticle.Api(served, fetcher, metrics, batchStore, runner);
+    KeyQuotas quotas =
+        new KeyQuotas(
+            config.apiKeys().size(),
+            config.http().keyMaxConcurrent(),
+            config.http().keyRequestsPerMinute());
+    ApiVerticle.Api api = new ApiVerticle.Api(served, fetcher, metrics, batchStore, runner, quotas);
     for (ApiVerticle v : instances) {
       await(v.serve(api));
     }

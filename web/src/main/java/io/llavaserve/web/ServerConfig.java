@@ -27,7 +27,8 @@ public record ServerConfig(
     int wsMaxRequestsPerSocket,
     int instances,
     BatchConfig batch,
-    HttpLimits http) {
+    HttpLimits http,
+    List<String> corsAllowedOrigins) {
 
   /** The default of {@code server.ws-max-requests-per-socket}. */
   public static final int DEFAULT_WS_MAX_REQUESTS_PER_SOCKET = 64;
@@ -51,6 +52,10 @@ public record ServerConfig(
       throw new IllegalArgumentException("server.instances must be >= 0, got " + instances);
     }
     http = http == null ? HttpLimits.defaults() : http;
+    corsAllowedOrigins =
+        corsAllowedOrigins == null
+            ? List.of()
+            : corsAllowedOrigins.stream().map(String::trim).filter(o -> !o.isEmpty()).toList();
     apiKeys = apiKeys.stream().map(String::trim).filter(k -> !k.isEmpty()).toList();
   }
 
@@ -71,7 +76,8 @@ public record ServerConfig(
         .wsMaxRequestsPerSocket(wsMaxRequestsPerSocket)
         .instances(instances)
         .batch(batch)
-        .http(http);
+        .http(http)
+        .corsAllowedOrigins(corsAllowedOrigins);
   }
 
   /** A configuration field by field, each starting at its documented default. */
@@ -86,6 +92,7 @@ public record ServerConfig(
     private int instances;
     private BatchConfig batch;
     private HttpLimits http = HttpLimits.defaults();
+    private List<String> corsAllowedOrigins = List.of();
 
     private Builder() {}
 
@@ -142,6 +149,12 @@ public record ServerConfig(
       return this;
     }
 
+    /** Origins a browser page may call the API from; empty = CORS off, "*" = any origin. */
+    public Builder corsAllowedOrigins(List<String> v) {
+      corsAllowedOrigins = v;
+      return this;
+    }
+
     public ServerConfig build() {
       return new ServerConfig(
           host,
@@ -153,7 +166,8 @@ public record ServerConfig(
           wsMaxRequestsPerSocket,
           instances,
           batch,
-          http);
+          http,
+          corsAllowedOrigins);
     }
   }
 }

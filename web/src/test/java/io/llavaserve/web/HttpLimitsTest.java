@@ -28,7 +28,7 @@ class HttpLimitsTest {
 
   @BeforeAll
   static void start() throws Exception {
-    s = TestServer.on(dir).instances(1).http(new HttpLimits(3, 1024, 512, 2, 1)).start();
+    s = TestServer.on(dir).instances(1).http(new HttpLimits(3, 1024, 512, 2, 1, 0, 0)).start();
   }
 
   @AfterAll

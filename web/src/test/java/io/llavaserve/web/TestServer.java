@@ -112,6 +112,12 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /** Origins allowed to call the API from a browser (default: none, CORS off). */
+    public Builder corsAllowedOrigins(String... origins) {
+      config.corsAllowedOrigins(List.of(origins));
+      return this;
+    }
+
     /** HTTP front ends (default 0: one per event loop). */
     public Builder instances(int n) {
       config.instances(n);

@@ -19,9 +19,14 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
   private static final String BEARER = "Bearer ";
 
   private final List<byte[]> keys;
+  private final KeyQuotas quotas;
 
-  public ApiKeyAuth(List<String> keys) {
+  /**
+   * @param quotas the per-key limits, shared by every front end, indexed like {@code keys}
+   */
+  public ApiKeyAuth(List<String> keys, KeyQuotas quotas) {
     this.keys = keys.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
+    this.quotas = quotas;
   }
 
   @Override
@@ -42,20 +47,35 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
           ApiError.unauthorized("missing API key: send the header Authorization: Bearer <key>"));
       return;
     }
-    if (accepts(given)) {
-      ctx.next();
-    } else {
+    int key = indexOf(given);
+    if (key < 0) {
       ErrorResponses.send(ctx.response(), ApiError.unauthorized("invalid API key"));
+      return;
     }
+    Runnable release;
+    try {
+      release = quotas.admit(key);
+    } catch (ApiError e) {
+      ErrorResponses.send(ctx.response(), e);
+      return;
+    }
+    ctx.addEndHandler(v -> release.run());
+    ctx.next();
   }
 
-  private boolean accepts(String key) {
+  /**
+   * The index of the configured key equal to {@code key}, or -1; every key compared, in constant
+   * time.
+   */
+  private int indexOf(String key) {
     byte[] given = key.getBytes(StandardCharsets.UTF_8);
-    boolean ok = false;
-    for (byte[] k : keys) {
-      ok |= MessageDigest.isEqual(k, given);
+    int found = -1;
+    for (int i = 0; i < keys.size(); i++) {
+      if (MessageDigest.isEqual(keys.get(i), given)) {
+        found = i;
+      }
     }
-    return ok;
+    return found;
   }
 
   private static boolean isWebSocketUpgrade(RoutingContext ctx) {
