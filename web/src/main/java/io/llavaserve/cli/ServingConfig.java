@@ -117,6 +117,7 @@ record ServingConfig(
         .wsMaxRequestsPerSocket(s.intValue("server.ws-max-requests-per-socket"))
         .instances(s.intValue("server.instances"))
         .batch(batch(s))
+        .engineStallSeconds(s.intValue("server.engine-stall-seconds"))
         .corsAllowedOrigins(Arrays.asList(s.string("server.cors-allowed-origins").split(",")))
         .http(
             new HttpLimits(

@@ -209,7 +209,9 @@ final class ApiVerticle extends AbstractVerticle {
   }
 
   private Router apiRouter(Api api) {
-    HealthHandler health = new HealthHandler(state);
+    HealthHandler health =
+        new HealthHandler(
+            state, api.served().engine()::stepRunningNanos, config.engineStallSeconds());
     ModelsHandler models = new ModelsHandler(api.served());
 
     Router router = Router.router(vertx);

@@ -28,7 +28,8 @@ public record ServerConfig(
     int instances,
     BatchConfig batch,
     HttpLimits http,
-    List<String> corsAllowedOrigins) {
+    List<String> corsAllowedOrigins,
+    int engineStallSeconds) {
 
   /** The default of {@code server.ws-max-requests-per-socket}. */
   public static final int DEFAULT_WS_MAX_REQUESTS_PER_SOCKET = 64;
@@ -47,6 +48,10 @@ public record ServerConfig(
     if (wsMaxRequestsPerSocket < 1) {
       throw new IllegalArgumentException(
           "server.ws-max-requests-per-socket must be >= 1, got " + wsMaxRequestsPerSocket);
+    }
+    if (engineStallSeconds < 0) {
+      throw new IllegalArgumentException(
+          "server.engine-stall-seconds must be >= 0, got " + engineStallSeconds);
     }
     if (instances < 0) {
       throw new IllegalArgumentException("server.instances must be >= 0, got " + instances);
@@ -77,7 +82,8 @@ public record ServerConfig(
         .instances(instances)
         .batch(batch)
         .http(http)
-        .corsAllowedOrigins(corsAllowedOrigins);
+        .corsAllowedOrigins(corsAllowedOrigins)
+        .engineStallSeconds(engineStallSeconds);
   }
 
   /** A configuration field by field, each starting at its documented default. */
@@ -93,6 +99,7 @@ public record ServerConfig(
     private BatchConfig batch;
     private HttpLimits http = HttpLimits.defaults();
     private List<String> corsAllowedOrigins = List.of();
+    private int engineStallSeconds = 120;
 
     private Builder() {}
 
@@ -155,6 +162,12 @@ public record ServerConfig(
       return this;
     }
 
+    /** A model step running longer than this makes /health and /ready answer 503; 0 = never. */
+    public Builder engineStallSeconds(int v) {
+      engineStallSeconds = v;
+      return this;
+    }
+
     public ServerConfig build() {
       return new ServerConfig(
           host,
@@ -167,7 +180,8 @@ public record ServerConfig(
           instances,
           batch,
           http,
-          corsAllowedOrigins);
+          corsAllowedOrigins,
+          engineStallSeconds);
     }
   }
 }

@@ -177,6 +177,15 @@ final class EngineLoop {
     }
   }
 
+  /** {@link System#nanoTime()} when the step now running began; 0 between steps. */
+  private volatile long stepStarted;
+
+  /** How long the step now running has run, in nanoseconds; 0 between steps. Any thread. */
+  long stepRunningNanos() {
+    long started = stepStarted;
+    return started == 0 ? 0 : Math.max(1, System.nanoTime() - started);
+  }
+
   // ---- engine thread ----
 
   /** Runs steps until the shutdown command, waiting for work when there is none. */
@@ -215,11 +224,14 @@ final class EngineLoop {
       return false;
     }
     long start = System.nanoTime();
+    stepStarted = start;
     try {
       StepOutput result = runner.execute(batchOf(out));
       update(out, result);
     } catch (RuntimeException e) {
       failStep(out, e);
+    } finally {
+      stepStarted = 0;
     }
     publishStats(System.nanoTime() - start, out.numTokens());
     return true;

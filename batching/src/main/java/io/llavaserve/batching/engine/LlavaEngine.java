@@ -27,6 +27,7 @@ public final class LlavaEngine implements AutoCloseable {
   private final EngineLoop loop;
   private final ModelSpec spec;
   private final Thread thread;
+  private volatile boolean closed;
 
   public LlavaEngine(ModelRunner runner, Tokenizer tokenizer, ModelSpec spec, EngineConfig config) {
     this.loop = new EngineLoop(runner, tokenizer, spec, config);
@@ -90,6 +91,15 @@ public final class LlavaEngine implements AutoCloseable {
     return loop.submit(request, admission);
   }
 
+  /**
+   * How long the engine has been inside one model step, in nanoseconds: 0 between steps, and {@link
+   * Long#MAX_VALUE} once the engine thread has died. Readiness probes compare it with a bound to
+   * tell a stalled engine from a busy one. Never blocks.
+   */
+  public long stepRunningNanos() {
+    return thread.isAlive() || closed ? loop.stepRunningNanos() : Long.MAX_VALUE;
+  }
+
   /** The latest snapshot; never blocks the loop. */
   public EngineStats stats() {
     return loop.stats();
@@ -102,6 +112,7 @@ public final class LlavaEngine implements AutoCloseable {
    */
   @Override
   public void close() {
+    closed = true;
     loop.shutdown();
     if (Thread.currentThread() == thread) {
       return; // from an event handler: the loop ends after this command
