@@ -2,8 +2,14 @@ package io.llavaserve.web.batchjobs;
 
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,24 +36,61 @@ final class InputFile {
 
   private InputFile() {}
 
+  /** What {@link #nextLine} returns for a line that is not UTF-8 (compared by identity). */
+  private static final String NOT_UTF8 = new String("\uFFFD");
+
+  /**
+   * The next line of {@code in} without its line end ({@code \n} or {@code \r\n}), {@link
+   * #NOT_UTF8} when its bytes are not UTF-8, or null at the end.
+   */
+  private static String nextLine(InputStream in, ByteArrayOutputStream buffer, CharsetDecoder utf8)
+      throws IOException {
+    buffer.reset();
+    int b;
+    while ((b = in.read()) >= 0 && b != '\n') {
+      buffer.write(b);
+    }
+    if (b < 0 && buffer.size() == 0) {
+      return null;
+    }
+    byte[] bytes = buffer.toByteArray();
+    int length =
+        bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
+    try {
+      return utf8.decode(ByteBuffer.wrap(bytes, 0, length)).toString();
+    } catch (CharacterCodingException e) {
+      return NOT_UTF8;
+    }
+  }
+
   static Checked check(Path file, String endpoint) throws IOException {
     List<Line> lines = new ArrayList<>();
     List<BatchJob.LineError> errors = new ArrayList<>();
     Map<String, Integer> seen = new HashMap<>();
-    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
       String text;
       int n = 0;
-      while ((text = r.readLine()) != null && errors.size() < MAX_ERRORS) {
+      CharsetDecoder utf8 =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT);
+      ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+      while (errors.size() < MAX_ERRORS && (text = nextLine(in, buffer, utf8)) != null) {
         n++;
         if (text.isBlank()) {
           continue;
         }
         String problem = null;
         JsonObject o = null;
-        try {
-          o = new JsonObject(text);
-        } catch (DecodeException | ClassCastException e) {
-          problem = "line " + n + " is not a JSON object";
+        if (text == NOT_UTF8) {
+          problem = "line " + n + " is not valid UTF-8";
+        } else {
+          try {
+            o = new JsonObject(text);
+          } catch (DecodeException | ClassCastException e) {
+            problem = "line " + n + " is not a JSON object";
+          }
         }
         if (problem == null) {
           problem = fields(o, endpoint);
