@@ -2,6 +2,7 @@ package io.llavaserve.engine;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.checkpoint.DType;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageDecoder;
@@ -68,12 +69,11 @@ public final class LlavaModel implements AutoCloseable {
                   : PreprocessConfig.clipDefaults(cfg.vision().imageSize()))
               .withPadToSquare(options.padToSquare());
       // AUTO choices follow how the decoder's weights are stored.
-      int stored =
-          ckpt.tensor("language_model.model.layers.0.mlp.down_proj.weight").dtype().byteSize();
+      DType stored = ckpt.tensor("language_model.model.layers.0.mlp.down_proj.weight").dtype();
       options =
           options.toBuilder()
-              .matmulPrecision(options.matmulPrecision().resolve(stored))
-              .kvCacheDtype(options.kvCacheDtype().resolve(stored))
+              .matmulPrecision(options.matmulPrecision().resolve(stored, options.kernels()))
+              .kvCacheDtype(options.kvCacheDtype().resolve(stored.byteSize()))
               .build();
       KvCacheConfig kv =
           KvCacheConfig.fromBudget(

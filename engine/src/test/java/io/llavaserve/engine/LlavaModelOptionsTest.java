@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.llavaserve.engine.checkpoint.DType;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import java.nio.file.Path;
@@ -13,15 +14,43 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** AUTO matmul precision and KV cache type follow how the checkpoint's weights are stored. */
+/**
+ * AUTO matmul precision never narrows the checkpoint's weights; AUTO KV cache type follows how they
+ * are stored.
+ */
 class LlavaModelOptionsTest {
 
   @TempDir Path dir;
 
-  @ParameterizedTest(name = "{0} weights -> {1} matmuls, {2} KV cache")
-  @CsvSource({"F32, FLOAT32, FLOAT32", "F16, BFLOAT16, FLOAT16", "BF16, BFLOAT16, FLOAT16"})
-  void autoFollowsTheCheckpoint(DType stored, MatmulPrecision matmuls, KvCacheConfig.Dtype kv)
-      throws Exception {
+  @ParameterizedTest(name = "{0} weights with {1} kernels -> {2} matmuls")
+  @CsvSource({
+    "F32, AUTO, FLOAT32",
+    "F32, NATIVE, FLOAT32",
+    "F16, AUTO, FLOAT32",
+    "F16, NATIVE, FLOAT32",
+    "BF16, GRAPH, FLOAT32"
+  })
+  void autoNeverRoundsTheWeights(DType stored, Kernels kernels, MatmulPrecision expected) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        kernels != Kernels.NATIVE || io.llavaserve.engine.graph.NativeKernels.available());
+    assertEquals(expected, MatmulPrecision.AUTO.resolve(stored, kernels));
+    // An explicit choice is kept whatever the checkpoint.
+    assertEquals(MatmulPrecision.BFLOAT16, MatmulPrecision.BFLOAT16.resolve(stored, kernels));
+  }
+
+  @org.junit.jupiter.api.Test
+  void bfloat16WeightsStayBfloat16WhereTheNativeMatmulRunsThem() {
+    boolean amx =
+        io.llavaserve.engine.graph.NativeKernels.available()
+            && io.llavaserve.engine.graph.NativeKernels.cpuHasAmxBf16();
+    assertEquals(
+        amx ? MatmulPrecision.BFLOAT16 : MatmulPrecision.FLOAT32,
+        MatmulPrecision.AUTO.resolve(DType.BF16, Kernels.AUTO));
+  }
+
+  @ParameterizedTest(name = "{0} weights -> {1} KV cache")
+  @CsvSource({"F32, FLOAT32", "F16, FLOAT16", "BF16, FLOAT16"})
+  void autoFollowsTheCheckpoint(DType stored, KvCacheConfig.Dtype kv) throws Exception {
     TinyCheckpoint.write(dir, TinySpec.tiny().withDtype(stored));
     ModelOptions auto =
         ModelOptions.builder()
@@ -30,7 +59,8 @@ class LlavaModelOptionsTest {
             .kvCacheBytes(8L << 20)
             .build();
     try (LlavaModel m = LlavaModel.load(dir, auto)) {
-      assertEquals(matmuls, m.options().matmulPrecision());
+      assertEquals(
+          MatmulPrecision.AUTO.resolve(stored, Kernels.AUTO), m.options().matmulPrecision());
       assertEquals(kv, m.options().kvCacheDtype());
       assertEquals(kv, m.runner().kvCache().dtype());
     }

@@ -1,5 +1,7 @@
 package io.llavaserve.engine.graph;
 
+import io.llavaserve.engine.checkpoint.DType;
+
 /**
  * Element type of the weights of the model's matmuls. Everything else (norms, attention, the KV
  * cache, logits) stays float32.
@@ -14,17 +16,22 @@ public enum MatmulPrecision {
    */
   BFLOAT16,
   /**
-   * Follows the checkpoint, as vLLM's CPU backend does: BFLOAT16 for weights stored in 16 bits
-   * (float16 or bfloat16, as llava-1.5 checkpoints are), FLOAT32 for float32 weights. The server's
-   * default. Resolved when the model loads.
+   * Faithful to the checkpoint: never rounds its weights to a narrower type. BFLOAT16 for weights
+   * stored as bfloat16 where the native bfloat16 matmul runs (an AMX CPU), FLOAT32 otherwise:
+   * float16 weights (llava-1.5's) widen exactly to float32, and bfloat16 ones too where only
+   * oneDNN's bfloat16 kernels would run them (slower than float32 for the few rows of decoding).
+   * The server's default. Resolved when the model loads.
    */
   AUTO;
 
-  /** This choice for a checkpoint whose decoder weights are stored {@code bytesPerWeight} wide. */
-  public MatmulPrecision resolve(int bytesPerWeight) {
+  /**
+   * This choice for a checkpoint whose decoder weights are stored as {@code stored}, with {@code
+   * kernels} on this machine.
+   */
+  public MatmulPrecision resolve(DType stored, Kernels kernels) {
     if (this != AUTO) {
       return this;
     }
-    return bytesPerWeight <= 2 ? BFLOAT16 : FLOAT32;
+    return stored == DType.BF16 && kernels.nativeBf16MatMul() ? BFLOAT16 : FLOAT32;
   }
 }
