@@ -32,7 +32,8 @@ class TokenizerFuzzTest {
   }
 
   @FuzzTest(maxDuration = "10m")
-  void encodeAnyText(String text) {
+  void encodeAnyText(FuzzedDataProvider data) {
+    String text = data.consumeRemainingAsString();
     for (int id : TOKENIZER.encode(text, false)) {
       if (id < 0 || id >= TOKENIZER.vocabSize()) {
         throw new AssertionError("id " + id + " outside the vocabulary for '" + text + "'");
