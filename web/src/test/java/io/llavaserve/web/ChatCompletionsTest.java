@@ -295,6 +295,14 @@ class ChatCompletionsTest {
             .post("/detokenize", new JsonObject().put("tokens", new JsonArray().add(-1)).encode());
     assertEquals(400, bad.statusCode());
     assertEquals("tokens", new JsonObject(bad.body()).getJsonObject("error").getString("param"));
+    HttpResponse<String> otherModel =
+        server
+            .get()
+            .post("/tokenize", new JsonObject().put("model", "nope").put("prompt", "x").encode());
+    assertEquals(404, otherModel.statusCode());
+    assertEquals(
+        "model_not_found",
+        new JsonObject(otherModel.body()).getJsonObject("error").getString("code"));
     HttpResponse<String> none = server.get().post("/tokenize", "{}");
     assertEquals(400, none.statusCode());
     assertEquals("prompt", new JsonObject(none.body()).getJsonObject("error").getString("param"));

@@ -93,16 +93,7 @@ public final class RequestLifecycle {
       Endpoint endpoint, JsonObject body, String requestId, Priority priority) {
     try {
       OpenAiRequest request = endpoint.parse(body, limits);
-      if (request.model() != null && !request.model().equals(served.id())) {
-        throw ApiError.notFound(
-            "model",
-            "model_not_found",
-            "The model `"
-                + request.model()
-                + "` does not exist; this server serves `"
-                + served.id()
-                + "`");
-      }
+      served.requireNamed(request.model());
       return new Generation(this, request, requestId, priority);
     } catch (RuntimeException e) {
       metrics.requestRejected("invalid");

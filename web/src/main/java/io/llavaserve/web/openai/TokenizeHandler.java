@@ -113,13 +113,7 @@ public final class TokenizeHandler {
   }
 
   private void checkModel(JsonObject body) {
-    String model = JsonFields.string(body, "model", "model");
-    if (model != null && !model.equals(served.id())) {
-      throw ApiError.notFound(
-          "model",
-          "model_not_found",
-          "The model `" + model + "` does not exist; this server serves `" + served.id() + "`");
-    }
+    served.requireNamed(JsonFields.string(body, "model", "model"));
   }
 
   private static void json(RoutingContext ctx, JsonObject o) {
