@@ -1,6 +1,7 @@
 package io.llavaserve.cli;
 
 import io.llavaserve.engine.training.ClipTextSpec;
+import io.llavaserve.engine.training.Stage;
 import io.llavaserve.engine.training.StagePlan;
 import io.llavaserve.engine.training.Trainer;
 import io.llavaserve.engine.training.TrainingSpec;
@@ -89,10 +90,18 @@ final class TrainCommand implements Callable<Integer> {
       names = "--clip-objective",
       paramLabel = "O",
       description =
-          "What the CLIP stage matches images to: captions (CLIP's softmax over one caption per"
-              + " image) or facts (SigLIP's pairwise sigmoid over short true and false statements)"
-              + " (default: the preset's).")
+          "How the tower is pretrained: captions (CLIP's softmax over one caption per image),"
+              + " facts (SigLIP's pairwise sigmoid over short true and false statements) or patches"
+              + " (supervised by the scenes: each object's centre patch labelled with its colour,"
+              + " kind and region, each image with its counts) (default: the preset's).")
   ClipTextSpec.Objective objective;
+
+  @Option(
+      names = "--tower-steps",
+      paramLabel = "N",
+      description =
+          "Steps of the tower's stage (stage 0a), after --steps-scale (default: the preset's).")
+  Integer towerSteps;
 
   @Spec CommandSpec command;
 
@@ -110,9 +119,14 @@ final class TrainCommand implements Callable<Integer> {
         scale(
             preset == Preset.smoke ? TrainingSpec.smokePlan() : TrainingSpec.standardPlan(),
             stepsScale);
+    if (towerSteps != null) {
+      plans = withTowerSteps(plans, towerSteps);
+    }
     TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
     if (objective == ClipTextSpec.Objective.FACTS) {
       spec = spec.withFacts();
+    } else if (objective == ClipTextSpec.Objective.PATCHES) {
+      spec = spec.withPatches();
     }
     if (hardNegatives != null) {
       if (hardNegatives < 0) {
@@ -148,6 +162,25 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /** Every stage's steps and warmup multiplied by {@code factor}; at least one step a stage. */
+  /** {@code plans} with the tower's stage set to {@code steps} steps, its warmup kept in ratio. */
+  static List<StagePlan> withTowerSteps(List<StagePlan> plans, int steps) {
+    if (steps < 0) {
+      throw new IllegalArgumentException("--tower-steps must be >= 0, got " + steps);
+    }
+    return plans.stream()
+        .map(
+            p ->
+                p.stage() != Stage.CLIP || p.steps() == 0
+                    ? p
+                    : new StagePlan(
+                        p.stage(),
+                        steps,
+                        p.batchSize(),
+                        p.learningRate(),
+                        (int) Math.round((double) p.warmupSteps() * steps / p.steps())))
+        .toList();
+  }
+
   static List<StagePlan> scale(List<StagePlan> plans, double factor) {
     if (!(factor > 0) || Double.isInfinite(factor)) {
       throw new IllegalArgumentException("--steps-scale must be > 0, got " + factor);

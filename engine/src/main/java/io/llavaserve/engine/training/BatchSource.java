@@ -40,6 +40,13 @@ final class BatchSource {
       float[] targets,
       float[] weights) {}
 
+  /**
+   * One batch of the tower's supervised stage: pixels of {@code images} images and their labels as
+   * {@link PatchLoss} reads them.
+   */
+  record PatchBatch(
+      float[] pixels, int images, int side, float[] patchLabels, float[] imageLabels) {}
+
   private final long seed;
   private final SizeRange sizes;
   private final SampleEncoder encoder;
@@ -50,6 +57,7 @@ final class BatchSource {
   private final int captionTokens;
   private final int hardNegatives;
   private final ClipTextSpec.Objective objective;
+  private final int grid;
 
   BatchSource(
       long seed,
@@ -67,6 +75,12 @@ final class BatchSource {
     this.captionTokens = spec.clipText().maxTokens();
     this.hardNegatives = spec.clipText().hardNegatives();
     this.objective = spec.clipText().objective();
+    this.grid = spec.config().vision().patchesPerSide();
+  }
+
+  /** Whether the tower's stage is the supervised one ({@link #patchBatch}). */
+  boolean patches() {
+    return objective == ClipTextSpec.Objective.PATCHES;
   }
 
   private WorldDatasets data(Stage stage, long step) {
@@ -126,6 +140,21 @@ final class BatchSource {
       }
     }
     return new ClipBatch(pixels, size, side, captions, rows, mask, null, null);
+  }
+
+  /** {@code size} images and what each holds, per patch and in all ({@link PatchTargets}). */
+  PatchBatch patchBatch(long step, int size) {
+    WorldDatasets data = data(Stage.CLIP, step);
+    float[] pixels = new float[size * 3 * side * side];
+    List<PatchTargets> targets = new ArrayList<>(size);
+    for (int i = 0; i < size; i++) {
+      Sample s = data.caption();
+      float[] px = pixels(s);
+      System.arraycopy(px, 0, pixels, i * px.length, px.length);
+      targets.add(PatchTargets.of(s.scene(), side, grid));
+    }
+    float[][] labels = PatchLoss.labels(targets);
+    return new PatchBatch(pixels, size, side, labels[0], labels[1]);
   }
 
   /** {@code size} images, the facts they drew, and every image judged against every fact. */

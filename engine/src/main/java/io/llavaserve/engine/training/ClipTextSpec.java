@@ -34,17 +34,22 @@ public record ClipTextSpec(
      * every image of the batch judged against every fact the batch drew, each pair a yes/no with a
      * learned temperature and bias.
      */
-    FACTS
+    FACTS,
+    /**
+     * No text at all: the tower supervised per patch by the scene's geometry ({@link PatchLoss}),
+     * each object's centre patch labelled with its colour, kind and region, each image with its
+     * counts. The text encoder is not built.
+     */
+    PATCHES
   }
 
   public ClipTextSpec {
     if (objective == null) {
       throw new IllegalArgumentException("clip text: objective must not be null");
     }
-    if (objective == Objective.FACTS && hardNegatives != 0) {
+    if (objective != Objective.CAPTIONS && hardNegatives != 0) {
       throw new IllegalArgumentException(
-          "clip text: hard-negative captions belong to the CAPTIONS objective; FACTS draws its own"
-              + " near misses");
+          "clip text: hard-negative captions belong to the CAPTIONS objective, not " + objective);
     }
     if (hidden <= 0 || layers <= 0 || heads <= 0 || hidden % heads != 0) {
       throw new IllegalArgumentException(

@@ -34,6 +34,7 @@ final class StageSession implements AutoCloseable {
   private final AdamW optimizer;
   private final LlavaLoss llava;
   private final ClipLoss clip;
+  private final PatchLoss patches;
 
   StageSession(
       Stage stage,
@@ -47,6 +48,11 @@ final class StageSession implements AutoCloseable {
     Map<String, long[]> shapes =
         spec.shapes(vocabulary).entrySet().stream()
             .filter(e -> stage.reads(e.getKey()))
+            .filter(
+                e ->
+                    stage != Stage.CLIP
+                        || spec.clipText().objective() != ClipTextSpec.Objective.PATCHES
+                        || PatchLoss.reads(e.getKey(), config))
             .collect(
                 Collectors.toMap(
                     Map.Entry::getKey, Map.Entry::getValue, (a, b) -> a, LinkedHashMap::new));
@@ -56,12 +62,18 @@ final class StageSession implements AutoCloseable {
     try {
       TrainOps g = new TrainOps(Ops.create(graph));
       params = new Parameters(g.tf, shapes, trainable);
-      if (stage == Stage.CLIP) {
+      if (stage == Stage.CLIP && spec.clipText().objective() == ClipTextSpec.Objective.PATCHES) {
+        patches = new PatchLoss(g, params, config);
+        clip = null;
+        llava = null;
+      } else if (stage == Stage.CLIP) {
         clip = new ClipLoss(g, params, config.vision(), spec.clipText());
+        patches = null;
         llava = null;
       } else {
         llava = new LlavaLoss(g, params, config, stage.withImages(), vocabulary.otherCount());
         clip = null;
+        patches = null;
       }
       optimizer = new AdamW(g, params, loss(), weightDecay, maxGradNorm);
       ConfigProto proto =
@@ -77,6 +89,9 @@ final class StageSession implements AutoCloseable {
   }
 
   private org.tensorflow.Operand<TFloat32> loss() {
+    if (patches != null) {
+      return patches.loss;
+    }
     return clip != null ? clip.loss : llava.loss;
   }
 
@@ -146,6 +161,31 @@ final class StageSession implements AutoCloseable {
         feed(r, feeds, clip.weights, floats(b.weights(), b.images(), b.captions()));
       }
       return run(r, feeds, lr, c1, c2, clip.accuracy);
+    } finally {
+      feeds.forEach(Tensor::close);
+    }
+  }
+
+  /** One step of the tower's supervised stage. */
+  StepResult patchStep(BatchSource.PatchBatch b, float lr, float c1, float c2) {
+    List<Tensor> feeds = new ArrayList<>();
+    try {
+      Session.Runner r = session.runner();
+      feed(r, feeds, patches.pixels, floats(b.pixels(), b.images(), 3, b.side(), b.side()));
+      feed(
+          r,
+          feeds,
+          patches.patchLabels,
+          floats(
+              b.patchLabels(),
+              b.patchLabels().length / PatchLoss.PATCH_LABELS,
+              PatchLoss.PATCH_LABELS));
+      feed(
+          r,
+          feeds,
+          patches.imageLabels,
+          floats(b.imageLabels(), b.images(), PatchLoss.IMAGE_LABELS));
+      return run(r, feeds, lr, c1, c2, patches.accuracy);
     } finally {
       feeds.forEach(Tensor::close);
     }

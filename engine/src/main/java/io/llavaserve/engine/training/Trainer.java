@@ -165,6 +165,9 @@ public final class Trainer {
         if (batch instanceof BatchSource.ClipBatch c) {
           r = session.clipStep(c, lr, c1, c2);
           tokens = c.images();
+        } else if (batch instanceof BatchSource.PatchBatch pb) {
+          r = session.patchStep(pb, lr, c1, c2);
+          tokens = pb.images();
         } else {
           TrainingBatch b = (TrainingBatch) batch;
           r = session.step(b, lr, c1, c2);
@@ -209,9 +212,12 @@ public final class Trainer {
   }
 
   private static Object batch(BatchSource data, StagePlan plan, long step) {
-    return plan.stage() == Stage.CLIP
-        ? data.clipBatch(step, plan.batchSize())
-        : data.batch(plan.stage(), step, plan.batchSize());
+    if (plan.stage() != Stage.CLIP) {
+      return data.batch(plan.stage(), step, plan.batchSize());
+    }
+    return data.patches()
+        ? data.patchBatch(step, plan.batchSize())
+        : data.clipBatch(step, plan.batchSize());
   }
 
   /** Writes the LLaVA part of {@code params} as a llava-hf checkpoint. */

@@ -88,6 +88,24 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
             ClipTextSpec.Objective.FACTS));
   }
 
+  /**
+   * This spec with the tower's stage trained on {@link ClipTextSpec.Objective#PATCHES}: supervised
+   * by the scenes' geometry, no text encoder.
+   */
+  public TrainingSpec withPatches() {
+    ClipTextSpec t = clipText;
+    return new TrainingSpec(
+        model,
+        new ClipTextSpec(
+            t.hidden(),
+            t.layers(),
+            t.heads(),
+            t.maxTokens(),
+            t.projection(),
+            0,
+            ClipTextSpec.Objective.PATCHES));
+  }
+
   public LlavaConfig config() {
     return model.toConfig();
   }
@@ -142,7 +160,10 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
                 m.put(name, shape);
               }
             });
-    m.putAll(ClipLoss.shapes(config().vision(), clipText, vocabulary.rows()));
+    m.putAll(
+        clipText.objective() == ClipTextSpec.Objective.PATCHES
+            ? PatchLoss.shapes(config().vision())
+            : ClipLoss.shapes(config().vision(), clipText, vocabulary.rows()));
     return m;
   }
 }

@@ -1,0 +1,128 @@
+package io.llavaserve.engine.training;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.prompt.ChatTemplate;
+import io.llavaserve.engine.tokenizer.LlamaTokenizer;
+import io.llavaserve.engine.training.world.PlacedShape;
+import io.llavaserve.engine.training.world.Region;
+import io.llavaserve.engine.training.world.Scene;
+import io.llavaserve.engine.training.world.ShapeColor;
+import io.llavaserve.engine.training.world.ShapeKind;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The tower's supervised objective: labels land on the patch that holds each shape's centre in the
+ * padded and resized frame, the label rows encode them one-hot, and the loss can be driven down on
+ * a fixed batch (its gradients reach the tower).
+ */
+class PatchObjectiveTest {
+
+  private final TrainingSpec spec = TrainingSpec.smoke().withPatches();
+  private final SampleEncoder encoder =
+      new SampleEncoder(
+          LlamaTokenizer.bundledLlama(),
+          ChatTemplate.vicunaV1(),
+          spec.config().imageTokenIndex(),
+          spec.config().imageSeqLength());
+  private final WorldVocabulary vocabulary =
+      BatchSource.vocabulary(
+          encoder,
+          TrainingFixture.SEED,
+          TrainingFixture.SIZES,
+          20,
+          spec.config().text().vocabSize(),
+          false);
+
+  @Test
+  void centresAreFoundInThePaddedFrame() {
+    // 400 x 200 pads to 400 x 400 with the image pasted 100 rows down; resized to 256, patches of
+    // 32: the red circle's centre (50, 50) lands at (32, 96) -> column 1, row 3; the blue star's
+    // (350, 150) at (224, 160) -> column 7, row 5.
+    Scene scene =
+        new Scene(
+            400,
+            200,
+            0xF0F0F0,
+            List.of(
+                new PlacedShape(ShapeKind.CIRCLE, ShapeColor.RED, 0xD72020, 50, 50, 70),
+                new PlacedShape(ShapeKind.STAR, ShapeColor.BLUE, 0x2850DC, 350, 150, 40)));
+    PatchTargets t = PatchTargets.of(scene, 256, 8);
+    int circle = 3 * 8 + 1;
+    int star = 5 * 8 + 7;
+    for (int c = 0; c < 64; c++) {
+      assertEquals(c == circle || c == star ? 1f : 0f, t.centre()[c], "patch " + c);
+    }
+    assertEquals(ShapeColor.RED.ordinal(), t.color()[circle]);
+    assertEquals(ShapeKind.CIRCLE.ordinal(), t.kind()[circle]);
+    assertEquals(Region.TOP_LEFT.ordinal(), t.region()[circle]);
+    assertEquals(ShapeKind.STAR.ordinal(), t.kind()[star]);
+    assertEquals(Region.BOTTOM_RIGHT.ordinal(), t.region()[star]);
+    assertEquals(-1, t.kind()[0]);
+    // The circle's box spans x 9.6 to 54.4 and y 73.6 to 118.4 in the frame: the middles of
+    // columns 0 and 1 (16, 48) and rows 2 and 3 (80, 112) fall inside it.
+    for (int c : new int[] {16, 17, 24, 25}) {
+      assertEquals(ShapeKind.CIRCLE.ordinal(), t.kind()[c], "patch " + c);
+    }
+    assertEquals(-1, t.region()[16], "covered, not a centre");
+    assertEquals(-1, t.kind()[8 + 1]);
+    assertEquals(-1, t.kind()[3 * 8 + 2]);
+    assertEquals(ShapeKind.STAR.ordinal(), t.kind()[star], "a small shape still has its centre");
+    assertEquals(2, t.count());
+    assertArrayEquals(new int[] {1, 0, 1, 0, 0, 0}, t.colorCounts());
+    assertArrayEquals(new int[] {1, 0, 0, 1}, t.kindCounts());
+
+    float[][] rows = PatchLoss.labels(List.of(t));
+    int w = PatchLoss.PATCH_LABELS;
+    float[] starRow = java.util.Arrays.copyOfRange(rows[0], star * w, (star + 1) * w);
+    float sum = 0;
+    for (float v : starRow) {
+      sum += v;
+    }
+    assertEquals(5f, sum, "centre and covered flags and three one-hots");
+    assertEquals(1f, starRow[2 + ShapeColor.BLUE.ordinal()]);
+    assertEquals(1f, starRow[2 + PatchTargets.COLORS + ShapeKind.STAR.ordinal()]);
+    float[] image = rows[1];
+    assertEquals(PatchLoss.IMAGE_LABELS, image.length);
+    assertEquals(1f, image[1], "two shapes: class 1 of the count head");
+    float ones = 0;
+    for (float v : image) {
+      ones += v;
+    }
+    assertEquals(1 + PatchTargets.COLORS + PatchTargets.KINDS, ones, "one class per group");
+  }
+
+  @Test
+  void theSupervisedLossFitsAFixedBatch() {
+    BatchSource data =
+        new BatchSource(TrainingFixture.SEED, TrainingFixture.SIZES, encoder, vocabulary, spec);
+    assertTrue(data.patches());
+    BatchSource.PatchBatch b = data.patchBatch(3, 8);
+    Map<String, long[]> shapes = spec.shapes(vocabulary);
+    assertTrue(shapes.keySet().stream().noneMatch(n -> n.startsWith(ClipLoss.TEXT)));
+    Map<String, float[]> values =
+        Initializer.values(shapes, spec.config().text().numHiddenLayers(), 5);
+    try (StageSession s = new StageSession(Stage.CLIP, spec, vocabulary, 0.0, 1.0, 1)) {
+      s.load(TrainingFixture.readBy(Stage.CLIP, values), Map.of());
+      StageSession.StepResult first = null;
+      StageSession.StepResult last = null;
+      for (int step = 0; step < 120; step++) {
+        last =
+            s.patchStep(
+                b,
+                3e-3f,
+                TrainingFixture.corrections(AdamW.BETA1, step),
+                TrainingFixture.corrections(AdamW.BETA2, step));
+        if (first == null) {
+          first = last;
+        }
+      }
+      assertTrue(last.loss() < 0.3 * first.loss(), "loss " + first.loss() + " -> " + last.loss());
+      assertTrue(last.accuracy() > 0.9, "kind accuracy at centres " + last.accuracy());
+    }
+  }
+}
