@@ -102,6 +102,39 @@ class TrainCommandTest {
   }
 
   @Test
+  void towerStepsSetsOnlyTheTowerStageKeepingItsWarmupInRatio() {
+    List<StagePlan> base = TrainingSpec.standardPlan();
+    List<StagePlan> plans = TrainCommand.withTowerSteps(base, 3000);
+
+    assertEquals(Stage.CLIP, plans.get(0).stage());
+    assertEquals(3000, plans.get(0).steps());
+    assertEquals(
+        Math.round((double) base.get(0).warmupSteps() * 3000 / base.get(0).steps()),
+        plans.get(0).warmupSteps());
+    assertEquals(base.subList(1, base.size()), plans.subList(1, plans.size()));
+    assertThrows(IllegalArgumentException.class, () -> TrainCommand.withTowerSteps(base, -1));
+  }
+
+  @Test
+  void aSmokeRunWithThePatchObjectiveTrainsTheTowerWithoutATextEncoder() {
+    Path dir = tmp.resolve("patches");
+    Cli.Run run =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--steps-scale",
+            "0.1",
+            "--clip-objective",
+            "patches",
+            "--out",
+            dir.toString());
+
+    assertEquals(0, run.exit(), run.err() + run.out());
+    assertTrue(Files.exists(dir.resolve("final").resolve("model.safetensors")), run.out());
+  }
+
+  @Test
   void aNonPositiveStepsScaleIsNamed() {
     Cli.Run run =
         Cli.run("train", "--preset", "smoke", "--steps-scale", "-1", "--out", tmp.toString());
