@@ -2,6 +2,7 @@ package io.llavaserve.cli;
 
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.config.TextFamily;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -12,12 +13,38 @@ import picocli.CommandLine.Spec;
 /** Writes a deterministic random checkpoint in the llava-hf layout. */
 @Command(
     name = "make-tiny",
-    description = "Write a small random llava checkpoint (tiny or bench preset).")
+    description =
+        "Write a small random llava checkpoint (tiny, bench, qwen2, mistral or qwen2-0.5b"
+            + " preset).")
 final class MakeTinyCommand implements Callable<Integer> {
 
+  /** The presets, each under the name the command line uses. */
   enum Preset {
-    tiny,
-    bench
+    TINY("tiny"),
+    BENCH("bench"),
+    QWEN2("qwen2"),
+    MISTRAL("mistral"),
+    QWEN2_HALF("qwen2-0.5b");
+
+    final String label;
+
+    Preset(String label) {
+      this.label = label;
+    }
+
+    TinySpec spec() {
+      return switch (this) {
+        case TINY -> TinySpec.tiny();
+        case BENCH -> TinySpec.bench();
+        case QWEN2 ->
+            TinySpec.tiny()
+                .withTextFamily(TextFamily.QWEN2)
+                .withTiedEmbeddings(true)
+                .withRopeTheta(1e6);
+        case MISTRAL -> TinySpec.tiny().withTextFamily(TextFamily.MISTRAL);
+        case QWEN2_HALF -> TinySpec.qwen2Half();
+      };
+    }
   }
 
   @Option(names = "--out", required = true, paramLabel = "DIR")
@@ -29,14 +56,18 @@ final class MakeTinyCommand implements Callable<Integer> {
   @Option(
       names = "--preset",
       defaultValue = "tiny",
-      description = "tiny | bench (default: ${DEFAULT-VALUE}).")
+      converter = PresetConverter.class,
+      description =
+          "tiny | bench | qwen2 (tiny, Qwen2 decoder) | mistral (tiny, Mistral decoder with a"
+              + " 1024-token window) | qwen2-0.5b (Qwen2-0.5B-shaped decoder, bench tower)"
+              + " (default: tiny).")
   Preset preset;
 
   @Spec CommandSpec command;
 
   @Override
   public Integer call() throws Exception {
-    TinySpec spec = (preset == Preset.bench ? TinySpec.bench() : TinySpec.tiny()).withSeed(seed);
+    TinySpec spec = preset.spec().withSeed(seed);
     long start = System.nanoTime();
     TinyCheckpoint.write(out, spec);
     command
@@ -44,7 +75,21 @@ final class MakeTinyCommand implements Callable<Integer> {
         .getErr()
         .printf(
             "wrote %s checkpoint to %s in %.1f s%n",
-            preset, out, (System.nanoTime() - start) / 1e9);
+            preset.label, out, (System.nanoTime() - start) / 1e9);
     return 0;
+  }
+
+  /** A preset by its command-line name. */
+  static final class PresetConverter implements picocli.CommandLine.ITypeConverter<Preset> {
+    @Override
+    public Preset convert(String value) {
+      for (Preset p : Preset.values()) {
+        if (p.label.equals(value)) {
+          return p;
+        }
+      }
+      throw new picocli.CommandLine.TypeConversionException(
+          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, got " + value);
+    }
   }
 }

@@ -76,12 +76,13 @@ final class ServeCommand implements Callable<Integer> {
                 "llava-serve-drain"));
     LlavaModel m = stack.model();
     out.printf(
-        "serving %s on http://%s:%d (model loaded in %.1f s; %s matmuls%s, %s KV cache of %d"
+        "serving %s on http://%s:%d (model loaded in %.1f s; %s; %s matmuls%s, %s KV cache of %d"
             + " tokens, %s attention)%n",
         id,
         host,
         stack.server().port(),
         m.loadMillis() / 1000.0,
+        describe(m.config()),
         m.options().matmulPrecision().name().toLowerCase(Locale.ROOT),
         m.runner().nativeMatMul() ? " (native)" : "",
         m.runner().kvCache().dtype().name().toLowerCase(Locale.ROOT),
@@ -90,6 +91,26 @@ final class ServeCommand implements Callable<Integer> {
     out.flush();
     stopped.await();
     return 0;
+  }
+
+  /** The family, tower, decoder and image positions, for the banner. */
+  static String describe(io.llavaserve.engine.config.LlavaConfig c) {
+    var t = c.text();
+    var v = c.vision();
+    return String.format(
+        Locale.ROOT,
+        "llava: CLIP tower %d x %d layers at %d px, %s decoder %d x %d layers%s, %d positions per"
+            + " image",
+        v.hiddenSize(),
+        v.numHiddenLayers(),
+        v.imageSize(),
+        t.family().modelType(),
+        t.hiddenSize(),
+        t.numHiddenLayers(),
+        t.slidingWindow() > 0
+            ? ", context limited to its " + t.slidingWindow() + "-token window"
+            : "",
+        c.imageSeqLength());
   }
 
   /** The settings under every flag given, as records. */

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.config.TextFamily;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -42,6 +43,31 @@ class MakeTinyCommandTest {
         java.util.Arrays.hashCode(weightsA),
         java.util.Arrays.hashCode(Files.readAllBytes(c.resolve("model.safetensors"))),
         "--seed changes the weights");
+  }
+
+  @Test
+  void familyPresetsWriteTheirDecodersAndServeThem() throws Exception {
+    Path qwen = tmp.resolve("qwen2");
+    Path mistral = tmp.resolve("mistral");
+    assertEquals(0, Cli.run("make-tiny", "--preset", "qwen2", "--out", qwen.toString()).exit());
+    assertEquals(
+        0, Cli.run("make-tiny", "--preset", "mistral", "--out", mistral.toString()).exit());
+
+    String qwenConfig = Files.readString(qwen.resolve("config.json"));
+    assertTrue(qwenConfig.contains("\"Qwen2ForCausalLM\""), qwenConfig);
+    try (Checkpoint ckpt = Checkpoint.open(qwen)) {
+      assertEquals(TextFamily.QWEN2, ckpt.config().text().family());
+      assertTrue(ckpt.has("language_model.model.layers.0.self_attn.q_proj.bias"));
+      assertTrue(ckpt.has("language_model.model.layers.1.self_attn.v_proj.bias"));
+      assertFalse(ckpt.has("language_model.model.layers.0.self_attn.o_proj.bias"));
+    }
+    try (Checkpoint ckpt = Checkpoint.open(mistral)) {
+      assertEquals(TextFamily.MISTRAL, ckpt.config().text().family());
+      assertEquals(TinySpec.MISTRAL_SLIDING_WINDOW, ckpt.config().text().maxContext());
+    }
+    Cli.Run answer =
+        Cli.run("generate", "--model", qwen.toString(), "--prompt", "hello", "--max-tokens", "3");
+    assertEquals(0, answer.exit(), answer.err());
   }
 
   @Test

@@ -47,7 +47,7 @@ public final class LlavaEngine implements AutoCloseable {
 
   public static ModelSpec specOf(LlavaModel model) {
     long capacity = model.runner().kvCache().capacityTokens();
-    int maxLen = (int) Math.min(capacity, model.config().text().maxPositionEmbeddings());
+    int maxLen = (int) Math.min(capacity, model.config().text().maxContext());
     return new ModelSpec(
         model.config().imageTokenIndex(),
         model.config().imageSeqLength(),

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -83,7 +84,7 @@ public final class LlavaConfigParser {
         top.has("vision_config") ? clipVision(top.child("vision_config")) : CLIP_VIT_L_14_336;
     Fields textFields =
         top.has("text_config") ? top.child("text_config") : top.empty("text_config");
-    TextConfig text = llamaText(textFields, top);
+    TextConfig text = textConfig(textFields, top);
     String declared = top.string("projector_type", top.string("mm_projector_type", null));
     String declaredField = top.has("projector_type") ? "projector_type" : "mm_projector_type";
     ProjectorKind projector = projector(top, declaredField, declared);
@@ -106,7 +107,7 @@ public final class LlavaConfigParser {
               + " does not match the vision tower's hidden size "
               + vision.hiddenSize());
     }
-    TextConfig text = llamaText(top, top);
+    TextConfig text = textConfig(top, top);
     String declared = top.string("mm_projector_type", null);
     ProjectorKind projector = projector(top, "mm_projector_type", declared);
     String feature = top.string("mm_vision_select_feature", "patch");
@@ -223,15 +224,22 @@ public final class LlavaConfigParser {
   }
 
   /**
-   * LlamaConfig's defaults. {@code t} is {@code text_config}, or the top level itself in the
-   * original layout (whose model_type is llava's); {@code top} supplies a top-level
-   * tie_word_embeddings when text_config has none.
+   * The decoder's config with the defaults of its family's transformers config class ({@code
+   * LlamaConfig}, {@code MistralConfig}, {@code Qwen2Config}). {@code t} is {@code text_config}, or
+   * the top level itself in the original layout (always LLaMA, whose model_type is llava's); {@code
+   * top} supplies a top-level tie_word_embeddings when text_config has none.
    */
-  private static TextConfig llamaText(Fields t, Fields top) throws CheckpointException {
-    String type = t.string("model_type", "llama");
-    if (!t.prefix.isEmpty() && !type.equals("llama")) {
-      throw CheckpointException.field(
-          t.file, t.prefix + "model_type", "\"" + type + "\" is not supported (only llama)");
+  private static TextConfig textConfig(Fields t, Fields top) throws CheckpointException {
+    TextFamily family = TextFamily.LLAMA;
+    if (!t.prefix.isEmpty()) {
+      String type = t.string("model_type", "llama");
+      family = TextFamily.of(type);
+      if (family == null) {
+        throw CheckpointException.field(
+            t.file,
+            t.prefix + "model_type",
+            "\"" + type + "\" is not supported (llama, mistral or qwen2)");
+      }
     }
     if (t.has("rope_scaling") && !t.node.get("rope_scaling").isNull()) {
       throw CheckpointException.field(
@@ -239,27 +247,53 @@ public final class LlavaConfigParser {
           t.prefix + "rope_scaling",
           t.node.get("rope_scaling") + " is not supported (only null)");
     }
+    if (t.bool("mlp_bias", false)) {
+      throw CheckpointException.field(
+          t.file, t.prefix + "mlp_bias", "true is not supported (MLP projections without biases)");
+    }
+    boolean mistral = family == TextFamily.MISTRAL;
+    boolean qwen2 = family == TextFamily.QWEN2;
     int hidden = t.integer("hidden_size", 4096);
     int heads = t.integer("num_attention_heads", 32);
-    int kvHeads = t.integer("num_key_value_heads", heads);
+    int kvHeads = t.integer("num_key_value_heads", mistral ? 8 : heads);
     int headDim = t.integer("head_dim", heads > 0 ? hidden / heads : 0);
+    int layers = t.integer("num_hidden_layers", 32);
     boolean tied =
         t.has("tie_word_embeddings")
             ? t.bool("tie_word_embeddings", false)
             : top.bool("tie_word_embeddings", false);
+    boolean attentionBias = t.bool("attention_bias", false);
+    int window = 0;
+    if (mistral) {
+      // Absent: MistralConfig's 4096; null (Mistral 0.2 and later): no window.
+      window = t.node.has("sliding_window") ? t.integer("sliding_window", 0) : 4096;
+    } else if (qwen2 && t.bool("use_sliding_window", false)) {
+      // Qwen2 slides only in layers from max_window_layers on; none of them, no window.
+      if (t.integer("max_window_layers", 28) < layers) {
+        window = t.node.has("sliding_window") ? t.integer("sliding_window", 0) : 4096;
+      }
+    }
+    if (window < 0) {
+      throw CheckpointException.field(
+          t.file, t.prefix + "sliding_window", "must be positive or null, got " + window);
+    }
     return new TextConfig(
         hidden,
-        t.integer("intermediate_size", 11008),
-        t.integer("num_hidden_layers", 32),
+        t.integer("intermediate_size", mistral ? 14336 : qwen2 ? 22016 : 11008),
+        layers,
         heads,
         kvHeads,
         headDim,
-        t.integer("vocab_size", 32000),
+        t.integer("vocab_size", qwen2 ? 151936 : 32000),
         t.number("rms_norm_eps", 1e-6),
         t.number("rope_theta", 10000.0),
-        t.integer("max_position_embeddings", 2048),
+        t.integer("max_position_embeddings", mistral ? 4096 * 32 : qwen2 ? 32768 : 2048),
         t.string("hidden_act", "silu"),
-        tied);
+        tied,
+        family,
+        qwen2 || attentionBias,
+        !qwen2 && attentionBias,
+        window);
   }
 
   /** Typed access to one JSON object; absent and null fields both take the default. */

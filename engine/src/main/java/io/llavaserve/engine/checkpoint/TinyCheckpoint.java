@@ -28,6 +28,11 @@ public final class TinyCheckpoint {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * Qwen2Config's default window, written (unused, use_sliding_window false) as the real files do.
+   */
+  private static final int MAX_QWEN2_WINDOW = 4096;
+
   private TinyCheckpoint() {}
 
   /** Writes the checkpoint for {@code spec} into {@code outDir} (created if absent). */
@@ -141,18 +146,27 @@ public final class TinyCheckpoint {
     root.put("pad_token_id", config.padTokenId());
     root.put("projector_hidden_act", config.projectorHiddenAct());
     ObjectNode text = root.putObject("text_config");
-    text.putArray("architectures").add("LlamaForCausalLM");
+    text.putArray("architectures").add(t.family().architecture());
     text.put("hidden_act", t.hiddenAct());
     text.put("hidden_size", t.hiddenSize());
     text.put("intermediate_size", t.intermediateSize());
     text.put("max_position_embeddings", t.maxPositionEmbeddings());
-    text.put("model_type", "llama");
+    text.put("model_type", t.family().modelType());
     text.put("num_attention_heads", t.numAttentionHeads());
     text.put("num_hidden_layers", t.numHiddenLayers());
     text.put("num_key_value_heads", t.numKeyValueHeads());
     text.put("rms_norm_eps", t.rmsNormEps());
     text.putNull("rope_scaling");
     text.put("rope_theta", t.ropeTheta());
+    switch (t.family()) {
+      case LLAMA -> text.put("attention_bias", false);
+      case MISTRAL -> text.put("sliding_window", t.slidingWindow());
+      case QWEN2 -> {
+        text.put("use_sliding_window", false);
+        text.put("sliding_window", MAX_QWEN2_WINDOW);
+        text.put("max_window_layers", t.numHiddenLayers());
+      }
+    }
     text.put("tie_word_embeddings", t.tieWordEmbeddings());
     text.put("torch_dtype", spec.dtype().torchName());
     text.put("vocab_size", t.vocabSize());

@@ -3,6 +3,7 @@ package io.llavaserve.engine.checkpoint;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
 
 /**
@@ -30,6 +31,8 @@ import io.llavaserve.engine.config.VisionConfig;
  * @param naming tensor names: llava-hf, newer transformers, or the original LLaVA repository
  * @param shards number of safetensors files (more than one adds an index)
  * @param seed seed of the Gaussian weights; each tensor's values depend only on it and the name
+ * @param textFamily the decoder's family: LLaMA; Qwen2 (biases on q, k and v); Mistral (a sliding
+ *     window of {@link #MISTRAL_SLIDING_WINDOW})
  */
 public record TinySpec(
     int visionHidden,
@@ -51,13 +54,20 @@ public record TinySpec(
     DType dtype,
     WeightNaming naming,
     int shards,
-    long seed) {
+    long seed,
+    TextFamily textFamily) {
 
   public static final int IMAGE_TOKEN_INDEX = 32000;
   public static final int PAD_TOKEN_ID = 32001;
   public static final int MAX_POSITION_EMBEDDINGS = 4096;
 
+  /** The sliding window written for the Mistral family, shorter than the positions. */
+  public static final int MISTRAL_SLIDING_WINDOW = 1024;
+
   public TinySpec {
+    if (textFamily == null) {
+      throw new IllegalArgumentException("textFamily must not be null");
+    }
     if (shards < 1) {
       throw new IllegalArgumentException("shards must be >= 1, got " + shards);
     }
@@ -82,7 +92,8 @@ public record TinySpec(
         ropeTheta,
         rmsNormEps,
         tiedEmbeddings,
-        projector);
+        projector,
+        textFamily);
   }
 
   /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
@@ -107,7 +118,8 @@ public record TinySpec(
         DType.F32,
         WeightNaming.HF,
         1,
-        42L);
+        42L,
+        TextFamily.LLAMA);
   }
 
   /**
@@ -135,7 +147,30 @@ public record TinySpec(
         DType.F16,
         WeightNaming.HF,
         1,
-        42L);
+        42L,
+        TextFamily.LLAMA);
+  }
+
+  /**
+   * A decoder shaped like Qwen2-0.5B (llava-interleave-qwen-0.5b-hf's): 896 wide, 24 layers, 14
+   * query heads on 2 key/value heads, SwiGLU 4864, vocabulary 151936, rotary base 1e6, tied
+   * embeddings, biases on q, k and v; stored in float16. The tower is the {@link #bench()} one.
+   */
+  public static TinySpec qwen2Half() {
+    return bench()
+        .with(
+            c -> {
+              c.textHidden = 896;
+              c.textIntermediate = 4864;
+              c.textLayers = 24;
+              c.textHeads = 14;
+              c.textKvHeads = 2;
+              c.vocabSize = 151936;
+              c.ropeTheta = 1e6;
+              c.rmsNormEps = 1e-6;
+              c.tiedEmbeddings = true;
+              c.textFamily = TextFamily.QWEN2;
+            });
   }
 
   /** The config a checkpoint written from this spec parses to. */
@@ -156,7 +191,8 @@ public record TinySpec(
         ropeTheta,
         rmsNormEps,
         tiedEmbeddings,
-        projector);
+        projector,
+        textFamily);
   }
 
   private static LlavaConfig config(
@@ -175,7 +211,8 @@ public record TinySpec(
       double ropeTheta,
       double rmsNormEps,
       boolean tiedEmbeddings,
-      ProjectorKind projector) {
+      ProjectorKind projector,
+      TextFamily textFamily) {
     VisionConfig vision =
         new VisionConfig(
             visionHidden,
@@ -189,18 +226,23 @@ public record TinySpec(
             "quick_gelu");
     TextConfig text =
         new TextConfig(
-            textHidden,
-            textIntermediate,
-            textLayers,
-            textHeads,
-            textKvHeads,
-            textHeads > 0 ? textHidden / textHeads : 0,
-            vocabSize,
-            rmsNormEps,
-            ropeTheta,
-            MAX_POSITION_EMBEDDINGS,
-            "silu",
-            tiedEmbeddings);
+                textHidden,
+                textIntermediate,
+                textLayers,
+                textHeads,
+                textKvHeads,
+                textHeads > 0 ? textHidden / textHeads : 0,
+                vocabSize,
+                rmsNormEps,
+                ropeTheta,
+                MAX_POSITION_EMBEDDINGS,
+                "silu",
+                tiedEmbeddings)
+            .withFamily(
+                textFamily,
+                textFamily == TextFamily.QWEN2,
+                false,
+                textFamily == TextFamily.MISTRAL ? MISTRAL_SLIDING_WINDOW : 0);
     return new LlavaConfig(
         vision,
         text,
@@ -241,6 +283,11 @@ public record TinySpec(
     return with(c -> c.textKvHeads = textKvHeads);
   }
 
+  /** This spec's decoder as another family (see {@link #textFamily()}). */
+  public TinySpec withTextFamily(TextFamily textFamily) {
+    return with(c -> c.textFamily = textFamily);
+  }
+
   public TinySpec withRopeTheta(double ropeTheta) {
     return with(c -> c.ropeTheta = ropeTheta);
   }
@@ -274,6 +321,7 @@ public record TinySpec(
     WeightNaming naming;
     int shards;
     long seed;
+    TextFamily textFamily;
 
     Copy(TinySpec s) {
       visionHidden = s.visionHidden;
@@ -296,6 +344,7 @@ public record TinySpec(
       naming = s.naming;
       shards = s.shards;
       seed = s.seed;
+      textFamily = s.textFamily;
     }
 
     TinySpec build() {
@@ -319,7 +368,8 @@ public record TinySpec(
           dtype,
           naming,
           shards,
-          seed);
+          seed,
+          textFamily);
     }
   }
 }

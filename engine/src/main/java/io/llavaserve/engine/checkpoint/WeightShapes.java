@@ -94,6 +94,14 @@ public final class WeightShapes {
       m.put(l + "self_attn.k_proj.weight", shape(kv, h));
       m.put(l + "self_attn.v_proj.weight", shape(kv, h));
       m.put(l + "self_attn.o_proj.weight", shape(h, q));
+      if (t.qkvBias()) {
+        m.put(l + "self_attn.q_proj.bias", shape(q));
+        m.put(l + "self_attn.k_proj.bias", shape(kv));
+        m.put(l + "self_attn.v_proj.bias", shape(kv));
+      }
+      if (t.outputBias()) {
+        m.put(l + "self_attn.o_proj.bias", shape(h));
+      }
       m.put(l + "mlp.gate_proj.weight", shape(inter, h));
       m.put(l + "mlp.up_proj.weight", shape(inter, h));
       m.put(l + "mlp.down_proj.weight", shape(h, inter));

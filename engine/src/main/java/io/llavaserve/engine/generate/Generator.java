@@ -51,7 +51,7 @@ public final class Generator {
               + images.size()
               + " images were given");
     }
-    int maxLen = (int) Math.min(kv.capacityTokens(), model.config().text().maxPositionEmbeddings());
+    int maxLen = (int) Math.min(kv.capacityTokens(), model.config().text().maxContext());
     if (prompt.length() >= maxLen) {
       throw new IllegalArgumentException(
           "prompt is "

@@ -157,16 +157,18 @@ final class DecoderStep {
       Operand<TFloat32> h =
           g.rmsNorm(x, weights.of(ckpt.tensor(l + "input_layernorm.weight")), cfg.rmsNormEps());
       Linear qkvW = weights.qkv(ckpt, l + "self_attn.");
+      Operand<TFloat32> qkvB = cfg.qkvBias() ? weights.qkvBias(ckpt, l + "self_attn.") : null;
       Operand<TFloat32> qh; // [T, heads, hd], rotated and scaled
       List<Op> written;
       if (nativeAttention) {
         List<Operand<TFloat32>> qkv =
-            g.rope(g.linear(h, qkvW), cosRows, sinRows, heads, kvHeads, headDim, scale);
+            g.rope(projected(h, qkvW, qkvB), cosRows, sinRows, heads, kvHeads, headDim, scale);
         qh = qkv.get(0);
         written = pool.write(i, slots, qkv.get(1), qkv.get(2));
       } else {
         // [T, heads + 2 kv, hd]: rotate queries and keys together, leave values as they are.
-        Operand<TFloat32> qkv = g.reshape(g.linear(h, qkvW), t, heads + 2 * kvHeads, headDim);
+        Operand<TFloat32> qkv =
+            g.reshape(projected(h, qkvW, qkvB), t, heads + 2 * kvHeads, headDim);
         List<Operand<TFloat32>> qkAndV = splitAxis1(qkv, heads + kvHeads, kvHeads);
         Operand<TFloat32> qk = qkAndV.get(0);
         qk = g.add(g.mul(qk, cos), g.mul(g.tf.gather(qk, swapIndex, g.i32(2)), sin));
@@ -183,7 +185,14 @@ final class DecoderStep {
         outs.add(prefillAttention(i, qh, written, masks, qWidth));
       }
       Operand<TFloat32> attn = outs.size() == 1 ? outs.get(0) : g.concat(0, outs); // [T, heads*hd]
-      x = g.add(x, g.linear(attn, weights.linear(ckpt.tensor(l + "self_attn.o_proj.weight"))));
+      Linear oW = weights.linear(ckpt.tensor(l + "self_attn.o_proj.weight"));
+      x =
+          g.add(
+              x,
+              projected(
+                  attn,
+                  oW,
+                  cfg.outputBias() ? weights.of(ckpt.tensor(l + "self_attn.o_proj.bias")) : null));
 
       h =
           g.rmsNorm(
@@ -206,6 +215,11 @@ final class DecoderStep {
             ? g.linearTransposed(last, embed)
             : g.linear(last, weights.linear(ckpt.tensor("language_model.lm_head.weight")));
     sampling = new SamplingHead(g, logits, cfg.vocabSize(), m);
+  }
+
+  /** {@code x @ w}, plus {@code b} when the projection has a bias. */
+  private Operand<TFloat32> projected(Operand<TFloat32> x, Linear w, Operand<TFloat32> b) {
+    return b == null ? g.linear(x, w) : g.linear(x, w, b);
   }
 
   /** Additive masks and sizes, computed once per step and shared by all layers. */

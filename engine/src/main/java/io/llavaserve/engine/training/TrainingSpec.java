@@ -142,7 +142,8 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         dtype,
         WeightNaming.HF,
         1,
-        0L);
+        0L,
+        io.llavaserve.engine.config.TextFamily.LLAMA);
   }
 
   /**

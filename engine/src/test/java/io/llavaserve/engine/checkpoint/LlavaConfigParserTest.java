@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -167,10 +168,72 @@ class LlavaConfigParserTest {
   }
 
   @Test
-  void nonLlamaTextModelFailsNamingTheField() throws Exception {
-    CheckpointException e = failure("{\"text_config\": {\"model_type\": \"mistral\"}}");
+  void unknownTextModelFailsNamingTheField() throws Exception {
+    CheckpointException e = failure("{\"text_config\": {\"model_type\": \"gemma\"}}");
     assertTrue(e.getMessage().contains("text_config.model_type"), e.getMessage());
-    assertTrue(e.getMessage().contains("mistral"), e.getMessage());
+    assertTrue(e.getMessage().contains("gemma"), e.getMessage());
+    e = failure("{\"text_config\": {\"mlp_bias\": true}}");
+    assertTrue(e.getMessage().contains("text_config.mlp_bias"), e.getMessage());
+  }
+
+  @Test
+  void qwen2TextConfigAsLlavaInterleaveWritesIt() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json(
+                """
+                {"model_type": "llava", "image_token_index": 151646,
+                 "text_config": {"model_type": "qwen2", "hidden_size": 896,
+                  "intermediate_size": 4864, "num_attention_heads": 14, "num_hidden_layers": 24,
+                  "num_key_value_heads": 2, "rope_theta": 1000000.0, "tie_word_embeddings": true,
+                  "vocab_size": 152000, "use_sliding_window": false, "sliding_window": 32768,
+                  "max_window_layers": 21}}
+                """));
+    TextConfig t = c.text();
+    assertEquals(TextFamily.QWEN2, t.family());
+    assertTrue(t.qkvBias(), "Qwen2 has q, k and v biases");
+    assertFalse(t.outputBias());
+    assertEquals(0, t.slidingWindow(), "use_sliding_window false: no window");
+    assertEquals(32768, t.maxContext(), "Qwen2Config's max_position_embeddings");
+    assertEquals(64, t.headDim());
+    assertEquals(1e6, t.ropeTheta());
+    assertEquals(1e-6, t.rmsNormEps());
+    assertTrue(t.tieWordEmbeddings());
+    assertEquals(
+        151936,
+        LlavaConfigParser.parse(json("{\"text_config\": {\"model_type\": \"qwen2\"}}"))
+            .text()
+            .vocabSize());
+  }
+
+  @Test
+  void qwen2WithSlidingLayersAndMistralWindowsLimitTheContext() throws Exception {
+    TextConfig sliding =
+        LlavaConfigParser.parse(
+                json(
+                    "{\"text_config\": {\"model_type\": \"qwen2\", \"num_hidden_layers\": 4,"
+                        + " \"use_sliding_window\": true, \"sliding_window\": 512,"
+                        + " \"max_window_layers\": 2}}"))
+            .text();
+    assertEquals(512, sliding.maxContext());
+    TextConfig mistral =
+        LlavaConfigParser.parse(json("{\"text_config\": {\"model_type\": \"mistral\"}}")).text();
+    assertEquals(TextFamily.MISTRAL, mistral.family());
+    assertEquals(8, mistral.numKeyValueHeads(), "MistralConfig's default");
+    assertEquals(14336, mistral.intermediateSize());
+    assertEquals(4096, mistral.slidingWindow(), "MistralConfig's default window");
+    assertEquals(4096, mistral.maxContext());
+    assertFalse(mistral.qkvBias());
+    TextConfig noWindow =
+        LlavaConfigParser.parse(
+                json(
+                    "{\"text_config\": {\"model_type\": \"mistral\", \"sliding_window\": null,"
+                        + " \"max_position_embeddings\": 32768}}"))
+            .text();
+    assertEquals(32768, noWindow.maxContext(), "Mistral 0.2 and later: no window");
+    TextConfig biased =
+        LlavaConfigParser.parse(json("{\"text_config\": {\"attention_bias\": true}}")).text();
+    assertTrue(biased.qkvBias() && biased.outputBias(), "LLaMA attention_bias: q, k, v and o");
   }
 
   @Test

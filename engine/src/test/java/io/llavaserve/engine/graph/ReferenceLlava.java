@@ -28,6 +28,11 @@ final class ReferenceLlava {
     return ckpt.tensor(name).toFloatArray();
   }
 
+  /** A bias the checkpoint may or may not hold (Qwen2's q, k and v; LLaMA's attention_bias). */
+  private float[] bias(String name) throws CheckpointException {
+    return ckpt.has(name) ? w(name) : null;
+  }
+
   /** Projected features of one image: pixels CHW -> [image_seq_length * text_hidden]. */
   float[] imageFeatures(float[] pixels) throws CheckpointException {
     VisionConfig v = cfg.vision();
@@ -141,13 +146,29 @@ final class ReferenceLlava {
     for (int i = 0; i < t.numHiddenLayers(); i++) {
       String l = pre + "layers." + i + ".";
       float[][] h = rmsNorm(x, w(l + "input_layernorm.weight"), t.rmsNormEps());
-      float[][] q = linear(h, w(l + "self_attn.q_proj.weight"), null, t.numAttentionHeads() * hd);
-      float[][] k = linear(h, w(l + "self_attn.k_proj.weight"), null, t.numKeyValueHeads() * hd);
-      float[][] v = linear(h, w(l + "self_attn.v_proj.weight"), null, t.numKeyValueHeads() * hd);
+      float[][] q =
+          linear(
+              h,
+              w(l + "self_attn.q_proj.weight"),
+              bias(l + "self_attn.q_proj.bias"),
+              t.numAttentionHeads() * hd);
+      float[][] k =
+          linear(
+              h,
+              w(l + "self_attn.k_proj.weight"),
+              bias(l + "self_attn.k_proj.bias"),
+              t.numKeyValueHeads() * hd);
+      float[][] v =
+          linear(
+              h,
+              w(l + "self_attn.v_proj.weight"),
+              bias(l + "self_attn.v_proj.bias"),
+              t.numKeyValueHeads() * hd);
       rotary(q, t.numAttentionHeads(), hd, t.ropeTheta());
       rotary(k, t.numKeyValueHeads(), hd, t.ropeTheta());
       float[][] att = attention(q, k, v, t.numAttentionHeads(), t.numKeyValueHeads(), hd, true);
-      addInPlace(x, linear(att, w(l + "self_attn.o_proj.weight"), null, d));
+      addInPlace(
+          x, linear(att, w(l + "self_attn.o_proj.weight"), bias(l + "self_attn.o_proj.bias"), d));
       h = rmsNorm(x, w(l + "post_attention_layernorm.weight"), t.rmsNormEps());
       float[][] gate = linear(h, w(l + "mlp.gate_proj.weight"), null, t.intermediateSize());
       float[][] up = linear(h, w(l + "mlp.up_proj.weight"), null, t.intermediateSize());

@@ -45,7 +45,18 @@ class TfModelRunnerTest {
         Arguments.of("gqa-f16-1img", TinySpec.tiny().withDtype(DType.F16), 1),
         Arguments.of("gqa-bf16-2img", TinySpec.tiny().withDtype(DType.BF16), 2),
         Arguments.of("text-only", TinySpec.tiny().withRopeTheta(500000), 0),
-        Arguments.of("linear-projector", TinySpec.tiny().withProjector(ProjectorKind.LINEAR), 1));
+        Arguments.of("linear-projector", TinySpec.tiny().withProjector(ProjectorKind.LINEAR), 1),
+        Arguments.of(
+            "qwen2-qkv-bias-tied-theta1e6",
+            TinySpec.tiny()
+                .withTextFamily(io.llavaserve.engine.config.TextFamily.QWEN2)
+                .withTiedEmbeddings(true)
+                .withRopeTheta(1e6),
+            1),
+        Arguments.of(
+            "mistral",
+            TinySpec.tiny().withTextFamily(io.llavaserve.engine.config.TextFamily.MISTRAL),
+            2));
   }
 
   @ParameterizedTest(name = "{0}")
