@@ -18,10 +18,10 @@ import java.util.regex.Pattern;
  */
 final class AddedTokenMatcher {
 
-  /** A piece of the input: normalized text still to be pre-tokenized, or an added token. */
+  /** A piece of the input: text (normalized, once {@link #split} returns it) or an added token. */
   sealed interface Piece permits Text, Token {}
 
-  record Text(String normalized) implements Piece {}
+  record Text(String text) implements Piece {}
 
   record Token(AddedToken token) implements Piece {}
 
@@ -54,7 +54,7 @@ final class AddedTokenMatcher {
     List<Piece> out = new ArrayList<>();
     for (Piece piece : find(text, raw)) {
       if (piece instanceof Text t) {
-        out.addAll(find(normalizer.apply(t.normalized()), normalized));
+        out.addAll(find(normalizer.apply(t.text()), normalized));
       } else {
         out.add(piece);
       }

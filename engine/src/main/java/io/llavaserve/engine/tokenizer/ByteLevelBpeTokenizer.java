@@ -59,6 +59,8 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
               m.path("byte_fallback").asBoolean(false));
     } catch (IOException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("tokenizer.json: model.merges: " + e.getMessage(), e);
     }
     for (int b = 0; b < 256; b++) {
       if (model.id(String.valueOf(ByteLevelAlphabet.symbol(b))) == null) {
@@ -114,7 +116,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         ids.add(t.token().id());
         continue;
       }
-      for (String word : preTokenizer.words(((AddedTokenMatcher.Text) piece).normalized())) {
+      for (String word : preTokenizer.words(((AddedTokenMatcher.Text) piece).text())) {
         Integer whole = ignoreMerges ? model.id(word) : null;
         if (whole != null) {
           ids.add(whole);
