@@ -14,8 +14,8 @@ import io.llavaserve.engine.prompt.ChatMessage;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.prompt.PromptBuilder;
 import io.llavaserve.engine.runner.KvCacheConfig;
-import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.tokenizer.Tokenizer;
+import io.llavaserve.engine.tokenizer.TokenizerLoader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +59,7 @@ public final class LlavaModel implements AutoCloseable {
     Checkpoint ckpt = Checkpoint.open(dir);
     try {
       LlavaConfig cfg = ckpt.config();
-      Tokenizer tok = LlamaTokenizer.load(ckpt.tokenizerJson(), ckpt.tokenizerConfigJson());
+      Tokenizer tok = TokenizerLoader.load(ckpt.tokenizerJson(), ckpt.tokenizerConfigJson());
       ChatTemplate template =
           ChatTemplate.forCheckpoint(ckpt.tokenizerConfigJson(), dir.resolve("chat_template.json"));
       Path pre = ckpt.preprocessorConfigJson().orElse(null);

@@ -4,7 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.checkpoint.Checkpoint;
-import io.llavaserve.engine.tokenizer.LlamaTokenizer;
+import io.llavaserve.engine.tokenizer.Tokenizer;
+import io.llavaserve.engine.tokenizer.TokenizerLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,9 +39,9 @@ final class TokenizeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ObjectMapper json = new ObjectMapper();
     Path dir = model.resolve();
-    LlamaTokenizer tok;
+    Tokenizer tok;
     try (Checkpoint ckpt = Checkpoint.open(dir)) {
-      tok = LlamaTokenizer.load(ckpt.tokenizerJson(), ckpt.tokenizerConfigJson());
+      tok = TokenizerLoader.load(ckpt.tokenizerJson(), ckpt.tokenizerConfigJson());
     }
     List<String> texts = new ArrayList<>();
     if (input.text != null) {

@@ -12,9 +12,16 @@ import java.util.Objects;
  * @param lstrip whether the match swallows whitespace on its left
  * @param rstrip whether the match swallows whitespace on its right
  * @param singleWord whether it only matches when not inside a word
+ * @param normalized whether it is matched on the normalized text rather than the raw input
  */
 public record AddedToken(
-    int id, String content, boolean special, boolean lstrip, boolean rstrip, boolean singleWord) {
+    int id,
+    String content,
+    boolean special,
+    boolean lstrip,
+    boolean rstrip,
+    boolean singleWord,
+    boolean normalized) {
 
   public AddedToken {
     Objects.requireNonNull(content, "content");

@@ -21,6 +21,7 @@ sealed interface DecodeStep
         DecodeStep.Fuse,
         DecodeStep.Strip,
         DecodeStep.Metaspace,
+        DecodeStep.ByteLevel,
         DecodeStep.JoinWithSpace {
 
   List<String> decodeChain(List<String> tokens);
@@ -214,6 +215,64 @@ sealed interface DecodeStep
           first = fused;
         }
       };
+    }
+  }
+
+  /**
+   * The ByteLevel decoder of GPT-2-style vocabularies: every token back to its bytes (see {@link
+   * ByteLevelAlphabet#bytesOf}), all of them joined and read as UTF-8, invalid bytes becoming
+   * U+FFFD as in {@link Utf8Lossy}. The streaming stage holds back only a trailing sequence that is
+   * still incomplete, so it never emits half a character.
+   */
+  record ByteLevel() implements DecodeStep {
+    @Override
+    public List<String> decodeChain(List<String> tokens) {
+      Bytes all = new Bytes();
+      tokens.forEach(t -> all.add(ByteLevelAlphabet.bytesOf(t)));
+      StringBuilder out = new StringBuilder();
+      Utf8Lossy.decode(all.bytes, all.size, true, out);
+      return List.of(out.toString());
+    }
+
+    @Override
+    public Stage stage(boolean fused) {
+      Bytes pending = new Bytes();
+      return new Stage() {
+        @Override
+        public void accept(String token, Consumer<String> out) {
+          pending.add(ByteLevelAlphabet.bytesOf(token));
+          StringBuilder text = new StringBuilder();
+          pending.dropFirst(Utf8Lossy.decode(pending.bytes, pending.size, false, text));
+          out.accept(text.toString());
+        }
+
+        @Override
+        public void finish(Consumer<String> out) {
+          StringBuilder text = new StringBuilder();
+          Utf8Lossy.decode(pending.bytes, pending.size, true, text);
+          pending.dropFirst(pending.size);
+          out.accept(text.toString());
+        }
+      };
+    }
+
+    /** A growable byte buffer. */
+    private static final class Bytes {
+      byte[] bytes = new byte[16];
+      int size;
+
+      void add(byte[] more) {
+        if (size + more.length > bytes.length) {
+          bytes = java.util.Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + more.length));
+        }
+        System.arraycopy(more, 0, bytes, size, more.length);
+        size += more.length;
+      }
+
+      void dropFirst(int n) {
+        System.arraycopy(bytes, n, bytes, 0, size - n);
+        size -= n;
+      }
     }
   }
 

@@ -7,16 +7,17 @@ package io.llavaserve.engine.tokenizer;
  *
  * <p>Text is held back while it could still change: bytes of a byte-fallback run until a non-byte
  * token closes the run (so half a UTF-8 character is never emitted, and an invalid run still turns
- * into U+FFFDs exactly as in a full decode). Not thread-safe: one per sequence.
+ * into U+FFFDs exactly as in a full decode); with a byte-level vocabulary, the bytes of a character
+ * whose UTF-8 sequence is not complete yet. Not thread-safe: one per sequence.
  */
 public final class IncrementalDetokenizer {
 
-  private final LlamaTokenizer tokenizer;
+  private final Tokenizer tokenizer;
   private final boolean skipSpecialTokens;
   private final TokenDecoder.Stream stream;
 
   IncrementalDetokenizer(
-      LlamaTokenizer tokenizer, boolean skipSpecialTokens, TokenDecoder.Stream stream) {
+      Tokenizer tokenizer, boolean skipSpecialTokens, TokenDecoder.Stream stream) {
     this.tokenizer = tokenizer;
     this.skipSpecialTokens = skipSpecialTokens;
     this.stream = stream;

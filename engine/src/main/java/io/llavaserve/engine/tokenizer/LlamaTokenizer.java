@@ -242,14 +242,17 @@ public final class LlamaTokenizer implements Tokenizer {
     return token == null ? -1 : tokenId(token).orElse(-1);
   }
 
-  private static AddedToken addedToken(int id, JsonNode t) {
+  /** An added_tokens entry; {@code normalized} defaults to "not special", as in HF. */
+  static AddedToken addedToken(int id, JsonNode t) {
+    boolean special = t.path("special").asBoolean(false);
     return new AddedToken(
         id,
         t.path("content").asText(),
-        t.path("special").asBoolean(false),
+        special,
         t.path("lstrip").asBoolean(false),
         t.path("rstrip").asBoolean(false),
-        t.path("single_word").asBoolean(false));
+        t.path("single_word").asBoolean(false),
+        t.path("normalized").asBoolean(!special));
   }
 
   /** A config token entry is either a string or an AddedToken dict with {@code content}. */
@@ -260,7 +263,7 @@ public final class LlamaTokenizer implements Tokenizer {
     return node.isTextual() ? node.asText() : node.path("content").asText(fallback);
   }
 
-  private static Map<String, Integer> vocab(JsonNode node) throws IOException {
+  static Map<String, Integer> vocab(JsonNode node) throws IOException {
     if (!node.isObject() || node.isEmpty()) {
       throw new IOException("tokenizer.json: model.vocab is missing or empty");
     }
@@ -270,7 +273,7 @@ public final class LlamaTokenizer implements Tokenizer {
   }
 
   /** Merges are either "a b" strings (older files) or ["a", "b"] arrays (newer files). */
-  private static List<String[]> merges(JsonNode node) throws IOException {
+  static List<String[]> merges(JsonNode node) throws IOException {
     List<String[]> merges = new ArrayList<>(node.size());
     for (JsonNode m : node) {
       if (m.isArray() && m.size() == 2) {

@@ -95,6 +95,21 @@ final class SegmentNormalizer {
     return words;
   }
 
+  /**
+   * Runs the normalizer steps alone, without the Metaspace pre-tokenizer: the text Hugging Face's
+   * normalizer gives for one piece of input.
+   */
+  String normalize(String segment) {
+    String s = segment;
+    for (Step step : steps) {
+      if (s.isEmpty()) {
+        return s;
+      }
+      s = apply(step, s);
+    }
+    return s;
+  }
+
   private static String apply(Step step, String s) {
     if (step instanceof Prepend p) {
       return p.prefix() + s;

@@ -41,6 +41,7 @@ final class TokenDecoder {
             new DecodeStep.Replace(pattern.get("String").asText(), node.path("content").asText()));
       }
       case "ByteFallback" -> steps.add(new DecodeStep.ByteFallback());
+      case "ByteLevel" -> steps.add(new DecodeStep.ByteLevel());
       case "Fuse" -> steps.add(new DecodeStep.Fuse());
       case "Strip" ->
           steps.add(
