@@ -260,14 +260,18 @@ public final class JsonSchemaGrammar {
     while (fields.hasNext()) {
       Map.Entry<String, JsonNode> f = fields.next();
       int value = schema(f.getValue(), path + ".properties." + f.getKey());
-      members.add(
-          seq(
-              b.literal(quoted(f.getKey())),
-              ref(json.ws()),
-              b.literal(":"),
-              ref(json.ws()),
-              ref(value),
-              ref(json.ws())));
+      // One rule per member: the alternatives below refer to it instead of copying it.
+      int member =
+          b.rule(
+              "member " + f.getKey(),
+              seq(
+                  b.literal(quoted(f.getKey())),
+                  ref(json.ws()),
+                  b.literal(":"),
+                  ref(json.ws()),
+                  ref(value),
+                  ref(json.ws())));
+      members.add(new int[] {ref(member)});
       optional.add(!required.contains(f.getKey()));
     }
     // first[i]: members i.. when none was written yet; after[i]: when one was, so "," leads.
