@@ -365,7 +365,12 @@ public final class JsonSchemaGrammar {
     if (!pointer.equals("#") && !pointer.startsWith("#/")) {
       throw new SchemaException(path, "only local references (#/$defs/...) are supported");
     }
-    JsonNode target = root.at(pointer.substring(1));
+    JsonNode target;
+    try {
+      target = root.at(pointer.substring(1));
+    } catch (IllegalArgumentException e) {
+      throw new SchemaException(path, "$ref " + pointer + " is not a JSON pointer");
+    }
     if (target.isMissingNode()) {
       throw new SchemaException(path, "$ref " + pointer + " points at nothing");
     }
