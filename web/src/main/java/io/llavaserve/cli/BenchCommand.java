@@ -31,7 +31,12 @@ import picocli.CommandLine.Spec;
     description =
         "Measure prefill and decode throughput of the engine step (see also: bench serve,"
             + " bench http).",
-    subcommands = {BenchServeCommand.class, BenchBatchCommand.class, BenchHttpCommand.class})
+    subcommands = {
+      BenchServeCommand.class,
+      BenchBatchCommand.class,
+      BenchHttpCommand.class,
+      BenchStructuredCommand.class
+    })
 final class BenchCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;

@@ -390,11 +390,45 @@ class BadRequestsTest {
     // Fields that would change the output and are not implemented: refused, never ignored.
     c.add(
         chat(
-            "json response format",
-            with(b -> b.put("response_format", new JsonObject().put("type", "json_object"))),
+            "unknown response format",
+            with(b -> b.put("response_format", new JsonObject().put("type", "xml"))),
             400,
-            "response_format",
+            "response_format.type",
             "json_schema"));
+    c.add(
+        chat(
+            "json schema without its schema",
+            with(
+                b ->
+                    b.put(
+                        "response_format",
+                        new JsonObject()
+                            .put("type", "json_schema")
+                            .put("json_schema", new JsonObject().put("name", "answer")))),
+            400,
+            "response_format.json_schema.schema",
+            "is required"));
+    c.add(
+        chat(
+            "json schema with an unsupported keyword",
+            with(
+                b ->
+                    b.put(
+                        "response_format",
+                        new JsonObject()
+                            .put("type", "json_schema")
+                            .put(
+                                "json_schema",
+                                new JsonObject()
+                                    .put("name", "answer")
+                                    .put(
+                                        "schema",
+                                        new JsonObject(
+                                            "{\"type\":\"object\",\"properties\":{\"age\":"
+                                                + "{\"type\":\"integer\",\"minimum\":0}}}"))))),
+            400,
+            "response_format.json_schema.schema.properties.age.minimum",
+            "minimum is not supported"));
     JsonArray tools =
         new JsonArray()
             .add(

@@ -22,6 +22,7 @@ import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.RowSampling;
+import io.llavaserve.engine.sampling.constraint.GrammarMatchers;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.reactivex.rxjava3.core.Flowable;
 import java.util.ArrayList;
@@ -41,7 +42,10 @@ import java.util.logging.Logger;
  * runner; other threads talk to it only through {@link #submit}, {@link #abort} and {@link
  * #shutdown}, which queue commands. Each {@link #step()} schedules, executes ONE model step for the
  * whole batch (new images encoded first, in one vision run; tokens sampled on the device where the
- * request allows), and updates: commits the positions, appends and streams each sequence's token.
+ * request allows), and updates: commits the positions, appends and streams each sequence's token. A
+ * sequence with a grammar asks the step for its whole logits row and, in the update, samples with
+ * its matcher's token mask applied (masks and automata shared per grammar by {@link
+ * GrammarMatchers}); the others pay nothing for it.
  */
 final class EngineLoop {
 
@@ -55,6 +59,7 @@ final class EngineLoop {
   private final Scheduler scheduler;
   private final ImageFeatureCache imageCache;
   private final RequestValidator validator;
+  private final GrammarMatchers grammars; // engine thread: matchers are made at a first token
   private final LinkedBlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
   private final Map<Long, Sequence> live = new HashMap<>();
   private final Map<Long, Sequence> notYetAdmitted = new LinkedHashMap<>();
@@ -88,6 +93,7 @@ final class EngineLoop {
     this.imageCache = new ImageFeatureCache(config.imageCacheBytes());
     this.stats = EngineStats.empty(runner.kvCache().numBlocks());
     this.validator = new RequestValidator(spec, runner.vocabSize());
+    this.grammars = new GrammarMatchers(tokenizer, spec.eosTokenId());
   }
 
   EngineStats stats() {
@@ -139,7 +145,8 @@ final class EngineLoop {
                 prompt.tokens(),
                 spec.eosTokenId(),
                 spec.maxModelLen(),
-                tokenizer.newDetokenizer(true)),
+                tokenizer.newDetokenizer(true),
+                grammars),
             stream);
     synchronized (arrivalGate) {
       if (shuttingDown) {

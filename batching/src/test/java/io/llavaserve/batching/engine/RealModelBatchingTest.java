@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.kvcache.BlockManagerInvariants;
 import io.llavaserve.batching.kvcache.BlockTable;
@@ -21,6 +23,8 @@ import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.SampledToken;
 import io.llavaserve.engine.sampling.SamplingParams;
+import io.llavaserve.engine.sampling.constraint.Grammar;
+import io.llavaserve.engine.sampling.constraint.JsonSchemaGrammar;
 import io.reactivex.rxjava3.subscribers.TestSubscriber;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -262,6 +266,58 @@ class RealModelBatchingTest {
     }
     Run run = drive(roomy, SchedulerConfig.defaults().withMaxNumBatchedTokens(64), work);
     run.assertEachMatchesAlone();
+  }
+
+  @Test
+  void constrainedRequestsBesideFreeOnesUnderPreemptionMatchTheirRunsAloneAndParse()
+      throws Exception {
+    Grammar point =
+        JsonSchemaGrammar.compile(
+            new ObjectMapper()
+                .readTree(
+                    "{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"integer\"},"
+                        + "\"tag\":{\"type\":\"string\",\"maxLength\":5},"
+                        + "\"ok\":{\"type\":\"boolean\"}},\"required\":[\"x\",\"tag\",\"ok\"]}"),
+            "schema");
+    Grammar anyObject = JsonSchemaGrammar.anyObject();
+    SplittableRandom rnd = new SplittableRandom(18);
+    List<Arrival> work = new ArrayList<>();
+    for (Arrival a : workload(24, 18, 10)) {
+      int kind = work.size() % 3;
+      SamplingParams.Builder p = a.request.sampling().toBuilder().maxTokens(kind == 2 ? 24 : 160);
+      if (kind == 0) {
+        p.grammar(point);
+      } else if (kind == 1) {
+        p.grammar(anyObject).temperature(0.9).seed(rnd.nextInt(1000));
+      }
+      work.add(
+          new Arrival(
+              a.step,
+              GenerationRequest.interactive(
+                  a.request.requestId(), a.request.promptIds(), a.request.images(), p.build())));
+    }
+    Run run = drive(small, SchedulerConfig.defaults().withMaxNumBatchedTokens(64), work);
+    run.assertEachMatchesAlone();
+    assertTrue(run.loop.stats().preemptions() > 0, "expected preemptions");
+    int parsed = 0;
+    for (int i = 0; i < work.size(); i++) {
+      TokenEvent.Finished f = finished(run.subs.get(i));
+      if (work.get(i).request.sampling().grammar().isPresent() && f.reason() == FinishReason.STOP) {
+        StringBuilder text = new StringBuilder();
+        run.subs.get(i).values().stream()
+            .filter(e -> e instanceof TokenEvent.Token)
+            .forEach(e -> text.append(((TokenEvent.Token) e).text()));
+        text.append(f.text());
+        JsonNode value = new ObjectMapper().readTree(text.toString());
+        assertTrue(value.isObject(), text.toString());
+        if (i % 3 == 0) {
+          assertTrue(
+              value.get("x").isIntegralNumber() && value.get("ok").isBoolean(), text.toString());
+        }
+        parsed++;
+      }
+    }
+    assertTrue(parsed >= 8, "only " + parsed + " constrained answers were complete");
   }
 
   // ---- workload ----

@@ -13,6 +13,7 @@ import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.RowSampling;
 import io.llavaserve.engine.sampling.SampledToken;
 import io.llavaserve.engine.sampling.SamplingParams;
+import io.llavaserve.engine.sampling.constraint.GrammarMatchers;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -27,9 +28,11 @@ public final class Generator {
   public static final int PREFILL_CHUNK = 512;
 
   private final LlavaModel model;
+  private final GrammarMatchers grammars;
 
   public Generator(LlavaModel model) {
     this.model = model;
+    this.grammars = new GrammarMatchers(model.tokenizer(), model.tokenizer().eosId());
   }
 
   /**
@@ -75,7 +78,8 @@ public final class Generator {
             prompt.tokens(),
             model.tokenizer().eosId(),
             maxLen,
-            model.tokenizer().newDetokenizer(true));
+            model.tokenizer().newDetokenizer(true),
+            grammars);
     StepOutput out = null;
     for (int from = 0; from < prompt.length(); from += PREFILL_CHUNK) {
       int to = Math.min(prompt.length(), from + PREFILL_CHUNK);

@@ -8,6 +8,8 @@ import io.llavaserve.engine.sampling.Sampler;
 import io.llavaserve.engine.sampling.SamplingParams;
 import io.llavaserve.engine.sampling.StopChecker;
 import io.llavaserve.engine.sampling.StopCondition;
+import io.llavaserve.engine.sampling.constraint.GrammarMatcher;
+import io.llavaserve.engine.sampling.constraint.GrammarMatchers;
 import io.llavaserve.engine.tokenizer.IncrementalDetokenizer;
 import java.util.Arrays;
 import java.util.Optional;
@@ -16,6 +18,11 @@ import java.util.Optional;
  * What happens to one sequence's step output: the token is sampled, recorded, detokenised, checked
  * against the stop strings and the stop condition. The serving engine and {@link Generator} both
  * run every token through one of these, so they cannot drift apart.
+ *
+ * <p>A request with a grammar ({@link SamplingParams#grammar()}) samples each token from the whole
+ * row with its matcher's mask applied, and finishes with {@code stop} as soon as its value is
+ * complete and nothing can extend it (end-of-sequence would be the only token allowed), or when
+ * end-of-sequence is sampled after a complete value, even with {@code ignore_eos}.
  *
  * <p>Not thread-safe: owned by whoever steps the sequence.
  */
@@ -37,6 +44,8 @@ public final class OutputProcessor {
   private final StopCondition stop;
   private final StopChecker stopStrings;
   private final IncrementalDetokenizer detokenizer;
+  private final GrammarMatchers grammars;
+  private GrammarMatcher matcher; // made on the first token, on the thread that steps
   private int[] output = new int[16];
   private int outputLength;
 
@@ -53,6 +62,24 @@ public final class OutputProcessor {
       int eosTokenId,
       int maxModelLen,
       IncrementalDetokenizer detokenizer) {
+    this(params, prompt, eosTokenId, maxModelLen, detokenizer, null);
+  }
+
+  /**
+   * @param grammars makes the matcher of a constrained request; may be null when {@code params} has
+   *     no grammar
+   */
+  public OutputProcessor(
+      SamplingParams params,
+      int[] prompt,
+      int eosTokenId,
+      int maxModelLen,
+      IncrementalDetokenizer detokenizer,
+      GrammarMatchers grammars) {
+    if (params.grammar().isPresent() && grammars == null) {
+      throw new IllegalArgumentException("a request with a grammar needs grammar matchers");
+    }
+    this.grammars = params.grammar().isPresent() ? grammars : null;
     this.promptLength = prompt.length;
     this.sampler = new Sampler(params, prompt);
     this.stop = new StopCondition(params, eosTokenId, maxModelLen);
@@ -67,7 +94,11 @@ public final class OutputProcessor {
 
   /** Samples the next token from {@code row} and says what it releases and whether it ends. */
   public Appended append(RowOutput row) {
-    SampledToken tok = sampler.sample(row);
+    GrammarMatcher m = matcher();
+    SampledToken tok = m == null ? sampler.sample(row) : sampler.sample(row, m.allowed());
+    if (m != null) {
+      m.accept(tok.tokenId());
+    }
     sampler.accept(tok.tokenId());
     if (outputLength == output.length) {
       output = Arrays.copyOf(output, output.length * 2);
@@ -81,7 +112,9 @@ public final class OutputProcessor {
       matched = piece.stopped();
     }
     Optional<FinishReason> finish =
-        stop.check(tok.tokenId(), outputLength, promptLength + outputLength, matched);
+        m != null && (m.isEnded() || (m.isComplete() && !m.canContinue()))
+            ? Optional.of(FinishReason.STOP)
+            : stop.check(tok.tokenId(), outputLength, promptLength + outputLength, matched);
     return new Appended(tok, outputLength - 1, text, finish);
   }
 
@@ -95,6 +128,18 @@ public final class OutputProcessor {
     }
     StopChecker.Chunk last = stopStrings.append(detokenizer.flush());
     return last.text() + (last.stopped() ? "" : stopStrings.flush());
+  }
+
+  private GrammarMatcher matcher() {
+    if (matcher == null && grammars != null) {
+      matcher = grammars.matcher(sampler.params().grammar().get());
+    }
+    return matcher;
+  }
+
+  /** The grammar's matcher of a constrained request (made on first use), or null. */
+  public GrammarMatcher grammarMatcher() {
+    return matcher();
   }
 
   public int outputLength() {

@@ -1,5 +1,6 @@
 package io.llavaserve.engine.sampling;
 
+import io.llavaserve.engine.sampling.constraint.TokenMask;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -81,7 +82,9 @@ public final class Sampler {
   public RowSampling next(int vocabSize) {
     boolean topK = params.topKActive(vocabSize);
     RowSampling row;
-    if (penalties.active()
+    if (params.grammar().isPresent()) {
+      row = RowSampling.full(); // the grammar's mask is applied on the host
+    } else if (penalties.active()
         || (!params.isGreedy()
             && (topK ? params.topK() > RowOutput.CANDIDATES : params.topP() < 1))) {
       row = RowSampling.full();
@@ -138,6 +141,36 @@ public final class Sampler {
       alternatives.add(new TokenLogprob(row.topIds()[j], row.topLogits()[j] - logZ));
     }
     return new SampledToken(chosen, row.logitOf(chosen) - logZ, alternatives);
+  }
+
+  /**
+   * The token of a constrained row: the whole row (which {@link #next} asked for), penalised, with
+   * every id {@code mask} does not allow set to -infinity, then sampled as usual. Reported logprobs
+   * are still those of the raw logits.
+   *
+   * @throws IllegalStateException when the row is not whole or the mask allows nothing
+   */
+  public SampledToken sample(RowOutput row, TokenMask mask) {
+    float[] logits = row.fullRow();
+    if (logits == null) {
+      throw new IllegalStateException("a constrained row needs the whole logits row");
+    }
+    int n = row.vocabSize();
+    penalized = ensure(penalized, n);
+    System.arraycopy(logits, 0, penalized, 0, n);
+    if (penalties.active()) {
+      penalties.apply(penalized, 0, n);
+    }
+    mask.applyTo(penalized, 0, n);
+    int best = TopK.argmax(penalized, 0, n);
+    if (penalized[best] == Float.NEGATIVE_INFINITY || !mask.allows(best)) {
+      throw new IllegalStateException("the grammar allows no token of the model's vocabulary");
+    }
+    int chosen = params.isGreedy() ? best : draw(penalized, 0, n);
+    if (params.logprobs() < 0) {
+      return new SampledToken(chosen, Float.NaN, List.of());
+    }
+    return Logprobs.of(logits, 0, n, chosen, params.logprobs());
   }
 
   /** Samples from a whole array of logits. */

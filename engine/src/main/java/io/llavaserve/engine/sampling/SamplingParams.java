@@ -1,8 +1,10 @@
 package io.llavaserve.engine.sampling;
 
+import io.llavaserve.engine.sampling.constraint.Grammar;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 
@@ -31,6 +33,9 @@ import java.util.Set;
  * @param logitBias added to the logits of these token ids before the penalties and sampling (as
  *     OpenAI's {@code logit_bias}: -100 in effect bans a token, 100 forces it); at most {@link
  *     #MAX_LOGIT_BIAS} entries, each in [-100, 100]
+ * @param grammar constrains the output to the sentences of this grammar (OpenAI's {@code
+ *     response_format} json_object or json_schema): at every step only tokens that keep the text a
+ *     prefix of one may be sampled, and EOS only once it is a whole one; empty for free text
  */
 public record SamplingParams(
     double temperature,
@@ -46,7 +51,8 @@ public record SamplingParams(
     Set<Integer> stopTokenIds,
     boolean ignoreEos,
     int logprobs,
-    Map<Integer, Double> logitBias) {
+    Map<Integer, Double> logitBias,
+    Optional<Grammar> grammar) {
 
   public static final double MAX_TEMPERATURE = 2.0;
   public static final double MAX_ABS_PENALTY = 2.0;
@@ -121,6 +127,7 @@ public record SamplingParams(
       }
     }
     logitBias = Map.copyOf(logitBias);
+    grammar = grammar == null ? Optional.empty() : grammar;
   }
 
   /** vLLM's defaults: temperature 1, no filters, no penalties, 16 tokens, no logprobs. */
@@ -152,7 +159,8 @@ public record SamplingParams(
         .stopTokenIds(stopTokenIds)
         .ignoreEos(ignoreEos)
         .logprobs(logprobs)
-        .logitBias(logitBias);
+        .logitBias(logitBias)
+        .grammar(grammar.orElse(null));
   }
 
   /** Whether tokens are chosen by argmax, which makes the filters and the seed irrelevant. */
@@ -185,6 +193,7 @@ public record SamplingParams(
     private boolean ignoreEos = false;
     private int logprobs = -1;
     private Map<Integer, Double> logitBias = Map.of();
+    private Grammar grammar;
 
     private Builder() {}
 
@@ -268,6 +277,12 @@ public record SamplingParams(
       return this;
     }
 
+    /** Constrains the output to {@code v}'s sentences; null for free text. */
+    public Builder grammar(Grammar v) {
+      grammar = v;
+      return this;
+    }
+
     public SamplingParams build() {
       return new SamplingParams(
           temperature,
@@ -283,7 +298,8 @@ public record SamplingParams(
           stopTokenIds,
           ignoreEos,
           logprobs,
-          logitBias);
+          logitBias,
+          Optional.ofNullable(grammar));
     }
   }
 }

@@ -238,6 +238,15 @@ public final class LlamaTokenizer implements Tokenizer {
     return added != null && added.special();
   }
 
+  @Override
+  public byte[] tokenBytes(int id) {
+    if (addedById.containsKey(id)) {
+      return null;
+    }
+    String piece = model.piece(id);
+    return piece == null ? null : decoder.bytesOf(piece);
+  }
+
   private int idOf(String token) {
     return token == null ? -1 : tokenId(token).orElse(-1);
   }

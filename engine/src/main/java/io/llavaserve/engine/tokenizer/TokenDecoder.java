@@ -67,6 +67,31 @@ final class TokenDecoder {
     return String.join("", current);
   }
 
+  /**
+   * The bytes one vocabulary piece adds to the text in the middle of a sequence: the per-token
+   * steps applied (Replace, Metaspace's "▁" to " "), a byte-fallback token as its single byte, and
+   * the steps that act only at the start of the text (a Strip after Fuse) left out.
+   */
+  byte[] bytesOf(String piece) {
+    String text = piece;
+    boolean fused = false;
+    for (DecodeStep step : steps) {
+      if (step instanceof DecodeStep.ByteFallback) {
+        int b = DecodeStep.ByteFallback.byteValue(text);
+        if (b >= 0) {
+          return new byte[] {(byte) b};
+        }
+      } else if (step instanceof DecodeStep.Fuse) {
+        fused = true;
+      } else if (step instanceof DecodeStep.JoinWithSpace) {
+        text = " " + text;
+      } else if (!(fused && step instanceof DecodeStep.Strip)) {
+        text = step.decodeChain(List.of("", text)).get(1); // as a token after the first
+      }
+    }
+    return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   /** A fresh streaming pipeline: one stage per step, each feeding the next. */
   Stream newStream() {
     List<DecodeStep.Stage> stages = new ArrayList<>();

@@ -42,4 +42,11 @@ public interface Tokenizer {
 
   /** Whether the id is an added token marked special (skipped by decode when asked). */
   boolean isSpecial(int id);
+
+  /**
+   * The UTF-8 bytes this id adds to the decoded text when it stands in the middle of a sequence (a
+   * byte-fallback token: its one byte, possibly part of a character), or null for an added or
+   * special token and for an id outside the vocabulary. What constrained decoding matches.
+   */
+  byte[] tokenBytes(int id);
 }

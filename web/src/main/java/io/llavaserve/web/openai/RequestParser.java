@@ -98,7 +98,13 @@ public final class RequestParser {
     refuseUnsupported(body);
     String model = JsonFields.string(body, "model", "model");
     JsonFields.string(body, "user", "user");
-    SamplingParser.Parsed sampling = SamplingParser.parse(body, limits, endpoint);
+    SamplingParser.Parsed parsed = SamplingParser.parse(body, limits, endpoint);
+    SamplingParser.Parsed sampling =
+        new SamplingParser.Parsed(
+            parsed.params().toBuilder()
+                .grammar(ResponseFormatParser.parse(body).orElse(null))
+                .build(),
+            parsed.maxTokensGiven());
     Boolean stream = JsonFields.bool(body, "stream");
     JsonObject options = JsonFields.object(body, "stream_options", "stream_options");
     boolean includeUsage = false;
@@ -119,20 +125,10 @@ public final class RequestParser {
 
   /**
    * Fields that would change the output but are not implemented get a 400 naming them, rather than
-   * being ignored; harmless fields (user, metadata, store, service_tier, parallel_tool_calls) and
-   * unknown ones are ignored.
+   * being ignored ({@code response_format} is read by {@link ResponseFormatParser}); harmless
+   * fields (user, metadata, store, service_tier, parallel_tool_calls) and unknown ones are ignored.
    */
   private static void refuseUnsupported(JsonObject body) {
-    Object format = body.getValue("response_format");
-    if (format != null) {
-      String type = format instanceof JsonObject o ? o.getString("type") : null;
-      if (!"text".equals(type)) {
-        throw ApiError.badRequest(
-            "response_format",
-            "response_format: only {\"type\": \"text\"} is supported; json_object and"
-                + " json_schema (structured outputs) are not");
-      }
-    }
     Object toolChoice = body.getValue("tool_choice");
     boolean toolsOff = "none".equals(toolChoice);
     for (String field : List.of("tools", "functions")) {
