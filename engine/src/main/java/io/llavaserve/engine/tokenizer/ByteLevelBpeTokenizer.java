@@ -180,6 +180,15 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
   }
 
   @Override
+  public byte[] tokenBytes(int id) {
+    if (addedById.containsKey(id)) {
+      return null;
+    }
+    String piece = model.piece(id);
+    return piece == null ? null : decoder.bytesOf(piece);
+  }
+
+  @Override
   public boolean isSpecial(int id) {
     AddedToken added = addedById.get(id);
     return added != null && added.special();

@@ -69,14 +69,17 @@ final class TokenDecoder {
 
   /**
    * The bytes one vocabulary piece adds to the text in the middle of a sequence: the per-token
-   * steps applied (Replace, Metaspace's "▁" to " "), a byte-fallback token as its single byte, and
-   * the steps that act only at the start of the text (a Strip after Fuse) left out.
+   * steps applied (Replace, Metaspace's "▁" to " "), a byte-fallback token as its single byte, a
+   * byte-level piece as the bytes its characters stand for, and the steps that act only at the
+   * start of the text (a Strip after Fuse) left out.
    */
   byte[] bytesOf(String piece) {
     String text = piece;
     boolean fused = false;
     for (DecodeStep step : steps) {
-      if (step instanceof DecodeStep.ByteFallback) {
+      if (step instanceof DecodeStep.ByteLevel) {
+        return ByteLevelAlphabet.bytesOf(text); // a byte-level piece is its bytes, whole or not
+      } else if (step instanceof DecodeStep.ByteFallback) {
         int b = DecodeStep.ByteFallback.byteValue(text);
         if (b >= 0) {
           return new byte[] {(byte) b};

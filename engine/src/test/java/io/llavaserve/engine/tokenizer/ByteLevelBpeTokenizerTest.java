@@ -219,6 +219,23 @@ class ByteLevelBpeTokenizerTest {
     }
   }
 
+  @Test
+  void tokenBytesJoinBackToTheTextForConstrainedDecoding() {
+    String text = "Naïve café: 3 × 4 = 12 — 你好 😀 <image>";
+    java.io.ByteArrayOutputStream joined = new java.io.ByteArrayOutputStream();
+    for (int id : QWEN2.encode(text, false)) {
+      byte[] b = QWEN2.tokenBytes(id);
+      if (b == null) {
+        assertTrue(QWEN2.tokenPiece(id).equals("<image>"), "only the added token has no bytes");
+        joined.writeBytes("<image>".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      } else {
+        joined.writeBytes(b);
+      }
+    }
+    assertEquals(text, joined.toString(java.nio.charset.StandardCharsets.UTF_8));
+    assertEquals(null, QWEN2.tokenBytes(QWEN2.eosId()), "special tokens are never matched");
+  }
+
   private static int byteId(int b) {
     return QWEN2.tokenId(String.valueOf(ByteLevelAlphabet.symbol(b))).getAsInt();
   }
