@@ -2,7 +2,6 @@ package io.llavaserve.engine.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -133,14 +132,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
 
   @Override
   public String decode(int[] ids, boolean skipSpecialTokens) {
-    List<String> tokens = new ArrayList<>(ids.length);
-    for (int id : ids) {
-      String piece = tokenPiece(id);
-      if (piece != null && !(skipSpecialTokens && isSpecial(id))) {
-        tokens.add(piece);
-      }
-    }
-    return decoder.decode(tokens);
+    return decoder.decode(this, ids, skipSpecialTokens);
   }
 
   @Override

@@ -176,14 +176,7 @@ public final class LlamaTokenizer implements Tokenizer {
 
   @Override
   public String decode(int[] ids, boolean skipSpecialTokens) {
-    List<String> tokens = new ArrayList<>(ids.length);
-    for (int id : ids) {
-      String piece = tokenPiece(id);
-      if (piece != null && !(skipSpecialTokens && isSpecial(id))) {
-        tokens.add(piece);
-      }
-    }
-    return decoder.decode(tokens);
+    return decoder.decode(this, ids, skipSpecialTokens);
   }
 
   @Override

@@ -58,6 +58,21 @@ final class TokenDecoder {
     }
   }
 
+  /**
+   * Decodes ids through {@code tokenizer}'s pieces (ids outside its vocabulary ignored, special
+   * tokens left out when asked), as {@link Tokenizer#decode} does.
+   */
+  String decode(Tokenizer tokenizer, int[] ids, boolean skipSpecialTokens) {
+    List<String> tokens = new ArrayList<>(ids.length);
+    for (int id : ids) {
+      String piece = tokenizer.tokenPiece(id);
+      if (piece != null && !(skipSpecialTokens && tokenizer.isSpecial(id))) {
+        tokens.add(piece);
+      }
+    }
+    return decode(tokens);
+  }
+
   /** Decodes a whole list of token strings at once, step by step as HF does. */
   String decode(List<String> tokens) {
     List<String> current = tokens;

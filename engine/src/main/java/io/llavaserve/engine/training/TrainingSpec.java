@@ -75,17 +75,7 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
    * captions, facts padded to 16 tokens.
    */
   public TrainingSpec withFacts() {
-    ClipTextSpec t = clipText;
-    return new TrainingSpec(
-        model,
-        new ClipTextSpec(
-            t.hidden(),
-            t.layers(),
-            t.heads(),
-            16,
-            t.projection(),
-            0,
-            ClipTextSpec.Objective.FACTS));
+    return withObjective(ClipTextSpec.Objective.FACTS, 16);
   }
 
   /**
@@ -93,17 +83,15 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
    * by the scenes' geometry, no text encoder.
    */
   public TrainingSpec withPatches() {
+    return withObjective(ClipTextSpec.Objective.PATCHES, clipText.maxTokens());
+  }
+
+  private TrainingSpec withObjective(ClipTextSpec.Objective objective, int maxTokens) {
     ClipTextSpec t = clipText;
     return new TrainingSpec(
         model,
         new ClipTextSpec(
-            t.hidden(),
-            t.layers(),
-            t.heads(),
-            t.maxTokens(),
-            t.projection(),
-            0,
-            ClipTextSpec.Objective.PATCHES));
+            t.hidden(), t.layers(), t.heads(), maxTokens, t.projection(), 0, objective));
   }
 
   public LlavaConfig config() {
