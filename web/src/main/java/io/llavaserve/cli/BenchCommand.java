@@ -30,8 +30,13 @@ import picocli.CommandLine.Spec;
     name = "bench",
     description =
         "Measure prefill and decode throughput of the engine step (see also: bench serve,"
-            + " bench http).",
-    subcommands = {BenchServeCommand.class, BenchBatchCommand.class, BenchHttpCommand.class})
+            + " bench http, bench soak).",
+    subcommands = {
+      BenchServeCommand.class,
+      BenchBatchCommand.class,
+      BenchHttpCommand.class,
+      BenchSoakCommand.class
+    })
 final class BenchCommand implements Callable<Integer> {
 
   @Mixin ModelOption model;

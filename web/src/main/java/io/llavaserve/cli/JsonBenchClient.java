@@ -64,7 +64,14 @@ final class JsonBenchClient implements BenchClient<String> {
     if (response.statusCode() != 200) {
       return trace.failed("HTTP " + response.statusCode() + ": " + response.body());
     }
-    JsonObject answer = new JsonObject(response.body());
+    return answer(new JsonObject(response.body()), trace);
+  }
+
+  /**
+   * The trace of a whole chat-completions answer, e.g. a batch job's output line's body: its text,
+   * its logprobs' tokens (else its usage's count of tokens) and its usage.
+   */
+  static BenchStats.Trace answer(JsonObject answer, BenchStats.Recorder trace) {
     JsonObject choice = answer.getJsonArray("choices").getJsonObject(0);
     String content = choice.getJsonObject("message").getString("content", "");
     JsonObject usage = answer.getJsonObject("usage");
