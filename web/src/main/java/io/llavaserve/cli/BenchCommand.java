@@ -30,12 +30,13 @@ import picocli.CommandLine.Spec;
     name = "bench",
     description =
         "Measure prefill and decode throughput of the engine step (see also: bench serve,"
-            + " bench http).",
+            + " bench http, bench structured, bench soak).",
     subcommands = {
       BenchServeCommand.class,
       BenchBatchCommand.class,
       BenchHttpCommand.class,
-      BenchStructuredCommand.class
+      BenchStructuredCommand.class,
+      BenchSoakCommand.class
     })
 final class BenchCommand implements Callable<Integer> {
 

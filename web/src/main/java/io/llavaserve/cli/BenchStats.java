@@ -5,6 +5,7 @@ import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.SamplingParams;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -25,8 +26,22 @@ final class BenchStats {
    * @param endNanos when the answer ended
    * @param usageTokens completion tokens the answer's usage reports, or -1 without usage
    * @param error why it failed, or null
+   * @param text the answer's text as it arrived, deltas and held-back tail joined
+   * @param tokens one key per token event, in arrival order: the token's text from the logprobs
+   *     where the transport gives them, its id on the WebSocket, else the delta's text
+   * @param cut the client ended the request on purpose before its end (a cancel or a disconnect)
+   * @param disorder a token frame's index did not follow the one before, or null
    */
-  record Trace(long startNanos, long[] tokenNanos, long endNanos, int usageTokens, String error) {
+  record Trace(
+      long startNanos,
+      long[] tokenNanos,
+      long endNanos,
+      int usageTokens,
+      String error,
+      String text,
+      List<String> tokens,
+      boolean cut,
+      String disorder) {
 
     int tokenEvents() {
       return tokenNanos.length;
@@ -38,7 +53,7 @@ final class BenchStats {
     }
 
     boolean ok() {
-      return error == null && tokenNanos.length > 0;
+      return error == null && !cut && tokenNanos.length > 0;
     }
 
     double ttftMs() {
@@ -56,12 +71,39 @@ final class BenchStats {
     private long[] tokenNanos = new long[16];
     private int tokens;
     private int usageTokens = -1;
+    private final StringBuilder text = new StringBuilder();
+    private final List<String> keys = new ArrayList<>();
+    private String disorder;
 
+    /** A token event whose text is not known. */
     void token() {
+      token("", "");
+    }
+
+    /** A token event: its key (see {@link Trace#tokens}) and the text it added. */
+    void token(String key, String piece) {
       if (tokens == tokenNanos.length) {
         tokenNanos = Arrays.copyOf(tokenNanos, 2 * tokens);
       }
       tokenNanos[tokens++] = System.nanoTime();
+      keys.add(key);
+      text.append(piece);
+    }
+
+    /** A token frame numbered {@code index}: it must be the next one. */
+    void indexed(int index) {
+      if (index != tokens - 1 && disorder == null) {
+        disorder = "token index " + index + " arrived as token " + (tokens - 1);
+      }
+    }
+
+    /** Text that came without a token of its own (a held-back tail). */
+    void text(String piece) {
+      text.append(piece);
+    }
+
+    int tokens() {
+      return tokens;
     }
 
     void usage(int completionTokens) {
@@ -69,13 +111,29 @@ final class BenchStats {
     }
 
     Trace done() {
-      return new Trace(
-          startNanos, Arrays.copyOf(tokenNanos, tokens), System.nanoTime(), usageTokens, null);
+      return trace(null, false);
     }
 
     Trace failed(String error) {
+      return trace(error, false);
+    }
+
+    /** The client ended it on purpose. */
+    Trace cut() {
+      return trace(null, true);
+    }
+
+    private Trace trace(String error, boolean cut) {
       return new Trace(
-          startNanos, Arrays.copyOf(tokenNanos, tokens), System.nanoTime(), usageTokens, error);
+          startNanos,
+          Arrays.copyOf(tokenNanos, tokens),
+          System.nanoTime(),
+          usageTokens,
+          error,
+          text.toString(),
+          List.copyOf(keys),
+          cut,
+          disorder);
     }
   }
 
@@ -160,8 +218,8 @@ final class BenchStats {
         .submit(request)
         .subscribe(
             e -> {
-              if (e instanceof TokenEvent.Token) {
-                trace.token();
+              if (e instanceof TokenEvent.Token t) {
+                trace.token(String.valueOf(t.tokenId()), t.text());
               } else if (e instanceof TokenEvent.Finished f) {
                 trace.usage(f.usage().completionTokens());
                 if (f.reason() == FinishReason.ERROR) {

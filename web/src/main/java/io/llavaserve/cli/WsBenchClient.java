@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -31,16 +32,30 @@ final class WsBenchClient implements BenchClient<JsonObject> {
     }
   }
 
-  /** A request in flight: its recorder and the future its done frame completes. */
-  private record Pending(BenchStats.Recorder trace, CompletableFuture<BenchStats.Trace> done) {}
+  /** How a request is cut short on purpose: after how many tokens, and how. */
+  record Cut(int afterTokens, boolean disconnect) {
+    static final Cut NONE = new Cut(Integer.MAX_VALUE, false);
+  }
+
+  /** A request in flight: its recorder, its cut, and the future its done frame completes. */
+  private record Pending(
+      BenchStats.Recorder trace, Cut cut, CompletableFuture<BenchStats.Trace> done) {}
 
   private final Map<String, Pending> pending = new ConcurrentHashMap<>();
   private final WebSocket socket;
+  private final Duration timeout;
+  private volatile boolean open = true;
 
-  private WsBenchClient(HttpClient http, URI base) throws Exception {
+  private WsBenchClient(HttpClient http, URI base, String apiKey, Duration timeout)
+      throws Exception {
+    this.timeout = timeout;
     URI uri = URI.create(base.toString().replaceFirst("^http", "ws")).resolve("/v1/ws");
+    WebSocket.Builder builder = http.newWebSocketBuilder();
+    if (apiKey != null) {
+      builder.header("Authorization", "Bearer " + apiKey);
+    }
     try {
-      socket = http.newWebSocketBuilder().buildAsync(uri, new Frames()).get(30, TimeUnit.SECONDS);
+      socket = builder.buildAsync(uri, new Frames()).get(30, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof WebSocketHandshakeException h) {
         int status = h.getResponse().statusCode();
@@ -55,7 +70,20 @@ final class WsBenchClient implements BenchClient<JsonObject> {
 
   /** Opens a socket; {@link NotAvailable} when the server has no {@code /v1/ws}. */
   static WsBenchClient connect(HttpClient http, URI base) throws Exception {
-    return new WsBenchClient(http, base);
+    return new WsBenchClient(http, base, null, Duration.ofMinutes(30));
+  }
+
+  /**
+   * Opens a socket with a bearer key (or null); a request's answer may take up to {@code timeout}.
+   */
+  static WsBenchClient connect(HttpClient http, URI base, String apiKey, Duration timeout)
+      throws Exception {
+    return new WsBenchClient(http, base, apiKey, timeout);
+  }
+
+  /** False once the socket was dropped, closed by the server, or failed. */
+  boolean isOpen() {
+    return open;
   }
 
   /** The chat body as a WebSocket request frame. */
@@ -69,15 +97,29 @@ final class WsBenchClient implements BenchClient<JsonObject> {
 
   @Override
   public BenchStats.Trace send(JsonObject frame) throws Exception {
+    return send(frame, Cut.NONE);
+  }
+
+  /**
+   * Sends a request frame; after {@code cut.afterTokens()} token frames the client either sends a
+   * {@code cancel} frame and waits for the request's done frame, or drops the whole socket (a
+   * disconnect: the socket is then no longer {@link #isOpen open}).
+   */
+  BenchStats.Trace send(JsonObject frame, Cut cut) throws Exception {
     String id = frame.getString("id");
-    Pending p = new Pending(new BenchStats.Recorder(), new CompletableFuture<>());
+    Pending p = new Pending(new BenchStats.Recorder(), cut, new CompletableFuture<>());
     pending.put(id, p);
     socket.sendText(frame.encode(), true).get(30, TimeUnit.SECONDS);
-    return p.done().get(30, TimeUnit.MINUTES);
+    try {
+      return p.done().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } finally {
+      pending.remove(id);
+    }
   }
 
   @Override
   public void close() {
+    open = false;
     try {
       socket.sendClose(WebSocket.NORMAL_CLOSURE, "").get(5, TimeUnit.SECONDS);
     } catch (Exception e) {
@@ -91,14 +133,21 @@ final class WsBenchClient implements BenchClient<JsonObject> {
     String type = frame.getString("type", "");
     Pending p = pending.get(frame.getString("id", ""));
     if (p == null) {
-      if (type.equals("error")) {
-        failAll("error frame: " + frame.encode());
+      if (type.equals("error") && frame.getValue("id") == null) {
+        failAll("error frame: " + frame.encode()); // about the socket, not one request
       }
       return;
     }
     switch (type) {
-      case "token" -> p.trace().token();
+      case "token" -> {
+        p.trace().token(String.valueOf(frame.getInteger("token_id")), frame.getString("text", ""));
+        p.trace().indexed(frame.getInteger("index", -1));
+        if (p.trace().tokens() == p.cut().afterTokens()) {
+          cut(frame.getString("id"), p);
+        }
+      }
       case "done" -> {
+        p.trace().text(frame.getString("text", ""));
         JsonObject usage = frame.getJsonObject("usage");
         if (usage != null) {
           p.trace().usage(usage.getInteger("completion_tokens", -1));
@@ -109,7 +158,9 @@ final class WsBenchClient implements BenchClient<JsonObject> {
             .complete(
                 reason.equals("error")
                     ? p.trace().failed("finish_reason error")
-                    : p.trace().done());
+                    : p.trace().tokens() >= p.cut().afterTokens()
+                        ? p.trace().cut()
+                        : p.trace().done());
       }
       case "error" -> {
         pending.remove(frame.getString("id"));
@@ -119,7 +170,21 @@ final class WsBenchClient implements BenchClient<JsonObject> {
     }
   }
 
+  /** Cancels request {@code id} (its done frame ends it), or drops the socket and ends it now. */
+  private void cut(String id, Pending p) {
+    if (!p.cut().disconnect()) {
+      socket.sendText(new JsonObject().put("type", "cancel").put("id", id).encode(), true);
+      return;
+    }
+    open = false;
+    socket.abort();
+    pending.remove(id);
+    p.done().complete(p.trace().cut());
+    failAll("the client dropped the socket");
+  }
+
   private void failAll(String why) {
+    open = false;
     pending.forEach((id, p) -> p.done().complete(p.trace().failed(why)));
     pending.clear();
   }

@@ -22,7 +22,9 @@ import java.util.function.ToDoubleFunction;
 /**
  * The server's Prometheus metrics, named as vLLM names them ({@code vllm:num_requests_running},
  * {@code vllm:time_to_first_token_seconds}, ...) so existing vLLM dashboards work, plus {@code
- * llava:} series for what vLLM lacks (image cache, KV blocks, tokens per second) and the JVM's.
+ * llava:} series for what vLLM lacks (image cache, KV blocks, tokens per second), the JVM's, and
+ * the process's resident memory ({@code process_resident_memory_bytes}, as Prometheus clients name
+ * it).
  *
  * <p>Engine gauges and counters are read from an {@link EngineStats} snapshot taken once per {@link
  * #scrape()}; request histograms are fed by one {@link RequestTimer} per request. Micrometer's
@@ -127,6 +129,10 @@ public final class ServerMetrics implements AutoCloseable {
     generationTokensPerRequest =
         summary("vllm:request_generation_tokens", "Generated tokens per finished request");
 
+    Gauge.builder("process_resident_memory_bytes", ResidentMemory::bytes)
+        .description("Resident set size of the server process (VmRSS), bytes")
+        .strongReference(true)
+        .register(registry);
     new JvmMemoryMetrics().bindTo(registry);
     gcMetrics.bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);

@@ -99,6 +99,18 @@ class ServerMetricsTest {
     assertTrue(text.contains("\njvm_memory_used_bytes{"), "JVM memory");
     assertTrue(text.contains("\njvm_threads_live_threads "), "JVM threads");
     assertTrue(text.contains("\nsystem_cpu_count "), "processor");
+    assertTrue(text.contains("\n# TYPE process_resident_memory_bytes gauge\n"), "RSS");
+  }
+
+  @Test
+  void residentMemoryIsTheVmRssLineOfProcStatus() {
+    String status = "Name:\tjava\nVmPeak:\t 9000 kB\nVmRSS:\t  123456 kB\nThreads:\t42\n";
+    assertEquals(123456 * 1024.0, ResidentMemory.parseStatus(status));
+    assertTrue(Double.isNaN(ResidentMemory.parseStatus("Name:\tjava\n")));
+    if (java.nio.file.Files.isReadable(java.nio.file.Path.of("/proc/self/status"))) {
+      double rss = samples(metrics.scrape()).get("process_resident_memory_bytes");
+      assertTrue(rss > 10e6, "a JVM holds more than 10 MB resident: " + rss);
+    }
   }
 
   @Test
