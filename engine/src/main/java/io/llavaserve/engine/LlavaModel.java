@@ -13,6 +13,7 @@ import io.llavaserve.engine.image.PreprocessConfig;
 import io.llavaserve.engine.prompt.ChatMessage;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.prompt.PromptBuilder;
+import io.llavaserve.engine.prompt.ToolDefinition;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.llavaserve.engine.tokenizer.TokenizerLoader;
@@ -132,6 +133,13 @@ public final class LlavaModel implements AutoCloseable {
   public PromptBuilder.Prompt chatPrompt(List<ChatMessage> messages, boolean addGenerationPrompt) {
     return PromptBuilder.build(
         tokenizer, template, messages, config().imageTokenIndex(), addGenerationPrompt);
+  }
+
+  /** As {@link #chatPrompt(List, boolean)}, with the tools the model may call. */
+  public PromptBuilder.Prompt chatPrompt(
+      List<ChatMessage> messages, List<ToolDefinition> tools, boolean addGenerationPrompt) {
+    return PromptBuilder.build(
+        tokenizer, template, messages, tools, config().imageTokenIndex(), addGenerationPrompt);
   }
 
   /** Prompt ids for raw text, where {@code <image>} marks each image. */

@@ -434,15 +434,21 @@ class BadRequestsTest {
             .add(
                 new JsonObject()
                     .put("type", "function")
-                    .put("function", new JsonObject().put("name", "f")));
-    c.add(chat("tools", with(b -> b.put("tools", tools)), 400, "tools", "not supported"));
+                    .put("function", new JsonObject().put("name", "f g")));
     c.add(
         chat(
-            "required tool choice",
+            "tool name",
+            with(b -> b.put("tools", tools)),
+            400,
+            "tools[0].function.name",
+            "letters, digits"));
+    c.add(
+        chat(
+            "required tool choice without tools",
             with(b -> b.put("tool_choice", "required")),
             400,
             "tool_choice",
-            "none and auto"));
+            "no tools"));
     String text = new JsonObject().put("prompt", "hi").put("max_tokens", 2).encode();
     c.add(
         bad(

@@ -5,12 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
+import com.openai.models.FunctionDefinition;
+import com.openai.models.FunctionParameters;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionMessageToolCall;
+import com.openai.models.chat.completions.ChatCompletionTool;
+import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
+import com.openai.models.chat.completions.ChatCompletionToolMessageParam;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -78,6 +87,61 @@ class OpenAiSdkTest {
     assertTrue(finish[0] != null);
     ChatCompletion whole = client.chat().completions().create(params());
     assertEquals(whole.choices().get(0).message().content().orElse(""), text.toString());
+  }
+
+  @Test
+  void aToolRoundTripThroughTheSdk() {
+    ChatCompletionTool weather =
+        ChatCompletionTool.builder()
+            .function(
+                FunctionDefinition.builder()
+                    .name("get_weather")
+                    .description("Weather in a city")
+                    .parameters(
+                        FunctionParameters.builder()
+                            .putAdditionalProperty("type", JsonValue.from("object"))
+                            .putAdditionalProperty(
+                                "properties",
+                                JsonValue.from(
+                                    Map.of("city", Map.of("type", "string", "maxLength", 6))))
+                            .putAdditionalProperty("required", JsonValue.from(List.of("city")))
+                            .putAdditionalProperty("additionalProperties", JsonValue.from(false))
+                            .build())
+                    .build())
+            .build();
+    ChatCompletionCreateParams ask =
+        ChatCompletionCreateParams.builder()
+            .model(TestServer.MODEL_ID)
+            .addUserMessage("Weather in Oslo?")
+            .addTool(weather)
+            .toolChoice(ChatCompletionToolChoiceOption.Auto.REQUIRED)
+            .parallelToolCalls(false)
+            .maxCompletionTokens(200)
+            .temperature(0.0)
+            .build();
+    ChatCompletion first = client.chat().completions().create(ask);
+    ChatCompletion.Choice choice = first.choices().get(0);
+    assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, choice.finishReason());
+    List<ChatCompletionMessageToolCall> calls = choice.message().toolCalls().orElseThrow();
+    assertEquals(1, calls.size());
+    assertEquals("get_weather", calls.get(0).function().name());
+    assertTrue(
+        new io.vertx.core.json.JsonObject(calls.get(0).function().arguments()).containsKey("city"));
+
+    ChatCompletionCreateParams answer =
+        ask.toBuilder()
+            .addMessage(choice.message())
+            .addMessage(
+                ChatCompletionToolMessageParam.builder()
+                    .toolCallId(calls.get(0).id())
+                    .content("{\"temperature\": 3}")
+                    .build())
+            .toolChoice(ChatCompletionToolChoiceOption.Auto.AUTO)
+            .maxCompletionTokens(5)
+            .build();
+    ChatCompletion second = client.chat().completions().create(answer);
+    assertTrue(
+        second.usage().orElseThrow().promptTokens() > first.usage().orElseThrow().promptTokens());
   }
 
   @Test

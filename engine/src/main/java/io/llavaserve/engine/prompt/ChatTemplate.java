@@ -20,7 +20,8 @@ public final class ChatTemplate {
 
   /** Renders messages; both implementations are stateless and thread-safe. */
   private interface Renderer {
-    String render(List<ChatMessage> messages, boolean addGenerationPrompt);
+    String render(
+        List<ChatMessage> messages, List<ToolDefinition> tools, boolean addGenerationPrompt);
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -51,10 +52,12 @@ public final class ChatTemplate {
 
   private final Renderer renderer;
   private final String description;
+  private final boolean knowsTools;
 
-  private ChatTemplate(Renderer renderer, String description) {
+  private ChatTemplate(Renderer renderer, String description, boolean knowsTools) {
     this.renderer = renderer;
     this.description = description;
+    this.knowsTools = knowsTools;
   }
 
   /**
@@ -63,14 +66,17 @@ public final class ChatTemplate {
    * one image renders as {@code USER: <image>\nWhat is shown? ASSISTANT:}.
    */
   public static ChatTemplate vicunaV1() {
-    return new ChatTemplate(ChatTemplate::renderVicunaV1, "vicuna_v1");
+    return new ChatTemplate(
+        (messages, tools, addGenerationPrompt) -> renderVicunaV1(messages, addGenerationPrompt),
+        "vicuna_v1",
+        false);
   }
 
   /** A Hugging Face Jinja chat template, rendered the way transformers renders it. */
   public static ChatTemplate fromJinja(String template, String bosToken, String eosToken) {
     Objects.requireNonNull(template, "template");
     JinjaRenderer jinja = new JinjaRenderer(template, bosToken, eosToken);
-    return new ChatTemplate(jinja::render, "jinja");
+    return new ChatTemplate(jinja::render, "jinja", jinja.knowsTools());
   }
 
   /**
@@ -103,8 +109,32 @@ public final class ChatTemplate {
    * @throws IllegalArgumentException when the template rejects the messages or fails
    */
   public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    return render(messages, List.of(), addGenerationPrompt);
+  }
+
+  /**
+   * Renders the conversation with the tools the model may call. A Jinja template that reads {@code
+   * tools} gets them, and the messages' calls and results, as transformers passes them; any other
+   * template renders the conversation in {@link ToolPrompt}'s default format.
+   *
+   * @throws IllegalArgumentException when the template rejects the messages or fails
+   */
+  public String render(
+      List<ChatMessage> messages, List<ToolDefinition> tools, boolean addGenerationPrompt) {
     Objects.requireNonNull(messages, "messages");
-    return renderer.render(List.copyOf(messages), addGenerationPrompt);
+    Objects.requireNonNull(tools, "tools");
+    boolean toolTalk =
+        !tools.isEmpty()
+            || messages.stream().anyMatch(m -> m.role().equals("tool") || !m.toolCalls().isEmpty());
+    if (toolTalk && !knowsTools) {
+      return renderer.render(ToolPrompt.inline(messages, tools), List.of(), addGenerationPrompt);
+    }
+    return renderer.render(List.copyOf(messages), List.copyOf(tools), addGenerationPrompt);
+  }
+
+  /** Whether the template renders tools itself (else {@link ToolPrompt}'s format is used). */
+  public boolean knowsTools() {
+    return knowsTools;
   }
 
   @Override

@@ -51,10 +51,14 @@ final class JinjaRenderer {
 
   private static final ThreadLocal<String> RAISED = new ThreadLocal<>();
 
+  /** A template that names {@code tools} renders tool definitions (Qwen2.5, Hermes, Llama 3.1). */
+  private static final Pattern USES_TOOLS = Pattern.compile("\\btools\\b");
+
   private final Jinjava jinjava;
   private final String template;
   private final String bosToken;
   private final String eosToken;
+  private final boolean knowsTools;
 
   JinjaRenderer(String template, String bosToken, String eosToken) {
     // transformers renders with trim_blocks and lstrip_blocks on.
@@ -70,14 +74,26 @@ final class JinjaRenderer {
     context.registerFilter(new StripFilter("py_rstrip", false, true));
     context.registerFilter(new AffixFilter("py_startswith", true));
     context.registerFilter(new AffixFilter("py_endswith", false));
+    context.registerFilter(new ToJsonFilter());
+    this.knowsTools = USES_TOOLS.matcher(template).find();
     this.template = rewritePythonMethods(template);
     this.bosToken = bosToken;
     this.eosToken = eosToken;
   }
 
-  String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+  /** Whether the template reads {@code tools}. */
+  boolean knowsTools() {
+    return knowsTools;
+  }
+
+  String render(
+      List<ChatMessage> messages, List<ToolDefinition> tools, boolean addGenerationPrompt) {
     Map<String, Object> bindings = new HashMap<>();
     bindings.put("messages", messages.stream().map(JinjaRenderer::asTransformersDict).toList());
+    if (!tools.isEmpty()) {
+      // transformers passes None when there are none, which templates test with "if tools".
+      bindings.put("tools", tools.stream().map(ToolPrompt::asOpenAiTool).toList());
+    }
     bindings.put("add_generation_prompt", addGenerationPrompt);
     bindings.put("bos_token", bosToken);
     bindings.put("eos_token", eosToken);
@@ -120,7 +136,25 @@ final class JinjaRenderer {
     }
     Map<String, Object> dict = new LinkedHashMap<>();
     dict.put("role", message.role());
-    dict.put("content", parts);
+    // An assistant message that only calls tools has content None, as in transformers.
+    dict.put("content", parts.isEmpty() && !message.toolCalls().isEmpty() ? null : parts);
+    if (!message.toolCalls().isEmpty()) {
+      List<Map<String, Object>> calls = new ArrayList<>();
+      for (ToolCall call : message.toolCalls()) {
+        Map<String, Object> function = new LinkedHashMap<>();
+        function.put("name", call.name());
+        function.put("arguments", ToolPrompt.argumentsValue(call.arguments()));
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("id", call.id());
+        c.put("type", "function");
+        c.put("function", function);
+        calls.add(c);
+      }
+      dict.put("tool_calls", calls);
+    }
+    if (message.toolCallId() != null) {
+      dict.put("tool_call_id", message.toolCallId());
+    }
     return dict;
   }
 
@@ -195,6 +229,19 @@ final class JinjaRenderer {
 
     private static boolean strippable(char c, String chars) {
       return chars == null ? Character.isWhitespace(c) : chars.indexOf(c) >= 0;
+    }
+  }
+
+  /** transformers' {@code tojson}: Python's {@code json.dumps}, see {@link PythonJson}. */
+  private static final class ToJsonFilter implements Filter {
+    @Override
+    public String getName() {
+      return "tojson";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      return PythonJson.dumps(var);
     }
   }
 

@@ -78,12 +78,26 @@ public final class PromptBuilder {
       List<ChatMessage> messages,
       int imageTokenId,
       boolean addGenerationPrompt) {
+    return build(tokenizer, template, messages, List.of(), imageTokenId, addGenerationPrompt);
+  }
+
+  /**
+   * As {@link #build(Tokenizer, ChatTemplate, List, int, boolean)}, with the tools the model may
+   * call (see {@link ChatTemplate#render(List, List, boolean)}).
+   */
+  public static Prompt build(
+      Tokenizer tokenizer,
+      ChatTemplate template,
+      List<ChatMessage> messages,
+      List<ToolDefinition> tools,
+      int imageTokenId,
+      boolean addGenerationPrompt) {
     int images = messages.stream().mapToInt(ChatMessage::imageCount).sum();
     if (images > 0 && imageTokenId < 0) {
       throw new IllegalArgumentException(
           "messages hold " + images + " image(s) but the tokenizer has no <image> token");
     }
-    int[] ids = encodeWithBos(tokenizer, template.render(messages, addGenerationPrompt));
+    int[] ids = encodeWithBos(tokenizer, template.render(messages, tools, addGenerationPrompt));
     int found = count(ids, imageTokenId);
     if (found != images) {
       throw new IllegalArgumentException(

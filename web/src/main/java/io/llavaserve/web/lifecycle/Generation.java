@@ -117,7 +117,11 @@ public final class Generation {
               .endpoint()
               .format(
                   new ResponseFormat.Meta(
-                      id(), System.currentTimeMillis() / 1000, lifecycle.modelId(), logprobs()),
+                      id(),
+                      System.currentTimeMillis() / 1000,
+                      lifecycle.modelId(),
+                      logprobs(),
+                      request.tools()),
                   lifecycle.tokenText());
     }
     return format;

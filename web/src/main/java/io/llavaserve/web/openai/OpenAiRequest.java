@@ -1,5 +1,6 @@
 package io.llavaserve.web.openai;
 
+import io.llavaserve.engine.prompt.ToolCall;
 import io.llavaserve.engine.sampling.SamplingParams;
 import java.util.List;
 
@@ -15,6 +16,8 @@ import java.util.List;
  *     context)
  * @param stream answer with server-sent events
  * @param includeUsage add a usage chunk to the stream
+ * @param tools the tools a chat request offers and how they may be used; {@link ToolUse#NONE} for
+ *     completions
  */
 public record OpenAiRequest(
     Endpoint endpoint,
@@ -24,10 +27,16 @@ public record OpenAiRequest(
     SamplingParams sampling,
     boolean maxTokensGiven,
     boolean stream,
-    boolean includeUsage) {
+    boolean includeUsage,
+    ToolUse tools) {
 
-  /** A chat message whose images are still URLs. */
-  record Message(String role, List<Part> parts) {}
+  /**
+   * A chat message whose images are still URLs.
+   *
+   * @param toolCalls an assistant message's calls
+   * @param toolCallId the call a tool message answers, else null
+   */
+  record Message(String role, List<Part> parts, List<ToolCall> toolCalls, String toolCallId) {}
 
   /** One content part. */
   sealed interface Part permits Text, Image {}

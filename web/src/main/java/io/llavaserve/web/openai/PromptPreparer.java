@@ -101,10 +101,10 @@ public final class PromptPreparer {
                 ? new ContentPart.Text(t.text())
                 : new ContentPart.Image());
       }
-      messages.add(new ChatMessage(m.role(), parts));
+      messages.add(new ChatMessage(m.role(), parts, m.toolCalls(), m.toolCallId()));
     }
     try {
-      return model.chatPrompt(messages, addGenerationPrompt);
+      return model.chatPrompt(messages, request.tools().promptTools(), addGenerationPrompt);
     } catch (IllegalArgumentException e) {
       throw ApiError.badRequest("messages", "messages: " + e.getMessage());
     }

@@ -1,12 +1,16 @@
 package io.llavaserve.web.openai;
 
+import io.llavaserve.engine.prompt.ToolCall;
+import io.llavaserve.engine.sampling.constraint.Grammar;
 import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -16,7 +20,7 @@ import java.util.regex.Pattern;
  */
 public final class RequestParser {
 
-  private static final Set<String> ROLES = Set.of("system", "user", "assistant");
+  private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
   private static final Pattern DATA_URI = Pattern.compile("^data:image/[A-Za-z0-9.+-]+;base64,");
 
   private final RequestLimits limits;
@@ -58,10 +62,21 @@ public final class RequestParser {
       throw ApiError.badRequest("messages", "messages must hold at least one message");
     }
     List<OpenAiRequest.Message> messages = new ArrayList<>();
+    Set<String> callIds = new HashSet<>();
     int images = 0;
     for (int i = 0; i < array.size(); i++) {
-      OpenAiRequest.Message m = message(array.getValue(i), "messages[" + i + "]");
+      String param = "messages[" + i + "]";
+      OpenAiRequest.Message m = message(array.getValue(i), param);
       images += (int) m.parts().stream().filter(p -> p instanceof OpenAiRequest.Image).count();
+      m.toolCalls().forEach(c -> callIds.add(c.id()));
+      if (m.toolCallId() != null && !callIds.contains(m.toolCallId())) {
+        throw ApiError.badRequest(
+            param + ".tool_call_id",
+            param
+                + ".tool_call_id '"
+                + m.toolCallId()
+                + "' answers no call of an earlier assistant message");
+      }
       messages.add(m);
     }
     if (images > limits.maxImagesPerRequest()) {
@@ -95,14 +110,22 @@ public final class RequestParser {
 
   private OpenAiRequest common(
       Endpoint endpoint, JsonObject body, List<OpenAiRequest.Message> messages, String prompt) {
-    refuseUnsupported(body);
+    refuseUnsupported(body, endpoint);
     String model = JsonFields.string(body, "model", "model");
     JsonFields.string(body, "user", "user");
     SamplingParser.Parsed parsed = SamplingParser.parse(body, limits, endpoint);
+    ToolUse tools = endpoint == Endpoint.CHAT_COMPLETIONS ? ToolsParser.parse(body) : ToolUse.NONE;
+    Optional<Grammar> format = ResponseFormatParser.parse(body);
+    if (tools.grammar().isPresent() && format.isPresent()) {
+      throw ApiError.badRequest(
+          "response_format",
+          "response_format cannot constrain an answer that tool_choice already forces to be a"
+              + " tool call");
+    }
     SamplingParser.Parsed sampling =
         new SamplingParser.Parsed(
             parsed.params().toBuilder()
-                .grammar(ResponseFormatParser.parse(body).orElse(null))
+                .grammar(tools.grammar().or(() -> format).orElse(null))
                 .build(),
             parsed.maxTokensGiven());
     Boolean stream = JsonFields.bool(body, "stream");
@@ -120,33 +143,31 @@ public final class RequestParser {
         sampling.params(),
         sampling.maxTokensGiven(),
         Boolean.TRUE.equals(stream),
-        includeUsage);
+        includeUsage,
+        tools);
   }
 
   /**
    * Fields that would change the output but are not implemented get a 400 naming them, rather than
-   * being ignored ({@code response_format} is read by {@link ResponseFormatParser}); harmless
-   * fields (user, metadata, store, service_tier, parallel_tool_calls) and unknown ones are ignored.
+   * being ignored ({@code response_format} is read by {@link ResponseFormatParser}, the tool fields
+   * of a chat request by {@link ToolsParser}); harmless fields (user, metadata, store,
+   * service_tier) and unknown ones are ignored.
    */
-  private static void refuseUnsupported(JsonObject body) {
-    Object toolChoice = body.getValue("tool_choice");
-    boolean toolsOff = "none".equals(toolChoice);
-    for (String field : List.of("tools", "functions")) {
-      Object v = body.getValue(field);
-      if (v instanceof JsonArray a && !a.isEmpty() && !toolsOff) {
-        throw ApiError.badRequest(
-            field, field + ": tool calling is not supported (send no tools, or tool_choice none)");
+  private static void refuseUnsupported(JsonObject body, Endpoint endpoint) {
+    if (endpoint == Endpoint.COMPLETIONS) {
+      for (String field : List.of("tools", "functions")) {
+        if (body.getValue(field) instanceof JsonArray a && !a.isEmpty()) {
+          throw ApiError.badRequest(
+              field, field + ": tool calling needs chat messages; use /v1/chat/completions");
+        }
       }
-    }
-    if (toolChoice != null && !toolsOff && !"auto".equals(toolChoice)) {
-      throw ApiError.badRequest(
-          "tool_choice",
-          "tool_choice: only none and auto are accepted; tool calling is not supported");
-    }
-    Object functionCall = body.getValue("function_call");
-    if (functionCall != null && !"none".equals(functionCall) && !"auto".equals(functionCall)) {
-      throw ApiError.badRequest(
-          "function_call", "function_call: function calling is not supported");
+      for (String field : List.of("tool_choice", "function_call")) {
+        Object v = body.getValue(field);
+        if (v != null && !"none".equals(v) && !"auto".equals(v)) {
+          throw ApiError.badRequest(
+              field, field + ": tool calling needs chat messages; use /v1/chat/completions");
+        }
+      }
     }
     Integer bestOf = JsonFields.int32(body, "best_of");
     if (bestOf != null && bestOf != 1) {
@@ -185,7 +206,22 @@ public final class RequestParser {
     if (!ROLES.contains(role)) {
       throw ApiError.badRequest(
           param + ".role",
-          param + ".role must be one of system, user, assistant; got '" + role + "'");
+          param + ".role must be one of system, user, assistant, tool; got '" + role + "'");
+    }
+    List<ToolCall> toolCalls =
+        role.equals("assistant") ? toolCalls(m, param + ".tool_calls") : List.of();
+    if (!role.equals("assistant") && m.getValue("tool_calls") != null) {
+      throw ApiError.badRequest(
+          param + ".tool_calls",
+          "only assistant messages carry tool_calls; " + param + " is a " + role + " message");
+    }
+    String toolCallId = JsonFields.string(m, "tool_call_id", param + ".tool_call_id");
+    if (role.equals("tool") && toolCallId == null) {
+      throw ApiError.badRequest(
+          param + ".tool_call_id", param + ".tool_call_id is required in a tool message");
+    }
+    if (!role.equals("tool")) {
+      toolCallId = null;
     }
     Object content = m.getValue("content");
     List<OpenAiRequest.Part> parts = new ArrayList<>();
@@ -195,6 +231,8 @@ public final class RequestParser {
       for (int j = 0; j < a.size(); j++) {
         parts.add(part(a.getValue(j), param + ".content[" + j + "]"));
       }
+    } else if (content == null && !toolCalls.isEmpty()) {
+      // an assistant message that only calls tools
     } else if (content == null) {
       throw ApiError.badRequest(param + ".content", param + ".content is required");
     } else {
@@ -206,7 +244,55 @@ public final class RequestParser {
           param + ".content",
           "only user messages may contain images; " + param + " is a " + role + " message");
     }
-    return new OpenAiRequest.Message(role, parts);
+    return new OpenAiRequest.Message(role, parts, toolCalls, toolCallId);
+  }
+
+  /** An assistant message's {@code tool_calls}: {id, type function, function {name, arguments}}. */
+  private static List<ToolCall> toolCalls(JsonObject m, String param) {
+    Object raw = m.getValue("tool_calls");
+    if (raw == null) {
+      return List.of();
+    }
+    if (!(raw instanceof JsonArray array)) {
+      throw JsonFields.wrongType(param, "an array", raw);
+    }
+    List<ToolCall> calls = new ArrayList<>();
+    for (int i = 0; i < array.size(); i++) {
+      String at = param + "[" + i + "]";
+      if (!(array.getValue(i) instanceof JsonObject call)) {
+        throw JsonFields.wrongType(at, "an object", array.getValue(i));
+      }
+      String id = JsonFields.string(call, "id", at + ".id");
+      if (id == null || id.isEmpty()) {
+        throw ApiError.badRequest(at + ".id", at + ".id is required");
+      }
+      String type = JsonFields.string(call, "type", at + ".type");
+      if (type != null && !type.equals("function")) {
+        throw ApiError.badRequest(at + ".type", at + ".type must be function, got " + type);
+      }
+      JsonObject function = JsonFields.object(call, "function", at + ".function");
+      if (function == null) {
+        throw ApiError.badRequest(at + ".function", at + ".function is required");
+      }
+      String name = JsonFields.string(function, "name", at + ".function.name");
+      if (name == null || name.isEmpty()) {
+        throw ApiError.badRequest(at + ".function.name", at + ".function.name is required");
+      }
+      Object arguments = function.getValue("arguments");
+      String text;
+      if (arguments instanceof String s) {
+        text = s;
+      } else if (arguments instanceof JsonObject o) {
+        text = o.encode(); // lenient: the object itself rather than its JSON text
+      } else if (arguments == null) {
+        throw ApiError.badRequest(
+            at + ".function.arguments", at + ".function.arguments is required (a JSON string)");
+      } else {
+        throw JsonFields.wrongType(at + ".function.arguments", "a JSON string", arguments);
+      }
+      calls.add(new ToolCall(id, name, text));
+    }
+    return calls;
   }
 
   private OpenAiRequest.Part part(Object raw, String param) {

@@ -21,6 +21,19 @@ public interface ResponseFormat {
 
   JsonObject finishChunk(FinishReason reason);
 
+  /**
+   * The chunks a token's text makes, in order: none when it is empty and logprobs were not asked
+   * for, or when the answer holds it back (a chat answer reading tool calls).
+   */
+  default List<JsonObject> deltaChunks(String text, List<TokenEvent.Token> tokens) {
+    return text.isEmpty() && tokens.isEmpty() ? List.of() : List.of(deltaChunk(text, tokens));
+  }
+
+  /** The chunks that end a stream: whatever was held back, then the finish chunk. */
+  default List<JsonObject> endChunks(FinishReason reason) {
+    return List.of(finishChunk(reason));
+  }
+
   /** The chunk that carries usage, with no choices. */
   JsonObject usageChunk(Usage usage);
 
@@ -45,8 +58,14 @@ public interface ResponseFormat {
    * @param created Unix seconds
    * @param model the served model id
    * @param logprobs whether logprobs were requested
+   * @param tools the request's tools, whose calls a chat answer reads from its text
    */
-  record Meta(String id, long created, String model, boolean logprobs) {
+  record Meta(String id, long created, String model, boolean logprobs, ToolUse tools) {
+
+    public Meta(String id, long created, String model, boolean logprobs) {
+      this(id, created, model, logprobs, ToolUse.NONE);
+    }
+
     JsonObject head(String object) {
       return new JsonObject()
           .put("id", id)

@@ -46,17 +46,15 @@ public final class SseAnswer implements Generation.Listener {
   public void onEvent(TokenEvent event) {
     ResponseFormat format = generation.format();
     if (event instanceof TokenEvent.Token t) {
-      if (!t.text().isEmpty() || generation.logprobs()) {
-        sse.data(format.deltaChunk(t.text(), List.of(t)));
-      }
+      format
+          .deltaChunks(t.text(), generation.logprobs() ? List.of(t) : List.of())
+          .forEach(sse::data);
     } else if (event instanceof TokenEvent.Finished f) {
-      if (!f.text().isEmpty()) {
-        sse.data(format.deltaChunk(f.text(), List.of()));
-      }
+      format.deltaChunks(f.text(), List.of()).forEach(sse::data);
       if (f.reason() == FinishReason.ERROR) {
         sse.data(generation.engineError().toJson());
       } else {
-        sse.data(format.finishChunk(f.reason()));
+        format.endChunks(f.reason()).forEach(sse::data);
         if (generation.request().includeUsage()) {
           sse.data(format.usageChunk(f.usage()));
         }

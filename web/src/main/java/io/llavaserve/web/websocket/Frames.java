@@ -5,8 +5,10 @@ import io.llavaserve.batching.events.Usage;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.TokenLogprob;
 import io.llavaserve.web.errors.ApiError;
+import io.llavaserve.web.openai.ChatFormat;
 import io.llavaserve.web.openai.ResponseFormat;
 import io.llavaserve.web.openai.TokenText;
+import io.llavaserve.web.openai.ToolCallStream;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -45,6 +47,21 @@ final class Frames {
         .put("finish_reason", reason.wireName())
         .put("text", text)
         .put("usage", ResponseFormat.usage(usage));
+  }
+
+  /**
+   * Adds a chat answer's tool calls to its done frame: {@code tool_calls} in OpenAI's shape, {@code
+   * content} (the text outside them, null when blank) and {@code finish_reason} {@code tool_calls};
+   * the token frames carried the raw text.
+   */
+  static void withToolCalls(JsonObject done, ToolCallStream.Parsed parsed, FinishReason reason) {
+    if (parsed.calls().isEmpty()) {
+      return;
+    }
+    done.put("content", parsed.content()).put("tool_calls", ChatFormat.toolCalls(parsed.calls()));
+    if (reason == FinishReason.STOP) {
+      done.put("finish_reason", "tool_calls");
+    }
   }
 
   /** {@code {"type":"error","id","error":{"message","type","param","code","status"}}}. */

@@ -11,6 +11,8 @@ import io.llavaserve.web.lifecycle.Gate;
 import io.llavaserve.web.lifecycle.Generation;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.openai.Endpoint;
+import io.llavaserve.web.openai.ToolCallStream;
+import io.llavaserve.web.openai.ToolUse;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
@@ -170,13 +172,26 @@ final class SocketSession implements Gate {
 
   /** Writes a request's events as frames tagged with the client's {@code id}. */
   private Generation.Listener frames(String id, Generation generation) {
+    ToolUse tools = generation.request().tools();
+    StringBuilder text = new StringBuilder(); // read for tool calls at the end
     return new Generation.Listener() {
       @Override
       public void onEvent(TokenEvent event) {
         if (event instanceof TokenEvent.Token t) {
+          if (tools.parsesCalls()) {
+            text.append(t.text());
+          }
           send(Frames.token(id, t, generation.logprobs(), generation.tokenText()));
         } else if (event instanceof TokenEvent.Finished f) {
-          end(id, generation, Frames.done(id, f.reason(), f.text(), f.usage()));
+          JsonObject done = Frames.done(id, f.reason(), f.text(), f.usage());
+          if (tools.parsesCalls() && f.reason() != FinishReason.ERROR) {
+            text.append(f.text());
+            Frames.withToolCalls(
+                done,
+                ToolCallStream.parse(tools.callable(), tools.forced(), text.toString()),
+                f.reason());
+          }
+          end(id, generation, done);
         }
       }
 

@@ -96,7 +96,7 @@ class RequestParserTest {
         refused(Endpoint.CHAT_COMPLETIONS, new JsonObject().put("messages", new JsonArray()))
             .param());
     JsonObject badRole = user("hi");
-    badRole.getJsonArray("messages").getJsonObject(0).put("role", "tool");
+    badRole.getJsonArray("messages").getJsonObject(0).put("role", "function");
     assertEquals("messages[0].role", refused(Endpoint.CHAT_COMPLETIONS, badRole).param());
     JsonObject assistantImage = user(imageAndText(PNG));
     assistantImage.getJsonArray("messages").getJsonObject(0).put("role", "assistant");

@@ -2,6 +2,7 @@ package io.llavaserve.engine.sampling.constraint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -49,6 +50,26 @@ public final class GrammarCache {
       }
     }
     Grammar g = JsonSchemaGrammar.compile(schema, path); // outside the lock: may take a while
+    synchronized (byDigest) {
+      byDigest.putIfAbsent(digest, g);
+    }
+    return g;
+  }
+
+  /**
+   * The grammar of calls to {@code functions} (see {@link ToolCallGrammar}), compiled now or found.
+   *
+   * @throws SchemaException when a parameters schema cannot be compiled
+   */
+  public Grammar toolCalls(List<ToolCallGrammar.Function> functions, boolean many) {
+    String digest = "tools:" + ToolCallGrammar.digest(functions, many);
+    synchronized (byDigest) {
+      Grammar g = byDigest.get(digest);
+      if (g != null) {
+        return g;
+      }
+    }
+    Grammar g = ToolCallGrammar.compile(functions, many);
     synchronized (byDigest) {
       byDigest.putIfAbsent(digest, g);
     }

@@ -85,10 +85,21 @@ public final class JsonSchemaGrammar {
   private final Grammar.Builder b;
   private final Map<String, Integer> refs = new HashMap<>();
 
-  private JsonSchemaGrammar(JsonNode root) {
+  private JsonSchemaGrammar(JsonNode root, JsonRules json) {
     this.root = root;
-    this.b = new Grammar.Builder();
-    this.json = new JsonRules(b);
+    this.b = json.b;
+    this.json = json;
+  }
+
+  /**
+   * Adds the rules of {@code schema}'s values to {@code json}'s builder, for grammars that embed a
+   * schema (tool calls); {@code $ref}s resolve within {@code schema}.
+   *
+   * @return the rule matching a valid value, with no whitespace before it
+   * @throws SchemaException naming the keyword and its path when the schema cannot be compiled
+   */
+  static int rule(JsonRules json, JsonNode schema, String path) {
+    return new JsonSchemaGrammar(schema, json).schema(schema, path);
   }
 
   /**
@@ -99,7 +110,7 @@ public final class JsonSchemaGrammar {
    * @throws SchemaException naming the keyword and its path when the schema cannot be compiled
    */
   public static Grammar compile(JsonNode schema, String path) {
-    JsonSchemaGrammar c = new JsonSchemaGrammar(schema);
+    JsonSchemaGrammar c = new JsonSchemaGrammar(schema, new JsonRules(new Grammar.Builder()));
     int value = c.schema(schema, path);
     int top = c.b.rule("root", seq(ref(c.json.ws()), ref(value)));
     try {
@@ -120,11 +131,18 @@ public final class JsonSchemaGrammar {
   /** A digest of the schema's compact text: equal schemas, equal keys. */
   static String digest(JsonNode schema) {
     try {
-      byte[] text = JSON.writeValueAsBytes(schema);
+      return digest(JSON.writeValueAsBytes(schema));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static String digest(byte[] text) {
+    try {
       return HexFormat.of()
           .formatHex(MessageDigest.getInstance("SHA-256").digest(text))
           .substring(0, 32);
-    } catch (JsonProcessingException | NoSuchAlgorithmException e) {
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }
