@@ -20,18 +20,18 @@ final class ChatFormat implements ResponseFormat {
   }
 
   @Override
-  public JsonObject firstChunk() {
-    return chunk(new JsonObject().put("role", "assistant").put("content", ""), null, null);
+  public JsonObject firstChunk(int choice) {
+    return chunk(choice, new JsonObject().put("role", "assistant").put("content", ""), null, null);
   }
 
   @Override
-  public JsonObject deltaChunk(String text, List<TokenEvent.Token> tokens) {
-    return chunk(new JsonObject().put("content", text), logprobs(tokens), null);
+  public JsonObject deltaChunk(int choice, String text, List<TokenEvent.Token> tokens) {
+    return chunk(choice, new JsonObject().put("content", text), logprobs(tokens), null);
   }
 
   @Override
-  public JsonObject finishChunk(FinishReason reason) {
-    return chunk(new JsonObject(), null, reason.wireName());
+  public JsonObject finishChunk(int choice, FinishReason reason) {
+    return chunk(choice, new JsonObject(), null, reason.wireName());
   }
 
   @Override
@@ -42,25 +42,27 @@ final class ChatFormat implements ResponseFormat {
   }
 
   @Override
-  public JsonObject completion(
-      String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens) {
-    JsonObject message =
-        new JsonObject().put("role", "assistant").put("content", text).putNull("refusal");
-    JsonObject choice =
-        new JsonObject()
-            .put("index", 0)
-            .put("message", message)
-            .put("logprobs", logprobs(tokens))
-            .put("finish_reason", reason.wireName());
+  public JsonObject completion(List<Choice> choices, Usage usage) {
+    JsonArray array = new JsonArray();
+    for (Choice c : choices) {
+      JsonObject message =
+          new JsonObject().put("role", "assistant").put("content", c.text()).putNull("refusal");
+      array.add(
+          new JsonObject()
+              .put("index", c.index())
+              .put("message", message)
+              .put("logprobs", logprobs(c.tokens()))
+              .put("finish_reason", c.reason().wireName()));
+    }
     return meta.head("chat.completion")
-        .put("choices", new JsonArray().add(choice))
+        .put("choices", array)
         .put("usage", ResponseFormat.usage(usage));
   }
 
-  private JsonObject chunk(JsonObject delta, JsonObject logprobs, String finishReason) {
+  private JsonObject chunk(int index, JsonObject delta, JsonObject logprobs, String finishReason) {
     JsonObject choice =
         new JsonObject()
-            .put("index", 0)
+            .put("index", index)
             .put("delta", delta)
             .put("logprobs", logprobs)
             .put("finish_reason", finishReason);

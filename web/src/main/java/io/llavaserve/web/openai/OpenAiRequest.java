@@ -15,6 +15,7 @@ import java.util.List;
  *     context)
  * @param stream answer with server-sent events
  * @param includeUsage add a usage chunk to the stream
+ * @param n how many choices to sample
  */
 public record OpenAiRequest(
     Endpoint endpoint,
@@ -24,7 +25,8 @@ public record OpenAiRequest(
     SamplingParams sampling,
     boolean maxTokensGiven,
     boolean stream,
-    boolean includeUsage) {
+    boolean includeUsage,
+    int n) {
 
   /** A chat message whose images are still URLs. */
   record Message(String role, List<Part> parts) {}

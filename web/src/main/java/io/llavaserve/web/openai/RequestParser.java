@@ -104,7 +104,8 @@ public final class RequestParser {
             parsed.params().toBuilder()
                 .grammar(ResponseFormatParser.parse(body).orElse(null))
                 .build(),
-            parsed.maxTokensGiven());
+            parsed.maxTokensGiven(),
+            parsed.n());
     Boolean stream = JsonFields.bool(body, "stream");
     JsonObject options = JsonFields.object(body, "stream_options", "stream_options");
     boolean includeUsage = false;
@@ -120,7 +121,8 @@ public final class RequestParser {
         sampling.params(),
         sampling.maxTokensGiven(),
         Boolean.TRUE.equals(stream),
-        includeUsage);
+        includeUsage,
+        sampling.n());
   }
 
   /**
@@ -151,7 +153,10 @@ public final class RequestParser {
     Integer bestOf = JsonFields.int32(body, "best_of");
     if (bestOf != null && bestOf != 1) {
       throw ApiError.badRequest(
-          "best_of", "best_of must be 1 (one sample per request), got " + bestOf);
+          "best_of",
+          "best_of must be 1: sampling more candidates than n and returning the best is not"
+              + " supported (vLLM dropped it too); use n, got "
+              + bestOf);
     }
     if (Boolean.TRUE.equals(JsonFields.bool(body, "echo"))) {
       throw ApiError.badRequest(

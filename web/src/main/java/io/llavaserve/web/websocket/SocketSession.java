@@ -176,7 +176,12 @@ final class SocketSession implements Gate {
         if (event instanceof TokenEvent.Token t) {
           send(Frames.token(id, t, generation.logprobs(), generation.tokenText()));
         } else if (event instanceof TokenEvent.Finished f) {
-          end(id, generation, Frames.done(id, f.reason(), f.text(), f.usage()));
+          JsonObject done = Frames.done(id, f.choice(), f.reason(), f.text(), f.usage());
+          if (f.last()) {
+            end(id, generation, done);
+          } else {
+            send(done);
+          }
         }
       }
 
@@ -197,7 +202,7 @@ final class SocketSession implements Gate {
     // Aborts it in the engine (its KV blocks free next step), which then sends no finish: the
     // counts are those seen so far.
     generation.cancel();
-    send(Frames.done(id, FinishReason.ABORT, "", generation.usageSoFar()));
+    send(Frames.done(id, 0, FinishReason.ABORT, "", generation.usageSoFar()));
   }
 
   /** Sends a request's last frame and forgets it. */
