@@ -149,7 +149,8 @@ record ServingConfig(
     return new RequestLimits(
         s.intValue("limits.max-images-per-request"),
         s.intValue("limits.max-tokens"),
-        s.intValue("limits.max-prompt-tokens"));
+        s.intValue("limits.max-prompt-tokens"),
+        s.intValue("limits.max-n"));
   }
 
   /**

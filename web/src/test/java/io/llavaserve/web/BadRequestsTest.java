@@ -279,7 +279,8 @@ class BadRequestsTest {
             "repetition_penalty",
             "> 0"));
     c.add(chat("seed a string", with(b -> b.put("seed", "x")), 400, "seed", "an integer"));
-    c.add(chat("n 2", with(b -> b.put("n", 2)), 400, "n", "must be 1"));
+    c.add(chat("n 0", with(b -> b.put("n", 0)), 400, "n", "must be in [1, 16]"));
+    c.add(chat("n 17", with(b -> b.put("n", 17)), 400, "n", "limits.max-n"));
     c.add(chat("max_tokens 0", with(b -> b.put("max_tokens", 0)), 400, "max_tokens", ">= 1"));
     c.add(
         chat(

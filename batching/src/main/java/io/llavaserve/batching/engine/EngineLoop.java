@@ -45,7 +45,8 @@ import java.util.logging.Logger;
  * request allows), and updates: commits the positions, appends and streams each sequence's token. A
  * sequence with a grammar asks the step for its whole logits row and, in the update, samples with
  * its matcher's token mask applied (masks and automata shared per grammar by {@link
- * GrammarMatchers}); the others pay nothing for it.
+ * GrammarMatchers}); the others pay nothing for it. A request for {@code n} choices is {@code n}
+ * sequences on one stream, choice {@code i} seeded {@code seed + i}; aborting it aborts them all.
  */
 final class EngineLoop {
 
@@ -92,7 +93,9 @@ final class EngineLoop {
     this.scheduler = new Scheduler(config.scheduler(), blocks);
     this.imageCache = new ImageFeatureCache(config.imageCacheBytes());
     this.stats = EngineStats.empty(runner.kvCache().numBlocks());
-    this.validator = new RequestValidator(spec, runner.vocabSize());
+    this.validator =
+        new RequestValidator(
+            spec, runner.vocabSize(), runner.kvCache().numBlocks(), runner.kvCache().blockSize());
     this.grammars = new GrammarMatchers(tokenizer, spec.eosTokenId());
   }
 
@@ -119,42 +122,54 @@ final class EngineLoop {
       throw new IllegalArgumentException("the validator was made for another engine's spec");
     }
     ExpandedPrompt prompt = admission.validate(request);
-    int queued = waitingRequests.incrementAndGet();
-    long tokens = waitingTokens.addAndGet(prompt.length());
+    int n = request.n();
+    long queuedTokens = (long) prompt.length() + (long) (n - 1) * forkedTokens(prompt.length());
+    int queued = waitingRequests.addAndGet(n);
+    long tokens = waitingTokens.addAndGet(queuedTokens);
     if (queued > config.scheduler().maxWaitingRequests()
         || tokens > config.scheduler().maxWaitingTokens()) {
-      waitingRequests.decrementAndGet();
-      waitingTokens.addAndGet(-prompt.length());
+      waitingRequests.addAndGet(-n);
+      waitingTokens.addAndGet(-queuedTokens);
       throw new OverloadedException(
           queued > config.scheduler().maxWaitingRequests()
-              ? "too many requests waiting (limit " + config.scheduler().maxWaitingRequests() + ")"
+              ? "too many requests waiting (limit "
+                  + config.scheduler().maxWaitingRequests()
+                  + ", each choice counting one)"
               : "too many prompt tokens waiting (limit "
                   + config.scheduler().maxWaitingTokens()
                   + ")",
           1);
     }
-    long id = nextId.incrementAndGet();
-    TokenStream stream = new TokenStream(() -> abort(id));
-    Sequence seq =
-        new Sequence(
-            id,
-            request,
-            prompt,
-            new OutputProcessor(
-                request.sampling(),
-                prompt.tokens(),
-                spec.eosTokenId(),
-                spec.maxModelLen(),
-                tokenizer.newDetokenizer(true),
-                grammars),
-            stream);
+    long[] ids = new long[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = nextId.incrementAndGet();
+    }
+    TokenStream stream = new TokenStream(() -> abortAll(ids), n);
+    List<Sequence> choices = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      choices.add(
+          new Sequence(
+              ids[i],
+              i,
+              i == 0 ? null : choices.get(0),
+              request,
+              prompt,
+              new OutputProcessor(
+                  request.samplingOf(i),
+                  prompt.tokens(),
+                  spec.eosTokenId(),
+                  spec.maxModelLen(),
+                  tokenizer.newDetokenizer(true),
+                  grammars),
+              stream));
+    }
     synchronized (arrivalGate) {
       if (shuttingDown) {
-        waitingRequests.decrementAndGet();
-        waitingTokens.addAndGet(-prompt.length());
+        waitingRequests.addAndGet(-n);
+        waitingTokens.addAndGet(-queuedTokens);
         throw new IllegalStateException("engine is closed");
       }
-      commands.add(() -> arrive(seq));
+      commands.add(() -> choices.forEach(this::arrive));
     }
     return stream.flowable();
   }
@@ -167,6 +182,30 @@ final class EngineLoop {
   /** Asks the loop to abort a request; its blocks are free at the next step. */
   void abort(long id) {
     commands.add(() -> abortNow(id));
+  }
+
+  /** Asks the loop to abort every choice of a request. */
+  private void abortAll(long[] ids) {
+    commands.add(
+        () -> {
+          for (long id : ids) {
+            abortNow(id);
+          }
+        });
+  }
+
+  /**
+   * Prompt positions a later choice computes itself: those after the full blocks it shares with the
+   * first (the last position always among them).
+   */
+  private int forkedTokens(int promptLength) {
+    int bs = blocks.blockSize();
+    return promptLength - (promptLength - 1) / bs * bs;
+  }
+
+  /** Prompt positions a sequence counts while it waits: the whole prompt, or its forked tail. */
+  private int queuedTokens(Sequence s) {
+    return s.choice() == 0 ? s.promptLength() : forkedTokens(s.promptLength());
   }
 
   /**
@@ -249,7 +288,7 @@ final class EngineLoop {
     for (ScheduledChunk c : out.chunks()) {
       if (notYetAdmitted.remove(c.sequence().id()) != null) {
         waitingRequests.decrementAndGet();
-        waitingTokens.addAndGet(-c.sequence().promptLength());
+        waitingTokens.addAndGet(-queuedTokens(c.sequence()));
       }
     }
     return out;
@@ -320,10 +359,12 @@ final class EngineLoop {
     live.remove(seq.id());
     if (notYetAdmitted.remove(seq.id()) != null) {
       waitingRequests.decrementAndGet();
-      waitingTokens.addAndGet(-seq.promptLength());
+      waitingTokens.addAndGet(-queuedTokens(seq));
     }
-    requestsFinished++;
     seq.finish(reason, error);
+    if (seq.stream().isComplete()) {
+      requestsFinished++; // its last choice
+    }
   }
 
   /** Encodes, in one vision run, every image a chunk of this step needs and no cache holds. */

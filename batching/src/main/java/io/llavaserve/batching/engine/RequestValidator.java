@@ -8,7 +8,8 @@ import io.llavaserve.engine.runner.ExpandedPrompt;
  * The one admission check of a request, against the running engine's own spec: as many images as
  * image placeholders, token ids (of the prompt and of the logit bias) inside the vocabulary, a
  * prompt that leaves room to generate (and that fits a server's own prompt limit, when it sets
- * one), and {@code max_tokens} that fit the context after the prompt. Each refusal is a {@link
+ * one), {@code max_tokens} that fit the context after the prompt, and {@code n} choices that fit
+ * the KV pool together (the prompt's full blocks counted once). Each refusal is a {@link
  * RequestRejectedException} naming the field, the limit and the value.
  *
  * <p>The engine builds it from its spec ({@link LlavaEngine#validator()}); a server narrows it with
@@ -19,21 +20,40 @@ public final class RequestValidator {
 
   private final ModelSpec spec;
   private final int vocabSize;
+  private final int numBlocks;
+  private final int blockSize;
   private final int maxPromptTokens;
   private final String promptLimitSetting;
 
-  /** The engine's own checks: a prompt may fill the context but one position. */
-  RequestValidator(ModelSpec spec, int vocabSize) {
-    this(spec, vocabSize, spec.maxModelLen() - 1, null);
+  /**
+   * The engine's own checks: a prompt may fill the context but one position, and the {@code n}
+   * choices of a request must fit the KV pool together.
+   *
+   * @param numBlocks blocks of the engine's KV pool
+   * @param blockSize positions per block
+   */
+  RequestValidator(ModelSpec spec, int vocabSize, int numBlocks, int blockSize) {
+    this(spec, vocabSize, numBlocks, blockSize, spec.maxModelLen() - 1, null);
   }
 
   private RequestValidator(
-      ModelSpec spec, int vocabSize, int maxPromptTokens, String promptLimitSetting) {
+      ModelSpec spec,
+      int vocabSize,
+      int numBlocks,
+      int blockSize,
+      int maxPromptTokens,
+      String promptLimitSetting) {
     if (vocabSize < 1) {
       throw new IllegalArgumentException("vocabSize must be >= 1, got " + vocabSize);
     }
+    if (numBlocks < 1 || blockSize < 1) {
+      throw new IllegalArgumentException(
+          "the KV pool must have blocks, got " + numBlocks + " of " + blockSize);
+    }
     this.spec = spec;
     this.vocabSize = vocabSize;
+    this.numBlocks = numBlocks;
+    this.blockSize = blockSize;
     this.maxPromptTokens = maxPromptTokens;
     this.promptLimitSetting = promptLimitSetting;
   }
@@ -56,7 +76,9 @@ public final class RequestValidator {
     if (max < 1) {
       throw new IllegalArgumentException(setting + " must be >= 1, got " + max);
     }
-    return max >= maxPromptTokens ? this : new RequestValidator(spec, vocabSize, max, setting);
+    return max >= maxPromptTokens
+        ? this
+        : new RequestValidator(spec, vocabSize, numBlocks, blockSize, max, setting);
   }
 
   /** Positions {@code promptIds} fill once each image token expands to its rows. */
@@ -158,7 +180,42 @@ public final class RequestValidator {
               + (spec.maxModelLen() - positions)
               + " tokens fit");
     }
+    // One choice is bounded by the context (never longer than the pool in a real engine).
+    long blocksNeeded = kvBlocksFor(positions, maxTokens, r.n());
+    if (r.n() > 1 && blocksNeeded > numBlocks) {
+      int fit = 0;
+      while (fit < r.n() && kvBlocksFor(positions, maxTokens, fit + 1) <= numBlocks) {
+        fit++;
+      }
+      throw new RequestRejectedException(
+          "n",
+          fit,
+          r.n(),
+          "n: "
+              + r.n()
+              + " choices of up to "
+              + maxTokens
+              + " tokens after a prompt of "
+              + positions
+              + " positions need "
+              + blocksNeeded
+              + " KV blocks and the cache has "
+              + numBlocks
+              + "; at most "
+              + fit
+              + " fit");
+    }
     return prompt;
+  }
+
+  /**
+   * KV blocks that {@code n} choices need at most: the full blocks of the prompt once (shared),
+   * then each choice's own blocks for the rest of the prompt and its output.
+   */
+  long kvBlocksFor(int promptPositions, int maxTokens, int n) {
+    int shared = (promptPositions - 1) / blockSize;
+    long perChoice = ((long) promptPositions + maxTokens + blockSize - 1) / blockSize - shared;
+    return shared + n * perChoice;
   }
 
   /** Whether this validator checks against {@code spec} and {@code vocabSize}. */

@@ -159,6 +159,41 @@ public final class BlockManager {
   }
 
   /**
+   * Admits a sibling of a held sequence (one of the {@code n} choices of a request): a new table
+   * that shares the first {@code sharedBlocks} blocks of {@code source} (a reference taken on each;
+   * they are full and hold the same prompt in both) followed by fresh blocks up to {@code
+   * numTokens} positions. The sibling's last, partial prompt block is its own, so its writes never
+   * touch the source's: copy on write, done by recomputing those few positions instead of copying
+   * device memory. Works with prefix caching on or off. All or nothing: empty, and nothing changed,
+   * when the free blocks are too few.
+   */
+  public Optional<BlockTable> fork(BlockTable source, int sharedBlocks, int numTokens) {
+    if (sharedBlocks < 0 || sharedBlocks > source.numBlocks()) {
+      throw new IllegalArgumentException(
+          "shared blocks " + sharedBlocks + " outside [0, " + source.numBlocks() + "]");
+    }
+    if (numTokens < sharedBlocks * blockSize) {
+      throw new IllegalArgumentException(
+          "numTokens " + numTokens + " is less than the " + sharedBlocks + " shared blocks hold");
+    }
+    int[] shared = Arrays.copyOf(source.blockIds(), sharedBlocks);
+    BlockTable held = BlockTable.EMPTY.append(shared);
+    int needed = blocksNeeded(held, numTokens);
+    if (needed > freeQueue.size()) {
+      return Optional.empty();
+    }
+    for (int id : shared) {
+      if (refCount[id] <= 0) {
+        throw new IllegalStateException("fork of block " + id + ", which no table holds");
+      }
+      refCount[id]++;
+    }
+    // Committed from block 0 again: the next commit re-hashes the shared blocks (found cached,
+    // left as they are) and continues the chain into the sibling's own blocks.
+    return Optional.of(held.append(take(needed)));
+  }
+
+  /**
    * Grows a held {@code table} so it covers {@code numTokens} positions, taking the least recently
    * freed blocks (evicting them from the prefix cache if cached). All or nothing: empty, and
    * nothing changed, when there are not enough free blocks.

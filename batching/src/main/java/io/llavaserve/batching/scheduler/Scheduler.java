@@ -18,9 +18,11 @@ import java.util.Optional;
  * priority class, interactive before batch, all under a token budget and a sequence cap. When KV
  * blocks run out, the newest running sequence (of the lowest priority) is preempted: its blocks are
  * freed and it is recomputed later, cheaply when its prefix blocks are still cached. The block
- * manager answers with values (a {@link CachedPrefix}, an optional {@link BlockTable}); the
- * scheduler applies them to its sequences, the only class that sets their scheduling state. Owned
- * by the engine thread; no locks.
+ * manager answers with values (a {@link CachedPrefix}, an optional {@link BlockTable}); the choices
+ * of a request for several share its first choice's full prompt blocks, forked once they are
+ * computed, so the prompt is computed once whatever {@code n} (and whether or not prefix caching is
+ * on); the scheduler applies them to its sequences, the only class that sets their scheduling
+ * state. Owned by the engine thread; no locks.
  */
 public final class Scheduler {
 
@@ -118,6 +120,14 @@ public final class Scheduler {
         Deque<Sequence> queue = waiting.get(p);
         while (!queue.isEmpty() && chunks.size() < config.maxNumSeqs() && budget > 0) {
           Sequence seq = queue.peekFirst();
+          // A later choice of a request for several shares the full prompt blocks of its first
+          // choice: it waits until they are computed, then forks them (see BlockManager.fork).
+          Sequence source = seq.forkSource();
+          int shared = source == null ? 0 : (seq.promptLength() - 1) / blocks.blockSize();
+          boolean forking = shared > 0 && source.status() == Sequence.Status.RUNNING;
+          if (forking && source.numComputedTokens() < shared * blocks.blockSize()) {
+            break; // the choices after it wait too; lower priorities may go on
+          }
           // Make room first (or give up for this step) so that a prefix lookup is only made, and
           // counted, when the sequence can be admitted even if nothing of it is cached.
           int worstCase = ceilDiv(Math.min(seq.length(), budget), blocks.blockSize());
@@ -130,10 +140,16 @@ public final class Scheduler {
             preempted.add(victim);
           }
           // A waiting sequence holds no blocks (new, or preempted and freed).
-          CachedPrefix prefix = blocks.findCachedPrefix(seq);
-          int n = Math.min(seq.length() - prefix.numTokens(), budget);
+          CachedPrefix prefix = forking ? CachedPrefix.NONE : blocks.findCachedPrefix(seq);
+          int computed = forking ? shared * blocks.blockSize() : prefix.numTokens();
+          int n = Math.min(seq.length() - computed, budget);
           Optional<BlockTable> table;
-          while ((table = blocks.allocate(prefix, prefix.numTokens() + n)).isEmpty()) {
+          // A victim below is of batch priority while seq is interactive, so never seq's source.
+          while ((table =
+                  forking
+                      ? blocks.fork(source.blockTable(), shared, computed + n)
+                      : blocks.allocate(prefix, computed + n))
+              .isEmpty()) {
             // Interactive arrivals take blocks back from batch work; otherwise wait. Freeing a
             // victim evicts nothing, so the prefix found above stays valid.
             Sequence victim = p == Priority.INTERACTIVE ? victim(chunks, Priority.BATCH) : null;
@@ -145,9 +161,10 @@ public final class Scheduler {
           }
           queue.pollFirst();
           seq.setBlockTable(table.get());
-          seq.setNumComputedTokens(prefix.numTokens());
+          seq.setNumComputedTokens(computed);
           // Only now: a lookup whose allocation failed reused nothing, and the next may find more.
-          seq.recordCachedPrompt(prefix.numTokens());
+          seq.recordCachedPrompt(computed);
+          seq.clearForkSource();
           seq.setStatus(Sequence.Status.RUNNING);
           running.add(seq);
           chunks.add(new ScheduledChunk(seq, seq.numComputedTokens(), n));

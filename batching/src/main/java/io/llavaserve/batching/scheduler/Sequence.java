@@ -36,6 +36,8 @@ public final class Sequence implements TokenSource {
   }
 
   private final long id;
+  private final int choice;
+  private Sequence forkSource; // until first admitted: the choice whose prompt blocks it shares
   private final GenerationRequest request;
   private final ExpandedPrompt prompt;
   private final String[] imageDigests;
@@ -55,7 +57,30 @@ public final class Sequence implements TokenSource {
       ExpandedPrompt prompt,
       OutputProcessor output,
       TokenStream stream) {
+    this(id, 0, null, request, prompt, output, stream);
+  }
+
+  /**
+   * Choice {@code choice} of a request for several.
+   *
+   * @param forkSource the request's choice 0, whose full prompt blocks this one shares at its first
+   *     admission; null for choice 0 itself
+   */
+  public Sequence(
+      long id,
+      int choice,
+      Sequence forkSource,
+      GenerationRequest request,
+      ExpandedPrompt prompt,
+      OutputProcessor output,
+      TokenStream stream) {
+    if (choice < 0 || choice >= request.n() || (forkSource == null) != (choice == 0)) {
+      throw new IllegalArgumentException(
+          "choice " + choice + " of " + request.n() + ", fork source " + forkSource);
+    }
     this.id = id;
+    this.choice = choice;
+    this.forkSource = forkSource;
     this.request = request;
     this.prompt = prompt;
     this.output = output;
@@ -78,6 +103,23 @@ public final class Sequence implements TokenSource {
 
   public GenerationRequest request() {
     return request;
+  }
+
+  /** Which of its request's choices this sequence samples. */
+  public int choice() {
+    return choice;
+  }
+
+  /**
+   * The sequence whose full prompt blocks this one shares when first admitted (its request's choice
+   * 0), or null: for choice 0, and once admitted (a later re-admission uses the prefix cache).
+   */
+  public Sequence forkSource() {
+    return forkSource;
+  }
+
+  void clearForkSource() {
+    forkSource = null;
   }
 
   public Priority priority() {
@@ -233,14 +275,16 @@ public final class Sequence implements TokenSource {
     }
     SampledToken tok = a.token();
     stream.emit(
-        new TokenEvent.Token(a.index(), tok.tokenId(), a.text(), tok.logprob(), tok.topLogprobs()));
+        new TokenEvent.Token(
+            choice, a.index(), tok.tokenId(), a.text(), tok.logprob(), tok.topLogprobs()));
     return a.finish();
   }
 
   /** Ends the stream with {@code reason}, releasing any held-back text. */
   public void finish(FinishReason reason, String error) {
     status = Status.FINISHED;
-    stream.emit(new TokenEvent.Finished(reason, usage(), output.finish(reason), error));
+    stream.emit(
+        new TokenEvent.Finished(choice, false, reason, usage(), output.finish(reason), error));
   }
 
   public Usage usage() {
@@ -262,6 +306,7 @@ public final class Sequence implements TokenSource {
         + id
         + " "
         + request.requestId()
+        + (request.n() == 1 ? "" : " choice " + choice)
         + " "
         + status
         + " computed "

@@ -231,7 +231,10 @@ class EngineLoopTest {
     EngineLoop loop = loop(runner, SchedulerConfig.defaults());
     RequestValidator foreign =
         new RequestValidator(
-            new ModelSpec(Workload.IMAGE_TOKEN, ROWS, 1 << 20, FakeModelRunner.EOS), VOCAB);
+            new ModelSpec(Workload.IMAGE_TOKEN, ROWS, 1 << 20, FakeModelRunner.EOS),
+            VOCAB,
+            1 << 16,
+            16);
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,

@@ -17,7 +17,7 @@ class RequestValidatorTest {
 
   static final int IMAGE = Workload.IMAGE_TOKEN;
   static final ModelSpec SPEC = new ModelSpec(IMAGE, 8, 32, 2);
-  final RequestValidator validator = new RequestValidator(SPEC, 1000);
+  final RequestValidator validator = new RequestValidator(SPEC, 1000, 8, 4);
 
   static GenerationRequest request(int[] ids, int images, int maxTokens) {
     List<PixelValues> pixels = java.util.Collections.nCopies(images, Workload.image(3));
@@ -81,5 +81,17 @@ class RequestValidatorTest {
     assertEquals(5, validator.defaultMaxTokens(10, 5));
     assertEquals(22, validator.defaultMaxTokens(10, 512));
     assertEquals(1, validator.defaultMaxTokens(40, 512)); // refused later for its prompt
+  }
+
+  @Test
+  void choicesMustFitTheKvPoolTogetherThePromptsFullBlocksCountedOnce() {
+    // 10 positions + 6 tokens: 2 full prompt blocks shared, 2 more per choice, in a pool of 8.
+    int[] ids = {1, IMAGE, 5};
+    assertEquals(10, validator.validate(request(ids, 1, 6).withN(3)).length());
+    RequestRejectedException e = rejected(validator, request(ids, 1, 6).withN(4));
+    assertEquals("n", e.field());
+    assertEquals(3, e.limit());
+    assertEquals(4, e.value());
+    assertTrue(e.getMessage().startsWith("n: 4 choices"), e.getMessage());
   }
 }

@@ -49,7 +49,7 @@ final class EventSubscriber implements FlowableSubscriber<TokenEvent> {
     if (cancelled) {
       return;
     }
-    if (event instanceof TokenEvent.Finished) {
+    if (event instanceof TokenEvent.Finished f && f.last()) {
       finished = true;
     }
     sink.onEvent(event);

@@ -36,9 +36,9 @@ public final class Generation {
     default void onSubmitted() {}
 
     /**
-     * A token, or the {@link TokenEvent.Finished} event that ends the stream; one that finished
-     * with reason {@code error} was logged already and is answered with {@link
-     * Generation#engineError}.
+     * A token, or the {@link TokenEvent.Finished} event of a choice (the stream's end when {@link
+     * TokenEvent.Finished#last()}); one that finished with reason {@code error} was logged already
+     * and is answered with {@link Generation#engineError}.
      */
     void onEvent(TokenEvent event);
 
@@ -192,13 +192,18 @@ public final class Generation {
         if (event instanceof TokenEvent.Token) {
           completionTokens++;
           listener.onEvent(event);
-        } else {
-          phase = Phase.OVER;
-          if (event instanceof TokenEvent.Finished f && f.reason() == FinishReason.ERROR) {
+        } else if (event instanceof TokenEvent.Finished f) {
+          boolean last = f.last();
+          if (last) {
+            phase = Phase.OVER;
+          }
+          if (f.reason() == FinishReason.ERROR) {
             ErrorResponses.engineFailure(requestId, f.error());
           }
           listener.onEvent(event);
-          leave.run();
+          if (last) {
+            leave.run();
+          }
         }
       }
 

@@ -143,7 +143,8 @@ public final class RequestLifecycle {
           served
               .engine()
               .submit(
-                  new GenerationRequest(id, prompt.ids(), prompt.images(), params, priority),
+                  new GenerationRequest(
+                      id, prompt.ids(), prompt.images(), params, priority, request.n()),
                   admission);
       timer = metrics.startRequest();
       timer.queued();
@@ -155,27 +156,31 @@ public final class RequestLifecycle {
       throw request.endpoint().rejection(e);
     }
     AtomicInteger tokens = new AtomicInteger();
+    AtomicInteger finished = new AtomicInteger(); // completion tokens of the choices that ended
     return events
-        .doOnNext(e -> record(timer, e, tokens))
+        .doOnNext(e -> record(timer, e, tokens, finished))
         // A cancelled stream never sees its Finished event: end its timeline here.
         .doOnCancel(() -> timer.finished("abort", prompt.positions(), tokens.get(), 0));
   }
 
   /** Feeds the request's timings to the metrics; runs on the engine thread. */
-  private static void record(RequestTimer timer, TokenEvent event, AtomicInteger tokens) {
+  private static void record(
+      RequestTimer timer, TokenEvent event, AtomicInteger tokens, AtomicInteger finished) {
     if (event instanceof TokenEvent.Token t) {
-      tokens.incrementAndGet();
-      if (t.index() == 0) {
+      if (tokens.getAndIncrement() == 0) {
         timer.firstToken();
       } else {
         timer.token();
       }
     } else if (event instanceof TokenEvent.Finished f) {
-      timer.finished(
-          f.reason().wireName(),
-          f.usage().promptTokens(),
-          f.usage().completionTokens(),
-          f.usage().cachedPromptTokens());
+      int completion = finished.addAndGet(f.usage().completionTokens());
+      if (f.last()) { // the prompt counted once, the choices' outputs summed
+        timer.finished(
+            f.reason().wireName(),
+            f.usage().promptTokens(),
+            completion,
+            f.usage().cachedPromptTokens());
+      }
     }
   }
 }

@@ -15,6 +15,7 @@ public abstract class WholeAnswerListener implements Generation.Listener {
 
   private final Generation generation;
   private final WholeAnswer answer;
+  private boolean failed; // a choice ended with an engine error: the answer is that error
 
   protected WholeAnswerListener(Generation generation) {
     this.generation = generation;
@@ -32,10 +33,14 @@ public abstract class WholeAnswerListener implements Generation.Listener {
     if (event instanceof TokenEvent.Token t) {
       answer.add(t);
     } else if (event instanceof TokenEvent.Finished f) {
-      if (f.reason() == FinishReason.ERROR) {
+      if (f.reason() == FinishReason.ERROR && !failed) {
+        failed = true;
         failed(generation.engineError());
-      } else {
-        answered(answer.finish(f));
+      } else if (!failed) {
+        JsonObject whole = answer.finish(f);
+        if (whole != null) {
+          answered(whole);
+        }
       }
     }
   }

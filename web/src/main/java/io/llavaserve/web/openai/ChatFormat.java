@@ -14,67 +14,81 @@ import java.util.List;
  * the answer's text is read for calls ({@link ToolCallStream}): they become {@code
  * message.tool_calls[]}, or tool-call deltas in a stream (the first of a call with its index, id,
  * type and name, the next ones with pieces of its arguments), and {@code finish_reason} is {@code
- * tool_calls}. The logprobs of text held back while it could start a call go with the next content
- * chunk, those of a call's text nowhere.
+ * tool_calls}. Each of a request's choices is read on its own. The logprobs of text held back while
+ * it could start a call go with the next content chunk, those of a call's text nowhere.
  */
 public final class ChatFormat implements ResponseFormat {
 
   private final Meta meta;
   private final TokenText tokenText;
-  private final ToolCallStream calls; // null when no tools are offered
-  private final List<TokenEvent.Token> held = new ArrayList<>();
+  private final boolean readsCalls;
+
+  /** Per streamed choice: its call reader and the tokens whose text it holds back. */
+  private final java.util.Map<Integer, Reading> readings = new java.util.HashMap<>();
+
+  private record Reading(ToolCallStream calls, List<TokenEvent.Token> held) {}
 
   public ChatFormat(Meta meta, TokenText tokenText) {
     this.meta = meta;
     this.tokenText = tokenText;
+    this.readsCalls = meta.tools().parsesCalls();
+  }
+
+  private Reading reading(int choice) {
     ToolUse tools = meta.tools();
-    this.calls = tools.parsesCalls() ? new ToolCallStream(tools.callable(), tools.forced()) : null;
+    return readings.computeIfAbsent(
+        choice,
+        c -> new Reading(new ToolCallStream(tools.callable(), tools.forced()), new ArrayList<>()));
   }
 
   @Override
-  public JsonObject firstChunk() {
-    return chunk(new JsonObject().put("role", "assistant").put("content", ""), null, null);
+  public JsonObject firstChunk(int choice) {
+    return chunk(choice, new JsonObject().put("role", "assistant").put("content", ""), null, null);
   }
 
   @Override
-  public JsonObject deltaChunk(String text, List<TokenEvent.Token> tokens) {
-    return chunk(new JsonObject().put("content", text), logprobs(tokens), null);
+  public JsonObject deltaChunk(int choice, String text, List<TokenEvent.Token> tokens) {
+    return chunk(choice, new JsonObject().put("content", text), logprobs(tokens), null);
   }
 
   @Override
-  public JsonObject finishChunk(FinishReason reason) {
-    return chunk(new JsonObject(), null, finishReason(reason, calls != null && calls.hasCalls()));
+  public JsonObject finishChunk(int choice, FinishReason reason) {
+    boolean called = readsCalls && reading(choice).calls().hasCalls();
+    return chunk(choice, new JsonObject(), null, finishReason(reason, called));
   }
 
   @Override
-  public List<JsonObject> deltaChunks(String text, List<TokenEvent.Token> tokens) {
-    if (calls == null) {
-      return ResponseFormat.super.deltaChunks(text, tokens);
+  public List<JsonObject> deltaChunks(int choice, String text, List<TokenEvent.Token> tokens) {
+    if (!readsCalls) {
+      return ResponseFormat.super.deltaChunks(choice, text, tokens);
     }
-    held.addAll(tokens);
-    return chunks(calls.feed(text));
+    Reading r = reading(choice);
+    r.held().addAll(tokens);
+    return chunks(choice, r, r.calls().feed(text));
   }
 
   @Override
-  public List<JsonObject> endChunks(FinishReason reason) {
-    if (calls == null) {
-      return ResponseFormat.super.endChunks(reason);
+  public List<JsonObject> endChunks(int choice, FinishReason reason) {
+    if (!readsCalls) {
+      return ResponseFormat.super.endChunks(choice, reason);
     }
-    List<JsonObject> out = new ArrayList<>(chunks(calls.finish()));
-    out.add(finishChunk(reason));
+    Reading r = reading(choice);
+    List<JsonObject> out = new ArrayList<>(chunks(choice, r, r.calls().finish()));
+    out.add(finishChunk(choice, reason));
     return out;
   }
 
-  private List<JsonObject> chunks(List<ToolCallStream.Piece> pieces) {
+  private List<JsonObject> chunks(int choice, Reading r, List<ToolCallStream.Piece> pieces) {
     List<JsonObject> out = new ArrayList<>();
     for (ToolCallStream.Piece piece : pieces) {
       if (piece instanceof ToolCallStream.Content c) {
-        out.add(deltaChunk(c.text(), List.copyOf(held)));
-        held.clear();
+        out.add(deltaChunk(choice, c.text(), List.copyOf(r.held())));
+        r.held().clear();
       } else if (piece instanceof ToolCallStream.CallStart c) {
         JsonObject function = new JsonObject().put("name", c.name()).put("arguments", "");
         out.add(
             toolCallChunk(
+                choice,
                 new JsonObject()
                     .put("index", c.index())
                     .put("id", c.id())
@@ -82,14 +96,16 @@ public final class ChatFormat implements ResponseFormat {
                     .put("function", function)));
       } else if (piece instanceof ToolCallStream.Arguments a) {
         JsonObject function = new JsonObject().put("arguments", a.fragment());
-        out.add(toolCallChunk(new JsonObject().put("index", a.index()).put("function", function)));
+        out.add(
+            toolCallChunk(
+                choice, new JsonObject().put("index", a.index()).put("function", function)));
       }
     }
     return out;
   }
 
-  private JsonObject toolCallChunk(JsonObject call) {
-    return chunk(new JsonObject().put("tool_calls", new JsonArray().add(call)), null, null);
+  private JsonObject toolCallChunk(int choice, JsonObject call) {
+    return chunk(choice, new JsonObject().put("tool_calls", new JsonArray().add(call)), null, null);
   }
 
   /** {@code tool_calls} when the answer called tools and ended by itself. */
@@ -120,35 +136,38 @@ public final class ChatFormat implements ResponseFormat {
   }
 
   @Override
-  public JsonObject completion(
-      String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens) {
-    JsonObject message =
-        new JsonObject().put("role", "assistant").put("content", text).putNull("refusal");
-    boolean called = false;
-    if (calls != null) {
-      ToolUse tools = meta.tools();
-      ToolCallStream.Parsed parsed = ToolCallStream.parse(tools.callable(), tools.forced(), text);
-      message.put("content", parsed.content());
-      if (!parsed.calls().isEmpty()) {
-        message.put("tool_calls", toolCalls(parsed.calls()));
-        called = true;
+  public JsonObject completion(List<Choice> choices, Usage usage) {
+    JsonArray array = new JsonArray();
+    for (Choice c : choices) {
+      JsonObject message =
+          new JsonObject().put("role", "assistant").put("content", c.text()).putNull("refusal");
+      boolean called = false;
+      if (readsCalls) {
+        ToolUse tools = meta.tools();
+        ToolCallStream.Parsed parsed =
+            ToolCallStream.parse(tools.callable(), tools.forced(), c.text());
+        message.put("content", parsed.content());
+        if (!parsed.calls().isEmpty()) {
+          message.put("tool_calls", toolCalls(parsed.calls()));
+          called = true;
+        }
       }
+      array.add(
+          new JsonObject()
+              .put("index", c.index())
+              .put("message", message)
+              .put("logprobs", logprobs(c.tokens()))
+              .put("finish_reason", finishReason(c.reason(), called)));
     }
-    JsonObject choice =
-        new JsonObject()
-            .put("index", 0)
-            .put("message", message)
-            .put("logprobs", logprobs(tokens))
-            .put("finish_reason", finishReason(reason, called));
     return meta.head("chat.completion")
-        .put("choices", new JsonArray().add(choice))
+        .put("choices", array)
         .put("usage", ResponseFormat.usage(usage));
   }
 
-  private JsonObject chunk(JsonObject delta, JsonObject logprobs, String finishReason) {
+  private JsonObject chunk(int index, JsonObject delta, JsonObject logprobs, String finishReason) {
     JsonObject choice =
         new JsonObject()
-            .put("index", 0)
+            .put("index", index)
             .put("delta", delta)
             .put("logprobs", logprobs)
             .put("finish_reason", finishReason);

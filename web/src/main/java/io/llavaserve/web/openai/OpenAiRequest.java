@@ -18,6 +18,7 @@ import java.util.List;
  * @param includeUsage add a usage chunk to the stream
  * @param tools the tools a chat request offers and how they may be used; {@link ToolUse#NONE} for
  *     completions
+ * @param n how many choices to sample
  */
 public record OpenAiRequest(
     Endpoint endpoint,
@@ -28,7 +29,8 @@ public record OpenAiRequest(
     boolean maxTokensGiven,
     boolean stream,
     boolean includeUsage,
-    ToolUse tools) {
+    ToolUse tools,
+    int n) {
 
   /**
    * A chat message whose images are still URLs.

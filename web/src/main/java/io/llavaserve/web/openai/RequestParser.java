@@ -127,7 +127,8 @@ public final class RequestParser {
             parsed.params().toBuilder()
                 .grammar(tools.grammar().or(() -> format).orElse(null))
                 .build(),
-            parsed.maxTokensGiven());
+            parsed.maxTokensGiven(),
+            parsed.n());
     Boolean stream = JsonFields.bool(body, "stream");
     JsonObject options = JsonFields.object(body, "stream_options", "stream_options");
     boolean includeUsage = false;
@@ -144,7 +145,8 @@ public final class RequestParser {
         sampling.maxTokensGiven(),
         Boolean.TRUE.equals(stream),
         includeUsage,
-        tools);
+        tools,
+        sampling.n());
   }
 
   /**
@@ -172,7 +174,10 @@ public final class RequestParser {
     Integer bestOf = JsonFields.int32(body, "best_of");
     if (bestOf != null && bestOf != 1) {
       throw ApiError.badRequest(
-          "best_of", "best_of must be 1 (one sample per request), got " + bestOf);
+          "best_of",
+          "best_of must be 1: sampling more candidates than n and returning the best is not"
+              + " supported (vLLM dropped it too); use n, got "
+              + bestOf);
     }
     if (Boolean.TRUE.equals(JsonFields.bool(body, "echo"))) {
       throw ApiError.badRequest(

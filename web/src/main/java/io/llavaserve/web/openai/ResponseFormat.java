@@ -13,33 +13,47 @@ import java.util.List;
  */
 public interface ResponseFormat {
 
-  /** The chunk that opens a stream, or null when the endpoint has none. */
-  JsonObject firstChunk();
+  /** The chunk that opens choice {@code choice} of a stream, or null when the endpoint has none. */
+  JsonObject firstChunk(int choice);
 
-  /** A chunk carrying text, with the logprobs of {@code tokens} when they were requested. */
-  JsonObject deltaChunk(String text, List<TokenEvent.Token> tokens);
+  /**
+   * A chunk carrying text of choice {@code choice}, with the logprobs of {@code tokens} when they
+   * were requested.
+   */
+  JsonObject deltaChunk(int choice, String text, List<TokenEvent.Token> tokens);
 
-  JsonObject finishChunk(FinishReason reason);
+  JsonObject finishChunk(int choice, FinishReason reason);
 
   /**
    * The chunks a token's text makes, in order: none when it is empty and logprobs were not asked
    * for, or when the answer holds it back (a chat answer reading tool calls).
    */
-  default List<JsonObject> deltaChunks(String text, List<TokenEvent.Token> tokens) {
-    return text.isEmpty() && tokens.isEmpty() ? List.of() : List.of(deltaChunk(text, tokens));
+  default List<JsonObject> deltaChunks(int choice, String text, List<TokenEvent.Token> tokens) {
+    return text.isEmpty() && tokens.isEmpty()
+        ? List.of()
+        : List.of(deltaChunk(choice, text, tokens));
   }
 
-  /** The chunks that end a stream: whatever was held back, then the finish chunk. */
-  default List<JsonObject> endChunks(FinishReason reason) {
-    return List.of(finishChunk(reason));
+  /** The chunks that end choice {@code choice}: whatever was held back, then its finish chunk. */
+  default List<JsonObject> endChunks(int choice, FinishReason reason) {
+    return List.of(finishChunk(choice, reason));
   }
 
   /** The chunk that carries usage, with no choices. */
   JsonObject usageChunk(Usage usage);
 
-  /** The whole answer of a request that did not stream. */
-  JsonObject completion(
-      String text, FinishReason reason, Usage usage, List<TokenEvent.Token> tokens);
+  /** The whole answer of a request that did not stream: its choices in index order. */
+  JsonObject completion(List<Choice> choices, Usage usage);
+
+  /**
+   * One whole choice.
+   *
+   * @param index its {@code choices[i].index}
+   * @param text the answer
+   * @param reason why it ended
+   * @param tokens its tokens, when logprobs were requested (else empty)
+   */
+  record Choice(int index, String text, FinishReason reason, List<TokenEvent.Token> tokens) {}
 
   /** OpenAI's {@code usage} object. */
   static JsonObject usage(Usage u) {

@@ -22,7 +22,7 @@ final class SamplingParser {
    * @param params validated parameters; max_tokens is the limit when the client gave none
    * @param maxTokensGiven whether the client set max_tokens (else it shrinks to fit the context)
    */
-  record Parsed(SamplingParams params, boolean maxTokensGiven) {}
+  record Parsed(SamplingParams params, boolean maxTokensGiven, int n) {}
 
   static Parsed parse(JsonObject body, RequestLimits limits, Endpoint endpoint) {
     SamplingParams.Builder b = SamplingParams.builder();
@@ -61,8 +61,11 @@ final class SamplingParser {
     b.logitBias(logitBias(body));
 
     Integer n = JsonFields.int32(body, "n");
-    if (n != null && n != 1) {
-      throw ApiError.badRequest("n", "n must be 1 (one choice per request), got " + n);
+    if (n == null) {
+      n = 1;
+    } else if (n < 1 || n > limits.maxN()) {
+      throw ApiError.badRequest(
+          "n", "n must be in [1, " + limits.maxN() + "] (limits.max-n), got " + n);
     }
 
     String maxField = "max_tokens";
@@ -95,7 +98,7 @@ final class SamplingParser {
           case COMPLETIONS -> completionLogprobs(body);
         });
     try {
-      return new Parsed(b.build(), maxTokens != null);
+      return new Parsed(b.build(), maxTokens != null, n);
     } catch (IllegalArgumentException e) {
       throw ApiError.fromValidation(e);
     }

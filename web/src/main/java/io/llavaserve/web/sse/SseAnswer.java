@@ -1,6 +1,7 @@
 package io.llavaserve.web.sse;
 
 import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.batching.events.Usage;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.lifecycle.Gate;
@@ -21,6 +22,8 @@ public final class SseAnswer implements Generation.Listener {
   private final HttpServerResponse response;
   private final SseWriter sse;
   private boolean open;
+  private boolean failed; // a choice ended with an engine error, which ended the stream
+  private int completionTokens; // of the choices that finished
 
   public SseAnswer(Generation generation, HttpServerResponse response) {
     this.generation = generation;
@@ -36,30 +39,44 @@ public final class SseAnswer implements Generation.Listener {
   public void onSubmitted() {
     open = true;
     sse.open();
-    JsonObject first = generation.format().firstChunk();
-    if (first != null) {
-      sse.data(first);
+    for (int i = 0; i < generation.request().n(); i++) {
+      JsonObject first = generation.format().firstChunk(i);
+      if (first != null) {
+        sse.data(first);
+      }
     }
   }
 
   @Override
   public void onEvent(TokenEvent event) {
     ResponseFormat format = generation.format();
+    if (failed) {
+      return;
+    }
     if (event instanceof TokenEvent.Token t) {
       format
-          .deltaChunks(t.text(), generation.logprobs() ? List.of(t) : List.of())
+          .deltaChunks(t.choice(), t.text(), generation.logprobs() ? List.of(t) : List.of())
           .forEach(sse::data);
     } else if (event instanceof TokenEvent.Finished f) {
-      format.deltaChunks(f.text(), List.of()).forEach(sse::data);
+      format.deltaChunks(f.choice(), f.text(), List.of()).forEach(sse::data);
+      completionTokens += f.usage().completionTokens();
       if (f.reason() == FinishReason.ERROR) {
+        failed = true;
         sse.data(generation.engineError().toJson());
-      } else {
-        format.endChunks(f.reason()).forEach(sse::data);
-        if (generation.request().includeUsage()) {
-          sse.data(format.usageChunk(f.usage()));
-        }
+        sse.done();
+        return;
       }
-      sse.done();
+      format.endChunks(f.choice(), f.reason()).forEach(sse::data);
+      if (f.last()) {
+        if (generation.request().includeUsage()) {
+          // The prompt once, the completion tokens of every choice.
+          sse.data(
+              format.usageChunk(
+                  new Usage(
+                      f.usage().promptTokens(), f.usage().cachedPromptTokens(), completionTokens)));
+        }
+        sse.done();
+      }
     }
   }
 

@@ -17,12 +17,16 @@ final class Frames {
 
   private Frames() {}
 
-  /** {@code {"type":"token","id","index","text","token_id"}}, with logprobs when asked. */
+  /**
+   * {@code {"type":"token","id","choice","index","text","token_id"}}, with logprobs when asked;
+   * {@code choice} is the request's choice (0 unless it asked for {@code n > 1}).
+   */
   static JsonObject token(String id, TokenEvent.Token t, boolean logprobs, TokenText tokenText) {
     JsonObject frame =
         new JsonObject()
             .put("type", "token")
             .put("id", id)
+            .put("choice", t.choice())
             .put("index", t.index())
             .put("text", t.text())
             .put("token_id", t.tokenId());
@@ -39,11 +43,15 @@ final class Frames {
     return frame;
   }
 
-  /** {@code {"type":"done","id","finish_reason","text","usage"}}. */
-  static JsonObject done(String id, FinishReason reason, String text, Usage usage) {
+  /**
+   * {@code {"type":"done","id","choice","finish_reason","text","usage"}}: one per choice, each with
+   * that choice's usage.
+   */
+  static JsonObject done(String id, int choice, FinishReason reason, String text, Usage usage) {
     return new JsonObject()
         .put("type", "done")
         .put("id", id)
+        .put("choice", choice)
         .put("finish_reason", reason.wireName())
         .put("text", text)
         .put("usage", ResponseFormat.usage(usage));

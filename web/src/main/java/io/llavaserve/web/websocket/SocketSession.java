@@ -173,25 +173,31 @@ final class SocketSession implements Gate {
   /** Writes a request's events as frames tagged with the client's {@code id}. */
   private Generation.Listener frames(String id, Generation generation) {
     ToolUse tools = generation.request().tools();
-    StringBuilder text = new StringBuilder(); // read for tool calls at the end
+    // Each choice's text, read for tool calls when it ends.
+    java.util.Map<Integer, StringBuilder> texts = new java.util.HashMap<>();
     return new Generation.Listener() {
       @Override
       public void onEvent(TokenEvent event) {
         if (event instanceof TokenEvent.Token t) {
           if (tools.parsesCalls()) {
-            text.append(t.text());
+            texts.computeIfAbsent(t.choice(), c -> new StringBuilder()).append(t.text());
           }
           send(Frames.token(id, t, generation.logprobs(), generation.tokenText()));
         } else if (event instanceof TokenEvent.Finished f) {
-          JsonObject done = Frames.done(id, f.reason(), f.text(), f.usage());
+          JsonObject done = Frames.done(id, f.choice(), f.reason(), f.text(), f.usage());
           if (tools.parsesCalls() && f.reason() != FinishReason.ERROR) {
+            StringBuilder text = texts.computeIfAbsent(f.choice(), c -> new StringBuilder());
             text.append(f.text());
             Frames.withToolCalls(
                 done,
                 ToolCallStream.parse(tools.callable(), tools.forced(), text.toString()),
                 f.reason());
           }
-          end(id, generation, done);
+          if (f.last()) {
+            end(id, generation, done);
+          } else {
+            send(done);
+          }
         }
       }
 
@@ -212,7 +218,7 @@ final class SocketSession implements Gate {
     // Aborts it in the engine (its KV blocks free next step), which then sends no finish: the
     // counts are those seen so far.
     generation.cancel();
-    send(Frames.done(id, FinishReason.ABORT, "", generation.usageSoFar()));
+    send(Frames.done(id, 0, FinishReason.ABORT, "", generation.usageSoFar()));
   }
 
   /** Sends a request's last frame and forgets it. */

@@ -114,7 +114,8 @@ class SamplingParserTest {
 
   @Test
   void refusalsNameTheirField() {
-    assertEquals("n", refused(Endpoint.COMPLETIONS, new JsonObject().put("n", 2)).param());
+    assertEquals("n", refused(Endpoint.COMPLETIONS, new JsonObject().put("n", 0)).param());
+    assertEquals("n", refused(Endpoint.COMPLETIONS, new JsonObject().put("n", 17)).param());
     assertEquals(
         "temperature",
         refused(Endpoint.COMPLETIONS, new JsonObject().put("temperature", 3)).param());
