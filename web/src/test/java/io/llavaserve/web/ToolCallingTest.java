@@ -119,6 +119,43 @@ class ToolCallingTest {
     }
   }
 
+  @Test
+  void eachOfSeveralChoicesCarriesItsOwnCallsPlainAndStreamed() throws Exception {
+    JsonObject body = request(named("get_weather"), 1.0, false).put("n", 2);
+    JsonArray choices = post(body).getJsonArray("choices");
+    assertEquals(2, choices.size());
+    for (int i = 0; i < 2; i++) {
+      JsonObject choice = choices.getJsonObject(i);
+      assertEquals(i, choice.getInteger("index"));
+      assertEquals("tool_calls", choice.getString("finish_reason"), choice.encode());
+      JsonArray calls = choice.getJsonObject("message").getJsonArray("tool_calls");
+      assertEquals(1, calls.size(), choice.encode());
+      assertValidCall(calls.getJsonObject(0), Set.of("get_weather"));
+    }
+
+    HttpResponse<String> r =
+        server.get().post("/v1/chat/completions", body.copy().put("stream", true).encode());
+    assertEquals(200, r.statusCode(), r.body());
+    for (int i = 0; i < 2; i++) {
+      StringBuilder own = new StringBuilder();
+      for (String event : r.body().split("\n\n")) {
+        if (event.startsWith("data: {")) {
+          JsonArray cs = new JsonObject(event.substring("data: ".length())).getJsonArray("choices");
+          if (cs != null && !cs.isEmpty() && cs.getJsonObject(0).getInteger("index") == i) {
+            own.append(event).append("\n\n");
+          }
+        }
+      }
+      String[] finish = new String[1];
+      JsonArray streamed = reassemble(own.toString(), finish);
+      assertEquals("tool_calls", finish[0], "choice " + i);
+      assertEquals(
+          withoutIds(choices.getJsonObject(i).getJsonObject("message").getJsonArray("tool_calls")),
+          withoutIds(streamed),
+          "choice " + i + " streamed as it was answered whole (same seed)");
+    }
+  }
+
   /** The tool calls of a stream, reassembled from their deltas as the SDKs do. */
   static JsonArray reassemble(String sse, String[] finish) {
     List<JsonObject> calls = new ArrayList<>();
