@@ -83,7 +83,7 @@ final class TrainCommand implements Callable<Integer> {
       paramLabel = "N",
       description =
           "False captions per image in the CLIP stage, each one edit away from the true one"
-              + " (default: the preset's; 0 for standard, which the shipped model was trained with).")
+              + " (default: 0; needs --clip-objective captions with the standard preset).")
   Integer hardNegatives;
 
   @Option(
@@ -93,7 +93,8 @@ final class TrainCommand implements Callable<Integer> {
           "How the tower is pretrained: captions (CLIP's softmax over one caption per image),"
               + " facts (SigLIP's pairwise sigmoid over short true and false statements) or patches"
               + " (supervised by the scenes: each object's centre patch labelled with its colour,"
-              + " kind and region, each image with its counts) (default: the preset's).")
+              + " kind and region, each image with its counts) (default: patches for standard, as"
+              + " the shipped model was trained; captions for smoke).")
   ClipTextSpec.Objective objective;
 
   @Option(
@@ -127,6 +128,8 @@ final class TrainCommand implements Callable<Integer> {
       spec = spec.withFacts();
     } else if (objective == ClipTextSpec.Objective.PATCHES) {
       spec = spec.withPatches();
+    } else if (objective == ClipTextSpec.Objective.CAPTIONS) {
+      spec = spec.withCaptions();
     }
     if (hardNegatives != null) {
       if (hardNegatives < 0) {
