@@ -2,7 +2,6 @@ package io.llavaserve.engine.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,8 +25,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
   private final PreTokenizer preTokenizer;
   private final TokenDecoder decoder;
   private final AddedTokenMatcher matcher;
-  private final Map<Integer, AddedToken> addedById;
-  private final Map<String, AddedToken> addedByContent;
+  private final PieceTable pieces;
   private final PostProcessor postProcessor;
   private final int vocabSize;
   private final int bosId;
@@ -84,10 +82,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
       AddedToken token = LlamaTokenizer.addedToken(t.path("id").asInt(), t);
       byId.put(token.id(), token);
     }
-    this.addedById = Map.copyOf(byId);
-    Map<String, AddedToken> byContent = new HashMap<>();
-    byId.values().forEach(t -> byContent.putIfAbsent(t.content(), t));
-    this.addedByContent = Map.copyOf(byContent);
+    this.pieces = new PieceTable(model, byId.values(), decoder);
     this.matcher = new AddedTokenMatcher(List.copyOf(byId.values()), normalizer::normalize);
     int maxAdded = byId.keySet().stream().mapToInt(Integer::intValue).max().orElse(-1);
     this.vocabSize = Math.max(model.size(), maxAdded + 1);
@@ -157,33 +152,22 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
 
   @Override
   public OptionalInt tokenId(String token) {
-    AddedToken added = addedByContent.get(token);
-    if (added != null) {
-      return OptionalInt.of(added.id());
-    }
-    Integer id = model.id(token);
-    return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    return pieces.id(token);
   }
 
   @Override
   public String tokenPiece(int id) {
-    AddedToken added = addedById.get(id);
-    return added != null ? added.content() : model.piece(id);
+    return pieces.piece(id);
   }
 
   @Override
   public byte[] tokenBytes(int id) {
-    if (addedById.containsKey(id)) {
-      return null;
-    }
-    String piece = model.piece(id);
-    return piece == null ? null : decoder.bytesOf(piece);
+    return pieces.bytes(id);
   }
 
   @Override
   public boolean isSpecial(int id) {
-    AddedToken added = addedById.get(id);
-    return added != null && added.special();
+    return pieces.isSpecial(id);
   }
 
   private int idOf(String token) {

@@ -32,8 +32,7 @@ public final class LlamaTokenizer implements Tokenizer {
   private final BpeModel model;
   private final SegmentNormalizer normalizer;
   private final TokenDecoder decoder;
-  private final Map<Integer, AddedToken> addedById;
-  private final Map<String, AddedToken> addedByContent;
+  private final PieceTable pieces;
   private final AddedTokenSplitter splitter;
   private final int vocabSize;
   private final int bosId;
@@ -70,10 +69,7 @@ public final class LlamaTokenizer implements Tokenizer {
       int id = Integer.parseInt(entry.getKey());
       byId.putIfAbsent(id, addedToken(id, entry.getValue()));
     }
-    this.addedById = Map.copyOf(byId);
-    Map<String, AddedToken> byContent = new HashMap<>();
-    byId.values().forEach(t -> byContent.putIfAbsent(t.content(), t));
-    this.addedByContent = Map.copyOf(byContent);
+    this.pieces = new PieceTable(model, byId.values(), decoder);
     this.splitter = new AddedTokenSplitter(List.copyOf(byId.values()));
     int maxAdded = byId.keySet().stream().mapToInt(Integer::intValue).max().orElse(-1);
     this.vocabSize = Math.max(model.size(), maxAdded + 1);
@@ -211,33 +207,22 @@ public final class LlamaTokenizer implements Tokenizer {
 
   @Override
   public OptionalInt tokenId(String token) {
-    AddedToken added = addedByContent.get(token);
-    if (added != null) {
-      return OptionalInt.of(added.id());
-    }
-    Integer id = model.id(token);
-    return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    return pieces.id(token);
   }
 
   @Override
   public String tokenPiece(int id) {
-    AddedToken added = addedById.get(id);
-    return added != null ? added.content() : model.piece(id);
+    return pieces.piece(id);
   }
 
   @Override
   public boolean isSpecial(int id) {
-    AddedToken added = addedById.get(id);
-    return added != null && added.special();
+    return pieces.isSpecial(id);
   }
 
   @Override
   public byte[] tokenBytes(int id) {
-    if (addedById.containsKey(id)) {
-      return null;
-    }
-    String piece = model.piece(id);
-    return piece == null ? null : decoder.bytesOf(piece);
+    return pieces.bytes(id);
   }
 
   private int idOf(String token) {
