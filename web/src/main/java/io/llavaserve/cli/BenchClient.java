@@ -13,4 +13,18 @@ interface BenchClient<R> extends AutoCloseable {
 
   @Override
   default void close() {}
+
+  /** A JSON POST of {@code body} to {@code uri}, with a bearer key when one is given. */
+  static java.net.http.HttpRequest.Builder post(
+      java.net.URI uri, String body, String apiKey, java.time.Duration timeout) {
+    java.net.http.HttpRequest.Builder request =
+        java.net.http.HttpRequest.newBuilder(uri)
+            .timeout(timeout)
+            .header("Content-Type", "application/json")
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body));
+    if (apiKey != null) {
+      request.header("Authorization", "Bearer " + apiKey);
+    }
+    return request;
+  }
 }

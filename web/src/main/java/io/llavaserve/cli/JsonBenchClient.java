@@ -44,13 +44,7 @@ final class JsonBenchClient implements BenchClient<String> {
    */
   BenchStats.Trace send(String body, Duration giveUpAfter) throws Exception {
     HttpRequest.Builder request =
-        HttpRequest.newBuilder(uri)
-            .timeout(giveUpAfter != null ? giveUpAfter : timeout)
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body));
-    if (apiKey != null) {
-      request.header("Authorization", "Bearer " + apiKey);
-    }
+        BenchClient.post(uri, body, apiKey, giveUpAfter != null ? giveUpAfter : timeout);
     BenchStats.Recorder trace = new BenchStats.Recorder();
     HttpResponse<String> response;
     try {

@@ -53,14 +53,7 @@ final class SseBenchClient implements BenchClient<String> {
    */
   BenchStats.Trace send(String body, int cutAfter) throws Exception {
     HttpRequest.Builder request =
-        HttpRequest.newBuilder(uri)
-            .timeout(timeout)
-            .header("Content-Type", "application/json")
-            .header("Accept", "text/event-stream")
-            .POST(HttpRequest.BodyPublishers.ofString(body));
-    if (apiKey != null) {
-      request.header("Authorization", "Bearer " + apiKey);
-    }
+        BenchClient.post(uri, body, apiKey, timeout).header("Accept", "text/event-stream");
     BenchStats.Recorder trace = new BenchStats.Recorder();
     HttpResponse<Stream<String>> response =
         http.send(request.build(), HttpResponse.BodyHandlers.ofLines());

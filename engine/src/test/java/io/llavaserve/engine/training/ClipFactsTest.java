@@ -73,19 +73,10 @@ class ClipFactsTest {
         Initializer.values(spec.shapes(vocabulary), spec.config().text().numHiddenLayers(), 5);
     try (StageSession s = new StageSession(Stage.CLIP, spec, vocabulary, 0.0, 1.0, 1)) {
       s.load(TrainingFixture.readBy(Stage.CLIP, values), Map.of());
-      StageSession.StepResult first = null;
-      StageSession.StepResult last = null;
-      for (int step = 0; step < 150; step++) {
-        last =
-            s.clipStep(
-                b,
-                3e-3f,
-                TrainingFixture.corrections(AdamW.BETA1, step),
-                TrainingFixture.corrections(AdamW.BETA2, step));
-        if (first == null) {
-          first = last;
-        }
-      }
+      StageSession.StepResult[] run =
+          TrainingFixture.fit(150, (c1, c2) -> s.clipStep(b, 3e-3f, c1, c2));
+      StageSession.StepResult first = run[0];
+      StageSession.StepResult last = run[1];
       assertTrue(last.loss() < 0.5 * first.loss(), "loss " + first.loss() + " -> " + last.loss());
       assertTrue(last.accuracy() > 0.9, "balanced accuracy " + last.accuracy());
     }

@@ -90,6 +90,23 @@ final class TrainingFixture {
   }
 
   /** Adam's bias correction {@code 1 / (1 - beta^(step + 1))}. */
+  /**
+   * Runs {@code steps} optimisation steps of {@code step} (given the learning-rate corrections of
+   * each step) and returns the first and the last step's results.
+   */
+  static StageSession.StepResult[] fit(
+      int steps, java.util.function.BiFunction<Float, Float, StageSession.StepResult> step) {
+    StageSession.StepResult first = null;
+    StageSession.StepResult last = null;
+    for (int s = 0; s < steps; s++) {
+      last = step.apply(corrections(AdamW.BETA1, s), corrections(AdamW.BETA2, s));
+      if (first == null) {
+        first = last;
+      }
+    }
+    return new StageSession.StepResult[] {first, last};
+  }
+
   static float corrections(float beta, long step) {
     return (float) (1 / (1 - Math.pow(beta, step + 1)));
   }
