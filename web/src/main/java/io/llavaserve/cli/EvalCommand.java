@@ -30,8 +30,6 @@ import picocli.CommandLine.Spec;
         "Score a checkpoint on held-out shapes-world questions (exact match per question type).")
 final class EvalCommand implements Callable<Integer> {
 
-  static final SizeRange SIZES = new SizeRange(64, 1024);
-
   /** Answer budget of a one-word answer; generous, so a rambling answer is scored, not cut. */
   static final int SHORT_ANSWER_TOKENS = 64;
 
@@ -62,6 +60,15 @@ final class EvalCommand implements Callable<Integer> {
   long seed;
 
   @Option(
+      names = "--sides",
+      paramLabel = "MIN-MAX",
+      defaultValue = "64-1024",
+      description =
+          "Range each image side is drawn from, in pixels (width and height independently;"
+              + " e.g. 256-256 for squares only) (default: ${DEFAULT-VALUE}).")
+  String sides;
+
+  @Option(
       names = "--detail",
       description =
           "Also ask for N detailed descriptions, scored by the share of shapes whose"
@@ -75,9 +82,10 @@ final class EvalCommand implements Callable<Integer> {
     if (perType < 1) {
       throw new IllegalArgumentException("--per-type must be >= 1, got " + perType);
     }
+    SizeRange range = parseSides(sides);
     PrintWriter out = command.commandLine().getOut();
     List<Sample> samples =
-        WorldDatasets.evaluationSet(seed, perType, SIZES).stream()
+        WorldDatasets.evaluationSet(seed, perType, range).stream()
             .filter(s -> detail || s.kind() != SampleKind.DETAIL)
             .toList();
     long descriptions = samples.stream().filter(s -> s.kind() == SampleKind.DETAIL).count();
@@ -86,8 +94,8 @@ final class EvalCommand implements Callable<Integer> {
         samples.size() - descriptions,
         descriptions > 0 ? " and " + descriptions + " detailed descriptions" : "",
         seed,
-        SIZES.min(),
-        SIZES.max());
+        range.min(),
+        range.max());
     out.flush();
 
     Path first = model.resolve();
@@ -155,6 +163,25 @@ final class EvalCommand implements Callable<Integer> {
       }
     }
     return scores;
+  }
+
+  /** {@code MIN-MAX} (or one number for a single side) as a size range. */
+  static SizeRange parseSides(String text) {
+    String[] parts = text.strip().split("-", -1);
+    try {
+      if (parts.length == 1) {
+        return SizeRange.square(Integer.parseInt(parts[0].strip()));
+      }
+      if (parts.length == 2) {
+        return new SizeRange(
+            Integer.parseInt(parts[0].strip()), Integer.parseInt(parts[1].strip()));
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--sides: " + e.getMessage(), e);
+    }
+    throw new IllegalArgumentException("--sides must be MIN-MAX in pixels, got '" + text + "'");
   }
 
   private static void printWrong(PrintWriter out, String label, List<EvalScores.Wrong> wrong) {

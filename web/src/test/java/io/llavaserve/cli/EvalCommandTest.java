@@ -78,6 +78,36 @@ class EvalCommandTest {
     assertTrue(run.errorLine().contains("--per-type"), run.err());
   }
 
+  @Test
+  void sidesPickTheImageSizesOfTheHeldOutSet() {
+    Cli.Run run =
+        Cli.run(
+            "eval",
+            "--model",
+            model,
+            "--kv-cache-mb",
+            "16",
+            "--per-type",
+            "1",
+            "--sides",
+            "96-128");
+
+    assertEquals(0, run.exit(), run.err());
+    assertTrue(run.out().contains("sides 96-128 px"), run.out());
+    assertEquals(96, EvalCommand.parseSides("96").min());
+    assertEquals(96, EvalCommand.parseSides("96").max());
+  }
+
+  @Test
+  void sidesOutsideTheWorldOrMalformedAreNamed() {
+    for (String bad : new String[] {"32-128", "128-64", "wide", "1-2-3"}) {
+      Cli.Run run = Cli.run("eval", "--model", model, "--sides", bad);
+
+      assertEquals(2, run.exit(), bad);
+      assertTrue(run.errorLine().contains("--sides"), bad + ": " + run.err());
+    }
+  }
+
   /** The table row whose first cell is {@code first}, split into cells. */
   private static List<String> row(String out, String first) {
     return out.lines()

@@ -6,8 +6,9 @@ import java.util.SplittableRandom;
 
 /**
  * Initial values of every parameter, deterministic in the seed and the name: norms at one, biases
- * at zero, matrices N(0, 1/fan_in) with the residual branches' output projections further scaled by
- * 1/sqrt(2 * layers) (GPT-2's rule, so the residual stream does not grow with depth).
+ * at zero, matrices (the tower's patch convolution among them) N(0, 1/fan_in) with the residual
+ * branches' output projections further scaled by 1/sqrt(2 * layers) (GPT-2's rule, so the residual
+ * stream does not grow with depth).
  */
 final class Initializer {
 
@@ -44,7 +45,12 @@ final class Initializer {
       return v;
     }
     double std;
-    if (shape.length < 2 || name.contains("embedding") || name.contains("embed_tokens")) {
+    if (name.endsWith("patch_embedding.weight")) {
+      // A convolution [hidden, channels, patch, patch]: fan-in over all of a patch's pixels, so a
+      // patch's embedding starts at the scale of the learned positions added to it rather than
+      // drowning them.
+      std = 1.0 / Math.sqrt(count / shape[0]);
+    } else if (shape.length < 2 || name.contains("embedding") || name.contains("embed_tokens")) {
       long width = shape[shape.length - 1];
       // The tower's learned positions start strong enough to tell patches apart after its first
       // LayerNorm, so where a shape is can be read from the first step.

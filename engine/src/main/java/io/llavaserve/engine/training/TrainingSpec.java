@@ -27,13 +27,13 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
   }
 
   /**
-   * The shipped default: a 256 px tower with 32 px patches (64 image positions), 4 layers of 192
+   * The shipped default: a 128 px tower with 16 px patches (64 image positions), 4 layers of 192
    * wide, pretrained on the scenes' patch labels ({@link ClipTextSpec.Objective#PATCHES}); a
    * decoder of 4 layers, 256 wide with 4 heads; tied embeddings over LLaMA's vocabulary.
    */
   public static TrainingSpec standard() {
     return new TrainingSpec(
-        spec(192, 768, 4, 3, 256, 32, 256, 704, 4, 4, DType.F16),
+        spec(192, 768, 4, 3, 128, 16, 256, 704, 4, 4, DType.F16),
         new ClipTextSpec(128, 2, 2, 40, 128, 0, ClipTextSpec.Objective.PATCHES));
   }
 
@@ -50,10 +50,10 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
    */
   public static java.util.List<StagePlan> standardPlan() {
     return java.util.List.of(
-        new StagePlan(Stage.CLIP, 3000, 32, 1e-3, 300),
+        new StagePlan(Stage.CLIP, 5000, 32, 1e-3, 300),
         new StagePlan(Stage.TEXT, 500, 16, 1e-3, 50),
         new StagePlan(Stage.ALIGN, 400, 16, 2e-3, 40),
-        new StagePlan(Stage.INSTRUCT, 2000, 16, 1e-3, 100));
+        new StagePlan(Stage.INSTRUCT, 2500, 16, 1e-3, 100));
   }
 
   /** A few dozen steps per stage of {@link #smoke()}: a CI-sized run whose loss falls. */

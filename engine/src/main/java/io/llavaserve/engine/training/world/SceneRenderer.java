@@ -27,7 +27,25 @@ public final class SceneRenderer {
 
   /** The scene as interleaved 8-bit RGB, row-major. */
   public static RgbImage render(Scene scene) {
-    BufferedImage image = paint(scene);
+    return rgb(paint(scene, 1.0));
+  }
+
+  /**
+   * The scene drawn at a reduced scale so that neither side exceeds {@code maxSide} (the aspect
+   * ratio kept, each side at least one pixel), or at full size when it already fits: what a scene
+   * looks like after a downscale, for a fraction of the pixels. Training draws its images this way
+   * at twice the tower's resolution, so the preprocessing's bicubic resize still sees every edge
+   * anti-aliased at a finer scale than it keeps.
+   */
+  public static RgbImage render(Scene scene, int maxSide) {
+    if (maxSide < 1) {
+      throw new IllegalArgumentException("maxSide must be >= 1, got " + maxSide);
+    }
+    int longer = Math.max(scene.width(), scene.height());
+    return rgb(paint(scene, longer <= maxSide ? 1.0 : (double) maxSide / longer));
+  }
+
+  private static RgbImage rgb(BufferedImage image) {
     int[] argb = ((DataBufferInt) image.getRaster().getDataBuffer()).getData();
     byte[] rgb = new byte[argb.length * 3];
     for (int i = 0; i < argb.length; i++) {
@@ -35,7 +53,7 @@ public final class SceneRenderer {
       rgb[3 * i + 1] = (byte) (argb[i] >> 8);
       rgb[3 * i + 2] = (byte) argb[i];
     }
-    return new RgbImage(scene.width(), scene.height(), rgb);
+    return new RgbImage(image.getWidth(), image.getHeight(), rgb);
   }
 
   /** The scene as a lossless PNG. */
@@ -71,15 +89,23 @@ public final class SceneRenderer {
   }
 
   private static BufferedImage paint(Scene scene) {
-    BufferedImage image =
-        new BufferedImage(scene.width(), scene.height(), BufferedImage.TYPE_INT_RGB);
+    return paint(scene, 1.0);
+  }
+
+  private static BufferedImage paint(Scene scene, double scale) {
+    int width = Math.max(1, (int) Math.round(scene.width() * scale));
+    int height = Math.max(1, (int) Math.round(scene.height() * scale));
+    BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     try {
       g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
       g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
       g.setRenderingHint(RenderingHints.KEY_STROKE_CONTROL, RenderingHints.VALUE_STROKE_PURE);
       g.setColor(new Color(scene.background()));
-      g.fillRect(0, 0, scene.width(), scene.height());
+      g.fillRect(0, 0, width, height);
+      if (scale != 1.0) {
+        g.scale((double) width / scene.width(), (double) height / scene.height());
+      }
       for (PlacedShape shape : scene.shapes()) {
         g.setColor(new Color(shape.rgb()));
         g.fill(ShapeOutline.of(shape));
