@@ -16,6 +16,8 @@ import com.openai.models.chat.completions.ChatCompletionMessageToolCall;
 import com.openai.models.chat.completions.ChatCompletionTool;
 import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
 import com.openai.models.chat.completions.ChatCompletionToolMessageParam;
+import com.openai.models.chat.completions.StructuredChatCompletion;
+import com.openai.models.chat.completions.StructuredChatCompletionCreateParams;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
@@ -142,6 +144,53 @@ class OpenAiSdkTest {
     ChatCompletion second = client.chat().completions().create(answer);
     assertTrue(
         second.usage().orElseThrow().promptTokens() > first.usage().orElseThrow().promptTokens());
+  }
+
+  /** A shape as the SDK's structured-output helper turns a class into a strict JSON schema. */
+  public static class Sighting {
+    public enum Hue {
+      RED,
+      GREEN,
+      BLUE
+    }
+
+    public enum Side {
+      LEFT,
+      RIGHT
+    }
+
+    public static class Place {
+      public Side side;
+      public boolean near;
+    }
+
+    public Hue color;
+    public boolean present;
+    public Place where;
+    public List<Hue> others;
+  }
+
+  @Test
+  void structuredOutputThroughTheSdksClassHelper() {
+    // The SDK derives a strict schema from the class (every field required, no extra ones) and
+    // parses the answer back into it: a random model, constrained, must still give a valid one.
+    for (long seed = 1; seed <= 3; seed++) {
+      StructuredChatCompletionCreateParams<Sighting> ask =
+          ChatCompletionCreateParams.builder()
+              .model(TestServer.MODEL_ID)
+              .addUserMessage("What do you see?")
+              .responseFormat(Sighting.class)
+              .maxCompletionTokens(400)
+              .temperature(1.0)
+              .seed(seed)
+              .build();
+      StructuredChatCompletion<Sighting> got = client.chat().completions().create(ask);
+      StructuredChatCompletion.Choice<Sighting> choice = got.choices().get(0);
+      assertEquals(ChatCompletion.Choice.FinishReason.STOP, choice.finishReason());
+      Sighting s = choice.message().content().orElseThrow();
+      assertTrue(s.color != null && s.where != null && s.where.side != null, "seed " + seed);
+      assertTrue(s.others != null && s.others.stream().allMatch(java.util.Objects::nonNull));
+    }
   }
 
   @Test
