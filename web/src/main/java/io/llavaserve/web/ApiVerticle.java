@@ -263,7 +263,7 @@ final class ApiVerticle extends AbstractVerticle {
     if (batchStore != null) {
       FilesHandler files = new FilesHandler(batchStore.files());
       BatchesHandler batches = new BatchesHandler(batchStore, api.batchRunner());
-      router.post("/v1/files").handler(files::upload);
+      router.post("/v1/files").handler(files::upload).failureHandler(files::uploadFailed);
       router.get("/v1/files").handler(files::list);
       router.get("/v1/files/:id").handler(files::get);
       router.get("/v1/files/:id/content").handler(files::content);

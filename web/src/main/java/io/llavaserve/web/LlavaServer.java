@@ -106,7 +106,9 @@ public final class LlavaServer implements AutoCloseable {
             : ImageUrlFetcher.disabled();
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
     BatchStore batchStore =
-        config.batch() != null ? BatchStore.open(config.batch().dataDir()) : null;
+        config.batch() != null
+            ? BatchStore.open(config.batch().dataDir(), config.batch().disk())
+            : null;
     BatchRunner runner =
         batchStore == null
             ? null

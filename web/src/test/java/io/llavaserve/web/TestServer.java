@@ -9,6 +9,7 @@ import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.web.batchjobs.BatchConfig;
+import io.llavaserve.web.batchjobs.DataDisk;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.ServedModel;
@@ -136,7 +137,12 @@ public final class TestServer implements AutoCloseable {
 
     /** Batch jobs on, keeping their data in {@code dataDir}. */
     public Builder batches(Path dataDir, int maxInFlight) {
-      config.batch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight));
+      return batches(dataDir, maxInFlight, DataDisk.NIO);
+    }
+
+    /** Batch jobs on, keeping their data in {@code dataDir}, written through {@code disk}. */
+    public Builder batches(Path dataDir, int maxInFlight, DataDisk disk) {
+      config.batch(BatchConfig.in(dataDir).withMaxInFlight(maxInFlight).withDisk(disk));
       return this;
     }
 

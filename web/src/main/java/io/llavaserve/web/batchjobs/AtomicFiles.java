@@ -3,9 +3,7 @@ package io.llavaserve.web.batchjobs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /** Durable small-file writes: a reader sees the old content or the new, never a mix. */
@@ -13,35 +11,47 @@ final class AtomicFiles {
 
   private AtomicFiles() {}
 
-  /** Writes a temporary sibling, fsyncs it, renames it over {@code target}, fsyncs the folder. */
-  static void write(Path target, byte[] data) throws IOException {
+  /**
+   * Writes a temporary sibling, fsyncs it, renames it over {@code target}, fsyncs the folder. When
+   * a step fails (a full or read-only disk), {@code target} is as it was and the sibling is gone.
+   */
+  static void write(DataDisk disk, Path target, byte[] data) throws IOException {
     Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
-    try (FileChannel ch =
-        FileChannel.open(
-            tmp,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.TRUNCATE_EXISTING,
-            StandardOpenOption.WRITE)) {
-      ByteBuffer b = ByteBuffer.wrap(data);
-      while (b.hasRemaining()) {
-        ch.write(b);
+    try {
+      try (FileChannel ch =
+          disk.open(
+              tmp,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.TRUNCATE_EXISTING,
+              StandardOpenOption.WRITE)) {
+        ByteBuffer b = ByteBuffer.wrap(data);
+        while (b.hasRemaining()) {
+          ch.write(b);
+        }
+        ch.force(true);
       }
-      ch.force(true);
+      disk.rename(tmp, target);
+    } catch (IOException e) {
+      try {
+        disk.deleteIfExists(tmp);
+      } catch (IOException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
     }
-    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     syncFolder(target.getParent());
   }
 
   /** Moves a file within the data directory atomically and makes the move durable. */
-  static void move(Path from, Path to) throws IOException {
-    sync(from);
-    Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  static void move(DataDisk disk, Path from, Path to) throws IOException {
+    sync(disk, from);
+    disk.rename(from, to);
     syncFolder(to.getParent());
     syncFolder(from.getParent());
   }
 
-  static void sync(Path file) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+  static void sync(DataDisk disk, Path file) throws IOException {
+    try (FileChannel ch = disk.open(file, StandardOpenOption.WRITE)) {
       ch.force(true);
     }
   }

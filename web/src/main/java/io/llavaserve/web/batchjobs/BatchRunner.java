@@ -19,8 +19,10 @@ import java.util.logging.Logger;
  * The life of batch jobs: activates each (checks its input file, reads the results a previous run
  * left, counts), hands its lines to the {@link BatchPump}, writes the results as they come as a
  * group (fsynced, and only then counted), and ends it: completed or cancelled, its results
- * published as files; or failed, when its input or its files cannot be used. One thread owns all of
- * its state and the pump's; engine events and prepared prompts hop onto it.
+ * published as files; or failed, when its input cannot be used or its files cannot be written (a
+ * full or read-only data directory: its running requests are aborted, the results written so far
+ * stay in its folder, and the other jobs go on). One thread owns all of its state and the pump's;
+ * engine events and prepared prompts hop onto it.
  */
 public final class BatchRunner implements AutoCloseable {
 
@@ -117,10 +119,9 @@ public final class BatchRunner implements AutoCloseable {
         return;
       }
     }
-    var dir = store.workDir(id);
-    run.output = ResultLog.open(dir.resolve("output.jsonl"));
-    run.errorLog = ResultLog.open(dir.resolve("errors.jsonl"));
-    runs.put(id, run);
+    runs.put(id, run); // from here a failure closes the logs opened
+    run.output = store.resultLog(id, "output.jsonl");
+    run.errorLog = store.resultLog(id, "errors.jsonl");
     if (job.status() == BatchJob.Status.VALIDATING) {
       job =
           store.save(
@@ -205,6 +206,8 @@ public final class BatchRunner implements AutoCloseable {
     // Fixed ids: finishing again after a crash adopts the same files instead of making new ones.
     String suffix = job.id().substring("batch_".length());
     String out = publish(run.output, "file-out-" + suffix, job.id() + "_output.jsonl");
+    // A job that fails from here on still names the file already published.
+    run.job = job = job.withFiles(out, null);
     String err = publish(run.errorLog, "file-err-" + suffix, job.id() + "_error.jsonl");
     job =
         job.withFiles(out, err)
@@ -223,36 +226,57 @@ public final class BatchRunner implements AutoCloseable {
     return store.files().adopt(log.path(), id, name, "batch_output").id();
   }
 
-  private void fail(JobRun run, List<BatchJob.LineError> errors) throws IOException {
-    store.save(run.job.withErrors(errors).to(BatchJob.Status.FAILED));
+  private void fail(JobRun run, List<BatchJob.LineError> errors) {
     runs.remove(run.job.id());
+    store.end(run.job.withErrors(errors).to(BatchJob.Status.FAILED));
   }
 
   private interface Step {
     void run() throws IOException;
   }
 
-  /** A job whose files cannot be written fails; the others go on. */
+  /** A job whose files cannot be written, or that meets a bug, fails; the others go on. */
   private void guarded(String id, Step step) {
     try {
       step.run();
-    } catch (IOException | RuntimeException e) {
-      LOG.log(Level.SEVERE, "batch " + id + " failed", e);
-      JobRun run = runs.remove(id);
-      if (run != null) {
-        pump.abort(run);
-        try {
-          store.save(
-              run.job
-                  .withErrors(
-                      List.of(
-                          new BatchJob.LineError(
-                              "internal_error", String.valueOf(e.getMessage()), null)))
-                  .to(BatchJob.Status.FAILED));
-        } catch (IOException ignored) {
-          // The state file cannot be written either; the job resumes on the next start.
-        }
+    } catch (RuntimeException | IOException e) {
+      BatchJob.LineError error;
+      if (StorageFailures.is(e)) {
+        LOG.log(Level.SEVERE, "batch " + id + " cannot write its files", e);
+        error =
+            new BatchJob.LineError(
+                "storage_error",
+                "cannot write the job's files in the data directory (batch.data-dir): "
+                    + StorageFailures.describe(e),
+                null);
+      } else {
+        LOG.log(Level.SEVERE, "batch " + id + " failed", e);
+        error = new BatchJob.LineError("internal_error", String.valueOf(e.getMessage()), null);
       }
+      abandon(id, error);
+    }
+  }
+
+  /**
+   * Fails a job that cannot go on: its running requests aborted (their KV blocks free at the next
+   * step), its logs closed as they are. Its end is shown even when the disk cannot take it.
+   */
+  private void abandon(String id, BatchJob.LineError error) {
+    JobRun run = runs.remove(id);
+    BatchJob job;
+    if (run != null) {
+      pump.abort(run);
+      run.closeLogs();
+      job = run.job;
+    } else {
+      // It failed before it ran (its folder could not be made): it must not stay validating.
+      job = store.get(id).filter(j -> j.status().active()).orElse(null);
+      if (job == null) {
+        return;
+      }
+    }
+    if (!store.end(job.withErrors(List.of(error)).to(BatchJob.Status.FAILED))) {
+      LOG.warning("batch " + id + " shows as failed; its state file is written once the disk can");
     }
   }
 
@@ -273,12 +297,13 @@ public final class BatchRunner implements AutoCloseable {
                   pump.abort(run);
                   try {
                     writeResults(run);
-                    run.output.close();
-                    run.errorLog.close();
                   } catch (IOException e) {
-                    LOG.warning("batch " + run.job.id() + ": " + e);
+                    LOG.warning("batch " + run.job.id() + ": " + StorageFailures.describe(e));
+                  } finally {
+                    run.closeLogs();
                   }
                 }
+                store.writeUnsaved();
               })
           .get(10, TimeUnit.SECONDS);
     } catch (Exception e) {

@@ -7,6 +7,7 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -40,7 +41,12 @@ public final class BatchesHandler {
         ctx.vertx()
             .executeBlocking(
                 () -> {
-                  BatchJob saved = store.save(job);
+                  BatchJob saved;
+                  try {
+                    saved = store.save(job);
+                  } catch (IOException e) {
+                    throw StorageFailures.apiError("cannot record the batch", e);
+                  }
                   runner.start(saved.id());
                   return saved.toJson();
                 },

@@ -15,8 +15,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Files under {@code <data-dir>/files}: the content as {@code <id>}, its description as {@code
- * <id>.json}. The description is written last, atomically: a file exists once it has one. Blocking;
- * call it off the event loop.
+ * <id>.json}. The description is written last, atomically: a file exists once it has one; a file
+ * whose description cannot be written (a full or read-only disk) goes back where it came from.
+ * Blocking; call it off the event loop.
  */
 public final class FileStore {
 
@@ -24,11 +25,14 @@ public final class FileStore {
   private static final String ALPHABET =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+  private final DataDisk disk;
   private final Path dir;
   private final Map<String, StoredFile> files = new ConcurrentHashMap<>();
 
-  FileStore(Path dir) throws IOException {
-    this.dir = Files.createDirectories(dir);
+  FileStore(DataDisk disk, Path dir) throws IOException {
+    this.disk = disk;
+    this.dir = dir;
+    disk.createDirectories(dir);
     try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, "file-*.json")) {
       for (Path p : s) {
         StoredFile f = StoredFile.fromJson(new JsonObject(Files.readString(p)));
@@ -57,16 +61,30 @@ public final class FileStore {
       return known;
     }
     Path content = content(id);
-    if (!Files.exists(content)) {
-      AtomicFiles.move(file, content);
+    boolean moved = !Files.exists(content);
+    if (moved) {
+      AtomicFiles.move(disk, file, content);
     } else {
       // Moved before a crash, the description not yet written: the content is already in place.
-      Files.deleteIfExists(file);
+      disk.deleteIfExists(file);
     }
     StoredFile f =
         new StoredFile(
             id, Files.size(content), System.currentTimeMillis() / 1000, filename, purpose);
-    AtomicFiles.write(meta(id), f.toJson().encode().getBytes(StandardCharsets.UTF_8));
+    try {
+      AtomicFiles.write(disk, meta(id), f.toJson().encode().getBytes(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      if (moved) {
+        // Not a file without its description: the content returns (a job's results to its
+        // folder, an upload to be deleted with the request).
+        try {
+          AtomicFiles.move(disk, content, file);
+        } catch (IOException back) {
+          e.addSuppressed(back);
+        }
+      }
+      throw e;
+    }
     files.put(id, f);
     return f;
   }
@@ -93,13 +111,17 @@ public final class FileStore {
     return dir.resolve(id);
   }
 
-  /** Removes a file; false when there is none. */
+  /**
+   * Removes a file; false when there is none. The description goes first: where that fails (a
+   * read-only disk), the file is still there, listed as before.
+   */
   public boolean delete(String id) throws IOException {
-    if (files.remove(id) == null) {
+    if (!files.containsKey(id)) {
       return false;
     }
-    Files.deleteIfExists(meta(id));
-    Files.deleteIfExists(content(id));
+    disk.deleteIfExists(meta(id));
+    files.remove(id);
+    disk.deleteIfExists(content(id));
     AtomicFiles.syncFolder(dir);
     return true;
   }

@@ -7,12 +7,13 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.FileUpload;
 import io.vertx.ext.web.RoutingContext;
+import java.io.IOException;
 import java.nio.file.Path;
 
 /**
  * {@code /v1/files}: multipart uploads (already streamed to the data directory by the body handler)
  * become stored files; listing, describing, downloading and deleting them. Disk work runs on a
- * worker, never on the event loop.
+ * worker, never on the event loop; a data directory that cannot take a write is a 507 naming why.
  */
 public final class FilesHandler {
 
@@ -44,8 +45,28 @@ public final class FilesHandler {
         ctx,
         ctx.vertx()
             .executeBlocking(
-                () -> files.add(Path.of(upload.uploadedFileName()), name, purpose).toJson(),
+                () -> {
+                  try {
+                    return files.add(Path.of(upload.uploadedFileName()), name, purpose).toJson();
+                  } catch (IOException e) {
+                    throw StorageFailures.apiError("cannot store the file", e);
+                  }
+                },
                 false));
+  }
+
+  /**
+   * An upload the body handler could not write (the data directory is full or read-only): a 507
+   * naming the cause; the body handler has deleted what it wrote. Other failures (a body over the
+   * limit) go on to the router's handlers.
+   */
+  public void uploadFailed(RoutingContext ctx) {
+    if (StorageFailures.is(ctx.failure())) {
+      ErrorResponses.send(
+          ctx.response(), StorageFailures.apiError("cannot store the upload", ctx.failure()));
+    } else {
+      ctx.next();
+    }
   }
 
   public void list(RoutingContext ctx) {
@@ -82,7 +103,11 @@ public final class FilesHandler {
           ctx.vertx()
               .executeBlocking(
                   () -> {
-                    files.delete(f.id());
+                    try {
+                      files.delete(f.id());
+                    } catch (IOException e) {
+                      throw StorageFailures.apiError("cannot delete the file", e);
+                    }
                     return new JsonObject()
                         .put("id", f.id())
                         .put("object", "file")

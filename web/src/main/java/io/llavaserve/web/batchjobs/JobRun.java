@@ -10,12 +10,15 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Logger;
 
 /**
  * One active job while it runs: the lines still to submit, the requests running, the result lines
  * gathered since the last write, and its two result logs. Owned by the runner's thread.
  */
 final class JobRun {
+
+  private static final Logger LOG = Logger.getLogger(JobRun.class.getName());
 
   BatchJob job;
   final Deque<InputFile.Line> pending = new ArrayDeque<>();
@@ -62,6 +65,19 @@ final class JobRun {
     outputs.clear();
     errors.clear();
     return true;
+  }
+
+  /** Closes the result logs (those opened); what they hold stays. */
+  void closeLogs() {
+    for (ResultLog log : new ResultLog[] {output, errorLog}) {
+      if (log != null) {
+        try {
+          log.close();
+        } catch (IOException e) {
+          LOG.warning("closing " + log.path() + ": " + e);
+        }
+      }
+    }
   }
 
   /**

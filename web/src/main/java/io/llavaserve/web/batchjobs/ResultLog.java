@@ -16,7 +16,8 @@ import java.util.Set;
  * An append-only JSONL file of results that is also the job's progress record: a request is done
  * once its line is written and fsynced. Opening an existing log cuts off a trailing line that a
  * crash left half written (no newline, or not JSON) and reads the {@code custom_id}s already done,
- * so a resumed job neither loses nor repeats a line.
+ * so a resumed job neither loses nor repeats a line. An append that fails (a full or read-only
+ * disk) is cut back off, so the file holds exactly the lines counted done.
  */
 final class ResultLog implements AutoCloseable {
 
@@ -31,7 +32,7 @@ final class ResultLog implements AutoCloseable {
   }
 
   /** Opens {@code path} for appending, recovering what a crash may have left. */
-  static ResultLog open(Path path) throws IOException {
+  static ResultLog open(DataDisk disk, Path path) throws IOException {
     Set<String> done = new HashSet<>();
     long valid = 0;
     if (Files.exists(path)) {
@@ -50,12 +51,17 @@ final class ResultLog implements AutoCloseable {
         valid = start;
       }
     }
-    FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-    if (ch.size() > valid) {
-      ch.truncate(valid);
-      ch.force(true);
+    FileChannel ch = disk.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    try {
+      if (ch.size() > valid) {
+        ch.truncate(valid);
+        ch.force(true);
+      }
+      ch.position(valid);
+    } catch (IOException e) {
+      ch.close();
+      throw e;
     }
-    ch.position(valid);
     return new ResultLog(path, ch, done);
   }
 
@@ -79,7 +85,10 @@ final class ResultLog implements AutoCloseable {
     return path;
   }
 
-  /** Appends lines and fsyncs once for all of them (a group commit); then they are done. */
+  /**
+   * Appends lines and fsyncs once for all of them (a group commit); then they are done. When the
+   * write or the fsync fails, none of them is done and what was written of them is cut off again.
+   */
   void append(List<JsonObject> lines) throws IOException {
     if (lines.isEmpty()) {
       return;
@@ -89,12 +98,32 @@ final class ResultLog implements AutoCloseable {
       b.append(line.encode()).append('\n');
     }
     ByteBuffer buf = ByteBuffer.wrap(b.toString().getBytes(StandardCharsets.UTF_8));
-    while (buf.hasRemaining()) {
-      channel.write(buf);
+    long end = channel.position();
+    try {
+      while (buf.hasRemaining()) {
+        channel.write(buf);
+      }
+      channel.force(false);
+    } catch (IOException e) {
+      cutBack(end, e);
+      throw e;
     }
-    channel.force(false);
     for (JsonObject line : lines) {
       done.add(line.getString("custom_id"));
+    }
+  }
+
+  /**
+   * Cuts a failed append off (a truncate frees space, so it works on a full disk). Where it fails
+   * too (a read-only disk), the next {@link #open} cuts the torn line.
+   */
+  private void cutBack(long end, IOException failure) {
+    try {
+      channel.truncate(end);
+      channel.position(end);
+      channel.force(false);
+    } catch (IOException e) {
+      failure.addSuppressed(e);
     }
   }
 

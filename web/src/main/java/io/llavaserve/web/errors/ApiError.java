@@ -67,6 +67,14 @@ public final class ApiError extends RuntimeException {
     return new ApiError(503, "service_unavailable", null, "service_unavailable", message, 0);
   }
 
+  /**
+   * 507: the server cannot store what the request asked it to keep (its data directory is full or
+   * read-only); the message names the cause.
+   */
+  public static ApiError storage(String message) {
+    return new ApiError(507, "storage_error", null, "storage_error", message, 0);
+  }
+
   public static ApiError internal(String requestId) {
     return new ApiError(
         500,

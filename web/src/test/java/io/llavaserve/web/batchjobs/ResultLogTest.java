@@ -1,8 +1,10 @@
 package io.llavaserve.web.batchjobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +26,7 @@ class ResultLogTest {
     Path p = dir.resolve("output.jsonl");
     String whole = line("a") + line("b") + line("c");
     Files.writeString(p, whole + line("d").substring(0, 9), StandardCharsets.UTF_8);
-    try (ResultLog log = ResultLog.open(p)) {
+    try (ResultLog log = ResultLog.open(DataDisk.NIO, p)) {
       assertEquals(Set.of("a", "b", "c"), log.done());
       assertEquals(whole, Files.readString(p));
       log.append(List.of(new JsonObject(line("d")), new JsonObject(line("e"))));
@@ -37,15 +39,35 @@ class ResultLogTest {
   void aNewlineEndedLineThatIsNotJsonIsTornToo() throws Exception {
     Path p = dir.resolve("output.jsonl");
     Files.writeString(p, line("a") + "{\"custom_id\":\"b\",\u0000\n" + line("c"));
-    try (ResultLog log = ResultLog.open(p)) {
+    try (ResultLog log = ResultLog.open(DataDisk.NIO, p)) {
       assertEquals(Set.of("a"), log.done());
     }
     assertEquals(line("a"), Files.readString(p));
   }
 
   @Test
+  void anAppendTheDiskCannotTakeIsCutOffAndCountsNothing() throws Exception {
+    Path p = dir.resolve("output.jsonl");
+    FaultyDisk disk = new FaultyDisk();
+    try (ResultLog log = ResultLog.open(disk, p)) {
+      log.append(List.of(new JsonObject(line("a"))));
+      disk.fill(5); // part of the next line fits, then the disk is full
+      IOException e =
+          assertThrows(
+              IOException.class,
+              () -> log.append(List.of(new JsonObject(line("b")), new JsonObject(line("c")))));
+      assertEquals(FaultyDisk.NO_SPACE, e.getMessage());
+      assertEquals(Set.of("a"), log.done());
+      assertEquals(line("a"), Files.readString(p));
+      disk.free();
+      log.append(List.of(new JsonObject(line("b"))));
+    }
+    assertEquals(line("a") + line("b"), Files.readString(p));
+  }
+
+  @Test
   void anEmptyOrMissingLogStartsEmpty() throws Exception {
-    try (ResultLog log = ResultLog.open(dir.resolve("none.jsonl"))) {
+    try (ResultLog log = ResultLog.open(DataDisk.NIO, dir.resolve("none.jsonl"))) {
       assertEquals(0, log.size());
     }
   }
