@@ -70,6 +70,13 @@ public final class TestServer implements AutoCloseable {
     return ckpt;
   }
 
+  /** A server's state once it serves: for transports driven without a server around them. */
+  public static ServerState readyState() {
+    ServerState state = new ServerState();
+    state.ready();
+    return state;
+  }
+
   /** A server over the tiny model written under {@code dir}, set up as {@link Builder} says. */
   public static Builder on(Path dir) {
     return new Builder(dir);

@@ -29,7 +29,8 @@ import java.util.logging.Logger;
  * through the {@link RequestLifecycle} (each a chat completion, always streamed) and writes each
  * one's events as frames tagged with the client's id. Everything here runs on the socket's context.
  * When the socket's write queue is full, every request waits for it to drain before taking its next
- * event; closing the socket aborts every request it runs.
+ * event, and the socket reads no more frames (a client that sends without reading would otherwise
+ * make the server queue answers without bound); closing the socket aborts every request it runs.
  */
 final class SocketSession implements Gate {
 
@@ -239,7 +240,15 @@ final class SocketSession implements Gate {
   private void send(JsonObject frame) {
     if (!closed) {
       socket.writeTextMessage(frame.encode());
+      if (socket.writeQueueFull()) {
+        socket.pause(); // until drained
+      }
     }
+  }
+
+  /** The requests this socket runs now. */
+  int requests() {
+    return running.size();
   }
 
   @Override
@@ -259,5 +268,8 @@ final class SocketSession implements Gate {
     List<Runnable> waiting = new ArrayList<>(drainWaiters);
     drainWaiters.clear();
     waiting.forEach(Runnable::run);
+    if (!closed && !socket.writeQueueFull()) {
+      socket.resume();
+    }
   }
 }
