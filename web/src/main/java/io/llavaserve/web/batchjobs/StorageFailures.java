@@ -2,6 +2,7 @@ package io.llavaserve.web.batchjobs;
 
 import io.llavaserve.web.errors.ApiError;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
@@ -23,6 +24,7 @@ final class StorageFailures {
   /** A failure to write a file: an I/O error, as NIO or Vert.x's file system reports it. */
   static boolean is(Throwable t) {
     return t instanceof IOException
+        || t instanceof UncheckedIOException
         || t instanceof ReadOnlyFileSystemException
         || t instanceof io.vertx.core.file.FileSystemException;
   }
@@ -32,8 +34,9 @@ final class StorageFailures {
    * {@code "<file>: access denied"}.
    */
   static String describe(Throwable t) {
-    if (t instanceof io.vertx.core.file.FileSystemException && t.getCause() != null) {
-      t = t.getCause(); // Vert.x wraps the NIO failure
+    if ((t instanceof io.vertx.core.file.FileSystemException || t instanceof UncheckedIOException)
+        && t.getCause() != null) {
+      t = t.getCause(); // the NIO failure, wrapped
     }
     if (t instanceof FileSystemException e && e.getReason() == null) {
       // These carry only the file names; their type is the reason.
