@@ -5,6 +5,7 @@ import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -12,12 +13,15 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /**
- * CLIP vision tower up to the feature layer, then the multimodal projector: pixels of N images in,
- * image features in the language model's embedding space out, in one session call.
+ * Vision tower (CLIP or SigLIP) up to the feature layer, then the multimodal projector: pixels of N
+ * images in, image features in the language model's embedding space out, in one session call.
  *
  * <p>Layers past {@code vision_feature_layer} are not built at all, and the patch convolution
  * (stride = kernel = patch) is written as a reshape and one matmul, which is exact and lets the CPU
- * build use its fastest kernel.
+ * build use its fastest kernel. The two families share the encoder layers and differ in the
+ * embeddings: CLIP prepends a class token and normalises before the encoder ({@code pre_layrnorm});
+ * SigLIP adds the patch convolution's bias and goes straight into the encoder. Neither tower's
+ * post-layernorm is built: llava reads {@code hidden_states[layer]}, which precede it.
  */
 final class VisionTower {
 
@@ -37,7 +41,7 @@ final class VisionTower {
     int hidden = v.hiddenSize();
     int heads = v.numAttentionHeads();
     int headDim = v.headDim();
-    int tokens = v.numPatches() + 1;
+    int tokens = v.sequenceLength();
     String pre = "vision_tower.vision_model.";
 
     pixels =
@@ -46,31 +50,52 @@ final class VisionTower {
             .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, c, side, side)));
     Operand<org.tensorflow.types.TInt32> n = g.dim(pixels, 0);
 
+    // A valid convolution ignores the pixels past the last whole patch (SigLIP: 384 = 27 * 14 + 6).
+    Operand<TFloat32> covered = pixels;
+    if (grid * p != side) {
+      covered =
+          g.tf.slice(
+              pixels,
+              g.tf.constant(new int[] {0, 0, 0, 0}),
+              g.tf.constant(new int[] {-1, c, grid * p, grid * p}));
+    }
     // Patch embedding: [n, c, grid, p, grid, p] -> [n, grid, grid, c, p, p] -> [n*grid*grid, c*p*p]
     Operand<TFloat32> patches =
         g.reshape(
-            g.transpose(g.reshape(pixels, n, c, grid, p, grid, p), 0, 2, 4, 1, 3, 5),
+            g.transpose(g.reshape(covered, n, c, grid, p, grid, p), 0, 2, 4, 1, 3, 5),
             g.mulDims(n, g.i32(grid * grid)),
             c * p * p);
     Operand<TFloat32> patchW =
         weights.of(
             ckpt.tensor(pre + "embeddings.patch_embedding.weight"), hidden, (long) c * p * p);
-    Operand<TFloat32> embedded =
-        g.reshape(g.linearTransposed(patches, patchW), n, grid * grid, hidden);
-
-    // Prepend the class embedding, add learned positions: [n, tokens, hidden]
-    Operand<TFloat32> cls =
-        weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
-    Operand<TFloat32> clsTiled = g.tf.tile(cls, g.tf.stack(List.of(n, g.i32(1), g.i32(1))));
-    Operand<TFloat32> x = g.concat(1, List.of(clsTiled, embedded));
-    x = g.add(x, weights.of(ckpt.tensor(pre + "embeddings.position_embedding.weight")));
-    x = g.reshape(x, g.mulDims(n, g.i32(tokens)), hidden);
-    x =
-        g.layerNorm(
-            x,
-            weights.of(ckpt.tensor(pre + "pre_layrnorm.weight")),
-            weights.of(ckpt.tensor(pre + "pre_layrnorm.bias")),
-            v.layerNormEps());
+    Operand<TFloat32> projected = g.linearTransposed(patches, patchW);
+    Operand<TFloat32> x;
+    if (v.family() == VisionFamily.CLIP) {
+      Operand<TFloat32> embedded = g.reshape(projected, n, grid * grid, hidden);
+      // Prepend the class embedding, add learned positions: [n, tokens, hidden]
+      Operand<TFloat32> cls =
+          weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
+      Operand<TFloat32> clsTiled = g.tf.tile(cls, g.tf.stack(List.of(n, g.i32(1), g.i32(1))));
+      x = g.concat(1, List.of(clsTiled, embedded));
+      x = g.add(x, weights.of(ckpt.tensor(pre + "embeddings.position_embedding.weight")));
+      x = g.reshape(x, g.mulDims(n, g.i32(tokens)), hidden);
+      x =
+          g.layerNorm(
+              x,
+              weights.of(ckpt.tensor(pre + "pre_layrnorm.weight")),
+              weights.of(ckpt.tensor(pre + "pre_layrnorm.bias")),
+              v.layerNormEps());
+    } else {
+      // Convolution bias, then learned positions: [n, tokens, hidden], no class token, no norm.
+      Operand<TFloat32> embedded =
+          g.reshape(
+              g.add(projected, weights.of(ckpt.tensor(pre + "embeddings.patch_embedding.bias"))),
+              n,
+              tokens,
+              hidden);
+      x = g.add(embedded, weights.of(ckpt.tensor(pre + "embeddings.position_embedding.weight")));
+      x = g.reshape(x, g.mulDims(n, g.i32(tokens)), hidden);
+    }
 
     float scale = (float) (1.0 / Math.sqrt(headDim));
     for (int i = 0; i < config.visionLayersUsed(); i++) {
@@ -120,7 +145,7 @@ final class VisionTower {
       x = g.add(x, h);
     }
 
-    // Select features: drop CLS for the "default" strategy.
+    // Select features: drop the first token (CLS, or SigLIP's first patch) for "default".
     int kept = config.imageSeqLength();
     Operand<TFloat32> selected = g.reshape(x, n, tokens, hidden);
     if (config.dropsClsToken()) {
