@@ -83,6 +83,10 @@ class MakeTinyCommandTest {
       assertEquals(TextFamily.QWEN2, ckpt.config().text().family());
       assertTrue(ckpt.has("vision_tower.vision_model.embeddings.patch_embedding.bias"));
       assertFalse(ckpt.has("vision_tower.vision_model.embeddings.class_embedding"));
+      assertTrue(
+          ServeCommand.describe(ckpt.config())
+              .startsWith("llava: SigLIP tower 32 x 3 layers at 60 px, qwen2 decoder"),
+          ServeCommand.describe(ckpt.config()));
     }
     String pre = Files.readString(siglip.resolve("preprocessor_config.json"));
     assertTrue(pre.contains("SiglipImageProcessor"), pre);
