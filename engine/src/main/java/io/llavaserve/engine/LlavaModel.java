@@ -4,6 +4,7 @@ import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.checkpoint.DType;
 import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageDecoder;
 import io.llavaserve.engine.image.ImageException;
@@ -64,11 +65,18 @@ public final class LlavaModel implements AutoCloseable {
       ChatTemplate template =
           ChatTemplate.forCheckpoint(ckpt.tokenizerConfigJson(), dir.resolve("chat_template.json"));
       Path pre = ckpt.preprocessorConfigJson().orElse(null);
+      int side = cfg.vision().imageSize();
       PreprocessConfig pc =
-          (pre != null && Files.exists(pre)
-                  ? PreprocessConfig.load(pre, cfg.vision().imageSize())
-                  : PreprocessConfig.clipDefaults(cfg.vision().imageSize()))
-              .withPadToSquare(options.padToSquare());
+          pre != null && Files.exists(pre)
+              ? PreprocessConfig.load(pre, side)
+              : cfg.vision().family() == VisionFamily.SIGLIP
+                  ? PreprocessConfig.siglipDefaults(side)
+                  : PreprocessConfig.clipDefaults(side);
+      // Padding to square is LLaVA-1.5's step before CLIPImageProcessor; the option can switch it
+      // off there, and a processor that does not pad (SigLIP's) never starts.
+      if (pc.padToSquare()) {
+        pc = pc.withPadToSquare(options.padToSquare());
+      }
       // AUTO choices follow how the decoder's weights are stored.
       DType stored = ckpt.tensor("language_model.model.layers.0.mlp.down_proj.weight").dtype();
       options =

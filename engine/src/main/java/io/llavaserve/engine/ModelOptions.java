@@ -12,7 +12,8 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param kvCacheBytes memory budget of the KV block pool
  * @param blockSize tokens per KV block
  * @param threads TensorFlow session threading
- * @param padToSquare LLaVA-1.5's pad-to-square before resizing (on by default)
+ * @param padToSquare LLaVA-1.5's pad-to-square before a CLIPImageProcessor resize (on by default; a
+ *     SigLIP processor never pads)
  * @param imageLimits byte and pixel caps checked before an image is decoded
  * @param matmulPrecision element type of the matmul weights
  * @param kernels native or stock TensorFlow kernels for attention and bfloat16 matmuls

@@ -90,6 +90,20 @@ final class InspectCommand implements Callable<Integer> {
           out.resolve("logits.npy"),
           new long[] {e.length(), vocab},
           i -> chunks.get((int) (i / rowsPerChunk))[(int) (i % rowsPerChunk)]);
+      io.llavaserve.engine.config.VisionConfig v = m.config().vision();
+      spec.commandLine()
+          .getErr()
+          .printf(
+              "tower: %s, %d px in %d px patches (%d x %d), layer %d, strategy %s:"
+                  + " %d positions per image%n",
+              v.family().modelType(),
+              side,
+              v.patchSize(),
+              v.patchesPerSide(),
+              v.patchesPerSide(),
+              m.config().visionFeatureLayer(),
+              m.config().visionFeatureSelectStrategy(),
+              m.config().imageSeqLength());
       spec.commandLine()
           .getErr()
           .printf(

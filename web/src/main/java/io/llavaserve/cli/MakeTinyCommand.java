@@ -3,6 +3,7 @@ package io.llavaserve.cli;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.config.TextFamily;
+import io.llavaserve.engine.config.VisionFamily;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -14,8 +15,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "make-tiny",
     description =
-        "Write a small random llava checkpoint (tiny, bench, qwen2, mistral or qwen2-0.5b"
-            + " preset).")
+        "Write a small random llava checkpoint (tiny, bench, qwen2, mistral, qwen2-0.5b or"
+            + " siglip-qwen2 preset).")
 final class MakeTinyCommand implements Callable<Integer> {
 
   /** The presets, each under the name the command line uses. */
@@ -24,7 +25,8 @@ final class MakeTinyCommand implements Callable<Integer> {
     BENCH("bench"),
     QWEN2("qwen2"),
     MISTRAL("mistral"),
-    QWEN2_HALF("qwen2-0.5b");
+    QWEN2_HALF("qwen2-0.5b"),
+    SIGLIP_QWEN2("siglip-qwen2");
 
     final String label;
 
@@ -43,6 +45,7 @@ final class MakeTinyCommand implements Callable<Integer> {
                 .withRopeTheta(1e6);
         case MISTRAL -> TinySpec.tiny().withTextFamily(TextFamily.MISTRAL);
         case QWEN2_HALF -> TinySpec.qwen2Half();
+        case SIGLIP_QWEN2 -> TinySpec.siglipQwen2();
       };
     }
   }
@@ -59,23 +62,36 @@ final class MakeTinyCommand implements Callable<Integer> {
       converter = PresetConverter.class,
       description =
           "tiny | bench | qwen2 (tiny, Qwen2 decoder) | mistral (tiny, Mistral decoder with a"
-              + " 1024-token window) | qwen2-0.5b (Qwen2-0.5B-shaped decoder, bench tower)"
+              + " 1024-token window) | qwen2-0.5b (Qwen2-0.5B-shaped decoder, bench tower) |"
+              + " siglip-qwen2 (tiny, SigLIP tower and Qwen2 decoder as llava-interleave)"
               + " (default: tiny).")
   Preset preset;
+
+  @Option(
+      names = "--vision",
+      converter = VisionConverter.class,
+      paramLabel = "FAMILY",
+      description =
+          "clip | siglip: the vision tower's family, replacing the preset's (SigLIP: features"
+              + " from the last layer, every patch kept, a SiglipImageProcessor config).")
+  VisionFamily vision;
 
   @Spec CommandSpec command;
 
   @Override
   public Integer call() throws Exception {
     TinySpec spec = preset.spec().withSeed(seed);
+    if (vision != null) {
+      spec = spec.withVisionFamily(vision);
+    }
     long start = System.nanoTime();
     TinyCheckpoint.write(out, spec);
     command
         .commandLine()
         .getErr()
         .printf(
-            "wrote %s checkpoint to %s in %.1f s%n",
-            preset.label, out, (System.nanoTime() - start) / 1e9);
+            "wrote %s checkpoint (%s tower) to %s in %.1f s%n",
+            preset.label, spec.visionFamily().modelType(), out, (System.nanoTime() - start) / 1e9);
     return 0;
   }
 
@@ -89,7 +105,21 @@ final class MakeTinyCommand implements Callable<Integer> {
         }
       }
       throw new picocli.CommandLine.TypeConversionException(
-          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, got " + value);
+          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, siglip-qwen2, got " + value);
+    }
+  }
+
+  /** A tower family by its command-line name. */
+  static final class VisionConverter implements picocli.CommandLine.ITypeConverter<VisionFamily> {
+    @Override
+    public VisionFamily convert(String value) {
+      return switch (value) {
+        case "clip" -> VisionFamily.CLIP;
+        case "siglip" -> VisionFamily.SIGLIP;
+        default ->
+            throw new picocli.CommandLine.TypeConversionException(
+                "expected clip or siglip, got " + value);
+      };
     }
   }
 }

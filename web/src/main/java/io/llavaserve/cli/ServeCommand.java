@@ -99,8 +99,9 @@ final class ServeCommand implements Callable<Integer> {
     var v = c.vision();
     return String.format(
         Locale.ROOT,
-        "llava: CLIP tower %d x %d layers at %d px, %s decoder %d x %d layers%s, %d positions per"
+        "llava: %s tower %d x %d layers at %d px, %s decoder %d x %d layers%s, %d positions per"
             + " image",
+        v.family() == io.llavaserve.engine.config.VisionFamily.SIGLIP ? "SigLIP" : "CLIP",
         v.hiddenSize(),
         v.numHiddenLayers(),
         v.imageSize(),

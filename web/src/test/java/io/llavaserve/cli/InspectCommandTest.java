@@ -70,6 +70,12 @@ class InspectCommandTest {
         inspect("--image", image.toString(), "--prompt", "What is this?", "--out", out.toString());
 
     assertEquals(0, run.exit(), run.err());
+    assertTrue(
+        run.err()
+            .contains(
+                "tower: clip_vision_model, 56 px in 14 px patches (4 x 4), layer -2, strategy"
+                    + " default: 16 positions per image"),
+        run.err());
     int[] ids = readIds(out.resolve("prompt_ids.json"));
     assertEquals(1, ids[0], "BOS first");
     assertEquals(1, Arrays.stream(ids).filter(id -> id == IMAGE).count());

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.config.TextFamily;
+import io.llavaserve.engine.config.VisionFamily;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -68,6 +69,78 @@ class MakeTinyCommandTest {
     Cli.Run answer =
         Cli.run("generate", "--model", qwen.toString(), "--prompt", "hello", "--max-tokens", "3");
     assertEquals(0, answer.exit(), answer.err());
+  }
+
+  @Test
+  void siglipPresetWritesTheInterleaveLayoutAndAnswersAboutAnImage() throws Exception {
+    Path siglip = tmp.resolve("siglip");
+    Cli.Run made = Cli.run("make-tiny", "--preset", "siglip-qwen2", "--out", siglip.toString());
+
+    assertEquals(0, made.exit(), made.err());
+    assertTrue(made.err().contains("siglip_vision_model tower"), made.err());
+    try (Checkpoint ckpt = Checkpoint.open(siglip)) {
+      assertEquals(VisionFamily.SIGLIP, ckpt.config().vision().family());
+      assertEquals(TextFamily.QWEN2, ckpt.config().text().family());
+      assertTrue(ckpt.has("vision_tower.vision_model.embeddings.patch_embedding.bias"));
+      assertFalse(ckpt.has("vision_tower.vision_model.embeddings.class_embedding"));
+      assertTrue(
+          ServeCommand.describe(ckpt.config())
+              .startsWith("llava: SigLIP tower 32 x 3 layers at 60 px, qwen2 decoder"),
+          ServeCommand.describe(ckpt.config()));
+    }
+    String pre = Files.readString(siglip.resolve("preprocessor_config.json"));
+    assertTrue(pre.contains("SiglipImageProcessor"), pre);
+    Path image = Cli.png(tmp.resolve("a.png"), 48, 32);
+    Cli.Run answer =
+        Cli.run(
+            "generate",
+            "--model",
+            siglip.toString(),
+            "--image",
+            image.toString(),
+            "--prompt",
+            "What is this?",
+            "--max-tokens",
+            "3");
+    assertEquals(0, answer.exit(), answer.err());
+    Cli.Run inspect =
+        Cli.run(
+            "inspect",
+            "--model",
+            siglip.toString(),
+            "--kv-cache-mb",
+            "4",
+            "--image",
+            image.toString(),
+            "--prompt",
+            "What is this?",
+            "--out",
+            tmp.resolve("inspect").toString());
+    assertEquals(0, inspect.exit(), inspect.err());
+    assertTrue(
+        inspect
+            .err()
+            .contains(
+                "tower: siglip_vision_model, 60 px in 14 px patches (4 x 4), layer -1, strategy"
+                    + " full: 16 positions per image"),
+        inspect.err());
+  }
+
+  @Test
+  void visionFlagSwapsAnyPresetsTower() throws Exception {
+    Path tiny = tmp.resolve("tiny-siglip");
+    Cli.Run made = Cli.run("make-tiny", "--vision", "siglip", "--out", tiny.toString());
+    Cli.Run bad = Cli.run("make-tiny", "--vision", "vit", "--out", tmp.resolve("vit").toString());
+
+    assertEquals(0, made.exit(), made.err());
+    try (Checkpoint ckpt = Checkpoint.open(tiny)) {
+      assertEquals(VisionFamily.SIGLIP, ckpt.config().vision().family());
+      assertEquals(TextFamily.LLAMA, ckpt.config().text().family());
+      assertEquals(16, ckpt.config().imageSeqLength());
+    }
+    assertNotEquals(0, bad.exit());
+    assertTrue(bad.err().contains("vit"), bad.err());
+    assertFalse(Files.exists(tmp.resolve("vit")));
   }
 
   @Test

@@ -7,6 +7,7 @@ import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -81,7 +82,7 @@ public final class LlavaConfigParser {
   /** llava-hf layout. */
   private static Parsed hf(Fields top) throws CheckpointException {
     VisionConfig vision =
-        top.has("vision_config") ? clipVision(top.child("vision_config")) : CLIP_VIT_L_14_336;
+        top.has("vision_config") ? vision(top.child("vision_config")) : CLIP_VIT_L_14_336;
     Fields textFields =
         top.has("text_config") ? top.child("text_config") : top.empty("text_config");
     TextConfig text = textConfig(textFields, top);
@@ -145,7 +146,7 @@ public final class LlavaConfigParser {
           top.has("mm_vision_select_layer") ? "mm_vision_select_layer" : "vision_feature_layer",
           featureLayer + " is outside the tower's " + layers + " layers");
     }
-    int tokens = vision.numPatches() + (strategy.equals("full") ? 1 : 0);
+    int tokens = vision.sequenceLength() - (strategy.equals("full") ? 0 : 1);
     int seqLength = top.integer(seqField, tokens);
     if (seqLength != tokens) {
       throw CheckpointException.field(
@@ -156,7 +157,9 @@ public final class LlavaConfigParser {
               + tokens
               + " features per image ("
               + vision.numPatches()
-              + " patches, strategy "
+              + " patches"
+              + (vision.family().hasClassToken() ? " and a class token" : "")
+              + ", strategy "
               + strategy
               + ")");
     }
@@ -184,25 +187,33 @@ public final class LlavaConfigParser {
         top.file, field, "\"" + declared + "\" is not supported (linear or mlp2x_gelu)");
   }
 
-  /** CLIPVisionConfig's defaults for the fields a given vision_config leaves out. */
-  private static VisionConfig clipVision(Fields v) throws CheckpointException {
-    String type = v.string("model_type", "clip_vision_model");
-    if (!type.equals("clip_vision_model")) {
+  /**
+   * The tower {@code vision_config.model_type} names (CLIP when absent, as LlavaConfig assumes),
+   * with the defaults of its transformers config class for the fields the file leaves out: {@code
+   * CLIPVisionConfig}'s (ViT-B/32 at 224 px, quick_gelu, eps 1e-5) or {@code SiglipVisionConfig}'s
+   * (ViT-B/16 at 224 px, gelu_pytorch_tanh, eps 1e-6).
+   */
+  private static VisionConfig vision(Fields v) throws CheckpointException {
+    String type = v.string("model_type", VisionFamily.CLIP.modelType());
+    VisionFamily family = VisionFamily.of(type);
+    if (family == null) {
       throw CheckpointException.field(
           v.file,
           "vision_config.model_type",
-          "\"" + type + "\" is not supported (clip_vision_model)");
+          "\"" + type + "\" is not supported (clip_vision_model or siglip_vision_model)");
     }
+    boolean siglip = family == VisionFamily.SIGLIP;
     return new VisionConfig(
         v.integer("hidden_size", 768),
         v.integer("intermediate_size", 3072),
         v.integer("num_hidden_layers", 12),
         v.integer("num_attention_heads", 12),
         v.integer("image_size", 224),
-        v.integer("patch_size", 32),
+        v.integer("patch_size", siglip ? 16 : 32),
         v.integer("num_channels", 3),
-        v.number("layer_norm_eps", 1e-5),
-        v.string("hidden_act", "quick_gelu"));
+        v.number("layer_norm_eps", siglip ? 1e-6 : 1e-5),
+        v.string("hidden_act", siglip ? "gelu_pytorch_tanh" : "quick_gelu"),
+        family);
   }
 
   /** The original config names its tower; the dimensions follow from the OpenAI CLIP name. */
@@ -210,6 +221,15 @@ public final class LlavaConfigParser {
     String name = top.string("mm_vision_tower", top.string("vision_tower", null));
     if (name == null) {
       return CLIP_VIT_L_14_336;
+    }
+    if (name.toLowerCase(java.util.Locale.ROOT).contains("siglip")) {
+      throw CheckpointException.field(
+          top.file,
+          top.has("mm_vision_tower") ? "mm_vision_tower" : "vision_tower",
+          "\""
+              + name
+              + "\": SigLIP towers are read from a llava-hf config (vision_config with model_type"
+              + " siglip_vision_model), not from the original LLaVA layout");
     }
     Matcher m = CLIP_TOWER.matcher(name);
     if (!m.find()) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,7 +64,12 @@ public final class TinyCheckpoint {
     Files.createDirectories(outDir);
     LlavaConfig config = spec.toConfig();
     writeConfig(outDir.resolve(Checkpoint.CONFIG), spec, config);
-    writePreprocessorConfig(outDir.resolve(Checkpoint.PREPROCESSOR_CONFIG), spec.imageSize());
+    Path preprocessor = outDir.resolve(Checkpoint.PREPROCESSOR_CONFIG);
+    if (config.vision().family() == VisionFamily.SIGLIP) {
+      writeSiglipPreprocessorConfig(preprocessor, spec.imageSize());
+    } else {
+      writePreprocessorConfig(preprocessor, spec.imageSize());
+    }
     LlamaTokenizer.writeBundledLlamaFiles(outDir);
     List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
     for (Map.Entry<String, long[]> e : WeightShapes.all(config).entrySet()) {
@@ -174,17 +180,30 @@ public final class TinyCheckpoint {
     root.put("torch_dtype", spec.dtype().torchName());
     root.put("transformers_version", "4.36.0.dev0");
     ObjectNode vision = root.putObject("vision_config");
-    vision.put("hidden_act", v.hiddenAct());
-    vision.put("hidden_size", v.hiddenSize());
-    vision.put("image_size", v.imageSize());
-    vision.put("intermediate_size", v.intermediateSize());
-    vision.put("layer_norm_eps", v.layerNormEps());
-    vision.put("model_type", "clip_vision_model");
-    vision.put("num_attention_heads", v.numAttentionHeads());
-    vision.put("num_channels", v.numChannels());
-    vision.put("num_hidden_layers", v.numHiddenLayers());
-    vision.put("patch_size", v.patchSize());
-    vision.put("projection_dim", t.hiddenSize());
+    if (v.family() == VisionFamily.SIGLIP) {
+      // As llava-interleave writes it: hidden_act and layer_norm_eps are left to
+      // SiglipVisionConfig's defaults, and there is no attention-pooling head.
+      vision.put("hidden_size", v.hiddenSize());
+      vision.put("image_size", v.imageSize());
+      vision.put("intermediate_size", v.intermediateSize());
+      vision.put("model_type", v.family().modelType());
+      vision.put("num_attention_heads", v.numAttentionHeads());
+      vision.put("num_hidden_layers", v.numHiddenLayers());
+      vision.put("patch_size", v.patchSize());
+      vision.put("vision_use_head", false);
+    } else {
+      vision.put("hidden_act", v.hiddenAct());
+      vision.put("hidden_size", v.hiddenSize());
+      vision.put("image_size", v.imageSize());
+      vision.put("intermediate_size", v.intermediateSize());
+      vision.put("layer_norm_eps", v.layerNormEps());
+      vision.put("model_type", v.family().modelType());
+      vision.put("num_attention_heads", v.numAttentionHeads());
+      vision.put("num_channels", v.numChannels());
+      vision.put("num_hidden_layers", v.numHiddenLayers());
+      vision.put("patch_size", v.patchSize());
+      vision.put("projection_dim", t.hiddenSize());
+    }
     root.put("vision_feature_layer", config.visionFeatureLayer());
     root.put("vision_feature_select_strategy", config.visionFeatureSelectStrategy());
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
@@ -208,6 +227,27 @@ public final class TinyCheckpoint {
     root.put("resample", 3);
     root.put("rescale_factor", 1.0 / 255);
     root.putObject("size").put("shortest_edge", imageSize);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /**
+   * SiglipImageProcessor settings as llava-interleave ships them: a straight bicubic resize to the
+   * tower's square, no crop, mean and standard deviation 0.5.
+   */
+  private static void writeSiglipPreprocessorConfig(Path file, int imageSize) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("do_normalize", true);
+    root.put("do_rescale", true);
+    root.put("do_resize", true);
+    root.putArray("image_mean").add(0.5).add(0.5).add(0.5);
+    root.put("image_processor_type", "SiglipImageProcessor");
+    root.putArray("image_std").add(0.5).add(0.5).add(0.5);
+    root.put("processor_class", "LlavaProcessor");
+    root.put("resample", 3);
+    root.put("rescale_factor", 1.0 / 255);
+    ObjectNode size = root.putObject("size");
+    size.put("height", imageSize);
+    size.put("width", imageSize);
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
 }

@@ -5,11 +5,13 @@ import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 
 /**
  * Every dimension of a small random LLaVA checkpoint, and how to store it. The constant parts
  * follow llava-1.5 (CLIP tower with quick_gelu, feature layer -2, CLS dropped, GELU MLP projector,
- * LLaMA decoder, {@code <image>} = 32000, {@code <pad>} = 32001).
+ * LLaMA decoder, {@code <image>} = 32000, {@code <pad>} = 32001); a SigLIP tower follows
+ * llava-interleave instead (tanh GELU, LayerNorm epsilon 1e-6, feature layer -1, every patch kept).
  *
  * @param visionHidden tower width
  * @param visionIntermediate tower MLP width
@@ -33,6 +35,8 @@ import io.llavaserve.engine.config.VisionConfig;
  * @param seed seed of the Gaussian weights; each tensor's values depend only on it and the name
  * @param textFamily the decoder's family: LLaMA; Qwen2 (biases on q, k and v); Mistral (a sliding
  *     window of {@link #MISTRAL_SLIDING_WINDOW})
+ * @param visionFamily the tower's family: CLIP, or SigLIP (written as llava-hf's
+ *     llava-interleave-qwen-0.5b writes it, with a SiglipImageProcessor preprocessor config)
  */
 public record TinySpec(
     int visionHidden,
@@ -55,7 +59,8 @@ public record TinySpec(
     WeightNaming naming,
     int shards,
     long seed,
-    TextFamily textFamily) {
+    TextFamily textFamily,
+    VisionFamily visionFamily) {
 
   public static final int IMAGE_TOKEN_INDEX = 32000;
   public static final int PAD_TOKEN_ID = 32001;
@@ -67,6 +72,9 @@ public record TinySpec(
   public TinySpec {
     if (textFamily == null) {
       throw new IllegalArgumentException("textFamily must not be null");
+    }
+    if (visionFamily == null) {
+      throw new IllegalArgumentException("visionFamily must not be null");
     }
     if (shards < 1) {
       throw new IllegalArgumentException("shards must be >= 1, got " + shards);
@@ -93,7 +101,8 @@ public record TinySpec(
         rmsNormEps,
         tiedEmbeddings,
         projector,
-        textFamily);
+        textFamily,
+        visionFamily);
   }
 
   /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
@@ -119,7 +128,8 @@ public record TinySpec(
         WeightNaming.HF,
         1,
         42L,
-        TextFamily.LLAMA);
+        TextFamily.LLAMA,
+        VisionFamily.CLIP);
   }
 
   /**
@@ -148,7 +158,8 @@ public record TinySpec(
         WeightNaming.HF,
         1,
         42L,
-        TextFamily.LLAMA);
+        TextFamily.LLAMA,
+        VisionFamily.CLIP);
   }
 
   /**
@@ -173,6 +184,23 @@ public record TinySpec(
             });
   }
 
+  /**
+   * llava-interleave-qwen-0.5b's architecture, tiny: a SigLIP tower (60 px in 14 px patches, so 4 x
+   * 4 = 16 patches and 4 px unused, as 384 px leaves 6 in 27 x 27 patches) and a Qwen2 decoder
+   * (tied embeddings, rotary base 1e6), features from the last layer with every patch kept.
+   */
+  public static TinySpec siglipQwen2() {
+    return tiny()
+        .with(
+            c -> {
+              c.imageSize = 60;
+              c.visionFamily = VisionFamily.SIGLIP;
+              c.textFamily = TextFamily.QWEN2;
+              c.tiedEmbeddings = true;
+              c.ropeTheta = 1e6;
+            });
+  }
+
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
     return config(
@@ -192,7 +220,8 @@ public record TinySpec(
         rmsNormEps,
         tiedEmbeddings,
         projector,
-        textFamily);
+        textFamily,
+        visionFamily);
   }
 
   private static LlavaConfig config(
@@ -212,7 +241,9 @@ public record TinySpec(
       double rmsNormEps,
       boolean tiedEmbeddings,
       ProjectorKind projector,
-      TextFamily textFamily) {
+      TextFamily textFamily,
+      VisionFamily visionFamily) {
+    boolean siglip = visionFamily == VisionFamily.SIGLIP;
     VisionConfig vision =
         new VisionConfig(
             visionHidden,
@@ -222,8 +253,9 @@ public record TinySpec(
             imageSize,
             patchSize,
             3,
-            1e-5,
-            "quick_gelu");
+            siglip ? 1e-6 : 1e-5,
+            siglip ? "gelu_pytorch_tanh" : "quick_gelu",
+            visionFamily);
     TextConfig text =
         new TextConfig(
                 textHidden,
@@ -249,8 +281,8 @@ public record TinySpec(
         projector,
         "gelu",
         IMAGE_TOKEN_INDEX,
-        -2,
-        "default",
+        siglip ? -1 : -2,
+        siglip ? "full" : "default",
         vision.numPatches(),
         PAD_TOKEN_ID);
   }
@@ -288,6 +320,11 @@ public record TinySpec(
     return with(c -> c.textFamily = textFamily);
   }
 
+  /** This spec's tower as another family (see {@link #visionFamily()}). */
+  public TinySpec withVisionFamily(VisionFamily visionFamily) {
+    return with(c -> c.visionFamily = visionFamily);
+  }
+
   public TinySpec withRopeTheta(double ropeTheta) {
     return with(c -> c.ropeTheta = ropeTheta);
   }
@@ -322,6 +359,7 @@ public record TinySpec(
     int shards;
     long seed;
     TextFamily textFamily;
+    VisionFamily visionFamily;
 
     Copy(TinySpec s) {
       visionHidden = s.visionHidden;
@@ -345,6 +383,7 @@ public record TinySpec(
       shards = s.shards;
       seed = s.seed;
       textFamily = s.textFamily;
+      visionFamily = s.visionFamily;
     }
 
     TinySpec build() {
@@ -369,7 +408,8 @@ public record TinySpec(
           naming,
           shards,
           seed,
-          textFamily);
+          textFamily,
+          visionFamily);
     }
   }
 }

@@ -4,13 +4,16 @@ import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * The tensors a LLaVA forward pass reads, by canonical name, with the shape the config implies.
  * Vision layers past {@link LlavaConfig#visionLayersUsed()} and the tower's post-layernorm are left
- * out: llava never runs them, and checkpoints may omit them.
+ * out: llava never runs them, and checkpoints may omit them. So is a SigLIP tower's
+ * attention-pooling {@code head}, which llava never uses; a checkpoint that holds it loads all the
+ * same.
  */
 public final class WeightShapes {
 
@@ -61,10 +64,16 @@ public final class WeightShapes {
     long p = v.patchSize();
     String e = VISION + "embeddings.";
     m.put(e + "patch_embedding.weight", shape(h, v.numChannels(), p, p));
-    m.put(e + "class_embedding", shape(h));
-    m.put(e + "position_embedding.weight", shape(v.numPatches() + 1, h));
-    m.put(VISION + "pre_layrnorm.weight", shape(h));
-    m.put(VISION + "pre_layrnorm.bias", shape(h));
+    if (v.family() == VisionFamily.CLIP) {
+      m.put(e + "class_embedding", shape(h));
+    } else {
+      m.put(e + "patch_embedding.bias", shape(h));
+    }
+    m.put(e + "position_embedding.weight", shape(v.sequenceLength(), h));
+    if (v.family() == VisionFamily.CLIP) {
+      m.put(VISION + "pre_layrnorm.weight", shape(h));
+      m.put(VISION + "pre_layrnorm.bias", shape(h));
+    }
     for (int i = 0; i < layers; i++) {
       String l = VISION + "encoder.layers." + i + ".";
       for (String proj : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {

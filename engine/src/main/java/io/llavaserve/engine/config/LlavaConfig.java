@@ -4,14 +4,16 @@ package io.llavaserve.engine.config;
  * A LLaVA checkpoint's configuration: vision tower, projector, language model and how the three are
  * joined.
  *
- * @param vision the CLIP tower
+ * @param vision the CLIP or SigLIP tower
  * @param text the decoder
  * @param projector linear (LLaVA-1.0) or two-layer MLP (LLaVA-1.5)
  * @param projectorHiddenAct activation between the MLP projector's layers ({@code gelu})
  * @param imageTokenIndex id of the {@code <image>} placeholder token
  * @param visionFeatureLayer hidden state of the tower that feeds the projector; negative counts
  *     from the end as in Python ({@code -2} is the penultimate layer's output)
- * @param visionFeatureSelectStrategy {@code default} drops the CLS token, {@code full} keeps it
+ * @param visionFeatureSelectStrategy {@code default} drops the tower's first token (CLIP's class
+ *     token; for SigLIP, which has none, its first patch, as transformers does), {@code full} keeps
+ *     every token
  * @param imageSeqLength positions one image occupies in the expanded sequence
  * @param padTokenId padding id, or -1 when the config has none
  */
@@ -43,7 +45,7 @@ public record LlavaConfig(
               + layers
               + " layers");
     }
-    int tokens = vision.numPatches() + (visionFeatureSelectStrategy.equals("full") ? 1 : 0);
+    int tokens = vision.sequenceLength() - (visionFeatureSelectStrategy.equals("full") ? 0 : 1);
     if (imageSeqLength != tokens) {
       throw new IllegalArgumentException(
           "image_seq_length is "
@@ -63,7 +65,10 @@ public record LlavaConfig(
     return visionFeatureLayer < 0 ? states + visionFeatureLayer : visionFeatureLayer;
   }
 
-  /** Whether the CLS token is dropped from the tower's output. */
+  /**
+   * Whether the tower's first output token is dropped: the CLS token for CLIP, the first patch for
+   * SigLIP (transformers' llava slices {@code [:, 1:]} whatever the tower).
+   */
   public boolean dropsClsToken() {
     return visionFeatureSelectStrategy.equals("default");
   }

@@ -5,6 +5,7 @@ import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -12,14 +13,19 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /**
- * CLIP vision tower up to the feature layer, then the multimodal projector: pixels of N images in,
- * image features in the language model's embedding space out, in one session call.
+ * Vision tower (CLIP or SigLIP) up to the feature layer, then the multimodal projector: pixels of N
+ * images in, image features in the language model's embedding space out, in one session call.
  *
  * <p>Layers past {@code vision_feature_layer} are not built at all, and the patch convolution
  * (stride = kernel = patch) is written as a reshape and one matmul, which is exact and lets the CPU
- * build use its fastest kernel.
+ * build use its fastest kernel. The two families share the encoder layers and differ in the
+ * embeddings: CLIP prepends a class token and normalises before the encoder ({@code pre_layrnorm});
+ * SigLIP adds the patch convolution's bias and goes straight into the encoder. Neither tower's
+ * post-layernorm is built: llava reads {@code hidden_states[layer]}, which precede it.
  */
 final class VisionTower {
+
+  private static final String PRE = "vision_tower.vision_model.";
 
   /** pixel_values, [n, channels, size, size]. */
   final Placeholder<TFloat32> pixels;
@@ -32,13 +38,10 @@ final class VisionTower {
     VisionConfig v = config.vision();
     int c = v.numChannels();
     int side = v.imageSize();
-    int p = v.patchSize();
-    int grid = v.patchesPerSide();
     int hidden = v.hiddenSize();
     int heads = v.numAttentionHeads();
     int headDim = v.headDim();
-    int tokens = v.numPatches() + 1;
-    String pre = "vision_tower.vision_model.";
+    int tokens = v.sequenceLength();
 
     pixels =
         g.tf
@@ -46,35 +49,15 @@ final class VisionTower {
             .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, c, side, side)));
     Operand<org.tensorflow.types.TInt32> n = g.dim(pixels, 0);
 
-    // Patch embedding: [n, c, grid, p, grid, p] -> [n, grid, grid, c, p, p] -> [n*grid*grid, c*p*p]
-    Operand<TFloat32> patches =
-        g.reshape(
-            g.transpose(g.reshape(pixels, n, c, grid, p, grid, p), 0, 2, 4, 1, 3, 5),
-            g.mulDims(n, g.i32(grid * grid)),
-            c * p * p);
-    Operand<TFloat32> patchW =
-        weights.of(
-            ckpt.tensor(pre + "embeddings.patch_embedding.weight"), hidden, (long) c * p * p);
-    Operand<TFloat32> embedded =
-        g.reshape(g.linearTransposed(patches, patchW), n, grid * grid, hidden);
-
-    // Prepend the class embedding, add learned positions: [n, tokens, hidden]
-    Operand<TFloat32> cls =
-        weights.of(ckpt.tensor(pre + "embeddings.class_embedding"), 1, 1, hidden);
-    Operand<TFloat32> clsTiled = g.tf.tile(cls, g.tf.stack(List.of(n, g.i32(1), g.i32(1))));
-    Operand<TFloat32> x = g.concat(1, List.of(clsTiled, embedded));
-    x = g.add(x, weights.of(ckpt.tensor(pre + "embeddings.position_embedding.weight")));
-    x = g.reshape(x, g.mulDims(n, g.i32(tokens)), hidden);
-    x =
-        g.layerNorm(
-            x,
-            weights.of(ckpt.tensor(pre + "pre_layrnorm.weight")),
-            weights.of(ckpt.tensor(pre + "pre_layrnorm.bias")),
-            v.layerNormEps());
+    Operand<TFloat32> projected = patchProjection(g, weights, ckpt, v, n, pixels);
+    Operand<TFloat32> x =
+        v.family() == VisionFamily.CLIP
+            ? clipEmbeddings(g, weights, ckpt, v, n, projected)
+            : siglipEmbeddings(g, weights, ckpt, v, n, projected);
 
     float scale = (float) (1.0 / Math.sqrt(headDim));
     for (int i = 0; i < config.visionLayersUsed(); i++) {
-      String l = pre + "encoder.layers." + i + ".";
+      String l = PRE + "encoder.layers." + i + ".";
       Operand<TFloat32> h =
           g.layerNorm(
               x,
@@ -120,7 +103,7 @@ final class VisionTower {
       x = g.add(x, h);
     }
 
-    // Select features: drop CLS for the "default" strategy.
+    // Select features: drop the first token (CLS, or SigLIP's first patch) for "default".
     int kept = config.imageSeqLength();
     Operand<TFloat32> selected = g.reshape(x, n, tokens, hidden);
     if (config.dropsClsToken()) {
@@ -145,6 +128,91 @@ final class VisionTower {
               weights.of(ckpt.tensor(proj + "linear_2.bias")));
     }
     features = g.reshape(y, n, kept, config.text().hiddenSize());
+  }
+
+  /**
+   * The patch convolution without its bias (stride = kernel = patch, so a reshape and one matmul):
+   * pixels [n, c, side, side] -> [n * grid * grid, hidden], patches row-major.
+   */
+  private static Operand<TFloat32> patchProjection(
+      GraphOps g,
+      DeviceWeights weights,
+      Checkpoint ckpt,
+      VisionConfig v,
+      Operand<org.tensorflow.types.TInt32> n,
+      Operand<TFloat32> pixels) {
+    int c = v.numChannels();
+    int p = v.patchSize();
+    int grid = v.patchesPerSide();
+    // A valid convolution ignores the pixels past the last whole patch (SigLIP: 384 = 27 * 14 + 6).
+    Operand<TFloat32> covered = pixels;
+    if (grid * p != v.imageSize()) {
+      covered =
+          g.tf.slice(
+              pixels,
+              g.tf.constant(new int[] {0, 0, 0, 0}),
+              g.tf.constant(new int[] {-1, c, grid * p, grid * p}));
+    }
+    // [n, c, grid, p, grid, p] -> [n, grid, grid, c, p, p] -> [n*grid*grid, c*p*p]
+    Operand<TFloat32> patches =
+        g.reshape(
+            g.transpose(g.reshape(covered, n, c, grid, p, grid, p), 0, 2, 4, 1, 3, 5),
+            g.mulDims(n, g.i32(grid * grid)),
+            c * p * p);
+    Operand<TFloat32> patchW =
+        weights.of(
+            ckpt.tensor(PRE + "embeddings.patch_embedding.weight"),
+            v.hiddenSize(),
+            (long) c * p * p);
+    return g.linearTransposed(patches, patchW);
+  }
+
+  /**
+   * CLIP: the class embedding prepended, learned positions added, then {@code pre_layrnorm}:
+   * [n*grid*grid, hidden] -> [n*tokens, hidden].
+   */
+  private static Operand<TFloat32> clipEmbeddings(
+      GraphOps g,
+      DeviceWeights weights,
+      Checkpoint ckpt,
+      VisionConfig v,
+      Operand<org.tensorflow.types.TInt32> n,
+      Operand<TFloat32> projected) {
+    int hidden = v.hiddenSize();
+    Operand<TFloat32> embedded = g.reshape(projected, n, v.numPatches(), hidden);
+    Operand<TFloat32> cls =
+        weights.of(ckpt.tensor(PRE + "embeddings.class_embedding"), 1, 1, hidden);
+    Operand<TFloat32> clsTiled = g.tf.tile(cls, g.tf.stack(List.of(n, g.i32(1), g.i32(1))));
+    Operand<TFloat32> x = g.concat(1, List.of(clsTiled, embedded)); // [n, tokens, hidden]
+    x = g.add(x, weights.of(ckpt.tensor(PRE + "embeddings.position_embedding.weight")));
+    x = g.reshape(x, g.mulDims(n, g.i32(v.sequenceLength())), hidden);
+    return g.layerNorm(
+        x,
+        weights.of(ckpt.tensor(PRE + "pre_layrnorm.weight")),
+        weights.of(ckpt.tensor(PRE + "pre_layrnorm.bias")),
+        v.layerNormEps());
+  }
+
+  /**
+   * SigLIP: the convolution's bias and learned positions added, no class token and no norm:
+   * [n*grid*grid, hidden] -> [n*tokens, hidden] (tokens = grid * grid).
+   */
+  private static Operand<TFloat32> siglipEmbeddings(
+      GraphOps g,
+      DeviceWeights weights,
+      Checkpoint ckpt,
+      VisionConfig v,
+      Operand<org.tensorflow.types.TInt32> n,
+      Operand<TFloat32> projected) {
+    int hidden = v.hiddenSize();
+    int tokens = v.sequenceLength();
+    Operand<TFloat32> biased =
+        g.add(projected, weights.of(ckpt.tensor(PRE + "embeddings.patch_embedding.bias")));
+    Operand<TFloat32> x =
+        g.add(
+            g.reshape(biased, n, tokens, hidden),
+            weights.of(ckpt.tensor(PRE + "embeddings.position_embedding.weight")));
+    return g.reshape(x, g.mulDims(n, g.i32(tokens)), hidden);
   }
 
   private static Operand<TFloat32> heads(

@@ -3,7 +3,8 @@ package io.llavaserve.engine.image;
 /**
  * LLaVA-1.5's image preprocessing: {@code expand2square} with the mean colour, then transformers'
  * {@code CLIPImageProcessor} (shortest-edge bicubic resize through Pillow, centre crop, rescale,
- * normalise), producing the tower's {@code pixel_values}.
+ * normalise); or {@code SiglipImageProcessor}'s (bicubic resize through Pillow straight to height x
+ * width, rescale, normalise). Either produces the tower's {@code pixel_values}.
  *
  * <p>Stateless after construction and safe to share between threads. CPU-bound: run it off the
  * event loop.
@@ -20,7 +21,10 @@ public final class ImagePreprocessor {
     return config;
   }
 
-  /** The tower input for {@code image}: {@code [3, cropHeight, cropWidth]} float32. */
+  /**
+   * The tower input for {@code image}: {@code [3, height, width]} float32, the crop's size or, with
+   * no crop, the resize's.
+   */
   public PixelValues preprocess(RgbImage image) {
     RgbImage cropped = resizeAndCrop(image);
     int h = cropped.height();
@@ -48,7 +52,7 @@ public final class ImagePreprocessor {
   public RgbImage resizeAndCrop(RgbImage image) {
     RgbImage out = config.padToSquare() ? expandToSquare(image, config.padColour()) : image;
     if (config.doResize()) {
-      int[] size = resizeOutputSize(out.width(), out.height(), config.shortestEdge());
+      int[] size = config.size().outputSize(out.width(), out.height());
       out = PillowResize.bicubic(out, size[0], size[1]);
     }
     if (config.doCenterCrop()) {
@@ -80,18 +84,6 @@ public final class ImagePreprocessor {
       System.arraycopy(image.rgb(), y * w * 3, dst, ((top + y) * side + left) * 3, w * 3);
     }
     return new RgbImage(side, side, dst);
-  }
-
-  /**
-   * transformers' {@code get_resize_output_image_size(size=shortestEdge, default_to_square=False)}:
-   * the short side becomes {@code shortestEdge}, the long side {@code int(shortestEdge * long /
-   * short)}, truncated. Returns {width, height}.
-   */
-  static int[] resizeOutputSize(int width, int height, int shortestEdge) {
-    int shortSide = Math.min(width, height);
-    int longSide = Math.max(width, height);
-    int newLong = (int) ((double) ((long) shortestEdge * longSide) / shortSide);
-    return width <= height ? new int[] {shortestEdge, newLong} : new int[] {newLong, shortestEdge};
   }
 
   /**

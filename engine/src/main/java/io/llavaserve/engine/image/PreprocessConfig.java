@@ -9,27 +9,28 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
- * How an image becomes pixel values for the CLIP tower: transformers' {@code CLIPImageProcessor}
- * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}).
+ * How an image becomes pixel values for the vision tower: transformers' {@code CLIPImageProcessor}
+ * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}), or {@code
+ * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding).
  *
  * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes the
  * pad colour from them in double precision; normalisation narrows them to float32 as transformers
  * does.
  *
- * @param shortestEdge the short side after resizing
- * @param cropHeight rows kept by the centre crop
- * @param cropWidth columns kept by the centre crop
+ * @param size where the resize goes: the short side to a length (CLIP) or an exact size (SigLIP)
+ * @param cropHeight rows kept by the centre crop (unused without it)
+ * @param cropWidth columns kept by the centre crop (unused without it)
  * @param imageMean per-channel mean, RGB order, on the 0..1 scale
  * @param imageStd per-channel standard deviation, RGB order
- * @param rescaleFactor multiplier from 0..255 to the mean's scale, 1/255 for CLIP
+ * @param rescaleFactor multiplier from 0..255 to the mean's scale, 1/255 for CLIP and SigLIP
  * @param padToSquare pad to a square of the mean colour before resizing (LLaVA-1.5)
- * @param doResize resize to {@code shortestEdge}
+ * @param doResize resize to {@code size}
  * @param doCenterCrop crop to {@code cropHeight x cropWidth}
  * @param doRescale multiply by {@code rescaleFactor}
  * @param doNormalize subtract the mean and divide by the standard deviation
  */
 public record PreprocessConfig(
-    int shortestEdge,
+    Size size,
     int cropHeight,
     int cropWidth,
     double[] imageMean,
@@ -46,10 +47,77 @@ public record PreprocessConfig(
 
   public static final double[] CLIP_STD = {0.26862954, 0.26130258, 0.27577711};
 
+  /** SiglipImageProcessor's normalisation statistics (ImageNet's "standard" 0.5). */
+  public static final double[] SIGLIP_MEAN = {0.5, 0.5, 0.5};
+
+  public static final double[] SIGLIP_STD = {0.5, 0.5, 0.5};
+
+  /** {@code image_processor_type} of the processor that resizes straight to height x width. */
+  public static final String SIGLIP_PROCESSOR = "SiglipImageProcessor";
+
+  /**
+   * The target of the resize, as transformers' {@code size} dict gives it: either {@code
+   * {"shortest_edge": n}} (the short side becomes n, the aspect ratio kept) or {@code {"height": h,
+   * "width": w}} (exactly that size). The unused form's fields are 0.
+   *
+   * @param shortestEdge the short side after resizing, or 0
+   * @param height rows after resizing, or 0
+   * @param width columns after resizing, or 0
+   */
+  public record Size(int shortestEdge, int height, int width) {
+
+    public Size {
+      boolean edge = shortestEdge > 0 && height == 0 && width == 0;
+      boolean exact = shortestEdge == 0 && height > 0 && width > 0;
+      if (!edge && !exact) {
+        throw new IllegalArgumentException(
+            "size must be a positive shortest_edge or a positive height and width, got "
+                + "shortest_edge "
+                + shortestEdge
+                + ", height "
+                + height
+                + ", width "
+                + width);
+      }
+    }
+
+    public static Size shortestEdge(int n) {
+      return new Size(n, 0, 0);
+    }
+
+    public static Size exact(int height, int width) {
+      return new Size(0, height, width);
+    }
+
+    /** Whether the resize keeps the aspect ratio (a {@code shortest_edge} size). */
+    public boolean keepsAspectRatio() {
+      return shortestEdge > 0;
+    }
+
+    /**
+     * {width, height} for an image of {@code width x height}. A shortest edge follows transformers'
+     * {@code get_resize_output_image_size(default_to_square=False)}: the short side becomes {@code
+     * shortestEdge}, the long side {@code int(shortestEdge * long / short)}, truncated.
+     */
+    int[] outputSize(int width, int height) {
+      if (!keepsAspectRatio()) {
+        return new int[] {this.width, this.height};
+      }
+      int shortSide = Math.min(width, height);
+      int longSide = Math.max(width, height);
+      int newLong = (int) ((double) ((long) shortestEdge * longSide) / shortSide);
+      return width <= height
+          ? new int[] {shortestEdge, newLong}
+          : new int[] {newLong, shortestEdge};
+    }
+  }
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public PreprocessConfig {
-    positive("size.shortest_edge", shortestEdge);
+    if (size == null) {
+      throw new IllegalArgumentException("size must not be null");
+    }
     positive("crop_size.height", cropHeight);
     positive("crop_size.width", cropWidth);
     imageMean = threeChannels("image_mean", imageMean);
@@ -68,25 +136,58 @@ public record PreprocessConfig(
   /** LLaVA-1.5 with a CLIP tower of input side {@code size}: pad, resize, crop to {@code size}. */
   public static PreprocessConfig clipDefaults(int size) {
     return new PreprocessConfig(
-        size, size, size, CLIP_MEAN, CLIP_STD, 1.0 / 255, true, true, true, true, true);
+        Size.shortestEdge(size),
+        size,
+        size,
+        CLIP_MEAN,
+        CLIP_STD,
+        1.0 / 255,
+        true,
+        true,
+        true,
+        true,
+        true);
+  }
+
+  /**
+   * SiglipImageProcessor for a SigLIP tower of input side {@code size}: a bicubic resize straight
+   * to {@code size x size}, whatever the aspect ratio, then rescale and normalise with mean and
+   * standard deviation 0.5; no padding and no crop.
+   */
+  public static PreprocessConfig siglipDefaults(int size) {
+    return new PreprocessConfig(
+        Size.exact(size, size),
+        size,
+        size,
+        SIGLIP_MEAN,
+        SIGLIP_STD,
+        1.0 / 255,
+        false,
+        true,
+        false,
+        true,
+        true);
   }
 
   /**
    * Reads a checkpoint's {@code preprocessor_config.json}, falling back to {@link
-   * #clipDefaults(int)} when the file does not exist and for every key it lacks. Accepts both the
-   * old form ({@code "size": 336, "crop_size": 336}) and the current one ({@code "size":
-   * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). Padding to square is on;
-   * turn it off with {@link #withPadToSquare(boolean)}.
+   * #clipDefaults(int)} when the file does not exist. Its {@code image_processor_type} picks the
+   * processor whose defaults fill in every key it lacks: {@code SiglipImageProcessor} ({@link
+   * #siglipDefaults(int)}: {@code size} must be {@code {"height", "width"}}, crop keys are ignored
+   * as that processor ignores them), anything else CLIPImageProcessor, whose file may take the old
+   * form ({@code "size": 336, "crop_size": 336}) or the current one ({@code "size":
+   * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). Padding to square is on
+   * for CLIP, off for SigLIP; {@link #withPadToSquare(boolean)} changes it.
    *
-   * @param visionImageSize the tower's {@code image_size}; the crop must produce it
+   * @param visionImageSize the tower's {@code image_size}; the crop (or SigLIP's resize) must
+   *     produce it
    * @throws IllegalArgumentException naming the key when the file asks for something this
-   *     preprocessor does not do or its crop does not fit the tower
+   *     preprocessor does not do or its output does not fit the tower
    * @throws UncheckedIOException when the file exists but cannot be read or parsed
    */
   public static PreprocessConfig load(Path preprocessorConfigJson, int visionImageSize) {
-    PreprocessConfig defaults = clipDefaults(visionImageSize);
     if (!Files.exists(preprocessorConfigJson)) {
-      return defaults;
+      return clipDefaults(visionImageSize);
     }
     JsonNode root;
     try {
@@ -99,21 +200,39 @@ public record PreprocessConfig(
       throw new IllegalArgumentException(
           "preprocessor_config.json: resample " + resample + " is not supported, only 3 (bicubic)");
     }
-    int shortestEdge = shortestEdge(root.get("size"), visionImageSize);
-    int[] crop = cropSize(root.get("crop_size"), visionImageSize);
+    boolean siglip = SIGLIP_PROCESSOR.equals(root.path("image_processor_type").asText(null));
+    PreprocessConfig defaults =
+        siglip ? siglipDefaults(visionImageSize) : clipDefaults(visionImageSize);
+    Size size = size(root.get("size"), defaults.size(), siglip);
+    int[] crop =
+        siglip
+            ? new int[] {visionImageSize, visionImageSize}
+            : cropSize(root.get("crop_size"), visionImageSize);
     PreprocessConfig config =
         new PreprocessConfig(
-            shortestEdge,
+            size,
             crop[0],
             crop[1],
             doubles(root, "image_mean", defaults.imageMean()),
             doubles(root, "image_std", defaults.imageStd()),
             root.path("rescale_factor").asDouble(defaults.rescaleFactor()),
-            true,
+            !siglip,
             root.path("do_resize").asBoolean(true),
-            root.path("do_center_crop").asBoolean(true),
+            !siglip && root.path("do_center_crop").asBoolean(true),
             root.path("do_rescale").asBoolean(true),
             root.path("do_normalize").asBoolean(true));
+    if (config.doResize()
+        && !config.doCenterCrop()
+        && !size.keepsAspectRatio()
+        && (size.height() != visionImageSize || size.width() != visionImageSize)) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: size "
+              + size.height()
+              + " x "
+              + size.width()
+              + " does not match vision_config.image_size "
+              + visionImageSize);
+    }
     if (config.doCenterCrop()
         && (config.cropHeight() != visionImageSize || config.cropWidth() != visionImageSize)) {
       throw new IllegalArgumentException(
@@ -130,7 +249,7 @@ public record PreprocessConfig(
   /** This configuration with LLaVA's pad-to-square step switched on or off. */
   public PreprocessConfig withPadToSquare(boolean pad) {
     return new PreprocessConfig(
-        shortestEdge,
+        size,
         cropHeight,
         cropWidth,
         imageMean,
@@ -165,7 +284,7 @@ public record PreprocessConfig(
   @Override
   public boolean equals(Object o) {
     return o instanceof PreprocessConfig p
-        && shortestEdge == p.shortestEdge
+        && size.equals(p.size)
         && cropHeight == p.cropHeight
         && cropWidth == p.cropWidth
         && Arrays.equals(imageMean, p.imageMean)
@@ -182,7 +301,7 @@ public record PreprocessConfig(
   public int hashCode() {
     return Arrays.hashCode(
         new Object[] {
-          shortestEdge,
+          size,
           cropHeight,
           cropWidth,
           Arrays.hashCode(imageMean),
@@ -198,8 +317,8 @@ public record PreprocessConfig(
 
   @Override
   public String toString() {
-    return "PreprocessConfig[shortestEdge="
-        + shortestEdge
+    return "PreprocessConfig[size="
+        + size
         + ", crop="
         + cropHeight
         + "x"
@@ -223,18 +342,33 @@ public record PreprocessConfig(
         + "]";
   }
 
-  private static int shortestEdge(JsonNode size, int fallback) {
+  /**
+   * The {@code size} key: {@code {"height", "width"}} for either processor; for CLIPImageProcessor
+   * also {@code {"shortest_edge": n}} or a bare integer n, which means the same.
+   */
+  private static Size size(JsonNode size, Size fallback, boolean siglip) {
     if (size == null || size.isNull()) {
       return fallback;
     }
+    if (size.isObject() && size.has("height") && size.has("width")) {
+      return Size.exact(size.get("height").asInt(), size.get("width").asInt());
+    }
+    if (siglip) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: SiglipImageProcessor's size must be {\"height\": h,"
+              + " \"width\": w}, got "
+              + size);
+    }
     if (size.isInt()) {
-      return size.asInt();
+      return Size.shortestEdge(size.asInt());
     }
     if (size.has("shortest_edge")) {
-      return size.get("shortest_edge").asInt();
+      return Size.shortestEdge(size.get("shortest_edge").asInt());
     }
     throw new IllegalArgumentException(
-        "preprocessor_config.json: size must be an integer or {\"shortest_edge\": n}, got " + size);
+        "preprocessor_config.json: size must be an integer, {\"shortest_edge\": n} or"
+            + " {\"height\": h, \"width\": w}, got "
+            + size);
   }
 
   /** {height, width}. */

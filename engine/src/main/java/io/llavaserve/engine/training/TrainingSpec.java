@@ -143,7 +143,8 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         WeightNaming.HF,
         1,
         0L,
-        io.llavaserve.engine.config.TextFamily.LLAMA);
+        io.llavaserve.engine.config.TextFamily.LLAMA,
+        io.llavaserve.engine.config.VisionFamily.CLIP);
   }
 
   /**

@@ -337,6 +337,47 @@ class CheckpointTest {
     openFails(d, "model.layers.0.self_attn.q_proj.weight", Q0);
   }
 
+  /**
+   * A SigLIP tower written as llava-hf writes llava-interleave: a biased patch convolution, one
+   * position per patch, no class embedding or pre-norm, and a SiglipImageProcessor config.
+   */
+  @Test
+  void siglipSpecWritesSiglipTensorsConfigAndProcessor() throws Exception {
+    Path d = TinyCheckpoint.write(dir.resolve("siglip"), TinySpec.siglipQwen2());
+    String e = "vision_tower.vision_model.embeddings.";
+    try (Checkpoint c = Checkpoint.open(d)) {
+      assertEquals(TinySpec.siglipQwen2().toConfig(), c.config());
+      assertEquals(io.llavaserve.engine.config.VisionFamily.SIGLIP, c.config().vision().family());
+      assertEquals(16, c.config().imageSeqLength(), "60 // 14 = 4 per side, every patch kept");
+      assertArrayEquals(new long[] {32}, c.tensor(e + "patch_embedding.bias").shape());
+      assertArrayEquals(new long[] {16, 32}, c.tensor(e + "position_embedding.weight").shape());
+      assertTrue(c.has("vision_tower.vision_model.post_layernorm.weight"));
+      assertFalse(c.has(e + "class_embedding"));
+      assertFalse(c.has("vision_tower.vision_model.pre_layrnorm.weight"));
+    }
+    String config = Files.readString(d.resolve("config.json"));
+    assertTrue(config.contains("\"siglip_vision_model\""), config);
+    assertTrue(config.contains("\"vision_use_head\" : false"), config);
+    assertFalse(config.contains("quick_gelu"), "hidden_act left to SiglipVisionConfig");
+    String pre = Files.readString(d.resolve("preprocessor_config.json"));
+    assertTrue(pre.contains("\"SiglipImageProcessor\""), pre);
+    assertTrue(pre.contains("\"height\" : 60"), pre);
+    assertFalse(pre.contains("crop"), pre);
+  }
+
+  @Test
+  void siglipWithoutThePatchBiasFailsNamingIt() throws Exception {
+    Path d = TinyCheckpoint.write(dir.resolve("bad"), TinySpec.siglipQwen2());
+    String bias = "vision_tower.vision_model.embeddings.patch_embedding.bias";
+    rewrite(
+        d,
+        l -> {
+          l.removeIf(r -> r.name().equals(bias));
+          return l;
+        });
+    openFails(d, bias, "missing");
+  }
+
   @Test
   void configMatchesSpecAndPreprocessorIsClip() throws Exception {
     Path d = tiny();

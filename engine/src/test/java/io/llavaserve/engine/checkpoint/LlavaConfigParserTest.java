@@ -10,6 +10,7 @@ import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -241,10 +242,6 @@ class LlavaConfigParserTest {
     assertTrue(failure("{\"image_seq_length\": 577}").getMessage().contains("image_seq_length"));
     assertTrue(failure("{\"model_type\": \"llava_next\"}").getMessage().contains("model_type"));
     assertTrue(
-        failure("{\"vision_config\": {\"model_type\": \"siglip_vision_model\"}}")
-            .getMessage()
-            .contains("vision_config.model_type"));
-    assertTrue(
         failure("{\"text_config\": {\"hidden_size\": \"big\"}}")
             .getMessage()
             .contains("text_config.hidden_size"));
@@ -261,6 +258,68 @@ class LlavaConfigParserTest {
             .getMessage()
             .contains("mm_hidden_size"));
     assertTrue(failure("[1, 2]").getMessage().contains("not a JSON object"));
+  }
+
+  @Test
+  void llavaInterleaveSiglipConfigGetsSiglipDefaults() throws Exception {
+    LlavaConfig c = LlavaConfigParser.parse(resource("llava-interleave-qwen-0.5b-hf-config.json"));
+    // hidden_act and layer_norm_eps are not in the file: SiglipVisionConfig's defaults.
+    assertEquals(
+        new VisionConfig(
+            1152, 4304, 26, 16, 384, 14, 3, 1e-6, "gelu_pytorch_tanh", VisionFamily.SIGLIP),
+        c.vision());
+    assertEquals(27, c.vision().patchesPerSide(), "384 // 14, the last 6 px unused");
+    assertEquals(729, c.vision().sequenceLength(), "no class token");
+    assertEquals(-1, c.visionFeatureLayer());
+    assertEquals(26, c.visionLayersUsed(), "every layer; post_layernorm is not among them");
+    assertEquals("full", c.visionFeatureSelectStrategy());
+    assertEquals(729, c.imageSeqLength());
+    assertEquals(151646, c.imageTokenIndex());
+    assertEquals(TextFamily.QWEN2, c.text().family());
+  }
+
+  @Test
+  void givenSiglipVisionConfigTakesSiglipVisionConfigDefaults() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json("{\"vision_config\": {\"model_type\": \"siglip_vision_model\"}}"));
+    assertEquals(
+        new VisionConfig(
+            768, 3072, 12, 12, 224, 16, 3, 1e-6, "gelu_pytorch_tanh", VisionFamily.SIGLIP),
+        c.vision());
+    // llava's own defaults still apply: layer -2, "default" drops the first of 196 patches.
+    assertEquals(-2, c.visionFeatureLayer());
+    assertEquals(195, c.imageSeqLength());
+    LlavaConfig full =
+        LlavaConfigParser.parse(
+            json(
+                "{\"vision_config\": {\"model_type\": \"siglip_vision_model\"},"
+                    + " \"vision_feature_select_strategy\": \"full\"}"));
+    assertEquals(196, full.imageSeqLength());
+  }
+
+  @Test
+  void siglipRefusalsNameTheFieldAndTheCount() throws Exception {
+    CheckpointException seq =
+        failure(
+            "{\"vision_config\": {\"model_type\": \"siglip_vision_model\", \"image_size\": 384,"
+                + " \"patch_size\": 14}, \"vision_feature_select_strategy\": \"full\","
+                + " \"image_seq_length\": 730}");
+    assertTrue(seq.getMessage().contains("image_seq_length"), seq.getMessage());
+    assertTrue(seq.getMessage().contains("729 features"), seq.getMessage());
+    assertFalse(seq.getMessage().contains("class token"), seq.getMessage());
+    CheckpointException unknown = failure("{\"vision_config\": {\"model_type\": \"dinov2\"}}");
+    assertTrue(unknown.getMessage().contains("vision_config.model_type"), unknown.getMessage());
+    assertTrue(unknown.getMessage().contains("\"dinov2\""), unknown.getMessage());
+    assertTrue(
+        unknown.getMessage().contains("clip_vision_model or siglip_vision_model"),
+        unknown.getMessage());
+    CheckpointException original =
+        failure(
+            "{\"model_type\": \"llava_llama\","
+                + " \"mm_vision_tower\": \"google/siglip-so400m-patch14-384\"}");
+    assertTrue(original.getMessage().contains("mm_vision_tower"), original.getMessage());
+    assertTrue(original.getMessage().contains("llava-hf"), original.getMessage());
   }
 
   @Test

@@ -6,13 +6,14 @@ import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.config.VisionFamily;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * An independent plain-Java LLaVA forward pass: straight loops over float arrays, written from the
- * Hugging Face modeling code (CLIPVisionModel, LlavaMultiModalProjector, LlamaModel), with no KV
- * cache and no code shared with the graph. Slow, exact, and only for tests.
+ * Hugging Face modeling code (CLIPVisionModel, SiglipVisionModel, LlavaMultiModalProjector,
+ * LlamaModel), with no KV cache and no code shared with the graph. Slow, exact, and only for tests.
  */
 final class ReferenceLlava {
 
@@ -33,28 +34,37 @@ final class ReferenceLlava {
     return ckpt.has(name) ? w(name) : null;
   }
 
-  /** Projected features of one image: pixels CHW -> [image_seq_length * text_hidden]. */
+  /**
+   * Projected features of one image: pixels CHW -> [image_seq_length * text_hidden]. CLIP's
+   * embeddings (CLIPVisionEmbeddings, pre_layrnorm) or SigLIP's (SiglipVisionEmbeddings: a biased
+   * valid convolution, positions, no class token, no norm), then the shared encoder layers.
+   */
   float[] imageFeatures(float[] pixels) throws CheckpointException {
     VisionConfig v = cfg.vision();
+    boolean clip = v.family() == VisionFamily.CLIP;
     int d = v.hiddenSize();
     int p = v.patchSize();
     int grid = v.patchesPerSide();
     int c = v.numChannels();
     int side = v.imageSize();
-    int n = grid * grid + 1;
+    int first = clip ? 1 : 0; // token of the first patch
+    int n = grid * grid + first;
     String pre = "vision_tower.vision_model.";
     float[] conv = w(pre + "embeddings.patch_embedding.weight"); // [d, c, p, p]
-    float[] cls = w(pre + "embeddings.class_embedding");
+    float[] convBias = clip ? null : w(pre + "embeddings.patch_embedding.bias");
     float[] pos = w(pre + "embeddings.position_embedding.weight");
     float[][] x = new float[n][d];
-    for (int o = 0; o < d; o++) {
-      x[0][o] = cls[o] + pos[o];
+    if (clip) {
+      float[] cls = w(pre + "embeddings.class_embedding");
+      for (int o = 0; o < d; o++) {
+        x[0][o] = cls[o] + pos[o];
+      }
     }
     for (int gy = 0; gy < grid; gy++) {
       for (int gx = 0; gx < grid; gx++) {
-        int tok = 1 + gy * grid + gx;
+        int tok = first + gy * grid + gx;
         for (int o = 0; o < d; o++) {
-          double s = 0;
+          double s = convBias == null ? 0 : convBias[o];
           for (int ch = 0; ch < c; ch++) {
             for (int ky = 0; ky < p; ky++) {
               for (int kx = 0; kx < p; kx++) {
@@ -67,9 +77,11 @@ final class ReferenceLlava {
         }
       }
     }
-    x =
-        layerNorm(
-            x, w(pre + "pre_layrnorm.weight"), w(pre + "pre_layrnorm.bias"), v.layerNormEps());
+    if (clip) {
+      x =
+          layerNorm(
+              x, w(pre + "pre_layrnorm.weight"), w(pre + "pre_layrnorm.bias"), v.layerNormEps());
+    }
     for (int i = 0; i < cfg.visionLayersUsed(); i++) {
       String l = pre + "encoder.layers." + i + ".";
       float[][] h =
@@ -87,10 +99,10 @@ final class ReferenceLlava {
       act(v.hiddenAct(), f);
       addInPlace(x, linear(f, w(l + "mlp.fc2.weight"), w(l + "mlp.fc2.bias"), d));
     }
-    int first = cfg.dropsClsToken() ? 1 : 0;
-    float[][] sel = new float[n - first][];
-    for (int i = first; i < n; i++) {
-      sel[i - first] = x[i];
+    int dropped = cfg.dropsClsToken() ? 1 : 0;
+    float[][] sel = new float[n - dropped][];
+    for (int i = dropped; i < n; i++) {
+      sel[i - dropped] = x[i];
     }
     int th = cfg.text().hiddenSize();
     float[][] y =

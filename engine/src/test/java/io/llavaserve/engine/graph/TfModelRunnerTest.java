@@ -56,7 +56,9 @@ class TfModelRunnerTest {
         Arguments.of(
             "mistral",
             TinySpec.tiny().withTextFamily(io.llavaserve.engine.config.TextFamily.MISTRAL),
-            2));
+            2),
+        Arguments.of("siglip-qwen2-2img", TinySpec.siglipQwen2(), 2),
+        Arguments.of("siglip-bf16-1img", TinySpec.siglipQwen2().withDtype(DType.BF16), 1));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -161,6 +163,131 @@ class TfModelRunnerTest {
       for (int t = 0; t < n; t++) {
         assertClose(expected[t], got[t], 1e-4, "logits at position " + t);
       }
+    }
+  }
+
+  /**
+   * A SigLIP tower read as llava-1.5 reads CLIP (penultimate layer, "default"): the first patch is
+   * dropped, as transformers' {@code [:, 1:]} drops it whatever the tower.
+   */
+  @Test
+  void siglipDefaultStrategyDropsTheFirstPatch() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.siglipQwen2());
+    Path config = dir.resolve("config.json");
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(config.toFile());
+    root.put("vision_feature_select_strategy", "default");
+    root.put("vision_feature_layer", -2);
+    root.put("image_seq_length", 15);
+    json.writeValue(config.toFile(), root);
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
+      LlavaConfig cfg = ckpt.config();
+      assertEquals(15, cfg.imageSeqLength());
+      assertEquals(2, cfg.visionLayersUsed());
+      SplittableRandom rnd = new SplittableRandom(4);
+      PixelValues px = randomPixels(cfg, rnd);
+      List<ImageFeatures> features = runner.encodeImages(List.of(px));
+      assertEquals(15 * cfg.text().hiddenSize(), features.get(0).data().length);
+      ReferenceLlava ref = new ReferenceLlava(ckpt);
+      assertClose(ref.imageFeatures(px.data()), features.get(0).data(), 1e-4, "features");
+      int[] ids = promptIds(cfg, rnd, 5, 1);
+      ExpandedPrompt prompt =
+          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      float[][] got = allLogits(runner, prompt, features, 0, prompt.length());
+      float[][] expected = ref.logits(ids, List.of(px.data()));
+      for (int t = 0; t < prompt.length(); t++) {
+        assertClose(expected[t], got[t], 1e-4, "logits at position " + t);
+      }
+    }
+  }
+
+  /**
+   * The pixels past the last whole patch (4 of 60 here, 6 of 384 in SigLIP-so400m/14) do not reach
+   * the features, as a valid convolution never reads them.
+   */
+  @Test
+  void siglipIgnoresThePixelsPastTheLastWholePatch() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.siglipQwen2());
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
+      LlavaConfig cfg = ckpt.config();
+      int side = cfg.vision().imageSize();
+      int covered = cfg.vision().patchesPerSide() * cfg.vision().patchSize();
+      assertTrue(covered < side, "the tiny SigLIP leaves a margin");
+      PixelValues px = randomPixels(cfg, new SplittableRandom(6));
+      float[] edited = px.data().clone();
+      for (int c = 0; c < 3; c++) {
+        for (int y = 0; y < side; y++) {
+          for (int x = 0; x < side; x++) {
+            if (x >= covered || y >= covered) {
+              edited[(c * side + y) * side + x] = 7f;
+            }
+          }
+        }
+      }
+      // One run each: rows of one batch may round differently.
+      float[] original = runner.encodeImages(List.of(px)).get(0).data();
+      float[] margin =
+          runner.encodeImages(List.of(PixelValues.of(3, side, side, edited))).get(0).data();
+      assertClose(original, margin, 0, "features with another margin");
+    }
+  }
+
+  /**
+   * SigLIP checkpoints with {@code vision_use_head} hold an attention-pooling head that llava never
+   * runs: the checkpoint opens, the head never reaches the device, the features do not change.
+   */
+  @Test
+  void siglipPoolingHeadIsToleratedAndNotLoaded() throws Exception {
+    Path plain = TinyCheckpoint.write(dir.resolve("plain"), TinySpec.siglipQwen2());
+    Path headed = TinyCheckpoint.write(dir.resolve("headed"), TinySpec.siglipQwen2());
+    LlavaConfig cfg = TinySpec.siglipQwen2().toConfig();
+    long h = cfg.vision().hiddenSize();
+    long inter = cfg.vision().intermediateSize();
+    String head = "vision_tower.vision_model.head.";
+    java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+    shapes.put(head + "probe", new long[] {1, 1, h});
+    shapes.put(head + "attention.in_proj_weight", new long[] {3 * h, h});
+    shapes.put(head + "attention.in_proj_bias", new long[] {3 * h});
+    shapes.put(head + "attention.out_proj.weight", new long[] {h, h});
+    shapes.put(head + "attention.out_proj.bias", new long[] {h});
+    shapes.put(head + "layernorm.weight", new long[] {h});
+    shapes.put(head + "layernorm.bias", new long[] {h});
+    shapes.put(head + "mlp.fc1.weight", new long[] {inter, h});
+    shapes.put(head + "mlp.fc1.bias", new long[] {inter});
+    shapes.put(head + "mlp.fc2.weight", new long[] {h, inter});
+    shapes.put(head + "mlp.fc2.bias", new long[] {h});
+    List<io.llavaserve.engine.checkpoint.SafetensorsWriter.Tensor> tensors = new ArrayList<>();
+    shapes.forEach(
+        (name, shape) -> {
+          float[] v = new float[(int) java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+          java.util.Arrays.fill(v, 0.5f);
+          tensors.add(
+              io.llavaserve.engine.checkpoint.SafetensorsWriter.Tensor.of(
+                  name, DType.F32, shape, v));
+        });
+    io.llavaserve.engine.checkpoint.SafetensorsWriter.write(
+        headed.resolve("head.safetensors"), tensors, java.util.Map.of());
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Path config = headed.resolve("config.json");
+    var root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(config.toFile());
+    ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("vision_config"))
+        .put("vision_use_head", true);
+    json.writeValue(config.toFile(), root);
+
+    try (Checkpoint a = Checkpoint.open(plain);
+        Checkpoint b = Checkpoint.open(headed);
+        TfModelRunner ra = TfModelRunner.load(a, new KvCacheConfig(4, 64));
+        TfModelRunner rb = TfModelRunner.load(b, new KvCacheConfig(4, 64))) {
+      assertTrue(b.has(head + "probe"), "the head is in the checkpoint");
+      assertEquals(ra.weightBytes(), rb.weightBytes(), "no head weight on the device");
+      PixelValues px = randomPixels(a.config(), new SplittableRandom(2));
+      assertClose(
+          ra.encodeImages(List.of(px)).get(0).data(),
+          rb.encodeImages(List.of(px)).get(0).data(),
+          0,
+          "features");
     }
   }
 

@@ -74,6 +74,76 @@ class ImagePreprocessorTest {
     assertEquals(c.get("digest").asText(), values.digest());
   }
 
+  private static JsonNode siglipExpected() throws IOException {
+    return new ObjectMapper().readTree(Fixtures.bytes("preprocess/siglip_expected.json"));
+  }
+
+  /**
+   * SiglipImageProcessor: non-square sources resized straight to the target, squashed rather than
+   * padded or cropped, against Pillow's {@code Image.resize((w, h), BICUBIC)} on every pixel; the
+   * 224 x 320 case checks that height and width are not swapped.
+   */
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "siglip_500x333_to_384x384",
+        "siglip_64x400_to_384x384",
+        "siglip_1000x700_to_224x320"
+      })
+  void siglipResizesStraightToTheSizeAsPillowDoes(String name) throws IOException {
+    JsonNode c = siglipExpected().get(name);
+    RgbImage source = Fixtures.expectedRgb("preprocess/" + c.get("source").asText());
+    int height = c.get("height").asInt();
+    int width = c.get("width").asInt();
+    ImagePreprocessor pre = new ImagePreprocessor(siglip(height, width));
+
+    RgbImage actual = pre.resizeAndCrop(source);
+    PixelValues values = pre.preprocess(source);
+
+    assertEquals(width, actual.width());
+    assertEquals(height, actual.height());
+    assertEquals(
+        0,
+        Fixtures.maxDifference(
+            Fixtures.expectedRgb("preprocess/" + name + ".expected.png"), actual),
+        name + " differs from Pillow");
+    assertEquals(height, values.height());
+    assertEquals(width, values.width());
+    for (int i = 0; i < 4; i++) {
+      assertEquals((float) c.get("first_values").get(i).asDouble(), values.data()[i]);
+    }
+    assertEquals(c.get("digest").asText(), values.digest(), "numpy's float32 pixel values");
+  }
+
+  @Test
+  void siglipNormalisesWithHalfMeanAndStd() {
+    RgbImage white = new RgbImage(1, 1, new byte[] {(byte) 255, (byte) 255, 0});
+
+    PixelValues v = new ImagePreprocessor(PreprocessConfig.siglipDefaults(2)).preprocess(white);
+
+    assertEquals(1.0f, v.data()[0]);
+    assertEquals(1.0f, v.data()[4]);
+    assertEquals(-1.0f, v.data()[8]);
+    assertEquals(12, v.data().length);
+  }
+
+  /** SiglipImageProcessor's settings for a {@code height x width} target. */
+  private static PreprocessConfig siglip(int height, int width) {
+    PreprocessConfig d = PreprocessConfig.siglipDefaults(height);
+    return new PreprocessConfig(
+        PreprocessConfig.Size.exact(height, width),
+        height,
+        width,
+        d.imageMean(),
+        d.imageStd(),
+        d.rescaleFactor(),
+        false,
+        true,
+        false,
+        true,
+        true);
+  }
+
   @Test
   void outputIsChannelFirstAndNormalised() {
     // One red pixel: every channel plane is uniform after padding/resizing a flat image.
@@ -111,9 +181,10 @@ class ImagePreprocessorTest {
   @Test
   void resizeOutputTruncatesTheLongSide() {
     // 336 * 500 / 333 = 504.5 -> 504; 336 * 400 / 64 = 2100.
-    assertArrayEquals(new int[] {504, 336}, ImagePreprocessor.resizeOutputSize(500, 333, 336));
-    assertArrayEquals(new int[] {336, 2100}, ImagePreprocessor.resizeOutputSize(64, 400, 336));
-    assertArrayEquals(new int[] {336, 336}, ImagePreprocessor.resizeOutputSize(10, 10, 336));
+    PreprocessConfig.Size edge = PreprocessConfig.Size.shortestEdge(336);
+    assertArrayEquals(new int[] {504, 336}, edge.outputSize(500, 333));
+    assertArrayEquals(new int[] {336, 2100}, edge.outputSize(64, 400));
+    assertArrayEquals(new int[] {336, 336}, edge.outputSize(10, 10));
   }
 
   @Test

@@ -26,7 +26,7 @@ class PreprocessConfigTest {
 
     assertArrayEquals(new int[] {122, 116, 104}, c.padColour());
     assertTrue(c.padToSquare());
-    assertEquals(336, c.shortestEdge());
+    assertEquals(PreprocessConfig.Size.shortestEdge(336), c.size());
     assertEquals(336, c.cropHeight());
     assertEquals(1.0 / 255, c.rescaleFactor());
   }
@@ -69,7 +69,7 @@ class PreprocessConfigTest {
 
     PreprocessConfig c = PreprocessConfig.load(p, 336).withPadToSquare(false);
 
-    assertEquals(336, c.shortestEdge());
+    assertEquals(PreprocessConfig.Size.shortestEdge(336), c.size());
     assertFalse(c.doCenterCrop());
     assertFalse(c.doNormalize());
     assertTrue(c.doRescale());
@@ -98,11 +98,90 @@ class PreprocessConfigTest {
   }
 
   @Test
+  void readsLlavaInterleaveSiglipProcessor() throws IOException {
+    Path p =
+        Files.write(
+            dir.resolve("preprocessor_config.json"),
+            Fixtures.bytes("llava-interleave-qwen-0.5b-hf-preprocessor_config.json"));
+
+    PreprocessConfig c = PreprocessConfig.load(p, 384);
+
+    assertEquals(PreprocessConfig.Size.exact(384, 384), c.size());
+    assertFalse(c.size().keepsAspectRatio());
+    assertFalse(c.doCenterCrop(), "SiglipImageProcessor has no crop");
+    assertFalse(c.padToSquare(), "nor LLaVA-1.5's padding");
+    assertArrayEquals(new double[] {0.5, 0.5, 0.5}, c.imageMean());
+    assertArrayEquals(new double[] {0.5, 0.5, 0.5}, c.imageStd());
+    assertEquals(PreprocessConfig.siglipDefaults(384), c);
+  }
+
+  @Test
+  void siglipProcessorTakesItsOwnDefaultsAndIgnoresCropKeys() throws IOException {
+    PreprocessConfig c =
+        PreprocessConfig.load(
+            write(
+                """
+                {"image_processor_type": "SiglipImageProcessor", "do_center_crop": true,
+                 "crop_size": {"height": 7, "width": 7}}
+                """),
+            224);
+
+    assertEquals(PreprocessConfig.siglipDefaults(224), c);
+  }
+
+  @Test
+  void siglipProcessorRefusesSizesItCannotServe() throws IOException {
+    IllegalArgumentException edge =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                PreprocessConfig.load(
+                    write(
+                        "{\"image_processor_type\": \"SiglipImageProcessor\","
+                            + " \"size\": {\"shortest_edge\": 384}}"),
+                    384));
+    IllegalArgumentException other =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                PreprocessConfig.load(
+                    write(
+                        "{\"image_processor_type\": \"SiglipImageProcessor\","
+                            + " \"size\": {\"height\": 224, \"width\": 224}}"),
+                    384));
+
+    assertTrue(edge.getMessage().contains("size"), edge.getMessage());
+    assertTrue(edge.getMessage().contains("shortest_edge"), edge.getMessage());
+    assertTrue(other.getMessage().contains("size 224 x 224"), other.getMessage());
+    assertTrue(other.getMessage().contains("384"), other.getMessage());
+  }
+
+  @Test
+  void clipProcessorMayResizeToAnExactSize() throws IOException {
+    PreprocessConfig c =
+        PreprocessConfig.load(
+            write("{\"size\": {\"height\": 336, \"width\": 336}, \"do_center_crop\": false}"), 336);
+
+    assertEquals(PreprocessConfig.Size.exact(336, 336), c.size());
+    assertTrue(c.padToSquare());
+  }
+
+  @Test
   void arraysAreDefensivelyCopied() {
     double[] mean = {0.1, 0.2, 0.3};
     PreprocessConfig c =
         new PreprocessConfig(
-            4, 4, 4, mean, PreprocessConfig.CLIP_STD, 1, true, true, true, true, true);
+            PreprocessConfig.Size.shortestEdge(4),
+            4,
+            4,
+            mean,
+            PreprocessConfig.CLIP_STD,
+            1,
+            true,
+            true,
+            true,
+            true,
+            true);
 
     mean[0] = 9;
     c.imageMean()[1] = 9;

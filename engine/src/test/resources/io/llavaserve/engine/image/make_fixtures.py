@@ -9,7 +9,10 @@ preprocess/  source images and, for each case, Pillow's 8-bit result of LLaVA-1.
              expand2square + CLIPImageProcessor resize (bicubic, shortest edge) + centre crop,
              plus expected.json with the SHA-256 digest of the float32 pixel values computed
              with numpy exactly as transformers does (rescale in float64 then float32,
-             normalise in float32).
+             normalise in float32). siglip_*.expected.png and siglip_expected.json: the same
+             sources through SiglipImageProcessor (bicubic resize straight to height x width,
+             no padding, no crop, mean and std 0.5); make_siglip() reads the stored sources, so
+             it can run alone: /usr/bin/python3 -c 'import make_fixtures as m; m.make_siglip()'.
 resize/      plain Image.resize(..., BICUBIC) cases.
 decode/      one file per format and pixel layout, each with NAME.expected.png holding
              Pillow's Image.open -> (exif_transpose for JPEG) -> convert("RGB").
@@ -78,10 +81,10 @@ def clip_preprocess_uint8(img, pad):
     return arr[top : top + SIZE, left : left + SIZE]
 
 
-def pixel_values_digest(arr):
+def pixel_values_digest(arr, mean=MEAN, std=STD):
     """transformers' rescale and normalize, then CHW, hashed as PixelValues.digest does."""
     x = (arr.astype(np.float64) * RESCALE).astype(np.float32)
-    x = (x - np.array(MEAN, dtype=np.float32)) / np.array(STD, dtype=np.float32)
+    x = (x - np.array(mean, dtype=np.float32)) / np.array(std, dtype=np.float32)
     chw = np.ascontiguousarray(x.transpose(2, 0, 1))
     c, h, w = chw.shape
     data = struct.pack(">3i", c, h, w) + chw.astype(">f4").tobytes()
@@ -126,6 +129,28 @@ def make_preprocess():
         expected[name] = {"source": os.path.basename(src), "pad": pad, "digest": digest,
                           "first_values": first}
     with open("preprocess/expected.json", "w") as f:
+        json.dump(expected, f, indent=2, sort_keys=True)
+
+
+SIGLIP_MEAN = [0.5, 0.5, 0.5]
+SIGLIP_STD = [0.5, 0.5, 0.5]
+
+
+def make_siglip():
+    """SiglipImageProcessor: transformers' resize(size=(height, width)) goes through Pillow's
+    Image.resize((width, height), BICUBIC) for uint8 input; then rescale and normalise."""
+    expected = {}
+    for (w, h), (out_h, out_w) in [((500, 333), (384, 384)), ((64, 400), (384, 384)),
+                                   ((1000, 700), (224, 320))]:
+        src = f"preprocess/src_{w}x{h}.png"
+        with Image.open(src) as im:
+            out = np.array(im.convert("RGB").resize((out_w, out_h), resample=Image.BICUBIC))
+        name = f"siglip_{w}x{h}_to_{out_h}x{out_w}"
+        save_png(out, f"preprocess/{name}.expected.png")
+        digest, first = pixel_values_digest(out, SIGLIP_MEAN, SIGLIP_STD)
+        expected[name] = {"source": os.path.basename(src), "height": out_h, "width": out_w,
+                          "digest": digest, "first_values": first}
+    with open("preprocess/siglip_expected.json", "w") as f:
         json.dump(expected, f, indent=2, sort_keys=True)
 
 
@@ -198,5 +223,6 @@ def make_decode():
 
 if __name__ == "__main__":
     make_preprocess()
+    make_siglip()
     make_resize()
     make_decode()
