@@ -53,7 +53,7 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         new StagePlan(Stage.CLIP, 5000, 32, 1e-3, 300),
         new StagePlan(Stage.TEXT, 500, 16, 1e-3, 50),
         new StagePlan(Stage.ALIGN, 400, 16, 2e-3, 40),
-        new StagePlan(Stage.INSTRUCT, 2500, 16, 1e-3, 100));
+        new StagePlan(Stage.INSTRUCT, 2000, 16, 1e-3, 100));
   }
 
   /** A few dozen steps per stage of {@link #smoke()}: a CI-sized run whose loss falls. */
