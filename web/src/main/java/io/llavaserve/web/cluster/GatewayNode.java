@@ -23,6 +23,10 @@ public final class GatewayNode extends AbstractVerticle {
   private final ClusterNode node;
   private final ClusterConfig config;
   private final EngineTable table = new EngineTable();
+
+  /** Members that left: a late heartbeat of theirs is not taken back (a restart has a new id). */
+  private final java.util.Set<String> departed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private ClusterMetrics metrics;
   private RemoteBackend backend;
 
@@ -65,7 +69,11 @@ public final class GatewayNode extends AbstractVerticle {
       started.fail(new IllegalStateException("the gateway's backend is built before it starts"));
       return;
     }
-    node.onMemberLeft(gone -> context.runOnContext(v -> engineGone(gone, "left the cluster")));
+    node.onMemberLeft(
+        gone -> {
+          departed.add(gone);
+          context.runOnContext(v -> engineGone(gone, "left the cluster"));
+        });
     long timeoutNanos = config.engineTimeoutMillis() * 1_000_000L;
     vertx.setPeriodic(
         Math.max(50, config.heartbeatMillis() / 4),
@@ -84,6 +92,9 @@ public final class GatewayNode extends AbstractVerticle {
   }
 
   private void heard(EngineLoad load) {
+    if (departed.contains(load.node())) {
+      return;
+    }
     if (table.update(load, System.nanoTime())) {
       LOG.info("engine " + load.node() + " serving " + load.model() + " joined");
       metrics.engineUp(load.node(), load.model());
