@@ -158,7 +158,7 @@ public final class LlavaServer implements AutoCloseable {
       await(v.serve(api));
     }
     if (cluster != null) {
-      await(vertx.deployVerticle(new EngineNode(cluster, served, lifecycle, clustered)));
+      await(vertx.deployVerticle(new EngineNode(cluster, state, served, lifecycle, clustered)));
     }
     this.served = served;
     state.ready();

@@ -79,20 +79,6 @@ public record ClusterConfig(
     return new ClusterConfig(true, "127.0.0.1", port, members, false, role, 32, 1.0001, 1000, 3000);
   }
 
-  public ClusterConfig withRole(NodeRole r) {
-    return new ClusterConfig(
-        enabled,
-        host,
-        port,
-        members,
-        multicast,
-        r,
-        balanceAbsThreshold,
-        balanceRelThreshold,
-        heartbeatMillis,
-        engineTimeoutMillis);
-  }
-
   public ClusterConfig withTimings(int heartbeat, int engineTimeout) {
     return new ClusterConfig(
         enabled,
@@ -105,19 +91,5 @@ public record ClusterConfig(
         balanceRelThreshold,
         heartbeat,
         engineTimeout);
-  }
-
-  public ClusterConfig withBalance(int abs, double rel) {
-    return new ClusterConfig(
-        enabled,
-        host,
-        port,
-        members,
-        multicast,
-        role,
-        abs,
-        rel,
-        heartbeatMillis,
-        engineTimeoutMillis);
   }
 }

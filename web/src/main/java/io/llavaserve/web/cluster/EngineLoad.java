@@ -9,6 +9,7 @@ import io.vertx.core.json.JsonObject;
  * @param node the engine node's cluster id
  * @param model the model id it serves
  * @param maxModelLen its context length, for {@code /v1/models}
+ * @param accepting false while the node stops: its running requests finish, new ones go elsewhere
  * @param running sequences running
  * @param waiting sequences waiting for admission
  * @param kvBlocksUsed KV blocks in use
@@ -20,6 +21,7 @@ record EngineLoad(
     String node,
     String model,
     int maxModelLen,
+    boolean accepting,
     int running,
     int waiting,
     int kvBlocksUsed,
@@ -46,6 +48,7 @@ record EngineLoad(
         node,
         model,
         maxModelLen,
+        accepting,
         running,
         waiting,
         kvBlocksUsed,
@@ -60,6 +63,7 @@ record EngineLoad(
             .put("node", node)
             .put("model", model)
             .put("max_model_len", maxModelLen)
+            .put("accepting", accepting)
             .put("running", running)
             .put("waiting", waiting)
             .put("kv_blocks_used", kvBlocksUsed)
@@ -90,6 +94,7 @@ record EngineLoad(
         j.getString("node"),
         j.getString("model"),
         j.getInteger("max_model_len"),
+        j.getBoolean("accepting", true),
         j.getInteger("running"),
         j.getInteger("waiting"),
         j.getInteger("kv_blocks_used"),

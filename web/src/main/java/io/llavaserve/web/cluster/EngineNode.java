@@ -3,6 +3,7 @@ package io.llavaserve.web.cluster;
 import io.llavaserve.batching.engine.EngineStats;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.Priority;
+import io.llavaserve.web.ServerState;
 import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.lifecycle.Gate;
@@ -34,6 +35,7 @@ public final class EngineNode extends AbstractVerticle {
   private static final long CHECK_MILLIS = 100;
 
   private final ClusterNode node;
+  private final ServerState state;
   private final ServedModel served;
   private final RequestLifecycle lifecycle;
   private final ClusterConfig config;
@@ -44,8 +46,13 @@ public final class EngineNode extends AbstractVerticle {
   private int beats;
 
   public EngineNode(
-      ClusterNode node, ServedModel served, RequestLifecycle lifecycle, ClusterConfig config) {
+      ClusterNode node,
+      ServerState state,
+      ServedModel served,
+      RequestLifecycle lifecycle,
+      ClusterConfig config) {
     this.node = node;
+    this.state = state;
     this.served = served;
     this.lifecycle = lifecycle;
     this.config = config;
@@ -93,6 +100,13 @@ public final class EngineNode extends AbstractVerticle {
   private void start(Message<JsonObject> message) {
     JsonObject m = message.body();
     String stream = m.getString("s");
+    if (state.phase() != ServerState.Phase.READY) {
+      // Stopping: the gateway sends the request to another engine.
+      message.reply(
+          StreamFrames.failure(
+              stream, ApiError.engineUnavailable("the engine node is stopping; retry elsewhere")));
+      return;
+    }
     Generation generation;
     try {
       JsonObject body = m.getJsonObject("body");
@@ -135,6 +149,7 @@ public final class EngineNode extends AbstractVerticle {
             node.nodeId(),
             served.id(),
             served.spec().maxModelLen(),
+            state.phase() == ServerState.Phase.READY,
             s.running(),
             s.waiting(),
             s.kvBlocksUsed(),
@@ -154,6 +169,7 @@ public final class EngineNode extends AbstractVerticle {
                 load.node(),
                 load.model(),
                 load.maxModelLen(),
+                load.accepting(),
                 load.running(),
                 load.waiting(),
                 load.kvBlocksUsed(),
@@ -167,7 +183,8 @@ public final class EngineNode extends AbstractVerticle {
   }
 
   private static boolean differs(EngineLoad a, EngineLoad b) {
-    return a.running() != b.running()
+    return a.accepting() != b.accepting()
+        || a.running() != b.running()
         || a.waiting() != b.waiting()
         || a.kvBlocksUsed() != b.kvBlocksUsed()
         || a.summaryVersion() != b.summaryVersion();

@@ -85,7 +85,7 @@ final class EngineTable {
     List<Candidate> out = new ArrayList<>();
     engines.forEach(
         (node, e) -> {
-          if (!e.load.model().equals(model) || excluded.contains(node)) {
+          if (!e.load.model().equals(model) || !e.load.accepting() || excluded.contains(node)) {
             return;
           }
           int images = 0;

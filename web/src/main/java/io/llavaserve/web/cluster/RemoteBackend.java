@@ -155,7 +155,12 @@ final class RemoteBackend implements Backend {
               JsonObject reply = ar.result().body();
               if ("e".equals(reply.getString("k"))) {
                 forget(stream);
-                submitted.fail(StreamFrames.error(reply));
+                ApiError refused = StreamFrames.error(reply);
+                if ("engine_unavailable".equals(refused.code())) {
+                  retry.run(); // the engine is stopping: not taken, so another one may
+                } else {
+                  submitted.fail(refused);
+                }
                 return;
               }
               submitted.complete(

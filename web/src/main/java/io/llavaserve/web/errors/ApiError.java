@@ -116,6 +116,11 @@ public final class ApiError extends RuntimeException {
     return status;
   }
 
+  /** The machine-readable code, e.g. {@code engine_unavailable}; may be null. */
+  public String code() {
+    return code;
+  }
+
   public String param() {
     return param;
   }

@@ -39,7 +39,7 @@ class ClusterRoutingTest {
   }
 
   private static EngineLoad load(String node, int running, int waiting, long... summary) {
-    return new EngineLoad(node, "m", 2048, running, waiting, 0, 100, 1, summary);
+    return new EngineLoad(node, "m", 2048, true, running, waiting, 0, 100, 1, summary);
   }
 
   @Test
@@ -89,6 +89,17 @@ class ClusterRoutingTest {
     CacheAwareRouter.Route r =
         new CacheAwareRouter(32, 1.0001).route(table.candidates("m", keys, Set.of()));
     assertEquals(new CacheAwareRouter.Route("b", CacheAwareRouter.How.CACHE), r);
+  }
+
+  @Test
+  void aStoppingEngineGetsNoNewRequestsEvenWhenItHoldsTheImage() {
+    CacheKeys keys = CacheKeys.of(chat("data:image/png;base64,AAAA", "what?"));
+    EngineTable table = new EngineTable();
+    table.update(new EngineLoad("stopping", "m", 2048, false, 0, 0, 0, 100, 1, keys.images()), 0);
+    table.update(load("other", 9, 0), 0);
+    CacheAwareRouter.Route r =
+        new CacheAwareRouter(32, 1.0001).route(table.candidates("m", keys, Set.of()));
+    assertEquals(new CacheAwareRouter.Route("other", CacheAwareRouter.How.LOAD), r);
   }
 
   @Test
