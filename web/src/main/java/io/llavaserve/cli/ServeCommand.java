@@ -178,7 +178,7 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   /** This command's own flags, each as the key it overrides. */
-  private Map<String, String> flags() {
+  Map<String, String> flags() {
     return Settings.flags(
         "server.host", host,
         "server.port", port,
