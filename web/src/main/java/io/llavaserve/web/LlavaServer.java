@@ -157,11 +157,12 @@ public final class LlavaServer implements AutoCloseable {
     for (ApiVerticle v : instances) {
       await(v.serve(api));
     }
-    if (cluster != null) {
-      await(vertx.deployVerticle(new EngineNode(cluster, state, served, lifecycle, clustered)));
-    }
     this.served = served;
     state.ready();
+    if (cluster != null) {
+      // Once ready: its first heartbeat already offers the model to gateways.
+      await(vertx.deployVerticle(new EngineNode(cluster, state, served, lifecycle, clustered)));
+    }
     batches = runner;
     if (batches != null) {
       batches.resumeAll(); // jobs a stop or a crash interrupted go on

@@ -21,6 +21,9 @@ import java.util.function.Consumer;
  */
 public final class ClusterNode {
 
+  /** The member attribute in which Vert.x's Hazelcast cluster manager keeps its node id. */
+  private static final String NODE_ID_ATTRIBUTE = "__vertx.nodeId";
+
   private final Vertx vertx;
   private final HazelcastClusterManager manager;
 
@@ -102,7 +105,9 @@ public final class ClusterNode {
 
               @Override
               public void memberRemoved(MembershipEvent event) {
-                left.accept(event.getMember().getUuid().toString());
+                // Vert.x names a member by its own node id, kept as a member attribute.
+                String nodeId = event.getMember().getAttribute(NODE_ID_ATTRIBUTE);
+                left.accept(nodeId != null ? nodeId : event.getMember().getUuid().toString());
               }
             });
   }

@@ -125,10 +125,15 @@ final class EngineTable {
     }
   }
 
-  /** Model ids served in the cluster, each with the context length its engines report. */
+  /**
+   * Model ids served in the cluster by engines taking requests, each with the context length its
+   * engines report.
+   */
   synchronized Map<String, Integer> models() {
     Map<String, Integer> models = new TreeMap<>();
-    engines.values().forEach(e -> models.put(e.load.model(), e.load.maxModelLen()));
+    engines.values().stream()
+        .filter(e -> e.load.accepting())
+        .forEach(e -> models.put(e.load.model(), e.load.maxModelLen()));
     return models;
   }
 
