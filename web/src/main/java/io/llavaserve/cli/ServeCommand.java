@@ -1,6 +1,8 @@
 package io.llavaserve.cli;
 
 import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.web.cluster.ClusterConfig;
+import io.llavaserve.web.cluster.NodeRole;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -46,12 +48,33 @@ final class ServeCommand implements Callable<Integer> {
       description = "Model id clients use (model.served-name).")
   String servedName;
 
+  @Option(
+      names = "--cluster",
+      description = "Join a cluster of gateways and engine nodes (cluster.enabled).")
+  Boolean cluster;
+
+  @Option(
+      names = "--role",
+      paramLabel = "ROLE",
+      description = "gateway, engine or both, in a cluster (cluster.role).")
+  String role;
+
+  @Option(
+      names = "--cluster-members",
+      paramLabel = "HOST:PORT,...",
+      description = "Members to join by TCP (cluster.members).")
+  String members;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     ServingConfig config = config();
+    ClusterConfig cluster = config.server().cluster();
+    if (cluster.enabled() && cluster.role() == NodeRole.GATEWAY) {
+      return gateway(config, out);
+    }
     Path dir = model.resolve();
     String id = config.modelId(dir);
     String host = config.server().host();
@@ -93,6 +116,42 @@ final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** A cluster gateway: no model; it serves until SIGTERM, which drains its requests. */
+  private int gateway(ServingConfig config, PrintWriter out) throws Exception {
+    ServingStack stack = ServingStack.bind(config.server());
+    try {
+      stack.serveGateway();
+    } catch (Exception e) {
+      stack.close();
+      throw e;
+    }
+    ClusterConfig c = config.server().cluster();
+    out.printf(
+        "gateway on http://%s:%d; cluster member %s:%d (node %s)%n",
+        config.server().host(),
+        stack.server().port(),
+        c.host(),
+        c.port(),
+        stack.server().cluster().nodeId());
+    out.flush();
+    awaitStop(stack);
+    return 0;
+  }
+
+  /** Blocks until SIGTERM has drained the stack. */
+  private static void awaitStop(ServingStack stack) throws InterruptedException {
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stack.drain();
+                  stopped.countDown();
+                },
+                "llava-serve-drain"));
+    stopped.await();
+  }
+
   /** The family, tower, decoder and image positions, for the banner. */
   static String describe(io.llavaserve.engine.config.LlavaConfig c) {
     var t = c.text();
@@ -120,11 +179,14 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   /** This command's own flags, each as the key it overrides. */
-  private Map<String, String> flags() {
+  Map<String, String> flags() {
     return Settings.flags(
         "server.host", host,
         "server.port", port,
         "server.api-keys", apiKeys != null ? String.join(",", apiKeys) : null,
-        "model.served-name", servedName);
+        "model.served-name", servedName,
+        "cluster.enabled", cluster != null && cluster ? "true" : null,
+        "cluster.role", role,
+        "cluster.members", members);
   }
 }

@@ -11,6 +11,8 @@ import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.web.HttpLimits;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
+import io.llavaserve.web.cluster.ClusterConfig;
+import io.llavaserve.web.cluster.NodeRole;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import java.nio.file.Path;
@@ -118,6 +120,7 @@ record ServingConfig(
         .instances(s.intValue("server.instances"))
         .batch(batch(s))
         .engineStallSeconds(s.intValue("server.engine-stall-seconds"))
+        .cluster(cluster(s))
         .corsAllowedOrigins(Arrays.asList(s.string("server.cors-allowed-origins").split(",")))
         .http(
             new HttpLimits(
@@ -142,7 +145,30 @@ record ServingConfig(
         .apiKeys(List.of())
         .drainTimeoutSeconds(0)
         .batch(null)
+        .cluster(ClusterConfig.off())
         .build();
+  }
+
+  static ClusterConfig cluster(Settings s) {
+    String rel = s.string("cluster.routing.balance-rel-threshold");
+    double relThreshold;
+    try {
+      relThreshold = Double.parseDouble(rel);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "cluster.routing.balance-rel-threshold must be a number, got " + rel, e);
+    }
+    return new ClusterConfig(
+        s.bool("cluster.enabled"),
+        s.string("cluster.host"),
+        s.intValue("cluster.port"),
+        Arrays.asList(s.string("cluster.members").split(",")),
+        s.bool("cluster.multicast"),
+        NodeRole.parse(s.string("cluster.role")),
+        s.intValue("cluster.routing.balance-abs-threshold"),
+        relThreshold,
+        s.intValue("cluster.heartbeat-ms"),
+        s.intValue("cluster.engine-timeout-ms"));
   }
 
   static RequestLimits limits(Settings s) {

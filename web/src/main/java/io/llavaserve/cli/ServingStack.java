@@ -77,6 +77,15 @@ public final class ServingStack implements AutoCloseable {
     return this;
   }
 
+  /** Serves as a cluster gateway: no model, requests go to the cluster's engines. */
+  public synchronized ServingStack serveGateway() throws Exception {
+    if (server == null || model != null) {
+      throw new IllegalStateException("a gateway is a bound server without a model");
+    }
+    server.serveGateway();
+    return this;
+  }
+
   /** The server; null in a stack without HTTP. */
   public LlavaServer server() {
     return server;

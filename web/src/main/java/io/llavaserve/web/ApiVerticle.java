@@ -18,13 +18,12 @@ import io.llavaserve.web.http.KeyQuotas;
 import io.llavaserve.web.http.MetricsHandler;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.metrics.ServerMetrics;
-import io.llavaserve.web.openai.ImageUrlFetcher;
-import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
 import io.llavaserve.web.openai.TokenizeHandler;
 import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
@@ -48,14 +47,24 @@ import java.util.concurrent.TimeUnit;
  */
 final class ApiVerticle extends AbstractVerticle {
 
-  /** What every instance shares once the model is loaded. */
+  /**
+   * What every instance shares once the model is loaded (or, at a cluster gateway, once it has
+   * joined).
+   *
+   * @param served the model of this process; null at a gateway
+   * @param lifecycle what every transport submits to
+   * @param models {@code GET /v1/models}
+   * @param publicApi false on an engine-only node: health, readiness and metrics alone
+   */
   record Api(
       ServedModel served,
-      ImageUrlFetcher fetcher,
+      RequestLifecycle lifecycle,
+      Handler<RoutingContext> models,
       ServerMetrics metrics,
       BatchStore batchStore,
       BatchRunner batchRunner,
-      KeyQuotas quotas) {}
+      KeyQuotas quotas,
+      boolean publicApi) {}
 
   private final ServerConfig config;
   private final ServerState state;
@@ -210,9 +219,10 @@ final class ApiVerticle extends AbstractVerticle {
 
   private Router apiRouter(Api api) {
     HealthHandler health =
-        new HealthHandler(
-            state, api.served().engine()::stepRunningNanos, config.engineStallSeconds());
-    ModelsHandler models = new ModelsHandler(api.served());
+        api.served() == null
+            ? new HealthHandler(state)
+            : new HealthHandler(
+                state, api.served().engine()::stepRunningNanos, config.engineStallSeconds());
 
     Router router = Router.router(vertx);
     router
@@ -225,6 +235,9 @@ final class ApiVerticle extends AbstractVerticle {
     router.get("/health").handler(health::alive);
     router.get("/ready").handler(health::ready);
     router.get("/metrics").handler(new MetricsHandler(api.metrics()));
+    if (!api.publicApi()) {
+      return router; // an engine node: gateways reach it over the event bus
+    }
 
     ChatPageHandler chatPage = new ChatPageHandler();
     router.get("/").handler(chatPage);
@@ -237,14 +250,16 @@ final class ApiVerticle extends AbstractVerticle {
     ApiKeyAuth auth = new ApiKeyAuth(config.apiKeys(), api.quotas());
     router.route("/v1/*").handler(auth);
     router.route("/v1/*").handler(health::requireReady);
-    TokenizeHandler tokenizer = new TokenizeHandler(vertx, api.served(), config.limits());
-    for (String path : java.util.List.of("/tokenize", "/detokenize")) {
-      router.route(path).handler(auth);
-      router.route(path).handler(health::requireReady);
-      router.post(path).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+    if (api.served() != null) { // a gateway has no tokenizer
+      TokenizeHandler tokenizer = new TokenizeHandler(vertx, api.served(), config.limits());
+      for (String path : java.util.List.of("/tokenize", "/detokenize")) {
+        router.route(path).handler(auth);
+        router.route(path).handler(health::requireReady);
+        router.post(path).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
+      }
+      router.post("/tokenize").handler(tokenizer::tokenize);
+      router.post("/detokenize").handler(tokenizer::detokenize);
     }
-    router.post("/tokenize").handler(tokenizer::tokenize);
-    router.post("/detokenize").handler(tokenizer::detokenize);
     BatchConfig batch = config.batch();
     BatchStore batchStore = api.batchStore();
     if (batchStore != null) {
@@ -257,9 +272,7 @@ final class ApiVerticle extends AbstractVerticle {
                   .setDeleteUploadedFilesOnEnd(true));
     }
     router.post("/v1/*").handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-    RequestLifecycle lifecycle =
-        new RequestLifecycle(
-            vertx, api.served(), state, config.limits(), api.fetcher(), api.metrics());
+    RequestLifecycle lifecycle = api.lifecycle();
     if (batchStore != null) {
       FilesHandler files = new FilesHandler(batchStore.files());
       BatchesHandler batches = new BatchesHandler(batchStore, api.batchRunner());
@@ -280,7 +293,7 @@ final class ApiVerticle extends AbstractVerticle {
     router
         .get("/v1/ws")
         .handler(new WebSocketHandler(lifecycle, state, config.wsMaxRequestsPerSocket()));
-    router.get("/v1/models").handler(models::list);
+    router.get("/v1/models").handler(api.models());
 
     router.errorHandler(
         404, ctx -> fail(ctx, ApiError.notFound(null, "not_found", "no route " + route(ctx))));

@@ -2,12 +2,18 @@ package io.llavaserve.web;
 
 import io.llavaserve.web.batchjobs.BatchRunner;
 import io.llavaserve.web.batchjobs.BatchStore;
+import io.llavaserve.web.cluster.ClusterConfig;
+import io.llavaserve.web.cluster.ClusterNode;
+import io.llavaserve.web.cluster.EngineNode;
+import io.llavaserve.web.cluster.GatewayNode;
+import io.llavaserve.web.cluster.NodeRole;
 import io.llavaserve.web.http.KeyQuotas;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
+import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
@@ -39,14 +45,21 @@ public final class LlavaServer implements AutoCloseable {
   private final ServerState state;
   private final List<ApiVerticle> instances;
   private final Duration drainTimeout;
+  private final ClusterNode cluster; // null: a single node
   private volatile ServedModel served;
+  private volatile boolean gateway;
   private volatile BatchRunner batches;
   private boolean drained;
   private boolean closed;
 
   private LlavaServer(
-      Vertx vertx, ServerConfig config, ServerState state, List<ApiVerticle> instances) {
+      Vertx vertx,
+      ClusterNode cluster,
+      ServerConfig config,
+      ServerState state,
+      List<ApiVerticle> instances) {
     this.vertx = vertx;
+    this.cluster = cluster;
     this.config = config;
     this.state = state;
     this.instances = instances;
@@ -56,12 +69,16 @@ public final class LlavaServer implements AutoCloseable {
   /**
    * Deploys {@link ServerConfig#instances()} front ends, one per event loop, all on one port, and
    * answers as a server whose model is loading; blocks until bound. A configured port 0 is resolved
-   * by the first instance and shared by the others.
+   * by the first instance and shared by the others. With {@code cluster.enabled} the node joins the
+   * cluster first (its Vert.x is clustered).
    */
   public static LlavaServer bind(ServerConfig config) throws Exception {
     int count = config.instances() > 0 ? config.instances() : DEFAULT_EVENT_LOOPS;
-    Vertx vertx =
-        Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(count, DEFAULT_EVENT_LOOPS)));
+    VertxOptions options =
+        new VertxOptions().setEventLoopPoolSize(Math.max(count, DEFAULT_EVENT_LOOPS));
+    ClusterNode cluster =
+        config.cluster().enabled() ? ClusterNode.join(config.cluster(), options) : null;
+    Vertx vertx = cluster != null ? cluster.vertx() : Vertx.vertx(options);
     ServerState state = new ServerState();
     List<ApiVerticle> instances = new CopyOnWriteArrayList<>();
     // Port 0 as Vert.x spells a random port that all instances share: a negative one.
@@ -79,7 +96,7 @@ public final class LlavaServer implements AutoCloseable {
       vertx.close();
       throw e;
     }
-    return new LlavaServer(vertx, config, state, List.copyOf(instances));
+    return new LlavaServer(vertx, cluster, config, state, List.copyOf(instances));
   }
 
   /** Binds, then serves {@code served} at once. */
@@ -95,42 +112,100 @@ public final class LlavaServer implements AutoCloseable {
     return server;
   }
 
-  /** Starts answering the API with the loaded model on every instance; readiness turns 200. */
+  /**
+   * Starts answering the API with the loaded model on every instance; readiness turns 200. In a
+   * cluster, an {@code engine} or {@code both} node also takes requests from gateways (an {@code
+   * engine} node answers only health, readiness and metrics over HTTP).
+   */
   public synchronized void serve(ServedModel served, MediaConfig media) throws Exception {
-    if (this.served != null) {
-      throw new IllegalStateException("the server already serves " + this.served.id());
+    if (this.served != null || gateway) {
+      throw new IllegalStateException("the server already serves");
     }
+    ClusterConfig clustered = config.cluster();
+    if (cluster != null && !clustered.role().servesModel()) {
+      throw new IllegalStateException("a gateway serves no model of its own: serveGateway()");
+    }
+    boolean publicApi = cluster == null || clustered.role().publicApi();
     ImageUrlFetcher fetcher =
         media.fetchEnabled()
             ? ImageUrlFetcher.of(new MediaFetcher(vertx, media))
             : ImageUrlFetcher.disabled();
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
     BatchStore batchStore =
-        config.batch() != null
+        config.batch() != null && publicApi
             ? BatchStore.open(config.batch().dataDir(), config.batch().disk())
             : null;
+    RequestLifecycle lifecycle =
+        new RequestLifecycle(vertx, served, state, config.limits(), fetcher, metrics);
     BatchRunner runner =
         batchStore == null
             ? null
-            : new BatchRunner(
-                batchStore,
-                new RequestLifecycle(vertx, served, state, config.limits(), fetcher, metrics),
-                config.batch().maxInFlight());
+            : new BatchRunner(batchStore, lifecycle, config.batch().maxInFlight());
     KeyQuotas quotas =
         new KeyQuotas(
             config.apiKeys().size(),
             config.http().keyMaxConcurrent(),
             config.http().keyRequestsPerMinute());
-    ApiVerticle.Api api = new ApiVerticle.Api(served, fetcher, metrics, batchStore, runner, quotas);
+    ApiVerticle.Api api =
+        new ApiVerticle.Api(
+            served,
+            lifecycle,
+            new ModelsHandler(served)::list,
+            metrics,
+            batchStore,
+            runner,
+            quotas,
+            publicApi);
     for (ApiVerticle v : instances) {
       await(v.serve(api));
     }
     this.served = served;
     state.ready();
+    if (cluster != null) {
+      // Once ready: its first heartbeat already offers the model to gateways.
+      await(vertx.deployVerticle(new EngineNode(cluster, state, served, lifecycle, clustered)));
+    }
     batches = runner;
     if (batches != null) {
       batches.resumeAll(); // jobs a stop or a crash interrupted go on
     }
+  }
+
+  /**
+   * Starts answering the API as a cluster gateway: requests go to the cluster's engines, {@code
+   * /v1/models} lists their models; readiness turns 200 (with no engine yet, requests answer 503).
+   * Batch jobs and the tokenizer routes are not served at a gateway.
+   */
+  public synchronized void serveGateway() throws Exception {
+    if (cluster == null || config.cluster().role() != NodeRole.GATEWAY) {
+      throw new IllegalStateException(
+          "serveGateway needs cluster.enabled and cluster.role=gateway");
+    }
+    if (served != null || gateway) {
+      throw new IllegalStateException("the server already serves");
+    }
+    GatewayNode node = new GatewayNode(cluster, config.cluster());
+    ServerMetrics metrics = new ServerMetrics(node::totals, "cluster");
+    RequestLifecycle lifecycle =
+        new RequestLifecycle(state, config.limits(), node.backend(metrics), metrics);
+    await(vertx.deployVerticle(node));
+    KeyQuotas quotas =
+        new KeyQuotas(
+            config.apiKeys().size(),
+            config.http().keyMaxConcurrent(),
+            config.http().keyRequestsPerMinute());
+    ApiVerticle.Api api =
+        new ApiVerticle.Api(null, lifecycle, node.models(), metrics, null, null, quotas, true);
+    for (ApiVerticle v : instances) {
+      await(v.serve(api));
+    }
+    gateway = true;
+    state.ready();
+  }
+
+  /** This node's membership of the cluster; null on a single node. */
+  public ClusterNode cluster() {
+    return cluster;
   }
 
   private static <T> T await(io.vertx.core.Future<T> f) throws Exception {

@@ -1,6 +1,7 @@
 package io.llavaserve.web;
 
 import io.llavaserve.web.batchjobs.BatchConfig;
+import io.llavaserve.web.cluster.ClusterConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import java.util.List;
 
@@ -16,6 +17,7 @@ import java.util.List;
  * @param wsMaxRequestsPerSocket requests one WebSocket may run at once; more get a 429 frame
  * @param instances HTTP front ends (verticles), one per event loop; 0 = Vert.x's event-loop count
  * @param batch batch jobs and files ({@code /v1/files}, {@code /v1/batches}); null = off
+ * @param cluster whether and how this node joins a cluster ({@code cluster.*})
  */
 public record ServerConfig(
     String host,
@@ -29,7 +31,8 @@ public record ServerConfig(
     BatchConfig batch,
     HttpLimits http,
     List<String> corsAllowedOrigins,
-    int engineStallSeconds) {
+    int engineStallSeconds,
+    ClusterConfig cluster) {
 
   /** The default of {@code server.ws-max-requests-per-socket}. */
   public static final int DEFAULT_WS_MAX_REQUESTS_PER_SOCKET = 64;
@@ -57,6 +60,7 @@ public record ServerConfig(
       throw new IllegalArgumentException("server.instances must be >= 0, got " + instances);
     }
     http = http == null ? HttpLimits.defaults() : http;
+    cluster = cluster == null ? ClusterConfig.off() : cluster;
     corsAllowedOrigins =
         corsAllowedOrigins == null
             ? List.of()
@@ -83,7 +87,8 @@ public record ServerConfig(
         .batch(batch)
         .http(http)
         .corsAllowedOrigins(corsAllowedOrigins)
-        .engineStallSeconds(engineStallSeconds);
+        .engineStallSeconds(engineStallSeconds)
+        .cluster(cluster);
   }
 
   /** A configuration field by field, each starting at its documented default. */
@@ -100,6 +105,7 @@ public record ServerConfig(
     private HttpLimits http = HttpLimits.defaults();
     private List<String> corsAllowedOrigins = List.of();
     private int engineStallSeconds = 120;
+    private ClusterConfig cluster = ClusterConfig.off();
 
     private Builder() {}
 
@@ -168,6 +174,12 @@ public record ServerConfig(
       return this;
     }
 
+    /** The cluster this node joins (default: none, a single node). */
+    public Builder cluster(ClusterConfig v) {
+      cluster = v;
+      return this;
+    }
+
     public ServerConfig build() {
       return new ServerConfig(
           host,
@@ -181,7 +193,8 @@ public record ServerConfig(
           batch,
           http,
           corsAllowedOrigins,
-          engineStallSeconds);
+          engineStallSeconds,
+          cluster);
     }
   }
 }

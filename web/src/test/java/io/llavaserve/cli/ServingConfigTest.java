@@ -3,10 +3,13 @@ package io.llavaserve.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
+import io.llavaserve.web.cluster.ClusterConfig;
+import io.llavaserve.web.cluster.NodeRole;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -90,6 +93,34 @@ class ServingConfigTest {
     assertEquals(0, c.server().port());
     assertEquals(List.of("k1", "k2"), c.server().apiKeys());
     assertEquals("mine", c.modelId(dir));
+  }
+
+  @Test
+  void clusterKeysComeFromTheEnvironmentAndTheServeFlags() throws Exception {
+    Settings env =
+        Settings.load(
+            null,
+            Map.of(
+                "LLAVA_SERVE_CLUSTER_PORT", "5702",
+                "LLAVA_SERVE_CLUSTER_ROUTING_BALANCE_REL_THRESHOLD", "1.5",
+                "LLAVA_SERVE_CLUSTER_ENGINE_TIMEOUT_MS", "4000"));
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve)
+        .parseArgs("--cluster", "--role", "gateway", "--cluster-members", "10.0.0.1:5701,b:5701");
+    ClusterConfig c = ServingConfig.server(env.with(serve.flags())).cluster();
+    assertTrue(c.enabled());
+    assertEquals(NodeRole.GATEWAY, c.role());
+    assertEquals(List.of("10.0.0.1:5701", "b:5701"), c.members());
+    assertEquals(5702, c.port());
+    assertEquals(1.5, c.balanceRelThreshold());
+    assertEquals(32, c.balanceAbsThreshold());
+    assertEquals(4000, c.engineTimeoutMillis());
+    assertFalse(c.multicast());
+    assertEquals(ClusterConfig.off(), ServingConfig.cluster(Settings.load(null, Map.of())));
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            ServingConfig.cluster(Settings.load(null, Map.of("LLAVA_SERVE_CLUSTER_ROLE", "boss"))));
   }
 
   @Test

@@ -10,6 +10,7 @@ import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.batchjobs.DataDisk;
+import io.llavaserve.web.cluster.ClusterConfig;
 import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.ServedModel;
@@ -93,6 +94,7 @@ public final class TestServer implements AutoCloseable {
     private final ServerConfig.Builder config = config();
     private SchedulerConfig scheduler = SchedulerConfig.defaults();
     private MediaConfig media = MediaConfig.defaults();
+    private String modelId = MODEL_ID;
 
     private Builder(Path dir) {
       this.dir = dir;
@@ -153,13 +155,37 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /** A node of a cluster (default: a single node). */
+    public Builder cluster(ClusterConfig cluster) {
+      config.cluster(cluster);
+      return this;
+    }
+
+    /** The id the model is served as (default {@link #MODEL_ID}). */
+    public Builder modelId(String id) {
+      modelId = id;
+      return this;
+    }
+
+    /** A cluster gateway: no model; its requests go to the cluster's engines. */
+    public TestServer startGateway() throws Exception {
+      ServingStack stack = ServingStack.bind(config.build());
+      try {
+        stack.serveGateway();
+      } catch (Exception e) {
+        stack.close();
+        throw e;
+      }
+      return new TestServer(stack);
+    }
+
     public TestServer start() throws Exception {
       ServingStack stack = ServingStack.bind(config.build());
       try {
         stack
             .load(checkpoint(dir), ModelOptions.defaults().withKvCacheBytes(32L << 20))
             .startEngine(EngineConfig.defaults().withScheduler(scheduler))
-            .serve(MODEL_ID, media);
+            .serve(modelId, media);
       } catch (Exception e) {
         stack.close();
         throw e;

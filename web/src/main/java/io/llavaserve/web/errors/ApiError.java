@@ -75,6 +75,26 @@ public final class ApiError extends RuntimeException {
     return new ApiError(507, "storage_error", null, "storage_error", message, 0);
   }
 
+  /**
+   * 503 {@code engine_unavailable}: the cluster engine that ran (or was to run) a request left; the
+   * request may be retried, another engine answers it.
+   */
+  public static ApiError engineUnavailable(String message) {
+    return new ApiError(503, "service_unavailable", null, "engine_unavailable", message, 1);
+  }
+
+  /** The error another node answered with: its status, body and retry hint, unchanged. */
+  public static ApiError fromJson(int status, JsonObject body, int retryAfterSeconds) {
+    JsonObject e = body.getJsonObject("error", new JsonObject());
+    return new ApiError(
+        status,
+        e.getString("type"),
+        e.getString("param"),
+        e.getString("code"),
+        e.getString("message"),
+        retryAfterSeconds);
+  }
+
   public static ApiError internal(String requestId) {
     return new ApiError(
         500,
@@ -102,6 +122,11 @@ public final class ApiError extends RuntimeException {
 
   public int status() {
     return status;
+  }
+
+  /** The machine-readable code, e.g. {@code engine_unavailable}; may be null. */
+  public String code() {
+    return code;
   }
 
   public String param() {

@@ -8,12 +8,11 @@ import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.errors.ErrorResponses;
 import io.llavaserve.web.openai.Endpoint;
 import io.llavaserve.web.openai.OpenAiRequest;
-import io.llavaserve.web.openai.PromptPreparer;
 import io.llavaserve.web.openai.ResponseFormat;
 import io.llavaserve.web.openai.TokenText;
-import io.reactivex.rxjava3.core.Flowable;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
+import io.vertx.core.json.JsonObject;
 import java.util.concurrent.Executor;
 
 /**
@@ -53,12 +52,15 @@ public final class Generation {
   private enum Phase {
     ACCEPTED,
     PREPARING,
+    SUBMITTING,
     RUNNING,
     OVER
   }
 
   private final RequestLifecycle lifecycle;
   private final OpenAiRequest request;
+  private final JsonObject body;
+  private final String model;
   private final String requestId;
   private final Priority priority;
   private Phase phase = Phase.ACCEPTED;
@@ -69,9 +71,16 @@ public final class Generation {
   private ResponseFormat format;
 
   Generation(
-      RequestLifecycle lifecycle, OpenAiRequest request, String requestId, Priority priority) {
+      RequestLifecycle lifecycle,
+      OpenAiRequest request,
+      JsonObject body,
+      String model,
+      String requestId,
+      Priority priority) {
     this.lifecycle = lifecycle;
     this.request = request;
+    this.body = body;
+    this.model = model;
     this.requestId = requestId;
     this.priority = priority;
   }
@@ -106,7 +115,7 @@ public final class Generation {
   }
 
   public TokenText tokenText() {
-    return lifecycle.tokenText();
+    return lifecycle.tokenText(model);
   }
 
   /** The answer objects of this request, in its endpoint's shape; made once, on first use. */
@@ -117,12 +126,8 @@ public final class Generation {
               .endpoint()
               .format(
                   new ResponseFormat.Meta(
-                      id(),
-                      System.currentTimeMillis() / 1000,
-                      lifecycle.modelId(),
-                      logprobs(),
-                      request.tools()),
-                  lifecycle.tokenText());
+                      id(), System.currentTimeMillis() / 1000, model, logprobs(), request.tools()),
+                  tokenText());
     }
     return format;
   }
@@ -153,35 +158,53 @@ public final class Generation {
       throw new IllegalStateException("request " + requestId + " was started already");
     }
     phase = Phase.PREPARING;
+    Backend.Job job = new Backend.Job(id(), requestId, request, body, model, priority);
     lifecycle
-        .prepare(request)
-        .onComplete(ar -> thread.execute(() -> prepared(ar, thread, gate, listener)));
+        .prepare(job)
+        .onComplete(ar -> thread.execute(() -> prepared(job, ar, thread, gate, listener)));
   }
 
   private void prepared(
-      AsyncResult<PromptPreparer.Prepared> ar, Executor thread, Gate gate, Listener listener) {
+      Backend.Job job,
+      AsyncResult<Backend.Submit> ar,
+      Executor thread,
+      Gate gate,
+      Listener listener) {
     if (phase != Phase.PREPARING) {
-      return; // cancelled while preparing
+      return; // cancelled while preparing: nothing was submitted
     }
     if (ar.failed()) {
       phase = Phase.OVER;
       listener.onFailure(ar.cause());
       return;
     }
-    Flowable<TokenEvent> events;
-    try {
-      events = lifecycle.submit(id(), request, ar.result(), priority);
-    } catch (RuntimeException e) {
+    phase = Phase.SUBMITTING;
+    lifecycle
+        .submit(job, ar.result())
+        .onComplete(
+            submitted -> thread.execute(() -> submitted(submitted, thread, gate, listener)));
+  }
+
+  private void submitted(
+      AsyncResult<Backend.Submitted> ar, Executor thread, Gate gate, Listener listener) {
+    if (phase != Phase.SUBMITTING) {
+      if (ar.succeeded()) {
+        // Cancelled while the engine took it: abort it there.
+        ar.result().events().subscribe(e -> {}, e -> {}).dispose();
+      }
+      return;
+    }
+    if (ar.failed()) {
       phase = Phase.OVER;
-      listener.onFailure(e);
+      listener.onFailure(ar.cause());
       return;
     }
     phase = Phase.RUNNING;
-    promptTokens = ar.result().positions();
+    promptTokens = ar.result().promptPositions();
     leave = lifecycle.enter(priority);
     subscriber = new EventSubscriber(thread, gate, sink(listener));
     // Events reach the listener through later tasks on this thread, so onSubmitted comes first.
-    events.subscribe(subscriber);
+    ar.result().events().subscribe(subscriber);
     listener.onSubmitted();
   }
 

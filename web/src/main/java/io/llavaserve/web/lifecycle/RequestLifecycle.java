@@ -1,12 +1,9 @@
 package io.llavaserve.web.lifecycle;
 
-import io.llavaserve.batching.engine.RequestValidator;
 import io.llavaserve.batching.events.OverloadedException;
 import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.batching.events.TokenEvent;
-import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.batching.request.Priority;
-import io.llavaserve.engine.sampling.SamplingParams;
 import io.llavaserve.web.ServerState;
 import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.metrics.RequestTimer;
@@ -14,12 +11,10 @@ import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.Endpoint;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.OpenAiRequest;
-import io.llavaserve.web.openai.PromptPreparer;
 import io.llavaserve.web.openai.RequestLimits;
 import io.llavaserve.web.openai.RequestParser;
 import io.llavaserve.web.openai.ServedModel;
 import io.llavaserve.web.openai.TokenText;
-import io.reactivex.rxjava3.core.Flowable;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -28,23 +23,20 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The one way a request goes through this server, whatever its transport: parse and check (cheap,
- * on the event loop: {@link #accept}), then, in the {@link Generation} it returns, prepare images
- * and prompt on a worker, submit to the engine (checked once, at admission, by the engine's own
- * validator narrowed with {@code limits.max-prompt-tokens}), stream the token events back, count
- * the request in and out of the server's in-flight requests. Every refusal is counted in the
- * metrics here, every request's timings too. Shared by all transports of a server; safe on any
- * thread.
+ * on the event loop: {@link #accept}), then, in the {@link Generation} it returns, prepare and
+ * submit through the {@link Backend} (this process's engine, or one across the cluster), stream the
+ * token events back, count the request in and out of the server's in-flight requests. Every refusal
+ * is counted in the metrics here, every request's timings too. Shared by all transports of a
+ * server; safe on any thread.
  */
 public final class RequestLifecycle {
 
-  private final ServedModel served;
   private final ServerState state;
   private final RequestLimits limits;
-  private final RequestValidator admission;
-  private final PromptPreparer preparer;
-  private final TokenText tokenText;
+  private final Backend backend;
   private final ServerMetrics metrics;
 
+  /** A lifecycle over the engine of this process. */
   public RequestLifecycle(
       Vertx vertx,
       ServedModel served,
@@ -52,17 +44,16 @@ public final class RequestLifecycle {
       RequestLimits limits,
       ImageUrlFetcher fetcher,
       ServerMetrics metrics) {
-    this.served = served;
+    this(
+        state, limits, new LocalBackend(vertx, served, limits.maxPromptTokens(), fetcher), metrics);
+  }
+
+  public RequestLifecycle(
+      ServerState state, RequestLimits limits, Backend backend, ServerMetrics metrics) {
     this.state = state;
     this.limits = limits;
+    this.backend = backend;
     this.metrics = metrics;
-    this.admission =
-        served
-            .engine()
-            .validator()
-            .withMaxPromptTokens(limits.maxPromptTokens(), "limits.max-prompt-tokens");
-    this.preparer = new PromptPreparer(vertx, served.model(), admission, fetcher);
-    this.tokenText = new TokenText(served.model().tokenizer());
   }
 
   /**
@@ -93,25 +84,21 @@ public final class RequestLifecycle {
       Endpoint endpoint, JsonObject body, String requestId, Priority priority) {
     try {
       OpenAiRequest request = endpoint.parse(body, limits);
-      served.requireNamed(request.model());
-      return new Generation(this, request, requestId, priority);
+      String model = backend.resolve(request.model());
+      return new Generation(this, request, body, model, requestId, priority);
     } catch (RuntimeException e) {
       metrics.requestRejected("invalid");
       throw e;
     }
   }
 
-  String modelId() {
-    return served.id();
-  }
-
-  TokenText tokenText() {
-    return tokenText;
+  TokenText tokenText(String model) {
+    return backend.tokenText(model);
   }
 
   /** Fetches and decodes the images, renders and tokenizes the prompt; off the event loop. */
-  Future<PromptPreparer.Prepared> prepare(OpenAiRequest request) {
-    return preparer.prepare(request).onFailure(e -> metrics.requestRejected("invalid"));
+  Future<Backend.Submit> prepare(Backend.Job job) {
+    return backend.prepare(job).onFailure(e -> metrics.requestRejected("invalid"));
   }
 
   /** Counts a submitted request in; the action returned counts it out (twice is harmless). */
@@ -120,47 +107,50 @@ public final class RequestLifecycle {
   }
 
   /**
-   * Hands a prepared request to the engine, with its timings fed to the metrics.
-   *
-   * @param id the engine's id of the request
-   * @throws OverloadedException when the engine's waiting queue is full
-   * @throws ApiError 400 when the request can never run, naming the field as its endpoint does
+   * Hands a prepared request to its engine, with its timings fed to the metrics. Fails with an
+   * {@link OverloadedException} when the engine's waiting queue is full, with an {@link ApiError}
+   * 400 when the request can never run (naming the field as its endpoint does).
    */
-  Flowable<TokenEvent> submit(
-      String id, OpenAiRequest request, PromptPreparer.Prepared prompt, Priority priority) {
-    Flowable<TokenEvent> events;
-    RequestTimer timer;
+  Future<Backend.Submitted> submit(Backend.Job job, Backend.Submit step) {
+    Future<Backend.Submitted> submitted;
     try {
-      SamplingParams params = request.sampling();
-      if (!request.maxTokensGiven()) {
-        // Like vLLM: with no max_tokens, generate up to the limit or the end of the context.
-        params =
-            params.toBuilder()
-                .maxTokens(admission.defaultMaxTokens(prompt.positions(), params.maxTokens()))
-                .build();
-      }
-      events =
-          served
-              .engine()
-              .submit(
-                  new GenerationRequest(
-                      id, prompt.ids(), prompt.images(), params, priority, request.n()),
-                  admission);
-      timer = metrics.startRequest();
-      timer.queued();
-    } catch (OverloadedException e) {
-      metrics.requestRejected("overloaded");
-      throw e;
-    } catch (RequestRejectedException e) {
-      metrics.requestRejected("invalid");
-      throw request.endpoint().rejection(e);
+      submitted = step.submit();
+    } catch (RuntimeException e) {
+      submitted = Future.failedFuture(e);
     }
+    return submitted.transform(
+        ar -> {
+          if (ar.failed()) {
+            return Future.failedFuture(refused(job.request(), ar.cause()));
+          }
+          return Future.succeededFuture(timed(ar.result()));
+        });
+  }
+
+  private Throwable refused(OpenAiRequest request, Throwable e) {
+    if (e instanceof OverloadedException || e instanceof ApiError a && a.status() == 429) {
+      metrics.requestRejected("overloaded");
+    } else if (e instanceof RequestRejectedException r) {
+      metrics.requestRejected("invalid");
+      return request.endpoint().rejection(r);
+    } else if (e instanceof ApiError a && a.status() < 500) {
+      metrics.requestRejected("invalid");
+    }
+    return e;
+  }
+
+  private Backend.Submitted timed(Backend.Submitted s) {
+    RequestTimer timer = metrics.startRequest();
+    timer.queued();
     AtomicInteger tokens = new AtomicInteger();
     AtomicInteger finished = new AtomicInteger(); // completion tokens of the choices that ended
-    return events
-        .doOnNext(e -> record(timer, e, tokens, finished))
-        // A cancelled stream never sees its Finished event: end its timeline here.
-        .doOnCancel(() -> timer.finished("abort", prompt.positions(), tokens.get(), 0));
+    int prompt = s.promptPositions();
+    return new Backend.Submitted(
+        prompt,
+        s.events()
+            .doOnNext(e -> record(timer, e, tokens, finished))
+            // A cancelled stream never sees its Finished event: end its timeline here.
+            .doOnCancel(() -> timer.finished("abort", prompt, tokens.get(), 0)));
   }
 
   /** Feeds the request's timings to the metrics; runs on the engine thread. */

@@ -2,6 +2,7 @@ package io.llavaserve.web.openai;
 
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import java.nio.charset.StandardCharsets;
+import java.util.function.IntFunction;
 
 /**
  * The text and bytes of one token as OpenAI's logprobs report them: SentencePiece's {@code ▁}
@@ -14,14 +15,22 @@ public final class TokenText {
    */
   public record Piece(String text, byte[] bytes) {}
 
-  private final Tokenizer tokenizer;
+  private final IntFunction<String> pieces;
 
   public TokenText(Tokenizer tokenizer) {
-    this.tokenizer = tokenizer;
+    this(tokenizer::tokenPiece);
+  }
+
+  /**
+   * @param pieces a token id's vocabulary piece, or null when unknown (a cluster gateway learns the
+   *     pieces from its engines)
+   */
+  public TokenText(IntFunction<String> pieces) {
+    this.pieces = pieces;
   }
 
   public Piece of(int id) {
-    String piece = tokenizer.tokenPiece(id);
+    String piece = pieces.apply(id);
     if (piece == null) {
       return new Piece("", new byte[0]);
     }
