@@ -38,8 +38,7 @@ final class DeviceWeights {
       new java.util.HashMap<>();
   private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
   // Per weight name: its bfloat16 or float16 conversion, then the emptying of its float32 staging
-  // copy, run
-  // right after that weight's upload so that only one float32 copy exists at a time.
+  // copy, run right after that weight's upload so that only one float32 copy exists at a time.
   private final java.util.Map<String, org.tensorflow.op.Op> conversions = new java.util.HashMap<>();
   private final java.util.Map<String, org.tensorflow.op.Op> releases = new java.util.HashMap<>();
   private final List<Upload> uploads = new ArrayList<>();

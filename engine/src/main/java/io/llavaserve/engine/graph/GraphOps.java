@@ -30,7 +30,11 @@ final class GraphOps extends TensorOps {
     this.nativeFused = nativeFused;
   }
 
-  /** {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. */
+  /**
+   * {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. A packed
+   * weight goes to its native kernel; an unpacked float16 one (no native kernels) is widened on
+   * every call, exact but slow.
+   */
   @SuppressWarnings("unchecked")
   Operand<TFloat32> linear(Operand<TFloat32> x, Linear w) {
     if (w.packedColumns() > 0) {
@@ -54,7 +58,6 @@ final class GraphOps extends TensorOps {
             tf.linalg.matMul(tf.dtypes.cast(x, TBfloat16.class), (Operand<TBfloat16>) w.weight());
         yield tf.dtypes.cast(y, TFloat32.class);
       }
-        // Without the native kernel: widened on every call, exact.
       case FLOAT16 ->
           tf.linalg.matMul(x, tf.dtypes.cast((Operand<TFloat16>) w.weight(), TFloat32.class));
       default -> tf.linalg.matMul(x, (Operand<TFloat32>) w.weight());
