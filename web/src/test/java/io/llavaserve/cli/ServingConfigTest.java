@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.llavaserve.batching.engine.EngineConfig;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import java.nio.file.Files;
@@ -90,6 +91,20 @@ class ServingConfigTest {
     assertEquals(0, c.server().port());
     assertEquals(List.of("k1", "k2"), c.server().apiKeys());
     assertEquals("mine", c.modelId(dir));
+  }
+
+  @Test
+  void theMatmulPrecisionIsAutoByDefaultAndFloat16MayBeChosenByKeyOrFlag() throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    assertEquals(MatmulPrecision.AUTO, ServingConfig.model(s).matmulPrecision());
+    assertEquals(
+        MatmulPrecision.FLOAT16,
+        ServingConfig.model(s.with(Map.of("model.matmul-precision", "float16"))).matmulPrecision());
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve)
+        .setCaseInsensitiveEnumValuesAllowed(true)
+        .parseArgs("--matmul-precision", "float16");
+    assertEquals(MatmulPrecision.FLOAT16, serve.config().model().matmulPrecision());
   }
 
   @Test
