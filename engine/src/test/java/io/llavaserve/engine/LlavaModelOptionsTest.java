@@ -26,8 +26,7 @@ class LlavaModelOptionsTest {
   @CsvSource({
     "F32, AUTO, FLOAT32",
     "F32, NATIVE, FLOAT32",
-    "F16, AUTO, FLOAT32",
-    "F16, NATIVE, FLOAT32",
+    "F16, GRAPH, FLOAT32",
     "BF16, GRAPH, FLOAT32"
   })
   void autoNeverRoundsTheWeights(DType stored, Kernels kernels, MatmulPrecision expected) {
@@ -36,6 +35,7 @@ class LlavaModelOptionsTest {
     assertEquals(expected, MatmulPrecision.AUTO.resolve(stored, kernels));
     // An explicit choice is kept whatever the checkpoint.
     assertEquals(MatmulPrecision.BFLOAT16, MatmulPrecision.BFLOAT16.resolve(stored, kernels));
+    assertEquals(MatmulPrecision.FLOAT16, MatmulPrecision.FLOAT16.resolve(stored, kernels));
   }
 
   @org.junit.jupiter.api.Test
@@ -46,6 +46,19 @@ class LlavaModelOptionsTest {
     assertEquals(
         amx ? MatmulPrecision.BFLOAT16 : MatmulPrecision.FLOAT32,
         MatmulPrecision.AUTO.resolve(DType.BF16, Kernels.AUTO));
+  }
+
+  @ParameterizedTest(name = "{0} kernels")
+  @CsvSource({"AUTO", "NATIVE"})
+  void float16WeightsStayFloat16WhereTheNativeMatmulRunsThemWithF16c(Kernels kernels) {
+    boolean f16 =
+        io.llavaserve.engine.graph.NativeKernels.available()
+            && io.llavaserve.engine.graph.NativeKernels.cpuHasF16cFma();
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        kernels != Kernels.NATIVE || io.llavaserve.engine.graph.NativeKernels.available());
+    assertEquals(
+        f16 ? MatmulPrecision.FLOAT16 : MatmulPrecision.FLOAT32,
+        MatmulPrecision.AUTO.resolve(DType.F16, kernels));
   }
 
   @ParameterizedTest(name = "{0} weights -> {1} KV cache")

@@ -205,9 +205,9 @@ final class BenchCommand implements Callable<Integer> {
     return 4.0 * b * t.numHiddenLayers() * t.numAttentionHeads() * t.headDim() * pairs;
   }
 
-  /** Bytes of matmul weights one decode step streams: 4 per element, 2 in bfloat16. */
+  /** Bytes of matmul weights one decode step streams: 4 per element, 2 in bfloat16 or float16. */
   static double weightBytesPerStep(TextConfig t, MatmulPrecision precision) {
-    double bytes = precision == MatmulPrecision.BFLOAT16 ? 2.0 : 4.0;
+    double bytes = precision.weightBytes();
     double head = (double) t.hiddenSize() * t.vocabSize() * (t.tieWordEmbeddings() ? 4.0 : bytes);
     return bytes * t.numHiddenLayers() * linearParams(t) + head;
   }

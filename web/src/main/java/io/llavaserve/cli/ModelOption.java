@@ -53,14 +53,17 @@ final class ModelOption {
   @Option(
       names = "--matmul-precision",
       paramLabel = "P",
-      description = "float32 (exact) or bfloat16 (faster with many rows) (model.matmul-precision).")
+      description =
+          "auto (the checkpoint's own type where a native matmul runs it, else float32),"
+              + " float32 (exact), float16 (float16 weights kept as float16, exact for float16"
+              + " checkpoints) or bfloat16 (half the bytes, rounded) (model.matmul-precision).")
   MatmulPrecision matmulPrecision;
 
   @Option(
       names = "--kernels",
       paramLabel = "K",
       description =
-          "auto (native attention and bfloat16 matmuls where they help), native or graph"
+          "auto (native attention and bfloat16/float16 matmuls where they help), native or graph"
               + " (stock TensorFlow ops) (model.kernels).")
   Kernels kernels;
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.engine.EngineConfig;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.cluster.ClusterConfig;
@@ -121,6 +122,20 @@ class ServingConfigTest {
         IllegalArgumentException.class,
         () ->
             ServingConfig.cluster(Settings.load(null, Map.of("LLAVA_SERVE_CLUSTER_ROLE", "boss"))));
+  }
+
+  @Test
+  void theMatmulPrecisionIsAutoByDefaultAndFloat16MayBeChosenByKeyOrFlag() throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    assertEquals(MatmulPrecision.AUTO, ServingConfig.model(s).matmulPrecision());
+    assertEquals(
+        MatmulPrecision.FLOAT16,
+        ServingConfig.model(s.with(Map.of("model.matmul-precision", "float16"))).matmulPrecision());
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve)
+        .setCaseInsensitiveEnumValuesAllowed(true)
+        .parseArgs("--matmul-precision", "float16");
+    assertEquals(MatmulPrecision.FLOAT16, serve.config().model().matmulPrecision());
   }
 
   @Test

@@ -14,7 +14,9 @@ import org.tensorflow.op.core.AssignVariableOp;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TBfloat16;
+import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TType;
 
 /**
  * Model weights as device-resident resource variables. The graph reads them; they are uploaded
@@ -31,10 +33,12 @@ final class DeviceWeights {
   private final Ops tf;
   private final MatmulPrecision precision;
   private final boolean packForNativeMatMul;
-  private final java.util.Map<String, Operand<TBfloat16>> bf16ByName = new java.util.HashMap<>();
+  // Per Linear weight name: its bfloat16 or float16 copy, packed or not.
+  private final java.util.Map<String, Operand<? extends TType>> narrowByName =
+      new java.util.HashMap<>();
   private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
-  // Per weight name: its bfloat16 conversion, then the emptying of its float32 staging copy, run
-  // right after that weight's upload so that only one float32 copy exists at a time.
+  // Per weight name: its bfloat16 or float16 conversion, then the emptying of its float32 staging
+  // copy, run right after that weight's upload so that only one float32 copy exists at a time.
   private final java.util.Map<String, org.tensorflow.op.Op> conversions = new java.util.HashMap<>();
   private final java.util.Map<String, org.tensorflow.op.Op> releases = new java.util.HashMap<>();
   private final List<Upload> uploads = new ArrayList<>();
@@ -50,12 +54,18 @@ final class DeviceWeights {
       AssignVariableOp assign) {}
 
   /**
-   * @param packForNativeMatMul store bfloat16 Linear weights packed for the native kernel
+   * @param precision the Linear weights' element type: FLOAT32, BFLOAT16 or FLOAT16
+   * @param packForNativeMatMul store bfloat16 or float16 Linear weights packed for the native
+   *     kernel of that type
    */
   DeviceWeights(Ops tf, MatmulPrecision precision, boolean packForNativeMatMul) {
+    if (precision == MatmulPrecision.AUTO) {
+      throw new IllegalArgumentException(
+          "resolve MatmulPrecision.AUTO against the checkpoint first");
+    }
     this.tf = tf;
     this.precision = precision;
-    this.packForNativeMatMul = packForNativeMatMul && precision == MatmulPrecision.BFLOAT16;
+    this.packForNativeMatMul = packForNativeMatMul && precision != MatmulPrecision.FLOAT32;
   }
 
   /** A variable holding one checkpoint tensor, with the shape the checkpoint gives. */
@@ -108,22 +118,31 @@ final class DeviceWeights {
     }
     Operand<TFloat32> f32 = variable(name, rows, parts, true);
     if (precision == MatmulPrecision.FLOAT32) {
-      return new Linear(f32, false);
+      return new Linear(f32, precision);
     }
     long in = rows[1];
     long out = rows[0];
+    boolean first = !narrowByName.containsKey(name);
     if (packForNativeMatMul) {
-      long packedIn = (in + 31) / 32 * 32;
-      long packedOut = (out + 63) / 64 * 64;
-      if (!bf16ByName.containsKey(name)) {
+      Operand<? extends TType> packed =
+          precision == MatmulPrecision.BFLOAT16
+              ? packedBfloat16(name, f32, in, out)
+              : packedFloat16(name, f32, in, out);
+      if (first) {
+        long packedIn = precision == MatmulPrecision.BFLOAT16 ? (in + 31) / 32 * 32 : in;
+        long packedOut = (out + 63) / 64 * 64;
         totalBytes += 2 * packedIn * packedOut - 4 * in * out;
       }
-      return new Linear(packed(name, f32, in, out), true, Math.toIntExact(out));
+      return new Linear(packed, precision, Math.toIntExact(out));
     }
-    if (!bf16ByName.containsKey(name)) {
-      totalBytes -= 2 * rows[0] * rows[1]; // held in 2 bytes per element once converted
+    if (first) {
+      totalBytes -= 2 * in * out; // held in 2 bytes per element once converted
     }
-    return new Linear(bfloat16(name, f32), true);
+    Operand<? extends TType> narrow =
+        precision == MatmulPrecision.BFLOAT16
+            ? narrowed(name, "weights_narrow", f32, TBfloat16.class)
+            : narrowed(name, "weights_narrow", f32, TFloat16.class);
+    return new Linear(narrow, precision);
   }
 
   /**
@@ -131,8 +150,9 @@ final class DeviceWeights {
    * padded to multiples of 32 in and 64 out, then laid out as [out / 16, in / 2, 16, 2] so that 16
    * columns times one pair of inputs are 64 contiguous bytes, and 16 such pairs one AMX tile.
    */
-  private Operand<TBfloat16> packed(String name, Operand<TFloat32> f32, long in, long out) {
-    Operand<TBfloat16> existing = bf16ByName.get(name);
+  private Operand<? extends TType> packedBfloat16(
+      String name, Operand<TFloat32> f32, long in, long out) {
+    Operand<? extends TType> existing = narrowByName.get(name);
     if (existing != null) {
       return existing;
     }
@@ -146,41 +166,53 @@ final class DeviceWeights {
             scope.reshape(
                 padded, scope.constant(new long[] {(in + padIn) / 2, 2, (out + padOut) / 16, 16})),
             scope.constant(new int[] {2, 0, 3, 1}));
+    return narrowed(name, "weights_packed", blocks, TBfloat16.class);
+  }
+
+  /**
+   * The float16 weight packed for the native kernel: from the transposed float32 [in, out], zero
+   * padded to a multiple of 64 out, then laid out as [out / 16, in, 16], so that one input's 16
+   * columns are 32 contiguous bytes and a block of columns streams in input order.
+   */
+  private Operand<? extends TType> packedFloat16(
+      String name, Operand<TFloat32> f32, long in, long out) {
+    Operand<? extends TType> existing = narrowByName.get(name);
+    if (existing != null) {
+      return existing;
+    }
+    long padOut = (out + 63) / 64 * 64 - out;
+    Ops scope = tf.withSubScope("weights_packed");
+    Operand<TFloat32> padded =
+        scope.pad(f32, scope.constant(new long[][] {{0, 0}, {0, padOut}}), scope.constant(0f));
+    Operand<TFloat32> blocks =
+        scope.linalg.transpose(
+            scope.reshape(padded, scope.constant(new long[] {in, (out + padOut) / 16, 16})),
+            scope.constant(new int[] {1, 0, 2}));
+    return narrowed(name, "weights_packed", blocks, TFloat16.class);
+  }
+
+  /**
+   * A copy of {@code value} (computed from the uploaded float32 variable {@code name}) in the
+   * narrower type {@code type}: filled on the device after the upload, and the float32 original is
+   * then emptied so it holds no memory.
+   */
+  private <T extends TType> Operand<? extends TType> narrowed(
+      String name, String subScope, Operand<TFloat32> value, Class<T> type) {
+    Operand<? extends TType> existing = narrowByName.get(name);
+    if (existing != null) {
+      return existing;
+    }
+    Ops scope = tf.withSubScope(subScope);
     VarHandleOp handle =
-        scope.varHandleOp(
-            TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("packed:" + name));
-    conversions.put(
-        name, scope.assignVariableOp(handle, scope.dtypes.cast(blocks, TBfloat16.class)));
+        scope.varHandleOp(type, Shape.unknown(), VarHandleOp.sharedName(subScope + ":" + name));
+    conversions.put(name, scope.assignVariableOp(handle, scope.dtypes.cast(value, type)));
     releases.put(
         name,
         scope.assignVariableOp(
             handlesByName.get(name),
             scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
-    Operand<TBfloat16> read = scope.readVariableOp(handle, TBfloat16.class);
-    bf16ByName.put(name, read);
-    return read;
-  }
-
-  /**
-   * A bfloat16 copy of an uploaded float32 variable: filled on the device after the upload, and the
-   * float32 original is then emptied so it holds no memory.
-   */
-  private Operand<TBfloat16> bfloat16(String name, Operand<TFloat32> f32) {
-    Operand<TBfloat16> existing = bf16ByName.get(name);
-    if (existing != null) {
-      return existing;
-    }
-    Ops scope = tf.withSubScope("weights_bf16");
-    VarHandleOp handle =
-        scope.varHandleOp(TBfloat16.class, Shape.unknown(), VarHandleOp.sharedName("bf16:" + name));
-    VarHandleOp source = handlesByName.get(name);
-    conversions.put(name, scope.assignVariableOp(handle, scope.dtypes.cast(f32, TBfloat16.class)));
-    releases.put(
-        name,
-        scope.assignVariableOp(
-            source, scope.zeros(scope.constant(new int[] {0, 0}), TFloat32.class)));
-    Operand<TBfloat16> read = scope.readVariableOp(handle, TBfloat16.class);
-    bf16ByName.put(name, read);
+    Operand<T> read = scope.readVariableOp(handle, type);
+    narrowByName.put(name, read);
     return read;
   }
 
@@ -236,10 +268,10 @@ final class DeviceWeights {
     }
     Ops scope = tf.withSubScope("weights");
     Shape s = Shape.of(shape);
-    // A float32 staging copy of a bfloat16 weight is emptied after conversion, so its handle
-    // must not pin a shape.
+    // A float32 staging copy of a bfloat16 or float16 weight is emptied after conversion, so its
+    // handle must not pin a shape.
     Shape stored =
-        transpose && precision == MatmulPrecision.BFLOAT16
+        transpose && precision != MatmulPrecision.FLOAT32
             ? Shape.unknown()
             : transpose ? Shape.of(shape[1], shape[0]) : s;
     // Every variable needs its own shared name: handles with an empty one share one resource.
@@ -260,8 +292,9 @@ final class DeviceWeights {
   }
 
   /**
-   * Copies every weight to the device, converting F16/BF16 to F32 on the way; a weight kept in
-   * bfloat16 is converted (and packed) right after its upload, and its float32 copy emptied.
+   * Copies every weight to the device, converting F16/BF16 to F32 on the way (exactly); a weight
+   * kept in bfloat16 or float16 is converted (and packed) right after its upload, and its float32
+   * copy emptied.
    */
   void upload(Session session) {
     float[] chunk = new float[CHUNK];

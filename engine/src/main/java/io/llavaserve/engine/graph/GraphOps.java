@@ -7,6 +7,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TBfloat16;
+import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -29,13 +30,20 @@ final class GraphOps extends TensorOps {
     this.nativeFused = nativeFused;
   }
 
-  /** {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. */
+  /**
+   * {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. A packed
+   * weight goes to its native kernel; an unpacked float16 one (no native kernels) is widened on
+   * every call, exact but slow.
+   */
   @SuppressWarnings("unchecked")
   Operand<TFloat32> linear(Operand<TFloat32> x, Linear w) {
     if (w.packedColumns() > 0) {
+      boolean bf16 = w.precision() == MatmulPrecision.BFLOAT16;
       Operand<TFloat32> y =
           tf.scope()
-              .opBuilder(NativeKernels.BF16_MATMUL, "bf16_matmul")
+              .opBuilder(
+                  bf16 ? NativeKernels.BF16_MATMUL : NativeKernels.F16_MATMUL,
+                  bf16 ? "bf16_matmul" : "f16_matmul")
               .addInput(x.asOutput())
               .addInput(w.weight().asOutput())
               .setAttr("n", (long) w.packedColumns())
@@ -44,12 +52,16 @@ final class GraphOps extends TensorOps {
               .output(0);
       return reshape(y, -1, w.packedColumns());
     }
-    if (!w.bfloat16()) {
-      return tf.linalg.matMul(x, (Operand<TFloat32>) w.weight());
-    }
-    Operand<TBfloat16> y =
-        tf.linalg.matMul(tf.dtypes.cast(x, TBfloat16.class), (Operand<TBfloat16>) w.weight());
-    return tf.dtypes.cast(y, TFloat32.class);
+    return switch (w.precision()) {
+      case BFLOAT16 -> {
+        Operand<TBfloat16> y =
+            tf.linalg.matMul(tf.dtypes.cast(x, TBfloat16.class), (Operand<TBfloat16>) w.weight());
+        yield tf.dtypes.cast(y, TFloat32.class);
+      }
+      case FLOAT16 ->
+          tf.linalg.matMul(x, tf.dtypes.cast((Operand<TFloat16>) w.weight(), TFloat32.class));
+      default -> tf.linalg.matMul(x, (Operand<TFloat32>) w.weight());
+    };
   }
 
   /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's layout, e.g. a tied embedding). */

@@ -3,19 +3,21 @@ package io.llavaserve.engine.graph;
 /**
  * Which implementation runs the hot spots of a decoder step: decode attention over the paged KV
  * cache, the per-layer elementwise work (rotary embeddings, RMSNorm, SiLU-and-multiply), and (with
- * bfloat16 matmul weights) the Linear layers.
+ * bfloat16 or float16 matmul weights) the Linear layers.
  */
 public enum Kernels {
   /**
    * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
-   * attention wherever the library loads, native bfloat16 matmuls where the CPU also has AMX.
+   * attention and float16 matmuls wherever the library loads, native bfloat16 matmuls where the CPU
+   * also has AMX.
    */
   AUTO,
   /**
    * The project's native ops ({@code libllava_ops.so}): attention reads each sequence's blocks in
    * place from the pool variables, so the keys and values cross memory once per layer; bfloat16
    * Linear weights are packed once at load for the CPU's bfloat16 dot product instead of being
-   * reordered by oneDNN on every call. Loading fails where the library is not available.
+   * reordered by oneDNN on every call, float16 ones are packed once and widened in registers.
+   * Loading fails where the library is not available.
    */
   NATIVE,
   /**
@@ -40,6 +42,18 @@ public enum Kernels {
   boolean nativeBf16MatMul() {
     return switch (this) {
       case AUTO -> NativeKernels.available() && NativeKernels.cpuHasAmxBf16();
+      case NATIVE -> requireLibrary();
+      case GRAPH -> false;
+    };
+  }
+
+  /**
+   * Whether float16 Linear layers run natively (on any CPU: where it lacks F16C and FMA, in the
+   * kernel's plain C path; without the kernel they are widened on every call).
+   */
+  boolean nativeF16MatMul() {
+    return switch (this) {
+      case AUTO -> NativeKernels.available();
       case NATIVE -> requireLibrary();
       case GRAPH -> false;
     };

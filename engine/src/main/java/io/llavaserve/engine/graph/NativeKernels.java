@@ -5,6 +5,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import org.tensorflow.TensorFlow;
 
@@ -21,6 +23,9 @@ public final class NativeKernels {
 
   /** A Linear layer over packed bfloat16 weights; see {@code bf16_matmul.c}. */
   static final String BF16_MATMUL = "LlavaBf16MatMul";
+
+  /** A Linear layer over packed float16 weights, widened in registers; see {@code f16_matmul.c}. */
+  static final String F16_MATMUL = "LlavaF16MatMul";
 
   /** RMSNorm in one pass; see {@code fused_ops.c}. */
   static final String RMS_NORM = "LlavaRmsNorm";
@@ -59,16 +64,31 @@ public final class NativeKernels {
    * every batch size measured (its AVX512-BF16 path wins only for a few rows).
    */
   public static boolean cpuHasAmxBf16() {
+    return cpuFlags().contains("amx_bf16");
+  }
+
+  /**
+   * Whether this CPU widens float16 to float32 in vector registers (F16C) and has the AVX2 fused
+   * multiply-add, which the native float16 matmul's vector path needs; without them it would run
+   * its plain C path.
+   */
+  public static boolean cpuHasF16cFma() {
+    List<String> flags = cpuFlags();
+    return flags.contains("f16c") && flags.contains("fma") && flags.contains("avx2");
+  }
+
+  /** The flags of the first CPU in {@code /proc/cpuinfo}; none where it cannot be read. */
+  private static List<String> cpuFlags() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
         if (line.startsWith("flags")) {
-          return java.util.Arrays.asList(line.split("\\s+")).contains("amx_bf16");
+          return Arrays.asList(line.split("\\s+"));
         }
       }
     } catch (IOException | RuntimeException e) {
-      return false;
+      return List.of();
     }
-    return false;
+    return List.of();
   }
 
   private static String load() {
@@ -88,7 +108,8 @@ public final class NativeKernels {
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
-    for (String name : new String[] {PAGED_ATTENTION, BF16_MATMUL, RMS_NORM, SILU_MUL, ROPE}) {
+    for (String name :
+        new String[] {PAGED_ATTENTION, BF16_MATMUL, F16_MATMUL, RMS_NORM, SILU_MUL, ROPE}) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {
         return "libllava_ops.so loaded but did not register " + name;

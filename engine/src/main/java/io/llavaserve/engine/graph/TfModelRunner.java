@@ -66,7 +66,12 @@ public final class TfModelRunner implements ModelRunner {
     }
     this.config = ckpt.config();
     this.nativeAttention = kernels.nativeAttention();
-    this.nativeMatMul = precision == MatmulPrecision.BFLOAT16 && kernels.nativeBf16MatMul();
+    this.nativeMatMul =
+        switch (precision) {
+          case BFLOAT16 -> kernels.nativeBf16MatMul();
+          case FLOAT16 -> kernels.nativeF16MatMul();
+          default -> false;
+        };
     this.kvCache = kvCache;
     Graph g = new Graph();
     Session s = null;
@@ -156,7 +161,7 @@ public final class TfModelRunner implements ModelRunner {
     return nativeAttention;
   }
 
-  /** Whether the Linear layers run in the native bfloat16 kernel. */
+  /** Whether the Linear layers run in a native kernel (the bfloat16 or the float16 one). */
   public boolean nativeMatMul() {
     return nativeMatMul;
   }

@@ -67,37 +67,94 @@ class TfModelRunnerTest {
     TinyCheckpoint.write(dir, spec);
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
-      LlavaConfig cfg = ckpt.config();
-      SplittableRandom rnd = new SplittableRandom(7);
-      List<PixelValues> pixels = new ArrayList<>();
-      for (int i = 0; i < images; i++) {
-        pixels.add(randomPixels(cfg, rnd));
-      }
-      int[] ids = promptIds(cfg, rnd, 9, images);
-      ExpandedPrompt prompt =
-          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
-
-      List<ImageFeatures> features = runner.encodeImages(pixels);
-      ReferenceLlava ref = new ReferenceLlava(ckpt);
-      for (int i = 0; i < images; i++) {
-        assertClose(
-            ref.imageFeatures(pixels.get(i).data()), features.get(i).data(), 1e-4, "features");
-      }
-
-      int n = prompt.length();
-      SequenceChunk chunk =
-          new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features));
-      StepOutput out = runner.execute(new ScheduledBatch(List.of(chunk), true));
-      List<float[]> refPixels = pixels.stream().map(PixelValues::data).toList();
-      float[][] expected = ref.logits(ids, refPixels);
-      assertEquals(n, out.rowCount());
-      double spread = 0;
-      for (int t = 0; t < n; t++) {
-        assertClose(expected[t], out.row(t), 1e-4, "logits at position " + t);
-        spread = Math.max(spread, std(expected[t]));
-      }
-      assertTrue(spread > 0.1, "logits should not be degenerate, std " + spread);
+      assertMatchesReference(ckpt, runner, images);
     }
+  }
+
+  /**
+   * A float16 checkpoint served with AUTO keeps its weights in float16 where the native float16
+   * matmul runs them, and stays as exact as float32: the same tolerance against the reference.
+   */
+  @Test
+  void float16CheckpointWithAutoKeepsFloat16AndMatchesReference() throws Exception {
+    NativeTestSupport.assumeNativeOpsBuilt();
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        NativeKernels.cpuHasF16cFma(), "the CPU has no F16C and FMA: AUTO gives FLOAT32");
+    MatmulPrecision precision = MatmulPrecision.AUTO.resolve(DType.F16, Kernels.AUTO);
+    assertEquals(MatmulPrecision.FLOAT16, precision);
+    TinyCheckpoint.write(dir, TinySpec.tiny().withDtype(DType.F16));
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner =
+            TfModelRunner.load(
+                ckpt,
+                new KvCacheConfig(4, 64),
+                TfModelRunner.Threads.defaults(),
+                precision,
+                Kernels.AUTO)) {
+      assertTrue(runner.nativeMatMul());
+      // Half the bytes of the widened float32 weights for the Linear layers.
+      try (TfModelRunner widened =
+          TfModelRunner.load(
+              ckpt,
+              new KvCacheConfig(4, 64),
+              TfModelRunner.Threads.defaults(),
+              MatmulPrecision.FLOAT32,
+              Kernels.AUTO)) {
+        assertTrue(runner.weightBytes() < 0.75 * widened.weightBytes());
+      }
+      assertMatchesReference(ckpt, runner, 2);
+    }
+  }
+
+  /** Without the native kernels, float16 weights are widened on every call: exact all the same. */
+  @Test
+  void float16WeightsOnStockOpsMatchReference() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny().withDtype(DType.F16));
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner =
+            TfModelRunner.load(
+                ckpt,
+                new KvCacheConfig(4, 64),
+                TfModelRunner.Threads.defaults(),
+                MatmulPrecision.FLOAT16,
+                Kernels.GRAPH)) {
+      assertTrue(!runner.nativeMatMul());
+      assertMatchesReference(ckpt, runner, 1);
+    }
+  }
+
+  /** Image features and every prompt position's logits within 1e-4 of the reference. */
+  private static void assertMatchesReference(Checkpoint ckpt, TfModelRunner runner, int images)
+      throws Exception {
+    LlavaConfig cfg = ckpt.config();
+    SplittableRandom rnd = new SplittableRandom(7);
+    List<PixelValues> pixels = new ArrayList<>();
+    for (int i = 0; i < images; i++) {
+      pixels.add(randomPixels(cfg, rnd));
+    }
+    int[] ids = promptIds(cfg, rnd, 9, images);
+    ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+
+    List<ImageFeatures> features = runner.encodeImages(pixels);
+    ReferenceLlava ref = new ReferenceLlava(ckpt);
+    for (int i = 0; i < images; i++) {
+      assertClose(
+          ref.imageFeatures(pixels.get(i).data()), features.get(i).data(), 1e-4, "features");
+    }
+
+    int n = prompt.length();
+    SequenceChunk chunk =
+        new SequenceChunk(prompt.tokens(), 0, blocks(0, n, 4), prompt.placements(0, n, features));
+    StepOutput out = runner.execute(new ScheduledBatch(List.of(chunk), true));
+    List<float[]> refPixels = pixels.stream().map(PixelValues::data).toList();
+    float[][] expected = ref.logits(ids, refPixels);
+    assertEquals(n, out.rowCount());
+    double spread = 0;
+    for (int t = 0; t < n; t++) {
+      assertClose(expected[t], out.row(t), 1e-4, "logits at position " + t);
+      spread = Math.max(spread, std(expected[t]));
+    }
+    assertTrue(spread > 0.1, "logits should not be degenerate, std " + spread);
   }
 
   /** bfloat16 matmul weights: the same model within bfloat16's precision. */

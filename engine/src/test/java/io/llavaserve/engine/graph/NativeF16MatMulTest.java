@@ -1,0 +1,192 @@
+package io.llavaserve.engine.graph;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tensorflow.Graph;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.ndarray.buffer.ShortDataBuffer;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat16;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The native float16 matmul against float64 arithmetic on the widened weights, on each of its
+ * paths: the only difference allowed is float32 summation.
+ */
+class NativeF16MatMulTest {
+
+  @BeforeAll
+  static void nativeOpsWereBuilt() {
+    NativeTestSupport.assumeNativeOpsBuilt();
+  }
+
+  /** IEEE half bits to float, exactly (subnormals included), independently of the kernel. */
+  static float widen(short h) {
+    int sign = (h & 0x8000) != 0 ? -1 : 1;
+    int exp = (h >>> 10) & 0x1f;
+    int man = h & 0x3ff;
+    if (exp == 0x1f) {
+      return man == 0 ? sign * Float.POSITIVE_INFINITY : Float.NaN;
+    }
+    return exp == 0 ? sign * man * 0x1p-24f : sign * (1024 + man) * Math.scalb(1f, exp - 25);
+  }
+
+  /**
+   * Random half bits: magnitudes from 2^-10 to 2, with zeros and subnormals among them (the
+   * widening must be exact for every finite half).
+   */
+  static short randomHalf(SplittableRandom rnd) {
+    int sign = rnd.nextBoolean() ? 0x8000 : 0;
+    int kind = rnd.nextInt(20);
+    int exp = kind == 0 ? 0 : 5 + rnd.nextInt(11);
+    int man = kind == 1 ? 0 : rnd.nextInt(1024);
+    return (short) (sign | exp << 10 | man);
+  }
+
+  /** W [k][n] as half bits packed [ceil(n / 64) * 4, k, 16], zero past n. */
+  static short[] pack(short[][] w, int k, int n) {
+    int nb = (n + 63) / 64 * 4;
+    short[] p = new short[nb * k * 16];
+    for (int row = 0; row < k; row++) {
+      for (int col = 0; col < n; col++) {
+        p[((col / 16) * k + row) * 16 + col % 16] = w[row][col];
+      }
+    }
+    return p;
+  }
+
+  /** Runs the op once: y [m, n] for x [m, k] and a packed weight of {@code blocks} blocks. */
+  static float[] run(
+      float[] x, int m, int k, short[] packed, int blocks, int n, int threads, int path) {
+    try (Graph g = new Graph();
+        TFloat16 wt = TFloat16.tensorOf(Shape.of(blocks, packed.length / (16L * blocks), 16));
+        TFloat32 xt = TFloat32.tensorOf(Shape.of(m, k), DataBuffers.of(x))) {
+      // The half bits as they are, not through TensorFlow Java's float conversion.
+      ShortDataBuffer bits = wt.asRawTensor().data().asShorts();
+      bits.write(packed);
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> xp = tf.placeholder(TFloat32.class);
+      Output<TFloat32> y =
+          tf.scope()
+              .opBuilder(NativeKernels.F16_MATMUL, "mm")
+              .addInput(xp.asOutput())
+              .addInput(tf.constantOf(wt).asOutput())
+              .setAttr("n", (long) n)
+              .setAttr("num_threads", (long) threads)
+              .setAttr("path", (long) path)
+              .build()
+              .output(0);
+      try (Session s = new Session(g);
+          Result r = s.runner().feed(xp, xt).fetch(y).run()) {
+        TFloat32 out = (TFloat32) r.get(0);
+        assertEquals(Shape.of(m, n), out.shape());
+        float[] data = new float[m * n];
+        out.asRawTensor().data().asFloats().read(data);
+        return data;
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "path {0}")
+  @ValueSource(ints = {0, 1, 2, -1})
+  void equalsFloat32ArithmeticOnTheWidenedWeights(int path) {
+    int[][] shapes = { // m, k, n: decode rows, row groups, two row blocks; n off 16 and 64
+      {1, 64, 64},
+      {1, 1000, 130},
+      {3, 70, 100},
+      {4, 129, 65},
+      {17, 96, 130},
+      {32, 257, 33},
+      {300, 200, 200},
+      {300, 1, 17}
+    };
+    SplittableRandom rnd = new SplittableRandom(path + 20);
+    for (int[] shape : shapes) {
+      int m = shape[0];
+      int k = shape[1];
+      int n = shape[2];
+      short[][] w = new short[k][n];
+      for (short[] row : w) {
+        for (int j = 0; j < n; j++) {
+          row[j] = randomHalf(rnd);
+        }
+      }
+      float[] x = new float[m * k];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = (float) (rnd.nextDouble() * 2 - 1);
+      }
+      // float64 sums of exact products; float32 summation of k terms may differ from them by at
+      // most k * 2^-24 * sum |x w|.
+      double[] expected = new double[m * n];
+      double[] bound = new double[m * n];
+      for (int r = 0; r < m; r++) {
+        for (int c = 0; c < n; c++) {
+          double acc = 0;
+          double mag = 0;
+          for (int i = 0; i < k; i++) {
+            double p = (double) x[r * k + i] * widen(w[i][c]);
+            acc += p;
+            mag += Math.abs(p);
+          }
+          expected[r * n + c] = acc;
+          bound[r * n + c] = k * 0x1p-24 * mag + 1e-30;
+        }
+      }
+      short[] packed = pack(w, k, n);
+      int blocks = (n + 63) / 64 * 4;
+      for (int threads : new int[] {1, 2}) {
+        float[] got = run(x, m, k, packed, blocks, n, threads, path);
+        String what = "path " + path + ", threads " + threads + ", shape " + m + "x" + k + "x" + n;
+        for (int i = 0; i < got.length; i++) {
+          double err = Math.abs(got[i] - expected[i]);
+          if (!(err <= bound[i])) {
+            throw new AssertionError(
+                what
+                    + ": row "
+                    + i / n
+                    + " column "
+                    + i % n
+                    + " is "
+                    + got[i]
+                    + ", expected "
+                    + expected[i]
+                    + " within "
+                    + bound[i]);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void aWeightOfAnotherInputWidthIsRefused() {
+    short[] packed = new short[4 * 96 * 16];
+    TFInvalidArgumentException e =
+        assertThrows(
+            TFInvalidArgumentException.class,
+            () -> run(new float[2 * 64], 2, 64, packed, 4, 64, 1, -1));
+    assertTrue(e.getMessage().contains("does not fit w"), e.getMessage());
+  }
+
+  @Test
+  void moreColumnsThanTheBlocksHoldAreRefused() {
+    short[] packed = new short[4 * 8 * 16];
+    TFInvalidArgumentException e =
+        assertThrows(
+            TFInvalidArgumentException.class, () -> run(new float[8], 1, 8, packed, 4, 65, 1, -1));
+    assertTrue(e.getMessage().contains("does not fit w"), e.getMessage());
+  }
+}
