@@ -104,6 +104,14 @@ final class TrainCommand implements Callable<Integer> {
           "Steps of the tower's stage (stage 0a), after --steps-scale (default: the preset's).")
   Integer towerSteps;
 
+  @Option(
+      names = "--steps",
+      paramLabel = "STAGE=N",
+      description =
+          "Steps of one stage (clip, text, align or instruct), after --steps-scale; repeatable,"
+              + " e.g. --steps instruct=3000 (default: the preset's).")
+  java.util.Map<Stage, Integer> stageSteps = new java.util.LinkedHashMap<>();
+
   @Spec CommandSpec command;
 
   @Override
@@ -121,7 +129,10 @@ final class TrainCommand implements Callable<Integer> {
             preset == Preset.smoke ? TrainingSpec.smokePlan() : TrainingSpec.standardPlan(),
             stepsScale);
     if (towerSteps != null) {
-      plans = withTowerSteps(plans, towerSteps);
+      plans = withSteps(plans, Stage.CLIP, towerSteps);
+    }
+    for (java.util.Map.Entry<Stage, Integer> e : stageSteps.entrySet()) {
+      plans = withSteps(plans, e.getKey(), e.getValue());
     }
     TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
     if (objective == ClipTextSpec.Objective.FACTS) {
@@ -164,16 +175,19 @@ final class TrainCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** Every stage's steps and warmup multiplied by {@code factor}; at least one step a stage. */
-  /** {@code plans} with the tower's stage set to {@code steps} steps, its warmup kept in ratio. */
-  static List<StagePlan> withTowerSteps(List<StagePlan> plans, int steps) {
+  /** {@code plans} with {@code stage} set to {@code steps} steps, its warmup kept in ratio. */
+  static List<StagePlan> withSteps(List<StagePlan> plans, Stage stage, int steps) {
     if (steps < 0) {
-      throw new IllegalArgumentException("--tower-steps must be >= 0, got " + steps);
+      throw new IllegalArgumentException(
+          "steps of "
+              + stage.name().toLowerCase(java.util.Locale.ROOT)
+              + " must be >= 0, got "
+              + steps);
     }
     return plans.stream()
         .map(
             p ->
-                p.stage() != Stage.CLIP || p.steps() == 0
+                p.stage() != stage || p.steps() == 0
                     ? p
                     : new StagePlan(
                         p.stage(),
@@ -184,6 +198,7 @@ final class TrainCommand implements Callable<Integer> {
         .toList();
   }
 
+  /** Every stage's steps and warmup multiplied by {@code factor}; at least one step a stage. */
   static List<StagePlan> scale(List<StagePlan> plans, double factor) {
     if (!(factor > 0) || Double.isInfinite(factor)) {
       throw new IllegalArgumentException("--steps-scale must be > 0, got " + factor);

@@ -104,7 +104,7 @@ class TrainCommandTest {
   @Test
   void towerStepsSetsOnlyTheTowerStageKeepingItsWarmupInRatio() {
     List<StagePlan> base = TrainingSpec.standardPlan();
-    List<StagePlan> plans = TrainCommand.withTowerSteps(base, 3000);
+    List<StagePlan> plans = TrainCommand.withSteps(base, Stage.CLIP, 3000);
 
     assertEquals(Stage.CLIP, plans.get(0).stage());
     assertEquals(3000, plans.get(0).steps());
@@ -112,7 +112,22 @@ class TrainCommandTest {
         Math.round((double) base.get(0).warmupSteps() * 3000 / base.get(0).steps()),
         plans.get(0).warmupSteps());
     assertEquals(base.subList(1, base.size()), plans.subList(1, plans.size()));
-    assertThrows(IllegalArgumentException.class, () -> TrainCommand.withTowerSteps(base, -1));
+    assertThrows(
+        IllegalArgumentException.class, () -> TrainCommand.withSteps(base, Stage.CLIP, -1));
+  }
+
+  @Test
+  void stepsSetsTheNamedStageOnly() {
+    List<StagePlan> base = TrainingSpec.standardPlan();
+    List<StagePlan> plans = TrainCommand.withSteps(base, Stage.INSTRUCT, 3000);
+
+    StagePlan instruct = plans.get(3);
+    assertEquals(Stage.INSTRUCT, instruct.stage());
+    assertEquals(3000, instruct.steps());
+    assertEquals(
+        Math.round((double) base.get(3).warmupSteps() * 3000 / base.get(3).steps()),
+        instruct.warmupSteps());
+    assertEquals(base.subList(0, 3), plans.subList(0, 3));
   }
 
   @Test
