@@ -75,6 +75,12 @@ final class EvalCommand implements Callable<Integer> {
               + " '<color> <shape>' they name (not in the overall exact match).")
   boolean detail;
 
+  @Option(
+      names = "--by-shapes",
+      description =
+          "Also print each checkpoint's exact match per type and number of shapes in the image.")
+  boolean byShapes;
+
   @Spec CommandSpec command;
 
   @Override
@@ -108,6 +114,12 @@ final class EvalCommand implements Callable<Integer> {
     }
     out.println();
     out.print(EvalScores.table(labels, scores));
+    if (byShapes) {
+      for (int c = 0; c < scores.size(); c++) {
+        out.printf("%nexact match %% of %s by shapes in the image (questions):%n", labels.get(c));
+        out.print(scores.get(c).byShapesTable());
+      }
+    }
     for (int c = 0; c < scores.size(); c++) {
       printWrong(out, labels.get(c), scores.get(c).wrong());
     }
@@ -159,7 +171,12 @@ final class EvalCommand implements Callable<Integer> {
       if (s.kind() == SampleKind.DETAIL) {
         scores.detail(EvalScores.shapePhrases(s.scene()), got);
       } else {
-        scores.vqa(s.type(), s.turns().get(0).question(), s.turns().get(0).answer(), got);
+        scores.vqa(
+            s.type(),
+            s.scene().shapes().size(),
+            s.turns().get(0).question(),
+            s.turns().get(0).answer(),
+            got);
       }
     }
     return scores;

@@ -28,6 +28,10 @@ final class EvalScores {
   }
 
   private final Map<QuestionType, int[]> tally = new EnumMap<>(QuestionType.class);
+
+  /** Per type, {questions, correct} for images of 1 to {@link Scene#MAX_SHAPES} shapes. */
+  private final Map<QuestionType, int[][]> byShapes = new EnumMap<>(QuestionType.class);
+
   private final List<Wrong> wrong = new ArrayList<>();
   private int detailSamples;
   private int detailShapes;
@@ -49,6 +53,19 @@ final class EvalScores {
       phrases.add(s.color().word() + " " + s.kind().word());
     }
     return phrases;
+  }
+
+  /** Scores one short answer about an image of {@code shapes} shapes. */
+  void vqa(QuestionType type, int shapes, String question, String expected, String got) {
+    if (shapes < 1 || shapes > Scene.MAX_SHAPES) {
+      throw new IllegalArgumentException("shapes must be 1 to " + Scene.MAX_SHAPES);
+    }
+    int[] t = byShapes.computeIfAbsent(type, k -> new int[Scene.MAX_SHAPES][2])[shapes - 1];
+    t[0]++;
+    if (matches(expected, got)) {
+      t[1]++;
+    }
+    vqa(type, question, expected, got);
   }
 
   /** Scores one short answer. */
@@ -134,6 +151,28 @@ final class EvalScores {
       columns.forEach(c -> detail.add(percent(c.detail().percent())));
       rows.add(detail);
     }
+    return format(headers, rows);
+  }
+
+  /**
+   * {@code type | 1 shape | 2 shapes | ...}: exact match % with the question count in brackets, per
+   * number of shapes in the image; a type's binding errors show as a fall with more shapes. Only
+   * answers scored with their shape count appear.
+   */
+  String byShapesTable() {
+    List<String> headers = new ArrayList<>(List.of("type"));
+    for (int n = 1; n <= Scene.MAX_SHAPES; n++) {
+      headers.add(n + (n == 1 ? " shape" : " shapes"));
+    }
+    List<List<String>> rows = new ArrayList<>();
+    byShapes.forEach(
+        (type, counts) -> {
+          List<String> row = new ArrayList<>(List.of(typeName(type)));
+          for (int[] t : counts) {
+            row.add(t[0] == 0 ? "-" : percent(100.0 * t[1] / t[0]) + " (" + t[0] + ")");
+          }
+          rows.add(row);
+        });
     return format(headers, rows);
   }
 

@@ -2,6 +2,7 @@ package io.llavaserve.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.training.world.QuestionType;
@@ -45,6 +46,25 @@ class EvalScoresTest {
             new EvalScores.Wrong(QuestionType.COUNT, "How many shapes are there?", "2", "4"),
             new EvalScores.Wrong(QuestionType.POSITION, "Is the red star left?", "left", "right")),
         s.wrong());
+  }
+
+  @Test
+  void answersAreAlsoTalliedByTheNumberOfShapesInTheImage() {
+    EvalScores s = new EvalScores();
+    s.vqa(QuestionType.COLOR, 1, "What color is the star?", "blue", "blue");
+    s.vqa(QuestionType.COLOR, 3, "What color is the star?", "blue", "red");
+    s.vqa(QuestionType.COLOR, 3, "What color is the circle?", "red", "red");
+    s.vqa(QuestionType.COUNT, 2, "How many shapes are there?", "2", "2");
+
+    assertEquals(4, s.questions());
+    assertEquals(75.0, s.exactMatch(), 1e-9);
+    String table = s.byShapesTable();
+    assertTrue(table.contains("100.0 (1)"), table);
+    assertTrue(table.contains("50.0 (2)"), table);
+    String color = table.lines().filter(l -> l.startsWith("color")).findFirst().orElseThrow();
+    assertTrue(
+        color.matches("color +\\| +100\\.0 \\(1\\) \\| +- \\| +50\\.0 \\(2\\) \\| +-"), color);
+    assertThrows(IllegalArgumentException.class, () -> s.vqa(QuestionType.COUNT, 5, "q", "a", "a"));
   }
 
   @Test
