@@ -41,7 +41,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class LlavaNextGraphTest {
 
-  /** (height, width): 2 x 2, 3 x 1, 1 x 2, 1 x 3 with nothing left after un-padding, ... */
+  /**
+   * (height, width): grids of 1 x 2, 2 x 1, 1 x 2 (a square, padded), 1 x 3 with no grid row left
+   * after un-padding, 2 x 2, and a 7 x 3 image scaled up.
+   */
   private static final int[][] SIZES = {
     {30, 40}, {90, 30}, {56, 56}, {17, 400}, {150, 100}, {7, 3}
   };
