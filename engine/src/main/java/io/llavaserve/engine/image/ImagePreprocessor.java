@@ -32,33 +32,42 @@ public final class ImagePreprocessor {
    */
   public PixelValues preprocess(RgbImage image) {
     if (config.tilesImages()) {
-      List<RgbImage> tiles = AnyResolutionTiling.tiles(image, config);
-      RgbImage first = resizeAndCrop(tiles.get(0));
-      int h = first.height();
-      int w = first.width();
-      float[] data = new float[tiles.size() * 3 * h * w];
-      for (int t = 0; t < tiles.size(); t++) {
-        RgbImage tile = t == 0 ? first : resizeAndCrop(tiles.get(t));
-        if (tile.height() != h || tile.width() != w) {
-          throw new IllegalStateException(
-              "tile "
-                  + t
-                  + " is "
-                  + tile.width()
-                  + " x "
-                  + tile.height()
-                  + ", tile 0 "
-                  + w
-                  + " x "
-                  + h);
-        }
-        float[] one = normalize(tile);
-        System.arraycopy(one, 0, data, t * one.length, one.length);
-      }
-      return PixelValues.tiled(tiles.size(), 3, h, w, image.height(), image.width(), data);
+      return preprocessTiles(image);
     }
     RgbImage cropped = resizeAndCrop(image);
     return PixelValues.of(3, cropped.height(), cropped.width(), normalize(cropped));
+  }
+
+  /**
+   * LlavaNextImageProcessor: the base tile and the grid tiles ({@link AnyResolutionTiling}), each
+   * resized, cropped, rescaled and normalised as CLIPImageProcessor does, into {@code [tiles, 3,
+   * height, width]} with the image's size.
+   */
+  private PixelValues preprocessTiles(RgbImage image) {
+    List<RgbImage> tiles = AnyResolutionTiling.tiles(image, config);
+    RgbImage first = resizeAndCrop(tiles.get(0));
+    int h = first.height();
+    int w = first.width();
+    float[] data = new float[tiles.size() * 3 * h * w];
+    for (int t = 0; t < tiles.size(); t++) {
+      RgbImage tile = t == 0 ? first : resizeAndCrop(tiles.get(t));
+      if (tile.height() != h || tile.width() != w) {
+        throw new IllegalStateException(
+            "tile "
+                + t
+                + " is "
+                + tile.width()
+                + " x "
+                + tile.height()
+                + ", tile 0 "
+                + w
+                + " x "
+                + h);
+      }
+      float[] one = normalize(tile);
+      System.arraycopy(one, 0, data, t * one.length, one.length);
+    }
+    return PixelValues.tiled(tiles.size(), 3, h, w, image.height(), image.width(), data);
   }
 
   /** Rescale and normalise an 8-bit image into {@code [3, height, width]} float32. */
