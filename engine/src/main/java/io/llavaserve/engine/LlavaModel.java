@@ -15,6 +15,7 @@ import io.llavaserve.engine.prompt.ChatMessage;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.prompt.PromptBuilder;
 import io.llavaserve.engine.prompt.ToolDefinition;
+import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.llavaserve.engine.tokenizer.TokenizerLoader;
@@ -64,14 +65,7 @@ public final class LlavaModel implements AutoCloseable {
       Tokenizer tok = TokenizerLoader.load(ckpt.tokenizerJson(), ckpt.tokenizerConfigJson());
       ChatTemplate template =
           ChatTemplate.forCheckpoint(ckpt.tokenizerConfigJson(), dir.resolve("chat_template.json"));
-      Path pre = ckpt.preprocessorConfigJson().orElse(null);
-      int side = cfg.vision().imageSize();
-      PreprocessConfig pc =
-          pre != null && Files.exists(pre)
-              ? PreprocessConfig.load(pre, side)
-              : cfg.vision().family() == VisionFamily.SIGLIP
-                  ? PreprocessConfig.siglipDefaults(side)
-                  : PreprocessConfig.clipDefaults(side);
+      PreprocessConfig pc = preprocessConfig(ckpt);
       // Padding to square is LLaVA-1.5's step before CLIPImageProcessor; the option can switch it
       // off there, and a processor that does not pad (SigLIP's) never starts.
       if (pc.padToSquare()) {
@@ -96,6 +90,47 @@ public final class LlavaModel implements AutoCloseable {
       ckpt.close();
       throw e;
     }
+  }
+
+  /**
+   * The checkpoint's {@code preprocessor_config.json}, or its tower family's processor when it has
+   * none. A llava_next checkpoint needs LlavaNextImageProcessor with the config's pinpoints: the
+   * processor's pinpoints decide the tiles, the model's the grid their features re-assemble into.
+   */
+  static PreprocessConfig preprocessConfig(Checkpoint ckpt) throws CheckpointException {
+    LlavaConfig cfg = ckpt.config();
+    Path pre = ckpt.preprocessorConfigJson().orElse(null);
+    int side = cfg.vision().imageSize();
+    if (pre == null || !Files.exists(pre)) {
+      if (cfg.isAnyResolution()) {
+        return PreprocessConfig.llavaNextDefaults(side, cfg.anyResolution().pinpoints());
+      }
+      return cfg.vision().family() == VisionFamily.SIGLIP
+          ? PreprocessConfig.siglipDefaults(side)
+          : PreprocessConfig.clipDefaults(side);
+    }
+    PreprocessConfig pc = PreprocessConfig.load(pre, side);
+    if (cfg.isAnyResolution() && !pc.imageGridPinpoints().equals(cfg.anyResolution().pinpoints())) {
+      throw new CheckpointException(
+          pre
+              + ": "
+              + (pc.tilesImages()
+                  ? "image_grid_pinpoints "
+                      + pc.imageGridPinpoints()
+                      + " differ from config.json's "
+                      + cfg.anyResolution().pinpoints()
+                  : "a llava_next checkpoint needs image_processor_type "
+                      + PreprocessConfig.LLAVA_NEXT_PROCESSOR));
+    }
+    if (!cfg.isAnyResolution() && pc.tilesImages()) {
+      throw new CheckpointException(
+          pre
+              + ": "
+              + PreprocessConfig.LLAVA_NEXT_PROCESSOR
+              + " tiles images, but config.json's model_type is "
+              + cfg.modelType());
+    }
+    return pc;
   }
 
   public LlavaConfig config() {
@@ -125,6 +160,23 @@ public final class LlavaModel implements AutoCloseable {
   /** Wall time the load took. */
   public long loadMillis() {
     return loadMillis;
+  }
+
+  /**
+   * Positions {@code image} fills in the expanded prompt: {@code image_seq_length} for llava, for
+   * llava_next what its size gives ({@link LlavaConfig#imagePositions}).
+   */
+  public int imagePositions(PixelValues image) {
+    return config().imagePositions(image.imageHeight(), image.imageWidth());
+  }
+
+  /** {@code ids} with the {@code i}-th image token expanded to image {@code i}'s positions. */
+  public ExpandedPrompt expand(int[] ids, List<PixelValues> images) {
+    int[] rows = new int[images.size()];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = imagePositions(images.get(i));
+    }
+    return ExpandedPrompt.expand(ids, config().imageTokenIndex(), rows);
   }
 
   /** Decodes (within the configured limits) and preprocesses one image. */

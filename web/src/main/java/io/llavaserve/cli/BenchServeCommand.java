@@ -72,7 +72,7 @@ final class BenchServeCommand implements Callable<Integer> {
           m.config().text().hiddenSize(),
           m.config().text().numHiddenLayers(),
           m.config().text().vocabSize(),
-          m.config().imageSeqLength(),
+          m.imagePositions(randomImage(new SplittableRandom(0), m)),
           m.runner().kvCache().numBlocks(),
           m.runner().kvCache().blockSize());
       out.printf(
@@ -105,11 +105,10 @@ final class BenchServeCommand implements Callable<Integer> {
       }
 
       // Cold vs cached: a new image and prompt, then the same again.
-      int side = m.config().vision().imageSize();
       double[] cold = new double[imageTrials];
       double[] cached = new double[imageTrials];
       for (int t = 0; t < imageTrials; t++) {
-        PixelValues img = randomImage(rnd, side);
+        PixelValues img = randomImage(rnd, m);
         GenerationRequest first = request(rnd, vocab, List.of(img), "cold-" + t);
         GenerationRequest again =
             new GenerationRequest(
@@ -146,12 +145,17 @@ final class BenchServeCommand implements Callable<Integer> {
     return GenerationRequest.interactive(id, ids, images, BenchStats.fixedLength(outputTokens));
   }
 
-  private static PixelValues randomImage(SplittableRandom rnd, int side) {
-    float[] data = new float[3 * side * side];
+  /** Random pixels the model takes: one tile, or for llava_next those of a tile-sized image. */
+  private static PixelValues randomImage(SplittableRandom rnd, LlavaModel m) {
+    int side = m.config().vision().imageSize();
+    int tiles = m.config().isAnyResolution() ? m.config().anyResolution().tiles(side, side) : 1;
+    float[] data = new float[tiles * 3 * side * side];
     for (int i = 0; i < data.length; i++) {
       data[i] = (float) (rnd.nextDouble() * 2 - 1);
     }
-    return PixelValues.of(3, side, side, data);
+    return m.config().isAnyResolution()
+        ? PixelValues.tiled(tiles, 3, side, side, side, side, data)
+        : PixelValues.of(3, side, side, data);
   }
 
   private static BenchStats.Trace run(LlavaEngine engine, GenerationRequest r) {

@@ -125,7 +125,7 @@ final class EvalRunner {
     } catch (ImageException e) {
       throw new IllegalStateException("a rendered scene did not preprocess: " + e.getMessage(), e);
     }
-    int positions = prompt.ids().length + prompt.imageCount() * (spec.rowsPerImage() - 1);
+    int positions = prompt.ids().length + prompt.imageCount() * (spec.imageRows(pixels) - 1);
     int maxTokens = Math.max(1, Math.min(q.maxTokens(), spec.maxModelLen() - positions));
     return GenerationRequest.interactive(
         id, prompt.ids(), List.of(pixels), SamplingParams.greedy(maxTokens));

@@ -24,7 +24,10 @@ import picocli.CommandLine.Spec;
 
 /**
  * Writes what the model sees and computes for one prompt: prompt ids, preprocessed pixels and the
- * logits at every position of the expanded sequence, for comparison with other implementations.
+ * logits at every position of the expanded sequence, for comparison with other implementations. For
+ * llava_next the pixels are every image's tiles as LlavaNextImageProcessor batches them ({@code
+ * [n_images, max_tiles, 3, H, W]}, zero tiles past an image's own) and {@code image_sizes.json}
+ * holds each image's {@code [height, width]}.
  */
 @Command(name = "inspect", description = "Dump prompt ids, pixel values and all-position logits.")
 final class InspectCommand implements Callable<Integer> {
@@ -58,13 +61,16 @@ final class InspectCommand implements Callable<Integer> {
       int c = m.config().vision().numChannels();
       int side = m.config().vision().imageSize();
       int per = c * side * side;
-      Npy.writeFloat32(
-          out.resolve("pixel_values.npy"),
-          new long[] {pixels.size(), c, side, side},
-          i -> pixels.get((int) (i / per)).data()[(int) (i % per)]);
+      if (m.config().isAnyResolution()) {
+        writeTiles(pixels, c, side);
+      } else {
+        Npy.writeFloat32(
+            out.resolve("pixel_values.npy"),
+            new long[] {pixels.size(), c, side, side},
+            i -> pixels.get((int) (i / per)).data()[(int) (i % per)]);
+      }
 
-      ExpandedPrompt e =
-          ExpandedPrompt.expand(p.ids(), m.config().imageTokenIndex(), m.config().imageSeqLength());
+      ExpandedPrompt e = m.expand(p.ids(), pixels);
       KvCacheConfig kv = m.runner().kvCache();
       if (e.length() > kv.capacityTokens()) {
         throw new IllegalArgumentException(
@@ -94,8 +100,7 @@ final class InspectCommand implements Callable<Integer> {
       spec.commandLine()
           .getErr()
           .printf(
-              "tower: %s, %d px in %d px patches (%d x %d), layer %d, strategy %s:"
-                  + " %d positions per image%n",
+              "tower: %s, %d px in %d px patches (%d x %d), layer %d, strategy %s: %s%n",
               v.family().modelType(),
               side,
               v.patchSize(),
@@ -103,7 +108,7 @@ final class InspectCommand implements Callable<Integer> {
               v.patchesPerSide(),
               m.config().visionFeatureLayer(),
               m.config().visionFeatureSelectStrategy(),
-              m.config().imageSeqLength());
+              positions(m, pixels, e));
       spec.commandLine()
           .getErr()
           .printf(
@@ -111,5 +116,55 @@ final class InspectCommand implements Callable<Integer> {
               out, p.ids().length, pixels.size(), e.length(), vocab);
     }
     return 0;
+  }
+
+  /** "576 positions per image", or for llava_next each image's size, tiles and positions. */
+  private static String positions(LlavaModel m, List<PixelValues> pixels, ExpandedPrompt e) {
+    if (!m.config().isAnyResolution()) {
+      return m.config().imageSeqLength() + " positions per image";
+    }
+    List<String> each = new ArrayList<>();
+    for (int i = 0; i < pixels.size(); i++) {
+      PixelValues px = pixels.get(i);
+      each.add(
+          px.imageHeight()
+              + " x "
+              + px.imageWidth()
+              + ": "
+              + px.tiles()
+              + " tiles, "
+              + e.imageRows(i)
+              + " positions");
+    }
+    return m.config().imageSeqLength()
+        + " positions per tile; "
+        + (each.isEmpty() ? "no images" : String.join("; ", each));
+  }
+
+  /**
+   * {@code pixel_values.npy} as {@code [n_images, max_tiles, c, side, side]}, tile 0 the whole
+   * image, zero tiles past an image's own; {@code image_sizes.json} as {@code [[height, width],
+   * ...]}.
+   */
+  private void writeTiles(List<PixelValues> pixels, int c, int side) throws java.io.IOException {
+    int maxTiles = pixels.stream().mapToInt(PixelValues::tiles).max().orElse(1);
+    long perTile = (long) c * side * side;
+    long perImage = maxTiles * perTile;
+    Npy.writeFloat32(
+        out.resolve("pixel_values.npy"),
+        new long[] {pixels.size(), maxTiles, c, side, side},
+        i -> {
+          PixelValues px = pixels.get((int) (i / perImage));
+          long at = i % perImage;
+          return at < px.data().length ? px.data()[(int) at] : 0f;
+        });
+    List<String> sizes = new ArrayList<>();
+    for (PixelValues px : pixels) {
+      sizes.add("[" + px.imageHeight() + "," + px.imageWidth() + "]");
+    }
+    Files.writeString(
+        out.resolve("image_sizes.json"),
+        "[" + String.join(",", sizes) + "]",
+        StandardCharsets.UTF_8);
   }
 }

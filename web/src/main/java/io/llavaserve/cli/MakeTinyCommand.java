@@ -15,8 +15,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "make-tiny",
     description =
-        "Write a small random llava checkpoint (tiny, bench, qwen2, mistral, qwen2-0.5b or"
-            + " siglip-qwen2 preset).")
+        "Write a small random llava checkpoint (tiny, bench, qwen2, mistral, qwen2-0.5b,"
+            + " siglip-qwen2 or next preset).")
 final class MakeTinyCommand implements Callable<Integer> {
 
   /** The presets, each under the name the command line uses. */
@@ -26,7 +26,8 @@ final class MakeTinyCommand implements Callable<Integer> {
     QWEN2("qwen2"),
     MISTRAL("mistral"),
     QWEN2_HALF("qwen2-0.5b"),
-    SIGLIP_QWEN2("siglip-qwen2");
+    SIGLIP_QWEN2("siglip-qwen2"),
+    NEXT("next");
 
     final String label;
 
@@ -46,6 +47,7 @@ final class MakeTinyCommand implements Callable<Integer> {
         case MISTRAL -> TinySpec.tiny().withTextFamily(TextFamily.MISTRAL);
         case QWEN2_HALF -> TinySpec.qwen2Half();
         case SIGLIP_QWEN2 -> TinySpec.siglipQwen2();
+        case NEXT -> TinySpec.next();
       };
     }
   }
@@ -63,7 +65,8 @@ final class MakeTinyCommand implements Callable<Integer> {
       description =
           "tiny | bench | qwen2 (tiny, Qwen2 decoder) | mistral (tiny, Mistral decoder with a"
               + " 1024-token window) | qwen2-0.5b (Qwen2-0.5B-shaped decoder, bench tower) |"
-              + " siglip-qwen2 (tiny, SigLIP tower and Qwen2 decoder as llava-interleave)"
+              + " siglip-qwen2 (tiny, SigLIP tower and Qwen2 decoder as llava-interleave) |"
+              + " next (tiny, llava_next: llava-v1.6's tiling with 56 px tiles, image_newline)"
               + " (default: tiny).")
   Preset preset;
 
@@ -90,8 +93,12 @@ final class MakeTinyCommand implements Callable<Integer> {
         .commandLine()
         .getErr()
         .printf(
-            "wrote %s checkpoint (%s tower) to %s in %.1f s%n",
-            preset.label, spec.visionFamily().modelType(), out, (System.nanoTime() - start) / 1e9);
+            "wrote %s checkpoint (%s, %s tower) to %s in %.1f s%n",
+            preset.label,
+            spec.toConfig().modelType(),
+            spec.visionFamily().modelType(),
+            out,
+            (System.nanoTime() - start) / 1e9);
     return 0;
   }
 
@@ -105,7 +112,8 @@ final class MakeTinyCommand implements Callable<Integer> {
         }
       }
       throw new picocli.CommandLine.TypeConversionException(
-          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, siglip-qwen2, got " + value);
+          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, siglip-qwen2, next, got "
+              + value);
     }
   }
 

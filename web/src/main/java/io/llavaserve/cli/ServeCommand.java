@@ -152,14 +152,37 @@ final class ServeCommand implements Callable<Integer> {
     stopped.await();
   }
 
-  /** The family, tower, decoder and image positions, for the banner. */
+  /** The family, tower, decoder and image positions (tiles too, for llava_next), for the banner. */
   static String describe(io.llavaserve.engine.config.LlavaConfig c) {
     var t = c.text();
     var v = c.vision();
+    String images;
+    if (c.isAnyResolution()) {
+      var anyres = c.anyResolution();
+      int fewest = Integer.MAX_VALUE;
+      for (var r : anyres.pinpoints()) {
+        fewest = Math.min(fewest, 1 + (r.height() / v.imageSize()) * (r.width() / v.imageSize()));
+      }
+      images =
+          String.format(
+              Locale.ROOT,
+              "%d to %d tiles of %d px per image (pinpoints %s), %d positions per tile;"
+                  + " %d positions for a 640 x 480 image",
+              fewest,
+              anyres.maxTiles(),
+              v.imageSize(),
+              anyres.pinpoints().stream()
+                  .map(Object::toString)
+                  .collect(java.util.stream.Collectors.joining(" ")),
+              anyres.featuresPerTile(),
+              c.imagePositions(480, 640));
+    } else {
+      images = c.imageSeqLength() + " positions per image";
+    }
     return String.format(
         Locale.ROOT,
-        "llava: %s tower %d x %d layers at %d px, %s decoder %d x %d layers%s, %d positions per"
-            + " image",
+        "%s: %s tower %d x %d layers at %d px, %s decoder %d x %d layers%s, %s",
+        c.modelType(),
         v.family() == io.llavaserve.engine.config.VisionFamily.SIGLIP ? "SigLIP" : "CLIP",
         v.hiddenSize(),
         v.numHiddenLayers(),
@@ -170,7 +193,7 @@ final class ServeCommand implements Callable<Integer> {
         t.slidingWindow() > 0
             ? ", context limited to its " + t.slidingWindow() + "-token window"
             : "",
-        c.imageSeqLength());
+        images);
   }
 
   /** The settings under every flag given, as records. */

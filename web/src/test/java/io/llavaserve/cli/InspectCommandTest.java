@@ -142,6 +142,64 @@ class InspectCommandTest {
     assertTrue(line.contains("0 image tokens") && line.contains("1 --image"), line);
   }
 
+  /**
+   * llava_next: every image's tiles padded to the most tiles of the prompt (zeros past an image's
+   * own, as LlavaNextImageProcessor batches them), the images' sizes, and logits over the sequence
+   * with each image at its own size's positions.
+   */
+  @Test
+  void llavaNextWritesEveryTileTheImageSizesAndLogitsOfTheExpandedSequence() throws Exception {
+    Path nextDir = TinyCheckpoint.write(dir.resolve("next-model"), TinySpec.next());
+    Path tall = Cli.png(dir.resolve("tall.png"), 60, 200);
+    Path out = dir.resolve("next");
+    Cli.Run run =
+        Cli.run(
+            "inspect",
+            "--model",
+            nextDir.toString(),
+            "--kv-cache-mb",
+            "4",
+            "--raw",
+            "--image",
+            image.toString(),
+            "--image",
+            tall.toString(),
+            "--prompt",
+            "<image>\n<image>\nhi",
+            "--out",
+            out.toString());
+
+    assertEquals(0, run.exit(), run.err());
+    try (LlavaModel next =
+        LlavaModel.load(nextDir, ModelOptions.defaults().withKvCacheBytes(4 << 20))) {
+      PixelValues wide = next.preprocess(Files.readAllBytes(image)); // 32 x 48: 1 x 2 grid
+      PixelValues high = next.preprocess(Files.readAllBytes(tall)); // 200 x 60: 3 x 1 grid
+      assertEquals(3, wide.tiles());
+      assertEquals(4, high.tiles());
+      Npy pixels = Npy.read(out.resolve("pixel_values.npy"));
+      assertArrayEquals(new long[] {2, 4, 3, 56, 56}, pixels.shape());
+      int tile = 3 * 56 * 56;
+      assertArrayEquals(wide.data(), Arrays.copyOfRange(pixels.data(), 0, 3 * tile));
+      assertTrue(
+          Arrays.equals(new float[tile], Arrays.copyOfRange(pixels.data(), 3 * tile, 4 * tile)),
+          "the first image has no fourth tile: zeros");
+      assertArrayEquals(high.data(), Arrays.copyOfRange(pixels.data(), 4 * tile, 8 * tile));
+      assertEquals("[[32,48],[200,60]]", Files.readString(out.resolve("image_sizes.json")));
+
+      int[] ids = readIds(out.resolve("prompt_ids.json"));
+      int rows = ids.length - 2 + next.imagePositions(wide) + next.imagePositions(high);
+      Npy logits = Npy.read(out.resolve("logits.npy"));
+      assertArrayEquals(new long[] {rows, 32064}, logits.shape());
+      ExpandedPrompt e = next.expand(ids, List.of(wide, high));
+      float[][] expected = allLogits(next, e, List.of(wide, high));
+      for (int t : new int[] {0, 2, rows / 2, rows - 1}) {
+        float[] got = Arrays.copyOfRange(logits.data(), t * 32064, (t + 1) * 32064);
+        assertClose(expected[t], got, 1e-4, "logits row " + t);
+      }
+      assertTrue(run.err().contains("16 positions per tile; 32 x 48: 3 tiles, "), run.err());
+    }
+  }
+
   // --- helpers ---
 
   private static int[] readIds(Path file) throws Exception {
@@ -153,6 +211,10 @@ class InspectCommandTest {
     ExpandedPrompt e =
         ExpandedPrompt.expand(
             ids, model.config().imageTokenIndex(), model.config().imageSeqLength());
+    return allLogits(model, e, pixels);
+  }
+
+  private static float[][] allLogits(LlavaModel model, ExpandedPrompt e, List<PixelValues> pixels) {
     List<ImageFeatures> features = model.runner().encodeImages(pixels);
     int[] table = new int[model.runner().kvCache().numBlocks()];
     Arrays.setAll(table, i -> i);

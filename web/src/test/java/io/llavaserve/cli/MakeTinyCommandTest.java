@@ -127,6 +127,42 @@ class MakeTinyCommandTest {
   }
 
   @Test
+  void nextPresetWritesTheLlavaNextLayoutAndAnswersAboutAnImage() throws Exception {
+    Path next = tmp.resolve("next");
+    Cli.Run made = Cli.run("make-tiny", "--preset", "next", "--out", next.toString());
+
+    assertEquals(0, made.exit(), made.err());
+    assertTrue(made.err().contains("(llava_next, clip_vision_model tower)"), made.err());
+    String config = Files.readString(next.resolve("config.json"));
+    assertTrue(config.contains("\"LlavaNextForConditionalGeneration\""), config);
+    assertTrue(config.contains("\"image_grid_pinpoints\""), config);
+    String pre = Files.readString(next.resolve("preprocessor_config.json"));
+    assertTrue(pre.contains("\"LlavaNextImageProcessor\""), pre);
+    try (Checkpoint ckpt = Checkpoint.open(next)) {
+      assertEquals("llava_next", ckpt.config().modelType());
+      assertTrue(ckpt.has("image_newline"));
+      assertEquals(
+          "llava_next: CLIP tower 32 x 3 layers at 56 px, llama decoder 64 x 2 layers, 3 to 5 tiles"
+              + " of 56 px per image (pinpoints [56, 112] [112, 56] [112, 112] [168, 56] [56,"
+              + " 168]), 16 positions per tile; 70 positions for a 640 x 480 image",
+          ServeCommand.describe(ckpt.config()));
+    }
+    Path image = Cli.png(tmp.resolve("b.png"), 48, 32);
+    Cli.Run answer =
+        Cli.run(
+            "generate",
+            "--model",
+            next.toString(),
+            "--image",
+            image.toString(),
+            "--prompt",
+            "What is this?",
+            "--max-tokens",
+            "3");
+    assertEquals(0, answer.exit(), answer.err());
+  }
+
+  @Test
   void visionFlagSwapsAnyPresetsTower() throws Exception {
     Path tiny = tmp.resolve("tiny-siglip");
     Cli.Run made = Cli.run("make-tiny", "--vision", "siglip", "--out", tiny.toString());

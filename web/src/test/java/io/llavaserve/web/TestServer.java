@@ -64,9 +64,14 @@ public final class TestServer implements AutoCloseable {
 
   /** The tiny checkpoint, written under {@code dir} once. */
   static Path checkpoint(Path dir) throws IOException {
-    Path ckpt = dir.resolve("tiny");
+    return checkpoint(dir, "tiny", TinySpec.tiny());
+  }
+
+  /** The checkpoint of {@code spec}, written under {@code dir/name} once. */
+  static Path checkpoint(Path dir, String name, TinySpec spec) throws IOException {
+    Path ckpt = dir.resolve(name);
     if (!Files.exists(ckpt.resolve("config.json"))) {
-      TinyCheckpoint.write(ckpt, TinySpec.tiny());
+      TinyCheckpoint.write(ckpt, spec);
     }
     return ckpt;
   }
@@ -95,6 +100,8 @@ public final class TestServer implements AutoCloseable {
     private SchedulerConfig scheduler = SchedulerConfig.defaults();
     private MediaConfig media = MediaConfig.defaults();
     private String modelId = MODEL_ID;
+    private String checkpointName = "tiny";
+    private TinySpec spec = TinySpec.tiny();
 
     private Builder(Path dir) {
       this.dir = dir;
@@ -161,6 +168,15 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Serves the checkpoint of {@code spec}, written under {@code name} (default: the tiny one).
+     */
+    public Builder checkpoint(String name, TinySpec spec) {
+      this.checkpointName = name;
+      this.spec = spec;
+      return this;
+    }
+
     /** The id the model is served as (default {@link #MODEL_ID}). */
     public Builder modelId(String id) {
       modelId = id;
@@ -183,7 +199,9 @@ public final class TestServer implements AutoCloseable {
       ServingStack stack = ServingStack.bind(config.build());
       try {
         stack
-            .load(checkpoint(dir), ModelOptions.defaults().withKvCacheBytes(32L << 20))
+            .load(
+                TestServer.checkpoint(dir, checkpointName, spec),
+                ModelOptions.defaults().withKvCacheBytes(32L << 20))
             .startEngine(EngineConfig.defaults().withScheduler(scheduler))
             .serve(modelId, media);
       } catch (Exception e) {

@@ -52,7 +52,8 @@ public final class LlavaEngine implements AutoCloseable {
         model.config().imageTokenIndex(),
         model.config().imageSeqLength(),
         maxLen,
-        model.tokenizer().eosId());
+        model.tokenizer().eosId(),
+        model.config().anyResolution());
   }
 
   /** The spec this engine runs with (context length, image rows, special ids). */

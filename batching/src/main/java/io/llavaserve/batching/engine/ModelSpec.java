@@ -1,18 +1,66 @@
 package io.llavaserve.batching.engine;
 
+import io.llavaserve.engine.config.AnyResolution;
+import io.llavaserve.engine.image.PixelValues;
+
 /**
  * What the serving core needs to know of the model besides its runner.
  *
  * @param imageTokenId id of the image placeholder in prompts
- * @param rowsPerImage positions one image fills
+ * @param rowsPerImage positions one image fills (llava), or one tile's features (llava_next)
  * @param maxModelLen longest sequence (prompt positions plus output) the model and cache allow
  * @param eosTokenId end-of-sequence id, or -1
+ * @param anyResolution llava_next's tiling, under which an image's positions depend on its size;
+ *     null when every image fills {@code rowsPerImage}
  */
-public record ModelSpec(int imageTokenId, int rowsPerImage, int maxModelLen, int eosTokenId) {
+public record ModelSpec(
+    int imageTokenId,
+    int rowsPerImage,
+    int maxModelLen,
+    int eosTokenId,
+    AnyResolution anyResolution) {
 
   public ModelSpec {
     if (rowsPerImage < 1 || maxModelLen < 2) {
       throw new IllegalArgumentException("rowsPerImage must be >= 1 and maxModelLen >= 2");
     }
+  }
+
+  /** A model whose every image fills {@code rowsPerImage} positions. */
+  public ModelSpec(int imageTokenId, int rowsPerImage, int maxModelLen, int eosTokenId) {
+    this(imageTokenId, rowsPerImage, maxModelLen, eosTokenId, null);
+  }
+
+  /**
+   * Positions {@code image} fills in the expanded prompt: {@code rowsPerImage}, or under
+   * any-resolution tiling what its size gives (the same count as transformers' processor).
+   */
+  public int imageRows(PixelValues image) {
+    return anyResolution == null
+        ? rowsPerImage
+        : anyResolution.positions(image.imageHeight(), image.imageWidth());
+  }
+
+  /**
+   * Why {@code image} cannot feed this model, or null when it can: a one-tile image for llava; for
+   * llava_next an image with its size and the tiles that size gives.
+   */
+  public String imageMismatch(PixelValues image) {
+    if (anyResolution == null) {
+      return image.tiles() == 1 ? null : image.tiles() + " tiles where the model takes one";
+    }
+    if (!image.hasImageSize()) {
+      return "no image size, which any-resolution tiling needs";
+    }
+    int tiles = anyResolution.tiles(image.imageHeight(), image.imageWidth());
+    return image.tiles() == tiles
+        ? null
+        : image.tiles()
+            + " tiles where an image of "
+            + image.imageHeight()
+            + " x "
+            + image.imageWidth()
+            + " makes "
+            + tiles;
   }
 }

@@ -2,7 +2,9 @@ package io.llavaserve.batching.engine;
 
 import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.batching.request.GenerationRequest;
+import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.runner.ExpandedPrompt;
+import java.util.List;
 
 /**
  * The one admission check of a request, against the running engine's own spec: as many images as
@@ -81,13 +83,29 @@ public final class RequestValidator {
         : new RequestValidator(spec, vocabSize, numBlocks, blockSize, max, setting);
   }
 
-  /** Positions {@code promptIds} fill once each image token expands to its rows. */
+  /**
+   * Positions {@code promptIds} fill once each image token expands to {@code rowsPerImage} rows
+   * (exact for llava; a llava_next image's count depends on its size, see {@link
+   * #promptPositions(int[], List)}).
+   */
   public int promptPositions(int[] promptIds) {
-    int images = 0;
-    for (int id : promptIds) {
-      images += id == spec.imageTokenId() ? 1 : 0;
-    }
+    int images = ExpandedPrompt.imageTokens(promptIds, spec.imageTokenId());
     return promptIds.length + images * (spec.rowsPerImage() - 1);
+  }
+
+  /**
+   * Positions {@code promptIds} fill once the {@code i}-th image token expands to image {@code i}'s
+   * rows; as {@link #promptPositions(int[])} when the counts differ (admission refuses that).
+   */
+  public int promptPositions(int[] promptIds, List<PixelValues> images) {
+    if (ExpandedPrompt.imageTokens(promptIds, spec.imageTokenId()) != images.size()) {
+      return promptPositions(promptIds);
+    }
+    long positions = promptIds.length - images.size();
+    for (PixelValues image : images) {
+      positions += spec.imageMismatch(image) == null ? spec.imageRows(image) : spec.rowsPerImage();
+    }
+    return (int) Math.min(positions, Integer.MAX_VALUE);
   }
 
   /**
@@ -105,19 +123,29 @@ public final class RequestValidator {
    * @throws RequestRejectedException naming the first field that does not fit
    */
   public ExpandedPrompt validate(GenerationRequest r) {
-    ExpandedPrompt prompt =
-        ExpandedPrompt.expand(r.promptIds(), spec.imageTokenId(), spec.rowsPerImage());
-    if (prompt.imageCount() != r.images().size()) {
+    int placeholders = ExpandedPrompt.imageTokens(r.promptIds(), spec.imageTokenId());
+    if (placeholders != r.images().size()) {
       throw new RequestRejectedException(
           "images",
-          prompt.imageCount(),
+          placeholders,
           r.images().size(),
           "images: the prompt has "
-              + prompt.imageCount()
+              + placeholders
               + " image placeholders but "
               + r.images().size()
               + " images were given");
     }
+    int[] rows = new int[placeholders];
+    for (int i = 0; i < rows.length; i++) {
+      PixelValues image = r.images().get(i);
+      String mismatch = spec.imageMismatch(image);
+      if (mismatch != null) {
+        throw new RequestRejectedException(
+            "images", i, i, "images: image " + i + " has " + mismatch);
+      }
+      rows[i] = spec.imageRows(image);
+    }
+    ExpandedPrompt prompt = ExpandedPrompt.expand(r.promptIds(), spec.imageTokenId(), rows);
     for (int id : r.promptIds()) {
       if (id != spec.imageTokenId() && (id < 0 || id >= vocabSize)) {
         throw new RequestRejectedException(
@@ -144,9 +172,9 @@ public final class RequestValidator {
           positions,
           "prompt: "
               + positions
-              + " positions (images count "
-              + spec.rowsPerImage()
-              + " each) leave no room to generate within the context length of "
+              + " positions ("
+              + imagesCount(prompt)
+              + ") leave no room to generate within the context length of "
               + spec.maxModelLen());
     }
     if (positions > maxPromptTokens) {
@@ -156,8 +184,8 @@ public final class RequestValidator {
           positions,
           "prompt: the prompt fills "
               + positions
-              + " positions (each image "
-              + spec.rowsPerImage()
+              + " positions ("
+              + imagesCount(prompt)
               + "); at most "
               + maxPromptTokens
               + " are allowed ("
@@ -206,6 +234,21 @@ public final class RequestValidator {
               + " fit");
     }
     return prompt;
+  }
+
+  /** How the prompt's images count, for messages: "images count 576 each" or per image. */
+  private String imagesCount(ExpandedPrompt prompt) {
+    if (spec.anyResolution() == null) {
+      return "images count " + spec.rowsPerImage() + " each";
+    }
+    if (prompt.imageCount() == 0) {
+      return "no images";
+    }
+    StringBuilder b = new StringBuilder("images count");
+    for (int i = 0; i < prompt.imageCount(); i++) {
+      b.append(i == 0 ? " " : ", ").append(prompt.imageRows(i));
+    }
+    return b.toString();
   }
 
   /**

@@ -217,7 +217,7 @@ public final class Sequence implements TokenSource {
     List<Integer> missing = new ArrayList<>();
     for (int i = 0; i < features.length; i++) {
       int start = prompt.imageStarts()[i];
-      if (features[i] == null && start < to && start + prompt.rowsPerImage() > from) {
+      if (features[i] == null && start < to && start + prompt.imageRows(i) > from) {
         missing.add(i);
       }
     }

@@ -75,7 +75,7 @@ public final class Checkpoint implements AutoCloseable {
       if (!parsed.projectorDeclared()
           && config.projector() == ProjectorKind.MLP2X_GELU
           && !located.containsKey(linear2)) {
-        config = withProjector(config, ProjectorKind.LINEAR);
+        config = config.withProjector(ProjectorKind.LINEAR);
       }
       Map<String, WeightTensor> tensors = map(config, located, where);
       return new Checkpoint(dir, config, List.copyOf(files), tensors);
@@ -226,19 +226,6 @@ public final class Checkpoint implements AutoCloseable {
               WeightShapes.LM_HEAD, embed.file(), embed.dtype(), embed.shape(), embed.data()));
     }
     return Collections.unmodifiableMap(tensors);
-  }
-
-  private static LlavaConfig withProjector(LlavaConfig c, ProjectorKind projector) {
-    return new LlavaConfig(
-        c.vision(),
-        c.text(),
-        projector,
-        c.projectorHiddenAct(),
-        c.imageTokenIndex(),
-        c.visionFeatureLayer(),
-        c.visionFeatureSelectStrategy(),
-        c.imageSeqLength(),
-        c.padTokenId());
   }
 
   private static void requireFile(Path file) throws CheckpointException {

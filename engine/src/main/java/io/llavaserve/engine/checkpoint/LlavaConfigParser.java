@@ -2,6 +2,7 @@ package io.llavaserve.engine.checkpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.config.AnyResolution;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
@@ -12,6 +13,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,8 +22,9 @@ import java.util.regex.Pattern;
 /**
  * Reads a LLaVA {@code config.json} into a {@link LlavaConfig}, filling in the defaults that
  * transformers applies to absent fields. Two layouts are understood: llava-hf's ({@code
- * vision_config} and {@code text_config} objects) and the original LLaVA repository's (LLaMA fields
- * at the top level, {@code mm_*} fields for the tower and projector).
+ * vision_config} and {@code text_config} objects, {@code model_type} {@code llava} or {@code
+ * llava_next}, the latter with {@code image_grid_pinpoints}) and the original LLaVA repository's
+ * (LLaMA fields at the top level, {@code mm_*} fields for the tower and projector).
  */
 public final class LlavaConfigParser {
 
@@ -59,11 +63,11 @@ public final class LlavaConfigParser {
     }
     Fields top = new Fields(file, root, "");
     String modelType = top.string("model_type", null);
-    if (modelType != null && !Set.of("llava", "llava_llama").contains(modelType)) {
+    if (modelType != null && !Set.of("llava", "llava_next", "llava_llama").contains(modelType)) {
       throw CheckpointException.field(
           file,
           "model_type",
-          "\"" + modelType + "\" is not supported (expected llava or llava_llama)");
+          "\"" + modelType + "\" is not supported (expected llava, llava_next or llava_llama)");
     }
     try {
       boolean original =
@@ -73,14 +77,14 @@ public final class LlavaConfigParser {
                   || root.has("mm_vision_tower")
                   || root.has("mm_hidden_size")
                   || root.has("hidden_size"));
-      return original ? original(top) : hf(top);
+      return original ? original(top) : hf(top, "llava_next".equals(modelType));
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(file + ": " + e.getMessage(), e);
     }
   }
 
-  /** llava-hf layout. */
-  private static Parsed hf(Fields top) throws CheckpointException {
+  /** llava-hf layout; {@code next} for LlavaNextConfig (any-resolution tiles). */
+  private static Parsed hf(Fields top, boolean next) throws CheckpointException {
     VisionConfig vision =
         top.has("vision_config") ? vision(top.child("vision_config")) : CLIP_VIT_L_14_336;
     Fields textFields =
@@ -92,13 +96,95 @@ public final class LlavaConfigParser {
     int imageToken = top.integer("image_token_index", top.integer("image_token_id", 32000));
     int featureLayer = top.featureLayer("vision_feature_layer");
     String strategy = top.string("vision_feature_select_strategy", "default");
-    return new Parsed(
-        llava(top, vision, text, projector, imageToken, featureLayer, strategy, "image_seq_length"),
-        declared != null);
+    LlavaConfig config =
+        llava(top, vision, text, projector, imageToken, featureLayer, strategy, "image_seq_length");
+    if (next) {
+      config = anyResolution(top, config);
+    }
+    return new Parsed(config, declared != null);
+  }
+
+  /**
+   * LlavaNextConfig's tiling: {@code image_grid_pinpoints} as [height, width] pairs (llava-v1.6's
+   * five when absent), each a whole number of the tower's tiles, and a tower whose selected
+   * features form a square map per tile.
+   */
+  private static LlavaConfig anyResolution(Fields top, LlavaConfig c) throws CheckpointException {
+    List<AnyResolution.Resolution> pinpoints = AnyResolution.LLAVA_V1_6_PINPOINTS;
+    String field = "image_grid_pinpoints";
+    if (top.has(field)) {
+      JsonNode node = top.node.get(field);
+      List<AnyResolution.Resolution> read = new ArrayList<>();
+      if (node.isArray()) {
+        for (JsonNode pair : node) {
+          if (!pair.isArray()
+              || pair.size() != 2
+              || !pair.get(0).canConvertToInt()
+              || !pair.get(1).canConvertToInt()
+              || pair.get(0).intValue() <= 0
+              || pair.get(1).intValue() <= 0) {
+            throw CheckpointException.field(
+                top.file,
+                field,
+                "expected [height, width] pairs of positive integers, got " + node);
+          }
+          read.add(new AnyResolution.Resolution(pair.get(0).intValue(), pair.get(1).intValue()));
+        }
+      }
+      if (read.isEmpty()) {
+        throw CheckpointException.field(
+            top.file, field, "expected a non-empty list of [height, width] pairs, got " + node);
+      }
+      pinpoints = read;
+    }
+    VisionConfig v = c.vision();
+    AnyResolution anyres;
+    try {
+      anyres = new AnyResolution(pinpoints, v.imageSize(), v.patchesPerSide());
+    } catch (IllegalArgumentException e) {
+      throw CheckpointException.field(top.file, field, e.getMessage());
+    }
+    if (c.imageSeqLength() != anyres.featuresPerTile()) {
+      throw CheckpointException.field(
+          top.file,
+          "vision_feature_select_strategy",
+          "\""
+              + c.visionFeatureSelectStrategy()
+              + "\" gives "
+              + c.imageSeqLength()
+              + " features per tile; llava_next re-assembles tiles as "
+              + v.patchesPerSide()
+              + " x "
+              + v.patchesPerSide()
+              + " feature maps");
+    }
+    return new LlavaConfig(
+        v,
+        c.text(),
+        c.projector(),
+        c.projectorHiddenAct(),
+        c.imageTokenIndex(),
+        c.visionFeatureLayer(),
+        c.visionFeatureSelectStrategy(),
+        c.imageSeqLength(),
+        c.padTokenId(),
+        anyres);
   }
 
   /** Original LLaVA layout: LLaMA at the top level, the tower named by {@code mm_vision_tower}. */
   private static Parsed original(Fields top) throws CheckpointException {
+    String aspect = top.string("image_aspect_ratio", "pad");
+    if (aspect.startsWith("anyres")) {
+      // The original repository's anyres pads in black and un-pads with other roundings than
+      // transformers' llava_next; serving it as llava_next would differ silently.
+      throw CheckpointException.field(
+          top.file,
+          "image_aspect_ratio",
+          "\""
+              + aspect
+              + "\" in the original LLaVA layout is not supported; convert the checkpoint to"
+              + " llava-hf's llava_next layout (model_type llava_next)");
+    }
     VisionConfig vision = towerByName(top);
     if (top.has("mm_hidden_size") && top.integer("mm_hidden_size", 0) != vision.hiddenSize()) {
       throw CheckpointException.field(

@@ -2,6 +2,7 @@ package io.llavaserve.engine.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.llavaserve.engine.config.AnyResolution;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.VisionConfig;
@@ -65,7 +66,9 @@ public final class TinyCheckpoint {
     LlavaConfig config = spec.toConfig();
     writeConfig(outDir.resolve(Checkpoint.CONFIG), spec, config);
     Path preprocessor = outDir.resolve(Checkpoint.PREPROCESSOR_CONFIG);
-    if (config.vision().family() == VisionFamily.SIGLIP) {
+    if (config.isAnyResolution()) {
+      writeLlavaNextPreprocessorConfig(preprocessor, config.anyResolution());
+    } else if (config.vision().family() == VisionFamily.SIGLIP) {
       writeSiglipPreprocessorConfig(preprocessor, spec.imageSize());
     } else {
       writePreprocessorConfig(preprocessor, spec.imageSize());
@@ -104,6 +107,10 @@ public final class TinyCheckpoint {
     }
     if (name.endsWith("position_embedding.weight")) {
       return new double[] {0.0, 0.2};
+    }
+    if (name.equals(WeightShapes.IMAGE_NEWLINE)) {
+      // As large as a projected feature row, so that a newline in the wrong place shows.
+      return new double[] {0.0, 1.0};
     }
     double headScale = 2.0 / Math.sqrt(text.hiddenSize());
     if (name.equals(WeightShapes.EMBED_TOKENS)) {
@@ -144,11 +151,16 @@ public final class TinyCheckpoint {
     VisionConfig v = config.vision();
     TextConfig t = config.text();
     ObjectNode root = JSON.createObjectNode();
-    root.putArray("architectures").add("LlavaForConditionalGeneration");
+    boolean next = config.isAnyResolution();
+    root.putArray("architectures")
+        .add(next ? "LlavaNextForConditionalGeneration" : "LlavaForConditionalGeneration");
     root.put("ignore_index", -100);
+    if (next) {
+      putPinpoints(root, config.anyResolution());
+    }
     root.put("image_seq_length", config.imageSeqLength());
     root.put("image_token_index", config.imageTokenIndex());
-    root.put("model_type", "llava");
+    root.put("model_type", config.modelType());
     root.put("pad_token_id", config.padTokenId());
     root.put("projector_hidden_act", config.projectorHiddenAct());
     ObjectNode text = root.putObject("text_config");
@@ -178,7 +190,10 @@ public final class TinyCheckpoint {
     text.put("vocab_size", t.vocabSize());
     root.put("tie_word_embeddings", t.tieWordEmbeddings());
     root.put("torch_dtype", spec.dtype().torchName());
-    root.put("transformers_version", "4.36.0.dev0");
+    root.put("transformers_version", next ? "4.39.0.dev0" : "4.36.0.dev0");
+    if (next) {
+      root.put("use_image_newline_parameter", true);
+    }
     ObjectNode vision = root.putObject("vision_config");
     if (v.family() == VisionFamily.SIGLIP) {
       // As llava-interleave writes it: hidden_act and layer_norm_eps are left to
@@ -227,6 +242,44 @@ public final class TinyCheckpoint {
     root.put("resample", 3);
     root.put("rescale_factor", 1.0 / 255);
     root.putObject("size").put("shortest_edge", imageSize);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /** {@code image_grid_pinpoints} as [height, width] pairs. */
+  private static void putPinpoints(ObjectNode node, AnyResolution anyres) {
+    var list = node.putArray("image_grid_pinpoints");
+    for (AnyResolution.Resolution r : anyres.pinpoints()) {
+      list.addArray().add(r.height()).add(r.width());
+    }
+  }
+
+  /**
+   * LlavaNextImageProcessor settings as llava-v1.6-mistral-7b-hf ships them (CLIP's resize, crop
+   * and statistics per tile, the pinpoints, {@code aspect_ratio_setting: anyres}), at this spec's
+   * tile size.
+   */
+  private static void writeLlavaNextPreprocessorConfig(Path file, AnyResolution anyres)
+      throws IOException {
+    int side = anyres.tileSize();
+    ObjectNode root = JSON.createObjectNode();
+    root.put("aspect_ratio_setting", "anyres");
+    ObjectNode crop = root.putObject("crop_size");
+    crop.put("height", side);
+    crop.put("width", side);
+    root.put("do_center_crop", true);
+    root.put("do_convert_rgb", true);
+    root.put("do_normalize", true);
+    root.put("do_pad", true);
+    root.put("do_rescale", true);
+    root.put("do_resize", true);
+    putPinpoints(root, anyres);
+    root.putArray("image_mean").add(0.48145466).add(0.4578275).add(0.40821073);
+    root.put("image_processor_type", "LlavaNextImageProcessor");
+    root.putArray("image_std").add(0.26862954).add(0.26130258).add(0.27577711);
+    root.put("processor_class", "LlavaNextProcessor");
+    root.put("resample", 3);
+    root.put("rescale_factor", 1.0 / 255);
+    root.putObject("size").put("shortest_edge", side);
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
 

@@ -1,11 +1,13 @@
 package io.llavaserve.engine.checkpoint;
 
+import io.llavaserve.engine.config.AnyResolution;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
 import io.llavaserve.engine.config.VisionFamily;
+import java.util.List;
 
 /**
  * Every dimension of a small random LLaVA checkpoint, and how to store it. The constant parts
@@ -37,6 +39,9 @@ import io.llavaserve.engine.config.VisionFamily;
  *     window of {@link #MISTRAL_SLIDING_WINDOW})
  * @param visionFamily the tower's family: CLIP, or SigLIP (written as llava-hf's
  *     llava-interleave-qwen-0.5b writes it, with a SiglipImageProcessor preprocessor config)
+ * @param imageGridPinpoints empty for llava; otherwise a llava_next checkpoint (as llava-hf's
+ *     llava-v1.6 writes it: {@code image_grid_pinpoints}, {@code image_newline}, a
+ *     LlavaNextImageProcessor preprocessor config) tiling images at these resolutions
  */
 public record TinySpec(
     int visionHidden,
@@ -60,7 +65,8 @@ public record TinySpec(
     int shards,
     long seed,
     TextFamily textFamily,
-    VisionFamily visionFamily) {
+    VisionFamily visionFamily,
+    List<AnyResolution.Resolution> imageGridPinpoints) {
 
   public static final int IMAGE_TOKEN_INDEX = 32000;
   public static final int PAD_TOKEN_ID = 32001;
@@ -69,6 +75,56 @@ public record TinySpec(
   /** The sliding window written for the Mistral family, shorter than the positions. */
   public static final int MISTRAL_SLIDING_WINDOW = 1024;
 
+  /** A llava spec (one tile per image). */
+  public TinySpec(
+      int visionHidden,
+      int visionIntermediate,
+      int visionLayers,
+      int visionHeads,
+      int imageSize,
+      int patchSize,
+      int textHidden,
+      int textIntermediate,
+      int textLayers,
+      int textHeads,
+      int textKvHeads,
+      int vocabSize,
+      double ropeTheta,
+      double rmsNormEps,
+      boolean tiedEmbeddings,
+      ProjectorKind projector,
+      DType dtype,
+      WeightNaming naming,
+      int shards,
+      long seed,
+      TextFamily textFamily,
+      VisionFamily visionFamily) {
+    this(
+        visionHidden,
+        visionIntermediate,
+        visionLayers,
+        visionHeads,
+        imageSize,
+        patchSize,
+        textHidden,
+        textIntermediate,
+        textLayers,
+        textHeads,
+        textKvHeads,
+        vocabSize,
+        ropeTheta,
+        rmsNormEps,
+        tiedEmbeddings,
+        projector,
+        dtype,
+        naming,
+        shards,
+        seed,
+        textFamily,
+        visionFamily,
+        List.of());
+  }
+
   public TinySpec {
     if (textFamily == null) {
       throw new IllegalArgumentException("textFamily must not be null");
@@ -76,6 +132,7 @@ public record TinySpec(
     if (visionFamily == null) {
       throw new IllegalArgumentException("visionFamily must not be null");
     }
+    imageGridPinpoints = List.copyOf(imageGridPinpoints);
     if (shards < 1) {
       throw new IllegalArgumentException("shards must be >= 1, got " + shards);
     }
@@ -102,7 +159,8 @@ public record TinySpec(
         tiedEmbeddings,
         projector,
         textFamily,
-        visionFamily);
+        visionFamily,
+        imageGridPinpoints);
   }
 
   /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
@@ -129,7 +187,8 @@ public record TinySpec(
         1,
         42L,
         TextFamily.LLAMA,
-        VisionFamily.CLIP);
+        VisionFamily.CLIP,
+        List.of());
   }
 
   /**
@@ -159,7 +218,8 @@ public record TinySpec(
         1,
         42L,
         TextFamily.LLAMA,
-        VisionFamily.CLIP);
+        VisionFamily.CLIP,
+        List.of());
   }
 
   /**
@@ -201,6 +261,15 @@ public record TinySpec(
             });
   }
 
+  /**
+   * llava-v1.6-vicuna's architecture, tiny: the {@link #tiny()} CLIP tower (56 px in 14 px patches,
+   * 16 features a tile) and LLaMA decoder, tiling images by llava-v1.6's pinpoints scaled from 336
+   * to 56 px (2 x 1, 1 x 2, 2 x 2, 3 x 1 and 1 x 3 tiles), with an {@code image_newline}.
+   */
+  public static TinySpec next() {
+    return tiny().withImageGridPinpoints(AnyResolution.llavaV16Pinpoints(56));
+  }
+
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
     return config(
@@ -221,7 +290,8 @@ public record TinySpec(
         tiedEmbeddings,
         projector,
         textFamily,
-        visionFamily);
+        visionFamily,
+        imageGridPinpoints);
   }
 
   private static LlavaConfig config(
@@ -242,7 +312,8 @@ public record TinySpec(
       boolean tiedEmbeddings,
       ProjectorKind projector,
       TextFamily textFamily,
-      VisionFamily visionFamily) {
+      VisionFamily visionFamily,
+      List<AnyResolution.Resolution> imageGridPinpoints) {
     boolean siglip = visionFamily == VisionFamily.SIGLIP;
     VisionConfig vision =
         new VisionConfig(
@@ -284,7 +355,10 @@ public record TinySpec(
         siglip ? -1 : -2,
         siglip ? "full" : "default",
         vision.numPatches(),
-        PAD_TOKEN_ID);
+        PAD_TOKEN_ID,
+        imageGridPinpoints.isEmpty()
+            ? null
+            : new AnyResolution(imageGridPinpoints, imageSize, vision.patchesPerSide()));
   }
 
   public TinySpec withDtype(DType dtype) {
@@ -325,6 +399,11 @@ public record TinySpec(
     return with(c -> c.visionFamily = visionFamily);
   }
 
+  /** This spec as llava_next tiling at {@code pinpoints} (empty: llava). */
+  public TinySpec withImageGridPinpoints(List<AnyResolution.Resolution> pinpoints) {
+    return with(c -> c.imageGridPinpoints = pinpoints);
+  }
+
   public TinySpec withRopeTheta(double ropeTheta) {
     return with(c -> c.ropeTheta = ropeTheta);
   }
@@ -360,6 +439,7 @@ public record TinySpec(
     long seed;
     TextFamily textFamily;
     VisionFamily visionFamily;
+    List<AnyResolution.Resolution> imageGridPinpoints;
 
     Copy(TinySpec s) {
       visionHidden = s.visionHidden;
@@ -384,6 +464,7 @@ public record TinySpec(
       seed = s.seed;
       textFamily = s.textFamily;
       visionFamily = s.visionFamily;
+      imageGridPinpoints = s.imageGridPinpoints;
     }
 
     TinySpec build() {
@@ -409,7 +490,8 @@ public record TinySpec(
           shards,
           seed,
           textFamily,
-          visionFamily);
+          visionFamily,
+          imageGridPinpoints);
     }
   }
 }

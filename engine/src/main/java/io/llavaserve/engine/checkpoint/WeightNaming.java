@@ -6,7 +6,9 @@ import java.util.Optional;
 
 /**
  * The three ways LLaVA checkpoints name their tensors, and the mapping of each onto the canonical
- * llava-hf names this server uses everywhere else.
+ * llava-hf names this server uses everywhere else. LLaVA-NeXT's {@code image_newline} is {@code
+ * image_newline} in llava-hf's layout and {@code model.image_newline} in the newer one (and in the
+ * original repository's).
  */
 public enum WeightNaming {
   /** llava-hf as converted for transformers 4.36 to 4.51: {@code language_model.model.*}. */
@@ -24,6 +26,7 @@ public enum WeightNaming {
           new Rule("model.vision_tower.vision_tower.vision_model.", "vision_tower.vision_model."),
           new Rule("model.vision_tower.", "vision_tower."),
           new Rule("model.multi_modal_projector.", "multi_modal_projector."),
+          new Rule("model.image_newline", "image_newline"),
           new Rule("model.language_model.", "language_model.model."),
           new Rule("model.mm_projector.0.", "multi_modal_projector.linear_1."),
           new Rule("model.mm_projector.2.", "multi_modal_projector.linear_2."),
@@ -34,7 +37,8 @@ public enum WeightNaming {
           new Rule("lm_head.", "language_model.lm_head."),
           new Rule("vision_tower.", "vision_tower."),
           new Rule("multi_modal_projector.", "multi_modal_projector."),
-          new Rule("language_model.", "language_model."));
+          new Rule("language_model.", "language_model."),
+          new Rule("image_newline", "image_newline"));
 
   /**
    * The canonical name of a stored tensor name in any of the three styles, or empty for tensors the
@@ -47,6 +51,9 @@ public enum WeightNaming {
         String rest = stored.substring(r.stored().length());
         if (r.stored().equals("model.mm_projector.") && !rest.matches("(weight|bias)")) {
           return Optional.empty(); // an MLP projector index other than 0 or 2
+        }
+        if (r.canonical().equals("image_newline") && !rest.isEmpty()) {
+          return Optional.empty();
         }
         return Optional.of(r.canonical() + rest);
       }
@@ -68,6 +75,9 @@ public enum WeightNaming {
         yield "model." + canonical;
       }
       case ORIGINAL -> {
+        if (canonical.equals(WeightShapes.IMAGE_NEWLINE)) {
+          yield "model.image_newline";
+        }
         if (canonical.equals("language_model.lm_head.weight")) {
           yield "lm_head.weight";
         }

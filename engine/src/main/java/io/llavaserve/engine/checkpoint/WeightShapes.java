@@ -13,7 +13,7 @@ import java.util.Map;
  * Vision layers past {@link LlavaConfig#visionLayersUsed()} and the tower's post-layernorm are left
  * out: llava never runs them, and checkpoints may omit them. So is a SigLIP tower's
  * attention-pooling {@code head}, which llava never uses; a checkpoint that holds it loads all the
- * same.
+ * same. A llava_next checkpoint adds {@link #IMAGE_NEWLINE}.
  */
 public final class WeightShapes {
 
@@ -22,6 +22,9 @@ public final class WeightShapes {
   public static final String TEXT = "language_model.model.";
   public static final String EMBED_TOKENS = TEXT + "embed_tokens.weight";
   public static final String LM_HEAD = "language_model.lm_head.weight";
+
+  /** LLaVA-NeXT's learned row after each row of grid features, [text_hidden]. */
+  public static final String IMAGE_NEWLINE = "image_newline";
 
   private WeightShapes() {}
 
@@ -39,6 +42,9 @@ public final class WeightShapes {
     if (config.projector() == ProjectorKind.MLP2X_GELU) {
       m.put(PROJECTOR + "linear_2.weight", shape(th, th));
       m.put(PROJECTOR + "linear_2.bias", shape(th));
+    }
+    if (config.isAnyResolution()) {
+      m.put(IMAGE_NEWLINE, shape(th));
     }
     text(config.text(), m);
     return m;

@@ -16,6 +16,8 @@ package io.llavaserve.engine.config;
  *     every token
  * @param imageSeqLength positions one image occupies in the expanded sequence
  * @param padTokenId padding id, or -1 when the config has none
+ * @param anyResolution LLaVA-NeXT's tiling ({@code model_type: llava_next}), or null for llava,
+ *     where every image is one tile
  */
 public record LlavaConfig(
     VisionConfig vision,
@@ -26,7 +28,32 @@ public record LlavaConfig(
     int visionFeatureLayer,
     String visionFeatureSelectStrategy,
     int imageSeqLength,
-    int padTokenId) {
+    int padTokenId,
+    AnyResolution anyResolution) {
+
+  /** A llava config: one tile per image. */
+  public LlavaConfig(
+      VisionConfig vision,
+      TextConfig text,
+      ProjectorKind projector,
+      String projectorHiddenAct,
+      int imageTokenIndex,
+      int visionFeatureLayer,
+      String visionFeatureSelectStrategy,
+      int imageSeqLength,
+      int padTokenId) {
+    this(
+        vision,
+        text,
+        projector,
+        projectorHiddenAct,
+        imageTokenIndex,
+        visionFeatureLayer,
+        visionFeatureSelectStrategy,
+        imageSeqLength,
+        padTokenId,
+        null);
+  }
 
   public LlavaConfig {
     if (!visionFeatureSelectStrategy.equals("default")
@@ -54,6 +81,67 @@ public record LlavaConfig(
               + tokens
               + " features per image");
     }
+    if (anyResolution != null) {
+      if (anyResolution.tileSize() != vision.imageSize()
+          || anyResolution.patchesPerSide() != vision.patchesPerSide()) {
+        throw new IllegalArgumentException(
+            "any-resolution tiles of "
+                + anyResolution.tileSize()
+                + " px in "
+                + anyResolution.patchesPerSide()
+                + " patches a side do not match the tower's "
+                + vision.imageSize()
+                + " px in "
+                + vision.patchesPerSide());
+      }
+      // The grid's features are re-assembled as a square map per tile.
+      if (imageSeqLength != anyResolution.featuresPerTile()) {
+        throw new IllegalArgumentException(
+            "vision_feature_select_strategy \""
+                + visionFeatureSelectStrategy
+                + "\" gives "
+                + imageSeqLength
+                + " features per tile, not the "
+                + anyResolution.patchesPerSide()
+                + " x "
+                + anyResolution.patchesPerSide()
+                + " map llava_next re-assembles");
+      }
+    }
+  }
+
+  /** {@code llava_next} when images are tiled at any resolution, else {@code llava}. */
+  public String modelType() {
+    return anyResolution == null ? "llava" : "llava_next";
+  }
+
+  /** Whether images are tiled at any resolution (LLaVA-NeXT). */
+  public boolean isAnyResolution() {
+    return anyResolution != null;
+  }
+
+  /**
+   * Positions an image of {@code height x width} pixels (as decoded, before any resize) fills in
+   * the expanded prompt: {@code image_seq_length} for llava, whatever the size; for llava_next the
+   * base tile, the un-padded grid and a newline per grid row ({@link AnyResolution#positions}).
+   */
+  public int imagePositions(int height, int width) {
+    return anyResolution == null ? imageSeqLength : anyResolution.positions(height, width);
+  }
+
+  /** This config with {@code projector} instead. */
+  public LlavaConfig withProjector(ProjectorKind projector) {
+    return new LlavaConfig(
+        vision,
+        text,
+        projector,
+        projectorHiddenAct,
+        imageTokenIndex,
+        visionFeatureLayer,
+        visionFeatureSelectStrategy,
+        imageSeqLength,
+        padTokenId,
+        anyResolution);
   }
 
   /**

@@ -44,16 +44,15 @@ public final class Generator {
     ModelRunner runner = model.runner();
     KvCacheConfig kv = runner.kvCache();
     int imageToken = model.config().imageTokenIndex();
-    ExpandedPrompt prompt =
-        ExpandedPrompt.expand(promptIds, imageToken, model.config().imageSeqLength());
-    if (prompt.imageCount() != images.size()) {
+    if (ExpandedPrompt.imageTokens(promptIds, imageToken) != images.size()) {
       throw new IllegalArgumentException(
           "prompt has "
-              + prompt.imageCount()
+              + ExpandedPrompt.imageTokens(promptIds, imageToken)
               + " image tokens but "
               + images.size()
               + " images were given");
     }
+    ExpandedPrompt prompt = model.expand(promptIds, images);
     int maxLen = (int) Math.min(kv.capacityTokens(), model.config().text().maxContext());
     if (prompt.length() >= maxLen) {
       throw new IllegalArgumentException(

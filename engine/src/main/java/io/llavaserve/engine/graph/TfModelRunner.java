@@ -132,7 +132,16 @@ public final class TfModelRunner implements ModelRunner {
   private void warmUp() {
     int c = config.vision().numChannels();
     int side = config.vision().imageSize();
-    encodeImages(List.of(PixelValues.of(c, side, side, new float[c * side * side])));
+    if (config.isAnyResolution()) {
+      // An image of one tile's size: the base tile and the grid of its best pinpoint.
+      int tiles = config.anyResolution().tiles(side, side);
+      encodeImages(
+          List.of(
+              PixelValues.tiled(
+                  tiles, c, side, side, side, side, new float[tiles * c * side * side])));
+    } else {
+      encodeImages(List.of(PixelValues.of(c, side, side, new float[c * side * side])));
+    }
     int[] block = {0, 0};
     SequenceChunk decode = SequenceChunk.text(new int[] {0}, 0, block);
     SequenceChunk prefill = SequenceChunk.text(new int[] {0, 0}, 0, block);
@@ -185,6 +194,11 @@ public final class TfModelRunner implements ModelRunner {
     return config.text().vocabSize();
   }
 
+  /**
+   * One vision run: every tile of every image as one batch through the tower and projector; for
+   * llava one result per tile-image, for llava_next each image's tiles packed into its rows ({@link
+   * TilePacking}) inside the same session call.
+   */
   @Override
   public List<ImageFeatures> encodeImages(List<PixelValues> images) {
     if (images.isEmpty()) {
@@ -193,42 +207,99 @@ public final class TfModelRunner implements ModelRunner {
     int c = config.vision().numChannels();
     int side = config.vision().imageSize();
     int per = c * side * side;
-    float[] pixels = new float[images.size() * per];
+    int tiles = 0;
     for (int i = 0; i < images.size(); i++) {
       PixelValues p = images.get(i);
-      if (p.channels() != c || p.height() != side || p.width() != side) {
-        throw new IllegalArgumentException(
-            "image "
-                + i
-                + " is "
-                + p.channels()
-                + "x"
-                + p.height()
-                + "x"
-                + p.width()
-                + "; the vision tower takes "
-                + c
-                + "x"
-                + side
-                + "x"
-                + side);
-      }
-      System.arraycopy(p.data(), 0, pixels, i * per, per);
+      checkImage(i, p, c, side);
+      tiles += p.tiles();
     }
-    int rows = config.imageSeqLength();
+    float[] pixels = new float[Math.multiplyExact(tiles, per)];
+    int at = 0;
+    for (PixelValues p : images) {
+      System.arraycopy(p.data(), 0, pixels, at, p.data().length);
+      at += p.data().length;
+    }
     int width = config.text().hiddenSize();
     try (TFloat32 in =
-            TFloat32.tensorOf(
-                Shape.of(images.size(), c, side, side), DataBuffers.of(pixels, true, false));
-        Result r = session.runner().feed(vision.pixels, in).fetch(vision.features).run()) {
-      TFloat32 out = (TFloat32) r.get(0);
-      List<ImageFeatures> result = new ArrayList<>(images.size());
-      for (int i = 0; i < images.size(); i++) {
-        float[] data = new float[rows * width];
-        out.asRawTensor().data().asFloats().offset((long) i * rows * width).read(data);
-        result.add(new ImageFeatures(rows, width, data));
+        TFloat32.tensorOf(Shape.of(tiles, c, side, side), DataBuffers.of(pixels, true, false))) {
+      if (config.isAnyResolution()) {
+        TilePacking plan = TilePacking.plan(images, config.anyResolution());
+        try (TInt32 index = ints(plan.index(), plan.index().length);
+            Result r =
+                session
+                    .runner()
+                    .feed(vision.pixels, in)
+                    .feed(vision.packIndex, index)
+                    .fetch(vision.packed)
+                    .run()) {
+          return split((TFloat32) r.get(0), plan.rowsPerImage(), width);
+        }
       }
-      return result;
+      int[] rows = new int[images.size()];
+      Arrays.fill(rows, config.imageSeqLength());
+      try (Result r = session.runner().feed(vision.pixels, in).fetch(vision.features).run()) {
+        return split((TFloat32) r.get(0), rows, width);
+      }
+    }
+  }
+
+  /** Consecutive runs of {@code rows[i]} rows of {@code width} floats, one per image. */
+  private static List<ImageFeatures> split(TFloat32 out, int[] rows, int width) {
+    FloatDataBuffer src = out.asRawTensor().data().asFloats();
+    List<ImageFeatures> result = new ArrayList<>(rows.length);
+    long offset = 0;
+    for (int n : rows) {
+      float[] data = new float[n * width];
+      src.offset(offset).read(data);
+      offset += data.length;
+      result.add(new ImageFeatures(n, width, data));
+    }
+    return result;
+  }
+
+  /** The tower's tile shape, and for llava_next the tiles the image's size implies. */
+  private void checkImage(int i, PixelValues p, int c, int side) {
+    if (p.channels() != c || p.height() != side || p.width() != side) {
+      throw new IllegalArgumentException(
+          "image "
+              + i
+              + " has tiles of "
+              + p.channels()
+              + "x"
+              + p.height()
+              + "x"
+              + p.width()
+              + "; the vision tower takes "
+              + c
+              + "x"
+              + side
+              + "x"
+              + side);
+    }
+    if (!config.isAnyResolution()) {
+      if (p.tiles() != 1) {
+        throw new IllegalArgumentException(
+            "image " + i + " has " + p.tiles() + " tiles; a " + config.modelType() + " takes one");
+      }
+      return;
+    }
+    if (!p.hasImageSize()) {
+      throw new IllegalArgumentException(
+          "image " + i + " has no image size; llava_next tiles depend on it");
+    }
+    int expected = config.anyResolution().tiles(p.imageHeight(), p.imageWidth());
+    if (p.tiles() != expected) {
+      throw new IllegalArgumentException(
+          "image "
+              + i
+              + " of "
+              + p.imageHeight()
+              + " x "
+              + p.imageWidth()
+              + " has "
+              + p.tiles()
+              + " tiles; its best pinpoint gives "
+              + expected);
     }
   }
 

@@ -2,6 +2,7 @@ package io.llavaserve.engine.graph;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.checkpoint.WeightShapes;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.VisionConfig;
@@ -11,6 +12,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * Vision tower (CLIP or SigLIP) up to the feature layer, then the multimodal projector: pixels of N
@@ -22,16 +24,30 @@ import org.tensorflow.types.TFloat32;
  * embeddings: CLIP prepends a class token and normalises before the encoder ({@code pre_layrnorm});
  * SigLIP adds the patch convolution's bias and goes straight into the encoder. Neither tower's
  * post-layernorm is built: llava reads {@code hidden_states[layer]}, which precede it.
+ *
+ * <p>For llava_next the inputs are tiles, any number per image, all run as one batch; their
+ * projected features are then packed per image by one gather ({@link #packIndex}, built on the host
+ * by {@link TilePacking}) from the tiles' feature rows and {@code image_newline}: the base tile's
+ * rows, then the grid's feature map re-assembled row-major, un-padded, a newline after each row.
  */
 final class VisionTower {
 
   private static final String PRE = "vision_tower.vision_model.";
 
-  /** pixel_values, [n, channels, size, size]. */
+  /** pixel_values, [n, channels, size, size]: images, or for llava_next every image's tiles. */
   final Placeholder<TFloat32> pixels;
 
-  /** Projected features, [n, image_seq_length, text_hidden]. */
+  /** Projected features, [n, image_seq_length, text_hidden]: per image, or per tile. */
   final Operand<TFloat32> features;
+
+  /**
+   * llava_next: [rows] indices into the tiles' feature rows {@code [n * image_seq_length]} followed
+   * by one {@code image_newline} row (index {@code n * image_seq_length}); null for llava.
+   */
+  final Placeholder<TInt32> packIndex;
+
+  /** llava_next: the packed features of every image, one after another, [rows, text_hidden]. */
+  final Operand<TFloat32> packed;
 
   VisionTower(GraphOps g, DeviceWeights weights, Checkpoint ckpt, LlavaConfig config)
       throws CheckpointException {
@@ -127,7 +143,20 @@ final class VisionTower {
               weights.linear(ckpt.tensor(proj + "linear_2.weight")),
               weights.of(ckpt.tensor(proj + "linear_2.bias")));
     }
-    features = g.reshape(y, n, kept, config.text().hiddenSize());
+    int th = config.text().hiddenSize();
+    features = g.reshape(y, n, kept, th);
+    if (config.isAnyResolution()) {
+      packIndex =
+          g.tf.withName("pack_index").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      Operand<TFloat32> newline = weights.of(ckpt.tensor(WeightShapes.IMAGE_NEWLINE), 1, th);
+      // [n * kept + 1, th]: every tile's rows, then the newline.
+      Operand<TFloat32> rows =
+          g.concat(0, List.of(g.reshape(y, g.mulDims(n, g.i32(kept)), th), newline));
+      packed = g.gatherRows(rows, packIndex);
+    } else {
+      packIndex = null;
+      packed = null;
+    }
   }
 
   /**

@@ -1,10 +1,14 @@
 package io.llavaserve.engine.image;
 
+import java.util.List;
+
 /**
  * LLaVA-1.5's image preprocessing: {@code expand2square} with the mean colour, then transformers'
  * {@code CLIPImageProcessor} (shortest-edge bicubic resize through Pillow, centre crop, rescale,
  * normalise); or {@code SiglipImageProcessor}'s (bicubic resize through Pillow straight to height x
- * width, rescale, normalise). Either produces the tower's {@code pixel_values}.
+ * width, rescale, normalise); or {@code LlavaNextImageProcessor}'s (the image cut into tiles by
+ * {@link AnyResolutionTiling}, then CLIP's steps on each tile). Each produces the tower's {@code
+ * pixel_values}.
  *
  * <p>Stateless after construction and safe to share between threads. CPU-bound: run it off the
  * event loop.
@@ -23,10 +27,51 @@ public final class ImagePreprocessor {
 
   /**
    * The tower input for {@code image}: {@code [3, height, width]} float32, the crop's size or, with
-   * no crop, the resize's.
+   * no crop, the resize's; for a tiling processor {@code [tiles, 3, height, width]} with the
+   * image's size recorded.
    */
   public PixelValues preprocess(RgbImage image) {
+    if (config.tilesImages()) {
+      return preprocessTiles(image);
+    }
     RgbImage cropped = resizeAndCrop(image);
+    return PixelValues.of(3, cropped.height(), cropped.width(), normalize(cropped));
+  }
+
+  /**
+   * LlavaNextImageProcessor: the base tile and the grid tiles ({@link AnyResolutionTiling}), each
+   * resized, cropped, rescaled and normalised as CLIPImageProcessor does, into {@code [tiles, 3,
+   * height, width]} with the image's size.
+   */
+  private PixelValues preprocessTiles(RgbImage image) {
+    List<RgbImage> tiles = AnyResolutionTiling.tiles(image, config);
+    RgbImage first = resizeAndCrop(tiles.get(0));
+    int h = first.height();
+    int w = first.width();
+    float[] data = new float[tiles.size() * 3 * h * w];
+    for (int t = 0; t < tiles.size(); t++) {
+      RgbImage tile = t == 0 ? first : resizeAndCrop(tiles.get(t));
+      if (tile.height() != h || tile.width() != w) {
+        throw new IllegalStateException(
+            "tile "
+                + t
+                + " is "
+                + tile.width()
+                + " x "
+                + tile.height()
+                + ", tile 0 "
+                + w
+                + " x "
+                + h);
+      }
+      float[] one = normalize(tile);
+      System.arraycopy(one, 0, data, t * one.length, one.length);
+    }
+    return PixelValues.tiled(tiles.size(), 3, h, w, image.height(), image.width(), data);
+  }
+
+  /** Rescale and normalise an 8-bit image into {@code [3, height, width]} float32. */
+  private float[] normalize(RgbImage cropped) {
     int h = cropped.height();
     int w = cropped.width();
     double[] mean = config.imageMean();
@@ -45,7 +90,7 @@ public final class ImagePreprocessor {
         data[plane + p] = config.doNormalize() ? (x - m) / s : x;
       }
     }
-    return PixelValues.of(3, h, w, data);
+    return data;
   }
 
   /** The 8-bit image just before rescaling: padded, resized and cropped as configured. */

@@ -2,16 +2,21 @@ package io.llavaserve.engine.image;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.config.AnyResolution;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * How an image becomes pixel values for the vision tower: transformers' {@code CLIPImageProcessor}
- * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}), or {@code
- * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding).
+ * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}), {@code
+ * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding), or
+ * {@code LlavaNextImageProcessor}'s (CLIP's steps on each tile of the image cut at one of its
+ * {@code image_grid_pinpoints}, no pad to square).
  *
  * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes the
  * pad colour from them in double precision; normalisation narrows them to float32 as transformers
@@ -28,6 +33,8 @@ import java.util.Arrays;
  * @param doCenterCrop crop to {@code cropHeight x cropWidth}
  * @param doRescale multiply by {@code rescaleFactor}
  * @param doNormalize subtract the mean and divide by the standard deviation
+ * @param imageGridPinpoints LlavaNextImageProcessor's resolutions, empty for the one-tile
+ *     processors
  */
 public record PreprocessConfig(
     Size size,
@@ -40,7 +47,8 @@ public record PreprocessConfig(
     boolean doResize,
     boolean doCenterCrop,
     boolean doRescale,
-    boolean doNormalize) {
+    boolean doNormalize,
+    List<AnyResolution.Resolution> imageGridPinpoints) {
 
   /** OpenAI CLIP's normalisation statistics. */
   public static final double[] CLIP_MEAN = {0.48145466, 0.4578275, 0.40821073};
@@ -54,6 +62,9 @@ public record PreprocessConfig(
 
   /** {@code image_processor_type} of the processor that resizes straight to height x width. */
   public static final String SIGLIP_PROCESSOR = "SiglipImageProcessor";
+
+  /** {@code image_processor_type} of the processor that tiles at any resolution. */
+  public static final String LLAVA_NEXT_PROCESSOR = "LlavaNextImageProcessor";
 
   /**
    * The target of the resize, as transformers' {@code size} dict gives it: either {@code
@@ -114,9 +125,50 @@ public record PreprocessConfig(
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** A one-tile processor (CLIP's or SigLIP's). */
+  public PreprocessConfig(
+      Size size,
+      int cropHeight,
+      int cropWidth,
+      double[] imageMean,
+      double[] imageStd,
+      double rescaleFactor,
+      boolean padToSquare,
+      boolean doResize,
+      boolean doCenterCrop,
+      boolean doRescale,
+      boolean doNormalize) {
+    this(
+        size,
+        cropHeight,
+        cropWidth,
+        imageMean,
+        imageStd,
+        rescaleFactor,
+        padToSquare,
+        doResize,
+        doCenterCrop,
+        doRescale,
+        doNormalize,
+        List.of());
+  }
+
   public PreprocessConfig {
     if (size == null) {
       throw new IllegalArgumentException("size must not be null");
+    }
+    imageGridPinpoints = List.copyOf(imageGridPinpoints);
+    if (!imageGridPinpoints.isEmpty()) {
+      if (padToSquare) {
+        throw new IllegalArgumentException("LlavaNextImageProcessor does not pad to a square");
+      }
+      if (cropHeight != cropWidth) {
+        throw new IllegalArgumentException(
+            "LlavaNextImageProcessor cuts square tiles; crop_size is "
+                + cropHeight
+                + " x "
+                + cropWidth);
+      }
     }
     positive("crop_size.height", cropHeight);
     positive("crop_size.width", cropWidth);
@@ -150,6 +202,41 @@ public record PreprocessConfig(
   }
 
   /**
+   * LlavaNextImageProcessor for a tower of input side {@code size}: tiles of {@code size} cut at
+   * one of {@code pinpoints}, each then resized (shortest edge), centre-cropped and normalised as
+   * CLIPImageProcessor does, with CLIP's statistics.
+   */
+  public static PreprocessConfig llavaNextDefaults(
+      int size, List<AnyResolution.Resolution> pinpoints) {
+    return new PreprocessConfig(
+        Size.shortestEdge(size),
+        size,
+        size,
+        CLIP_MEAN,
+        CLIP_STD,
+        1.0 / 255,
+        false,
+        true,
+        true,
+        true,
+        true,
+        pinpoints);
+  }
+
+  /** Whether images are cut into tiles (LlavaNextImageProcessor). */
+  public boolean tilesImages() {
+    return !imageGridPinpoints.isEmpty();
+  }
+
+  /**
+   * The side the whole image is squashed to for the base tile: {@code shortest_edge}, or the
+   * smaller of height and width.
+   */
+  public int baseTileSide() {
+    return size.keepsAspectRatio() ? size.shortestEdge() : Math.min(size.height(), size.width());
+  }
+
+  /**
    * SiglipImageProcessor for a SigLIP tower of input side {@code size}: a bicubic resize straight
    * to {@code size x size}, whatever the aspect ratio, then rescale and normalise with mean and
    * standard deviation 0.5; no padding and no crop.
@@ -176,8 +263,10 @@ public record PreprocessConfig(
    * #siglipDefaults(int)}: {@code size} must be {@code {"height", "width"}}, crop keys are ignored
    * as that processor ignores them), anything else CLIPImageProcessor, whose file may take the old
    * form ({@code "size": 336, "crop_size": 336}) or the current one ({@code "size":
-   * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). Padding to square is on
-   * for CLIP, off for SigLIP; {@link #withPadToSquare(boolean)} changes it.
+   * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). {@code
+   * LlavaNextImageProcessor} takes CLIPImageProcessor's keys and defaults plus {@code
+   * image_grid_pinpoints} (llava-v1.6's five when absent). Padding to square is on for CLIP, off
+   * for SigLIP and LLaVA-NeXT; {@link #withPadToSquare(boolean)} changes it.
    *
    * @param visionImageSize the tower's {@code image_size}; the crop (or SigLIP's resize) must
    *     produce it
@@ -200,9 +289,13 @@ public record PreprocessConfig(
       throw new IllegalArgumentException(
           "preprocessor_config.json: resample " + resample + " is not supported, only 3 (bicubic)");
     }
-    boolean siglip = SIGLIP_PROCESSOR.equals(root.path("image_processor_type").asText(null));
+    String type = root.path("image_processor_type").asText("");
+    boolean siglip = SIGLIP_PROCESSOR.equals(type);
+    boolean next = type.startsWith(LLAVA_NEXT_PROCESSOR);
     PreprocessConfig defaults =
         siglip ? siglipDefaults(visionImageSize) : clipDefaults(visionImageSize);
+    List<AnyResolution.Resolution> pinpoints =
+        next ? pinpoints(root.get("image_grid_pinpoints")) : List.of();
     Size size = size(root.get("size"), defaults.size(), siglip);
     int[] crop =
         siglip
@@ -216,11 +309,12 @@ public record PreprocessConfig(
             doubles(root, "image_mean", defaults.imageMean()),
             doubles(root, "image_std", defaults.imageStd()),
             root.path("rescale_factor").asDouble(defaults.rescaleFactor()),
-            !siglip,
+            !siglip && !next,
             root.path("do_resize").asBoolean(true),
             !siglip && root.path("do_center_crop").asBoolean(true),
             root.path("do_rescale").asBoolean(true),
-            root.path("do_normalize").asBoolean(true));
+            root.path("do_normalize").asBoolean(true),
+            pinpoints);
     if (config.doResize()
         && !config.doCenterCrop()
         && !size.keepsAspectRatio()
@@ -233,7 +327,8 @@ public record PreprocessConfig(
               + " does not match vision_config.image_size "
               + visionImageSize);
     }
-    if (config.doCenterCrop()
+    // LlavaNextImageProcessor cuts its tiles at crop_size whether or not it crops.
+    if ((config.doCenterCrop() || next)
         && (config.cropHeight() != visionImageSize || config.cropWidth() != visionImageSize)) {
       throw new IllegalArgumentException(
           "preprocessor_config.json: crop_size "
@@ -259,7 +354,40 @@ public record PreprocessConfig(
         doResize,
         doCenterCrop,
         doRescale,
-        doNormalize);
+        doNormalize,
+        imageGridPinpoints);
+  }
+
+  /**
+   * LlavaNextImageProcessor's {@code image_grid_pinpoints}: [height, width] pairs, llava-v1.6's
+   * five when the key is absent, as that processor's default.
+   */
+  private static List<AnyResolution.Resolution> pinpoints(JsonNode node) {
+    if (node == null || node.isNull()) {
+      return AnyResolution.LLAVA_V1_6_PINPOINTS;
+    }
+    List<AnyResolution.Resolution> out = new ArrayList<>();
+    if (node.isArray()) {
+      for (JsonNode pair : node) {
+        if (!pair.isArray()
+            || pair.size() != 2
+            || !pair.get(0).canConvertToInt()
+            || !pair.get(1).canConvertToInt()
+            || pair.get(0).intValue() <= 0
+            || pair.get(1).intValue() <= 0) {
+          out.clear();
+          break;
+        }
+        out.add(new AnyResolution.Resolution(pair.get(0).intValue(), pair.get(1).intValue()));
+      }
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: image_grid_pinpoints must be a non-empty list of [height,"
+              + " width] pairs of positive integers, got "
+              + node);
+    }
+    return out;
   }
 
   /** LLaVA's padding colour: {@code int(mean * 255)} per channel, 122, 116, 104 for CLIP. */
@@ -294,7 +422,8 @@ public record PreprocessConfig(
         && doResize == p.doResize
         && doCenterCrop == p.doCenterCrop
         && doRescale == p.doRescale
-        && doNormalize == p.doNormalize;
+        && doNormalize == p.doNormalize
+        && imageGridPinpoints.equals(p.imageGridPinpoints);
   }
 
   @Override
@@ -311,7 +440,8 @@ public record PreprocessConfig(
           doResize,
           doCenterCrop,
           doRescale,
-          doNormalize
+          doNormalize,
+          imageGridPinpoints
         });
   }
 
@@ -339,6 +469,7 @@ public record PreprocessConfig(
         + doRescale
         + ", doNormalize="
         + doNormalize
+        + (imageGridPinpoints.isEmpty() ? "" : ", imageGridPinpoints=" + imageGridPinpoints)
         + "]";
   }
 

@@ -130,6 +130,28 @@ class CheckpointTest {
     }
   }
 
+  @ParameterizedTest
+  @EnumSource(WeightNaming.class)
+  void llavaNextsImageNewlineLoadsUnderEveryNaming(WeightNaming naming) throws Exception {
+    Path d = TinyCheckpoint.write(dir.resolve("n"), TinySpec.next().withNaming(naming));
+    String stored = naming == WeightNaming.HF ? "image_newline" : "model.image_newline";
+    assertTrue(
+        RawSafetensors.readAll(d.resolve(SafetensorsWriter.SINGLE_FILE)).stream()
+            .anyMatch(r -> r.name().equals(stored)),
+        stored);
+    try (Checkpoint c = Checkpoint.open(d)) {
+      assertEquals("llava_next", c.config().modelType());
+      assertArrayEquals(new long[] {64}, c.tensor(WeightShapes.IMAGE_NEWLINE).shape());
+    }
+    // Without it the checkpoint is refused, naming the tensor.
+    Path file = d.resolve(SafetensorsWriter.SINGLE_FILE);
+    List<RawSafetensors.Raw> raw = new ArrayList<>(RawSafetensors.readAll(file));
+    raw.removeIf(r -> r.name().equals(stored));
+    RawSafetensors.write(file, raw);
+    CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.open(d));
+    assertTrue(e.getMessage().contains("image_newline"), e.getMessage());
+  }
+
   @Test
   void extraTensorsAndUnusedLayersAreNotNeeded() throws Exception {
     Path d = TinyCheckpoint.write(dir.resolve("e"), TinySpec.tiny());

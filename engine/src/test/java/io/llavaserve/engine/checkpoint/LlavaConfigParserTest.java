@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.llavaserve.engine.config.AnyResolution;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
 import io.llavaserve.engine.config.TextConfig;
@@ -14,6 +15,7 @@ import io.llavaserve.engine.config.VisionFamily;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -240,7 +242,8 @@ class LlavaConfigParserTest {
   @Test
   void otherFailuresNameTheField() throws Exception {
     assertTrue(failure("{\"image_seq_length\": 577}").getMessage().contains("image_seq_length"));
-    assertTrue(failure("{\"model_type\": \"llava_next\"}").getMessage().contains("model_type"));
+    assertTrue(
+        failure("{\"model_type\": \"llava_onevision\"}").getMessage().contains("model_type"));
     assertTrue(
         failure("{\"text_config\": {\"hidden_size\": \"big\"}}")
             .getMessage()
@@ -258,6 +261,54 @@ class LlavaConfigParserTest {
             .getMessage()
             .contains("mm_hidden_size"));
     assertTrue(failure("[1, 2]").getMessage().contains("not a JSON object"));
+  }
+
+  @Test
+  void llavaV16MistralConfigTilesAtItsPinpoints() throws Exception {
+    LlavaConfig c = LlavaConfigParser.parse(resource("llava-v1.6-mistral-7b-hf-config.json"));
+    assertEquals("llava_next", c.modelType());
+    assertEquals(LlavaConfigParser.CLIP_VIT_L_14_336, c.vision());
+    assertEquals(TextFamily.MISTRAL, c.text().family());
+    assertEquals(32768, c.text().maxContext(), "sliding_window null: no window");
+    assertEquals(576, c.imageSeqLength(), "features per tile");
+    assertEquals(new AnyResolution(AnyResolution.LLAVA_V1_6_PINPOINTS, 336, 24), c.anyResolution());
+    assertEquals(2340, c.imagePositions(480, 640));
+    assertEquals(1176, c.imagePositions(1, 1));
+  }
+
+  @Test
+  void llavaNextTakesLlavaNextConfigsDefaultsAndRefusesWhatItCannotTile() throws Exception {
+    LlavaConfig c = LlavaConfigParser.parse(json("{\"model_type\": \"llava_next\"}"));
+    assertEquals(AnyResolution.LLAVA_V1_6_PINPOINTS, c.anyResolution().pinpoints());
+    assertEquals(-2, c.visionFeatureLayer());
+    assertEquals("default", c.visionFeatureSelectStrategy());
+    LlavaConfig own =
+        LlavaConfigParser.parse(
+            json(
+                "{\"model_type\": \"llava_next\", \"image_grid_pinpoints\": [[336, 336], [336,"
+                    + " 1344]]}"));
+    assertEquals(
+        List.of(new AnyResolution.Resolution(336, 336), new AnyResolution.Resolution(336, 1344)),
+        own.anyResolution().pinpoints());
+    assertTrue(
+        failure("{\"model_type\": \"llava_next\", \"image_grid_pinpoints\": [[336, 600]]}")
+            .getMessage()
+            .contains("image_grid_pinpoints"));
+    assertTrue(
+        failure("{\"model_type\": \"llava_next\", \"image_grid_pinpoints\": [336, 672]}")
+            .getMessage()
+            .contains("image_grid_pinpoints"));
+    // "full" on CLIP keeps the class token: 577 features, no square map to re-assemble.
+    assertTrue(
+        failure(
+                "{\"model_type\": \"llava_next\", \"vision_feature_select_strategy\": \"full\","
+                    + " \"image_seq_length\": 577}")
+            .getMessage()
+            .contains("vision_feature_select_strategy"));
+    assertTrue(
+        failure("{\"model_type\": \"llava_llama\", \"image_aspect_ratio\": \"anyres\"}")
+            .getMessage()
+            .contains("image_aspect_ratio"));
   }
 
   @Test

@@ -132,16 +132,27 @@ final class ReferenceLlava {
    * each is replaced by that image's feature rows, in order.
    */
   float[][] logits(int[] ids, List<float[]> images) throws CheckpointException {
+    List<float[]> rows = new ArrayList<>();
+    for (float[] pixels : images) {
+      rows.add(imageFeatures(pixels));
+    }
+    return logitsOfFeatures(ids, rows);
+  }
+
+  /**
+   * Logits at every position of the expanded sequence, image {@code i}'s token replaced by its
+   * given feature rows ({@code [rows * text_hidden]}, as many rows as the array holds).
+   */
+  float[][] logitsOfFeatures(int[] ids, List<float[]> imageRows) throws CheckpointException {
     TextConfig t = cfg.text();
     int d = t.hiddenSize();
-    int rowsPerImage = cfg.imageSeqLength();
     float[] embed = w("language_model.model.embed_tokens.weight");
     List<float[]> xs = new ArrayList<>();
     int img = 0;
     for (int id : ids) {
       if (id == cfg.imageTokenIndex()) {
-        float[] f = imageFeatures(images.get(img++));
-        for (int r = 0; r < rowsPerImage; r++) {
+        float[] f = imageRows.get(img++);
+        for (int r = 0; r < f.length / d; r++) {
           float[] row = new float[d];
           System.arraycopy(f, r * d, row, 0, d);
           xs.add(row);

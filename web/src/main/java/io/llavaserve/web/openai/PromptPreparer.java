@@ -124,6 +124,6 @@ public final class PromptPreparer {
       throw ApiError.badRequest(
           field, field + " encodes to no tokens; there is nothing to continue");
     }
-    return new Prepared(ids, pixels, admission.promptPositions(ids));
+    return new Prepared(ids, pixels, admission.promptPositions(ids, pixels));
   }
 }
