@@ -6,11 +6,13 @@ import io.llavaserve.batching.request.Priority;
 import io.llavaserve.web.ServerState;
 import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.errors.ErrorResponses;
+import io.llavaserve.web.errors.RequestIds;
 import io.llavaserve.web.lifecycle.Gate;
 import io.llavaserve.web.lifecycle.Generation;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.openai.Endpoint;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.openai.Tokenization;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
@@ -25,7 +27,8 @@ import java.util.function.IntFunction;
  * Gate} made of the gateway's credits: out of credits, the stream pauses (and the engine stops
  * decoding it) until the gateway's client reads on. Publishes the engine's load and its cache
  * summary on {@link StreamFrames#LOADS} every heartbeat and on a change. Streams of a gateway that
- * leaves are aborted. Everything runs on this verticle's event loop.
+ * leaves are aborted. A gateway's {@code /tokenize} and {@code /detokenize} are answered here too,
+ * with this node's tokenizer. Everything runs on this verticle's event loop.
  */
 public final class EngineNode extends AbstractVerticle {
 
@@ -38,6 +41,7 @@ public final class EngineNode extends AbstractVerticle {
   private final ServerState state;
   private final ServedModel served;
   private final RequestLifecycle lifecycle;
+  private final Tokenization tokenization;
   private final ClusterConfig config;
   private final CacheSummary summary = new CacheSummary(CacheSummary.DEFAULT_CAPACITY);
   private final Map<String, RemoteRequest> streams = new HashMap<>();
@@ -50,11 +54,13 @@ public final class EngineNode extends AbstractVerticle {
       ServerState state,
       ServedModel served,
       RequestLifecycle lifecycle,
+      Tokenization tokenization,
       ClusterConfig config) {
     this.node = node;
     this.state = state;
     this.served = served;
     this.lifecycle = lifecycle;
+    this.tokenization = tokenization;
     this.config = config;
   }
 
@@ -93,8 +99,21 @@ public final class EngineNode extends AbstractVerticle {
           r.generation.cancel();
         }
       }
+      case "tokenize" -> answer(message, tokenization.tokenize(m.getJsonObject("body")));
+      case "detokenize" -> answer(message, tokenization.detokenize(m.getJsonObject("body")));
       default -> message.fail(400, "unknown message kind " + m.getString("k"));
     }
+  }
+
+  /** Replies to a gateway's tokenizer call with the answer's body or its error. */
+  private static void answer(Message<JsonObject> message, io.vertx.core.Future<JsonObject> answer) {
+    answer.onComplete(
+        ar ->
+            message.reply(
+                ar.succeeded()
+                    ? new JsonObject().put("k", "ok").put("body", ar.result())
+                    : StreamFrames.failure(
+                        null, ErrorResponses.toApiError(ar.cause(), RequestIds.next()))));
   }
 
   private void start(Message<JsonObject> message) {

@@ -41,6 +41,8 @@ final class RemoteBackend implements Backend {
   private final CacheAwareRouter router;
   private final ClusterMetrics metrics;
   private final long startTimeoutMillis;
+  private final long joinedNanos = System.nanoTime();
+  private final long joinGraceNanos;
   private final Map<String, RemoteStream> streams = new ConcurrentHashMap<>();
   private final Map<String, Map<Integer, String>> pieces = new ConcurrentHashMap<>();
 
@@ -50,15 +52,24 @@ final class RemoteBackend implements Backend {
       EngineTable table,
       CacheAwareRouter router,
       ClusterMetrics metrics,
-      long startTimeoutMillis) {
+      long startTimeoutMillis,
+      long joinGraceMillis) {
     this.vertx = vertx;
     this.self = self;
     this.table = table;
     this.router = router;
     this.metrics = metrics;
     this.startTimeoutMillis = startTimeoutMillis;
+    this.joinGraceNanos = joinGraceMillis * 1_000_000L;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A model no engine offers is a 404, but not in the gateway's first {@code joinGraceMillis}: a
+   * gateway that just joined may not have heard every engine yet, so it answers 503 {@code
+   * engine_unavailable} (retry) instead, and a batch job resumed at its start waits for them.
+   */
   @Override
   public String resolve(String requested) {
     Map<String, Integer> models = table.models();
@@ -67,6 +78,10 @@ final class RemoteBackend implements Backend {
     }
     if (requested == null) {
       return models.keySet().iterator().next();
+    }
+    if (!models.containsKey(requested) && System.nanoTime() - joinedNanos < joinGraceNanos) {
+      throw ApiError.engineUnavailable(
+          "no engine of model " + requested + " has been heard from yet; retry later");
     }
     if (!models.containsKey(requested)) {
       throw ApiError.notFound(

@@ -42,7 +42,7 @@ class ClusterRerouteTest {
     table = new EngineTable();
     metrics = new ClusterMetrics(new SimpleMeterRegistry(), table);
     backend =
-        new RemoteBackend(vertx, "gw", table, new CacheAwareRouter(32, 1.0001), metrics, 30_000);
+        new RemoteBackend(vertx, "gw", table, new CacheAwareRouter(32, 1.0001), metrics, 30_000, 0);
     vertx.eventBus().<JsonObject>consumer(StreamFrames.gatewayAddress("gw"), backend::onFrame);
     // "silent" never answers a start; "answering" takes every request.
     vertx
