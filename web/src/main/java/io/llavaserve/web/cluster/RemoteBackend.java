@@ -171,7 +171,7 @@ final class RemoteBackend implements Backend {
               if ("e".equals(reply.getString("k"))) {
                 forget(stream);
                 ApiError refused = StreamFrames.error(reply);
-                if ("engine_unavailable".equals(refused.code())) {
+                if (refused.isEngineUnavailable()) {
                   retry.run(); // the engine is stopping: not taken, so another one may
                 } else {
                   submitted.fail(refused);
@@ -242,8 +242,13 @@ final class RemoteBackend implements Backend {
     return streams.size();
   }
 
+  /**
+   * Stops routing frames and engine losses to a stream its engine has ended (or that failed to
+   * start). Its state stays: the engine's frames travel to this gateway's consumer and its reply to
+   * the start to the submitter's context, so a short answer's last frame may be handled before the
+   * reply, which must still start the stream (its events wait in it).
+   */
   private void forget(RemoteStream stream) {
-    stream.end();
     if (streams.remove(stream.id) != null) {
       table.ended(stream.engine);
     }
