@@ -216,7 +216,8 @@ final class RemoteBackend implements Backend {
 
   /**
    * An engine left: its requests not yet taken go to another engine, its running ones end with a
-   * retryable error.
+   * retryable error. Each is cancelled there too: an engine that only went silent for a while (a
+   * stall, a long pause) would otherwise keep them, paused for credits that never come.
    */
   void engineGone(String engine) {
     for (RemoteStream stream : streams.values()) {
@@ -224,6 +225,11 @@ final class RemoteBackend implements Backend {
         continue;
       }
       streams.remove(stream.id);
+      vertx
+          .eventBus()
+          .send(
+              StreamFrames.engineAddress(engine),
+              new JsonObject().put("k", "cancel").put("s", stream.id));
       if (stream.end() == RemoteStream.State.PENDING) {
         Runnable retry = lost.remove(stream.id);
         if (retry != null) {
