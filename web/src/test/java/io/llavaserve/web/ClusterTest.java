@@ -296,6 +296,7 @@ class ClusterTest {
     long aBefore = engineA.engine.stats().requestsFinished();
     long bBefore = engineB.engine.stats().requestsFinished();
     double cacheBefore = routed("cache");
+    double decisionsBefore = metric("llava:cluster_routing_seconds_count");
     for (int i = 0; i < 5; i++) {
       ok(gateway.post("/v1/chat/completions", chat(image, "Which colour? " + i, false).encode()));
     }
@@ -304,6 +305,8 @@ class ClusterTest {
     assertEquals(5, a + b);
     assertTrue(a == 5 || b == 5, "every request with the image on one engine: " + a + " / " + b);
     assertEquals(4, routed("cache") - cacheBefore, 0.0, "the 4 repeats routed by cache");
+    assertEquals(5, metric("llava:cluster_routing_seconds_count") - decisionsBefore, 0.0);
+    assertTrue(metric("llava:cluster_routing_seconds_sum") > 0);
   }
 
   @Test
@@ -338,7 +341,11 @@ class ClusterTest {
             .put("model", TestServer.MODEL_ID)
             .put("max_tokens", 500)
             .put("n", 2)
-            .put("ignore_eos", true);
+            .put("ignore_eos", true)
+            // Large chunks: the unread answer outgrows the sockets' buffers, so its engine pauses
+            // it (credits) instead of finishing it on a fast machine.
+            .put("logprobs", true)
+            .put("top_logprobs", 5);
     HttpRequest post =
         HttpRequest.newBuilder(URI.create(gateway.url("/v1/chat/completions")))
             .timeout(Duration.ofSeconds(30))
@@ -354,8 +361,19 @@ class ClusterTest {
     while (first != null && !first.startsWith("data:")) {
       first = lines.readLine();
     }
-    // The engine the stream runs on holds its KV blocks (running, or paused for credits).
-    TestServer busy = engineA.engine.stats().kvBlocksUsed() > 0 ? engineA : engineB;
+    // The engine the stream runs on: it has it waiting, running, or paused for credits.
+    TestServer busy = null;
+    long found = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (busy == null) {
+      for (TestServer e : new TestServer[] {engineA, engineB}) {
+        var st = e.engine.stats();
+        if (st.running() + st.waiting() > 0 || st.kvBlocksUsed() > 0) {
+          busy = e;
+        }
+      }
+      assertTrue(System.nanoTime() < found, "the stream is on neither engine");
+      Thread.sleep(2);
+    }
     TestServer survivor = busy == engineA ? engineB : engineA;
     long left = System.nanoTime();
     // Its Hazelcast member leaves; its engine and event bus go on, and the gateway must not wait.

@@ -106,13 +106,29 @@ final class RemoteBackend implements Backend {
 
   private Future<Submitted> submit(Job job) {
     Promise<Submitted> submitted = Promise.promise();
-    attempt(job, CacheKeys.of(job.body()), new HashSet<>(), submitted);
+    long start = System.nanoTime();
+    CacheKeys keys = CacheKeys.of(job.body());
+    attempt(job, keys, new HashSet<>(), submitted, start, true);
     return submitted.future();
   }
 
-  /** Routes the request among the engines not yet tried, and sends it. */
-  private void attempt(Job job, CacheKeys keys, Set<String> tried, Promise<Submitted> submitted) {
+  /**
+   * Routes the request among the engines not yet tried, and sends it.
+   *
+   * @param startNanos when the routing decision began
+   * @param first whether this is the request's first decision (its time is recorded)
+   */
+  private void attempt(
+      Job job,
+      CacheKeys keys,
+      Set<String> tried,
+      Promise<Submitted> submitted,
+      long startNanos,
+      boolean first) {
     CacheAwareRouter.Route route = router.route(table.candidates(job.model(), keys, tried));
+    if (first) {
+      metrics.routingTook(System.nanoTime() - startNanos);
+    }
     if (route == null) {
       submitted.fail(
           ApiError.engineUnavailable(
@@ -139,7 +155,7 @@ final class RemoteBackend implements Backend {
     Runnable retry =
         () -> {
           tried.add(engine);
-          attempt(job, keys, tried, submitted);
+          attempt(job, keys, tried, submitted, System.nanoTime(), false);
         };
     lost.put(id, retry);
     vertx
