@@ -16,6 +16,7 @@ import io.llavaserve.web.openai.Tokenization;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
@@ -45,6 +46,13 @@ public final class EngineNode extends AbstractVerticle {
   private final ClusterConfig config;
   private final CacheSummary summary = new CacheSummary(CacheSummary.DEFAULT_CAPACITY);
   private final Map<String, RemoteRequest> streams = new HashMap<>();
+
+  /**
+   * Frames waiting for their gateway, by gateway: those of one engine step (one token of every
+   * running sequence) go in one message, sent once the events already queued on this loop are in.
+   */
+  private final Map<String, JsonArray> outbox = new HashMap<>();
+
   private EngineLoad published;
   private long publishedAt;
   private int beats;
@@ -144,6 +152,24 @@ public final class EngineNode extends AbstractVerticle {
         new RemoteRequest(stream, m.getString("gw"), m.getInteger("credits"), message, generation);
     streams.put(stream, r);
     generation.start(Generation.on(context), r, r);
+  }
+
+  /** Queues a frame for {@code gateway}; the first one queued schedules the flush. */
+  private void toGateway(String gateway, JsonObject frame) {
+    if (outbox.isEmpty()) {
+      context.runOnContext(v -> flush());
+    }
+    outbox.computeIfAbsent(gateway, g -> new JsonArray()).add(frame);
+  }
+
+  /** Sends each gateway its queued frames, in order, as one message. */
+  private void flush() {
+    outbox.forEach(
+        (gateway, frames) ->
+            vertx
+                .eventBus()
+                .send(StreamFrames.gatewayAddress(gateway), StreamFrames.batch(frames)));
+    outbox.clear();
   }
 
   /** Aborts the streams whose gateway left: nobody reads them any more. */
@@ -267,9 +293,7 @@ public final class EngineNode extends AbstractVerticle {
       credits--;
       IntFunction<String> pieces =
           generation.logprobs() ? served.model().tokenizer()::tokenPiece : null;
-      vertx
-          .eventBus()
-          .send(StreamFrames.gatewayAddress(gateway), StreamFrames.event(stream, event, pieces));
+      toGateway(gateway, StreamFrames.event(stream, event, pieces));
       if (event instanceof TokenEvent.Finished f && f.last()) {
         streams.remove(stream);
       }
@@ -283,9 +307,7 @@ public final class EngineNode extends AbstractVerticle {
         start.reply(StreamFrames.failure(stream, error));
         start = null;
       } else {
-        vertx
-            .eventBus()
-            .send(StreamFrames.gatewayAddress(gateway), StreamFrames.failure(stream, error));
+        toGateway(gateway, StreamFrames.failure(stream, error));
       }
     }
   }

@@ -202,9 +202,14 @@ final class RemoteBackend implements Backend {
   /** Re-routes of requests not yet taken, by stream id. */
   private final Map<String, Runnable> lost = new ConcurrentHashMap<>();
 
-  /** A frame from an engine, on the gateway's event-bus thread. */
+  /** Frames from an engine, on the gateway's event-bus thread. */
   void onFrame(Message<JsonObject> message) {
-    JsonObject f = message.body();
+    for (JsonObject f : StreamFrames.frames(message.body())) {
+      onFrame(f);
+    }
+  }
+
+  private void onFrame(JsonObject f) {
     RemoteStream stream = streams.get(f.getString("s"));
     if (stream == null) {
       return; // cancelled, or its engine was declared gone
