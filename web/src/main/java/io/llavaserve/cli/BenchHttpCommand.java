@@ -80,6 +80,15 @@ final class BenchHttpCommand implements Callable<Integer> {
   boolean image;
 
   @Option(
+      names = "--image-pool",
+      paramLabel = "N",
+      defaultValue = "0",
+      description =
+          "With --image: draw the images round-robin from N generated ones, so they repeat"
+              + " (0: a new image for every request; default: ${DEFAULT-VALUE}).")
+  int imagePool;
+
+  @Option(
       names = "--transport",
       split = ",",
       defaultValue = "sse,ws",
@@ -106,6 +115,9 @@ final class BenchHttpCommand implements Callable<Integer> {
     }
     if (requestsPerClient < 1 || maxTokens < 1) {
       throw new IllegalArgumentException("requests-per-client and max-tokens must be >= 1");
+    }
+    if (imagePool < 0 || imagePool > 0 && !image) {
+      throw new IllegalArgumentException("--image-pool needs --image and must be >= 0");
     }
     PrintWriter out = spec.commandLine().getOut();
     Settings s = model.settings().with(engineFlags.flags());
@@ -139,7 +151,10 @@ final class BenchHttpCommand implements Callable<Integer> {
       out.printf(
           "requests: %d-word text prompts%s, %d-token answers (EOS ignored), greedy;"
               + " %d per client, one after another%n%n",
-          promptWords, image ? " + one PNG" : "", maxTokens, requestsPerClient);
+          promptWords,
+          !image ? "" : imagePool > 0 ? " + one of " + imagePool + " PNGs" : " + one PNG",
+          maxTokens,
+          requestsPerClient);
       out.flush();
       List<Transport<?>> all = transports(http, base, stack.model(), stack.engine(), out);
       ok = measure(out, all, stack.engine() != null);
@@ -154,7 +169,7 @@ final class BenchHttpCommand implements Callable<Integer> {
    */
   private boolean measure(PrintWriter out, List<Transport<?>> all, boolean inProcess)
       throws Exception {
-    BenchPrompts prompts = new BenchPrompts(seed, promptWords, image);
+    BenchPrompts prompts = new BenchPrompts(seed, promptWords, image, imagePool);
     for (Transport<?> t : all) {
       run(t, prompts.next("warmup-" + t.name(), 1), 1); // compiles and warms each path
     }
@@ -167,6 +182,7 @@ final class BenchHttpCommand implements Callable<Integer> {
     Map<String, long[]> tokenCheck = new LinkedHashMap<>();
     List<String> failures = new ArrayList<>();
     List<String> ratios = new ArrayList<>();
+    List<String> cacheHits = new ArrayList<>();
     for (int n : concurrency) {
       Map<String, Double> tps = new LinkedHashMap<>();
       for (Transport<?> t : all) {
@@ -174,6 +190,12 @@ final class BenchHttpCommand implements Callable<Integer> {
         BenchStats.Summary r = run(t, work, n);
         row(out, t.name(), n, r);
         tps.put(t.name(), r.outputTokensPerSec());
+        if (r.promptTokens() > 0) {
+          cacheHits.add(
+              String.format(
+                  "%s at %d clients %.1f%% (%d of %d)",
+                  t.name(), n, 100 * r.cacheHitRate(), r.cachedTokens(), r.promptTokens()));
+        }
         long[] check = tokenCheck.computeIfAbsent(t.name(), k -> new long[2]);
         check[0] += r.tokenEvents();
         check[1] += r.usageTokens();
@@ -195,6 +217,11 @@ final class BenchHttpCommand implements Callable<Integer> {
                 tokenCheck.entrySet().stream()
                     .map(e -> e.getKey() + " " + e.getValue()[0] + "/" + e.getValue()[1])
                     .toList()));
+    if (!cacheHits.isEmpty()) {
+      out.println(
+          "prompt tokens found in the prefix cache (usage cached_tokens / prompt_tokens): "
+              + String.join(", ", cacheHits));
+    }
     if (!inProcess) {
       out.println("in-process comparison skipped: --url without --model");
     } else {

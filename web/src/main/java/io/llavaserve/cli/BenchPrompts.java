@@ -21,7 +21,9 @@ import javax.imageio.ImageIO;
 /**
  * Prompts for the HTTP benchmark: text of words drawn with a seeded {@link Random} (text needs no
  * tokenizer round trip over HTTP), and optionally one generated PNG per request. Every request gets
- * its own words and image, so no transport profits from another's prefix or image cache.
+ * its own words and image, so no transport profits from another's prefix or image cache; with an
+ * image pool, the images come round-robin from a few, so they repeat (a workload for the caches and
+ * for cache-aware routing).
  */
 final class BenchPrompts {
 
@@ -47,15 +49,30 @@ final class BenchPrompts {
   private final Random random;
   private final int words;
   private final boolean images;
+  private final List<byte[]> pool = new ArrayList<>();
   private int next;
 
   BenchPrompts(long seed, int words, boolean images) {
+    this(seed, words, images, 0);
+  }
+
+  /**
+   * @param imagePool with images: how many distinct ones the requests share, round-robin; 0: a new
+   *     one for every request
+   */
+  BenchPrompts(long seed, int words, boolean images, int imagePool) {
     if (words < 1) {
       throw new IllegalArgumentException("prompt-words must be >= 1, got " + words);
+    }
+    if (imagePool < 0) {
+      throw new IllegalArgumentException("image-pool must be >= 0, got " + imagePool);
     }
     this.random = new Random(seed);
     this.words = words;
     this.images = images;
+    for (int i = 0; images && i < imagePool; i++) {
+      pool.add(png());
+    }
   }
 
   /** {@code count} fresh prompts, ids prefixed with {@code tag}. */
@@ -66,7 +83,8 @@ final class BenchPrompts {
       for (int w = 0; w < words; w++) {
         text.append(w == 0 ? "" : " ").append(WORDS[random.nextInt(WORDS.length)]);
       }
-      prompts.add(new Prompt(tag + "-" + next++, text.toString(), images ? png() : null));
+      byte[] image = !images ? null : pool.isEmpty() ? png() : pool.get(next % pool.size());
+      prompts.add(new Prompt(tag + "-" + next++, text.toString(), image));
     }
     return prompts;
   }

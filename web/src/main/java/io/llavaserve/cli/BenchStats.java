@@ -5,6 +5,7 @@ import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.GenerationRequest;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.SamplingParams;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,6 +26,9 @@ final class BenchStats {
    * @param tokenNanos when each token event (a content delta, a token frame) arrived
    * @param endNanos when the answer ended
    * @param usageTokens completion tokens the answer's usage reports, or -1 without usage
+   * @param promptTokens prompt tokens the answer's usage reports, or -1 without usage
+   * @param cachedTokens of those, the ones the prefix cache held (usage's {@code
+   *     prompt_tokens_details.cached_tokens}), or -1 without usage
    * @param error why it failed, or null
    * @param text the answer's text as it arrived, deltas and held-back tail joined
    * @param tokens one key per token event, in arrival order: the token's text from the logprobs
@@ -37,6 +41,8 @@ final class BenchStats {
       long[] tokenNanos,
       long endNanos,
       int usageTokens,
+      int promptTokens,
+      int cachedTokens,
       String error,
       String text,
       List<String> tokens,
@@ -71,6 +77,8 @@ final class BenchStats {
     private long[] tokenNanos = new long[16];
     private int tokens;
     private int usageTokens = -1;
+    private int promptTokens = -1;
+    private int cachedTokens = -1;
     private final StringBuilder text = new StringBuilder();
     private final List<String> keys = new ArrayList<>();
     private String disorder;
@@ -110,6 +118,21 @@ final class BenchStats {
       usageTokens = completionTokens;
     }
 
+    /** The prompt's tokens and those found in the prefix cache, as the usage reports them. */
+    void prompt(int prompt, int cached) {
+      promptTokens = prompt;
+      cachedTokens = cached;
+    }
+
+    /** Reads completion, prompt and cached tokens from an OpenAI usage object. */
+    void usage(JsonObject usage) {
+      usage(usage.getInteger("completion_tokens", -1));
+      JsonObject details = usage.getJsonObject("prompt_tokens_details");
+      prompt(
+          usage.getInteger("prompt_tokens", -1),
+          details == null ? -1 : details.getInteger("cached_tokens", -1));
+    }
+
     Trace done() {
       return trace(null, false);
     }
@@ -129,6 +152,8 @@ final class BenchStats {
           Arrays.copyOf(tokenNanos, tokens),
           System.nanoTime(),
           usageTokens,
+          promptTokens,
+          cachedTokens,
           error,
           text.toString(),
           List.copyOf(keys),
@@ -149,6 +174,8 @@ final class BenchStats {
       long tokenEvents,
       long usageTokens,
       long outputTokens,
+      long promptTokens,
+      long cachedTokens,
       double wallSec,
       double[] ttftMs,
       double[] itlMs,
@@ -177,6 +204,8 @@ final class BenchStats {
           ok.stream().mapToLong(Trace::tokenEvents).sum(),
           ok.stream().mapToLong(t -> Math.max(0, t.usageTokens())).sum(),
           ok.stream().mapToLong(Trace::outputTokens).sum(),
+          ok.stream().mapToLong(t -> Math.max(0, t.promptTokens())).sum(),
+          ok.stream().mapToLong(t -> Math.max(0, t.cachedTokens())).sum(),
           wallSec,
           ok.stream().mapToDouble(Trace::ttftMs).sorted().toArray(),
           itl,
@@ -189,6 +218,11 @@ final class BenchStats {
 
     double outputTokensPerSec() {
       return outputTokens / wallSec;
+    }
+
+    /** Prompt tokens the prefix cache held / prompt tokens, as the answers' usage says; NaN. */
+    double cacheHitRate() {
+      return promptTokens == 0 ? Double.NaN : (double) cachedTokens / promptTokens;
     }
   }
 
@@ -222,6 +256,7 @@ final class BenchStats {
                 trace.token(String.valueOf(t.tokenId()), t.text());
               } else if (e instanceof TokenEvent.Finished f) {
                 trace.usage(f.usage().completionTokens());
+                trace.prompt(f.usage().promptTokens(), f.usage().cachedPromptTokens());
                 if (f.reason() == FinishReason.ERROR) {
                   done.complete(trace.failed(f.error()));
                 }

@@ -167,6 +167,7 @@ record ServingConfig(
         NodeRole.parse(s.string("cluster.role")),
         s.intValue("cluster.routing.balance-abs-threshold"),
         relThreshold,
+        s.bool("cluster.routing.cache-aware"),
         s.intValue("cluster.heartbeat-ms"),
         s.intValue("cluster.engine-timeout-ms"));
   }

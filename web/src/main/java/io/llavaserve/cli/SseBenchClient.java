@@ -85,7 +85,7 @@ final class SseBenchClient implements BenchClient<String> {
         }
         JsonObject usage = chunk.getJsonObject("usage");
         if (usage != null) {
-          trace.usage(usage.getInteger("completion_tokens", -1));
+          trace.usage(usage);
         }
       }
       return trace.failed("the stream ended without data: [DONE]");

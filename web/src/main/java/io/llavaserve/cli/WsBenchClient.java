@@ -150,7 +150,7 @@ final class WsBenchClient implements BenchClient<JsonObject> {
         p.trace().text(frame.getString("text", ""));
         JsonObject usage = frame.getJsonObject("usage");
         if (usage != null) {
-          p.trace().usage(usage.getInteger("completion_tokens", -1));
+          p.trace().usage(usage);
         }
         pending.remove(frame.getString("id"));
         String reason = frame.getString("finish_reason", "");

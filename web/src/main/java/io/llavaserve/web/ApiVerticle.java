@@ -19,6 +19,7 @@ import io.llavaserve.web.http.MetricsHandler;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.openai.Tokenization;
 import io.llavaserve.web.openai.TokenizeHandler;
 import io.llavaserve.web.websocket.WebSocketHandler;
 import io.vertx.core.AbstractVerticle;
@@ -54,12 +55,14 @@ final class ApiVerticle extends AbstractVerticle {
    * @param served the model of this process; null at a gateway
    * @param lifecycle what every transport submits to
    * @param models {@code GET /v1/models}
+   * @param tokenization {@code /tokenize} and {@code /detokenize}
    * @param publicApi false on an engine-only node: health, readiness and metrics alone
    */
   record Api(
       ServedModel served,
       RequestLifecycle lifecycle,
       Handler<RoutingContext> models,
+      Tokenization tokenization,
       ServerMetrics metrics,
       BatchStore batchStore,
       BatchRunner batchRunner,
@@ -250,16 +253,14 @@ final class ApiVerticle extends AbstractVerticle {
     ApiKeyAuth auth = new ApiKeyAuth(config.apiKeys(), api.quotas());
     router.route("/v1/*").handler(auth);
     router.route("/v1/*").handler(health::requireReady);
-    if (api.served() != null) { // a gateway has no tokenizer
-      TokenizeHandler tokenizer = new TokenizeHandler(vertx, api.served(), config.limits());
-      for (String path : java.util.List.of("/tokenize", "/detokenize")) {
-        router.route(path).handler(auth);
-        router.route(path).handler(health::requireReady);
-        router.post(path).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
-      }
-      router.post("/tokenize").handler(tokenizer::tokenize);
-      router.post("/detokenize").handler(tokenizer::detokenize);
+    TokenizeHandler tokenizer = new TokenizeHandler(api.tokenization());
+    for (String path : java.util.List.of("/tokenize", "/detokenize")) {
+      router.route(path).handler(auth);
+      router.route(path).handler(health::requireReady);
+      router.post(path).handler(BodyHandler.create(false).setBodyLimit(config.maxBodyBytes()));
     }
+    router.post("/tokenize").handler(tokenizer::tokenize);
+    router.post("/detokenize").handler(tokenizer::detokenize);
     BatchConfig batch = config.batch();
     BatchStore batchStore = api.batchStore();
     if (batchStore != null) {

@@ -13,8 +13,10 @@ import io.llavaserve.web.media.MediaConfig;
 import io.llavaserve.web.media.MediaFetcher;
 import io.llavaserve.web.metrics.ServerMetrics;
 import io.llavaserve.web.openai.ImageUrlFetcher;
+import io.llavaserve.web.openai.LocalTokenization;
 import io.llavaserve.web.openai.ModelsHandler;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.openai.Tokenization;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -146,11 +148,13 @@ public final class LlavaServer implements AutoCloseable {
             config.apiKeys().size(),
             config.http().keyMaxConcurrent(),
             config.http().keyRequestsPerMinute());
+    Tokenization tokenization = new LocalTokenization(vertx, served, config.limits());
     ApiVerticle.Api api =
         new ApiVerticle.Api(
             served,
             lifecycle,
             new ModelsHandler(served)::list,
+            tokenization,
             metrics,
             batchStore,
             runner,
@@ -163,7 +167,9 @@ public final class LlavaServer implements AutoCloseable {
     state.ready();
     if (cluster != null) {
       // Once ready: its first heartbeat already offers the model to gateways.
-      await(vertx.deployVerticle(new EngineNode(cluster, state, served, lifecycle, clustered)));
+      await(
+          vertx.deployVerticle(
+              new EngineNode(cluster, state, served, lifecycle, tokenization, clustered)));
     }
     batches = runner;
     if (batches != null) {
@@ -173,8 +179,10 @@ public final class LlavaServer implements AutoCloseable {
 
   /**
    * Starts answering the API as a cluster gateway: requests go to the cluster's engines, {@code
-   * /v1/models} lists their models; readiness turns 200 (with no engine yet, requests answer 503).
-   * Batch jobs and the tokenizer routes are not served at a gateway.
+   * /v1/models} lists their models, {@code /tokenize} and {@code /detokenize} are answered by an
+   * engine; batch jobs keep their files in this gateway's data directory and spread their lines
+   * over the engines, and jobs a stop or a crash interrupted resume. Readiness turns 200 (with no
+   * engine yet, requests answer 503 and batch lines wait).
    */
   public synchronized void serveGateway() throws Exception {
     if (cluster == null || config.cluster().role() != NodeRole.GATEWAY) {
@@ -189,18 +197,39 @@ public final class LlavaServer implements AutoCloseable {
     RequestLifecycle lifecycle =
         new RequestLifecycle(state, config.limits(), node.backend(metrics), metrics);
     await(vertx.deployVerticle(node));
+    BatchStore batchStore =
+        config.batch() != null
+            ? BatchStore.open(config.batch().dataDir(), config.batch().disk())
+            : null;
+    BatchRunner runner =
+        batchStore == null
+            ? null
+            : new BatchRunner(batchStore, lifecycle, config.batch().maxInFlight());
     KeyQuotas quotas =
         new KeyQuotas(
             config.apiKeys().size(),
             config.http().keyMaxConcurrent(),
             config.http().keyRequestsPerMinute());
     ApiVerticle.Api api =
-        new ApiVerticle.Api(null, lifecycle, node.models(), metrics, null, null, quotas, true);
+        new ApiVerticle.Api(
+            null,
+            lifecycle,
+            node.models(),
+            node.tokenization(),
+            metrics,
+            batchStore,
+            runner,
+            quotas,
+            true);
     for (ApiVerticle v : instances) {
       await(v.serve(api));
     }
     gateway = true;
     state.ready();
+    batches = runner;
+    if (batches != null) {
+      batches.resumeAll(); // its lines wait until engines are heard from
+    }
   }
 
   /** This node's membership of the cluster; null on a single node. */

@@ -51,6 +51,48 @@ class BenchHttpCommandTest {
     assertFalse(out.contains("websocket"), out); // not asked for
   }
 
+  @Test
+  @Timeout(60)
+  void repeatedImagesFromAPoolAreFoundInThePrefixCacheAndTheRateIsPrinted() throws Exception {
+    String model = TinyCheckpoint.write(dir.resolve("model"), TinySpec.tiny()).toString();
+
+    Cli.Run run =
+        Cli.run(
+            "bench",
+            "http",
+            "--model",
+            model,
+            "--kv-cache-mb",
+            "16",
+            "--concurrency",
+            "1",
+            "--max-tokens",
+            "2",
+            "--requests-per-client",
+            "3",
+            "--transport",
+            "sse",
+            "--image",
+            "--image-pool",
+            "1");
+
+    assertEquals(0, run.exit(), run.err() + run.out());
+    String out = run.out();
+    assertTrue(out.contains("+ one of 1 PNGs"), out);
+    var m =
+        Pattern.compile(
+                "^prompt tokens found in the prefix cache \\(usage cached_tokens / prompt_tokens\\):"
+                    + " sse at 1 clients (\\d+\\.\\d)% \\((\\d+) of (\\d+)\\), engine at 1 clients",
+                Pattern.MULTILINE)
+            .matcher(out);
+    assertTrue(m.find(), out);
+    // The one image was seen by the warm-up already: every request finds its blocks cached.
+    assertTrue(Integer.parseInt(m.group(2)) >= 3 * 16, out);
+
+    Cli.Run bad = Cli.run("bench", "http", "--model", model, "--image-pool", "2");
+    assertTrue(bad.exit() != 0, bad.out());
+  }
+
   private static boolean line(String out, String regex) {
     return Pattern.compile("^" + regex + "$", Pattern.MULTILINE).matcher(out).find();
   }

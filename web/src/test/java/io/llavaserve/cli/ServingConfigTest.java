@@ -104,6 +104,7 @@ class ServingConfigTest {
             Map.of(
                 "LLAVA_SERVE_CLUSTER_PORT", "5702",
                 "LLAVA_SERVE_CLUSTER_ROUTING_BALANCE_REL_THRESHOLD", "1.5",
+                "LLAVA_SERVE_CLUSTER_ROUTING_CACHE_AWARE", "false",
                 "LLAVA_SERVE_CLUSTER_ENGINE_TIMEOUT_MS", "4000"));
     ServeCommand serve = new ServeCommand();
     new CommandLine(serve)
@@ -115,6 +116,8 @@ class ServingConfigTest {
     assertEquals(5702, c.port());
     assertEquals(1.5, c.balanceRelThreshold());
     assertEquals(32, c.balanceAbsThreshold());
+    assertFalse(c.cacheAware());
+    assertTrue(ClusterConfig.off().cacheAware());
     assertEquals(4000, c.engineTimeoutMillis());
     assertFalse(c.multicast());
     assertEquals(ClusterConfig.off(), ServingConfig.cluster(Settings.load(null, Map.of())));

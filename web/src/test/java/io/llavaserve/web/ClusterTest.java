@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.hazelcast.core.Hazelcast;
+import io.llavaserve.cli.BatchApiClient;
+import io.llavaserve.web.batchjobs.Jobs;
 import io.llavaserve.web.cluster.ClusterConfig;
 import io.llavaserve.web.cluster.ClusterNode;
 import io.llavaserve.web.cluster.NodeRole;
@@ -34,7 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A gateway and two engine nodes (role {@code both}, so each also answers as a single node) on
  * loopback in one JVM, each with its own Hazelcast member and clustered Vert.x, joined by TCP, over
- * the tiny model. The last test takes an engine out of the cluster mid-stream.
+ * the tiny model: every API route through the gateway answers as a single node does. The last test
+ * takes an engine out of the cluster mid-stream. Engines killed for real (child processes, {@code
+ * kill -9}) are {@code cluster.ClusterKillTest}'s.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -52,7 +56,11 @@ class ClusterTest {
   @BeforeAll
   void startCluster() throws Exception {
     gatewayPort = freePort();
-    gateway = TestServer.on(dir).cluster(node(gatewayPort, NodeRole.GATEWAY)).startGateway();
+    gateway =
+        TestServer.on(dir)
+            .batches(dir.resolve("gateway-data"), 8)
+            .cluster(node(gatewayPort, NodeRole.GATEWAY))
+            .startGateway();
     portA = freePort();
     engineA = TestServer.on(dir).cluster(node(portA, NodeRole.BOTH)).start();
     portB = freePort();
@@ -110,6 +118,142 @@ class ClusterTest {
   }
 
   @Test
+  @Order(1)
+  void tokenizeAndDetokenizeThroughTheGatewayAnswerAsASingleNode() throws Exception {
+    JsonArray parts =
+        new JsonArray()
+            .add(
+                new JsonObject()
+                    .put("type", "image_url")
+                    .put("image_url", new JsonObject().put("url", TestServer.pngDataUri(8, 8))))
+            .add(new JsonObject().put("type", "text").put("text", "What is this?"));
+    List<JsonObject> bodies =
+        List.of(
+            new JsonObject().put("prompt", "Hello world"),
+            new JsonObject().put("prompt", "Hello world").put("add_special_tokens", false),
+            new JsonObject()
+                .put("model", TestServer.MODEL_ID)
+                .put(
+                    "messages",
+                    new JsonArray()
+                        .add(new JsonObject().put("role", "user").put("content", parts))),
+            new JsonObject().put("prompt", 7), // 400 naming prompt
+            new JsonObject().put("return_token_strs", true).put("prompt", "x"));
+    for (JsonObject body : bodies) {
+      sameAnswer("/tokenize", body);
+    }
+    JsonArray tokens =
+        new JsonObject(ok(gateway.post("/tokenize", bodies.get(1).encode())))
+            .getJsonArray("tokens");
+    assertTrue(tokens.size() > 1);
+    JsonObject text = sameAnswer("/detokenize", new JsonObject().put("tokens", tokens));
+    assertEquals("Hello world", text.getString("prompt"));
+    sameAnswer("/detokenize", new JsonObject().put("tokens", new JsonArray().add(-1)));
+    sameAnswer("/detokenize", new JsonObject());
+
+    HttpResponse<String> unknown =
+        gateway.post(
+            "/tokenize", new JsonObject().put("model", "nope").put("prompt", "x").encode());
+    assertEquals(404, unknown.statusCode(), unknown.body());
+    assertEquals(
+        "model_not_found", new JsonObject(unknown.body()).getJsonObject("error").getString("code"));
+  }
+
+  /** Posts {@code body} to the gateway and to an engine: same status, same body; the body. */
+  private JsonObject sameAnswer(String path, JsonObject body) throws Exception {
+    HttpResponse<String> viaGateway = gateway.post(path, body.encode());
+    HttpResponse<String> direct = engineA.post(path, body.encode());
+    assertEquals(direct.statusCode(), viaGateway.statusCode(), path + " " + body.encode());
+    JsonObject g = new JsonObject(viaGateway.body());
+    JsonObject d = new JsonObject(direct.body());
+    if (d.getJsonObject("error") != null) {
+      // The error bodies match but for the request id a 500's message names.
+      d.getJsonObject("error").remove("message");
+      g.getJsonObject("error").remove("message");
+    }
+    assertEquals(d, g, path + " " + body.encode());
+    return g;
+  }
+
+  @Test
+  @Order(1)
+  void aCompletionThroughTheGatewayEqualsASingleNodes() throws Exception {
+    String body =
+        new JsonObject()
+            .put("prompt", "Once upon a time")
+            .put("max_tokens", 10)
+            .put("temperature", 0)
+            .encode();
+    JsonObject viaGateway = new JsonObject(ok(gateway.post("/v1/completions", body)));
+    JsonObject direct = new JsonObject(ok(engineB.post("/v1/completions", body)));
+    assertEquals(
+        direct.getJsonArray("choices").getJsonObject(0).getString("text"),
+        viaGateway.getJsonArray("choices").getJsonObject(0).getString("text"));
+    assertEquals(direct.getJsonObject("usage"), viaGateway.getJsonObject("usage"));
+    assertTrue(viaGateway.getString("id").startsWith("cmpl-"));
+  }
+
+  @Test
+  @Order(1)
+  void aWebSocketChatThroughTheGatewayStreamsASingleNodesTokensAndItsCancelReachesTheEngine()
+      throws Exception {
+    JsonObject request = WebSocketTest.chat("a", "Hello there", 8).put("ignore_eos", true);
+    List<String> viaGateway = new ArrayList<>();
+    List<String> direct = new ArrayList<>();
+    JsonObject doneGateway;
+    JsonObject doneDirect;
+    try (WebSocketTest.Client g = WebSocketTest.Client.open(gateway, "");
+        WebSocketTest.Client d = WebSocketTest.Client.open(engineA, "")) {
+      g.send(request);
+      d.send(request);
+      List<JsonObject> frames = new ArrayList<>();
+      doneGateway = g.until(WebSocketTest.ends("a"), frames);
+      frames.forEach(f -> viaGateway.add(f.getString("text")));
+      frames.clear();
+      doneDirect = d.until(WebSocketTest.ends("a"), frames);
+      frames.forEach(f -> direct.add(f.getString("text")));
+
+      // A long request cancelled on the gateway's socket stops running on its engine.
+      g.send(
+          WebSocketTest.chat("long", "Tell a long story.", 400)
+              .put("model", TestServer.MODEL_ID)
+              .put("ignore_eos", true));
+      List<JsonObject> seen = new ArrayList<>();
+      g.until(f -> "long".equals(f.getString("id")) && f.getInteger("index", -1) >= 2, seen);
+      g.send(new JsonObject().put("type", "cancel").put("id", "long"));
+      JsonObject end = g.until(WebSocketTest.ends("long"), seen);
+      assertEquals("abort", end.getString("finish_reason"), end.encode());
+    }
+    assertEquals("done", doneGateway.getString("type"), doneGateway.encode());
+    assertEquals(direct, viaGateway);
+    assertEquals(doneDirect.getJsonObject("usage"), doneGateway.getJsonObject("usage"));
+    await(
+        () ->
+            engineA.engine.stats().running() + engineB.engine.stats().running() == 0
+                && engineA.engine.stats().kvBlocksUsed() + engineB.engine.stats().kvBlocksUsed()
+                    == 0,
+        "the cancelled request to stop on its engine and free its blocks");
+  }
+
+  @Test
+  @Order(1)
+  void aBatchJobOnTheGatewaySpreadsItsLinesOverBothEnginesAndWritesEachOnce() throws Exception {
+    int n = 24;
+    BatchApiClient client = new BatchApiClient(gateway.url(""), null);
+    long aBefore = engineA.engine.stats().requestsFinished();
+    long bBefore = engineB.engine.stats().requestsFinished();
+    String file = client.upload(Jobs.input(dir, "gateway-batch.jsonl", n, 6, 0)).getString("id");
+    String id = client.create(file, Jobs.CHAT).getString("id");
+    JsonObject done = Jobs.waitDone(client, id, 40);
+    assertEquals("completed", done.getString("status"), done.encode());
+    Jobs.assertExactlyOnce(client, done, n);
+    long a = engineA.engine.stats().requestsFinished() - aBefore;
+    long b = engineB.engine.stats().requestsFinished() - bBefore;
+    assertEquals(n, a + b);
+    assertTrue(a > 0 && b > 0, "lines on both engines: " + a + " / " + b);
+  }
+
+  @Test
   @Order(2)
   void aStreamThroughTheGatewayCarriesTheSameTokensAndItsUsage() throws Exception {
     JsonObject request = chat(null, "Count the shapes.", false);
@@ -152,6 +296,7 @@ class ClusterTest {
     long aBefore = engineA.engine.stats().requestsFinished();
     long bBefore = engineB.engine.stats().requestsFinished();
     double cacheBefore = routed("cache");
+    double decisionsBefore = metric("llava:cluster_routing_seconds_count");
     for (int i = 0; i < 5; i++) {
       ok(gateway.post("/v1/chat/completions", chat(image, "Which colour? " + i, false).encode()));
     }
@@ -160,6 +305,8 @@ class ClusterTest {
     assertEquals(5, a + b);
     assertTrue(a == 5 || b == 5, "every request with the image on one engine: " + a + " / " + b);
     assertEquals(4, routed("cache") - cacheBefore, 0.0, "the 4 repeats routed by cache");
+    assertEquals(5, metric("llava:cluster_routing_seconds_count") - decisionsBefore, 0.0);
+    assertTrue(metric("llava:cluster_routing_seconds_sum") > 0);
   }
 
   @Test
@@ -194,7 +341,11 @@ class ClusterTest {
             .put("model", TestServer.MODEL_ID)
             .put("max_tokens", 500)
             .put("n", 2)
-            .put("ignore_eos", true);
+            .put("ignore_eos", true)
+            // Large chunks: the unread answer outgrows the sockets' buffers, so its engine pauses
+            // it (credits) instead of finishing it on a fast machine.
+            .put("logprobs", true)
+            .put("top_logprobs", 5);
     HttpRequest post =
         HttpRequest.newBuilder(URI.create(gateway.url("/v1/chat/completions")))
             .timeout(Duration.ofSeconds(30))
@@ -210,8 +361,19 @@ class ClusterTest {
     while (first != null && !first.startsWith("data:")) {
       first = lines.readLine();
     }
-    // The engine the stream runs on is the one with a running request.
-    TestServer busy = engineA.engine.stats().running() > 0 ? engineA : engineB;
+    // The engine the stream runs on: it has it waiting, running, or paused for credits.
+    TestServer busy = null;
+    long found = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (busy == null) {
+      for (TestServer e : new TestServer[] {engineA, engineB}) {
+        var st = e.engine.stats();
+        if (st.running() + st.waiting() > 0 || st.kvBlocksUsed() > 0) {
+          busy = e;
+        }
+      }
+      assertTrue(System.nanoTime() < found, "the stream is on neither engine");
+      Thread.sleep(2);
+    }
     TestServer survivor = busy == engineA ? engineB : engineA;
     long left = System.nanoTime();
     // Its Hazelcast member leaves; its engine and event bus go on, and the gateway must not wait.

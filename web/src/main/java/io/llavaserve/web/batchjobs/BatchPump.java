@@ -21,11 +21,23 @@ import java.util.concurrent.TimeUnit;
  * Priority#BATCH}: at most {@code batch.max-in-flight} at a time across jobs, the next submitted as
  * results come in, and a pause when the engine's queue is full (the line goes back to the front of
  * its job; none is dropped). Each answer or error becomes a result line of its job, for the runner
- * to write. Runs on the runner's thread only.
+ * to write.
+ *
+ * <p>At a cluster gateway the lifecycle's backend is the cluster's engines, and a line is sent
+ * again rather than answered with {@code engine_unavailable}: at once when the engine running it
+ * left (up to {@link #MAX_ENGINE_LOSSES} times, so a line that brings engines down ends), after a
+ * pause when no engine of its model is there (a gateway that just started, or all engines gone). A
+ * line ends once, with one result. Runs on the runner's thread only.
  */
 final class BatchPump {
 
   private static final long BACKOFF_MS = 100;
+
+  /** How long the pump waits when no engine can take a line (a gateway without engines). */
+  private static final long NO_ENGINE_BACKOFF_MS = 500;
+
+  /** Engines a line may lose mid-run before it is answered with {@code engine_unavailable}. */
+  static final int MAX_ENGINE_LOSSES = 3;
 
   private final ScheduledExecutorService thread;
   private final RequestLifecycle lifecycle;
@@ -83,6 +95,12 @@ final class BatchPump {
     return pausedUntil - System.nanoTime() > 0;
   }
 
+  /** Submits nothing for {@code millis}, then pumps. */
+  private void pause(long millis) {
+    pausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    thread.schedule(this::pump, millis, TimeUnit.MILLISECONDS);
+  }
+
   private void send(JobRun run, InputFile.Line line) {
     Endpoint endpoint = Endpoint.at(run.job.endpoint()).orElseThrow();
     String requestId = RequestIds.next();
@@ -90,6 +108,12 @@ final class BatchPump {
     try {
       generation = lifecycle.accept(endpoint, line.body(), requestId, Priority.BATCH);
     } catch (RuntimeException e) {
+      if (e instanceof ApiError a && a.isEngineUnavailable()) {
+        // A gateway that knows no engine of the model (yet): the line waits.
+        run.pending.addFirst(line);
+        pause(NO_ENGINE_BACKOFF_MS);
+        return;
+      }
       // A body the endpoint refused: it goes to the error file and the job goes on.
       run.failed(line, requestId, ErrorResponses.toApiError(e, requestId));
       resultsGathered.run();
@@ -106,6 +130,7 @@ final class BatchPump {
     private final JobRun run;
     private final InputFile.Line line;
     private final Generation generation;
+    private boolean submitted;
 
     LineAnswer(JobRun run, InputFile.Line line, Generation generation) {
       super(generation);
@@ -129,14 +154,36 @@ final class BatchPump {
     }
 
     @Override
+    public void onSubmitted() {
+      submitted = true;
+    }
+
+    @Override
     public void onFailure(Throwable failure) {
-      if (failure instanceof OverloadedException) {
-        // The engine's queue is full: this line goes back to the front and waits.
+      if (failure instanceof OverloadedException
+          || failure instanceof ApiError a && a.status() == 429) {
+        // The engine's queue is full (a cluster engine's arrives as its 429): this line goes back
+        // to the front and waits.
         release();
         run.pending.addFirst(line);
-        pausedUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(BACKOFF_MS);
-        thread.schedule(BatchPump.this::pump, BACKOFF_MS, TimeUnit.MILLISECONDS);
+        pause(BACKOFF_MS);
         return;
+      }
+      if (failure instanceof ApiError e && e.isEngineUnavailable() && !run.cancelling) {
+        if (!submitted) {
+          // No engine could take it: it waits for one.
+          release();
+          run.pending.addFirst(line);
+          pause(NO_ENGINE_BACKOFF_MS);
+          return;
+        }
+        if (run.engineLost(line) <= MAX_ENGINE_LOSSES) {
+          // Its engine left mid-run: another one runs it from the start.
+          release();
+          run.pending.addFirst(line);
+          thread.execute(BatchPump.this::pump);
+          return;
+        }
       }
       super.onFailure(failure);
     }

@@ -25,6 +25,7 @@ final class JobRun {
   final Map<String, Generation> running = new HashMap<>(); // by custom_id
   final List<JsonObject> outputs = new ArrayList<>();
   final List<JsonObject> errors = new ArrayList<>();
+  private final Map<String, Integer> engineLosses = new HashMap<>(); // by custom_id
   ResultLog output;
   ResultLog errorLog;
   boolean cancelling;
@@ -45,6 +46,11 @@ final class JobRun {
   /** A line refused or failed: its error body and status, in the error file. */
   void failed(InputFile.Line line, String requestId, ApiError e) {
     errors.add(resultLine(line, requestId, e.status(), e.toJson()));
+  }
+
+  /** A line's cluster engine left while running it; returns how many times that has happened. */
+  int engineLost(InputFile.Line line) {
+    return engineLosses.merge(line.customId(), 1, Integer::sum);
   }
 
   /** Cancels every running request (each aborts in the engine); returns how many there were. */

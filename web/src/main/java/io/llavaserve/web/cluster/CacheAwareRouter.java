@@ -8,7 +8,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * Picks the engine for a request, as SGLang's router does: the engine that holds the request's
  * image or its longest prefix, unless the cluster is out of balance (that engine's load exceeds the
  * least-loaded engine's by more than {@code balanceAbsThreshold} and by more than {@code
- * balanceRelThreshold} times), else the least-loaded engine.
+ * balanceRelThreshold} times), else the least-loaded engine. Not cache-aware ({@code
+ * cluster.routing.cache-aware=false}), it always picks the least-loaded engine.
  */
 final class CacheAwareRouter {
 
@@ -26,10 +27,16 @@ final class CacheAwareRouter {
 
   private final int balanceAbs;
   private final double balanceRel;
+  private final boolean cacheAware;
 
   CacheAwareRouter(int balanceAbs, double balanceRel) {
+    this(balanceAbs, balanceRel, true);
+  }
+
+  CacheAwareRouter(int balanceAbs, double balanceRel, boolean cacheAware) {
     this.balanceAbs = balanceAbs;
     this.balanceRel = balanceRel;
+    this.cacheAware = cacheAware;
   }
 
   /** The route among {@code candidates}; null when there are none. */
@@ -45,7 +52,7 @@ final class CacheAwareRouter {
         least.get(ThreadLocalRandom.current().nextInt(least.size()));
     EngineTable.Candidate holder =
         candidates.stream()
-            .filter(EngineTable.Candidate::holds)
+            .filter(c -> cacheAware && c.holds())
             .max(
                 Comparator.comparingInt(EngineTable.Candidate::imageHits)
                     .thenComparingInt(EngineTable.Candidate::prefixBlocks)

@@ -14,6 +14,8 @@ import java.util.List;
  * @param balanceAbsThreshold a cache-aware choice yields to the least-loaded engine when its load
  *     (running + waiting) exceeds that engine's by more than this ...
  * @param balanceRelThreshold ... and is more than this many times that engine's (SGLang's router)
+ * @param cacheAware route to the engine holding a request's image or prefix; false: always to the
+ *     least-loaded engine (the baseline cache-aware routing is measured against)
  * @param heartbeatMillis how often an engine publishes its load (and at once on a change)
  * @param engineTimeoutMillis an engine not heard from for this long is taken as gone
  */
@@ -26,6 +28,7 @@ public record ClusterConfig(
     NodeRole role,
     int balanceAbsThreshold,
     double balanceRelThreshold,
+    boolean cacheAware,
     int heartbeatMillis,
     int engineTimeoutMillis) {
 
@@ -71,12 +74,29 @@ public record ClusterConfig(
   /** A single node: no cluster (the defaults of {@code conf/llava-serve.properties}). */
   public static ClusterConfig off() {
     return new ClusterConfig(
-        false, "127.0.0.1", 5701, List.of(), false, NodeRole.BOTH, 32, 1.0001, 1000, 3000);
+        false, "127.0.0.1", 5701, List.of(), false, NodeRole.BOTH, 32, 1.0001, true, 1000, 3000);
   }
 
   /** A node of a cluster on loopback. */
   public static ClusterConfig loopback(int port, NodeRole role, List<String> members) {
-    return new ClusterConfig(true, "127.0.0.1", port, members, false, role, 32, 1.0001, 1000, 3000);
+    return new ClusterConfig(
+        true, "127.0.0.1", port, members, false, role, 32, 1.0001, true, 1000, 3000);
+  }
+
+  /** This configuration with cache-aware routing on or off. */
+  public ClusterConfig withCacheAware(boolean on) {
+    return new ClusterConfig(
+        enabled,
+        host,
+        port,
+        members,
+        multicast,
+        role,
+        balanceAbsThreshold,
+        balanceRelThreshold,
+        on,
+        heartbeatMillis,
+        engineTimeoutMillis);
   }
 
   public ClusterConfig withTimings(int heartbeat, int engineTimeout) {
@@ -89,6 +109,7 @@ public record ClusterConfig(
         role,
         balanceAbsThreshold,
         balanceRelThreshold,
+        cacheAware,
         heartbeat,
         engineTimeout);
   }

@@ -4,17 +4,20 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * A gateway's cluster meters: routing choices ({@code llava:cluster_routed_total{how}}), engines up
- * ({@code llava:cluster_engines_up}) and each engine's load ({@code
- * llava:cluster_engine_load{engine,model}}: running + waiting, and {@code
+ * A gateway's cluster meters: routing choices ({@code llava:cluster_routed_total{how}}), the time
+ * each takes ({@code llava:cluster_routing_seconds}: a request's cache keys computed from its body
+ * and its engine chosen), engines up ({@code llava:cluster_engines_up}) and each engine's load
+ * ({@code llava:cluster_engine_load{engine,model}}: running + waiting, and {@code
  * llava:cluster_engine_kv_usage}).
  */
 final class ClusterMetrics {
@@ -24,6 +27,7 @@ final class ClusterMetrics {
   private final Map<CacheAwareRouter.How, Counter> routed =
       new EnumMap<>(CacheAwareRouter.How.class);
   private final Map<String, List<Meter>> perEngine = new HashMap<>();
+  private final Timer routing;
 
   ClusterMetrics(MeterRegistry registry, EngineTable table) {
     this.registry = registry;
@@ -36,6 +40,11 @@ final class ClusterMetrics {
               .tag("how", how.name().toLowerCase(Locale.ROOT))
               .register(registry));
     }
+    routing =
+        Timer.builder("llava:cluster_routing")
+            .description(
+                "Time a gateway takes to choose a request's engine: its cache keys, then the choice")
+            .register(registry);
     Gauge.builder("llava:cluster_engines_up", table, EngineTable::size)
         .description("Engines this gateway has heard from within cluster.engine-timeout-ms")
         .strongReference(true)
@@ -44,6 +53,11 @@ final class ClusterMetrics {
 
   void routed(CacheAwareRouter.How how) {
     routed.get(how).increment();
+  }
+
+  /** A routing decision took {@code nanos}. */
+  void routingTook(long nanos) {
+    routing.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   /** Count of requests routed {@code how}, for tests and logs. */

@@ -6,14 +6,17 @@ import io.llavaserve.batching.request.Priority;
 import io.llavaserve.web.ServerState;
 import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.errors.ErrorResponses;
+import io.llavaserve.web.errors.RequestIds;
 import io.llavaserve.web.lifecycle.Gate;
 import io.llavaserve.web.lifecycle.Generation;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.openai.Endpoint;
 import io.llavaserve.web.openai.ServedModel;
+import io.llavaserve.web.openai.Tokenization;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
@@ -25,7 +28,8 @@ import java.util.function.IntFunction;
  * Gate} made of the gateway's credits: out of credits, the stream pauses (and the engine stops
  * decoding it) until the gateway's client reads on. Publishes the engine's load and its cache
  * summary on {@link StreamFrames#LOADS} every heartbeat and on a change. Streams of a gateway that
- * leaves are aborted. Everything runs on this verticle's event loop.
+ * leaves are aborted. A gateway's {@code /tokenize} and {@code /detokenize} are answered here too,
+ * with this node's tokenizer. Everything runs on this verticle's event loop.
  */
 public final class EngineNode extends AbstractVerticle {
 
@@ -38,9 +42,17 @@ public final class EngineNode extends AbstractVerticle {
   private final ServerState state;
   private final ServedModel served;
   private final RequestLifecycle lifecycle;
+  private final Tokenization tokenization;
   private final ClusterConfig config;
   private final CacheSummary summary = new CacheSummary(CacheSummary.DEFAULT_CAPACITY);
   private final Map<String, RemoteRequest> streams = new HashMap<>();
+
+  /**
+   * Frames waiting for their gateway, by gateway: those of one engine step (one token of every
+   * running sequence) go in one message, sent once the events already queued on this loop are in.
+   */
+  private final Map<String, JsonArray> outbox = new HashMap<>();
+
   private EngineLoad published;
   private long publishedAt;
   private int beats;
@@ -50,11 +62,13 @@ public final class EngineNode extends AbstractVerticle {
       ServerState state,
       ServedModel served,
       RequestLifecycle lifecycle,
+      Tokenization tokenization,
       ClusterConfig config) {
     this.node = node;
     this.state = state;
     this.served = served;
     this.lifecycle = lifecycle;
+    this.tokenization = tokenization;
     this.config = config;
   }
 
@@ -93,8 +107,21 @@ public final class EngineNode extends AbstractVerticle {
           r.generation.cancel();
         }
       }
+      case "tokenize" -> answer(message, tokenization.tokenize(m.getJsonObject("body")));
+      case "detokenize" -> answer(message, tokenization.detokenize(m.getJsonObject("body")));
       default -> message.fail(400, "unknown message kind " + m.getString("k"));
     }
+  }
+
+  /** Replies to a gateway's tokenizer call with the answer's body or its error. */
+  private static void answer(Message<JsonObject> message, io.vertx.core.Future<JsonObject> answer) {
+    answer.onComplete(
+        ar ->
+            message.reply(
+                ar.succeeded()
+                    ? new JsonObject().put("k", "ok").put("body", ar.result())
+                    : StreamFrames.failure(
+                        null, ErrorResponses.toApiError(ar.cause(), RequestIds.next()))));
   }
 
   private void start(Message<JsonObject> message) {
@@ -125,6 +152,24 @@ public final class EngineNode extends AbstractVerticle {
         new RemoteRequest(stream, m.getString("gw"), m.getInteger("credits"), message, generation);
     streams.put(stream, r);
     generation.start(Generation.on(context), r, r);
+  }
+
+  /** Queues a frame for {@code gateway}; the first one queued schedules the flush. */
+  private void toGateway(String gateway, JsonObject frame) {
+    if (outbox.isEmpty()) {
+      context.runOnContext(v -> flush());
+    }
+    outbox.computeIfAbsent(gateway, g -> new JsonArray()).add(frame);
+  }
+
+  /** Sends each gateway its queued frames, in order, as one message. */
+  private void flush() {
+    outbox.forEach(
+        (gateway, frames) ->
+            vertx
+                .eventBus()
+                .send(StreamFrames.gatewayAddress(gateway), StreamFrames.batch(frames)));
+    outbox.clear();
   }
 
   /** Aborts the streams whose gateway left: nobody reads them any more. */
@@ -248,9 +293,7 @@ public final class EngineNode extends AbstractVerticle {
       credits--;
       IntFunction<String> pieces =
           generation.logprobs() ? served.model().tokenizer()::tokenPiece : null;
-      vertx
-          .eventBus()
-          .send(StreamFrames.gatewayAddress(gateway), StreamFrames.event(stream, event, pieces));
+      toGateway(gateway, StreamFrames.event(stream, event, pieces));
       if (event instanceof TokenEvent.Finished f && f.last()) {
         streams.remove(stream);
       }
@@ -264,9 +307,7 @@ public final class EngineNode extends AbstractVerticle {
         start.reply(StreamFrames.failure(stream, error));
         start = null;
       } else {
-        vertx
-            .eventBus()
-            .send(StreamFrames.gatewayAddress(gateway), StreamFrames.failure(stream, error));
+        toGateway(gateway, StreamFrames.failure(stream, error));
       }
     }
   }

@@ -2,6 +2,7 @@ package io.llavaserve.web.cluster;
 
 import io.llavaserve.web.lifecycle.Backend;
 import io.llavaserve.web.metrics.ServerMetrics;
+import io.llavaserve.web.openai.Tokenization;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -29,6 +30,7 @@ public final class GatewayNode extends AbstractVerticle {
 
   private ClusterMetrics metrics;
   private RemoteBackend backend;
+  private RemoteTokenization tokenization;
 
   public GatewayNode(ClusterNode node, ClusterConfig config) {
     this.node = node;
@@ -46,16 +48,32 @@ public final class GatewayNode extends AbstractVerticle {
    */
   public Backend backend(ServerMetrics serverMetrics) {
     metrics = new ClusterMetrics(serverMetrics.registry(), table);
+    CacheAwareRouter router =
+        new CacheAwareRouter(
+            config.balanceAbsThreshold(), config.balanceRelThreshold(), config.cacheAware());
     backend =
         new RemoteBackend(
             node.vertx(),
             node.nodeId(),
             table,
-            new CacheAwareRouter(config.balanceAbsThreshold(), config.balanceRelThreshold()),
+            router,
             metrics,
             // Preparing images may take a while on a busy engine; a lost engine is noticed sooner.
-            Math.max(30_000, config.engineTimeoutMillis()));
+            Math.max(30_000, config.engineTimeoutMillis()),
+            config.engineTimeoutMillis());
+    tokenization =
+        new RemoteTokenization(
+            node.vertx(),
+            table,
+            router,
+            backend::resolve,
+            Math.max(10_000, config.engineTimeoutMillis()));
     return backend;
+  }
+
+  /** {@code /tokenize} and {@code /detokenize}, answered by an engine; after {@link #backend}. */
+  public Tokenization tokenization() {
+    return tokenization;
   }
 
   /** {@code GET /v1/models}: every model of the cluster. */

@@ -41,6 +41,8 @@ final class RemoteBackend implements Backend {
   private final CacheAwareRouter router;
   private final ClusterMetrics metrics;
   private final long startTimeoutMillis;
+  private final long joinedNanos = System.nanoTime();
+  private final long joinGraceNanos;
   private final Map<String, RemoteStream> streams = new ConcurrentHashMap<>();
   private final Map<String, Map<Integer, String>> pieces = new ConcurrentHashMap<>();
 
@@ -50,15 +52,24 @@ final class RemoteBackend implements Backend {
       EngineTable table,
       CacheAwareRouter router,
       ClusterMetrics metrics,
-      long startTimeoutMillis) {
+      long startTimeoutMillis,
+      long joinGraceMillis) {
     this.vertx = vertx;
     this.self = self;
     this.table = table;
     this.router = router;
     this.metrics = metrics;
     this.startTimeoutMillis = startTimeoutMillis;
+    this.joinGraceNanos = joinGraceMillis * 1_000_000L;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A model no engine offers is a 404, but not in the gateway's first {@code joinGraceMillis}: a
+   * gateway that just joined may not have heard every engine yet, so it answers 503 {@code
+   * engine_unavailable} (retry) instead, and a batch job resumed at its start waits for them.
+   */
   @Override
   public String resolve(String requested) {
     Map<String, Integer> models = table.models();
@@ -67,6 +78,10 @@ final class RemoteBackend implements Backend {
     }
     if (requested == null) {
       return models.keySet().iterator().next();
+    }
+    if (!models.containsKey(requested) && System.nanoTime() - joinedNanos < joinGraceNanos) {
+      throw ApiError.engineUnavailable(
+          "no engine of model " + requested + " has been heard from yet; retry later");
     }
     if (!models.containsKey(requested)) {
       throw ApiError.notFound(
@@ -91,13 +106,29 @@ final class RemoteBackend implements Backend {
 
   private Future<Submitted> submit(Job job) {
     Promise<Submitted> submitted = Promise.promise();
-    attempt(job, CacheKeys.of(job.body()), new HashSet<>(), submitted);
+    long start = System.nanoTime();
+    CacheKeys keys = CacheKeys.of(job.body());
+    attempt(job, keys, new HashSet<>(), submitted, start, true);
     return submitted.future();
   }
 
-  /** Routes the request among the engines not yet tried, and sends it. */
-  private void attempt(Job job, CacheKeys keys, Set<String> tried, Promise<Submitted> submitted) {
+  /**
+   * Routes the request among the engines not yet tried, and sends it.
+   *
+   * @param startNanos when the routing decision began
+   * @param first whether this is the request's first decision (its time is recorded)
+   */
+  private void attempt(
+      Job job,
+      CacheKeys keys,
+      Set<String> tried,
+      Promise<Submitted> submitted,
+      long startNanos,
+      boolean first) {
     CacheAwareRouter.Route route = router.route(table.candidates(job.model(), keys, tried));
+    if (first) {
+      metrics.routingTook(System.nanoTime() - startNanos);
+    }
     if (route == null) {
       submitted.fail(
           ApiError.engineUnavailable(
@@ -124,7 +155,7 @@ final class RemoteBackend implements Backend {
     Runnable retry =
         () -> {
           tried.add(engine);
-          attempt(job, keys, tried, submitted);
+          attempt(job, keys, tried, submitted, System.nanoTime(), false);
         };
     lost.put(id, retry);
     vertx
@@ -156,7 +187,7 @@ final class RemoteBackend implements Backend {
               if ("e".equals(reply.getString("k"))) {
                 forget(stream);
                 ApiError refused = StreamFrames.error(reply);
-                if ("engine_unavailable".equals(refused.code())) {
+                if (refused.isEngineUnavailable()) {
                   retry.run(); // the engine is stopping: not taken, so another one may
                 } else {
                   submitted.fail(refused);
@@ -171,9 +202,14 @@ final class RemoteBackend implements Backend {
   /** Re-routes of requests not yet taken, by stream id. */
   private final Map<String, Runnable> lost = new ConcurrentHashMap<>();
 
-  /** A frame from an engine, on the gateway's event-bus thread. */
+  /** Frames from an engine, on the gateway's event-bus thread. */
   void onFrame(Message<JsonObject> message) {
-    JsonObject f = message.body();
+    for (JsonObject f : StreamFrames.frames(message.body())) {
+      onFrame(f);
+    }
+  }
+
+  private void onFrame(JsonObject f) {
     RemoteStream stream = streams.get(f.getString("s"));
     if (stream == null) {
       return; // cancelled, or its engine was declared gone
@@ -201,7 +237,8 @@ final class RemoteBackend implements Backend {
 
   /**
    * An engine left: its requests not yet taken go to another engine, its running ones end with a
-   * retryable error.
+   * retryable error. Each is cancelled there too: an engine that only went silent for a while (a
+   * stall, a long pause) would otherwise keep them, paused for credits that never come.
    */
   void engineGone(String engine) {
     for (RemoteStream stream : streams.values()) {
@@ -209,6 +246,11 @@ final class RemoteBackend implements Backend {
         continue;
       }
       streams.remove(stream.id);
+      vertx
+          .eventBus()
+          .send(
+              StreamFrames.engineAddress(engine),
+              new JsonObject().put("k", "cancel").put("s", stream.id));
       if (stream.end() == RemoteStream.State.PENDING) {
         Runnable retry = lost.remove(stream.id);
         if (retry != null) {
@@ -227,8 +269,13 @@ final class RemoteBackend implements Backend {
     return streams.size();
   }
 
+  /**
+   * Stops routing frames and engine losses to a stream its engine has ended (or that failed to
+   * start). Its state stays: the engine's frames travel to this gateway's consumer and its reply to
+   * the start to the submitter's context, so a short answer's last frame may be handled before the
+   * reply, which must still start the stream (its events wait in it).
+   */
   private void forget(RemoteStream stream) {
-    stream.end();
     if (streams.remove(stream.id) != null) {
       table.ended(stream.engine);
     }

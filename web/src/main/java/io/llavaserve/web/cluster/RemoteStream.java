@@ -18,7 +18,10 @@ import org.reactivestreams.Subscription;
 final class RemoteStream implements Publisher<TokenEvent>, Subscription {
 
   enum State {
-    /** Sent to an engine that has not yet taken it. */
+    /**
+     * Sent to an engine whose reply has not been handled yet; its first frames, even its last, may
+     * already be here.
+     */
     PENDING,
     /** Taken by its engine; its events flow. */
     STARTED,

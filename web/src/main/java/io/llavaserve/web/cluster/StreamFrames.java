@@ -13,10 +13,12 @@ import java.util.function.IntFunction;
 
 /**
  * The messages of a remote request on the event bus, as JSON. Engine to gateway, on the gateway's
- * address: a token {@code {s, k:"t", c, i, id, x, lp?, top?, p?}}, a choice's end {@code {s, k:"f",
- * c, last, r, u:[prompt, cached, completion], x, e?}}, a failure {@code {s, k:"e", status, body,
- * retry}}. Gateway to engine, on the engine's address: {@code start}, {@code credit} and {@code
- * cancel} (see {@link EngineNode}). {@code s} is the stream id the gateway chose.
+ * address: frames, each a token {@code {s, k:"t", c, i, id, x, lp?, top?, p?}}, a choice's end
+ * {@code {s, k:"f", c, last, r, u:[prompt, cached, completion], x, e?}} or a failure {@code {s,
+ * k:"e", status, body, retry}}; an engine sends the frames it has for one gateway together, {@code
+ * {f:[frame, ...]}} (one message per engine step rather than one per token), a frame alone is taken
+ * too. Gateway to engine, on the engine's address: {@code start}, {@code credit} and {@code cancel}
+ * (see {@link EngineNode}). {@code s} is the stream id the gateway chose.
  */
 final class StreamFrames {
 
@@ -78,6 +80,24 @@ final class StreamFrames {
           .put("e", e.error());
     }
     return f;
+  }
+
+  /** Frames for one gateway in one message, in order. */
+  static JsonObject batch(JsonArray frames) {
+    return new JsonObject().put("f", frames);
+  }
+
+  /** The frames a message to a gateway holds, in order: a batch's, or the message itself. */
+  static List<JsonObject> frames(JsonObject message) {
+    JsonArray f = message.getJsonArray("f");
+    if (f == null) {
+      return List.of(message);
+    }
+    List<JsonObject> frames = new ArrayList<>(f.size());
+    for (int i = 0; i < f.size(); i++) {
+      frames.add(f.getJsonObject(i));
+    }
+    return frames;
   }
 
   static JsonObject failure(String stream, ApiError error) {

@@ -83,6 +83,14 @@ public final class ApiError extends RuntimeException {
     return new ApiError(503, "service_unavailable", null, "engine_unavailable", message, 1);
   }
 
+  /**
+   * Whether this is an {@link #engineUnavailable} error: the request did not run to its end on a
+   * cluster engine (none was there, or its engine left), so sending it again may succeed.
+   */
+  public boolean isEngineUnavailable() {
+    return "engine_unavailable".equals(code);
+  }
+
   /** The error another node answered with: its status, body and retry hint, unchanged. */
   public static ApiError fromJson(int status, JsonObject body, int retryAfterSeconds) {
     JsonObject e = body.getJsonObject("error", new JsonObject());

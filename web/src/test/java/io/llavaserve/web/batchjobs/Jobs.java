@@ -15,14 +15,14 @@ import java.util.Map;
 import java.util.function.Predicate;
 
 /** Input files and checks shared by the batch-job tests. */
-final class Jobs {
+public final class Jobs {
 
-  static final String CHAT = "/v1/chat/completions";
+  public static final String CHAT = "/v1/chat/completions";
 
   private Jobs() {}
 
   /** A chat line; every {@code badEvery}-th (when > 0) has a body the endpoint refuses. */
-  static JsonObject line(int i, int maxTokens, int badEvery) {
+  public static JsonObject line(int i, int maxTokens, int badEvery) {
     JsonObject body =
         new JsonObject()
             .put(
@@ -64,17 +64,18 @@ final class Jobs {
         .put("body", body);
   }
 
-  static int bad(int n, int badEvery) {
+  public static int bad(int n, int badEvery) {
     return badEvery > 0 ? n / badEvery : 0;
   }
 
-  static Path write(Path dir, String name, List<String> lines) throws Exception {
+  public static Path write(Path dir, String name, List<String> lines) throws Exception {
     Path p = dir.resolve(name);
     Files.write(p, lines);
     return p;
   }
 
-  static Path input(Path dir, String name, int n, int maxTokens, int badEvery) throws Exception {
+  public static Path input(Path dir, String name, int n, int maxTokens, int badEvery)
+      throws Exception {
     List<String> lines = new ArrayList<>();
     for (int i = 1; i <= n; i++) {
       lines.add(line(i, maxTokens, badEvery).encode());
@@ -82,7 +83,7 @@ final class Jobs {
     return write(dir, name, lines);
   }
 
-  static JsonObject waitFor(
+  public static JsonObject waitFor(
       BatchApiClient client, String id, Predicate<JsonObject> until, long seconds)
       throws Exception {
     long deadline = System.nanoTime() + seconds * 1_000_000_000L;
@@ -97,7 +98,8 @@ final class Jobs {
     return b;
   }
 
-  static JsonObject waitDone(BatchApiClient client, String id, long seconds) throws Exception {
+  public static JsonObject waitDone(BatchApiClient client, String id, long seconds)
+      throws Exception {
     return waitFor(
         client,
         id,
@@ -107,13 +109,13 @@ final class Jobs {
         seconds);
   }
 
-  static int done(JsonObject batch) {
+  public static int done(JsonObject batch) {
     JsonObject c = batch.getJsonObject("request_counts");
     return c.getInteger("completed") + c.getInteger("failed");
   }
 
   /** The lines of a result file by custom_id; fails on a duplicate. */
-  static Map<String, JsonObject> byCustomId(String content) {
+  public static Map<String, JsonObject> byCustomId(String content) {
     Map<String, JsonObject> m = new HashMap<>();
     for (String l : content.split("\n")) {
       if (l.isEmpty()) {
@@ -128,7 +130,8 @@ final class Jobs {
   }
 
   /** Every custom_id req-1..req-n exactly once across the output and error files. */
-  static void assertExactlyOnce(BatchApiClient client, JsonObject batch, int n) throws Exception {
+  public static void assertExactlyOnce(BatchApiClient client, JsonObject batch, int n)
+      throws Exception {
     Map<String, JsonObject> out =
         batch.getString("output_file_id") == null
             ? Map.of()

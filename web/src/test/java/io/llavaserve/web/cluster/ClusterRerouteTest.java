@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The gateway's backend against fake engines on a local event bus: a request its engine has not
  * taken goes elsewhere when that engine leaves; one it has taken ends with {@code
- * engine_unavailable}.
+ * engine_unavailable}; one whose every frame is handled before the engine's reply still starts.
  */
 class ClusterRerouteTest {
 
@@ -42,7 +42,7 @@ class ClusterRerouteTest {
     table = new EngineTable();
     metrics = new ClusterMetrics(new SimpleMeterRegistry(), table);
     backend =
-        new RemoteBackend(vertx, "gw", table, new CacheAwareRouter(32, 1.0001), metrics, 30_000);
+        new RemoteBackend(vertx, "gw", table, new CacheAwareRouter(32, 1.0001), metrics, 30_000, 0);
     vertx.eventBus().<JsonObject>consumer(StreamFrames.gatewayAddress("gw"), backend::onFrame);
     // "silent" never answers a start; "answering" takes every request.
     vertx
@@ -58,6 +58,34 @@ class ClusterRerouteTest {
                 m.reply(new JsonObject().put("s", m.body().getString("s")).put("positions", 7));
               }
             });
+  }
+
+  /**
+   * An engine whose frames the gateway handles before its reply to the start: they travel to the
+   * gateway's consumer, the reply to whoever sent the start, on another context.
+   */
+  private void racingEngine() {
+    vertx
+        .eventBus()
+        .<JsonObject>consumer(
+            StreamFrames.engineAddress("racing"),
+            m -> {
+              if (!"start".equals(m.body().getString("k"))) {
+                return;
+              }
+              String stream = m.body().getString("s");
+              for (TokenEvent e :
+                  List.of(
+                      new TokenEvent.Token(0, 5, "hi", Float.NaN, List.of()),
+                      new TokenEvent.Finished(FinishReason.LENGTH, new Usage(7, 0, 1), "", null))) {
+                vertx
+                    .eventBus()
+                    .send(StreamFrames.gatewayAddress("gw"), StreamFrames.event(stream, e, null));
+              }
+              vertx.setTimer(
+                  100, t -> m.reply(new JsonObject().put("s", stream).put("positions", 7)));
+            });
+    table.update(new EngineLoad("racing", "m", 512, true, 0, 0, 0, 10, 1, new long[0]), 0);
   }
 
   @AfterEach
@@ -167,6 +195,24 @@ class ClusterRerouteTest {
                 t instanceof ApiError e
                     && e.status() == 503
                     && "engine_unavailable".equals(e.code()));
+    assertEquals(0, backend.inFlight());
+  }
+
+  @Test
+  void aRequestWhoseLastFrameIsHandledBeforeItsEnginesReplyStillStartsAndEnds() throws Exception {
+    racingEngine();
+    Backend.Submitted s =
+        backend
+            .prepare(job())
+            .result()
+            .submit()
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(5, TimeUnit.SECONDS);
+    assertEquals(7, s.promptPositions());
+    List<TokenEvent> events = s.events().toList().blockingGet();
+    assertEquals(2, events.size());
+    assertTrue(events.get(1) instanceof TokenEvent.Finished f && f.last());
     assertEquals(0, backend.inFlight());
   }
 }

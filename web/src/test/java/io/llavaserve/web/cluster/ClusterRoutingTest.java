@@ -80,6 +80,20 @@ class ClusterRoutingTest {
   }
 
   @Test
+  void withoutCacheAwarenessTheLeastLoadedEngineGetsARequestItsImagesHolderWouldHave() {
+    CacheKeys keys = CacheKeys.of(chat("data:image/png;base64,AAAA", "what?"));
+    EngineTable table = new EngineTable();
+    table.update(load("holder", 1, 0, keys.images()), 0);
+    table.update(load("idle", 0, 0), 0);
+    assertEquals(
+        new CacheAwareRouter.Route("holder", CacheAwareRouter.How.CACHE),
+        new CacheAwareRouter(32, 1.0001, true).route(table.candidates("m", keys, Set.of())));
+    assertEquals(
+        new CacheAwareRouter.Route("idle", CacheAwareRouter.How.LOAD),
+        new CacheAwareRouter(32, 1.0001, false).route(table.candidates("m", keys, Set.of())));
+  }
+
+  @Test
   void aRequestSentToAnEngineCountsAsHeldThereBeforeTheEngineSaysSo() {
     CacheKeys keys = CacheKeys.of(chat(null, "p".repeat(300)));
     EngineTable table = new EngineTable();
