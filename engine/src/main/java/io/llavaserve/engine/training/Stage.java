@@ -11,7 +11,7 @@ import io.llavaserve.engine.checkpoint.WeightShapes;
  * the tower frozen throughout.
  */
 public enum Stage {
-  CLIP("stage 0a: CLIP tower, contrastive"),
+  CLIP("stage 0a: vision tower (CLIP ViT), supervised or contrastive"),
   TEXT("stage 0b: language model pretraining"),
   ALIGN("stage 1: feature alignment (projector only)"),
   INSTRUCT("stage 2: visual instruction tuning (projector + language model)");
