@@ -13,38 +13,24 @@ import org.tensorflow.types.TInt32;
 /**
  * The tower taught directly what the scenes hold ({@link ClipTextSpec.Objective#PATCHES}): small
  * heads on the very features the projector reads (the feature layer, class token dropped) predict,
- * for every patch, whether a shape's centre lies in it and that shape's colour, kind, region and
- * where its centre lies (x and y as fractions of the image, a squared error), and from the patches'
- * mean how many shapes the image holds in all, per colour and per kind. This is a supervised
- * pretraining of the tower, as ViTs were first pretrained on labelled images; the heads are thrown
- * away after the stage, like CLIP's text encoder.
+ * for every patch, whether a shape's centre lies in it and that shape's colour, kind and region,
+ * and from the patches' mean how many shapes the image holds in all, per colour and per kind. This
+ * is a supervised pretraining of the tower, as ViTs were first pretrained on labelled images; the
+ * heads are thrown away after the stage, like CLIP's text encoder.
  *
- * <p>Patch labels are fed as {@code [N * patches, 2 + colours + kinds + regions + 2]} (the centre
- * and covered flags, then one-hot colour and kind, zero where no shape covers the patch, region,
- * zero away from centres, and the covering shape's centre x and y less one half); image labels as
- * {@code [N, counts + colours * COUNTS + kinds * COUNTS]} one-hot groups. See {@link PatchTargets}.
+ * <p>Patch labels are fed as {@code [N * patches, 2 + colours + kinds + regions]} (the centre and
+ * covered flags, then one-hot colour and kind, zero where no shape covers the patch, and region,
+ * zero away from centres); image labels as {@code [N, counts + colours * COUNTS + kinds * COUNTS]}
+ * one-hot groups. See {@link PatchTargets}.
  */
 final class PatchLoss {
 
   static final String PATCH_HEAD = "clip.patch_head.";
   static final String IMAGE_HEAD = "clip.image_head.";
 
-  /**
-   * Width of a patch's label row: centre and covered flags, colour, kind and region one-hots, the
-   * covering shape's centre x and y.
-   */
+  /** Width of a patch's label row: centre and covered flags, colour, kind and region one-hots. */
   static final int PATCH_LABELS =
-      2 + PatchTargets.COLORS + PatchTargets.KINDS + PatchTargets.REGIONS + 2;
-
-  /** Column of the centre's x in a patch's label row; y follows. */
-  static final int PLACE = PATCH_LABELS - 2;
-
-  /**
-   * The squared error of x and y (fractions of the image, taken from the middle so that a fresh
-   * head's outputs, about N(0, 1), start near) weighs this much: the place starts at about the loss
-   * of one more classification head and keeps a gradient of 0.8 per tenth of the image off.
-   */
-  static final float PLACE_WEIGHT = 4f;
+      2 + PatchTargets.COLORS + PatchTargets.KINDS + PatchTargets.REGIONS;
 
   /** Width of an image's label row: total count, then per colour and per kind counts. */
   static final int IMAGE_LABELS =
@@ -118,13 +104,6 @@ final class PatchLoss {
     at += PatchTargets.KINDS;
     Operand<TFloat32> regionLoss =
         maskedCrossEntropy(g, out, patchLabels, at, PatchTargets.REGIONS, centre, centres);
-    Operand<TFloat32> placeError =
-        g.tf.math.sub(columns(g, out, PLACE, 2), columns(g, patchLabels, PLACE, 2));
-    Operand<TFloat32> placeLoss =
-        g.tf.math.div(
-            g.tf.reduceSum(
-                g.mul(covered, g.tf.reduceSum(g.mul(placeError, placeError), g.i32(1))), rows),
-            parts);
 
     // Per image, from the mean of its patches.
     Operand<TFloat32> pooled = g.tf.math.mean(patchStates, g.i32(1));
@@ -137,9 +116,7 @@ final class PatchLoss {
 
     loss =
         g.add(
-            g.add(
-                g.add(g.add(centreLoss, colorLoss), g.add(kindLoss, regionLoss)),
-                g.scale(placeLoss, PLACE_WEIGHT)),
+            g.add(g.add(centreLoss, colorLoss), g.add(kindLoss, regionLoss)),
             g.add(countLoss, g.scale(groupLoss, GROUP_WEIGHT)));
 
     Operand<TFloat32> hit =
@@ -252,8 +229,6 @@ final class PatchLoss {
           patch[row + 1] = 1f;
           patch[row + 2 + t.color()[c]] = 1f;
           patch[row + 2 + PatchTargets.COLORS + t.kind()[c]] = 1f;
-          patch[row + PLACE] = t.x()[c] - 0.5f;
-          patch[row + PLACE + 1] = t.y()[c] - 0.5f;
         }
         if (t.region()[c] >= 0) {
           patch[row + 2 + PatchTargets.COLORS + PatchTargets.KINDS + t.region()[c]] = 1f;

@@ -14,19 +14,14 @@ import io.llavaserve.engine.training.world.ShapeKind;
  * <p>A shape covers the patches whose middle lies inside its box, and always the patch holding the
  * centre of its box. Covered patches are labelled with the shape's colour and kind, so that every
  * part of a shape learns what it is part of; the centre patch is also marked as a centre and
- * labelled with the shape's {@link Region}. Every covered patch also carries where its shape's
- * centre lies in the image, as fractions of the width and height, so that "is A left of B" is one
- * subtraction of two values the features hold wherever either shape is seen. Patches no shape
- * covers carry no colour, kind or place. When two shapes claim one patch (small shapes in a very
- * elongated image), the larger keeps it. Per image: how many shapes, and how many of each colour
- * and of each kind.
+ * labelled with the shape's {@link Region}. Patches no shape covers carry no colour or kind. When
+ * two shapes claim one patch (small shapes in a very elongated image), the larger keeps it. Per
+ * image: how many shapes, and how many of each colour and of each kind.
  *
  * @param centre [grid * grid] 1 where a shape's centre lies, else 0
  * @param color [grid * grid] colour ordinal of the covering shape, -1 where none covers
  * @param kind [grid * grid] kind ordinal of the covering shape, -1 where none covers
  * @param region [grid * grid] region ordinal at centres, -1 elsewhere
- * @param x [grid * grid] the covering shape's centre over the image's width, 0 to 1; 0 where none
- * @param y [grid * grid] the covering shape's centre over the image's height, 0 to 1; 0 where none
  * @param count shapes in the scene, 1 to {@link Scene#MAX_SHAPES}
  * @param colorCounts [colours] shapes of each colour
  * @param kindCounts [kinds] shapes of each kind
@@ -36,8 +31,6 @@ record PatchTargets(
     int[] color,
     int[] kind,
     int[] region,
-    float[] x,
-    float[] y,
     int count,
     int[] colorCounts,
     int[] kindCounts) {
@@ -55,8 +48,6 @@ record PatchTargets(
     int[] color = filled(cells);
     int[] kind = filled(cells);
     int[] region = filled(cells);
-    float[] x = new float[cells];
-    float[] y = new float[cells];
     double[] owner = new double[cells];
     double[] centreOwner = new double[cells];
     int[] colorCounts = new int[COLORS];
@@ -85,8 +76,6 @@ record PatchTargets(
             owner[c] = s.size();
             color[c] = s.color().ordinal();
             kind[c] = s.kind().ordinal();
-            x[c] = (float) (s.centerX() / scene.width());
-            y[c] = (float) (s.centerY() / scene.height());
           }
         }
       }
@@ -98,7 +87,7 @@ record PatchTargets(
       }
     }
     return new PatchTargets(
-        centre, color, kind, region, x, y, scene.shapes().size(), colorCounts, kindCounts);
+        centre, color, kind, region, scene.shapes().size(), colorCounts, kindCounts);
   }
 
   private static int cell(double position, double patch, int grid) {

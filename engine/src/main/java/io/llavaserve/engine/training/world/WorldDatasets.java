@@ -10,11 +10,7 @@ import java.util.SplittableRandom;
  *
  * <p>Stage 1 ({@link #caption()}) pairs an image with a brief caption; stage 2 ({@link
  * #instruction()}) mixes short-answer VQA (55%) with conversations, detailed descriptions and
- * reasoning (15% each), as LLaVA-1.5 mixes its instruction data. Within VQA, the types that find a
- * shape by its kind ({@link QuestionType#COLOR} twice, {@link QuestionType#EXISTENCE} and {@link
- * QuestionType#ATTRIBUTE_COUNT} one and a half times) are drawn more often than the rest: the
- * descriptions and captions always name a colour before its shape, so kind-to-colour lookups are
- * what the rest of the mix teaches least. The evaluation set stays balanced.
+ * reasoning (15% each), as LLaVA-1.5 mixes its instruction data.
  *
  * <p>Deterministic in the seed: each sample draws from its own {@link SplittableRandom#split()} of
  * the stream, so the same seed and the same sequence of calls give the same samples. One thread at
@@ -41,9 +37,6 @@ public final class WorldDatasets {
 
   private static final QuestionType[] TYPES = QuestionType.values();
 
-  /** Relative weight of each VQA type's first turn, in {@link QuestionType} order. */
-  static final double[] TYPE_WEIGHTS = {1, 2, 1, 1, 1.5, 1.5};
-
   private final SplittableRandom random;
   private final SceneGenerator scenes;
 
@@ -66,7 +59,7 @@ public final class WorldDatasets {
     SplittableRandom r = random.split();
     double u = r.nextDouble();
     if (u < VQA_SHARE) {
-      QuestionType type = weightedType(r.nextDouble());
+      QuestionType type = TYPES[r.nextInt(TYPES.length)];
       return vqa(type, r.nextInt(1, MAX_VQA_TURNS + 1), r);
     }
     Scene scene = scenes.next(r);
@@ -77,19 +70,6 @@ public final class WorldDatasets {
       return new Sample(scene, SampleKind.DETAIL, null, List.of(Instructions.detail(scene, r)));
     }
     return new Sample(scene, SampleKind.REASONING, null, List.of(Instructions.reasoning(scene, r)));
-  }
-
-  /** The type whose share of {@link #TYPE_WEIGHTS} holds {@code u}, uniform in [0, 1). */
-  static QuestionType weightedType(double u) {
-    double total = java.util.Arrays.stream(TYPE_WEIGHTS).sum();
-    double at = u * total;
-    for (int i = 0; i < TYPES.length - 1; i++) {
-      at -= TYPE_WEIGHTS[i];
-      if (at < 0) {
-        return TYPES[i];
-      }
-    }
-    return TYPES[TYPES.length - 1];
   }
 
   /** One short-answer turn of {@code type}, on the first scene that can be asked it. */
