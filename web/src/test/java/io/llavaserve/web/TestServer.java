@@ -43,8 +43,15 @@ public final class TestServer implements AutoCloseable {
   final LlavaEngine engine;
   final LlavaServer server;
 
+  /**
+   * HTTP/1.1, as curl and the SDKs speak to an http:// URL: the JDK client's default h2c upgrade
+   * let a request to a busy gateway wait past its timeout on a stalled upgraded connection.
+   */
   public final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
 
   private TestServer(ServingStack stack) {
     this.stack = stack;
