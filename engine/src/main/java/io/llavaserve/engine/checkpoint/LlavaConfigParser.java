@@ -163,6 +163,7 @@ public final class LlavaConfigParser {
         c.text(),
         c.projector(),
         c.projectorHiddenAct(),
+        c.projectorBias(),
         c.imageTokenIndex(),
         c.visionFeatureLayer(),
         c.visionFeatureSelectStrategy(),
@@ -254,11 +255,13 @@ public final class LlavaConfigParser {
         text,
         projector,
         top.string("projector_hidden_act", "gelu"),
+        top.bool("multimodal_projector_bias", true),
         imageToken,
         featureLayer,
         strategy,
         seqLength,
-        top.integer("pad_token_id", -1));
+        top.integer("pad_token_id", -1),
+        null);
   }
 
   private static ProjectorKind projector(Fields top, String field, String declared)

@@ -163,6 +163,9 @@ public final class TinyCheckpoint {
     root.put("model_type", config.modelType());
     root.put("pad_token_id", config.padTokenId());
     root.put("projector_hidden_act", config.projectorHiddenAct());
+    if (!config.projectorBias()) {
+      root.put("multimodal_projector_bias", false);
+    }
     ObjectNode text = root.putObject("text_config");
     text.putArray("architectures").add(t.family().architecture());
     text.put("hidden_act", t.hiddenAct());

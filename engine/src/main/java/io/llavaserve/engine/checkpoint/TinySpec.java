@@ -31,6 +31,8 @@ import java.util.List;
  * @param rmsNormEps RMSNorm epsilon
  * @param tiedEmbeddings whether the LM head is the embedding matrix (then not written)
  * @param projector linear or two-layer MLP
+ * @param projectorBias whether the projector's layers have biases (false writes {@code
+ *     multimodal_projector_bias: false} and no bias tensors)
  * @param dtype stored element type
  * @param naming tensor names: llava-hf, newer transformers, or the original LLaVA repository
  * @param shards number of safetensors files (more than one adds an index)
@@ -60,6 +62,7 @@ public record TinySpec(
     double rmsNormEps,
     boolean tiedEmbeddings,
     ProjectorKind projector,
+    boolean projectorBias,
     DType dtype,
     WeightNaming naming,
     int shards,
@@ -116,6 +119,7 @@ public record TinySpec(
         rmsNormEps,
         tiedEmbeddings,
         projector,
+        true,
         dtype,
         naming,
         shards,
@@ -182,6 +186,7 @@ public record TinySpec(
         1e-5,
         false,
         ProjectorKind.MLP2X_GELU,
+        true,
         DType.F32,
         WeightNaming.HF,
         1,
@@ -213,6 +218,7 @@ public record TinySpec(
         1e-5,
         false,
         ProjectorKind.MLP2X_GELU,
+        true,
         DType.F16,
         WeightNaming.HF,
         1,
@@ -273,25 +279,26 @@ public record TinySpec(
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
     return config(
-        visionHidden,
-        visionIntermediate,
-        visionLayers,
-        visionHeads,
-        imageSize,
-        patchSize,
-        textHidden,
-        textIntermediate,
-        textLayers,
-        textHeads,
-        textKvHeads,
-        vocabSize,
-        ropeTheta,
-        rmsNormEps,
-        tiedEmbeddings,
-        projector,
-        textFamily,
-        visionFamily,
-        imageGridPinpoints);
+            visionHidden,
+            visionIntermediate,
+            visionLayers,
+            visionHeads,
+            imageSize,
+            patchSize,
+            textHidden,
+            textIntermediate,
+            textLayers,
+            textHeads,
+            textKvHeads,
+            vocabSize,
+            ropeTheta,
+            rmsNormEps,
+            tiedEmbeddings,
+            projector,
+            textFamily,
+            visionFamily,
+            imageGridPinpoints)
+        .withProjectorBias(projectorBias);
   }
 
   private static LlavaConfig config(
@@ -351,6 +358,7 @@ public record TinySpec(
         text,
         projector,
         "gelu",
+        true,
         IMAGE_TOKEN_INDEX,
         siglip ? -1 : -2,
         siglip ? "full" : "default",
@@ -379,6 +387,11 @@ public record TinySpec(
 
   public TinySpec withProjector(ProjectorKind projector) {
     return with(c -> c.projector = projector);
+  }
+
+  /** This spec with or without biases on the projector's layers. */
+  public TinySpec withProjectorBias(boolean projectorBias) {
+    return with(c -> c.projectorBias = projectorBias);
   }
 
   public TinySpec withSeed(long seed) {
@@ -433,6 +446,7 @@ public record TinySpec(
     double rmsNormEps;
     boolean tiedEmbeddings;
     ProjectorKind projector;
+    boolean projectorBias;
     DType dtype;
     WeightNaming naming;
     int shards;
@@ -458,6 +472,7 @@ public record TinySpec(
       rmsNormEps = s.rmsNormEps;
       tiedEmbeddings = s.tiedEmbeddings;
       projector = s.projector;
+      projectorBias = s.projectorBias;
       dtype = s.dtype;
       naming = s.naming;
       shards = s.shards;
@@ -485,6 +500,7 @@ public record TinySpec(
           rmsNormEps,
           tiedEmbeddings,
           projector,
+          projectorBias,
           dtype,
           naming,
           shards,

@@ -38,10 +38,14 @@ public final class WeightShapes {
     long vh = config.vision().hiddenSize();
     long th = config.text().hiddenSize();
     m.put(PROJECTOR + "linear_1.weight", shape(th, vh));
-    m.put(PROJECTOR + "linear_1.bias", shape(th));
+    if (config.projectorBias()) {
+      m.put(PROJECTOR + "linear_1.bias", shape(th));
+    }
     if (config.projector() == ProjectorKind.MLP2X_GELU) {
       m.put(PROJECTOR + "linear_2.weight", shape(th, th));
-      m.put(PROJECTOR + "linear_2.bias", shape(th));
+      if (config.projectorBias()) {
+        m.put(PROJECTOR + "linear_2.bias", shape(th));
+      }
     }
     if (config.isAnyResolution()) {
       m.put(IMAGE_NEWLINE, shape(th));

@@ -8,6 +8,8 @@ package io.llavaserve.engine.config;
  * @param text the decoder
  * @param projector linear (LLaVA-1.0) or two-layer MLP (LLaVA-1.5)
  * @param projectorHiddenAct activation between the MLP projector's layers ({@code gelu})
+ * @param projectorBias whether the projector's linear layers have biases ({@code
+ *     multimodal_projector_bias}, true unless a config says false)
  * @param imageTokenIndex id of the {@code <image>} placeholder token
  * @param visionFeatureLayer hidden state of the tower that feeds the projector; negative counts
  *     from the end as in Python ({@code -2} is the penultimate layer's output)
@@ -24,6 +26,7 @@ public record LlavaConfig(
     TextConfig text,
     ProjectorKind projector,
     String projectorHiddenAct,
+    boolean projectorBias,
     int imageTokenIndex,
     int visionFeatureLayer,
     String visionFeatureSelectStrategy,
@@ -31,7 +34,7 @@ public record LlavaConfig(
     int padTokenId,
     AnyResolution anyResolution) {
 
-  /** A llava config: one tile per image. */
+  /** A llava config: one tile per image, the projector with biases. */
   public LlavaConfig(
       VisionConfig vision,
       TextConfig text,
@@ -47,6 +50,7 @@ public record LlavaConfig(
         text,
         projector,
         projectorHiddenAct,
+        true,
         imageTokenIndex,
         visionFeatureLayer,
         visionFeatureSelectStrategy,
@@ -136,6 +140,23 @@ public record LlavaConfig(
         text,
         projector,
         projectorHiddenAct,
+        projectorBias,
+        imageTokenIndex,
+        visionFeatureLayer,
+        visionFeatureSelectStrategy,
+        imageSeqLength,
+        padTokenId,
+        anyResolution);
+  }
+
+  /** This config with or without the projector's biases. */
+  public LlavaConfig withProjectorBias(boolean projectorBias) {
+    return new LlavaConfig(
+        vision,
+        text,
+        projector,
+        projectorHiddenAct,
+        projectorBias,
         imageTokenIndex,
         visionFeatureLayer,
         visionFeatureSelectStrategy,

@@ -131,17 +131,16 @@ final class VisionTower {
     }
     Operand<TFloat32> flat = g.reshape(selected, g.mulDims(n, g.i32(kept)), hidden);
     String proj = "multi_modal_projector.";
-    Operand<TFloat32> y =
-        g.linear(
-            flat,
-            weights.linear(ckpt.tensor(proj + "linear_1.weight")),
-            weights.of(ckpt.tensor(proj + "linear_1.bias")));
+    Operand<TFloat32> y = projectorLayer(g, weights, ckpt, config, proj + "linear_1.", flat);
     if (config.projector() == ProjectorKind.MLP2X_GELU) {
       y =
-          g.linear(
-              g.activation(config.projectorHiddenAct(), y),
-              weights.linear(ckpt.tensor(proj + "linear_2.weight")),
-              weights.of(ckpt.tensor(proj + "linear_2.bias")));
+          projectorLayer(
+              g,
+              weights,
+              ckpt,
+              config,
+              proj + "linear_2.",
+              g.activation(config.projectorHiddenAct(), y));
     }
     int th = config.text().hiddenSize();
     features = g.reshape(y, n, kept, th);
@@ -157,6 +156,20 @@ final class VisionTower {
       packIndex = null;
       packed = null;
     }
+  }
+
+  /** One of the projector's linear layers, with its bias unless the config has none. */
+  private static Operand<TFloat32> projectorLayer(
+      GraphOps g,
+      DeviceWeights weights,
+      Checkpoint ckpt,
+      LlavaConfig config,
+      String prefix,
+      Operand<TFloat32> x) {
+    Linear w = weights.linear(ckpt.tensor(prefix + "weight"));
+    return config.projectorBias()
+        ? g.linear(x, w, weights.of(ckpt.tensor(prefix + "bias")))
+        : g.linear(x, w);
   }
 
   /**

@@ -164,6 +164,18 @@ class LlavaConfigParserTest {
   }
 
   @Test
+  void multimodalProjectorBiasDefaultsToTrueAndFalseDropsTheBiases() throws Exception {
+    assertTrue(LlavaConfigParser.read(json("{}")).config().projectorBias());
+    LlavaConfig c = LlavaConfigParser.read(json("{\"multimodal_projector_bias\": false}")).config();
+    assertFalse(c.projectorBias());
+    assertFalse(WeightShapes.all(c).containsKey("multi_modal_projector.linear_1.bias"));
+    assertFalse(WeightShapes.all(c).containsKey("multi_modal_projector.linear_2.bias"));
+    assertTrue(WeightShapes.all(c).containsKey("multi_modal_projector.linear_2.weight"));
+    CheckpointException e = failure("{\"multimodal_projector_bias\": \"no\"}");
+    assertTrue(e.getMessage().contains("multimodal_projector_bias"), e.getMessage());
+  }
+
+  @Test
   void ropeScalingFailsNamingTheField() throws Exception {
     CheckpointException e =
         failure("{\"text_config\": {\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}}");

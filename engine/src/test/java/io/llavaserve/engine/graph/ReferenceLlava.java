@@ -109,7 +109,7 @@ final class ReferenceLlava {
         linear(
             sel,
             w("multi_modal_projector.linear_1.weight"),
-            w("multi_modal_projector.linear_1.bias"),
+            bias("multi_modal_projector.linear_1.bias"),
             th);
     if (cfg.projector() == ProjectorKind.MLP2X_GELU) {
       act(cfg.projectorHiddenAct(), y);
@@ -117,7 +117,7 @@ final class ReferenceLlava {
           linear(
               y,
               w("multi_modal_projector.linear_2.weight"),
-              w("multi_modal_projector.linear_2.bias"),
+              bias("multi_modal_projector.linear_2.bias"),
               th);
     }
     float[] out = new float[y.length * th];

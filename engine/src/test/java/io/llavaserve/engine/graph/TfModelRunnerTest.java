@@ -46,6 +46,11 @@ class TfModelRunnerTest {
         Arguments.of("gqa-bf16-2img", TinySpec.tiny().withDtype(DType.BF16), 2),
         Arguments.of("text-only", TinySpec.tiny().withRopeTheta(500000), 0),
         Arguments.of("linear-projector", TinySpec.tiny().withProjector(ProjectorKind.LINEAR), 1),
+        Arguments.of("projector-without-bias", TinySpec.tiny().withProjectorBias(false), 1),
+        Arguments.of(
+            "linear-projector-without-bias",
+            TinySpec.tiny().withProjector(ProjectorKind.LINEAR).withProjectorBias(false),
+            1),
         Arguments.of(
             "qwen2-qkv-bias-tied-theta1e6",
             TinySpec.tiny()
