@@ -112,6 +112,15 @@ final class TrainCommand implements Callable<Integer> {
               + " e.g. --steps instruct=3000 (default: the preset's).")
   java.util.Map<Stage, Integer> stageSteps = new java.util.LinkedHashMap<>();
 
+  @Option(
+      names = "--tune-tower",
+      paramLabel = "SCALE",
+      description =
+          "Lets the vision tower learn in the instruction stage (stage 2) at SCALE times that"
+              + " stage's learning rate, as LLaVA-NeXT and OneVision do; 0 keeps it frozen, as"
+              + " LLaVA-1.5 does (default: the preset's).")
+  Double tuneTower;
+
   @Spec CommandSpec command;
 
   @Override
@@ -133,6 +142,13 @@ final class TrainCommand implements Callable<Integer> {
     }
     for (java.util.Map.Entry<Stage, Integer> e : stageSteps.entrySet()) {
       plans = withSteps(plans, e.getKey(), e.getValue());
+    }
+    if (tuneTower != null) {
+      double scale = tuneTower;
+      plans =
+          plans.stream()
+              .map(p -> p.stage() == Stage.INSTRUCT ? p.withTowerLearningRateScale(scale) : p)
+              .toList();
     }
     TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
     if (objective == ClipTextSpec.Objective.FACTS) {
@@ -189,12 +205,8 @@ final class TrainCommand implements Callable<Integer> {
             p ->
                 p.stage() != stage || p.steps() == 0
                     ? p
-                    : new StagePlan(
-                        p.stage(),
-                        steps,
-                        p.batchSize(),
-                        p.learningRate(),
-                        (int) Math.round((double) p.warmupSteps() * steps / p.steps())))
+                    : p.withSteps(
+                        steps, (int) Math.round((double) p.warmupSteps() * steps / p.steps())))
         .toList();
   }
 
@@ -206,11 +218,8 @@ final class TrainCommand implements Callable<Integer> {
     return plans.stream()
         .map(
             p ->
-                new StagePlan(
-                    p.stage(),
+                p.withSteps(
                     (int) Math.max(1, Math.round(p.steps() * factor)),
-                    p.batchSize(),
-                    p.learningRate(),
                     (int) Math.round(p.warmupSteps() * factor)))
         .toList();
   }

@@ -41,13 +41,15 @@ final class AdamW {
   /**
    * @param weightDecay decay applied to matrices (rank >= 2, embeddings excluded)
    * @param maxGradNorm clipping threshold of the global norm
+   * @param rateScale each trainable parameter's learning rate as a fraction of the fed one
    */
   AdamW(
       TrainOps g,
       Parameters params,
       Operand<TFloat32> loss,
       double weightDecay,
-      double maxGradNorm) {
+      double maxGradNorm,
+      java.util.function.ToDoubleFunction<String> rateScale) {
     List<String> names = params.trainable();
     Map<String, long[]> slotShapes = new LinkedHashMap<>();
     for (String n : names) {
@@ -90,7 +92,9 @@ final class AdamW {
       }
       updates.add(g.tf.assign(moments.variable("adam_m/" + n), m1));
       updates.add(g.tf.assign(moments.variable("adam_v/" + n), v1));
-      updates.add(g.tf.assignSub(params.variable(n), g.mul(step, learningRate)));
+      double scale = rateScale.applyAsDouble(n);
+      Operand<TFloat32> rate = scale == 1 ? learningRate : g.scale(learningRate, (float) scale);
+      updates.add(g.tf.assignSub(params.variable(n), g.mul(step, rate)));
     }
   }
 

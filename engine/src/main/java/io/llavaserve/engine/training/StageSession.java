@@ -1,5 +1,6 @@
 package io.llavaserve.engine.training;
 
+import io.llavaserve.engine.checkpoint.WeightShapes;
 import io.llavaserve.engine.config.LlavaConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -36,8 +37,24 @@ final class StageSession implements AutoCloseable {
   private final ClipLoss clip;
   private final PatchLoss patches;
 
+  /** A session with the tower learning only in its own stage. */
   StageSession(
       Stage stage,
+      TrainingSpec spec,
+      WorldVocabulary vocabulary,
+      double weightDecay,
+      double maxGradNorm,
+      int threads) {
+    this(stage, 0, spec, vocabulary, weightDecay, maxGradNorm, threads);
+  }
+
+  /**
+   * @param towerScale the tower's learning rate as a fraction of the stage's, 0 for a tower that
+   *     only its own stage trains ({@link StagePlan#towerLearningRateScale()})
+   */
+  StageSession(
+      Stage stage,
+      double towerScale,
       TrainingSpec spec,
       WorldVocabulary vocabulary,
       double weightDecay,
@@ -56,8 +73,17 @@ final class StageSession implements AutoCloseable {
             .collect(
                 Collectors.toMap(
                     Map.Entry::getKey, Map.Entry::getValue, (a, b) -> a, LinkedHashMap::new));
+    // A tuned tower learns up to the feature layer: the layers past it get no gradient.
+    java.util.function.Predicate<String> tower =
+        name ->
+            towerScale > 0
+                && stage != Stage.CLIP
+                && name.startsWith(WeightShapes.VISION)
+                && PatchLoss.reads(name, config);
     Set<String> trainable =
-        shapes.keySet().stream().filter(stage::trains).collect(Collectors.toSet());
+        shapes.keySet().stream()
+            .filter(name -> stage.trains(name) || tower.test(name))
+            .collect(Collectors.toSet());
     graph = new Graph();
     try {
       TrainOps g = new TrainOps(Ops.create(graph));
@@ -75,7 +101,14 @@ final class StageSession implements AutoCloseable {
         clip = null;
         patches = null;
       }
-      optimizer = new AdamW(g, params, loss(), weightDecay, maxGradNorm);
+      optimizer =
+          new AdamW(
+              g,
+              params,
+              loss(),
+              weightDecay,
+              maxGradNorm,
+              name -> tower.test(name) ? towerScale : 1);
       ConfigProto proto =
           ConfigProto.newBuilder()
               .setIntraOpParallelismThreads(threads)

@@ -129,7 +129,17 @@ public final class Trainer {
       WorldVocabulary vocabulary,
       BatchSource data)
       throws IOException {
-    log.printf("%s: %d steps of %d%n", plan.stage().title(), plan.steps(), plan.batchSize());
+    log.printf(
+        "%s: %d steps of %d%s%n",
+        plan.stage().title(),
+        plan.steps(),
+        plan.batchSize(),
+        plan.tunesTower()
+            ? String.format(
+                java.util.Locale.ROOT,
+                ", the tower learning at %s x the rate",
+                plan.towerLearningRateScale())
+            : "");
     ExecutorService prefetch =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -140,6 +150,7 @@ public final class Trainer {
     try (StageSession session =
         new StageSession(
             plan.stage(),
+            plan.towerLearningRateScale(),
             options.spec(),
             vocabulary,
             options.weightDecay(),

@@ -58,6 +58,43 @@ class StageFreezingTest {
   }
 
   @Test
+  void aTunedTowerLearnsUpToTheFeatureLayerAtItsShareOfTheRate() {
+    Map<String, float[]> before = fx.initialValues();
+    // Hidden state -2 is the output of the next-to-last layer: the last layer and the
+    // post-LayerNorm never reach the projector, so they get no gradient and stay.
+    int used = fx.spec.config().visionLayersUsed();
+    int layers = fx.spec.config().vision().numHiddenLayers();
+    assertEquals(layers - 1, used, "the fixture reads the penultimate layer");
+    Predicate<String> towerUsed =
+        n ->
+            n.startsWith(TOWER)
+                && !n.contains("post_layernorm")
+                && !n.startsWith(TOWER + "vision_model.encoder.layers." + (layers - 1) + ".");
+    Map<String, float[]> full;
+    try (StageSession s = fx.session(Stage.INSTRUCT, 1.0, before)) {
+      fx.train(s, 1, 4);
+      full = s.parameters();
+      assertMovedExactly(
+          before, full, n -> n.startsWith(PROJECTOR) || isLanguageModel(n) || towerUsed.test(n));
+    }
+    try (StageSession s = fx.session(Stage.INSTRUCT, 0.1, before)) {
+      fx.train(s, 1, 4);
+      Map<String, float[]> tenth = s.parameters();
+      // One Adam step from fresh moments is the rate times a function of the gradient alone, and
+      // the first gradient does not depend on the rate: a tenth of the rate, a tenth of the step.
+      String weight = TOWER + "vision_model.encoder.layers.0.self_attn.q_proj.weight";
+      String projector = PROJECTOR + "linear_1.weight";
+      float[] b = before.get(weight);
+      float[] f = full.get(weight);
+      float[] t = tenth.get(weight);
+      for (int i = 0; i < b.length; i += 97) {
+        assertEquals((f[i] - b[i]) * 0.1, t[i] - b[i], 1e-6 + Math.abs(f[i] - b[i]) * 1e-3, weight);
+      }
+      assertTrue(java.util.Arrays.equals(full.get(projector), tenth.get(projector)), projector);
+    }
+  }
+
+  @Test
   void languageModelPretrainingNeitherReadsNorMovesTheTowerOrProjector() {
     Map<String, float[]> before = fx.initialValues();
     try (StageSession s = fx.session(Stage.TEXT, before)) {

@@ -69,7 +69,12 @@ final class TrainingFixture {
 
   /** A session of {@code stage} loaded with {@code values} (fresh moments), one thread. */
   StageSession session(Stage stage, Map<String, float[]> values) {
-    StageSession s = new StageSession(stage, spec, vocabulary, 0.01, 1.0, 1);
+    return session(stage, 0, values);
+  }
+
+  /** A session of {@code stage} whose tower learns at {@code towerScale} times the rate. */
+  StageSession session(Stage stage, double towerScale, Map<String, float[]> values) {
+    StageSession s = new StageSession(stage, towerScale, spec, vocabulary, 0.01, 1.0, 1);
     try {
       s.load(readBy(stage, values), Map.of());
     } catch (RuntimeException e) {
