@@ -78,7 +78,9 @@ final class EvalCommand implements Callable<Integer> {
   @Option(
       names = "--by-shapes",
       description =
-          "Also print each checkpoint's exact match per type and number of shapes in the image.")
+          "Also print each checkpoint's exact match per type and number of shapes in the image,"
+              + " and per type and what the question finds its shapes by (kind, colour, both,"
+              + " neither).")
   boolean byShapes;
 
   @Spec CommandSpec command;
@@ -118,6 +120,10 @@ final class EvalCommand implements Callable<Integer> {
       for (int c = 0; c < scores.size(); c++) {
         out.printf("%nexact match %% of %s by shapes in the image (questions):%n", labels.get(c));
         out.print(scores.get(c).byShapesTable());
+        out.printf(
+            "%nexact match %% of %s by what the question finds shapes by (questions):%n",
+            labels.get(c));
+        out.print(scores.get(c).byLookupTable());
       }
     }
     for (int c = 0; c < scores.size(); c++) {

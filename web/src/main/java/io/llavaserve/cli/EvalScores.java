@@ -4,6 +4,8 @@ import io.llavaserve.engine.training.world.PlacedShape;
 import io.llavaserve.engine.training.world.QuestionType;
 import io.llavaserve.engine.training.world.Questions;
 import io.llavaserve.engine.training.world.Scene;
+import io.llavaserve.engine.training.world.ShapeColor;
+import io.llavaserve.engine.training.world.ShapeKind;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -32,6 +34,9 @@ final class EvalScores {
   /** Per type, {questions, correct} for images of 1 to {@link Scene#MAX_SHAPES} shapes. */
   private final Map<QuestionType, int[][]> byShapes = new EnumMap<>(QuestionType.class);
 
+  /** Per type, {questions, correct} for each {@link Lookup}. */
+  private final Map<QuestionType, int[][]> byLookup = new EnumMap<>(QuestionType.class);
+
   private final List<Wrong> wrong = new ArrayList<>();
   private int detailSamples;
   private int detailShapes;
@@ -55,15 +60,53 @@ final class EvalScores {
     return phrases;
   }
 
+  /**
+   * What a question finds the shapes it is about by: "What color is the triangle?" by kind, "What
+   * shape is the red object?" by colour, "Is there a green star in the image?" by both, "How many
+   * shapes are there?" by neither. A model that sees colours and kinds but cannot bind them shows
+   * it here: one lookup falls behind the other.
+   */
+  enum Lookup {
+    KIND("by kind"),
+    COLOR("by colour"),
+    BOTH("by both"),
+    NONE("by neither");
+
+    final String title;
+
+    Lookup(String title) {
+      this.title = title;
+    }
+
+    static Lookup of(String question) {
+      String q = " " + question.toLowerCase(Locale.ROOT).replaceAll("[^a-z]+", " ") + " ";
+      boolean kind = false;
+      for (ShapeKind k : ShapeKind.values()) {
+        kind |= q.contains(" " + k.word() + " ") || q.contains(" " + k.plural() + " ");
+      }
+      boolean color = false;
+      for (ShapeColor c : ShapeColor.values()) {
+        color |= q.contains(" " + c.word() + " ");
+      }
+      return kind && color ? BOTH : kind ? KIND : color ? COLOR : NONE;
+    }
+  }
+
   /** Scores one short answer about an image of {@code shapes} shapes. */
   void vqa(QuestionType type, int shapes, String question, String expected, String got) {
     if (shapes < 1 || shapes > Scene.MAX_SHAPES) {
       throw new IllegalArgumentException("shapes must be 1 to " + Scene.MAX_SHAPES);
     }
     int[] t = byShapes.computeIfAbsent(type, k -> new int[Scene.MAX_SHAPES][2])[shapes - 1];
+    int[] l =
+        byLookup
+            .computeIfAbsent(type, k -> new int[Lookup.values().length][2])[
+            Lookup.of(question).ordinal()];
     t[0]++;
+    l[0]++;
     if (matches(expected, got)) {
       t[1]++;
+      l[1]++;
     }
     vqa(type, question, expected, got);
   }
@@ -166,6 +209,27 @@ final class EvalScores {
     }
     List<List<String>> rows = new ArrayList<>();
     byShapes.forEach(
+        (type, counts) -> {
+          List<String> row = new ArrayList<>(List.of(typeName(type)));
+          for (int[] t : counts) {
+            row.add(t[0] == 0 ? "-" : percent(100.0 * t[1] / t[0]) + " (" + t[0] + ")");
+          }
+          rows.add(row);
+        });
+    return format(headers, rows);
+  }
+
+  /**
+   * {@code type | by kind | by colour | by both | by neither}: exact match % with the question
+   * count in brackets, per {@link Lookup}. Only answers scored with their shape count appear.
+   */
+  String byLookupTable() {
+    List<String> headers = new ArrayList<>(List.of("type"));
+    for (Lookup l : Lookup.values()) {
+      headers.add(l.title);
+    }
+    List<List<String>> rows = new ArrayList<>();
+    byLookup.forEach(
         (type, counts) -> {
           List<String> row = new ArrayList<>(List.of(typeName(type)));
           for (int[] t : counts) {

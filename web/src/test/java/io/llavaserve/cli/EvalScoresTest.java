@@ -68,6 +68,28 @@ class EvalScoresTest {
   }
 
   @Test
+  void answersAreAlsoTalliedByWhatTheQuestionFindsShapesBy() {
+    assertEquals(EvalScores.Lookup.KIND, EvalScores.Lookup.of("What color is the triangle?"));
+    assertEquals(EvalScores.Lookup.KIND, EvalScores.Lookup.of("How many stars are there?"));
+    assertEquals(EvalScores.Lookup.COLOR, EvalScores.Lookup.of("What shape is the red object?"));
+    assertEquals(EvalScores.Lookup.COLOR, EvalScores.Lookup.of("Is there a green shape?"));
+    assertEquals(
+        EvalScores.Lookup.BOTH, EvalScores.Lookup.of("Is there a purple square in the image?"));
+    assertEquals(EvalScores.Lookup.NONE, EvalScores.Lookup.of("How many shapes are there?"));
+
+    EvalScores s = new EvalScores();
+    s.vqa(QuestionType.EXISTENCE, 2, "Is there a star in the image?", "yes", "no");
+    s.vqa(QuestionType.EXISTENCE, 2, "Is there a red shape in the image?", "yes", "yes");
+    s.vqa(QuestionType.EXISTENCE, 3, "Is there a red star in the image?", "no", "no");
+    String existence =
+        s.byLookupTable().lines().filter(l -> l.startsWith("existence")).findFirst().orElseThrow();
+    assertTrue(
+        existence.matches(
+            "existence +\\| +0\\.0 \\(1\\) \\| +100\\.0 \\(1\\) \\| +100\\.0 \\(1\\) \\| +-"),
+        existence);
+  }
+
+  @Test
   void aDescriptionScoresTheShareOfShapesItNamesAndStaysOutOfExactMatch() {
     EvalScores s = new EvalScores();
     s.vqa(QuestionType.EXISTENCE, "Is there a star?", "yes", "yes");
