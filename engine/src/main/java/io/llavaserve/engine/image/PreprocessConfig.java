@@ -14,9 +14,11 @@ import java.util.List;
 /**
  * How an image becomes pixel values for the vision tower: transformers' {@code CLIPImageProcessor}
  * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}), {@code
- * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding), or
+ * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding),
  * {@code LlavaNextImageProcessor}'s (CLIP's steps on each tile of the image cut at one of its
- * {@code image_grid_pinpoints}, no pad to square).
+ * {@code image_grid_pinpoints}, no pad to square), or {@code LlavaOnevisionImageProcessor}'s
+ * (SigLIP's steps on each tile of a prompt's lone image cut at a pinpoint; an image among several
+ * padded to a square of the mean colour and resized to one tile).
  *
  * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes the
  * pad colour from them in double precision; normalisation narrows them to float32 as transformers
@@ -33,8 +35,12 @@ import java.util.List;
  * @param doCenterCrop crop to {@code cropHeight x cropWidth}
  * @param doRescale multiply by {@code rescaleFactor}
  * @param doNormalize subtract the mean and divide by the standard deviation
- * @param imageGridPinpoints LlavaNextImageProcessor's resolutions, empty for the one-tile
- *     processors
+ * @param imageGridPinpoints LlavaNextImageProcessor's or LlavaOnevisionImageProcessor's
+ *     resolutions, empty for the one-tile processors
+ * @param tilesLoneImagesOnly LlavaOnevisionImageProcessor's rule ({@code need_patching}: {@code
+ *     batch_num_images == 1}): only the image of a prompt with one is tiled; each image of a prompt
+ *     with several is padded to a square of the mean colour ({@link #padColour()}) and resized to
+ *     one tile
  */
 public record PreprocessConfig(
     Size size,
@@ -48,7 +54,8 @@ public record PreprocessConfig(
     boolean doCenterCrop,
     boolean doRescale,
     boolean doNormalize,
-    List<AnyResolution.Resolution> imageGridPinpoints) {
+    List<AnyResolution.Resolution> imageGridPinpoints,
+    boolean tilesLoneImagesOnly) {
 
   /** OpenAI CLIP's normalisation statistics. */
   public static final double[] CLIP_MEAN = {0.48145466, 0.4578275, 0.40821073};
@@ -65,6 +72,9 @@ public record PreprocessConfig(
 
   /** {@code image_processor_type} of the processor that tiles at any resolution. */
   public static final String LLAVA_NEXT_PROCESSOR = "LlavaNextImageProcessor";
+
+  /** {@code image_processor_type} of the processor that tiles only a prompt's lone image. */
+  public static final String LLAVA_ONEVISION_PROCESSOR = "LlavaOnevisionImageProcessor";
 
   /**
    * The target of the resize, as transformers' {@code size} dict gives it: either {@code
@@ -150,7 +160,8 @@ public record PreprocessConfig(
         doCenterCrop,
         doRescale,
         doNormalize,
-        List.of());
+        List.of(),
+        false);
   }
 
   public PreprocessConfig {
@@ -158,6 +169,10 @@ public record PreprocessConfig(
       throw new IllegalArgumentException("size must not be null");
     }
     imageGridPinpoints = List.copyOf(imageGridPinpoints);
+    if (tilesLoneImagesOnly && imageGridPinpoints.isEmpty()) {
+      throw new IllegalArgumentException(
+          "LlavaOnevisionImageProcessor tiles at image_grid_pinpoints; none were given");
+    }
     if (!imageGridPinpoints.isEmpty()) {
       if (padToSquare) {
         throw new IllegalArgumentException("LlavaNextImageProcessor does not pad to a square");
@@ -220,12 +235,45 @@ public record PreprocessConfig(
         true,
         true,
         true,
-        pinpoints);
+        pinpoints,
+        false);
   }
 
-  /** Whether images are cut into tiles (LlavaNextImageProcessor). */
+  /**
+   * LlavaOnevisionImageProcessor as llava-onevision checkpoints ship it, for a tower of input side
+   * {@code size}: tiles of {@code size} cut at one of {@code pinpoints} for a prompt's lone image,
+   * each resized straight to {@code size x size}, rescaled and normalised with mean and standard
+   * deviation 0.5 (SigLIP's), no crop; an image among several padded to a square and resized.
+   */
+  public static PreprocessConfig onevisionDefaults(
+      int size, List<AnyResolution.Resolution> pinpoints) {
+    return new PreprocessConfig(
+        Size.exact(size, size),
+        size,
+        size,
+        SIGLIP_MEAN,
+        SIGLIP_STD,
+        1.0 / 255,
+        false,
+        true,
+        false,
+        true,
+        true,
+        pinpoints,
+        true);
+  }
+
+  /** Whether images are cut into tiles (LlavaNextImageProcessor, LlavaOnevisionImageProcessor). */
   public boolean tilesImages() {
     return !imageGridPinpoints.isEmpty();
+  }
+
+  /**
+   * Whether an image among {@code imagesInPrompt} is cut into tiles: always for a tiling processor,
+   * except LlavaOnevisionImageProcessor's image of a prompt with several.
+   */
+  public boolean tilesImageAmong(int imagesInPrompt) {
+    return tilesImages() && (!tilesLoneImagesOnly || imagesInPrompt == 1);
   }
 
   /**
@@ -265,8 +313,11 @@ public record PreprocessConfig(
    * form ({@code "size": 336, "crop_size": 336}) or the current one ({@code "size":
    * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). {@code
    * LlavaNextImageProcessor} takes CLIPImageProcessor's keys and defaults plus {@code
-   * image_grid_pinpoints} (llava-v1.6's five when absent). Padding to square is on for CLIP, off
-   * for SigLIP and LLaVA-NeXT; {@link #withPadToSquare(boolean)} changes it.
+   * image_grid_pinpoints} (llava-v1.6's five when absent). {@code LlavaOnevisionImageProcessor}
+   * takes that class's defaults (size 384 x 384 given as {@code {"height", "width"}} or a {@code
+   * shortest_edge}, CLIP's statistics, OneVision's 36 pinpoints, tiles of {@code size}'s height, no
+   * crop; its files give mean and std 0.5). Padding to square is on for CLIP, off for the others;
+   * {@link #withPadToSquare(boolean)} changes it.
    *
    * @param visionImageSize the tower's {@code image_size}; the crop (or SigLIP's resize) must
    *     produce it
@@ -290,6 +341,9 @@ public record PreprocessConfig(
           "preprocessor_config.json: resample " + resample + " is not supported, only 3 (bicubic)");
     }
     String type = root.path("image_processor_type").asText("");
+    if (type.startsWith(LLAVA_ONEVISION_PROCESSOR)) {
+      return loadOnevision(root, visionImageSize);
+    }
     boolean siglip = SIGLIP_PROCESSOR.equals(type);
     boolean next = type.startsWith(LLAVA_NEXT_PROCESSOR);
     PreprocessConfig defaults =
@@ -314,7 +368,8 @@ public record PreprocessConfig(
             !siglip && root.path("do_center_crop").asBoolean(true),
             root.path("do_rescale").asBoolean(true),
             root.path("do_normalize").asBoolean(true),
-            pinpoints);
+            pinpoints,
+            false);
     if (config.doResize()
         && !config.doCenterCrop()
         && !size.keepsAspectRatio()
@@ -341,6 +396,61 @@ public record PreprocessConfig(
     return config;
   }
 
+  /** LlavaOnevisionImageProcessor's keys over that class's defaults ({@link #load}). */
+  private static PreprocessConfig loadOnevision(JsonNode root, int visionImageSize) {
+    JsonNode sizeNode = root.get("size");
+    Size size = Size.exact(384, 384);
+    if (sizeNode != null && !sizeNode.isNull()) {
+      if (sizeNode.isObject() && sizeNode.has("height") && sizeNode.has("width")) {
+        size = Size.exact(sizeNode.get("height").asInt(), sizeNode.get("width").asInt());
+      } else if (sizeNode.isObject() && sizeNode.has("shortest_edge")) {
+        // size_tuple = (shortest_edge, shortest_edge): a square, whatever the image.
+        int edge = sizeNode.get("shortest_edge").asInt();
+        size = Size.exact(edge, edge);
+      } else {
+        throw new IllegalArgumentException(
+            "preprocessor_config.json: LlavaOnevisionImageProcessor's size must be {\"height\":"
+                + " h, \"width\": w} or {\"shortest_edge\": n}, got "
+                + sizeNode);
+      }
+    }
+    if (size.height() != visionImageSize || size.width() != visionImageSize) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: size "
+              + size.height()
+              + " x "
+              + size.width()
+              + " does not match vision_config.image_size "
+              + visionImageSize
+              + " (LlavaOnevisionImageProcessor cuts and resizes tiles to it)");
+    }
+    if (!root.path("do_resize").asBoolean(true)) {
+      throw new IllegalArgumentException(
+          "preprocessor_config.json: do_resize false is not supported for"
+              + " LlavaOnevisionImageProcessor (an image among several must be resized to a tile)");
+    }
+    JsonNode pinpointsNode = root.get("image_grid_pinpoints");
+    List<AnyResolution.Resolution> pinpoints =
+        pinpointsNode == null || pinpointsNode.isNull()
+            ? AnyResolution.ONEVISION_PINPOINTS
+            : pinpoints(pinpointsNode);
+    // The processor's own defaults are CLIP's statistics; its checkpoints' files say 0.5.
+    return new PreprocessConfig(
+        size,
+        size.height(),
+        size.height(),
+        doubles(root, "image_mean", CLIP_MEAN),
+        doubles(root, "image_std", CLIP_STD),
+        root.path("rescale_factor").asDouble(1.0 / 255),
+        false,
+        true,
+        false,
+        root.path("do_rescale").asBoolean(true),
+        root.path("do_normalize").asBoolean(true),
+        pinpoints,
+        true);
+  }
+
   /** This configuration with LLaVA's pad-to-square step switched on or off. */
   public PreprocessConfig withPadToSquare(boolean pad) {
     return new PreprocessConfig(
@@ -355,7 +465,8 @@ public record PreprocessConfig(
         doCenterCrop,
         doRescale,
         doNormalize,
-        imageGridPinpoints);
+        imageGridPinpoints,
+        tilesLoneImagesOnly);
   }
 
   /**
@@ -423,7 +534,8 @@ public record PreprocessConfig(
         && doCenterCrop == p.doCenterCrop
         && doRescale == p.doRescale
         && doNormalize == p.doNormalize
-        && imageGridPinpoints.equals(p.imageGridPinpoints);
+        && imageGridPinpoints.equals(p.imageGridPinpoints)
+        && tilesLoneImagesOnly == p.tilesLoneImagesOnly;
   }
 
   @Override
@@ -441,7 +553,8 @@ public record PreprocessConfig(
           doCenterCrop,
           doRescale,
           doNormalize,
-          imageGridPinpoints
+          imageGridPinpoints,
+          tilesLoneImagesOnly
         });
   }
 
@@ -470,6 +583,7 @@ public record PreprocessConfig(
         + ", doNormalize="
         + doNormalize
         + (imageGridPinpoints.isEmpty() ? "" : ", imageGridPinpoints=" + imageGridPinpoints)
+        + (tilesLoneImagesOnly ? ", tilesLoneImagesOnly" : "")
         + "]";
   }
 
