@@ -29,8 +29,12 @@ onevision/counts.json  positions per image size for llava-onevision-qwen2-0.5b-o
                     tile counts of image_size_to_num_patches, and the size the un-padded map is
                     packed at (pack_image_features).
 onevision/bilinear.json  F.interpolate(mode="bilinear") of [1, C, H, W] maps of exactly
-                    representable values v[c][y][x] = ((31 y + 17 x + 7 c) % 101) / 8 to the sizes
-                    pack_image_features reduces real layouts to.
+                    representable values v[c][y][x] = (y^2 + 2 x^2 + x y + 5 c) / 4096 (curved,
+                    so that the neighbours and weights chosen matter, and smooth, so that the last
+                    bits of a source index do not) to the sizes pack_image_features reduces real
+                    layouts to. torch 1.13 computes the source index in double from a float scale;
+                    torch 2 in float (opmath): the two differ by an ulp of the index, under 1e-6
+                    here.
 """
 import hashlib
 import json
@@ -283,7 +287,7 @@ def make_bilinear():
     for ih, iw, oh, ow in sorted(shapes):
         channels = 2 if ih * iw <= 10000 else 1
         c, y, x = np.meshgrid(np.arange(channels), np.arange(ih), np.arange(iw), indexing="ij")
-        values = (((31 * y + 17 * x + 7 * c) % 101) / 8.0).astype(np.float32)
+        values = ((y * y + 2 * x * x + x * y + 5 * c) / 4096.0).astype(np.float32)
         out = torch.nn.functional.interpolate(
             torch.from_numpy(values)[None], [oh, ow], mode="bilinear")[0].numpy()
         cases.append({"channels": channels, "in": [ih, iw], "out": [oh, ow],
