@@ -327,6 +327,47 @@ public record AnyResolution(
     return new FeatureLayout(gridRows, gridCols, top, left, rows, cols);
   }
 
+  /**
+   * The most positions a tiled image can fill, bounded over every pinpoint's grid and every extent
+   * un-padding can keep (the padded side shrinks by an even number of rows or columns):
+   * LLaVA-NeXT's largest grid whole; for LLaVA-OneVision a map just under the reduction's
+   * threshold, which packs more than a reduced one (8,829 on llava-onevision-qwen2, against 7,371
+   * for a square image).
+   */
+  public int maxPositions() {
+    int most = 0;
+    for (Resolution r : pinpoints) {
+      int h = r.height() / tileSize * patchesPerSide;
+      int w = r.width() / tileSize * patchesPerSide;
+      for (int rows = h; rows > 0; rows -= 2) {
+        most = Math.max(most, packedPositions(rows, w));
+      }
+      for (int cols = w; cols > 0; cols -= 2) {
+        most = Math.max(most, packedPositions(h, cols));
+      }
+    }
+    return most;
+  }
+
+  /**
+   * Positions of a kept map of {@code rows x cols}, after the base tile, reduced as it would be.
+   */
+  private int packedPositions(int rows, int cols) {
+    int outRows = rows;
+    int outCols = cols;
+    if (isOneVision()) {
+      double ratio =
+          Math.sqrt(
+              (double) ((long) rows * cols)
+                  / (double) ((long) anyresMax * patchesPerSide * patchesPerSide));
+      if (ratio > REDUCTION_THRESHOLD) {
+        outRows = (int) pythonFloorDiv(rows, ratio);
+        outCols = (int) pythonFloorDiv(cols, ratio);
+      }
+    }
+    return featuresPerTile() + outRows * outCols + outRows;
+  }
+
   /** Features of one tile: its whole feature map. */
   public int featuresPerTile() {
     return patchesPerSide * patchesPerSide;

@@ -87,6 +87,7 @@ class AnyResolutionTest {
       assertEquals(row.get(5).get(0).asInt(), l.packedRows(), what + " packed rows");
       assertEquals(row.get(5).get(1).asInt(), l.packedCols(), what + " packed columns");
       assertEquals(table.get("among_several").asInt(), anyres.positions(1, h, w), what);
+      assertTrue(anyres.positions(h, w) <= anyres.maxPositions(), what + " within the bound");
       checked++;
       reduced += l.reduced() ? 1 : 0;
     }
@@ -127,6 +128,10 @@ class AnyResolutionTest {
         new AnyResolution.FeatureLayout(6, 6, 0, 0, 162, 162, 81, 81), ov.layout(4000, 4000));
     assertEquals(37, ov.tiles(4000, 4000));
     assertEquals(37, ov.maxTiles());
+    // A 6 x 3 grid's map un-padded to 162 x 49 stays just under the threshold (ratio 1.0999).
+    assertEquals(8829, ov.maxPositions());
+    assertEquals(
+        2928, new AnyResolution(AnyResolution.LLAVA_V1_6_PINPOINTS, 336, 24).maxPositions());
   }
 
   /**
