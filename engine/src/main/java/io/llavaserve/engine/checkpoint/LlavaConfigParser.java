@@ -81,7 +81,7 @@ public final class LlavaConfigParser {
     if (root == null || !root.isObject()) {
       throw new CheckpointException(file + ": not a JSON object");
     }
-    Fields top = new Fields(file, root, "");
+    ConfigFields top = new ConfigFields(file, root, "");
     String modelType = top.string("model_type", null);
     if (modelType != null
         && !Set.of("llava", "llava_next", "llava_onevision", "llava_llama").contains(modelType)) {
@@ -119,14 +119,14 @@ public final class LlavaConfigParser {
    * {@code <image>} 32000, feature layer -2, the {@code default} strategy), LlavaOnevisionConfig's
    * (SigLIP and Qwen2, {@code <image>} 151646, feature layer -1, the {@code full} strategy).
    */
-  private static Parsed hf(Fields top, Family family) throws CheckpointException {
+  private static Parsed hf(ConfigFields top, Family family) throws CheckpointException {
     boolean onevision = family == Family.LLAVA_ONEVISION;
     VisionConfig vision =
         top.has("vision_config")
             ? vision(
                 top.child("vision_config"), onevision ? VisionFamily.SIGLIP : VisionFamily.CLIP)
             : onevision ? ONEVISION_DEFAULT_TOWER : CLIP_VIT_L_14_336;
-    Fields textFields =
+    ConfigFields textFields =
         top.has("text_config") ? top.child("text_config") : top.empty("text_config");
     TextConfig text = textConfig(textFields, top, onevision ? TextFamily.QWEN2 : TextFamily.LLAMA);
     String declared = top.string("projector_type", top.string("mm_projector_type", null));
@@ -150,7 +150,7 @@ public final class LlavaConfigParser {
    * tower's tiles, and a tower whose selected features form a square map per tile; for OneVision
    * also {@code vision_aspect_ratio} ({@link #anyresMax}).
    */
-  private static LlavaConfig anyResolution(Fields top, LlavaConfig c, boolean onevision)
+  private static LlavaConfig anyResolution(ConfigFields top, LlavaConfig c, boolean onevision)
       throws CheckpointException {
     List<AnyResolution.Resolution> pinpoints =
         onevision ? AnyResolution.ONEVISION_PINPOINTS : AnyResolution.LLAVA_V1_6_PINPOINTS;
@@ -230,7 +230,7 @@ public final class LlavaConfigParser {
    * {@code anyres_max_N}, read as transformers does, {@code int(value.strip("anyres_max_"))} (the
    * characters of {@code anyres_max_} stripped from both ends), which must leave a positive number.
    */
-  private static int anyresMax(Fields top) throws CheckpointException {
+  private static int anyresMax(ConfigFields top) throws CheckpointException {
     String field = "vision_aspect_ratio";
     String value = top.string(field, "anyres_max_" + AnyResolution.ONEVISION_ANYRES_MAX);
     String stripChars = "anyres_max_";
@@ -253,7 +253,7 @@ public final class LlavaConfigParser {
   }
 
   /** Original LLaVA layout: LLaMA at the top level, the tower named by {@code mm_vision_tower}. */
-  private static Parsed original(Fields top) throws CheckpointException {
+  private static Parsed original(ConfigFields top) throws CheckpointException {
     String aspect = top.string("image_aspect_ratio", "pad");
     if (aspect.startsWith("anyres")) {
       // The original repository's anyres pads in black and un-pads with other roundings than
@@ -297,7 +297,7 @@ public final class LlavaConfigParser {
   }
 
   private static LlavaConfig llava(
-      Fields top,
+      ConfigFields top,
       VisionConfig vision,
       TextConfig text,
       ProjectorKind projector,
@@ -344,7 +344,7 @@ public final class LlavaConfigParser {
         null);
   }
 
-  private static ProjectorKind projector(Fields top, String field, String declared)
+  private static ProjectorKind projector(ConfigFields top, String field, String declared)
       throws CheckpointException {
     if (declared == null || declared.equals("mlp2x_gelu")) {
       return ProjectorKind.MLP2X_GELU;
@@ -363,7 +363,8 @@ public final class LlavaConfigParser {
    * (ViT-B/32 at 224 px, quick_gelu, eps 1e-5) or {@code SiglipVisionConfig}'s (ViT-B/16 at 224 px,
    * gelu_pytorch_tanh, eps 1e-6).
    */
-  private static VisionConfig vision(Fields v, VisionFamily fallback) throws CheckpointException {
+  private static VisionConfig vision(ConfigFields v, VisionFamily fallback)
+      throws CheckpointException {
     String type = v.string("model_type", fallback.modelType());
     VisionFamily family = VisionFamily.of(type);
     if (family == null) {
@@ -387,7 +388,7 @@ public final class LlavaConfigParser {
   }
 
   /** The original config names its tower; the dimensions follow from the OpenAI CLIP name. */
-  private static VisionConfig towerByName(Fields top) throws CheckpointException {
+  private static VisionConfig towerByName(ConfigFields top) throws CheckpointException {
     String name = top.string("mm_vision_tower", top.string("vision_tower", null));
     if (name == null) {
       return CLIP_VIT_L_14_336;
@@ -420,7 +421,7 @@ public final class LlavaConfigParser {
    * top} supplies a top-level tie_word_embeddings when text_config has none; {@code fallback} is
    * the family when text_config names none (LLaMA, or Qwen2 for llava_onevision).
    */
-  private static TextConfig textConfig(Fields t, Fields top, TextFamily fallback)
+  private static TextConfig textConfig(ConfigFields t, ConfigFields top, TextFamily fallback)
       throws CheckpointException {
     TextFamily family = TextFamily.LLAMA;
     if (!t.prefix.isEmpty()) {
@@ -486,88 +487,5 @@ public final class LlavaConfigParser {
         qwen2 || attentionBias,
         !qwen2 && attentionBias,
         window);
-  }
-
-  /** Typed access to one JSON object; absent and null fields both take the default. */
-  private static final class Fields {
-    final Path file;
-    final JsonNode node;
-    final String prefix;
-
-    Fields(Path file, JsonNode node, String prefix) {
-      this.file = file;
-      this.node = node;
-      this.prefix = prefix;
-    }
-
-    boolean has(String name) {
-      JsonNode v = node.get(name);
-      return v != null && !v.isNull();
-    }
-
-    Fields child(String name) throws CheckpointException {
-      JsonNode v = node.get(name);
-      if (!v.isObject()) {
-        throw CheckpointException.field(file, prefix + name, "expected an object, got " + v);
-      }
-      return new Fields(file, v, prefix + name + ".");
-    }
-
-    Fields empty(String name) {
-      return new Fields(file, JSON.createObjectNode(), prefix + name + ".");
-    }
-
-    int integer(String name, int fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-        throw CheckpointException.field(file, prefix + name, "expected an integer, got " + v);
-      }
-      return v.intValue();
-    }
-
-    double number(String name, double fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isNumber()) {
-        throw CheckpointException.field(file, prefix + name, "expected a number, got " + v);
-      }
-      return v.doubleValue();
-    }
-
-    String string(String name, String fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isTextual()) {
-        throw CheckpointException.field(file, prefix + name, "expected a string, got " + v);
-      }
-      return v.textValue();
-    }
-
-    boolean bool(String name, boolean fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isBoolean()) {
-        throw CheckpointException.field(file, prefix + name, "expected true or false, got " + v);
-      }
-      return v.booleanValue();
-    }
-
-    /** A feature layer index; newer configs may give a list, which llava-1.5 never uses. */
-    int featureLayer(String name, int fallback) throws CheckpointException {
-      if (has(name) && node.get(name).isArray()) {
-        throw CheckpointException.field(
-            file, prefix + name, node.get(name) + ": several feature layers are not supported");
-      }
-      return integer(name, fallback);
-    }
   }
 }
