@@ -180,13 +180,19 @@ public final class LlavaModel implements AutoCloseable {
               + ratio
               + "\"; the processor would count other positions than the model packs");
     }
+    // The processor counts a tile's tokens with the class token, then takes one off for "default".
     JsonNode tokens = root.get("num_image_tokens");
-    int perTile = cfg.anyResolution().featuresPerTile();
+    int perTile = cfg.anyResolution().featuresPerTile() + (cfg.dropsClsToken() ? 1 : 0);
     if (tokens != null && !tokens.isNull() && tokens.asInt() != perTile) {
       throw fieldProblem(
           file,
           "num_image_tokens",
-          tokens + " but the vision tower yields " + perTile + " features per tile");
+          tokens
+              + " but the vision tower yields "
+              + perTile
+              + " tokens per tile (strategy "
+              + cfg.visionFeatureSelectStrategy()
+              + ")");
     }
   }
 

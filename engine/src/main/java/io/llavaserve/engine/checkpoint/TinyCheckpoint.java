@@ -338,7 +338,10 @@ public final class TinyCheckpoint {
       throws IOException {
     ObjectNode root = JSON.createObjectNode();
     root.put("image_token", "<image>");
-    root.put("num_image_tokens", config.anyResolution().featuresPerTile());
+    // The tower's tokens per tile: the features, and the class token a "default" strategy drops.
+    root.put(
+        "num_image_tokens",
+        config.anyResolution().featuresPerTile() + (config.dropsClsToken() ? 1 : 0));
     root.put("processor_class", "LlavaOnevisionProcessor");
     root.put("video_token", "<video>");
     root.put("vision_aspect_ratio", "anyres_max_" + config.anyResolution().anyresMax());
