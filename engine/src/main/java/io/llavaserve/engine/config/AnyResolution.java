@@ -149,9 +149,10 @@ public record AnyResolution(
           "vision_aspect_ratio: anyres_max_" + anyresMax + " must name a positive tile count");
     }
     if (anyresMax > 0) {
-      // A map one feature high (or wide) is shrunk by ratio >= sqrt(cols / (N * P)) rows; it keeps
-      // at least one row exactly when N * P exceeds the widest grid's tiles. Below that,
-      // transformers' interpolate fails on an empty size; such a config is refused here.
+      // A kept map h features high and w wide packs h // ratio = P * sqrt(N * h / w) rows; at
+      // worst (h = 1, w the widest grid's P * tiles) that is sqrt(N * P / tiles), at least one row
+      // when N * P exceeds the widest grid's tiles. Below that transformers' interpolate fails on
+      // an empty size, so such a config is refused here.
       int widest = 0;
       for (Resolution r : pinpoints) {
         widest = Math.max(widest, Math.max(r.height(), r.width()) / tileSize);
@@ -389,7 +390,7 @@ public record AnyResolution(
    * #positions(int, int)}).
    */
   public int positions(int tiles, int height, int width) {
-    return tiles == 1 ? featuresPerTile() + 1 : positions(height, width);
+    return tiles == 1 && isOneVision() ? featuresPerTile() + 1 : positions(height, width);
   }
 
   /**
