@@ -1,5 +1,7 @@
 package io.llavaserve.engine;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.checkpoint.DType;
@@ -93,15 +95,24 @@ public final class LlavaModel implements AutoCloseable {
   }
 
   /**
-   * The checkpoint's {@code preprocessor_config.json}, or its tower family's processor when it has
-   * none. A llava_next checkpoint needs LlavaNextImageProcessor with the config's pinpoints: the
-   * processor's pinpoints decide the tiles, the model's the grid their features re-assemble into.
+   * The checkpoint's {@code preprocessor_config.json}, or its family's processor when it has none.
+   * A llava_next checkpoint needs LlavaNextImageProcessor, a llava_onevision one
+   * LlavaOnevisionImageProcessor, with the config's pinpoints: the processor's pinpoints decide the
+   * tiles, the model's the grid their features re-assemble into. A llava_onevision checkpoint's
+   * {@code processor_config.json}, when shipped, must count as the model packs ({@link
+   * #checkProcessorConfig}).
    */
   static PreprocessConfig preprocessConfig(Checkpoint ckpt) throws CheckpointException {
     LlavaConfig cfg = ckpt.config();
+    if (cfg.isOneVision()) {
+      checkProcessorConfig(ckpt);
+    }
     Path pre = ckpt.preprocessorConfigJson().orElse(null);
     int side = cfg.vision().imageSize();
     if (pre == null || !Files.exists(pre)) {
+      if (cfg.isOneVision()) {
+        return PreprocessConfig.onevisionDefaults(side, cfg.anyResolution().pinpoints());
+      }
       if (cfg.isAnyResolution()) {
         return PreprocessConfig.llavaNextDefaults(side, cfg.anyResolution().pinpoints());
       }
@@ -110,27 +121,83 @@ public final class LlavaModel implements AutoCloseable {
           : PreprocessConfig.clipDefaults(side);
     }
     PreprocessConfig pc = PreprocessConfig.load(pre, side);
+    String processor =
+        cfg.isOneVision()
+            ? PreprocessConfig.LLAVA_ONEVISION_PROCESSOR
+            : PreprocessConfig.LLAVA_NEXT_PROCESSOR;
+    if (cfg.isAnyResolution()
+        && (pc.tilesLoneImagesOnly() != cfg.isOneVision() || !pc.tilesImages())) {
+      throw new CheckpointException(
+          pre + ": a " + cfg.modelType() + " checkpoint needs image_processor_type " + processor);
+    }
     if (cfg.isAnyResolution() && !pc.imageGridPinpoints().equals(cfg.anyResolution().pinpoints())) {
       throw new CheckpointException(
           pre
-              + ": "
-              + (pc.tilesImages()
-                  ? "image_grid_pinpoints "
-                      + pc.imageGridPinpoints()
-                      + " differ from config.json's "
-                      + cfg.anyResolution().pinpoints()
-                  : "a llava_next checkpoint needs image_processor_type "
-                      + PreprocessConfig.LLAVA_NEXT_PROCESSOR));
+              + ": image_grid_pinpoints "
+              + pc.imageGridPinpoints()
+              + " differ from config.json's "
+              + cfg.anyResolution().pinpoints());
     }
     if (!cfg.isAnyResolution() && pc.tilesImages()) {
       throw new CheckpointException(
           pre
               + ": "
-              + PreprocessConfig.LLAVA_NEXT_PROCESSOR
+              + (pc.tilesLoneImagesOnly()
+                  ? PreprocessConfig.LLAVA_ONEVISION_PROCESSOR
+                  : PreprocessConfig.LLAVA_NEXT_PROCESSOR)
               + " tiles images, but config.json's model_type is "
               + cfg.modelType());
     }
     return pc;
+  }
+
+  /**
+   * LlavaOnevisionProcessor counts an image's tokens from its own {@code processor_config.json}
+   * ({@code vision_aspect_ratio}, {@code num_image_tokens}) while the model packs by config.json's;
+   * where the two disagree transformers fails on every image, so such a checkpoint is refused.
+   */
+  private static void checkProcessorConfig(Checkpoint ckpt) throws CheckpointException {
+    Path file = ckpt.processorConfigJson().orElse(null);
+    if (file == null) {
+      return;
+    }
+    JsonNode root;
+    try {
+      root = new ObjectMapper().readTree(file.toFile());
+    } catch (IOException e) {
+      throw new CheckpointException(file + ": not readable JSON: " + e.getMessage(), e);
+    }
+    LlavaConfig cfg = ckpt.config();
+    String ratio = "anyres_max_" + cfg.anyResolution().anyresMax();
+    JsonNode declared = root.get("vision_aspect_ratio");
+    if (declared != null && !declared.isNull() && !ratio.equals(declared.asText())) {
+      throw fieldProblem(
+          file,
+          "vision_aspect_ratio",
+          "\""
+              + declared.asText()
+              + "\" differs from config.json's \""
+              + ratio
+              + "\"; the processor would count other positions than the model packs");
+    }
+    // The processor counts a tile's tokens with the class token, then takes one off for "default".
+    JsonNode tokens = root.get("num_image_tokens");
+    int perTile = cfg.anyResolution().featuresPerTile() + (cfg.dropsClsToken() ? 1 : 0);
+    if (tokens != null && !tokens.isNull() && tokens.asInt() != perTile) {
+      throw fieldProblem(
+          file,
+          "num_image_tokens",
+          tokens
+              + " but the vision tower yields "
+              + perTile
+              + " tokens per tile (strategy "
+              + cfg.visionFeatureSelectStrategy()
+              + ")");
+    }
+  }
+
+  private static CheckpointException fieldProblem(Path file, String field, String problem) {
+    return new CheckpointException(file + ": field \"" + field + "\": " + problem);
   }
 
   public LlavaConfig config() {
@@ -164,10 +231,11 @@ public final class LlavaModel implements AutoCloseable {
 
   /**
    * Positions {@code image} fills in the expanded prompt: {@code image_seq_length} for llava, for
-   * llava_next what its size gives ({@link LlavaConfig#imagePositions}).
+   * llava_next and llava_onevision what its size gives, and for an untiled llava_onevision image
+   * (one of several) its tile and a newline ({@link LlavaConfig#imagePositions(int, int, int)}).
    */
   public int imagePositions(PixelValues image) {
-    return config().imagePositions(image.imageHeight(), image.imageWidth());
+    return config().imagePositions(image.tiles(), image.imageHeight(), image.imageWidth());
   }
 
   /** {@code ids} with the {@code i}-th image token expanded to image {@code i}'s positions. */
@@ -179,9 +247,19 @@ public final class LlavaModel implements AutoCloseable {
     return ExpandedPrompt.expand(ids, config().imageTokenIndex(), rows);
   }
 
-  /** Decodes (within the configured limits) and preprocesses one image. */
+  /** Decodes (within the configured limits) and preprocesses a prompt's only image. */
   public PixelValues preprocess(byte[] encoded) throws ImageException {
-    return preprocessor.preprocess(ImageDecoder.decode(encoded, options.imageLimits()));
+    return preprocess(encoded, 1);
+  }
+
+  /**
+   * Decodes (within the configured limits) and preprocesses one of a prompt's {@code
+   * imagesInPrompt} images: llava_onevision tiles only a prompt's lone image, so the count decides
+   * its tiles and positions.
+   */
+  public PixelValues preprocess(byte[] encoded, int imagesInPrompt) throws ImageException {
+    return preprocessor.preprocess(
+        ImageDecoder.decode(encoded, options.imageLimits()), imagesInPrompt);
   }
 
   /** Prompt ids for chat messages, one image token per image part. */

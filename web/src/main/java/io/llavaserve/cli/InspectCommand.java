@@ -63,6 +63,13 @@ final class InspectCommand implements Callable<Integer> {
       int per = c * side * side;
       if (m.config().isAnyResolution()) {
         writeTiles(pixels, c, side);
+        if (m.config().isOneVision()) {
+          // LlavaOnevisionProcessor's batch_num_images: the model tiles only a lone image.
+          Files.writeString(
+              out.resolve("batch_num_images.json"),
+              "[" + pixels.size() + "]",
+              StandardCharsets.UTF_8);
+        }
       } else {
         Npy.writeFloat32(
             out.resolve("pixel_values.npy"),
@@ -118,7 +125,10 @@ final class InspectCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** "576 positions per image", or for llava_next each image's size, tiles and positions. */
+  /**
+   * "576 positions per image", or for llava_next and llava_onevision each image's size, tiles and
+   * positions.
+   */
   private static String positions(LlavaModel m, List<PixelValues> pixels, ExpandedPrompt e) {
     if (!m.config().isAnyResolution()) {
       return m.config().imageSeqLength() + " positions per image";
@@ -131,8 +141,10 @@ final class InspectCommand implements Callable<Integer> {
               + " x "
               + px.imageWidth()
               + ": "
-              + px.tiles()
-              + " tiles, "
+              + (px.tiles() == 1
+                  ? "1 tile (one of " + pixels.size() + " images)"
+                  : px.tiles() + " tiles")
+              + ", "
               + e.imageRows(i)
               + " positions");
     }
@@ -143,8 +155,8 @@ final class InspectCommand implements Callable<Integer> {
 
   /**
    * {@code pixel_values.npy} as {@code [n_images, max_tiles, c, side, side]}, tile 0 the whole
-   * image, zero tiles past an image's own; {@code image_sizes.json} as {@code [[height, width],
-   * ...]}.
+   * image, zero tiles past an image's own (for llava_onevision images among several, the one tile
+   * each); {@code image_sizes.json} as {@code [[height, width], ...]}.
    */
   private void writeTiles(List<PixelValues> pixels, int c, int side) throws java.io.IOException {
     int maxTiles = pixels.stream().mapToInt(PixelValues::tiles).max().orElse(1);

@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
     name = "make-tiny",
     description =
         "Write a small random llava checkpoint (tiny, bench, qwen2, mistral, qwen2-0.5b,"
-            + " siglip-qwen2 or next preset).")
+            + " siglip-qwen2, next or onevision preset).")
 final class MakeTinyCommand implements Callable<Integer> {
 
   /** The presets, each under the name the command line uses. */
@@ -27,7 +27,8 @@ final class MakeTinyCommand implements Callable<Integer> {
     MISTRAL("mistral"),
     QWEN2_HALF("qwen2-0.5b"),
     SIGLIP_QWEN2("siglip-qwen2"),
-    NEXT("next");
+    NEXT("next"),
+    ONEVISION("onevision");
 
     final String label;
 
@@ -48,6 +49,7 @@ final class MakeTinyCommand implements Callable<Integer> {
         case QWEN2_HALF -> TinySpec.qwen2Half();
         case SIGLIP_QWEN2 -> TinySpec.siglipQwen2();
         case NEXT -> TinySpec.next();
+        case ONEVISION -> TinySpec.onevision();
       };
     }
   }
@@ -66,7 +68,10 @@ final class MakeTinyCommand implements Callable<Integer> {
           "tiny | bench | qwen2 (tiny, Qwen2 decoder) | mistral (tiny, Mistral decoder with a"
               + " 1024-token window) | qwen2-0.5b (Qwen2-0.5B-shaped decoder, bench tower) |"
               + " siglip-qwen2 (tiny, SigLIP tower and Qwen2 decoder as llava-interleave) |"
-              + " next (tiny, llava_next: llava-v1.6's tiling with 56 px tiles, image_newline)"
+              + " next (tiny, llava_next: llava-v1.6's tiling with 56 px tiles, image_newline) |"
+              + " onevision (tiny, llava_onevision as llava-hf writes llava-onevision-qwen2: the"
+              + " siglip-qwen2 model tiling at OneVision's 36 pinpoints of 60 px tiles,"
+              + " anyres_max_9, image_newline, LlavaOnevisionImageProcessor, ChatML template)"
               + " (default: tiny).")
   Preset preset;
 
@@ -112,7 +117,8 @@ final class MakeTinyCommand implements Callable<Integer> {
         }
       }
       throw new picocli.CommandLine.TypeConversionException(
-          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, siglip-qwen2, next, got "
+          "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, siglip-qwen2, next,"
+              + " onevision, got "
               + value);
     }
   }

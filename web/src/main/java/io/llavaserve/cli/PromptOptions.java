@@ -57,7 +57,7 @@ final class PromptOptions {
     List<PixelValues> out = new ArrayList<>();
     for (Path p : images) {
       try {
-        out.add(model.preprocess(Files.readAllBytes(p)));
+        out.add(model.preprocess(Files.readAllBytes(p), images.size()));
       } catch (NoSuchFileException e) {
         throw new IllegalArgumentException(p + ": no such file");
       } catch (ImageException e) {

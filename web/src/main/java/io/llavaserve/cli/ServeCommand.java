@@ -152,7 +152,10 @@ final class ServeCommand implements Callable<Integer> {
     stopped.await();
   }
 
-  /** The family, tower, decoder and image positions (tiles too, for llava_next), for the banner. */
+  /**
+   * The family, tower, decoder and image positions (tiles too, for llava_next; the reduction and
+   * the one-tile images of a multi-image prompt for llava_onevision), for the banner.
+   */
   static String describe(io.llavaserve.engine.config.LlavaConfig c) {
     var t = c.text();
     var v = c.vision();
@@ -171,11 +174,21 @@ final class ServeCommand implements Callable<Integer> {
               fewest,
               anyres.maxTiles(),
               v.imageSize(),
-              anyres.pinpoints().stream()
-                  .map(Object::toString)
-                  .collect(java.util.stream.Collectors.joining(" ")),
+              pinpoints(anyres.pinpoints()),
               anyres.featuresPerTile(),
               c.imagePositions(480, 640));
+      if (anyres.isOneVision()) {
+        images +=
+            String.format(
+                Locale.ROOT,
+                "; anyres_max_%d: grid maps past %d tiles' worth reduced by bilinear"
+                    + " interpolation, at most %d positions an image; in a prompt with several"
+                    + " images each is one tile, %d positions",
+                anyres.anyresMax(),
+                anyres.anyresMax(),
+                anyres.maxPositions(),
+                anyres.positions(1, 1, 1));
+      }
     } else {
       images = c.imageSeqLength() + " positions per image";
     }
@@ -194,6 +207,15 @@ final class ServeCommand implements Callable<Integer> {
             ? ", context limited to its " + t.slidingWindow() + "-token window"
             : "",
         images);
+  }
+
+  /** The pinpoints listed, or for many (OneVision's 36) their count and range. */
+  private static String pinpoints(
+      java.util.List<io.llavaserve.engine.config.AnyResolution.Resolution> all) {
+    if (all.size() <= 8) {
+      return all.stream().map(Object::toString).collect(java.util.stream.Collectors.joining(" "));
+    }
+    return all.size() + ", " + all.get(0) + " to " + all.get(all.size() - 1);
   }
 
   /** The settings under every flag given, as records. */

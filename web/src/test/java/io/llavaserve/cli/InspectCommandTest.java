@@ -200,6 +200,87 @@ class InspectCommandTest {
     }
   }
 
+  /**
+   * llava_onevision: a lone image's tiles (its map reduced, as transformers packs it) and, for two
+   * images, one tile each; {@code image_sizes.json}, {@code batch_num_images.json} (the count the
+   * model needs to know not to tile), and logits over the sequence with each image at its
+   * positions.
+   */
+  @Test
+  void llavaOnevisionWritesALoneImagesTilesOrOneTileEachOfSeveral() throws Exception {
+    Path ovDir = TinyCheckpoint.write(dir.resolve("onevision-model"), TinySpec.onevision());
+    Path big = Cli.png(dir.resolve("big.png"), 300, 240);
+    try (LlavaModel ov =
+        LlavaModel.load(ovDir, ModelOptions.defaults().withKvCacheBytes(4 << 20))) {
+      Path out = dir.resolve("onevision-one");
+      Cli.Run run =
+          Cli.run(
+              "inspect",
+              "--model",
+              ovDir.toString(),
+              "--kv-cache-mb",
+              "4",
+              "--raw",
+              "--image",
+              big.toString(),
+              "--prompt",
+              "<image>\nhi",
+              "--out",
+              out.toString());
+      assertEquals(0, run.exit(), run.err());
+      PixelValues alone = ov.preprocess(Files.readAllBytes(big), 1); // 240 x 300: 4 x 5 grid
+      assertEquals(21, alone.tiles());
+      Npy pixels = Npy.read(out.resolve("pixel_values.npy"));
+      assertArrayEquals(new long[] {1, 21, 3, 60, 60}, pixels.shape());
+      assertArrayEquals(alone.data(), pixels.data());
+      assertEquals("[[240,300]]", Files.readString(out.resolve("image_sizes.json")));
+      assertEquals("[1]", Files.readString(out.resolve("batch_num_images.json")));
+      int[] ids = readIds(out.resolve("prompt_ids.json"));
+      int rows = ids.length - 1 + 16 + 10 * 13 + 10;
+      Npy logits = Npy.read(out.resolve("logits.npy"));
+      assertArrayEquals(new long[] {rows, 32064}, logits.shape());
+      float[][] expected = allLogits(ov, ov.expand(ids, List.of(alone)), List.of(alone));
+      for (int t : new int[] {0, rows / 2, rows - 1}) {
+        float[] got = Arrays.copyOfRange(logits.data(), t * 32064, (t + 1) * 32064);
+        assertClose(expected[t], got, 1e-4, "logits row " + t);
+      }
+      assertTrue(run.err().contains("240 x 300: 21 tiles, 156 positions"), run.err());
+
+      Path two = dir.resolve("onevision-two");
+      run =
+          Cli.run(
+              "inspect",
+              "--model",
+              ovDir.toString(),
+              "--kv-cache-mb",
+              "4",
+              "--raw",
+              "--image",
+              big.toString(),
+              "--image",
+              image.toString(),
+              "--prompt",
+              "<image>\n<image>\nhi",
+              "--out",
+              two.toString());
+      assertEquals(0, run.exit(), run.err());
+      PixelValues first = ov.preprocess(Files.readAllBytes(big), 2);
+      PixelValues second = ov.preprocess(Files.readAllBytes(image), 2);
+      pixels = Npy.read(two.resolve("pixel_values.npy"));
+      assertArrayEquals(new long[] {2, 1, 3, 60, 60}, pixels.shape());
+      int tile = 3 * 60 * 60;
+      assertArrayEquals(first.data(), Arrays.copyOfRange(pixels.data(), 0, tile));
+      assertArrayEquals(second.data(), Arrays.copyOfRange(pixels.data(), tile, 2 * tile));
+      assertEquals("[[240,300],[32,48]]", Files.readString(two.resolve("image_sizes.json")));
+      assertEquals("[2]", Files.readString(two.resolve("batch_num_images.json")));
+      ids = readIds(two.resolve("prompt_ids.json"));
+      assertArrayEquals(
+          new long[] {ids.length - 2 + 17 + 17, 32064},
+          Npy.read(two.resolve("logits.npy")).shape());
+      assertTrue(run.err().contains("1 tile (one of 2 images), 17 positions"), run.err());
+    }
+  }
+
   // --- helpers ---
 
   private static int[] readIds(Path file) throws Exception {

@@ -163,6 +163,69 @@ class MakeTinyCommandTest {
   }
 
   @Test
+  void onevisionPresetWritesTheLlavaOnevisionLayoutAndAnswersAboutOneImageAndTwo()
+      throws Exception {
+    Path ov = tmp.resolve("onevision");
+    Cli.Run made = Cli.run("make-tiny", "--preset", "onevision", "--out", ov.toString());
+
+    assertEquals(0, made.exit(), made.err());
+    assertTrue(made.err().contains("(llava_onevision, siglip_vision_model tower)"), made.err());
+    String config = Files.readString(ov.resolve("config.json"));
+    assertTrue(config.contains("\"LlavaOnevisionForConditionalGeneration\""), config);
+    assertTrue(config.contains("\"vision_aspect_ratio\" : \"anyres_max_9\""), config);
+    assertTrue(config.contains("\"image_grid_pinpoints\""), config);
+    assertFalse(config.contains("image_seq_length"), "LlavaOnevisionConfig has none");
+    String pre = Files.readString(ov.resolve("preprocessor_config.json"));
+    assertTrue(pre.contains("\"LlavaOnevisionImageProcessor\""), pre);
+    String processor = Files.readString(ov.resolve("processor_config.json"));
+    assertTrue(processor.contains("\"num_image_tokens\" : 16"), processor);
+    try (Checkpoint ckpt = Checkpoint.open(ov)) {
+      assertEquals("llava_onevision", ckpt.config().modelType());
+      assertTrue(ckpt.has("image_newline"));
+      assertEquals(
+          "llava_onevision: SigLIP tower 32 x 3 layers at 60 px, qwen2 decoder 64 x 2 layers, 2 to"
+              + " 37 tiles of 60 px per image (pinpoints 36, [60, 60] to [360, 360]), 16 positions"
+              + " per tile; "
+              + ckpt.config().imagePositions(480, 640)
+              + " positions for a 640 x 480 image; anyres_max_9: grid maps past 9"
+              + " tiles' worth reduced by bilinear interpolation, at most "
+              + ckpt.config().anyResolution().maxPositions()
+              + " positions an image; in a prompt with several images each is one tile, 17"
+              + " positions",
+          ServeCommand.describe(ckpt.config()));
+      // The checkpoint's own ChatML template: a turn's images first, one line each.
+      String rendered =
+          io.llavaserve.engine.prompt.ChatTemplate.forCheckpoint(
+                  ckpt.tokenizerConfigJson(), ov.resolve(Checkpoint.CHAT_TEMPLATE))
+              .render(
+                  java.util.List.of(
+                      new io.llavaserve.engine.prompt.ChatMessage(
+                          "user",
+                          java.util.List.of(
+                              new io.llavaserve.engine.prompt.ContentPart.Text("Compare."),
+                              new io.llavaserve.engine.prompt.ContentPart.Image(),
+                              new io.llavaserve.engine.prompt.ContentPart.Image()))),
+                  true);
+      assertEquals(
+          "<|im_start|>user\n<image>\n<image>\nCompare.<|im_end|>\n<|im_start|>assistant\n",
+          rendered);
+    }
+    Path image = Cli.png(tmp.resolve("b.png"), 300, 240);
+    Path other = Cli.png(tmp.resolve("c.png"), 48, 32);
+    for (String[] images :
+        new String[][] {
+          {"--image", image.toString()}, {"--image", image.toString(), "--image", other.toString()}
+        }) {
+      java.util.List<String> args =
+          new java.util.ArrayList<>(java.util.List.of("generate", "--model", ov.toString()));
+      args.addAll(java.util.List.of(images));
+      args.addAll(java.util.List.of("--prompt", "What is this?", "--max-tokens", "3"));
+      Cli.Run answer = Cli.run(args.toArray(String[]::new));
+      assertEquals(0, answer.exit(), answer.err());
+    }
+  }
+
+  @Test
   void visionFlagSwapsAnyPresetsTower() throws Exception {
     Path tiny = tmp.resolve("tiny-siglip");
     Cli.Run made = Cli.run("make-tiny", "--vision", "siglip", "--out", tiny.toString());

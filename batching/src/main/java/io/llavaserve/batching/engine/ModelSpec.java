@@ -7,11 +7,13 @@ import io.llavaserve.engine.image.PixelValues;
  * What the serving core needs to know of the model besides its runner.
  *
  * @param imageTokenId id of the image placeholder in prompts
- * @param rowsPerImage positions one image fills (llava), or one tile's features (llava_next)
+ * @param rowsPerImage positions one image fills (llava), or one tile's features (llava_next,
+ *     llava_onevision)
  * @param maxModelLen longest sequence (prompt positions plus output) the model and cache allow
  * @param eosTokenId end-of-sequence id, or -1
- * @param anyResolution llava_next's tiling, under which an image's positions depend on its size;
- *     null when every image fills {@code rowsPerImage}
+ * @param anyResolution llava_next's or llava_onevision's tiling, under which an image's positions
+ *     depend on its size (and for llava_onevision on whether its prompt has other images); null
+ *     when every image fills {@code rowsPerImage}
  */
 public record ModelSpec(
     int imageTokenId,
@@ -33,21 +35,36 @@ public record ModelSpec(
 
   /**
    * Positions {@code image} fills in the expanded prompt: {@code rowsPerImage}, or under
-   * any-resolution tiling what its size gives (the same count as transformers' processor).
+   * any-resolution tiling what its size gives, or for an untiled llava_onevision image its tile and
+   * a newline (the same counts as transformers' processor).
    */
   public int imageRows(PixelValues image) {
     return anyResolution == null
         ? rowsPerImage
-        : anyResolution.positions(image.imageHeight(), image.imageWidth());
+        : anyResolution.positions(image.tiles(), image.imageHeight(), image.imageWidth());
   }
 
   /**
-   * Why {@code image} cannot feed this model, or null when it can: a one-tile image for llava; for
-   * llava_next an image with its size and the tiles that size gives.
+   * Why {@code image}, one of {@code imagesInPrompt} images of its prompt, cannot feed this model,
+   * or null when it can: a one-tile image for llava; for llava_next an image with its size and the
+   * tiles that size gives; for llava_onevision that too when it is its prompt's only image, and one
+   * tile when it is one of several (LlavaOnevisionImageProcessor tiles only a lone image).
    */
-  public String imageMismatch(PixelValues image) {
+  public String imageMismatch(PixelValues image, int imagesInPrompt) {
     if (anyResolution == null) {
       return image.tiles() == 1 ? null : image.tiles() + " tiles where the model takes one";
+    }
+    if (!anyResolution.tilesImageAmong(imagesInPrompt)) {
+      return image.tiles() == 1
+          ? null
+          : image.tiles()
+              + " tiles where an image among "
+              + imagesInPrompt
+              + " in a "
+              + "llava_onevision prompt runs as one";
+    }
+    if (anyResolution.isOneVision() && image.tiles() == 1) {
+      return "one tile where a llava_onevision prompt's only image is tiled";
     }
     if (!image.hasImageSize()) {
       return "no image size, which any-resolution tiling needs";

@@ -103,7 +103,10 @@ public final class RequestValidator {
     }
     long positions = promptIds.length - images.size();
     for (PixelValues image : images) {
-      positions += spec.imageMismatch(image) == null ? spec.imageRows(image) : spec.rowsPerImage();
+      positions +=
+          spec.imageMismatch(image, images.size()) == null
+              ? spec.imageRows(image)
+              : spec.rowsPerImage();
     }
     return (int) Math.min(positions, Integer.MAX_VALUE);
   }
@@ -138,7 +141,7 @@ public final class RequestValidator {
     int[] rows = new int[placeholders];
     for (int i = 0; i < rows.length; i++) {
       PixelValues image = r.images().get(i);
-      String mismatch = spec.imageMismatch(image);
+      String mismatch = spec.imageMismatch(image, rows.length);
       if (mismatch != null) {
         throw new RequestRejectedException(
             "images", i, i, "images: image " + i + " has " + mismatch);

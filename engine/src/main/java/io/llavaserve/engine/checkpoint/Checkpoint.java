@@ -34,6 +34,7 @@ public final class Checkpoint implements AutoCloseable {
   public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
   public static final String PREPROCESSOR_CONFIG = "preprocessor_config.json";
   public static final String CHAT_TEMPLATE = "chat_template.json";
+  public static final String PROCESSOR_CONFIG = "processor_config.json";
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -287,6 +288,11 @@ public final class Checkpoint implements AutoCloseable {
 
   public Optional<Path> preprocessorConfigJson() {
     return optional(PREPROCESSOR_CONFIG);
+  }
+
+  /** LlavaOnevisionProcessor's settings (the processor's own token counting), when shipped. */
+  public Optional<Path> processorConfigJson() {
+    return optional(PROCESSOR_CONFIG);
   }
 
   /** Newer llava-hf checkpoints keep the chat template here rather than in tokenizer_config. */

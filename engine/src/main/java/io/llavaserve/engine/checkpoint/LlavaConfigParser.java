@@ -22,15 +22,35 @@ import java.util.regex.Pattern;
 /**
  * Reads a LLaVA {@code config.json} into a {@link LlavaConfig}, filling in the defaults that
  * transformers applies to absent fields. Two layouts are understood: llava-hf's ({@code
- * vision_config} and {@code text_config} objects, {@code model_type} {@code llava} or {@code
- * llava_next}, the latter with {@code image_grid_pinpoints}) and the original LLaVA repository's
- * (LLaMA fields at the top level, {@code mm_*} fields for the tower and projector).
+ * vision_config} and {@code text_config} objects, {@code model_type} {@code llava}, {@code
+ * llava_next} with {@code image_grid_pinpoints}, or {@code llava_onevision} with those and {@code
+ * vision_aspect_ratio}) and the original LLaVA repository's (LLaMA fields at the top level, {@code
+ * mm_*} fields for the tower and projector).
  */
 public final class LlavaConfigParser {
 
   /** CLIP ViT-L/14 at 336 px: LlavaConfig's tower when {@code vision_config} is absent. */
   static final VisionConfig CLIP_VIT_L_14_336 =
       new VisionConfig(1024, 4096, 24, 16, 336, 14, 3, 1e-5, "quick_gelu");
+
+  /**
+   * LlavaOnevisionConfig's tower when {@code vision_config} is absent: a SigLIP at 336 px in 14 px
+   * patches, 1024 wide and 24 layers (which no released checkpoint uses: its 336 px tiles do not
+   * divide the default 384 px pinpoints, so such a config is refused naming them).
+   */
+  static final VisionConfig ONEVISION_DEFAULT_TOWER =
+      new VisionConfig(
+          1024, 4096, 24, 16, 336, 14, 3, 1e-6, "gelu_pytorch_tanh", VisionFamily.SIGLIP);
+
+  /** LlavaOnevisionConfig's {@code image_token_index} default (Qwen2's added {@code <image>}). */
+  static final int ONEVISION_IMAGE_TOKEN = 151646;
+
+  /** The model types of llava-hf's layout. */
+  private enum Family {
+    LLAVA,
+    LLAVA_NEXT,
+    LLAVA_ONEVISION
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern CLIP_TOWER =
@@ -61,13 +81,17 @@ public final class LlavaConfigParser {
     if (root == null || !root.isObject()) {
       throw new CheckpointException(file + ": not a JSON object");
     }
-    Fields top = new Fields(file, root, "");
+    ConfigFields top = new ConfigFields(file, root, "");
     String modelType = top.string("model_type", null);
-    if (modelType != null && !Set.of("llava", "llava_next", "llava_llama").contains(modelType)) {
+    if (modelType != null
+        && !Set.of("llava", "llava_next", "llava_onevision", "llava_llama").contains(modelType)) {
       throw CheckpointException.field(
           file,
           "model_type",
-          "\"" + modelType + "\" is not supported (expected llava, llava_next or llava_llama)");
+          "\""
+              + modelType
+              + "\" is not supported (expected llava, llava_next, llava_onevision or"
+              + " llava_llama)");
     }
     try {
       boolean original =
@@ -77,40 +101,59 @@ public final class LlavaConfigParser {
                   || root.has("mm_vision_tower")
                   || root.has("mm_hidden_size")
                   || root.has("hidden_size"));
-      return original ? original(top) : hf(top, "llava_next".equals(modelType));
+      Family family =
+          switch (modelType == null ? "llava" : modelType) {
+            case "llava_next" -> Family.LLAVA_NEXT;
+            case "llava_onevision" -> Family.LLAVA_ONEVISION;
+            default -> Family.LLAVA;
+          };
+      return original ? original(top) : hf(top, family);
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(file + ": " + e.getMessage(), e);
     }
   }
 
-  /** llava-hf layout; {@code next} for LlavaNextConfig (any-resolution tiles). */
-  private static Parsed hf(Fields top, boolean next) throws CheckpointException {
+  /**
+   * llava-hf layout, with the defaults of the family's config class: LlavaConfig's and
+   * LlavaNextConfig's (a CLIP tower and a LLaMA decoder when their {@code model_type} is absent,
+   * {@code <image>} 32000, feature layer -2, the {@code default} strategy), LlavaOnevisionConfig's
+   * (SigLIP and Qwen2, {@code <image>} 151646, feature layer -1, the {@code full} strategy).
+   */
+  private static Parsed hf(ConfigFields top, Family family) throws CheckpointException {
+    boolean onevision = family == Family.LLAVA_ONEVISION;
     VisionConfig vision =
-        top.has("vision_config") ? vision(top.child("vision_config")) : CLIP_VIT_L_14_336;
-    Fields textFields =
+        top.has("vision_config")
+            ? vision(
+                top.child("vision_config"), onevision ? VisionFamily.SIGLIP : VisionFamily.CLIP)
+            : onevision ? ONEVISION_DEFAULT_TOWER : CLIP_VIT_L_14_336;
+    ConfigFields textFields =
         top.has("text_config") ? top.child("text_config") : top.empty("text_config");
-    TextConfig text = textConfig(textFields, top);
+    TextConfig text = textConfig(textFields, top, onevision ? TextFamily.QWEN2 : TextFamily.LLAMA);
     String declared = top.string("projector_type", top.string("mm_projector_type", null));
     String declaredField = top.has("projector_type") ? "projector_type" : "mm_projector_type";
     ProjectorKind projector = projector(top, declaredField, declared);
-    int imageToken = top.integer("image_token_index", top.integer("image_token_id", 32000));
-    int featureLayer = top.featureLayer("vision_feature_layer");
-    String strategy = top.string("vision_feature_select_strategy", "default");
+    int defaultToken = onevision ? ONEVISION_IMAGE_TOKEN : 32000;
+    int imageToken = top.integer("image_token_index", top.integer("image_token_id", defaultToken));
+    int featureLayer = top.featureLayer("vision_feature_layer", onevision ? -1 : -2);
+    String strategy = top.string("vision_feature_select_strategy", onevision ? "full" : "default");
     LlavaConfig config =
         llava(top, vision, text, projector, imageToken, featureLayer, strategy, "image_seq_length");
-    if (next) {
-      config = anyResolution(top, config);
+    if (family != Family.LLAVA) {
+      config = anyResolution(top, config, onevision);
     }
     return new Parsed(config, declared != null);
   }
 
   /**
-   * LlavaNextConfig's tiling: {@code image_grid_pinpoints} as [height, width] pairs (llava-v1.6's
-   * five when absent), each a whole number of the tower's tiles, and a tower whose selected
-   * features form a square map per tile.
+   * LlavaNextConfig's and LlavaOnevisionConfig's tiling: {@code image_grid_pinpoints} as [height,
+   * width] pairs (llava-v1.6's five or OneVision's 36 when absent), each a whole number of the
+   * tower's tiles, and a tower whose selected features form a square map per tile; for OneVision
+   * also {@code vision_aspect_ratio} ({@link #anyresMax}).
    */
-  private static LlavaConfig anyResolution(Fields top, LlavaConfig c) throws CheckpointException {
-    List<AnyResolution.Resolution> pinpoints = AnyResolution.LLAVA_V1_6_PINPOINTS;
+  private static LlavaConfig anyResolution(ConfigFields top, LlavaConfig c, boolean onevision)
+      throws CheckpointException {
+    List<AnyResolution.Resolution> pinpoints =
+        onevision ? AnyResolution.ONEVISION_PINPOINTS : AnyResolution.LLAVA_V1_6_PINPOINTS;
     String field = "image_grid_pinpoints";
     if (top.has(field)) {
       JsonNode node = top.node.get(field);
@@ -138,11 +181,19 @@ public final class LlavaConfigParser {
       pinpoints = read;
     }
     VisionConfig v = c.vision();
+    int max = onevision ? anyresMax(top) : 0;
     AnyResolution anyres;
     try {
       anyres = new AnyResolution(pinpoints, v.imageSize(), v.patchesPerSide());
     } catch (IllegalArgumentException e) {
       throw CheckpointException.field(top.file, field, e.getMessage());
+    }
+    if (onevision) {
+      try {
+        anyres = AnyResolution.onevision(pinpoints, v.imageSize(), v.patchesPerSide(), max);
+      } catch (IllegalArgumentException e) {
+        throw CheckpointException.field(top.file, "vision_aspect_ratio", e.getMessage());
+      }
     }
     if (c.imageSeqLength() != anyres.featuresPerTile()) {
       throw CheckpointException.field(
@@ -152,7 +203,9 @@ public final class LlavaConfigParser {
               + c.visionFeatureSelectStrategy()
               + "\" gives "
               + c.imageSeqLength()
-              + " features per tile; llava_next re-assembles tiles as "
+              + " features per tile; "
+              + (onevision ? "llava_onevision" : "llava_next")
+              + " re-assembles tiles as "
               + v.patchesPerSide()
               + " x "
               + v.patchesPerSide()
@@ -172,8 +225,35 @@ public final class LlavaConfigParser {
         anyres);
   }
 
+  /**
+   * LlavaOnevisionConfig's {@code vision_aspect_ratio} ({@code anyres_max_9} when absent): the N of
+   * {@code anyres_max_N}, read as transformers does, {@code int(value.strip("anyres_max_"))} (the
+   * characters of {@code anyres_max_} stripped from both ends), which must leave a positive number.
+   */
+  private static int anyresMax(ConfigFields top) throws CheckpointException {
+    String field = "vision_aspect_ratio";
+    String value = top.string(field, "anyres_max_" + AnyResolution.ONEVISION_ANYRES_MAX);
+    String stripChars = "anyres_max_";
+    int from = 0;
+    int to = value.length();
+    while (from < to && stripChars.indexOf(value.charAt(from)) >= 0) {
+      from++;
+    }
+    while (to > from && stripChars.indexOf(value.charAt(to - 1)) >= 0) {
+      to--;
+    }
+    String digits = value.substring(from, to);
+    if (!digits.matches("[0-9]{1,6}") || Integer.parseInt(digits) == 0) {
+      throw CheckpointException.field(
+          top.file,
+          field,
+          "\"" + value + "\" is not anyres_max_N with N a positive number of tiles");
+    }
+    return Integer.parseInt(digits);
+  }
+
   /** Original LLaVA layout: LLaMA at the top level, the tower named by {@code mm_vision_tower}. */
-  private static Parsed original(Fields top) throws CheckpointException {
+  private static Parsed original(ConfigFields top) throws CheckpointException {
     String aspect = top.string("image_aspect_ratio", "pad");
     if (aspect.startsWith("anyres")) {
       // The original repository's anyres pads in black and un-pads with other roundings than
@@ -195,7 +275,7 @@ public final class LlavaConfigParser {
               + " does not match the vision tower's hidden size "
               + vision.hiddenSize());
     }
-    TextConfig text = textConfig(top, top);
+    TextConfig text = textConfig(top, top, TextFamily.LLAMA);
     String declared = top.string("mm_projector_type", null);
     ProjectorKind projector = projector(top, "mm_projector_type", declared);
     String feature = top.string("mm_vision_select_feature", "patch");
@@ -209,7 +289,7 @@ public final class LlavaConfigParser {
                   "mm_vision_select_feature",
                   "\"" + feature + "\" is not patch or cls_patch");
         };
-    int featureLayer = top.featureLayer("mm_vision_select_layer");
+    int featureLayer = top.featureLayer("mm_vision_select_layer", -2);
     int imageToken = top.integer("image_token_index", top.integer("image_token_id", 32000));
     return new Parsed(
         llava(top, vision, text, projector, imageToken, featureLayer, strategy, "image_seq_length"),
@@ -217,7 +297,7 @@ public final class LlavaConfigParser {
   }
 
   private static LlavaConfig llava(
-      Fields top,
+      ConfigFields top,
       VisionConfig vision,
       TextConfig text,
       ProjectorKind projector,
@@ -264,7 +344,7 @@ public final class LlavaConfigParser {
         null);
   }
 
-  private static ProjectorKind projector(Fields top, String field, String declared)
+  private static ProjectorKind projector(ConfigFields top, String field, String declared)
       throws CheckpointException {
     if (declared == null || declared.equals("mlp2x_gelu")) {
       return ProjectorKind.MLP2X_GELU;
@@ -277,13 +357,15 @@ public final class LlavaConfigParser {
   }
 
   /**
-   * The tower {@code vision_config.model_type} names (CLIP when absent, as LlavaConfig assumes),
-   * with the defaults of its transformers config class for the fields the file leaves out: {@code
-   * CLIPVisionConfig}'s (ViT-B/32 at 224 px, quick_gelu, eps 1e-5) or {@code SiglipVisionConfig}'s
-   * (ViT-B/16 at 224 px, gelu_pytorch_tanh, eps 1e-6).
+   * The tower {@code vision_config.model_type} names ({@code fallback} when absent: CLIP as
+   * LlavaConfig assumes, SigLIP as LlavaOnevisionConfig does), with the defaults of its
+   * transformers config class for the fields the file leaves out: {@code CLIPVisionConfig}'s
+   * (ViT-B/32 at 224 px, quick_gelu, eps 1e-5) or {@code SiglipVisionConfig}'s (ViT-B/16 at 224 px,
+   * gelu_pytorch_tanh, eps 1e-6).
    */
-  private static VisionConfig vision(Fields v) throws CheckpointException {
-    String type = v.string("model_type", VisionFamily.CLIP.modelType());
+  private static VisionConfig vision(ConfigFields v, VisionFamily fallback)
+      throws CheckpointException {
+    String type = v.string("model_type", fallback.modelType());
     VisionFamily family = VisionFamily.of(type);
     if (family == null) {
       throw CheckpointException.field(
@@ -306,7 +388,7 @@ public final class LlavaConfigParser {
   }
 
   /** The original config names its tower; the dimensions follow from the OpenAI CLIP name. */
-  private static VisionConfig towerByName(Fields top) throws CheckpointException {
+  private static VisionConfig towerByName(ConfigFields top) throws CheckpointException {
     String name = top.string("mm_vision_tower", top.string("vision_tower", null));
     if (name == null) {
       return CLIP_VIT_L_14_336;
@@ -336,12 +418,14 @@ public final class LlavaConfigParser {
    * The decoder's config with the defaults of its family's transformers config class ({@code
    * LlamaConfig}, {@code MistralConfig}, {@code Qwen2Config}). {@code t} is {@code text_config}, or
    * the top level itself in the original layout (always LLaMA, whose model_type is llava's); {@code
-   * top} supplies a top-level tie_word_embeddings when text_config has none.
+   * top} supplies a top-level tie_word_embeddings when text_config has none; {@code fallback} is
+   * the family when text_config names none (LLaMA, or Qwen2 for llava_onevision).
    */
-  private static TextConfig textConfig(Fields t, Fields top) throws CheckpointException {
+  private static TextConfig textConfig(ConfigFields t, ConfigFields top, TextFamily fallback)
+      throws CheckpointException {
     TextFamily family = TextFamily.LLAMA;
     if (!t.prefix.isEmpty()) {
-      String type = t.string("model_type", "llama");
+      String type = t.string("model_type", fallback.modelType());
       family = TextFamily.of(type);
       if (family == null) {
         throw CheckpointException.field(
@@ -403,88 +487,5 @@ public final class LlavaConfigParser {
         qwen2 || attentionBias,
         !qwen2 && attentionBias,
         window);
-  }
-
-  /** Typed access to one JSON object; absent and null fields both take the default. */
-  private static final class Fields {
-    final Path file;
-    final JsonNode node;
-    final String prefix;
-
-    Fields(Path file, JsonNode node, String prefix) {
-      this.file = file;
-      this.node = node;
-      this.prefix = prefix;
-    }
-
-    boolean has(String name) {
-      JsonNode v = node.get(name);
-      return v != null && !v.isNull();
-    }
-
-    Fields child(String name) throws CheckpointException {
-      JsonNode v = node.get(name);
-      if (!v.isObject()) {
-        throw CheckpointException.field(file, prefix + name, "expected an object, got " + v);
-      }
-      return new Fields(file, v, prefix + name + ".");
-    }
-
-    Fields empty(String name) {
-      return new Fields(file, JSON.createObjectNode(), prefix + name + ".");
-    }
-
-    int integer(String name, int fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-        throw CheckpointException.field(file, prefix + name, "expected an integer, got " + v);
-      }
-      return v.intValue();
-    }
-
-    double number(String name, double fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isNumber()) {
-        throw CheckpointException.field(file, prefix + name, "expected a number, got " + v);
-      }
-      return v.doubleValue();
-    }
-
-    String string(String name, String fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isTextual()) {
-        throw CheckpointException.field(file, prefix + name, "expected a string, got " + v);
-      }
-      return v.textValue();
-    }
-
-    boolean bool(String name, boolean fallback) throws CheckpointException {
-      if (!has(name)) {
-        return fallback;
-      }
-      JsonNode v = node.get(name);
-      if (!v.isBoolean()) {
-        throw CheckpointException.field(file, prefix + name, "expected true or false, got " + v);
-      }
-      return v.booleanValue();
-    }
-
-    /** A feature layer index; newer configs may give a list, which llava-1.5 never uses. */
-    int featureLayer(String name) throws CheckpointException {
-      if (has(name) && node.get(name).isArray()) {
-        throw CheckpointException.field(
-            file, prefix + name, node.get(name) + ": several feature layers are not supported");
-      }
-      return integer(name, -2);
-    }
   }
 }

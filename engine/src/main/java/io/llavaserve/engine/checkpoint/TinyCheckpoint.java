@@ -66,7 +66,11 @@ public final class TinyCheckpoint {
     LlavaConfig config = spec.toConfig();
     writeConfig(outDir.resolve(Checkpoint.CONFIG), spec, config);
     Path preprocessor = outDir.resolve(Checkpoint.PREPROCESSOR_CONFIG);
-    if (config.isAnyResolution()) {
+    if (config.isOneVision()) {
+      writeOnevisionPreprocessorConfig(preprocessor, config.anyResolution());
+      writeOnevisionProcessorConfig(outDir.resolve(Checkpoint.PROCESSOR_CONFIG), config);
+      writeOnevisionChatTemplate(outDir.resolve(Checkpoint.CHAT_TEMPLATE));
+    } else if (config.isAnyResolution()) {
       writeLlavaNextPreprocessorConfig(preprocessor, config.anyResolution());
     } else if (config.vision().family() == VisionFamily.SIGLIP) {
       writeSiglipPreprocessorConfig(preprocessor, spec.imageSize());
@@ -152,13 +156,21 @@ public final class TinyCheckpoint {
     TextConfig t = config.text();
     ObjectNode root = JSON.createObjectNode();
     boolean next = config.isAnyResolution();
+    boolean onevision = config.isOneVision();
     root.putArray("architectures")
-        .add(next ? "LlavaNextForConditionalGeneration" : "LlavaForConditionalGeneration");
+        .add(
+            onevision
+                ? "LlavaOnevisionForConditionalGeneration"
+                : next ? "LlavaNextForConditionalGeneration" : "LlavaForConditionalGeneration");
     root.put("ignore_index", -100);
     if (next) {
       putPinpoints(root, config.anyResolution());
     }
-    root.put("image_seq_length", config.imageSeqLength());
+    if (!onevision) {
+      // LlavaOnevisionConfig has no image_seq_length; its processor_config.json says
+      // num_image_tokens.
+      root.put("image_seq_length", config.imageSeqLength());
+    }
     root.put("image_token_index", config.imageTokenIndex());
     root.put("model_type", config.modelType());
     root.put("pad_token_id", config.padTokenId());
@@ -191,11 +203,16 @@ public final class TinyCheckpoint {
     text.put("tie_word_embeddings", t.tieWordEmbeddings());
     text.put("torch_dtype", spec.dtype().torchName());
     text.put("vocab_size", t.vocabSize());
-    root.put("tie_word_embeddings", t.tieWordEmbeddings());
+    // llava-onevision's top level keeps LlavaOnevisionConfig's false; text_config's value wins.
+    root.put("tie_word_embeddings", !onevision && t.tieWordEmbeddings());
     root.put("torch_dtype", spec.dtype().torchName());
-    root.put("transformers_version", next ? "4.39.0.dev0" : "4.36.0.dev0");
+    root.put(
+        "transformers_version", onevision ? "4.45.0.dev0" : next ? "4.39.0.dev0" : "4.36.0.dev0");
     if (next) {
       root.put("use_image_newline_parameter", true);
+    }
+    if (onevision) {
+      root.put("vision_aspect_ratio", "anyres_max_" + config.anyResolution().anyresMax());
     }
     ObjectNode vision = root.putObject("vision_config");
     if (v.family() == VisionFamily.SIGLIP) {
@@ -283,6 +300,75 @@ public final class TinyCheckpoint {
     root.put("resample", 3);
     root.put("rescale_factor", 1.0 / 255);
     root.putObject("size").put("shortest_edge", side);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /**
+   * LlavaOnevisionImageProcessor settings as llava-onevision-qwen2-0.5b-ov-hf ships them (SigLIP's
+   * straight resize to {@code size}, mean and std 0.5, the pinpoints, no crop keys), at this spec's
+   * tile size.
+   */
+  private static void writeOnevisionPreprocessorConfig(Path file, AnyResolution anyres)
+      throws IOException {
+    int side = anyres.tileSize();
+    ObjectNode root = JSON.createObjectNode();
+    root.put("do_convert_rgb", true);
+    root.put("do_normalize", true);
+    root.put("do_pad", true);
+    root.put("do_rescale", true);
+    root.put("do_resize", true);
+    putPinpoints(root, anyres);
+    root.putArray("image_mean").add(0.5).add(0.5).add(0.5);
+    root.put("image_processor_type", "LlavaOnevisionImageProcessor");
+    root.putArray("image_std").add(0.5).add(0.5).add(0.5);
+    root.put("processor_class", "LlavaOnevisionProcessor");
+    root.put("resample", 3);
+    root.put("rescale_factor", 1.0 / 255);
+    ObjectNode size = root.putObject("size");
+    size.put("height", side);
+    size.put("width", side);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /**
+   * LlavaOnevisionProcessor's settings ({@code processor_config.json}): the features of one tile,
+   * the reduction and the strategy its token counts use.
+   */
+  private static void writeOnevisionProcessorConfig(Path file, LlavaConfig config)
+      throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("image_token", "<image>");
+    // The tower's tokens per tile: the features, and the class token a "default" strategy drops.
+    root.put(
+        "num_image_tokens",
+        config.anyResolution().featuresPerTile() + (config.dropsClsToken() ? 1 : 0));
+    root.put("processor_class", "LlavaOnevisionProcessor");
+    root.put("video_token", "<video>");
+    root.put("vision_aspect_ratio", "anyres_max_" + config.anyResolution().anyresMax());
+    root.put("vision_feature_select_strategy", config.visionFeatureSelectStrategy());
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /**
+   * llava-onevision's chat template (ChatML, as transformers' conversion writes it into {@code
+   * chat_template.json}): each turn's images first, one {@code <image>} line each, then its text.
+   */
+  static final String ONEVISION_CHAT_TEMPLATE =
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}"
+          + "{# Render all images first #}{% for content in message['content'] |"
+          + " selectattr('type', 'equalto', 'image') %}{{ '<image>\\n' }}{% endfor %}"
+          + "{# Render all video then #}{% for content in message['content'] |"
+          + " selectattr('type', 'equalto', 'video') %}{{ '<video>\\n' }}{% endfor %}"
+          + "{# Render all text next #}{% if message['role'] != 'assistant' %}{% for content in"
+          + " message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text']"
+          + " }}{% endfor %}{% else %}{% for content in message['content'] |"
+          + " selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] }}{%"
+          + " endgeneration %}{% endfor %}{% endif %}{{'<|im_end|>' + '\\n'}}{% endfor %}{% if"
+          + " add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+  private static void writeOnevisionChatTemplate(Path file) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("chat_template", ONEVISION_CHAT_TEMPLATE);
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
 

@@ -44,6 +44,10 @@ import java.util.List;
  * @param imageGridPinpoints empty for llava; otherwise a llava_next checkpoint (as llava-hf's
  *     llava-v1.6 writes it: {@code image_grid_pinpoints}, {@code image_newline}, a
  *     LlavaNextImageProcessor preprocessor config) tiling images at these resolutions
+ * @param anyresMax with pinpoints, a llava_onevision checkpoint of {@code vision_aspect_ratio:
+ *     anyres_max_N} for N &gt; 0 (as llava-hf's llava-onevision writes it: a
+ *     LlavaOnevisionImageProcessor preprocessor config, processor_config.json and the ChatML chat
+ *     template in chat_template.json); 0 for llava and llava_next
  */
 public record TinySpec(
     int visionHidden,
@@ -69,7 +73,8 @@ public record TinySpec(
     long seed,
     TextFamily textFamily,
     VisionFamily visionFamily,
-    List<AnyResolution.Resolution> imageGridPinpoints) {
+    List<AnyResolution.Resolution> imageGridPinpoints,
+    int anyresMax) {
 
   public static final int IMAGE_TOKEN_INDEX = 32000;
   public static final int PAD_TOKEN_ID = 32001;
@@ -126,7 +131,8 @@ public record TinySpec(
         seed,
         textFamily,
         visionFamily,
-        List.of());
+        List.of(),
+        0);
   }
 
   public TinySpec {
@@ -137,6 +143,9 @@ public record TinySpec(
       throw new IllegalArgumentException("visionFamily must not be null");
     }
     imageGridPinpoints = List.copyOf(imageGridPinpoints);
+    if (anyresMax != 0 && imageGridPinpoints.isEmpty()) {
+      throw new IllegalArgumentException("anyres_max_" + anyresMax + " needs pinpoints");
+    }
     if (shards < 1) {
       throw new IllegalArgumentException("shards must be >= 1, got " + shards);
     }
@@ -164,7 +173,8 @@ public record TinySpec(
         projector,
         textFamily,
         visionFamily,
-        imageGridPinpoints);
+        imageGridPinpoints,
+        anyresMax);
   }
 
   /** 16 patches, 2 decoder layers, GQA (4 query heads on 2 kv heads): for unit tests. */
@@ -193,7 +203,8 @@ public record TinySpec(
         42L,
         TextFamily.LLAMA,
         VisionFamily.CLIP,
-        List.of());
+        List.of(),
+        0);
   }
 
   /**
@@ -225,7 +236,8 @@ public record TinySpec(
         42L,
         TextFamily.LLAMA,
         VisionFamily.CLIP,
-        List.of());
+        List.of(),
+        0);
   }
 
   /**
@@ -276,6 +288,21 @@ public record TinySpec(
     return tiny().withImageGridPinpoints(AnyResolution.llavaV16Pinpoints(56));
   }
 
+  /**
+   * llava-onevision-qwen2-0.5b's architecture, tiny: the {@link #siglipQwen2()} tower (60 px in 14
+   * px patches, 16 features a tile, 4 px unused as 384 px leaves 6) and Qwen2 decoder, tiling a
+   * lone image at OneVision's 36 pinpoints scaled from 384 to 60 px (1 to 6 tiles each way) with
+   * {@code anyres_max_9}: as in the real model, a grid map past 9 tiles' worth (by 1.1) is reduced.
+   */
+  public static TinySpec onevision() {
+    return siglipQwen2()
+        .with(
+            c -> {
+              c.imageGridPinpoints = AnyResolution.onevisionPinpoints(60);
+              c.anyresMax = AnyResolution.ONEVISION_ANYRES_MAX;
+            });
+  }
+
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
     return config(
@@ -297,7 +324,8 @@ public record TinySpec(
             projector,
             textFamily,
             visionFamily,
-            imageGridPinpoints)
+            imageGridPinpoints,
+            anyresMax)
         .withProjectorBias(projectorBias);
   }
 
@@ -320,7 +348,8 @@ public record TinySpec(
       ProjectorKind projector,
       TextFamily textFamily,
       VisionFamily visionFamily,
-      List<AnyResolution.Resolution> imageGridPinpoints) {
+      List<AnyResolution.Resolution> imageGridPinpoints,
+      int anyresMax) {
     boolean siglip = visionFamily == VisionFamily.SIGLIP;
     VisionConfig vision =
         new VisionConfig(
@@ -366,7 +395,7 @@ public record TinySpec(
         PAD_TOKEN_ID,
         imageGridPinpoints.isEmpty()
             ? null
-            : new AnyResolution(imageGridPinpoints, imageSize, vision.patchesPerSide()));
+            : new AnyResolution(imageGridPinpoints, imageSize, vision.patchesPerSide(), anyresMax));
   }
 
   public TinySpec withDtype(DType dtype) {
@@ -414,7 +443,11 @@ public record TinySpec(
 
   /** This spec as llava_next tiling at {@code pinpoints} (empty: llava). */
   public TinySpec withImageGridPinpoints(List<AnyResolution.Resolution> pinpoints) {
-    return with(c -> c.imageGridPinpoints = pinpoints);
+    return with(
+        c -> {
+          c.imageGridPinpoints = pinpoints;
+          c.anyresMax = 0;
+        });
   }
 
   public TinySpec withRopeTheta(double ropeTheta) {
@@ -454,6 +487,7 @@ public record TinySpec(
     TextFamily textFamily;
     VisionFamily visionFamily;
     List<AnyResolution.Resolution> imageGridPinpoints;
+    int anyresMax;
 
     Copy(TinySpec s) {
       visionHidden = s.visionHidden;
@@ -480,6 +514,7 @@ public record TinySpec(
       textFamily = s.textFamily;
       visionFamily = s.visionFamily;
       imageGridPinpoints = s.imageGridPinpoints;
+      anyresMax = s.anyresMax;
     }
 
     TinySpec build() {
@@ -507,7 +542,8 @@ public record TinySpec(
           seed,
           textFamily,
           visionFamily,
-          imageGridPinpoints);
+          imageGridPinpoints,
+          anyresMax);
     }
   }
 }

@@ -11,17 +11,40 @@ import java.util.List;
  * are re-assembled into one feature map, un-padded back to the image's aspect ratio, and a newline
  * row ends every row of it. An image's position count therefore depends on its size.
  *
+ * <p>LLaVA-OneVision ({@code vision_aspect_ratio: anyres_max_N}) adds two rules. An un-padded map
+ * larger than N tiles' worth of features (by a linear factor {@code ratio = sqrt(rows * cols / (N *
+ * P^2))} over 1.1) is shrunk by bilinear interpolation to {@code int(rows // ratio) x int(cols //
+ * ratio)} before the newlines; and an image that shares its prompt with other images is not tiled
+ * at all: it runs as one tile, whose features and one newline are its positions.
+ *
  * <p>All the arithmetic here is transformers' (image_processing_utils {@code
  * select_best_resolution}, modeling_llava_next {@code get_anyres_image_grid_shape} and {@code
- * unpad_image}, processing_llava_next {@code _get_number_of_features}), in the same double
- * precision and with the same roundings, so the count always equals the features the model packs.
+ * unpad_image}, processing_llava_next and processing_llava_onevision {@code
+ * _get_number_of_features}, modeling_llava_onevision {@code pack_image_features}), in the same
+ * double precision and with the same roundings (Python's float floor division included), so the
+ * count always equals the features the model packs.
  *
  * @param pinpoints the resolutions an image may be tiled at, in the config's order (ties keep the
  *     first)
  * @param tileSize a tile's side in pixels: the tower's {@code image_size}
  * @param patchesPerSide a tile's feature-map side ({@code image_size / patch_size})
+ * @param anyresMax LLaVA-OneVision's N of {@code anyres_max_N}; 0 for LLaVA-NeXT, which never
+ *     reduces a map and tiles every image
  */
-public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patchesPerSide) {
+public record AnyResolution(
+    List<Resolution> pinpoints, int tileSize, int patchesPerSide, int anyresMax) {
+
+  /**
+   * LLaVA-OneVision's pinpoints ({@code LlavaOnevisionConfig}'s default, 36 of them): 1 to 6 tiles
+   * of 384 px down and across.
+   */
+  public static final List<Resolution> ONEVISION_PINPOINTS = onevisionPinpoints(384);
+
+  /** {@code vision_aspect_ratio} when a llava_onevision config has none. */
+  public static final int ONEVISION_ANYRES_MAX = 9;
+
+  /** Un-padded maps up to this factor past {@code anyres_max_N}'s size are kept whole. */
+  private static final double REDUCTION_THRESHOLD = 1.1;
 
   /** llava-v1.6's pinpoints, {@code LlavaNextConfig}'s default: 2 to 4 tiles of 336 px. */
   public static final List<Resolution> LLAVA_V1_6_PINPOINTS =
@@ -53,22 +76,48 @@ public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patche
   }
 
   /**
-   * Where an image's grid features go: the tile grid, and the part of the re-assembled feature map
-   * (in feature rows and columns) that un-padding keeps.
+   * Where an image's grid features go: the tile grid, the part of the re-assembled feature map (in
+   * feature rows and columns) that un-padding keeps, and the size that part is packed at.
    *
    * @param gridRows tiles down (the base tile not counted)
    * @param gridCols tiles across
    * @param top first kept feature row of the {@code gridRows * patchesPerSide} high map
    * @param left first kept feature column
-   * @param rows feature rows kept; each ends with a newline position
+   * @param rows feature rows kept
    * @param cols feature columns kept
+   * @param packedRows rows after {@code anyres_max_N}'s bilinear reduction ({@code rows} when the
+   *     map is not reduced); each ends with a newline position
+   * @param packedCols columns after the reduction ({@code cols} when not reduced)
    */
-  public record FeatureLayout(int gridRows, int gridCols, int top, int left, int rows, int cols) {
+  public record FeatureLayout(
+      int gridRows,
+      int gridCols,
+      int top,
+      int left,
+      int rows,
+      int cols,
+      int packedRows,
+      int packedCols) {
+
+    /** A layout that packs the kept map as it is (LLaVA-NeXT's, or a map within the limit). */
+    public FeatureLayout(int gridRows, int gridCols, int top, int left, int rows, int cols) {
+      this(gridRows, gridCols, top, left, rows, cols, rows, cols);
+    }
 
     /** Grid tiles (the base tile not counted). */
     public int gridTiles() {
       return gridRows * gridCols;
     }
+
+    /** Whether the kept map is shrunk by bilinear interpolation before packing. */
+    public boolean reduced() {
+      return packedRows != rows || packedCols != cols;
+    }
+  }
+
+  /** LLaVA-NeXT's scheme: every image tiled, no map reduced. */
+  public AnyResolution(List<Resolution> pinpoints, int tileSize, int patchesPerSide) {
+    this(pinpoints, tileSize, patchesPerSide, 0);
   }
 
   public AnyResolution {
@@ -95,6 +144,71 @@ public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patche
                 + " px tiles (vision_config.image_size)");
       }
     }
+    if (anyresMax < 0) {
+      throw new IllegalArgumentException(
+          "vision_aspect_ratio: anyres_max_" + anyresMax + " must name a positive tile count");
+    }
+    if (anyresMax > 0) {
+      // A kept map h features high and w wide packs h // ratio = P * sqrt(N * h / w) rows; at
+      // worst (h = 1, w the widest grid's P * tiles) that is sqrt(N * P / tiles), at least one row
+      // when N * P exceeds the widest grid's tiles. Below that transformers' interpolate fails on
+      // an empty size, so such a config is refused here.
+      int widest = 0;
+      for (Resolution r : pinpoints) {
+        widest = Math.max(widest, Math.max(r.height(), r.width()) / tileSize);
+      }
+      if ((long) anyresMax * patchesPerSide <= widest) {
+        throw new IllegalArgumentException(
+            "vision_aspect_ratio: anyres_max_"
+                + anyresMax
+                + " with "
+                + patchesPerSide
+                + " patches a side would shrink a one-feature strip of a "
+                + widest
+                + "-tile grid to nothing");
+      }
+    }
+  }
+
+  /**
+   * LLaVA-OneVision's scheme: {@code pinpoints} tiles with maps past {@code anyresMax} tiles' worth
+   * reduced, and only a prompt's lone image tiled.
+   */
+  public static AnyResolution onevision(
+      List<Resolution> pinpoints, int tileSize, int patchesPerSide, int anyresMax) {
+    if (anyresMax <= 0) {
+      throw new IllegalArgumentException(
+          "vision_aspect_ratio: anyres_max_" + anyresMax + " must name a positive tile count");
+    }
+    return new AnyResolution(pinpoints, tileSize, patchesPerSide, anyresMax);
+  }
+
+  /** LLaVA-OneVision's pinpoints at a tower of {@code tileSize} px: 1 to 6 tiles each way. */
+  public static List<Resolution> onevisionPinpoints(int tileSize) {
+    List<Resolution> out = new java.util.ArrayList<>();
+    for (int h = 1; h <= 6; h++) {
+      for (int w = 1; w <= 6; w++) {
+        out.add(new Resolution(h * tileSize, w * tileSize));
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /**
+   * Whether this is LLaVA-OneVision's scheme ({@code anyres_max_N}): maps past N tiles' worth are
+   * reduced, and the images of a prompt with several run as one tile each.
+   */
+  public boolean isOneVision() {
+    return anyresMax > 0;
+  }
+
+  /**
+   * Whether an image among {@code imagesInPrompt} is tiled: always for LLaVA-NeXT; for
+   * LLaVA-OneVision only a prompt's lone image (transformers' {@code need_patching}, {@code
+   * batch_num_images == 1}).
+   */
+  public boolean tilesImageAmong(int imagesInPrompt) {
+    return !isOneVision() || imagesInPrompt == 1;
   }
 
   /** llava-v1.6's pinpoints scaled to a tower of {@code tileSize} px. */
@@ -151,7 +265,7 @@ public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patche
         target.height(), (int) Math.min(Math.ceil(width * scaleH), target.width()));
   }
 
-  /** Tiles one image of this size becomes: the base tile plus its grid. */
+  /** Tiles one tiled image of this size becomes: the base tile plus its grid. */
   public int tiles(int height, int width) {
     Resolution best = bestResolution(height, width);
     return 1 + (best.height() / tileSize) * (best.width() / tileSize);
@@ -167,9 +281,9 @@ public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patche
   }
 
   /**
-   * The grid of an image of {@code height x width} and what {@code unpad_image} keeps of its
-   * feature map: the padded side shrinks by {@code (current - int(round(original * current / other,
-   * 7))) // 2} at each end.
+   * The grid of an image of {@code height x width}, what {@code unpad_image} keeps of its feature
+   * map (the padded side shrinks by {@code (current - int(round(original * current / other, 7))) //
+   * 2} at each end), and, for {@code anyres_max_N}, the size the kept map is reduced to.
    */
   public FeatureLayout layout(int height, int width) {
     Resolution best = bestResolution(height, width);
@@ -179,14 +293,80 @@ public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patche
     int currentW = gridCols * patchesPerSide;
     double originalAspect = (double) width / height;
     double currentAspect = (double) currentW / currentH;
+    int top = 0;
+    int left = 0;
+    int rows = currentH;
+    int cols = currentW;
     if (originalAspect > currentAspect) {
       int newH = roundTo7AndTruncate(height * ((double) currentW / width));
-      int pad = Math.floorDiv(currentH - newH, 2);
-      return new FeatureLayout(gridRows, gridCols, pad, 0, currentH - 2 * pad, currentW);
+      top = Math.floorDiv(currentH - newH, 2);
+      rows = currentH - 2 * top;
+    } else {
+      int newW = roundTo7AndTruncate(width * ((double) currentH / height));
+      left = Math.floorDiv(currentW - newW, 2);
+      cols = currentW - 2 * left;
     }
-    int newW = roundTo7AndTruncate(width * ((double) currentH / height));
-    int pad = Math.floorDiv(currentW - newW, 2);
-    return new FeatureLayout(gridRows, gridCols, 0, pad, currentH, currentW - 2 * pad);
+    if (isOneVision()) {
+      // pack_image_features: ratio = math.sqrt(h * w / (max_num_patches * P**2)), both sides
+      // int(side // ratio) when ratio > 1.1.
+      double ratio =
+          Math.sqrt(
+              (double) ((long) rows * cols)
+                  / (double) ((long) anyresMax * patchesPerSide * patchesPerSide));
+      if (ratio > REDUCTION_THRESHOLD) {
+        return new FeatureLayout(
+            gridRows,
+            gridCols,
+            top,
+            left,
+            rows,
+            cols,
+            (int) pythonFloorDiv(rows, ratio),
+            (int) pythonFloorDiv(cols, ratio));
+      }
+    }
+    return new FeatureLayout(gridRows, gridCols, top, left, rows, cols);
+  }
+
+  /**
+   * The most positions a tiled image can fill, bounded over every pinpoint's grid and every extent
+   * un-padding can keep (the padded side shrinks by an even number of rows or columns):
+   * LLaVA-NeXT's largest grid whole; for LLaVA-OneVision a map just under the reduction's
+   * threshold, which packs more than a reduced one (8,829 on llava-onevision-qwen2, against 7,371
+   * for a square image).
+   */
+  public int maxPositions() {
+    int most = 0;
+    for (Resolution r : pinpoints) {
+      int h = r.height() / tileSize * patchesPerSide;
+      int w = r.width() / tileSize * patchesPerSide;
+      for (int rows = h; rows > 0; rows -= 2) {
+        most = Math.max(most, packedPositions(rows, w));
+      }
+      for (int cols = w; cols > 0; cols -= 2) {
+        most = Math.max(most, packedPositions(h, cols));
+      }
+    }
+    return most;
+  }
+
+  /**
+   * Positions of a kept map of {@code rows x cols}, after the base tile, reduced as it would be.
+   */
+  private int packedPositions(int rows, int cols) {
+    int outRows = rows;
+    int outCols = cols;
+    if (isOneVision()) {
+      double ratio =
+          Math.sqrt(
+              (double) ((long) rows * cols)
+                  / (double) ((long) anyresMax * patchesPerSide * patchesPerSide));
+      if (ratio > REDUCTION_THRESHOLD) {
+        outRows = (int) pythonFloorDiv(rows, ratio);
+        outCols = (int) pythonFloorDiv(cols, ratio);
+      }
+    }
+    return featuresPerTile() + outRows * outCols + outRows;
   }
 
   /** Features of one tile: its whole feature map. */
@@ -195,12 +375,40 @@ public record AnyResolution(List<Resolution> pinpoints, int tileSize, int patche
   }
 
   /**
-   * Positions one image of {@code height x width} fills: the base tile's features, the un-padded
-   * grid features, and a newline per row of them (2,340 for 640 x 480 on llava-v1.6).
+   * Positions one tiled image of {@code height x width} fills: the base tile's features, the
+   * un-padded (and for {@code anyres_max_N} perhaps reduced) grid features, and a newline per row
+   * of them (2,340 for 640 x 480 on llava-v1.6).
    */
   public int positions(int height, int width) {
     FeatureLayout l = layout(height, width);
-    return featuresPerTile() + l.rows() * l.cols() + l.rows();
+    return featuresPerTile() + l.packedRows() * l.packedCols() + l.packedRows();
+  }
+
+  /**
+   * Positions an image run as {@code tiles} tiles fills: one tile (LLaVA-OneVision's image among
+   * several) gives its features and one newline; a tiled image what its size gives ({@link
+   * #positions(int, int)}).
+   */
+  public int positions(int tiles, int height, int width) {
+    return tiles == 1 && isOneVision() ? featuresPerTile() + 1 : positions(height, width);
+  }
+
+  /**
+   * Python's float floor division {@code a // b} (CPython's {@code float_floor_div}): the floor of
+   * {@code (a - fmod(a, b)) / b}, rounded to the nearer integer, which is not always {@code floor(a
+   * / b)} ({@code 1 // 0.1} is 9).
+   */
+  static double pythonFloorDiv(double a, double b) {
+    double mod = a % b; // IEEE fmod, exact
+    double div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0)) {
+      div -= 1.0;
+    }
+    if (div == 0) {
+      return Math.copySign(0.0, a / b);
+    }
+    double floor = Math.floor(div);
+    return div - floor > 0.5 ? floor + 1.0 : floor;
   }
 
   /** Python's {@code int(round(x, 7))}: round half to even at 7 decimals, then truncate. */

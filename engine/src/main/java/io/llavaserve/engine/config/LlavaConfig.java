@@ -18,8 +18,9 @@ package io.llavaserve.engine.config;
  *     every token
  * @param imageSeqLength positions one image occupies in the expanded sequence
  * @param padTokenId padding id, or -1 when the config has none
- * @param anyResolution LLaVA-NeXT's tiling ({@code model_type: llava_next}), or null for llava,
- *     where every image is one tile
+ * @param anyResolution LLaVA-NeXT's tiling ({@code model_type: llava_next}) or LLaVA-OneVision's
+ *     ({@code llava_onevision}: {@code anyres_max_N}), or null for llava, where every image is one
+ *     tile
  */
 public record LlavaConfig(
     VisionConfig vision,
@@ -114,23 +115,44 @@ public record LlavaConfig(
     }
   }
 
-  /** {@code llava_next} when images are tiled at any resolution, else {@code llava}. */
+  /**
+   * {@code llava_onevision} or {@code llava_next} when images are tiled at any resolution, else
+   * {@code llava}.
+   */
   public String modelType() {
-    return anyResolution == null ? "llava" : "llava_next";
+    if (anyResolution == null) {
+      return "llava";
+    }
+    return anyResolution.isOneVision() ? "llava_onevision" : "llava_next";
   }
 
-  /** Whether images are tiled at any resolution (LLaVA-NeXT). */
+  /** Whether images are tiled at any resolution (LLaVA-NeXT or LLaVA-OneVision). */
   public boolean isAnyResolution() {
     return anyResolution != null;
   }
 
+  /** Whether this is LLaVA-OneVision ({@code anyres_max_N}). */
+  public boolean isOneVision() {
+    return anyResolution != null && anyResolution.isOneVision();
+  }
+
   /**
-   * Positions an image of {@code height x width} pixels (as decoded, before any resize) fills in
-   * the expanded prompt: {@code image_seq_length} for llava, whatever the size; for llava_next the
-   * base tile, the un-padded grid and a newline per grid row ({@link AnyResolution#positions}).
+   * Positions a tiled image of {@code height x width} pixels (as decoded, before any resize) fills
+   * in the expanded prompt: {@code image_seq_length} for llava, whatever the size; for llava_next
+   * and llava_onevision the base tile, the un-padded (for llava_onevision perhaps reduced) grid and
+   * a newline per grid row ({@link AnyResolution#positions(int, int)}).
    */
   public int imagePositions(int height, int width) {
     return anyResolution == null ? imageSeqLength : anyResolution.positions(height, width);
+  }
+
+  /**
+   * Positions an image run as {@code tiles} tiles fills: as {@link #imagePositions(int, int)}, and
+   * for llava_onevision an untiled image (one of several in its prompt) its tile's features and one
+   * newline.
+   */
+  public int imagePositions(int tiles, int height, int width) {
+    return anyResolution == null ? imageSeqLength : anyResolution.positions(tiles, height, width);
   }
 
   /** This config with {@code projector} instead. */

@@ -135,10 +135,15 @@ public final class TfModelRunner implements ModelRunner {
     if (config.isAnyResolution()) {
       // An image of one tile's size: the base tile and the grid of its best pinpoint.
       int tiles = config.anyResolution().tiles(side, side);
-      encodeImages(
+      List<PixelValues> image =
           List.of(
               PixelValues.tiled(
-                  tiles, c, side, side, side, side, new float[tiles * c * side * side])));
+                  tiles, c, side, side, side, side, new float[tiles * c * side * side]));
+      encodeImages(image);
+      if (config.isOneVision()) {
+        // The weighted gather a reduced map takes, on the same image's plan.
+        encode(image, TilePacking.plan(image, config.anyResolution()).widened());
+      }
     } else {
       encodeImages(List.of(PixelValues.of(c, side, side, new float[c * side * side])));
     }
@@ -196,14 +201,21 @@ public final class TfModelRunner implements ModelRunner {
 
   /**
    * One vision run: every tile of every image as one batch through the tower and projector; for
-   * llava one result per tile-image, for llava_next each image's tiles packed into its rows ({@link
-   * TilePacking}) inside the same session call.
+   * llava one result per tile-image, for llava_next and llava_onevision each image's tiles packed
+   * into its rows ({@link TilePacking}, a weighted gather where llava_onevision reduces a map)
+   * inside the same session call.
    */
   @Override
   public List<ImageFeatures> encodeImages(List<PixelValues> images) {
     if (images.isEmpty()) {
       return List.of();
     }
+    return encode(
+        images, config.isAnyResolution() ? TilePacking.plan(images, config.anyResolution()) : null);
+  }
+
+  /** {@link #encodeImages} with its packing plan (null for llava). */
+  List<ImageFeatures> encode(List<PixelValues> images, TilePacking plan) {
     int c = config.vision().numChannels();
     int side = config.vision().imageSize();
     int per = c * side * side;
@@ -222,8 +234,24 @@ public final class TfModelRunner implements ModelRunner {
     int width = config.text().hiddenSize();
     try (TFloat32 in =
         TFloat32.tensorOf(Shape.of(tiles, c, side, side), DataBuffers.of(pixels, true, false))) {
-      if (config.isAnyResolution()) {
-        TilePacking plan = TilePacking.plan(images, config.anyResolution());
+      if (plan != null && plan.taps() > 1) {
+        try (TInt32 index = ints(plan.index(), plan.rows(), plan.taps());
+            TFloat32 weights =
+                TFloat32.tensorOf(
+                    Shape.of(plan.rows(), plan.taps()),
+                    DataBuffers.of(plan.weights(), true, false));
+            Result r =
+                session
+                    .runner()
+                    .feed(vision.pixels, in)
+                    .feed(vision.blendIndex, index)
+                    .feed(vision.blendWeights, weights)
+                    .fetch(vision.blended)
+                    .run()) {
+          return split((TFloat32) r.get(0), plan.rowsPerImage(), width);
+        }
+      }
+      if (plan != null) {
         try (TInt32 index = ints(plan.index(), plan.index().length);
             Result r =
                 session
@@ -283,9 +311,12 @@ public final class TfModelRunner implements ModelRunner {
       }
       return;
     }
+    if (config.isOneVision() && p.tiles() == 1) {
+      return; // one of several images in its prompt: one tile, whatever its size
+    }
     if (!p.hasImageSize()) {
       throw new IllegalArgumentException(
-          "image " + i + " has no image size; llava_next tiles depend on it");
+          "image " + i + " has no image size; " + config.modelType() + " tiles depend on it");
     }
     int expected = config.anyResolution().tiles(p.imageHeight(), p.imageWidth());
     if (p.tiles() != expected) {

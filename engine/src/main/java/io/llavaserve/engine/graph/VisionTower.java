@@ -25,10 +25,13 @@ import org.tensorflow.types.TInt32;
  * SigLIP adds the patch convolution's bias and goes straight into the encoder. Neither tower's
  * post-layernorm is built: llava reads {@code hidden_states[layer]}, which precede it.
  *
- * <p>For llava_next the inputs are tiles, any number per image, all run as one batch; their
- * projected features are then packed per image by one gather ({@link #packIndex}, built on the host
- * by {@link TilePacking}) from the tiles' feature rows and {@code image_newline}: the base tile's
- * rows, then the grid's feature map re-assembled row-major, un-padded, a newline after each row.
+ * <p>For llava_next and llava_onevision the inputs are tiles, any number per image, all run as one
+ * batch; their projected features are then packed per image by one gather ({@link #packIndex},
+ * built on the host by {@link TilePacking}) from the tiles' feature rows and {@code image_newline}:
+ * the base tile's rows, then the grid's feature map re-assembled row-major, un-padded, a newline
+ * after each row. When llava_onevision's {@code anyres_max_N} reduces a map, the run fetches {@link
+ * #blended} instead: the same gather with four weighted sources per row, which is the bilinear
+ * interpolation, in the same session call.
  */
 final class VisionTower {
 
@@ -48,6 +51,21 @@ final class VisionTower {
 
   /** llava_next: the packed features of every image, one after another, [rows, text_hidden]. */
   final Operand<TFloat32> packed;
+
+  /**
+   * llava_onevision: [rows, taps] source rows of each packed row (as {@link #packIndex}); null
+   * otherwise.
+   */
+  final Placeholder<TInt32> blendIndex;
+
+  /** llava_onevision: [rows, taps] the weight of each source (bilinear weights); null otherwise. */
+  final Placeholder<TFloat32> blendWeights;
+
+  /**
+   * llava_onevision: the packed features when a map is reduced, {@code sum_k weights[r, k] *
+   * rows[index[r, k]]}, [rows, text_hidden]; null otherwise.
+   */
+  final Operand<TFloat32> blended;
 
   VisionTower(GraphOps g, DeviceWeights weights, Checkpoint ckpt, LlavaConfig config)
       throws CheckpointException {
@@ -152,9 +170,31 @@ final class VisionTower {
       Operand<TFloat32> rows =
           g.concat(0, List.of(g.reshape(y, g.mulDims(n, g.i32(kept)), th), newline));
       packed = g.gatherRows(rows, packIndex);
+      if (config.isOneVision()) {
+        blendIndex =
+            g.tf
+                .withName("blend_index")
+                .placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+        blendWeights =
+            g.tf
+                .withName("blend_weights")
+                .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1)));
+        // [R, taps, th] * [R, taps, 1] summed over the taps -> [R, th]
+        Operand<TFloat32> sources = g.gatherRows(rows, blendIndex);
+        blended =
+            g.tf.reduceSum(
+                g.tf.math.mul(sources, g.tf.expandDims(blendWeights, g.i32(-1))), g.i32(1));
+      } else {
+        blendIndex = null;
+        blendWeights = null;
+        blended = null;
+      }
     } else {
       packIndex = null;
       packed = null;
+      blendIndex = null;
+      blendWeights = null;
+      blended = null;
     }
   }
 

@@ -7,8 +7,10 @@ import java.util.List;
  * {@code CLIPImageProcessor} (shortest-edge bicubic resize through Pillow, centre crop, rescale,
  * normalise); or {@code SiglipImageProcessor}'s (bicubic resize through Pillow straight to height x
  * width, rescale, normalise); or {@code LlavaNextImageProcessor}'s (the image cut into tiles by
- * {@link AnyResolutionTiling}, then CLIP's steps on each tile). Each produces the tower's {@code
- * pixel_values}.
+ * {@link AnyResolutionTiling}, then CLIP's steps on each tile); or {@code
+ * LlavaOnevisionImageProcessor}'s (a prompt's lone image tiled so, then SigLIP's steps on each
+ * tile; an image among several padded to a square of the mean colour, then SigLIP's steps). Each
+ * produces the tower's {@code pixel_values}.
  *
  * <p>Stateless after construction and safe to share between threads. CPU-bound: run it off the
  * event loop.
@@ -26,22 +28,50 @@ public final class ImagePreprocessor {
   }
 
   /**
-   * The tower input for {@code image}: {@code [3, height, width]} float32, the crop's size or, with
-   * no crop, the resize's; for a tiling processor {@code [tiles, 3, height, width]} with the
-   * image's size recorded.
+   * The tower input for {@code image}, the only image of its prompt: {@code [3, height, width]}
+   * float32, the crop's size or, with no crop, the resize's; for a tiling processor {@code [tiles,
+   * 3, height, width]} with the image's size recorded.
    */
   public PixelValues preprocess(RgbImage image) {
-    if (config.tilesImages()) {
+    return preprocess(image, 1);
+  }
+
+  /**
+   * The tower input for {@code image}, one of {@code imagesInPrompt} images of its prompt: as
+   * {@link #preprocess(RgbImage)}, except that LlavaOnevisionImageProcessor tiles only a lone
+   * image; one of several becomes one tile ({@code [1, 3, height, width]}, its size recorded),
+   * padded to a square of the mean colour and resized.
+   */
+  public PixelValues preprocess(RgbImage image, int imagesInPrompt) {
+    if (imagesInPrompt < 1) {
+      throw new IllegalArgumentException(
+          "a prompt with an image has at least one, got " + imagesInPrompt);
+    }
+    if (config.tilesImageAmong(imagesInPrompt)) {
       return preprocessTiles(image);
+    }
+    if (config.tilesImages()) {
+      return preprocessOneOfSeveral(image);
     }
     RgbImage cropped = resizeAndCrop(image);
     return PixelValues.of(3, cropped.height(), cropped.width(), normalize(cropped));
   }
 
   /**
-   * LlavaNextImageProcessor: the base tile and the grid tiles ({@link AnyResolutionTiling}), each
-   * resized, cropped, rescaled and normalised as CLIPImageProcessor does, into {@code [tiles, 3,
-   * height, width]} with the image's size.
+   * LlavaOnevisionImageProcessor on an image among several ({@code need_patching} false): {@code
+   * pad_to_square} with {@code int(mean * 255)} per channel, the image at {@code (side - short) //
+   * 2}, then the resize to {@code size}, rescale and normalise, as one tile with the image's size.
+   */
+  private PixelValues preprocessOneOfSeveral(RgbImage image) {
+    RgbImage tile = resizeAndCrop(expandToSquare(image, config.padColour()));
+    return PixelValues.tiled(
+        1, 3, tile.height(), tile.width(), image.height(), image.width(), normalize(tile));
+  }
+
+  /**
+   * LlavaNextImageProcessor and LlavaOnevisionImageProcessor: the base tile and the grid tiles
+   * ({@link AnyResolutionTiling}), each resized (and for LLaVA-NeXT cropped), rescaled and
+   * normalised, into {@code [tiles, 3, height, width]} with the image's size.
    */
   private PixelValues preprocessTiles(RgbImage image) {
     List<RgbImage> tiles = AnyResolutionTiling.tiles(image, config);

@@ -13,7 +13,9 @@ import java.util.HexFormat;
  * <p>A llava image is one tile. A llava_next image is several ({@code [num_tiles, 3, H, W]} as
  * LlavaNextImageProcessor's {@code pixel_values}): the whole image resized to one tile, then the
  * grid row-major; its original size ({@code image_sizes}) decides the grid and how many positions
- * its features fill, so it is part of the value and of the digest.
+ * its features fill, so it is part of the value and of the digest. A llava_onevision image is tiled
+ * so when it is its prompt's only one, and is one padded tile (its size still recorded) when it is
+ * one of several: the same picture has other values, and another digest, either way.
  *
  * <p>The array is owned by the record and not copied; callers must not mutate it.
  *

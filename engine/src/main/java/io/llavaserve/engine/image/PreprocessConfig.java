@@ -1,22 +1,19 @@
 package io.llavaserve.engine.image;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.config.AnyResolution;
-import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
  * How an image becomes pixel values for the vision tower: transformers' {@code CLIPImageProcessor}
  * settings plus LLaVA-1.5's pad-to-square step ({@code image_aspect_ratio: pad}), {@code
- * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding), or
+ * SiglipImageProcessor}'s (a straight resize to {@code height x width}, no crop, no padding),
  * {@code LlavaNextImageProcessor}'s (CLIP's steps on each tile of the image cut at one of its
- * {@code image_grid_pinpoints}, no pad to square).
+ * {@code image_grid_pinpoints}, no pad to square), or {@code LlavaOnevisionImageProcessor}'s
+ * (SigLIP's steps on each tile of a prompt's lone image cut at a pinpoint; an image among several
+ * padded to a square of the mean colour and resized to one tile).
  *
  * <p>Mean and standard deviation are kept as the doubles the JSON holds, because LLaVA computes the
  * pad colour from them in double precision; normalisation narrows them to float32 as transformers
@@ -33,8 +30,12 @@ import java.util.List;
  * @param doCenterCrop crop to {@code cropHeight x cropWidth}
  * @param doRescale multiply by {@code rescaleFactor}
  * @param doNormalize subtract the mean and divide by the standard deviation
- * @param imageGridPinpoints LlavaNextImageProcessor's resolutions, empty for the one-tile
- *     processors
+ * @param imageGridPinpoints LlavaNextImageProcessor's or LlavaOnevisionImageProcessor's
+ *     resolutions, empty for the one-tile processors
+ * @param tilesLoneImagesOnly LlavaOnevisionImageProcessor's rule ({@code need_patching}: {@code
+ *     batch_num_images == 1}): only the image of a prompt with one is tiled; each image of a prompt
+ *     with several is padded to a square of the mean colour ({@link #padColour()}) and resized to
+ *     one tile
  */
 public record PreprocessConfig(
     Size size,
@@ -48,7 +49,8 @@ public record PreprocessConfig(
     boolean doCenterCrop,
     boolean doRescale,
     boolean doNormalize,
-    List<AnyResolution.Resolution> imageGridPinpoints) {
+    List<AnyResolution.Resolution> imageGridPinpoints,
+    boolean tilesLoneImagesOnly) {
 
   /** OpenAI CLIP's normalisation statistics. */
   public static final double[] CLIP_MEAN = {0.48145466, 0.4578275, 0.40821073};
@@ -65,6 +67,9 @@ public record PreprocessConfig(
 
   /** {@code image_processor_type} of the processor that tiles at any resolution. */
   public static final String LLAVA_NEXT_PROCESSOR = "LlavaNextImageProcessor";
+
+  /** {@code image_processor_type} of the processor that tiles only a prompt's lone image. */
+  public static final String LLAVA_ONEVISION_PROCESSOR = "LlavaOnevisionImageProcessor";
 
   /**
    * The target of the resize, as transformers' {@code size} dict gives it: either {@code
@@ -123,8 +128,6 @@ public record PreprocessConfig(
     }
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-
   /** A one-tile processor (CLIP's or SigLIP's). */
   public PreprocessConfig(
       Size size,
@@ -150,7 +153,8 @@ public record PreprocessConfig(
         doCenterCrop,
         doRescale,
         doNormalize,
-        List.of());
+        List.of(),
+        false);
   }
 
   public PreprocessConfig {
@@ -158,6 +162,10 @@ public record PreprocessConfig(
       throw new IllegalArgumentException("size must not be null");
     }
     imageGridPinpoints = List.copyOf(imageGridPinpoints);
+    if (tilesLoneImagesOnly && imageGridPinpoints.isEmpty()) {
+      throw new IllegalArgumentException(
+          "LlavaOnevisionImageProcessor tiles at image_grid_pinpoints; none were given");
+    }
     if (!imageGridPinpoints.isEmpty()) {
       if (padToSquare) {
         throw new IllegalArgumentException("LlavaNextImageProcessor does not pad to a square");
@@ -220,12 +228,45 @@ public record PreprocessConfig(
         true,
         true,
         true,
-        pinpoints);
+        pinpoints,
+        false);
   }
 
-  /** Whether images are cut into tiles (LlavaNextImageProcessor). */
+  /**
+   * LlavaOnevisionImageProcessor as llava-onevision checkpoints ship it, for a tower of input side
+   * {@code size}: tiles of {@code size} cut at one of {@code pinpoints} for a prompt's lone image,
+   * each resized straight to {@code size x size}, rescaled and normalised with mean and standard
+   * deviation 0.5 (SigLIP's), no crop; an image among several padded to a square and resized.
+   */
+  public static PreprocessConfig onevisionDefaults(
+      int size, List<AnyResolution.Resolution> pinpoints) {
+    return new PreprocessConfig(
+        Size.exact(size, size),
+        size,
+        size,
+        SIGLIP_MEAN,
+        SIGLIP_STD,
+        1.0 / 255,
+        false,
+        true,
+        false,
+        true,
+        true,
+        pinpoints,
+        true);
+  }
+
+  /** Whether images are cut into tiles (LlavaNextImageProcessor, LlavaOnevisionImageProcessor). */
   public boolean tilesImages() {
     return !imageGridPinpoints.isEmpty();
+  }
+
+  /**
+   * Whether an image among {@code imagesInPrompt} is cut into tiles: always for a tiling processor,
+   * except LlavaOnevisionImageProcessor's image of a prompt with several.
+   */
+  public boolean tilesImageAmong(int imagesInPrompt) {
+    return tilesImages() && (!tilesLoneImagesOnly || imagesInPrompt == 1);
   }
 
   /**
@@ -257,16 +298,8 @@ public record PreprocessConfig(
   }
 
   /**
-   * Reads a checkpoint's {@code preprocessor_config.json}, falling back to {@link
-   * #clipDefaults(int)} when the file does not exist. Its {@code image_processor_type} picks the
-   * processor whose defaults fill in every key it lacks: {@code SiglipImageProcessor} ({@link
-   * #siglipDefaults(int)}: {@code size} must be {@code {"height", "width"}}, crop keys are ignored
-   * as that processor ignores them), anything else CLIPImageProcessor, whose file may take the old
-   * form ({@code "size": 336, "crop_size": 336}) or the current one ({@code "size":
-   * {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}}). {@code
-   * LlavaNextImageProcessor} takes CLIPImageProcessor's keys and defaults plus {@code
-   * image_grid_pinpoints} (llava-v1.6's five when absent). Padding to square is on for CLIP, off
-   * for SigLIP and LLaVA-NeXT; {@link #withPadToSquare(boolean)} changes it.
+   * Reads a checkpoint's {@code preprocessor_config.json} ({@link PreprocessorConfigFile#read}),
+   * falling back to {@link #clipDefaults(int)} when the file does not exist.
    *
    * @param visionImageSize the tower's {@code image_size}; the crop (or SigLIP's resize) must
    *     produce it
@@ -275,70 +308,7 @@ public record PreprocessConfig(
    * @throws UncheckedIOException when the file exists but cannot be read or parsed
    */
   public static PreprocessConfig load(Path preprocessorConfigJson, int visionImageSize) {
-    if (!Files.exists(preprocessorConfigJson)) {
-      return clipDefaults(visionImageSize);
-    }
-    JsonNode root;
-    try {
-      root = JSON.readTree(preprocessorConfigJson.toFile());
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + preprocessorConfigJson, e);
-    }
-    int resample = root.path("resample").asInt(3);
-    if (resample != 3) {
-      throw new IllegalArgumentException(
-          "preprocessor_config.json: resample " + resample + " is not supported, only 3 (bicubic)");
-    }
-    String type = root.path("image_processor_type").asText("");
-    boolean siglip = SIGLIP_PROCESSOR.equals(type);
-    boolean next = type.startsWith(LLAVA_NEXT_PROCESSOR);
-    PreprocessConfig defaults =
-        siglip ? siglipDefaults(visionImageSize) : clipDefaults(visionImageSize);
-    List<AnyResolution.Resolution> pinpoints =
-        next ? pinpoints(root.get("image_grid_pinpoints")) : List.of();
-    Size size = size(root.get("size"), defaults.size(), siglip);
-    int[] crop =
-        siglip
-            ? new int[] {visionImageSize, visionImageSize}
-            : cropSize(root.get("crop_size"), visionImageSize);
-    PreprocessConfig config =
-        new PreprocessConfig(
-            size,
-            crop[0],
-            crop[1],
-            doubles(root, "image_mean", defaults.imageMean()),
-            doubles(root, "image_std", defaults.imageStd()),
-            root.path("rescale_factor").asDouble(defaults.rescaleFactor()),
-            !siglip && !next,
-            root.path("do_resize").asBoolean(true),
-            !siglip && root.path("do_center_crop").asBoolean(true),
-            root.path("do_rescale").asBoolean(true),
-            root.path("do_normalize").asBoolean(true),
-            pinpoints);
-    if (config.doResize()
-        && !config.doCenterCrop()
-        && !size.keepsAspectRatio()
-        && (size.height() != visionImageSize || size.width() != visionImageSize)) {
-      throw new IllegalArgumentException(
-          "preprocessor_config.json: size "
-              + size.height()
-              + " x "
-              + size.width()
-              + " does not match vision_config.image_size "
-              + visionImageSize);
-    }
-    // LlavaNextImageProcessor cuts its tiles at crop_size whether or not it crops.
-    if ((config.doCenterCrop() || next)
-        && (config.cropHeight() != visionImageSize || config.cropWidth() != visionImageSize)) {
-      throw new IllegalArgumentException(
-          "preprocessor_config.json: crop_size "
-              + config.cropHeight()
-              + " x "
-              + config.cropWidth()
-              + " does not match vision_config.image_size "
-              + visionImageSize);
-    }
-    return config;
+    return PreprocessorConfigFile.read(preprocessorConfigJson, visionImageSize);
   }
 
   /** This configuration with LLaVA's pad-to-square step switched on or off. */
@@ -355,39 +325,8 @@ public record PreprocessConfig(
         doCenterCrop,
         doRescale,
         doNormalize,
-        imageGridPinpoints);
-  }
-
-  /**
-   * LlavaNextImageProcessor's {@code image_grid_pinpoints}: [height, width] pairs, llava-v1.6's
-   * five when the key is absent, as that processor's default.
-   */
-  private static List<AnyResolution.Resolution> pinpoints(JsonNode node) {
-    if (node == null || node.isNull()) {
-      return AnyResolution.LLAVA_V1_6_PINPOINTS;
-    }
-    List<AnyResolution.Resolution> out = new ArrayList<>();
-    if (node.isArray()) {
-      for (JsonNode pair : node) {
-        if (!pair.isArray()
-            || pair.size() != 2
-            || !pair.get(0).canConvertToInt()
-            || !pair.get(1).canConvertToInt()
-            || pair.get(0).intValue() <= 0
-            || pair.get(1).intValue() <= 0) {
-          out.clear();
-          break;
-        }
-        out.add(new AnyResolution.Resolution(pair.get(0).intValue(), pair.get(1).intValue()));
-      }
-    }
-    if (out.isEmpty()) {
-      throw new IllegalArgumentException(
-          "preprocessor_config.json: image_grid_pinpoints must be a non-empty list of [height,"
-              + " width] pairs of positive integers, got "
-              + node);
-    }
-    return out;
+        imageGridPinpoints,
+        tilesLoneImagesOnly);
   }
 
   /** LLaVA's padding colour: {@code int(mean * 255)} per channel, 122, 116, 104 for CLIP. */
@@ -423,7 +362,8 @@ public record PreprocessConfig(
         && doCenterCrop == p.doCenterCrop
         && doRescale == p.doRescale
         && doNormalize == p.doNormalize
-        && imageGridPinpoints.equals(p.imageGridPinpoints);
+        && imageGridPinpoints.equals(p.imageGridPinpoints)
+        && tilesLoneImagesOnly == p.tilesLoneImagesOnly;
   }
 
   @Override
@@ -441,7 +381,8 @@ public record PreprocessConfig(
           doCenterCrop,
           doRescale,
           doNormalize,
-          imageGridPinpoints
+          imageGridPinpoints,
+          tilesLoneImagesOnly
         });
   }
 
@@ -470,72 +411,8 @@ public record PreprocessConfig(
         + ", doNormalize="
         + doNormalize
         + (imageGridPinpoints.isEmpty() ? "" : ", imageGridPinpoints=" + imageGridPinpoints)
+        + (tilesLoneImagesOnly ? ", tilesLoneImagesOnly" : "")
         + "]";
-  }
-
-  /**
-   * The {@code size} key: {@code {"height", "width"}} for either processor; for CLIPImageProcessor
-   * also {@code {"shortest_edge": n}} or a bare integer n, which means the same.
-   */
-  private static Size size(JsonNode size, Size fallback, boolean siglip) {
-    if (size == null || size.isNull()) {
-      return fallback;
-    }
-    if (size.isObject() && size.has("height") && size.has("width")) {
-      return Size.exact(size.get("height").asInt(), size.get("width").asInt());
-    }
-    if (siglip) {
-      throw new IllegalArgumentException(
-          "preprocessor_config.json: SiglipImageProcessor's size must be {\"height\": h,"
-              + " \"width\": w}, got "
-              + size);
-    }
-    if (size.isInt()) {
-      return Size.shortestEdge(size.asInt());
-    }
-    if (size.has("shortest_edge")) {
-      return Size.shortestEdge(size.get("shortest_edge").asInt());
-    }
-    throw new IllegalArgumentException(
-        "preprocessor_config.json: size must be an integer, {\"shortest_edge\": n} or"
-            + " {\"height\": h, \"width\": w}, got "
-            + size);
-  }
-
-  /** {height, width}. */
-  private static int[] cropSize(JsonNode crop, int fallback) {
-    if (crop == null || crop.isNull()) {
-      return new int[] {fallback, fallback};
-    }
-    if (crop.isInt()) {
-      return new int[] {crop.asInt(), crop.asInt()};
-    }
-    if (crop.has("height") && crop.has("width")) {
-      return new int[] {crop.get("height").asInt(), crop.get("width").asInt()};
-    }
-    throw new IllegalArgumentException(
-        "preprocessor_config.json: crop_size must be an integer or {\"height\", \"width\"}, got "
-            + crop);
-  }
-
-  private static double[] doubles(JsonNode root, String key, double[] fallback) {
-    JsonNode node = root.get(key);
-    if (node == null || node.isNull()) {
-      return fallback;
-    }
-    if (!node.isArray()) {
-      throw new IllegalArgumentException(
-          "preprocessor_config.json: " + key + " must be a list of 3 numbers, got " + node);
-    }
-    double[] values = new double[node.size()];
-    for (int i = 0; i < values.length; i++) {
-      if (!node.get(i).isNumber()) {
-        throw new IllegalArgumentException(
-            "preprocessor_config.json: " + key + " must be a list of 3 numbers, got " + node);
-      }
-      values[i] = node.get(i).asDouble();
-    }
-    return values;
   }
 
   private static void positive(String key, int value) {

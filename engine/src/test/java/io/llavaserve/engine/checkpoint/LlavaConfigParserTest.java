@@ -255,7 +255,7 @@ class LlavaConfigParserTest {
   void otherFailuresNameTheField() throws Exception {
     assertTrue(failure("{\"image_seq_length\": 577}").getMessage().contains("image_seq_length"));
     assertTrue(
-        failure("{\"model_type\": \"llava_onevision\"}").getMessage().contains("model_type"));
+        failure("{\"model_type\": \"llava_onevision2\"}").getMessage().contains("model_type"));
     assertTrue(
         failure("{\"text_config\": {\"hidden_size\": \"big\"}}")
             .getMessage()
@@ -321,6 +321,82 @@ class LlavaConfigParserTest {
         failure("{\"model_type\": \"llava_llama\", \"image_aspect_ratio\": \"anyres\"}")
             .getMessage()
             .contains("image_aspect_ratio"));
+  }
+
+  /**
+   * The config as transformers' convert_llava_onevision_weights_to_hf saves it for
+   * llava-hf/llava-onevision-qwen2-0.5b-ov-hf: LlavaOnevisionConfig's fields, Qwen2-0.5B-Instruct's
+   * text config (vocabulary padded to 152000), so400m's tower without its last layer.
+   */
+  @Test
+  void llavaOnevisionQwen2Config() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(resource("llava-onevision-qwen2-0.5b-ov-hf-config.json"));
+    assertEquals("llava_onevision", c.modelType());
+    assertTrue(c.isOneVision());
+    assertEquals(VisionFamily.SIGLIP, c.vision().family());
+    assertEquals(384, c.vision().imageSize());
+    assertEquals(27, c.vision().patchesPerSide());
+    assertEquals(26, c.vision().numHiddenLayers());
+    assertEquals(TextFamily.QWEN2, c.text().family());
+    assertEquals(896, c.text().hiddenSize());
+    assertEquals(152000, c.text().vocabSize());
+    assertTrue(c.text().tieWordEmbeddings(), "text_config's tie_word_embeddings wins");
+    assertEquals(151646, c.imageTokenIndex());
+    assertEquals(-1, c.visionFeatureLayer());
+    assertEquals("full", c.visionFeatureSelectStrategy());
+    assertEquals(729, c.imageSeqLength());
+    assertEquals(
+        AnyResolution.onevision(AnyResolution.ONEVISION_PINPOINTS, 384, 27, 9), c.anyResolution());
+    assertEquals(36, c.anyResolution().pinpoints().size());
+    assertEquals(2929, c.imagePositions(480, 640));
+    assertEquals(7371, c.imagePositions(4000, 4000));
+    assertEquals(730, c.imagePositions(1, 4000, 4000));
+  }
+
+  @Test
+  void llavaOnevisionTakesLlavaOnevisionConfigsDefaults() throws Exception {
+    LlavaConfig c =
+        LlavaConfigParser.parse(
+            json(
+                "{\"model_type\": \"llava_onevision\", \"vision_config\": {\"image_size\": 384,"
+                    + " \"patch_size\": 14}, \"text_config\": {\"hidden_size\": 64,"
+                    + " \"num_attention_heads\": 4}}"));
+    assertEquals(VisionFamily.SIGLIP, c.vision().family(), "vision_config's model_type default");
+    assertEquals(TextFamily.QWEN2, c.text().family(), "text_config's model_type default");
+    assertEquals(151936, c.text().vocabSize());
+    assertEquals(151646, c.imageTokenIndex());
+    assertEquals(-1, c.visionFeatureLayer());
+    assertEquals("full", c.visionFeatureSelectStrategy());
+    assertEquals(AnyResolution.ONEVISION_PINPOINTS, c.anyResolution().pinpoints());
+    assertEquals(9, c.anyResolution().anyresMax());
+    LlavaConfig four =
+        LlavaConfigParser.parse(
+            json(
+                "{\"model_type\": \"llava_onevision\", \"vision_aspect_ratio\": \"anyres_max_4\","
+                    + " \"vision_config\": {\"image_size\": 384, \"patch_size\": 14}}"));
+    assertEquals(4, four.anyResolution().anyresMax());
+    // No vision_config: LlavaOnevisionConfig's 336 px SigLIP, which the 384 px pinpoints refuse.
+    assertTrue(
+        failure("{\"model_type\": \"llava_onevision\"}")
+            .getMessage()
+            .contains("image_grid_pinpoints"));
+    for (String bad : List.of("anyres", "anyres_max_0", "anyres_max_nine", "square")) {
+      assertTrue(
+          failure(
+                  "{\"model_type\": \"llava_onevision\", \"vision_aspect_ratio\": \""
+                      + bad
+                      + "\", \"vision_config\": {\"image_size\": 384, \"patch_size\": 14}}")
+              .getMessage()
+              .contains("vision_aspect_ratio"),
+          bad);
+    }
+    assertTrue(
+        failure(
+                "{\"model_type\": \"llava_onevision\", \"vision_config\": {\"image_size\": 384,"
+                    + " \"patch_size\": 14}, \"image_grid_pinpoints\": [[384, 500]]}")
+            .getMessage()
+            .contains("image_grid_pinpoints"));
   }
 
   @Test

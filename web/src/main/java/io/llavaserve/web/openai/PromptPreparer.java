@@ -59,7 +59,8 @@ public final class PromptPreparer {
                     () -> {
                       List<PixelValues> pixels = new ArrayList<>();
                       for (int i = 0; i < images.size(); i++) {
-                        pixels.add(preprocess(all.resultAt(i), images.get(i).param()));
+                        pixels.add(
+                            preprocess(all.resultAt(i), images.size(), images.get(i).param()));
                       }
                       return build(request, pixels);
                     },
@@ -77,9 +78,10 @@ public final class PromptPreparer {
     }
   }
 
-  private PixelValues preprocess(byte[] encoded, String param) {
+  /** One of the request's {@code imagesInPrompt} images (llava_onevision tiles only a lone one). */
+  private PixelValues preprocess(byte[] encoded, int imagesInPrompt, String param) {
     try {
-      return model.preprocess(encoded);
+      return model.preprocess(encoded, imagesInPrompt);
     } catch (ImageException e) {
       throw ErrorResponses.image(e, param);
     }
