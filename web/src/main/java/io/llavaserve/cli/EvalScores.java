@@ -122,13 +122,19 @@ final class EvalScores {
     }
   }
 
-  /** Scores one detailed description: which of the scene's "color shape" phrases it contains. */
+  /**
+   * Scores one detailed description: which of the scene's "color shape" phrases it contains, colour
+   * first ("red circle") or kind first ("circle in red").
+   */
   void detail(List<String> shapePhrases, String got) {
     String answer = got.toLowerCase(Locale.ROOT);
     detailSamples++;
     detailShapes += shapePhrases.size();
     for (String phrase : shapePhrases) {
-      if (answer.contains(phrase.toLowerCase(Locale.ROOT))) {
+      String p = phrase.toLowerCase(Locale.ROOT);
+      int space = p.indexOf(' ');
+      String kindFirst = p.substring(space + 1) + " in " + p.substring(0, space);
+      if (answer.contains(p) || answer.contains(kindFirst)) {
         detailNamed++;
       }
     }

@@ -121,6 +121,26 @@ final class TrainCommand implements Callable<Integer> {
               + " LLaVA-1.5 does (default: the preset's).")
   Double tuneTower;
 
+  @Option(
+      names = "--kind-first",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often captions and detailed descriptions name a shape kind first (\"a circle in"
+              + " red\") instead of colour first (\"a red circle\"); questions are unchanged"
+              + " (default: ${DEFAULT-VALUE}).")
+  double kindFirst;
+
+  @Option(
+      names = "--vision-tower",
+      paramLabel = "DIR",
+      description =
+          "Start a new run from the vision tower in DIR (a llava-hf checkpoint such as another"
+              + " run's RUN/clip or RUN/final, or a CLIP or SigLIP vision model's folder) and skip"
+              + " the tower's stage unless --tower-steps is given, as LLaVA starts from a"
+              + " pretrained CLIP.")
+  Path visionTower;
+
   @Spec CommandSpec command;
 
   @Override
@@ -139,6 +159,11 @@ final class TrainCommand implements Callable<Integer> {
             stepsScale);
     if (towerSteps != null) {
       plans = withSteps(plans, Stage.CLIP, towerSteps);
+    } else if (visionTower != null) {
+      plans = withSteps(plans, Stage.CLIP, 0);
+    }
+    if (!(kindFirst >= 0 && kindFirst <= 1)) {
+      throw new IllegalArgumentException("--kind-first must be in [0, 1], got " + kindFirst);
     }
     for (java.util.Map.Entry<Stage, Integer> e : stageSteps.entrySet()) {
       plans = withSteps(plans, e.getKey(), e.getValue());
@@ -175,7 +200,9 @@ final class TrainCommand implements Callable<Integer> {
             Duration.ofMillis(Math.round(saveEveryMinutes * 60_000)),
             n,
             WEIGHT_DECAY,
-            MAX_GRAD_NORM);
+            MAX_GRAD_NORM,
+            kindFirst,
+            visionTower);
     PrintWriter writer = command.commandLine().getOut();
     long start = System.nanoTime();
     Path last;

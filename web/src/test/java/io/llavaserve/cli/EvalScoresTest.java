@@ -95,9 +95,10 @@ class EvalScoresTest {
     s.vqa(QuestionType.EXISTENCE, "Is there a star?", "yes", "yes");
     s.detail(List.of("red circle", "blue square"), "There is a Red Circle and a green square.");
     s.detail(List.of("yellow star", "purple triangle"), "A yellow star, a purple triangle.");
+    s.detail(List.of("green star", "blue circle"), "A star in green and a circle in red.");
 
-    assertEquals(new EvalScores.Detail(2, 4, 3), s.detail());
-    assertEquals(75.0, s.detail().percent(), 1e-9);
+    assertEquals(new EvalScores.Detail(3, 6, 4), s.detail());
+    assertEquals(400.0 / 6, s.detail().percent(), 1e-9);
     assertEquals(100.0, s.exactMatch(), 1e-9);
     assertEquals(1, s.questions());
   }

@@ -58,6 +58,7 @@ final class BatchSource {
   private final int hardNegatives;
   private final ClipTextSpec.Objective objective;
   private final int grid;
+  private final double kindFirstShare;
 
   BatchSource(
       long seed,
@@ -65,6 +66,21 @@ final class BatchSource {
       SampleEncoder encoder,
       WorldVocabulary vocabulary,
       TrainingSpec spec) {
+    this(seed, sizes, encoder, vocabulary, spec, 0);
+  }
+
+  /**
+   * Batches whose captions and detailed descriptions name a shape kind first with probability
+   * {@code kindFirstShare} (see {@link WorldDatasets#WorldDatasets(long, SizeRange, double)}).
+   */
+  BatchSource(
+      long seed,
+      SizeRange sizes,
+      SampleEncoder encoder,
+      WorldVocabulary vocabulary,
+      TrainingSpec spec,
+      double kindFirstShare) {
+    this.kindFirstShare = kindFirstShare;
     this.seed = seed;
     this.sizes = sizes;
     this.encoder = encoder;
@@ -85,7 +101,7 @@ final class BatchSource {
 
   private WorldDatasets data(Stage stage, long step) {
     long mixed = seed * 0x9E3779B97F4A7C15L + stage.ordinal() * 0xBF58476D1CE4E5B9L + step;
-    return new WorldDatasets(mixed, sizes);
+    return new WorldDatasets(mixed, sizes, kindFirstShare);
   }
 
   /**
@@ -110,7 +126,9 @@ final class BatchSource {
             case CLIP -> throw new IllegalArgumentException("use clipBatch for " + stage);
           };
       if (stage == Stage.TEXT) {
-        String scene = Instructions.detail(s.scene(), new SplittableRandom(step * 31 + i)).answer();
+        String scene =
+            Instructions.detail(s.scene(), kindFirstShare, new SplittableRandom(step * 31 + i))
+                .answer();
         encoded.add(encoder.transcript(scene, s.turns()));
       } else {
         encoded.add(encoder.conversation(s.turns(), true));

@@ -24,7 +24,14 @@ import java.util.concurrent.Future;
  */
 public final class Trainer {
 
-  /** Where and how a run trains. */
+  /**
+   * Where and how a run trains.
+   *
+   * @param kindFirstShare how often captions and detailed descriptions name a shape kind first ("a
+   *     circle in red") rather than colour first ("a red circle"); 0 for the standard recipe
+   * @param visionTower a checkpoint folder whose vision tower a new run starts from instead of
+   *     random weights (a llava-hf checkpoint, or a CLIP or SigLIP model's folder), or null
+   */
   public record Options(
       Path runDir,
       TrainingSpec spec,
@@ -34,7 +41,24 @@ public final class Trainer {
       java.time.Duration saveEvery,
       int threads,
       double weightDecay,
-      double maxGradNorm) {}
+      double maxGradNorm,
+      double kindFirstShare,
+      Path visionTower) {
+
+    /** Options of the standard data, every weight starting at random. */
+    public Options(
+        Path runDir,
+        TrainingSpec spec,
+        List<StagePlan> plans,
+        long seed,
+        SizeRange sizes,
+        java.time.Duration saveEvery,
+        int threads,
+        double weightDecay,
+        double maxGradNorm) {
+      this(runDir, spec, plans, seed, sizes, saveEvery, threads, weightDecay, maxGradNorm, 0, null);
+    }
+  }
 
   private final Options options;
   private final PrintStream log;
@@ -74,6 +98,11 @@ public final class Trainer {
       params =
           Initializer.values(
               shapes, options.spec().config().text().numHiddenLayers(), options.seed());
+      if (options.visionTower() != null) {
+        Map<String, float[]> tower = PretrainedTower.load(options.visionTower(), shapes);
+        params.putAll(tower);
+        log.printf("vision tower: %d tensors from %s%n", tower.size(), options.visionTower());
+      }
       stage = options.plans().get(0).stage();
       step = 0;
       moments = Map.of();
@@ -93,7 +122,13 @@ public final class Trainer {
           stage, step, options.runDir().resolve(TrainingState.FOLDER));
     }
     BatchSource data =
-        new BatchSource(options.seed(), options.sizes(), encoder, vocabulary, options.spec());
+        new BatchSource(
+            options.seed(),
+            options.sizes(),
+            encoder,
+            vocabulary,
+            options.spec(),
+            options.kindFirstShare());
     Map<String, long[]> shapes = options.spec().shapes(vocabulary);
     boolean started = false;
     for (StagePlan plan : options.plans()) {

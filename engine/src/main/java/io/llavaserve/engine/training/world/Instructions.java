@@ -40,9 +40,25 @@ public final class Instructions {
     return caption(SceneFacts.leftToRight(scene), random);
   }
 
+  /**
+   * {@link #caption(Scene, SplittableRandom)}, each shape named kind first ("a circle in red") with
+   * probability {@code kindFirstShare}.
+   */
+  public static String caption(Scene scene, double kindFirstShare, SplittableRandom random) {
+    return caption(SceneFacts.leftToRight(scene), kindFirstShare, random);
+  }
+
   /** {@link #caption(Scene, SplittableRandom)} of shapes already in left-to-right order. */
   static String caption(List<PlacedShape> shapes, SplittableRandom random) {
-    String list = Phrases.join(shapes.stream().map(Phrases::withArticle).toList(), false);
+    return caption(shapes, 0, random);
+  }
+
+  private static String caption(
+      List<PlacedShape> shapes, double kindFirstShare, SplittableRandom random) {
+    String list =
+        Phrases.join(
+            shapes.stream().map(s -> Phrases.withArticle(s, kindFirstShare, random)).toList(),
+            false);
     int n = shapes.size();
     if (n >= 3 || (n == 2 && random.nextBoolean())) {
       return Phrases.number(n) + " shapes: " + list;
@@ -52,7 +68,16 @@ public final class Instructions {
 
   /** A detailed description naming every shape, its colour and its {@link Region}. */
   public static Turn detail(Scene scene, SplittableRandom random) {
-    return new Turn(Phrases.pick(DETAIL_PROMPTS, random), description(scene));
+    return detail(scene, 0, random);
+  }
+
+  /**
+   * {@link #detail(Scene, SplittableRandom)}, each shape named kind first ("a circle in red at the
+   * top left") with probability {@code kindFirstShare}.
+   */
+  public static Turn detail(Scene scene, double kindFirstShare, SplittableRandom random) {
+    String prompt = Phrases.pick(DETAIL_PROMPTS, random);
+    return new Turn(prompt, description(scene, kindFirstShare, random));
   }
 
   /** Two to five turns of natural questions and one-sentence answers about the scene. */
@@ -75,10 +100,18 @@ public final class Instructions {
    * in the center, and a yellow star at the bottom right."
    */
   static String description(Scene scene) {
+    return description(scene, 0, null);
+  }
+
+  private static String description(Scene scene, double kindFirstShare, SplittableRandom random) {
     List<PlacedShape> shapes = SceneFacts.leftToRight(scene);
     List<String> items =
         shapes.stream()
-            .map(s -> Phrases.withArticle(s) + " " + Region.of(scene, s).phrase())
+            .map(
+                s ->
+                    Phrases.withArticle(s, kindFirstShare, random)
+                        + " "
+                        + Region.of(scene, s).phrase())
             .toList();
     if (items.size() == 1) {
       return "There is one shape on a light background: " + items.get(0) + ".";

@@ -33,6 +33,19 @@ final class Phrases {
     return shape.color().article() + " " + shape.name();
   }
 
+  /**
+   * {@link #withArticle} colour first, or, with probability {@code kindFirstShare}, kind first: "a
+   * circle in red". Draws from {@code random} only when the share is above 0, so a stream without
+   * kind-first names is the same with or without this choice. Every kind's word starts with a
+   * consonant, so its article is "a".
+   */
+  static String withArticle(PlacedShape shape, double kindFirstShare, SplittableRandom random) {
+    if (kindFirstShare > 0 && random.nextDouble() < kindFirstShare) {
+      return "a " + shape.kind().word() + " in " + shape.color().word();
+    }
+    return withArticle(shape);
+  }
+
   /** "a", "a and b", "a, b, and c" (with the serial comma when {@code serialComma}). */
   static String join(List<String> items, boolean serialComma) {
     int n = items.size();

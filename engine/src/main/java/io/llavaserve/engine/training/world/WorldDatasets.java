@@ -39,10 +39,24 @@ public final class WorldDatasets {
 
   private final SplittableRandom random;
   private final SceneGenerator scenes;
+  private final double kindFirstShare;
 
   public WorldDatasets(long seed, SizeRange sizes) {
+    this(seed, sizes, 0);
+  }
+
+  /**
+   * Streams whose captions and detailed descriptions name each shape kind first ("a circle in red")
+   * with probability {@code kindFirstShare}, colour first otherwise; questions are unchanged.
+   */
+  public WorldDatasets(long seed, SizeRange sizes, double kindFirstShare) {
+    if (!(kindFirstShare >= 0 && kindFirstShare <= 1)) {
+      throw new IllegalArgumentException(
+          "the share of kind-first names must be in [0, 1], got " + kindFirstShare);
+    }
     this.random = new SplittableRandom(seed);
     this.scenes = new SceneGenerator(sizes);
+    this.kindFirstShare = kindFirstShare;
   }
 
   /** Stage 1: a brief-caption instruction and the caption. */
@@ -50,7 +64,9 @@ public final class WorldDatasets {
     SplittableRandom r = random.split();
     Scene scene = scenes.next(r);
     Turn turn =
-        new Turn(Phrases.pick(Instructions.BRIEF_PROMPTS, r), Instructions.caption(scene, r));
+        new Turn(
+            Phrases.pick(Instructions.BRIEF_PROMPTS, r),
+            Instructions.caption(scene, kindFirstShare, r));
     return new Sample(scene, SampleKind.CAPTION, null, List.of(turn));
   }
 
@@ -67,7 +83,8 @@ public final class WorldDatasets {
       return new Sample(scene, SampleKind.CONVERSATION, null, Instructions.conversation(scene, r));
     }
     if (u < VQA_SHARE + CONVERSATION_SHARE + DETAIL_SHARE) {
-      return new Sample(scene, SampleKind.DETAIL, null, List.of(Instructions.detail(scene, r)));
+      return new Sample(
+          scene, SampleKind.DETAIL, null, List.of(Instructions.detail(scene, kindFirstShare, r)));
     }
     return new Sample(scene, SampleKind.REASONING, null, List.of(Instructions.reasoning(scene, r)));
   }

@@ -90,6 +90,52 @@ class InstructionsTest {
   }
 
   @Test
+  void kindFirstNamesPutTheKindBeforeItsColourAtTheGivenShare() {
+    Scene two =
+        new Scene(
+            300,
+            300,
+            0xFFFFFF,
+            List.of(
+                shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
+                shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250)));
+    Set<String> captions = new HashSet<>();
+    int kindFirst = 0;
+    int names = 0;
+    for (long seed = 0; seed < 400; seed++) {
+      String caption = Instructions.caption(two, 0.5, new SplittableRandom(seed));
+      captions.add(caption.replace("two shapes: ", ""));
+      String detail = Instructions.detail(two, 0.5, new SplittableRandom(seed)).answer();
+      assertTrue(
+          detail.matches(
+              "There are two shapes on a light background\\. From left to right: a (red circle|circle"
+                  + " in red) at the bottom left and a (blue square|square in blue) at the top"
+                  + " right\\."),
+          detail);
+      kindFirst +=
+          (caption.contains("circle in red") ? 1 : 0)
+              + (caption.contains("square in blue") ? 1 : 0);
+      names += 2;
+    }
+    assertEquals(
+        Set.of(
+            "a red circle and a blue square",
+            "a circle in red and a blue square",
+            "a red circle and a square in blue",
+            "a circle in red and a square in blue"),
+        captions);
+    assertEquals(0.5, (double) kindFirst / names, 0.05);
+    for (long seed = 0; seed < 20; seed++) {
+      SplittableRandom plain = new SplittableRandom(seed);
+      SplittableRandom none = new SplittableRandom(seed);
+      assertEquals(Instructions.caption(two, plain), Instructions.caption(two, 0, none));
+      assertEquals(plain.nextLong(), none.nextLong(), "a share of 0 draws nothing more");
+      assertEquals(
+          Instructions.detail(two, plain).answer(), Instructions.detail(two, 0, none).answer());
+    }
+  }
+
+  @Test
   void detailsAndCaptionsNameEveryShapeWithItsColorLeftToRight() {
     SplittableRandom random = new SplittableRandom(2);
     Set<String> prompts = new HashSet<>();

@@ -1,0 +1,100 @@
+package io.llavaserve.engine.training;
+
+import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.checkpoint.SafetensorsFile;
+import io.llavaserve.engine.checkpoint.WeightNaming;
+import io.llavaserve.engine.checkpoint.WeightShapes;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/**
+ * A pretrained vision tower for a new run, as LLaVA starts from a pretrained CLIP: every tensor of
+ * the tower read from a checkpoint folder, in any of the layouts the server loads (llava-hf, newer
+ * transformers, the original repository's) or a vision model's own ({@code vision_model.*}, as
+ * transformers' {@code CLIPVisionModel}, {@code CLIPModel} and {@code SiglipModel} store it).
+ */
+final class PretrainedTower {
+
+  private static final String VISION_MODEL = "vision_model.";
+
+  private PretrainedTower() {}
+
+  /**
+   * The tower's tensors of {@code shapes} (every name under {@link WeightShapes#VISION}) from the
+   * {@code *.safetensors} files in {@code dir}, as float32.
+   *
+   * @throws IOException naming the folder and the tensor when one is missing or of another shape
+   */
+  static Map<String, float[]> load(Path dir, Map<String, long[]> shapes) throws IOException {
+    List<Path> files;
+    try (Stream<Path> listing = Files.list(dir)) {
+      files = listing.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
+    } catch (IOException e) {
+      throw new IOException("--vision-tower " + dir + ": cannot list the folder: " + e, e);
+    }
+    if (files.isEmpty()) {
+      throw new IOException("--vision-tower " + dir + ": no *.safetensors files");
+    }
+    Map<String, float[]> out = new LinkedHashMap<>();
+    try {
+      for (Path file : files) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+          for (String stored : f.names()) {
+            Optional<String> name = canonical(stored).filter(shapes::containsKey);
+            if (name.isEmpty()) {
+              continue;
+            }
+            long[] want = shapes.get(name.get());
+            if (!Arrays.equals(want, f.shape(stored))) {
+              throw new IOException(
+                  String.format(
+                      "--vision-tower %s: %s is %s in %s, the model needs %s",
+                      dir,
+                      stored,
+                      Arrays.toString(f.shape(stored)),
+                      file.getFileName(),
+                      Arrays.toString(want)));
+            }
+            if (out.put(name.get(), f.tensor(stored).toFloatArray()) != null) {
+              throw new IOException(
+                  "--vision-tower " + dir + ": " + name.get() + " is stored twice");
+            }
+          }
+        }
+      }
+    } catch (CheckpointException e) {
+      throw new IOException("--vision-tower " + dir + ": " + e.getMessage(), e);
+    }
+    TreeSet<String> missing = new TreeSet<>();
+    for (String name : shapes.keySet()) {
+      if (name.startsWith(WeightShapes.VISION) && !out.containsKey(name)) {
+        missing.add(name);
+      }
+    }
+    if (!missing.isEmpty()) {
+      List<String> shown = new ArrayList<>(missing).subList(0, Math.min(3, missing.size()));
+      throw new IOException(
+          String.format(
+              "--vision-tower %s: %d of the tower's tensors are missing, e.g. %s",
+              dir, missing.size(), String.join(", ", shown)));
+    }
+    return out;
+  }
+
+  /** The canonical name of a stored tower tensor, or empty for anything else. */
+  static Optional<String> canonical(String stored) {
+    if (stored.startsWith(VISION_MODEL)) {
+      return Optional.of(WeightShapes.VISION + stored.substring(VISION_MODEL.length()));
+    }
+    return WeightNaming.canonical(stored).filter(n -> n.startsWith(WeightShapes.VISION));
+  }
+}
