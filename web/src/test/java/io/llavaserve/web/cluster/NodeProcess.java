@@ -162,6 +162,17 @@ final class NodeProcess implements AutoCloseable {
     return process.isAlive();
   }
 
+  /**
+   * Sends {@code signal} ({@code STOP} freezes the node as a long pause would, {@code CONT} lets it
+   * go on) with {@code kill}.
+   */
+  void signal(String signal) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start();
+    if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new AssertionError("kill -" + signal + " " + process.pid() + " failed");
+    }
+  }
+
   /** SIGKILL, and waits (up to 10 s) for the process to be gone. */
   void kill() throws InterruptedException {
     process.destroyForcibly();
