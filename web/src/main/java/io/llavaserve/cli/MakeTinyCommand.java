@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
     name = "make-tiny",
     description =
         "Write a small random llava checkpoint (tiny, bench, qwen2, mistral, qwen2-0.5b,"
-            + " siglip-qwen2, next or onevision preset).")
+            + " interleave-0.5b, siglip-qwen2, next or onevision preset).")
 final class MakeTinyCommand implements Callable<Integer> {
 
   /** The presets, each under the name the command line uses. */
@@ -26,6 +26,7 @@ final class MakeTinyCommand implements Callable<Integer> {
     QWEN2("qwen2"),
     MISTRAL("mistral"),
     QWEN2_HALF("qwen2-0.5b"),
+    INTERLEAVE_HALF("interleave-0.5b"),
     SIGLIP_QWEN2("siglip-qwen2"),
     NEXT("next"),
     ONEVISION("onevision");
@@ -47,6 +48,7 @@ final class MakeTinyCommand implements Callable<Integer> {
                 .withRopeTheta(1e6);
         case MISTRAL -> TinySpec.tiny().withTextFamily(TextFamily.MISTRAL);
         case QWEN2_HALF -> TinySpec.qwen2Half();
+        case INTERLEAVE_HALF -> TinySpec.interleaveHalf();
         case SIGLIP_QWEN2 -> TinySpec.siglipQwen2();
         case NEXT -> TinySpec.next();
         case ONEVISION -> TinySpec.onevision();
@@ -67,6 +69,8 @@ final class MakeTinyCommand implements Callable<Integer> {
       description =
           "tiny | bench | qwen2 (tiny, Qwen2 decoder) | mistral (tiny, Mistral decoder with a"
               + " 1024-token window) | qwen2-0.5b (Qwen2-0.5B-shaped decoder, bench tower) |"
+              + " interleave-0.5b (llava-interleave-qwen-0.5b's real shapes: SigLIP-so400m at 384"
+              + " px and the Qwen2-0.5B decoder, float16, about 1.8 GB) |"
               + " siglip-qwen2 (tiny, SigLIP tower and Qwen2 decoder as llava-interleave) |"
               + " next (tiny, llava_next: llava-v1.6's tiling with 56 px tiles, image_newline) |"
               + " onevision (tiny, llava_onevision as llava-hf writes llava-onevision-qwen2: the"

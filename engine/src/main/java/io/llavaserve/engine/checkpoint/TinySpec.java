@@ -263,6 +263,25 @@ public record TinySpec(
   }
 
   /**
+   * llava-interleave-qwen-0.5b's real dimensions: a SigLIP-so400m tower at 384 px (27 x 27 patches
+   * of 14 px, 1152 wide, 27 layers of 16 heads, MLP 4304; every patch of the last layer kept) and
+   * the {@link #qwen2Half()} decoder, stored in float16 (about 1.8 GB): for benchmarks.
+   */
+  public static TinySpec interleaveHalf() {
+    return qwen2Half()
+        .with(
+            c -> {
+              c.visionHidden = 1152;
+              c.visionIntermediate = 4304;
+              c.visionLayers = 27;
+              c.visionHeads = 16;
+              c.imageSize = 384;
+              c.patchSize = 14;
+              c.visionFamily = VisionFamily.SIGLIP;
+            });
+  }
+
+  /**
    * llava-interleave-qwen-0.5b's architecture, tiny: a SigLIP tower (60 px in 14 px patches, so 4 x
    * 4 = 16 patches and 4 px unused, as 384 px leaves 6 in 27 x 27 patches) and a Qwen2 decoder
    * (tied embeddings, rotary base 1e6), features from the last layer with every patch kept.
