@@ -1,9 +1,11 @@
 package io.llavaserve.engine.prompt;
 
 import io.llavaserve.engine.tokenizer.Tokenizer;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * How the served checkpoint's model writes tool calls, decided from its chat template and its
@@ -15,12 +17,24 @@ import java.util.regex.Pattern;
  * @param stopTokenIds tokens besides EOS that end an answer offered tools (Llama 3.1's {@code
  *     <|eom_id|>}, with which it ends a call it waits on); empty where the tokenizer is not at hand
  *     (a cluster gateway, which parses answers but never decodes)
+ * @param keepSpecialTokens whether an answer offered tools keeps special tokens' text, because the
+ *     format's marker is a special token of the tokenizer (Mistral's {@code [TOOL_CALLS]}, Llama's
+ *     {@code <|python_tag|>}) and the parser must see it, as vLLM's parsers ask with {@code
+ *     skip_special_tokens=False}
  */
-public record ToolCallSyntax(ToolCallFormat format, ToolCallIds ids, Set<Integer> stopTokenIds) {
+public record ToolCallSyntax(
+    ToolCallFormat format, ToolCallIds ids, Set<Integer> stopTokenIds, boolean keepSpecialTokens) {
 
   /** The default: the Hermes format and OpenAI's ids. */
   public static final ToolCallSyntax DEFAULT =
-      new ToolCallSyntax(ToolCallFormat.HERMES, ToolCallIds.OPENAI, Set.of());
+      new ToolCallSyntax(ToolCallFormat.HERMES, ToolCallIds.OPENAI, Set.of(), false);
+
+  /** The markers a parser of each format must see in the text. */
+  private static final java.util.Map<ToolCallFormat, List<String>> MARKERS =
+      java.util.Map.of(
+          ToolCallFormat.HERMES, List.of(ToolPrompt.CALL_OPEN, ToolPrompt.CALL_CLOSE),
+          ToolCallFormat.LLAMA3_JSON, List.of("<|python_tag|>"),
+          ToolCallFormat.MISTRAL, List.of("[TOOL_CALLS]"));
 
   /** Mistral's templates check the ids they are sent back: {@code tool_call.id|length != 9}. */
   private static final Pattern NINE_CHARACTER_IDS = Pattern.compile("\\|\\s*length\\s*!=\\s*9\\b");
@@ -29,6 +43,11 @@ public record ToolCallSyntax(ToolCallFormat format, ToolCallIds ids, Set<Integer
     Objects.requireNonNull(format, "format");
     Objects.requireNonNull(ids, "ids");
     stopTokenIds = Set.copyOf(stopTokenIds);
+  }
+
+  /** As a gateway knows it: the format and the ids, nothing of the tokenizer. */
+  public ToolCallSyntax(ToolCallFormat format, ToolCallIds ids) {
+    this(format, ids, Set.of(), false);
   }
 
   /**
@@ -80,8 +99,11 @@ public record ToolCallSyntax(ToolCallFormat format, ToolCallIds ids, Set<Integer
       stops =
           tokenizer.tokenId("<|eom_id|>").stream()
               .boxed()
-              .collect(java.util.stream.Collectors.toSet());
+              .collect(Collectors.toSet());
     }
-    return new ToolCallSyntax(format, ids, stops);
+    boolean keep =
+        MARKERS.get(format).stream()
+            .anyMatch(m -> tokenizer.tokenId(m).stream().anyMatch(tokenizer::isSpecial));
+    return new ToolCallSyntax(format, ids, stops, keep);
   }
 }

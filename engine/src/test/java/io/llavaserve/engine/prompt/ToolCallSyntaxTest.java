@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class ToolCallSyntaxTest {
 
-  /** A tokenizer that knows only these added tokens (by text) and nothing else. */
+  /** A tokenizer that knows only these added special tokens (by text) and nothing else. */
   static Tokenizer withTokens(Map<String, Integer> added) {
     return (Tokenizer)
         Proxy.newProxyInstance(
@@ -23,6 +23,9 @@ class ToolCallSyntaxTest {
               if (method.getName().equals("tokenId")) {
                 Integer id = added.get((String) args[0]);
                 return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+              }
+              if (method.getName().equals("isSpecial")) {
+                return added.containsValue((Integer) args[0]);
               }
               throw new UnsupportedOperationException(method.getName());
             });
@@ -50,15 +53,21 @@ class ToolCallSyntaxTest {
             jinja(ToolTemplatesTest.template("llama-3.1-instruct.jinja")),
             withTokens(Map.of("<|eom_id|>", 128008, "<|python_tag|>", 128010)));
     assertEquals(
-        new ToolCallSyntax(ToolCallFormat.LLAMA3_JSON, ToolCallIds.OPENAI, Set.of(128008)), llama);
+        new ToolCallSyntax(ToolCallFormat.LLAMA3_JSON, ToolCallIds.OPENAI, Set.of(128008), true),
+        llama);
     assertEquals(
         Set.of(),
         ToolCallSyntax.detect(jinja(ToolTemplatesTest.template("llama-3.1-instruct.jinja")), PLAIN)
             .stopTokenIds());
     assertEquals(
-        new ToolCallSyntax(ToolCallFormat.MISTRAL, ToolCallIds.MISTRAL, Set.of()),
+        new ToolCallSyntax(ToolCallFormat.MISTRAL, ToolCallIds.MISTRAL),
         ToolCallSyntax.detect(
             jinja(ToolTemplatesTest.template("mistral-7b-instruct-v0.3.jinja")), PLAIN));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.detect(
+            jinja(ToolTemplatesTest.template("mistral-7b-instruct-v0.3.jinja")),
+            withTokens(Map.of("[TOOL_CALLS]", 5))));
     assertEquals(
         ToolCallSyntax.DEFAULT,
         ToolCallSyntax.detect(
