@@ -96,10 +96,7 @@ public record ToolCallSyntax(
             : ToolCallIds.OPENAI;
     Set<Integer> stops = Set.of();
     if (format == ToolCallFormat.LLAMA3_JSON) {
-      stops =
-          tokenizer.tokenId("<|eom_id|>").stream()
-              .boxed()
-              .collect(Collectors.toSet());
+      stops = tokenizer.tokenId("<|eom_id|>").stream().boxed().collect(Collectors.toSet());
     }
     boolean keep =
         MARKERS.get(format).stream()
