@@ -16,6 +16,7 @@ import io.llavaserve.engine.image.PreprocessConfig;
 import io.llavaserve.engine.prompt.ChatMessage;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.prompt.PromptBuilder;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.prompt.ToolDefinition;
 import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.runner.KvCacheConfig;
@@ -35,6 +36,7 @@ public final class LlavaModel implements AutoCloseable {
   private final Checkpoint checkpoint;
   private final Tokenizer tokenizer;
   private final ChatTemplate template;
+  private final ToolCallSyntax toolCallSyntax;
   private final ImagePreprocessor preprocessor;
   private final TfModelRunner runner;
   private final ModelOptions options;
@@ -51,6 +53,7 @@ public final class LlavaModel implements AutoCloseable {
     this.checkpoint = checkpoint;
     this.tokenizer = tokenizer;
     this.template = template;
+    this.toolCallSyntax = ToolCallSyntax.detect(template, tokenizer);
     this.preprocessor = preprocessor;
     this.runner = runner;
     this.options = options;
@@ -214,6 +217,11 @@ public final class LlavaModel implements AutoCloseable {
 
   public ChatTemplate template() {
     return template;
+  }
+
+  /** How the model writes tool calls, from its template and tokenizer. */
+  public ToolCallSyntax toolCallSyntax() {
+    return toolCallSyntax;
   }
 
   public TfModelRunner runner() {

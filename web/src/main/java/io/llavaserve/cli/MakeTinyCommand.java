@@ -2,6 +2,7 @@ package io.llavaserve.cli;
 
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.checkpoint.ToolTemplate;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionFamily;
 import java.nio.file.Path;
@@ -88,6 +89,18 @@ final class MakeTinyCommand implements Callable<Integer> {
               + " from the last layer, every patch kept, a SiglipImageProcessor config).")
   VisionFamily vision;
 
+  @Option(
+      names = "--tool-template",
+      converter = ToolTemplateConverter.class,
+      paramLabel = "NAME",
+      description =
+          "llama3.1 | mistral-v0.3: carry that model's own tool-calling chat template instead of"
+              + " the preset's, with the special tokens it writes added to the tokenizer (Llama"
+              + " 3.1's <|start_header_id|>, <|eot_id|> as EOS, <|python_tag|>...; Mistral's"
+              + " [INST], [TOOL_CALLS], [AVAILABLE_TOOLS]...), so the server reads its calls in"
+              + " that format.")
+  ToolTemplate toolTemplate;
+
   @Spec CommandSpec command;
 
   @Override
@@ -98,14 +111,18 @@ final class MakeTinyCommand implements Callable<Integer> {
     }
     long start = System.nanoTime();
     TinyCheckpoint.write(out, spec);
+    if (toolTemplate != null) {
+      toolTemplate.applyTo(out);
+    }
     command
         .commandLine()
         .getErr()
         .printf(
-            "wrote %s checkpoint (%s, %s tower) to %s in %.1f s%n",
+            "wrote %s checkpoint (%s, %s tower%s) to %s in %.1f s%n",
             preset.label,
             spec.toConfig().modelType(),
             spec.visionFamily().modelType(),
+            toolTemplate == null ? "" : ", " + toolTemplate.label() + " tool template",
             out,
             (System.nanoTime() - start) / 1e9);
     return 0;
@@ -124,6 +141,19 @@ final class MakeTinyCommand implements Callable<Integer> {
           "expected one of tiny, bench, qwen2, mistral, qwen2-0.5b, siglip-qwen2, next,"
               + " onevision, got "
               + value);
+    }
+  }
+
+  /** A tool template by its command-line name. */
+  static final class ToolTemplateConverter
+      implements picocli.CommandLine.ITypeConverter<ToolTemplate> {
+    @Override
+    public ToolTemplate convert(String value) {
+      try {
+        return ToolTemplate.ofLabel(value);
+      } catch (IllegalArgumentException e) {
+        throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+      }
     }
   }
 

@@ -1,6 +1,8 @@
 package io.llavaserve.cli;
 
 import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.prompt.ToolCallIds;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.web.cluster.ClusterConfig;
 import io.llavaserve.web.cluster.NodeRole;
 import java.io.IOException;
@@ -100,7 +102,7 @@ final class ServeCommand implements Callable<Integer> {
     LlavaModel m = stack.model();
     out.printf(
         "serving %s on http://%s:%d (model loaded in %.1f s; %s; %s matmuls%s, %s KV cache of %d"
-            + " tokens, %s attention)%n",
+            + " tokens, %s attention; tool calls read as %s)%n",
         id,
         host,
         stack.server().port(),
@@ -110,7 +112,8 @@ final class ServeCommand implements Callable<Integer> {
         m.runner().nativeMatMul() ? " (native)" : "",
         m.runner().kvCache().dtype().name().toLowerCase(Locale.ROOT),
         m.runner().kvCache().capacityTokens(),
-        m.runner().nativeAttention() ? "native" : "graph");
+        m.runner().nativeAttention() ? "native" : "graph",
+        describe(m.toolCallSyntax()));
     out.flush();
     stopped.await();
     return 0;
@@ -150,6 +153,14 @@ final class ServeCommand implements Callable<Integer> {
                 },
                 "llava-serve-drain"));
     stopped.await();
+  }
+
+  /**
+   * The tool-call format as vLLM's parser name, and Mistral's ids where the template wants them.
+   */
+  static String describe(ToolCallSyntax syntax) {
+    return syntax.format().parserName()
+        + (syntax.ids() == ToolCallIds.MISTRAL ? " with 9-character ids" : "");
   }
 
   /**

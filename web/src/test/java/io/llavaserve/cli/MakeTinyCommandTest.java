@@ -10,8 +10,15 @@ import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionFamily;
+import io.llavaserve.engine.prompt.ChatTemplate;
+import io.llavaserve.engine.prompt.ToolCallFormat;
+import io.llavaserve.engine.prompt.ToolCallIds;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
+import io.llavaserve.engine.tokenizer.Tokenizer;
+import io.llavaserve.engine.tokenizer.TokenizerLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -240,6 +247,54 @@ class MakeTinyCommandTest {
     assertNotEquals(0, bad.exit());
     assertTrue(bad.err().contains("vit"), bad.err());
     assertFalse(Files.exists(tmp.resolve("vit")));
+  }
+
+  @Test
+  void toolTemplateFlagWritesTheRealTemplateAndItsSpecialTokens() throws Exception {
+    Path llama = tmp.resolve("llama");
+    Path mistral = tmp.resolve("mistral");
+    Cli.Run made = Cli.run("make-tiny", "--tool-template", "llama3.1", "--out", llama.toString());
+    assertEquals(0, made.exit(), made.err());
+    assertTrue(made.err().contains("llama3.1 tool template"), made.err());
+    assertEquals(
+        0,
+        Cli.run("make-tiny", "--tool-template", "mistral-v0.3", "--out", mistral.toString())
+            .exit());
+
+    Tokenizer llamaTokens =
+        TokenizerLoader.load(
+            llama.resolve("tokenizer.json"), llama.resolve("tokenizer_config.json"));
+    int eom = llamaTokens.tokenId("<|eom_id|>").orElseThrow();
+    assertEquals(llamaTokens.tokenId("<|eot_id|>").orElseThrow(), llamaTokens.eosId());
+    assertEquals(llamaTokens.tokenId("<|begin_of_text|>").orElseThrow(), llamaTokens.bosId());
+    assertTrue(llamaTokens.isSpecial(llamaTokens.tokenId("<|python_tag|>").orElseThrow()));
+    assertTrue(eom < TinySpec.tiny().vocabSize());
+    ChatTemplate llamaTemplate =
+        ChatTemplate.forCheckpoint(
+            llama.resolve("tokenizer_config.json"), llama.resolve("chat_template.json"));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.LLAMA3_JSON, ToolCallIds.OPENAI, Set.of(eom), true),
+        ToolCallSyntax.detect(llamaTemplate, llamaTokens));
+    assertTrue(
+        Files.readString(llama.resolve("chat_template.json")).contains("Environment: ipython"));
+
+    Tokenizer mistralTokens =
+        TokenizerLoader.load(
+            mistral.resolve("tokenizer.json"), mistral.resolve("tokenizer_config.json"));
+    int[] ids = mistralTokens.encode("[INST] hi[/INST][TOOL_CALLS]", false);
+    assertEquals(mistralTokens.tokenId("[INST]").orElseThrow(), ids[0]);
+    assertEquals(mistralTokens.tokenId("[TOOL_CALLS]").orElseThrow(), ids[ids.length - 1]);
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.detect(
+            ChatTemplate.forCheckpoint(
+                mistral.resolve("tokenizer_config.json"), mistral.resolve("chat_template.json")),
+            mistralTokens));
+
+    Cli.Run bad =
+        Cli.run("make-tiny", "--tool-template", "gemma", "--out", tmp.resolve("g").toString());
+    assertNotEquals(0, bad.exit());
+    assertTrue(bad.err().contains("gemma"), bad.err());
   }
 
   @Test

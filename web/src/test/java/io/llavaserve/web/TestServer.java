@@ -8,6 +8,7 @@ import io.llavaserve.cli.ServingStack;
 import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.checkpoint.ToolTemplate;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.batchjobs.DataDisk;
 import io.llavaserve.web.cluster.ClusterConfig;
@@ -109,6 +110,7 @@ public final class TestServer implements AutoCloseable {
     private String modelId = MODEL_ID;
     private String checkpointName = "tiny";
     private TinySpec spec = TinySpec.tiny();
+    private ToolTemplate toolTemplate;
 
     private Builder(Path dir) {
       this.dir = dir;
@@ -184,6 +186,15 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The checkpoint carries a real tool-calling chat template (and its special tokens) in place of
+     * its own (default: none).
+     */
+    public Builder toolTemplate(ToolTemplate template) {
+      this.toolTemplate = template;
+      return this;
+    }
+
     /** The id the model is served as (default {@link #MODEL_ID}). */
     public Builder modelId(String id) {
       modelId = id;
@@ -202,13 +213,23 @@ public final class TestServer implements AutoCloseable {
       return new TestServer(stack);
     }
 
+    private Path checkpoint() throws IOException {
+      if (toolTemplate == null) {
+        return TestServer.checkpoint(dir, checkpointName, spec);
+      }
+      Path ckpt = dir.resolve(checkpointName + "-" + toolTemplate.label());
+      if (!Files.exists(ckpt.resolve("config.json"))) {
+        TinyCheckpoint.write(ckpt, spec);
+        toolTemplate.applyTo(ckpt);
+      }
+      return ckpt;
+    }
+
     public TestServer start() throws Exception {
       ServingStack stack = ServingStack.bind(config.build());
       try {
         stack
-            .load(
-                TestServer.checkpoint(dir, checkpointName, spec),
-                ModelOptions.defaults().withKvCacheBytes(32L << 20))
+            .load(checkpoint(), ModelOptions.defaults().withKvCacheBytes(32L << 20))
             .startEngine(EngineConfig.defaults().withScheduler(scheduler))
             .serve(modelId, media);
       } catch (Exception e) {

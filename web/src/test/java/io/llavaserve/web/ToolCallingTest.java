@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -57,23 +55,7 @@ class ToolCallingTest {
 
   /** Checks a call against the schemas of {@link #TOOLS}, independently of the grammar. */
   static void assertValidCall(JsonObject call, Set<String> names) {
-    assertTrue(call.getString("id").startsWith("call_"), call.encode());
-    assertEquals("function", call.getString("type"));
-    String name = call.getJsonObject("function").getString("name");
-    assertTrue(names.contains(name), call.encode());
-    JsonObject args = new JsonObject(call.getJsonObject("function").getString("arguments"));
-    if (name.equals("get_weather")) {
-      assertEquals(Set.of("city", "unit"), args.fieldNames(), args.encode());
-      String city = args.getString("city");
-      assertTrue(city.codePointCount(0, city.length()) <= 8, args.encode());
-      assertTrue(Set.of("c", "f").contains(args.getString("unit")), args.encode());
-    } else {
-      assertTrue(Set.of("tz", "days").containsAll(args.fieldNames()), args.encode());
-      assertTrue(Set.of("utc", "cet").contains(args.getString("tz")), args.encode());
-      JsonArray days = args.getJsonArray("days", new JsonArray());
-      assertTrue(days.size() <= 2, args.encode());
-      days.forEach(d -> assertTrue(d instanceof Number n && n.doubleValue() % 1 == 0));
-    }
+    ToolCallsOverHttp.assertValidCall(call, names, ToolCallsOverHttp.OPENAI_IDS);
   }
 
   static JsonObject post(JsonObject body) throws Exception {
@@ -158,54 +140,12 @@ class ToolCallingTest {
 
   /** The tool calls of a stream, reassembled from their deltas as the SDKs do. */
   static JsonArray reassemble(String sse, String[] finish) {
-    List<JsonObject> calls = new ArrayList<>();
-    for (String event : sse.split("\n\n")) {
-      if (!event.startsWith("data: {")) {
-        continue;
-      }
-      JsonArray choices =
-          new JsonObject(event.substring("data: ".length())).getJsonArray("choices");
-      if (choices == null || choices.isEmpty()) {
-        continue;
-      }
-      JsonObject c = choices.getJsonObject(0);
-      if (c.getString("finish_reason") != null) {
-        finish[0] = c.getString("finish_reason");
-      }
-      JsonArray deltas = c.getJsonObject("delta").getJsonArray("tool_calls");
-      if (deltas == null) {
-        continue;
-      }
-      for (int i = 0; i < deltas.size(); i++) {
-        JsonObject d = deltas.getJsonObject(i);
-        int index = d.getInteger("index");
-        if (index == calls.size()) {
-          assertTrue(d.getString("id").startsWith("call_"), d.encode());
-          assertEquals("", d.getJsonObject("function").getString("arguments"), d.encode());
-          calls.add(d.copy());
-        } else {
-          JsonObject f = calls.get(index).getJsonObject("function");
-          f.put(
-              "arguments",
-              f.getString("arguments") + d.getJsonObject("function").getString("arguments"));
-        }
-      }
-    }
-    JsonArray out = new JsonArray();
-    calls.forEach(c -> out.add(c.copy().put("index", null)));
-    return out;
+    return ToolCallsOverHttp.reassemble(
+        sse, ToolCallsOverHttp.OPENAI_IDS, finish, new StringBuilder());
   }
 
   static JsonArray withoutIds(JsonArray calls) {
-    JsonArray out = new JsonArray();
-    for (int i = 0; i < calls.size(); i++) {
-      JsonObject c = calls.getJsonObject(i);
-      out.add(
-          new JsonObject()
-              .put("type", c.getString("type"))
-              .put("function", c.getJsonObject("function")));
-    }
-    return out;
+    return ToolCallsOverHttp.withoutIds(calls);
   }
 
   @Test

@@ -159,7 +159,7 @@ final class EngineLoop {
                   prompt.tokens(),
                   spec.eosTokenId(),
                   spec.maxModelLen(),
-                  tokenizer.newDetokenizer(true),
+                  tokenizer.newDetokenizer(request.samplingOf(i).skipSpecialTokens()),
                   grammars),
               stream));
     }

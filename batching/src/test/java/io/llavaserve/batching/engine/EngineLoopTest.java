@@ -81,6 +81,42 @@ class EngineLoopTest {
   }
 
   @Test
+  void specialTokensReachTheTextOnlyWhenTheRequestKeepsThem() {
+    // logit_bias forces <s> (id 1, a special token of the bundled tokenizer) at every step.
+    java.util.Map<Boolean, String> texts = new java.util.HashMap<>();
+    for (boolean skip : new boolean[] {true, false}) {
+      FakeModelRunner runner = new FakeModelRunner(64, 4, VOCAB);
+      EngineLoop loop = loop(runner, SchedulerConfig.defaults());
+      SamplingParams params =
+          SamplingParams.builder()
+              .temperature(0)
+              .maxTokens(3)
+              .logitBias(java.util.Map.of(1, 100.0))
+              .skipSpecialTokens(skip)
+              .build();
+      TestSubscriber<TokenEvent> ts =
+          loop.submit(
+                  new GenerationRequest(
+                      "special-" + skip,
+                      new int[] {5, 6, 7},
+                      List.of(),
+                      params,
+                      Priority.INTERACTIVE))
+              .test();
+      runToEnd(loop);
+      assertArrayEquals(new int[] {1, 1, 1}, tokens(ts));
+      StringBuilder text = new StringBuilder();
+      ts.values().stream()
+          .filter(e -> e instanceof TokenEvent.Token)
+          .forEach(e -> text.append(((TokenEvent.Token) e).text()));
+      text.append(finished(ts).text());
+      texts.put(skip, text.toString());
+    }
+    assertEquals("", texts.get(true));
+    assertEquals("<s><s><s>", texts.get(false));
+  }
+
+  @Test
   void sharedImageAndPrefixCostAtMostOneBlockAndNoVision() {
     FakeModelRunner runner = new FakeModelRunner(64, 4, VOCAB);
     EngineLoop loop = loop(runner, SchedulerConfig.defaults());

@@ -77,7 +77,7 @@ public final class Generator {
             prompt.tokens(),
             model.tokenizer().eosId(),
             maxLen,
-            model.tokenizer().newDetokenizer(true),
+            model.tokenizer().newDetokenizer(params.skipSpecialTokens()),
             grammars);
     StepOutput out = null;
     for (int from = 0; from < prompt.length(); from += PREFILL_CHUNK) {

@@ -53,11 +53,13 @@ public final class ChatTemplate {
   private final Renderer renderer;
   private final String description;
   private final boolean knowsTools;
+  private final String source;
 
-  private ChatTemplate(Renderer renderer, String description, boolean knowsTools) {
+  private ChatTemplate(Renderer renderer, String description, boolean knowsTools, String source) {
     this.renderer = renderer;
     this.description = description;
     this.knowsTools = knowsTools;
+    this.source = source;
   }
 
   /**
@@ -69,14 +71,15 @@ public final class ChatTemplate {
     return new ChatTemplate(
         (messages, tools, addGenerationPrompt) -> renderVicunaV1(messages, addGenerationPrompt),
         "vicuna_v1",
-        false);
+        false,
+        null);
   }
 
   /** A Hugging Face Jinja chat template, rendered the way transformers renders it. */
   public static ChatTemplate fromJinja(String template, String bosToken, String eosToken) {
     Objects.requireNonNull(template, "template");
     JinjaRenderer jinja = new JinjaRenderer(template, bosToken, eosToken);
-    return new ChatTemplate(jinja::render, "jinja", jinja.knowsTools());
+    return new ChatTemplate(jinja::render, "jinja", jinja.knowsTools(), template);
   }
 
   /**
@@ -135,6 +138,11 @@ public final class ChatTemplate {
   /** Whether the template renders tools itself (else {@link ToolPrompt}'s format is used). */
   public boolean knowsTools() {
     return knowsTools;
+  }
+
+  /** The Jinja source, or null for the built-in Vicuna format. */
+  String source() {
+    return source;
   }
 
   @Override

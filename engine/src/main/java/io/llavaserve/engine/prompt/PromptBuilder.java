@@ -11,6 +11,9 @@ import java.util.Objects;
  */
 public final class PromptBuilder {
 
+  /** The text of the image token, as templates and raw prompts write it. */
+  public static final String IMAGE_TEXT = "<image>";
+
   /**
    * Prompt ids ready for prefill.
    *
@@ -58,7 +61,7 @@ public final class PromptBuilder {
    */
   public static Prompt build(
       Tokenizer tokenizer, ChatTemplate template, List<ChatMessage> messages) {
-    int imageTokenId = tokenizer.tokenId("<image>").orElse(-1);
+    int imageTokenId = tokenizer.tokenId(IMAGE_TEXT).orElse(-1);
     return build(tokenizer, template, messages, imageTokenId);
   }
 

@@ -36,6 +36,9 @@ import java.util.Set;
  * @param grammar constrains the output to the sentences of this grammar (OpenAI's {@code
  *     response_format} json_object or json_schema): at every step only tokens that keep the text a
  *     prefix of one may be sampled, and EOS only once it is a whole one; empty for free text
+ * @param skipSpecialTokens leave the text of special tokens out of the output text (vLLM's {@code
+ *     skip_special_tokens}, default true); off where a special token marks something to parse, as
+ *     Mistral's {@code [TOOL_CALLS]} does
  */
 public record SamplingParams(
     double temperature,
@@ -52,7 +55,8 @@ public record SamplingParams(
     boolean ignoreEos,
     int logprobs,
     Map<Integer, Double> logitBias,
-    Optional<Grammar> grammar) {
+    Optional<Grammar> grammar,
+    boolean skipSpecialTokens) {
 
   public static final double MAX_TEMPERATURE = 2.0;
   public static final double MAX_ABS_PENALTY = 2.0;
@@ -160,7 +164,8 @@ public record SamplingParams(
         .ignoreEos(ignoreEos)
         .logprobs(logprobs)
         .logitBias(logitBias)
-        .grammar(grammar.orElse(null));
+        .grammar(grammar.orElse(null))
+        .skipSpecialTokens(skipSpecialTokens);
   }
 
   /** Whether tokens are chosen by argmax, which makes the filters and the seed irrelevant. */
@@ -194,6 +199,7 @@ public record SamplingParams(
     private int logprobs = -1;
     private Map<Integer, Double> logitBias = Map.of();
     private Grammar grammar;
+    private boolean skipSpecialTokens = true;
 
     private Builder() {}
 
@@ -283,6 +289,12 @@ public record SamplingParams(
       return this;
     }
 
+    /** Whether the output text leaves out special tokens (default true). */
+    public Builder skipSpecialTokens(boolean v) {
+      skipSpecialTokens = v;
+      return this;
+    }
+
     public SamplingParams build() {
       return new SamplingParams(
           temperature,
@@ -299,7 +311,8 @@ public record SamplingParams(
           ignoreEos,
           logprobs,
           logitBias,
-          Optional.ofNullable(grammar));
+          Optional.ofNullable(grammar),
+          skipSpecialTokens);
     }
   }
 }

@@ -79,10 +79,10 @@ class ChatTemplateTest {
   @Test
   void pythonStringMethodsWork() {
     String source =
-        "{% for m in messages %}[{{ m['role'].upper() }}|{{ m['content'][0]['text'].strip() }}|"
-            + "{{ m['content'][0]['text'].lstrip() }}|{{ m['content'][0]['text'].rstrip('! ') }}|"
-            + "{{ m['content'][0]['text'].strip().startswith('hi') }}|"
-            + "{{ m['content'][0]['text'].endswith('!') }}|{{ 'x'.title() }}]{% endfor %}.upper()";
+        "{% for m in messages %}[{{ m['role'].upper() }}|{{ m['content'].strip() }}|"
+            + "{{ m['content'].lstrip() }}|{{ m['content'].rstrip('! ') }}|"
+            + "{{ m['content'].strip().startswith('hi') }}|"
+            + "{{ m['content'].endswith('!') }}|{{ 'x'.title() }}]{% endfor %}.upper()";
     ChatTemplate template = ChatTemplate.fromJinja(source, "<s>", "</s>");
     assertEquals(
         "[USER|hi there!|hi there!|  hi there|true|true|X].upper()",
@@ -90,11 +90,91 @@ class ChatTemplateTest {
   }
 
   @Test
+  void aTemplateThatLoopsOverContentGetsPartsAnyOtherAStringWithImageLines() {
+    List<ChatMessage> messages =
+        List.of(
+            ChatMessage.of(
+                "user",
+                ContentPart.text("Compare"),
+                ContentPart.image(),
+                ContentPart.text("these"),
+                ContentPart.image()));
+    String printsContent = "{% for m in messages %}{{ m['content'] | tojson }}{% endfor %}";
+    assertEquals(
+        "\"<image>\\n<image>\\nCompare\\nthese\"",
+        ChatTemplate.fromJinja(printsContent, "<s>", "</s>").render(messages, false));
+    for (String loop :
+        List.of(
+            "{% for p in m['content'] %}{% endfor %}",
+            "{% for p in m.content | selectattr('type', 'equalto', 'text') %}{% endfor %}",
+            "{%- set parts = m[\"content\"] %}{% for p in parts if p.type == 'text' %}{% endfor %}")) {
+      String template = "{% for m in messages %}" + loop + "{% endfor %}" + printsContent;
+      assertEquals(
+          "[{\"type\": \"text\", \"text\": \"Compare\"}, {\"type\": \"image\"},"
+              + " {\"type\": \"text\", \"text\": \"these\"}, {\"type\": \"image\"}]",
+          ChatTemplate.fromJinja(template, "<s>", "</s>").render(messages, false),
+          loop);
+    }
+  }
+
+  @Test
+  void notBindsLooserThanTestsAndComparisonsAsInJinja2() {
+    List<ChatMessage> two = List.of(ChatMessage.text("user", "a"), ChatMessage.text("user", "b"));
+    String source =
+        "{% if not messages|length == 1 %}A{% endif %}"
+            + "{% if not nothing is defined %}B{% endif %}"
+            + "{% if not messages is none and not messages[0].role is string %}C{% endif %}"
+            + "{{ 'x' not in 'abc' }}|{{ messages[0] is not none }}|{{ not not messages }}"
+            + "{% for m in messages if not m.content == 'a' %}{{ m.content }}{% endfor %}"
+            + "{%- for m in messages if m.content != 'a' -%} {{ loop.index }}/{{ loop.length }}"
+            + "{%- endfor %}";
+    assertEquals(
+        "AB" + "true|true|true" + "b" + "1/1",
+        ChatTemplate.fromJinja(source, "<s>", "</s>").render(two, false));
+  }
+
+  @Test
+  void jinja2FiltersAndTestsBehaveAsInPython() {
+    String source =
+        "{{ {'a': [1, 2.5, none, true], 'b': {} } | tojson(indent=2) }}|"
+            + "{{ {'b': 1, 'a': 'x'} | tojson(separators=(',', ':'), sort_keys=true) }}|"
+            + "{% for k, v in {'k': 'v', 'n': 1} | items %}{{ k }}={{ v }};{% endfor %}|"
+            + "{{ none | string }} {{ true | string }} {{ ['a', {'k': none}, 1.0] | string }}|"
+            + "{{ 'abc' is iterable }} {{ {'a': 1} is iterable }} {{ 3 is iterable }}|"
+            + "{{ 'abc'[:-1] }}";
+    assertEquals(
+        "{\n  \"a\": [\n    1,\n    2.5,\n    null,\n    true\n  ],\n  \"b\": {}\n}|"
+            + "{\"a\":\"x\",\"b\":1}|k=v;n=1;|None True ['a', {'k': None}, 1.0]|"
+            + "true true false|ab",
+        ChatTemplate.fromJinja(source, "<s>", "</s>")
+            .render(List.of(ChatMessage.text("user", "x")), false));
+  }
+
+  @Test
+  void strftimeNowIsDefinedAndFormatsAsPython() {
+    ChatTemplate template =
+        ChatTemplate.fromJinja(
+            "{% if strftime_now is defined %}{{ strftime_now('%Y-%m-%d|%d %b %Y|%%') }}{% endif %}",
+            "<s>", "</s>");
+    java.time.LocalDate before = java.time.LocalDate.now();
+    String rendered = template.render(List.of(ChatMessage.text("user", "x")), false);
+    java.time.LocalDate after = java.time.LocalDate.now();
+    java.time.format.DateTimeFormatter f =
+        java.time.format.DateTimeFormatter.ofPattern(
+            "yyyy-MM-dd|dd MMM yyyy|%", java.util.Locale.US);
+    assertTrue(rendered.equals(f.format(before)) || rendered.equals(f.format(after)), rendered);
+    assertEquals(
+        "Sat Saturday Jul July 04 07 26 2026 13 01 05 09 PM 185 %q",
+        Strftime.format(
+            java.time.LocalDateTime.of(2026, 7, 4, 13, 5, 9),
+            "%a %A %b %B %d %m %y %Y %H %I %M %S %p %j %q"));
+  }
+
+  @Test
   void bosAndEosTokensAreAvailable() {
     ChatTemplate template =
         ChatTemplate.fromJinja(
-            "{{ bos_token }}{% for m in messages %}{{ m['content'][0]['text'] }}{{ eos_token }}{%"
-                + " endfor %}",
+            "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}",
             "<s>", "</s>");
     assertEquals("<s>Hi</s>", template.render(List.of(ChatMessage.text("user", "Hi")), false));
   }

@@ -62,8 +62,7 @@ class PromptBuilderTest {
   void templateThatWritesBosDoesNotGetASecondOne() {
     ChatTemplate template =
         ChatTemplate.fromJinja(
-            "{{ bos_token }}{% for m in messages %}{{ m['content'][0]['text'] }}{% endfor %}",
-            "<s>", "</s>");
+            "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}", "<s>", "</s>");
     PromptBuilder.Prompt prompt =
         PromptBuilder.build(TOK, template, List.of(ChatMessage.text("user", "Hello")));
     assertArrayEquals(new int[] {1, 15043}, prompt.ids());

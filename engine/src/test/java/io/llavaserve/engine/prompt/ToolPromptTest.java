@@ -83,10 +83,10 @@ class ToolPromptTest {
           + "{%- endif %}"
           + "{%- for message in messages %}"
           + "{%- if message.role == 'tool' %}[result {{ message.tool_call_id }}: "
-          + "{{ message.content[0].text }}]"
+          + "{{ message.content }}]"
           + "{%- elif message.tool_calls %}[calls:{% for c in message.tool_calls %} "
           + "{{ c.function.name }} {{ c.function.arguments | tojson }}{% endfor %}]"
-          + "{%- else %}[{{ message.role }}: {{ message.content[0].text }}]{% endif %}"
+          + "{%- else %}[{{ message.role }}: {{ message.content }}]{% endif %}"
           + "{%- endfor %}";
 
   @Test

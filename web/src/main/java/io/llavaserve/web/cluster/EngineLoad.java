@@ -1,5 +1,8 @@
 package io.llavaserve.web.cluster;
 
+import io.llavaserve.engine.prompt.ToolCallFormat;
+import io.llavaserve.engine.prompt.ToolCallIds;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -16,6 +19,8 @@ import io.vertx.core.json.JsonObject;
  * @param kvBlocksTotal KV blocks in the pool
  * @param summaryVersion the version of its cache summary
  * @param summary the summary's keys, or null when unchanged since the last publish of this version
+ * @param toolCalls how its model writes tool calls (format and ids), which a gateway reads answers
+ *     with
  */
 record EngineLoad(
     String node,
@@ -27,7 +32,38 @@ record EngineLoad(
     int kvBlocksUsed,
     int kvBlocksTotal,
     long summaryVersion,
-    long[] summary) {
+    long[] summary,
+    ToolCallSyntax toolCalls) {
+
+  public EngineLoad {
+    toolCalls = toolCalls == null ? ToolCallSyntax.DEFAULT : toolCalls;
+  }
+
+  /** A load whose model writes tool calls in the default format. */
+  EngineLoad(
+      String node,
+      String model,
+      int maxModelLen,
+      boolean accepting,
+      int running,
+      int waiting,
+      int kvBlocksUsed,
+      int kvBlocksTotal,
+      long summaryVersion,
+      long[] summary) {
+    this(
+        node,
+        model,
+        maxModelLen,
+        accepting,
+        running,
+        waiting,
+        kvBlocksUsed,
+        kvBlocksTotal,
+        summaryVersion,
+        summary,
+        ToolCallSyntax.DEFAULT);
+  }
 
   /** Requests on the engine: what routing compares (SGLang's load). */
   int load() {
@@ -54,7 +90,8 @@ record EngineLoad(
         kvBlocksUsed,
         kvBlocksTotal,
         summaryVersion,
-        null);
+        null,
+        toolCalls);
   }
 
   JsonObject toJson() {
@@ -70,7 +107,9 @@ record EngineLoad(
             .put("kv_blocks_total", kvBlocksTotal)
             .put("kv_usage", kvUsage())
             .put("free_blocks", freeBlocks())
-            .put("summary_version", summaryVersion);
+            .put("summary_version", summaryVersion)
+            .put("tool_call_parser", toolCalls.format().parserName())
+            .put("tool_call_ids", toolCalls.ids().wireName());
     if (summary != null) {
       JsonArray keys = new JsonArray();
       for (long k : summary) {
@@ -100,6 +139,10 @@ record EngineLoad(
         j.getInteger("kv_blocks_used"),
         j.getInteger("kv_blocks_total"),
         j.getLong("summary_version"),
-        summary);
+        summary,
+        new ToolCallSyntax(
+            ToolCallFormat.ofParser(j.getString("tool_call_parser", ""))
+                .orElse(ToolCallFormat.HERMES),
+            ToolCallIds.ofWireName(j.getString("tool_call_ids", "")).orElse(ToolCallIds.OPENAI)));
   }
 }

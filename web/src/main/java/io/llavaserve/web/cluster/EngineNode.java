@@ -3,6 +3,7 @@ package io.llavaserve.web.cluster;
 import io.llavaserve.batching.engine.EngineStats;
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.Priority;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.web.ServerState;
 import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.errors.ErrorResponses;
@@ -70,6 +71,12 @@ public final class EngineNode extends AbstractVerticle {
     this.lifecycle = lifecycle;
     this.tokenization = tokenization;
     this.config = config;
+  }
+
+  /** The model's tool-call syntax as a gateway needs it: format and ids. */
+  private ToolCallSyntax toolCalls() {
+    ToolCallSyntax s = served.model().toolCallSyntax();
+    return new ToolCallSyntax(s.format(), s.ids());
   }
 
   @Override
@@ -200,7 +207,8 @@ public final class EngineNode extends AbstractVerticle {
             s.kvBlocksUsed(),
             s.kvBlocksTotal(),
             summary.version(),
-            null);
+            null,
+            toolCalls());
     boolean changed = published == null || differs(load, published);
     boolean due = now - publishedAt >= config.heartbeatMillis() * 1_000_000L;
     if (!changed && !due) {
@@ -220,7 +228,8 @@ public final class EngineNode extends AbstractVerticle {
                 load.kvBlocksUsed(),
                 load.kvBlocksTotal(),
                 load.summaryVersion(),
-                summary.toArray())
+                summary.toArray(),
+                load.toolCalls())
             : load;
     vertx.eventBus().publish(StreamFrames.LOADS, sent.toJson());
     published = load;

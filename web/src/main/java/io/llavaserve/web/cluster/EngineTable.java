@@ -1,6 +1,7 @@
 package io.llavaserve.web.cluster;
 
 import io.llavaserve.batching.engine.EngineStats;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -135,6 +136,20 @@ final class EngineTable {
         .filter(e -> e.load.accepting())
         .forEach(e -> models.put(e.load.model(), e.load.maxModelLen()));
     return models;
+  }
+
+  /**
+   * How the engines of {@code model} write tool calls (those taking requests first); the default
+   * when none is known.
+   */
+  synchronized ToolCallSyntax toolCalls(String model) {
+    return engines.values().stream()
+        .map(e -> e.load)
+        .filter(l -> l.model().equals(model))
+        .sorted(java.util.Comparator.comparing(l -> !l.accepting()))
+        .map(EngineLoad::toolCalls)
+        .findFirst()
+        .orElse(ToolCallSyntax.DEFAULT);
   }
 
   synchronized int size() {

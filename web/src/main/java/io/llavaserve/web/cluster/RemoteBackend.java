@@ -1,6 +1,7 @@
 package io.llavaserve.web.cluster;
 
 import io.llavaserve.batching.events.TokenEvent;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.lifecycle.Backend;
 import io.llavaserve.web.openai.TokenText;
@@ -90,6 +91,11 @@ final class RemoteBackend implements Backend {
           "The model `" + requested + "` does not exist; this cluster serves " + models.keySet());
     }
     return requested;
+  }
+
+  @Override
+  public ToolCallSyntax toolSyntax(String model) {
+    return table.toolCalls(model);
   }
 
   @Override

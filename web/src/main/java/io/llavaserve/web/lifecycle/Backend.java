@@ -2,6 +2,7 @@ package io.llavaserve.web.lifecycle;
 
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.request.Priority;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.web.openai.OpenAiRequest;
 import io.llavaserve.web.openai.TokenText;
 import io.reactivex.rxjava3.core.Flowable;
@@ -22,6 +23,9 @@ public interface Backend {
    * @throws io.llavaserve.web.errors.ApiError 404 {@code model_not_found} when none serves it
    */
   String resolve(String requested);
+
+  /** How {@code model} writes tool calls. */
+  ToolCallSyntax toolSyntax(String model);
 
   /** Token pieces of {@code model}, for logprobs. */
   TokenText tokenText(String model);

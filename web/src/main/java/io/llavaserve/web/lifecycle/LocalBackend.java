@@ -2,6 +2,7 @@ package io.llavaserve.web.lifecycle;
 
 import io.llavaserve.batching.engine.RequestValidator;
 import io.llavaserve.batching.request.GenerationRequest;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.sampling.SamplingParams;
 import io.llavaserve.web.openai.ImageUrlFetcher;
 import io.llavaserve.web.openai.OpenAiRequest;
@@ -39,6 +40,11 @@ public final class LocalBackend implements Backend {
   public String resolve(String requested) {
     served.requireNamed(requested);
     return served.id();
+  }
+
+  @Override
+  public ToolCallSyntax toolSyntax(String model) {
+    return served.model().toolCallSyntax();
   }
 
   @Override

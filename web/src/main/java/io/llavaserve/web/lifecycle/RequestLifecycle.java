@@ -71,8 +71,9 @@ public final class RequestLifecycle {
   }
 
   /**
-   * Parses and checks a body of {@code endpoint}, including the model it names; cheap enough for
-   * the event loop. Nothing runs until the returned generation is started.
+   * Parses and checks a body of {@code endpoint}, including the model it names, and binds its tools
+   * to how that model writes calls; cheap enough for the event loop (a forced call's grammar is
+   * compiled once per schema and cached). Nothing runs until the returned generation is started.
    *
    * @param requestId the id that errors and logs name; the engine knows the request as the
    *     endpoint's id prefix followed by it
@@ -83,8 +84,9 @@ public final class RequestLifecycle {
   public Generation accept(
       Endpoint endpoint, JsonObject body, String requestId, Priority priority) {
     try {
-      OpenAiRequest request = endpoint.parse(body, limits);
-      String model = backend.resolve(request.model());
+      OpenAiRequest parsed = endpoint.parse(body, limits);
+      String model = backend.resolve(parsed.model());
+      OpenAiRequest request = parsed.withToolSyntax(backend.toolSyntax(model));
       return new Generation(this, request, body, model, requestId, priority);
     } catch (RuntimeException e) {
       metrics.requestRejected("invalid");

@@ -4,6 +4,7 @@ import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.Usage;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.llavaserve.engine.sampling.TokenLogprob;
+import io.llavaserve.web.openai.toolparsers.ToolParser;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -11,11 +12,11 @@ import java.util.List;
 
 /**
  * {@code chat.completion} and {@code chat.completion.chunk} objects. When the request offers tools,
- * the answer's text is read for calls ({@link ToolCallStream}): they become {@code
- * message.tool_calls[]}, or tool-call deltas in a stream (the first of a call with its index, id,
- * type and name, the next ones with pieces of its arguments), and {@code finish_reason} is {@code
- * tool_calls}. Each of a request's choices is read on its own. The logprobs of text held back while
- * it could start a call go with the next content chunk, those of a call's text nowhere.
+ * the answer's text is read for calls in its model's format ({@link ToolParser}): they become
+ * {@code message.tool_calls[]}, or tool-call deltas in a stream (the first of a call with its
+ * index, id, type and name, the next ones with pieces of its arguments), and {@code finish_reason}
+ * is {@code tool_calls}. Each of a request's choices is read on its own. The logprobs of text held
+ * back while it could start a call go with the next content chunk, those of a call's text nowhere.
  */
 public final class ChatFormat implements ResponseFormat {
 
@@ -26,7 +27,7 @@ public final class ChatFormat implements ResponseFormat {
   /** Per streamed choice: its call reader and the tokens whose text it holds back. */
   private final java.util.Map<Integer, Reading> readings = new java.util.HashMap<>();
 
-  private record Reading(ToolCallStream calls, List<TokenEvent.Token> held) {}
+  private record Reading(ToolParser calls, List<TokenEvent.Token> held) {}
 
   public ChatFormat(Meta meta, TokenText tokenText) {
     this.meta = meta;
@@ -35,10 +36,8 @@ public final class ChatFormat implements ResponseFormat {
   }
 
   private Reading reading(int choice) {
-    ToolUse tools = meta.tools();
     return readings.computeIfAbsent(
-        choice,
-        c -> new Reading(new ToolCallStream(tools.callable(), tools.forced()), new ArrayList<>()));
+        choice, c -> new Reading(meta.tools().newParser(), new ArrayList<>()));
   }
 
   @Override
@@ -78,13 +77,13 @@ public final class ChatFormat implements ResponseFormat {
     return out;
   }
 
-  private List<JsonObject> chunks(int choice, Reading r, List<ToolCallStream.Piece> pieces) {
+  private List<JsonObject> chunks(int choice, Reading r, List<ToolParser.Piece> pieces) {
     List<JsonObject> out = new ArrayList<>();
-    for (ToolCallStream.Piece piece : pieces) {
-      if (piece instanceof ToolCallStream.Content c) {
+    for (ToolParser.Piece piece : pieces) {
+      if (piece instanceof ToolParser.Content c) {
         out.add(deltaChunk(choice, c.text(), List.copyOf(r.held())));
         r.held().clear();
-      } else if (piece instanceof ToolCallStream.CallStart c) {
+      } else if (piece instanceof ToolParser.CallStart c) {
         JsonObject function = new JsonObject().put("name", c.name()).put("arguments", "");
         out.add(
             toolCallChunk(
@@ -94,7 +93,7 @@ public final class ChatFormat implements ResponseFormat {
                     .put("id", c.id())
                     .put("type", "function")
                     .put("function", function)));
-      } else if (piece instanceof ToolCallStream.Arguments a) {
+      } else if (piece instanceof ToolParser.Arguments a) {
         JsonObject function = new JsonObject().put("arguments", a.fragment());
         out.add(
             toolCallChunk(
@@ -114,9 +113,9 @@ public final class ChatFormat implements ResponseFormat {
   }
 
   /** OpenAI's {@code message.tool_calls}. */
-  public static JsonArray toolCalls(List<ToolCallStream.Call> calls) {
+  public static JsonArray toolCalls(List<ToolParser.Call> calls) {
     JsonArray out = new JsonArray();
-    for (ToolCallStream.Call c : calls) {
+    for (ToolParser.Call c : calls) {
       out.add(
           new JsonObject()
               .put("id", c.id())
@@ -143,9 +142,7 @@ public final class ChatFormat implements ResponseFormat {
           new JsonObject().put("role", "assistant").put("content", c.text()).putNull("refusal");
       boolean called = false;
       if (readsCalls) {
-        ToolUse tools = meta.tools();
-        ToolCallStream.Parsed parsed =
-            ToolCallStream.parse(tools.callable(), tools.forced(), c.text());
+        ToolParser.Parsed parsed = meta.tools().parse(c.text());
         message.put("content", parsed.content());
         if (!parsed.calls().isEmpty()) {
           message.put("tool_calls", toolCalls(parsed.calls()));

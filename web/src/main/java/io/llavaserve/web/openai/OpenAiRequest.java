@@ -1,8 +1,11 @@
 package io.llavaserve.web.openai;
 
 import io.llavaserve.engine.prompt.ToolCall;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.sampling.SamplingParams;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A parsed and checked chat-completions or completions request, before any image is decoded.
@@ -53,6 +56,42 @@ public record OpenAiRequest(
     boolean isDataUri() {
       return url.startsWith("data:");
     }
+  }
+
+  /**
+   * This request answered by a model that writes tool calls in {@code syntax}: its tools bound to
+   * it ({@link ToolsParser#bind}) and its sampling as the calls need, when it reads calls: the
+   * grammar of forced calls, the special tokens kept where the format's marker is one, the format's
+   * stop tokens. A request without tools is returned as it is.
+   *
+   * @throws io.llavaserve.web.errors.ApiError 400 when a forced call's schema cannot be honoured
+   */
+  public OpenAiRequest withToolSyntax(ToolCallSyntax syntax) {
+    if (!tools.parsesCalls()) {
+      return this;
+    }
+    ToolUse bound = ToolsParser.bind(tools, syntax);
+    SamplingParams.Builder b = sampling.toBuilder();
+    bound.grammar().ifPresent(b::grammar);
+    if (syntax.keepSpecialTokens()) {
+      b.skipSpecialTokens(false);
+    }
+    if (!syntax.stopTokenIds().isEmpty()) {
+      Set<Integer> stops = new HashSet<>(sampling.stopTokenIds());
+      stops.addAll(syntax.stopTokenIds());
+      b.stopTokenIds(stops);
+    }
+    return new OpenAiRequest(
+        endpoint,
+        model,
+        messages,
+        prompt,
+        b.build(),
+        maxTokensGiven,
+        stream,
+        includeUsage,
+        bound,
+        n);
   }
 
   /** Whether the answer reports logprobs. */

@@ -116,7 +116,7 @@ public final class RequestParser {
     SamplingParser.Parsed parsed = SamplingParser.parse(body, limits, endpoint);
     ToolUse tools = endpoint == Endpoint.CHAT_COMPLETIONS ? ToolsParser.parse(body) : ToolUse.NONE;
     Optional<Grammar> format = ResponseFormatParser.parse(body);
-    if (tools.grammar().isPresent() && format.isPresent()) {
+    if (tools.forced() && format.isPresent()) {
       throw ApiError.badRequest(
           "response_format",
           "response_format cannot constrain an answer that tool_choice already forces to be a"
@@ -124,9 +124,7 @@ public final class RequestParser {
     }
     SamplingParser.Parsed sampling =
         new SamplingParser.Parsed(
-            parsed.params().toBuilder()
-                .grammar(tools.grammar().or(() -> format).orElse(null))
-                .build(),
+            parsed.params().toBuilder().grammar(format.orElse(null)).build(),
             parsed.maxTokensGiven(),
             parsed.n());
     Boolean stream = JsonFields.bool(body, "stream");

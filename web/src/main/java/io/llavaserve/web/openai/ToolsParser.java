@@ -2,6 +2,7 @@ package io.llavaserve.web.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.prompt.ToolDefinition;
 import io.llavaserve.engine.sampling.constraint.Grammar;
 import io.llavaserve.engine.sampling.constraint.GrammarCache;
@@ -21,9 +22,10 @@ import java.util.regex.Pattern;
 /**
  * Reads a chat body's {@code tools}, {@code tool_choice} and {@code parallel_tool_calls} (or the
  * legacy {@code functions} and {@code function_call}, mapped onto them) into a {@link ToolUse};
- * each violation is a 400 naming the field, such as {@code tools[1].function.name}. For {@code
- * required} and a named function the grammar of the calls is compiled here (cached), so a
- * parameters schema it cannot honour is a 400 naming the keyword's path.
+ * each violation is a 400 naming the field, such as {@code tools[1].function.name}. Once the model
+ * that answers is known, {@link #bind} compiles the grammar of {@code required} and a named
+ * function in its format (cached), so a parameters schema it cannot honour is a 400 naming the
+ * keyword's path.
  */
 final class ToolsParser {
 
@@ -87,16 +89,46 @@ final class ToolsParser {
       }
     }
     Boolean parallel = JsonFields.bool(body, "parallel_tool_calls");
-    boolean many = !Boolean.FALSE.equals(parallel) && choice == ToolUse.Choice.REQUIRED;
-    Optional<Grammar> grammar = Optional.empty();
-    if (choice == ToolUse.Choice.REQUIRED || choice == ToolUse.Choice.NAMED) {
-      grammar = Optional.of(grammar(tools, function, many, toolsField, legacy));
-    }
-    return new ToolUse(tools, choice, function, !Boolean.FALSE.equals(parallel), grammar);
+    boolean forced = choice == ToolUse.Choice.REQUIRED || choice == ToolUse.Choice.NAMED;
+    return new ToolUse(
+        tools,
+        choice,
+        function,
+        !Boolean.FALSE.equals(parallel),
+        forced ? constrained(tools, function, toolsField, legacy) : List.of(),
+        ToolCallSyntax.DEFAULT,
+        Optional.empty());
   }
 
-  private static Grammar grammar(
-      List<ToolDefinition> tools, String function, boolean many, String field, boolean legacy) {
+  /**
+   * {@code tools} bound to the model's {@code syntax}: for {@code required} and a named function,
+   * the grammar of the calls in its format.
+   *
+   * @throws ApiError 400 at the keyword's path when a parameters schema cannot be honoured
+   */
+  static ToolUse bind(ToolUse tools, ToolCallSyntax syntax) {
+    Optional<Grammar> grammar = Optional.empty();
+    if (tools.forced()) {
+      try {
+        grammar =
+            Optional.of(GRAMMARS.toolCalls(syntax.format(), tools.constrained(), tools.many()));
+      } catch (SchemaException e) {
+        throw ApiError.badRequest(e.path(), e.getMessage());
+      }
+    }
+    return new ToolUse(
+        tools.tools(),
+        tools.choice(),
+        tools.function(),
+        tools.parallel(),
+        tools.constrained(),
+        syntax,
+        grammar);
+  }
+
+  /** The functions a forced answer may call, each with where its schema sits in the request. */
+  private static List<ToolCallGrammar.Function> constrained(
+      List<ToolDefinition> tools, String function, String field, boolean legacy) {
     List<ToolCallGrammar.Function> callable = new ArrayList<>();
     for (int i = 0; i < tools.size(); i++) {
       ToolDefinition t = tools.get(i);
@@ -105,11 +137,7 @@ final class ToolsParser {
         callable.add(new ToolCallGrammar.Function(t.name(), t.parameters(), path));
       }
     }
-    try {
-      return GRAMMARS.toolCalls(callable, many);
-    } catch (SchemaException e) {
-      throw ApiError.badRequest(e.path(), e.getMessage());
-    }
+    return callable;
   }
 
   private static String namedChoice(JsonObject o, String field, boolean legacy) {

@@ -8,7 +8,7 @@ import io.llavaserve.web.errors.ApiError;
 import io.llavaserve.web.openai.ChatFormat;
 import io.llavaserve.web.openai.ResponseFormat;
 import io.llavaserve.web.openai.TokenText;
-import io.llavaserve.web.openai.ToolCallStream;
+import io.llavaserve.web.openai.toolparsers.ToolParser;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -62,7 +62,7 @@ final class Frames {
    * content} (the text outside them, null when blank) and {@code finish_reason} {@code tool_calls};
    * the token frames carried the raw text.
    */
-  static void withToolCalls(JsonObject done, ToolCallStream.Parsed parsed, FinishReason reason) {
+  static void withToolCalls(JsonObject done, ToolParser.Parsed parsed, FinishReason reason) {
     if (parsed.calls().isEmpty()) {
       return;
     }

@@ -11,7 +11,6 @@ import io.llavaserve.web.lifecycle.Gate;
 import io.llavaserve.web.lifecycle.Generation;
 import io.llavaserve.web.lifecycle.RequestLifecycle;
 import io.llavaserve.web.openai.Endpoint;
-import io.llavaserve.web.openai.ToolCallStream;
 import io.llavaserve.web.openai.ToolUse;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
@@ -189,10 +188,7 @@ final class SocketSession implements Gate {
           if (tools.parsesCalls() && f.reason() != FinishReason.ERROR) {
             StringBuilder text = texts.computeIfAbsent(f.choice(), c -> new StringBuilder());
             text.append(f.text());
-            Frames.withToolCalls(
-                done,
-                ToolCallStream.parse(tools.callable(), tools.forced(), text.toString()),
-                f.reason());
+            Frames.withToolCalls(done, tools.parse(text.toString()), f.reason());
           }
           if (f.last()) {
             end(id, generation, done);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.events.TokenEvent;
 import io.llavaserve.batching.events.Usage;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.sampling.FinishReason;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -122,6 +123,38 @@ class ClusterRoutingTest {
     EngineLoad back = EngineLoad.fromJson(new JsonObject(l.toJson().encode()));
     assertEquals(l.withoutSummary(), back.withoutSummary());
     assertArrayEquals(l.summary(), back.summary());
+  }
+
+  @Test
+  void anEnginesToolCallSyntaxSurvivesItsJsonAndTheTableTellsItByModel() {
+    EngineLoad l = load("n", 2, 3);
+    ToolCallSyntax mistral =
+        new ToolCallSyntax(
+            io.llavaserve.engine.prompt.ToolCallFormat.MISTRAL,
+            io.llavaserve.engine.prompt.ToolCallIds.MISTRAL);
+    EngineLoad m =
+        new EngineLoad(
+            l.node(),
+            l.model(),
+            l.maxModelLen(),
+            l.accepting(),
+            l.running(),
+            l.waiting(),
+            l.kvBlocksUsed(),
+            l.kvBlocksTotal(),
+            l.summaryVersion(),
+            null,
+            mistral);
+    EngineLoad back = EngineLoad.fromJson(new JsonObject(m.toJson().encode()));
+    assertEquals(mistral, back.toolCalls());
+    assertEquals(
+        ToolCallSyntax.DEFAULT,
+        EngineLoad.fromJson(new JsonObject(l.toJson().encode())).toolCalls());
+    EngineTable table = new EngineTable();
+    assertEquals(ToolCallSyntax.DEFAULT, table.toolCalls(l.model()));
+    table.update(back, 0);
+    assertEquals(mistral, table.toolCalls(l.model()));
+    assertEquals(ToolCallSyntax.DEFAULT, table.toolCalls("another"));
   }
 
   @Test

@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.llavaserve.engine.prompt.ToolCallFormat;
+import io.llavaserve.engine.prompt.ToolCallIds;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
+import io.llavaserve.engine.sampling.constraint.ToolCallGrammar;
 import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.Set;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
@@ -31,8 +36,11 @@ class ToolsParserTest {
         .put("tools", new JsonArray().add(weather()));
   }
 
+  /** Parsed and bound to the default syntax, as a server over a model without a tool template. */
   static OpenAiRequest parse(JsonObject body) {
-    return Endpoint.CHAT_COMPLETIONS.parse(body, RequestParserTest.LIMITS);
+    return Endpoint.CHAT_COMPLETIONS
+        .parse(body, RequestParserTest.LIMITS)
+        .withToolSyntax(ToolCallSyntax.DEFAULT);
   }
 
   static String refusedParam(Consumer<JsonObject> change) {
@@ -67,6 +75,41 @@ class ToolsParserTest {
     assertTrue(none.tools().promptTools().isEmpty());
     assertFalse(none.tools().parsesCalls());
     assertTrue(none.sampling().grammar().isEmpty());
+  }
+
+  @Test
+  void boundToAModelsSyntaxTheRequestGetsItsGrammarSpecialTokensAndStops() {
+    JsonObject body = body().put("tool_choice", "required");
+    OpenAiRequest unbound = Endpoint.CHAT_COMPLETIONS.parse(body, RequestParserTest.LIMITS);
+    assertTrue(unbound.sampling().grammar().isEmpty(), "no grammar before the model is known");
+    ToolCallSyntax llama =
+        new ToolCallSyntax(ToolCallFormat.LLAMA3_JSON, ToolCallIds.OPENAI, Set.of(128008), true);
+    OpenAiRequest bound = unbound.withToolSyntax(llama);
+    assertEquals(llama, bound.tools().syntax());
+    assertEquals(
+        ToolCallGrammar.compile(
+                ToolCallFormat.LLAMA3_JSON, bound.tools().constrained(), bound.tools().many())
+            .key(),
+        bound.sampling().grammar().orElseThrow().key());
+    assertFalse(bound.sampling().skipSpecialTokens());
+    assertEquals(Set.of(128008), bound.sampling().stopTokenIds());
+
+    OpenAiRequest hermes = unbound.withToolSyntax(ToolCallSyntax.DEFAULT);
+    assertTrue(hermes.sampling().skipSpecialTokens());
+    assertEquals(Set.of(), hermes.sampling().stopTokenIds());
+    assertFalse(
+        hermes
+            .sampling()
+            .grammar()
+            .orElseThrow()
+            .key()
+            .equals(bound.sampling().grammar().orElseThrow().key()));
+
+    // tool_choice none reads no calls: nothing changes.
+    OpenAiRequest none =
+        Endpoint.CHAT_COMPLETIONS.parse(
+            body.copy().put("tool_choice", "none"), RequestParserTest.LIMITS);
+    assertEquals(none.sampling(), none.withToolSyntax(llama).sampling());
   }
 
   @Test

@@ -14,6 +14,10 @@ import java.util.Arrays;
  * itself without consuming a byte (no left recursion): the compilers in this package build
  * repetition by right recursion.
  *
+ * <p>Tokens without text of their own (added and special tokens) never match, except the special
+ * tokens a grammar names ({@link #specialTokens()}): each may stand for its text wherever that text
+ * may come, so that Mistral's {@code [TOOL_CALLS]} can be the token the model was trained to write.
+ *
  * @see JsonSchemaGrammar
  */
 public final class Grammar {
@@ -26,13 +30,21 @@ public final class Grammar {
   private final long[][] sets; // [set] -> 4 words, bit b set when byte b matches
   private final String[] ruleNames;
   private final String key;
+  private final java.util.List<String> specialTokens;
 
-  Grammar(int[] code, int[][] alternatives, long[][] sets, String[] ruleNames, String key) {
+  Grammar(
+      int[] code,
+      int[][] alternatives,
+      long[][] sets,
+      String[] ruleNames,
+      String key,
+      java.util.List<String> specialTokens) {
     this.code = code;
     this.alternatives = alternatives;
     this.sets = sets;
     this.ruleNames = ruleNames;
     this.key = key;
+    this.specialTokens = java.util.List.copyOf(specialTokens);
   }
 
   static int ref(int rule) {
@@ -50,6 +62,11 @@ public final class Grammar {
   /** Identifies what this grammar matches (a digest of its source): equal keys, equal grammars. */
   public String key() {
     return key;
+  }
+
+  /** The texts of the special tokens that may stand for their text in this grammar. */
+  public java.util.List<String> specialTokens() {
+    return specialTokens;
   }
 
   public int numRules() {
@@ -154,6 +171,11 @@ public final class Grammar {
     }
 
     Grammar build(int root, String key) {
+      return build(root, key, java.util.List.of());
+    }
+
+    /** As {@link #build(int, String)}, letting these special tokens stand for their text. */
+    Grammar build(int root, String key, java.util.List<String> specialTokens) {
       checkNotLeftRecursive();
       IntList code = new IntList();
       code.add(ref(root));
@@ -174,7 +196,12 @@ public final class Grammar {
         }
       }
       return new Grammar(
-          code.toArray(), starts, sets.toArray(new long[0][]), names.toArray(new String[0]), key);
+          code.toArray(),
+          starts,
+          sets.toArray(new long[0][]),
+          names.toArray(new String[0]),
+          key,
+          specialTokens);
     }
 
     /**

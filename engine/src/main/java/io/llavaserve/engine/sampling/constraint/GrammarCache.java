@@ -1,6 +1,7 @@
 package io.llavaserve.engine.sampling.constraint;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.llavaserve.engine.prompt.ToolCallFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,20 +57,27 @@ public final class GrammarCache {
     return g;
   }
 
+  /** As {@link #toolCalls(ToolCallFormat, List, boolean)} in the Hermes format. */
+  public Grammar toolCalls(List<ToolCallGrammar.Function> functions, boolean many) {
+    return toolCalls(ToolCallFormat.HERMES, functions, many);
+  }
+
   /**
-   * The grammar of calls to {@code functions} (see {@link ToolCallGrammar}), compiled now or found.
+   * The grammar of calls to {@code functions} in {@code format} (see {@link ToolCallGrammar}),
+   * compiled now or found.
    *
    * @throws SchemaException when a parameters schema cannot be compiled
    */
-  public Grammar toolCalls(List<ToolCallGrammar.Function> functions, boolean many) {
-    String digest = "tools:" + ToolCallGrammar.digest(functions, many);
+  public Grammar toolCalls(
+      ToolCallFormat format, List<ToolCallGrammar.Function> functions, boolean many) {
+    String digest = "tools:" + ToolCallGrammar.digest(format, functions, many);
     synchronized (byDigest) {
       Grammar g = byDigest.get(digest);
       if (g != null) {
         return g;
       }
     }
-    Grammar g = ToolCallGrammar.compile(functions, many);
+    Grammar g = ToolCallGrammar.compile(format, functions, many);
     synchronized (byDigest) {
       byDigest.putIfAbsent(digest, g);
     }

@@ -44,7 +44,7 @@ public final class GrammarMatcher {
       ended = true;
       return;
     }
-    byte[] text = masks.trie().bytes(id);
+    byte[] text = masks.bytes(id);
     GrammarAutomaton.State next =
         text == null ? GrammarAutomaton.DEAD : masks.automaton().walk(state, text);
     if (next == GrammarAutomaton.DEAD) {

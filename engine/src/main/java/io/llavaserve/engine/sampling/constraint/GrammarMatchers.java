@@ -38,6 +38,26 @@ public final class GrammarMatchers {
     this.eosId = eosId;
   }
 
+  /**
+   * The special tokens {@code grammar} names that this tokenizer has, by id, each with its text's
+   * bytes; a name the tokenizer lacks, or holds as an ordinary piece (already in the trie), adds
+   * nothing.
+   */
+  private Map<Integer, byte[]> specialTokens(Grammar grammar) {
+    Map<Integer, byte[]> out = new LinkedHashMap<>();
+    for (String text : grammar.specialTokens()) {
+      tokenizer
+          .tokenId(text)
+          .ifPresent(
+              id -> {
+                if (tokenizer.tokenBytes(id) == null) {
+                  out.put(id, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+              });
+    }
+    return out;
+  }
+
   /** A matcher at the start of {@code grammar}. */
   public GrammarMatcher matcher(Grammar grammar) {
     if (trie == null) {
@@ -45,7 +65,7 @@ public final class GrammarMatchers {
     }
     TokenMasks masks = byKey.get(grammar.key());
     if (masks == null) {
-      masks = new TokenMasks(new GrammarAutomaton(grammar), trie, eosId);
+      masks = new TokenMasks(new GrammarAutomaton(grammar), trie, eosId, specialTokens(grammar));
       byKey.put(grammar.key(), masks);
     }
     return new GrammarMatcher(masks);

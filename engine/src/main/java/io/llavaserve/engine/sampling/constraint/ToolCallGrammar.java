@@ -7,17 +7,29 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import io.llavaserve.engine.prompt.ToolCallFormat;
+import io.llavaserve.engine.prompt.ToolPrompt;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * The grammar of tool calls in the default format (OpenAI's {@code tool_choice} {@code required} or
- * a named function): one or more blocks {@code <tool_call>{"name": "f", "arguments": {...}}
- * </tool_call>}, the name one of the functions given and the arguments a value of that function's
- * parameters schema, with bounded whitespace after the opening tag, between the JSON tokens, before
- * the closing tag and between blocks. The name comes before the arguments, so a matcher knows which
- * schema the arguments follow.
+ * The grammar of tool calls (OpenAI's {@code tool_choice} {@code required} or a named function) in
+ * the format the model writes them ({@link ToolCallFormat}); the name is one of the functions given
+ * and the arguments a value of that function's parameters schema, the name first, so that a matcher
+ * knows which schema the arguments follow:
+ *
+ * <ul>
+ *   <li>Hermes: one or more {@code <tool_call>{"name": "f", "arguments": {...}}</tool_call>}
+ *       blocks;
+ *   <li>Llama 3 JSON: {@code {"name": "f", "parameters": {...}}}, several separated by {@code ;}
+ *       (the key Llama 3.1's template asks for and writes calls back with);
+ *   <li>Mistral: {@code [TOOL_CALLS]} and a JSON array of {@code {"name": "f", "arguments":
+ *       {...}}}, the marker allowed as the special token the model was trained to write.
+ * </ul>
+ *
+ * Whitespace is bounded: before the calls, after an opening tag, between the JSON tokens, before a
+ * closing tag and around separators.
  */
 public final class ToolCallGrammar {
 
@@ -39,21 +51,30 @@ public final class ToolCallGrammar {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** Mistral's marker before its array of calls, a special token of its tokenizer. */
+  public static final String MISTRAL_CALLS = "[TOOL_CALLS]";
+
   private ToolCallGrammar() {}
 
+  /** As {@link #compile(ToolCallFormat, List, boolean)} in the Hermes format. */
+  public static Grammar compile(List<Function> functions, boolean many) {
+    return compile(ToolCallFormat.HERMES, functions, many);
+  }
+
   /**
-   * The grammar of calls to {@code functions}.
+   * The grammar of calls to {@code functions} written in {@code format}.
    *
    * @param many whether several calls may follow one another (else exactly one)
    * @throws SchemaException naming the keyword's path when a parameters schema cannot be compiled
    */
-  public static Grammar compile(List<Function> functions, boolean many) {
+  public static Grammar compile(ToolCallFormat format, List<Function> functions, boolean many) {
     if (functions.isEmpty()) {
       throw new IllegalArgumentException("a tool-call grammar needs at least one function");
     }
     Grammar.Builder b = new Grammar.Builder();
     JsonRules json = new JsonRules(b);
     int ws = ref(json.ws());
+    String argumentsKey = format == ToolCallFormat.LLAMA3_JSON ? "parameters" : "arguments";
     int[][] bodies = new int[functions.size()][];
     for (int i = 0; i < functions.size(); i++) {
       Function f = functions.get(i);
@@ -64,19 +85,17 @@ public final class ToolCallGrammar {
               ws,
               b.literal(","),
               ws,
-              b.literal("\"arguments\""),
+              b.literal(quoted(argumentsKey)),
               ws,
               b.literal(":"),
               ws,
               ref(arguments));
     }
     int body = b.rule("call body", bodies);
-    int call =
+    int object =
         b.rule(
-            "call",
+            "call object",
             seq(
-                b.literal("<tool_call>"),
-                ws,
                 b.literal("{"),
                 ws,
                 b.literal("\"name\""),
@@ -85,27 +104,75 @@ public final class ToolCallGrammar {
                 ws,
                 ref(body),
                 ws,
-                b.literal("}"),
-                ws,
-                b.literal("</tool_call>")));
-    int root;
-    if (many) {
-      int more = b.rule("more calls");
-      b.define(more, new int[0], seq(ws, ref(call), ref(more)));
-      root = b.rule("root", seq(ws, ref(call), ref(more)));
-    } else {
-      root = b.rule("root", seq(ws, ref(call)));
-    }
+                b.literal("}")));
+    int root =
+        switch (format) {
+          case HERMES -> {
+            int call =
+                b.rule(
+                    "call",
+                    seq(
+                        b.literal(ToolPrompt.CALL_OPEN),
+                        ws,
+                        ref(object),
+                        ws,
+                        b.literal(ToolPrompt.CALL_CLOSE)));
+            yield b.rule(
+                "root",
+                seq(ws, ref(call), ref(repeated(b, "more calls", many, ws, new int[0], call))));
+          }
+          case LLAMA3_JSON ->
+              b.rule(
+                  "root",
+                  seq(
+                      ws,
+                      ref(object),
+                      ref(repeated(b, "more calls", many, ws, b.literal(";"), object))));
+          case MISTRAL ->
+              b.rule(
+                  "root",
+                  seq(
+                      ws,
+                      b.literal(MISTRAL_CALLS),
+                      ws,
+                      b.literal("["),
+                      ws,
+                      ref(object),
+                      ref(repeated(b, "more calls", many, ws, b.literal(","), object)),
+                      ws,
+                      b.literal("]")));
+        };
+    List<String> specialTokens =
+        format == ToolCallFormat.MISTRAL ? List.of(MISTRAL_CALLS) : List.of();
     try {
-      return b.build(root, "tool_calls:" + digest(functions, many));
+      return b.build(root, "tool_calls:" + digest(format, functions, many), specialTokens);
     } catch (IllegalStateException e) {
       throw new SchemaException(functions.get(0).path(), e.getMessage());
     }
   }
 
-  /** A digest of the functions' names and schemas and of {@code many}. */
+  /** {@code (ws separator ws call)*} when {@code many}, else nothing: the calls after the first. */
+  private static int repeated(
+      Grammar.Builder b, String name, boolean many, int ws, int[] separator, int call) {
+    int more = b.rule(name);
+    if (many && separator.length == 0) {
+      b.define(more, new int[0], seq(ws, ref(call), ref(more)));
+    } else if (many) {
+      b.define(more, new int[0], seq(ws, separator, ws, ref(call), ref(more)));
+    } else {
+      b.define(more, new int[0]);
+    }
+    return more;
+  }
+
+  /** As {@link #digest(ToolCallFormat, List, boolean)} in the Hermes format. */
   static String digest(List<Function> functions, boolean many) {
-    ArrayNode key = JSON.createArrayNode().add(many);
+    return digest(ToolCallFormat.HERMES, functions, many);
+  }
+
+  /** A digest of the format, the functions' names and schemas and of {@code many}. */
+  static String digest(ToolCallFormat format, List<Function> functions, boolean many) {
+    ArrayNode key = JSON.createArrayNode().add(format.parserName()).add(many);
     for (Function f : functions) {
       key.add(f.name()).add(f.parameters());
     }

@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.llavaserve.engine.prompt.ToolCallFormat;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class ToolCallGrammarTest {
@@ -84,8 +87,165 @@ class ToolCallGrammarTest {
   }
 
   @Test
+  void llamaJsonAcceptsExactlyCallsWithParametersSeparatedBySemicolons() throws Exception {
+    GrammarText one =
+        new GrammarText(
+            ToolCallGrammar.compile(ToolCallFormat.LLAMA3_JSON, weatherAndTime(), false));
+    String weather =
+        "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\", \"unit\": \"c\"}}";
+    String time = "{\"name\":\"get_time\",\"parameters\":{}}";
+    assertTrue(one.accepts(weather));
+    assertTrue(one.accepts("\n" + time));
+    assertFalse(one.isPrefix("{\"name\": \"get_weather\", \"arguments\""));
+    assertFalse(one.isPrefix("<tool_call>"));
+    assertFalse(one.isPrefix("{\"parameters\""));
+    assertFalse(one.isPrefix(time + ";"));
+    assertFalse(one.accepts("{\"name\":\"get_weather\",\"parameters\":{\"city\":\"a\"}}"));
+
+    GrammarText many =
+        new GrammarText(
+            ToolCallGrammar.compile(ToolCallFormat.LLAMA3_JSON, weatherAndTime(), true));
+    assertTrue(many.accepts(time));
+    assertTrue(many.accepts(weather + "; " + time));
+    assertTrue(many.accepts(time + ";" + time + " ;\n" + weather));
+    assertFalse(many.accepts(time + ";"));
+    assertFalse(many.isPrefix(time + " " + time));
+    assertFalse(many.isPrefix(time + ", " + time));
+  }
+
+  @Test
+  void mistralAcceptsExactlyTheMarkerAndAnArrayOfCalls() throws Exception {
+    GrammarText one =
+        new GrammarText(ToolCallGrammar.compile(ToolCallFormat.MISTRAL, weatherAndTime(), false));
+    String weather =
+        "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"unit\": \"f\"}}";
+    String time = "{\"name\":\"get_time\",\"arguments\":{}}";
+    assertTrue(one.accepts("[TOOL_CALLS] [" + weather + "]"));
+    assertTrue(one.accepts("[TOOL_CALLS][" + time + "]"));
+    assertFalse(one.isPrefix("[" + time));
+    assertFalse(one.isPrefix("[TOOL_CALLS] " + time));
+    assertFalse(one.isPrefix("[TOOL_CALLS][]"));
+    assertFalse(one.isPrefix("[TOOL_CALLS][" + time + ","));
+    assertFalse(one.isPrefix("[TOOL_CALLS][{\"name\":\"get_time\",\"parameters\""));
+    assertFalse(one.accepts("[TOOL_CALLS][" + time));
+
+    GrammarText many =
+        new GrammarText(ToolCallGrammar.compile(ToolCallFormat.MISTRAL, weatherAndTime(), true));
+    assertTrue(many.accepts("[TOOL_CALLS] [" + weather + ", " + time + "]"));
+    assertTrue(many.accepts("[TOOL_CALLS][" + time + "," + time + "," + weather + " ]"));
+    assertFalse(many.isPrefix("[TOOL_CALLS][" + time + "][TOOL_CALLS]"));
+    assertFalse(many.isPrefix("[TOOL_CALLS][" + time + "," + "]"));
+  }
+
+  @Test
+  void mistralsMarkerMayBeItsSpecialTokenWhereItsTextMayCome() throws Exception {
+    // id 0 EOS, 1 the special [TOOL_CALLS] (no text of its own), then pieces and single bytes
+    List<byte[]> vocab = new java.util.ArrayList<>();
+    vocab.add(null);
+    vocab.add(null);
+    for (String piece : new String[] {"[", "TOOL", "_CALLS", "]", " [", "{\"", "name"}) {
+      vocab.add(piece.getBytes(StandardCharsets.UTF_8));
+    }
+    for (int b = 0; b < 256; b++) {
+      vocab.add(new byte[] {(byte) b});
+    }
+    TokenTrie trie = TokenTrie.of(vocab.toArray(new byte[0][]));
+    Grammar g = ToolCallGrammar.compile(ToolCallFormat.MISTRAL, weatherAndTime(), true);
+    assertEquals(List.of("[TOOL_CALLS]"), g.specialTokens());
+    TokenMasks masks =
+        new TokenMasks(
+            new GrammarAutomaton(g),
+            trie,
+            0,
+            java.util.Map.of(1, "[TOOL_CALLS]".getBytes(StandardCharsets.UTF_8)));
+    GrammarMatcher m = new GrammarMatcher(masks);
+    assertTrue(m.allowed().allows(1));
+    assertTrue(m.allowed().allows(2)); // "[" may start the marker's text too
+    m.accept(1);
+    assertFalse(m.allowed().allows(1));
+    assertTrue(m.allowed().allows(6)); // " ["
+    m.accept(6);
+    assertFalse(m.allowed().allows(1));
+    // Without the grammar naming it, a special token is never allowed.
+    TokenMasks plain =
+        new TokenMasks(
+            new GrammarAutomaton(
+                ToolCallGrammar.compile(ToolCallFormat.MISTRAL, weatherAndTime(), true)),
+            trie,
+            0);
+    assertFalse(new GrammarMatcher(plain).allowed().allows(1));
+  }
+
+  @Test
+  void randomCallsInEachFormatAreAcceptedAndEveryAcceptedMutationIsAValidCall() throws Exception {
+    SplittableRandom rnd = new SplittableRandom(23);
+    int accepted = 0;
+    int refused = 0;
+    String alphabet = "{}[]\",:;0123456789-. \nxa";
+    for (ToolCallFormat format : ToolCallFormat.values()) {
+      for (int i = 0; i < 60; i++) {
+        RandomJson gen = new RandomJson(rnd.split());
+        JsonNode inner = gen.schema(2);
+        JsonNode schema =
+            JSON.createObjectNode()
+                .put("type", "object")
+                .<com.fasterxml.jackson.databind.node.ObjectNode>set(
+                    "properties", JSON.createObjectNode().set("a", inner))
+                .<com.fasterxml.jackson.databind.node.ObjectNode>set(
+                    "required", JSON.createArrayNode().add("a"))
+                .put("additionalProperties", false);
+        for (String defs : List.of("$defs", "definitions")) {
+          if (inner.has(defs)) { // its $refs point from the root
+            ((com.fasterxml.jackson.databind.node.ObjectNode) schema).set(defs, inner.get(defs));
+          }
+        }
+        List<ToolCallGrammar.Function> fs =
+            List.of(new ToolCallGrammar.Function("f_" + i, schema, "tools[0].function.parameters"));
+        GrammarText g = new GrammarText(ToolCallGrammar.compile(format, fs, true));
+        List<String> calls = new java.util.ArrayList<>();
+        for (int k = 0, n = 1 + rnd.nextInt(3); k < n; k++) {
+          calls.add(gen.instance(schema, schema));
+        }
+        String text = CallText.write(format, "f_" + i, calls, rnd);
+        assertTrue(g.accepts(text), format + ": refused at " + g.viablePrefix(text) + ": " + text);
+        assertEquals(calls.size(), CallText.read(format, text, "f_" + i, schema), text);
+        for (int m = 0; m < 6; m++) {
+          StringBuilder mutated = new StringBuilder(text);
+          int at = rnd.nextInt(mutated.length());
+          char c = alphabet.charAt(rnd.nextInt(alphabet.length()));
+          switch (rnd.nextInt(3)) {
+            case 0 -> mutated.deleteCharAt(at);
+            case 1 -> mutated.insert(at, c);
+            default -> mutated.setCharAt(at, c);
+          }
+          if (g.accepts(mutated.toString())) {
+            accepted++;
+            assertTrue(
+                CallText.read(format, mutated.toString(), "f_" + i, schema) >= 1,
+                format + " accepted " + mutated);
+          } else {
+            refused++;
+          }
+        }
+      }
+    }
+    assertTrue(refused > accepted, "refused " + refused + ", accepted " + accepted);
+    assertTrue(accepted > 0, "no mutation stayed valid, so the check above never ran");
+  }
+
+  @Test
   void theKeyTellsFunctionsAndModesApart() throws Exception {
     List<ToolCallGrammar.Function> fs = weatherAndTime();
+    assertNotEquals(
+        ToolCallGrammar.compile(ToolCallFormat.HERMES, fs, true).key(),
+        ToolCallGrammar.compile(ToolCallFormat.MISTRAL, fs, true).key());
+    assertNotEquals(
+        ToolCallGrammar.compile(ToolCallFormat.LLAMA3_JSON, fs, true).key(),
+        ToolCallGrammar.compile(ToolCallFormat.MISTRAL, fs, true).key());
+    GrammarCache formats = new GrammarCache(4);
+    assertTrue(
+        formats.toolCalls(ToolCallFormat.MISTRAL, fs, true)
+            != formats.toolCalls(ToolCallFormat.LLAMA3_JSON, fs, true));
     assertEquals(ToolCallGrammar.compile(fs, true).key(), ToolCallGrammar.compile(fs, true).key());
     assertNotEquals(
         ToolCallGrammar.compile(fs, true).key(), ToolCallGrammar.compile(fs, false).key());

@@ -1,58 +1,33 @@
-package io.llavaserve.web.openai;
+package io.llavaserve.web.openai.toolparsers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
+import io.llavaserve.engine.prompt.ToolCallFormat;
 import java.util.List;
-import java.util.Random;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** Answers read into content and calls, whole and in pieces of every size. */
-class ToolCallStreamTest {
+/** Hermes answers read into content and calls, whole and in pieces of every size. */
+class HermesToolParserTest {
 
-  static final Set<String> NAMES = Set.of("get_weather", "get_time");
+  static final ParserRun AUTO = new ParserRun(ToolCallFormat.HERMES, false);
+  static final ParserRun FORCED = new ParserRun(ToolCallFormat.HERMES, true);
 
-  static ToolCallStream.Parsed auto(String text) {
-    return ToolCallStream.parse(NAMES, false, text);
-  }
-
-  /** The pieces of {@code text} fed in random slices, joined back as a whole answer would be. */
-  static String streamed(String text, boolean forced, long seed) {
-    ToolCallStream s = new ToolCallStream(NAMES, forced);
-    Random random = new Random(seed);
-    List<ToolCallStream.Piece> pieces = new ArrayList<>();
-    for (int i = 0; i < text.length(); ) {
-      int n = 1 + random.nextInt(4);
-      pieces.addAll(s.feed(text.substring(i, Math.min(text.length(), i + n))));
-      i += n;
-    }
-    pieces.addAll(s.finish());
-    StringBuilder out = new StringBuilder();
-    for (ToolCallStream.Piece p : pieces) {
-      if (p instanceof ToolCallStream.Content c) {
-        out.append("[content ").append(c.text()).append(']');
-      } else if (p instanceof ToolCallStream.CallStart c) {
-        out.append("[call ").append(c.index()).append(' ').append(c.name()).append(']');
-      } else if (p instanceof ToolCallStream.Arguments a) {
-        out.append(a.fragment());
-      }
-    }
-    return out.toString().replace("][content ", "");
+  static ToolParser.Parsed auto(String text) {
+    return AUTO.parse(text);
   }
 
   @Test
   void textWithoutBlocksIsContentAsItIs() {
-    ToolCallStream.Parsed p = auto("It is sunny. <tool maybe> 3 < 4");
+    ToolParser.Parsed p = auto("It is sunny. <tool maybe> 3 < 4");
     assertEquals("It is sunny. <tool maybe> 3 < 4", p.content());
     assertTrue(p.calls().isEmpty());
   }
 
   @Test
   void blocksNamingDeclaredToolsBecomeCallsWithTheArgumentsAsWritten() {
-    ToolCallStream.Parsed p =
+    ToolParser.Parsed p =
         auto(
             "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\","
                 + " \"days\": [1, 2]}}\n</tool_call>\n<tool_call>{\"name\":\"get_time\","
@@ -68,7 +43,7 @@ class ToolCallStreamTest {
 
   @Test
   void textAroundCallsStaysContent() {
-    ToolCallStream.Parsed p =
+    ToolParser.Parsed p =
         auto(
             "Let me look. <tool_call>{\"name\": \"get_time\", \"arguments\": {\"tz\": \"}\"}}"
                 + "</tool_call> Done.");
@@ -87,7 +62,7 @@ class ToolCallStreamTest {
       "Almost <tool_ca" // the start of a tag, never finished
     };
     for (String text : texts) {
-      ToolCallStream.Parsed p = auto(text);
+      ToolParser.Parsed p = auto(text);
       assertEquals(text, p.content(), text);
       assertTrue(p.calls().isEmpty(), text);
     }
@@ -95,7 +70,7 @@ class ToolCallStreamTest {
 
   @Test
   void argumentsWrittenAsAJsonStringAreTheStringsText() {
-    ToolCallStream.Parsed p =
+    ToolParser.Parsed p =
         auto("<tool_call>{\"name\": \"get_time\", \"arguments\": \"{\\\"tz\\\": 1}\"}</tool_call>");
     assertEquals("{\"tz\":1}", p.calls().get(0).arguments());
   }
@@ -109,19 +84,14 @@ class ToolCallStreamTest {
       "no calls at all"
     };
     for (String text : texts) {
-      String whole = streamed(text, false, Long.MAX_VALUE); // slices, but compare across seeds
-      for (long seed = 0; seed < 20; seed++) {
-        assertEquals(whole, streamed(text, false, seed), text);
-      }
+      AUTO.sameAtEverySplit(text);
     }
     assertEquals(
         "[content Hi ][call 0 get_time]{\"a\": \"<tool_call>\"}",
-        streamed(
+        AUTO.sameAtEverySplit(
             "Hi <tool_call>{\"name\": \"get_time\", \"arguments\": {\"a\": \"<tool_call>\"}}"
-                + "</tool_call>",
-            false,
-            1));
-    assertEquals("[content a <tool_c]", streamed("a <tool_c", false, 3));
+                + "</tool_call>"));
+    assertEquals("[content a <tool_c]", AUTO.sameAtEverySplit("a <tool_c"));
   }
 
   @Test
@@ -133,24 +103,21 @@ class ToolCallStreamTest {
     String expected =
         "[call 0 get_weather]{\"city\": \"O}\\\"slo\", \"n\": [1, {\"x\": null}]}"
             + "[call 1 get_time]{}";
-    for (long seed = 0; seed < 20; seed++) {
-      assertEquals(expected, streamed(text, true, seed));
-    }
-    ToolCallStream s = new ToolCallStream(NAMES, true);
-    List<ToolCallStream.Piece> first =
+    assertEquals(expected, FORCED.sameAtEverySplit(text));
+    ToolParser s = FORCED.parser();
+    List<ToolParser.Piece> first =
         s.feed("<tool_call>{\"name\": \"get_time\", \"arguments\": {\"a");
     assertEquals(2, first.size(), "the call starts before its arguments end: " + first);
-    assertEquals(new ToolCallStream.Arguments(0, "{\"a"), first.get(1));
-    ToolCallStream.Parsed whole = ToolCallStream.parse(NAMES, true, text);
+    assertEquals(new ToolParser.Arguments(0, "{\"a"), first.get(1));
+    ToolParser.Parsed whole = FORCED.parse(text);
     assertNull(whole.content());
     assertEquals("{}", whole.calls().get(1).arguments());
   }
 
   @Test
   void aForcedCallCutShortKeepsWhatThereIsOfItsArguments() {
-    ToolCallStream.Parsed p =
-        ToolCallStream.parse(
-            NAMES, true, "<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Os");
+    ToolParser.Parsed p =
+        FORCED.parse("<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Os");
     assertEquals("{\"city\": \"Os", p.calls().get(0).arguments());
   }
 }

@@ -1,0 +1,192 @@
+package io.llavaserve.web.openai.toolparsers;
+
+import io.llavaserve.engine.prompt.ToolCallIds;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The Llama 3.1 / 3.2 JSON format (vLLM's {@code llama3_json}): {@code {"name": "f", "parameters":
+ * {...}}} ({@code "arguments"} is read too), several calls separated by {@code ;}. Calls open the
+ * answer (after whitespace) or follow {@code <|python_tag|>}, which may come after text; text
+ * before the tag is content. A JSON object anywhere else is content, as is a call region that turns
+ * out not to be calls (bad JSON, an undeclared name, other keys), from where it stops being calls,
+ * the tag or separator before it included. Whitespace around the tag, the calls and their
+ * separators is markup; text after the last call is content.
+ */
+final class Llama3JsonToolParser implements ToolParser {
+
+  /** Llama 3's "begin of tool call" token (a special token, so answers keep special tokens). */
+  static final String PYTHON_TAG = "<|python_tag|>";
+
+  static final ForcedCalls.Layout LAYOUT =
+      new ForcedCalls.Layout(List.of(), List.of(), "parameters", List.of("}"), ";", List.of());
+
+  private enum State {
+    /** Nothing but whitespace yet: a call may open the answer. */
+    START,
+    /** Text: only the tag starts calls. */
+    CONTENT,
+    /** After the tag or a separator: whitespace, then a call's object. */
+    BEFORE_CALL,
+    /** Inside a call's object. */
+    CALL,
+    /** After a call: whitespace, then a separator or the end of the calls. */
+    AFTER_CALL
+  }
+
+  private final CallReader reader;
+  private final ForcedCalls forced;
+  private final StringBuilder pending = new StringBuilder();
+
+  /** Markup read since the last call or content: content again if no call follows. */
+  private final StringBuilder held = new StringBuilder();
+
+  private final StringBuilder object = new StringBuilder();
+  private JsonValueScanner scanner;
+  private State state = State.START;
+  private int calls;
+
+  Llama3JsonToolParser(Set<String> names, boolean forced, ToolCallIds ids) {
+    this.reader = new CallReader(names, Set.of("parameters", "arguments"), Set.of(), ids);
+    this.forced = forced ? new ForcedCalls(LAYOUT, ids) : null;
+  }
+
+  @Override
+  public boolean hasCalls() {
+    return forced != null ? forced.calls() > 0 : calls > 0;
+  }
+
+  @Override
+  public List<Piece> feed(String text) {
+    if (forced != null) {
+      return forced.feed(text);
+    }
+    pending.append(text);
+    List<Piece> out = new ArrayList<>();
+    while (step(out)) {
+      // each step reads what it can
+    }
+    return out;
+  }
+
+  @Override
+  public List<Piece> finish() {
+    List<Piece> out = new ArrayList<>();
+    if (forced == null) {
+      switch (state) {
+        case AFTER_CALL -> content(out, pending.toString()); // held: whitespace after the calls
+        case START, CONTENT -> content(out, held + pending.toString());
+        default -> content(out, held.toString() + object + pending);
+      }
+    }
+    pending.setLength(0);
+    held.setLength(0);
+    object.setLength(0);
+    return out;
+  }
+
+  private boolean step(List<Piece> out) {
+    switch (state) {
+      case START -> {
+        int ws = Markers.leadingWhitespace(pending);
+        if (ws == pending.length()) {
+          return false;
+        }
+        if (pending.charAt(ws) == '{') {
+          moveToHeld(ws);
+          startCall();
+        } else {
+          state = State.CONTENT;
+        }
+        return true;
+      }
+      case CONTENT -> {
+        int tag = pending.indexOf(PYTHON_TAG);
+        if (tag >= 0) {
+          content(out, pending.substring(0, tag));
+          pending.delete(0, tag);
+          moveToHeld(PYTHON_TAG.length());
+          state = State.BEFORE_CALL;
+          return true;
+        }
+        int keep = Markers.heldBack(pending, PYTHON_TAG);
+        content(out, pending.substring(0, pending.length() - keep));
+        pending.delete(0, pending.length() - keep);
+        return false;
+      }
+      case BEFORE_CALL -> {
+        moveToHeld(Markers.leadingWhitespace(pending));
+        if (pending.isEmpty()) {
+          return false;
+        }
+        if (pending.charAt(0) == '{') {
+          startCall();
+        } else {
+          backToContent(out, "");
+        }
+        return true;
+      }
+      case CALL -> {
+        String text = pending.toString();
+        pending.setLength(0);
+        object.append(scanner.take(text));
+        if (!scanner.done()) {
+          return false;
+        }
+        pending.append(text.substring(scanner.consumed()));
+        Call call = reader.read(object.toString());
+        if (call == null) {
+          backToContent(out, object.toString());
+        } else {
+          out.add(new CallStart(calls, call.id(), call.name()));
+          out.add(new Arguments(calls, call.arguments()));
+          calls++;
+          held.setLength(0);
+          object.setLength(0);
+          state = State.AFTER_CALL;
+        }
+        return true;
+      }
+      case AFTER_CALL -> {
+        moveToHeld(Markers.leadingWhitespace(pending));
+        if (pending.isEmpty()) {
+          return false;
+        }
+        if (pending.charAt(0) == ';') {
+          moveToHeld(1);
+          state = State.BEFORE_CALL;
+        } else {
+          backToContent(out, "");
+        }
+        return true;
+      }
+      default -> throw new IllegalStateException(state.name());
+    }
+  }
+
+  private void startCall() {
+    scanner = new JsonValueScanner();
+    object.setLength(0);
+    state = State.CALL;
+  }
+
+  /** What was held (and {@code more}) was not a call after all: content, and text from here. */
+  private void backToContent(List<Piece> out, String more) {
+    content(out, held + more);
+    held.setLength(0);
+    object.setLength(0);
+    state = State.CONTENT;
+  }
+
+  private void moveToHeld(int n) {
+    held.append(pending, 0, n);
+    pending.delete(0, n);
+  }
+
+  private static void content(List<Piece> out, String text) {
+    if (!text.isEmpty()) {
+      out.add(new Content(text));
+    }
+  }
+}
