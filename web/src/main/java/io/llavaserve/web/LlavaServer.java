@@ -148,7 +148,7 @@ public final class LlavaServer implements AutoCloseable {
             config.apiKeys().size(),
             config.http().keyMaxConcurrent(),
             config.http().keyRequestsPerMinute());
-    Tokenization tokenization = new LocalTokenization(vertx, served, config.limits());
+    Tokenization tokenization = new LocalTokenization(vertx, served, config.limits(), fetcher);
     ApiVerticle.Api api =
         new ApiVerticle.Api(
             served,

@@ -76,6 +76,15 @@ class MakeTinyCommandTest {
     Cli.Run answer =
         Cli.run("generate", "--model", qwen.toString(), "--prompt", "hello", "--max-tokens", "3");
     assertEquals(0, answer.exit(), answer.err());
+    // Qwen2's tokenizer files, its specials right below <image> (32000); Mistral keeps LLaMA's.
+    String tokenizerConfig = Files.readString(qwen.resolve("tokenizer_config.json"));
+    assertTrue(tokenizerConfig.contains("\"Qwen2Tokenizer\""), tokenizerConfig);
+    assertTrue(Files.exists(qwen.resolve("generation_config.json")));
+    Cli.Run ids =
+        Cli.run("tokenize", "--model", qwen.toString(), "--text", "<|im_start|><image><|im_end|>");
+    assertEquals("[[31998,32000,31999]]", ids.out().strip(), ids.err());
+    assertTrue(
+        Files.readString(mistral.resolve("tokenizer_config.json")).contains("LlamaTokenizer"));
   }
 
   @Test

@@ -511,6 +511,31 @@ class BadRequestsTest {
     return c.stream();
   }
 
+  static Stream<Arguments> badImages() throws Exception {
+    return Stream.of(
+        Arguments.of("data URI not of an image", "data:text/plain;base64,aGk="),
+        Arguments.of("data URI not base64", "data:image/png;base64,@@@!"),
+        Arguments.of("not an image", "data:image/png;base64,aGVsbG8gd29ybGQ="),
+        Arguments.of("image too many pixels", hugePng()),
+        Arguments.of("http URL with fetching off", "http://example.com/cat.png"),
+        Arguments.of("ftp URL", "ftp://example.com/cat.png"));
+  }
+
+  /** vLLM's /tokenize prepares a chat's images as its chat endpoint does, refusals included. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badImages")
+  void tokenizeRefusesABadImageAsTheChatEndpointDoes(String name, String url) throws Exception {
+    JsonObject chat = image(url);
+    JsonObject tokenize = new JsonObject().put("messages", chat.getJsonArray("messages"));
+
+    HttpResponse<String> c = server.get().post("/v1/chat/completions", chat.encode());
+    HttpResponse<String> t = server.get().post("/tokenize", tokenize.encode());
+
+    assertTrue(c.statusCode() >= 400 && c.statusCode() < 500, c.body());
+    assertEquals(c.statusCode(), t.statusCode(), t.body());
+    assertEquals(new JsonObject(c.body()), new JsonObject(t.body()));
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void answersWithStatusAndErrorBody(

@@ -263,7 +263,7 @@ class ChatCompletionsTest {
                 .body());
     assertEquals("Hello world", text.getString("prompt"));
 
-    // Messages go through the chat template; an image is one image token before it expands.
+    // Messages go through the chat template; an image fills its 16 positions, as in the model.
     JsonArray parts =
         new JsonArray()
             .add(
@@ -287,7 +287,7 @@ class ChatCompletionsTest {
                     .body())
             .getJsonArray("tokens");
     assertTrue(open.size() > closed.size(), open + " vs " + closed);
-    assertEquals(1, open.stream().filter(Integer.valueOf(32000)::equals).count(), open.encode());
+    assertEquals(List.of(16), PromptCounts.imageRuns(open, 32000), open.encode());
 
     HttpResponse<String> bad =
         server
@@ -306,6 +306,29 @@ class ChatCompletionsTest {
     HttpResponse<String> none = server.get().post("/tokenize", "{}");
     assertEquals(400, none.statusCode());
     assertEquals("prompt", new JsonObject(none.body()).getJsonObject("error").getString("param"));
+  }
+
+  @Test
+  void tokenizeCountsTheChatPromptAsTheChatUsageDoesWithImagesOfAnySize() throws Exception {
+    JsonObject[] requests = {
+      PromptCounts.userMessage(PromptCounts.image(8, 8), PromptCounts.text("What is this?")),
+      PromptCounts.userMessage(
+          PromptCounts.text("Compare"),
+          PromptCounts.image(300, 40),
+          PromptCounts.text("with"),
+          PromptCounts.image(17, 400)),
+      PromptCounts.userMessage(PromptCounts.text("No image at all.")),
+    };
+    for (JsonObject messages : requests) {
+      JsonObject t = PromptCounts.tokenize(server.get(), messages);
+
+      assertEquals(
+          PromptCounts.chatPromptTokens(server.get(), messages), t.getInteger("count"), t.encode());
+      assertEquals(t.getJsonArray("tokens").size(), t.getInteger("count"));
+    }
+    // A CLIP tower fills image_seq_length positions whatever the image's size.
+    JsonArray tokens = PromptCounts.tokenize(server.get(), requests[1]).getJsonArray("tokens");
+    assertEquals(List.of(16, 16), PromptCounts.imageRuns(tokens, 32000), tokens.encode());
   }
 
   @Test

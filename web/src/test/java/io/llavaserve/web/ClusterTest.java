@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.hazelcast.core.Hazelcast;
 import io.llavaserve.cli.BatchApiClient;
+import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.web.batchjobs.Jobs;
 import io.llavaserve.web.cluster.ClusterConfig;
 import io.llavaserve.web.cluster.ClusterNode;
@@ -138,10 +139,31 @@ class ClusterTest {
                     new JsonArray()
                         .add(new JsonObject().put("role", "user").put("content", parts))),
             new JsonObject().put("prompt", 7), // 400 naming prompt
-            new JsonObject().put("return_token_strs", true).put("prompt", "x"));
+            new JsonObject().put("return_token_strs", true).put("prompt", "x"),
+            // The engine decodes the image: refused as its chat endpoint refuses it.
+            PromptCounts.userMessage(
+                new JsonObject()
+                    .put("type", "image_url")
+                    .put(
+                        "image_url",
+                        new JsonObject().put("url", "data:image/png;base64,aGVsbG8gd29ybGQ="))));
     for (JsonObject body : bodies) {
       sameAnswer("/tokenize", body);
     }
+    // Images count the positions they fill, as the usage of a chat through the gateway does.
+    JsonObject messages =
+        PromptCounts.userMessage(
+            PromptCounts.image(30, 20), PromptCounts.text("and"), PromptCounts.image(8, 90));
+    JsonObject tokenized = PromptCounts.tokenize(gateway, messages);
+    assertEquals(PromptCounts.chatPromptTokens(gateway, messages), tokenized.getInteger("count"));
+    assertEquals(
+        List.of(16, 16),
+        PromptCounts.imageRuns(tokenized.getJsonArray("tokens"), TinySpec.IMAGE_TOKEN_INDEX));
+    HttpResponse<String> badImage = gateway.post("/tokenize", bodies.get(5).encode());
+    HttpResponse<String> badChat =
+        gateway.post("/v1/chat/completions", bodies.get(5).copy().put("max_tokens", 1).encode());
+    assertEquals(400, badImage.statusCode(), badImage.body());
+    assertEquals(new JsonObject(badChat.body()), new JsonObject(badImage.body()));
     JsonArray tokens =
         new JsonObject(ok(gateway.post("/tokenize", bodies.get(1).encode())))
             .getJsonArray("tokens");

@@ -3,11 +3,14 @@ package io.llavaserve.web;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.config.LlavaConfig;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,9 +20,12 @@ import org.junit.jupiter.api.io.TempDir;
  * A llava_onevision checkpoint served over HTTP: a chat request's lone image counts the positions
  * its size gives (its map reduced past 9 tiles' worth) and a repeat is served from the prefix
  * cache; the images of a request with several count one tile and a newline each, as transformers'
- * processor counts them.
+ * processor counts them; {@code /tokenize} counts the same positions; and the model, with the Qwen2
+ * tokenizer make-tiny writes, stops on {@code <|im_end|>}.
  */
 class LlavaOnevisionServingTest {
+
+  private static final int IMAGE = TinySpec.IMAGE_TOKEN_INDEX;
 
   @TempDir static Path dir;
   private static TestServer server;
@@ -39,7 +45,7 @@ class LlavaOnevisionServingTest {
   @Test
   void aLoneImageCountsItsReducedMapAndARepeatHitsThePrefixCache() throws Exception {
     JsonObject messages = messages(image(300, 240), text("What is this?"));
-    int ids = tokenCount(messages);
+    JsonObject tokenized = PromptCounts.tokenize(server, messages);
     JsonObject body = greedy(messages);
 
     HttpResponse<String> first = server.post("/v1/chat/completions", body.encode());
@@ -48,7 +54,8 @@ class LlavaOnevisionServingTest {
     assertEquals(200, first.statusCode(), first.body());
     JsonObject usage = new JsonObject(first.body()).getJsonObject("usage");
     // 240 x 300: a 4 x 5 grid, its 16 x 20 map reduced to 10 x 13: 16 + 130 + 10.
-    assertEquals(ids - 1 + 156, usage.getInteger("prompt_tokens"), first.body());
+    assertEquals(List.of(156), PromptCounts.imageRuns(tokenized.getJsonArray("tokens"), IMAGE));
+    assertEquals(tokenized.getInteger("count"), usage.getInteger("prompt_tokens"), first.body());
     assertEquals(3, usage.getInteger("completion_tokens"));
     JsonObject repeat = new JsonObject(again.body()).getJsonObject("usage");
     assertEquals(usage.getInteger("prompt_tokens"), repeat.getInteger("prompt_tokens"));
@@ -60,21 +67,62 @@ class LlavaOnevisionServingTest {
   @Test
   void eachImageOfARequestWithSeveralCountsOneTileAndANewline() throws Exception {
     JsonObject messages = messages(image(300, 240), text("And this one?"), image(60, 200));
-    int ids = tokenCount(messages);
+    JsonObject tokenized = PromptCounts.tokenize(server, messages);
 
     HttpResponse<String> r = server.post("/v1/chat/completions", greedy(messages).encode());
 
     assertEquals(200, r.statusCode(), r.body());
     JsonObject usage = new JsonObject(r.body()).getJsonObject("usage");
     // The 300 x 240 image alone fills 156 positions; beside another, 17 as that one does.
-    assertEquals(ids - 2 + 2 * (16 + 1), usage.getInteger("prompt_tokens"), r.body());
+    assertEquals(List.of(17, 17), PromptCounts.imageRuns(tokenized.getJsonArray("tokens"), IMAGE));
+    assertEquals(tokenized.getInteger("count"), usage.getInteger("prompt_tokens"), r.body());
   }
 
-  private static int tokenCount(JsonObject messages) throws Exception {
-    // One image token per image before expansion.
-    HttpResponse<String> r = server.post("/tokenize", messages.encode());
+  @Test
+  void tokenizeCountsALoneImageBySizeAndEachOfSeveralAsOneTileAsTheChatUsageDoes()
+      throws Exception {
+    LlavaConfig config;
+    try (Checkpoint ckpt = Checkpoint.open(dir.resolve("onevision"))) {
+      config = ckpt.config();
+    }
+    int[][] sizes = {{1, 1}, {60, 60}, {400, 17}, {17, 400}, {640, 480}, {1000, 1000}};
+    for (int[] a : sizes) {
+      JsonObject alone = messages(image(a[0], a[1]), text("What is this?"));
+      JsonObject tokenized = PromptCounts.tokenize(server, alone);
+
+      assertEquals(
+          PromptCounts.chatPromptTokens(server, alone),
+          tokenized.getInteger("count"),
+          a[0] + " x " + a[1]);
+      assertEquals(
+          List.of(config.imagePositions(a[1], a[0])),
+          PromptCounts.imageRuns(tokenized.getJsonArray("tokens"), IMAGE));
+    }
+    JsonObject two = messages(image(1000, 1000), text("And?"), image(17, 400));
+    JsonObject tokenized = PromptCounts.tokenize(server, two);
+    assertEquals(PromptCounts.chatPromptTokens(server, two), tokenized.getInteger("count"));
+    assertEquals(List.of(17, 17), PromptCounts.imageRuns(tokenized.getJsonArray("tokens"), IMAGE));
+  }
+
+  @Test
+  void theServedModelStopsOnImEnd() throws Exception {
+    // The written Qwen2 tokenizer's EOS: a sampled <|im_end|> ends the answer, as in ChatML.
+    JsonObject tokenized =
+        PromptCounts.tokenize(server, new JsonObject().put("prompt", "<|im_end|>"));
+    int imEnd = tokenized.getJsonArray("tokens").getInteger(0);
+    JsonObject body =
+        messages(text("Say something."))
+            .put("max_tokens", 5)
+            .put("temperature", 0)
+            .put("logit_bias", new JsonObject().put(Integer.toString(imEnd), 100));
+
+    HttpResponse<String> r = server.post("/v1/chat/completions", body.encode());
+
     assertEquals(200, r.statusCode(), r.body());
-    return new JsonObject(r.body()).getInteger("count");
+    assertEquals(1, tokenized.getInteger("count"), "<|im_end|> is one added token");
+    JsonObject choice = new JsonObject(r.body()).getJsonArray("choices").getJsonObject(0);
+    assertEquals("stop", choice.getString("finish_reason"), r.body());
+    assertEquals("", choice.getJsonObject("message").getString("content"), r.body());
   }
 
   private static JsonObject messages(JsonObject... parts) {

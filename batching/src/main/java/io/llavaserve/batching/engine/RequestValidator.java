@@ -121,26 +121,29 @@ public final class RequestValidator {
   }
 
   /**
-   * Checks {@code r} and returns its expanded prompt.
+   * The prompt the decoder sees: the {@code i}-th image placeholder expanded to the positions image
+   * {@code i} fills in this model (a fixed count for llava; by the image's size for llava_next and
+   * llava_onevision). Its length is {@link #promptPositions(int[], List)}. No limit is checked.
    *
-   * @throws RequestRejectedException naming the first field that does not fit
+   * @throws RequestRejectedException on {@code images} when the placeholders and the images differ
+   *     in number, or an image was prepared for a prompt with another number of images
    */
-  public ExpandedPrompt validate(GenerationRequest r) {
-    int placeholders = ExpandedPrompt.imageTokens(r.promptIds(), spec.imageTokenId());
-    if (placeholders != r.images().size()) {
+  public ExpandedPrompt expand(int[] promptIds, List<PixelValues> images) {
+    int placeholders = ExpandedPrompt.imageTokens(promptIds, spec.imageTokenId());
+    if (placeholders != images.size()) {
       throw new RequestRejectedException(
           "images",
           placeholders,
-          r.images().size(),
+          images.size(),
           "images: the prompt has "
               + placeholders
               + " image placeholders but "
-              + r.images().size()
+              + images.size()
               + " images were given");
     }
     int[] rows = new int[placeholders];
     for (int i = 0; i < rows.length; i++) {
-      PixelValues image = r.images().get(i);
+      PixelValues image = images.get(i);
       String mismatch = spec.imageMismatch(image, rows.length);
       if (mismatch != null) {
         throw new RequestRejectedException(
@@ -148,7 +151,16 @@ public final class RequestValidator {
       }
       rows[i] = spec.imageRows(image);
     }
-    ExpandedPrompt prompt = ExpandedPrompt.expand(r.promptIds(), spec.imageTokenId(), rows);
+    return ExpandedPrompt.expand(promptIds, spec.imageTokenId(), rows);
+  }
+
+  /**
+   * Checks {@code r} and returns its expanded prompt.
+   *
+   * @throws RequestRejectedException naming the first field that does not fit
+   */
+  public ExpandedPrompt validate(GenerationRequest r) {
+    ExpandedPrompt prompt = expand(r.promptIds(), r.images());
     for (int id : r.promptIds()) {
       if (id != spec.imageTokenId() && (id < 0 || id >= vocabSize)) {
         throw new RequestRejectedException(

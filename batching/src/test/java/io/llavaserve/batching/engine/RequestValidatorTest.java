@@ -35,6 +35,28 @@ class RequestValidatorTest {
   }
 
   @Test
+  void expandRepeatsEachPlaceholderForItsRowsAndChecksNoLimit() {
+    int[] ids = new int[40];
+    ids[3] = IMAGE;
+    ids[7] = IMAGE;
+    List<PixelValues> two = java.util.Collections.nCopies(2, Workload.image(3));
+
+    int[] tokens = validator.expand(ids, two).tokens();
+
+    // 40 ids and two images of 8 rows: past the 32-position context, yet expanded.
+    assertEquals(40 - 2 + 2 * 8, tokens.length);
+    assertEquals(validator.promptPositions(ids, two), tokens.length);
+    for (int i = 0; i < tokens.length; i++) {
+      boolean image = (i >= 3 && i < 11) || (i >= 14 && i < 22);
+      assertEquals(image, tokens[i] == IMAGE, "position " + i);
+    }
+    RequestRejectedException e =
+        assertThrows(
+            RequestRejectedException.class, () -> validator.expand(ids, two.subList(0, 1)));
+    assertEquals(List.of("images", 2L, 1L), List.of(e.field(), e.limit(), e.value()));
+  }
+
+  @Test
   void aPromptThatLeavesNoRoomToGenerateIsRefusedAtTheContext() {
     int[] ids = new int[32];
     RequestRejectedException e = rejected(validator, request(ids, 0, 1));

@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.llavaserve.engine.config.AnyResolution;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
 import io.llavaserve.engine.config.VisionFamily;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
+import io.llavaserve.engine.tokenizer.Qwen2TokenizerFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +20,9 @@ import java.util.SplittableRandom;
 
 /**
  * Writes a complete random LLaVA checkpoint in the llava-hf layout (config.json, safetensors,
- * preprocessor_config.json, tokenizer files), for tests and as the server's built-in model.
+ * preprocessor_config.json, tokenizer files), for tests and as the server's built-in model. A LLaMA
+ * or Mistral decoder gets the bundled LLaMA tokenizer; a Qwen2 decoder a byte-level one in Qwen2's
+ * layout with its generation_config.json ({@link Qwen2TokenizerFiles}).
  *
  * <p>Weights are Gaussian, deterministic in the seed and the tensor's canonical name (so the same
  * spec in another naming, dtype or sharding holds the same values). Scales keep every activation
@@ -69,7 +73,7 @@ public final class TinyCheckpoint {
     if (config.isOneVision()) {
       writeOnevisionPreprocessorConfig(preprocessor, config.anyResolution());
       writeOnevisionProcessorConfig(outDir.resolve(Checkpoint.PROCESSOR_CONFIG), config);
-      writeOnevisionChatTemplate(outDir.resolve(Checkpoint.CHAT_TEMPLATE));
+      writeChatTemplate(outDir.resolve(Checkpoint.CHAT_TEMPLATE), ONEVISION_CHAT_TEMPLATE);
     } else if (config.isAnyResolution()) {
       writeLlavaNextPreprocessorConfig(preprocessor, config.anyResolution());
     } else if (config.vision().family() == VisionFamily.SIGLIP) {
@@ -77,7 +81,16 @@ public final class TinyCheckpoint {
     } else {
       writePreprocessorConfig(preprocessor, spec.imageSize());
     }
-    LlamaTokenizer.writeBundledLlamaFiles(outDir);
+    if (spec.textFamily() == TextFamily.QWEN2) {
+      Qwen2TokenizerFiles.write(outDir, spec.qwen2Layout(), processorClass(config));
+      if (!config.isOneVision()) {
+        // The processor's template, as llava-hf ships one beside a Qwen2 tokenizer.
+        writeChatTemplate(
+            outDir.resolve(Checkpoint.CHAT_TEMPLATE), Qwen2TokenizerFiles.CHATML_TEMPLATE);
+      }
+    } else {
+      LlamaTokenizer.writeBundledLlamaFiles(outDir);
+    }
     List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
     for (Map.Entry<String, long[]> e : WeightShapes.all(config).entrySet()) {
       String name = e.getKey();
@@ -96,6 +109,14 @@ public final class TinyCheckpoint {
     }
     SafetensorsWriter.writeShards(outDir, shards);
     return outDir;
+  }
+
+  /** The processor class llava-hf's files name for this family. */
+  private static String processorClass(LlavaConfig config) {
+    if (config.isOneVision()) {
+      return "LlavaOnevisionProcessor";
+    }
+    return config.isAnyResolution() ? "LlavaNextProcessor" : "LlavaProcessor";
   }
 
   /** The mean and standard deviation of the weight {@code name}'s values. */
@@ -210,6 +231,9 @@ public final class TinyCheckpoint {
         "transformers_version", onevision ? "4.45.0.dev0" : next ? "4.39.0.dev0" : "4.36.0.dev0");
     if (next) {
       root.put("use_image_newline_parameter", true);
+    }
+    if (onevision && t.family() == TextFamily.QWEN2) {
+      root.put("video_token_index", spec.qwen2Layout().video());
     }
     if (onevision) {
       root.put("vision_aspect_ratio", "anyres_max_" + config.anyResolution().anyresMax());
@@ -366,9 +390,9 @@ public final class TinyCheckpoint {
           + " endgeneration %}{% endfor %}{% endif %}{{'<|im_end|>' + '\\n'}}{% endfor %}{% if"
           + " add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-  private static void writeOnevisionChatTemplate(Path file) throws IOException {
+  private static void writeChatTemplate(Path file, String template) throws IOException {
     ObjectNode root = JSON.createObjectNode();
-    root.put("chat_template", ONEVISION_CHAT_TEMPLATE);
+    root.put("chat_template", template);
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
 

@@ -7,13 +7,16 @@ import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.config.TextFamily;
 import io.llavaserve.engine.config.VisionConfig;
 import io.llavaserve.engine.config.VisionFamily;
+import io.llavaserve.engine.tokenizer.Qwen2TokenizerFiles;
 import java.util.List;
 
 /**
  * Every dimension of a small random LLaVA checkpoint, and how to store it. The constant parts
  * follow llava-1.5 (CLIP tower with quick_gelu, feature layer -2, CLS dropped, GELU MLP projector,
- * LLaMA decoder, {@code <image>} = 32000, {@code <pad>} = 32001); a SigLIP tower follows
- * llava-interleave instead (tanh GELU, LayerNorm epsilon 1e-6, feature layer -1, every patch kept).
+ * LLaMA decoder and tokenizer, {@code <image>} = 32000, {@code <pad>} = 32001); a SigLIP tower
+ * follows llava-interleave instead (tanh GELU, LayerNorm epsilon 1e-6, feature layer -1, every
+ * patch kept); a Qwen2 decoder gets a byte-level tokenizer in Qwen2's layout ({@link
+ * #qwen2Layout()}), {@code <image>} still 32000 in the tiny vocabulary and 151646 in Qwen2's own.
  *
  * @param visionHidden tower width
  * @param visionIntermediate tower MLP width
@@ -79,6 +82,9 @@ public record TinySpec(
   public static final int IMAGE_TOKEN_INDEX = 32000;
   public static final int PAD_TOKEN_ID = 32001;
   public static final int MAX_POSITION_EMBEDDINGS = 4096;
+
+  /** Qwen2's embedding rows; a Qwen2 decoder this wide takes Qwen2's own special ids. */
+  public static final int QWEN2_VOCAB_SIZE = 151936;
 
   /** The sliding window written for the Mistral family, shorter than the positions. */
   public static final int MISTRAL_SLIDING_WINDOW = 1024;
@@ -149,9 +155,13 @@ public record TinySpec(
     if (shards < 1) {
       throw new IllegalArgumentException("shards must be >= 1, got " + shards);
     }
-    if (vocabSize <= PAD_TOKEN_ID) {
+    int highest =
+        textFamily == TextFamily.QWEN2
+            ? qwen2Layout(vocabSize, anyresMax > 0).size() - 1
+            : PAD_TOKEN_ID;
+    if (vocabSize <= highest) {
       throw new IllegalArgumentException(
-          "vocab_size must exceed " + PAD_TOKEN_ID + " to hold <image> and <pad>");
+          "vocab_size must exceed " + highest + " to hold the image and special tokens");
     }
     // The config records validate every dimension.
     config(
@@ -322,6 +332,47 @@ public record TinySpec(
             });
   }
 
+  /**
+   * The id of {@code <image>}: 32000 after LLaMA's 32,000 pieces as in llava-1.5; for a Qwen2
+   * decoder with Qwen2's 151,936 rows 151646, as in llava-interleave-qwen and
+   * llava-onevision-qwen2.
+   */
+  public int imageTokenIndex() {
+    return imageTokenIndex(textFamily, vocabSize);
+  }
+
+  /**
+   * The special ids of a Qwen2 decoder's byte-level tokenizer ({@code <|endoftext|>}, {@code
+   * <|im_start|>}, {@code <|im_end|>} right below {@code <image>}, and {@code <video>} after it for
+   * llava_onevision), as its tokenizer files are written.
+   *
+   * @throws IllegalStateException for a decoder of another family
+   */
+  public Qwen2TokenizerFiles.Layout qwen2Layout() {
+    if (textFamily != TextFamily.QWEN2) {
+      throw new IllegalStateException("a " + textFamily + " decoder has no Qwen2 tokenizer");
+    }
+    return qwen2Layout(vocabSize, anyresMax > 0);
+  }
+
+  private static Qwen2TokenizerFiles.Layout qwen2Layout(int vocabSize, boolean video) {
+    return Qwen2TokenizerFiles.Layout.forImageToken(
+        imageTokenIndex(TextFamily.QWEN2, vocabSize), video);
+  }
+
+  private static int imageTokenIndex(TextFamily textFamily, int vocabSize) {
+    return textFamily == TextFamily.QWEN2 && vocabSize >= QWEN2_VOCAB_SIZE
+        ? Qwen2TokenizerFiles.QWEN2_IMAGE_TOKEN_ID
+        : IMAGE_TOKEN_INDEX;
+  }
+
+  /** The pad id config.json names: LLaMA's {@code <pad>}, or Qwen2's {@code <|endoftext|>}. */
+  private static int padTokenId(TextFamily textFamily, int vocabSize) {
+    return textFamily == TextFamily.QWEN2
+        ? qwen2Layout(vocabSize, false).endOfText()
+        : PAD_TOKEN_ID;
+  }
+
   /** The config a checkpoint written from this spec parses to. */
   public LlavaConfig toConfig() {
     return config(
@@ -407,11 +458,11 @@ public record TinySpec(
         projector,
         "gelu",
         true,
-        IMAGE_TOKEN_INDEX,
+        imageTokenIndex(textFamily, vocabSize),
         siglip ? -1 : -2,
         siglip ? "full" : "default",
         vision.numPatches(),
-        PAD_TOKEN_ID,
+        padTokenId(textFamily, vocabSize),
         imageGridPinpoints.isEmpty()
             ? null
             : new AnyResolution(imageGridPinpoints, imageSize, vision.patchesPerSide(), anyresMax));

@@ -51,6 +51,8 @@ public final class GatewayNode extends AbstractVerticle {
     CacheAwareRouter router =
         new CacheAwareRouter(
             config.balanceAbsThreshold(), config.balanceRelThreshold(), config.cacheAware());
+    // Preparing images may take a while on a busy engine; a lost engine is noticed sooner.
+    long preparing = Math.max(30_000, config.engineTimeoutMillis());
     backend =
         new RemoteBackend(
             node.vertx(),
@@ -58,16 +60,10 @@ public final class GatewayNode extends AbstractVerticle {
             table,
             router,
             metrics,
-            // Preparing images may take a while on a busy engine; a lost engine is noticed sooner.
-            Math.max(30_000, config.engineTimeoutMillis()),
+            preparing,
             config.engineTimeoutMillis());
-    tokenization =
-        new RemoteTokenization(
-            node.vertx(),
-            table,
-            router,
-            backend::resolve,
-            Math.max(10_000, config.engineTimeoutMillis()));
+    // An engine answers /tokenize after fetching and preprocessing the messages' images.
+    tokenization = new RemoteTokenization(node.vertx(), table, router, backend::resolve, preparing);
     return backend;
   }
 

@@ -14,8 +14,9 @@ import java.util.function.UnaryOperator;
 /**
  * {@link Tokenization} at a gateway, which has no tokenizer: the body goes to the least-loaded
  * engine of the model it names (or of the cluster's first model), which answers it with its own
- * tokenizer and template ({@link EngineNode}); an engine that cannot be reached is skipped for the
- * next. The answer and its errors are the engine's, unchanged.
+ * tokenizer and template, fetching and preprocessing a chat body's images to count their positions
+ * as it would for a chat request ({@link EngineNode}); an engine that cannot be reached is skipped
+ * for the next. The answer and its errors are the engine's, unchanged.
  */
 final class RemoteTokenization implements Tokenization {
 

@@ -1,5 +1,6 @@
 package io.llavaserve.web.openai;
 
+import io.llavaserve.batching.events.RequestRejectedException;
 import io.llavaserve.web.errors.ApiError;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -8,46 +9,69 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * {@link Tokenization} with the model of this process: its tokenizer and chat template, on the
- * worker pool. Images in messages count as their one image token each, as in the prompt before the
- * image expands to its rows.
+ * worker pool. As vLLM answers for a multimodal model, the images of chat messages are fetched,
+ * decoded and preprocessed as the chat endpoint does it (the same limits and errors), and each
+ * image's placeholder is repeated for every position the image fills in this model (its size
+ * decides for llava_next and llava_onevision), so {@code count} is the {@code usage.prompt_tokens}
+ * of a chat request with the same messages.
  */
 public final class LocalTokenization implements Tokenization {
 
   private final Vertx vertx;
   private final ServedModel served;
   private final RequestParser parser;
+  private final PromptPreparer preparer;
 
-  public LocalTokenization(Vertx vertx, ServedModel served, RequestLimits limits) {
+  /**
+   * @param fetcher how http(s) image URLs are fetched: the chat endpoint's own
+   */
+  public LocalTokenization(
+      Vertx vertx, ServedModel served, RequestLimits limits, ImageUrlFetcher fetcher) {
     this.vertx = vertx;
     this.served = served;
     this.parser = new RequestParser(limits);
+    this.preparer = new PromptPreparer(vertx, served.model(), served.engine().validator(), fetcher);
   }
 
   @Override
   public Future<JsonObject> tokenize(JsonObject body) {
+    OpenAiRequest chat;
+    boolean generationPrompt;
     try {
       checkModel(body);
       if (Boolean.TRUE.equals(JsonFields.bool(body, "return_token_strs"))) {
         throw ApiError.badRequest(
             "return_token_strs", "return_token_strs: token strings are not supported");
       }
+      chat = body.getValue("messages") != null ? parser.chat(body) : null;
+      generationPrompt =
+          chat == null || !Boolean.FALSE.equals(JsonFields.bool(body, "add_generation_prompt"));
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    return vertx
-        .executeBlocking(() -> ids(body), false)
-        .map(
-            ids -> {
-              JsonArray tokens = new JsonArray();
-              for (int id : ids) {
-                tokens.add(id);
-              }
-              return new JsonObject()
-                  .put("count", ids.length)
-                  .put("max_model_len", served.spec().maxModelLen())
-                  .put("tokens", tokens)
-                  .putNull("token_strs");
-            });
+    Future<int[]> ids =
+        chat == null
+            ? vertx.executeBlocking(() -> promptIds(body), false)
+            : preparer
+                .expandedChatIds(chat, generationPrompt)
+                .recover(
+                    e ->
+                        Future.failedFuture(
+                            e instanceof RequestRejectedException r
+                                ? chat.endpoint().rejection(r)
+                                : e));
+    return ids.map(
+        tokens -> {
+          JsonArray array = new JsonArray();
+          for (int id : tokens) {
+            array.add(id);
+          }
+          return new JsonObject()
+              .put("count", tokens.length)
+              .put("max_model_len", served.spec().maxModelLen())
+              .put("tokens", array)
+              .putNull("token_strs");
+        });
   }
 
   @Override
@@ -81,13 +105,7 @@ public final class LocalTokenization implements Tokenization {
         .map(text -> new JsonObject().put("prompt", text));
   }
 
-  private int[] ids(JsonObject body) {
-    if (body.getValue("messages") != null) {
-      Boolean generation = JsonFields.bool(body, "add_generation_prompt");
-      OpenAiRequest request = parser.chat(body);
-      return PromptPreparer.chatPrompt(served.model(), request, !Boolean.FALSE.equals(generation))
-          .ids();
-    }
+  private int[] promptIds(JsonObject body) {
     String prompt = JsonFields.string(body, "prompt", "prompt");
     if (prompt == null) {
       throw ApiError.badRequest("prompt", "prompt or messages is required");

@@ -14,6 +14,7 @@ import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The worker-pool half of a request: fetch or decode each image's bytes, preprocess the images,
@@ -44,6 +45,30 @@ public final class PromptPreparer {
 
   /** The request's prompt ids and pixels, made on the worker pool. */
   public Future<Prepared> prepare(OpenAiRequest request) {
+    return withImages(request, pixels -> build(request, pixels));
+  }
+
+  /**
+   * A chat request's prompt ids as the decoder will see them, for {@code /tokenize}: its images
+   * fetched, decoded and preprocessed as {@link #prepare} does it (the same limits, the same
+   * errors), the template rendered (with the generation prompt or not), and each image placeholder
+   * repeated for every position that image fills in this model, as the engine expands it at
+   * admission (so their number is the {@code usage.prompt_tokens} of the same chat request).
+   *
+   * @throws io.llavaserve.batching.events.RequestRejectedException (failing the future) when the
+   *     rendered placeholders and the images differ in number
+   */
+  public Future<int[]> expandedChatIds(OpenAiRequest request, boolean addGenerationPrompt) {
+    return withImages(
+        request,
+        pixels ->
+            admission
+                .expand(chatPrompt(model, request, addGenerationPrompt).ids(), pixels)
+                .tokens());
+  }
+
+  /** Fetches and preprocesses the request's images, then runs {@code then} on the worker pool. */
+  private <T> Future<T> withImages(OpenAiRequest request, Function<List<PixelValues>, T> then) {
     List<OpenAiRequest.Image> images = request.images();
     List<Future<byte[]>> bytes = new ArrayList<>();
     for (OpenAiRequest.Image image : images) {
@@ -62,7 +87,7 @@ public final class PromptPreparer {
                         pixels.add(
                             preprocess(all.resultAt(i), images.size(), images.get(i).param()));
                       }
-                      return build(request, pixels);
+                      return then.apply(pixels);
                     },
                     false));
   }
