@@ -267,7 +267,12 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
   float c[AVX512_ROWS * 64];
   const int buffered = row_end - row_begin > AVX512_ROWS;
   const int64_t block_stride = mm->k * 16;
-  const int64_t chunk = buffered ? AVX512_PANEL_K : mm->k;
+  /*
+   * K goes panel by panel whether or not the panel is buffered: a row's sum is then the same
+   * partial sums added in the same order however many rows share the step, so batching does not
+   * change a sequence's logits.
+   */
+  const int64_t chunk = AVX512_PANEL_K;
   const int64_t col0 = tile * TILE_BLOCKS * 16;
   const uint16_t* wh = mm->w + tile * TILE_BLOCKS * block_stride;
   for (int64_t k0 = 0; k0 < mm->k; k0 += chunk) {

@@ -171,6 +171,43 @@ class NativeF16MatMulTest {
     }
   }
 
+  @ParameterizedTest(name = "path {0}")
+  @ValueSource(ints = {0, 1, 2, -1})
+  void aRowsResultIsTheSameBitsHoweverManyRowsShareTheCall(int path) {
+    // k past one panel, so that row groups that buffer the panel and those that do not both sum
+    // over several panels.
+    int k = 1100;
+    int n = 130;
+    int m = 37;
+    SplittableRandom rnd = new SplittableRandom(path + 50);
+    short[][] w = new short[k][n];
+    for (short[] row : w) {
+      for (int j = 0; j < n; j++) {
+        row[j] = randomHalf(rnd);
+      }
+    }
+    float[] x = new float[m * k];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) (rnd.nextDouble() * 2 - 1);
+    }
+    short[] packed = pack(w, k, n);
+    int blocks = (n + 63) / 64 * 4;
+    float[] all = run(x, m, k, packed, blocks, n, 2, path);
+    for (int rows : new int[] {1, 2, 3, 4, 5, 9}) {
+      for (int first = 0; first + rows <= m; first += 11) {
+        float[] part = java.util.Arrays.copyOfRange(x, first * k, (first + rows) * k);
+        float[] got = run(part, rows, k, packed, blocks, n, 1, path);
+        for (int i = 0; i < got.length; i++) {
+          int row = first + i / n;
+          assertEquals(
+              Float.floatToRawIntBits(all[row * n + i % n]),
+              Float.floatToRawIntBits(got[i]),
+              "path " + path + ": row " + row + " column " + i % n + " alone in " + rows + " rows");
+        }
+      }
+    }
+  }
+
   @Test
   void aWeightOfAnotherInputWidthIsRefused() {
     short[] packed = new short[4 * 96 * 16];
