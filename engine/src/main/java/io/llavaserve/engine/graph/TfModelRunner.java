@@ -77,7 +77,7 @@ public final class TfModelRunner implements ModelRunner {
     Session s = null;
     try {
       Ops tf = Ops.create(g);
-      GraphOps ops = new GraphOps(tf, threads.intraOp(), nativeAttention);
+      GraphOps ops = new GraphOps(tf, threads.intraOp(), nativeAttention, false);
       DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
