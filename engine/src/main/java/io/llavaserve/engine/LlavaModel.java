@@ -88,7 +88,12 @@ public final class LlavaModel implements AutoCloseable {
               cfg.text(), options.blockSize(), options.kvCacheBytes(), options.kvCacheDtype());
       TfModelRunner runner =
           TfModelRunner.load(
-              ckpt, kv, options.threads(), options.matmulPrecision(), options.kernels());
+              ckpt,
+              kv,
+              options.threads(),
+              options.matmulPrecision(),
+              options.quantization(),
+              options.kernels());
       long ms = (System.nanoTime() - start) / 1_000_000;
       return new LlavaModel(ckpt, tok, template, new ImagePreprocessor(pc), runner, options, ms);
     } catch (CheckpointException | IOException | RuntimeException e) {

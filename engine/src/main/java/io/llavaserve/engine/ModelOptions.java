@@ -4,6 +4,7 @@ import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
 
 /**
@@ -18,6 +19,8 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param matmulPrecision element type of the matmul weights
  * @param kernels native or stock TensorFlow kernels for attention and bfloat16 matmuls
  * @param kvCacheDtype element type of the KV block pool
+ * @param quantization how the language model's Linear weights are held: as the matmul precision
+ *     gives them, or quantized to int8 at load
  */
 public record ModelOptions(
     long kvCacheBytes,
@@ -27,7 +30,8 @@ public record ModelOptions(
     ImageLimits imageLimits,
     MatmulPrecision matmulPrecision,
     Kernels kernels,
-    KvCacheConfig.Dtype kvCacheDtype) {
+    KvCacheConfig.Dtype kvCacheDtype,
+    Quantization quantization) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
@@ -37,6 +41,9 @@ public record ModelOptions(
     }
     if (blockSize <= 0) {
       throw new IllegalArgumentException("block size must be > 0");
+    }
+    if (quantization == null) {
+      throw new IllegalArgumentException("quantization must be given (NONE for none)");
     }
   }
 
@@ -60,7 +67,8 @@ public record ModelOptions(
         .imageLimits(imageLimits)
         .matmulPrecision(matmulPrecision)
         .kernels(kernels)
-        .kvCacheDtype(kvCacheDtype);
+        .kvCacheDtype(kvCacheDtype)
+        .quantization(quantization);
   }
 
   /** These options with a KV pool of {@code bytes}, the one field most tests and tools change. */
@@ -78,6 +86,7 @@ public record ModelOptions(
     private MatmulPrecision matmulPrecision = MatmulPrecision.FLOAT32;
     private Kernels kernels = Kernels.AUTO;
     private KvCacheConfig.Dtype kvCacheDtype = KvCacheConfig.Dtype.FLOAT32;
+    private Quantization quantization = Quantization.NONE;
 
     private Builder() {}
 
@@ -121,6 +130,11 @@ public record ModelOptions(
       return this;
     }
 
+    public Builder quantization(Quantization v) {
+      quantization = v;
+      return this;
+    }
+
     public ModelOptions build() {
       return new ModelOptions(
           kvCacheBytes,
@@ -130,7 +144,8 @@ public record ModelOptions(
           imageLimits,
           matmulPrecision,
           kernels,
-          kvCacheDtype);
+          kvCacheDtype,
+          quantization);
     }
   }
 }

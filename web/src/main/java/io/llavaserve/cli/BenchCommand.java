@@ -5,10 +5,12 @@ import io.llavaserve.engine.config.TextConfig;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.MatmulProbe;
 import io.llavaserve.engine.graph.TfModelRunner;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.ModelRunner;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.web.metrics.ResidentMemory;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,7 +38,8 @@ import picocli.CommandLine.Spec;
       BenchBatchCommand.class,
       BenchHttpCommand.class,
       BenchStructuredCommand.class,
-      BenchSoakCommand.class
+      BenchSoakCommand.class,
+      BenchAccuracyCommand.class
     })
 final class BenchCommand implements Callable<Integer> {
 
@@ -78,15 +81,23 @@ final class BenchCommand implements Callable<Integer> {
       }
       TfModelRunner.Threads threads = model.threads();
       out.printf(
-          "model: hidden %d x %d layers, intermediate %d, heads %d/%d, vocab %d; weights %.0f MB on the device; %d threads%n",
+          "model: hidden %d x %d layers, intermediate %d, heads %d/%d, vocab %d; %s; weights %.0f MB on the device, process resident %.0f MB after load; %d threads%n",
           t.hiddenSize(),
           t.numHiddenLayers(),
           t.intermediateSize(),
           t.numAttentionHeads(),
           t.numKeyValueHeads(),
           t.vocabSize(),
+          ServeCommand.weights(
+              m.options().matmulPrecision(),
+              m.runner().nativeMatMul(),
+              m.runner().quantization(),
+              m.runner().nativeQuantizedMatMul()),
           m.runner().weightBytes() / 1e6,
+          ResidentMemory.bytes() / 1e6,
           threads.intraOp());
+      double weightBytesPerStep =
+          weightBytesPerStep(t, m.options().matmulPrecision(), m.options().quantization());
 
       MatmulProbe.Result peak128 =
           MatmulProbe.measure(128, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
@@ -103,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
       SplittableRandom rnd = new SplittableRandom(1);
       out.println();
       out.println(
-          "batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)");
+          "batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)  weights GB/s");
       for (int b : batchSizes) {
         List<int[]> tables = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
@@ -160,7 +171,7 @@ final class BenchCommand implements Callable<Integer> {
         double decodeGflops = decodeFlops / stepSec / 1e9;
         MatmulProbe.Result decodePeak = b >= 32 ? peak32 : null;
         out.printf(
-            "%5d  %13.0f  %15.1f  %8.0f%%  %12.1f  %14.1f  %14.1f  %s%n",
+            "%5d  %13.0f  %15.1f  %8.0f%%  %12.1f  %14.1f  %14.1f  %s  %12.1f%n",
             b,
             prefillTokens / prefillSec,
             prefillGflops,
@@ -171,16 +182,13 @@ final class BenchCommand implements Callable<Integer> {
             decodePeak != null
                 ? String.format("%8.0f%%", 100 * decodeGflops / decodePeak.gflops())
                 : String.format(
-                    "%5.0f%% BW",
-                    100
-                        * weightBytesPerStep(t, m.options().matmulPrecision())
-                        / stepSec
-                        / 1e9
-                        / peak1.weightGBps()));
+                    "%5.0f%% BW", 100 * weightBytesPerStep / stepSec / 1e9 / peak1.weightGBps()),
+            weightBytesPerStep / stepSec / 1e9);
       }
       out.println();
       out.println(
-          "(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s)");
+          "(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s;"
+              + " weights GB/s: the matmul weight bytes one decode step reads, per second)");
       out.println();
       out.printf("sampling, %d sequences per step, vocab %d:%n", maxBatch, runner.vocabSize());
       for (SamplingCost.Figure f : SamplingCost.measure(runner.vocabSize(), maxBatch, 8)) {
@@ -205,9 +213,14 @@ final class BenchCommand implements Callable<Integer> {
     return 4.0 * b * t.numHiddenLayers() * t.numAttentionHeads() * t.headDim() * pairs;
   }
 
-  /** Bytes of matmul weights one decode step streams: 4 per element, 2 in bfloat16 or float16. */
-  static double weightBytesPerStep(TextConfig t, MatmulPrecision precision) {
-    double bytes = precision.weightBytes();
+  /**
+   * Bytes of matmul weights one decode step streams: 4 per element, 2 in bfloat16 or float16, 1.125
+   * quantized to int8 (a float32 scale per 32); a head tied to the float32 embedding reads 4.
+   */
+  static double weightBytesPerStep(
+      TextConfig t, MatmulPrecision precision, Quantization quantization) {
+    double bytes =
+        quantization == Quantization.NONE ? precision.weightBytes() : quantization.weightBytes();
     double head = (double) t.hiddenSize() * t.vocabSize() * (t.tieWordEmbeddings() ? 4.0 : bytes);
     return bytes * t.numHiddenLayers() * linearParams(t) + head;
   }

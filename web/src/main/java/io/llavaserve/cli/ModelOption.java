@@ -6,6 +6,7 @@ import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -60,6 +61,15 @@ final class ModelOption {
   MatmulPrecision matmulPrecision;
 
   @Option(
+      names = "--quantization",
+      paramLabel = "Q",
+      description =
+          "none, or int8: the language model's Linear weights quantized at load to blocks of 32"
+              + " int8 values with a float32 scale (llama.cpp's Q8_0), 1.125 bytes a weight"
+              + " (model.quantization).")
+  Quantization quantization;
+
+  @Option(
       names = "--kernels",
       paramLabel = "K",
       description =
@@ -90,6 +100,7 @@ final class ModelOption {
         "model.block-size", blockSize,
         "model.threads", threads,
         "model.matmul-precision", matmulPrecision,
+        "model.quantization", quantization,
         "model.kernels", kernels,
         "model.kv-cache-dtype", kvCacheDtype,
         "model.pad-to-square", noPad ? "false" : null);

@@ -1,8 +1,10 @@
 package io.llavaserve.cli;
 
 import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.prompt.ToolCallIds;
 import io.llavaserve.engine.prompt.ToolCallSyntax;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.web.cluster.ClusterConfig;
 import io.llavaserve.web.cluster.NodeRole;
 import java.io.IOException;
@@ -101,15 +103,18 @@ final class ServeCommand implements Callable<Integer> {
                 "llava-serve-drain"));
     LlavaModel m = stack.model();
     out.printf(
-        "serving %s on http://%s:%d (model loaded in %.1f s; %s; %s matmuls%s, %s KV cache of %d"
-            + " tokens, %s attention; tool calls read as %s)%n",
+        "serving %s on http://%s:%d (model loaded in %.1f s; %s; %s, %s KV cache of %d tokens, %s"
+            + " attention; tool calls read as %s)%n",
         id,
         host,
         stack.server().port(),
         m.loadMillis() / 1000.0,
         describe(m.config()),
-        m.options().matmulPrecision().name().toLowerCase(Locale.ROOT),
-        m.runner().nativeMatMul() ? " (native)" : "",
+        weights(
+            m.options().matmulPrecision(),
+            m.runner().nativeMatMul(),
+            m.runner().quantization(),
+            m.runner().nativeQuantizedMatMul()),
         m.runner().kvCache().dtype().name().toLowerCase(Locale.ROOT),
         m.runner().kvCache().capacityTokens(),
         m.runner().nativeAttention() ? "native" : "graph",
@@ -117,6 +122,28 @@ final class ServeCommand implements Callable<Integer> {
     out.flush();
     stopped.await();
     return 0;
+  }
+
+  /**
+   * The weights for the banner: the matmuls' element type, and where the language model's Linear
+   * weights are quantized, that first.
+   */
+  static String weights(
+      MatmulPrecision precision,
+      boolean nativeMatMul,
+      Quantization quantization,
+      boolean nativeQuantized) {
+    String matmuls =
+        precision.name().toLowerCase(Locale.ROOT) + " matmuls" + (nativeMatMul ? " (native)" : "");
+    return switch (quantization) {
+      case NONE -> matmuls;
+      case INT8 ->
+          "int8 language-model weights (Q8_0 blocks, "
+              + (nativeQuantized ? "native" : "dequantized by stock ops")
+              + "), "
+              + matmuls
+              + " elsewhere";
+    };
   }
 
   /** A cluster gateway: no model; it serves until SIGTERM, which drains its requests. */

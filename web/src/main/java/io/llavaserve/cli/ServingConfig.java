@@ -7,6 +7,7 @@ import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.web.HttpLimits;
 import io.llavaserve.web.ServerConfig;
@@ -87,7 +88,26 @@ record ServingConfig(
         .matmulPrecision(MatmulPrecision.valueOf(upper(s, "model.matmul-precision")))
         .kernels(Kernels.valueOf(upper(s, "model.kernels")))
         .kvCacheDtype(KvCacheConfig.Dtype.valueOf(upper(s, "model.kv-cache-dtype")))
+        .quantization(quantization(s))
         .build();
+  }
+
+  /** {@code model.quantization}: none or int8, in either case. */
+  static Quantization quantization(Settings s) {
+    String v = s.string("model.quantization");
+    for (Quantization q : Quantization.values()) {
+      if (q.name().equalsIgnoreCase(v)) {
+        return q;
+      }
+    }
+    throw new IllegalArgumentException(
+        "configuration key model.quantization must be one of "
+            + Arrays.stream(Quantization.values())
+                .map(q -> q.name().toLowerCase(Locale.ROOT))
+                .toList()
+            + ", got \""
+            + v
+            + "\"");
   }
 
   static EngineConfig engine(Settings s) {

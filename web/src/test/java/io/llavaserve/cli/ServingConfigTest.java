@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.cluster.ClusterConfig;
@@ -139,6 +140,29 @@ class ServingConfigTest {
         .setCaseInsensitiveEnumValuesAllowed(true)
         .parseArgs("--matmul-precision", "float16");
     assertEquals(MatmulPrecision.FLOAT16, serve.config().model().matmulPrecision());
+  }
+
+  @Test
+  void quantizationIsNoneByDefaultAndInt8MayBeChosenByKeyEnvironmentOrFlag() throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    assertEquals(Quantization.NONE, ServingConfig.model(s).quantization());
+    assertEquals(
+        Quantization.INT8,
+        ServingConfig.model(s.with(Map.of("model.quantization", "int8"))).quantization());
+    Settings env = Settings.load(null, Map.of("LLAVA_SERVE_MODEL_QUANTIZATION", "INT8"));
+    assertEquals(Quantization.INT8, ServingConfig.model(env).quantization());
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve)
+        .setCaseInsensitiveEnumValuesAllowed(true)
+        .parseArgs("--quantization", "int8");
+    assertEquals(Quantization.INT8, serve.config().model().quantization());
+    IllegalArgumentException bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ServingConfig.model(s.with(Map.of("model.quantization", "int4"))));
+    assertEquals(
+        "configuration key model.quantization must be one of [none, int8], got \"int4\"",
+        bad.getMessage());
   }
 
   @Test

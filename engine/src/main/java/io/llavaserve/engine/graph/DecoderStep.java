@@ -156,7 +156,7 @@ final class DecoderStep {
       String l = pre + "layers." + i + ".";
       Operand<TFloat32> h =
           g.rmsNorm(x, weights.of(ckpt.tensor(l + "input_layernorm.weight")), cfg.rmsNormEps());
-      Linear qkvW = weights.qkv(ckpt, l + "self_attn.");
+      Linear qkvW = weights.decoderQkv(ckpt, l + "self_attn.");
       Operand<TFloat32> qkvB = cfg.qkvBias() ? weights.qkvBias(ckpt, l + "self_attn.") : null;
       Operand<TFloat32> qh; // [T, heads, hd], rotated and scaled
       List<Op> written;
@@ -185,7 +185,7 @@ final class DecoderStep {
         outs.add(prefillAttention(i, qh, written, masks, qWidth));
       }
       Operand<TFloat32> attn = outs.size() == 1 ? outs.get(0) : g.concat(0, outs); // [T, heads*hd]
-      Linear oW = weights.linear(ckpt.tensor(l + "self_attn.o_proj.weight"));
+      Linear oW = weights.decoderLinear(ckpt.tensor(l + "self_attn.o_proj.weight"));
       x =
           g.add(
               x,
@@ -198,22 +198,23 @@ final class DecoderStep {
           g.rmsNorm(
               x, weights.of(ckpt.tensor(l + "post_attention_layernorm.weight")), cfg.rmsNormEps());
       Linear gateUpW =
-          weights.linear(
+          weights.decoderLinear(
               l + "mlp.gate_up_proj.weight",
               List.of(
                   ckpt.tensor(l + "mlp.gate_proj.weight"), ckpt.tensor(l + "mlp.up_proj.weight")));
       int inter = cfg.intermediateSize();
       Operand<TFloat32> act = g.gatedActivation(cfg.hiddenAct(), g.linear(h, gateUpW), inter);
-      x = g.add(x, g.linear(act, weights.linear(ckpt.tensor(l + "mlp.down_proj.weight"))));
+      x = g.add(x, g.linear(act, weights.decoderLinear(ckpt.tensor(l + "mlp.down_proj.weight"))));
     }
 
     Operand<TFloat32> last = g.gatherRows(x, logitsIndex);
     last = g.rmsNorm(last, weights.of(ckpt.tensor(pre + "norm.weight")), cfg.rmsNormEps());
-    // A tied head reuses the embedding in its [vocab, hidden] layout rather than keep a copy.
+    // A tied head reuses the embedding in its [vocab, hidden] layout rather than keep a copy, so it
+    // stays float32 when the Linear weights are quantized; a head of its own is one of them.
     logits =
         cfg.tieWordEmbeddings()
             ? g.linearTransposed(last, embed)
-            : g.linear(last, weights.linear(ckpt.tensor("language_model.lm_head.weight")));
+            : g.linear(last, weights.decoderLinear(ckpt.tensor("language_model.lm_head.weight")));
     sampling = new SamplingHead(g, logits, cfg.vocabSize(), m);
   }
 

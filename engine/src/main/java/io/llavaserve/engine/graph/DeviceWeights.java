@@ -1,7 +1,9 @@
 package io.llavaserve.engine.graph;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.checkpoint.WeightTensor;
+import io.llavaserve.engine.quantization.Quantization;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -16,6 +18,7 @@ import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TUint8;
 import org.tensorflow.types.family.TType;
 
 /**
@@ -25,6 +28,10 @@ import org.tensorflow.types.family.TType;
  *
  * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how the
  * Q/K/V and gate/up projections are fused into one matmul each.
+ *
+ * <p>With int8 quantization the language model's Linear weights are quantized on the host while
+ * they are read from the checkpoint, and only their packed Q8 blocks reach the device: no float32
+ * copy of them exists there at any time.
  */
 final class DeviceWeights {
 
@@ -33,6 +40,10 @@ final class DeviceWeights {
   private final Ops tf;
   private final MatmulPrecision precision;
   private final boolean packForNativeMatMul;
+  private final Quantization quantization;
+  // Per quantized Linear weight name: its packed Q8 blocks.
+  private final java.util.Map<String, Linear> quantizedByName = new java.util.HashMap<>();
+  private final List<QuantizedUpload> quantizedUploads = new ArrayList<>();
   // Per Linear weight name: its bfloat16 or float16 copy, packed or not.
   private final java.util.Map<String, Operand<? extends TType>> narrowByName =
       new java.util.HashMap<>();
@@ -53,12 +64,23 @@ final class DeviceWeights {
       Placeholder<TFloat32> feed,
       AssignVariableOp assign) {}
 
+  /** A Linear weight ([out, in] rows stacked from parts) to quantize and upload packed. */
+  private record QuantizedUpload(
+      String name,
+      int in,
+      int out,
+      List<WeightTensor> parts,
+      Placeholder<TUint8> feed,
+      AssignVariableOp assign) {}
+
   /**
    * @param precision the Linear weights' element type: FLOAT32, BFLOAT16 or FLOAT16
    * @param packForNativeMatMul store bfloat16 or float16 Linear weights packed for the native
    *     kernel of that type
+   * @param quantization how the language model's Linear weights ({@link #decoderLinear}) are held
    */
-  DeviceWeights(Ops tf, MatmulPrecision precision, boolean packForNativeMatMul) {
+  DeviceWeights(
+      Ops tf, MatmulPrecision precision, boolean packForNativeMatMul, Quantization quantization) {
     if (precision == MatmulPrecision.AUTO) {
       throw new IllegalArgumentException(
           "resolve MatmulPrecision.AUTO against the checkpoint first");
@@ -66,6 +88,7 @@ final class DeviceWeights {
     this.tf = tf;
     this.precision = precision;
     this.packForNativeMatMul = packForNativeMatMul && precision != MatmulPrecision.FLOAT32;
+    this.quantization = quantization;
   }
 
   /** A variable holding one checkpoint tensor, with the shape the checkpoint gives. */
@@ -105,6 +128,48 @@ final class DeviceWeights {
         ckpt.tensor(attention + "q_proj." + kind),
         ckpt.tensor(attention + "k_proj." + kind),
         ckpt.tensor(attention + "v_proj." + kind));
+  }
+
+  /**
+   * A Linear weight of the language model: quantized to int8 Q8 blocks, packed as {@link Q8Packing}
+   * lays them out, when the model loads with int8 weights; else as {@link #linear}.
+   */
+  Linear decoderLinear(WeightTensor w) {
+    return decoderLinear(w.name(), List.of(w));
+  }
+
+  /** The Q, K and V projections of a language-model layer, as {@link #qkv} or quantized. */
+  Linear decoderQkv(Checkpoint ckpt, String attention) {
+    return decoderLinear(attention + "qkv_proj.weight", qkvParts(ckpt, attention, "weight"));
+  }
+
+  /** Several Linear weights of the language model, fused as {@link #linear(String, List)}. */
+  Linear decoderLinear(String name, List<WeightTensor> parts) {
+    if (quantization == Quantization.NONE) {
+      return linear(name, parts);
+    }
+    Linear existing = quantizedByName.get(name);
+    if (existing != null) {
+      return existing;
+    }
+    long[] rows = stackedShape(name, parts);
+    if (rows.length != 2) {
+      throw new IllegalArgumentException(name + ": a linear weight must be 2-d");
+    }
+    int out = Math.toIntExact(rows[0]);
+    int in = Math.toIntExact(rows[1]);
+    long[] packed = Q8Packing.shape(in, out);
+    Ops scope = tf.withSubScope("weights_q8");
+    VarHandleOp handle =
+        scope.varHandleOp(TUint8.class, Shape.of(packed), VarHandleOp.sharedName("q8:" + name));
+    Placeholder<TUint8> feed = scope.placeholder(TUint8.class, Placeholder.shape(Shape.of(packed)));
+    quantizedUploads.add(
+        new QuantizedUpload(
+            name, in, out, List.copyOf(parts), feed, scope.assignVariableOp(handle, feed)));
+    totalBytes += Q8Packing.bytes(in, out);
+    Linear linear = Linear.q8(scope.readVariableOp(handle, TUint8.class), in, out);
+    quantizedByName.put(name, linear);
+    return linear;
   }
 
   /**
@@ -294,9 +359,11 @@ final class DeviceWeights {
   /**
    * Copies every weight to the device, converting F16/BF16 to F32 on the way (exactly); a weight
    * kept in bfloat16 or float16 is converted (and packed) right after its upload, and its float32
-   * copy emptied.
+   * copy emptied; a quantized weight is quantized and packed on the host, one weight at a time.
+   *
+   * @throws CheckpointException when a weight to quantize holds NaN or infinity
    */
-  void upload(Session session) {
+  void upload(Session session) throws CheckpointException {
     float[] chunk = new float[CHUNK];
     for (Upload u : uploads) {
       try (TFloat32 t = TFloat32.tensorOf(u.shape())) {
@@ -320,6 +387,42 @@ final class DeviceWeights {
         session.runner().addTarget(releases.get(u.name())).run();
       }
     }
+    for (QuantizedUpload u : quantizedUploads) {
+      try (TUint8 t = TUint8.tensorOf(Shape.of(Q8Packing.shape(u.in(), u.out())))) {
+        Q8Packing.pack(rowsOf(u.parts(), u.in()), u.in(), u.out(), t.asRawTensor().data());
+        session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
+      }
+    }
+  }
+
+  /** The rows of {@code parts} stacked, each {@code in} wide, read from the checkpoint. */
+  private static Q8Packing.Rows rowsOf(List<WeightTensor> parts, int in) {
+    return new Q8Packing.Rows() {
+      @Override
+      public void read(int row, float[] dst) {
+        int r = row;
+        for (WeightTensor p : parts) {
+          if (r < p.dim(0)) {
+            p.readFloats((long) r * in, dst, 0, in);
+            return;
+          }
+          r -= (int) p.dim(0);
+        }
+        throw new IndexOutOfBoundsException("row " + row + " of " + parts.get(0).name());
+      }
+
+      @Override
+      public String element(int row, int column) {
+        int r = row;
+        for (WeightTensor p : parts) {
+          if (r < p.dim(0)) {
+            return p.file() + ": tensor \"" + p.name() + "\": element [" + r + ", " + column + "]";
+          }
+          r -= (int) p.dim(0);
+        }
+        return parts.get(0).name() + " row " + row;
+      }
+    };
   }
 
   /** Bytes the weights take on the device. */

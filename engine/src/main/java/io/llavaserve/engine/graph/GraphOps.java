@@ -1,5 +1,7 @@
 package io.llavaserve.engine.graph;
 
+import io.llavaserve.engine.quantization.Q8Block;
+import io.llavaserve.engine.quantization.Quantization;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
@@ -10,6 +12,7 @@ import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TUint8;
 
 /**
  * The handful of tensor operations the LLaVA graph is written in, so that the model code reads like
@@ -19,24 +22,44 @@ final class GraphOps extends TensorOps {
 
   private final int nativeThreads;
   private final boolean nativeFused;
+  private final boolean nativeQ8MatMul;
 
   /**
    * @param nativeThreads threads a native kernel may use in one call
    * @param nativeFused whether RMSNorm and the SiLU-and-multiply run as native fused ops
+   * @param nativeQ8MatMul whether int8 (Q8) Linear weights run in the native kernel
    */
-  GraphOps(Ops tf, int nativeThreads, boolean nativeFused) {
+  GraphOps(Ops tf, int nativeThreads, boolean nativeFused, boolean nativeQ8MatMul) {
     super(tf);
     this.nativeThreads = nativeThreads;
     this.nativeFused = nativeFused;
+    this.nativeQ8MatMul = nativeQ8MatMul;
   }
 
   /**
    * {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. A packed
    * weight goes to its native kernel; an unpacked float16 one (no native kernels) is widened on
-   * every call, exact but slow.
+   * every call, exact but slow; an int8 one without its native kernel is dequantized on every call,
+   * the same product but slow.
    */
   @SuppressWarnings("unchecked")
   Operand<TFloat32> linear(Operand<TFloat32> x, Linear w) {
+    if (w.quantization() == Quantization.INT8) {
+      if (!nativeQ8MatMul) {
+        return tf.linalg.matMul(
+            x, dequantized((Operand<TUint8>) w.weight(), w.inputs(), w.packedColumns()));
+      }
+      Operand<TFloat32> y =
+          tf.scope()
+              .opBuilder(NativeKernels.Q8_MATMUL, "q8_matmul")
+              .addInput(x.asOutput())
+              .addInput(w.weight().asOutput())
+              .setAttr("n", (long) w.packedColumns())
+              .setAttr("num_threads", (long) nativeThreads)
+              .build()
+              .output(0);
+      return reshape(y, -1, w.packedColumns());
+    }
     if (w.packedColumns() > 0) {
       boolean bf16 = w.precision() == MatmulPrecision.BFLOAT16;
       Operand<TFloat32> y =
@@ -62,6 +85,43 @@ final class GraphOps extends TensorOps {
           tf.linalg.matMul(x, tf.dtypes.cast((Operand<TFloat16>) w.weight(), TFloat32.class));
       default -> tf.linalg.matMul(x, (Operand<TFloat32>) w.weight());
     };
+  }
+
+  /**
+   * The float32 [in, out] matrix that Q8 blocks packed as {@link Q8Packing} lays them out ([NB, KB,
+   * 576] bytes) stand for: each int8 value times its block's scale.
+   */
+  Operand<TFloat32> dequantized(Operand<TUint8> packed, int in, int out) {
+    long[] shape = Q8Packing.shape(in, out);
+    long nb = shape[0];
+    long kb = shape[1];
+    int scaleBytes = Q8Packing.SCALE_BYTES;
+    Operand<TFloat32> scales = // [NB, KB, 1, 16]: the little-endian float32 bytes reinterpreted
+        tf.bitcast(
+            tf.reshape(
+                tf.slice(
+                    packed,
+                    tf.constant(new long[] {0, 0, 0}),
+                    tf.constant(new long[] {-1, -1, scaleBytes})),
+                tf.constant(new long[] {nb, kb, 1, Q8Packing.COLUMNS, 4})),
+            TFloat32.class);
+    Operand<TInt32> unsigned = // [NB, KB, 32, 16]
+        tf.dtypes.cast(
+            tf.reshape(
+                tf.slice(
+                    packed,
+                    tf.constant(new long[] {0, 0, scaleBytes}),
+                    tf.constant(new long[] {-1, -1, -1})),
+                tf.constant(new long[] {nb, kb, Q8Block.SIZE, Q8Packing.COLUMNS})),
+            TInt32.class);
+    // Two's complement bytes held as uint8: (u ^ 128) - 128 is the int8 value.
+    Operand<TInt32> values = tf.math.sub(tf.bitwise.bitwiseXor(unsigned, i32(128)), i32(128));
+    Operand<TFloat32> w = tf.math.mul(tf.dtypes.cast(values, TFloat32.class), scales);
+    Operand<TFloat32> columns = // [KB * 32, NB * 16]
+        tf.reshape(
+            tf.linalg.transpose(w, tf.constant(new int[] {1, 2, 0, 3})),
+            tf.constant(new long[] {kb * Q8Block.SIZE, nb * Q8Packing.COLUMNS}));
+    return tf.slice(columns, tf.constant(new long[] {0, 0}), tf.constant(new long[] {in, out}));
   }
 
   /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's layout, e.g. a tied embedding). */

@@ -3,21 +3,22 @@ package io.llavaserve.engine.graph;
 /**
  * Which implementation runs the hot spots of a decoder step: decode attention over the paged KV
  * cache, the per-layer elementwise work (rotary embeddings, RMSNorm, SiLU-and-multiply), and (with
- * bfloat16 or float16 matmul weights) the Linear layers.
+ * bfloat16, float16 or int8 weights) the Linear layers.
  */
 public enum Kernels {
   /**
    * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
-   * attention and float16 matmuls wherever the library loads, native bfloat16 matmuls where the CPU
-   * also has AMX.
+   * attention, float16 and int8 matmuls wherever the library loads, native bfloat16 matmuls where
+   * the CPU also has AMX.
    */
   AUTO,
   /**
    * The project's native ops ({@code libllava_ops.so}): attention reads each sequence's blocks in
    * place from the pool variables, so the keys and values cross memory once per layer; bfloat16
    * Linear weights are packed once at load for the CPU's bfloat16 dot product instead of being
-   * reordered by oneDNN on every call, float16 ones are packed once and widened in registers.
-   * Loading fails where the library is not available.
+   * reordered by oneDNN on every call, float16 ones are packed once and widened in registers, int8
+   * ones are read as packed and dequantized in registers. Loading fails where the library is not
+   * available.
    */
   NATIVE,
   /**
@@ -52,6 +53,18 @@ public enum Kernels {
    * kernel's plain C path; without the kernel they are widened on every call).
    */
   boolean nativeF16MatMul() {
+    return switch (this) {
+      case AUTO -> NativeKernels.available();
+      case NATIVE -> requireLibrary();
+      case GRAPH -> false;
+    };
+  }
+
+  /**
+   * Whether int8 (Q8) Linear layers run natively (on any CPU: where it lacks AVX2 and FMA, in the
+   * kernel's plain C path; without the kernel stock ops dequantize them on every call).
+   */
+  boolean nativeQ8MatMul() {
     return switch (this) {
       case AUTO -> NativeKernels.available();
       case NATIVE -> requireLibrary();

@@ -1,30 +1,58 @@
 package io.llavaserve.engine.graph;
 
+import io.llavaserve.engine.quantization.Quantization;
 import org.tensorflow.Operand;
+import org.tensorflow.types.TUint8;
 import org.tensorflow.types.family.TType;
 
 /**
  * A Linear layer's weight on the device: stored transposed ([in, out]) in float32, bfloat16 or
  * float16, or packed for a native kernel: bfloat16 as {@code [ceil(out / 64) * 4, ceil(in / 32) *
  * 16, 16, 2]} (see {@code bf16_matmul.c}), float16 as {@code [ceil(out / 64) * 4, in, 16]} (see
- * {@code f16_matmul.c}).
+ * {@code f16_matmul.c}); or quantized to int8 as Q8 blocks, {@code [ceil(out / 64) * 4, ceil(in /
+ * 32), 576]} bytes (see {@link Q8Packing} and {@code q8_matmul.c}), which the native kernel reads
+ * and stock ops dequantize where it does not run.
  *
- * @param precision the weight's element type: FLOAT32, BFLOAT16 or FLOAT16
- * @param packedColumns the layer's output width when the weight is packed, else 0
+ * @param precision the weight's element type: FLOAT32, BFLOAT16 or FLOAT16; FLOAT32 for an int8
+ *     weight, whose products and sums are float32
+ * @param packedColumns the layer's output width when the weight is packed or quantized, else 0
+ * @param quantization NONE, or INT8 for Q8 blocks
+ * @param inputs the layer's input width when quantized (its blocks pad it to a multiple of 32),
+ *     else 0
  */
-record Linear(Operand<? extends TType> weight, MatmulPrecision precision, int packedColumns) {
+record Linear(
+    Operand<? extends TType> weight,
+    MatmulPrecision precision,
+    int packedColumns,
+    Quantization quantization,
+    int inputs) {
 
   Linear {
     if (precision == MatmulPrecision.AUTO) {
       throw new IllegalArgumentException("a Linear weight has a concrete precision, not AUTO");
     }
-    if (packedColumns < 0 || (packedColumns > 0 && precision == MatmulPrecision.FLOAT32)) {
+    boolean quantized = quantization == Quantization.INT8;
+    if (packedColumns < 0
+        || (packedColumns > 0 && precision == MatmulPrecision.FLOAT32 && !quantized)) {
       throw new IllegalArgumentException(
           "packedColumns " + packedColumns + " for a " + precision + " weight");
     }
+    if (quantized != (inputs > 0) || (quantized && packedColumns <= 0)) {
+      throw new IllegalArgumentException(
+          quantization + " weight of " + inputs + " inputs, " + packedColumns + " outputs");
+    }
+  }
+
+  Linear(Operand<? extends TType> weight, MatmulPrecision precision, int packedColumns) {
+    this(weight, precision, packedColumns, Quantization.NONE, 0);
   }
 
   Linear(Operand<? extends TType> weight, MatmulPrecision precision) {
     this(weight, precision, 0);
+  }
+
+  /** An [in, out] weight quantized to Q8 blocks, packed as {@link Q8Packing} lays them out. */
+  static Linear q8(Operand<TUint8> packed, int in, int out) {
+    return new Linear(packed, MatmulPrecision.FLOAT32, out, Quantization.INT8, in);
   }
 }

@@ -27,6 +27,9 @@ public final class NativeKernels {
   /** A Linear layer over packed float16 weights, widened in registers; see {@code f16_matmul.c}. */
   static final String F16_MATMUL = "LlavaF16MatMul";
 
+  /** A Linear layer over int8 Q8 blocks, dequantized in registers; see {@code q8_matmul.c}. */
+  static final String Q8_MATMUL = "LlavaQ8MatMul";
+
   /** RMSNorm in one pass; see {@code fused_ops.c}. */
   static final String RMS_NORM = "LlavaRmsNorm";
 
@@ -109,7 +112,9 @@ public final class NativeKernels {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
     for (String name :
-        new String[] {PAGED_ATTENTION, BF16_MATMUL, F16_MATMUL, RMS_NORM, SILU_MUL, ROPE}) {
+        new String[] {
+          PAGED_ATTENTION, BF16_MATMUL, F16_MATMUL, Q8_MATMUL, RMS_NORM, SILU_MUL, ROPE
+        }) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {
         return "libllava_ops.so loaded but did not register " + name;

@@ -4,6 +4,7 @@ import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.ImageFeatures;
 import io.llavaserve.engine.runner.ImagePlacement;
 import io.llavaserve.engine.runner.KvCacheConfig;
@@ -45,6 +46,8 @@ public final class TfModelRunner implements ModelRunner {
   private final long weightBytes;
   private final boolean nativeAttention;
   private final boolean nativeMatMul;
+  private final Quantization quantization;
+  private final boolean nativeQuantizedMatMul;
 
   /** Session threading: intra-op threads split one op, inter-op threads run independent ops. */
   public record Threads(int intraOp, int interOp) {
@@ -58,6 +61,7 @@ public final class TfModelRunner implements ModelRunner {
       KvCacheConfig kvCache,
       Threads threads,
       MatmulPrecision precision,
+      Quantization quantization,
       Kernels kernels)
       throws CheckpointException {
     if (precision == MatmulPrecision.AUTO) {
@@ -72,13 +76,15 @@ public final class TfModelRunner implements ModelRunner {
           case FLOAT16 -> kernels.nativeF16MatMul();
           default -> false;
         };
+    this.quantization = quantization;
+    this.nativeQuantizedMatMul = quantization != Quantization.NONE && kernels.nativeQ8MatMul();
     this.kvCache = kvCache;
     Graph g = new Graph();
     Session s = null;
     try {
       Ops tf = Ops.create(g);
-      GraphOps ops = new GraphOps(tf, threads.intraOp(), nativeAttention);
-      DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul);
+      GraphOps ops = new GraphOps(tf, threads.intraOp(), nativeAttention, nativeQuantizedMatMul);
+      DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul, quantization);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
       for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {
@@ -116,9 +122,11 @@ public final class TfModelRunner implements ModelRunner {
       KvCacheConfig kvCache,
       Threads threads,
       MatmulPrecision precision,
+      Quantization quantization,
       Kernels kernels)
       throws CheckpointException {
-    TfModelRunner runner = new TfModelRunner(ckpt, kvCache, threads, precision, kernels);
+    TfModelRunner runner =
+        new TfModelRunner(ckpt, kvCache, threads, precision, quantization, kernels);
     try {
       runner.warmUp();
     } catch (RuntimeException e) {
@@ -159,6 +167,17 @@ public final class TfModelRunner implements ModelRunner {
                 prefill.withSampling(RowSampling.full()))));
   }
 
+  /** {@link #load} without quantization. */
+  public static TfModelRunner load(
+      Checkpoint ckpt,
+      KvCacheConfig kvCache,
+      Threads threads,
+      MatmulPrecision precision,
+      Kernels kernels)
+      throws CheckpointException {
+    return load(ckpt, kvCache, threads, precision, Quantization.NONE, kernels);
+  }
+
   public static TfModelRunner load(
       Checkpoint ckpt, KvCacheConfig kvCache, Threads threads, MatmulPrecision precision)
       throws CheckpointException {
@@ -178,6 +197,16 @@ public final class TfModelRunner implements ModelRunner {
   /** Whether the Linear layers run in a native kernel (the bfloat16 or the float16 one). */
   public boolean nativeMatMul() {
     return nativeMatMul;
+  }
+
+  /** How the language model's Linear weights are held: NONE (as {@link #nativeMatMul}) or INT8. */
+  public Quantization quantization() {
+    return quantization;
+  }
+
+  /** Whether quantized Linear weights run in their native kernel (else stock ops dequantize). */
+  public boolean nativeQuantizedMatMul() {
+    return nativeQuantizedMatMul;
   }
 
   public LlavaConfig config() {

@@ -29,7 +29,7 @@ class NativeFusedOpsTest {
     try (Graph g = new Graph();
         TFloat32 xt = TFloat32.tensorOf(Shape.of(rows, width), DataBuffers.of(x))) {
       Ops tf = Ops.create(g);
-      GraphOps ops = new GraphOps(tf, 2, fused);
+      GraphOps ops = new GraphOps(tf, 2, fused, false);
       Placeholder<TFloat32> xp =
           tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, width)));
       Operand<TFloat32> y =

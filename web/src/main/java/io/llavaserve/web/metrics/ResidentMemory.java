@@ -9,14 +9,14 @@ import java.nio.file.Path;
  * /proc/self/status}. The JVM reports its heap and the native memory it tracks, but TensorFlow's
  * allocations and thread stacks show only here, so a soak run watches this figure for leaks.
  */
-final class ResidentMemory {
+public final class ResidentMemory {
 
   private static final Path STATUS = Path.of("/proc/self/status");
 
   private ResidentMemory() {}
 
   /** Resident bytes of this process; NaN where {@code /proc} is not there (not Linux). */
-  static double bytes() {
+  public static double bytes() {
     try {
       return parseStatus(Files.readString(STATUS));
     } catch (IOException | RuntimeException e) {

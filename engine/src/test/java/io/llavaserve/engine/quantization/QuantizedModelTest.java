@@ -1,0 +1,327 @@
+package io.llavaserve.engine.quantization;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.LlavaModel;
+import io.llavaserve.engine.ModelOptions;
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.checkpoint.DType;
+import io.llavaserve.engine.checkpoint.EmbeddedModel;
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.config.TextFamily;
+import io.llavaserve.engine.generate.GenerationResult;
+import io.llavaserve.engine.generate.Generator;
+import io.llavaserve.engine.graph.Kernels;
+import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.graph.NativeKernels;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.prompt.ChatMessage;
+import io.llavaserve.engine.prompt.ContentPart;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.sampling.SamplingParams;
+import io.llavaserve.engine.training.world.Sample;
+import io.llavaserve.engine.training.world.SampleKind;
+import io.llavaserve.engine.training.world.SceneRenderer;
+import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.WorldDatasets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * A tiny model loaded with int8 weights against the same checkpoint in float32 (weights, matmuls
+ * and KV cache): every prompt position's logits within the tolerance README's "int8 weights" gives,
+ * the same greedy answers, the weights' bytes as the blocks count them.
+ */
+class QuantizedModelTest {
+
+  /**
+   * The documented tolerance: per position, the RMS of the logits' error over the vocabulary is at
+   * most this share of the float32 logits' standard deviation.
+   */
+  static final double RMS_TOLERANCE = 0.05;
+
+  private static final String[] PROMPTS = {
+    "USER: <image>\nWhat is in the picture?\nASSISTANT:",
+    "USER: Describe the weather.\nASSISTANT:",
+    "USER: <image>\nHow many shapes are there? Answer with a number.\nASSISTANT:",
+    "USER: Write a list of three colours.\nASSISTANT:"
+  };
+
+  @TempDir Path dir;
+
+  static Stream<Arguments> checkpoints() {
+    return Stream.of(
+        Arguments.of("llama-untied-f32", TinySpec.tiny()),
+        Arguments.of("llama-f16", TinySpec.tiny().withDtype(DType.F16)),
+        Arguments.of("llama-bf16", TinySpec.tiny().withDtype(DType.BF16)),
+        Arguments.of(
+            "qwen2-tied-qkv-bias",
+            TinySpec.tiny().withTextFamily(TextFamily.QWEN2).withTiedEmbeddings(true)));
+  }
+
+  private static ModelOptions float32() {
+    return ModelOptions.builder()
+        .kvCacheBytes(1 << 20)
+        .matmulPrecision(MatmulPrecision.FLOAT32)
+        .kvCacheDtype(KvCacheConfig.Dtype.FLOAT32)
+        .build();
+  }
+
+  private static ModelOptions int8(Kernels kernels) {
+    return float32().toBuilder().quantization(Quantization.INT8).kernels(kernels).build();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("checkpoints")
+  void logitsStayWithinTheDocumentedToleranceOfFloat32(String name, TinySpec spec)
+      throws Exception {
+    TinyCheckpoint.write(dir, spec);
+    try (LlavaModel exact = LlavaModel.load(dir, float32());
+        LlavaModel quantized = LlavaModel.load(dir, int8(Kernels.AUTO))) {
+      assertEquals(Quantization.INT8, quantized.runner().quantization());
+      assertEquals(NativeKernels.available(), quantized.runner().nativeQuantizedMatMul());
+      double worst = 0;
+      int positions = 0;
+      int agree = 0;
+      for (String prompt : PROMPTS) {
+        float[][] want = promptLogits(exact, prompt);
+        float[][] got = promptLogits(quantized, prompt);
+        for (int t = 0; t < want.length; t++) {
+          double rel = rms(want[t], got[t]) / std(want[t]);
+          worst = Math.max(worst, rel);
+          assertTrue(
+              rel <= RMS_TOLERANCE,
+              name
+                  + ", \""
+                  + prompt
+                  + "\" position "
+                  + t
+                  + ": RMS error "
+                  + rel
+                  + " of the spread");
+          positions++;
+          agree += argmax(want[t]) == argmax(got[t]) ? 1 : 0;
+        }
+      }
+      assertTrue(worst > 1e-4, name + ": int8 weights should not give float32's logits");
+      System.out.printf(
+          "%s: worst RMS error %.4f of the logits' spread, top-1 agreement %d / %d%n",
+          name, worst, agree, positions);
+    }
+  }
+
+  /**
+   * The shipped model (trained, so its answers are not coin flips between near-equal logits as a
+   * random checkpoint's are) answers held-out questions about rendered scenes, greedily: int8
+   * weights give float32's answers token for token.
+   */
+  @Test
+  void greedyAnswersOfTheShippedModelAreFloat32s() throws Exception {
+    Path model = EmbeddedModel.ensure(dir);
+    List<Sample> samples =
+        WorldDatasets.evaluationSet(4243, 2, new SizeRange(64, 1024)).stream()
+            .filter(s -> s.kind() == SampleKind.VQA || s.kind() == SampleKind.DETAIL)
+            .toList();
+    assertTrue(samples.size() >= 8, "held-out questions: " + samples.size());
+    try (LlavaModel exact = LlavaModel.load(model, float32());
+        LlavaModel quantized = LlavaModel.load(model, int8(Kernels.AUTO))) {
+      for (Sample sample : samples) {
+        String question = sample.turns().get(0).question();
+        PixelValues image = exact.preprocess(SceneRenderer.png(sample.scene()));
+        int[] want = greedy(exact, question, image);
+        assertArrayEquals(
+            want, greedy(quantized, question, image), "answer to \"" + question + "\"");
+        assertTrue(want.length >= 2, "an answer of " + want.length + " tokens");
+      }
+    }
+  }
+
+  /** Without the native kernel, stock ops dequantize the same blocks: the same logits. */
+  @Test
+  void stockOpsGiveTheNativeKernelsLogits() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        NativeKernels.available(), "no native kernels to compare with");
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (LlavaModel stock = LlavaModel.load(dir, int8(Kernels.GRAPH));
+        LlavaModel nativeKernels = LlavaModel.load(dir, int8(Kernels.NATIVE))) {
+      assertTrue(!stock.runner().nativeQuantizedMatMul());
+      assertTrue(nativeKernels.runner().nativeQuantizedMatMul());
+      for (String prompt : PROMPTS) {
+        float[][] a = promptLogits(stock, prompt);
+        float[][] b = promptLogits(nativeKernels, prompt);
+        for (int t = 0; t < a.length; t++) {
+          assertTrue(rms(a[t], b[t]) <= 1e-5 * std(a[t]) + 1e-6, "position " + t);
+        }
+      }
+    }
+  }
+
+  /**
+   * Quantized, the decoder's Linear weights take their blocks' bytes instead of 4 a weight; a head
+   * tied to the embedding stays the float32 embedding.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("checkpoints")
+  void theQuantizedWeightsTakeTheirBlocksBytes(String name, TinySpec spec) throws Exception {
+    TinyCheckpoint.write(dir, spec);
+    try (LlavaModel exact = LlavaModel.load(dir, float32());
+        LlavaModel quantized = LlavaModel.load(dir, int8(Kernels.AUTO))) {
+      TextConfig t = exact.config().text();
+      long hidden = t.hiddenSize();
+      long qkv = (long) (t.numAttentionHeads() + 2 * t.numKeyValueHeads()) * t.headDim();
+      long attention = (long) t.numAttentionHeads() * t.headDim();
+      long inter = t.intermediateSize();
+      long[][] layer = {{hidden, qkv}, {attention, hidden}, {hidden, 2 * inter}, {inter, hidden}};
+      long floatBytes = 0;
+      long blockBytes = 0;
+      for (int l = 0; l < t.numHiddenLayers(); l++) {
+        for (long[] w : layer) {
+          floatBytes += 4 * w[0] * w[1];
+          blockBytes += blocks(w[0], w[1]);
+        }
+      }
+      if (!t.tieWordEmbeddings()) {
+        floatBytes += 4 * hidden * t.vocabSize();
+        blockBytes += blocks(hidden, t.vocabSize());
+      }
+      assertEquals(
+          exact.runner().weightBytes() - floatBytes + blockBytes,
+          quantized.runner().weightBytes(),
+          name);
+    }
+  }
+
+  /** Q8 blocks of an [in, out] weight: 36 bytes per 32 inputs of a column, columns by 64. */
+  private static long blocks(long in, long out) {
+    return (out + 63) / 64 * 64 * ((in + 31) / 32) * Q8Block.BYTES;
+  }
+
+  @Test
+  void aCheckpointWithANonFiniteWeightIsRefusedNamingTheTensor() throws Exception {
+    Path clean = dir.resolve("clean");
+    TinyCheckpoint.write(clean, TinySpec.tiny());
+    String bad = "language_model.model.layers.1.mlp.down_proj.weight";
+    try (Checkpoint ckpt = Checkpoint.open(clean)) {
+      TinyCheckpoint.writeWithValues(
+          dir.resolve("nan"),
+          TinySpec.tiny(),
+          name -> {
+            float[] values = ckpt.tensor(name).toFloatArray();
+            if (name.equals(bad)) {
+              values[3 * (int) ckpt.tensor(name).dim(1) + 5] = Float.POSITIVE_INFINITY;
+            }
+            return values;
+          });
+    }
+    CheckpointException e =
+        assertThrows(
+            CheckpointException.class,
+            () -> LlavaModel.load(dir.resolve("nan"), int8(Kernels.AUTO)).close());
+    assertTrue(
+        e.getMessage().contains("tensor \"" + bad + "\": element [3, 5] is Infinity"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("needs finite weights"), e.getMessage());
+    // Unquantized, the same checkpoint loads: only quantization needs finite weights.
+    LlavaModel.load(dir.resolve("nan"), float32()).close();
+  }
+
+  /** Every position's logits of {@code prompt} (with a fixed random image per image token). */
+  private static float[][] promptLogits(LlavaModel model, String prompt) {
+    int[] ids = model.rawPrompt(prompt).ids();
+    List<PixelValues> images = images(model.config(), ids);
+    ExpandedPrompt p = model.expand(ids, images);
+    List<ImageFeatures> features = model.runner().encodeImages(images);
+    int n = p.length();
+    int[] table = new int[(n + 15) / 16];
+    for (int i = 0; i < table.length; i++) {
+      table[i] = i;
+    }
+    SequenceChunk chunk = new SequenceChunk(p.tokens(), 0, table, p.placements(0, n, features));
+    StepOutput out = model.runner().execute(new ScheduledBatch(List.of(chunk), true));
+    float[][] rows = new float[out.rowCount()][];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = out.row(i);
+    }
+    return rows;
+  }
+
+  /** Up to 48 tokens answering {@code question} about {@code image}, through the chat template. */
+  private static int[] greedy(LlavaModel model, String question, PixelValues image) {
+    int[] ids =
+        model
+            .chatPrompt(
+                List.of(ChatMessage.of("user", ContentPart.image(), ContentPart.text(question))))
+            .ids();
+    GenerationResult r =
+        new Generator(model).generate(ids, List.of(image), SamplingParams.greedy(48), text -> {});
+    return r.tokens().stream().mapToInt(t -> t.tokenId()).toArray();
+  }
+
+  private static List<PixelValues> images(LlavaConfig cfg, int[] ids) {
+    int count = ExpandedPrompt.imageTokens(ids, cfg.imageTokenIndex());
+    SplittableRandom rnd = new SplittableRandom(11);
+    int c = cfg.vision().numChannels();
+    int side = cfg.vision().imageSize();
+    return Stream.generate(
+            () -> {
+              float[] data = new float[c * side * side];
+              for (int i = 0; i < data.length; i++) {
+                data[i] = (float) (rnd.nextDouble() * 2 - 1);
+              }
+              return PixelValues.of(c, side, side, data);
+            })
+        .limit(count)
+        .toList();
+  }
+
+  private static double rms(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      double d = (double) a[i] - b[i];
+      s += d * d;
+    }
+    return Math.sqrt(s / a.length);
+  }
+
+  private static double std(float[] x) {
+    double mean = 0;
+    for (float v : x) {
+      mean += v;
+    }
+    mean /= x.length;
+    double s = 0;
+    for (float v : x) {
+      s += (v - mean) * (v - mean);
+    }
+    return Math.sqrt(s / x.length);
+  }
+
+  private static int argmax(float[] x) {
+    int best = 0;
+    for (int i = 1; i < x.length; i++) {
+      if (x[i] > x[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+}
