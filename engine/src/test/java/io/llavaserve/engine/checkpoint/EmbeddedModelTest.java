@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.config.LlavaConfig;
+import io.llavaserve.engine.image.PreprocessConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,5 +46,24 @@ class EmbeddedModelTest {
     assertEquals(
         config.visionFeatureSelectStrategy(), p.get("vision_feature_select_strategy").asText());
     assertEquals(config.imageSeqLength(), tokens);
+  }
+
+  /**
+   * The server pads an image to a square before CLIPImageProcessor's steps, as LLaVA-1.5 does;
+   * transformers' CLIPImageProcessor would not, so the model says so in transformers' own terms
+   * (LlavaImageProcessor with do_pad), and the server reads the same from it.
+   */
+  @Test
+  void itsPreprocessorConfigPadsToSquareForTransformersAsTheServerDoes() throws Exception {
+    Path dir = EmbeddedModel.ensure(cache);
+    Path file = dir.resolve(Checkpoint.PREPROCESSOR_CONFIG);
+    JsonNode pre = new ObjectMapper().readTree(file.toFile());
+    LlavaConfig config = LlavaConfigParser.parse(dir.resolve(Checkpoint.CONFIG));
+
+    assertEquals("LlavaImageProcessor", pre.get("image_processor_type").asText());
+    assertTrue(pre.get("do_pad").asBoolean());
+    assertEquals(
+        PreprocessConfig.clipDefaults(config.vision().imageSize()),
+        PreprocessConfig.load(file, config.vision().imageSize()));
   }
 }
