@@ -16,8 +16,8 @@ import java.util.stream.Stream;
  * llava-serve train}) on the shapes world, in the llava-hf layout. It is copied on first use into a
  * cache folder, because the loader memory-maps safetensors files from disk.
  *
- * <p>The jar holds the config, weights (float16), preprocessor config and chat template; the
- * tokenizer files are the bundled LLaMA tokenizer's, written beside them.
+ * <p>The jar holds the config, weights (float16), preprocessor and processor configs and chat
+ * template; the tokenizer files are the bundled LLaMA tokenizer's, written beside them.
  */
 public final class EmbeddedModel {
 
@@ -30,6 +30,7 @@ public final class EmbeddedModel {
           Checkpoint.CONFIG,
           SafetensorsWriter.SINGLE_FILE,
           Checkpoint.PREPROCESSOR_CONFIG,
+          Checkpoint.PROCESSOR_CONFIG,
           Checkpoint.CHAT_TEMPLATE);
 
   private EmbeddedModel() {}

@@ -20,9 +20,9 @@ import java.util.SplittableRandom;
 
 /**
  * Writes a complete random LLaVA checkpoint in the llava-hf layout (config.json, safetensors,
- * preprocessor_config.json, tokenizer files), for tests and as the server's built-in model. A LLaMA
- * or Mistral decoder gets the bundled LLaMA tokenizer; a Qwen2 decoder a byte-level one in Qwen2's
- * layout with its generation_config.json ({@link Qwen2TokenizerFiles}).
+ * preprocessor_config.json, processor_config.json, tokenizer files), for tests and as the server's
+ * built-in model. A LLaMA or Mistral decoder gets the bundled LLaMA tokenizer; a Qwen2 decoder a
+ * byte-level one in Qwen2's layout with its generation_config.json ({@link Qwen2TokenizerFiles}).
  *
  * <p>Weights are Gaussian, deterministic in the seed and the tensor's canonical name (so the same
  * spec in another naming, dtype or sharding holds the same values). Scales keep every activation
@@ -80,6 +80,9 @@ public final class TinyCheckpoint {
       writeSiglipPreprocessorConfig(preprocessor, spec.imageSize());
     } else {
       writePreprocessorConfig(preprocessor, spec.imageSize());
+    }
+    if (!config.isOneVision()) {
+      writeProcessorConfig(outDir.resolve(Checkpoint.PROCESSOR_CONFIG), config);
     }
     if (spec.textFamily() == TextFamily.QWEN2) {
       Qwen2TokenizerFiles.write(outDir, spec.qwen2Layout(), processorClass(config));
@@ -351,6 +354,22 @@ public final class TinyCheckpoint {
     ObjectNode size = root.putObject("size");
     size.put("height", side);
     size.put("width", side);
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
+  /**
+   * LlavaProcessor's or LlavaNextProcessor's settings ({@code processor_config.json}, as llava-hf
+   * ships them): transformers expands each image token from these, {@code (side / patch_size)^2}
+   * patches plus the class token the tower adds, less one for the {@code default} strategy, and
+   * fails on any image without them.
+   */
+  private static void writeProcessorConfig(Path file, LlavaConfig config) throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("image_token", "<image>");
+    root.put("num_additional_image_tokens", config.vision().family().hasClassToken() ? 1 : 0);
+    root.put("patch_size", config.vision().patchSize());
+    root.put("processor_class", config.isAnyResolution() ? "LlavaNextProcessor" : "LlavaProcessor");
+    root.put("vision_feature_select_strategy", config.visionFeatureSelectStrategy());
     JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
   }
 

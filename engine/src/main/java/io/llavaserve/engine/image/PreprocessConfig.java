@@ -62,6 +62,12 @@ public record PreprocessConfig(
 
   public static final double[] SIGLIP_STD = {0.5, 0.5, 0.5};
 
+  /**
+   * {@code image_processor_type} of CLIPImageProcessor with LLaVA's pad to square as an option
+   * ({@code do_pad}).
+   */
+  public static final String LLAVA_PROCESSOR = "LlavaImageProcessor";
+
   /** {@code image_processor_type} of the processor that resizes straight to height x width. */
   public static final String SIGLIP_PROCESSOR = "SiglipImageProcessor";
 

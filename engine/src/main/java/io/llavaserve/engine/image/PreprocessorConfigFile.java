@@ -4,6 +4,7 @@ import static io.llavaserve.engine.image.PreprocessConfig.CLIP_MEAN;
 import static io.llavaserve.engine.image.PreprocessConfig.CLIP_STD;
 import static io.llavaserve.engine.image.PreprocessConfig.LLAVA_NEXT_PROCESSOR;
 import static io.llavaserve.engine.image.PreprocessConfig.LLAVA_ONEVISION_PROCESSOR;
+import static io.llavaserve.engine.image.PreprocessConfig.LLAVA_PROCESSOR;
 import static io.llavaserve.engine.image.PreprocessConfig.SIGLIP_PROCESSOR;
 import static io.llavaserve.engine.image.PreprocessConfig.clipDefaults;
 import static io.llavaserve.engine.image.PreprocessConfig.siglipDefaults;
@@ -42,7 +43,10 @@ final class PreprocessorConfigFile {
    * LlavaOnevisionImageProcessor} takes that class's defaults (size 384 x 384 given as {@code
    * {"height", "width"}} or a {@code shortest_edge}, CLIP's statistics, OneVision's 36 pinpoints,
    * tiles of {@code size}'s height, no crop; its files give mean and std 0.5). Padding to square is
-   * on for CLIP, off for the others; {@link PreprocessConfig#withPadToSquare(boolean)} changes it.
+   * on for CLIPImageProcessor (LLaVA-1.5's step, which that class itself skips), {@code do_pad} for
+   * {@code LlavaImageProcessor} (CLIPImageProcessor's keys with transformers' switch for LLaVA's
+   * padding, off when absent), off for the others; {@link
+   * PreprocessConfig#withPadToSquare(boolean)} changes it.
    *
    * @param visionImageSize the tower's {@code image_size}; the crop (or SigLIP's resize) must
    *     produce it
@@ -71,6 +75,10 @@ final class PreprocessorConfigFile {
     }
     boolean siglip = SIGLIP_PROCESSOR.equals(type);
     boolean next = type.startsWith(LLAVA_NEXT_PROCESSOR);
+    // CLIPImageProcessor never pads, but LLaVA-1.5 was trained on padded images, so it gets the pad
+    // here; LlavaImageProcessor says whether to pad in do_pad (false when absent, as that class).
+    boolean pad =
+        type.startsWith(LLAVA_PROCESSOR) ? root.path("do_pad").asBoolean(false) : !siglip && !next;
     PreprocessConfig defaults =
         siglip ? siglipDefaults(visionImageSize) : clipDefaults(visionImageSize);
     List<AnyResolution.Resolution> pinpoints =
@@ -88,7 +96,7 @@ final class PreprocessorConfigFile {
             doubles(root, "image_mean", defaults.imageMean()),
             doubles(root, "image_std", defaults.imageStd()),
             root.path("rescale_factor").asDouble(defaults.rescaleFactor()),
-            !siglip && !next,
+            pad,
             root.path("do_resize").asBoolean(true),
             !siglip && root.path("do_center_crop").asBoolean(true),
             root.path("do_rescale").asBoolean(true),

@@ -7,8 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.ProjectorKind;
+import io.llavaserve.engine.config.VisionFamily;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -398,6 +401,46 @@ class CheckpointTest {
           return l;
         });
     openFails(d, bias, "missing");
+  }
+
+  /**
+   * transformers' LlavaProcessor and LlavaNextProcessor expand an image token by
+   * processor_config.json ({@code (side / patch_size)^2 + num_additional_image_tokens}, less one
+   * for the {@code default} strategy) and fail on any image without it; the count must be the
+   * features a tile gives the model.
+   */
+  @Test
+  void llavaAndLlavaNextSpecsWriteTheProcessorConfigTransformersCountsImageTokensBy()
+      throws Exception {
+    List<TinySpec> specs =
+        List.of(
+            TinySpec.tiny(),
+            TinySpec.tiny().withVisionFamily(VisionFamily.SIGLIP),
+            TinySpec.siglipQwen2(),
+            TinySpec.next(),
+            TinySpec.next().withVisionFamily(VisionFamily.SIGLIP));
+    for (int i = 0; i < specs.size(); i++) {
+      LlavaConfig config = specs.get(i).toConfig();
+      Path d = TinyCheckpoint.write(dir.resolve("spec" + i), specs.get(i));
+      JsonNode p = new ObjectMapper().readTree(d.resolve(Checkpoint.PROCESSOR_CONFIG).toFile());
+      String what = config.modelType() + " " + config.vision().family() + ": " + p;
+
+      assertEquals(
+          config.isAnyResolution() ? "LlavaNextProcessor" : "LlavaProcessor",
+          p.get("processor_class").asText(),
+          what);
+      assertEquals("<image>", p.get("image_token").asText(), what);
+      assertEquals(
+          config.visionFeatureSelectStrategy(),
+          p.get("vision_feature_select_strategy").asText(),
+          what);
+      int perSide = config.vision().imageSize() / p.get("patch_size").asInt();
+      int tokens =
+          perSide * perSide
+              + p.get("num_additional_image_tokens").asInt()
+              - (p.get("vision_feature_select_strategy").asText().equals("default") ? 1 : 0);
+      assertEquals(config.imageSeqLength(), tokens, what);
+    }
   }
 
   @Test

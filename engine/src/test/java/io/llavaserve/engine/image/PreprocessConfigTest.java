@@ -78,6 +78,26 @@ class PreprocessConfigTest {
   }
 
   @Test
+  void llavaImageProcessorPadsOnlyWhenItsDoPadSaysSo() throws IOException {
+    String llava =
+        """
+        {"crop_size": {"height": 336, "width": 336}, "size": {"shortest_edge": 336},
+         "image_processor_type": "LlavaImageProcessor", "resample": 3%s}
+        """;
+
+    PreprocessConfig absent = PreprocessConfig.load(write(llava.formatted("")), 336);
+    PreprocessConfig off =
+        PreprocessConfig.load(write(llava.formatted(", \"do_pad\": false")), 336);
+    PreprocessConfig on = PreprocessConfig.load(write(llava.formatted(", \"do_pad\": true")), 336);
+
+    assertFalse(absent.padToSquare(), "transformers' LlavaImageProcessor: do_pad false by default");
+    assertFalse(off.padToSquare());
+    assertTrue(on.padToSquare());
+    assertEquals(PreprocessConfig.clipDefaults(336), on, "otherwise CLIPImageProcessor's steps");
+    assertEquals(PreprocessConfig.clipDefaults(336).withPadToSquare(false), off);
+  }
+
+  @Test
   void refusesWhatItCannotDo() throws IOException {
     IllegalArgumentException resample =
         assertThrows(
