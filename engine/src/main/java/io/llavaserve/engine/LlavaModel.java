@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.CheckpointException;
 import io.llavaserve.engine.checkpoint.DType;
+import io.llavaserve.engine.checkpoint.GenerationConfig;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.VisionFamily;
 import io.llavaserve.engine.graph.TfModelRunner;
@@ -25,7 +26,9 @@ import io.llavaserve.engine.tokenizer.TokenizerLoader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A loaded LLaVA checkpoint with everything needed to serve it: tokenizer, chat template, image
@@ -40,6 +43,7 @@ public final class LlavaModel implements AutoCloseable {
   private final ImagePreprocessor preprocessor;
   private final TfModelRunner runner;
   private final ModelOptions options;
+  private final GenerationConfig generation;
   private final long loadMillis;
 
   private LlavaModel(
@@ -49,10 +53,12 @@ public final class LlavaModel implements AutoCloseable {
       ImagePreprocessor preprocessor,
       TfModelRunner runner,
       ModelOptions options,
+      GenerationConfig generation,
       long loadMillis) {
     this.checkpoint = checkpoint;
     this.tokenizer = tokenizer;
     this.template = template;
+    this.generation = generation;
     this.toolCallSyntax = ToolCallSyntax.detect(template, tokenizer);
     this.preprocessor = preprocessor;
     this.runner = runner;
@@ -71,6 +77,7 @@ public final class LlavaModel implements AutoCloseable {
       ChatTemplate template =
           ChatTemplate.forCheckpoint(ckpt.tokenizerConfigJson(), dir.resolve("chat_template.json"));
       PreprocessConfig pc = preprocessConfig(ckpt);
+      GenerationConfig generation = GenerationConfig.read(dir, cfg.text().vocabSize());
       // Padding to square is LLaVA-1.5's step before CLIPImageProcessor; the option can switch it
       // off there, and a processor that does not pad (SigLIP's) never starts.
       if (pc.padToSquare()) {
@@ -95,7 +102,8 @@ public final class LlavaModel implements AutoCloseable {
               options.quantization(),
               options.kernels());
       long ms = (System.nanoTime() - start) / 1_000_000;
-      return new LlavaModel(ckpt, tok, template, new ImagePreprocessor(pc), runner, options, ms);
+      return new LlavaModel(
+          ckpt, tok, template, new ImagePreprocessor(pc), runner, options, generation, ms);
     } catch (CheckpointException | IOException | RuntimeException e) {
       ckpt.close();
       throw e;
@@ -222,6 +230,17 @@ public final class LlavaModel implements AutoCloseable {
 
   public ChatTemplate template() {
     return template;
+  }
+
+  /**
+   * The ids besides the tokenizer's EOS that end an answer: those {@code generation_config.json}
+   * lists as {@code eos_token_id} (Qwen2's {@code <|endoftext|>} beside {@code <|im_end|>}), as
+   * transformers' {@code generate} and vLLM stop on them. {@code ignore_eos} ignores these too.
+   */
+  public Set<Integer> moreEosTokenIds() {
+    Set<Integer> ids = new LinkedHashSet<>(generation.eosTokenIds());
+    ids.remove(tokenizer.eosId());
+    return Set.copyOf(ids);
   }
 
   /** How the model writes tool calls, from its template and tokenizer. */

@@ -66,7 +66,6 @@ final class BenchServeCommand implements Callable<Integer> {
       stack.load(model.resolve(), ServingConfig.model(settings)).startEngine(config);
       LlavaModel m = stack.model();
       LlavaEngine engine = stack.engine();
-      int vocab = Math.min(32000, m.config().text().vocabSize());
       out.printf(
           "model: decoder %d x %d layers, vocab %d, %d image positions; KV cache %d blocks of %d%n",
           m.config().text().hiddenSize(),
@@ -79,7 +78,7 @@ final class BenchServeCommand implements Callable<Integer> {
           "requests: %d-token text prompts, %d-token answers (EOS ignored), greedy%n%n",
           promptTokens, outputTokens);
       SplittableRandom rnd = new SplittableRandom(7);
-      wave(engine, List.of(request(rnd, vocab, List.of(), "warmup")), out, false); // warm-up
+      wave(engine, List.of(request(rnd, m, List.of(), "warmup")), out, false); // warm-up
 
       out.println(
           "concurrency  output tok/s  TTFT p50 ms  TTFT p99 ms  ITL p50 ms  ITL p99 ms  wall s");
@@ -88,7 +87,7 @@ final class BenchServeCommand implements Callable<Integer> {
       for (int n : concurrency) {
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-          reqs.add(request(rnd, vocab, List.of(), "c" + n + "-" + i));
+          reqs.add(request(rnd, m, List.of(), "c" + n + "-" + i));
         }
         double tps = wave(engine, reqs, out, true);
         if (n == 1) {
@@ -109,7 +108,7 @@ final class BenchServeCommand implements Callable<Integer> {
       double[] cached = new double[imageTrials];
       for (int t = 0; t < imageTrials; t++) {
         PixelValues img = randomImage(rnd, m);
-        GenerationRequest first = request(rnd, vocab, List.of(img), "cold-" + t);
+        GenerationRequest first = request(rnd, m, List.of(img), "cold-" + t);
         GenerationRequest again =
             new GenerationRequest(
                 "cached-" + t, first.promptIds(), List.of(img), first.sampling(), first.priority());
@@ -130,17 +129,32 @@ final class BenchServeCommand implements Callable<Integer> {
     return 0;
   }
 
+  /**
+   * A prompt of {@code promptTokens} random ids after the tokenizer's BOS (when it has one), each
+   * image as its placeholder and a newline; random ids never hit the placeholder.
+   */
   private GenerationRequest request(
-      SplittableRandom rnd, int vocab, List<PixelValues> images, String id) {
+      SplittableRandom rnd, LlavaModel m, List<PixelValues> images, String id) {
+    // Below 32000: ordinary tokens in every family's vocabulary, never an added special one.
+    int vocab = Math.min(32000, m.config().text().vocabSize());
+    int image = m.config().imageTokenIndex();
+    int bos = m.tokenizer().bosId();
+    int[] newlines = m.tokenizer().encode("\n", false);
+    int newline = newlines[newlines.length - 1];
     int[] ids = new int[promptTokens + 2 * images.size()];
-    ids[0] = 1;
-    int at = 1;
+    int at = 0;
+    if (bos >= 0) {
+      ids[at++] = bos;
+    }
     for (int i = 0; i < images.size(); i++) {
-      ids[at++] = 32000;
-      ids[at++] = 13;
+      ids[at++] = image;
+      ids[at++] = newline;
     }
     while (at < ids.length) {
-      ids[at++] = 3 + rnd.nextInt(vocab - 3);
+      int t = 3 + rnd.nextInt(vocab - 3);
+      if (t != image) {
+        ids[at++] = t;
+      }
     }
     return GenerationRequest.interactive(id, ids, images, BenchStats.fixedLength(outputTokens));
   }

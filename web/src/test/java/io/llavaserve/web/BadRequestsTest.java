@@ -506,6 +506,50 @@ class BadRequestsTest {
             400,
             "logit_bias",
             "outside the vocabulary"));
+    c.add(
+        chat(
+            "stop_token_ids not a list",
+            with(b -> b.put("stop_token_ids", 5)),
+            400,
+            "stop_token_ids",
+            "array"));
+    c.add(
+        chat(
+            "stop_token_ids negative",
+            with(b -> b.put("stop_token_ids", new JsonArray().add(-1))),
+            400,
+            "stop_token_ids",
+            ">= 0"));
+    c.add(
+        chat(
+            "stop_token_ids outside the vocabulary",
+            with(b -> b.put("stop_token_ids", new JsonArray().add(40000))),
+            400,
+            "stop_token_ids",
+            "outside the vocabulary"));
+    c.add(
+        chat("min_tokens", with(b -> b.put("min_tokens", 3)), 400, "min_tokens", "not supported"));
+    c.add(
+        chat(
+            "guided_json",
+            with(b -> b.put("guided_json", new JsonObject())),
+            400,
+            "guided_json",
+            "response_format"));
+    c.add(
+        chat(
+            "include_stop_str_in_output",
+            with(b -> b.put("include_stop_str_in_output", true)),
+            400,
+            "include_stop_str_in_output",
+            "not supported"));
+    c.add(
+        chat(
+            "allowed_token_ids",
+            with(b -> b.put("allowed_token_ids", new JsonArray().add(1))),
+            400,
+            "allowed_token_ids",
+            "not supported"));
     c.add(bad("wrong method", "GET", "/v1/chat/completions", null, 405, null, "GET"));
     c.add(bad("unknown route", "POST", "/v1/nope", "{}", 404, null, "/v1/nope"));
     return c.stream();

@@ -204,6 +204,35 @@ class ChatCompletionsTest {
   }
 
   @Test
+  void stopTokenIdsEndTheAnswerLikeEos() throws Exception {
+    int[] ids = io.llavaserve.engine.tokenizer.LlamaTokenizer.bundledLlama().encode("yes", false);
+    JsonObject forced =
+        chat("Hello", 3)
+            .put("logit_bias", new JsonObject().put(Integer.toString(ids[0]), 100))
+            .put("stop_token_ids", new JsonArray().add(ids[0]));
+
+    JsonObject o =
+        new JsonObject(server.get().post("/v1/chat/completions", forced.encode()).body());
+
+    JsonObject choice = o.getJsonArray("choices").getJsonObject(0);
+    assertEquals("stop", choice.getString("finish_reason"), o.encode());
+    assertEquals("", choice.getJsonObject("message").getString("content"), o.encode());
+    assertEquals(1, o.getJsonObject("usage").getInteger("completion_tokens"), o.encode());
+
+    HttpResponse<String> outside =
+        server
+            .get()
+            .post(
+                "/v1/chat/completions",
+                chat("Hello", 3).put("stop_token_ids", new JsonArray().add(1 << 24)).encode());
+    assertEquals(400, outside.statusCode(), outside.body());
+    assertEquals(
+        "stop_token_ids",
+        new JsonObject(outside.body()).getJsonObject("error").getString("param"),
+        outside.body());
+  }
+
+  @Test
   void requestIdsAreEchoedOrMadeOnEveryResponse() throws Exception {
     HttpResponse<String> given =
         server

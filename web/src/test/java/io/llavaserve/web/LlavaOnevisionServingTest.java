@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * its size gives (its map reduced past 9 tiles' worth) and a repeat is served from the prefix
  * cache; the images of a request with several count one tile and a newline each, as transformers'
  * processor counts them; {@code /tokenize} counts the same positions; and the model, with the Qwen2
- * tokenizer make-tiny writes, stops on {@code <|im_end|>}.
+ * tokenizer make-tiny writes, stops on {@code <|im_end|>} and on generation_config.json's other EOS
+ * id {@code <|endoftext|>}.
  */
 class LlavaOnevisionServingTest {
 
@@ -123,6 +124,36 @@ class LlavaOnevisionServingTest {
     JsonObject choice = new JsonObject(r.body()).getJsonArray("choices").getJsonObject(0);
     assertEquals("stop", choice.getString("finish_reason"), r.body());
     assertEquals("", choice.getJsonObject("message").getString("content"), r.body());
+  }
+
+  @Test
+  void itAlsoStopsOnTheOtherEosIdOfGenerationConfigUnlessEosIsIgnored() throws Exception {
+    // make-tiny's Qwen2 folders list <|im_end|> and <|endoftext|> in generation_config.json, as
+    // Qwen2 checkpoints do; the tokenizer's EOS is <|im_end|> alone.
+    JsonObject tokenized =
+        PromptCounts.tokenize(server, new JsonObject().put("prompt", "<|endoftext|>"));
+    assertEquals(1, tokenized.getInteger("count"), tokenized.encode());
+    int endOfText = tokenized.getJsonArray("tokens").getInteger(0);
+    JsonObject body =
+        messages(text("Say something."))
+            .put("max_tokens", 4)
+            .put("temperature", 0)
+            .put("logit_bias", new JsonObject().put(Integer.toString(endOfText), 100));
+
+    HttpResponse<String> stopped = server.post("/v1/chat/completions", body.encode());
+    HttpResponse<String> ignored =
+        server.post("/v1/chat/completions", body.copy().put("ignore_eos", true).encode());
+
+    assertEquals(200, stopped.statusCode(), stopped.body());
+    JsonObject choice = new JsonObject(stopped.body()).getJsonArray("choices").getJsonObject(0);
+    assertEquals("stop", choice.getString("finish_reason"), stopped.body());
+    assertEquals("", choice.getJsonObject("message").getString("content"), stopped.body());
+    assertEquals(
+        1, new JsonObject(stopped.body()).getJsonObject("usage").getInteger("completion_tokens"));
+    JsonObject going = new JsonObject(ignored.body());
+    assertEquals(
+        "length", going.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    assertEquals(4, going.getJsonObject("usage").getInteger("completion_tokens"));
   }
 
   private static JsonObject messages(JsonObject... parts) {

@@ -155,7 +155,7 @@ final class EngineLoop {
               request,
               prompt,
               new OutputProcessor(
-                  request.samplingOf(i),
+                  request.samplingOf(i).withMoreEos(spec.moreEosTokenIds()),
                   prompt.tokens(),
                   spec.eosTokenId(),
                   spec.maxModelLen(),

@@ -53,7 +53,8 @@ public final class LlavaEngine implements AutoCloseable {
         model.config().imageSeqLength(),
         maxLen,
         model.tokenizer().eosId(),
-        model.config().anyResolution());
+        model.config().anyResolution(),
+        model.moreEosTokenIds());
   }
 
   /** The spec this engine runs with (context length, image rows, special ids). */

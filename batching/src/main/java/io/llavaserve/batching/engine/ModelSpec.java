@@ -14,18 +14,32 @@ import io.llavaserve.engine.image.PixelValues;
  * @param anyResolution llava_next's or llava_onevision's tiling, under which an image's positions
  *     depend on its size (and for llava_onevision on whether its prompt has other images); null
  *     when every image fills {@code rowsPerImage}
+ * @param moreEosTokenIds ids besides {@code eosTokenId} that end an answer unless the request
+ *     ignores EOS (generation_config.json's {@code eos_token_id} list)
  */
 public record ModelSpec(
     int imageTokenId,
     int rowsPerImage,
     int maxModelLen,
     int eosTokenId,
-    AnyResolution anyResolution) {
+    AnyResolution anyResolution,
+    java.util.Set<Integer> moreEosTokenIds) {
 
   public ModelSpec {
     if (rowsPerImage < 1 || maxModelLen < 2) {
       throw new IllegalArgumentException("rowsPerImage must be >= 1 and maxModelLen >= 2");
     }
+    moreEosTokenIds = java.util.Set.copyOf(moreEosTokenIds);
+  }
+
+  /** A model that ends answers on {@code eosTokenId} alone. */
+  public ModelSpec(
+      int imageTokenId,
+      int rowsPerImage,
+      int maxModelLen,
+      int eosTokenId,
+      AnyResolution anyResolution) {
+    this(imageTokenId, rowsPerImage, maxModelLen, eosTokenId, anyResolution, java.util.Set.of());
   }
 
   /** A model whose every image fills {@code rowsPerImage} positions. */

@@ -179,6 +179,15 @@ public final class RequestValidator {
             "logit_bias: token id " + id + " is outside the vocabulary of " + vocabSize);
       }
     }
+    for (int id : r.sampling().stopTokenIds()) {
+      if (id >= vocabSize) {
+        throw new RequestRejectedException(
+            "stop_token_ids",
+            vocabSize - 1,
+            id,
+            "stop_token_ids: token id " + id + " is outside the vocabulary of " + vocabSize);
+      }
+    }
     int positions = prompt.length();
     if (positions >= spec.maxModelLen()) {
       throw new RequestRejectedException(

@@ -73,7 +73,7 @@ public final class Generator {
     int vocab = runner.vocabSize();
     OutputProcessor output =
         new OutputProcessor(
-            params,
+            params.withMoreEos(model.moreEosTokenIds()),
             prompt.tokens(),
             model.tokenizer().eosId(),
             maxLen,

@@ -168,6 +168,19 @@ public record SamplingParams(
         .skipSpecialTokens(skipSpecialTokens);
   }
 
+  /**
+   * These parameters with {@code eosIds} among the stop tokens, unless EOS is ignored: how the
+   * further EOS ids of a checkpoint's generation_config.json end an answer, as vLLM adds them.
+   */
+  public SamplingParams withMoreEos(Set<Integer> eosIds) {
+    if (ignoreEos || stopTokenIds.containsAll(eosIds)) {
+      return this;
+    }
+    Set<Integer> ids = new java.util.HashSet<>(stopTokenIds);
+    ids.addAll(eosIds);
+    return toBuilder().stopTokenIds(ids).build();
+  }
+
   /** Whether tokens are chosen by argmax, which makes the filters and the seed irrelevant. */
   public boolean isGreedy() {
     return temperature < GREEDY_EPSILON;

@@ -191,6 +191,28 @@ public final class RequestParser {
         throw ApiError.badRequest(field, field + " is not supported");
       }
     }
+    Integer minTokens = JsonFields.int32(body, "min_tokens");
+    if (minTokens != null && minTokens != 0) {
+      throw ApiError.badRequest(
+          "min_tokens", "min_tokens: holding back EOS and stop tokens is not supported");
+    }
+    for (String flag : List.of("include_stop_str_in_output", "use_beam_search")) {
+      if (Boolean.TRUE.equals(JsonFields.bool(body, flag))) {
+        throw ApiError.badRequest(flag, flag + " is not supported");
+      }
+    }
+    for (String field : List.of("guided_json", "guided_regex", "guided_choice", "guided_grammar")) {
+      if (body.getValue(field) != null) {
+        throw ApiError.badRequest(
+            field, field + " is not supported; constrain the output with response_format");
+      }
+    }
+    for (String field :
+        List.of("allowed_token_ids", "bad_words", "prompt_logprobs", "truncate_prompt_tokens")) {
+      if (body.getValue(field) != null) {
+        throw ApiError.badRequest(field, field + " is not supported");
+      }
+    }
     Object modalities = body.getValue("modalities");
     if (modalities != null
         && !(modalities instanceof JsonArray a && a.stream().allMatch("text"::equals))) {

@@ -58,6 +58,7 @@ final class SamplingParser {
       b.ignoreEos(ignoreEos);
     }
     b.stop(stop(body));
+    b.stopTokenIds(stopTokenIds(body));
     b.logitBias(logitBias(body));
 
     Integer n = JsonFields.int32(body, "n");
@@ -132,6 +133,35 @@ final class SamplingParser {
     }
     return out;
   }
+
+  /**
+   * vLLM's {@code stop_token_ids}: token ids that end the answer like EOS (not shown in the text);
+   * at most {@link #MAX_STOP_TOKEN_IDS}, each checked against the vocabulary at admission.
+   */
+  private static java.util.Set<Integer> stopTokenIds(JsonObject body) {
+    Object v = body.getValue("stop_token_ids");
+    if (v == null) {
+      return java.util.Set.of();
+    }
+    if (!(v instanceof JsonArray a)) {
+      throw JsonFields.wrongType("stop_token_ids", "an array of token ids", v);
+    }
+    if (a.size() > MAX_STOP_TOKEN_IDS) {
+      throw ApiError.badRequest(
+          "stop_token_ids",
+          "stop_token_ids must hold at most " + MAX_STOP_TOKEN_IDS + " ids, got " + a.size());
+    }
+    java.util.Set<Integer> ids = new java.util.LinkedHashSet<>();
+    for (Object o : a) {
+      if (!(o instanceof Integer id) || id < 0) {
+        throw JsonFields.wrongType("stop_token_ids", "an array of token ids >= 0", o);
+      }
+      ids.add(id);
+    }
+    return ids;
+  }
+
+  static final int MAX_STOP_TOKEN_IDS = 1024;
 
   private static List<String> stop(JsonObject body) {
     Object v = body.getValue("stop");
