@@ -14,13 +14,20 @@
  *   context_lens  int32 [S]         keys each sequence attends to (positions 0 .. len-1)
  * Output:
  *   out           float [S, H * D]
- * Attr:
+ * Attrs:
  *   num_threads   int               worker threads for one call (the calling thread included)
+ *   path          int               -1: the best this CPU has; 0 plain, 1 AVX2 + FMA + F16C,
+ *                                   2 AVX-512F: at most this (tests force the lower paths)
+ *
+ * Prefill runs through the same op: each prompt token is a row of its own, with its sequence's
+ * block table and a context of its position + 1 (causal), so a position attends by exactly the
+ * arithmetic a decode step at that position would use.
  *
  * Grouped-query attention: query head h reads kv head h / (H / KVH).
  */
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +49,12 @@ typedef struct {
   const int32_t* lens;
   float* out;
   int64_t heads, kv_heads, head_dim, block_size, max_blocks;
+  int path;
 } Work;
 
 typedef struct {
   int32_t num_threads;
+  int32_t path;
 } Kernel;
 
 /*
@@ -107,9 +116,14 @@ typedef struct {
     }                                                                                             \
   }
 
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define F16C __attribute__((target("avx2,fma,f16c")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f")))
 
+/*
+ * Dot products and value updates, one set per path. A path sums a dot product in its own lane
+ * order (plain: one running sum; AVX2: eight lanes; AVX-512: sixteen), so a query row's result
+ * depends only on the path, never on which other rows or sequences share the call.
+ */
 static inline float dot_f32(const float* q, const float* k, int64_t d) {
   float acc = 0.0f;
   for (int64_t i = 0; i < d; i++) {
@@ -138,25 +152,53 @@ static inline void axpy_f16(float* o, float p, const _Float16* v, int64_t d) {
   }
 }
 
+AVX2 static inline float hsum256(__m256 acc) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline float dot_f32_avx2(const float* q, const float* k, int64_t d) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+  }
+  float total = hsum256(acc);
+  for (; i < d; i++) {
+    total += q[i] * k[i];
+  }
+  return total;
+}
+
+AVX2 static inline void axpy_f32_avx2(float* o, float p, const float* v, int64_t d) {
+  const __m256 pv = _mm256_set1_ps(p);
+  int64_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    _mm256_storeu_ps(o + i, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
+  }
+  for (; i < d; i++) {
+    o[i] += p * v[i];
+  }
+}
+
 /* float16 rows with F16C: eight halves converted per instruction. */
-F16C static inline float dot_f16c(const float* q, const _Float16* k, int64_t d) {
+AVX2 static inline float dot_f16_avx2(const float* q, const _Float16* k, int64_t d) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= d; i += 8) {
     acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
                           _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(k + i))), acc);
   }
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  float total = _mm_cvtss_f32(s);
+  float total = hsum256(acc);
   for (; i < d; i++) {
     total += q[i] * (float)k[i];
   }
   return total;
 }
 
-F16C static inline void axpy_f16c(float* o, float p, const _Float16* v, int64_t d) {
+AVX2 static inline void axpy_f16_avx2(float* o, float p, const _Float16* v, int64_t d) {
   const __m256 pv = _mm256_set1_ps(p);
   int64_t i = 0;
   for (; i + 8 <= d; i += 8) {
@@ -169,21 +211,91 @@ F16C static inline void axpy_f16c(float* o, float p, const _Float16* v, int64_t 
   }
 }
 
-DEFINE_ATTEND(attend_f32, float, CLONES, dot_f32, axpy_f32)
-DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, axpy_f16)
-DEFINE_ATTEND(attend_f16c, _Float16, F16C, dot_f16c, axpy_f16c)
-
-static int has_f16c = -1;
-
-static void attend_f16(const Work* w, int64_t item, float* scores) {
-  if (has_f16c < 0) {
-    has_f16c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+AVX512 static inline float dot_f32_avx512(const float* q, const float* k, int64_t d) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(k + i), acc);
   }
-  if (has_f16c) {
-    attend_f16c(w, item, scores);
+  float total = _mm512_reduce_add_ps(acc);
+  for (; i < d; i++) {
+    total += q[i] * k[i];
+  }
+  return total;
+}
+
+AVX512 static inline void axpy_f32_avx512(float* o, float p, const float* v, int64_t d) {
+  const __m512 pv = _mm512_set1_ps(p);
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    _mm512_storeu_ps(o + i, _mm512_fmadd_ps(pv, _mm512_loadu_ps(v + i), _mm512_loadu_ps(o + i)));
+  }
+  for (; i < d; i++) {
+    o[i] += p * v[i];
+  }
+}
+
+AVX512 static inline float dot_f16_avx512(const float* q, const _Float16* k, int64_t d) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i),
+                          _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(k + i))), acc);
+  }
+  float total = _mm512_reduce_add_ps(acc);
+  for (; i < d; i++) {
+    total += q[i] * (float)k[i];
+  }
+  return total;
+}
+
+AVX512 static inline void axpy_f16_avx512(float* o, float p, const _Float16* v, int64_t d) {
+  const __m512 pv = _mm512_set1_ps(p);
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    _mm512_storeu_ps(
+        o + i, _mm512_fmadd_ps(pv, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(v + i))),
+                               _mm512_loadu_ps(o + i)));
+  }
+  for (; i < d; i++) {
+    o[i] += p * (float)v[i];
+  }
+}
+
+DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, axpy_f32)
+DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, axpy_f16)
+DEFINE_ATTEND(attend_f32_avx2, float, AVX2, dot_f32_avx2, axpy_f32_avx2)
+DEFINE_ATTEND(attend_f16_avx2, _Float16, AVX2, dot_f16_avx2, axpy_f16_avx2)
+DEFINE_ATTEND(attend_f32_avx512, float, AVX512, dot_f32_avx512, axpy_f32_avx512)
+DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, axpy_f16_avx512)
+
+enum { PLAIN = 0, WITH_AVX2 = 1, WITH_AVX512 = 2 };
+
+static int best_path = PLAIN;
+static pthread_once_t path_once = PTHREAD_ONCE_INIT;
+
+static void choose_path(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) {
+    best_path = WITH_AVX512;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c")) {
+    best_path = WITH_AVX2;
   } else {
-    attend_f16_plain(w, item, scores);
+    best_path = PLAIN;
+  }
+}
+
+static void attend(const Work* w, int64_t item, float* scores) {
+  switch (w->path) {
+    case WITH_AVX512:
+      w->half ? attend_f16_avx512(w, item, scores) : attend_f32_avx512(w, item, scores);
+      break;
+    case WITH_AVX2:
+      w->half ? attend_f16_avx2(w, item, scores) : attend_f32_avx2(w, item, scores);
+      break;
+    default:
+      w->half ? attend_f16_plain(w, item, scores) : attend_f32_plain(w, item, scores);
   }
 }
 
@@ -203,11 +315,7 @@ static void run_item(void* arg, int64_t item) {
     }
     scratch_floats = need < 4096 ? 4096 : need;
   }
-  if (w->half) {
-    attend_f16(w, item, scratch);
-  } else {
-    attend_f32(w, item, scratch);
-  }
+  attend(w, item, scratch);
 }
 
 static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
@@ -218,6 +326,12 @@ static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* d
 static void* create(TF_OpKernelConstruction* ctx) {
   Kernel* k = calloc(1, sizeof(Kernel));
   k->num_threads = llava_num_threads(ctx);
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->path = -1;
+  }
+  TF_DeleteStatus(status);
   return k;
 }
 
@@ -263,6 +377,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     TF_OpKernelContext_Failure(ctx, status);
     goto done;
   }
+  pthread_once(&path_once, choose_path);
   const int pool_type = TF_TensorType(kc);
   if ((pool_type != TF_FLOAT_TYPE && pool_type != TF_HALF_TYPE) ||
       TF_TensorType(vc) != pool_type || !same_pool_shape(kc, vc)) {
@@ -335,7 +450,8 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
             .kv_heads = kv_heads,
             .head_dim = head_dim,
             .block_size = block_size,
-            .max_blocks = max_blocks};
+            .max_blocks = max_blocks,
+            .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
   int64_t threads = rows * kv_heads / MIN_ROWS_PER_THREAD;
   if (threads > kern->num_threads) {
     threads = kern->num_threads;
@@ -356,11 +472,14 @@ __attribute__((constructor)) static void register_op(void) {
   static const char* const inputs[] = {"q: float", "k_cache: resource", "v_cache: resource",
                                        "block_tables: int32", "context_lens: int32"};
   static const char* const outputs[] = {"out: float"};
+  static const char* const attrs[] = {"path: int = -1"};
   const LlavaOpSpec spec = {.name = OP_NAME,
                             .inputs = inputs,
                             .n_inputs = 5,
                             .outputs = outputs,
                             .n_outputs = 1,
+                            .attrs = attrs,
+                            .n_attrs = 1,
                             .stateful = 1,
                             .create = create,
                             .compute = compute,

@@ -91,9 +91,10 @@ final class KvPool {
   }
 
   /**
-   * Decode attention of one query per sequence, q [seqs, heads, head_dim] (already scaled), over
-   * the first {@code contextLens} keys of each sequence's blocks, by the native kernel reading the
-   * pool in place after {@code after} ran. Returns [seqs, heads * head_dim].
+   * Attention of one query per row, q [rows, heads, head_dim] (already scaled), over the first
+   * {@code contextLens} keys of each row's blocks, by the native kernel reading the pool in place
+   * after {@code after} ran: a decode row per sequence, or a prefill token per row with its
+   * sequence's blocks and its position + 1 keys. Returns [rows, heads * head_dim].
    */
   Operand<TFloat32> attend(
       int layer,
@@ -102,6 +103,21 @@ final class KvPool {
       Operand<TInt32> contextLens,
       List<Op> after,
       int threads) {
+    return attend(layer, q, blockTables, contextLens, after, threads, -1);
+  }
+
+  /**
+   * As {@link #attend(int, Operand, Operand, Operand, List, int)}, on at most kernel path {@code
+   * path} (-1 the best the CPU has; 0 plain, 1 AVX2, 2 AVX-512), for tests of the lower paths.
+   */
+  Operand<TFloat32> attend(
+      int layer,
+      Operand<TFloat32> q,
+      Operand<TInt32> blockTables,
+      Operand<TInt32> contextLens,
+      List<Op> after,
+      int threads,
+      int path) {
     Operation op =
         tf.withControlDependencies(after)
             .scope()
@@ -112,6 +128,7 @@ final class KvPool {
             .addInput(blockTables.asOutput())
             .addInput(contextLens.asOutput())
             .setAttr("num_threads", (long) threads)
+            .setAttr("path", (long) path)
             .build();
     return op.output(0);
   }

@@ -23,7 +23,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -66,6 +65,10 @@ class NativeAttentionTest {
     final float[] values;
 
     Harness(TextConfig text, KvCacheConfig cache, long seed, int threads) {
+      this(text, cache, seed, threads, -1);
+    }
+
+    Harness(TextConfig text, KvCacheConfig cache, long seed, int threads, int path) {
       this.text = text;
       this.cache = cache;
       pool = new KvPool(tf, text, cache);
@@ -78,7 +81,7 @@ class NativeAttentionTest {
       tables = tf.placeholder(TInt32.class);
       lens = tf.placeholder(TInt32.class);
       var written = pool.write(0, slots, k, v);
-      out = pool.attend(0, q, tables, lens, written, threads);
+      out = pool.attend(0, q, tables, lens, written, threads, path);
       session = new Session(graph);
       pool.zero(session);
 
@@ -212,15 +215,15 @@ class NativeAttentionTest {
     return t;
   }
 
-  @ParameterizedTest(name = "kv heads {0}")
-  @ValueSource(ints = {1, 2, 4})
-  void matchesPlainAttention(int kvHeads) {
+  @ParameterizedTest(name = "kv heads {0}, path {1}")
+  @org.junit.jupiter.params.provider.CsvSource({"1, 2", "2, 2", "4, 2", "2, 1", "4, 1", "2, 0"})
+  void matchesPlainAttention(int kvHeads, int path) {
     TextConfig text = TinySpec.tiny().withKeyValueHeads(kvHeads).toConfig().text();
     KvCacheConfig cache = new KvCacheConfig(4, 600);
     SplittableRandom rnd = new SplittableRandom(kvHeads);
     // 1 and 2 threads; lengths on and off block boundaries, one empty context.
     for (int threads : new int[] {1, 2}) {
-      try (Harness h = new Harness(text, cache, 17 + kvHeads, threads)) {
+      try (Harness h = new Harness(text, cache, 17 + kvHeads, threads, path)) {
         int[] lens = {1, 3, 4, 5, 16, 17, 64, 0, 200, 333, 512, 9};
         int seqs = lens.length;
         int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
@@ -229,7 +232,7 @@ class NativeAttentionTest {
             h.expected(q, seqs, t, lens),
             h.attend(q, seqs, t, lens),
             1e-5,
-            "kv heads " + kvHeads + ", threads " + threads);
+            "kv heads " + kvHeads + ", path " + path + ", threads " + threads);
       }
     }
   }
@@ -306,6 +309,58 @@ class NativeAttentionTest {
       mixed.add(SequenceChunk.text(new int[] {5}, lens[0], tables[0]));
       mixed.add(SequenceChunk.text(new int[] {6, 7, 8}, lens[1], tables[1]));
       compare(nat, graph, mixed, "mixed", tol);
+    }
+  }
+
+  /**
+   * Long prefills in chunks (the second chunk of each sequence attending over the cached first),
+   * several sequences in a step, beside decode rows: the native kernel, which runs each prompt
+   * token as a row of its own, gives the logits the stock ops give.
+   */
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.EnumSource(
+      value = KvCacheConfig.Dtype.class,
+      names = {"FLOAT32", "FLOAT16"})
+  void chunkedPrefillMatchesTheStockOps(KvCacheConfig.Dtype dtype) throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny().withKeyValueHeads(2));
+    KvCacheConfig cache = new KvCacheConfig(16, 256, dtype);
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner nat =
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.FLOAT32, Kernels.NATIVE);
+        TfModelRunner graph =
+            NativeTestSupport.load(ckpt, cache, MatmulPrecision.FLOAT32, Kernels.GRAPH)) {
+      SplittableRandom rnd = new SplittableRandom(41);
+      int vocab = ckpt.config().text().vocabSize() - 100;
+      int[] firstChunk = {150, 37, 300};
+      int[] secondChunk = {170, 45, 1};
+      int[][] tables = new int[firstChunk.length][];
+      int[][] ids = new int[firstChunk.length][];
+      for (int s = 0; s < tables.length; s++) {
+        tables[s] = TfModelRunnerTest.blocks(s * 32, 512, 16);
+        ids[s] = new int[firstChunk[s] + secondChunk[s] + 1];
+        for (int i = 0; i < ids[s].length; i++) {
+          ids[s][i] = 3 + rnd.nextInt(vocab);
+        }
+      }
+      double tol = dtype == KvCacheConfig.Dtype.FLOAT16 ? 1e-3 : 1e-5;
+      List<SequenceChunk> first = new ArrayList<>();
+      List<SequenceChunk> second = new ArrayList<>();
+      for (int s = 0; s < tables.length; s++) {
+        first.add(SequenceChunk.text(Arrays.copyOf(ids[s], firstChunk[s]), 0, tables[s]));
+      }
+      compare(nat, graph, first, "first chunks", tol);
+      // Sequence 2 decodes one token while 0 and 1 prefill their second chunks.
+      for (int s = 0; s < tables.length; s++) {
+        int from = firstChunk[s];
+        second.add(
+            SequenceChunk.text(
+                Arrays.copyOfRange(ids[s], from, from + secondChunk[s]), from, tables[s]));
+      }
+      compare(nat, graph, second, "second chunks beside a decode row", tol);
+      // Built for prefill and mixed steps: the stock path gathers the pool's blocks in every
+      // layer, the native one reads them in place.
+      assertTrue(graph.operationsOfType("ResourceGather") > 0);
+      assertEquals(0, nat.operationsOfType("ResourceGather"));
     }
   }
 
