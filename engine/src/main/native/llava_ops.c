@@ -19,10 +19,6 @@
  *   path          int               -1: the best this CPU has; 0 plain, 1 AVX2 + FMA + F16C,
  *                                   2 AVX-512F: at most this (tests force the lower paths)
  *
- * Prefill runs through the same op: each prompt token is a row of its own, with its sequence's
- * block table and a context of its position + 1 (causal), so a position attends by exactly the
- * arithmetic a decode step at that position would use.
- *
  * Grouped-query attention: query head h reads kv head h / (H / KVH).
  */
 #include <immintrin.h>

@@ -20,9 +20,7 @@ import org.tensorflow.types.TInt32;
  * with several (prefill chunks). The matmuls run over all T rows at once. Attention runs in two
  * groups so that no padding is multiplied across groups: decode sequences attend with one query
  * each over their own blocks; prefill chunks are padded to the longest chunk of the step and attend
- * causally over their blocks. With the native kernel, prefill tokens attend as decode rows: each
- * token its own query, with its sequence's blocks and a context of its position + 1, so every
- * position is computed by the arithmetic a decode step there uses and no block is gathered.
+ * causally over their blocks.
  *
  * <p>The graph is built once per {@link Mode}: a step with only decode tokens (the common case once
  * requests are running) runs no prefill ops at all, and the other way round. All modes share the
@@ -81,7 +79,7 @@ final class DecoderStep {
   private final int attentionThreads;
 
   /**
-   * @param nativeAttention whether attention (decode and prefill) runs in the native kernel
+   * @param nativeAttention whether decode attention runs in the native kernel
    * @param attentionThreads threads the native kernel may use in one call
    */
   DecoderStep(
@@ -236,9 +234,6 @@ final class DecoderStep {
     Operand<TInt32> q;
     Operand<TInt32> prefillKeys;
     Operand<TFloat32> prefillBias; // [Sp, 1, Q, 1, Lp]: key l is visible at position p if l <= p
-    Operand<TInt32> prefillTokenRows; // [Tp] rows of T, in token order (native kernel)
-    Operand<TInt32> prefillTokenTables; // [Tp, Bp] each token's sequence's blocks (native kernel)
-    Operand<TInt32> prefillTokenLens; // [Tp] each token's position + 1 (native kernel)
 
     Masks() {
       if (mode.decode) {
@@ -257,20 +252,11 @@ final class DecoderStep {
         sp = g.dim(prefillTokenIndex, 0);
         q = g.dim(prefillTokenIndex, 1);
         prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
-        if (nativeAttention) {
-          // Token i of the chunk group sits at flat index f = gather[i] of [Sp, Q]: sequence f / Q.
-          Operand<TInt32> flat = prefillGatherIndex;
-          prefillTokenRows = g.gatherRows(g.reshape(prefillTokenIndex, -1), flat);
-          prefillTokenTables = g.gatherRows(prefillBlockTables, g.tf.math.floorDiv(flat, q));
-          prefillTokenLens =
-              g.tf.math.add(g.gatherRows(g.reshape(prefillQueryPositions, -1), flat), g.i32(1));
-        } else {
-          Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
-          Operand<TBool> allowed =
-              g.tf.math.lessEqual(
-                  g.reshape(keyPos, 1, 1, prefillKeys), g.reshape(prefillQueryPositions, sp, q, 1));
-          prefillBias = g.reshape(g.maskBias(allowed), sp, 1, q, 1, prefillKeys);
-        }
+        Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
+        Operand<TBool> allowed =
+            g.tf.math.lessEqual(
+                g.reshape(keyPos, 1, 1, prefillKeys), g.reshape(prefillQueryPositions, sp, q, 1));
+        prefillBias = g.reshape(g.maskBias(allowed), sp, 1, q, 1, prefillKeys);
       }
     }
   }
@@ -315,14 +301,6 @@ final class DecoderStep {
    */
   private Operand<TFloat32> prefillAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
-    if (nativeAttention) {
-      Operand<TFloat32> q = g.gatherRows(qh, mk.prefillTokenRows); // [Tp, heads, hd]
-      return g.reshape(
-          pool.attend(
-              layer, q, mk.prefillTokenTables, mk.prefillTokenLens, written, attentionThreads),
-          -1,
-          qWidth);
-    }
     List<Operand<TFloat32>> kv = pool.read(layer, prefillBlockTables, written);
     Operand<TInt32> qg = g.mulDims(mk.q, g.i32(group));
     // [Sp, Q, kv, group, hd] -> [Sp, kv, Q*group, hd]

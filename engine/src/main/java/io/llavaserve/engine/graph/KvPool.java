@@ -91,10 +91,9 @@ final class KvPool {
   }
 
   /**
-   * Attention of one query per row, q [rows, heads, head_dim] (already scaled), over the first
-   * {@code contextLens} keys of each row's blocks, by the native kernel reading the pool in place
-   * after {@code after} ran: a decode row per sequence, or a prefill token per row with its
-   * sequence's blocks and its position + 1 keys. Returns [rows, heads * head_dim].
+   * Decode attention of one query per sequence, q [seqs, heads, head_dim] (already scaled), over
+   * the first {@code contextLens} keys of each sequence's blocks, by the native kernel reading the
+   * pool in place after {@code after} ran. Returns [seqs, heads * head_dim].
    */
   Operand<TFloat32> attend(
       int layer,

@@ -194,18 +194,6 @@ public final class TfModelRunner implements ModelRunner {
     return nativeAttention;
   }
 
-  /** How many operations of {@code type} the graph holds (all step modes built so far). */
-  long operationsOfType(String type) {
-    long n = 0;
-    for (java.util.Iterator<org.tensorflow.GraphOperation> it = graph.operations();
-        it.hasNext(); ) {
-      if (it.next().type().equals(type)) {
-        n++;
-      }
-    }
-    return n;
-  }
-
   /** Whether the Linear layers run in a native kernel (the bfloat16 or the float16 one). */
   public boolean nativeMatMul() {
     return nativeMatMul;

@@ -314,8 +314,9 @@ class NativeAttentionTest {
 
   /**
    * Long prefills in chunks (the second chunk of each sequence attending over the cached first),
-   * several sequences in a step, beside decode rows: the native kernel, which runs each prompt
-   * token as a row of its own, gives the logits the stock ops give.
+   * several sequences in a step, beside a decode row: with the native kernels the logits are the
+   * stock ops' (prefill attention runs on stock ops either way; the decode row and the matmuls
+   * differ).
    */
   @ParameterizedTest(name = "{0}")
   @org.junit.jupiter.params.provider.EnumSource(
@@ -357,10 +358,6 @@ class NativeAttentionTest {
                 Arrays.copyOfRange(ids[s], from, from + secondChunk[s]), from, tables[s]));
       }
       compare(nat, graph, second, "second chunks beside a decode row", tol);
-      // Built for prefill and mixed steps: the stock path gathers the pool's blocks in every
-      // layer, the native one reads them in place.
-      assertTrue(graph.operationsOfType("ResourceGather") > 0);
-      assertEquals(0, nat.operationsOfType("ResourceGather"));
     }
   }
 
