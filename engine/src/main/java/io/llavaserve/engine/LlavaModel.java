@@ -53,7 +53,7 @@ public final class LlavaModel implements AutoCloseable {
     this.checkpoint = checkpoint;
     this.tokenizer = tokenizer;
     this.template = template;
-    this.toolCallSyntax = ToolCallSyntax.detect(template, tokenizer);
+    this.toolCallSyntax = ToolCallSyntax.resolve(options.toolCallParser(), template, tokenizer);
     this.preprocessor = preprocessor;
     this.runner = runner;
     this.options = options;
