@@ -69,7 +69,8 @@ public interface ToolParser {
       case HERMES -> new HermesToolParser(names, forced, ids);
       case LLAMA3_JSON -> new Llama3JsonToolParser(names, forced, ids);
       case MISTRAL -> new MistralToolParser(names, forced, ids);
-      case MISTRAL_V11, PYTHONIC, NONE ->
+      case MISTRAL_V11 -> new MistralV11ToolParser(names, forced, ids);
+      case PYTHONIC, NONE ->
           throw new IllegalArgumentException("no parser reads format " + format.wireName());
     };
   }
