@@ -111,6 +111,20 @@ class ToolCallSyntaxTest {
   }
 
   @Test
+  void theTemplatesInTheNewFormatsAreRecognised() throws Exception {
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.detect(
+            jinja(ToolTemplatesTest.template("mistral-v11.jinja")),
+            withTokens(Map.of("[TOOL_CALLS]", 5, "[ARGS]", 6, "[CALL_ID]", 7))));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.PYTHONIC, ToolCallIds.OPENAI),
+        ToolCallSyntax.detect(
+            jinja(ToolTemplatesTest.template("llama-3.2-pythonic.jinja")),
+            withTokens(Map.of("<|eom_id|>", 128008, "<|python_tag|>", 128010))));
+  }
+
+  @Test
   void aTemplateAskingForAPythonListOfCallsIsPythonic() {
     String pythonic =
         "<|start_header_id|>system<|end_header_id|>{% if tools %}Respond in the format"
