@@ -121,7 +121,10 @@ public final class JsonSchemaGrammar {
       throw new IllegalArgumentException("keyword arguments are written in the Python dialect");
     }
     JsonSchemaGrammar c = new JsonSchemaGrammar(schema, json);
-    if (schema.isBoolean() && schema.booleanValue()) {
+    if (schema.isBoolean()) {
+      if (!schema.booleanValue()) {
+        throw new SchemaException(path, "the schema false admits no value");
+      }
       return c.anyKeywords(json.value());
     }
     if (!schema.isObject()) {

@@ -279,6 +279,18 @@ class ToolCallGrammarTest {
                             "f", schema("{\"type\":\"string\"}"), "tools[0].function.parameters")),
                     false));
     assertEquals("tools[0].function.parameters.type", notObject.path());
+    SchemaException none =
+        assertThrows(
+            SchemaException.class,
+            () ->
+                ToolCallGrammar.compile(
+                    ToolCallFormat.PYTHONIC,
+                    List.of(
+                        new ToolCallGrammar.Function(
+                            "f", JSON.readTree("false"), "tools[0].function.parameters")),
+                    false));
+    assertEquals("tools[0].function.parameters", none.path());
+    assertTrue(none.getMessage().contains("admits no value"), none.getMessage());
     // Without properties, any identifiers; the same dashed name is fine in the JSON formats.
     GrammarText any =
         new GrammarText(
