@@ -59,7 +59,7 @@ public final class LlavaModel implements AutoCloseable {
     this.tokenizer = tokenizer;
     this.template = template;
     this.generation = generation;
-    this.toolCallSyntax = ToolCallSyntax.detect(template, tokenizer);
+    this.toolCallSyntax = ToolCallSyntax.resolve(options.toolCallParser(), template, tokenizer);
     this.preprocessor = preprocessor;
     this.runner = runner;
     this.options = options;

@@ -4,6 +4,7 @@ import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
+import io.llavaserve.engine.prompt.ToolCallParser;
 import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
 
@@ -21,6 +22,7 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param kvCacheDtype element type of the KV block pool
  * @param quantization how the language model's Linear weights are held: as the matmul precision
  *     gives them, or quantized to int8 at load
+ * @param toolCallParser how answers are read for tool calls: decided from the checkpoint, or named
  */
 public record ModelOptions(
     long kvCacheBytes,
@@ -31,7 +33,8 @@ public record ModelOptions(
     MatmulPrecision matmulPrecision,
     Kernels kernels,
     KvCacheConfig.Dtype kvCacheDtype,
-    Quantization quantization) {
+    Quantization quantization,
+    ToolCallParser toolCallParser) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
@@ -44,6 +47,9 @@ public record ModelOptions(
     }
     if (quantization == null) {
       throw new IllegalArgumentException("quantization must be given (NONE for none)");
+    }
+    if (toolCallParser == null) {
+      throw new IllegalArgumentException("toolCallParser must be given (AUTO to detect it)");
     }
   }
 
@@ -68,7 +74,8 @@ public record ModelOptions(
         .matmulPrecision(matmulPrecision)
         .kernels(kernels)
         .kvCacheDtype(kvCacheDtype)
-        .quantization(quantization);
+        .quantization(quantization)
+        .toolCallParser(toolCallParser);
   }
 
   /** These options with a KV pool of {@code bytes}, the one field most tests and tools change. */
@@ -87,6 +94,7 @@ public record ModelOptions(
     private Kernels kernels = Kernels.AUTO;
     private KvCacheConfig.Dtype kvCacheDtype = KvCacheConfig.Dtype.FLOAT32;
     private Quantization quantization = Quantization.NONE;
+    private ToolCallParser toolCallParser = ToolCallParser.AUTO;
 
     private Builder() {}
 
@@ -135,6 +143,11 @@ public record ModelOptions(
       return this;
     }
 
+    public Builder toolCallParser(ToolCallParser v) {
+      toolCallParser = v;
+      return this;
+    }
+
     public ModelOptions build() {
       return new ModelOptions(
           kvCacheBytes,
@@ -145,7 +158,8 @@ public record ModelOptions(
           matmulPrecision,
           kernels,
           kvCacheDtype,
-          quantization);
+          quantization,
+          toolCallParser);
     }
   }
 }

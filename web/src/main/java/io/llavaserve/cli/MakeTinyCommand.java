@@ -94,11 +94,13 @@ final class MakeTinyCommand implements Callable<Integer> {
       converter = ToolTemplateConverter.class,
       paramLabel = "NAME",
       description =
-          "llama3.1 | mistral-v0.3: carry that model's own tool-calling chat template instead of"
-              + " the preset's, with the special tokens it writes added to the tokenizer (Llama"
-              + " 3.1's <|start_header_id|>, <|eot_id|> as EOS, <|python_tag|>...; Mistral's"
-              + " [INST], [TOOL_CALLS], [AVAILABLE_TOOLS]...), so the server reads its calls in"
-              + " that format.")
+          "llama3.1 | mistral-v0.3 | mistral-v11 | llama3.2: carry a tool-calling chat template"
+              + " instead of the preset's (Llama 3.1 Instruct's and Mistral 7B Instruct v0.3's own;"
+              + " mistral-v11 in the [TOOL_CALLS]name[ARGS]{...} format of Mistral's v11"
+              + " tokenizers; llama3.2 in Llama 3.2's pythonic format), with the special tokens it"
+              + " writes added to the tokenizer (Llama's <|start_header_id|>, <|eot_id|> as EOS,"
+              + " <|python_tag|>...; Mistral's [INST], [TOOL_CALLS], [AVAILABLE_TOOLS]..., and"
+              + " [ARGS], [CALL_ID] for v11), so the server reads its calls in that format.")
   ToolTemplate toolTemplate;
 
   @Spec CommandSpec command;

@@ -53,6 +53,14 @@ final class ServeCommand implements Callable<Integer> {
   String servedName;
 
   @Option(
+      names = "--tool-call-parser",
+      paramLabel = "P",
+      description =
+          "auto (decided from the chat template and tokenizer), hermes, llama3_json, mistral,"
+              + " pythonic, or none (tool calls off) (model.tool-call-parser).")
+  String toolCallParser;
+
+  @Option(
       names = "--cluster",
       description = "Join a cluster of gateways and engine nodes (cluster.enabled).")
   Boolean cluster;
@@ -183,10 +191,15 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   /**
-   * The tool-call format as vLLM's parser name, and Mistral's ids where the template wants them.
+   * The tool-call format as vLLM's parser name (Mistral's v11 form told apart), and Mistral's ids
+   * where they are used.
    */
   static String describe(ToolCallSyntax syntax) {
-    return syntax.format().parserName()
+    return switch (syntax.format()) {
+          case NONE -> "none (tool calls off)";
+          case MISTRAL_V11 -> "mistral ([TOOL_CALLS]name[ARGS] form)";
+          default -> syntax.format().parserName();
+        }
         + (syntax.ids() == ToolCallIds.MISTRAL ? " with 9-character ids" : "");
   }
 
@@ -268,6 +281,7 @@ final class ServeCommand implements Callable<Integer> {
         "server.port", port,
         "server.api-keys", apiKeys != null ? String.join(",", apiKeys) : null,
         "model.served-name", servedName,
+        "model.tool-call-parser", toolCallParser,
         "cluster.enabled", cluster != null && cluster ? "true" : null,
         "cluster.role", role,
         "cluster.members", members);

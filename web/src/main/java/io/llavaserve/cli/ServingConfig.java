@@ -7,6 +7,7 @@ import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
+import io.llavaserve.engine.prompt.ToolCallParser;
 import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.web.HttpLimits;
@@ -89,7 +90,25 @@ record ServingConfig(
         .kernels(Kernels.valueOf(upper(s, "model.kernels")))
         .kvCacheDtype(KvCacheConfig.Dtype.valueOf(upper(s, "model.kv-cache-dtype")))
         .quantization(quantization(s))
+        .toolCallParser(toolCallParser(s))
         .build();
+  }
+
+  /**
+   * {@code model.tool-call-parser}: auto, or a parser named as vLLM names it (hermes, llama3_json,
+   * mistral, pythonic), or none, in any case.
+   */
+  static ToolCallParser toolCallParser(Settings s) {
+    String v = s.string("model.tool-call-parser");
+    return ToolCallParser.ofConfigName(v)
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "configuration key model.tool-call-parser must be one of "
+                        + ToolCallParser.configNames()
+                        + ", got \""
+                        + v
+                        + "\""));
   }
 
   /** {@code model.quantization}: none or int8, in either case. */

@@ -18,6 +18,7 @@ import io.llavaserve.engine.tokenizer.Tokenizer;
 import io.llavaserve.engine.tokenizer.TokenizerLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -304,6 +305,47 @@ class MakeTinyCommandTest {
         Cli.run("make-tiny", "--tool-template", "gemma", "--out", tmp.resolve("g").toString());
     assertNotEquals(0, bad.exit());
     assertTrue(bad.err().contains("gemma"), bad.err());
+    assertTrue(bad.err().contains("mistral-v11"), bad.err());
+  }
+
+  @Test
+  void toolTemplatesInTheNewFormatsAreReadAsThoseFormats() throws Exception {
+    Path v11 = tmp.resolve("mistral-v11");
+    Path pythonic = tmp.resolve("llama3.2");
+    assertEquals(
+        0, Cli.run("make-tiny", "--tool-template", "mistral-v11", "--out", v11.toString()).exit());
+    assertEquals(
+        0,
+        Cli.run("make-tiny", "--tool-template", "llama3.2", "--out", pythonic.toString()).exit());
+
+    Tokenizer v11Tokens =
+        TokenizerLoader.load(v11.resolve("tokenizer.json"), v11.resolve("tokenizer_config.json"));
+    int[] ids = v11Tokens.encode("[TOOL_CALLS]get_time[CALL_ID]abc[ARGS]{}", false);
+    assertEquals(v11Tokens.tokenId("[TOOL_CALLS]").orElseThrow(), ids[0]);
+    for (String marker : List.of("[ARGS]", "[CALL_ID]", "[SYSTEM_PROMPT]")) {
+      int id = v11Tokens.tokenId(marker).orElseThrow();
+      assertTrue(v11Tokens.isSpecial(id), marker);
+      assertTrue(id < TinySpec.tiny().vocabSize(), marker);
+    }
+    assertTrue(
+        java.util.Arrays.stream(ids).anyMatch(i -> i == v11Tokens.tokenId("[ARGS]").orElseThrow()));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.detect(
+            ChatTemplate.forCheckpoint(
+                v11.resolve("tokenizer_config.json"), v11.resolve("chat_template.json")),
+            v11Tokens));
+
+    Tokenizer llamaTokens =
+        TokenizerLoader.load(
+            pythonic.resolve("tokenizer.json"), pythonic.resolve("tokenizer_config.json"));
+    assertEquals(llamaTokens.tokenId("<|eot_id|>").orElseThrow(), llamaTokens.eosId());
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.PYTHONIC, ToolCallIds.OPENAI),
+        ToolCallSyntax.detect(
+            ChatTemplate.forCheckpoint(
+                pythonic.resolve("tokenizer_config.json"), pythonic.resolve("chat_template.json")),
+            llamaTokens));
   }
 
   @Test

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.engine.EngineConfig;
 import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.prompt.ToolCallParser;
 import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.web.ServerConfig;
 import io.llavaserve.web.batchjobs.BatchConfig;
@@ -162,6 +163,31 @@ class ServingConfigTest {
             () -> ServingConfig.model(s.with(Map.of("model.quantization", "int4"))));
     assertEquals(
         "configuration key model.quantization must be one of [none, int8], got \"int4\"",
+        bad.getMessage());
+  }
+
+  @Test
+  void theToolCallParserIsAutoByDefaultAndANamedOneMayBeChosenByKeyEnvironmentOrFlag()
+      throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    assertEquals(ToolCallParser.AUTO, ServingConfig.model(s).toolCallParser());
+    assertEquals(
+        ToolCallParser.PYTHONIC,
+        ServingConfig.model(s.with(Map.of("model.tool-call-parser", "pythonic"))).toolCallParser());
+    Settings env = Settings.load(null, Map.of("LLAVA_SERVE_MODEL_TOOL_CALL_PARSER", "LLAMA3_JSON"));
+    assertEquals(ToolCallParser.LLAMA3_JSON, ServingConfig.model(env).toolCallParser());
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve).parseArgs("--tool-call-parser", "none");
+    assertEquals(ToolCallParser.NONE, serve.config().model().toolCallParser());
+    ServeCommand mistral = new ServeCommand();
+    new CommandLine(mistral).parseArgs("--tool-call-parser", "mistral");
+    assertEquals(ToolCallParser.MISTRAL, mistral.config().model().toolCallParser());
+    ServeCommand unknown = new ServeCommand();
+    new CommandLine(unknown).parseArgs("--tool-call-parser", "qwen3_coder");
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, unknown::config);
+    assertEquals(
+        "configuration key model.tool-call-parser must be one of [auto, hermes, llama3_json,"
+            + " mistral, pythonic, none], got \"qwen3_coder\"",
         bad.getMessage());
   }
 

@@ -9,6 +9,7 @@ import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.checkpoint.ToolTemplate;
+import io.llavaserve.engine.prompt.ToolCallParser;
 import io.llavaserve.web.batchjobs.BatchConfig;
 import io.llavaserve.web.batchjobs.DataDisk;
 import io.llavaserve.web.cluster.ClusterConfig;
@@ -111,6 +112,7 @@ public final class TestServer implements AutoCloseable {
     private String checkpointName = "tiny";
     private TinySpec spec = TinySpec.tiny();
     private ToolTemplate toolTemplate;
+    private ToolCallParser toolCallParser = ToolCallParser.AUTO;
 
     private Builder(Path dir) {
       this.dir = dir;
@@ -195,6 +197,12 @@ public final class TestServer implements AutoCloseable {
       return this;
     }
 
+    /** How answers are read for tool calls (default: decided from the checkpoint). */
+    public Builder toolCallParser(ToolCallParser parser) {
+      this.toolCallParser = parser;
+      return this;
+    }
+
     /** The id the model is served as (default {@link #MODEL_ID}). */
     public Builder modelId(String id) {
       modelId = id;
@@ -229,7 +237,12 @@ public final class TestServer implements AutoCloseable {
       ServingStack stack = ServingStack.bind(config.build());
       try {
         stack
-            .load(checkpoint(), ModelOptions.defaults().withKvCacheBytes(32L << 20))
+            .load(
+                checkpoint(),
+                ModelOptions.builder()
+                    .kvCacheBytes(32L << 20)
+                    .toolCallParser(toolCallParser)
+                    .build())
             .startEngine(EngineConfig.defaults().withScheduler(scheduler))
             .serve(modelId, media);
       } catch (Exception e) {

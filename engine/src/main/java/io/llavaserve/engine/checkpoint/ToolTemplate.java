@@ -12,11 +12,13 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * A real tool-calling chat template that a tiny checkpoint can carry in place of its own, so that
- * the formats real checkpoints call tools in can be served and tested without them: the template as
- * its model ships it (in {@code checkpoint/templates/}), written into {@code chat_template.json},
- * and the special tokens it writes added to the tokenizer (after its last id, within the model's
- * embedding rows), with the BOS and EOS tokens the model's tokenizer names.
+ * A tool-calling chat template that a tiny checkpoint can carry in place of its own, so that the
+ * formats real checkpoints call tools in can be served and tested without them: Llama 3.1's and
+ * Mistral 7B v0.3's as their models ship them, and, written here in the formats of their families,
+ * Mistral's v11 format ({@code [TOOL_CALLS]name[ARGS]...}) and Llama 3.2's pythonic one (in {@code
+ * checkpoint/templates/}); written into {@code chat_template.json}, with the special tokens it
+ * writes added to the tokenizer (after its last id, within the model's embedding rows) and the BOS
+ * and EOS tokens the model's tokenizer names.
  */
 public enum ToolTemplate {
 
@@ -51,7 +53,50 @@ public enum ToolTemplate {
           "[AVAILABLE_TOOLS]",
           "[/AVAILABLE_TOOLS]",
           "[TOOL_RESULTS]",
-          "[/TOOL_RESULTS]"));
+          "[/TOOL_RESULTS]")),
+
+  /**
+   * Mistral's tokenizers v11 and later (Mistral Small 3.x, Magistral, Devstral), written here: the
+   * system prompt in {@code [SYSTEM_PROMPT]}, {@code [AVAILABLE_TOOLS]} before the last user turn,
+   * each call as {@code [TOOL_CALLS]name[ARGS]{...}}; the tokenizer also gets {@code [ARGS]} and
+   * {@code [CALL_ID]}, which tell vLLM's mistral parser the v11 form.
+   */
+  MISTRAL_V11(
+      "mistral-v11",
+      "mistral-v11.jinja",
+      "<s>",
+      "</s>",
+      List.of(
+          "[INST]",
+          "[/INST]",
+          "[TOOL_CALLS]",
+          "[AVAILABLE_TOOLS]",
+          "[/AVAILABLE_TOOLS]",
+          "[TOOL_RESULTS]",
+          "[/TOOL_RESULTS]",
+          "[SYSTEM_PROMPT]",
+          "[/SYSTEM_PROMPT]",
+          "[ARGS]",
+          "[CALL_ID]")),
+
+  /**
+   * Llama 3.2's pythonic tool calling, written here after its model card's zero-shot prompt: the
+   * tools as JSON in the system message, which asks for {@code [func_name1(params_name1=...),
+   * ...]}; calls written back as that list, results as ipython messages.
+   */
+  LLAMA_3_2_PYTHONIC(
+      "llama3.2",
+      "llama-3.2-pythonic.jinja",
+      "<|begin_of_text|>",
+      "<|eot_id|>",
+      List.of(
+          "<|begin_of_text|>",
+          "<|end_of_text|>",
+          "<|start_header_id|>",
+          "<|end_header_id|>",
+          "<|eom_id|>",
+          "<|eot_id|>",
+          "<|python_tag|>"));
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -151,6 +196,10 @@ public enum ToolTemplate {
         return t;
       }
     }
-    throw new IllegalArgumentException("expected llama3.1 or mistral-v0.3, got " + label);
+    throw new IllegalArgumentException(
+        "expected one of "
+            + java.util.Arrays.stream(values()).map(ToolTemplate::label).toList()
+            + ", got "
+            + label);
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.tokenizer.Tokenizer;
 import java.lang.reflect.Proxy;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -88,6 +89,100 @@ class ToolCallSyntaxTest {
     // Mistral's ids only where its template checks them.
     assertEquals(
         ToolCallIds.OPENAI, ToolCallSyntax.detect(jinja("[AVAILABLE_TOOLS]" + reads), PLAIN).ids());
+  }
+
+  @Test
+  void mistralsV11FormIsTheTokenizersWithAnArgsTokenOrTheTemplatesThatWriteIt() throws Exception {
+    String v03 = ToolTemplatesTest.template("mistral-7b-instruct-v0.3.jinja");
+    Tokenizer v11 = withTokens(Map.of("[TOOL_CALLS]", 5, "[ARGS]", 6, "[CALL_ID]", 7));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.detect(jinja(v03), v11));
+    String writesArgs =
+        "{% for t in tools %}{% endfor %}{% for m in messages %}{% for c in m.tool_calls %}"
+            + "{{ '[TOOL_CALLS]' + c.function.name + '[ARGS]' }}{% endfor %}{% endfor %}";
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL),
+        ToolCallSyntax.detect(jinja(writesArgs), PLAIN));
+    // [ARGS] only as text, not a token: the parser must still see it, kept when special.
+    assertFalse(
+        ToolCallSyntax.detect(jinja(writesArgs), withTokens(Map.of("<|python_tag|>", 3)))
+            .keepSpecialTokens());
+  }
+
+  @Test
+  void theTemplatesInTheNewFormatsAreRecognised() throws Exception {
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.detect(
+            jinja(ToolTemplatesTest.template("mistral-v11.jinja")),
+            withTokens(Map.of("[TOOL_CALLS]", 5, "[ARGS]", 6, "[CALL_ID]", 7))));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.PYTHONIC, ToolCallIds.OPENAI),
+        ToolCallSyntax.detect(
+            jinja(ToolTemplatesTest.template("llama-3.2-pythonic.jinja")),
+            withTokens(Map.of("<|eom_id|>", 128008, "<|python_tag|>", 128010))));
+  }
+
+  @Test
+  void aTemplateAskingForAPythonListOfCallsIsPythonic() {
+    String pythonic =
+        "<|start_header_id|>system<|end_header_id|>{% if tools %}Respond in the format"
+            + " [func_name1(params_name1=params_value1, params_name2=params_value2...),"
+            + " func_name2(params)]{% for t in tools %}{{ t | tojson }}{% endfor %}{% endif %}";
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.PYTHONIC, ToolCallIds.OPENAI),
+        ToolCallSyntax.detect(
+            jinja(pythonic), withTokens(Map.of("<|python_tag|>", 6, "<|eom_id|>", 7))));
+    assertTrue(
+        ToolCallSyntax.detect(jinja(pythonic), withTokens(Map.of("<|python_start|>", 8)))
+            .keepSpecialTokens());
+  }
+
+  @Test
+  void aParserNamedByHandOverridesTheTemplateAndNoneTurnsCallsOff() throws Exception {
+    ChatTemplate llama = jinja(ToolTemplatesTest.template("llama-3.1-instruct.jinja"));
+    Tokenizer tokens = withTokens(Map.of("<|eom_id|>", 128008, "<|python_tag|>", 128010));
+    assertEquals(
+        ToolCallSyntax.detect(llama, tokens),
+        ToolCallSyntax.resolve(ToolCallParser.AUTO, llama, tokens));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.HERMES, ToolCallIds.OPENAI),
+        ToolCallSyntax.resolve(ToolCallParser.HERMES, llama, tokens));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.PYTHONIC, ToolCallIds.OPENAI),
+        ToolCallSyntax.resolve(ToolCallParser.PYTHONIC, llama, tokens));
+    assertEquals(ToolCallSyntax.OFF, ToolCallSyntax.resolve(ToolCallParser.NONE, llama, tokens));
+    assertFalse(ToolCallSyntax.OFF.readsCalls());
+    // A template that knows nothing of tools still reads calls in the format named.
+    assertEquals(
+        ToolCallFormat.LLAMA3_JSON,
+        ToolCallSyntax.resolve(ToolCallParser.LLAMA3_JSON, ChatTemplate.vicunaV1(), tokens)
+            .format());
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL, Set.of(), true),
+        ToolCallSyntax.resolve(
+            ToolCallParser.MISTRAL,
+            ChatTemplate.vicunaV1(),
+            withTokens(Map.of("[TOOL_CALLS]", 5, "[ARGS]", 6))));
+    assertEquals(
+        new ToolCallSyntax(ToolCallFormat.MISTRAL, ToolCallIds.OPENAI),
+        ToolCallSyntax.resolve(ToolCallParser.MISTRAL, ChatTemplate.vicunaV1(), PLAIN));
+    assertEquals(
+        List.of("auto", "hermes", "llama3_json", "mistral", "pythonic", "none"),
+        ToolCallParser.configNames());
+    assertEquals(
+        java.util.Optional.of(ToolCallParser.LLAMA3_JSON),
+        ToolCallParser.ofConfigName("LLAMA3_JSON"));
+    assertTrue(ToolCallParser.ofConfigName("mistral_v11").isEmpty());
+  }
+
+  @Test
+  void everyFormatHasItsOwnWireName() {
+    for (ToolCallFormat f : ToolCallFormat.values()) {
+      assertEquals(java.util.Optional.of(f), ToolCallFormat.ofWireName(f.wireName()));
+    }
+    assertEquals(java.util.Optional.of(ToolCallFormat.MISTRAL), ToolCallFormat.ofParser("mistral"));
   }
 
   @Test

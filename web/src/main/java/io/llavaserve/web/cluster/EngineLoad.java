@@ -109,6 +109,7 @@ record EngineLoad(
             .put("free_blocks", freeBlocks())
             .put("summary_version", summaryVersion)
             .put("tool_call_parser", toolCalls.format().parserName())
+            .put("tool_call_format", toolCalls.format().wireName())
             .put("tool_call_ids", toolCalls.ids().wireName());
     if (summary != null) {
       JsonArray keys = new JsonArray();
@@ -141,7 +142,8 @@ record EngineLoad(
         j.getLong("summary_version"),
         summary,
         new ToolCallSyntax(
-            ToolCallFormat.ofParser(j.getString("tool_call_parser", ""))
+            ToolCallFormat.ofWireName(j.getString("tool_call_format", ""))
+                .or(() -> ToolCallFormat.ofParser(j.getString("tool_call_parser", "")))
                 .orElse(ToolCallFormat.HERMES),
             ToolCallIds.ofWireName(j.getString("tool_call_ids", "")).orElse(ToolCallIds.OPENAI)));
   }

@@ -104,9 +104,26 @@ final class ToolsParser {
    * {@code tools} bound to the model's {@code syntax}: for {@code required} and a named function,
    * the grammar of the calls in its format.
    *
-   * @throws ApiError 400 at the keyword's path when a parameters schema cannot be honoured
+   * @throws ApiError 400 at the keyword's path when a parameters schema cannot be honoured, and 400
+   *     naming {@code tool_choice} when the model's answers are not read for calls ({@code
+   *     model.tool-call-parser=none}) and the choice is not none, as vLLM refuses {@code auto}
+   *     without a tool parser
    */
   static ToolUse bind(ToolUse tools, ToolCallSyntax syntax) {
+    if (!syntax.readsCalls() && tools.choice() != ToolUse.Choice.NONE) {
+      String choice =
+          switch (tools.choice()) {
+            case AUTO -> "auto (the default when tools are given)";
+            case REQUIRED -> "required";
+            default -> "naming a function";
+          };
+      throw ApiError.badRequest(
+          "tool_choice",
+          "tool_choice "
+              + choice
+              + " needs a tool-call parser, and this server reads no tool calls"
+              + " (model.tool-call-parser=none); send tool_choice none, or no tools");
+    }
     Optional<Grammar> grammar = Optional.empty();
     if (tools.forced()) {
       try {

@@ -150,6 +150,32 @@ class ClusterRoutingTest {
     assertEquals(
         ToolCallSyntax.DEFAULT,
         EngineLoad.fromJson(new JsonObject(l.toJson().encode())).toolCalls());
+    for (ToolCallSyntax other :
+        new ToolCallSyntax[] {
+          new ToolCallSyntax(
+              io.llavaserve.engine.prompt.ToolCallFormat.MISTRAL_V11,
+              io.llavaserve.engine.prompt.ToolCallIds.MISTRAL),
+          ToolCallSyntax.OFF
+        }) {
+      EngineLoad o =
+          new EngineLoad(
+              l.node(),
+              l.model(),
+              l.maxModelLen(),
+              l.accepting(),
+              l.running(),
+              l.waiting(),
+              l.kvBlocksUsed(),
+              l.kvBlocksTotal(),
+              l.summaryVersion(),
+              null,
+              other);
+      assertEquals(other, EngineLoad.fromJson(new JsonObject(o.toJson().encode())).toolCalls());
+    }
+    // A node that names only the parser (no format) is read by it.
+    JsonObject older = m.toJson();
+    older.remove("tool_call_format");
+    assertEquals(mistral, EngineLoad.fromJson(older).toolCalls());
     EngineTable table = new EngineTable();
     assertEquals(ToolCallSyntax.DEFAULT, table.toolCalls(l.model()));
     table.update(back, 0);

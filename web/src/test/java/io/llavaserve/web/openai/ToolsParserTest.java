@@ -113,6 +113,59 @@ class ToolsParserTest {
   }
 
   @Test
+  void withToolCallsOffOnlyToolChoiceNoneIsAcceptedAsVllmRefusesAutoWithoutAParser() {
+    for (Object choice :
+        new Object[] {
+          null,
+          "auto",
+          "required",
+          new JsonObject("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}")
+        }) {
+      JsonObject body = body();
+      if (choice != null) {
+        body.put("tool_choice", choice);
+      }
+      OpenAiRequest parsed = Endpoint.CHAT_COMPLETIONS.parse(body, RequestParserTest.LIMITS);
+      ApiError e = assertThrows(ApiError.class, () -> parsed.withToolSyntax(ToolCallSyntax.OFF));
+      assertEquals(400, e.status(), "" + choice);
+      assertEquals("tool_choice", e.param(), "" + choice);
+      assertTrue(e.getMessage().contains("model.tool-call-parser=none"), e.getMessage());
+    }
+    OpenAiRequest none =
+        Endpoint.CHAT_COMPLETIONS.parse(
+            body().put("tool_choice", "none"), RequestParserTest.LIMITS);
+    assertEquals(none.sampling(), none.withToolSyntax(ToolCallSyntax.OFF).sampling());
+    OpenAiRequest noTools =
+        Endpoint.CHAT_COMPLETIONS.parse(
+            new JsonObject().put("messages", body().getJsonArray("messages")),
+            RequestParserTest.LIMITS);
+    assertEquals(noTools.sampling(), noTools.withToolSyntax(ToolCallSyntax.OFF).sampling());
+  }
+
+  @Test
+  void theNewFormatsGetTheirGrammarsAndKeepTheirMarkers() {
+    OpenAiRequest unbound =
+        Endpoint.CHAT_COMPLETIONS.parse(
+            body().put("tool_choice", "required"), RequestParserTest.LIMITS);
+    ToolCallSyntax v11 =
+        new ToolCallSyntax(ToolCallFormat.MISTRAL_V11, ToolCallIds.MISTRAL, Set.of(), true);
+    OpenAiRequest mistral = unbound.withToolSyntax(v11);
+    assertEquals(
+        ToolCallGrammar.compile(
+                ToolCallFormat.MISTRAL_V11, mistral.tools().constrained(), mistral.tools().many())
+            .key(),
+        mistral.sampling().grammar().orElseThrow().key());
+    assertFalse(mistral.sampling().skipSpecialTokens());
+    OpenAiRequest pythonic =
+        unbound.withToolSyntax(new ToolCallSyntax(ToolCallFormat.PYTHONIC, ToolCallIds.OPENAI));
+    assertEquals(
+        ToolCallGrammar.compile(
+                ToolCallFormat.PYTHONIC, pythonic.tools().constrained(), pythonic.tools().many())
+            .key(),
+        pythonic.sampling().grammar().orElseThrow().key());
+  }
+
+  @Test
   void legacyFunctionsMapOntoTools() {
     JsonObject b = body();
     b.remove("tools");

@@ -3,10 +3,24 @@ package io.llavaserve.engine.sampling.constraint;
 import static io.llavaserve.engine.sampling.constraint.Grammar.ref;
 import static io.llavaserve.engine.sampling.constraint.Grammar.seq;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
 /**
  * The lexical rules of JSON (RFC 8259) on a {@link Grammar.Builder}, made once each and shared by
  * every schema that needs them: whitespace, strings (valid UTF-8, escapes), numbers, literals, any
  * value, and bounded repetition.
+ *
+ * <p>In the Python dialect ({@link #python(Grammar.Builder)}) the same rules write Python literals
+ * that mean the same values, for pythonic tool calls: {@code True}, {@code False} and {@code None}
+ * for JSON's literals, and strings without the {@code \/} escape, which Python does not know;
+ * JSON's strings, numbers, arrays and objects are already Python's.
  *
  * <p>Two bounds keep a model from looping forever where JSON itself has none: at most {@link
  * #MAX_WHITESPACE} whitespace bytes between two tokens, and at most {@link #MAX_DIGITS} digits in
@@ -14,6 +28,13 @@ import static io.llavaserve.engine.sampling.constraint.Grammar.seq;
  * schema bounds them; {@code max_tokens} ends those.
  */
 final class JsonRules {
+
+  /** Writes values as the schema grammar's literals do: text as written, members in order. */
+  private static final ObjectMapper JSON =
+      new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, false);
+
+  /** The characters after a backslash that escape one character in a JSON string. */
+  private static final List<String> ESCAPES = List.of("\"", "\\", "/", "b", "f", "n", "r", "t");
 
   /** Whitespace bytes allowed between two JSON tokens: enough to indent a few levels. */
   static final int MAX_WHITESPACE = 8;
@@ -25,6 +46,7 @@ final class JsonRules {
   static final int MAX_BOUND = 4096;
 
   final Grammar.Builder b;
+  private final boolean python;
   private int ws = -1;
   private int character = -1;
   private int string = -1;
@@ -34,7 +56,35 @@ final class JsonRules {
   private int object = -1;
 
   JsonRules(Grammar.Builder b) {
+    this(b, false);
+  }
+
+  private JsonRules(Grammar.Builder b, boolean python) {
     this.b = b;
+    this.python = python;
+  }
+
+  /** The rules of Python literals with the meaning of JSON values. */
+  static JsonRules python(Grammar.Builder b) {
+    return new JsonRules(b, true);
+  }
+
+  /** Whether these are the Python dialect's rules. */
+  boolean isPython() {
+    return python;
+  }
+
+  /** JSON's {@code true}, {@code false} or {@code null} as this dialect writes it. */
+  String keyword(String json) {
+    if (!python) {
+      return json;
+    }
+    return switch (json) {
+      case "true" -> "True";
+      case "false" -> "False";
+      case "null" -> "None";
+      default -> throw new IllegalArgumentException("not a JSON literal: " + json);
+    };
   }
 
   /** Zero to {@link #MAX_WHITESPACE} of space, tab, newline, carriage return. */
@@ -56,18 +106,12 @@ final class JsonRules {
           plain[c >>> 6] |= 1L << c;
         }
       }
-      int escape =
-          b.rule(
-              "escape",
-              b.literal("\""),
-              b.literal("\\"),
-              b.literal("/"),
-              b.literal("b"),
-              b.literal("f"),
-              b.literal("n"),
-              b.literal("r"),
-              b.literal("t"),
-              seq(b.literal("u"), hex, hex, hex, hex));
+      List<int[]> escapes = new ArrayList<>();
+      for (String e : python ? List.of("\"", "\\", "b", "f", "n", "r", "t") : ESCAPES) {
+        escapes.add(b.literal(e));
+      }
+      escapes.add(seq(b.literal("u"), hex, hex, hex, hex));
+      int escape = b.rule("escape", escapes.toArray(new int[0][]));
       character =
           b.rule(
               "char",
@@ -145,8 +189,39 @@ final class JsonRules {
     return number;
   }
 
-  int literalRule(String name, String text) {
-    return b.rule(name, b.literal(text));
+  /**
+   * {@code value} written in this dialect, compact. In Python: {@code None}, {@code True}, {@code
+   * False}, numbers and strings as JSON writes them (Python literals of the same values), and lists
+   * and dicts of those.
+   */
+  String literal(JsonNode value) throws JsonProcessingException {
+    if (!python) {
+      return JSON.writeValueAsString(value);
+    }
+    if (value.isNull() || value.isBoolean()) {
+      return keyword(value.toString());
+    }
+    if (value.isArray()) {
+      List<String> items = new ArrayList<>();
+      for (JsonNode v : value) {
+        items.add(literal(v));
+      }
+      return "[" + String.join(",", items) + "]";
+    }
+    if (value.isObject()) {
+      List<String> items = new ArrayList<>();
+      for (Iterator<Map.Entry<String, JsonNode>> it = value.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        items.add(JSON.writeValueAsString(e.getKey()) + ":" + literal(e.getValue()));
+      }
+      return "{" + String.join(",", items) + "}";
+    }
+    return JSON.writeValueAsString(value);
+  }
+
+  /** A rule matching JSON's literal {@code json} ({@code true}, {@code null}) in this dialect. */
+  int literalRule(String name, String json) {
+    return b.rule(name, b.literal(keyword(json)));
   }
 
   /** Any JSON value. */
@@ -161,9 +236,9 @@ final class JsonRules {
           new int[] {ref(array)},
           new int[] {ref(string())},
           new int[] {ref(number())},
-          b.literal("true"),
-          b.literal("false"),
-          b.literal("null"));
+          b.literal(keyword("true")),
+          b.literal(keyword("false")),
+          b.literal(keyword("null")));
     }
     return value;
   }

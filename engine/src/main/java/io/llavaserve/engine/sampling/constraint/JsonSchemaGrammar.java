@@ -18,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Compiles the subset of JSON Schema that OpenAI's structured outputs document into a {@link
@@ -77,6 +78,9 @@ public final class JsonSchemaGrammar {
   private static final Set<String> TYPES =
       Set.of("object", "array", "string", "number", "integer", "boolean", "null");
 
+  /** A name Python accepts as a keyword argument's (ASCII letters, digits, underscores). */
+  static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
   private static final ObjectMapper JSON =
       new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, false);
 
@@ -100,6 +104,48 @@ public final class JsonSchemaGrammar {
    */
   static int rule(JsonRules json, JsonNode schema, String path) {
     return new JsonSchemaGrammar(schema, json).schema(schema, path);
+  }
+
+  /**
+   * Adds the rules of the keyword arguments a pythonic call passes an arguments object valid under
+   * {@code schema} by ({@code city="Oslo", days=2}), to {@code json}'s builder, whose rules must be
+   * the Python dialect's; the schema must describe an object.
+   *
+   * @return the rule matching the arguments (none, when the object may be empty), each followed by
+   *     bounded whitespace, with none before the first
+   * @throws SchemaException naming the keyword and its path when the schema cannot be compiled, or
+   *     is not an object's, or names a property that cannot be a keyword argument
+   */
+  static int keywordArguments(JsonRules json, JsonNode schema, String path) {
+    if (!json.isPython()) {
+      throw new IllegalArgumentException("keyword arguments are written in the Python dialect");
+    }
+    JsonSchemaGrammar c = new JsonSchemaGrammar(schema, json);
+    if (schema.isBoolean()) {
+      if (!schema.booleanValue()) {
+        throw new SchemaException(path, "the schema false admits no value");
+      }
+      return c.anyKeywords(json.value());
+    }
+    if (!schema.isObject()) {
+      throw new SchemaException(path, "a schema must be an object or a boolean");
+    }
+    checkKeywords(schema, path);
+    for (String k : List.of("$ref", "anyOf", "enum", "const")) {
+      if (schema.has(k)) {
+        throw new SchemaException(
+            path + "." + k,
+            "pythonic calls pass their arguments as keywords, so the parameters must be an object"
+                + " schema at the top, not "
+                + k);
+      }
+    }
+    List<String> types = c.types(schema, path);
+    if (!types.isEmpty() && !types.equals(List.of("object"))) {
+      throw new SchemaException(
+          path + ".type", "the parameters of a pythonic call must be an object");
+    }
+    return c.members(schema, path, true);
   }
 
   /**
@@ -157,13 +203,7 @@ public final class JsonSchemaGrammar {
     if (!s.isObject()) {
       throw new SchemaException(path, "a schema must be an object or a boolean");
     }
-    Iterator<String> names = s.fieldNames();
-    while (names.hasNext()) {
-      String k = names.next();
-      if (UNSUPPORTED.contains(k)) {
-        throw new SchemaException(path + "." + k, "the keyword " + k + " is not supported");
-      }
-    }
+    checkKeywords(s, path);
     if (s.has("$ref")) {
       return reference(s.get("$ref"), path + ".$ref");
     }
@@ -207,6 +247,16 @@ public final class JsonSchemaGrammar {
         : b.rule("types", alternatives);
   }
 
+  private static void checkKeywords(JsonNode s, String path) {
+    Iterator<String> names = s.fieldNames();
+    while (names.hasNext()) {
+      String k = names.next();
+      if (UNSUPPORTED.contains(k)) {
+        throw new SchemaException(path + "." + k, "the keyword " + k + " is not supported");
+      }
+    }
+  }
+
   private List<String> types(JsonNode s, String path) {
     JsonNode t = s.get("type");
     Set<String> out = new LinkedHashSet<>();
@@ -238,13 +288,23 @@ public final class JsonSchemaGrammar {
       case "string" -> string(s, path);
       case "number" -> json.number();
       case "integer" -> json.integer();
-      case "boolean" -> b.rule("boolean", b.literal("true"), b.literal("false"));
+      case "boolean" ->
+          b.rule("boolean", b.literal(json.keyword("true")), b.literal(json.keyword("false")));
       case "null" -> json.literalRule("null", "null");
       default -> throw new SchemaException(path + ".type", "unknown type '" + type + "'");
     };
   }
 
   private int object(JsonNode s, String path) {
+    return members(s, path, false);
+  }
+
+  /**
+   * The members of an object valid under {@code s}: {@code {"k": v, ...}}, or with {@code keywords}
+   * Python's keyword arguments {@code k=v, ...} (no braces; whitespace after the last), the form in
+   * which pythonic tool calls pass their arguments object.
+   */
+  private int members(JsonNode s, String path, boolean keywords) {
     JsonNode props = s.get("properties");
     JsonNode extra = s.get("additionalProperties");
     if (props != null && !props.isObject()) {
@@ -265,27 +325,40 @@ public final class JsonSchemaGrammar {
         required.add(r.textValue());
       }
     }
+    int[] separator = keywords ? b.literal("=") : b.literal(":");
     if (props == null || props.isEmpty()) {
       if (extra != null && extra.isBoolean() && !extra.booleanValue()) {
-        return b.rule("empty", seq(b.literal("{"), ref(json.ws()), b.literal("}")));
+        return keywords
+            ? b.rule("no arguments", new int[0])
+            : b.rule("empty", seq(b.literal("{"), ref(json.ws()), b.literal("}")));
       }
       boolean anyValue = extra == null || extra.isBoolean();
-      return json.map(anyValue ? -1 : schema(extra, path + ".additionalProperties"));
+      int value = anyValue ? -1 : schema(extra, path + ".additionalProperties");
+      return keywords ? anyKeywords(value < 0 ? json.value() : value) : json.map(value);
     }
     List<int[]> members = new ArrayList<>();
     List<Boolean> optional = new ArrayList<>();
     Iterator<Map.Entry<String, JsonNode>> fields = props.fields();
     while (fields.hasNext()) {
       Map.Entry<String, JsonNode> f = fields.next();
-      int value = schema(f.getValue(), path + ".properties." + f.getKey());
+      String memberPath = path + ".properties." + f.getKey();
+      if (keywords && !IDENTIFIER.matcher(f.getKey()).matches()) {
+        throw new SchemaException(
+            memberPath,
+            "a pythonic call passes its arguments by keyword, so a property name must be a Python"
+                + " identifier ([A-Za-z_][A-Za-z0-9_]*), got '"
+                + f.getKey()
+                + "'");
+      }
+      int value = schema(f.getValue(), memberPath);
       // One rule per member: the alternatives below refer to it instead of copying it.
       int member =
           b.rule(
               "member " + f.getKey(),
               seq(
-                  b.literal(quoted(f.getKey())),
+                  keywords ? b.literal(f.getKey()) : b.literal(quoted(f.getKey())),
                   ref(json.ws()),
-                  b.literal(":"),
+                  separator,
                   ref(json.ws()),
                   ref(value),
                   ref(json.ws())));
@@ -312,7 +385,32 @@ public final class JsonSchemaGrammar {
       first[i] = b.rule("members", f.toArray(new int[0][]));
       after[i] = b.rule("more-members", a.toArray(new int[0][]));
     }
+    if (keywords) {
+      return first[0];
+    }
     return b.rule("object", seq(b.literal("{"), ref(json.ws()), ref(first[0]), b.literal("}")));
+  }
+
+  /** Keyword arguments of any names, each value matching {@code value}: {@code a=1, b=2}. */
+  private int anyKeywords(int value) {
+    int start = json.chars("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_");
+    int rest = json.chars("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789");
+    int name =
+        b.rule(
+            "identifier", seq(start, ref(json.repeat("identifier-rest", new int[] {rest}, 0, 64))));
+    int member =
+        b.rule(
+            "keyword",
+            seq(
+                ref(name),
+                ref(json.ws()),
+                b.literal("="),
+                ref(json.ws()),
+                ref(value),
+                ref(json.ws())));
+    int more = b.rule("keywords");
+    b.define(more, seq(b.literal(","), ref(json.ws()), ref(member), ref(more)), new int[0]);
+    return b.rule("any keywords", seq(ref(member), ref(more)), new int[0]);
   }
 
   private int array(JsonNode s, String path) {
@@ -363,7 +461,7 @@ public final class JsonSchemaGrammar {
     for (int i = 0; i < values.size(); i++) {
       try {
         // As text, then UTF-8: the byte writer would escape characters beyond the BMP.
-        alternatives[i] = b.literal(JSON.writeValueAsString(values.get(i)));
+        alternatives[i] = b.literal(json.literal(values.get(i)));
       } catch (JsonProcessingException e) {
         throw new SchemaException(path, "cannot write value " + i + ": " + e.getMessage());
       }

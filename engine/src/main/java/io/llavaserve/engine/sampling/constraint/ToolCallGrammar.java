@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.llavaserve.engine.prompt.ToolCallFormat;
+import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.prompt.ToolPrompt;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -25,11 +26,17 @@ import java.util.Objects;
  *   <li>Llama 3 JSON: {@code {"name": "f", "parameters": {...}}}, several separated by {@code ;}
  *       (the key Llama 3.1's template asks for and writes calls back with);
  *   <li>Mistral: {@code [TOOL_CALLS]} and a JSON array of {@code {"name": "f", "arguments":
- *       {...}}}, the marker allowed as the special token the model was trained to write.
+ *       {...}}}, the marker allowed as the special token the model was trained to write;
+ *   <li>Mistral v11: {@code [TOOL_CALLS]f[ARGS]{...}} for each call, both markers allowed as the
+ *       special tokens;
+ *   <li>pythonic: a Python list of calls with keyword arguments, {@code [f(a=1, b="x"), g()]},
+ *       their values Python literals ({@code True}, {@code None}, strings in double quotes with
+ *       JSON's escapes, lists, dicts) of the schema's values; a function whose name or property
+ *       names are not Python identifiers cannot be called so, a {@link SchemaException}.
  * </ul>
  *
  * Whitespace is bounded: before the calls, after an opening tag, between the JSON tokens, before a
- * closing tag and around separators.
+ * closing tag and around separators; none inside Mistral v11's markup.
  */
 public final class ToolCallGrammar {
 
@@ -54,6 +61,9 @@ public final class ToolCallGrammar {
   /** Mistral's marker before its array of calls, a special token of its tokenizer. */
   public static final String MISTRAL_CALLS = "[TOOL_CALLS]";
 
+  /** Mistral v11's marker between a call's name and its arguments, a special token too. */
+  public static final String MISTRAL_ARGS = ToolCallSyntax.MISTRAL_ARGS;
+
   private ToolCallGrammar() {}
 
   /** As {@link #compile(ToolCallFormat, List, boolean)} in the Hermes format. */
@@ -71,40 +81,18 @@ public final class ToolCallGrammar {
     if (functions.isEmpty()) {
       throw new IllegalArgumentException("a tool-call grammar needs at least one function");
     }
+    if (format == ToolCallFormat.NONE) {
+      throw new IllegalArgumentException("no grammar writes calls in format none");
+    }
     Grammar.Builder b = new Grammar.Builder();
-    JsonRules json = new JsonRules(b);
+    boolean pythonic = format == ToolCallFormat.PYTHONIC;
+    JsonRules json = pythonic ? JsonRules.python(b) : new JsonRules(b);
     int ws = ref(json.ws());
-    String argumentsKey = format == ToolCallFormat.LLAMA3_JSON ? "parameters" : "arguments";
     int[][] bodies = new int[functions.size()][];
     for (int i = 0; i < functions.size(); i++) {
-      Function f = functions.get(i);
-      int arguments = JsonSchemaGrammar.rule(json, f.parameters(), f.path());
-      bodies[i] =
-          seq(
-              b.literal(quoted(f.name())),
-              ws,
-              b.literal(","),
-              ws,
-              b.literal(quoted(argumentsKey)),
-              ws,
-              b.literal(":"),
-              ws,
-              ref(arguments));
+      bodies[i] = body(format, json, functions.get(i));
     }
     int body = b.rule("call body", bodies);
-    int object =
-        b.rule(
-            "call object",
-            seq(
-                b.literal("{"),
-                ws,
-                b.literal("\"name\""),
-                ws,
-                b.literal(":"),
-                ws,
-                ref(body),
-                ws,
-                b.literal("}")));
     int root =
         switch (format) {
           case HERMES -> {
@@ -114,41 +102,129 @@ public final class ToolCallGrammar {
                     seq(
                         b.literal(ToolPrompt.CALL_OPEN),
                         ws,
-                        ref(object),
+                        ref(object(b, ws, body)),
                         ws,
                         b.literal(ToolPrompt.CALL_CLOSE)));
             yield b.rule(
                 "root",
                 seq(ws, ref(call), ref(repeated(b, "more calls", many, ws, new int[0], call))));
           }
-          case LLAMA3_JSON ->
+          case LLAMA3_JSON -> {
+            int object = object(b, ws, body);
+            yield b.rule(
+                "root",
+                seq(
+                    ws,
+                    ref(object),
+                    ref(repeated(b, "more calls", many, ws, b.literal(";"), object))));
+          }
+          case MISTRAL -> {
+            int object = object(b, ws, body);
+            yield b.rule(
+                "root",
+                seq(
+                    ws,
+                    b.literal(MISTRAL_CALLS),
+                    ws,
+                    b.literal("["),
+                    ws,
+                    ref(object),
+                    ref(repeated(b, "more calls", many, ws, b.literal(","), object)),
+                    ws,
+                    b.literal("]")));
+          }
+          case MISTRAL_V11 -> {
+            int call = b.rule("call", seq(b.literal(MISTRAL_CALLS), ref(body)));
+            yield b.rule(
+                "root",
+                seq(ws, ref(call), ref(repeated(b, "more calls", many, ws, new int[0], call))));
+          }
+          case PYTHONIC ->
               b.rule(
                   "root",
                   seq(
-                      ws,
-                      ref(object),
-                      ref(repeated(b, "more calls", many, ws, b.literal(";"), object))));
-          case MISTRAL ->
-              b.rule(
-                  "root",
-                  seq(
-                      ws,
-                      b.literal(MISTRAL_CALLS),
                       ws,
                       b.literal("["),
                       ws,
-                      ref(object),
-                      ref(repeated(b, "more calls", many, ws, b.literal(","), object)),
+                      ref(body),
+                      ref(repeated(b, "more calls", many, ws, b.literal(","), body)),
                       ws,
                       b.literal("]")));
+          case NONE -> throw new IllegalStateException("unreachable");
         };
     List<String> specialTokens =
-        format == ToolCallFormat.MISTRAL ? List.of(MISTRAL_CALLS) : List.of();
+        switch (format) {
+          case MISTRAL -> List.of(MISTRAL_CALLS);
+          case MISTRAL_V11 -> List.of(MISTRAL_CALLS, MISTRAL_ARGS);
+          default -> List.of();
+        };
     try {
       return b.build(root, "tool_calls:" + digest(format, functions, many), specialTokens);
     } catch (IllegalStateException e) {
       throw new SchemaException(functions.get(0).path(), e.getMessage());
     }
+  }
+
+  /**
+   * One function's call after its format's opening markup: in JSON formats the object's members
+   * from the name on ({@code "f", "arguments": {...}}); in Mistral v11 {@code f[ARGS]{...}}; in
+   * pythonic {@code f(a=1, b=2)}.
+   */
+  private static int[] body(ToolCallFormat format, JsonRules json, Function f) {
+    Grammar.Builder b = json.b;
+    int ws = ref(json.ws());
+    return switch (format) {
+      case MISTRAL_V11 ->
+          seq(
+              b.literal(f.name()),
+              b.literal(MISTRAL_ARGS),
+              ref(JsonSchemaGrammar.rule(json, f.parameters(), f.path())));
+      case PYTHONIC -> {
+        if (!JsonSchemaGrammar.IDENTIFIER.matcher(f.name()).matches()) {
+          String at =
+              f.path().endsWith(".parameters")
+                  ? f.path().substring(0, f.path().length() - ".parameters".length()) + ".name"
+                  : f.path();
+          throw new SchemaException(
+              at,
+              "a pythonic call names its function as a Python identifier ([A-Za-z_][A-Za-z0-9_]*),"
+                  + " got '"
+                  + f.name()
+                  + "'");
+        }
+        int arguments = JsonSchemaGrammar.keywordArguments(json, f.parameters(), f.path());
+        yield seq(b.literal(f.name() + "("), ws, ref(arguments), b.literal(")"));
+      }
+      default -> {
+        String key = format == ToolCallFormat.LLAMA3_JSON ? "parameters" : "arguments";
+        yield seq(
+            b.literal(quoted(f.name())),
+            ws,
+            b.literal(","),
+            ws,
+            b.literal(quoted(key)),
+            ws,
+            b.literal(":"),
+            ws,
+            ref(JsonSchemaGrammar.rule(json, f.parameters(), f.path())));
+      }
+    };
+  }
+
+  /** A JSON format's call object: {@code {"name": <body>}}. */
+  private static int object(Grammar.Builder b, int ws, int body) {
+    return b.rule(
+        "call object",
+        seq(
+            b.literal("{"),
+            ws,
+            b.literal("\"name\""),
+            ws,
+            b.literal(":"),
+            ws,
+            ref(body),
+            ws,
+            b.literal("}")));
   }
 
   /** {@code (ws separator ws call)*} when {@code many}, else nothing: the calls after the first. */
@@ -172,7 +248,7 @@ public final class ToolCallGrammar {
 
   /** A digest of the format, the functions' names and schemas and of {@code many}. */
   static String digest(ToolCallFormat format, List<Function> functions, boolean many) {
-    ArrayNode key = JSON.createArrayNode().add(format.parserName()).add(many);
+    ArrayNode key = JSON.createArrayNode().add(format.wireName()).add(many);
     for (Function f : functions) {
       key.add(f.name()).add(f.parameters());
     }

@@ -177,12 +177,146 @@ class ToolCallGrammarTest {
   }
 
   @Test
+  void mistralV11AcceptsExactlyTheNameAndArgumentsAfterEachMarker() throws Exception {
+    GrammarText one =
+        new GrammarText(
+            ToolCallGrammar.compile(ToolCallFormat.MISTRAL_V11, weatherAndTime(), false));
+    String weather = "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Oslo\", \"unit\": \"f\"}";
+    String time = "[TOOL_CALLS]get_time[ARGS]{}";
+    assertTrue(one.accepts(weather));
+    assertTrue(one.accepts(" " + time));
+    assertFalse(one.isPrefix("[TOOL_CALLS] get_time"));
+    assertFalse(one.isPrefix("[TOOL_CALLS]get_time [ARGS]"));
+    assertFalse(one.isPrefix("[TOOL_CALLS]get_time[ARGS] {"));
+    assertFalse(one.isPrefix("[TOOL_CALLS]get_news"));
+    assertFalse(one.isPrefix("[TOOL_CALLS][{"));
+    assertFalse(one.isPrefix(time + "[TOOL_CALLS]"));
+    assertFalse(one.accepts("[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Oslo\"}"));
+
+    Grammar g = ToolCallGrammar.compile(ToolCallFormat.MISTRAL_V11, weatherAndTime(), true);
+    assertEquals(List.of("[TOOL_CALLS]", "[ARGS]"), g.specialTokens());
+    GrammarText many = new GrammarText(g);
+    assertTrue(many.accepts(time + weather + time));
+    assertTrue(many.accepts(weather + "\n" + time));
+    assertFalse(many.isPrefix(time + ", "));
+    assertFalse(many.isPrefix(time + "[ARGS]"));
+  }
+
+  @Test
+  void pythonicAcceptsAListOfCallsWithKeywordArgumentsInPythonLiterals() throws Exception {
+    List<ToolCallGrammar.Function> fs =
+        List.of(
+            new ToolCallGrammar.Function(
+                "search",
+                schema(
+                    "{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"},"
+                        + "\"exact\":{\"type\":\"boolean\"},\"limit\":{\"type\":[\"integer\","
+                        + "\"null\"]},\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"a\","
+                        + "true,null]}},\"filter\":{\"type\":\"object\"}},\"required\":[\"q\"]}"),
+                "tools[0].function.parameters"),
+            weatherAndTime().get(1));
+    GrammarText one = new GrammarText(ToolCallGrammar.compile(ToolCallFormat.PYTHONIC, fs, false));
+    assertTrue(one.accepts("[search(q=\"cats\")]"));
+    assertTrue(
+        one.accepts(
+            "[search(q = \"a \\\"b\\\" \\u00e9\", exact=True, limit=None, tags=[\"a\", True,"
+                + " None], filter={\"k\": [1, 2.5e3, False]})]"));
+    assertTrue(one.accepts(" [ get_time( ) ]"));
+    assertTrue(one.accepts("[search(q=\"x\", limit=-3)]"));
+    assertFalse(one.isPrefix("[search(q=\"x\", exact=true"));
+    assertFalse(one.isPrefix("[search(q=\"x\", limit=null"));
+    assertFalse(one.isPrefix("[search(q='x'"));
+    assertFalse(one.isPrefix("[search(q=\"\\/"));
+    assertFalse(one.isPrefix("[search(\"x\""));
+    assertFalse(one.isPrefix("[search (q"));
+    assertFalse(one.isPrefix("[get_news("));
+    assertFalse(one.isPrefix("search(q=\"x\")"));
+    assertFalse(one.accepts("[search(exact=True)]"));
+    assertFalse(one.isPrefix("[get_time(), "));
+    assertFalse(one.isPrefix("[search(q=\"x\", q="));
+
+    GrammarText many = new GrammarText(ToolCallGrammar.compile(ToolCallFormat.PYTHONIC, fs, true));
+    assertTrue(many.accepts("[get_time(), search(q=\"x\"),get_time()]"));
+    assertFalse(many.isPrefix("[get_time()][get_time()]"));
+    assertFalse(many.isPrefix("[get_time(), ]"));
+  }
+
+  @Test
+  void aPythonicCallNeedsIdentifiersForItsNameAndKeywords() throws Exception {
+    JsonNode dashed =
+        schema("{\"type\":\"object\",\"properties\":{\"max-len\":{\"type\":\"integer\"}}}");
+    SchemaException e =
+        assertThrows(
+            SchemaException.class,
+            () ->
+                ToolCallGrammar.compile(
+                    ToolCallFormat.PYTHONIC,
+                    List.of(
+                        new ToolCallGrammar.Function("f", dashed, "tools[1].function.parameters")),
+                    false));
+    assertEquals("tools[1].function.parameters.properties.max-len", e.path());
+    SchemaException name =
+        assertThrows(
+            SchemaException.class,
+            () ->
+                ToolCallGrammar.compile(
+                    ToolCallFormat.PYTHONIC,
+                    List.of(
+                        new ToolCallGrammar.Function(
+                            "get-time",
+                            schema("{\"type\":\"object\"}"),
+                            "tools[0].function.parameters")),
+                    false));
+    assertEquals("tools[0].function.name", name.path());
+    SchemaException notObject =
+        assertThrows(
+            SchemaException.class,
+            () ->
+                ToolCallGrammar.compile(
+                    ToolCallFormat.PYTHONIC,
+                    List.of(
+                        new ToolCallGrammar.Function(
+                            "f", schema("{\"type\":\"string\"}"), "tools[0].function.parameters")),
+                    false));
+    assertEquals("tools[0].function.parameters.type", notObject.path());
+    SchemaException none =
+        assertThrows(
+            SchemaException.class,
+            () ->
+                ToolCallGrammar.compile(
+                    ToolCallFormat.PYTHONIC,
+                    List.of(
+                        new ToolCallGrammar.Function(
+                            "f", JSON.readTree("false"), "tools[0].function.parameters")),
+                    false));
+    assertEquals("tools[0].function.parameters", none.path());
+    assertTrue(none.getMessage().contains("admits no value"), none.getMessage());
+    // Without properties, any identifiers; the same dashed name is fine in the JSON formats.
+    GrammarText any =
+        new GrammarText(
+            ToolCallGrammar.compile(
+                ToolCallFormat.PYTHONIC,
+                List.of(new ToolCallGrammar.Function("f", schema("{}"), "p")),
+                true));
+    assertTrue(any.accepts("[f(a_1=1, _b={\"x\": None}), f()]"));
+    assertFalse(any.isPrefix("[f(1a"));
+    ToolCallGrammar.compile(
+        ToolCallFormat.MISTRAL_V11, List.of(new ToolCallGrammar.Function("f", dashed, "p")), true);
+  }
+
+  @Test
   void randomCallsInEachFormatAreAcceptedAndEveryAcceptedMutationIsAValidCall() throws Exception {
     SplittableRandom rnd = new SplittableRandom(23);
     int accepted = 0;
     int refused = 0;
-    String alphabet = "{}[]\",:;0123456789-. \nxa";
+    String alphabet = "{}[]\",:;0123456789-. \nxa()=";
     for (ToolCallFormat format : ToolCallFormat.values()) {
+      if (format == ToolCallFormat.NONE) {
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ToolCallGrammar.compile(ToolCallFormat.NONE, weatherAndTime(), true));
+        continue;
+      }
       for (int i = 0; i < 60; i++) {
         RandomJson gen = new RandomJson(rnd.split());
         JsonNode inner = gen.schema(2);
@@ -252,6 +386,12 @@ class ToolCallGrammarTest {
     assertNotEquals(
         ToolCallGrammar.compile(fs, false).key(),
         ToolCallGrammar.compile(fs.subList(0, 1), false).key());
+    assertNotEquals(
+        ToolCallGrammar.compile(ToolCallFormat.MISTRAL, fs, true).key(),
+        ToolCallGrammar.compile(ToolCallFormat.MISTRAL_V11, fs, true).key());
+    assertTrue(
+        formats.toolCalls(ToolCallFormat.MISTRAL, fs, true)
+            != formats.toolCalls(ToolCallFormat.MISTRAL_V11, fs, true));
     GrammarCache cache = new GrammarCache(4);
     assertTrue(cache.toolCalls(fs, true) == cache.toolCalls(fs, true));
   }

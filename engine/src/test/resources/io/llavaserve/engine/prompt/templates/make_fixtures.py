@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes expected.json: prompts the real tool-calling chat templates render, with Jinja2 set up as
+"""Writes expected.json: prompts the tool-calling chat templates render (the real ones and those
+written in their families' formats), with Jinja2 set up as
 transformers' apply_chat_template sets it up (PreTrainedTokenizerBase._compile_jinja_template:
 an ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, the loopcontrols extension,
 tojson as json.dumps(ensure_ascii=False, indent=..., separators=..., sort_keys=...),
@@ -101,6 +102,17 @@ ROUND_TRIP_MISTRAL = [
     {"role": "tool", "tool_call_id": "Z9y8X7w6v", "content": "12:00"},
 ]
 
+ROUND_TRIP_PYTHONIC = [
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "Weather in Oslo, and the time?"},
+    {"role": "assistant", "content": None,
+     "tool_calls": [call("call_a1", "get_weather", '{"city": "Oslo", "unit": "c"}'),
+                    call("call_b2", "get_time", '{"tz": "utc", "exact": true, "at": null,'
+                                                 ' "n": 2.5, "tags": ["a", "b"]}')]},
+    {"role": "tool", "tool_call_id": "call_a1", "content": '{"temp": 3}'},
+    {"role": "tool", "tool_call_id": "call_b2", "content": "12:00"},
+]
+
 CASES = [
     ("llama-3.1-instruct.jinja", "tools in the first user message", LLAMA_TOKENS,
      [{"role": "user", "content": "Weather in Oslo?"}], [WEATHER, TIME], True),
@@ -130,6 +142,21 @@ CASES = [
      [{"role": "user", "content": "Weather?"},
       {"role": "assistant", "content": None,
        "tool_calls": [call("call_123", "get_weather", '{"city": "Oslo"}')]}], [WEATHER], True),
+    ("mistral-v11.jinja", "a system prompt and tools before the last user message",
+     MISTRAL_TOKENS,
+     [{"role": "system", "content": "Answer briefly."},
+      {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+      {"role": "user", "content": "Weather in Oslo?"}], [WEATHER, TIME], True),
+    ("mistral-v11.jinja", "calls after [TOOL_CALLS] and [ARGS], and their results",
+     MISTRAL_TOKENS, ROUND_TRIP_MISTRAL, [WEATHER, TIME], True),
+    ("mistral-v11.jinja", "no tools", MISTRAL_TOKENS,
+     [{"role": "user", "content": "Hi"}], None, True),
+    ("llama-3.2-pythonic.jinja", "tools in the system message", LLAMA_TOKENS,
+     [{"role": "user", "content": "Weather in Oslo?"}], [WEATHER, TIME], True),
+    ("llama-3.2-pythonic.jinja", "a list of calls written back, and their results",
+     LLAMA_TOKENS, ROUND_TRIP_PYTHONIC, [WEATHER, TIME], True),
+    ("llama-3.2-pythonic.jinja", "no tools", LLAMA_TOKENS,
+     [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}], None, True),
 ]
 
 

@@ -85,6 +85,16 @@ final class CallReader {
     return new ToolParser.Call(ids.newId(), name, raw != null ? raw : args.toString());
   }
 
+  /** Whether {@code text} is one JSON object. */
+  static boolean isObject(String text) {
+    try {
+      JsonNode node = JSON.readTree(text);
+      return node != null && node.isObject();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The text of the top-level value under {@code key} in the object {@code text}. */
   private static String rawValue(String text, String key) {
     try (JsonParser p = JSON.getFactory().createParser(text)) {

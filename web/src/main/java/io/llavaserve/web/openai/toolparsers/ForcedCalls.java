@@ -21,8 +21,9 @@ final class ForcedCalls {
    * Where the literals of a format's calls go.
    *
    * @param start before the first call ({@code [TOOL_CALLS]}, {@code [})
-   * @param open before each call's object ({@code <tool_call>})
-   * @param argumentsKey the key the arguments follow the name under
+   * @param open before each call's head ({@code <tool_call>})
+   * @param head a call's head up to its arguments, anchored at its start, the name its group 1
+   * @param quotedName whether that name is a JSON string (else the name itself)
    * @param close after each call's arguments ({@code }}, {@code </tool_call>})
    * @param separator between calls ({@code ;}, {@code ,}), or empty when a call's opening follows
    *     the last one's close
@@ -31,17 +32,29 @@ final class ForcedCalls {
   record Layout(
       List<String> start,
       List<String> open,
-      String argumentsKey,
+      Pattern head,
+      boolean quotedName,
       List<String> close,
       String separator,
       List<String> end) {
 
-    /** The object's head up to its arguments: the name first, as the grammar writes it. */
-    Pattern head() {
-      return Pattern.compile(
-          "\\A\\s*\\{\\s*\"name\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\")\\s*,\\s*\""
-              + argumentsKey
-              + "\"\\s*:");
+    /**
+     * The layout of calls written as JSON objects, the name first, as the grammar writes them:
+     * {@code {"name": "f", "<argumentsKey>": ...}}.
+     */
+    static Layout json(
+        List<String> start,
+        List<String> open,
+        String argumentsKey,
+        List<String> close,
+        String separator,
+        List<String> end) {
+      Pattern head =
+          Pattern.compile(
+              "\\A\\s*\\{\\s*\"name\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\")\\s*,\\s*\""
+                  + argumentsKey
+                  + "\"\\s*:");
+      return new Layout(start, open, head, true, close, separator, end);
     }
   }
 
@@ -103,15 +116,16 @@ final class ForcedCalls {
       }
       case HEAD -> {
         Matcher m = head.matcher(pending);
-        if (!m.find()) {
-          String s = pending.toString().strip();
-          return s.isEmpty() || s.startsWith("{") ? false : wrong();
+        if (!m.lookingAt()) {
+          return m.hitEnd() ? false : wrong(); // more text may still make it a head
         }
-        String name;
-        try {
-          name = JSON.readValue(m.group(1), String.class);
-        } catch (IOException e) {
-          name = m.group(1);
+        String name = m.group(1);
+        if (layout.quotedName()) {
+          try {
+            name = JSON.readValue(name, String.class);
+          } catch (IOException e) {
+            // the grammar wrote it, so it is a JSON string; keep the text should it not be
+          }
         }
         out.add(new ToolParser.CallStart(calls, ids.newId(), name));
         pending.delete(0, m.end());

@@ -17,7 +17,7 @@ import java.util.Set;
 final class HermesToolParser implements ToolParser {
 
   static final ForcedCalls.Layout LAYOUT =
-      new ForcedCalls.Layout(
+      ForcedCalls.Layout.json(
           List.of(), List.of(CALL_OPEN), "arguments", List.of("}", CALL_CLOSE), "", List.of());
 
   private final CallReader reader;

@@ -20,7 +20,7 @@ final class Llama3JsonToolParser implements ToolParser {
   static final String PYTHON_TAG = "<|python_tag|>";
 
   static final ForcedCalls.Layout LAYOUT =
-      new ForcedCalls.Layout(List.of(), List.of(), "parameters", List.of("}"), ";", List.of());
+      ForcedCalls.Layout.json(List.of(), List.of(), "parameters", List.of("}"), ";", List.of());
 
   private enum State {
     /** Nothing but whitespace yet: a call may open the answer. */

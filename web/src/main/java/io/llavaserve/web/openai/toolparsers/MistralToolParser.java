@@ -20,7 +20,7 @@ final class MistralToolParser implements ToolParser {
   static final String MARKER = ToolCallGrammar.MISTRAL_CALLS;
 
   static final ForcedCalls.Layout LAYOUT =
-      new ForcedCalls.Layout(
+      ForcedCalls.Layout.json(
           List.of(MARKER, "["), List.of(), "arguments", List.of("}"), ",", List.of("]"));
 
   private enum State {

@@ -69,6 +69,9 @@ public interface ToolParser {
       case HERMES -> new HermesToolParser(names, forced, ids);
       case LLAMA3_JSON -> new Llama3JsonToolParser(names, forced, ids);
       case MISTRAL -> new MistralToolParser(names, forced, ids);
+      case MISTRAL_V11 -> new MistralV11ToolParser(names, forced, ids);
+      case PYTHONIC -> new PythonicToolParser(names, forced, ids);
+      case NONE -> throw new IllegalArgumentException("tool calls are not read in format none");
     };
   }
 
