@@ -141,6 +141,15 @@ final class TrainCommand implements Callable<Integer> {
               + " pretrained CLIP.")
   Path visionTower;
 
+  @Option(
+      names = "--decoder",
+      paramLabel = "WIDTHxLAYERS",
+      description =
+          "The language model's size for a new run, e.g. 384x6: heads of 64, SwiGLU 11/4 the"
+              + " width (default: the preset's, 256x4 for standard). A run resumes with the size"
+              + " it was started with.")
+  String decoder;
+
   @Spec CommandSpec command;
 
   @Override
@@ -182,6 +191,15 @@ final class TrainCommand implements Callable<Integer> {
       spec = spec.withPatches();
     } else if (objective == ClipTextSpec.Objective.CAPTIONS) {
       spec = spec.withCaptions();
+    }
+    if (decoder != null) {
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("(\\d+)x(\\d+)").matcher(decoder.trim());
+      if (!m.matches()) {
+        throw new IllegalArgumentException(
+            "--decoder must be WIDTHxLAYERS such as 384x6, got " + decoder);
+      }
+      spec = spec.withDecoder(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
     }
     if (hardNegatives != null) {
       if (hardNegatives < 0) {

@@ -520,6 +520,30 @@ public record TinySpec(
         });
   }
 
+  /**
+   * This spec with a decoder {@code hidden} wide and {@code layers} deep: heads of 64, as many
+   * key/value heads, and a SwiGLU of 11/4 the width rounded to a multiple of 32 (256 gives 704).
+   */
+  public TinySpec withDecoder(int hidden, int layers) {
+    if (hidden < 64 || hidden % 64 != 0 || layers < 1) {
+      throw new IllegalArgumentException(
+          "a decoder must be a multiple of 64 wide and at least one layer deep, got "
+              + hidden
+              + " x "
+              + layers);
+    }
+    int heads = hidden / 64;
+    int inter = (hidden * 11 / 4 + 31) / 32 * 32;
+    return with(
+        c -> {
+          c.textHidden = hidden;
+          c.textIntermediate = inter;
+          c.textLayers = layers;
+          c.textHeads = heads;
+          c.textKvHeads = heads;
+        });
+  }
+
   public TinySpec withRopeTheta(double ropeTheta) {
     return with(c -> c.ropeTheta = ropeTheta);
   }

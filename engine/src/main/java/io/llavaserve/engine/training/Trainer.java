@@ -130,6 +130,9 @@ public final class Trainer {
             options.spec(),
             options.kindFirstShare());
     Map<String, long[]> shapes = options.spec().shapes(vocabulary);
+    if (state != null) {
+      requireSameShapes(state.shapes(), shapes);
+    }
     boolean started = false;
     for (StagePlan plan : options.plans()) {
       if (!started && plan.stage() != stage) {
@@ -283,5 +286,22 @@ public final class Trainer {
     TrainingState.deleteTree(dir);
     Files.move(tmp, dir);
     log.printf("wrote checkpoint %s%n", dir);
+  }
+
+  /** A run resumes with the model it was started with; another size is refused by tensor. */
+  private static void requireSameShapes(Map<String, long[]> saved, Map<String, long[]> wanted) {
+    for (Map.Entry<String, long[]> e : wanted.entrySet()) {
+      long[] had = saved.get(e.getKey());
+      if (had != null && !Arrays.equals(had, e.getValue())) {
+        throw new IllegalArgumentException(
+            "the run was started with another model size: "
+                + e.getKey()
+                + " is "
+                + Arrays.toString(had)
+                + " in its saved state but "
+                + Arrays.toString(e.getValue())
+                + " with these options (resume with the same --decoder and preset)");
+      }
+    }
   }
 }

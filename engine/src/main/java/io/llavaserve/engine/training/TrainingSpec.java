@@ -67,6 +67,14 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
         new StagePlan(Stage.INSTRUCT, 40, 8, 3e-3, 3));
   }
 
+  /**
+   * This spec with a decoder {@code hidden} wide and {@code layers} deep ({@link
+   * TinySpec#withDecoder}).
+   */
+  public TrainingSpec withDecoder(int hidden, int layers) {
+    return new TrainingSpec(model.withDecoder(hidden, layers), clipText);
+  }
+
   /** This spec with {@code n} hard-negative captions per image in the CLIP stage. */
   public TrainingSpec withHardNegatives(int n) {
     ClipTextSpec t = clipText;
