@@ -1,0 +1,47 @@
+package io.llavaserve.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code bench serve} builds its prompts from the model's own ids: the image placeholder, BOS and
+ * newline of a LLaMA tokenizer and of a Qwen2 one (no BOS, another placeholder id) alike.
+ */
+class BenchServeCommandTest {
+
+  @TempDir Path dir;
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"tiny", "siglip-qwen2"})
+  @Timeout(300)
+  void timesTextAndImagePromptsOnEveryFamilysIds(String preset) throws Exception {
+    TinySpec spec = preset.equals("tiny") ? TinySpec.tiny() : TinySpec.siglipQwen2();
+    String model = TinyCheckpoint.write(dir.resolve(preset), spec).toString();
+
+    Cli.Run run =
+        Cli.run(
+            "bench",
+            "serve",
+            "--model",
+            model,
+            "--concurrency",
+            "1,2",
+            "--image-trials",
+            "1",
+            "--prompt-tokens",
+            "8",
+            "--output-tokens",
+            "4");
+
+    assertEquals(0, run.exit(), run.err() + run.out());
+    assertTrue(run.out().contains("image + prompt TTFT: cold"), run.out());
+  }
+}
