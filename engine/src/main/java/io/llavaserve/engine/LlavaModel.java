@@ -8,6 +8,8 @@ import io.llavaserve.engine.checkpoint.DType;
 import io.llavaserve.engine.checkpoint.GenerationConfig;
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.VisionFamily;
+import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.graph.NativeKernels;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageDecoder;
 import io.llavaserve.engine.image.ImageException;
@@ -19,6 +21,7 @@ import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.prompt.PromptBuilder;
 import io.llavaserve.engine.prompt.ToolCallSyntax;
 import io.llavaserve.engine.prompt.ToolDefinition;
+import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.tokenizer.Tokenizer;
@@ -241,6 +244,32 @@ public final class LlavaModel implements AutoCloseable {
     Set<Integer> ids = new LinkedHashSet<>(generation.eosTokenIds());
     ids.remove(tokenizer.eosId());
     return Set.copyOf(ids);
+  }
+
+  /**
+   * The kernels this model runs, by part: {@code matmul} (the Linear layers' weights, then {@code
+   * native-<path>} or {@code stock}), {@code attention} (decode attention, {@code native-<path>} or
+   * {@code stock}) and {@code cpu_path}, the vector path the native kernels chose on this CPU
+   * ({@code avx512}, {@code avx2} or {@code plain}; {@code none} without the native library). A
+   * bfloat16 matmul on AMX tiles names {@code amx}.
+   */
+  public java.util.Map<String, String> kernels() {
+    String path = NativeKernels.vectorPath();
+    boolean amx =
+        options.matmulPrecision() == MatmulPrecision.BFLOAT16
+            && runner.nativeMatMul()
+            && NativeKernels.cpuHasAmxBf16();
+    boolean quantized = runner.quantization() != Quantization.NONE;
+    String weights =
+        (quantized ? runner.quantization() : options.matmulPrecision())
+            .name()
+            .toLowerCase(java.util.Locale.ROOT);
+    boolean nativeLinear = quantized ? runner.nativeQuantizedMatMul() : runner.nativeMatMul();
+    java.util.Map<String, String> k = new java.util.LinkedHashMap<>();
+    k.put("matmul", weights + (nativeLinear ? "-native-" + (amx ? "amx" : path) : "-stock"));
+    k.put("attention", runner.nativeAttention() ? "native-" + path : "stock");
+    k.put("cpu_path", NativeKernels.available() ? path : "none");
+    return java.util.Collections.unmodifiableMap(k);
   }
 
   /** How the model writes tool calls, from its template and tokenizer. */

@@ -112,7 +112,7 @@ final class ServeCommand implements Callable<Integer> {
     LlavaModel m = stack.model();
     out.printf(
         "serving %s on http://%s:%d (model loaded in %.1f s; %s; %s, %s KV cache of %d tokens, %s"
-            + " attention; tool calls read as %s)%n",
+            + " attention, %s kernels; tool calls read as %s)%n",
         id,
         host,
         stack.server().port(),
@@ -126,6 +126,7 @@ final class ServeCommand implements Callable<Integer> {
         m.runner().kvCache().dtype().name().toLowerCase(Locale.ROOT),
         m.runner().kvCache().capacityTokens(),
         m.runner().nativeAttention() ? "native" : "graph",
+        m.kernels().get("cpu_path"),
         describe(m.toolCallSyntax()));
     out.flush();
     stopped.await();

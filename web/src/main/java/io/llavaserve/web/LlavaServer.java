@@ -133,6 +133,9 @@ public final class LlavaServer implements AutoCloseable {
             ? ImageUrlFetcher.of(new MediaFetcher(vertx, media))
             : ImageUrlFetcher.disabled();
     ServerMetrics metrics = new ServerMetrics(served.engine()::stats, served.id());
+    if (served.model() != null) {
+      metrics.kernels(served.model().kernels());
+    }
     BatchStore batchStore =
         config.batch() != null && publicApi
             ? BatchStore.open(config.batch().dataDir(), config.batch().disk())

@@ -159,6 +159,19 @@ class MetricsAndMediaTest {
     assertTrue(
         value(text, "vllm:request_success_total\\{[^}]*finished_reason=\"length\"[^}]*\\}") >= 1);
     assertTrue(value(text, "llava:requests_rejected_total\\{[^}]*reason=\"invalid\"[^}]*\\}") >= 1);
+    // The kernels the model runs, as labels: the test model's float32 matmuls, and the vector
+    // path the native kernels chose on this CPU (or none without them).
+    String path = io.llavaserve.engine.graph.NativeKernels.vectorPath();
+    assertEquals(
+        1.0,
+        value(
+            text,
+            "llava:kernels\\{[^}]*cpu_path=\"(?:"
+                + path
+                + "|none)\"[^}]*matmul=\"float32-(?:native-"
+                + path
+                + "|stock)\"[^}]*\\}"),
+        text);
   }
 
   /** The value of the first sample whose name (and labels) match {@code regex}. */

@@ -80,6 +80,19 @@ public final class NativeKernels {
     return flags.contains("f16c") && flags.contains("fma") && flags.contains("avx2");
   }
 
+  /**
+   * The vector path the native float16, int8 and attention kernels take on this CPU, as they choose
+   * it at run time: {@code avx512} (AVX-512F), {@code avx2} (AVX2 with FMA and F16C) or {@code
+   * plain} (C loops).
+   */
+  public static String vectorPath() {
+    List<String> flags = cpuFlags();
+    if (flags.contains("avx512f")) {
+      return "avx512";
+    }
+    return cpuHasF16cFma() ? "avx2" : "plain";
+  }
+
   /** The flags of the first CPU in {@code /proc/cpuinfo}; none where it cannot be read. */
   private static List<String> cpuFlags() {
     try {

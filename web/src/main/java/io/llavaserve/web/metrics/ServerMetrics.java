@@ -194,6 +194,23 @@ public final class ServerMetrics implements AutoCloseable {
     tokenRate.add(n);
   }
 
+  /**
+   * Exports {@code llava:kernels} = 1 with the model's kernel choices as labels ({@code matmul},
+   * {@code attention}, {@code cpu_path}; see {@code LlavaModel.kernels()}), as vLLM exports its
+   * configuration in {@code *_info} gauges.
+   */
+  public void kernels(java.util.Map<String, String> kernels) {
+    Tags tags = model;
+    for (java.util.Map.Entry<String, String> e : kernels.entrySet()) {
+      tags = tags.and(e.getKey(), e.getValue());
+    }
+    Gauge.builder("llava:kernels", () -> 1)
+        .description("The kernels this model runs, by part, as labels; always 1")
+        .tags(tags)
+        .strongReference(true)
+        .register(registry);
+  }
+
   private void gauge(String name, String help, ToDoubleFunction<EngineStats> read) {
     Gauge.builder(name, this, m -> read.applyAsDouble(m.snapshot))
         .description(help)
