@@ -137,8 +137,11 @@ final class ServeCommand implements Callable<Integer> {
         precision.name().toLowerCase(Locale.ROOT) + " matmuls" + (nativeMatMul ? " (native)" : "");
     return switch (quantization) {
       case NONE -> matmuls;
-      case INT8 ->
-          "int8 language-model weights (Q8_0 blocks, "
+      case INT8, INT4 ->
+          (quantization == Quantization.INT8 ? "int8" : "int4")
+              + " language-model weights ("
+              + (quantization == Quantization.INT8 ? "Q8_0" : "Q4_1")
+              + " blocks, "
               + (nativeQuantized ? "native" : "dequantized by stock ops")
               + "), "
               + matmuls
