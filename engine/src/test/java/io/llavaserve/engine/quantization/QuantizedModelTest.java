@@ -140,6 +140,58 @@ class QuantizedModelTest {
   }
 
   /**
+   * Decoding, one row a step through the quantized kernels: fed float32's greedy continuation of a
+   * prompt token by token, the quantized model's logits at every step stay within the same
+   * tolerance of float32's.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Quantization.class,
+      names = {"INT8", "INT4"})
+  void decodingStaysWithinTheDocumentedToleranceOfFloat32(Quantization q) throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (LlavaModel exact = LlavaModel.load(dir, float32());
+        LlavaModel quantized = LlavaModel.load(dir, quantized(q, Kernels.AUTO))) {
+      int[] prompt = exact.rawPrompt(PROMPTS[1]).ids();
+      int[] tokens = new int[24];
+      float[][] want = decodeLogits(exact, prompt, tokens, true);
+      float[][] got = decodeLogits(quantized, prompt, tokens, false);
+      double worst = 0;
+      for (int t = 0; t < want.length; t++) {
+        double rel = rms(want[t], got[t]) / std(want[t]);
+        worst = Math.max(worst, rel);
+        assertTrue(rel <= rmsTolerance(q), q + ", step " + t + ": RMS error " + rel);
+      }
+      assertTrue(worst > 1e-4, q + " weights should not give float32's logits");
+    }
+  }
+
+  /**
+   * The last prompt position's logits, then those of one decode step per token of {@code tokens},
+   * each fed at the next position; with {@code greedy}, each token is first set to the argmax of
+   * the logits before it.
+   */
+  private static float[][] decodeLogits(LlavaModel m, int[] prompt, int[] tokens, boolean greedy) {
+    int[] table = new int[(prompt.length + tokens.length + 15) / 16];
+    for (int i = 0; i < table.length; i++) {
+      table[i] = i;
+    }
+    float[][] rows = new float[tokens.length + 1][];
+    rows[0] = step(m, SequenceChunk.text(prompt, 0, table));
+    for (int i = 0; i < tokens.length; i++) {
+      if (greedy) {
+        tokens[i] = argmax(rows[i]);
+      }
+      rows[i + 1] = step(m, SequenceChunk.text(new int[] {tokens[i]}, prompt.length + i, table));
+    }
+    return rows;
+  }
+
+  private static float[] step(LlavaModel m, SequenceChunk chunk) {
+    return m.runner().execute(ScheduledBatch.withLogits(List.of(chunk))).row(0);
+  }
+
+  /**
    * The shipped model (trained, so its answers are not coin flips between near-equal logits as a
    * random checkpoint's are) answers 42 held-out questions about rendered scenes, greedily: int8
    * weights give float32's answers token for token; int4 weights give float32's answer to every
