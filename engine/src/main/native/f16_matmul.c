@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
@@ -81,25 +82,6 @@ static void choose_path(void) {
   }
 }
 
-/* IEEE half to float, exactly (subnormals, infinities and NaNs included), without F16C. */
-static inline float from_f16(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t man = h & 0x3ffu;
-  uint32_t u;
-  float f;
-  if (exp == 0x1fu) {
-    u = sign | 0x7f800000u | (man << 13);
-  } else if (exp != 0) {
-    u = sign | ((exp + 112u) << 23) | (man << 13);
-  } else {
-    f = (float)man * 5.9604644775390625e-8f; /* man * 2^-24, exact */
-    memcpy(&u, &f, sizeof u);
-    u |= sign;
-  }
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 /*
  * Writes (or, past the first K panel, adds) a row group's results c [rows, width] into y at
@@ -318,7 +300,7 @@ static void tile_plain(const MatMul* mm, int64_t tile, int64_t row_begin, int64_
     for (int64_t k = 0; k < kc; k++) {
       for (int b = 0; b < TILE_BLOCKS; b++) {
         for (int j = 0; j < 16; j++) {
-          panel[k * 64 + 16 * b + j] = from_f16(wh[b * block_stride + (k0 + k) * 16 + j]);
+          panel[k * 64 + 16 * b + j] = llava_from_f16(wh[b * block_stride + (k0 + k) * 16 + j]);
         }
       }
     }

@@ -39,8 +39,7 @@
  * (decoding) the weight streams from memory once. The plain path widens each Q8 block's int8 values
  * once per row group and does the same arithmetic.
  *
- * The layout leaves room for narrower blocks (Q4_0: the same scales, 16 bytes of nibbles per 32
- * inputs of a column) under another op: only the bytes after the scales would change.
+ * int4 weights (llama.cpp's Q4_1 blocks) have their own op and layout in q4_matmul.c.
  */
 #include <immintrin.h>
 #include <pthread.h>

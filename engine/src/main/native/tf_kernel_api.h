@@ -20,7 +20,12 @@ typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
 typedef struct TF_ShapeInferenceContext TF_ShapeInferenceContext;
 
 typedef enum { TF_FLOAT_TYPE = 1, TF_INT32_TYPE = 3, TF_HALF_TYPE = 19 } LlavaTfType;
-typedef enum { TF_OK_CODE = 0, TF_INVALID_ARGUMENT_CODE = 3, TF_INTERNAL_CODE = 13 } LlavaTfCode;
+typedef enum {
+  TF_OK_CODE = 0,
+  TF_INVALID_ARGUMENT_CODE = 3,
+  TF_RESOURCE_EXHAUSTED_CODE = 8,
+  TF_INTERNAL_CODE = 13
+} LlavaTfCode;
 
 /* tf_status.h */
 TF_Status* TF_NewStatus(void);

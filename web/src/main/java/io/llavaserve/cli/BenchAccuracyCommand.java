@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * What a narrower setting costs in accuracy: the model as the flags load it (for example {@code
- * --quantization int8}) against the same checkpoint with float32 weights, matmuls and KV cache, on
+ * --quantization int4}) against the same checkpoint with float32 weights, matmuls and KV cache, on
  * the same random-token prompts, every prompt position's logits compared ({@link LogitAgreement}).
  */
 @Command(

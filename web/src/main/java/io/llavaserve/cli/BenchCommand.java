@@ -215,7 +215,8 @@ final class BenchCommand implements Callable<Integer> {
 
   /**
    * Bytes of matmul weights one decode step streams: 4 per element, 2 in bfloat16 or float16, 1.125
-   * quantized to int8 (a float32 scale per 32); a head tied to the float32 embedding reads 4.
+   * quantized to int8 (a float32 scale per 32), 0.625 to int4 (a float16 step and minimum per 32);
+   * a head tied to the float32 embedding reads 4.
    */
   static double weightBytesPerStep(
       TextConfig t, MatmulPrecision precision, Quantization quantization) {

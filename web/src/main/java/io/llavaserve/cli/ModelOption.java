@@ -64,9 +64,10 @@ final class ModelOption {
       names = "--quantization",
       paramLabel = "Q",
       description =
-          "none, or int8: the language model's Linear weights quantized at load to blocks of 32"
-              + " int8 values with a float32 scale (llama.cpp's Q8_0), 1.125 bytes a weight"
-              + " (model.quantization).")
+          "none, int8 or int4: the language model's Linear weights quantized at load to blocks of"
+              + " 32 int8 values with a float32 scale (llama.cpp's Q8_0), 1.125 bytes a weight, or"
+              + " of 32 four-bit values with a float16 step and minimum (llama.cpp's Q4_1), 0.625"
+              + " bytes a weight (model.quantization).")
   Quantization quantization;
 
   @Option(

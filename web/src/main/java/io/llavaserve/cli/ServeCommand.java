@@ -144,15 +144,19 @@ final class ServeCommand implements Callable<Integer> {
       boolean nativeQuantized) {
     String matmuls =
         precision.name().toLowerCase(Locale.ROOT) + " matmuls" + (nativeMatMul ? " (native)" : "");
-    return switch (quantization) {
-      case NONE -> matmuls;
-      case INT8 ->
-          "int8 language-model weights (Q8_0 blocks, "
-              + (nativeQuantized ? "native" : "dequantized by stock ops")
-              + "), "
-              + matmuls
-              + " elsewhere";
-    };
+    String blocks =
+        switch (quantization) {
+          case NONE -> null;
+          case INT8 -> "int8 language-model weights (Q8_0 blocks, ";
+          case INT4 -> "int4 language-model weights (Q4_1 blocks, ";
+        };
+    return blocks == null
+        ? matmuls
+        : blocks
+            + (nativeQuantized ? "native" : "dequantized by stock ops")
+            + "), "
+            + matmuls
+            + " elsewhere";
   }
 
   /** A cluster gateway: no model; it serves until SIGTERM, which drains its requests. */

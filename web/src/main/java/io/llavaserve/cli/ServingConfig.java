@@ -111,7 +111,7 @@ record ServingConfig(
                         + "\""));
   }
 
-  /** {@code model.quantization}: none or int8, in either case. */
+  /** {@code model.quantization}: none, int8 or int4, in either case. */
   static Quantization quantization(Settings s) {
     String v = s.string("model.quantization");
     for (Quantization q : Quantization.values()) {

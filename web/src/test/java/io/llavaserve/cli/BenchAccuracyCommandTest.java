@@ -24,13 +24,18 @@ class BenchAccuracyCommandTest {
 
   @Test
   @Timeout(300)
-  void int8WeightsAreCloseToFloat32AndFloat32IsFloat32() throws Exception {
+  void int8AndInt4WeightsAreCloseToFloat32AndFloat32IsFloat32() throws Exception {
     String model = TinyCheckpoint.write(dir.resolve("model"), TinySpec.tiny()).toString();
     Matcher int8 = result("--model", model, "--quantization", "int8");
     assertEquals(3 * 16, Integer.parseInt(int8.group(1)));
     double rms = Double.parseDouble(int8.group(2));
     assertTrue(rms > 1e-4 && rms < 0.05, "int8 RMS error " + rms);
     assertTrue(Double.parseDouble(int8.group(5)) >= 80, "top-1 agreement " + int8.group(5));
+
+    Matcher int4 = result("--model", model, "--quantization", "int4");
+    double int4Rms = Double.parseDouble(int4.group(2));
+    assertTrue(int4Rms > 2 * rms && int4Rms < 0.5, "int4 RMS error " + int4Rms);
+    assertTrue(Double.parseDouble(int4.group(5)) >= 50, "top-1 agreement " + int4.group(5));
 
     Matcher exact =
         result("--model", model, "--matmul-precision", "float32", "--kv-cache-dtype", "float32");

@@ -20,5 +20,8 @@ class ServeCommandTest {
         "int8 language-model weights (Q8_0 blocks, dequantized by stock ops), float32 matmuls"
             + " elsewhere",
         ServeCommand.weights(MatmulPrecision.FLOAT32, false, Quantization.INT8, false));
+    assertEquals(
+        "int4 language-model weights (Q4_1 blocks, native), float16 matmuls (native) elsewhere",
+        ServeCommand.weights(MatmulPrecision.FLOAT16, true, Quantization.INT4, true));
   }
 }

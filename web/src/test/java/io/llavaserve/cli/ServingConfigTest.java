@@ -144,7 +144,8 @@ class ServingConfigTest {
   }
 
   @Test
-  void quantizationIsNoneByDefaultAndInt8MayBeChosenByKeyEnvironmentOrFlag() throws Exception {
+  void quantizationIsNoneByDefaultAndInt8OrInt4MayBeChosenByKeyEnvironmentOrFlag()
+      throws Exception {
     Settings s = Settings.load(null, Map.of());
     assertEquals(Quantization.NONE, ServingConfig.model(s).quantization());
     assertEquals(
@@ -157,12 +158,20 @@ class ServingConfigTest {
         .setCaseInsensitiveEnumValuesAllowed(true)
         .parseArgs("--quantization", "int8");
     assertEquals(Quantization.INT8, serve.config().model().quantization());
+    assertEquals(
+        Quantization.INT4,
+        ServingConfig.model(s.with(Map.of("model.quantization", "int4"))).quantization());
+    ServeCommand int4 = new ServeCommand();
+    new CommandLine(int4)
+        .setCaseInsensitiveEnumValuesAllowed(true)
+        .parseArgs("--quantization", "int4");
+    assertEquals(Quantization.INT4, int4.config().model().quantization());
     IllegalArgumentException bad =
         assertThrows(
             IllegalArgumentException.class,
-            () -> ServingConfig.model(s.with(Map.of("model.quantization", "int4"))));
+            () -> ServingConfig.model(s.with(Map.of("model.quantization", "int2"))));
     assertEquals(
-        "configuration key model.quantization must be one of [none, int8], got \"int4\"",
+        "configuration key model.quantization must be one of [none, int8, int4], got \"int2\"",
         bad.getMessage());
   }
 

@@ -29,9 +29,9 @@ import org.tensorflow.types.family.TType;
  * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how the
  * Q/K/V and gate/up projections are fused into one matmul each.
  *
- * <p>With int8 quantization the language model's Linear weights are quantized on the host while
- * they are read from the checkpoint, and only their packed Q8 blocks reach the device: no float32
- * copy of them exists there at any time.
+ * <p>With int8 or int4 quantization the language model's Linear weights are quantized on the host
+ * while they are read from the checkpoint, and only their packed Q8 or Q4 blocks reach the device:
+ * no float32 copy of them exists there at any time.
  */
 final class DeviceWeights {
 
@@ -41,7 +41,7 @@ final class DeviceWeights {
   private final MatmulPrecision precision;
   private final boolean packForNativeMatMul;
   private final Quantization quantization;
-  // Per quantized Linear weight name: its packed Q8 blocks.
+  // Per quantized Linear weight name: its packed Q8 or Q4 blocks.
   private final java.util.Map<String, Linear> quantizedByName = new java.util.HashMap<>();
   private final List<QuantizedUpload> quantizedUploads = new ArrayList<>();
   // Per Linear weight name: its bfloat16 or float16 copy, packed or not.
@@ -132,7 +132,8 @@ final class DeviceWeights {
 
   /**
    * A Linear weight of the language model: quantized to int8 Q8 blocks, packed as {@link Q8Packing}
-   * lays them out, when the model loads with int8 weights; else as {@link #linear}.
+   * lays them out, or to int4 Q4 blocks as {@link Q4Packing} does, when the model loads with int8
+   * or int4 weights; else as {@link #linear}.
    */
   Linear decoderLinear(WeightTensor w) {
     return decoderLinear(w.name(), List.of(w));
@@ -158,18 +159,27 @@ final class DeviceWeights {
     }
     int out = Math.toIntExact(rows[0]);
     int in = Math.toIntExact(rows[1]);
-    long[] packed = Q8Packing.shape(in, out);
-    Ops scope = tf.withSubScope("weights_q8");
+    boolean int8 = quantization == Quantization.INT8;
+    long[] packed = packedShape(in, out);
+    String kind = int8 ? "q8" : "q4";
+    Ops scope = tf.withSubScope("weights_" + kind);
     VarHandleOp handle =
-        scope.varHandleOp(TUint8.class, Shape.of(packed), VarHandleOp.sharedName("q8:" + name));
+        scope.varHandleOp(
+            TUint8.class, Shape.of(packed), VarHandleOp.sharedName(kind + ":" + name));
     Placeholder<TUint8> feed = scope.placeholder(TUint8.class, Placeholder.shape(Shape.of(packed)));
     quantizedUploads.add(
         new QuantizedUpload(
             name, in, out, List.copyOf(parts), feed, scope.assignVariableOp(handle, feed)));
-    totalBytes += Q8Packing.bytes(in, out);
-    Linear linear = Linear.q8(scope.readVariableOp(handle, TUint8.class), in, out);
+    totalBytes += int8 ? Q8Packing.bytes(in, out) : Q4Packing.bytes(in, out);
+    Operand<TUint8> read = scope.readVariableOp(handle, TUint8.class);
+    Linear linear = int8 ? Linear.q8(read, in, out) : Linear.q4(read, in, out);
     quantizedByName.put(name, linear);
     return linear;
+  }
+
+  /** The packed shape of a quantized [in, out] Linear weight. */
+  private long[] packedShape(int in, int out) {
+    return quantization == Quantization.INT8 ? Q8Packing.shape(in, out) : Q4Packing.shape(in, out);
   }
 
   /**
@@ -361,7 +371,8 @@ final class DeviceWeights {
    * kept in bfloat16 or float16 is converted (and packed) right after its upload, and its float32
    * copy emptied; a quantized weight is quantized and packed on the host, one weight at a time.
    *
-   * @throws CheckpointException when a weight to quantize holds NaN or infinity
+   * @throws CheckpointException when a weight to quantize holds NaN or infinity (or, for int4, a
+   *     magnitude beyond float16's)
    */
   void upload(Session session) throws CheckpointException {
     float[] chunk = new float[CHUNK];
@@ -388,16 +399,21 @@ final class DeviceWeights {
       }
     }
     for (QuantizedUpload u : quantizedUploads) {
-      try (TUint8 t = TUint8.tensorOf(Shape.of(Q8Packing.shape(u.in(), u.out())))) {
-        Q8Packing.pack(rowsOf(u.parts(), u.in()), u.in(), u.out(), t.asRawTensor().data());
+      try (TUint8 t = TUint8.tensorOf(Shape.of(packedShape(u.in(), u.out())))) {
+        WeightRows rows = rowsOf(u.parts(), u.in());
+        if (quantization == Quantization.INT8) {
+          Q8Packing.pack(rows, u.in(), u.out(), t.asRawTensor().data());
+        } else {
+          Q4Packing.pack(rows, u.in(), u.out(), t.asRawTensor().data());
+        }
         session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
       }
     }
   }
 
   /** The rows of {@code parts} stacked, each {@code in} wide, read from the checkpoint. */
-  private static Q8Packing.Rows rowsOf(List<WeightTensor> parts, int in) {
-    return new Q8Packing.Rows() {
+  private static WeightRows rowsOf(List<WeightTensor> parts, int in) {
+    return new WeightRows() {
       @Override
       public void read(int row, float[] dst) {
         int r = row;

@@ -1,11 +1,13 @@
 package io.llavaserve.engine.graph;
 
+import io.llavaserve.engine.quantization.Q4Block;
 import io.llavaserve.engine.quantization.Q8Block;
 import io.llavaserve.engine.quantization.Quantization;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Stack;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TBfloat16;
@@ -22,43 +24,31 @@ final class GraphOps extends TensorOps {
 
   private final int nativeThreads;
   private final boolean nativeFused;
-  private final boolean nativeQ8MatMul;
+  private final boolean nativeQuantizedMatMul;
 
   /**
    * @param nativeThreads threads a native kernel may use in one call
    * @param nativeFused whether RMSNorm and the SiLU-and-multiply run as native fused ops
-   * @param nativeQ8MatMul whether int8 (Q8) Linear weights run in the native kernel
+   * @param nativeQuantizedMatMul whether int8 (Q8) and int4 (Q4) Linear weights run in their native
+   *     kernels
    */
-  GraphOps(Ops tf, int nativeThreads, boolean nativeFused, boolean nativeQ8MatMul) {
+  GraphOps(Ops tf, int nativeThreads, boolean nativeFused, boolean nativeQuantizedMatMul) {
     super(tf);
     this.nativeThreads = nativeThreads;
     this.nativeFused = nativeFused;
-    this.nativeQ8MatMul = nativeQ8MatMul;
+    this.nativeQuantizedMatMul = nativeQuantizedMatMul;
   }
 
   /**
    * {@code x @ w}: x [n, in], w [in, out] (a Linear weight stored transposed) -> [n, out]. A packed
    * weight goes to its native kernel; an unpacked float16 one (no native kernels) is widened on
-   * every call, exact but slow; an int8 one without its native kernel is dequantized on every call,
-   * the same product but slow.
+   * every call, exact but slow; a quantized one without its native kernel is dequantized on every
+   * call, the same product up to rounding but slow.
    */
   @SuppressWarnings("unchecked")
   Operand<TFloat32> linear(Operand<TFloat32> x, Linear w) {
-    if (w.quantization() == Quantization.INT8) {
-      if (!nativeQ8MatMul) {
-        return tf.linalg.matMul(
-            x, dequantized((Operand<TUint8>) w.weight(), w.inputs(), w.packedColumns()));
-      }
-      Operand<TFloat32> y =
-          tf.scope()
-              .opBuilder(NativeKernels.Q8_MATMUL, "q8_matmul")
-              .addInput(x.asOutput())
-              .addInput(w.weight().asOutput())
-              .setAttr("n", (long) w.packedColumns())
-              .setAttr("num_threads", (long) nativeThreads)
-              .build()
-              .output(0);
-      return reshape(y, -1, w.packedColumns());
+    if (w.quantization() != Quantization.NONE) {
+      return quantizedLinear(x, w);
     }
     if (w.packedColumns() > 0) {
       boolean bf16 = w.precision() == MatmulPrecision.BFLOAT16;
@@ -87,11 +77,37 @@ final class GraphOps extends TensorOps {
     };
   }
 
+  /** {@code x @ w} for a weight quantized to int8 or int4 blocks. */
+  @SuppressWarnings("unchecked")
+  private Operand<TFloat32> quantizedLinear(Operand<TFloat32> x, Linear w) {
+    Operand<TUint8> packed = (Operand<TUint8>) w.weight();
+    boolean int8 = w.quantization() == Quantization.INT8;
+    if (!nativeQuantizedMatMul) {
+      return tf.linalg.matMul(
+          x,
+          int8
+              ? dequantizedQ8(packed, w.inputs(), w.packedColumns())
+              : dequantizedQ4(packed, w.inputs(), w.packedColumns()));
+    }
+    Operand<TFloat32> y =
+        tf.scope()
+            .opBuilder(
+                int8 ? NativeKernels.Q8_MATMUL : NativeKernels.Q4_MATMUL,
+                int8 ? "q8_matmul" : "q4_matmul")
+            .addInput(x.asOutput())
+            .addInput(packed.asOutput())
+            .setAttr("n", (long) w.packedColumns())
+            .setAttr("num_threads", (long) nativeThreads)
+            .build()
+            .output(0);
+    return reshape(y, -1, w.packedColumns());
+  }
+
   /**
    * The float32 [in, out] matrix that Q8 blocks packed as {@link Q8Packing} lays them out ([NB, KB,
    * 576] bytes) stand for: each int8 value times its block's scale.
    */
-  Operand<TFloat32> dequantized(Operand<TUint8> packed, int in, int out) {
+  Operand<TFloat32> dequantizedQ8(Operand<TUint8> packed, int in, int out) {
     long[] shape = Q8Packing.shape(in, out);
     long nb = shape[0];
     long kb = shape[1];
@@ -122,6 +138,55 @@ final class GraphOps extends TensorOps {
             tf.linalg.transpose(w, tf.constant(new int[] {1, 2, 0, 3})),
             tf.constant(new long[] {kb * Q8Block.SIZE, nb * Q8Packing.COLUMNS}));
     return tf.slice(columns, tf.constant(new long[] {0, 0}), tf.constant(new long[] {in, out}));
+  }
+
+  /**
+   * The float32 [in, out] matrix that Q4 blocks packed as {@link Q4Packing} lays them out ([NB, KB,
+   * 320] bytes) stand for: each 4-bit value times its block's step, plus its minimum.
+   */
+  Operand<TFloat32> dequantizedQ4(Operand<TUint8> packed, int in, int out) {
+    long[] shape = Q4Packing.shape(in, out);
+    long nb = shape[0];
+    long kb = shape[1];
+    Operand<TFloat32> steps = q4Halves(packed, nb, kb, 0); // [NB, KB, 1, 16]
+    Operand<TFloat32> minimums = q4Halves(packed, nb, kb, Q4Packing.HALVES_BYTES);
+    Operand<TInt32> pairs = // [NB, KB, 16, 16]: a byte per column holds two inputs' values
+        tf.dtypes.cast(
+            tf.reshape(
+                tf.slice(
+                    packed,
+                    tf.constant(new long[] {0, 0, Q4Packing.HEAD_BYTES}),
+                    tf.constant(new long[] {-1, -1, -1})),
+                tf.constant(new long[] {nb, kb, Q4Block.SIZE / 2, Q4Packing.COLUMNS})),
+            TInt32.class);
+    Operand<TInt32> values = // [NB, KB, 32, 16]: the low four bits first, then the high
+        tf.reshape(
+            tf.stack(
+                List.of(
+                    tf.bitwise.bitwiseAnd(pairs, i32(15)), tf.bitwise.rightShift(pairs, i32(4))),
+                Stack.axis(3L)),
+            tf.constant(new long[] {nb, kb, Q4Block.SIZE, Q4Packing.COLUMNS}));
+    Operand<TFloat32> w =
+        tf.math.add(tf.math.mul(tf.dtypes.cast(values, TFloat32.class), steps), minimums);
+    Operand<TFloat32> columns = // [KB * 32, NB * 16]
+        tf.reshape(
+            tf.linalg.transpose(w, tf.constant(new int[] {1, 2, 0, 3})),
+            tf.constant(new long[] {kb * Q4Block.SIZE, nb * Q4Packing.COLUMNS}));
+    return tf.slice(columns, tf.constant(new long[] {0, 0}), tf.constant(new long[] {in, out}));
+  }
+
+  /** The 16 float16 values at byte {@code at} of every Q4 block, widened: [NB, KB, 1, 16]. */
+  private Operand<TFloat32> q4Halves(Operand<TUint8> packed, long nb, long kb, int at) {
+    Operand<TFloat16> halves =
+        tf.bitcast(
+            tf.reshape(
+                tf.slice(
+                    packed,
+                    tf.constant(new long[] {0, 0, at}),
+                    tf.constant(new long[] {-1, -1, Q4Packing.HALVES_BYTES})),
+                tf.constant(new long[] {nb, kb, 1, Q4Packing.COLUMNS, 2})),
+            TFloat16.class);
+    return tf.dtypes.cast(halves, TFloat32.class);
   }
 
   /** {@code x @ w^T}: x [n, in], w [out, in] (PyTorch's layout, e.g. a tied embedding). */

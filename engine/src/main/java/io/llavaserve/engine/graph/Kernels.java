@@ -3,13 +3,13 @@ package io.llavaserve.engine.graph;
 /**
  * Which implementation runs the hot spots of a decoder step: decode attention over the paged KV
  * cache, the per-layer elementwise work (rotary embeddings, RMSNorm, SiLU-and-multiply), and (with
- * bfloat16, float16 or int8 weights) the Linear layers.
+ * bfloat16, float16, int8 or int4 weights) the Linear layers.
  */
 public enum Kernels {
   /**
    * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
-   * attention, float16 and int8 matmuls wherever the library loads, native bfloat16 matmuls where
-   * the CPU also has AMX.
+   * attention, float16, int8 and int4 matmuls wherever the library loads, native bfloat16 matmuls
+   * where the CPU also has AMX.
    */
   AUTO,
   /**
@@ -17,8 +17,8 @@ public enum Kernels {
    * place from the pool variables, so the keys and values cross memory once per layer; bfloat16
    * Linear weights are packed once at load for the CPU's bfloat16 dot product instead of being
    * reordered by oneDNN on every call, float16 ones are packed once and widened in registers, int8
-   * ones are read as packed and dequantized in registers. Loading fails where the library is not
-   * available.
+   * and int4 ones are read as packed and dequantized in registers. Loading fails where the library
+   * is not available.
    */
   NATIVE,
   /**
@@ -61,10 +61,11 @@ public enum Kernels {
   }
 
   /**
-   * Whether int8 (Q8) Linear layers run natively (on any CPU: where it lacks AVX2 and FMA, in the
-   * kernel's plain C path; without the kernel stock ops dequantize them on every call).
+   * Whether quantized Linear layers (int8 Q8 and int4 Q4 blocks) run natively (on any CPU: where it
+   * lacks AVX2 and FMA, in the kernels' plain C paths; without the kernels stock ops dequantize
+   * them on every call).
    */
-  boolean nativeQ8MatMul() {
+  boolean nativeQuantizedMatMul() {
     return switch (this) {
       case AUTO -> NativeKernels.available();
       case NATIVE -> requireLibrary();

@@ -10,13 +10,14 @@ import org.tensorflow.types.family.TType;
  * float16, or packed for a native kernel: bfloat16 as {@code [ceil(out / 64) * 4, ceil(in / 32) *
  * 16, 16, 2]} (see {@code bf16_matmul.c}), float16 as {@code [ceil(out / 64) * 4, in, 16]} (see
  * {@code f16_matmul.c}); or quantized to int8 as Q8 blocks, {@code [ceil(out / 64) * 4, ceil(in /
- * 32), 576]} bytes (see {@link Q8Packing} and {@code q8_matmul.c}), which the native kernel reads
- * and stock ops dequantize where it does not run.
+ * 32), 576]} bytes (see {@link Q8Packing} and {@code q8_matmul.c}), or to int4 as Q4 blocks, {@code
+ * [ceil(out / 64) * 4, ceil(in / 32), 320]} bytes (see {@link Q4Packing} and {@code q4_matmul.c}),
+ * which the native kernels read and stock ops dequantize where they do not run.
  *
- * @param precision the weight's element type: FLOAT32, BFLOAT16 or FLOAT16; FLOAT32 for an int8
+ * @param precision the weight's element type: FLOAT32, BFLOAT16 or FLOAT16; FLOAT32 for a quantized
  *     weight, whose products and sums are float32
  * @param packedColumns the layer's output width when the weight is packed or quantized, else 0
- * @param quantization NONE, or INT8 for Q8 blocks
+ * @param quantization NONE, INT8 for Q8 blocks or INT4 for Q4 blocks
  * @param inputs the layer's input width when quantized (its blocks pad it to a multiple of 32),
  *     else 0
  */
@@ -31,7 +32,7 @@ record Linear(
     if (precision == MatmulPrecision.AUTO) {
       throw new IllegalArgumentException("a Linear weight has a concrete precision, not AUTO");
     }
-    boolean quantized = quantization == Quantization.INT8;
+    boolean quantized = quantization != Quantization.NONE;
     if (packedColumns < 0
         || (packedColumns > 0 && precision == MatmulPrecision.FLOAT32 && !quantized)) {
       throw new IllegalArgumentException(
@@ -54,5 +55,10 @@ record Linear(
   /** An [in, out] weight quantized to Q8 blocks, packed as {@link Q8Packing} lays them out. */
   static Linear q8(Operand<TUint8> packed, int in, int out) {
     return new Linear(packed, MatmulPrecision.FLOAT32, out, Quantization.INT8, in);
+  }
+
+  /** An [in, out] weight quantized to Q4 blocks, packed as {@link Q4Packing} lays them out. */
+  static Linear q4(Operand<TUint8> packed, int in, int out) {
+    return new Linear(packed, MatmulPrecision.FLOAT32, out, Quantization.INT4, in);
   }
 }

@@ -30,6 +30,9 @@ public final class NativeKernels {
   /** A Linear layer over int8 Q8 blocks, dequantized in registers; see {@code q8_matmul.c}. */
   static final String Q8_MATMUL = "LlavaQ8MatMul";
 
+  /** A Linear layer over int4 Q4 blocks, unpacked in registers; see {@code q4_matmul.c}. */
+  static final String Q4_MATMUL = "LlavaQ4MatMul";
+
   /** RMSNorm in one pass; see {@code fused_ops.c}. */
   static final String RMS_NORM = "LlavaRmsNorm";
 
@@ -126,7 +129,7 @@ public final class NativeKernels {
     }
     for (String name :
         new String[] {
-          PAGED_ATTENTION, BF16_MATMUL, F16_MATMUL, Q8_MATMUL, RMS_NORM, SILU_MUL, ROPE
+          PAGED_ATTENTION, BF16_MATMUL, F16_MATMUL, Q8_MATMUL, Q4_MATMUL, RMS_NORM, SILU_MUL, ROPE
         }) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {

@@ -23,17 +23,6 @@ final class Q8Packing {
   /** Bytes of one block: 16 columns by 32 inputs and their scales. */
   static final int BLOCK_BYTES = SCALE_BYTES + Q8Block.SIZE * COLUMNS;
 
-  /**
-   * A weight's rows in the checkpoint's [out, in] layout: row {@code r} holds output r's inputs.
-   */
-  interface Rows {
-    /** Fills {@code dst[0, in)} with row {@code row}. */
-    void read(int row, float[] dst);
-
-    /** Names element [row, column] for an error message: the file, the tensor, the index. */
-    String element(int row, int column);
-  }
-
   private Q8Packing() {}
 
   /** The packed shape of an [in, out] Linear weight. */
@@ -53,7 +42,8 @@ final class Q8Packing {
    *
    * @throws CheckpointException naming the element when a weight is NaN or infinite
    */
-  static void pack(Rows rows, int in, int out, ByteDataBuffer dst) throws CheckpointException {
+  static void pack(WeightRows rows, int in, int out, ByteDataBuffer dst)
+      throws CheckpointException {
     long[] shape = shape(in, out);
     int inputBlocks = Math.toIntExact(shape[1]);
     byte[] columnBlock = new byte[Math.multiplyExact(inputBlocks, BLOCK_BYTES)];

@@ -77,7 +77,8 @@ public final class TfModelRunner implements ModelRunner {
           default -> false;
         };
     this.quantization = quantization;
-    this.nativeQuantizedMatMul = quantization != Quantization.NONE && kernels.nativeQ8MatMul();
+    this.nativeQuantizedMatMul =
+        quantization != Quantization.NONE && kernels.nativeQuantizedMatMul();
     this.kvCache = kvCache;
     Graph g = new Graph();
     Session s = null;
@@ -199,7 +200,10 @@ public final class TfModelRunner implements ModelRunner {
     return nativeMatMul;
   }
 
-  /** How the language model's Linear weights are held: NONE (as {@link #nativeMatMul}) or INT8. */
+  /**
+   * How the language model's Linear weights are held: NONE (as {@link #nativeMatMul}), INT8 or
+   * INT4.
+   */
   public Quantization quantization() {
     return quantization;
   }

@@ -73,8 +73,8 @@ class NativeQ8MatMulTest {
   }
 
   /** W's rows in the checkpoint's layout: output c's k inputs. */
-  static Q8Packing.Rows rowsOf(float[][] w) {
-    return new Q8Packing.Rows() {
+  static WeightRows rowsOf(float[][] w) {
+    return new WeightRows() {
       @Override
       public void read(int row, float[] dst) {
         for (int i = 0; i < w.length; i++) {

@@ -37,19 +37,21 @@ import io.llavaserve.engine.training.world.SceneRenderer;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldDatasets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A tiny model loaded with int8 weights against the same checkpoint in float32 (weights, matmuls
- * and KV cache): every prompt position's logits within the tolerance README's "int8 weights" gives,
- * the same greedy answers, the weights' bytes as the blocks count them.
+ * A tiny model loaded with int8 or int4 weights against the same checkpoint in float32 (weights,
+ * matmuls and KV cache): every prompt position's logits within the tolerance README's "int8 and
+ * int4 weights" gives, the shipped model's greedy answers, the weights' bytes as the blocks count
+ * them.
  */
 class QuantizedModelTest {
 
@@ -57,7 +59,9 @@ class QuantizedModelTest {
    * The documented tolerance: per position, the RMS of the logits' error over the vocabulary is at
    * most this share of the float32 logits' standard deviation.
    */
-  static final double RMS_TOLERANCE = 0.05;
+  static double rmsTolerance(Quantization q) {
+    return q == Quantization.INT8 ? 0.05 : 0.5;
+  }
 
   private static final String[] PROMPTS = {
     "USER: <image>\nWhat is in the picture?\nASSISTANT:",
@@ -69,13 +73,17 @@ class QuantizedModelTest {
   @TempDir Path dir;
 
   static Stream<Arguments> checkpoints() {
-    return Stream.of(
-        Arguments.of("llama-untied-f32", TinySpec.tiny()),
-        Arguments.of("llama-f16", TinySpec.tiny().withDtype(DType.F16)),
-        Arguments.of("llama-bf16", TinySpec.tiny().withDtype(DType.BF16)),
-        Arguments.of(
-            "qwen2-tied-qkv-bias",
-            TinySpec.tiny().withTextFamily(TextFamily.QWEN2).withTiedEmbeddings(true)));
+    return Stream.of(Quantization.INT8, Quantization.INT4)
+        .flatMap(
+            q ->
+                Stream.of(
+                    Arguments.of("llama-untied-f32", TinySpec.tiny(), q),
+                    Arguments.of("llama-f16", TinySpec.tiny().withDtype(DType.F16), q),
+                    Arguments.of("llama-bf16", TinySpec.tiny().withDtype(DType.BF16), q),
+                    Arguments.of(
+                        "qwen2-tied-qkv-bias",
+                        TinySpec.tiny().withTextFamily(TextFamily.QWEN2).withTiedEmbeddings(true),
+                        q)));
   }
 
   private static ModelOptions float32() {
@@ -86,18 +94,18 @@ class QuantizedModelTest {
         .build();
   }
 
-  private static ModelOptions int8(Kernels kernels) {
-    return float32().toBuilder().quantization(Quantization.INT8).kernels(kernels).build();
+  private static ModelOptions quantized(Quantization q, Kernels kernels) {
+    return float32().toBuilder().quantization(q).kernels(kernels).build();
   }
 
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "{0}, {2}")
   @MethodSource("checkpoints")
-  void logitsStayWithinTheDocumentedToleranceOfFloat32(String name, TinySpec spec)
+  void logitsStayWithinTheDocumentedToleranceOfFloat32(String name, TinySpec spec, Quantization q)
       throws Exception {
     TinyCheckpoint.write(dir, spec);
     try (LlavaModel exact = LlavaModel.load(dir, float32());
-        LlavaModel quantized = LlavaModel.load(dir, int8(Kernels.AUTO))) {
-      assertEquals(Quantization.INT8, quantized.runner().quantization());
+        LlavaModel quantized = LlavaModel.load(dir, quantized(q, Kernels.AUTO))) {
+      assertEquals(q, quantized.runner().quantization());
       assertEquals(NativeKernels.available(), quantized.runner().nativeQuantizedMatMul());
       double worst = 0;
       int positions = 0;
@@ -109,8 +117,10 @@ class QuantizedModelTest {
           double rel = rms(want[t], got[t]) / std(want[t]);
           worst = Math.max(worst, rel);
           assertTrue(
-              rel <= RMS_TOLERANCE,
+              rel <= rmsTolerance(q),
               name
+                  + ", "
+                  + q
                   + ", \""
                   + prompt
                   + "\" position "
@@ -122,47 +132,117 @@ class QuantizedModelTest {
           agree += argmax(want[t]) == argmax(got[t]) ? 1 : 0;
         }
       }
-      assertTrue(worst > 1e-4, name + ": int8 weights should not give float32's logits");
+      assertTrue(worst > 1e-4, name + ": " + q + " weights should not give float32's logits");
       System.out.printf(
-          "%s: worst RMS error %.4f of the logits' spread, top-1 agreement %d / %d%n",
-          name, worst, agree, positions);
+          "%s, %s: worst RMS error %.4f of the logits' spread, top-1 agreement %d / %d%n",
+          name, q, worst, agree, positions);
     }
   }
 
   /**
-   * The shipped model (trained, so its answers are not coin flips between near-equal logits as a
-   * random checkpoint's are) answers held-out questions about rendered scenes, greedily: int8
-   * weights give float32's answers token for token.
+   * Decoding, one row a step through the quantized kernels: fed float32's greedy continuation of a
+   * prompt token by token, the quantized model's logits at every step stay within the same
+   * tolerance of float32's.
    */
-  @Test
-  void greedyAnswersOfTheShippedModelAreFloat32s() throws Exception {
+  @ParameterizedTest
+  @EnumSource(
+      value = Quantization.class,
+      names = {"INT8", "INT4"})
+  void decodingStaysWithinTheDocumentedToleranceOfFloat32(Quantization q) throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (LlavaModel exact = LlavaModel.load(dir, float32());
+        LlavaModel quantized = LlavaModel.load(dir, quantized(q, Kernels.AUTO))) {
+      int[] prompt = exact.rawPrompt(PROMPTS[1]).ids();
+      int[] tokens = new int[24];
+      float[][] want = decodeLogits(exact, prompt, tokens, true);
+      float[][] got = decodeLogits(quantized, prompt, tokens, false);
+      double worst = 0;
+      for (int t = 0; t < want.length; t++) {
+        double rel = rms(want[t], got[t]) / std(want[t]);
+        worst = Math.max(worst, rel);
+        assertTrue(rel <= rmsTolerance(q), q + ", step " + t + ": RMS error " + rel);
+      }
+      assertTrue(worst > 1e-4, q + " weights should not give float32's logits");
+    }
+  }
+
+  /**
+   * The last prompt position's logits, then those of one decode step per token of {@code tokens},
+   * each fed at the next position; with {@code greedy}, each token is first set to the argmax of
+   * the logits before it.
+   */
+  private static float[][] decodeLogits(LlavaModel m, int[] prompt, int[] tokens, boolean greedy) {
+    int[] table = new int[(prompt.length + tokens.length + 15) / 16];
+    for (int i = 0; i < table.length; i++) {
+      table[i] = i;
+    }
+    float[][] rows = new float[tokens.length + 1][];
+    rows[0] = step(m, SequenceChunk.text(prompt, 0, table));
+    for (int i = 0; i < tokens.length; i++) {
+      if (greedy) {
+        tokens[i] = argmax(rows[i]);
+      }
+      rows[i + 1] = step(m, SequenceChunk.text(new int[] {tokens[i]}, prompt.length + i, table));
+    }
+    return rows;
+  }
+
+  private static float[] step(LlavaModel m, SequenceChunk chunk) {
+    return m.runner().execute(ScheduledBatch.withLogits(List.of(chunk))).row(0);
+  }
+
+  /**
+   * The shipped model (trained, so its answers are not coin flips between near-equal logits as a
+   * random checkpoint's are) answers 42 held-out questions about rendered scenes, greedily: int8
+   * weights give float32's answers token for token; int4 weights give float32's answer to every
+   * short question and to all but at most one of the six detailed descriptions (measured: all of
+   * them; on another draw of scenes, one description of two parted from float32's after 14 tokens).
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = Quantization.class,
+      names = {"INT8", "INT4"})
+  void greedyAnswersOfTheShippedModelAreFloat32s(Quantization q) throws Exception {
     Path model = EmbeddedModel.ensure(dir);
     List<Sample> samples =
-        WorldDatasets.evaluationSet(4243, 2, new SizeRange(64, 1024)).stream()
+        WorldDatasets.evaluationSet(4243, 6, new SizeRange(64, 1024)).stream()
             .filter(s -> s.kind() == SampleKind.VQA || s.kind() == SampleKind.DETAIL)
             .toList();
-    assertTrue(samples.size() >= 8, "held-out questions: " + samples.size());
+    assertTrue(samples.size() >= 24, "held-out questions: " + samples.size());
+    int descriptions = 0;
+    int differentDescriptions = 0;
     try (LlavaModel exact = LlavaModel.load(model, float32());
-        LlavaModel quantized = LlavaModel.load(model, int8(Kernels.AUTO))) {
+        LlavaModel quantized = LlavaModel.load(model, quantized(q, Kernels.AUTO))) {
       for (Sample sample : samples) {
         String question = sample.turns().get(0).question();
         PixelValues image = exact.preprocess(SceneRenderer.png(sample.scene()));
         int[] want = greedy(exact, question, image);
-        assertArrayEquals(
-            want, greedy(quantized, question, image), "answer to \"" + question + "\"");
+        int[] got = greedy(quantized, question, image);
         assertTrue(want.length >= 2, "an answer of " + want.length + " tokens");
+        if (q == Quantization.INT4 && sample.kind() == SampleKind.DETAIL) {
+          descriptions++;
+          differentDescriptions += Arrays.equals(want, got) ? 0 : 1;
+        } else {
+          assertArrayEquals(want, got, q + " answer to \"" + question + "\"");
+        }
       }
     }
+    assertTrue(
+        differentDescriptions <= 1,
+        differentDescriptions + " of " + descriptions + " int4 descriptions differ from float32's");
   }
 
   /** Without the native kernel, stock ops dequantize the same blocks: the same logits. */
-  @Test
-  void stockOpsGiveTheNativeKernelsLogits() throws Exception {
+  @ParameterizedTest
+  @EnumSource(
+      value = Quantization.class,
+      names = {"INT8", "INT4"})
+  void stockOpsGiveTheNativeKernelsLogits(Quantization q) throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         NativeKernels.available(), "no native kernels to compare with");
     TinyCheckpoint.write(dir, TinySpec.tiny());
-    try (LlavaModel stock = LlavaModel.load(dir, int8(Kernels.GRAPH));
-        LlavaModel nativeKernels = LlavaModel.load(dir, int8(Kernels.NATIVE))) {
+    try (LlavaModel stock = LlavaModel.load(dir, quantized(q, Kernels.GRAPH));
+        LlavaModel nativeKernels = LlavaModel.load(dir, quantized(q, Kernels.NATIVE))) {
       assertTrue(!stock.runner().nativeQuantizedMatMul());
       assertTrue(nativeKernels.runner().nativeQuantizedMatMul());
       for (String prompt : PROMPTS) {
@@ -179,12 +259,13 @@ class QuantizedModelTest {
    * Quantized, the decoder's Linear weights take their blocks' bytes instead of 4 a weight; a head
    * tied to the embedding stays the float32 embedding.
    */
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "{0}, {2}")
   @MethodSource("checkpoints")
-  void theQuantizedWeightsTakeTheirBlocksBytes(String name, TinySpec spec) throws Exception {
+  void theQuantizedWeightsTakeTheirBlocksBytes(String name, TinySpec spec, Quantization q)
+      throws Exception {
     TinyCheckpoint.write(dir, spec);
     try (LlavaModel exact = LlavaModel.load(dir, float32());
-        LlavaModel quantized = LlavaModel.load(dir, int8(Kernels.AUTO))) {
+        LlavaModel quantized = LlavaModel.load(dir, quantized(q, Kernels.AUTO))) {
       TextConfig t = exact.config().text();
       long hidden = t.hiddenSize();
       long qkv = (long) (t.numAttentionHeads() + 2 * t.numKeyValueHeads()) * t.headDim();
@@ -196,12 +277,12 @@ class QuantizedModelTest {
       for (int l = 0; l < t.numHiddenLayers(); l++) {
         for (long[] w : layer) {
           floatBytes += 4 * w[0] * w[1];
-          blockBytes += blocks(w[0], w[1]);
+          blockBytes += blocks(w[0], w[1], q);
         }
       }
       if (!t.tieWordEmbeddings()) {
         floatBytes += 4 * hidden * t.vocabSize();
-        blockBytes += blocks(hidden, t.vocabSize());
+        blockBytes += blocks(hidden, t.vocabSize(), q);
       }
       assertEquals(
           exact.runner().weightBytes() - floatBytes + blockBytes,
@@ -210,13 +291,20 @@ class QuantizedModelTest {
     }
   }
 
-  /** Q8 blocks of an [in, out] weight: 36 bytes per 32 inputs of a column, columns by 64. */
-  private static long blocks(long in, long out) {
-    return (out + 63) / 64 * 64 * ((in + 31) / 32) * Q8Block.BYTES;
+  /**
+   * Q8 or Q4 blocks of an [in, out] weight: 36 or 20 bytes per 32 inputs of a column, columns by
+   * 64.
+   */
+  private static long blocks(long in, long out, Quantization q) {
+    int bytes = q == Quantization.INT8 ? Q8Block.BYTES : Q4Block.BYTES;
+    return (out + 63) / 64 * 64 * ((in + 31) / 32) * bytes;
   }
 
-  @Test
-  void aCheckpointWithANonFiniteWeightIsRefusedNamingTheTensor() throws Exception {
+  @ParameterizedTest
+  @EnumSource(
+      value = Quantization.class,
+      names = {"INT8", "INT4"})
+  void aCheckpointWithANonFiniteWeightIsRefusedNamingTheTensor(Quantization q) throws Exception {
     Path clean = dir.resolve("clean");
     TinyCheckpoint.write(clean, TinySpec.tiny());
     String bad = "language_model.model.layers.1.mlp.down_proj.weight";
@@ -235,7 +323,7 @@ class QuantizedModelTest {
     CheckpointException e =
         assertThrows(
             CheckpointException.class,
-            () -> LlavaModel.load(dir.resolve("nan"), int8(Kernels.AUTO)).close());
+            () -> LlavaModel.load(dir.resolve("nan"), quantized(q, Kernels.AUTO)).close());
     assertTrue(
         e.getMessage().contains("tensor \"" + bad + "\": element [3, 5] is Infinity"),
         e.getMessage());
