@@ -1,6 +1,7 @@
 #include "op_registry.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "parallel.h"
 
@@ -51,4 +52,20 @@ int32_t llava_num_threads(TF_OpKernelConstruction* ctx) {
   }
   TF_DeleteStatus(status);
   return n > LLAVA_MAX_THREADS ? LLAVA_MAX_THREADS : n;
+}
+
+void* llava_matmul_attrs_create(TF_OpKernelConstruction* ctx) {
+  LlavaMatMulAttrs* k = calloc(1, sizeof(LlavaMatMulAttrs));
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "n", &k->n, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->n = -1;
+  }
+  k->num_threads = llava_num_threads(ctx);
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->path = -1;
+  }
+  TF_DeleteStatus(status);
+  return k;
 }

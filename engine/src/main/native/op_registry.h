@@ -24,6 +24,18 @@ void llava_register_op(const LlavaOpSpec* spec);
 /* The op's num_threads attr, within [1, LLAVA_MAX_THREADS]. */
 int32_t llava_num_threads(TF_OpKernelConstruction* ctx);
 
+/* The attrs of the weight-matmul ops: the output's column count n (-1 when absent), the worker
+ * threads, and the highest vector path allowed (-1: the best the CPU has; 0 plain, 1 AVX2, 2
+ * AVX-512F), which tests force lower. */
+typedef struct {
+  int32_t n;
+  int32_t num_threads;
+  int32_t path;
+} LlavaMatMulAttrs;
+
+/* Reads the attrs above for a kernel being created; free the result with free(). */
+void* llava_matmul_attrs_create(TF_OpKernelConstruction* ctx);
+
 /* Fails the running step with a TensorFlow error of `code` and `msg`. */
 void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg);
 
