@@ -19,10 +19,11 @@ import java.util.Optional;
  * against the stop strings and the stop condition. The serving engine and {@link Generator} both
  * run every token through one of these, so they cannot drift apart.
  *
- * <p>A request with a grammar ({@link SamplingParams#grammar()}) samples each token from the whole
- * row with its matcher's mask applied, and finishes with {@code stop} as soon as its value is
- * complete and nothing can extend it (end-of-sequence would be the only token allowed), or when
- * end-of-sequence is sampled after a complete value, even with {@code ignore_eos}.
+ * <p>A request with a grammar ({@link SamplingParams#grammar()}) samples each token with its
+ * matcher's mask applied (on the device for greedy and plain temperature sampling, on the whole row
+ * otherwise), and finishes with {@code stop} as soon as its value is complete and nothing can
+ * extend it (end-of-sequence would be the only token allowed), or when end-of-sequence is sampled
+ * after a complete value, even with {@code ignore_eos}.
  *
  * <p>Not thread-safe: owned by whoever steps the sequence.
  */
@@ -89,7 +90,8 @@ public final class OutputProcessor {
 
   /** What the step that produces the next token must compute for it. */
   public RowSampling next(int vocabSize) {
-    return sampler.next(vocabSize);
+    GrammarMatcher m = matcher();
+    return sampler.next(vocabSize, m == null ? null : m.allowed());
   }
 
   /** Samples the next token from {@code row} and says what it releases and whether it ends. */

@@ -47,6 +47,8 @@ final class StepInputs {
   float[] minP;
   float[] uniform;
   int[] fullRowIndex; // logits rows returned whole
+  byte[] mask; // [rows, maskBytes] when some row has a token mask, else null
+  int maskBytes; // ceil(vocab / 8)
   boolean logprobs;
   boolean draws;
   int candidates = 1; // K of the step: the most any row asks for
@@ -126,6 +128,11 @@ final class StepInputs {
     in.uniform = new float[logitRows];
     int[] full = new int[logitRows];
     int fullRows = 0;
+    in.maskBytes = (vocab + 7) / 8;
+    if (!batch.allLogits() && chunks.stream().anyMatch(c -> c.sampling().mask() != null)) {
+      in.mask = new byte[logitRows * in.maskBytes];
+      java.util.Arrays.fill(in.mask, (byte) -1);
+    }
 
     int t = 0;
     int imageRow = 0;
@@ -201,6 +208,9 @@ final class StepInputs {
         in.candidates = Math.max(in.candidates, Math.min(rs.candidates(), vocab));
         if (rs.fullRow()) {
           full[fullRows++] = logitRow;
+        }
+        if (rs.mask() != null) {
+          rs.mask().writeBits(in.mask, logitRow * in.maskBytes, vocab);
         }
         logitRow++;
       }

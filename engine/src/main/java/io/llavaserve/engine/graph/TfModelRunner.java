@@ -28,6 +28,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TUint8;
 
 /**
  * The LLaVA model as one TensorFlow graph with two entry points, the vision run and the decoder
@@ -434,7 +435,15 @@ public final class TfModelRunner implements ModelRunner {
         .feed(head.uniform, own(owned, floats(in.uniform)))
         .feed(head.fullRowIndex, own(owned, in.fullRowIndex, in.fullRowIndex.length))
         .feed(head.candidates, own(owned, TInt32.scalarOf(in.candidates)));
-    head.fetches(in.logprobs, in.draws, full).forEach(run::fetch);
+    boolean masked = in.mask != null;
+    if (masked) {
+      run.feed(
+          head.mask,
+          own(
+              owned,
+              TUint8.tensorOf(Shape.of(rows, in.maskBytes), DataBuffers.of(in.mask, true, false))));
+    }
+    head.fetches(in.logprobs, in.draws, full, masked).forEach(run::fetch);
     try (Result r = run.run()) {
       int k = (int) r.get(0).shape().get(1);
       float[] topLogits = new float[rows * k];

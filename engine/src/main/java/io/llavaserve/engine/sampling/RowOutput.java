@@ -56,8 +56,9 @@ public record RowOutput(
 
   /**
    * The output of one row computed on the host from its logits {@code logits[offset .. offset +
-   * vocabSize)}: what a runner without device sampling returns, and the reference the device's
-   * output is tested against. Weights are float32 and their running sum float64, as on the device.
+   * vocabSize)} (with the row's mask applied, when it has one): what a runner without device
+   * sampling returns, and the reference the device's output is tested against. Weights are float32
+   * and their running sum float64, as on the device.
    */
   public static RowOutput of(float[] logits, int offset, int vocabSize, RowSampling sampling) {
     return of(logits, offset, vocabSize, sampling, sampling.candidates());
@@ -66,6 +67,12 @@ public record RowOutput(
   /** {@link #of(float[], int, int, RowSampling)} with {@code candidates} candidates. */
   public static RowOutput of(
       float[] logits, int offset, int vocabSize, RowSampling sampling, int candidates) {
+    if (sampling.mask() != null) {
+      float[] masked = java.util.Arrays.copyOfRange(logits, offset, offset + vocabSize);
+      sampling.mask().applyTo(masked, 0, vocabSize);
+      logits = masked;
+      offset = 0;
+    }
     int[] ids = TopK.largest(logits, offset, vocabSize, candidates);
     float[] top = new float[ids.length];
     for (int j = 0; j < ids.length; j++) {

@@ -80,10 +80,29 @@ public final class Sampler {
    * that produces it, and pass that step's output to {@link #sample(RowOutput)}.
    */
   public RowSampling next(int vocabSize) {
+    return next(vocabSize, null);
+  }
+
+  /**
+   * {@link #next(int)} for a constrained sequence whose grammar allows {@code mask} at this token
+   * (null when unconstrained). Greedy decoding and the device draw take the mask to the device,
+   * which ranks and draws over the allowed ids only; what needs the whole row (penalties, top-p,
+   * top-k, logprobs of the raw logits) gets the whole row, masked on the host by {@link
+   * #sample(RowOutput, TokenMask)}.
+   */
+  public RowSampling next(int vocabSize, TokenMask mask) {
     boolean topK = params.topKActive(vocabSize);
+    boolean drawOnDevice = !params.isGreedy() && !topK && params.topP() >= 1;
+    boolean constrained = mask != null || params.grammar().isPresent();
     RowSampling row;
-    if (params.grammar().isPresent()) {
-      row = RowSampling.full(); // the grammar's mask is applied on the host
+    if (constrained) {
+      row =
+          mask != null
+                  && !penalties.active()
+                  && params.logprobs() < 0
+                  && (params.isGreedy() || drawOnDevice)
+              ? (params.isGreedy() ? RowSampling.CANDIDATES : deviceDraw()).withMask(mask)
+              : RowSampling.full();
     } else if (penalties.active()
         || (!params.isGreedy()
             && (topK ? params.topK() > RowOutput.CANDIDATES : params.topP() < 1))) {
@@ -93,13 +112,17 @@ public final class Sampler {
     } else if (topK) {
       row = RowSampling.CANDIDATES.withCandidates(params.topK());
     } else {
-      row =
-          RowSampling.draw(
-              (float) params.temperature(), (float) params.minP(), uniform(random.nextDouble()));
+      row = deviceDraw();
     }
     return params.logprobs() >= 0
         ? row.withLogprobs().withCandidates(Math.max(1, params.logprobs()))
         : row;
+  }
+
+  /** A device draw with this token's number from the sequence's random generator. */
+  private RowSampling deviceDraw() {
+    return RowSampling.draw(
+        (float) params.temperature(), (float) params.minP(), uniform(random.nextDouble()));
   }
 
   /** {@code u} as a float below 1 (a double just under 1 would round up to 1f). */
@@ -144,16 +167,22 @@ public final class Sampler {
   }
 
   /**
-   * The token of a constrained row: the whole row (which {@link #next} asked for), penalised, with
-   * every id {@code mask} does not allow set to -infinity, then sampled as usual. Reported logprobs
-   * are still those of the raw logits.
+   * The token of a constrained row. A row the device masked (greedy or drawn, see {@link #next(int,
+   * TokenMask)}) gives its top candidate or its draw, checked against {@code mask}. Otherwise the
+   * whole row (which {@link #next} asked for) is penalised, every id {@code mask} does not allow
+   * set to -infinity, then sampled as usual; reported logprobs are still those of the raw logits.
    *
-   * @throws IllegalStateException when the row is not whole or the mask allows nothing
+   * @throws IllegalStateException when the mask allows nothing
    */
   public SampledToken sample(RowOutput row, TokenMask mask) {
     float[] logits = row.fullRow();
     if (logits == null) {
-      throw new IllegalStateException("a constrained row needs the whole logits row");
+      int chosen = params.isGreedy() ? row.topIds()[0] : row.drawn();
+      if (!mask.allows(chosen) || Float.isNaN(row.logitOf(chosen))) {
+        throw new IllegalStateException(
+            "the grammar allows no token of the model's vocabulary (the step gave " + chosen + ")");
+      }
+      return new SampledToken(chosen, Float.NaN, List.of());
     }
     int n = row.vocabSize();
     penalized = ensure(penalized, n);

@@ -474,6 +474,74 @@ class TfModelRunnerTest {
     }
   }
 
+  /**
+   * Token masks applied on the device: a masked greedy row takes the best allowed id, a masked draw
+   * draws among the allowed ids only, as the host reference does on the masked row; unmasked rows
+   * of the same step (fed all ones) and whole rows are untouched.
+   */
+  @Test
+  void deviceMasksMatchTheHostReference() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
+      int vocab = runner.vocabSize();
+      List<SequenceChunk> chunks =
+          List.of(
+              SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
+              SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1}),
+              SequenceChunk.text(new int[] {10, 11, 12, 13}, 0, new int[] {2, 3}),
+              SequenceChunk.text(new int[] {14}, 0, new int[] {4}),
+              SequenceChunk.text(new int[] {15, 16}, 0, new int[] {5}));
+      StepOutput logits = runner.execute(ScheduledBatch.withLogits(chunks));
+      // Row 0's allowed ids avoid its unmasked argmax; the last id of the vocabulary and ids
+      // across byte boundaries check the bit layout.
+      int argmax0 = RowOutput.of(logits.row(0), 0, vocab, RowSampling.CANDIDATES).topIds()[0];
+      int[] ids0 =
+          java.util.stream.IntStream.of(3, 7, 8, 63, 64, 65, vocab - 1)
+              .filter(id -> id != argmax0)
+              .toArray();
+      io.llavaserve.engine.sampling.constraint.TokenMask[] masks = {
+        io.llavaserve.engine.sampling.constraint.TokenMask.allowing(ids0),
+        io.llavaserve.engine.sampling.constraint.TokenMask.allowing(
+            java.util.stream.IntStream.range(0, vocab).filter(id -> id % 3 == 1).toArray()),
+        null,
+        null,
+        io.llavaserve.engine.sampling.constraint.TokenMask.allowing(vocab - 1)
+      };
+      RowSampling[] asked = {
+        RowSampling.CANDIDATES.withMask(masks[0]),
+        RowSampling.draw(1.2f, 0f, 0.63f).withMask(masks[1]),
+        RowSampling.CANDIDATES.withCandidates(5),
+        RowSampling.full(),
+        RowSampling.draw(0.7f, 0.1f, 0.2f).withMask(masks[4])
+      };
+      List<SequenceChunk> sampled = new java.util.ArrayList<>();
+      for (int i = 0; i < chunks.size(); i++) {
+        sampled.add(chunks.get(i).withSampling(asked[i]));
+      }
+      StepOutput out = runner.execute(ScheduledBatch.of(sampled));
+      for (int i = 0; i < chunks.size(); i++) {
+        RowOutput got = out.rows().get(i);
+        RowOutput want = RowOutput.of(logits.row(i), 0, vocab, asked[i], got.topIds().length);
+        assertArrayEquals(want.topIds(), got.topIds(), "candidates of row " + i);
+        for (int j = 0; j < want.topLogits().length; j++) {
+          // Candidates past the allowed ids are masked out: -infinity on both sides.
+          assertEquals(
+              want.topLogits()[j], got.topLogits()[j], 1e-6, "row " + i + " candidate " + j);
+        }
+        assertEquals(want.drawn(), got.drawn(), "draw of row " + i);
+        if (masks[i] != null) {
+          int chosen = asked[i].drawsOnDevice() ? got.drawn() : got.topIds()[0];
+          assertTrue(masks[i].allows(chosen), "row " + i + " took " + chosen);
+          assertEquals(logits.row(i)[chosen], got.logitOf(chosen), 1e-6, "raw logit, row " + i);
+        }
+      }
+      assertTrue(argmax0 != out.rows().get(0).topIds()[0]);
+      assertEquals(vocab - 1, out.rows().get(4).drawn());
+      assertClose(logits.row(3), out.rows().get(3).fullRow(), 0, "full row 3");
+    }
+  }
+
   @Test
   void rejectsBadChunks() throws Exception {
     TinyCheckpoint.write(dir, TinySpec.tiny());

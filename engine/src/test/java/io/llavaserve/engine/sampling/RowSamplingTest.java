@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.llavaserve.engine.sampling.constraint.JsonSchemaGrammar;
+import io.llavaserve.engine.sampling.constraint.TokenMask;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -106,5 +108,78 @@ class RowSamplingTest {
         assertEquals(want.topLogprobs().get(i).logprob(), got.topLogprobs().get(i).logprob(), 1e-4);
       }
     }
+  }
+
+  @Test
+  void aGrammarsMaskGoesToTheDeviceForGreedyAndPlainDrawsAndTheWholeRowOtherwise() {
+    TokenMask mask = TokenMask.allowing(4, 100, 31999);
+    SamplingParams.Builder base = SamplingParams.builder().grammar(JsonSchemaGrammar.anyObject());
+    RowSampling greedy = new Sampler(base.temperature(0).build(), new int[0]).next(VOCAB, mask);
+    assertEquals(mask, greedy.mask());
+    assertFalse(greedy.fullRow());
+    RowSampling draw =
+        new Sampler(base.temperature(0.8).minP(0.05).seed(1).build(), new int[0]).next(VOCAB, mask);
+    assertEquals(mask, draw.mask());
+    assertTrue(draw.drawsOnDevice());
+    for (SamplingParams p :
+        List.of(
+            base.temperature(0.8).topP(0.9).build(),
+            base.temperature(0.8).topP(1).topK(5).build(),
+            base.temperature(0).topK(0).repetitionPenalty(1.1).build(),
+            base.temperature(0).repetitionPenalty(1).logprobs(2).build())) {
+      RowSampling row = new Sampler(p, new int[] {3}).next(VOCAB, mask);
+      assertTrue(row.fullRow(), p.toString());
+      assertEquals(null, row.mask(), p.toString());
+    }
+    // Without the matcher's mask at hand a constrained row gets the whole row, as before.
+    assertTrue(new Sampler(base.temperature(0).build(), new int[0]).next(VOCAB).fullRow());
+  }
+
+  @Test
+  void aMaskedRowTakesTheSameTokensOnTheDeviceAsTheWholeRowMaskedOnTheHost() {
+    float[] logits = SamplerTest.randomLogits(12, VOCAB);
+    TokenMask mask =
+        TokenMask.allowing(
+            java.util.stream.IntStream.range(0, VOCAB).filter(i -> i % 7 == 2).toArray());
+    for (SamplingParams p :
+        List.of(
+            SamplingParams.builder().temperature(0).grammar(JsonSchemaGrammar.anyObject()).build(),
+            SamplingParams.builder()
+                .temperature(1.1)
+                .seed(5)
+                .grammar(JsonSchemaGrammar.anyObject())
+                .build())) {
+      Sampler split = new Sampler(p, new int[0]);
+      Sampler host = new Sampler(p, new int[0]);
+      int same = 0;
+      for (int i = 0; i < 300; i++) {
+        int got =
+            split.sample(RowOutput.of(logits, 0, VOCAB, split.next(VOCAB, mask)), mask).tokenId();
+        int want = host.sample(RowOutput.of(logits, 0, VOCAB, host.next(VOCAB)), mask).tokenId();
+        assertTrue(mask.allows(got), "took " + got);
+        same += got == want ? 1 : 0;
+      }
+      // Greedy agrees everywhere; draws but where float32 and float64 running sums straddle.
+      assertTrue(same >= (p.isGreedy() ? 300 : 295), same + " of 300 agree, " + p);
+    }
+  }
+
+  @Test
+  void aMaskedRowWhoseStepGaveADisallowedTokenIsAnError() {
+    SamplingParams p =
+        SamplingParams.builder().temperature(0).grammar(JsonSchemaGrammar.anyObject()).build();
+    Sampler sampler = new Sampler(p, new int[0]);
+    TokenMask mask = TokenMask.allowing(7);
+    RowOutput row =
+        new RowOutput(
+            VOCAB,
+            new int[] {0},
+            new float[] {Float.NEGATIVE_INFINITY},
+            Float.NaN,
+            -1,
+            Float.NaN,
+            null);
+    org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalStateException.class, () -> sampler.sample(row, mask));
   }
 }

@@ -12,6 +12,22 @@ public final class TokenMask {
     this.words = words;
   }
 
+  /** A mask allowing exactly {@code ids} (non-negative). */
+  public static TokenMask allowing(int... ids) {
+    int max = -1;
+    for (int id : ids) {
+      if (id < 0) {
+        throw new IllegalArgumentException("token id " + id + " is negative");
+      }
+      max = Math.max(max, id);
+    }
+    long[] words = new long[(max >>> 6) + 1];
+    for (int id : ids) {
+      words[id >>> 6] |= 1L << id;
+    }
+    return new TokenMask(max < 0 ? new long[0] : words);
+  }
+
   /** Whether {@code id} may be sampled. */
   public boolean allows(int id) {
     int w = id >>> 6;
@@ -25,6 +41,24 @@ public final class TokenMask {
       n += Long.bitCount(w);
     }
     return n;
+  }
+
+  /**
+   * Writes the mask's first {@code n} bits into {@code dst[offset .. offset + ceil(n / 8))}, id
+   * {@code i} as bit {@code i & 7} of byte {@code i >> 3} (ids past the mask's end as 0): the
+   * layout a step's device mask is fed in.
+   */
+  public void writeBits(byte[] dst, int offset, int n) {
+    int bytes = (n + 7) >>> 3;
+    java.util.Objects.checkFromIndexSize(offset, bytes, dst.length);
+    for (int b = 0; b < bytes; b++) {
+      int w = b >>> 3;
+      dst[offset + b] = w < words.length ? (byte) (words[w] >>> ((b & 7) * 8)) : 0;
+    }
+    int tail = n & 7;
+    if (tail != 0) {
+      dst[offset + bytes - 1] &= (byte) ((1 << tail) - 1);
+    }
   }
 
   /**

@@ -141,4 +141,23 @@ class TokenMasksTest {
     f.setAccessible(true);
     return (GrammarAutomaton.State) f.get(m);
   }
+
+  @Test
+  void maskBitsAreLaidOutAsTheDeviceReadsThem() {
+    int[] ids = {0, 7, 8, 63, 64, 70, 127, 200};
+    TokenMask mask = TokenMask.allowing(ids);
+    byte[] bits = new byte[2 + 32];
+    java.util.Arrays.fill(bits, (byte) 0x5a);
+    mask.writeBits(bits, 2, 251); // 32 bytes, the last holding ids 248..250
+    assertEquals(0x5a, bits[0]);
+    assertEquals(0x5a, bits[1]);
+    for (int id = 0; id < 256; id++) {
+      boolean set = id < 251 && (bits[2 + (id >> 3)] >> (id & 7) & 1) == 1;
+      assertEquals(mask.allows(id), set, "id " + id);
+    }
+    assertEquals(ids.length, mask.count());
+    assertFalse(mask.allows(201));
+    assertThrows(IllegalArgumentException.class, () -> TokenMask.allowing(-1));
+    assertThrows(IndexOutOfBoundsException.class, () -> mask.writeBits(new byte[3], 0, 64));
+  }
 }
