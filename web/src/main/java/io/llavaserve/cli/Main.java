@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
       InspectCommand.class,
       TokenizeCommand.class,
       MakeTinyCommand.class,
+      ExportGgufCommand.class,
       BenchCommand.class,
       BatchCommand.class,
       TrainCommand.class,
