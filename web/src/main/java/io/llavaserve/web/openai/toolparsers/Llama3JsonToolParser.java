@@ -13,6 +13,12 @@ import java.util.Set;
  * out not to be calls (bad JSON, an undeclared name, other keys), from where it stops being calls,
  * the tag or separator before it included. Whitespace around the tag, the calls and their
  * separators is markup; text after the last call is content.
+ *
+ * <p>Llama 3.1's built-in tools are called the same way with Python after the tag, {@code
+ * <|python_tag|>brave_search.call(query="...")} (then {@code <|eom_id|>}, a stop token): such a
+ * call of a declared function, with literal keyword arguments, is read into a call with JSON
+ * arguments ({@code {"query": "..."}}) when the answer ends; anything else after the tag (Python
+ * for the code interpreter, say) is content.
  */
 final class Llama3JsonToolParser implements ToolParser {
 
@@ -32,11 +38,23 @@ final class Llama3JsonToolParser implements ToolParser {
     /** Inside a call's object. */
     CALL,
     /** After a call: whitespace, then a separator or the end of the calls. */
-    AFTER_CALL
+    AFTER_CALL,
+    /** After the tag and {@code name.call(}: a built-in tool's arguments, read at the end. */
+    BUILTIN
   }
+
+  /** What may still become a built-in call's opening, {@code name.call(}. */
+  private static final java.util.regex.Pattern BUILTIN_PREFIX =
+      java.util.regex.Pattern.compile("[A-Za-z_][A-Za-z0-9_]*(\\.(c(a(l(l)?)?)?)?)?");
+
+  private static final java.util.regex.Pattern BUILTIN_OPEN =
+      java.util.regex.Pattern.compile("([A-Za-z_][A-Za-z0-9_]*)\\.call\\(");
 
   private final CallReader reader;
   private final ForcedCalls forced;
+  private final Set<String> names;
+  private final ToolCallIds ids;
+  private String builtinName; // the built-in call being read
   private final StringBuilder pending = new StringBuilder();
 
   /** Markup read since the last call or content: content again if no call follows. */
@@ -49,6 +67,8 @@ final class Llama3JsonToolParser implements ToolParser {
 
   Llama3JsonToolParser(Set<String> names, boolean forced, ToolCallIds ids) {
     this.reader = new CallReader(names, Set.of("parameters", "arguments"), Set.of(), ids);
+    this.names = Set.copyOf(names);
+    this.ids = ids;
     this.forced = forced ? new ForcedCalls(LAYOUT, ids) : null;
   }
 
@@ -76,6 +96,7 @@ final class Llama3JsonToolParser implements ToolParser {
     if (forced == null) {
       switch (state) {
         case AFTER_CALL -> content(out, pending.toString()); // held: whitespace after the calls
+        case BUILTIN -> builtin(out);
         case START, CONTENT -> content(out, held + pending.toString());
         default -> content(out, held.toString() + object + pending);
       }
@@ -122,10 +143,22 @@ final class Llama3JsonToolParser implements ToolParser {
         }
         if (pending.charAt(0) == '{') {
           startCall();
+          return true;
+        }
+        java.util.regex.Matcher open = BUILTIN_OPEN.matcher(pending);
+        if (calls == 0 && open.lookingAt() && names.contains(open.group(1))) {
+          builtinName = open.group(1);
+          moveToHeld(open.end());
+          state = State.BUILTIN;
+        } else if (calls == 0 && BUILTIN_PREFIX.matcher(pending).matches()) {
+          return false; // may still open a built-in call
         } else {
           backToContent(out, "");
         }
         return true;
+      }
+      case BUILTIN -> {
+        return false; // read whole at the end
       }
       case CALL -> {
         String text = pending.toString();
@@ -163,6 +196,28 @@ final class Llama3JsonToolParser implements ToolParser {
       }
       default -> throw new IllegalStateException(state.name());
     }
+  }
+
+  /**
+   * Reads the built-in call held since its {@code name.call(}: a call with JSON arguments when the
+   * rest is its literal keyword arguments and the closing parenthesis (whitespace around them
+   * allowed), else content.
+   */
+  private void builtin(List<Piece> out) {
+    String rest = pending.toString().strip();
+    PythonicCalls call = new PythonicCalls(names, ids);
+    List<Piece> pieces = new ArrayList<>();
+    String python = "[" + builtinName + "(" + rest + "]";
+    for (int i = 0; i < python.length() && !call.failed(); i++) {
+      call.feed(python.charAt(i), pieces);
+    }
+    if (call.done() && !call.failed() && call.calls() == 1) {
+      out.addAll(pieces);
+      calls++;
+    } else {
+      content(out, held.toString() + pending);
+    }
+    pending.setLength(0);
   }
 
   private void startCall() {

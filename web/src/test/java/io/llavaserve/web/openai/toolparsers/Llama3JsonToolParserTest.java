@@ -84,6 +84,30 @@ class Llama3JsonToolParserTest {
   }
 
   @Test
+  void aBuiltInToolsPythonCallAfterTheTagIsACallOfThatDeclaredFunction() {
+    // Llama 3.1 calls its built-in tools as name.call(...) after the tag; <|eom_id|> is a stop.
+    assertEquals(
+        "[call 0 get_time]{\"tz\": \"utc\", \"days\": [1, 2]}",
+        AUTO.sameAtEverySplit("<|python_tag|>get_time.call(tz=\"utc\", days=[1, 2])"));
+    assertEquals(
+        "[content Searching.][call 0 get_weather]{\"city\": \"Oslo (NO)\"}",
+        AUTO.sameAtEverySplit("Searching.<|python_tag|> get_weather.call(city=\"Oslo (NO)\")\n"));
+    ToolParser.Parsed p = AUTO.parse("<|python_tag|>get_time.call(tz=\"utc\")");
+    assertNull(p.content());
+    assertEquals("get_time", p.calls().get(0).name());
+    for (String text :
+        List.of(
+            "<|python_tag|>get_time.call(tz=utc)", // a variable, not a literal
+            "<|python_tag|>get_time.call(\"utc\")", // positional
+            "<|python_tag|>get_time.call(tz=\"utc\") and more", // text after the call
+            "<|python_tag|>get_time.call(tz=\"utc\"", // never closed
+            "<|python_tag|>get_time.cal", // cut short
+            "<|python_tag|>import math\nprint(math.pi)")) { // code, not a call
+      assertEquals("[content " + text + "]", AUTO.sameAtEverySplit(text), text);
+    }
+  }
+
+  @Test
   void aBadCallAfterAGoodOneIsContentFromItsSeparatorOn() {
     String text = TIME + "; {\"name\": \"get_news\", \"parameters\": {}} ok";
     assertEquals(
