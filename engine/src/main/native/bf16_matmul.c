@@ -292,80 +292,43 @@ static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
   const Kernel* kern = (const Kernel*)kernel;
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* x = NULL;
-  TF_Tensor* w = NULL;
-  TF_Tensor* y = NULL;
+  LlavaMatMulIo io;
   uint32_t* xb = NULL;
-  char msg[256];
-
-  TF_GetInput(ctx, 0, &x, status);
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInput(ctx, 1, &w, status);
-  }
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    TF_OpKernelContext_Failure(ctx, status);
-    goto done;
-  }
-  if (TF_NumDims(x) != 2 || TF_NumDims(w) != 4 || TF_Dim(w, 2) != 16 || TF_Dim(w, 3) != 2) {
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, OP_NAME ": expected x [M, K] and w [NB, KP, 16, 2]");
-    goto done;
-  }
-  const int64_t m = TF_Dim(x, 0);
-  const int64_t k = TF_Dim(x, 1);
-  const int64_t nb = TF_Dim(w, 0);
-  const int64_t kp = TF_Dim(w, 1);
-  const int64_t n = kern->n;
-  if (kp != (k + 31) / 32 * 16 || nb % TILE_BLOCKS != 0 || n <= 0 || n > nb * 16 ||
-      n <= (nb - TILE_BLOCKS) * 16) {
-    snprintf(msg, sizeof msg,
-             OP_NAME ": x [%lld, %lld] does not fit w [%lld, %lld, 16, 2] with n = %lld",
-             (long long)m, (long long)k, (long long)nb, (long long)kp, (long long)n);
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
-    goto done;
-  }
-  const int64_t dims[2] = {m, n};
-  y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, dims, 2, (size_t)(m * n) * sizeof(float), status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    TF_OpKernelContext_Failure(ctx, status);
-    goto done;
-  }
-  if (m == 0) {
-    goto done;
-  }
-  pthread_once(&path_once, choose_path);
-  const int64_t padded_rows = (m + 15) / 16 * 16;
-  xb = calloc((size_t)(padded_rows * kp), sizeof(uint32_t));
-  if (xb == NULL) {
-    TF_SetStatus(status, TF_INTERNAL_CODE, OP_NAME ": out of memory");
-    TF_OpKernelContext_Failure(ctx, status);
-    goto done;
-  }
-  const float* xd = TF_TensorData(x);
-  for (int64_t r = 0; r < m; r++) {
-    for (int64_t p = 0; 2 * p < k; p++) {
-      const uint16_t lo = to_bf16(xd[r * k + 2 * p]);
-      const uint16_t hi = 2 * p + 1 < k ? to_bf16(xd[r * k + 2 * p + 1]) : 0;
-      xb[r * kp + p] = (uint32_t)lo | ((uint32_t)hi << 16);
+  if (llava_matmul_begin(ctx, &io, 4, 2, OP_NAME, "[NB, KP, 16, 2]")) {
+    const int64_t nb = TF_Dim(io.w, 0);
+    const int64_t kp = TF_Dim(io.w, 1);
+    if (llava_matmul_output(ctx, &io, kp, (io.k + 31) / 32 * 16, nb, kern->n, 16, TILE_BLOCKS,
+                            OP_NAME, "16, 2")) {
+      pthread_once(&path_once, choose_path);
+      const int64_t padded_rows = (io.m + 15) / 16 * 16;
+      xb = calloc((size_t)(padded_rows * kp), sizeof(uint32_t));
+      if (xb == NULL) {
+        llava_fail(ctx, io.status, TF_INTERNAL_CODE, OP_NAME ": out of memory");
+      } else {
+        const float* xd = TF_TensorData(io.x);
+        const int64_t k = io.k;
+        for (int64_t r = 0; r < io.m; r++) {
+          for (int64_t p = 0; 2 * p < k; p++) {
+            const uint16_t lo = to_bf16(xd[r * k + 2 * p]);
+            const uint16_t hi = 2 * p + 1 < k ? to_bf16(xd[r * k + 2 * p + 1]) : 0;
+            xb[r * kp + p] = (uint32_t)lo | ((uint32_t)hi << 16);
+          }
+        }
+        MatMul mm = {.xb = xb,
+                     .w = TF_TensorData(io.w),
+                     .y = TF_TensorData(io.y),
+                     .m = io.m,
+                     .kp = kp,
+                     .nb = nb,
+                     .n = kern->n,
+                     .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
+        const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
+        llava_parallel_for(row_blocks * (nb / TILE_BLOCKS), kern->num_threads, run_task, &mm);
+      }
     }
   }
-  MatMul mm = {.xb = xb,
-               .w = TF_TensorData(w),
-               .y = TF_TensorData(y),
-               .m = m,
-               .kp = kp,
-               .nb = nb,
-               .n = n,
-               .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
-  const int64_t row_blocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
-  llava_parallel_for(row_blocks * (nb / TILE_BLOCKS), kern->num_threads, run_task, &mm);
-
-done:
   free(xb);
-  TF_DeleteTensor(x);
-  TF_DeleteTensor(w);
-  TF_DeleteTensor(y);
-  TF_DeleteStatus(status);
+  llava_matmul_end(&io);
 }
 
 __attribute__((constructor)) static void register_op(void) {

@@ -344,66 +344,25 @@ static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
   const Kernel* kern = (const Kernel*)kernel;
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* x = NULL;
-  TF_Tensor* w = NULL;
-  TF_Tensor* y = NULL;
-  char msg[256];
-
-  TF_GetInput(ctx, 0, &x, status);
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInput(ctx, 1, &w, status);
+  LlavaMatMulIo io;
+  if (llava_matmul_begin(ctx, &io, 3, 16, OP_NAME, "[NB, K, 16]")) {
+    const int64_t nb = TF_Dim(io.w, 0);
+    if (llava_matmul_output(ctx, &io, TF_Dim(io.w, 1), io.k, nb, kern->n, 16, TILE_BLOCKS, OP_NAME,
+                            "16")) {
+      pthread_once(&path_once, choose_path);
+      MatMul mm = {.x = TF_TensorData(io.x),
+                   .w = TF_TensorData(io.w),
+                   .y = TF_TensorData(io.y),
+                   .m = io.m,
+                   .k = io.k,
+                   .nb = nb,
+                   .n = kern->n,
+                   .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
+      const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
+      llava_parallel_for(row_blocks * (nb / TILE_BLOCKS), kern->num_threads, run_task, &mm);
+    }
   }
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    TF_OpKernelContext_Failure(ctx, status);
-    goto done;
-  }
-  if (TF_NumDims(x) != 2 || TF_NumDims(w) != 3 || TF_Dim(w, 2) != 16) {
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-               OP_NAME ": expected x [M, K] and w [NB, K, 16]");
-    goto done;
-  }
-  const int64_t m = TF_Dim(x, 0);
-  const int64_t k = TF_Dim(x, 1);
-  const int64_t nb = TF_Dim(w, 0);
-  const int64_t n = kern->n;
-  if (TF_Dim(w, 1) != k || nb % TILE_BLOCKS != 0 || n <= 0 || n > nb * 16 ||
-      n <= (nb - TILE_BLOCKS) * 16) {
-    snprintf(msg, sizeof msg, OP_NAME ": x [%lld, %lld] does not fit w [%lld, %lld, 16] with n = %lld",
-             (long long)m, (long long)k, (long long)nb, (long long)TF_Dim(w, 1), (long long)n);
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
-    goto done;
-  }
-  const int64_t dims[2] = {m, n};
-  y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, dims, 2, (size_t)(m * n) * sizeof(float), status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    TF_OpKernelContext_Failure(ctx, status);
-    goto done;
-  }
-  if (m == 0) {
-    goto done;
-  }
-  if (k == 0) {
-    memset(TF_TensorData(y), 0, (size_t)(m * n) * sizeof(float));
-    goto done;
-  }
-  pthread_once(&path_once, choose_path);
-  MatMul mm = {.x = TF_TensorData(x),
-               .w = TF_TensorData(w),
-               .y = TF_TensorData(y),
-               .m = m,
-               .k = k,
-               .nb = nb,
-               .n = n,
-               .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
-  const int64_t row_blocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
-  llava_parallel_for(row_blocks * (nb / TILE_BLOCKS), kern->num_threads, run_task, &mm);
-
-done:
-  TF_DeleteTensor(x);
-  TF_DeleteTensor(w);
-  TF_DeleteTensor(y);
-  TF_DeleteStatus(status);
+  llava_matmul_end(&io);
 }
 
 __attribute__((constructor)) static void register_op(void) {

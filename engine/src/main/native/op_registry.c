@@ -1,6 +1,7 @@
 #include "op_registry.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "parallel.h"
@@ -68,4 +69,66 @@ void* llava_matmul_attrs_create(TF_OpKernelConstruction* ctx) {
   }
   TF_DeleteStatus(status);
   return k;
+}
+
+int llava_matmul_begin(TF_OpKernelContext* ctx, LlavaMatMulIo* io, int w_rank, int64_t w_last,
+                       const char* op, const char* layout) {
+  char msg[256];
+  io->status = TF_NewStatus();
+  io->x = NULL;
+  io->w = NULL;
+  io->y = NULL;
+  TF_GetInput(ctx, 0, &io->x, io->status);
+  if (TF_GetCode(io->status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 1, &io->w, io->status);
+  }
+  if (TF_GetCode(io->status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, io->status);
+    return 0;
+  }
+  if (TF_NumDims(io->x) != 2 || TF_NumDims(io->w) != w_rank ||
+      TF_Dim(io->w, w_rank - 1) != w_last || (w_rank == 4 && TF_Dim(io->w, 2) != 16)) {
+    snprintf(msg, sizeof msg, "%s: expected x [M, K] and w %s", op, layout);
+    llava_fail(ctx, io->status, TF_INVALID_ARGUMENT_CODE, msg);
+    return 0;
+  }
+  io->m = TF_Dim(io->x, 0);
+  io->k = TF_Dim(io->x, 1);
+  return 1;
+}
+
+int llava_matmul_output(TF_OpKernelContext* ctx, LlavaMatMulIo* io, int64_t w_k, int64_t want_k,
+                        int64_t nb, int64_t n, int64_t cols, int64_t tile_blocks, const char* op,
+                        const char* trailing) {
+  char msg[256];
+  if (w_k != want_k || nb % tile_blocks != 0 || n <= 0 || n > nb * cols ||
+      n <= (nb - tile_blocks) * cols) {
+    snprintf(msg, sizeof msg, "%s: x [%lld, %lld] does not fit w [%lld, %lld, %s] with n = %lld",
+             op, (long long)io->m, (long long)io->k, (long long)nb, (long long)w_k, trailing,
+             (long long)n);
+    llava_fail(ctx, io->status, TF_INVALID_ARGUMENT_CODE, msg);
+    return 0;
+  }
+  const int64_t dims[2] = {io->m, n};
+  const size_t bytes = (size_t)(io->m * n) * sizeof(float);
+  io->y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, dims, 2, bytes, io->status);
+  if (TF_GetCode(io->status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, io->status);
+    return 0;
+  }
+  if (io->m == 0) {
+    return 0;
+  }
+  if (io->k == 0) {
+    memset(TF_TensorData(io->y), 0, bytes);
+    return 0;
+  }
+  return 1;
+}
+
+void llava_matmul_end(LlavaMatMulIo* io) {
+  TF_DeleteTensor(io->x);
+  TF_DeleteTensor(io->w);
+  TF_DeleteTensor(io->y);
+  TF_DeleteStatus(io->status);
 }

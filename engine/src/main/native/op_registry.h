@@ -36,6 +36,34 @@ typedef struct {
 /* Reads the attrs above for a kernel being created; free the result with free(). */
 void* llava_matmul_attrs_create(TF_OpKernelConstruction* ctx);
 
+/* The tensors of one weight-matmul step: x [M, K] float and the packed weights w, taken from the
+ * step's inputs, and y [M, n], allocated once w's packing is checked. */
+typedef struct {
+  TF_Status* status;
+  TF_Tensor* x;
+  TF_Tensor* w;
+  TF_Tensor* y;
+  int64_t m;
+  int64_t k;
+} LlavaMatMulIo;
+
+/* Takes x and w and checks x is [M, K] and w has `w_rank` dims whose last is `w_last` (and, for
+ * rank 4, whose third is 16): `layout` names w's dims in the error ("[NB, K, 16]"). Returns 1 when
+ * the step goes on, 0 when it has failed. Call llava_matmul_end in both cases. */
+int llava_matmul_begin(TF_OpKernelContext* ctx, LlavaMatMulIo* io, int w_rank, int64_t w_last,
+                       const char* op, const char* layout);
+
+/* Checks that w's packed depth `w_k` is the `want_k` K packs to and that n columns fill w's `nb`
+ * blocks of `cols` (in tiles of `tile_blocks` blocks, the last tile not empty), then allocates y
+ * [M, n]. Returns 1 when there is work for the kernel, 0 when the step is done: failed (reported),
+ * M == 0, or K == 0 (y zeroed). `trailing` ends w's dims in the error ("16" or "576"). */
+int llava_matmul_output(TF_OpKernelContext* ctx, LlavaMatMulIo* io, int64_t w_k, int64_t want_k,
+                        int64_t nb, int64_t n, int64_t cols, int64_t tile_blocks, const char* op,
+                        const char* trailing);
+
+/* Releases the step's tensors and status. */
+void llava_matmul_end(LlavaMatMulIo* io);
+
 /* Fails the running step with a TensorFlow error of `code` and `msg`. */
 void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg);
 
