@@ -417,6 +417,16 @@ class TfModelRunnerTest {
     }
   }
 
+  /** Five prompts of one to four tokens, each in blocks of its own (the third in two). */
+  private static List<SequenceChunk> promptsOfOneToFourTokens() {
+    return List.of(
+        SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
+        SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1}),
+        SequenceChunk.text(new int[] {10, 11, 12, 13}, 0, new int[] {2, 3}),
+        SequenceChunk.text(new int[] {14}, 0, new int[] {4}),
+        SequenceChunk.text(new int[] {15, 16}, 0, new int[] {5}));
+  }
+
   /**
    * What a step computes on the device for each row (candidates, normaliser, the inverse-CDF draw,
    * whole rows) equals the host's reference computed from the same logits.
@@ -427,12 +437,7 @@ class TfModelRunnerTest {
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
       int vocab = runner.vocabSize();
-      List<SequenceChunk> chunks =
-          List.of(
-              SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
-              SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1}),
-              SequenceChunk.text(new int[] {10, 11, 12, 13}, 0, new int[] {2, 3}),
-              SequenceChunk.text(new int[] {14}, 0, new int[] {4}));
+      List<SequenceChunk> chunks = promptsOfOneToFourTokens().subList(0, 4);
       StepOutput logits = runner.execute(ScheduledBatch.withLogits(chunks));
       RowSampling[] asked = {
         RowSampling.CANDIDATES.withLogprobs().withCandidates(20),
@@ -485,13 +490,7 @@ class TfModelRunnerTest {
     try (Checkpoint ckpt = Checkpoint.open(dir);
         TfModelRunner runner = TfModelRunner.load(ckpt, new KvCacheConfig(4, 64))) {
       int vocab = runner.vocabSize();
-      List<SequenceChunk> chunks =
-          List.of(
-              SequenceChunk.text(new int[] {5, 6, 7}, 0, new int[] {0}),
-              SequenceChunk.text(new int[] {8, 9}, 0, new int[] {1}),
-              SequenceChunk.text(new int[] {10, 11, 12, 13}, 0, new int[] {2, 3}),
-              SequenceChunk.text(new int[] {14}, 0, new int[] {4}),
-              SequenceChunk.text(new int[] {15, 16}, 0, new int[] {5}));
+      List<SequenceChunk> chunks = promptsOfOneToFourTokens();
       StepOutput logits = runner.execute(ScheduledBatch.withLogits(chunks));
       // Row 0's allowed ids avoid its unmasked argmax; the last id of the vocabulary and ids
       // across byte boundaries check the bit layout.
