@@ -39,7 +39,8 @@ import picocli.CommandLine.Spec;
       BenchHttpCommand.class,
       BenchStructuredCommand.class,
       BenchSoakCommand.class,
-      BenchAccuracyCommand.class
+      BenchAccuracyCommand.class,
+      BenchLlamaCppCommand.class
     })
 final class BenchCommand implements Callable<Integer> {
 
