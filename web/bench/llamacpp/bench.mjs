@@ -1,8 +1,8 @@
 // llama.cpp's side of the same-run comparison: loads a GGUF (written by `export-gguf`) through
 // node-llama-cpp's prebuilt llama.cpp on the CPU and measures what the server's own benchmarks
-// measure on the same weights: prefill of a 128-token prompt, single-stream greedy decode, and
-// the aggregate output tokens/s of N sequences decoding at once in one context (llama.cpp's
-// parallel slots). Prints one JSON object.
+// measure on the same weights: prefill of a 128-token prompt (best of 3), single-stream greedy
+// decode (best of 3), and the aggregate output tokens/s of N sequences decoding at once in one
+// context (llama.cpp's parallel slots). Prints one JSON object.
 //
 //   node bench.mjs --model FILE.gguf [--threads 2] [--parallel 4,8,16,32] [--decode-tokens 128]
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
@@ -51,15 +51,20 @@ const result = {model: modelPath, threads, llamaCpp: llama.llamaCppRelease?.rele
   }
   result.prefillTokensPerSec = promptTokens / (best / 1000);
 
-  // Single-stream decode: greedy, after a 16-token prompt; the first token (prefill) not counted.
-  await seq.clearHistory();
-  let n = 0;
-  let t1 = 0;
-  for await (const _ of seq.evaluate(randomIds(16), {temperature: 0})) {
-    if (n === 0) t1 = performance.now();
-    if (++n > decodeTokens) break;
+  // Single-stream decode: greedy, after a 16-token prompt; the first token (prefill) not counted;
+  // the best of 3.
+  result.decodeTokensPerSec = 0;
+  for (let rep = 0; rep < 3; rep++) {
+    await seq.clearHistory();
+    let n = 0;
+    let t1 = 0;
+    for await (const _ of seq.evaluate(randomIds(16), {temperature: 0})) {
+      if (n === 0) t1 = performance.now();
+      if (++n > decodeTokens) break;
+    }
+    result.decodeTokensPerSec = Math.max(
+      result.decodeTokensPerSec, decodeTokens / ((performance.now() - t1) / 1000));
   }
-  result.decodeTokensPerSec = decodeTokens / ((performance.now() - t1) / 1000);
   await ctx.dispose();
 }
 
