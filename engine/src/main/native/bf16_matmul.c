@@ -140,11 +140,7 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) static void amx_block_pair(
   _tile_release();
 }
 
-typedef struct {
-  int32_t n;
-  int32_t num_threads;
-  int32_t path;
-} Kernel;
+typedef LlavaMatMulAttrs Kernel;
 
 static inline uint16_t to_bf16(float f) {
   uint32_t u;
@@ -272,22 +268,6 @@ static void run_task(void* arg, int64_t task) {
   }
 }
 
-static void* create(TF_OpKernelConstruction* ctx) {
-  Kernel* k = calloc(1, sizeof(Kernel));
-  TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrInt32(ctx, "n", &k->n, status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    k->n = -1;
-  }
-  k->num_threads = llava_num_threads(ctx);
-  TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    k->path = -1;
-  }
-  TF_DeleteStatus(status);
-  return k;
-}
-
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -342,7 +322,7 @@ __attribute__((constructor)) static void register_op(void) {
                             .n_outputs = 1,
                             .attrs = attrs,
                             .n_attrs = 2,
-                            .create = create,
+                            .create = llava_matmul_attrs_create,
                             .compute = compute,
                             .destroy = destroy};
   llava_register_op(&spec);
