@@ -132,6 +132,17 @@ final class TrainCommand implements Callable<Integer> {
   double kindFirst;
 
   @Option(
+      names = "--grounding",
+      paramLabel = "WEIGHT",
+      defaultValue = "0",
+      description =
+          "Weight of the grounding loss in the stages with images: every image position a shape"
+              + " covers, read through the tied embedding as the language model's head reads"
+              + " its last layer, must name the shape's colour and kind words; 0 trains LLaVA's"
+              + " objective alone (default: ${DEFAULT-VALUE}).")
+  double grounding;
+
+  @Option(
       names = "--vision-tower",
       paramLabel = "DIR",
       description =
@@ -173,6 +184,9 @@ final class TrainCommand implements Callable<Integer> {
     }
     if (!(kindFirst >= 0 && kindFirst <= 1)) {
       throw new IllegalArgumentException("--kind-first must be in [0, 1], got " + kindFirst);
+    }
+    if (!(grounding >= 0 && Double.isFinite(grounding))) {
+      throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
     for (java.util.Map.Entry<Stage, Integer> e : stageSteps.entrySet()) {
       plans = withSteps(plans, e.getKey(), e.getValue());
@@ -220,7 +234,8 @@ final class TrainCommand implements Callable<Integer> {
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
             kindFirst,
-            visionTower);
+            visionTower,
+            grounding);
     PrintWriter writer = command.commandLine().getOut();
     long start = System.nanoTime();
     Path last;

@@ -157,4 +157,27 @@ class TrainCommandTest {
     assertEquals(2, run.exit());
     assertTrue(run.errorLine().contains("--steps-scale"), run.err());
   }
+
+  @Test
+  void aSmokeRunWithGroundingWritesItsCheckpointAndANegativeWeightIsNamed() {
+    Path dir = tmp.resolve("grounded");
+    Cli.Run run =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--steps-scale",
+            "0.1",
+            "--grounding",
+            "0.5",
+            "--out",
+            dir.toString());
+    assertEquals(0, run.exit(), run.err() + run.out());
+    assertTrue(Files.exists(dir.resolve("final").resolve("model.safetensors")), run.out());
+
+    Cli.Run bad =
+        Cli.run("train", "--preset", "smoke", "--grounding", "-0.5", "--out", tmp.toString());
+    assertEquals(2, bad.exit());
+    assertTrue(bad.errorLine().contains("--grounding"), bad.err());
+  }
 }

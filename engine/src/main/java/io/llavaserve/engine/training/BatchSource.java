@@ -8,6 +8,8 @@ import io.llavaserve.engine.training.world.Instructions;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.Scene;
 import io.llavaserve.engine.training.world.SceneRenderer;
+import io.llavaserve.engine.training.world.ShapeColor;
+import io.llavaserve.engine.training.world.ShapeKind;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldDatasets;
 import java.util.ArrayList;
@@ -59,6 +61,9 @@ final class BatchSource {
   private final ClipTextSpec.Objective objective;
   private final int grid;
   private final double kindFirstShare;
+  private final boolean grounding;
+  private final int[] colorRows;
+  private final int[] kindRows;
 
   BatchSource(
       long seed,
@@ -80,7 +85,31 @@ final class BatchSource {
       WorldVocabulary vocabulary,
       TrainingSpec spec,
       double kindFirstShare) {
+    this(seed, sizes, encoder, vocabulary, spec, kindFirstShare, false);
+  }
+
+  /**
+   * @param grounding whether image batches carry {@link TrainingBatch.Grounding} targets: for every
+   *     patch a shape covers, the world rows of its colour and kind words
+   */
+  BatchSource(
+      long seed,
+      SizeRange sizes,
+      SampleEncoder encoder,
+      WorldVocabulary vocabulary,
+      TrainingSpec spec,
+      double kindFirstShare,
+      boolean grounding) {
     this.kindFirstShare = kindFirstShare;
+    this.grounding = grounding;
+    this.colorRows = new int[ShapeColor.values().length];
+    for (ShapeColor c : ShapeColor.values()) {
+      colorRows[c.ordinal()] = wordRow(encoder, vocabulary, c.word());
+    }
+    this.kindRows = new int[ShapeKind.values().length];
+    for (ShapeKind k : ShapeKind.values()) {
+      kindRows[k.ordinal()] = wordRow(encoder, vocabulary, k.word());
+    }
     this.seed = seed;
     this.sizes = sizes;
     this.encoder = encoder;
@@ -92,6 +121,26 @@ final class BatchSource {
     this.hardNegatives = spec.clipText().hardNegatives();
     this.objective = spec.clipText().objective();
     this.grid = spec.config().vision().patchesPerSide();
+    if (grounding && imagePositions != grid * grid) {
+      throw new IllegalArgumentException(
+          "grounding needs one image position per patch: "
+              + imagePositions
+              + " positions, "
+              + grid * grid
+              + " patches");
+    }
+  }
+
+  /**
+   * The world row of the first token of {@code word} as it reads inside a sentence ("a red
+   * circle"): the token the language model sees and predicts for it.
+   */
+  static int wordRow(SampleEncoder encoder, WorldVocabulary vocabulary, String word) {
+    int id = encoder.caption(word)[0];
+    if (!vocabulary.contains(id)) {
+      throw new IllegalStateException("\"" + word + "\" is not in the world vocabulary");
+    }
+    return vocabulary.row(id);
   }
 
   /** Whether the tower's stage is the supervised one ({@link #patchBatch}). */
@@ -118,6 +167,7 @@ final class BatchSource {
     WorldDatasets data = data(stage, step);
     List<EncodedSample> encoded = new ArrayList<>(size);
     List<float[]> images = new ArrayList<>();
+    List<Scene> scenes = new ArrayList<>();
     for (int i = 0; i < size; i++) {
       Sample s =
           switch (stage) {
@@ -133,9 +183,29 @@ final class BatchSource {
       } else {
         encoded.add(encoder.conversation(s.turns(), true));
         images.add(pixels(s));
+        scenes.add(s.scene());
       }
     }
-    return TrainingBatch.of(encoded, images, vocabulary, imagePositions);
+    TrainingBatch b = TrainingBatch.of(encoded, images, vocabulary, imagePositions);
+    return grounding && !scenes.isEmpty() ? b.withGrounding(grounding(scenes)) : b;
+  }
+
+  /** Every patch a shape covers in each scene, with its shape's colour and kind word rows. */
+  TrainingBatch.Grounding grounding(List<Scene> scenes) {
+    List<int[]> rows = new ArrayList<>();
+    for (int i = 0; i < scenes.size(); i++) {
+      PatchTargets t = PatchTargets.of(scenes.get(i), side, grid);
+      for (int c = 0; c < t.kind().length; c++) {
+        if (t.kind()[c] >= 0) {
+          rows.add(
+              new int[] {i * imagePositions + c, colorRows[t.color()[c]], kindRows[t.kind()[c]]});
+        }
+      }
+    }
+    return new TrainingBatch.Grounding(
+        rows.stream().mapToInt(r -> r[0]).toArray(),
+        rows.stream().mapToInt(r -> r[1]).toArray(),
+        rows.stream().mapToInt(r -> r[2]).toArray());
   }
 
   /**

@@ -34,6 +34,19 @@ final class LlavaLoss {
   final Operand<TFloat32> logits;
 
   /** Mean cross-entropy over the M positions, a scalar. */
+  final Operand<TFloat32> answerLoss;
+
+  final Placeholder<TInt32> groundIndex; // [K] rows of the flat features; null without grounding
+  final Placeholder<TInt32> groundColor; // [K] world rows of the colour words
+  final Placeholder<TInt32> groundKind; // [K] world rows of the kind words
+
+  /**
+   * Mean cross-entropy of the colour and kind words read off the covered patches' features (see
+   * {@link TrainingBatch.Grounding}), a scalar; null without grounding.
+   */
+  final Operand<TFloat32> groundingLoss;
+
+  /** What the stage minimises: the answer loss plus the weighted grounding loss. */
   final Operand<TFloat32> loss;
 
   /**
@@ -41,6 +54,19 @@ final class LlavaLoss {
    * @param otherCount how many vocabulary ids share the "other" row
    */
   LlavaLoss(TrainOps g, Parameters p, LlavaConfig config, boolean withImages, long otherCount) {
+    this(g, p, config, withImages, otherCount, 0);
+  }
+
+  /**
+   * @param grounding the grounding loss's weight; 0 for LLaVA's objective alone
+   */
+  LlavaLoss(
+      TrainOps g,
+      Parameters p,
+      LlavaConfig config,
+      boolean withImages,
+      long otherCount,
+      double grounding) {
     int hidden = config.text().hiddenSize();
     rows = g.tf.withName("rows").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     lossIndex =
@@ -69,15 +95,39 @@ final class LlavaLoss {
       Operand<TFloat32> placed = g.gatherRows(features, imageIndex); // [B, T, hidden]
       // x = mask * image + (1 - mask) * text
       x = g.add(g.mul(imageMask, placed), g.mul(g.tf.math.sub(g.f32(1f), imageMask), x));
+      if (grounding > 0) {
+        groundIndex = index(g, "ground_index");
+        groundColor = index(g, "ground_color");
+        groundKind = index(g, "ground_kind");
+        // The logit lens at the input: a covered patch's feature, RMS-normalised as the first
+        // layer reads it, against the (fixed) word embeddings.
+        Operand<TFloat32> f = g.gatherRows(features, groundIndex); // [K, hidden]
+        Operand<TFloat32> n =
+            g.mul(f, g.tf.math.rsqrt(g.add(g.meanLast(g.mul(f, f)), g.f32(1e-5f))));
+        Operand<TFloat32> words = g.linear(n, g.tf.stopGradient(embed), null); // [K, V + 1]
+        groundingLoss =
+            g.tf.math.add(
+                wordLoss(g, words, groundColor, width(p)),
+                wordLoss(g, words, groundKind, width(p)));
+      } else {
+        groundIndex = null;
+        groundColor = null;
+        groundKind = null;
+        groundingLoss = null;
+      }
     } else {
       pixels = null;
       imageIndex = null;
       imageMask = null;
+      groundIndex = null;
+      groundColor = null;
+      groundKind = null;
+      groundingLoss = null;
     }
     Operand<TFloat32> h = Towers.decoder(g, p, config.text(), x); // [B * T, hidden]
     Operand<TFloat32> picked = g.gatherRows(h, lossIndex); // [M, hidden]
     logits = g.linear(picked, embed, null); // [M, V + 1]
-    int width = (int) p.shape(Towers.WORLD_EMBED)[0];
+    int width = width(p);
     float[] logCount = new float[width];
     logCount[width - 1] = (float) Math.log(Math.max(1, otherCount));
     Operand<TFloat32> onehot = g.tf.oneHot(labels, g.i32(width), g.f32(1f), g.f32(0f));
@@ -86,6 +136,25 @@ final class LlavaLoss {
             .nn
             .softmaxCrossEntropyWithLogits(g.add(logits, g.tf.constant(logCount)), onehot)
             .loss();
-    loss = g.tf.math.mean(perToken, g.i32(0));
+    answerLoss = g.tf.math.mean(perToken, g.i32(0));
+    loss =
+        groundingLoss == null
+            ? answerLoss
+            : g.add(answerLoss, g.mul(g.f32((float) grounding), groundingLoss));
+  }
+
+  private static int width(Parameters p) {
+    return (int) p.shape(Towers.WORLD_EMBED)[0];
+  }
+
+  private static Placeholder<TInt32> index(TrainOps g, String name) {
+    return g.tf.withName(name).placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+  }
+
+  /** Mean cross-entropy of {@code labels} (world rows) under {@code logits} [K, V + 1]. */
+  private static Operand<TFloat32> wordLoss(
+      TrainOps g, Operand<TFloat32> logits, Operand<TInt32> labels, int width) {
+    Operand<TFloat32> onehot = g.tf.oneHot(labels, g.i32(width), g.f32(1f), g.f32(0f));
+    return g.tf.math.mean(g.tf.nn.softmaxCrossEntropyWithLogits(logits, onehot).loss(), g.i32(0));
   }
 }

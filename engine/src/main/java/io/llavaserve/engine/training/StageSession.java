@@ -60,6 +60,22 @@ final class StageSession implements AutoCloseable {
       double weightDecay,
       double maxGradNorm,
       int threads) {
+    this(stage, towerScale, 0, spec, vocabulary, weightDecay, maxGradNorm, threads);
+  }
+
+  /**
+   * @param grounding the weight of the grounding loss in a stage with images ({@link
+   *     LlavaLoss#groundingLoss}), 0 for none
+   */
+  StageSession(
+      Stage stage,
+      double towerScale,
+      double grounding,
+      TrainingSpec spec,
+      WorldVocabulary vocabulary,
+      double weightDecay,
+      double maxGradNorm,
+      int threads) {
     this.stage = stage;
     LlavaConfig config = spec.config();
     Map<String, long[]> shapes =
@@ -97,7 +113,14 @@ final class StageSession implements AutoCloseable {
         patches = null;
         llava = null;
       } else {
-        llava = new LlavaLoss(g, params, config, stage.withImages(), vocabulary.otherCount());
+        llava =
+            new LlavaLoss(
+                g,
+                params,
+                config,
+                stage.withImages(),
+                vocabulary.otherCount(),
+                stage.withImages() ? grounding : 0);
         clip = null;
         patches = null;
       }
@@ -177,6 +200,15 @@ final class StageSession implements AutoCloseable {
       feed(r, feeds, llava.imageIndex, ints(b.imageIndex(), b.batch(), b.tokens()));
       feed(r, feeds, llava.imageMask, floats(b.imageMask(), b.batch(), b.tokens(), 1));
     }
+    if (llava.groundIndex != null) {
+      TrainingBatch.Grounding gr = b.grounding();
+      if (gr.size() == 0) {
+        throw new IllegalArgumentException("a grounded stage needs grounding targets");
+      }
+      feed(r, feeds, llava.groundIndex, ints(gr.index(), gr.size()));
+      feed(r, feeds, llava.groundColor, ints(gr.color(), gr.size()));
+      feed(r, feeds, llava.groundKind, ints(gr.kind(), gr.size()));
+    }
     return r;
   }
 
@@ -235,6 +267,32 @@ final class StageSession implements AutoCloseable {
         float[] out = new float[(int) t.size()];
         t.asRawTensor().data().asFloats().read(out);
         return out;
+      }
+    } finally {
+      feeds.forEach(Tensor::close);
+    }
+  }
+
+  /**
+   * The answer loss, the grounding loss (0 without one) and the objective of a LLaVA batch, without
+   * an update, for tests.
+   */
+  float[] losses(TrainingBatch b) {
+    List<Tensor> feeds = new ArrayList<>();
+    try {
+      Session.Runner r = feedBatch(session.runner(), feeds, b);
+      boolean grounded = llava.groundingLoss != null;
+      r.fetch(llava.answerLoss);
+      if (grounded) {
+        r.fetch(llava.groundingLoss).fetch(llava.loss);
+      }
+      try (Result res = r.run()) {
+        float answer = ((TFloat32) res.get(0)).getFloat();
+        return grounded
+            ? new float[] {
+              answer, ((TFloat32) res.get(1)).getFloat(), ((TFloat32) res.get(2)).getFloat()
+            }
+            : new float[] {answer, 0f, answer};
       }
     } finally {
       feeds.forEach(Tensor::close);

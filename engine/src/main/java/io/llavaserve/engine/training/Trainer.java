@@ -31,6 +31,9 @@ public final class Trainer {
    *     circle in red") rather than colour first ("a red circle"); 0 for the standard recipe
    * @param visionTower a checkpoint folder whose vision tower a new run starts from instead of
    *     random weights (a llava-hf checkpoint, or a CLIP or SigLIP model's folder), or null
+   * @param grounding the weight of the grounding loss in the stages with images (each patch a shape
+   *     covers, read through the tied embedding, names the shape's colour and kind words); 0 for
+   *     LLaVA's objective alone
    */
   public record Options(
       Path runDir,
@@ -43,7 +46,36 @@ public final class Trainer {
       double weightDecay,
       double maxGradNorm,
       double kindFirstShare,
-      Path visionTower) {
+      Path visionTower,
+      double grounding) {
+
+    /** Options without the grounding loss. */
+    public Options(
+        Path runDir,
+        TrainingSpec spec,
+        List<StagePlan> plans,
+        long seed,
+        SizeRange sizes,
+        java.time.Duration saveEvery,
+        int threads,
+        double weightDecay,
+        double maxGradNorm,
+        double kindFirstShare,
+        Path visionTower) {
+      this(
+          runDir,
+          spec,
+          plans,
+          seed,
+          sizes,
+          saveEvery,
+          threads,
+          weightDecay,
+          maxGradNorm,
+          kindFirstShare,
+          visionTower,
+          0);
+    }
 
     /** Options of the standard data, every weight starting at random. */
     public Options(
@@ -128,7 +160,8 @@ public final class Trainer {
             encoder,
             vocabulary,
             options.spec(),
-            options.kindFirstShare());
+            options.kindFirstShare(),
+            options.grounding() > 0);
     Map<String, long[]> shapes = options.spec().shapes(vocabulary);
     if (state != null) {
       requireSameShapes(state.shapes(), shapes);
@@ -189,6 +222,7 @@ public final class Trainer {
         new StageSession(
             plan.stage(),
             plan.towerLearningRateScale(),
+            options.grounding(),
             options.spec(),
             vocabulary,
             options.weightDecay(),

@@ -16,6 +16,8 @@ import java.util.List;
  * @param images N
  * @param lossIndex flat positions whose next token is a target, [M]
  * @param labels world rows of those next tokens, [M]
+ * @param grounding what each image position shows, for the grounding loss ({@link Grounding#NONE}
+ *     when the step has none)
  */
 public record TrainingBatch(
     int batch,
@@ -26,7 +28,38 @@ public record TrainingBatch(
     float[] pixels,
     int images,
     int[] lossIndex,
-    int[] labels) {
+    int[] labels,
+    Grounding grounding) {
+
+  /**
+   * The image positions a shape covers and the world rows of that shape's colour and kind words:
+   * the grounding loss asks each such position's projected feature, read through the tied embedding
+   * as the language model's head reads its last layer, to name both words.
+   *
+   * @param index flat image-feature rows, [K] (into the step's [N * P] features)
+   * @param color world row of the covering shape's colour word, [K]
+   * @param kind world row of the covering shape's kind word, [K]
+   */
+  public record Grounding(int[] index, int[] color, int[] kind) {
+
+    public static final Grounding NONE = new Grounding(new int[0], new int[0], new int[0]);
+
+    public Grounding {
+      if (color.length != index.length || kind.length != index.length) {
+        throw new IllegalArgumentException("grounding arrays differ in length");
+      }
+    }
+
+    public int size() {
+      return index.length;
+    }
+  }
+
+  /** This batch with {@code g} as its grounding targets. */
+  public TrainingBatch withGrounding(Grounding g) {
+    return new TrainingBatch(
+        batch, tokens, rows, imageIndex, imageMask, pixels, images, lossIndex, labels, g);
+  }
 
   /** Packs encoded samples with their images' pixels (each [3 * S * S], in sample order). */
   public static TrainingBatch of(
@@ -77,7 +110,8 @@ public record TrainingBatch(
         pixels,
         n,
         lossIndex.stream().mapToInt(Integer::intValue).toArray(),
-        labels.stream().mapToInt(Integer::intValue).toArray());
+        labels.stream().mapToInt(Integer::intValue).toArray(),
+        Grounding.NONE);
   }
 
   /** Tokens the loss covers. */

@@ -176,7 +176,8 @@ class AnswerOnlyLossTest {
         b.pixels(),
         b.images(),
         index.stream().mapToInt(i -> i).toArray(),
-        labels.stream().mapToInt(i -> i).toArray());
+        labels.stream().mapToInt(i -> i).toArray(),
+        TrainingBatch.Grounding.NONE);
   }
 
   /** The maximal runs of target ids, in order. */
