@@ -67,6 +67,14 @@ void* llava_matmul_attrs_create(TF_OpKernelConstruction* ctx) {
   if (TF_GetCode(status) != TF_OK_CODE) {
     k->path = -1;
   }
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "int8_rows", &k->int8_rows, status);
+  if (TF_GetCode(status) != TF_OK_CODE || k->int8_rows < 0) {
+    k->int8_rows = 0;
+  }
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "int8_path", &k->int8_path, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->int8_path = -1;
+  }
   TF_DeleteStatus(status);
   return k;
 }

@@ -26,11 +26,15 @@ int32_t llava_num_threads(TF_OpKernelConstruction* ctx);
 
 /* The attrs of the weight-matmul ops: the output's column count n (-1 when absent), the worker
  * threads, and the highest vector path allowed (-1: the best the CPU has; 0 plain, 1 AVX2, 2
- * AVX-512F), which tests force lower. */
+ * AVX-512F), which tests force lower. The quantized ops also read int8_rows, the fewest rows of x
+ * that are quantized to int8 for integer dot products (0, the default: never), and int8_path, the
+ * highest integer path allowed (-1: the best; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI). */
 typedef struct {
   int32_t n;
   int32_t num_threads;
   int32_t path;
+  int32_t int8_rows;
+  int32_t int8_path;
 } LlavaMatMulAttrs;
 
 /* Reads the attrs above for a kernel being created; free the result with free(). */

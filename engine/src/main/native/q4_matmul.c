@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "half.h"
+#include "int8_dot.h"
 #include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
@@ -401,6 +402,37 @@ static void run_task(void* arg, int64_t task) {
   }
 }
 
+/* ---- int8 activations: integer dot products on a panel packed per task (int8_dot.c) ---- */
+
+/* The tile's four column blocks as a panel of the integer kernels' layout: values 0..15, steps as
+ * the panel's scales and minimums as its minimums. */
+static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
+  const MatMul* mm = (const MatMul*)weights;
+  const int64_t block_stride = mm->kb * BLOCK_BYTES;
+  const __m128i low = _mm_set1_epi8(0x0F);
+  uint8_t rows[4 * COLUMNS];
+  for (int64_t j = 0; j < mm->kb; j++) {
+    for (int b = 0; b < TILE_BLOCKS; b++) {
+      const uint8_t* block = mm->w + (tile * TILE_BLOCKS + b) * block_stride + j * BLOCK_BYTES;
+      for (int c = 0; c < COLUMNS; c++) {
+        p->scale[j * LLAVA_DOT_COLUMNS + COLUMNS * b + c] = llava_from_f16(steps_of(block)[c]);
+        p->min[j * LLAVA_DOT_COLUMNS + COLUMNS * b + c] = llava_from_f16(minimums_of(block)[c]);
+      }
+      const uint8_t* u = values_of(block);
+      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+        /* inputs 4g .. 4g + 3: the low and high halves of pairs 2g and 2g + 1 */
+        for (int pair = 0; pair < 2; pair++) {
+          const __m128i v = _mm_loadu_si128((const __m128i*)(u + (2 * g + pair) * COLUMNS));
+          _mm_storeu_si128((__m128i*)(rows + 2 * pair * COLUMNS), _mm_and_si128(v, low));
+          _mm_storeu_si128((__m128i*)(rows + (2 * pair + 1) * COLUMNS),
+                           _mm_and_si128(_mm_srli_epi16(v, 4), low));
+        }
+        llava_dot_panel_put(p, j, g, COLUMNS * b, rows, COLUMNS);
+      }
+    }
+  }
+}
+
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -410,8 +442,24 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   if (llava_matmul_begin(ctx, &io, 3, BLOCK_BYTES, OP_NAME, "[NB, KB, 320]")) {
     const int64_t nb = TF_Dim(io.w, 0);
     const int64_t kb = TF_Dim(io.w, 1);
-    if (llava_matmul_output(ctx, &io, kb, (io.k + QK - 1) / QK, nb, kern->n, COLUMNS, TILE_BLOCKS,
-                            OP_NAME, "320")) {
+    if (!llava_matmul_output(ctx, &io, kb, (io.k + QK - 1) / QK, nb, kern->n, COLUMNS,
+                             TILE_BLOCKS, OP_NAME, "320")) {
+      /* the failure is reported */
+    } else if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+      MatMul mm = {.x = TF_TensorData(io.x),
+                   .w = TF_TensorData(io.w),
+                   .y = TF_TensorData(io.y),
+                   .m = io.m,
+                   .k = io.k,
+                   .kb = kb,
+                   .nb = nb,
+                   .n = kern->n};
+      if (!llava_dot_matmul(llava_int8_path(kern->int8_path), mm.x, mm.m, mm.k, kb,
+                            nb / TILE_BLOCKS, mm.y, mm.n, 1, kern->num_threads, pack_panel, &mm)) {
+        llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
+                   OP_NAME ": out of memory for the int8 activations");
+      }
+    } else {
       xs = malloc((size_t)(io.m * kb) * sizeof(float));
       if (xs == NULL) {
         llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
@@ -444,14 +492,15 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
 __attribute__((constructor)) static void register_op(void) {
   static const char* const inputs[] = {"x: float", "w: uint8"};
   static const char* const outputs[] = {"y: float"};
-  static const char* const attrs[] = {"n: int", "path: int = -1"};
+  static const char* const attrs[] = {"n: int", "path: int = -1", "int8_rows: int = 0",
+                                      "int8_path: int = -1"};
   const LlavaOpSpec spec = {.name = OP_NAME,
                             .inputs = inputs,
                             .n_inputs = 2,
                             .outputs = outputs,
                             .n_outputs = 1,
                             .attrs = attrs,
-                            .n_attrs = 2,
+                            .n_attrs = 4,
                             .create = llava_matmul_attrs_create,
                             .compute = compute,
                             .destroy = destroy};

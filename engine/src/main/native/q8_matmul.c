@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "int8_dot.h"
 #include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
@@ -351,6 +352,24 @@ static void run_task(void* arg, int64_t task) {
   }
 }
 
+/* ---- int8 activations: integer dot products on a panel packed per task (int8_dot.c) ---- */
+
+/* The tile's four column blocks as a panel of the integer kernels' layout. */
+static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
+  const MatMul* mm = (const MatMul*)weights;
+  const int64_t block_stride = mm->kb * BLOCK_BYTES;
+  for (int64_t j = 0; j < mm->kb; j++) {
+    for (int b = 0; b < TILE_BLOCKS; b++) {
+      const uint8_t* block = mm->w + (tile * TILE_BLOCKS + b) * block_stride + j * BLOCK_BYTES;
+      memcpy(p->scale + j * LLAVA_DOT_COLUMNS + COLUMNS * b, scales_of(block), SCALE_BYTES);
+      const uint8_t* q = (const uint8_t*)values_of(block);
+      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+        llava_dot_panel_put(p, j, g, COLUMNS * b, q + 4 * g * COLUMNS, COLUMNS);
+      }
+    }
+  }
+}
+
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -372,7 +391,17 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                    .n = kern->n,
                    .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
       const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
-      llava_parallel_for(row_blocks * (nb / TILE_BLOCKS), kern->num_threads, run_task, &mm);
+      const int64_t tasks = row_blocks * (nb / TILE_BLOCKS);
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+        if (!llava_dot_matmul(llava_int8_path(kern->int8_path), mm.x, mm.m, mm.k, kb,
+                              nb / TILE_BLOCKS, mm.y, mm.n, 0, kern->num_threads, pack_panel,
+                              &mm)) {
+          llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
+                     OP_NAME ": out of memory for the int8 activations");
+        }
+      } else {
+        llava_parallel_for(tasks, kern->num_threads, run_task, &mm);
+      }
     }
   }
   llava_matmul_end(&io);
@@ -381,14 +410,15 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
 __attribute__((constructor)) static void register_op(void) {
   static const char* const inputs[] = {"x: float", "w: uint8"};
   static const char* const outputs[] = {"y: float"};
-  static const char* const attrs[] = {"n: int", "path: int = -1"};
+  static const char* const attrs[] = {"n: int", "path: int = -1", "int8_rows: int = 0",
+                                      "int8_path: int = -1"};
   const LlavaOpSpec spec = {.name = OP_NAME,
                             .inputs = inputs,
                             .n_inputs = 2,
                             .outputs = outputs,
                             .n_outputs = 1,
                             .attrs = attrs,
-                            .n_attrs = 2,
+                            .n_attrs = 4,
                             .create = llava_matmul_attrs_create,
                             .compute = compute,
                             .destroy = destroy};

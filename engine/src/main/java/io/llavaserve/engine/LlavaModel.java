@@ -103,7 +103,8 @@ public final class LlavaModel implements AutoCloseable {
               options.threads(),
               options.matmulPrecision(),
               options.quantization(),
-              options.kernels());
+              options.kernels(),
+              options.int8ActivationRows());
       long ms = (System.nanoTime() - start) / 1_000_000;
       return new LlavaModel(
           ckpt, tok, template, new ImagePreprocessor(pc), runner, options, generation, ms);

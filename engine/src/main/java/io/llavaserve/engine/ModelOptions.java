@@ -23,6 +23,9 @@ import io.llavaserve.engine.runner.KvCacheConfig;
  * @param quantization how the language model's Linear weights are held: as the matmul precision
  *     gives them, or quantized to int8 at load
  * @param toolCallParser how answers are read for tool calls: decided from the checkpoint, or named
+ * @param int8ActivationRows with int8 or int4 weights on the native kernels, the fewest rows in a
+ *     step (prompt tokens of a prefill chunk, or sequences of a decode batch) whose activations are
+ *     quantized to int8 for integer dot products, as llama.cpp does; 0 keeps float32 activations
  */
 public record ModelOptions(
     long kvCacheBytes,
@@ -34,9 +37,13 @@ public record ModelOptions(
     Kernels kernels,
     KvCacheConfig.Dtype kvCacheDtype,
     Quantization quantization,
-    ToolCallParser toolCallParser) {
+    ToolCallParser toolCallParser,
+    int int8ActivationRows) {
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
+
+  /** Steps of at least this many rows quantize their activations by default. */
+  public static final int DEFAULT_INT8_ACTIVATION_ROWS = 16;
 
   public ModelOptions {
     if (kvCacheBytes <= 0) {
@@ -50,6 +57,10 @@ public record ModelOptions(
     }
     if (toolCallParser == null) {
       throw new IllegalArgumentException("toolCallParser must be given (AUTO to detect it)");
+    }
+    if (int8ActivationRows < 0) {
+      throw new IllegalArgumentException(
+          "int8 activation rows must be >= 0 (0 for never), got " + int8ActivationRows);
     }
   }
 
@@ -75,7 +86,8 @@ public record ModelOptions(
         .kernels(kernels)
         .kvCacheDtype(kvCacheDtype)
         .quantization(quantization)
-        .toolCallParser(toolCallParser);
+        .toolCallParser(toolCallParser)
+        .int8ActivationRows(int8ActivationRows);
   }
 
   /** These options with a KV pool of {@code bytes}, the one field most tests and tools change. */
@@ -95,6 +107,7 @@ public record ModelOptions(
     private KvCacheConfig.Dtype kvCacheDtype = KvCacheConfig.Dtype.FLOAT32;
     private Quantization quantization = Quantization.NONE;
     private ToolCallParser toolCallParser = ToolCallParser.AUTO;
+    private int int8ActivationRows = DEFAULT_INT8_ACTIVATION_ROWS;
 
     private Builder() {}
 
@@ -148,6 +161,11 @@ public record ModelOptions(
       return this;
     }
 
+    public Builder int8ActivationRows(int v) {
+      int8ActivationRows = v;
+      return this;
+    }
+
     public ModelOptions build() {
       return new ModelOptions(
           kvCacheBytes,
@@ -159,7 +177,8 @@ public record ModelOptions(
           kernels,
           kvCacheDtype,
           quantization,
-          toolCallParser);
+          toolCallParser,
+          int8ActivationRows);
     }
   }
 }

@@ -71,6 +71,15 @@ final class ModelOption {
   Quantization quantization;
 
   @Option(
+      names = "--int8-activation-rows",
+      paramLabel = "N",
+      description =
+          "With int8 or int4 weights: steps of at least N rows quantize their activations to int8"
+              + " blocks of 32 for integer dot products (VNNI or AVX2), as llama.cpp does; 0"
+              + " never (model.int8-activation-rows).")
+  Integer int8ActivationRows;
+
+  @Option(
       names = "--kernels",
       paramLabel = "K",
       description =
@@ -102,6 +111,7 @@ final class ModelOption {
         "model.threads", threads,
         "model.matmul-precision", matmulPrecision,
         "model.quantization", quantization,
+        "model.int8-activation-rows", int8ActivationRows,
         "model.kernels", kernels,
         "model.kv-cache-dtype", kvCacheDtype,
         "model.pad-to-square", noPad ? "false" : null);

@@ -91,6 +91,7 @@ record ServingConfig(
         .kvCacheDtype(KvCacheConfig.Dtype.valueOf(upper(s, "model.kv-cache-dtype")))
         .quantization(quantization(s))
         .toolCallParser(toolCallParser(s))
+        .int8ActivationRows(s.intValue("model.int8-activation-rows"))
         .build();
   }
 

@@ -25,6 +25,7 @@ final class GraphOps extends TensorOps {
   private final int nativeThreads;
   private final boolean nativeFused;
   private final boolean nativeQuantizedMatMul;
+  private final int int8ActivationRows;
 
   /**
    * @param nativeThreads threads a native kernel may use in one call
@@ -33,10 +34,25 @@ final class GraphOps extends TensorOps {
    *     kernels
    */
   GraphOps(Ops tf, int nativeThreads, boolean nativeFused, boolean nativeQuantizedMatMul) {
+    this(tf, nativeThreads, nativeFused, nativeQuantizedMatMul, 0);
+  }
+
+  /**
+   * @param int8ActivationRows the fewest rows of a native quantized matmul's input that are
+   *     quantized to int8 for integer dot products ({@code q8_matmul.c}, {@code int8_dot.c}); 0 for
+   *     float32 activations always
+   */
+  GraphOps(
+      Ops tf,
+      int nativeThreads,
+      boolean nativeFused,
+      boolean nativeQuantizedMatMul,
+      int int8ActivationRows) {
     super(tf);
     this.nativeThreads = nativeThreads;
     this.nativeFused = nativeFused;
     this.nativeQuantizedMatMul = nativeQuantizedMatMul;
+    this.int8ActivationRows = int8ActivationRows;
   }
 
   /**
@@ -89,7 +105,7 @@ final class GraphOps extends TensorOps {
               ? dequantizedQ8(packed, w.inputs(), w.packedColumns())
               : dequantizedQ4(packed, w.inputs(), w.packedColumns()));
     }
-    Operand<TFloat32> y =
+    var op =
         tf.scope()
             .opBuilder(
                 int8 ? NativeKernels.Q8_MATMUL : NativeKernels.Q4_MATMUL,
@@ -97,9 +113,11 @@ final class GraphOps extends TensorOps {
             .addInput(x.asOutput())
             .addInput(packed.asOutput())
             .setAttr("n", (long) w.packedColumns())
-            .setAttr("num_threads", (long) nativeThreads)
-            .build()
-            .output(0);
+            .setAttr("num_threads", (long) nativeThreads);
+    if (int8ActivationRows > 0) {
+      op.setAttr("int8_rows", (long) int8ActivationRows);
+    }
+    Operand<TFloat32> y = op.build().output(0);
     return reshape(y, -1, w.packedColumns());
   }
 

@@ -63,7 +63,8 @@ public final class TfModelRunner implements ModelRunner {
       Threads threads,
       MatmulPrecision precision,
       Quantization quantization,
-      Kernels kernels)
+      Kernels kernels,
+      int int8ActivationRows)
       throws CheckpointException {
     if (precision == MatmulPrecision.AUTO) {
       throw new IllegalArgumentException(
@@ -85,7 +86,13 @@ public final class TfModelRunner implements ModelRunner {
     Session s = null;
     try {
       Ops tf = Ops.create(g);
-      GraphOps ops = new GraphOps(tf, threads.intraOp(), nativeAttention, nativeQuantizedMatMul);
+      GraphOps ops =
+          new GraphOps(
+              tf,
+              threads.intraOp(),
+              nativeAttention,
+              nativeQuantizedMatMul,
+              nativeQuantizedMatMul ? int8ActivationRows : 0);
       DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul, quantization);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache);
@@ -127,8 +134,25 @@ public final class TfModelRunner implements ModelRunner {
       Quantization quantization,
       Kernels kernels)
       throws CheckpointException {
+    return load(ckpt, kvCache, threads, precision, quantization, kernels, 0);
+  }
+
+  /**
+   * As above, with the steps of at least {@code int8ActivationRows} rows multiplying quantized
+   * weights by their activations quantized to int8 (0: never).
+   */
+  public static TfModelRunner load(
+      Checkpoint ckpt,
+      KvCacheConfig kvCache,
+      Threads threads,
+      MatmulPrecision precision,
+      Quantization quantization,
+      Kernels kernels,
+      int int8ActivationRows)
+      throws CheckpointException {
     TfModelRunner runner =
-        new TfModelRunner(ckpt, kvCache, threads, precision, quantization, kernels);
+        new TfModelRunner(
+            ckpt, kvCache, threads, precision, quantization, kernels, int8ActivationRows);
     try {
       runner.warmUp();
     } catch (RuntimeException e) {

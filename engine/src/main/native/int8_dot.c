@@ -1,0 +1,558 @@
+/*
+ * Integer dot products of int8 activations with panels of small-integer weights; see int8_dot.h.
+ *
+ * The paths, chosen at run time:
+ *   AVX-512 VNNI  vpdpbusd on zmm: 64 weight bytes (16 columns by 4 inputs) times 4 activation
+ *                 bytes broadcast, summed into 16 int32 lanes, one instruction (one side unsigned:
+ *                 the activations plus 128 against signed weights, see int8_dot.h)
+ *   AVX-VNNI      the same on ymm (8 columns), on CPUs with AVX-VNNI and no AVX-512
+ *   AVX2          vpmaddubsw then vpmaddwd: unsigned x signed bytes into int16 pairs, then int32.
+ *                 Signed weights go through the sign trick (|x| times w with x's sign) so that no
+ *                 int16 pair sum can saturate (2 * 127 * 127 < 32767); unsigned weights (int4,
+ *                 0..15) are multiplied directly (2 * 15 * 127)
+ *   plain         the same integer sums in C
+ * Every path computes the same int32 sums; only the float32 scaling after each block differs in
+ * rounding (fused multiply-adds).
+ */
+#include "int8_dot.h"
+
+#include "parallel.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QK LLAVA_DOT_QK
+#define COLS LLAVA_DOT_COLUMNS
+#define BB LLAVA_DOT_BLOCK_BYTES
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+static int best = LLAVA_INT8_PLAIN;
+static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+
+static void choose_best(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vnni")) {
+    best = LLAVA_INT8_AVX512;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("avxvnni")) {
+    best = LLAVA_INT8_AVXVNNI;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    best = LLAVA_INT8_AVX2;
+  }
+}
+
+int llava_int8_best_path(void) {
+  pthread_once(&best_once, choose_best);
+  return best;
+}
+
+int llava_int8_path(int limit) {
+  const int b = llava_int8_best_path();
+  return limit >= 0 && limit < b ? limit : b;
+}
+
+int llava_dot_row_group(int path) {
+  switch (path) {
+    case LLAVA_INT8_AVX512:
+      return 4;
+    case LLAVA_INT8_AVXVNNI:
+      return 3;
+    case LLAVA_INT8_AVX2:
+      return 2;
+    default:
+      return 4;
+  }
+}
+
+/* ---- Quantizing the activations ---- */
+
+/* One block of n <= 32 inputs, scalar; rounds half to even as the vector path's cvtps does. */
+static void quant_block_plain(const float* x, int64_t n, int8_t* q, float* s, int32_t* sum) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; i++) {
+    amax = fmaxf(amax, fabsf(x[i]));
+  }
+  const float d = amax / 127.0f;
+  const float id = d != 0 ? 1.0f / d : 0.0f;
+  int32_t total = 0;
+  for (int64_t i = 0; i < QK; i++) {
+    const int v = i < n ? (int)nearbyintf(x[i] * id) : 0;
+    q[i] = (int8_t)v;
+    total += v;
+  }
+  *s = d;
+  *sum = total;
+}
+
+/* One full block of 32 inputs with AVX2. */
+AVX2 static void quant_block_avx2(const float* x, int8_t* q, float* s, int32_t* sum) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < 4; i++) {
+    v[i] = _mm256_loadu_ps(x + 8 * i);
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+  }
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  const float amax = _mm_cvtss_f32(h);
+  const float d = amax / 127.0f;
+  const float id = d != 0 ? 1.0f / d : 0.0f;
+  const __m256 idv = _mm256_set1_ps(id);
+  __m256i n[4];
+  for (int i = 0; i < 4; i++) {
+    n[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], idv));
+  }
+  const __m256i total = _mm256_add_epi32(_mm256_add_epi32(n[0], n[1]), _mm256_add_epi32(n[2], n[3]));
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+  const __m256i p01 = _mm256_packs_epi32(n[0], n[1]);
+  const __m256i p23 = _mm256_packs_epi32(n[2], n[3]);
+  const __m256i b = _mm256_packs_epi16(p01, p23);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_si256((__m256i*)q, _mm256_permutevar8x32_epi32(b, order));
+  *s = d;
+  *sum = _mm_cvtsi128_si32(t);
+}
+
+/* Grows a thread's scratch buffer to at least bytes (64-byte aligned); NULL when memory runs out. */
+static void* scratch(void** buf, size_t* have, size_t bytes) {
+  if (*have < bytes) {
+    free(*buf);
+    *have = 0;
+    *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (*buf == NULL) {
+      return NULL;
+    }
+    *have = bytes;
+  }
+  return *buf;
+}
+
+typedef struct {
+  const float* x;
+  int64_t k;
+  const LlavaQuantRows* out;
+  int vector;
+} QuantJob;
+
+#define QUANT_ROWS 8 /* rows per task */
+
+static void quant_task(void* arg, int64_t task) {
+  const QuantJob* job = (const QuantJob*)arg;
+  const LlavaQuantRows* out = job->out;
+  const int64_t kb = out->kb;
+  const int64_t end = (task + 1) * QUANT_ROWS < out->m ? (task + 1) * QUANT_ROWS : out->m;
+  for (int64_t r = task * QUANT_ROWS; r < end; r++) {
+    for (int64_t j = 0; j < kb; j++) {
+      const float* xb = job->x + r * job->k + j * QK;
+      const int64_t n = job->k - j * QK < QK ? job->k - j * QK : QK;
+      int8_t* q = out->q + (r * kb + j) * QK;
+      if (job->vector && n == QK) {
+        quant_block_avx2(xb, q, out->s + r * kb + j, out->sum + r * kb + j);
+      } else {
+        quant_block_plain(xb, n, q, out->s + r * kb + j, out->sum + r * kb + j);
+      }
+    }
+  }
+}
+
+int llava_quant_rows(const float* x, int64_t m, int64_t k, int threads, LlavaQuantRows* out) {
+  static __thread void* buf = NULL;
+  static __thread size_t have = 0;
+  const int64_t kb = (k + QK - 1) / QK;
+  const size_t q_bytes = (size_t)(m * kb * QK + 63) / 64 * 64;
+  const size_t s_bytes = (size_t)(m * kb * sizeof(float) + 63) / 64 * 64;
+  uint8_t* mem = scratch(&buf, &have, q_bytes + 2 * s_bytes + 64);
+  if (mem == NULL) {
+    return 0;
+  }
+  out->m = m;
+  out->kb = kb;
+  out->q = (int8_t*)mem;
+  out->s = (float*)(mem + q_bytes);
+  out->sum = (int32_t*)(mem + q_bytes + s_bytes);
+  QuantJob job = {.x = x, .k = k, .out = out, .vector = llava_int8_best_path() >= LLAVA_INT8_AVX2};
+  llava_parallel_for((m + QUANT_ROWS - 1) / QUANT_ROWS, threads, quant_task, &job);
+  return 1;
+}
+
+/* ---- Panels ---- */
+
+int llava_dot_panel_get(LlavaDotPanel* p, int64_t kb, int with_min) {
+  static __thread void* buf = NULL;
+  static __thread size_t have = 0;
+  const size_t blocks = (size_t)(kb > 0 ? kb : 1);
+  const size_t floats = blocks * COLS * sizeof(float);
+  uint8_t* mem = scratch(&buf, &have, blocks * BB + 2 * floats);
+  if (mem == NULL) {
+    return 0;
+  }
+  p->kb = kb;
+  p->w = mem;
+  p->scale = (float*)(mem + blocks * BB);
+  p->min = with_min ? (float*)(mem + blocks * BB + floats) : NULL;
+  p->bias = with_min ? NULL : (int32_t*)(mem + blocks * BB + floats);
+  return 1;
+}
+
+void llava_dot_panel_put(LlavaDotPanel* p, int64_t j, int group, int col0, const uint8_t* src,
+                         int64_t src_stride) {
+  /* Four inputs' 16 columns to 16 columns' four inputs: a 4 x 16 byte transpose. */
+  const __m128i a = _mm_loadu_si128((const __m128i*)src);
+  const __m128i b = _mm_loadu_si128((const __m128i*)(src + src_stride));
+  const __m128i c = _mm_loadu_si128((const __m128i*)(src + 2 * src_stride));
+  const __m128i d = _mm_loadu_si128((const __m128i*)(src + 3 * src_stride));
+  const __m128i ab_lo = _mm_unpacklo_epi8(a, b);
+  const __m128i ab_hi = _mm_unpackhi_epi8(a, b);
+  const __m128i cd_lo = _mm_unpacklo_epi8(c, d);
+  const __m128i cd_hi = _mm_unpackhi_epi8(c, d);
+  uint8_t* dst = p->w + j * BB + (int64_t)group * COLS * 4 + (int64_t)col0 * 4;
+  _mm_storeu_si128((__m128i*)dst, _mm_unpacklo_epi16(ab_lo, cd_lo));
+  _mm_storeu_si128((__m128i*)(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
+  _mm_storeu_si128((__m128i*)(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
+  _mm_storeu_si128((__m128i*)(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+}
+
+/* The bias of every block of a signed panel: -128 times each column's sum, with vpdpbusd. */
+AVX512 static void bias_avx512(LlavaDotPanel* p) {
+  const __m512i u128 = _mm512_set1_epi8((char)0x80);
+  for (int64_t j = 0; j < p->kb; j++) {
+    for (int b = 0; b < 4; b++) {
+      __m512i sum = _mm512_setzero_si512();
+      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+        sum = _mm512_dpbusd_epi32(
+            sum, u128, _mm512_loadu_si512((const void*)(p->w + j * BB + g * COLS * 4 + b * 64)));
+      }
+      _mm512_storeu_si512(p->bias + j * COLS + 16 * b, _mm512_sub_epi32(_mm512_setzero_si512(), sum));
+    }
+  }
+}
+
+AVXVNNI static void bias_avxvnni(LlavaDotPanel* p) {
+  const __m256i u128 = _mm256_set1_epi8((char)0x80);
+  for (int64_t j = 0; j < p->kb; j++) {
+    for (int b = 0; b < 8; b++) {
+      __m256i sum = _mm256_setzero_si256();
+      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+        sum = _mm256_dpbusd_avx_epi32(
+            sum, u128, _mm256_loadu_si256((const __m256i*)(p->w + j * BB + g * COLS * 4 + b * 32)));
+      }
+      _mm256_storeu_si256((__m256i*)(p->bias + j * COLS + 8 * b),
+                          _mm256_sub_epi32(_mm256_setzero_si256(), sum));
+    }
+  }
+}
+
+void llava_dot_panel_finish(int path, LlavaDotPanel* p) {
+  if (p->bias == NULL) {
+    return;
+  }
+  if (path == LLAVA_INT8_AVX512) {
+    bias_avx512(p);
+  } else if (path == LLAVA_INT8_AVXVNNI) {
+    bias_avxvnni(p);
+  } /* the AVX2 and plain paths multiply signed bytes directly and need no bias */
+}
+
+/* ---- Plain C ---- */
+
+static void plain_rows(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row, int rows,
+                       float* c) {
+  const int is_signed = p->min == NULL;
+  memset(c, 0, sizeof(float) * (size_t)rows * COLS);
+  for (int64_t j = 0; j < p->kb; j++) {
+    const uint8_t* wb = p->w + j * BB;
+    for (int r = 0; r < rows; r++) {
+      const int8_t* xq = x->q + ((row + r) * x->kb + j) * QK;
+      const float xs = x->s[(row + r) * x->kb + j];
+      const int32_t sq = x->sum[(row + r) * x->kb + j];
+      for (int col = 0; col < COLS; col++) {
+        int32_t isum = 0;
+        for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+          const uint8_t* w4 = wb + (g * COLS + col) * 4;
+          for (int t = 0; t < 4; t++) {
+            const int32_t wv = is_signed ? (int32_t)(int8_t)w4[t] : (int32_t)w4[t];
+            isum += wv * xq[4 * g + t];
+          }
+        }
+        float v = p->scale[j * COLS + col] * (float)isum;
+        if (!is_signed) {
+          v += p->min[j * COLS + col] * (float)sq;
+        }
+        c[r * COLS + col] += xs * v;
+      }
+    }
+  }
+}
+
+/* Four activation bytes as one int32, for broadcasting; plus 128 each with flip 0x80808080. */
+static inline int32_t four(const int8_t* q, uint32_t flip) {
+  uint32_t v;
+  memcpy(&v, q, 4);
+  return (int32_t)(v ^ flip);
+}
+
+/* ---- AVX-512 VNNI: 64 columns (four zmm) by up to 4 rows ---- */
+
+/* NAME_R: R rows; SIGNED 1 for signed weights (no minimum). */
+#define DEFINE_AVX512(NAME, SIGNED, R)                                                            \
+  AVX512 static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
+                                float* c) {                                                       \
+    const int is_signed = SIGNED;                                                                 \
+    const uint32_t flip = is_signed ? 0x80808080u : 0;                                            \
+    __m512 acc[R][4];                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        acc[r][b] = _mm512_setzero_ps();                                                          \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t j = 0; j < p->kb; j++) {                                                         \
+      const uint8_t* wb = p->w + j * BB;                                                          \
+      const int8_t* xq[R];                                                                        \
+      __m512i is[R][4];                                                                           \
+      for (int b = 0; b < 4; b++) {                                                               \
+        const __m512i start = is_signed ? _mm512_loadu_si512(p->bias + j * COLS + 16 * b)         \
+                                        : _mm512_setzero_si512();                                 \
+        for (int r = 0; r < R; r++) {                                                             \
+          is[r][b] = start;                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        xq[r] = x->q + ((row + r) * x->kb + j) * QK;                                              \
+      }                                                                                           \
+      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                                                \
+        __m512i wv[4];                                                                            \
+        for (int b = 0; b < 4; b++) {                                                             \
+          wv[b] = _mm512_loadu_si512((const void*)(wb + g * COLS * 4 + b * 64));                 \
+        }                                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m512i xb = _mm512_set1_epi32(four(xq[r] + 4 * g, flip));                        \
+          for (int b = 0; b < 4; b++) {                                                           \
+            is[r][b] = is_signed ? _mm512_dpbusd_epi32(is[r][b], xb, wv[b])                       \
+                                 : _mm512_dpbusd_epi32(is[r][b], wv[b], xb);                      \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        const __m512 xs = _mm512_set1_ps(x->s[(row + r) * x->kb + j]);                            \
+        const __m512 sq = _mm512_set1_ps((float)x->sum[(row + r) * x->kb + j]);                   \
+        for (int b = 0; b < 4; b++) {                                                             \
+          __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]),                                  \
+                                   _mm512_loadu_ps(p->scale + j * COLS + 16 * b));                \
+          if (!is_signed) {                                                                       \
+            v = _mm512_fmadd_ps(_mm512_loadu_ps(p->min + j * COLS + 16 * b), sq, v);             \
+          }                                                                                       \
+          acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                          \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        _mm512_storeu_ps(c + r * COLS + 16 * b, acc[r][b]);                                       \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_AVX512(avx512_signed, 1, 1)
+DEFINE_AVX512(avx512_signed, 1, 2)
+DEFINE_AVX512(avx512_signed, 1, 3)
+DEFINE_AVX512(avx512_signed, 1, 4)
+DEFINE_AVX512(avx512_unsigned, 0, 1)
+DEFINE_AVX512(avx512_unsigned, 0, 2)
+DEFINE_AVX512(avx512_unsigned, 0, 3)
+DEFINE_AVX512(avx512_unsigned, 0, 4)
+
+/* ---- ymm paths: 32 columns (four ymm) at a time by up to R rows ---- */
+
+/* One group's products of a row's four activation bytes xb with weights wv, added to acc: VNNI
+ * with signed weights (xb holds the activations plus 128), VNNI with unsigned ones, and AVX2 with
+ * each (ax = |xb|). */
+AVXVNNI static inline __m256i dot_vnni_signed(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
+  (void)ax;
+  return _mm256_dpbusd_avx_epi32(acc, xb, wv);
+}
+
+AVXVNNI static inline __m256i dot_vnni_unsigned(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
+  (void)ax;
+  return _mm256_dpbusd_avx_epi32(acc, wv, xb);
+}
+
+AVX2 static inline __m256i dot_signed(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
+  const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xb));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+AVX2 static inline __m256i dot_unsigned(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
+  (void)ax;
+  const __m256i p = _mm256_maddubs_epi16(wv, xb);
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* NAME_R: R rows; FLIP 0x80808080 and BIAS 1 where the sums start at the panel's bias. */
+#define DEFINE_YMM(NAME, TARGET, DOT, FLIP, BIAS, R)                                              \
+  TARGET static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
+                                float* c) {                                                       \
+    for (int r = 0; r < R; r++) {                                                                 \
+      memset(c + r * COLS, 0, sizeof(float) * COLS);                                              \
+    }                                                                                             \
+    for (int64_t j = 0; j < p->kb; j++) {                                                         \
+      const uint8_t* wb = p->w + j * BB;                                                          \
+      const int8_t* xq[R];                                                                        \
+      for (int r = 0; r < R; r++) {                                                               \
+        xq[r] = x->q + ((row + r) * x->kb + j) * QK;                                              \
+      }                                                                                           \
+      for (int half = 0; half < 2; half++) {                                                      \
+        __m256i is[R][4];                                                                         \
+        for (int b = 0; b < 4; b++) {                                                             \
+          const __m256i start =                                                                   \
+              BIAS ? _mm256_loadu_si256((const __m256i*)(p->bias + j * COLS + half * 32 + 8 * b)) \
+                   : _mm256_setzero_si256();                                                      \
+          for (int r = 0; r < R; r++) {                                                           \
+            is[r][b] = start;                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+        for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                                              \
+          __m256i xb[R], ax[R];                                                                   \
+          for (int r = 0; r < R; r++) {                                                           \
+            xb[r] = _mm256_set1_epi32(four(xq[r] + 4 * g, FLIP));                                 \
+            ax[r] = _mm256_abs_epi8(xb[r]);                                                       \
+          }                                                                                       \
+          for (int b = 0; b < 4; b++) {                                                           \
+            const __m256i wv = _mm256_loadu_si256(                                                \
+                (const __m256i*)(wb + g * COLS * 4 + half * 128 + b * 32));                       \
+            for (int r = 0; r < R; r++) {                                                         \
+              is[r][b] = DOT(is[r][b], wv, xb[r], ax[r]);                                         \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m256 xs = _mm256_set1_ps(x->s[(row + r) * x->kb + j]);                          \
+          const __m256 sq = _mm256_set1_ps((float)x->sum[(row + r) * x->kb + j]);                 \
+          for (int b = 0; b < 4; b++) {                                                           \
+            const int col = half * 32 + 8 * b;                                                    \
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(is[r][b]),                                \
+                                     _mm256_loadu_ps(p->scale + j * COLS + col));                 \
+            if (p->min != NULL) {                                                                 \
+              v = _mm256_fmadd_ps(_mm256_loadu_ps(p->min + j * COLS + col), sq, v);               \
+            }                                                                                     \
+            float* out = c + r * COLS + col;                                                      \
+            _mm256_storeu_ps(out, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out)));                  \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_YMM(vnni_signed, AVXVNNI, dot_vnni_signed, 0x80808080u, 1, 1)
+DEFINE_YMM(vnni_signed, AVXVNNI, dot_vnni_signed, 0x80808080u, 1, 2)
+DEFINE_YMM(vnni_signed, AVXVNNI, dot_vnni_signed, 0x80808080u, 1, 3)
+DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 1)
+DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 2)
+DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 3)
+DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 1)
+DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 2)
+DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 1)
+DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 2)
+
+typedef void (*RowsKernel)(const LlavaDotPanel*, const LlavaQuantRows*, int64_t, float*);
+
+void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,
+                    int rows, float* c) {
+  static const RowsKernel avx512_s[] = {avx512_signed_1, avx512_signed_2, avx512_signed_3,
+                                        avx512_signed_4};
+  static const RowsKernel avx512_u[] = {avx512_unsigned_1, avx512_unsigned_2, avx512_unsigned_3,
+                                        avx512_unsigned_4};
+  static const RowsKernel vnni_s[] = {vnni_signed_1, vnni_signed_2, vnni_signed_3};
+  static const RowsKernel vnni_u[] = {vnni_unsigned_1, vnni_unsigned_2, vnni_unsigned_3};
+  static const RowsKernel avx2_s[] = {avx2_signed_1, avx2_signed_2};
+  static const RowsKernel avx2_u[] = {avx2_unsigned_1, avx2_unsigned_2};
+  const int is_signed = p->min == NULL;
+  switch (path) {
+    case LLAVA_INT8_AVX512:
+      (is_signed ? avx512_s : avx512_u)[rows - 1](p, x, row, c);
+      return;
+    case LLAVA_INT8_AVXVNNI:
+      (is_signed ? vnni_s : vnni_u)[rows - 1](p, x, row, c);
+      return;
+    case LLAVA_INT8_AVX2:
+      (is_signed ? avx2_s : avx2_u)[rows - 1](p, x, row, c);
+      return;
+    default:
+      plain_rows(p, x, row, rows, c);
+      return;
+  }
+}
+
+/* ---- A whole matmul: quantize once, then tiles by row blocks ---- */
+
+#define ROW_BLOCK 256 /* rows per task */
+
+typedef struct {
+  int path;
+  const LlavaQuantRows* xq;
+  int64_t tiles;
+  float* y;
+  int64_t n;
+  int with_min;
+  LlavaDotPack pack;
+  const void* weights;
+  int failed; /* a task could not allocate its panel */
+} DotJob;
+
+static void dot_task(void* arg, int64_t task) {
+  DotJob* job = (DotJob*)arg;
+  const int64_t tile = task % job->tiles;
+  const int64_t row_begin = task / job->tiles * ROW_BLOCK;
+  const int64_t m = job->xq->m;
+  const int64_t row_end = row_begin + ROW_BLOCK < m ? row_begin + ROW_BLOCK : m;
+  LlavaDotPanel panel;
+  if (!llava_dot_panel_get(&panel, job->xq->kb, job->with_min)) {
+    __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  job->pack(job->weights, tile, &panel);
+  llava_dot_panel_finish(job->path, &panel);
+  const int group = llava_dot_row_group(job->path);
+  const int64_t col0 = tile * COLS;
+  const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
+  float c[4 * COLS];
+  for (int64_t row = row_begin; row < row_end; row += group) {
+    const int rows = row_end - row < group ? (int)(row_end - row) : group;
+    llava_dot_rows(job->path, &panel, job->xq, row, rows, c);
+    for (int r = 0; r < rows; r++) {
+      memcpy(job->y + (row + r) * job->n + col0, c + r * COLS, (size_t)cols * sizeof(float));
+    }
+  }
+}
+
+int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb, int64_t tiles,
+                     float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
+                     const void* weights) {
+  LlavaQuantRows xq;
+  if (!llava_quant_rows(x, m, k, threads, &xq)) {
+    return 0;
+  }
+  if (xq.kb != kb) {
+    return 0;
+  }
+  DotJob job = {.path = path,
+                .xq = &xq,
+                .tiles = tiles,
+                .y = y,
+                .n = n,
+                .with_min = with_min,
+                .pack = pack,
+                .weights = weights};
+  llava_parallel_for((m + ROW_BLOCK - 1) / ROW_BLOCK * tiles, threads, dot_task, &job);
+  return !job.failed;
+}

@@ -1,0 +1,98 @@
+/*
+ * Integer dot products for the quantized weight matmuls: activations quantized per row to int8 in
+ * blocks of 32 inputs (llama.cpp's Q8_0 for activations, s = max |x| / 127 over the block), times
+ * a panel of 64 output columns of small-integer weights, summed in int32 per block and scaled in
+ * float32 once per block.
+ *
+ * For a row r, a block j of 32 inputs and a column c, with xq the quantized activations, xs their
+ * scale, sq = sum over the block of xq, and w the panel's integer weights:
+ *
+ *   y[r][c] = sum over j of xs[r][j] * (scale[j][c] * (sum of xq * w) + min[j][c] * sq)
+ *
+ * min is the block's minimum where weights are w * scale + min (int4, w unsigned), or absent (int8,
+ * w signed). The VNNI instruction multiplies unsigned by signed bytes: with signed weights it takes
+ * xq + 128 as the unsigned side and starts each block's sums at -128 times the column's sum of w,
+ * kept with the panel.
+ */
+#ifndef LLAVA_INT8_DOT_H
+#define LLAVA_INT8_DOT_H
+
+#include <stdint.h>
+
+#define LLAVA_DOT_QK 32      /* inputs per block */
+#define LLAVA_DOT_COLUMNS 64 /* columns of one panel */
+#define LLAVA_DOT_GROUPS 8   /* groups of 4 inputs per block */
+/* One block of a panel's weights: [8 groups][64 columns][4 inputs]. */
+#define LLAVA_DOT_BLOCK_BYTES (LLAVA_DOT_GROUPS * LLAVA_DOT_COLUMNS * 4)
+
+/* The integer paths, lowest first; each one's code is compiled in, and runs where the CPU has it. */
+enum { LLAVA_INT8_PLAIN = 0, LLAVA_INT8_AVX2 = 1, LLAVA_INT8_AVXVNNI = 2, LLAVA_INT8_AVX512 = 3 };
+
+/* The best integer path of this CPU. */
+int llava_int8_best_path(void);
+
+/* The path to run: the best, capped at limit when limit >= 0. */
+int llava_int8_path(int limit);
+
+/* Rows of x quantized per block of 32: q [m, kb * 32] (zero past k), s [m, kb], sum [m, kb]. */
+typedef struct {
+  int8_t* q;
+  float* s;
+  int32_t* sum;
+  int64_t m, kb;
+} LlavaQuantRows;
+
+/*
+ * Quantizes x [m, k] on up to threads threads, into buffers the calling thread keeps for its next
+ * call (so that a step's many matmuls do not fault in fresh pages each time): valid until this
+ * thread quantizes again. Returns 0 when memory runs out.
+ */
+int llava_quant_rows(const float* x, int64_t m, int64_t k, int threads, LlavaQuantRows* out);
+
+/* A panel of 64 columns by kb blocks, laid out for the integer kernels. */
+typedef struct {
+  uint8_t* w;      /* [kb][LLAVA_DOT_BLOCK_BYTES]: int8 values, or unsigned ones with min */
+  float* scale;    /* [kb][64] */
+  float* min;      /* [kb][64] with unsigned weights, else NULL */
+  int32_t* bias;   /* [kb][64]: -128 times each column's sum of w over the block (signed) */
+  int64_t kb;
+} LlavaDotPanel;
+
+/*
+ * A panel for kb blocks of unsigned weights with a minimum (with_min) or signed ones, in buffers the
+ * calling thread keeps for its next panel: valid until this thread asks for one again. Returns 0
+ * when memory runs out.
+ */
+int llava_dot_panel_get(LlavaDotPanel* p, int64_t kb, int with_min);
+
+/*
+ * Writes one group of 4 inputs by 16 columns, given as 4 rows of 16 bytes (src, rows src_stride
+ * apart), into block j of the panel at columns col0..col0+15.
+ */
+void llava_dot_panel_put(LlavaDotPanel* p, int64_t j, int group, int col0, const uint8_t* src,
+                         int64_t src_stride);
+
+/* Completes a panel whose every block was put, for path: the bias where the path needs it. */
+void llava_dot_panel_finish(int path, LlavaDotPanel* p);
+
+/* c [rows, 64] = rows row..row+rows-1 of x times the panel, on path. rows <= 4. */
+void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,
+                    int rows, float* c);
+
+/* Rows per call of llava_dot_rows that fill the path's registers. */
+int llava_dot_row_group(int path);
+
+/* Fills panel p (from llava_dot_panel_get) with the 64 columns of tile, every block put. */
+typedef void (*LlavaDotPack)(const void* weights, int64_t tile, LlavaDotPanel* p);
+
+/*
+ * y [m, n] = x [m, k] @ W on path, W given as tiles of 64 columns of kb blocks that pack lays out
+ * (unsigned with a minimum when with_min): x is quantized once, then each task, a tile for up to
+ * 256 rows, packs its panel and multiplies it, on up to threads threads. Returns 0 when memory runs
+ * out.
+ */
+int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb, int64_t tiles,
+                     float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
+                     const void* weights);
+
+#endif
