@@ -252,7 +252,10 @@ public final class LlavaModel implements AutoCloseable {
    * native-<path>} or {@code stock}), {@code attention} (decode attention, {@code native-<path>} or
    * {@code stock}) and {@code cpu_path}, the vector path the native kernels chose on this CPU
    * ({@code avx512}, {@code avx2} or {@code plain}; {@code none} without the native library). A
-   * bfloat16 matmul on AMX tiles names {@code amx}.
+   * bfloat16 matmul on AMX tiles names {@code amx}. With int8 or int4 weights on the native
+   * kernels, {@code activations} names how steps of {@link ModelOptions#int8ActivationRows()} rows
+   * or more multiply them: {@code int8-<path>-from-<rows>-rows} ({@code avx512_vnni}, {@code
+   * avx_vnni}, {@code avx2} or {@code plain}), or {@code float32}.
    */
   public java.util.Map<String, String> kernels() {
     String path = NativeKernels.vectorPath();
@@ -270,6 +273,12 @@ public final class LlavaModel implements AutoCloseable {
     k.put("matmul", weights + (nativeLinear ? "-native-" + (amx ? "amx" : path) : "-stock"));
     k.put("attention", runner.nativeAttention() ? "native-" + path : "stock");
     k.put("cpu_path", NativeKernels.available() ? path : "none");
+    if (quantized && runner.nativeQuantizedMatMul()) {
+      int rows = options.int8ActivationRows();
+      k.put(
+          "activations",
+          rows > 0 ? "int8-" + NativeKernels.int8Path() + "-from-" + rows + "-rows" : "float32");
+    }
     return java.util.Collections.unmodifiableMap(k);
   }
 

@@ -119,10 +119,13 @@ final class ServeCommand implements Callable<Integer> {
         m.loadMillis() / 1000.0,
         describe(m.config()),
         weights(
-            m.options().matmulPrecision(),
-            m.runner().nativeMatMul(),
-            m.runner().quantization(),
-            m.runner().nativeQuantizedMatMul()),
+                m.options().matmulPrecision(),
+                m.runner().nativeMatMul(),
+                m.runner().quantization(),
+                m.runner().nativeQuantizedMatMul())
+            + (m.kernels().containsKey("activations")
+                ? ", activations " + m.kernels().get("activations")
+                : ""),
         m.runner().kvCache().dtype().name().toLowerCase(Locale.ROOT),
         m.runner().kvCache().capacityTokens(),
         m.runner().nativeAttention() ? "native" : "graph",

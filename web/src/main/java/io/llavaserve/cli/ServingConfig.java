@@ -91,7 +91,7 @@ record ServingConfig(
         .kvCacheDtype(KvCacheConfig.Dtype.valueOf(upper(s, "model.kv-cache-dtype")))
         .quantization(quantization(s))
         .toolCallParser(toolCallParser(s))
-        .int8ActivationRows(s.intValue("model.int8-activation-rows"))
+        .int8ActivationRows(int8ActivationRows(s))
         .build();
   }
 
@@ -110,6 +110,16 @@ record ServingConfig(
                         + ", got \""
                         + v
                         + "\""));
+  }
+
+  /** {@code model.int8-activation-rows}: 0 or more. */
+  static int int8ActivationRows(Settings s) {
+    int rows = s.intValue("model.int8-activation-rows");
+    if (rows < 0) {
+      throw new IllegalArgumentException(
+          "configuration key model.int8-activation-rows must be >= 0 (0 for never), got " + rows);
+    }
+    return rows;
   }
 
   /** {@code model.quantization}: none, int8 or int4, in either case. */

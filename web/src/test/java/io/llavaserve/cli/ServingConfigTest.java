@@ -176,6 +176,26 @@ class ServingConfigTest {
   }
 
   @Test
+  void int8ActivationRowsAre16ByDefaultMayBeZeroAndAreNamedWhenNegative() throws Exception {
+    Settings s = Settings.load(null, Map.of());
+    assertEquals(16, ServingConfig.model(s).int8ActivationRows());
+    assertEquals(
+        0,
+        ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "0")))
+            .int8ActivationRows());
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve).parseArgs("--int8-activation-rows", "64");
+    assertEquals(64, serve.config().model().int8ActivationRows());
+    IllegalArgumentException bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "-1"))));
+    assertEquals(
+        "configuration key model.int8-activation-rows must be >= 0 (0 for never), got -1",
+        bad.getMessage());
+  }
+
+  @Test
   void theToolCallParserIsAutoByDefaultAndANamedOneMayBeChosenByKeyEnvironmentOrFlag()
       throws Exception {
     Settings s = Settings.load(null, Map.of());

@@ -96,6 +96,23 @@ public final class NativeKernels {
     return cpuHasF16cFma() ? "avx2" : "plain";
   }
 
+  /**
+   * The integer dot-product path the native int8 and int4 matmuls take for int8 activations on this
+   * CPU, as they choose it at run time ({@code int8_dot.c}): {@code avx512_vnni} (AVX-512 F, BW and
+   * VNNI), {@code avx_vnni} (AVX-VNNI with AVX2), {@code avx2} (AVX2 with FMA) or {@code plain}.
+   */
+  public static String int8Path() {
+    List<String> flags = cpuFlags();
+    boolean avx2 = flags.contains("avx2") && flags.contains("fma");
+    if (flags.contains("avx512f") && flags.contains("avx512bw") && flags.contains("avx512_vnni")) {
+      return "avx512_vnni";
+    }
+    if (avx2 && flags.contains("avx_vnni")) {
+      return "avx_vnni";
+    }
+    return avx2 ? "avx2" : "plain";
+  }
+
   /** The flags of the first CPU in {@code /proc/cpuinfo}; none where it cannot be read. */
   private static List<String> cpuFlags() {
     try {
