@@ -198,11 +198,50 @@ int llava_dot_panel_get(LlavaDotPanel* p, int64_t kb, int with_min) {
     return 0;
   }
   p->kb = kb;
+  p->path = LLAVA_INT8_PLAIN;
   p->w = mem;
   p->scale = (float*)(mem + blocks * BB);
   p->min = with_min ? (float*)(mem + blocks * BB + floats) : NULL;
   p->bias = with_min ? NULL : (int32_t*)(mem + blocks * BB + floats);
   return 1;
+}
+
+/* The byte permutation of the 4 x 16 transpose: output byte 4c + t is input byte 16t + c. */
+static uint8_t transpose_index[64];
+static int has_vbmi;
+static pthread_once_t vbmi_once = PTHREAD_ONCE_INIT;
+
+static void choose_put(void) {
+  __builtin_cpu_init();
+  has_vbmi = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vbmi");
+  for (int c = 0; c < 16; c++) {
+    for (int t = 0; t < 4; t++) {
+      transpose_index[4 * c + t] = (uint8_t)(16 * t + c);
+    }
+  }
+}
+
+/* The 8 groups of a block, 64 contiguous bytes each, one vpermb apiece. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void put_block_vbmi(
+    uint8_t* dst, const uint8_t* src) {
+  const __m512i index = _mm512_loadu_si512((const void*)transpose_index);
+  for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+    _mm512_storeu_si512((void*)(dst + g * COLS * 4),
+                        _mm512_permutexvar_epi8(index, _mm512_loadu_si512((const void*)(src + 64 * g))));
+  }
+}
+
+void llava_dot_panel_put_block(LlavaDotPanel* p, int64_t j, int col0, const uint8_t* src) {
+  pthread_once(&vbmi_once, choose_put);
+  uint8_t* dst = p->w + j * BB + (int64_t)col0 * 4;
+  if (has_vbmi && p->path == LLAVA_INT8_AVX512) {
+    put_block_vbmi(dst, src);
+    return;
+  }
+  for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+    llava_dot_panel_put(p, j, g, col0, src + 64 * g, 16);
+  }
 }
 
 void llava_dot_panel_put(LlavaDotPanel* p, int64_t j, int group, int col0, const uint8_t* src,
@@ -520,6 +559,7 @@ static void dot_task(void* arg, int64_t task) {
     __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
     return;
   }
+  panel.path = job->path;
   job->pack(job->weights, tile, &panel);
   llava_dot_panel_finish(job->path, &panel);
   const int group = llava_dot_row_group(job->path);

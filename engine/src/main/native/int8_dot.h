@@ -56,6 +56,7 @@ typedef struct {
   float* min;      /* [kb][64] with unsigned weights, else NULL */
   int32_t* bias;   /* [kb][64]: -128 times each column's sum of w over the block (signed) */
   int64_t kb;
+  int path;        /* the integer path it is packed for */
 } LlavaDotPanel;
 
 /*
@@ -71,6 +72,13 @@ int llava_dot_panel_get(LlavaDotPanel* p, int64_t kb, int with_min);
  */
 void llava_dot_panel_put(LlavaDotPanel* p, int64_t j, int group, int col0, const uint8_t* src,
                          int64_t src_stride);
+
+/*
+ * Writes a whole block of 32 inputs by 16 columns, given as 32 rows of 16 contiguous bytes, into
+ * block j of the panel at columns col0..col0+15 (one byte permutation a group with AVX-512 VBMI on
+ * the AVX-512 path).
+ */
+void llava_dot_panel_put_block(LlavaDotPanel* p, int64_t j, int col0, const uint8_t* src);
 
 /* Completes a panel whose every block was put, for path: the bias where the path needs it. */
 void llava_dot_panel_finish(int path, LlavaDotPanel* p);

@@ -410,7 +410,7 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
   const MatMul* mm = (const MatMul*)weights;
   const int64_t block_stride = mm->kb * BLOCK_BYTES;
   const __m128i low = _mm_set1_epi8(0x0F);
-  uint8_t rows[4 * COLUMNS];
+  uint8_t rows[QK * COLUMNS];
   for (int64_t j = 0; j < mm->kb; j++) {
     for (int b = 0; b < TILE_BLOCKS; b++) {
       const uint8_t* block = mm->w + (tile * TILE_BLOCKS + b) * block_stride + j * BLOCK_BYTES;
@@ -419,16 +419,14 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
         p->min[j * LLAVA_DOT_COLUMNS + COLUMNS * b + c] = llava_from_f16(minimums_of(block)[c]);
       }
       const uint8_t* u = values_of(block);
-      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
-        /* inputs 4g .. 4g + 3: the low and high halves of pairs 2g and 2g + 1 */
-        for (int pair = 0; pair < 2; pair++) {
-          const __m128i v = _mm_loadu_si128((const __m128i*)(u + (2 * g + pair) * COLUMNS));
-          _mm_storeu_si128((__m128i*)(rows + 2 * pair * COLUMNS), _mm_and_si128(v, low));
-          _mm_storeu_si128((__m128i*)(rows + (2 * pair + 1) * COLUMNS),
-                           _mm_and_si128(_mm_srli_epi16(v, 4), low));
-        }
-        llava_dot_panel_put(p, j, g, COLUMNS * b, rows, COLUMNS);
+      /* inputs 2p and 2p + 1: the low and high halves of pair p */
+      for (int pair = 0; pair < QK / 2; pair++) {
+        const __m128i v = _mm_loadu_si128((const __m128i*)(u + pair * COLUMNS));
+        _mm_storeu_si128((__m128i*)(rows + 2 * pair * COLUMNS), _mm_and_si128(v, low));
+        _mm_storeu_si128((__m128i*)(rows + (2 * pair + 1) * COLUMNS),
+                         _mm_and_si128(_mm_srli_epi16(v, 4), low));
       }
+      llava_dot_panel_put_block(p, j, COLUMNS * b, rows);
     }
   }
 }

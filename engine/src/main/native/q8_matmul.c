@@ -362,10 +362,7 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
     for (int b = 0; b < TILE_BLOCKS; b++) {
       const uint8_t* block = mm->w + (tile * TILE_BLOCKS + b) * block_stride + j * BLOCK_BYTES;
       memcpy(p->scale + j * LLAVA_DOT_COLUMNS + COLUMNS * b, scales_of(block), SCALE_BYTES);
-      const uint8_t* q = (const uint8_t*)values_of(block);
-      for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
-        llava_dot_panel_put(p, j, g, COLUMNS * b, q + 4 * g * COLUMNS, COLUMNS);
-      }
+      llava_dot_panel_put_block(p, j, COLUMNS * b, (const uint8_t*)values_of(block));
     }
   }
 }
