@@ -443,7 +443,8 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     if (!llava_matmul_output(ctx, &io, kb, (io.k + QK - 1) / QK, nb, kern->n, COLUMNS,
                              TILE_BLOCKS, OP_NAME, "320")) {
       /* the failure is reported */
-    } else if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+    } else {
+      pthread_once(&path_once, choose_path);
       MatMul mm = {.x = TF_TensorData(io.x),
                    .w = TF_TensorData(io.w),
                    .y = TF_TensorData(io.y),
@@ -451,33 +452,23 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                    .k = io.k,
                    .kb = kb,
                    .nb = nb,
-                   .n = kern->n};
-      if (!llava_dot_matmul(llava_int8_path(kern->int8_path), mm.x, mm.m, mm.k, kb,
-                            nb / TILE_BLOCKS, mm.y, mm.n, 1, kern->num_threads, pack_panel, &mm)) {
-        llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
-                   OP_NAME ": out of memory for the int8 activations");
-      }
-    } else {
-      xs = malloc((size_t)(io.m * kb) * sizeof(float));
-      if (xs == NULL) {
+                   .n = kern->n,
+                   .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+        if (!llava_dot_matmul(llava_int8_path(kern->int8_path), mm.x, mm.m, mm.k, kb,
+                              nb / TILE_BLOCKS, mm.y, mm.n, 1, kern->num_threads, pack_panel,
+                              &mm)) {
+          llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
+                     OP_NAME ": out of memory for the int8 activations");
+        }
+      } else if ((xs = malloc((size_t)(io.m * kb) * sizeof(float))) == NULL) {
         llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
                    OP_NAME ": out of memory for block sums");
       } else {
-        const float* xd = TF_TensorData(io.x);
         for (int64_t r = 0; r < io.m; r++) {
-          block_sums(xd + r * io.k, io.k, xs + r * kb);
+          block_sums(mm.x + r * io.k, io.k, xs + r * kb);
         }
-        pthread_once(&path_once, choose_path);
-        MatMul mm = {.x = xd,
-                     .xs = xs,
-                     .w = TF_TensorData(io.w),
-                     .y = TF_TensorData(io.y),
-                     .m = io.m,
-                     .k = io.k,
-                     .kb = kb,
-                     .nb = nb,
-                     .n = kern->n,
-                     .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
+        mm.xs = xs;
         const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
         llava_parallel_for(row_blocks * (nb / TILE_BLOCKS), kern->num_threads, run_task, &mm);
       }

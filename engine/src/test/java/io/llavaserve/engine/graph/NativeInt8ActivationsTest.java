@@ -1,7 +1,6 @@
 package io.llavaserve.engine.graph;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
@@ -11,10 +10,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
@@ -64,11 +60,13 @@ class NativeInt8ActivationsTest {
     }
   }
 
-  static Product product(TUint8 packed, int n, int threads, int int8Rows, int int8Path) {
+  static NativeQ8MatMulTest.Product product(
+      TUint8 packed, int n, int threads, int int8Rows, int int8Path) {
     return product(NativeKernels.Q8_MATMUL, packed, n, threads, int8Rows, int8Path);
   }
 
-  static Product product(String op, TUint8 packed, int n, int threads, int int8Rows, int int8Path) {
+  static NativeQ8MatMulTest.Product product(
+      String op, TUint8 packed, int n, int threads, int int8Rows, int int8Path) {
     Graph g = new Graph();
     Ops tf = Ops.create(g);
     Placeholder<TFloat32> x = tf.placeholder(TFloat32.class);
@@ -83,27 +81,7 @@ class NativeInt8ActivationsTest {
             .setAttr("int8_path", (long) int8Path)
             .build()
             .output(0);
-    return new Product(g, new Session(g), x, y);
-  }
-
-  record Product(Graph graph, Session session, Placeholder<TFloat32> x, Operand<TFloat32> y)
-      implements AutoCloseable {
-    float[] run(float[] xs, int m, int k, int n) {
-      try (TFloat32 xt = TFloat32.tensorOf(Shape.of(m, k), DataBuffers.of(xs));
-          Result r = session.runner().feed(x, xt).fetch(y).run()) {
-        TFloat32 out = (TFloat32) r.get(0);
-        assertEquals(Shape.of(m, n), out.shape());
-        float[] data = new float[m * n];
-        out.asRawTensor().data().asFloats().read(data);
-        return data;
-      }
-    }
-
-    @Override
-    public void close() {
-      session.close();
-      graph.close();
-    }
+    return new NativeQ8MatMulTest.Product(g, new Session(g), x, y);
   }
 
   private static float[] activations(SplittableRandom rnd, int m, int k) {
@@ -169,7 +147,7 @@ class NativeInt8ActivationsTest {
     int k = d.length;
     int n = d[0].length;
     for (int threads : new int[] {1, 2}) {
-      try (Product p = product(op, packed, n, threads, 1, path)) {
+      try (NativeQ8MatMulTest.Product p = product(op, packed, n, threads, 1, path)) {
         for (int m : ROWS) {
           float[] x = activations(rnd, m, k);
           Quantized xq = Quantized.of(x, m, k);
@@ -208,7 +186,7 @@ class NativeInt8ActivationsTest {
     double[][] d = NativeQ8MatMulTest.dequantized(w);
     float[] x = activations(rnd, m, k);
     try (TUint8 packed = NativeQ8MatMulTest.packed(w);
-        Product p = product(packed, n, 1, 1, -1)) {
+        NativeQ8MatMulTest.Product p = product(packed, n, 1, 1, -1)) {
       float[] got = p.run(x, m, k, n);
       boolean inexact = false;
       for (int r = 0; r < m; r++) {
@@ -244,9 +222,9 @@ class NativeInt8ActivationsTest {
     int n = 80;
     float[][] w = NativeQ8MatMulTest.randomWeight(rnd, k, n);
     try (TUint8 packed = NativeQ8MatMulTest.packed(w);
-        Product floats = product(packed, n, 1, 0, -1);
-        Product threshold = product(packed, n, 1, 8, -1);
-        Product ints = product(packed, n, 1, 1, -1)) {
+        NativeQ8MatMulTest.Product floats = product(packed, n, 1, 0, -1);
+        NativeQ8MatMulTest.Product threshold = product(packed, n, 1, 8, -1);
+        NativeQ8MatMulTest.Product ints = product(packed, n, 1, 1, -1)) {
       float[] few = activations(rnd, 7, k);
       assertArrayEquals(floats.run(few, 7, k, n), threshold.run(few, 7, k, n));
       float[] many = activations(rnd, 8, k);

@@ -14,11 +14,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TFInvalidArgumentException;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
@@ -124,29 +122,8 @@ class NativeQ4MatMulTest {
     return t;
   }
 
-  /** One product, x [m, k] @ W, in a session that runs {@code y} for every m it is fed. */
-  private record Product(Graph graph, Session session, Placeholder<TFloat32> x, Operand<TFloat32> y)
-      implements AutoCloseable {
-    float[] run(float[] xs, int m, int k, int n) {
-      try (TFloat32 xt = TFloat32.tensorOf(Shape.of(m, k), DataBuffers.of(xs));
-          Result r = session.runner().feed(x, xt).fetch(y).run()) {
-        TFloat32 out = (TFloat32) r.get(0);
-        assertEquals(Shape.of(m, n), out.shape());
-        float[] data = new float[m * n];
-        out.asRawTensor().data().asFloats().read(data);
-        return data;
-      }
-    }
-
-    @Override
-    public void close() {
-      session.close();
-      graph.close();
-    }
-  }
-
   /** The native op on a packed weight, with {@code path} and {@code threads}. */
-  static Product nativeProduct(TUint8 packed, int n, int threads, int path) {
+  static NativeQ8MatMulTest.Product nativeProduct(TUint8 packed, int n, int threads, int path) {
     Graph g = new Graph();
     Ops tf = Ops.create(g);
     Placeholder<TFloat32> x = tf.placeholder(TFloat32.class);
@@ -160,17 +137,17 @@ class NativeQ4MatMulTest {
             .setAttr("path", (long) path)
             .build()
             .output(0);
-    return new Product(g, new Session(g), x, y);
+    return new NativeQ8MatMulTest.Product(g, new Session(g), x, y);
   }
 
   /** What the graph runs where the native kernel does not: the weight dequantized by stock ops. */
-  static Product stockProduct(TUint8 packed, int k, int n) {
+  static NativeQ8MatMulTest.Product stockProduct(TUint8 packed, int k, int n) {
     Graph g = new Graph();
     Ops tf = Ops.create(g);
     GraphOps ops = new GraphOps(tf, 1, false, false);
     Placeholder<TFloat32> x = tf.placeholder(TFloat32.class);
     Operand<TFloat32> y = ops.linear(x, Linear.q4(tf.constantOf(packed), k, n));
-    return new Product(g, new Session(g), x, y);
+    return new NativeQ8MatMulTest.Product(g, new Session(g), x, y);
   }
 
   private static float[] randomInputs(SplittableRandom rnd, int count) {
@@ -186,7 +163,7 @@ class NativeQ4MatMulTest {
    * the dequantized weights.
    */
   private static void assertMatches(
-      String what, Product product, float[][] w, SplittableRandom rnd) {
+      String what, NativeQ8MatMulTest.Product product, float[][] w, SplittableRandom rnd) {
     int k = w.length;
     int n = w[0].length;
     double[][] magnitude = new double[k][n];
@@ -242,7 +219,7 @@ class NativeQ4MatMulTest {
       float[][] w = randomWeight(rnd, shape[0], shape[1]);
       try (TUint8 packed = packed(w)) {
         for (int threads : new int[] {1, 2}) {
-          try (Product p = nativeProduct(packed, shape[1], threads, path)) {
+          try (NativeQ8MatMulTest.Product p = nativeProduct(packed, shape[1], threads, path)) {
             assertMatches("path " + path + ", threads " + threads, p, w, rnd);
           }
         }
@@ -261,8 +238,8 @@ class NativeQ4MatMulTest {
     float[][] w = randomWeight(rnd, k, n);
     float[] x = randomInputs(rnd, m * k);
     try (TUint8 packed = packed(w);
-        Product all = nativeProduct(packed, n, 2, path);
-        Product few = nativeProduct(packed, n, 1, path)) {
+        NativeQ8MatMulTest.Product all = nativeProduct(packed, n, 2, path);
+        NativeQ8MatMulTest.Product few = nativeProduct(packed, n, 1, path)) {
       float[] together = all.run(x, m, k, n);
       for (int rows = 1; rows <= 9; rows++) {
         for (int first = 0; first + rows <= m; first += 7) {
@@ -286,7 +263,7 @@ class NativeQ4MatMulTest {
     for (int[] shape : SHAPES) {
       float[][] w = randomWeight(rnd, shape[0], shape[1]);
       try (TUint8 packed = packed(w);
-          Product p = stockProduct(packed, shape[0], shape[1])) {
+          NativeQ8MatMulTest.Product p = stockProduct(packed, shape[0], shape[1])) {
         assertMatches("stock ops", p, w, rnd);
       }
     }
@@ -306,7 +283,7 @@ class NativeQ4MatMulTest {
     float[] x = randomInputs(rnd, m * k);
     double largest = 0;
     try (TUint8 packed = packed(w);
-        Product p = nativeProduct(packed, n, 1, -1)) {
+        NativeQ8MatMulTest.Product p = nativeProduct(packed, n, 1, -1)) {
       float[] got = p.run(x, m, k, n);
       byte[] u = new byte[Q4Block.SIZE];
       float[] column = new float[k];
@@ -341,7 +318,7 @@ class NativeQ4MatMulTest {
   void aWeightOfAnotherInputWidthIsRefused() throws Exception {
     float[][] w = new float[96][64];
     try (TUint8 packed = packed(w);
-        Product p = nativeProduct(packed, 64, 1, -1)) {
+        NativeQ8MatMulTest.Product p = nativeProduct(packed, 64, 1, -1)) {
       TFInvalidArgumentException e =
           assertThrows(TFInvalidArgumentException.class, () -> p.run(new float[2 * 64], 2, 64, 64));
       assertTrue(e.getMessage().contains("does not fit w"), e.getMessage());
@@ -352,7 +329,7 @@ class NativeQ4MatMulTest {
   void moreColumnsThanTheBlocksHoldAreRefused() throws Exception {
     float[][] w = new float[8][64];
     try (TUint8 packed = packed(w);
-        Product p = nativeProduct(packed, 65, 1, -1)) {
+        NativeQ8MatMulTest.Product p = nativeProduct(packed, 65, 1, -1)) {
       TFInvalidArgumentException e =
           assertThrows(TFInvalidArgumentException.class, () -> p.run(new float[8], 1, 8, 65));
       assertTrue(e.getMessage().contains("does not fit w"), e.getMessage());

@@ -128,7 +128,7 @@ class NativeQ8MatMulTest {
   }
 
   /** One product, x [m, k] @ W, in a session that runs {@code y} for every m it is fed. */
-  private record Product(Graph graph, Session session, Placeholder<TFloat32> x, Operand<TFloat32> y)
+  record Product(Graph graph, Session session, Placeholder<TFloat32> x, Operand<TFloat32> y)
       implements AutoCloseable {
     float[] run(float[] xs, int m, int k, int n) {
       try (TFloat32 xt = TFloat32.tensorOf(Shape.of(m, k), DataBuffers.of(xs));
