@@ -49,34 +49,6 @@ public final class Trainer {
       Path visionTower,
       double grounding) {
 
-    /** Options without the grounding loss. */
-    public Options(
-        Path runDir,
-        TrainingSpec spec,
-        List<StagePlan> plans,
-        long seed,
-        SizeRange sizes,
-        java.time.Duration saveEvery,
-        int threads,
-        double weightDecay,
-        double maxGradNorm,
-        double kindFirstShare,
-        Path visionTower) {
-      this(
-          runDir,
-          spec,
-          plans,
-          seed,
-          sizes,
-          saveEvery,
-          threads,
-          weightDecay,
-          maxGradNorm,
-          kindFirstShare,
-          visionTower,
-          0);
-    }
-
     /** Options of the standard data, every weight starting at random. */
     public Options(
         Path runDir,
@@ -88,7 +60,19 @@ public final class Trainer {
         int threads,
         double weightDecay,
         double maxGradNorm) {
-      this(runDir, spec, plans, seed, sizes, saveEvery, threads, weightDecay, maxGradNorm, 0, null);
+      this(
+          runDir,
+          spec,
+          plans,
+          seed,
+          sizes,
+          saveEvery,
+          threads,
+          weightDecay,
+          maxGradNorm,
+          0,
+          null,
+          0);
     }
   }
 
