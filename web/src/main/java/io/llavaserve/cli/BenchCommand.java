@@ -32,7 +32,7 @@ import picocli.CommandLine.Spec;
     name = "bench",
     description =
         "Measure prefill and decode throughput of the engine step (see also: bench serve,"
-            + " bench http, bench structured, bench soak).",
+            + " bench http, bench structured, bench soak, bench accuracy, bench llamacpp, bench vision).",
     subcommands = {
       BenchServeCommand.class,
       BenchBatchCommand.class,
@@ -40,7 +40,8 @@ import picocli.CommandLine.Spec;
       BenchStructuredCommand.class,
       BenchSoakCommand.class,
       BenchAccuracyCommand.class,
-      BenchLlamaCppCommand.class
+      BenchLlamaCppCommand.class,
+      BenchVisionCommand.class
     })
 final class BenchCommand implements Callable<Integer> {
 

@@ -292,6 +292,47 @@ public record TinySpec(
   }
 
   /**
+   * A CLIP ViT-L/14 tower at 336 px as llava-1.5 uses it (1024 wide, 24 layers of 16 heads, MLP
+   * 4096, 24 x 24 patches and the class token; features from layer -2, so 23 layers run) before a
+   * one-layer 256-wide decoder, stored in float16: the tower's weights are real-sized (about 600
+   * MB), the rest small, for timing image encoding ({@code bench vision}).
+   */
+  public static TinySpec clipLargeTower() {
+    return bench()
+        .withDecoder(256, 1)
+        .with(
+            c -> {
+              c.visionHidden = 1024;
+              c.visionIntermediate = 4096;
+              c.visionLayers = 24;
+              c.visionHeads = 16;
+              c.imageSize = 336;
+              c.patchSize = 14;
+            });
+  }
+
+  /**
+   * The SigLIP-so400m tower at 384 px of {@link #interleaveHalf()} (27 x 27 patches, 1152 wide, 27
+   * layers of 16 heads, MLP 4304, every layer run) before a one-layer 256-wide decoder, in float16
+   * (about 800 MB), for timing image encoding ({@code bench vision}).
+   */
+  public static TinySpec siglipTower() {
+    TinySpec tower = interleaveHalf();
+    return bench()
+        .withDecoder(256, 1)
+        .with(
+            c -> {
+              c.visionHidden = tower.visionHidden();
+              c.visionIntermediate = tower.visionIntermediate();
+              c.visionLayers = tower.visionLayers();
+              c.visionHeads = tower.visionHeads();
+              c.imageSize = tower.imageSize();
+              c.patchSize = tower.patchSize();
+              c.visionFamily = VisionFamily.SIGLIP;
+            });
+  }
+
+  /**
    * llava-interleave-qwen-0.5b's architecture, tiny: a SigLIP tower (60 px in 14 px patches, so 4 x
    * 4 = 16 patches and 4 px unused, as 384 px leaves 6 in 27 x 27 patches) and a Qwen2 decoder
    * (tied embeddings, rotary base 1e6), features from the last layer with every patch kept.
