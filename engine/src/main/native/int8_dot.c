@@ -76,11 +76,13 @@ int llava_dot_row_group(int path) {
 /* One block of n <= 32 inputs, scalar; rounds half to even as the vector path's cvtps does. */
 static void quant_block_plain(const float* x, int64_t n, int8_t* q, float* s, int32_t* sum) {
   float amax = 0;
+  int nan = 0;
   for (int64_t i = 0; i < n; i++) {
     amax = fmaxf(amax, fabsf(x[i]));
+    nan |= isnan(x[i]);
   }
-  const float d = amax / 127.0f;
-  const float id = d != 0 ? 1.0f / d : 0.0f;
+  const float d = nan ? NAN : amax / 127.0f; /* a NaN input makes the block's products NaN */
+  const float id = d != 0 && !nan ? 1.0f / d : 0.0f;
   int32_t total = 0;
   for (int64_t i = 0; i < QK; i++) {
     const int v = i < n ? (int)nearbyintf(x[i] * id) : 0;
@@ -104,8 +106,13 @@ AVX2 static void quant_block_avx2(const float* x, int8_t* q, float* s, int32_t* 
   h = _mm_max_ps(h, _mm_movehl_ps(h, h));
   h = _mm_max_ss(h, _mm_movehdup_ps(h));
   const float amax = _mm_cvtss_f32(h);
-  const float d = amax / 127.0f;
-  const float id = d != 0 ? 1.0f / d : 0.0f;
+  __m256 unordered = _mm256_setzero_ps();
+  for (int i = 0; i < 4; i++) {
+    unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(v[i], v[i], _CMP_UNORD_Q));
+  }
+  /* a NaN input makes the block's products NaN, as a float32 product would */
+  const float d = _mm256_movemask_ps(unordered) ? NAN : amax / 127.0f;
+  const float id = d != 0 && !isnan(d) ? 1.0f / d : 0.0f;
   const __m256 idv = _mm256_set1_ps(id);
   __m256i n[4];
   for (int i = 0; i < 4; i++) {

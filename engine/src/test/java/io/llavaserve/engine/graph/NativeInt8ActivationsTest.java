@@ -231,4 +231,29 @@ class NativeInt8ActivationsTest {
       assertArrayEquals(ints.run(many, 8, k, n), threshold.run(many, 8, k, n));
     }
   }
+
+  @ParameterizedTest(name = "int8 path {0}")
+  @ValueSource(ints = {0, 1, 2, 3})
+  void aNanActivationMakesItsRowNanAsTheFloatProductDoes(int path) throws Exception {
+    SplittableRandom rnd = new SplittableRandom(73);
+    int k = 96;
+    int n = 70;
+    int m = 5;
+    float[][] w = NativeQ8MatMulTest.randomWeight(rnd, k, n);
+    float[] x = activations(rnd, m, k);
+    x[k + 40] = Float.NaN; // row 1, the second block (a vector block)
+    x[3 * k + 95] = Float.NaN; // row 3, the last input
+    try (TUint8 packed = NativeQ8MatMulTest.packed(w);
+        NativeQ8MatMulTest.Product floats = product(packed, n, 1, 0, -1);
+        NativeQ8MatMulTest.Product ints = product(packed, n, 1, 1, path)) {
+      float[] a = floats.run(x, m, k, n);
+      float[] b = ints.run(x, m, k, n);
+      for (int i = 0; i < a.length; i++) {
+        int row = i / n;
+        boolean nanRow = row == 1 || row == 3;
+        assertTrue(Float.isNaN(a[i]) == nanRow, "float32 activations, row " + row);
+        assertTrue(Float.isNaN(b[i]) == nanRow, "int8 activations, row " + row + ": " + b[i]);
+      }
+    }
+  }
 }
