@@ -5,7 +5,8 @@
  *
  * Decoding is bound by the bytes of weight read per step: 0.625 bytes a weight here against 1.125
  * for int8 and 2 for float16. The values are unpacked and widened in registers and multiplied with
- * the float32 activations, which are not quantized. For each Q4 block the products x_i * u_i are
+ * the float32 activations (in calls of fewer than int8_rows rows; larger ones go through
+ * int8_dot.c with int8 activations). For each Q4 block the products x_i * u_i are
  * summed in float32, and y gains d * (that sum) + m * (the block's sum of x_i):
  *   y = sum over blocks of d * (sum of x_i * u_i) + m * (sum of x_i),
  * which is sum x_i * (u_i * d + m), the product with the dequantized weights, up to rounding (the
@@ -34,6 +35,10 @@
  *   num_threads  int   worker threads for one call (the calling thread included)
  *   path         int   -1: the best this CPU has; 0 plain, 1 AVX2 + FMA + F16C, 2 AVX-512F: at
  *                      most this one
+ *   int8_rows    int   0 (default): float32 activations always; else calls of at least this many
+ *                      rows quantize x to int8 and take the integer dot products of int8_dot.c
+ *                      (the values 0..15 unsigned, the minimum times the block's sum of x)
+ *   int8_path    int   -1: the best integer path; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI
  *
  * A task is 64 columns (4 column blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few
  * rows by 32 (AVX2) or 64 (AVX-512) columns, and every row group unpacks the weight it reads in

@@ -5,7 +5,8 @@
  *
  * Decoding is bound by the bytes of weight read per step: 1.125 bytes a weight here against 2 for
  * float16 and 4 for float32. The weight is dequantized in registers (int8 -> int32 -> float32) and
- * multiplied with the float32 activations, which are not quantized: for each Q8 block the products
+ * multiplied with the float32 activations (in calls of fewer than int8_rows rows; larger ones go
+ * through int8_dot.c with int8 activations, see int8_rows below): for each Q8 block the products
  * x_i * q_i are summed in float32 and the sum times the block's scale is added to the column's
  * float32 accumulator, y = sum over blocks of s * (sum over the block of x_i * q_i). That is
  * float32 arithmetic on the dequantized weights q * s up to rounding (the order of summation, and
@@ -30,6 +31,9 @@
  *   num_threads  int   worker threads for one call (the calling thread included)
  *   path         int   -1: the best this CPU has; 0 plain, 1 AVX2 + FMA, 2 AVX-512F: at most this
  *                      one
+ *   int8_rows    int   0 (default): float32 activations always; else calls of at least this many
+ *                      rows quantize x to int8 and take the integer dot products of int8_dot.c
+ *   int8_path    int   -1: the best integer path; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI
  *
  * A task is 64 columns (4 column blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few
  * rows by 32 (AVX2) or 64 (AVX-512) columns, and every row group dequantizes the weight it reads
