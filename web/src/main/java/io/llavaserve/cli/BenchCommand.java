@@ -2,8 +2,10 @@ package io.llavaserve.cli;
 
 import io.llavaserve.engine.LlavaModel;
 import io.llavaserve.engine.config.TextConfig;
+import io.llavaserve.engine.graph.FmaProbe;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.MatmulProbe;
+import io.llavaserve.engine.graph.NativeKernels;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
@@ -110,10 +112,17 @@ final class BenchCommand implements Callable<Integer> {
       out.printf(
           "TF matmul peak: %.0f GFLOP/s at 128 rows, %.0f GFLOP/s at 32 rows, %.1f GB/s of weights at 1 row%n",
           peak128.gflops(), peak32.gflops(), peak1.weightGBps());
+      double fmaPeak = FmaProbe.measure(threads.intraOp());
+      if (!Double.isNaN(fmaPeak)) {
+        out.printf(
+            "FMA peak (native probe, %s, %d threads): %.0f GFLOP/s%n",
+            NativeKernels.vectorPath(), threads.intraOp(), fmaPeak);
+      }
 
       long layerFlopsPerToken = 2L * t.numHiddenLayers() * linearParams(t);
       long headFlops = 2L * t.hiddenSize() * t.vocabSize();
       SplittableRandom rnd = new SplittableRandom(1);
+      List<String> prefillShares = new ArrayList<>();
       out.println();
       out.println(
           "batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)  weights GB/s");
@@ -170,6 +179,9 @@ final class BenchCommand implements Callable<Integer> {
             b * (layerFlopsPerToken + headFlops)
                 + attentionFlops(t, b, promptTokens + decodeSteps / 2, false);
         double prefillGflops = prefillFlops / prefillSec / 1e9;
+        prefillShares.add(
+            String.format(
+                java.util.Locale.ROOT, "%d seqs %.0f%%", b, 100 * prefillGflops / fmaPeak));
         double decodeGflops = decodeFlops / stepSec / 1e9;
         MatmulProbe.Result decodePeak = b >= 32 ? peak32 : null;
         out.printf(
@@ -191,6 +203,13 @@ final class BenchCommand implements Callable<Integer> {
       out.println(
           "(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s;"
               + " weights GB/s: the matmul weight bytes one decode step reads, per second)");
+      if (!Double.isNaN(fmaPeak)) {
+        StringBuilder shares = new StringBuilder();
+        for (int i = 0; i < prefillShares.size(); i++) {
+          shares.append(i == 0 ? "" : ", ").append(prefillShares.get(i));
+        }
+        out.println("prefill GFLOP/s as a share of the FMA peak: " + shares);
+      }
       out.println();
       out.printf("sampling, %d sequences per step, vocab %d:%n", maxBatch, runner.vocabSize());
       for (SamplingCost.Figure f : SamplingCost.measure(runner.vocabSize(), maxBatch, 8)) {

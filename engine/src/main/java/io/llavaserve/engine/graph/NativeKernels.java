@@ -33,6 +33,9 @@ public final class NativeKernels {
   /** A Linear layer over int4 Q4 blocks, unpacked in registers; see {@code q4_matmul.c}. */
   static final String Q4_MATMUL = "LlavaQ4MatMul";
 
+  /** The cores' float32 FMA throughput; see {@code probe_ops.c}. */
+  static final String FMA_PROBE = "LlavaFmaProbe";
+
   /** RMSNorm in one pass; see {@code fused_ops.c}. */
   static final String RMS_NORM = "LlavaRmsNorm";
 
@@ -146,7 +149,15 @@ public final class NativeKernels {
     }
     for (String name :
         new String[] {
-          PAGED_ATTENTION, BF16_MATMUL, F16_MATMUL, Q8_MATMUL, Q4_MATMUL, RMS_NORM, SILU_MUL, ROPE
+          PAGED_ATTENTION,
+          BF16_MATMUL,
+          F16_MATMUL,
+          Q8_MATMUL,
+          Q4_MATMUL,
+          RMS_NORM,
+          SILU_MUL,
+          ROPE,
+          FMA_PROBE
         }) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {
