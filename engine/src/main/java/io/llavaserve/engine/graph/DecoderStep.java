@@ -251,12 +251,14 @@ final class DecoderStep {
       if (mode.prefill) {
         sp = g.dim(prefillTokenIndex, 0);
         q = g.dim(prefillTokenIndex, 1);
-        prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
-        Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
-        Operand<TBool> allowed =
-            g.tf.math.lessEqual(
-                g.reshape(keyPos, 1, 1, prefillKeys), g.reshape(prefillQueryPositions, sp, q, 1));
-        prefillBias = g.reshape(g.maskBias(allowed), sp, 1, q, 1, prefillKeys);
+        if (!nativeAttention) { // the native kernel reads the query positions itself
+          prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
+          Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
+          Operand<TBool> allowed =
+              g.tf.math.lessEqual(
+                  g.reshape(keyPos, 1, 1, prefillKeys), g.reshape(prefillQueryPositions, sp, q, 1));
+          prefillBias = g.reshape(g.maskBias(allowed), sp, 1, q, 1, prefillKeys);
+        }
       }
     }
   }
@@ -301,6 +303,14 @@ final class DecoderStep {
    */
   private Operand<TFloat32> prefillAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
+    if (nativeAttention) {
+      Operand<TFloat32> q =
+          g.reshape(g.gatherRows(qh, prefillTokenIndex), mk.sp, mk.q, kvHeads * group, headDim);
+      Operand<TFloat32> out =
+          pool.attendPrefill(
+              layer, q, prefillBlockTables, prefillQueryPositions, written, attentionThreads, -1);
+      return g.gatherRows(g.reshape(out, g.mulDims(mk.sp, mk.q), qWidth), prefillGatherIndex);
+    }
     List<Operand<TFloat32>> kv = pool.read(layer, prefillBlockTables, written);
     Operand<TInt32> qg = g.mulDims(mk.q, g.i32(group));
     // [Sp, Q, kv, group, hd] -> [Sp, kv, Q*group, hd]

@@ -132,6 +132,36 @@ final class KvPool {
     return op.output(0);
   }
 
+  /**
+   * Causal prefill attention, q [seqs, Q, heads, head_dim] (already scaled, each sequence's chunk
+   * padded to Q), each query seeing keys 0 .. its position of its sequence's blocks (position -1:
+   * padding, zeros out), by the native kernel reading the pool in place after {@code after} ran, on
+   * at most kernel path {@code path} (-1 the best the CPU has; 0 plain, 1 AVX2, 2 AVX-512). Returns
+   * [seqs, Q, heads * head_dim].
+   */
+  Operand<TFloat32> attendPrefill(
+      int layer,
+      Operand<TFloat32> q,
+      Operand<TInt32> blockTables,
+      Operand<TInt32> positions,
+      List<Op> after,
+      int threads,
+      int path) {
+    Operation op =
+        tf.withControlDependencies(after)
+            .scope()
+            .opBuilder(NativeKernels.PAGED_PREFILL_ATTENTION, "paged_prefill_attention_" + layer)
+            .addInput(q.asOutput())
+            .addInput(keys.get(layer).resource().asOutput())
+            .addInput(values.get(layer).resource().asOutput())
+            .addInput(blockTables.asOutput())
+            .addInput(positions.asOutput())
+            .setAttr("num_threads", (long) threads)
+            .setAttr("path", (long) path)
+            .build();
+    return op.output(0);
+  }
+
   void zero(Session session) {
     Session.Runner r = session.runner();
     zeroing.forEach(r::addTarget);

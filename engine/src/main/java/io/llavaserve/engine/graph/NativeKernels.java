@@ -21,6 +21,9 @@ public final class NativeKernels {
   /** Decode attention over the paged KV pool; see {@code llava_ops.c}. */
   static final String PAGED_ATTENTION = "LlavaPagedAttention";
 
+  /** Causal prefill attention over the paged KV pool; see {@code prefill_attention.c}. */
+  static final String PAGED_PREFILL_ATTENTION = "LlavaPagedPrefillAttention";
+
   /** A Linear layer over packed bfloat16 weights; see {@code bf16_matmul.c}. */
   static final String BF16_MATMUL = "LlavaBf16MatMul";
 
@@ -150,6 +153,7 @@ public final class NativeKernels {
     for (String name :
         new String[] {
           PAGED_ATTENTION,
+          PAGED_PREFILL_ATTENTION,
           BF16_MATMUL,
           F16_MATMUL,
           Q8_MATMUL,

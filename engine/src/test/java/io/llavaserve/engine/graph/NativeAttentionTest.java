@@ -35,7 +35,10 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
-/** The native paged-attention kernel against plain Java, and the model with it against without. */
+/**
+ * The native paged-attention kernels (decode and prefill) against plain Java, and the model with
+ * them against without.
+ */
 class NativeAttentionTest {
 
   @TempDir Path dir;
@@ -60,6 +63,9 @@ class NativeAttentionTest {
     final Placeholder<TInt32> tables;
     final Placeholder<TInt32> lens;
     final Operand<TFloat32> out;
+    final Placeholder<TFloat32> prefillQ;
+    final Placeholder<TInt32> positions;
+    final Operand<TFloat32> prefillOut;
     final Session session;
     final float[] keys;
     final float[] values;
@@ -82,6 +88,9 @@ class NativeAttentionTest {
       lens = tf.placeholder(TInt32.class);
       var written = pool.write(0, slots, k, v);
       out = pool.attend(0, q, tables, lens, written, threads, path);
+      prefillQ = tf.placeholder(TFloat32.class);
+      positions = tf.placeholder(TInt32.class);
+      prefillOut = pool.attendPrefill(0, prefillQ, tables, positions, written, threads, path);
       session = new Session(graph);
       pool.zero(session);
 
@@ -181,6 +190,68 @@ class NativeAttentionTest {
       return o;
     }
 
+    /** The prefill kernel: q [seqs, rows, heads, hd], positions [seqs][rows] (-1 padding). */
+    float[] attendPrefill(float[] query, int[][] blockTables, int[][] pos) {
+      int seqs = pos.length;
+      int rows = pos[0].length;
+      int heads = text.numAttentionHeads();
+      int hd = text.headDim();
+      int width = Arrays.stream(blockTables).mapToInt(t -> t.length).max().orElse(0);
+      int[] flat = new int[seqs * width];
+      int[] flatPos = new int[seqs * rows];
+      for (int s = 0; s < seqs; s++) {
+        System.arraycopy(blockTables[s], 0, flat, s * width, blockTables[s].length);
+        System.arraycopy(pos[s], 0, flatPos, s * rows, rows);
+      }
+      int kvh = text.numKeyValueHeads();
+      try (TFloat32 qt = TFloat32.tensorOf(Shape.of(seqs, rows, heads, hd), DataBuffers.of(query));
+          TInt32 tt = TInt32.tensorOf(Shape.of(seqs, width), DataBuffers.of(flat, true, false));
+          TInt32 pt = TInt32.tensorOf(Shape.of(seqs, rows), DataBuffers.of(flatPos, true, false));
+          TInt32 noSlots = TInt32.tensorOf(Shape.of(0, kvh, 3));
+          TFloat32 noK = TFloat32.tensorOf(Shape.of(0, kvh, hd));
+          Result r =
+              session
+                  .runner()
+                  .feed(slots, noSlots)
+                  .feed(k, noK)
+                  .feed(v, noK)
+                  .feed(prefillQ, qt)
+                  .feed(tables, tt)
+                  .feed(positions, pt)
+                  .fetch(prefillOut)
+                  .run()) {
+        TFloat32 o = (TFloat32) r.get(0);
+        assertEquals(Shape.of(seqs, rows, (long) heads * hd), o.shape());
+        float[] data = new float[seqs * rows * heads * hd];
+        o.asRawTensor().data().asFloats().read(data);
+        return data;
+      }
+    }
+
+    /** Plain causal softmax(q k^T) v in double precision; padding rows are zeros. */
+    float[] expectedPrefill(float[] query, int[][] blockTables, int[][] pos) {
+      int rows = pos[0].length;
+      int heads = text.numAttentionHeads();
+      int hd = text.headDim();
+      float[] o = new float[pos.length * rows * heads * hd];
+      for (int s = 0; s < pos.length; s++) {
+        for (int r = 0; r < rows; r++) {
+          if (pos[s][r] < 0) {
+            continue;
+          }
+          int at = (s * rows + r) * heads * hd;
+          float[] one =
+              expected(
+                  Arrays.copyOfRange(query, at, at + heads * hd),
+                  1,
+                  new int[][] {blockTables[s]},
+                  new int[] {pos[s][r] + 1});
+          System.arraycopy(one, 0, o, at, one.length);
+        }
+      }
+      return o;
+    }
+
     @Override
     public void close() {
       session.close();
@@ -188,10 +259,11 @@ class NativeAttentionTest {
     }
   }
 
+  /** Values in [-1, 1] on a grid of 2^-10, so a float16 pool holds them exactly. */
   private static float[] random(SplittableRandom rnd, int n) {
     float[] x = new float[n];
     for (int i = 0; i < n; i++) {
-      x[i] = (float) (rnd.nextDouble() * 2 - 1);
+      x[i] = rnd.nextInt(-1024, 1025) / 1024f;
     }
     return x;
   }
@@ -259,6 +331,86 @@ class NativeAttentionTest {
   }
 
   /**
+   * Causal prefill attention over the pool: fresh prompts, a chunk after a cached prefix, a single
+   * row and padding, chunks of keys across blocks of 4, GQA, float32 and float16 pools, on each
+   * path (AVX-512 hands a head_dim that is not a multiple of 16 to AVX2, and one that is not a
+   * multiple of 8 to plain C), on one and two threads.
+   */
+  @ParameterizedTest(name = "head dim {0}, kv heads {1}, path {2}, {3}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "16, 2, 2, FLOAT32",
+    "16, 1, 2, FLOAT16",
+    "64, 4, 2, FLOAT16",
+    "64, 2, 1, FLOAT32",
+    "64, 4, 1, FLOAT16",
+    "24, 2, 2, FLOAT32",
+    "20, 2, 2, FLOAT16",
+    "16, 2, 0, FLOAT32",
+    "64, 1, 0, FLOAT16"
+  })
+  void prefillMatchesPlainAttention(int headDim, int kvHeads, int path, KvCacheConfig.Dtype dtype) {
+    int heads = 4;
+    TextConfig text =
+        new TextConfig(
+            heads * headDim, 64, 1, heads, kvHeads, headDim, 300, 1e-5, 1e4, 4096, "silu", false);
+    KvCacheConfig cache = new KvCacheConfig(4, 200, dtype);
+    SplittableRandom rnd = new SplittableRandom(headDim * 31 + kvHeads * 7 + path);
+    // Per sequence: the first position of its chunk and its rows (the rest of Q is padding).
+    int[] from = {0, 37, 0, 100, 5};
+    int[] rows = {70, 20, 1, 33, 0};
+    int q = Arrays.stream(rows).max().orElse(0);
+    int[][] pos = new int[from.length][q];
+    int[] lens = new int[from.length];
+    for (int s = 0; s < from.length; s++) {
+      Arrays.fill(pos[s], -1);
+      for (int r = 0; r < rows[s]; r++) {
+        pos[s][r] = from[s] + r;
+      }
+      lens[s] = from[s] + rows[s];
+    }
+    for (int threads : new int[] {1, 2}) {
+      try (Harness h = new Harness(text, cache, headDim + kvHeads, threads, path)) {
+        int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+        float[] query = random(rnd, from.length * q * heads * headDim);
+        assertClose(
+            h.expectedPrefill(query, t, pos),
+            h.attendPrefill(query, t, pos),
+            2e-6,
+            "head dim " + headDim + ", path " + path + ", " + dtype + ", threads " + threads);
+      }
+    }
+  }
+
+  @Test
+  void prefillRejectsBadPositionsAndBlocks() {
+    TextConfig text = TinySpec.tiny().toConfig().text();
+    KvCacheConfig cache = new KvCacheConfig(4, 8);
+    try (Harness h = new Harness(text, cache, 1, 1)) {
+      float[] q = new float[2 * text.numAttentionHeads() * text.headDim()];
+      TFInvalidArgumentException e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attendPrefill(q, new int[][] {{0, 1}}, new int[][] {{7, 8}}));
+      assertTrue(e.getMessage().contains("positions[0, 1] = 8 outside [-1, 8)"), e.getMessage());
+      e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attendPrefill(q, new int[][] {{0, 1}}, new int[][] {{-2, 0}}));
+      assertTrue(e.getMessage().contains("positions[0, 0] = -2 outside [-1, 8)"), e.getMessage());
+      e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attendPrefill(q, new int[][] {{0, 8}}, new int[][] {{3, 4}}));
+      assertTrue(e.getMessage().contains("block_tables[0, 1] = 8 outside [0, 8)"), e.getMessage());
+      // The session is still usable after a rejected call; padding rows come back as zeros.
+      float[] out = h.attendPrefill(q, new int[][] {{3, 1}}, new int[][] {{-1, 6}});
+      for (int i = 0; i < out.length / 2; i++) {
+        assertEquals(0f, out[i]);
+      }
+    }
+  }
+
+  /**
    * The whole model: decode steps of many sequences give the same logits either way, with a float32
    * or a float16 pool (both kernels read the same float16 values and compute in float32).
    */
@@ -314,9 +466,8 @@ class NativeAttentionTest {
 
   /**
    * Long prefills in chunks (the second chunk of each sequence attending over the cached first),
-   * several sequences in a step, beside a decode row: with the native kernels the logits are the
-   * stock ops' (prefill attention runs on stock ops either way; the decode row and the matmuls
-   * differ).
+   * several sequences in a step, beside a decode row: with the native kernels (prefill attention,
+   * decode attention, the fused ops) the logits are the stock ops'.
    */
   @ParameterizedTest(name = "{0}")
   @org.junit.jupiter.params.provider.EnumSource(

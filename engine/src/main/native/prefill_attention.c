@@ -1,0 +1,745 @@
+/*
+ * LlavaPagedPrefillAttention: causal attention of prefill chunks read in place from the paged KV
+ * pool.
+ *
+ * The graph-only prefill path gathers every block a chunk reads into fresh tensors, transposes
+ * them, multiplies the whole padded rectangle of queries by keys (the masked half included), adds
+ * a mask and takes a softmax of it. This kernel takes a tile of query rows of one sequence and one
+ * kv head at a time and walks the keys the tile sees, a chunk at a time (sixteen keys on AVX-512,
+ * eight on AVX2, sixteen in plain C), wherever their blocks lie in the pool: a float16 chunk is
+ * widened once into a float32 buffer, and then every query row of the tile and every query head of
+ * the kv head's group takes it while it sits in L1. Per row and chunk the scores are summed in one
+ * vector accumulator per key, the query read once per slice of head_dim for all of them, and
+ * reduced together into one vector of scores (a transpose of partial sums, not one horizontal sum
+ * per key); an online softmax (a running maximum and sum per row, the row's output rescaled when
+ * the maximum moves) folds the chunk's values in, exponentials taken on whole vectors. A row reads
+ * only the keys at or before its position, so no work goes to the masked half.
+ *
+ * A row's result depends only on the path and its own keys and position: the order of every sum
+ * is fixed by the chunks (aligned at key 0), never by the tile or what else shares the call.
+ *
+ * Inputs:
+ *   q             float [S, Q, H, D]  queries of each sequence's chunk, padded to Q, already scaled
+ *   k_cache       resource            float or half [N, KVH, BS, D]
+ *   v_cache       resource            float or half [N, KVH, BS, D] (the same type as k_cache)
+ *   block_tables  int32 [S, B]        pool block of each sequence's i-th block
+ *   positions     int32 [S, Q]        each query's position: it sees keys 0 .. position; -1 marks
+ *                                     padding (its output is zeros)
+ * Output:
+ *   out           float [S, Q, H * D]
+ * Attrs:
+ *   num_threads   int                 worker threads for one call (the calling thread included)
+ *   path          int                 -1: the best this CPU has; 0 plain, 1 AVX2 + FMA + F16C,
+ *                                     2 AVX-512F: at most this (tests force the lower paths)
+ *
+ * Grouped-query attention: query head h reads kv head h / (H / KVH).
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_registry.h"
+#include "parallel.h"
+#include "tf_kernel_api.h"
+
+#define OP_NAME "LlavaPagedPrefillAttention"
+#define TILE 32 /* query rows of one sequence per task */
+#define PLAIN_WIDTH 16  /* keys per chunk in plain C */
+/* Below this many query-key products (times head_dim) in a call, threads cost more than they
+ * save. */
+#define MIN_WORK_PER_THREAD (1 << 18)
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f")))
+
+enum { PLAIN = 0, WITH_AVX2 = 1, WITH_AVX512 = 2 };
+
+typedef struct {
+  const float* q;
+  const void* k; /* float or _Float16 */
+  const void* v;
+  int half;
+  const int32_t* tables;
+  const int32_t* pos;
+  float* out;
+  int64_t seqs, qlen, heads, kv_heads, head_dim, block_size, max_blocks, tiles;
+  int path;
+} Work;
+
+/* One task: a tile of query rows of one sequence, over one kv head. */
+typedef struct {
+  int64_t s, kvh, r0, rows, group, d;
+  const int32_t* pos; /* the tile's positions */
+  int64_t last;       /* the largest of them; -1 when the tile is all padding */
+} Tile;
+
+/*
+ * e^x on whole vectors: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by Cephes' degree-6 polynomial
+ * for expf (about 1 ulp), times 2^n. x is clamped to [-87.34, 88], where 2^n stays a normal float;
+ * NaN stays NaN (maxps and minps return their second operand when either is NaN).
+ */
+#define EXP_LO -87.3365f
+#define EXP_HI 88.0f
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f
+#define LN2_LO -2.12194440e-4f
+#define P0 1.9875691500e-4f
+#define P1 1.3981999507e-3f
+#define P2 8.3334519073e-3f
+#define P3 4.1665795894e-2f
+#define P4 1.6666665459e-1f
+#define P5 5.0000001201e-1f
+
+AVX512 static inline __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), x);
+  x = _mm512_min_ps(_mm512_set1_ps(EXP_HI), x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+  __m512 p = _mm512_set1_ps(P0);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+AVX2 static inline __m256 exp256(__m256 x) {
+  x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
+  x = _mm256_min_ps(_mm256_set1_ps(EXP_HI), x);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+  __m256 p = _mm256_set1_ps(P0);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i pow2 = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2));
+}
+
+AVX2 static inline float hmax256(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+AVX2 static inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* The running maximum m and sum of one query row after a chunk whose largest score is cmax. */
+static inline float rescale(float* m, float* sum, float cmax) {
+  if (!(cmax > *m)) {
+    return 1.0f; /* the maximum stays (or cmax is NaN, which the exponentials carry on) */
+  }
+  const float alpha = expf(*m - cmax); /* 0 for the first chunk, where *m is -inf */
+  *sum *= alpha;
+  *m = cmax;
+  return alpha;
+}
+
+
+typedef void (*Widen)(const _Float16* src, float* dst, int64_t d);
+
+static void widen_plain(const _Float16* src, float* dst, int64_t d) {
+  for (int64_t j = 0; j < d; j++) {
+    dst[j] = (float)src[j];
+  }
+}
+
+AVX2 static void widen_avx2(const _Float16* src, float* dst, int64_t d) {
+  for (int64_t j = 0; j < d; j += 8) {
+    _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + j))));
+  }
+}
+
+AVX512 static void widen_avx512(const _Float16* src, float* dst, int64_t d) {
+  for (int64_t j = 0; j < d; j += 16) {
+    _mm512_storeu_ps(dst + j, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(src + j))));
+  }
+}
+
+/*
+ * Transposes a W x W block: rows[i] + j is key i's slice at j; dst[c * W + i] its element j + c
+ * (c < d - j).
+ */
+static void transpose_plain(const float** rows, int64_t j, int64_t d, float* dst) {
+  const int cols = d - j < PLAIN_WIDTH ? (int)(d - j) : PLAIN_WIDTH;
+  for (int i = 0; i < PLAIN_WIDTH; i++) {
+    for (int c = 0; c < cols; c++) {
+      dst[c * PLAIN_WIDTH + i] = rows[i][j + c];
+    }
+  }
+}
+
+AVX2 static void transpose_avx2(const float** rows, int64_t j, int64_t d, float* dst) {
+  (void)d;
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm256_loadu_ps(rows[i] + j);
+  }
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_ps(dst + i * 8, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * 8, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+
+AVX512 static void transpose_avx512(const float** rows, int64_t j, int64_t d, float* dst) {
+  (void)d;
+  __m512 r[16], t[16], u[16], v[16];
+  for (int i = 0; i < 16; i++) {
+    r[i] = _mm512_loadu_ps(rows[i] + j);
+  }
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  /* u[4b + c] holds, in each 128-bit lane L, column 4L + c of rows 4b .. 4b + 3. */
+  for (int c = 0; c < 4; c++) {
+    v[c] = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);      /* lanes 0, 2 of rows 0-7 */
+    v[4 + c] = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);  /* lanes 1, 3 */
+    v[8 + c] = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+    v[12 + c] = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+  }
+  for (int c = 0; c < 4; c++) {
+    /* column c (lane 0), c + 8 (lane 2); column c + 4 (lane 1), c + 12 (lane 3) */
+    _mm512_storeu_ps(dst + c * 16, _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88));
+    _mm512_storeu_ps(dst + (c + 8) * 16, _mm512_shuffle_f32x4(v[c], v[8 + c], 0xDD));
+    _mm512_storeu_ps(dst + (c + 4) * 16, _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0x88));
+    _mm512_storeu_ps(dst + (c + 12) * 16, _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0xDD));
+  }
+}
+
+typedef void (*Transpose)(const float** rows, int64_t j, int64_t d, float* dst);
+
+/*
+ * A chunk of keys l .. l + n - 1 of kv head kvh of sequence s, laid out for the folds: keys
+ * transposed into kt [d][width] float32 (lane i of row j is key i's j-th element; lanes n .. width
+ * - 1 zero), values as float32 rows vr[i] (in place for a float32 pool, widened into vbuf for a
+ * float16 one, as the keys into kbuf before their transpose; rows n .. width - 1 point at zeros).
+ */
+static inline void chunk(const Work* w, const Tile* t, int64_t l, int n, int width, float* kt,
+                         const float** vr, float* kbuf, float* vbuf, const float* zero,
+                         Widen widen, Transpose transpose) {
+  const int32_t* table = w->tables + t->s * w->max_blocks;
+  const int64_t d = t->d;
+  const float* kr[16];
+  for (int i = 0; i < width; i++) {
+    if (i >= n) {
+      kr[i] = zero;
+      vr[i] = zero;
+      continue;
+    }
+    const int64_t p = l + i;
+    const int64_t at =
+        (((int64_t)table[p / w->block_size] * w->kv_heads + t->kvh) * w->block_size +
+         p % w->block_size) *
+        d;
+    if (w->half) {
+      widen((const _Float16*)w->k + at, kbuf + i * d, d);
+      widen((const _Float16*)w->v + at, vbuf + i * d, d);
+      kr[i] = kbuf + i * d;
+      vr[i] = vbuf + i * d;
+    } else {
+      kr[i] = (const float*)w->k + at;
+      vr[i] = (const float*)w->v + at;
+    }
+  }
+  for (int64_t j = 0; j < d; j += width) {
+    transpose(kr, j, d, kt + j * width);
+  }
+}
+
+/*
+ * Folds a chunk into query vectors: their scores against its keys, the running maximum and sum,
+ * and its values. q[a], o[a], m[a], sum[a] are query vector a's row, output and state; it sees the
+ * chunk's first seen[a] keys.
+ */
+static inline void fold_plain(int nq, const float* const* q, float* const* o, float* const* m,
+                       float* const* sum, const int* seen, const float* kt, const float** vr,
+                       int width, int64_t d) {
+  for (int a = 0; a < nq; a++) {
+    float s[PLAIN_WIDTH];
+    float cmax = -INFINITY;
+    for (int i = 0; i < seen[a]; i++) {
+      float acc = 0.0f;
+      for (int64_t j = 0; j < d; j++) {
+        acc += q[a][j] * kt[j * width + i];
+      }
+      s[i] = acc;
+      cmax = acc > cmax ? acc : cmax;
+    }
+    const float alpha = rescale(m[a], sum[a], cmax);
+    for (int i = 0; i < seen[a]; i++) {
+      s[i] = expf(s[i] - *m[a]);
+      *sum[a] += s[i];
+    }
+    for (int64_t j = 0; j < d; j++) {
+      float acc = o[a][j] * alpha;
+      for (int i = 0; i < seen[a]; i++) {
+        acc += s[i] * vr[i][j];
+      }
+      o[a][j] = acc;
+    }
+  }
+}
+
+/*
+ * The vector folds, four query vectors at a time, one kernel per width W (lanes): VEC, SET1, FMA,
+ * ... are that width's intrinsics. A query's scores come out as one vector over the chunk's keys,
+ * summed over head_dim in two chains (even and odd j) from the transposed keys; values are read
+ * once per slice of head_dim for all four.
+ */
+#define QV 4
+#define DEFINE_FOLD(NAME, TARGET, W, VEC, ZERO, SET1, LOAD, STORE, MUL, SUB, FMA, ADD, EXPW,     \
+                    HMAX, HSUM, MASKED)                                                          \
+  TARGET static inline void NAME(int nq, const float* const* q, float* const* o, float* const* m,       \
+                          float* const* sum, const int* seen, const float* kt,                   \
+                          const float** vr, int width, int64_t d) {                              \
+    (void)width;                                                                                 \
+    VEC s0[QV], s1[QV];                                                                          \
+    for (int a = 0; a < QV; a++) {                                                               \
+      s0[a] = ZERO();                                                                            \
+      s1[a] = ZERO();                                                                            \
+    }                                                                                            \
+    const float* qa[QV];                                                                         \
+    for (int a = 0; a < QV; a++) {                                                               \
+      qa[a] = q[a < nq ? a : 0];                                                                 \
+    }                                                                                            \
+    for (int64_t j = 0; j < d; j += 2) {                                                         \
+      const VEC k0 = LOAD(kt + j * W);                                                           \
+      const VEC k1 = LOAD(kt + (j + 1) * W);                                                     \
+      for (int a = 0; a < QV; a++) {                                                             \
+        s0[a] = FMA(SET1(qa[a][j]), k0, s0[a]);                                                  \
+        s1[a] = FMA(SET1(qa[a][j + 1]), k1, s1[a]);                                              \
+      }                                                                                          \
+    }                                                                                            \
+    float pw[QV][W];                                                                             \
+    float alpha[QV];                                                                             \
+    int most = 0;                                                                                \
+    for (int a = 0; a < QV; a++) {                                                               \
+      if (a >= nq) {                                                                             \
+        STORE(pw[a], ZERO());                                                                    \
+        alpha[a] = 0.0f;                                                                         \
+        continue;                                                                                \
+      }                                                                                          \
+      const VEC sc = MASKED(seen[a], ADD(s0[a], s1[a]), -INFINITY);                              \
+      alpha[a] = rescale(m[a], sum[a], HMAX(sc));                                                \
+      const VEC p = MASKED(seen[a], EXPW(SUB(sc, SET1(*m[a]))), 0.0f);                           \
+      *sum[a] += HSUM(p);                                                                        \
+      STORE(pw[a], p);                                                                           \
+      most = seen[a] > most ? seen[a] : most;                                                    \
+    }                                                                                            \
+    float* oa[QV];                                                                               \
+    for (int a = 0; a < QV; a++) {                                                               \
+      oa[a] = a < nq ? o[a] : NULL;                                                              \
+    }                                                                                            \
+    const float* pp = &pw[0][0];                                                                 \
+    for (int64_t j = 0; j < d; j += W) {                                                         \
+      /* Read the weights afresh for each slice (a broadcast folded into each FMA) rather than   \
+       * let the compiler keep W * QV broadcast vectors on the stack across slices. */           \
+      __asm__("" : "+r"(pp));                                                                    \
+      VEC acc[QV], odd[QV];                                                                      \
+      for (int a = 0; a < QV; a++) {                                                             \
+        acc[a] = a < nq ? MUL(LOAD(oa[a] + j), SET1(alpha[a])) : ZERO();                         \
+        odd[a] = ZERO();                                                                         \
+      }                                                                                          \
+      int i = 0;                                                                                 \
+      for (; i + 2 <= most; i += 2) {                                                            \
+        const VEC v0 = LOAD(vr[i] + j);                                                          \
+        const VEC v1 = LOAD(vr[i + 1] + j);                                                      \
+        for (int a = 0; a < QV; a++) {                                                           \
+          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                         \
+          odd[a] = FMA(SET1(pp[a * W + i + 1]), v1, odd[a]);                                     \
+        }                                                                                        \
+      }                                                                                          \
+      if (i < most) {                                                                            \
+        const VEC v0 = LOAD(vr[i] + j);                                                          \
+        for (int a = 0; a < QV; a++) {                                                           \
+          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                         \
+        }                                                                                        \
+      }                                                                                          \
+      for (int a = 0; a < nq; a++) {                                                             \
+        STORE(oa[a] + j, ADD(acc[a], odd[a]));                                                   \
+      }                                                                                          \
+    }                                                                                            \
+  }
+
+/* Lanes n .. W - 1 of v set to `fill`. */
+AVX512 static inline __m512 masked16(int n, __m512 v, float fill) {
+  return _mm512_mask_mov_ps(_mm512_set1_ps(fill), (__mmask16)((1u << n) - 1u), v);
+}
+
+AVX2 static inline __m256 masked8(int n, __m256 v, float fill) {
+  const __m256i keep =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(keep));
+}
+
+DEFINE_FOLD(fold_avx512, AVX512, 16, __m512, _mm512_setzero_ps, _mm512_set1_ps, _mm512_loadu_ps,
+            _mm512_storeu_ps, _mm512_mul_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_add_ps, exp512,
+            _mm512_reduce_max_ps, _mm512_reduce_add_ps, masked16)
+DEFINE_FOLD(fold_avx2, AVX2, 8, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
+            _mm256_storeu_ps, _mm256_mul_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_add_ps, exp256,
+            hmax256, hsum256, masked8)
+
+/* Each thread's buffer, grown as needed and kept. */
+static __thread float* scratch;
+static __thread size_t scratch_floats;
+
+static float* scratch_for(size_t need) {
+  if (need > scratch_floats) {
+    free(scratch);
+    scratch = malloc(need * sizeof(float));
+    if (scratch == NULL) {
+      scratch_floats = 0;
+      abort(); /* the process cannot go on without its working buffer */
+    }
+    scratch_floats = need;
+  }
+  return scratch;
+}
+
+/* One task (a tile of query rows over one kv head), per path. */
+#define DEFINE_TILE(NAME, TARGET, WIDTH, FOLD, WIDEN, TRANSPOSE)                                             \
+TARGET static void NAME(void* arg, int64_t item) {                                                  \
+  const Work* w = (const Work*)arg;                                                                 \
+  /* The tiles with the most keys (the last of a sequence) go first. */                             \
+  const int64_t kvh = item % w->kv_heads;                                                           \
+  const int64_t tile = w->tiles - 1 - item / w->kv_heads % w->tiles;                                \
+  Tile t = {.s = item / w->kv_heads / w->tiles,                                                     \
+            .kvh = kvh,                                                                             \
+            .r0 = tile * TILE,                                                                      \
+            .group = w->heads / w->kv_heads,                                                        \
+            .d = w->head_dim};                                                                      \
+  t.rows = w->qlen - t.r0 < TILE ? w->qlen - t.r0 : TILE;                                           \
+  t.pos = w->pos + t.s * w->qlen + t.r0;                                                            \
+  t.last = -1;                                                                                      \
+  for (int64_t r = 0; r < t.rows; r++) {                                                            \
+    t.last = t.pos[r] > t.last ? t.pos[r] : t.last;                                                 \
+  }                                                                                                 \
+  const int width = WIDTH;                                                                          \
+  const int64_t d = t.d;                                                                            \
+  const int64_t states = t.rows * t.group;                                                          \
+  float* buf = scratch_for((size_t)(2 * states + (3 * width + 1) * d));                             \
+  float* mx = buf;                                                                                  \
+  float* sum = buf + states;                                                                        \
+  float* kt = sum + states;                                                                         \
+  float* kbuf = kt + width * d;                                                                     \
+  float* vbuf = kbuf + width * d;                                                                   \
+  float* zero = vbuf + width * d;                                                                   \
+  memset(zero, 0, (size_t)d * sizeof(float));                                                       \
+  const int64_t stride = w->heads * d; /* between query rows */                                     \
+  for (int64_t r = 0; r < t.rows; r++) {                                                            \
+    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                    \
+    memset(o, 0, (size_t)(t.group * d) * sizeof(float));                                            \
+    for (int64_t g = 0; g < t.group; g++) {                                                         \
+      mx[r * t.group + g] = -INFINITY;                                                              \
+      sum[r * t.group + g] = 0.0f;                                                                  \
+    }                                                                                               \
+  }                                                                                                 \
+  const float* vr[16];                                                                              \
+  const float* qs[QV];                                                                              \
+  float* os[QV];                                                                                    \
+  float* ms[QV];                                                                                    \
+  float* sums[QV];                                                                                  \
+  int seen[QV];                                                                                     \
+  for (int64_t l = 0; l <= t.last; l += width) {                                                    \
+    const int n = t.last + 1 - l < width ? (int)(t.last + 1 - l) : width;                           \
+    chunk(w, &t, l, n, width, kt, vr, kbuf, vbuf, zero, WIDEN, TRANSPOSE);                                      \
+    int nq = 0;                                                                                     \
+    for (int64_t r = 0; r < t.rows; r++) {                                                          \
+      const int64_t p = t.pos[r];                                                                   \
+      if (p < l) {                                                                                  \
+        continue;                                                                                   \
+      }                                                                                             \
+      const int64_t at = (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                   \
+      for (int64_t g = 0; g < t.group; g++) {                                                       \
+        qs[nq] = w->q + at + g * d;                                                                 \
+        os[nq] = w->out + at + g * d;                                                               \
+        ms[nq] = &mx[r * t.group + g];                                                              \
+        sums[nq] = &sum[r * t.group + g];                                                           \
+        seen[nq] = p + 1 - l < n ? (int)(p + 1 - l) : n;                                            \
+        if (++nq == QV) {                                                                           \
+          FOLD(nq, qs, os, ms, sums, seen, kt, vr, width, d);                                       \
+          nq = 0;                                                                                   \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+    if (nq > 0) {                                                                                   \
+      FOLD(nq, qs, os, ms, sums, seen, kt, vr, width, d);                                           \
+    }                                                                                               \
+  }                                                                                                 \
+  for (int64_t r = 0; r < t.rows; r++) {                                                            \
+    if (t.pos[r] < 0) {                                                                             \
+      continue;                                                                                     \
+    }                                                                                               \
+    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                    \
+    for (int64_t g = 0; g < t.group; g++) {                                                         \
+      const float inv = 1.0f / sum[r * t.group + g];                                                \
+      for (int64_t j = 0; j < d; j++) {                                                             \
+        o[g * d + j] *= inv;                                                                        \
+      }                                                                                             \
+    }                                                                                               \
+  }                                                                                                 \
+}
+
+DEFINE_TILE(tile_plain, , PLAIN_WIDTH, fold_plain, widen_plain, transpose_plain)
+DEFINE_TILE(tile_avx2, AVX2, 8, fold_avx2, widen_avx2, transpose_avx2)
+DEFINE_TILE(tile_avx512, AVX512, 16, fold_avx512, widen_avx512, transpose_avx512)
+
+static void run_tile(void* arg, int64_t item) {
+  const Work* w = (const Work*)arg;
+  switch (w->path) {
+    case WITH_AVX512:
+      tile_avx512(arg, item);
+      break;
+    case WITH_AVX2:
+      tile_avx2(arg, item);
+      break;
+    default:
+      tile_plain(arg, item);
+  }
+}
+
+static int best_path = PLAIN;
+static int has_avx2; /* AVX2, FMA and F16C */
+static pthread_once_t path_once = PTHREAD_ONCE_INIT;
+
+static void choose_path(void) {
+  __builtin_cpu_init();
+  has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+  best_path = __builtin_cpu_supports("avx512f") ? WITH_AVX512 : has_avx2 ? WITH_AVX2 : PLAIN;
+}
+
+/* The path for this head_dim: AVX-512 takes multiples of 16, AVX2 of 8, plain C any. */
+static int path_for(int wanted, int64_t head_dim) {
+  int path = wanted >= 0 && wanted < best_path ? wanted : best_path;
+  if (path == WITH_AVX512 && head_dim % 16 != 0) {
+    path = has_avx2 ? WITH_AVX2 : PLAIN;
+  }
+  if (path == WITH_AVX2 && head_dim % 8 != 0) {
+    path = PLAIN;
+  }
+  return path;
+}
+
+typedef struct {
+  int32_t num_threads;
+  int32_t path;
+} Kernel;
+
+static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
+  (void)ctx;
+  memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
+}
+
+static void* create(TF_OpKernelConstruction* ctx) {
+  Kernel* k = calloc(1, sizeof(Kernel));
+  k->num_threads = llava_num_threads(ctx);
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->path = -1;
+  }
+  TF_DeleteStatus(status);
+  return k;
+}
+
+static void destroy(void* kernel) { free(kernel); }
+
+static int same_pool_shape(const TF_Tensor* a, const TF_Tensor* b) {
+  if (TF_NumDims(a) != 4 || TF_NumDims(b) != 4) {
+    return 0;
+  }
+  for (int i = 0; i < 4; i++) {
+    if (TF_Dim(a, i) != TF_Dim(b, i)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Kernel* kern = (const Kernel*)kernel;
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* q = NULL;
+  TF_Tensor* kc = NULL;
+  TF_Tensor* vc = NULL;
+  TF_Tensor* tables = NULL;
+  TF_Tensor* positions = NULL;
+  TF_Tensor* out = NULL;
+  char msg[256];
+
+  TF_GetInput(ctx, 0, &q, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 1, false, false, true, copy_tensor, &kc, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 2, false, false, true, copy_tensor, &vc, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 3, &tables, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 4, &positions, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  pthread_once(&path_once, choose_path);
+  const int pool_type = TF_TensorType(kc);
+  if ((pool_type != TF_FLOAT_TYPE && pool_type != TF_HALF_TYPE) ||
+      TF_TensorType(vc) != pool_type || !same_pool_shape(kc, vc)) {
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+               OP_NAME ": k_cache and v_cache must be float32 or float16 [blocks, kv_heads,"
+                       " block_size, head_dim], both the same");
+    goto done;
+  }
+  if (TF_NumDims(q) != 4 || TF_NumDims(tables) != 2 || TF_NumDims(positions) != 2) {
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+               OP_NAME ": expected q [S, Q, H, D], block_tables [S, B], positions [S, Q]");
+    goto done;
+  }
+  const int64_t seqs = TF_Dim(q, 0);
+  const int64_t qlen = TF_Dim(q, 1);
+  const int64_t heads = TF_Dim(q, 2);
+  const int64_t head_dim = TF_Dim(q, 3);
+  const int64_t num_blocks = TF_Dim(kc, 0);
+  const int64_t kv_heads = TF_Dim(kc, 1);
+  const int64_t block_size = TF_Dim(kc, 2);
+  const int64_t max_blocks = TF_Dim(tables, 1);
+  if (head_dim != TF_Dim(kc, 3) || kv_heads == 0 || heads % kv_heads != 0 ||
+      TF_Dim(tables, 0) != seqs || TF_Dim(positions, 0) != seqs ||
+      TF_Dim(positions, 1) != qlen) {
+    snprintf(msg, sizeof msg,
+             OP_NAME ": shapes disagree: q [%lld, %lld, %lld, %lld], pool kv_heads %lld head_dim"
+                     " %lld, block_tables rows %lld, positions [%lld, %lld]",
+             (long long)seqs, (long long)qlen, (long long)heads, (long long)head_dim,
+             (long long)kv_heads, (long long)TF_Dim(kc, 3), (long long)TF_Dim(tables, 0),
+             (long long)TF_Dim(positions, 0), (long long)TF_Dim(positions, 1));
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+    goto done;
+  }
+  const int32_t* table_data = TF_TensorData(tables);
+  const int32_t* pos_data = TF_TensorData(positions);
+  double work = 0;
+  for (int64_t s = 0; s < seqs; s++) {
+    int64_t last = -1;
+    for (int64_t r = 0; r < qlen; r++) {
+      const int64_t p = pos_data[s * qlen + r];
+      if (p < -1 || p >= max_blocks * block_size) {
+        snprintf(msg, sizeof msg, OP_NAME ": positions[%lld, %lld] = %lld outside [-1, %lld)",
+                 (long long)s, (long long)r, (long long)p,
+                 (long long)(max_blocks * block_size));
+        llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+        goto done;
+      }
+      last = p > last ? p : last;
+      work += (double)(p + 1);
+    }
+    for (int64_t b = 0; b * block_size <= last; b++) {
+      const int32_t blk = table_data[s * max_blocks + b];
+      if (blk < 0 || blk >= num_blocks) {
+        snprintf(msg, sizeof msg, OP_NAME ": block_tables[%lld, %lld] = %d outside [0, %lld)",
+                 (long long)s, (long long)b, blk, (long long)num_blocks);
+        llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+        goto done;
+      }
+    }
+  }
+
+  const int64_t out_dims[3] = {seqs, qlen, heads * head_dim};
+  out = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, out_dims, 3,
+                          (size_t)(seqs * qlen * heads * head_dim) * sizeof(float), status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
+  }
+  if (seqs * qlen == 0) {
+    goto done;
+  }
+  Work w = {.q = TF_TensorData(q),
+            .k = TF_TensorData(kc),
+            .v = TF_TensorData(vc),
+            .half = pool_type == TF_HALF_TYPE,
+            .tables = table_data,
+            .pos = pos_data,
+            .out = TF_TensorData(out),
+            .seqs = seqs,
+            .qlen = qlen,
+            .heads = heads,
+            .kv_heads = kv_heads,
+            .head_dim = head_dim,
+            .block_size = block_size,
+            .max_blocks = max_blocks,
+            .tiles = (qlen + TILE - 1) / TILE,
+            .path = path_for(kern->path, head_dim)};
+  int64_t threads = (int64_t)(work * (double)(heads * head_dim) / MIN_WORK_PER_THREAD);
+  if (threads > kern->num_threads) {
+    threads = kern->num_threads;
+  }
+  llava_parallel_for(seqs * w.tiles * kv_heads, threads < 1 ? 1 : threads, run_tile, &w);
+
+done:
+  TF_DeleteTensor(q);
+  TF_DeleteTensor(kc);
+  TF_DeleteTensor(vc);
+  TF_DeleteTensor(tables);
+  TF_DeleteTensor(positions);
+  TF_DeleteTensor(out);
+  TF_DeleteStatus(status);
+}
+
+__attribute__((constructor)) static void register_op(void) {
+  static const char* const inputs[] = {"q: float", "k_cache: resource", "v_cache: resource",
+                                       "block_tables: int32", "positions: int32"};
+  static const char* const outputs[] = {"out: float"};
+  static const char* const attrs[] = {"path: int = -1"};
+  const LlavaOpSpec spec = {.name = OP_NAME,
+                            .inputs = inputs,
+                            .n_inputs = 5,
+                            .outputs = outputs,
+                            .n_outputs = 1,
+                            .attrs = attrs,
+                            .n_attrs = 1,
+                            .stateful = 1,
+                            .create = create,
+                            .compute = compute,
+                            .destroy = destroy};
+  llava_register_op(&spec);
+}
