@@ -317,84 +317,85 @@ static inline void fold_plain(int nq, const float* const* q, float* const* o, fl
 }
 
 /*
- * The vector folds, four query vectors at a time, one kernel per width W (lanes): VEC, SET1, FMA,
- * ... are that width's intrinsics. A query's scores come out as one vector over the chunk's keys,
+ * The vector folds, QV query vectors at a time (eight on AVX-512, four on AVX2, whose sixteen
+ * registers would spill eight), one kernel per width W (lanes): VEC, SET1, FMA, ... are that
+ * width's intrinsics. A query's scores come out as one vector over the chunk's keys,
  * summed over head_dim in two chains (even and odd j) from the transposed keys; values are read
- * once per slice of head_dim for all four.
+ * once per slice of head_dim for all of them.
  */
-#define QV 4
-#define DEFINE_FOLD(NAME, TARGET, W, VEC, ZERO, SET1, LOAD, STORE, MUL, SUB, FMA, ADD, EXPW,     \
-                    HMAX, HSUM, MASKED)                                                          \
-  TARGET static inline void NAME(int nq, const float* const* q, float* const* o, float* const* m,       \
-                          float* const* sum, const int* seen, const float* kt,                   \
-                          const float** vr, int width, int64_t d) {                              \
-    (void)width;                                                                                 \
-    VEC s0[QV], s1[QV];                                                                          \
-    for (int a = 0; a < QV; a++) {                                                               \
-      s0[a] = ZERO();                                                                            \
-      s1[a] = ZERO();                                                                            \
-    }                                                                                            \
-    const float* qa[QV];                                                                         \
-    for (int a = 0; a < QV; a++) {                                                               \
-      qa[a] = q[a < nq ? a : 0];                                                                 \
-    }                                                                                            \
-    for (int64_t j = 0; j < d; j += 2) {                                                         \
-      const VEC k0 = LOAD(kt + j * W);                                                           \
-      const VEC k1 = LOAD(kt + (j + 1) * W);                                                     \
-      for (int a = 0; a < QV; a++) {                                                             \
-        s0[a] = FMA(SET1(qa[a][j]), k0, s0[a]);                                                  \
-        s1[a] = FMA(SET1(qa[a][j + 1]), k1, s1[a]);                                              \
-      }                                                                                          \
-    }                                                                                            \
-    float pw[QV][W];                                                                             \
-    float alpha[QV];                                                                             \
-    int most = 0;                                                                                \
-    for (int a = 0; a < QV; a++) {                                                               \
-      if (a >= nq) {                                                                             \
-        STORE(pw[a], ZERO());                                                                    \
-        alpha[a] = 0.0f;                                                                         \
-        continue;                                                                                \
-      }                                                                                          \
-      const VEC sc = MASKED(seen[a], ADD(s0[a], s1[a]), -INFINITY);                              \
-      alpha[a] = rescale(m[a], sum[a], HMAX(sc));                                                \
-      const VEC p = MASKED(seen[a], EXPW(SUB(sc, SET1(*m[a]))), 0.0f);                           \
-      *sum[a] += HSUM(p);                                                                        \
-      STORE(pw[a], p);                                                                           \
-      most = seen[a] > most ? seen[a] : most;                                                    \
-    }                                                                                            \
-    float* oa[QV];                                                                               \
-    for (int a = 0; a < QV; a++) {                                                               \
-      oa[a] = a < nq ? o[a] : NULL;                                                              \
-    }                                                                                            \
-    const float* pp = &pw[0][0];                                                                 \
-    for (int64_t j = 0; j < d; j += W) {                                                         \
-      /* Read the weights afresh for each slice (a broadcast folded into each FMA) rather than   \
-       * let the compiler keep W * QV broadcast vectors on the stack across slices. */           \
-      __asm__("" : "+r"(pp));                                                                    \
-      VEC acc[QV], odd[QV];                                                                      \
-      for (int a = 0; a < QV; a++) {                                                             \
-        acc[a] = a < nq ? MUL(LOAD(oa[a] + j), SET1(alpha[a])) : ZERO();                         \
-        odd[a] = ZERO();                                                                         \
-      }                                                                                          \
-      int i = 0;                                                                                 \
-      for (; i + 2 <= most; i += 2) {                                                            \
-        const VEC v0 = LOAD(vr[i] + j);                                                          \
-        const VEC v1 = LOAD(vr[i + 1] + j);                                                      \
-        for (int a = 0; a < QV; a++) {                                                           \
-          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                         \
-          odd[a] = FMA(SET1(pp[a * W + i + 1]), v1, odd[a]);                                     \
-        }                                                                                        \
-      }                                                                                          \
-      if (i < most) {                                                                            \
-        const VEC v0 = LOAD(vr[i] + j);                                                          \
-        for (int a = 0; a < QV; a++) {                                                           \
-          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                         \
-        }                                                                                        \
-      }                                                                                          \
-      for (int a = 0; a < nq; a++) {                                                             \
-        STORE(oa[a] + j, ADD(acc[a], odd[a]));                                                   \
-      }                                                                                          \
-    }                                                                                            \
+#define MAX_QV 8
+#define DEFINE_FOLD(NAME, TARGET, W, QV, VEC, ZERO, SET1, LOAD, STORE, MUL, SUB, FMA, ADD, EXPW,   \
+                    HMAX, HSUM, MASKED)                                                            \
+  TARGET static inline void NAME(int nq, const float* const* q, float* const* o, float* const* m,  \
+                          float* const* sum, const int* seen, const float* kt,                     \
+                          const float** vr, int width, int64_t d) {                                \
+    (void)width;                                                                                   \
+    VEC s0[QV], s1[QV];                                                                            \
+    for (int a = 0; a < QV; a++) {                                                                 \
+      s0[a] = ZERO();                                                                              \
+      s1[a] = ZERO();                                                                              \
+    }                                                                                              \
+    const float* qa[QV];                                                                           \
+    for (int a = 0; a < QV; a++) {                                                                 \
+      qa[a] = q[a < nq ? a : 0];                                                                   \
+    }                                                                                              \
+    for (int64_t j = 0; j < d; j += 2) {                                                           \
+      const VEC k0 = LOAD(kt + j * W);                                                             \
+      const VEC k1 = LOAD(kt + (j + 1) * W);                                                       \
+      for (int a = 0; a < QV; a++) {                                                               \
+        s0[a] = FMA(SET1(qa[a][j]), k0, s0[a]);                                                    \
+        s1[a] = FMA(SET1(qa[a][j + 1]), k1, s1[a]);                                                \
+      }                                                                                            \
+    }                                                                                              \
+    float pw[QV][W];                                                                               \
+    float alpha[QV];                                                                               \
+    int most = 0;                                                                                  \
+    for (int a = 0; a < QV; a++) {                                                                 \
+      if (a >= nq) {                                                                               \
+        STORE(pw[a], ZERO());                                                                      \
+        alpha[a] = 0.0f;                                                                           \
+        continue;                                                                                  \
+      }                                                                                            \
+      const VEC sc = MASKED(seen[a], ADD(s0[a], s1[a]), -INFINITY);                                \
+      alpha[a] = rescale(m[a], sum[a], HMAX(sc));                                                  \
+      const VEC p = MASKED(seen[a], EXPW(SUB(sc, SET1(*m[a]))), 0.0f);                             \
+      *sum[a] += HSUM(p);                                                                          \
+      STORE(pw[a], p);                                                                             \
+      most = seen[a] > most ? seen[a] : most;                                                      \
+    }                                                                                              \
+    float* oa[QV];                                                                                 \
+    for (int a = 0; a < QV; a++) {                                                                 \
+      oa[a] = a < nq ? o[a] : NULL;                                                                \
+    }                                                                                              \
+    const float* pp = &pw[0][0];                                                                   \
+    for (int64_t j = 0; j < d; j += W) {                                                           \
+      /* Read the weights afresh for each slice (a broadcast folded into each FMA) rather than     \
+       * let the compiler keep W * QV broadcast vectors on the stack across slices. */             \
+      __asm__("" : "+r"(pp));                                                                      \
+      VEC acc[QV], odd[QV];                                                                        \
+      for (int a = 0; a < QV; a++) {                                                               \
+        acc[a] = a < nq ? MUL(LOAD(oa[a] + j), SET1(alpha[a])) : ZERO();                           \
+        odd[a] = ZERO();                                                                           \
+      }                                                                                            \
+      int i = 0;                                                                                   \
+      for (; i + 2 <= most; i += 2) {                                                              \
+        const VEC v0 = LOAD(vr[i] + j);                                                            \
+        const VEC v1 = LOAD(vr[i + 1] + j);                                                        \
+        for (int a = 0; a < QV; a++) {                                                             \
+          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                           \
+          odd[a] = FMA(SET1(pp[a * W + i + 1]), v1, odd[a]);                                       \
+        }                                                                                          \
+      }                                                                                            \
+      if (i < most) {                                                                              \
+        const VEC v0 = LOAD(vr[i] + j);                                                            \
+        for (int a = 0; a < QV; a++) {                                                             \
+          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                           \
+        }                                                                                          \
+      }                                                                                            \
+      for (int a = 0; a < nq; a++) {                                                               \
+        STORE(oa[a] + j, ADD(acc[a], odd[a]));                                                     \
+      }                                                                                            \
+    }                                                                                              \
   }
 
 /* Lanes n .. W - 1 of v set to `fill`. */
@@ -408,10 +409,10 @@ AVX2 static inline __m256 masked8(int n, __m256 v, float fill) {
   return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(keep));
 }
 
-DEFINE_FOLD(fold_avx512, AVX512, 16, __m512, _mm512_setzero_ps, _mm512_set1_ps, _mm512_loadu_ps,
+DEFINE_FOLD(fold_avx512, AVX512, 16, 8, __m512, _mm512_setzero_ps, _mm512_set1_ps, _mm512_loadu_ps,
             _mm512_storeu_ps, _mm512_mul_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_add_ps, exp512,
             _mm512_reduce_max_ps, _mm512_reduce_add_ps, masked16)
-DEFINE_FOLD(fold_avx2, AVX2, 8, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
+DEFINE_FOLD(fold_avx2, AVX2, 8, 4, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
             _mm256_storeu_ps, _mm256_mul_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_add_ps, exp256,
             hmax256, hsum256, masked8)
 
@@ -433,92 +434,92 @@ static float* scratch_for(size_t need) {
 }
 
 /* One task (a tile of query rows over one kv head), per path. */
-#define DEFINE_TILE(NAME, TARGET, WIDTH, FOLD, WIDEN, TRANSPOSE)                                             \
-TARGET static void NAME(void* arg, int64_t item) {                                                  \
-  const Work* w = (const Work*)arg;                                                                 \
-  /* The tiles with the most keys (the last of a sequence) go first. */                             \
-  const int64_t kvh = item % w->kv_heads;                                                           \
-  const int64_t tile = w->tiles - 1 - item / w->kv_heads % w->tiles;                                \
-  Tile t = {.s = item / w->kv_heads / w->tiles,                                                     \
-            .kvh = kvh,                                                                             \
-            .r0 = tile * TILE,                                                                      \
-            .group = w->heads / w->kv_heads,                                                        \
-            .d = w->head_dim};                                                                      \
-  t.rows = w->qlen - t.r0 < TILE ? w->qlen - t.r0 : TILE;                                           \
-  t.pos = w->pos + t.s * w->qlen + t.r0;                                                            \
-  t.last = -1;                                                                                      \
-  for (int64_t r = 0; r < t.rows; r++) {                                                            \
-    t.last = t.pos[r] > t.last ? t.pos[r] : t.last;                                                 \
-  }                                                                                                 \
-  const int width = WIDTH;                                                                          \
-  const int64_t d = t.d;                                                                            \
-  const int64_t states = t.rows * t.group;                                                          \
-  float* buf = scratch_for((size_t)(2 * states + (3 * width + 1) * d));                             \
-  float* mx = buf;                                                                                  \
-  float* sum = buf + states;                                                                        \
-  float* kt = sum + states;                                                                         \
-  float* kbuf = kt + width * d;                                                                     \
-  float* vbuf = kbuf + width * d;                                                                   \
-  float* zero = vbuf + width * d;                                                                   \
-  memset(zero, 0, (size_t)d * sizeof(float));                                                       \
-  const int64_t stride = w->heads * d; /* between query rows */                                     \
-  for (int64_t r = 0; r < t.rows; r++) {                                                            \
-    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                    \
-    memset(o, 0, (size_t)(t.group * d) * sizeof(float));                                            \
-    for (int64_t g = 0; g < t.group; g++) {                                                         \
-      mx[r * t.group + g] = -INFINITY;                                                              \
-      sum[r * t.group + g] = 0.0f;                                                                  \
-    }                                                                                               \
-  }                                                                                                 \
-  const float* vr[16];                                                                              \
-  const float* qs[QV];                                                                              \
-  float* os[QV];                                                                                    \
-  float* ms[QV];                                                                                    \
-  float* sums[QV];                                                                                  \
-  int seen[QV];                                                                                     \
-  for (int64_t l = 0; l <= t.last; l += width) {                                                    \
-    const int n = t.last + 1 - l < width ? (int)(t.last + 1 - l) : width;                           \
-    chunk(w, &t, l, n, width, kt, vr, kbuf, vbuf, zero, WIDEN, TRANSPOSE);                                      \
-    int nq = 0;                                                                                     \
-    for (int64_t r = 0; r < t.rows; r++) {                                                          \
-      const int64_t p = t.pos[r];                                                                   \
-      if (p < l) {                                                                                  \
-        continue;                                                                                   \
-      }                                                                                             \
-      const int64_t at = (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                   \
-      for (int64_t g = 0; g < t.group; g++) {                                                       \
-        qs[nq] = w->q + at + g * d;                                                                 \
-        os[nq] = w->out + at + g * d;                                                               \
-        ms[nq] = &mx[r * t.group + g];                                                              \
-        sums[nq] = &sum[r * t.group + g];                                                           \
-        seen[nq] = p + 1 - l < n ? (int)(p + 1 - l) : n;                                            \
-        if (++nq == QV) {                                                                           \
-          FOLD(nq, qs, os, ms, sums, seen, kt, vr, width, d);                                       \
-          nq = 0;                                                                                   \
-        }                                                                                           \
-      }                                                                                             \
-    }                                                                                               \
-    if (nq > 0) {                                                                                   \
-      FOLD(nq, qs, os, ms, sums, seen, kt, vr, width, d);                                           \
-    }                                                                                               \
-  }                                                                                                 \
-  for (int64_t r = 0; r < t.rows; r++) {                                                            \
-    if (t.pos[r] < 0) {                                                                             \
-      continue;                                                                                     \
-    }                                                                                               \
-    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                    \
-    for (int64_t g = 0; g < t.group; g++) {                                                         \
-      const float inv = 1.0f / sum[r * t.group + g];                                                \
-      for (int64_t j = 0; j < d; j++) {                                                             \
-        o[g * d + j] *= inv;                                                                        \
-      }                                                                                             \
-    }                                                                                               \
-  }                                                                                                 \
+#define DEFINE_TILE(NAME, TARGET, WIDTH, QN, FOLD, WIDEN, TRANSPOSE)                               \
+TARGET static void NAME(void* arg, int64_t item) {                                                 \
+  const Work* w = (const Work*)arg;                                                                \
+  /* The tiles with the most keys (the last of a sequence) go first. */                            \
+  const int64_t kvh = item % w->kv_heads;                                                          \
+  const int64_t tile = w->tiles - 1 - item / w->kv_heads % w->tiles;                               \
+  Tile t = {.s = item / w->kv_heads / w->tiles,                                                    \
+            .kvh = kvh,                                                                            \
+            .r0 = tile * TILE,                                                                     \
+            .group = w->heads / w->kv_heads,                                                       \
+            .d = w->head_dim};                                                                     \
+  t.rows = w->qlen - t.r0 < TILE ? w->qlen - t.r0 : TILE;                                          \
+  t.pos = w->pos + t.s * w->qlen + t.r0;                                                           \
+  t.last = -1;                                                                                     \
+  for (int64_t r = 0; r < t.rows; r++) {                                                           \
+    t.last = t.pos[r] > t.last ? t.pos[r] : t.last;                                                \
+  }                                                                                                \
+  const int width = WIDTH;                                                                         \
+  const int64_t d = t.d;                                                                           \
+  const int64_t states = t.rows * t.group;                                                         \
+  float* buf = scratch_for((size_t)(2 * states + (3 * width + 1) * d));                            \
+  float* mx = buf;                                                                                 \
+  float* sum = buf + states;                                                                       \
+  float* kt = sum + states;                                                                        \
+  float* kbuf = kt + width * d;                                                                    \
+  float* vbuf = kbuf + width * d;                                                                  \
+  float* zero = vbuf + width * d;                                                                  \
+  memset(zero, 0, (size_t)d * sizeof(float));                                                      \
+  const int64_t stride = w->heads * d; /* between query rows */                                    \
+  for (int64_t r = 0; r < t.rows; r++) {                                                           \
+    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                   \
+    memset(o, 0, (size_t)(t.group * d) * sizeof(float));                                           \
+    for (int64_t g = 0; g < t.group; g++) {                                                        \
+      mx[r * t.group + g] = -INFINITY;                                                             \
+      sum[r * t.group + g] = 0.0f;                                                                 \
+    }                                                                                              \
+  }                                                                                                \
+  const float* vr[16];                                                                             \
+  const float* qs[MAX_QV];                                                                         \
+  float* os[MAX_QV];                                                                               \
+  float* ms[MAX_QV];                                                                               \
+  float* sums[MAX_QV];                                                                             \
+  int seen[MAX_QV];                                                                                \
+  for (int64_t l = 0; l <= t.last; l += width) {                                                   \
+    const int n = t.last + 1 - l < width ? (int)(t.last + 1 - l) : width;                          \
+    chunk(w, &t, l, n, width, kt, vr, kbuf, vbuf, zero, WIDEN, TRANSPOSE);                         \
+    int nq = 0;                                                                                    \
+    for (int64_t r = 0; r < t.rows; r++) {                                                         \
+      const int64_t p = t.pos[r];                                                                  \
+      if (p < l) {                                                                                 \
+        continue;                                                                                  \
+      }                                                                                            \
+      const int64_t at = (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                  \
+      for (int64_t g = 0; g < t.group; g++) {                                                      \
+        qs[nq] = w->q + at + g * d;                                                                \
+        os[nq] = w->out + at + g * d;                                                              \
+        ms[nq] = &mx[r * t.group + g];                                                             \
+        sums[nq] = &sum[r * t.group + g];                                                          \
+        seen[nq] = p + 1 - l < n ? (int)(p + 1 - l) : n;                                           \
+        if (++nq == QN) {                                                                          \
+          FOLD(nq, qs, os, ms, sums, seen, kt, vr, width, d);                                      \
+          nq = 0;                                                                                  \
+        }                                                                                          \
+      }                                                                                            \
+    }                                                                                              \
+    if (nq > 0) {                                                                                  \
+      FOLD(nq, qs, os, ms, sums, seen, kt, vr, width, d);                                          \
+    }                                                                                              \
+  }                                                                                                \
+  for (int64_t r = 0; r < t.rows; r++) {                                                           \
+    if (t.pos[r] < 0) {                                                                            \
+      continue;                                                                                    \
+    }                                                                                              \
+    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                   \
+    for (int64_t g = 0; g < t.group; g++) {                                                        \
+      const float inv = 1.0f / sum[r * t.group + g];                                               \
+      for (int64_t j = 0; j < d; j++) {                                                            \
+        o[g * d + j] *= inv;                                                                       \
+      }                                                                                            \
+    }                                                                                              \
+  }                                                                                                \
 }
 
-DEFINE_TILE(tile_plain, , PLAIN_WIDTH, fold_plain, widen_plain, transpose_plain)
-DEFINE_TILE(tile_avx2, AVX2, 8, fold_avx2, widen_avx2, transpose_avx2)
-DEFINE_TILE(tile_avx512, AVX512, 16, fold_avx512, widen_avx512, transpose_avx512)
+DEFINE_TILE(tile_plain, , PLAIN_WIDTH, MAX_QV, fold_plain, widen_plain, transpose_plain)
+DEFINE_TILE(tile_avx2, AVX2, 8, 4, fold_avx2, widen_avx2, transpose_avx2)
+DEFINE_TILE(tile_avx512, AVX512, 16, 8, fold_avx512, widen_avx512, transpose_avx512)
 
 static void run_tile(void* arg, int64_t item) {
   const Work* w = (const Work*)arg;
