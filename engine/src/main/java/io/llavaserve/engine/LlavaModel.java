@@ -249,13 +249,14 @@ public final class LlavaModel implements AutoCloseable {
 
   /**
    * The kernels this model runs, by part: {@code matmul} (the Linear layers' weights, then {@code
-   * native-<path>} or {@code stock}), {@code attention} (decode attention, {@code native-<path>} or
-   * {@code stock}) and {@code cpu_path}, the vector path the native kernels chose on this CPU
-   * ({@code avx512}, {@code avx2} or {@code plain}; {@code none} without the native library). A
-   * bfloat16 matmul on AMX tiles names {@code amx}. With int8 or int4 weights on the native
-   * kernels, {@code activations} names how steps of {@link ModelOptions#int8ActivationRows()} rows
-   * or more multiply them: {@code int8-<path>-from-<rows>-rows} ({@code avx512_vnni}, {@code
-   * avx_vnni}, {@code avx2} or {@code plain}), or {@code float32}.
+   * native-<path>} or {@code stock}), {@code attention} (decode and prefill attention over the KV
+   * pool, {@code native-<path>} or {@code stock}) and {@code cpu_path}, the vector path the native
+   * kernels chose on this CPU ({@code avx512}, {@code avx2} or {@code plain}; {@code none} without
+   * the native library). A bfloat16 matmul on AMX tiles names {@code amx}. With int8 or int4
+   * weights on the native kernels, {@code activations} names how steps of {@link
+   * ModelOptions#int8ActivationRows()} rows or more multiply them: {@code
+   * int8-<path>-from-<rows>-rows} ({@code avx512_vnni}, {@code avx_vnni}, {@code avx2} or {@code
+   * plain}), or {@code float32}.
    */
   public java.util.Map<String, String> kernels() {
     String path = NativeKernels.vectorPath();
