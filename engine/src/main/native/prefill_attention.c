@@ -5,15 +5,16 @@
  * The graph-only prefill path gathers every block a chunk reads into fresh tensors, transposes
  * them, multiplies the whole padded rectangle of queries by keys (the masked half included), adds
  * a mask and takes a softmax of it. This kernel takes a tile of query rows of one sequence and one
- * kv head at a time and walks the keys the tile sees, a chunk at a time (sixteen keys on AVX-512,
- * eight on AVX2, sixteen in plain C), wherever their blocks lie in the pool: a float16 chunk is
- * widened once into a float32 buffer, and then every query row of the tile and every query head of
- * the kv head's group takes it while it sits in L1. Per row and chunk the scores are summed in one
- * vector accumulator per key, the query read once per slice of head_dim for all of them, and
- * reduced together into one vector of scores (a transpose of partial sums, not one horizontal sum
- * per key); an online softmax (a running maximum and sum per row, the row's output rescaled when
- * the maximum moves) folds the chunk's values in, exponentials taken on whole vectors. A row reads
- * only the keys at or before its position, so no work goes to the masked half.
+ * kv head at a time and walks the keys the tile sees, a chunk at a time (32 keys on AVX-512, 8 on
+ * AVX2, 16 in plain C), wherever their blocks lie in the pool: the chunk's keys are widened to
+ * float32 (from a float16 pool) and transposed once, and then every query row of the tile and
+ * every query head of the kv head's group takes it while it sits in L1. A query's scores against
+ * the chunk come out as vectors over its keys, summed from the transposed keys with the query's
+ * elements broadcast, several queries at a time (a small matrix product in registers, no
+ * horizontal sums); an online softmax (a running maximum and sum per row, the row's output
+ * rescaled when the maximum moves) folds the chunk's values in, exponentials taken on whole
+ * vectors. A row reads only the keys at or before its position, so no work goes to the masked
+ * half.
  *
  * A row's result depends only on the path and its own keys and position: the order of every sum
  * is fixed by the chunks (aligned at key 0), never by the tile or what else shares the call.
@@ -48,6 +49,7 @@
 #define OP_NAME "LlavaPagedPrefillAttention"
 #define TILE 32 /* query rows of one sequence per task */
 #define PLAIN_WIDTH 16  /* keys per chunk in plain C */
+#define MAX_WIDTH 32    /* keys per chunk on AVX-512 */
 /* Below this many query-key products (times head_dim) in a call, threads cost more than they
  * save. */
 #define MIN_WORK_PER_THREAD (1 << 18)
@@ -176,19 +178,20 @@ AVX512 static void widen_avx512(const _Float16* src, float* dst, int64_t d) {
 }
 
 /*
- * Transposes a W x W block: rows[i] + j is key i's slice at j; dst[c * W + i] its element j + c
- * (c < d - j).
+ * Transposes a W x W block: rows[i] + j is key i's slice at j; dst[c * stride + i] its element j +
+ * c (c < d - j).
  */
-static void transpose_plain(const float** rows, int64_t j, int64_t d, float* dst) {
+static void transpose_plain(const float** rows, int64_t j, int64_t d, float* dst, int stride) {
   const int cols = d - j < PLAIN_WIDTH ? (int)(d - j) : PLAIN_WIDTH;
   for (int i = 0; i < PLAIN_WIDTH; i++) {
     for (int c = 0; c < cols; c++) {
-      dst[c * PLAIN_WIDTH + i] = rows[i][j + c];
+      dst[c * stride + i] = rows[i][j + c];
     }
   }
 }
 
-AVX2 static void transpose_avx2(const float** rows, int64_t j, int64_t d, float* dst) {
+AVX2 static void transpose_avx2(const float** rows, int64_t j, int64_t d, float* dst,
+                                int stride) {
   (void)d;
   __m256 r[8], t[8], u[8];
   for (int i = 0; i < 8; i++) {
@@ -205,12 +208,13 @@ AVX2 static void transpose_avx2(const float** rows, int64_t j, int64_t d, float*
     u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
   }
   for (int i = 0; i < 4; i++) {
-    _mm256_storeu_ps(dst + i * 8, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * 8, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    _mm256_storeu_ps(dst + i * stride, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * stride, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
   }
 }
 
-AVX512 static void transpose_avx512(const float** rows, int64_t j, int64_t d, float* dst) {
+AVX512 static void transpose_avx512(const float** rows, int64_t j, int64_t d, float* dst,
+                                    int stride) {
   (void)d;
   __m512 r[16], t[16], u[16], v[16];
   for (int i = 0; i < 16; i++) {
@@ -235,14 +239,14 @@ AVX512 static void transpose_avx512(const float** rows, int64_t j, int64_t d, fl
   }
   for (int c = 0; c < 4; c++) {
     /* column c (lane 0), c + 8 (lane 2); column c + 4 (lane 1), c + 12 (lane 3) */
-    _mm512_storeu_ps(dst + c * 16, _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88));
-    _mm512_storeu_ps(dst + (c + 8) * 16, _mm512_shuffle_f32x4(v[c], v[8 + c], 0xDD));
-    _mm512_storeu_ps(dst + (c + 4) * 16, _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0x88));
-    _mm512_storeu_ps(dst + (c + 12) * 16, _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0xDD));
+    _mm512_storeu_ps(dst + c * stride, _mm512_shuffle_f32x4(v[c], v[8 + c], 0x88));
+    _mm512_storeu_ps(dst + (c + 8) * stride, _mm512_shuffle_f32x4(v[c], v[8 + c], 0xDD));
+    _mm512_storeu_ps(dst + (c + 4) * stride, _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0x88));
+    _mm512_storeu_ps(dst + (c + 12) * stride, _mm512_shuffle_f32x4(v[4 + c], v[12 + c], 0xDD));
   }
 }
 
-typedef void (*Transpose)(const float** rows, int64_t j, int64_t d, float* dst);
+typedef void (*Transpose)(const float** rows, int64_t j, int64_t d, float* dst, int stride);
 
 /*
  * A chunk of keys l .. l + n - 1 of kv head kvh of sequence s, laid out for the folds: keys
@@ -252,10 +256,10 @@ typedef void (*Transpose)(const float** rows, int64_t j, int64_t d, float* dst);
  */
 static inline void chunk(const Work* w, const Tile* t, int64_t l, int n, int width, float* kt,
                          const float** vr, float* kbuf, float* vbuf, const float* zero,
-                         Widen widen, Transpose transpose) {
+                         Widen widen, Transpose transpose, int tw) {
   const int32_t* table = w->tables + t->s * w->max_blocks;
   const int64_t d = t->d;
-  const float* kr[16];
+  const float* kr[MAX_WIDTH];
   for (int i = 0; i < width; i++) {
     if (i >= n) {
       kr[i] = zero;
@@ -277,8 +281,10 @@ static inline void chunk(const Work* w, const Tile* t, int64_t l, int n, int wid
       vr[i] = (const float*)w->v + at;
     }
   }
-  for (int64_t j = 0; j < d; j += width) {
-    transpose(kr, j, d, kt + j * width);
+  for (int64_t j = 0; j < d; j += tw) {
+    for (int i = 0; i < width; i += tw) {
+      transpose(kr + i, j, d, kt + j * width + i, width);
+    }
   }
 }
 
@@ -399,19 +405,117 @@ static inline void fold_plain(int nq, const float* const* q, float* const* o, fl
   }
 
 /* Lanes n .. W - 1 of v set to `fill`. */
-AVX512 static inline __m512 masked16(int n, __m512 v, float fill) {
-  return _mm512_mask_mov_ps(_mm512_set1_ps(fill), (__mmask16)((1u << n) - 1u), v);
-}
-
 AVX2 static inline __m256 masked8(int n, __m256 v, float fill) {
   const __m256i keep =
       _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(keep));
 }
 
-DEFINE_FOLD(fold_avx512, AVX512, 16, 8, __m512, _mm512_setzero_ps, _mm512_set1_ps, _mm512_loadu_ps,
-            _mm512_storeu_ps, _mm512_mul_ps, _mm512_sub_ps, _mm512_fmadd_ps, _mm512_add_ps, exp512,
-            _mm512_reduce_max_ps, _mm512_reduce_add_ps, masked16)
+/*
+ * AVX-512: eight query vectors by a chunk of 32 keys, each query's scores two vectors (keys 0-15,
+ * 16-31), so a broadcast query element feeds two FMAs; values two slices of head_dim at a time,
+ * so a broadcast weight does too.
+ */
+AVX512 static inline void fold_avx512(int nq, const float* const* q, float* const* o,
+                                      float* const* m, float* const* sum, const int* seen,
+                                      const float* kt, const float** vr, int width, int64_t d) {
+  (void)width; /* 32 */
+  __m512 sa[8], sb[8];
+  const float* qa[8];
+  for (int a = 0; a < 8; a++) {
+    sa[a] = _mm512_setzero_ps();
+    sb[a] = _mm512_setzero_ps();
+    qa[a] = q[a < nq ? a : 0];
+  }
+  for (int64_t j = 0; j < d; j++) {
+    const __m512 ka = _mm512_loadu_ps(kt + j * 32);
+    const __m512 kb = _mm512_loadu_ps(kt + j * 32 + 16);
+    for (int a = 0; a < 8; a++) {
+      const __m512 b = _mm512_set1_ps(qa[a][j]);
+      sa[a] = _mm512_fmadd_ps(b, ka, sa[a]);
+      sb[a] = _mm512_fmadd_ps(b, kb, sb[a]);
+    }
+  }
+  float pw[8][32];
+  float alpha[8];
+  int most = 0;
+  const __m512 minus_inf = _mm512_set1_ps(-INFINITY);
+  for (int a = 0; a < 8; a++) {
+    if (a >= nq) {
+      _mm512_storeu_ps(pw[a], _mm512_setzero_ps());
+      _mm512_storeu_ps(pw[a] + 16, _mm512_setzero_ps());
+      alpha[a] = 0.0f;
+      continue;
+    }
+    const int n = seen[a];
+    const __mmask16 ma = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    const __mmask16 mb = n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1u);
+    const __m512 xa = _mm512_mask_mov_ps(minus_inf, ma, sa[a]);
+    const __m512 xb = _mm512_mask_mov_ps(minus_inf, mb, sb[a]);
+    alpha[a] = rescale(m[a], sum[a], _mm512_reduce_max_ps(_mm512_max_ps(xa, xb)));
+    const __m512 mv = _mm512_set1_ps(*m[a]);
+    const __m512 pa = _mm512_maskz_mov_ps(ma, exp512(_mm512_sub_ps(xa, mv)));
+    const __m512 pb = _mm512_maskz_mov_ps(mb, exp512(_mm512_sub_ps(xb, mv)));
+    *sum[a] += _mm512_reduce_add_ps(_mm512_add_ps(pa, pb));
+    _mm512_storeu_ps(pw[a], pa);
+    _mm512_storeu_ps(pw[a] + 16, pb);
+    most = n > most ? n : most;
+  }
+  const float* pp = &pw[0][0];
+  int64_t j = 0;
+  for (; j + 32 <= d; j += 32) {
+    /* Read the weights afresh for each slice (a broadcast folded into each FMA) rather than let
+     * the compiler keep 32 x 8 broadcast vectors on the stack across slices. */
+    __asm__("" : "+r"(pp));
+    __m512 a0[8], a1[8];
+    for (int a = 0; a < 8; a++) {
+      const __m512 al = _mm512_set1_ps(alpha[a]);
+      a0[a] = a < nq ? _mm512_mul_ps(_mm512_loadu_ps(o[a] + j), al) : _mm512_setzero_ps();
+      a1[a] = a < nq ? _mm512_mul_ps(_mm512_loadu_ps(o[a] + j + 16), al) : _mm512_setzero_ps();
+    }
+    for (int i = 0; i < most; i++) {
+      const __m512 v0 = _mm512_loadu_ps(vr[i] + j);
+      const __m512 v1 = _mm512_loadu_ps(vr[i] + j + 16);
+      for (int a = 0; a < 8; a++) {
+        const __m512 b = _mm512_set1_ps(pp[a * 32 + i]);
+        a0[a] = _mm512_fmadd_ps(b, v0, a0[a]);
+        a1[a] = _mm512_fmadd_ps(b, v1, a1[a]);
+      }
+    }
+    for (int a = 0; a < nq; a++) {
+      _mm512_storeu_ps(o[a] + j, a0[a]);
+      _mm512_storeu_ps(o[a] + j + 16, a1[a]);
+    }
+  }
+  if (j < d) { /* the last 16 of a head_dim that is an odd multiple of 16: even and odd keys */
+    __asm__("" : "+r"(pp));
+    __m512 a0[8], a1[8];
+    for (int a = 0; a < 8; a++) {
+      a0[a] = a < nq ? _mm512_mul_ps(_mm512_loadu_ps(o[a] + j), _mm512_set1_ps(alpha[a]))
+                     : _mm512_setzero_ps();
+      a1[a] = _mm512_setzero_ps();
+    }
+    int i = 0;
+    for (; i + 2 <= most; i += 2) {
+      const __m512 v0 = _mm512_loadu_ps(vr[i] + j);
+      const __m512 v1 = _mm512_loadu_ps(vr[i + 1] + j);
+      for (int a = 0; a < 8; a++) {
+        a0[a] = _mm512_fmadd_ps(_mm512_set1_ps(pp[a * 32 + i]), v0, a0[a]);
+        a1[a] = _mm512_fmadd_ps(_mm512_set1_ps(pp[a * 32 + i + 1]), v1, a1[a]);
+      }
+    }
+    if (i < most) {
+      const __m512 v0 = _mm512_loadu_ps(vr[i] + j);
+      for (int a = 0; a < 8; a++) {
+        a0[a] = _mm512_fmadd_ps(_mm512_set1_ps(pp[a * 32 + i]), v0, a0[a]);
+      }
+    }
+    for (int a = 0; a < nq; a++) {
+      _mm512_storeu_ps(o[a] + j, _mm512_add_ps(a0[a], a1[a]));
+    }
+  }
+}
+
 DEFINE_FOLD(fold_avx2, AVX2, 8, 4, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
             _mm256_storeu_ps, _mm256_mul_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_add_ps, exp256,
             hmax256, hsum256, masked8)
@@ -434,7 +538,7 @@ static float* scratch_for(size_t need) {
 }
 
 /* One task (a tile of query rows over one kv head), per path. */
-#define DEFINE_TILE(NAME, TARGET, WIDTH, QN, FOLD, WIDEN, TRANSPOSE)                               \
+#define DEFINE_TILE(NAME, TARGET, WIDTH, TW, QN, FOLD, WIDEN, TRANSPOSE)                               \
 TARGET static void NAME(void* arg, int64_t item) {                                                 \
   const Work* w = (const Work*)arg;                                                                \
   /* The tiles with the most keys (the last of a sequence) go first. */                            \
@@ -471,7 +575,7 @@ TARGET static void NAME(void* arg, int64_t item) {                              
       sum[r * t.group + g] = 0.0f;                                                                 \
     }                                                                                              \
   }                                                                                                \
-  const float* vr[16];                                                                             \
+  const float* vr[MAX_WIDTH];                                                                      \
   const float* qs[MAX_QV];                                                                         \
   float* os[MAX_QV];                                                                               \
   float* ms[MAX_QV];                                                                               \
@@ -479,7 +583,7 @@ TARGET static void NAME(void* arg, int64_t item) {                              
   int seen[MAX_QV];                                                                                \
   for (int64_t l = 0; l <= t.last; l += width) {                                                   \
     const int n = t.last + 1 - l < width ? (int)(t.last + 1 - l) : width;                          \
-    chunk(w, &t, l, n, width, kt, vr, kbuf, vbuf, zero, WIDEN, TRANSPOSE);                         \
+    chunk(w, &t, l, n, width, kt, vr, kbuf, vbuf, zero, WIDEN, TRANSPOSE, TW);                         \
     int nq = 0;                                                                                    \
     for (int64_t r = 0; r < t.rows; r++) {                                                         \
       const int64_t p = t.pos[r];                                                                  \
@@ -517,9 +621,9 @@ TARGET static void NAME(void* arg, int64_t item) {                              
   }                                                                                                \
 }
 
-DEFINE_TILE(tile_plain, , PLAIN_WIDTH, MAX_QV, fold_plain, widen_plain, transpose_plain)
-DEFINE_TILE(tile_avx2, AVX2, 8, 4, fold_avx2, widen_avx2, transpose_avx2)
-DEFINE_TILE(tile_avx512, AVX512, 16, 8, fold_avx512, widen_avx512, transpose_avx512)
+DEFINE_TILE(tile_plain, , PLAIN_WIDTH, PLAIN_WIDTH, MAX_QV, fold_plain, widen_plain, transpose_plain)
+DEFINE_TILE(tile_avx2, AVX2, 8, 8, 4, fold_avx2, widen_avx2, transpose_avx2)
+DEFINE_TILE(tile_avx512, AVX512, 32, 16, 8, fold_avx512, widen_avx512, transpose_avx512)
 
 static void run_tile(void* arg, int64_t item) {
   const Work* w = (const Work*)arg;
