@@ -5,8 +5,8 @@
  * The graph-only prefill path gathers every block a chunk reads into fresh tensors, transposes
  * them, multiplies the whole padded rectangle of queries by keys (the masked half included), adds
  * a mask and takes a softmax of it. This kernel takes a tile of query rows of one sequence and one
- * kv head at a time and walks the keys the tile sees, a chunk at a time (32 keys on AVX-512, 8 on
- * AVX2, 16 in plain C), wherever their blocks lie in the pool: the chunk's keys are widened to
+ * kv head at a time and walks the keys the tile sees, a chunk at a time (32 keys on AVX-512, 16
+ * on AVX2 and in plain C), wherever their blocks lie in the pool: the chunk's keys are widened to
  * float32 (from a float16 pool) and transposed once, and then every query row of the tile and
  * every query head of the kv head's group takes it while it sits in L1. A query's scores against
  * the chunk come out as vectors over its keys, summed from the transposed keys with the query's
@@ -49,7 +49,7 @@
 #define OP_NAME "LlavaPagedPrefillAttention"
 #define TILE 32 /* query rows of one sequence per task */
 #define PLAIN_WIDTH 16  /* keys per chunk in plain C */
-#define MAX_WIDTH 32    /* keys per chunk on AVX-512 */
+#define MAX_WIDTH 32    /* keys per chunk on AVX-512 (16 on AVX2) */
 /* Below this many query-key products (times head_dim) in a call, threads cost more than they
  * save. */
 #define MIN_WORK_PER_THREAD (1 << 18)
@@ -322,87 +322,7 @@ static inline void fold_plain(int nq, const float* const* q, float* const* o, fl
   }
 }
 
-/*
- * The vector folds, QV query vectors at a time (eight on AVX-512, four on AVX2, whose sixteen
- * registers would spill eight), one kernel per width W (lanes): VEC, SET1, FMA, ... are that
- * width's intrinsics. A query's scores come out as one vector over the chunk's keys,
- * summed over head_dim in two chains (even and odd j) from the transposed keys; values are read
- * once per slice of head_dim for all of them.
- */
-#define MAX_QV 8
-#define DEFINE_FOLD(NAME, TARGET, W, QV, VEC, ZERO, SET1, LOAD, STORE, MUL, SUB, FMA, ADD, EXPW,   \
-                    HMAX, HSUM, MASKED)                                                            \
-  TARGET static inline void NAME(int nq, const float* const* q, float* const* o, float* const* m,  \
-                          float* const* sum, const int* seen, const float* kt,                     \
-                          const float** vr, int width, int64_t d) {                                \
-    (void)width;                                                                                   \
-    VEC s0[QV], s1[QV];                                                                            \
-    for (int a = 0; a < QV; a++) {                                                                 \
-      s0[a] = ZERO();                                                                              \
-      s1[a] = ZERO();                                                                              \
-    }                                                                                              \
-    const float* qa[QV];                                                                           \
-    for (int a = 0; a < QV; a++) {                                                                 \
-      qa[a] = q[a < nq ? a : 0];                                                                   \
-    }                                                                                              \
-    for (int64_t j = 0; j < d; j += 2) {                                                           \
-      const VEC k0 = LOAD(kt + j * W);                                                             \
-      const VEC k1 = LOAD(kt + (j + 1) * W);                                                       \
-      for (int a = 0; a < QV; a++) {                                                               \
-        s0[a] = FMA(SET1(qa[a][j]), k0, s0[a]);                                                    \
-        s1[a] = FMA(SET1(qa[a][j + 1]), k1, s1[a]);                                                \
-      }                                                                                            \
-    }                                                                                              \
-    float pw[QV][W];                                                                               \
-    float alpha[QV];                                                                               \
-    int most = 0;                                                                                  \
-    for (int a = 0; a < QV; a++) {                                                                 \
-      if (a >= nq) {                                                                               \
-        STORE(pw[a], ZERO());                                                                      \
-        alpha[a] = 0.0f;                                                                           \
-        continue;                                                                                  \
-      }                                                                                            \
-      const VEC sc = MASKED(seen[a], ADD(s0[a], s1[a]), -INFINITY);                                \
-      alpha[a] = rescale(m[a], sum[a], HMAX(sc));                                                  \
-      const VEC p = MASKED(seen[a], EXPW(SUB(sc, SET1(*m[a]))), 0.0f);                             \
-      *sum[a] += HSUM(p);                                                                          \
-      STORE(pw[a], p);                                                                             \
-      most = seen[a] > most ? seen[a] : most;                                                      \
-    }                                                                                              \
-    float* oa[QV];                                                                                 \
-    for (int a = 0; a < QV; a++) {                                                                 \
-      oa[a] = a < nq ? o[a] : NULL;                                                                \
-    }                                                                                              \
-    const float* pp = &pw[0][0];                                                                   \
-    for (int64_t j = 0; j < d; j += W) {                                                           \
-      /* Read the weights afresh for each slice (a broadcast folded into each FMA) rather than     \
-       * let the compiler keep W * QV broadcast vectors on the stack across slices. */             \
-      __asm__("" : "+r"(pp));                                                                      \
-      VEC acc[QV], odd[QV];                                                                        \
-      for (int a = 0; a < QV; a++) {                                                               \
-        acc[a] = a < nq ? MUL(LOAD(oa[a] + j), SET1(alpha[a])) : ZERO();                           \
-        odd[a] = ZERO();                                                                           \
-      }                                                                                            \
-      int i = 0;                                                                                   \
-      for (; i + 2 <= most; i += 2) {                                                              \
-        const VEC v0 = LOAD(vr[i] + j);                                                            \
-        const VEC v1 = LOAD(vr[i + 1] + j);                                                        \
-        for (int a = 0; a < QV; a++) {                                                             \
-          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                           \
-          odd[a] = FMA(SET1(pp[a * W + i + 1]), v1, odd[a]);                                       \
-        }                                                                                          \
-      }                                                                                            \
-      if (i < most) {                                                                              \
-        const VEC v0 = LOAD(vr[i] + j);                                                            \
-        for (int a = 0; a < QV; a++) {                                                             \
-          acc[a] = FMA(SET1(pp[a * W + i]), v0, acc[a]);                                           \
-        }                                                                                          \
-      }                                                                                            \
-      for (int a = 0; a < nq; a++) {                                                               \
-        STORE(oa[a] + j, ADD(acc[a], odd[a]));                                                     \
-      }                                                                                            \
-    }                                                                                              \
-  }
+#define MAX_QV 8 /* query vectors a fold takes, at most */
 
 /* Lanes n .. W - 1 of v set to `fill`. */
 AVX2 static inline __m256 masked8(int n, __m256 v, float fill) {
@@ -516,9 +436,104 @@ AVX512 static inline void fold_avx512(int nq, const float* const* q, float* cons
   }
 }
 
-DEFINE_FOLD(fold_avx2, AVX2, 8, 4, __m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_loadu_ps,
-            _mm256_storeu_ps, _mm256_mul_ps, _mm256_sub_ps, _mm256_fmadd_ps, _mm256_add_ps, exp256,
-            hmax256, hsum256, masked8)
+/*
+ * AVX2: four query vectors by a chunk of 16 keys, each query's scores two vectors (keys 0-7,
+ * 8-15), values two slices of head_dim at a time; sixteen registers hold the accumulators.
+ */
+AVX2 static inline void fold_avx2(int nq, const float* const* q, float* const* o, float* const* m,
+                                  float* const* sum, const int* seen, const float* kt,
+                                  const float** vr, int width, int64_t d) {
+  (void)width; /* 16 */
+  __m256 sa[4], sb[4];
+  const float* qa[4];
+  for (int a = 0; a < 4; a++) {
+    sa[a] = _mm256_setzero_ps();
+    sb[a] = _mm256_setzero_ps();
+    qa[a] = q[a < nq ? a : 0];
+  }
+  for (int64_t j = 0; j < d; j++) {
+    const __m256 ka = _mm256_loadu_ps(kt + j * 16);
+    const __m256 kb = _mm256_loadu_ps(kt + j * 16 + 8);
+    for (int a = 0; a < 4; a++) {
+      const __m256 b = _mm256_set1_ps(qa[a][j]);
+      sa[a] = _mm256_fmadd_ps(b, ka, sa[a]);
+      sb[a] = _mm256_fmadd_ps(b, kb, sb[a]);
+    }
+  }
+  float pw[4][16];
+  float alpha[4];
+  int most = 0;
+  for (int a = 0; a < 4; a++) {
+    if (a >= nq) {
+      _mm256_storeu_ps(pw[a], _mm256_setzero_ps());
+      _mm256_storeu_ps(pw[a] + 8, _mm256_setzero_ps());
+      alpha[a] = 0.0f;
+      continue;
+    }
+    const int n = seen[a];
+    const __m256 xa = masked8(n, sa[a], -INFINITY);
+    const __m256 xb = masked8(n - 8, sb[a], -INFINITY);
+    alpha[a] = rescale(m[a], sum[a], hmax256(_mm256_max_ps(xa, xb)));
+    const __m256 mv = _mm256_set1_ps(*m[a]);
+    const __m256 pa = masked8(n, exp256(_mm256_sub_ps(xa, mv)), 0.0f);
+    const __m256 pb = masked8(n - 8, exp256(_mm256_sub_ps(xb, mv)), 0.0f);
+    *sum[a] += hsum256(_mm256_add_ps(pa, pb));
+    _mm256_storeu_ps(pw[a], pa);
+    _mm256_storeu_ps(pw[a] + 8, pb);
+    most = n > most ? n : most;
+  }
+  const float* pp = &pw[0][0];
+  int64_t j = 0;
+  for (; j + 16 <= d; j += 16) {
+    __asm__("" : "+r"(pp)); /* as in fold_avx512 */
+    __m256 a0[4], a1[4];
+    for (int a = 0; a < 4; a++) {
+      const __m256 al = _mm256_set1_ps(alpha[a]);
+      a0[a] = a < nq ? _mm256_mul_ps(_mm256_loadu_ps(o[a] + j), al) : _mm256_setzero_ps();
+      a1[a] = a < nq ? _mm256_mul_ps(_mm256_loadu_ps(o[a] + j + 8), al) : _mm256_setzero_ps();
+    }
+    for (int i = 0; i < most; i++) {
+      const __m256 v0 = _mm256_loadu_ps(vr[i] + j);
+      const __m256 v1 = _mm256_loadu_ps(vr[i] + j + 8);
+      for (int a = 0; a < 4; a++) {
+        const __m256 b = _mm256_set1_ps(pp[a * 16 + i]);
+        a0[a] = _mm256_fmadd_ps(b, v0, a0[a]);
+        a1[a] = _mm256_fmadd_ps(b, v1, a1[a]);
+      }
+    }
+    for (int a = 0; a < nq; a++) {
+      _mm256_storeu_ps(o[a] + j, a0[a]);
+      _mm256_storeu_ps(o[a] + j + 8, a1[a]);
+    }
+  }
+  if (j < d) { /* the last 8 of a head_dim that is an odd multiple of 8: even and odd keys */
+    __asm__("" : "+r"(pp));
+    __m256 a0[4], a1[4];
+    for (int a = 0; a < 4; a++) {
+      a0[a] = a < nq ? _mm256_mul_ps(_mm256_loadu_ps(o[a] + j), _mm256_set1_ps(alpha[a]))
+                     : _mm256_setzero_ps();
+      a1[a] = _mm256_setzero_ps();
+    }
+    int i = 0;
+    for (; i + 2 <= most; i += 2) {
+      const __m256 v0 = _mm256_loadu_ps(vr[i] + j);
+      const __m256 v1 = _mm256_loadu_ps(vr[i + 1] + j);
+      for (int a = 0; a < 4; a++) {
+        a0[a] = _mm256_fmadd_ps(_mm256_set1_ps(pp[a * 16 + i]), v0, a0[a]);
+        a1[a] = _mm256_fmadd_ps(_mm256_set1_ps(pp[a * 16 + i + 1]), v1, a1[a]);
+      }
+    }
+    if (i < most) {
+      const __m256 v0 = _mm256_loadu_ps(vr[i] + j);
+      for (int a = 0; a < 4; a++) {
+        a0[a] = _mm256_fmadd_ps(_mm256_set1_ps(pp[a * 16 + i]), v0, a0[a]);
+      }
+    }
+    for (int a = 0; a < nq; a++) {
+      _mm256_storeu_ps(o[a] + j, _mm256_add_ps(a0[a], a1[a]));
+    }
+  }
+}
 
 /* Each thread's buffer, grown as needed and kept. */
 static __thread float* scratch;
@@ -621,8 +636,9 @@ TARGET static void NAME(void* arg, int64_t item) {                              
   }                                                                                                \
 }
 
-DEFINE_TILE(tile_plain, , PLAIN_WIDTH, PLAIN_WIDTH, MAX_QV, fold_plain, widen_plain, transpose_plain)
-DEFINE_TILE(tile_avx2, AVX2, 8, 8, 4, fold_avx2, widen_avx2, transpose_avx2)
+DEFINE_TILE(tile_plain, , PLAIN_WIDTH, PLAIN_WIDTH, MAX_QV, fold_plain, widen_plain,
+            transpose_plain)
+DEFINE_TILE(tile_avx2, AVX2, 16, 8, 4, fold_avx2, widen_avx2, transpose_avx2)
 DEFINE_TILE(tile_avx512, AVX512, 32, 16, 8, fold_avx512, widen_avx512, transpose_avx512)
 
 static void run_tile(void* arg, int64_t item) {

@@ -333,9 +333,9 @@ class NativeAttentionTest {
   /**
    * Causal prefill attention over the pool: fresh prompts, a chunk after a cached prefix, a single
    * row and padding, chunks of keys across blocks of 4, GQA, float32 and float16 pools, on each
-   * path (AVX-512 takes head_dim 32 at a time and a last 16; it hands a head_dim that is not a
-   * multiple of 16 to AVX2, and one that is not a multiple of 8 to plain C), on one and two
-   * threads.
+   * path (AVX-512 takes head_dim 32 at a time and a last 16, AVX2 16 and a last 8; AVX-512 hands a
+   * head_dim that is not a multiple of 16 to AVX2, and one that is not a multiple of 8 to plain C),
+   * on one and two threads.
    */
   @ParameterizedTest(name = "head dim {0}, kv heads {1}, path {2}, {3}")
   @org.junit.jupiter.params.provider.CsvSource({
@@ -344,6 +344,7 @@ class NativeAttentionTest {
     "64, 4, 2, FLOAT16",
     "48, 2, 2, FLOAT16",
     "64, 2, 1, FLOAT32",
+    "40, 2, 1, FLOAT32",
     "64, 4, 1, FLOAT16",
     "24, 2, 2, FLOAT32",
     "20, 2, 2, FLOAT16",
