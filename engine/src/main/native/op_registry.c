@@ -140,3 +140,74 @@ void llava_matmul_end(LlavaMatMulIo* io) {
   TF_DeleteTensor(io->y);
   TF_DeleteStatus(io->status);
 }
+
+void* llava_path_kernel_create(TF_OpKernelConstruction* ctx) {
+  LlavaPathKernel* k = calloc(1, sizeof(LlavaPathKernel));
+  k->num_threads = llava_num_threads(ctx);
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    k->path = -1;
+  }
+  TF_DeleteStatus(status);
+  return k;
+}
+
+static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
+  (void)ctx;
+  memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
+}
+
+static int same_pool_shape(const TF_Tensor* a, const TF_Tensor* b) {
+  if (TF_NumDims(a) != 4 || TF_NumDims(b) != 4) {
+    return 0;
+  }
+  for (int i = 0; i < 4; i++) {
+    if (TF_Dim(a, i) != TF_Dim(b, i)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int llava_paged_inputs_begin(TF_OpKernelContext* ctx, TF_Status* status, const char* op,
+                             LlavaPagedInputs* in) {
+  memset(in, 0, sizeof *in);
+  TF_GetInput(ctx, 0, &in->q, status);
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 1, false, false, true, copy_tensor, &in->k, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 2, false, false, true, copy_tensor, &in->v, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 3, &in->tables, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInput(ctx, 4, &in->rows, status);
+  }
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    return 0;
+  }
+  const int type = TF_TensorType(in->k);
+  if ((type != TF_FLOAT_TYPE && type != TF_HALF_TYPE) || TF_TensorType(in->v) != type ||
+      !same_pool_shape(in->k, in->v)) {
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "%s: k_cache and v_cache must be float32 or float16 [blocks, kv_heads, block_size,"
+             " head_dim], both the same",
+             op);
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+    return 0;
+  }
+  return 1;
+}
+
+void llava_paged_inputs_end(LlavaPagedInputs* in) {
+  TF_DeleteTensor(in->q);
+  TF_DeleteTensor(in->k);
+  TF_DeleteTensor(in->v);
+  TF_DeleteTensor(in->tables);
+  TF_DeleteTensor(in->rows);
+}

@@ -68,6 +68,33 @@ int llava_matmul_output(TF_OpKernelContext* ctx, LlavaMatMulIo* io, int64_t w_k,
 /* Releases the step's tensors and status. */
 void llava_matmul_end(LlavaMatMulIo* io);
 
+/* The kernel state of the attention ops: worker threads and the highest vector path allowed (the
+ * op's "path" attr; -1 when absent: the best the CPU has). Free with free(). */
+typedef struct {
+  int32_t num_threads;
+  int32_t path;
+} LlavaPathKernel;
+
+void* llava_path_kernel_create(TF_OpKernelConstruction* ctx);
+
+/* The inputs of a paged-attention op: q (input 0), the pool's key and value variables (inputs 1
+ * and 2, read in place) and two int32 inputs (3 and 4: block tables, then lengths or positions). */
+typedef struct {
+  TF_Tensor* q;
+  TF_Tensor* k;
+  TF_Tensor* v;
+  TF_Tensor* tables;
+  TF_Tensor* rows;
+} LlavaPagedInputs;
+
+/* Takes the inputs and checks the pool: k and v float32 or float16 [N, KVH, BS, D], the same.
+ * Returns 1 when the step goes on, 0 when it has failed (the error names `op`). Call
+ * llava_paged_inputs_end in both cases. */
+int llava_paged_inputs_begin(TF_OpKernelContext* ctx, TF_Status* status, const char* op,
+                             LlavaPagedInputs* in);
+
+void llava_paged_inputs_end(LlavaPagedInputs* in);
+
 /* Fails the running step with a TensorFlow error of `code` and `msg`. */
 void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg);
 

@@ -678,79 +678,23 @@ static int path_for(int wanted, int64_t head_dim) {
   return path;
 }
 
-typedef struct {
-  int32_t num_threads;
-  int32_t path;
-} Kernel;
-
-static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
-  (void)ctx;
-  memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
-}
-
-static void* create(TF_OpKernelConstruction* ctx) {
-  Kernel* k = calloc(1, sizeof(Kernel));
-  k->num_threads = llava_num_threads(ctx);
-  TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrInt32(ctx, "path", &k->path, status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    k->path = -1;
-  }
-  TF_DeleteStatus(status);
-  return k;
-}
-
-static void destroy(void* kernel) { free(kernel); }
-
-static int same_pool_shape(const TF_Tensor* a, const TF_Tensor* b) {
-  if (TF_NumDims(a) != 4 || TF_NumDims(b) != 4) {
-    return 0;
-  }
-  for (int i = 0; i < 4; i++) {
-    if (TF_Dim(a, i) != TF_Dim(b, i)) {
-      return 0;
-    }
-  }
-  return 1;
-}
-
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
-  const Kernel* kern = (const Kernel*)kernel;
+  const LlavaPathKernel* kern = (const LlavaPathKernel*)kernel;
   TF_Status* status = TF_NewStatus();
-  TF_Tensor* q = NULL;
-  TF_Tensor* kc = NULL;
-  TF_Tensor* vc = NULL;
-  TF_Tensor* tables = NULL;
-  TF_Tensor* positions = NULL;
+  LlavaPagedInputs in;
   TF_Tensor* out = NULL;
   char msg[256];
 
-  TF_GetInput(ctx, 0, &q, status);
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInputTensorFromVariable(ctx, 1, false, false, true, copy_tensor, &kc, status);
-  }
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInputTensorFromVariable(ctx, 2, false, false, true, copy_tensor, &vc, status);
-  }
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInput(ctx, 3, &tables, status);
-  }
-  if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInput(ctx, 4, &positions, status);
-  }
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    TF_OpKernelContext_Failure(ctx, status);
+  if (!llava_paged_inputs_begin(ctx, status, OP_NAME, &in)) {
     goto done;
   }
   pthread_once(&path_once, choose_path);
+  TF_Tensor* q = in.q;
+  TF_Tensor* kc = in.k;
+  TF_Tensor* vc = in.v;
+  TF_Tensor* tables = in.tables;
+  TF_Tensor* positions = in.rows;
   const int pool_type = TF_TensorType(kc);
-  if ((pool_type != TF_FLOAT_TYPE && pool_type != TF_HALF_TYPE) ||
-      TF_TensorType(vc) != pool_type || !same_pool_shape(kc, vc)) {
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-               OP_NAME ": k_cache and v_cache must be float32 or float16 [blocks, kv_heads,"
-                       " block_size, head_dim], both the same");
-    goto done;
-  }
   if (TF_NumDims(q) != 4 || TF_NumDims(tables) != 2 || TF_NumDims(positions) != 2) {
     llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
                OP_NAME ": expected q [S, Q, H, D], block_tables [S, B], positions [S, Q]");
@@ -837,11 +781,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   llava_parallel_for(seqs * w.tiles * kv_heads, threads < 1 ? 1 : threads, run_tile, &w);
 
 done:
-  TF_DeleteTensor(q);
-  TF_DeleteTensor(kc);
-  TF_DeleteTensor(vc);
-  TF_DeleteTensor(tables);
-  TF_DeleteTensor(positions);
+  llava_paged_inputs_end(&in);
   TF_DeleteTensor(out);
   TF_DeleteStatus(status);
 }
@@ -859,8 +799,8 @@ __attribute__((constructor)) static void register_op(void) {
                             .attrs = attrs,
                             .n_attrs = 1,
                             .stateful = 1,
-                            .create = create,
+                            .create = llava_path_kernel_create,
                             .compute = compute,
-                            .destroy = destroy};
+                            .destroy = free};
   llava_register_op(&spec);
 }

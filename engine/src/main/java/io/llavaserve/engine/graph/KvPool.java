@@ -117,19 +117,8 @@ final class KvPool {
       List<Op> after,
       int threads,
       int path) {
-    Operation op =
-        tf.withControlDependencies(after)
-            .scope()
-            .opBuilder(NativeKernels.PAGED_ATTENTION, "paged_attention_" + layer)
-            .addInput(q.asOutput())
-            .addInput(keys.get(layer).resource().asOutput())
-            .addInput(values.get(layer).resource().asOutput())
-            .addInput(blockTables.asOutput())
-            .addInput(contextLens.asOutput())
-            .setAttr("num_threads", (long) threads)
-            .setAttr("path", (long) path)
-            .build();
-    return op.output(0);
+    return pagedOp(
+        NativeKernels.PAGED_ATTENTION, layer, q, blockTables, contextLens, after, threads, path);
   }
 
   /**
@@ -147,15 +136,36 @@ final class KvPool {
       List<Op> after,
       int threads,
       int path) {
+    return pagedOp(
+        NativeKernels.PAGED_PREFILL_ATTENTION,
+        layer,
+        q,
+        blockTables,
+        positions,
+        after,
+        threads,
+        path);
+  }
+
+  /** A native op over layer {@code layer}'s pool variables: q, k, v, block tables, {@code rows}. */
+  private Operand<TFloat32> pagedOp(
+      String name,
+      int layer,
+      Operand<TFloat32> q,
+      Operand<TInt32> blockTables,
+      Operand<TInt32> rows,
+      List<Op> after,
+      int threads,
+      int path) {
     Operation op =
         tf.withControlDependencies(after)
             .scope()
-            .opBuilder(NativeKernels.PAGED_PREFILL_ATTENTION, "paged_prefill_attention_" + layer)
+            .opBuilder(name, name + "_" + layer)
             .addInput(q.asOutput())
             .addInput(keys.get(layer).resource().asOutput())
             .addInput(values.get(layer).resource().asOutput())
             .addInput(blockTables.asOutput())
-            .addInput(positions.asOutput())
+            .addInput(rows.asOutput())
             .setAttr("num_threads", (long) threads)
             .setAttr("path", (long) path)
             .build();

@@ -121,33 +121,9 @@ class NativeAttentionTest {
     float[] attend(float[] query, int seqs, int[][] blockTables, int[] contextLens) {
       int heads = text.numAttentionHeads();
       int hd = text.headDim();
-      int width = Arrays.stream(blockTables).mapToInt(t -> t.length).max().orElse(0);
-      int[] flat = new int[seqs * width];
-      for (int s = 0; s < seqs; s++) {
-        System.arraycopy(blockTables[s], 0, flat, s * width, blockTables[s].length);
-      }
-      int kvh = text.numKeyValueHeads();
       try (TFloat32 qt = TFloat32.tensorOf(Shape.of(seqs, heads, hd), DataBuffers.of(query));
-          TInt32 tt = TInt32.tensorOf(Shape.of(seqs, width), DataBuffers.of(flat, true, false));
-          TInt32 lt = TInt32.tensorOf(Shape.of(seqs), DataBuffers.of(contextLens, true, false));
-          TInt32 noSlots = TInt32.tensorOf(Shape.of(0, kvh, 3));
-          TFloat32 noK = TFloat32.tensorOf(Shape.of(0, kvh, hd));
-          Result r =
-              session
-                  .runner()
-                  .feed(slots, noSlots)
-                  .feed(k, noK)
-                  .feed(v, noK)
-                  .feed(q, qt)
-                  .feed(tables, tt)
-                  .feed(lens, lt)
-                  .fetch(out)
-                  .run()) {
-        TFloat32 o = (TFloat32) r.get(0);
-        assertEquals(Shape.of(seqs, (long) heads * hd), o.shape());
-        float[] data = new float[seqs * heads * hd];
-        o.asRawTensor().data().asFloats().read(data);
-        return data;
+          TInt32 lt = TInt32.tensorOf(Shape.of(seqs), DataBuffers.of(contextLens, true, false))) {
+        return run(q, qt, blockTables, lens, lt, out, Shape.of(seqs, (long) heads * hd));
       }
     }
 
@@ -196,17 +172,41 @@ class NativeAttentionTest {
       int rows = pos[0].length;
       int heads = text.numAttentionHeads();
       int hd = text.headDim();
-      int width = Arrays.stream(blockTables).mapToInt(t -> t.length).max().orElse(0);
-      int[] flat = new int[seqs * width];
       int[] flatPos = new int[seqs * rows];
       for (int s = 0; s < seqs; s++) {
-        System.arraycopy(blockTables[s], 0, flat, s * width, blockTables[s].length);
         System.arraycopy(pos[s], 0, flatPos, s * rows, rows);
       }
-      int kvh = text.numKeyValueHeads();
       try (TFloat32 qt = TFloat32.tensorOf(Shape.of(seqs, rows, heads, hd), DataBuffers.of(query));
-          TInt32 tt = TInt32.tensorOf(Shape.of(seqs, width), DataBuffers.of(flat, true, false));
-          TInt32 pt = TInt32.tensorOf(Shape.of(seqs, rows), DataBuffers.of(flatPos, true, false));
+          TInt32 pt = TInt32.tensorOf(Shape.of(seqs, rows), DataBuffers.of(flatPos, true, false))) {
+        return run(
+            prefillQ,
+            qt,
+            blockTables,
+            positions,
+            pt,
+            prefillOut,
+            Shape.of(seqs, rows, (long) heads * hd));
+      }
+    }
+
+    /** Runs one kernel (nothing written to the pool) and returns its output of shape `shape`. */
+    private float[] run(
+        Placeholder<TFloat32> qIn,
+        TFloat32 qt,
+        int[][] blockTables,
+        Placeholder<TInt32> rowsIn,
+        TInt32 rows,
+        Operand<TFloat32> fetch,
+        Shape shape) {
+      int seqs = blockTables.length;
+      int width = Arrays.stream(blockTables).mapToInt(t -> t.length).max().orElse(0);
+      int[] flat = new int[seqs * width];
+      for (int s = 0; s < seqs; s++) {
+        System.arraycopy(blockTables[s], 0, flat, s * width, blockTables[s].length);
+      }
+      int kvh = text.numKeyValueHeads();
+      int hd = text.headDim();
+      try (TInt32 tt = TInt32.tensorOf(Shape.of(seqs, width), DataBuffers.of(flat, true, false));
           TInt32 noSlots = TInt32.tensorOf(Shape.of(0, kvh, 3));
           TFloat32 noK = TFloat32.tensorOf(Shape.of(0, kvh, hd));
           Result r =
@@ -215,14 +215,14 @@ class NativeAttentionTest {
                   .feed(slots, noSlots)
                   .feed(k, noK)
                   .feed(v, noK)
-                  .feed(prefillQ, qt)
+                  .feed(qIn, qt)
                   .feed(tables, tt)
-                  .feed(positions, pt)
-                  .fetch(prefillOut)
+                  .feed(rowsIn, rows)
+                  .fetch(fetch)
                   .run()) {
         TFloat32 o = (TFloat32) r.get(0);
-        assertEquals(Shape.of(seqs, rows, (long) heads * hd), o.shape());
-        float[] data = new float[seqs * rows * heads * hd];
+        assertEquals(shape, o.shape());
+        float[] data = new float[(int) shape.size()];
         o.asRawTensor().data().asFloats().read(data);
         return data;
       }
