@@ -359,14 +359,9 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
       llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
       goto done;
     }
-    for (int64_t b = 0; b * block_size < len; b++) {
-      const int32_t blk = table_data[s * max_blocks + b];
-      if (blk < 0 || blk >= num_blocks) {
-        snprintf(msg, sizeof msg, OP_NAME ": block_tables[%lld, %lld] = %d outside [0, %lld)",
-                 (long long)s, (long long)b, blk, (long long)num_blocks);
-        llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
-        goto done;
-      }
+    if (!llava_paged_blocks_check(ctx, status, OP_NAME, table_data, s, max_blocks, len,
+                                  block_size, num_blocks)) {
+      goto done;
     }
     rows += len;
   }

@@ -211,3 +211,19 @@ void llava_paged_inputs_end(LlavaPagedInputs* in) {
   TF_DeleteTensor(in->tables);
   TF_DeleteTensor(in->rows);
 }
+
+int llava_paged_blocks_check(TF_OpKernelContext* ctx, TF_Status* status, const char* op,
+                             const int32_t* tables, int64_t s, int64_t max_blocks, int64_t keys,
+                             int64_t block_size, int64_t num_blocks) {
+  for (int64_t b = 0; b * block_size < keys; b++) {
+    const int32_t blk = tables[s * max_blocks + b];
+    if (blk < 0 || blk >= num_blocks) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s: block_tables[%lld, %lld] = %d outside [0, %lld)", op,
+               (long long)s, (long long)b, blk, (long long)num_blocks);
+      llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+      return 0;
+    }
+  }
+  return 1;
+}

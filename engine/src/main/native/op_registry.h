@@ -95,6 +95,12 @@ int llava_paged_inputs_begin(TF_OpKernelContext* ctx, TF_Status* status, const c
 
 void llava_paged_inputs_end(LlavaPagedInputs* in);
 
+/* Checks that the blocks of sequence s holding its keys 0 .. keys - 1 (block_tables [S,
+ * max_blocks]) lie in the pool's num_blocks. Returns 1, or 0 after failing the step. */
+int llava_paged_blocks_check(TF_OpKernelContext* ctx, TF_Status* status, const char* op,
+                             const int32_t* tables, int64_t s, int64_t max_blocks, int64_t keys,
+                             int64_t block_size, int64_t num_blocks);
+
 /* Fails the running step with a TensorFlow error of `code` and `msg`. */
 void llava_fail(TF_OpKernelContext* ctx, TF_Status* status, int code, const char* msg);
 
