@@ -6,6 +6,7 @@ import io.llavaserve.engine.training.StagePlan;
 import io.llavaserve.engine.training.Trainer;
 import io.llavaserve.engine.training.TrainingSpec;
 import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.WorldMix;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -132,6 +133,16 @@ final class TrainCommand implements Callable<Integer> {
   double kindFirst;
 
   @Option(
+      names = "--monochrome",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often a training scene's shapes all share one colour, so that only their kinds,"
+              + " sizes and places tell them apart; the held-out set is unchanged (default:"
+              + " ${DEFAULT-VALUE}).")
+  double monochrome;
+
+  @Option(
       names = "--grounding",
       paramLabel = "WEIGHT",
       defaultValue = "0",
@@ -185,6 +196,9 @@ final class TrainCommand implements Callable<Integer> {
     if (!(kindFirst >= 0 && kindFirst <= 1)) {
       throw new IllegalArgumentException("--kind-first must be in [0, 1], got " + kindFirst);
     }
+    if (!(monochrome >= 0 && monochrome <= 1)) {
+      throw new IllegalArgumentException("--monochrome must be in [0, 1], got " + monochrome);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -233,7 +247,7 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            kindFirst,
+            new WorldMix(kindFirst, monochrome),
             visionTower,
             grounding);
     PrintWriter writer = command.commandLine().getOut();

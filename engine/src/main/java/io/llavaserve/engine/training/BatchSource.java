@@ -12,6 +12,7 @@ import io.llavaserve.engine.training.world.ShapeColor;
 import io.llavaserve.engine.training.world.ShapeKind;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldDatasets;
+import io.llavaserve.engine.training.world.WorldMix;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -60,7 +61,7 @@ final class BatchSource {
   private final int hardNegatives;
   private final ClipTextSpec.Objective objective;
   private final int grid;
-  private final double kindFirstShare;
+  private final WorldMix mix;
   private final boolean grounding;
   private final int[] colorRows;
   private final int[] kindRows;
@@ -71,12 +72,12 @@ final class BatchSource {
       SampleEncoder encoder,
       WorldVocabulary vocabulary,
       TrainingSpec spec) {
-    this(seed, sizes, encoder, vocabulary, spec, 0);
+    this(seed, sizes, encoder, vocabulary, spec, WorldMix.PLAIN);
   }
 
   /**
-   * Batches whose captions and detailed descriptions name a shape kind first with probability
-   * {@code kindFirstShare} (see {@link WorldDatasets#WorldDatasets(long, SizeRange, double)}).
+   * Batches of the world departed from by {@code mix} (see {@link WorldDatasets#WorldDatasets(long,
+   * SizeRange, WorldMix)}).
    */
   BatchSource(
       long seed,
@@ -84,8 +85,8 @@ final class BatchSource {
       SampleEncoder encoder,
       WorldVocabulary vocabulary,
       TrainingSpec spec,
-      double kindFirstShare) {
-    this(seed, sizes, encoder, vocabulary, spec, kindFirstShare, false);
+      WorldMix mix) {
+    this(seed, sizes, encoder, vocabulary, spec, mix, false);
   }
 
   /**
@@ -98,9 +99,9 @@ final class BatchSource {
       SampleEncoder encoder,
       WorldVocabulary vocabulary,
       TrainingSpec spec,
-      double kindFirstShare,
+      WorldMix mix,
       boolean grounding) {
-    this.kindFirstShare = kindFirstShare;
+    this.mix = mix;
     this.grounding = grounding;
     this.colorRows = new int[ShapeColor.values().length];
     for (ShapeColor c : ShapeColor.values()) {
@@ -150,7 +151,7 @@ final class BatchSource {
 
   private WorldDatasets data(Stage stage, long step) {
     long mixed = seed * 0x9E3779B97F4A7C15L + stage.ordinal() * 0xBF58476D1CE4E5B9L + step;
-    return new WorldDatasets(mixed, sizes, kindFirstShare);
+    return new WorldDatasets(mixed, sizes, mix);
   }
 
   /**
@@ -177,7 +178,8 @@ final class BatchSource {
           };
       if (stage == Stage.TEXT) {
         String scene =
-            Instructions.detail(s.scene(), kindFirstShare, new SplittableRandom(step * 31 + i))
+            Instructions.detail(
+                    s.scene(), mix.kindFirstShare(), new SplittableRandom(step * 31 + i))
                 .answer();
         encoded.add(encoder.transcript(scene, s.turns()));
       } else {

@@ -5,6 +5,7 @@ import io.llavaserve.engine.checkpoint.WeightShapes;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.WorldMix;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -27,8 +28,8 @@ public final class Trainer {
   /**
    * Where and how a run trains.
    *
-   * @param kindFirstShare how often captions and detailed descriptions name a shape kind first ("a
-   *     circle in red") rather than colour first ("a red circle"); 0 for the standard recipe
+   * @param mix how the training streams depart from the plain world (kind-first names, one-colour
+   *     scenes); {@link WorldMix#PLAIN} for the standard recipe
    * @param visionTower a checkpoint folder whose vision tower a new run starts from instead of
    *     random weights (a llava-hf checkpoint, or a CLIP or SigLIP model's folder), or null
    * @param grounding the weight of the grounding loss in the stages with images (each patch a shape
@@ -45,7 +46,7 @@ public final class Trainer {
       int threads,
       double weightDecay,
       double maxGradNorm,
-      double kindFirstShare,
+      WorldMix mix,
       Path visionTower,
       double grounding) {
 
@@ -70,7 +71,7 @@ public final class Trainer {
           threads,
           weightDecay,
           maxGradNorm,
-          0,
+          WorldMix.PLAIN,
           null,
           0);
     }
@@ -144,7 +145,7 @@ public final class Trainer {
             encoder,
             vocabulary,
             options.spec(),
-            options.kindFirstShare(),
+            options.mix(),
             options.grounding() > 0);
     Map<String, long[]> shapes = options.spec().shapes(vocabulary);
     if (state != null) {

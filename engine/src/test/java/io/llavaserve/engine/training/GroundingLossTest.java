@@ -36,7 +36,7 @@ class GroundingLossTest {
             fx.encoder,
             fx.vocabulary,
             spec,
-            0,
+            io.llavaserve.engine.training.world.WorldMix.PLAIN,
             true);
     int side = spec.config().vision().imageSize();
     int grid = spec.config().vision().patchesPerSide();
@@ -151,7 +151,13 @@ class GroundingLossTest {
 
   private BatchSource groundedSource() {
     return new BatchSource(
-        TrainingFixture.SEED, TrainingFixture.SIZES, fx.encoder, fx.vocabulary, fx.spec, 0, true);
+        TrainingFixture.SEED,
+        TrainingFixture.SIZES,
+        fx.encoder,
+        fx.vocabulary,
+        fx.spec,
+        io.llavaserve.engine.training.world.WorldMix.PLAIN,
+        true);
   }
 
   private StageSession session(Stage stage, Map<String, float[]> values) {

@@ -32,12 +32,26 @@ public final class SceneGenerator {
   private static final ShapeColor[] COLORS = ShapeColor.values();
 
   private final SizeRange sizes;
+  private final double monochromeShare;
 
   public SceneGenerator(SizeRange sizes) {
+    this(sizes, 0);
+  }
+
+  /**
+   * Scenes whose shapes all share one colour with probability {@code monochromeShare}; at 0 the
+   * draws are exactly those of {@link #SceneGenerator(SizeRange)}.
+   */
+  public SceneGenerator(SizeRange sizes, double monochromeShare) {
     if (sizes == null) {
       throw new IllegalArgumentException("sizes must not be null");
     }
+    if (!(monochromeShare >= 0 && monochromeShare <= 1)) {
+      throw new IllegalArgumentException(
+          "the monochrome share must be in [0, 1], got " + monochromeShare);
+    }
     this.sizes = sizes;
+    this.monochromeShare = monochromeShare;
   }
 
   /** A scene whose width and height are drawn independently from the size range. */
@@ -51,9 +65,14 @@ public final class SceneGenerator {
   public Scene next(int width, int height, SplittableRandom random) {
     int background = background(random);
     int wanted = random.nextInt(1, Scene.MAX_SHAPES + 1);
+    // Drawn only when monochrome scenes are asked for, so the plain stream stays as it was.
+    ShapeColor only =
+        monochromeShare > 0 && random.nextDouble() < monochromeShare
+            ? COLORS[random.nextInt(COLORS.length)]
+            : null;
     for (int count = wanted; ; count--) {
       for (int attempt = 0; attempt < TRIES_PER_COUNT; attempt++) {
-        List<PlacedShape> shapes = place(width, height, count, random);
+        List<PlacedShape> shapes = place(width, height, count, only, random);
         if (shapes != null) {
           return new Scene(width, height, background, shapes);
         }
@@ -77,15 +96,19 @@ public final class SceneGenerator {
     return channel[0] << 16 | channel[1] << 8 | channel[2];
   }
 
-  /** {@code count} non-overlapping shapes, or null when one of them found no room. */
+  /**
+   * {@code count} non-overlapping shapes, all of colour {@code only} unless it is null, or null
+   * when one of them found no room.
+   */
   private static List<PlacedShape> place(
-      int width, int height, int count, SplittableRandom random) {
+      int width, int height, int count, ShapeColor only, SplittableRandom random) {
     double shorter = Math.min(width, height);
     double margin = Scene.margin(width, height);
     List<PlacedShape> placed = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       ShapeKind kind = KINDS[random.nextInt(KINDS.length)];
-      ShapeColor color = COLORS[random.nextInt(COLORS.length)];
+      ShapeColor drawn = COLORS[random.nextInt(COLORS.length)];
+      ShapeColor color = only != null ? only : drawn;
       int rgb = jitter(color.baseRgb(), random);
       double size =
           shorter

@@ -42,21 +42,18 @@ public final class WorldDatasets {
   private final double kindFirstShare;
 
   public WorldDatasets(long seed, SizeRange sizes) {
-    this(seed, sizes, 0);
+    this(seed, sizes, WorldMix.PLAIN);
   }
 
   /**
-   * Streams whose captions and detailed descriptions name each shape kind first ("a circle in red")
-   * with probability {@code kindFirstShare}, colour first otherwise; questions are unchanged.
+   * Streams departing from the plain world by {@code mix}: captions and detailed descriptions name
+   * each shape kind first ("a circle in red") with probability {@link WorldMix#kindFirstShare()},
+   * and scenes are of one colour with probability {@link WorldMix#monochromeShare()}.
    */
-  public WorldDatasets(long seed, SizeRange sizes, double kindFirstShare) {
-    if (!(kindFirstShare >= 0 && kindFirstShare <= 1)) {
-      throw new IllegalArgumentException(
-          "the share of kind-first names must be in [0, 1], got " + kindFirstShare);
-    }
+  public WorldDatasets(long seed, SizeRange sizes, WorldMix mix) {
     this.random = new SplittableRandom(seed);
-    this.scenes = new SceneGenerator(sizes);
-    this.kindFirstShare = kindFirstShare;
+    this.scenes = new SceneGenerator(sizes, mix.monochromeShare());
+    this.kindFirstShare = mix.kindFirstShare();
   }
 
   /** Stage 1: a brief-caption instruction and the caption. */

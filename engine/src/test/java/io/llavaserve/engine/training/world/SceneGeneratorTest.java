@@ -77,6 +77,44 @@ class SceneGeneratorTest {
   }
 
   @Test
+  void monochromeScenesShareOneColourAtTheGivenShareAndZeroKeepsThePlainStream() {
+    SceneGenerator plain = new SceneGenerator(new SizeRange(64, 512));
+    SceneGenerator none = new SceneGenerator(new SizeRange(64, 512), 0);
+    for (long seed = 0; seed < 50; seed++) {
+      assertEquals(plain.next(new SplittableRandom(seed)), none.next(new SplittableRandom(seed)));
+    }
+    SceneGenerator mixed = new SceneGenerator(new SizeRange(64, 512), 0.4);
+    SplittableRandom random = new SplittableRandom(9);
+    int several = 0;
+    int oneColour = 0;
+    Set<ShapeColor> colours = EnumSet.noneOf(ShapeColor.class);
+    Set<ShapeKind> kinds = EnumSet.noneOf(ShapeKind.class);
+    for (int i = 0; i < 4000; i++) {
+      Scene scene = mixed.next(random);
+      assertWithinTheContract(scene);
+      if (scene.shapes().size() < 2) {
+        continue;
+      }
+      several++;
+      long distinct = scene.shapes().stream().map(PlacedShape::color).distinct().count();
+      if (distinct == 1) {
+        oneColour++;
+        colours.add(scene.shapes().get(0).color());
+        scene.shapes().forEach(s -> kinds.add(s.kind()));
+      }
+    }
+    // One-colour by chance too: 1/6, 1/36, 1/216 of two, three, four plain shapes (~6% overall).
+    double share = (double) oneColour / several;
+    assertTrue(share > 0.40 && share < 0.49, () -> "one colour in " + share + " of scenes");
+    assertEquals(EnumSet.allOf(ShapeColor.class), colours);
+    assertEquals(EnumSet.allOf(ShapeKind.class), kinds);
+    assertThrows(
+        IllegalArgumentException.class, () -> new SceneGenerator(SizeRange.square(64), 1.5));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(-0.1, 0));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, Double.NaN));
+  }
+
+  @Test
   void aSceneRejectsWhatBreaksTheContract() {
     PlacedShape a = new PlacedShape(ShapeKind.CIRCLE, ShapeColor.RED, 0xFF0000, 30, 30, 20);
     PlacedShape b = new PlacedShape(ShapeKind.SQUARE, ShapeColor.BLUE, 0x0000FF, 70, 30, 20);
