@@ -143,6 +143,16 @@ final class TrainCommand implements Callable<Integer> {
   double monochrome;
 
   @Option(
+      names = "--inventory",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often an instruction sample (and a text-stage transcript) is an inventory of the"
+              + " shapes, each kind word followed at once by its colour (\"circle red, square"
+              + " blue\"); the held-out set is unchanged (default: ${DEFAULT-VALUE}).")
+  double inventory;
+
+  @Option(
       names = "--grounding",
       paramLabel = "WEIGHT",
       defaultValue = "0",
@@ -199,6 +209,9 @@ final class TrainCommand implements Callable<Integer> {
     if (!(monochrome >= 0 && monochrome <= 1)) {
       throw new IllegalArgumentException("--monochrome must be in [0, 1], got " + monochrome);
     }
+    if (!(inventory >= 0 && inventory <= 1)) {
+      throw new IllegalArgumentException("--inventory must be in [0, 1], got " + inventory);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -247,7 +260,7 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            new WorldMix(kindFirst, monochrome),
+            new WorldMix(kindFirst, monochrome, inventory),
             visionTower,
             grounding);
     PrintWriter writer = command.commandLine().getOut();

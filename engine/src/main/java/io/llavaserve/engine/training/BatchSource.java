@@ -11,6 +11,7 @@ import io.llavaserve.engine.training.world.SceneRenderer;
 import io.llavaserve.engine.training.world.ShapeColor;
 import io.llavaserve.engine.training.world.ShapeKind;
 import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.Turn;
 import io.llavaserve.engine.training.world.WorldDatasets;
 import io.llavaserve.engine.training.world.WorldMix;
 import java.util.ArrayList;
@@ -305,6 +306,21 @@ final class BatchSource {
       int samples,
       int vocabSize,
       boolean facts) {
+    return vocabulary(encoder, seed, sizes, samples, vocabSize, facts, false);
+  }
+
+  /**
+   * {@link #vocabulary(SampleEncoder, long, SizeRange, int, int, boolean)}, with the words of the
+   * inventory instructions ({@link Instructions#inventory}) when {@code inventories}.
+   */
+  static WorldVocabulary vocabulary(
+      SampleEncoder encoder,
+      long seed,
+      SizeRange sizes,
+      int samples,
+      int vocabSize,
+      boolean facts,
+      boolean inventories) {
     java.util.Set<Integer> ids = new java.util.TreeSet<>();
     WorldDatasets data = new WorldDatasets(seed ^ 0x5DEECE66DL, sizes);
     for (int i = 0; i < samples; i++) {
@@ -320,6 +336,16 @@ final class BatchSource {
     if (facts) {
       for (Facts.Fact f : Facts.every()) {
         for (int id : encoder.caption(f.text())) {
+          ids.add(id);
+        }
+      }
+    }
+    if (inventories) {
+      java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+      for (int i = 0; i < samples; i++) {
+        Sample s = data.caption();
+        Turn inventory = Instructions.inventory(s.scene(), r);
+        for (int id : encoder.conversation(List.of(inventory), false).ids()) {
           ids.add(id);
         }
       }

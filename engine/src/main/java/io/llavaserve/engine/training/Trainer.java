@@ -110,7 +110,8 @@ public final class Trainer {
               options.sizes(),
               3000,
               options.spec().config().text().vocabSize(),
-              options.spec().clipText().objective() == ClipTextSpec.Objective.FACTS);
+              options.spec().clipText().objective() == ClipTextSpec.Objective.FACTS,
+              options.mix().inventoryShare() > 0);
       Map<String, long[]> shapes = options.spec().shapes(vocabulary);
       params =
           Initializer.values(

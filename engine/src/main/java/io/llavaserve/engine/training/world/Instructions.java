@@ -23,6 +23,13 @@ public final class Instructions {
           "Provide a short description of the image.",
           "What is in this image? Answer briefly.");
 
+  /** Instructions asking for the inventory of {@link #inventory}. */
+  static final List<String> INVENTORY_PROMPTS =
+      List.of(
+          "List each shape's kind and color.",
+          "Name every shape, kind first, then its color.",
+          "Which shapes are there, and what color is each?");
+
   static final List<String> DETAIL_PROMPTS =
       List.of(
           "Describe the image in detail.",
@@ -64,6 +71,21 @@ public final class Instructions {
       return Phrases.number(n) + " shapes: " + list;
     }
     return list;
+  }
+
+  /**
+   * The shapes left to right as kind and colour words, each kind followed at once by its colour:
+   * "circle red", "circle red, square blue and star yellow". Terse on purpose: the colour is the
+   * very next token after the kind word, so predicting it trains a lookup from a kind word to its
+   * shape's colour at the kind word's own position, as captions ("a red circle") train one from a
+   * colour word to its shape's kind.
+   */
+  public static Turn inventory(Scene scene, SplittableRandom random) {
+    List<String> items =
+        SceneFacts.leftToRight(scene).stream()
+            .map(s -> s.kind().word() + " " + s.color().word())
+            .toList();
+    return new Turn(Phrases.pick(INVENTORY_PROMPTS, random), Phrases.join(items, false));
   }
 
   /** A detailed description naming every shape, its colour and its {@link Region}. */

@@ -40,6 +40,7 @@ public final class WorldDatasets {
   private final SplittableRandom random;
   private final SceneGenerator scenes;
   private final double kindFirstShare;
+  private final double inventoryShare;
 
   public WorldDatasets(long seed, SizeRange sizes) {
     this(seed, sizes, WorldMix.PLAIN);
@@ -48,12 +49,15 @@ public final class WorldDatasets {
   /**
    * Streams departing from the plain world by {@code mix}: captions and detailed descriptions name
    * each shape kind first ("a circle in red") with probability {@link WorldMix#kindFirstShare()},
-   * and scenes are of one colour with probability {@link WorldMix#monochromeShare()}.
+   * scenes are of one colour with probability {@link WorldMix#monochromeShare()}, and a stage-2
+   * sample is an inventory ({@link Instructions#inventory}) with probability {@link
+   * WorldMix#inventoryShare()}.
    */
   public WorldDatasets(long seed, SizeRange sizes, WorldMix mix) {
     this.random = new SplittableRandom(seed);
     this.scenes = new SceneGenerator(sizes, mix.monochromeShare());
     this.kindFirstShare = mix.kindFirstShare();
+    this.inventoryShare = mix.inventoryShare();
   }
 
   /** Stage 1: a brief-caption instruction and the caption. */
@@ -70,6 +74,12 @@ public final class WorldDatasets {
   /** Stage 2: VQA 55% (one to four turns), conversation, detail and reasoning 15% each. */
   public Sample instruction() {
     SplittableRandom r = random.split();
+    // Drawn only when inventories are asked for, so the plain stream stays as it was.
+    if (inventoryShare > 0 && r.nextDouble() < inventoryShare) {
+      Scene scene = scenes.next(r);
+      return new Sample(
+          scene, SampleKind.INVENTORY, null, List.of(Instructions.inventory(scene, r)));
+    }
     double u = r.nextDouble();
     if (u < VQA_SHARE) {
       QuestionType type = TYPES[r.nextInt(TYPES.length)];

@@ -1,7 +1,7 @@
 package io.llavaserve.engine.training.world;
 
 /**
- * How the training streams depart from the plain world: both shares are 0 for the standard recipe,
+ * How the training streams depart from the plain world: every share is 0 for the standard recipe,
  * and the held-out evaluation set always draws the plain world.
  *
  * @param kindFirstShare how often captions and detailed descriptions name a shape kind first ("a
@@ -9,15 +9,20 @@ package io.llavaserve.engine.training.world;
  * @param monochromeShare how often a scene's shapes all share one colour (drawn uniformly), so that
  *     within the picture only their kinds, sizes and places tell them apart; the questions asked of
  *     it are drawn as for any scene
+ * @param inventoryShare how often a stage-2 sample is an inventory ({@link
+ *     Instructions#inventory}): the shapes left to right, each kind word followed at once by its
+ *     colour word ("circle red, square blue"), so that the token after a kind word is the colour of
+ *     that kind's shape
  */
-public record WorldMix(double kindFirstShare, double monochromeShare) {
+public record WorldMix(double kindFirstShare, double monochromeShare, double inventoryShare) {
 
   /** The plain world. */
-  public static final WorldMix PLAIN = new WorldMix(0, 0);
+  public static final WorldMix PLAIN = new WorldMix(0, 0, 0);
 
   public WorldMix {
     check("kind-first", kindFirstShare);
     check("monochrome", monochromeShare);
+    check("inventory", inventoryShare);
   }
 
   private static void check(String what, double share) {

@@ -90,6 +90,30 @@ class InstructionsTest {
   }
 
   @Test
+  void anInventoryFollowsEachKindWordAtOnceWithItsColourLeftToRight() {
+    Scene three =
+        new Scene(
+            300,
+            300,
+            0xFFFFFF,
+            List.of(
+                shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
+                shape(ShapeKind.STAR, ShapeColor.YELLOW, 150, 150),
+                shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250)));
+    Set<String> prompts = new HashSet<>();
+    for (long seed = 0; seed < 60; seed++) {
+      Turn turn = Instructions.inventory(three, new SplittableRandom(seed));
+      assertEquals("circle red, star yellow and square blue", turn.answer());
+      prompts.add(turn.question());
+    }
+    assertEquals(Set.copyOf(Instructions.INVENTORY_PROMPTS), prompts);
+    Scene one =
+        new Scene(
+            300, 300, 0xFFFFFF, List.of(shape(ShapeKind.TRIANGLE, ShapeColor.GREEN, 150, 150)));
+    assertEquals("triangle green", Instructions.inventory(one, new SplittableRandom(1)).answer());
+  }
+
+  @Test
   void kindFirstNamesPutTheKindBeforeItsColourAtTheGivenShare() {
     Scene two =
         new Scene(

@@ -42,6 +42,31 @@ class WorldDatasetsTest {
   }
 
   @Test
+  void inventoriesTakeTheirShareOfTheInstructionStreamAndTrueOfTheirScene() {
+    WorldDatasets data = new WorldDatasets(6, SIZES, new WorldMix(0, 0, 0.2));
+    int n = 3000;
+    int inventories = 0;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      if (sample.kind() == SampleKind.INVENTORY) {
+        inventories++;
+        String expected =
+            String.join(
+                " ",
+                SceneFacts.leftToRight(sample.scene()).stream()
+                    .map(s -> s.kind().word() + " " + s.color().word())
+                    .toList());
+        String answer = sample.turns().get(0).answer().replace(",", "").replace(" and ", " ");
+        assertEquals(expected, answer);
+      }
+    }
+    assertEquals(0.2, share(inventories, n), 0.025);
+    List<Sample> plain = mixed(new WorldDatasets(42, SIZES));
+    List<Sample> none = mixed(new WorldDatasets(42, SIZES, WorldMix.PLAIN));
+    assertEquals(plain, none);
+  }
+
+  @Test
   void instructionMixesVqaConversationDetailAndReasoningLikeLlava15() {
     WorldDatasets data = new WorldDatasets(1, SIZES);
     Map<SampleKind, Integer> kinds = new EnumMap<>(SampleKind.class);
