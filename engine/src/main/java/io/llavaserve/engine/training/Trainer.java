@@ -280,6 +280,21 @@ public final class Trainer {
         .writeValue(checkpointDir.resolve("chat_template.json").toFile(), root);
   }
 
+  /**
+   * Names the checkpoint's image processor {@code LlavaImageProcessor} with {@code do_pad}, so that
+   * transformers pads each image to a square before resizing as the training did and the server
+   * does ({@code CLIPImageProcessor}, which the written file names otherwise, would not pad).
+   */
+  static void padInTransformers(Path checkpointDir) throws IOException {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Path file =
+        checkpointDir.resolve(io.llavaserve.engine.checkpoint.Checkpoint.PREPROCESSOR_CONFIG);
+    var root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(file.toFile());
+    root.put("do_pad", true);
+    root.put("image_processor_type", io.llavaserve.engine.image.PreprocessConfig.LLAVA_PROCESSOR);
+    json.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+  }
+
   private static Object batch(BatchSource data, StagePlan plan, long step) {
     if (plan.stage() != Stage.CLIP) {
       return data.batch(plan.stage(), step, plan.batchSize());
@@ -303,6 +318,7 @@ public final class Trainer {
                 ? vocabulary.expand(params.get(Towers.WORLD_EMBED), hidden)
                 : params.get(name));
     writeChatTemplate(tmp);
+    padInTransformers(tmp);
     TrainingState.deleteTree(dir);
     Files.move(tmp, dir);
     log.printf("wrote checkpoint %s%n", dir);

@@ -85,6 +85,12 @@ class ExportedCheckpointTest {
             1.0);
     new Trainer(options, new PrintStream(new ByteArrayOutputStream()))
         .export(ckptDir, params, fx.vocabulary);
+    var pre =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(ckptDir.resolve(Checkpoint.PREPROCESSOR_CONFIG).toFile());
+    org.junit.jupiter.api.Assertions.assertEquals(
+        "LlavaImageProcessor", pre.path("image_processor_type").asText(), "transformers pads");
+    org.junit.jupiter.api.Assertions.assertTrue(pre.path("do_pad").asBoolean(false));
 
     int[] worldIds = fx.vocabulary.ids();
     int side = fx.spec.config().vision().imageSize();
