@@ -297,21 +297,8 @@ final class BatchSource {
   /**
    * The world vocabulary: every id in {@code samples} samples of each kind of text the stages train
    * on, through the template (with and without images), plus BOS and EOS; with {@code facts}, also
-   * every {@link Facts#every() fact} the CLIP stage can draw.
-   */
-  static WorldVocabulary vocabulary(
-      SampleEncoder encoder,
-      long seed,
-      SizeRange sizes,
-      int samples,
-      int vocabSize,
-      boolean facts) {
-    return vocabulary(encoder, seed, sizes, samples, vocabSize, facts, false);
-  }
-
-  /**
-   * {@link #vocabulary(SampleEncoder, long, SizeRange, int, int, boolean)}, with the words of the
-   * inventory instructions ({@link Instructions#inventory}) when {@code inventories}.
+   * every {@link Facts#every() fact} the CLIP stage can draw; with {@code inventories}, also the
+   * words of the inventory instructions ({@link Instructions#inventory}).
    */
   static WorldVocabulary vocabulary(
       SampleEncoder encoder,

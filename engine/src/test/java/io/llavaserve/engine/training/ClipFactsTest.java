@@ -30,7 +30,8 @@ class ClipFactsTest {
           TrainingFixture.SIZES,
           50,
           spec.config().text().vocabSize(),
-          true);
+          true,
+          false);
 
   @Test
   void everyFactFitsTheWindowAndTheVocabulary() {

@@ -36,6 +36,7 @@ class PatchObjectiveTest {
           TrainingFixture.SIZES,
           20,
           spec.config().text().vocabSize(),
+          false,
           false);
 
   @Test

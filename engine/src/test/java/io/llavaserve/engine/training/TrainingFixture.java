@@ -38,7 +38,8 @@ final class TrainingFixture {
             SIZES,
             200,
             config.text().vocabSize(),
-            spec.clipText().objective() == ClipTextSpec.Objective.FACTS);
+            spec.clipText().objective() == ClipTextSpec.Objective.FACTS,
+            false);
     data = new BatchSource(SEED, SIZES, encoder, vocabulary, spec);
   }
 
