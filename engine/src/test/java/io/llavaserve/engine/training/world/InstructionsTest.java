@@ -34,6 +34,11 @@ class InstructionsTest {
     return new PlacedShape(kind, color, color.baseRgb(), x, y, 60);
   }
 
+  /** A 300 px white scene of these shapes. */
+  private static Scene scene(PlacedShape... shapes) {
+    return new Scene(300, 300, 0xFFFFFF, List.of(shapes));
+  }
+
   private static String article(PlacedShape s) {
     return (s.color() == ShapeColor.ORANGE ? "an " : "a ")
         + s.color().word()
@@ -51,14 +56,10 @@ class InstructionsTest {
   @Test
   void theDocumentedExamplesReadWordForWord() {
     Scene three =
-        new Scene(
-            300,
-            300,
-            0xFFFFFF,
-            List.of(
-                shape(ShapeKind.STAR, ShapeColor.YELLOW, 250, 250),
-                shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 50),
-                shape(ShapeKind.SQUARE, ShapeColor.BLUE, 150, 150)));
+        scene(
+            shape(ShapeKind.STAR, ShapeColor.YELLOW, 250, 250),
+            shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 50),
+            shape(ShapeKind.SQUARE, ShapeColor.BLUE, 150, 150));
     assertEquals(
         "There are three shapes on a light background. From left to right: a red circle at the top"
             + " left, a blue square in the center, and a yellow star at the bottom right.",
@@ -66,20 +67,15 @@ class InstructionsTest {
     assertEquals(
         "three shapes: a red circle, a blue square and a yellow star",
         Instructions.caption(three, new SplittableRandom(1)));
-    Scene one =
-        new Scene(300, 300, 0xFFFFFF, List.of(shape(ShapeKind.CIRCLE, ShapeColor.RED, 150, 150)));
+    Scene one = scene(shape(ShapeKind.CIRCLE, ShapeColor.RED, 150, 150));
     assertEquals(
         "There is one shape on a light background: a red circle in the center.",
         Instructions.detail(one, new SplittableRandom(1)).answer());
     assertEquals("a red circle", Instructions.caption(one, new SplittableRandom(1)));
     Scene two =
-        new Scene(
-            300,
-            300,
-            0xFFFFFF,
-            List.of(
-                shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
-                shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250)));
+        scene(
+            shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
+            shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250));
     Set<String> captions = new HashSet<>();
     for (long seed = 0; seed < 20; seed++) {
       captions.add(Instructions.caption(two, new SplittableRandom(seed)));
@@ -92,14 +88,10 @@ class InstructionsTest {
   @Test
   void anInventoryFollowsEachKindWordAtOnceWithItsColourLeftToRight() {
     Scene three =
-        new Scene(
-            300,
-            300,
-            0xFFFFFF,
-            List.of(
-                shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
-                shape(ShapeKind.STAR, ShapeColor.YELLOW, 150, 150),
-                shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250)));
+        scene(
+            shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
+            shape(ShapeKind.STAR, ShapeColor.YELLOW, 150, 150),
+            shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250));
     Set<String> prompts = new HashSet<>();
     for (long seed = 0; seed < 60; seed++) {
       Turn turn = Instructions.inventory(three, new SplittableRandom(seed));
@@ -107,22 +99,16 @@ class InstructionsTest {
       prompts.add(turn.question());
     }
     assertEquals(Set.copyOf(Instructions.INVENTORY_PROMPTS), prompts);
-    Scene one =
-        new Scene(
-            300, 300, 0xFFFFFF, List.of(shape(ShapeKind.TRIANGLE, ShapeColor.GREEN, 150, 150)));
+    Scene one = scene(shape(ShapeKind.TRIANGLE, ShapeColor.GREEN, 150, 150));
     assertEquals("triangle green", Instructions.inventory(one, new SplittableRandom(1)).answer());
   }
 
   @Test
   void kindFirstNamesPutTheKindBeforeItsColourAtTheGivenShare() {
     Scene two =
-        new Scene(
-            300,
-            300,
-            0xFFFFFF,
-            List.of(
-                shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
-                shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250)));
+        scene(
+            shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
+            shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250));
     Set<String> captions = new HashSet<>();
     int kindFirst = 0;
     int names = 0;
