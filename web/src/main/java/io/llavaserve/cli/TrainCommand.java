@@ -153,6 +153,17 @@ final class TrainCommand implements Callable<Integer> {
   double inventory;
 
   @Option(
+      names = "--tally",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often an instruction sample (and a text-stage transcript) is a tally of every kind"
+              + " or every colour, each word followed at once by its count (\"circles 2, stars 0,"
+              + " squares 1 and triangles 1\"); the held-out set is unchanged (default:"
+              + " ${DEFAULT-VALUE}).")
+  double tally;
+
+  @Option(
       names = "--grounding",
       paramLabel = "WEIGHT",
       defaultValue = "0",
@@ -212,6 +223,13 @@ final class TrainCommand implements Callable<Integer> {
     if (!(inventory >= 0 && inventory <= 1)) {
       throw new IllegalArgumentException("--inventory must be in [0, 1], got " + inventory);
     }
+    if (!(tally >= 0 && tally <= 1 - inventory)) {
+      throw new IllegalArgumentException(
+          "--tally must be in [0, 1 - --inventory], got "
+              + tally
+              + " with --inventory "
+              + inventory);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -260,7 +278,7 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            new WorldMix(kindFirst, monochrome, inventory),
+            new WorldMix(kindFirst, monochrome, inventory, tally),
             visionTower,
             grounding);
     PrintWriter writer = command.commandLine().getOut();

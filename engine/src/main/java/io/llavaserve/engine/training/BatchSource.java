@@ -297,8 +297,9 @@ final class BatchSource {
   /**
    * The world vocabulary: every id in {@code samples} samples of each kind of text the stages train
    * on, through the template (with and without images), plus BOS and EOS; with {@code facts}, also
-   * every {@link Facts#every() fact} the CLIP stage can draw; with {@code inventories}, also the
-   * words of the inventory instructions ({@link Instructions#inventory}).
+   * every {@link Facts#every() fact} the CLIP stage can draw; where {@code mix} asks for
+   * inventories or tallies, also their words ({@link Instructions#inventory}, {@link
+   * Instructions#tally}).
    */
   static WorldVocabulary vocabulary(
       SampleEncoder encoder,
@@ -307,7 +308,7 @@ final class BatchSource {
       int samples,
       int vocabSize,
       boolean facts,
-      boolean inventories) {
+      WorldMix mix) {
     java.util.Set<Integer> ids = new java.util.TreeSet<>();
     WorldDatasets data = new WorldDatasets(seed ^ 0x5DEECE66DL, sizes);
     for (int i = 0; i < samples; i++) {
@@ -327,12 +328,18 @@ final class BatchSource {
         }
       }
     }
-    if (inventories) {
-      java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
-      for (int i = 0; i < samples; i++) {
-        Sample s = data.caption();
-        Turn inventory = Instructions.inventory(s.scene(), r);
-        for (int id : encoder.conversation(List.of(inventory), false).ids()) {
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int i = 0; i < samples; i++) {
+      Sample s = data.caption();
+      List<Turn> extra = new ArrayList<>();
+      if (mix.inventoryShare() > 0) {
+        extra.add(Instructions.inventory(s.scene(), r));
+      }
+      if (mix.tallyShare() > 0) {
+        extra.add(Instructions.tally(s.scene(), r));
+      }
+      for (Turn turn : extra) {
+        for (int id : encoder.conversation(List.of(turn), false).ids()) {
           ids.add(id);
         }
       }

@@ -111,7 +111,7 @@ public final class Trainer {
               3000,
               options.spec().config().text().vocabSize(),
               options.spec().clipText().objective() == ClipTextSpec.Objective.FACTS,
-              options.mix().inventoryShare() > 0);
+              options.mix());
       Map<String, long[]> shapes = options.spec().shapes(vocabulary);
       params =
           Initializer.values(

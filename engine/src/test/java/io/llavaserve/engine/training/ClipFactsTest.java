@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.training.world.Facts;
+import io.llavaserve.engine.training.world.WorldMix;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -31,7 +32,7 @@ class ClipFactsTest {
           50,
           spec.config().text().vocabSize(),
           true,
-          false);
+          WorldMix.PLAIN);
 
   @Test
   void everyFactFitsTheWindowAndTheVocabulary() {

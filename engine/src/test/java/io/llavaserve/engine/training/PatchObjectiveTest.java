@@ -11,6 +11,7 @@ import io.llavaserve.engine.training.world.Region;
 import io.llavaserve.engine.training.world.Scene;
 import io.llavaserve.engine.training.world.ShapeColor;
 import io.llavaserve.engine.training.world.ShapeKind;
+import io.llavaserve.engine.training.world.WorldMix;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -37,7 +38,7 @@ class PatchObjectiveTest {
           20,
           spec.config().text().vocabSize(),
           false,
-          false);
+          WorldMix.PLAIN);
 
   @Test
   void centresAreFoundInThePaddedFrame() {

@@ -3,6 +3,7 @@ package io.llavaserve.engine.training;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.WorldMix;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -39,7 +40,7 @@ final class TrainingFixture {
             200,
             config.text().vocabSize(),
             spec.clipText().objective() == ClipTextSpec.Objective.FACTS,
-            false);
+            WorldMix.PLAIN);
     data = new BatchSource(SEED, SIZES, encoder, vocabulary, spec);
   }
 

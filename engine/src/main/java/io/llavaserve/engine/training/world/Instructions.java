@@ -1,5 +1,7 @@
 package io.llavaserve.engine.training.world;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -29,6 +31,18 @@ public final class Instructions {
           "List each shape's kind and color.",
           "Name every shape, kind first, then its color.",
           "Which shapes are there, and what color is each?");
+
+  /** Asks for {@link #tally} by kind, each kind's plural noun followed by its count. */
+  static final String KIND_TALLY_PROMPT = "How many shapes of each kind are there?";
+
+  /** Asks for {@link #tally} by kind, each kind's singular noun followed by its count. */
+  static final String KIND_TALLY_SINGULAR_PROMPT = "How many of each kind of shape are there?";
+
+  /** Asks for {@link #tally} by colour. */
+  static final String COLOR_TALLY_PROMPT = "How many shapes of each color are there?";
+
+  static final List<String> TALLY_PROMPTS =
+      List.of(KIND_TALLY_PROMPT, KIND_TALLY_SINGULAR_PROMPT, COLOR_TALLY_PROMPT);
 
   static final List<String> DETAIL_PROMPTS =
       List.of(
@@ -86,6 +100,37 @@ public final class Instructions {
             .map(s -> s.kind().word() + " " + s.color().word())
             .toList();
     return new Turn(Phrases.pick(INVENTORY_PROMPTS, random), Phrases.join(items, false));
+  }
+
+  /**
+   * How many shapes there are of every kind, or of every colour, absent ones included, in a random
+   * order: "circles 2, stars 0, squares 1 and triangles 1", "star 0, circle 2, ...", or "blue 1,
+   * red 0, ... and orange 2". Each word is followed at once by its count, so predicting the count
+   * trains a lookup from a kind word (singular or plural) or a colour word to how many shapes have
+   * it, at that word's own position: what "How many circles are there?" and "Is there a star in the
+   * image?" need of their kind word.
+   */
+  public static Turn tally(Scene scene, SplittableRandom random) {
+    String prompt = Phrases.pick(TALLY_PROMPTS, random);
+    List<String> items = new ArrayList<>();
+    if (prompt.equals(COLOR_TALLY_PROMPT)) {
+      for (ShapeColor color : ShapeColor.values()) {
+        items.add(color.word() + " " + SceneFacts.count(scene, color));
+      }
+    } else {
+      boolean plural = prompt.equals(KIND_TALLY_PROMPT);
+      for (ShapeKind kind : ShapeKind.values()) {
+        items.add((plural ? kind.plural() : kind.word()) + " " + SceneFacts.count(scene, kind));
+      }
+    }
+    shuffle(items, random);
+    return new Turn(prompt, Phrases.join(items, false));
+  }
+
+  private static void shuffle(List<String> items, SplittableRandom random) {
+    for (int i = items.size() - 1; i > 0; i--) {
+      Collections.swap(items, i, random.nextInt(i + 1));
+    }
   }
 
   /** A detailed description naming every shape, its colour and its {@link Region}. */

@@ -41,6 +41,7 @@ public final class WorldDatasets {
   private final SceneGenerator scenes;
   private final double kindFirstShare;
   private final double inventoryShare;
+  private final double tallyShare;
 
   public WorldDatasets(long seed, SizeRange sizes) {
     this(seed, sizes, WorldMix.PLAIN);
@@ -51,13 +52,15 @@ public final class WorldDatasets {
    * each shape kind first ("a circle in red") with probability {@link WorldMix#kindFirstShare()},
    * scenes are of one colour with probability {@link WorldMix#monochromeShare()}, and a stage-2
    * sample is an inventory ({@link Instructions#inventory}) with probability {@link
-   * WorldMix#inventoryShare()}.
+   * WorldMix#inventoryShare()} and a tally ({@link Instructions#tally}) with probability {@link
+   * WorldMix#tallyShare()}.
    */
   public WorldDatasets(long seed, SizeRange sizes, WorldMix mix) {
     this.random = new SplittableRandom(seed);
     this.scenes = new SceneGenerator(sizes, mix.monochromeShare());
     this.kindFirstShare = mix.kindFirstShare();
     this.inventoryShare = mix.inventoryShare();
+    this.tallyShare = mix.tallyShare();
   }
 
   /** Stage 1: a brief-caption instruction and the caption. */
@@ -79,6 +82,11 @@ public final class WorldDatasets {
       Scene scene = scenes.next(r);
       return new Sample(
           scene, SampleKind.INVENTORY, null, List.of(Instructions.inventory(scene, r)));
+    }
+    // The same for tallies; the draw is conditional on not being an inventory.
+    if (tallyShare > 0 && r.nextDouble() < tallyShare / (1 - inventoryShare)) {
+      Scene scene = scenes.next(r);
+      return new Sample(scene, SampleKind.TALLY, null, List.of(Instructions.tally(scene, r)));
     }
     double u = r.nextDouble();
     if (u < VQA_SHARE) {

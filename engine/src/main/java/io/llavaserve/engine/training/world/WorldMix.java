@@ -13,16 +13,25 @@ package io.llavaserve.engine.training.world;
  *     Instructions#inventory}): the shapes left to right, each kind word followed at once by its
  *     colour word ("circle red, square blue"), so that the token after a kind word is the colour of
  *     that kind's shape
+ * @param tallyShare how often a stage-2 sample is a tally ({@link Instructions#tally}): every
+ *     kind's (or colour's) word followed at once by how many shapes have it, absent ones included
  */
-public record WorldMix(double kindFirstShare, double monochromeShare, double inventoryShare) {
+public record WorldMix(
+    double kindFirstShare, double monochromeShare, double inventoryShare, double tallyShare) {
 
   /** The plain world. */
-  public static final WorldMix PLAIN = new WorldMix(0, 0, 0);
+  public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0);
 
   public WorldMix {
     check("kind-first", kindFirstShare);
     check("monochrome", monochromeShare);
     check("inventory", inventoryShare);
+    check("tally", tallyShare);
+    if (inventoryShare + tallyShare > 1) {
+      throw new IllegalArgumentException(
+          "the inventory and tally shares must add up to at most 1, got "
+              + (inventoryShare + tallyShare));
+    }
   }
 
   private static void check(String what, double share) {

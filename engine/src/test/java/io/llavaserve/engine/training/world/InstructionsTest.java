@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.training.world.Blobs.Blob;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.regex.Matcher;
@@ -101,6 +103,40 @@ class InstructionsTest {
     assertEquals(Set.copyOf(Instructions.INVENTORY_PROMPTS), prompts);
     Scene one = scene(shape(ShapeKind.TRIANGLE, ShapeColor.GREEN, 150, 150));
     assertEquals("triangle green", Instructions.inventory(one, new SplittableRandom(1)).answer());
+  }
+
+  @Test
+  void talliesCountEveryKindOrEveryColourInARandomOrder() {
+    Scene three =
+        scene(
+            shape(ShapeKind.SQUARE, ShapeColor.BLUE, 250, 50),
+            shape(ShapeKind.STAR, ShapeColor.BLUE, 150, 150),
+            shape(ShapeKind.CIRCLE, ShapeColor.RED, 50, 250));
+    Map<String, Set<String>> answers = new HashMap<>();
+    for (long seed = 0; seed < 300; seed++) {
+      Turn turn = Instructions.tally(three, new SplittableRandom(seed));
+      answers.computeIfAbsent(turn.question(), q -> new HashSet<>()).add(turn.answer());
+    }
+    assertEquals(Set.copyOf(Instructions.TALLY_PROMPTS), answers.keySet());
+    assertTallies(
+        answers.get(Instructions.KIND_TALLY_PROMPT),
+        "circles 1, squares 1, triangles 0 and stars 1");
+    assertTallies(
+        answers.get(Instructions.KIND_TALLY_SINGULAR_PROMPT),
+        "circle 1, square 1, triangle 0 and star 1");
+    assertTallies(
+        answers.get(Instructions.COLOR_TALLY_PROMPT),
+        "red 1, green 0, blue 2, yellow 0, purple 0 and orange 0");
+  }
+
+  /** Every answer lists the same items, in more than one order. */
+  private static void assertTallies(Set<String> answers, String inOrder) {
+    Set<String> items = Set.of(inOrder.replace(" and ", ", ").split(", "));
+    for (String answer : answers) {
+      assertTrue(answer.matches("([a-z]+ [0-4], )*[a-z]+ [0-4] and [a-z]+ [0-4]"), answer);
+      assertEquals(items, Set.of(answer.replace(" and ", ", ").split(", ")), answer);
+    }
+    assertTrue(answers.size() > 1, answers::toString);
   }
 
   @Test

@@ -110,9 +110,11 @@ class SceneGeneratorTest {
     assertEquals(EnumSet.allOf(ShapeKind.class), kinds);
     assertThrows(
         IllegalArgumentException.class, () -> new SceneGenerator(SizeRange.square(64), 1.5));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(-0.1, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, Double.NaN, 0));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 1.01));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(-0.1, 0, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, Double.NaN, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 1.01, 0));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0, -1));
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0.6, 0.5));
   }
 
   @Test

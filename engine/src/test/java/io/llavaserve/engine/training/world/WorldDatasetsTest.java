@@ -43,7 +43,7 @@ class WorldDatasetsTest {
 
   @Test
   void inventoriesTakeTheirShareOfTheInstructionStreamAndTrueOfTheirScene() {
-    WorldDatasets data = new WorldDatasets(6, SIZES, new WorldMix(0, 0, 0.2));
+    WorldDatasets data = new WorldDatasets(6, SIZES, new WorldMix(0, 0, 0.2, 0));
     int n = 3000;
     int inventories = 0;
     for (int i = 0; i < n; i++) {
@@ -64,6 +64,48 @@ class WorldDatasetsTest {
     List<Sample> plain = mixed(new WorldDatasets(42, SIZES));
     List<Sample> none = mixed(new WorldDatasets(42, SIZES, WorldMix.PLAIN));
     assertEquals(plain, none);
+  }
+
+  @Test
+  void talliesTakeTheirShareBesideInventoriesAndCountTheirScene() {
+    WorldDatasets data = new WorldDatasets(8, SIZES, new WorldMix(0, 0, 0.2, 0.15));
+    int n = 3000;
+    int inventories = 0;
+    int tallies = 0;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      if (sample.kind() == SampleKind.INVENTORY) {
+        inventories++;
+      } else if (sample.kind() == SampleKind.TALLY) {
+        tallies++;
+        Scene scene = sample.scene();
+        String answer = sample.turns().get(0).answer();
+        int total = 0;
+        for (String item : answer.replace(" and ", ", ").split(", ")) {
+          String[] parts = item.split(" ");
+          int count = Integer.parseInt(parts[1]);
+          total += count;
+          assertEquals(expectedCount(scene, parts[0]), count, answer);
+        }
+        assertEquals(scene.shapes().size(), total, answer);
+      }
+    }
+    assertEquals(0.2, share(inventories, n), 0.025);
+    assertEquals(0.15, share(tallies, n), 0.025);
+  }
+
+  private static int expectedCount(Scene scene, String word) {
+    for (ShapeColor color : ShapeColor.values()) {
+      if (color.word().equals(word)) {
+        return SceneFacts.count(scene, color);
+      }
+    }
+    for (ShapeKind kind : ShapeKind.values()) {
+      if (kind.word().equals(word) || kind.plural().equals(word)) {
+        return SceneFacts.count(scene, kind);
+      }
+    }
+    throw new AssertionError("not a colour or kind: " + word);
   }
 
   @Test
