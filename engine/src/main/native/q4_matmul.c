@@ -36,8 +36,10 @@
  *   path         int   -1: the best this CPU has; 0 plain, 1 AVX2 + FMA + F16C, 2 AVX-512F: at
  *                      most this one
  *   int8_rows    int   0 (default): float32 activations always; else calls of at least this many
- *                      rows quantize x to int8 and take the integer dot products of int8_dot.c
- *                      (the values 0..15 unsigned, the minimum times the block's sum of x)
+ *                      rows quantize x to int8 and take integer dot products (the values 0..15
+ *                      unsigned, the minimum times the block's sum of x): calls of up to
+ *                      IN_PLACE_MAX_ROWS rows against the Q4 blocks in place where the CPU has
+ *                      AVX-512 VNNI and VBMI, the others on panels packed per task (int8_dot.c)
  *   int8_path    int   -1: the best integer path; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI
  *
  * A task is 64 columns (4 column blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few
@@ -88,6 +90,7 @@ typedef struct {
 typedef LlavaMatMulAttrs Kernel;
 
 static int best_path = PLAIN;
+static int in_place = 0; /* AVX-512 VNNI and VBMI: int8 activations against the blocks in place */
 static pthread_once_t path_once = PTHREAD_ONCE_INIT;
 
 static void choose_path(void) {
@@ -100,6 +103,8 @@ static void choose_path(void) {
   } else {
     best_path = PLAIN;
   }
+  in_place = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
 }
 
 /* The float16 steps of a Q4 block, then its minimums (little-endian, as the host stores them). */
@@ -436,6 +441,144 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
   }
 }
 
+/* ---- int8 activations against the Q4 blocks in place (AVX-512 VNNI with VBMI) ---- */
+
+/*
+ * Few rows (a decode step) cannot pay for packing a panel: every weight would be rewritten for one
+ * or two rows. Here each 64 bytes of a Q4 block's values (pairs 4t .. 4t + 3 of its 16 columns,
+ * inputs 8t .. 8t + 7) become, by one vpermb, 16 lanes of four bytes, lane c holding column c's
+ * four pairs; their low halves are inputs 8t + 0, 2, 4, 6 and their high halves 8t + 1, 3, 5, 7,
+ * so with each row's quantized activations reordered the same way once per call, two vpdpbusd
+ * take the 128 products (the values 0..15 the unsigned side, as in the panels). The int32 sums of
+ * a block and the float32 arithmetic after them are the panel kernel's, in the same order, so a
+ * row's result is the same bits whichever way the call reads its weights.
+ */
+#define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+#define IN_PLACE_ROWS 2     /* rows of one micro-kernel: 8 sums and 8 results in zmm */
+#define IN_PLACE_MAX_ROWS 8 /* calls of more rows pack panels (int8_dot.c) */
+
+typedef struct {
+  const MatMul* mm;
+  const LlavaQuantRows* xq; /* each 8 inputs reordered 0, 2, 4, 6, 1, 3, 5, 7 */
+} InPlace;
+
+/* Byte 4c + q of the result is byte 16q + c of the source: lane c gathers column c's pairs. */
+static const uint8_t pair_lanes[64] __attribute__((aligned(64))) = {
+    0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
+    37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
+    11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+
+/* Reorders each group of 8 quantized inputs to 0, 2, 4, 6, 1, 3, 5, 7, the order of the lanes. */
+static void interleave_pairs(LlavaQuantRows* xq) {
+  const int64_t groups = xq->m * xq->kb * QK / 8;
+  for (int64_t g = 0; g < groups; g++) {
+    int8_t* q = xq->q + 8 * g;
+    const int8_t v[8] = {q[0], q[2], q[4], q[6], q[1], q[3], q[5], q[7]};
+    memcpy(q, v, 8);
+  }
+}
+
+static inline int32_t four_bytes(const int8_t* q) {
+  int32_t v;
+  memcpy(&v, q, 4);
+  return v;
+}
+
+#define DEFINE_IN_PLACE(R)                                                                        \
+  VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
+                                     int64_t block_stride, float* c) {                            \
+    const __m512i lanes = _mm512_load_si512((const void*)pair_lanes);                            \
+    const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
+    __m512 acc[R][4];                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        acc[r][b] = _mm512_setzero_ps();                                                          \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t j = 0; j < xq->kb; j++) {                                                        \
+      const uint8_t* blocks[4];                                                                   \
+      for (int b = 0; b < 4; b++) {                                                               \
+        blocks[b] = w + b * block_stride + j * BLOCK_BYTES;                                       \
+      }                                                                                           \
+      const int8_t* q[R];                                                                         \
+      __m512i is[R][4];                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
+        for (int b = 0; b < 4; b++) {                                                             \
+          is[r][b] = _mm512_setzero_si512();                                                      \
+        }                                                                                         \
+      }                                                                                           \
+      _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {                                       \
+        __m512i even[R], odd[R];                                                                  \
+        for (int r = 0; r < R; r++) {                                                             \
+          even[r] = _mm512_set1_epi32(four_bytes(q[r] + 8 * t));                                  \
+          odd[r] = _mm512_set1_epi32(four_bytes(q[r] + 8 * t + 4));                               \
+        }                                                                                         \
+        for (int b = 0; b < 4; b++) {                                                             \
+          const __m512i v = _mm512_permutexvar_epi8(                                              \
+              lanes, _mm512_loadu_si512((const void*)(values_of(blocks[b]) + 64 * t)));           \
+          const __m512i lo = _mm512_and_si512(v, low);                                            \
+          const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);                      \
+          for (int r = 0; r < R; r++) {                                                           \
+            is[r][b] = _mm512_dpbusd_epi32(is[r][b], lo, even[r]);                                \
+            is[r][b] = _mm512_dpbusd_epi32(is[r][b], hi, odd[r]);                                 \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int b = 0; b < 4; b++) {                                                               \
+        const __m512 d =                                                                          \
+            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)steps_of(blocks[b])));             \
+        const __m512 mn =                                                                         \
+            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)minimums_of(blocks[b])));          \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m512 xs = _mm512_set1_ps(xq->s[(row + r) * xq->kb + j]);                        \
+          const __m512 sq = _mm512_set1_ps((float)xq->sum[(row + r) * xq->kb + j]);               \
+          __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), d);                              \
+          v = _mm512_fmadd_ps(mn, sq, v);                                                         \
+          acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                          \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        _mm512_storeu_ps(c + r * 64 + 16 * b, acc[r][b]);                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_IN_PLACE(1)
+DEFINE_IN_PLACE(2)
+
+/* One task: a tile of 64 columns for every row of the call, IN_PLACE_ROWS at a time. */
+static void in_place_task(void* arg, int64_t tile) {
+  const InPlace* job = (const InPlace*)arg;
+  const MatMul* mm = job->mm;
+  float c[IN_PLACE_ROWS * 64] __attribute__((aligned(64)));
+  const int64_t block_stride = mm->kb * BLOCK_BYTES;
+  const uint8_t* w = mm->w + tile * TILE_BLOCKS * block_stride;
+  for (int64_t row = 0; row < mm->m; row += IN_PLACE_ROWS) {
+    const int64_t rows = mm->m - row < IN_PLACE_ROWS ? mm->m - row : IN_PLACE_ROWS;
+    if (rows == 2) {
+      in_place_rows_2(job->xq, row, w, block_stride, c);
+    } else {
+      in_place_rows_1(job->xq, row, w, block_stride, c);
+    }
+    put(mm, row, rows, tile * TILE_BLOCKS * COLUMNS, 64, c);
+  }
+}
+
+/* y = x @ w with int8 activations, the blocks read in place; 0 when memory runs out. */
+static int in_place_matmul(const MatMul* mm, int threads) {
+  LlavaQuantRows xq;
+  if (!llava_quant_rows(mm->x, mm->m, mm->k, threads, &xq) || xq.kb != mm->kb) {
+    return 0;
+  }
+  interleave_pairs(&xq);
+  InPlace job = {.mm = mm, .xq = &xq};
+  llava_parallel_for(mm->nb / TILE_BLOCKS, threads, in_place_task, &job);
+  return 1;
+}
+
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -459,8 +602,15 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                    .nb = nb,
                    .n = kern->n,
                    .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
-        if (!llava_dot_matmul(llava_int8_path(kern->int8_path), mm.x, mm.m, mm.k, kb,
+      const int int8_path = llava_int8_path(kern->int8_path);
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && io.m <= IN_PLACE_MAX_ROWS &&
+          in_place && int8_path == LLAVA_INT8_AVX512) {
+        if (!in_place_matmul(&mm, kern->num_threads)) {
+          llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
+                     OP_NAME ": out of memory for the int8 activations");
+        }
+      } else if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+        if (!llava_dot_matmul(int8_path, mm.x, mm.m, mm.k, kb,
                               nb / TILE_BLOCKS, mm.y, mm.n, 1, kern->num_threads, pack_panel,
                               &mm)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,

@@ -215,6 +215,31 @@ class NativeInt8ActivationsTest {
     }
   }
 
+  /**
+   * A call of a few rows reads the int4 blocks in place (where the CPU has AVX-512 VNNI and VBMI),
+   * a larger one through packed panels; either way a row's result is the same bits.
+   */
+  @Test
+  void int4RowsAreTheSameBitsInPlaceAndOnPanels() throws Exception {
+    SplittableRandom rnd = new SplittableRandom(74);
+    for (int[] shape : new int[][] {{1000, 130}, {96, 16}, {33, 70}}) {
+      int k = shape[0];
+      int n = shape[1];
+      float[][] w = NativeQ4MatMulTest.randomWeight(rnd, k, n);
+      int m = 24;
+      float[] x = activations(rnd, m, k);
+      try (TUint8 packed = NativeQ4MatMulTest.packed(w);
+          NativeQ8MatMulTest.Product p = product(NativeKernels.Q4_MATMUL, packed, n, 2, 1, -1)) {
+        float[] all = p.run(x, m, k, n);
+        for (int few : new int[] {1, 2, 3, 8}) {
+          float[] part = p.run(java.util.Arrays.copyOf(x, few * k), few, k, n);
+          assertArrayEquals(
+              java.util.Arrays.copyOf(all, few * n), part, few + " rows, " + k + "x" + n);
+        }
+      }
+    }
+  }
+
   @Test
   void fewerRowsThanTheThresholdKeepFloatActivations() throws Exception {
     SplittableRandom rnd = new SplittableRandom(72);
