@@ -32,6 +32,11 @@
 #define AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
+const uint8_t llava_dot_lanes[64] __attribute__((aligned(64))) = {
+    0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
+    37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
+    11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+
 static int best = LLAVA_INT8_PLAIN;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 

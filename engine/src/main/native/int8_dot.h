@@ -103,4 +103,19 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
                      float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
                      const void* weights);
 
+/*
+ * The vpermb index that turns 64 bytes of 4 rows by 16 columns (16 bytes a row) into 16 lanes of 4
+ * bytes, lane c holding column c's 4 rows: byte 4c + q of the result is byte 16q + c of the source.
+ * With it the int8 and int4 matmuls read their weight blocks (16 columns, input-major) in place for
+ * vpdpbusd, where a CPU has AVX-512 VBMI.
+ */
+extern const uint8_t llava_dot_lanes[64];
+
+/* Four bytes as one int32, for a vpdpbusd broadcast. */
+static inline int32_t llava_dot_four(const int8_t* q) {
+  int32_t v;
+  __builtin_memcpy(&v, q, 4);
+  return v;
+}
+
 #endif

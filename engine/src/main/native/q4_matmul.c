@@ -462,12 +462,6 @@ typedef struct {
   const LlavaQuantRows* xq; /* each 8 inputs reordered 0, 2, 4, 6, 1, 3, 5, 7 */
 } InPlace;
 
-/* Byte 4c + q of the result is byte 16q + c of the source: lane c gathers column c's pairs. */
-static const uint8_t pair_lanes[64] __attribute__((aligned(64))) = {
-    0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
-    37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
-    11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
-
 /* Reorders each group of 8 quantized inputs to 0, 2, 4, 6, 1, 3, 5, 7, the order of the lanes. */
 static void interleave_pairs(LlavaQuantRows* xq) {
   const int64_t groups = xq->m * xq->kb * QK / 8;
@@ -478,16 +472,10 @@ static void interleave_pairs(LlavaQuantRows* xq) {
   }
 }
 
-static inline int32_t four_bytes(const int8_t* q) {
-  int32_t v;
-  memcpy(&v, q, 4);
-  return v;
-}
-
 #define DEFINE_IN_PLACE(R)                                                                        \
   VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
                                      int64_t block_stride, float* c) {                            \
-    const __m512i lanes = _mm512_load_si512((const void*)pair_lanes);                            \
+    const __m512i lanes = _mm512_load_si512((const void*)llava_dot_lanes);                          \
     const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
     __m512 acc[R][4];                                                                             \
     for (int r = 0; r < R; r++) {                                                                 \
@@ -511,8 +499,8 @@ static inline int32_t four_bytes(const int8_t* q) {
       _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {                                       \
         __m512i even[R], odd[R];                                                                  \
         for (int r = 0; r < R; r++) {                                                             \
-          even[r] = _mm512_set1_epi32(four_bytes(q[r] + 8 * t));                                  \
-          odd[r] = _mm512_set1_epi32(four_bytes(q[r] + 8 * t + 4));                               \
+          even[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t));                                \
+          odd[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t + 4));                             \
         }                                                                                         \
         for (int b = 0; b < 4; b++) {                                                             \
           const __m512i v = _mm512_permutexvar_epi8(                                              \

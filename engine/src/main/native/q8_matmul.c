@@ -32,7 +32,9 @@
  *   path         int   -1: the best this CPU has; 0 plain, 1 AVX2 + FMA, 2 AVX-512F: at most this
  *                      one
  *   int8_rows    int   0 (default): float32 activations always; else calls of at least this many
- *                      rows quantize x to int8 and take the integer dot products of int8_dot.c
+ *                      rows quantize x to int8 and take integer dot products: calls of up to
+ *                      IN_PLACE_MAX_ROWS rows against the Q8 blocks in place where the CPU has
+ *                      AVX-512 VNNI and VBMI, the others on panels packed per task (int8_dot.c)
  *   int8_path    int   -1: the best integer path; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI
  *
  * A task is 64 columns (4 column blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few
@@ -83,6 +85,7 @@ typedef struct {
 typedef LlavaMatMulAttrs Kernel;
 
 static int best_path = PLAIN;
+static int in_place = 0; /* AVX-512 VNNI and VBMI: int8 activations against the blocks in place */
 static pthread_once_t path_once = PTHREAD_ONCE_INIT;
 
 static void choose_path(void) {
@@ -94,6 +97,8 @@ static void choose_path(void) {
   } else {
     best_path = PLAIN;
   }
+  in_place = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
 }
 
 /* The scales of a Q8 block, little-endian float32 as the host stores them (x86-64). */
@@ -371,6 +376,114 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
   }
 }
 
+/* ---- int8 activations against the Q8 blocks in place (AVX-512 VNNI with VBMI) ---- */
+
+/*
+ * Few rows (a decode step) cannot pay for packing a panel. Here each 64 bytes of a Q8 block's
+ * values (inputs 4t .. 4t + 3 of its 16 columns) become, by one vpermb (llava_dot_lanes), 16 lanes
+ * of four bytes, lane c holding column c's four inputs in order, for one vpdpbusd a row. The
+ * weights take the unsigned side flipped by 128 (w + 128), so each block's sum gains 128 times the
+ * row's sum of its quantized activations, which is taken off: the same int32 sums as the panels'
+ * (which flip the activations instead), and the same float32 arithmetic after them in the same
+ * order, so a row's result is the same bits whichever way the call reads its weights.
+ */
+#define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+#define IN_PLACE_ROWS 2     /* rows of one micro-kernel: 8 sums and 8 results in zmm */
+#define IN_PLACE_MAX_ROWS 8 /* calls of more rows pack panels (int8_dot.c) */
+
+typedef struct {
+  const MatMul* mm;
+  const LlavaQuantRows* xq;
+} InPlace;
+
+#define DEFINE_IN_PLACE(R)                                                                        \
+  VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
+                                     int64_t block_stride, float* c) {                            \
+    const __m512i lanes = _mm512_load_si512((const void*)llava_dot_lanes);                        \
+    const __m512i flip = _mm512_set1_epi8((char)0x80);                                            \
+    __m512 acc[R][4];                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        acc[r][b] = _mm512_setzero_ps();                                                          \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t j = 0; j < xq->kb; j++) {                                                        \
+      const uint8_t* blocks[4];                                                                   \
+      for (int b = 0; b < 4; b++) {                                                               \
+        blocks[b] = w + b * block_stride + j * BLOCK_BYTES;                                       \
+      }                                                                                           \
+      const int8_t* q[R];                                                                         \
+      __m512i is[R][4];                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
+        const __m512i start = _mm512_set1_epi32(-128 * xq->sum[(row + r) * xq->kb + j]);         \
+        for (int b = 0; b < 4; b++) {                                                             \
+          is[r][b] = start;                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      _Pragma("GCC unroll 8") for (int t = 0; t < QK / 4; t++) {                                  \
+        __m512i xb[R];                                                                            \
+        for (int r = 0; r < R; r++) {                                                             \
+          xb[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 4 * t));                                \
+        }                                                                                         \
+        for (int b = 0; b < 4; b++) {                                                             \
+          const __m512i v = _mm512_xor_si512(                                                     \
+              _mm512_permutexvar_epi8(                                                            \
+                  lanes, _mm512_loadu_si512((const void*)(values_of(blocks[b]) + 64 * t))),       \
+              flip);                                                                              \
+          for (int r = 0; r < R; r++) {                                                           \
+            is[r][b] = _mm512_dpbusd_epi32(is[r][b], v, xb[r]);                                   \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int b = 0; b < 4; b++) {                                                               \
+        const __m512 s = _mm512_loadu_ps(scales_of(blocks[b]));                                   \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m512 xs = _mm512_set1_ps(xq->s[(row + r) * xq->kb + j]);                        \
+          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), s);                        \
+          acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                          \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        _mm512_storeu_ps(c + r * 64 + 16 * b, acc[r][b]);                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_IN_PLACE(1)
+DEFINE_IN_PLACE(2)
+
+/* One task: a tile of 64 columns for every row of the call, IN_PLACE_ROWS at a time. */
+static void in_place_task(void* arg, int64_t tile) {
+  const InPlace* job = (const InPlace*)arg;
+  const MatMul* mm = job->mm;
+  float c[IN_PLACE_ROWS * 64] __attribute__((aligned(64)));
+  const int64_t block_stride = mm->kb * BLOCK_BYTES;
+  const uint8_t* w = mm->w + tile * TILE_BLOCKS * block_stride;
+  for (int64_t row = 0; row < mm->m; row += IN_PLACE_ROWS) {
+    const int64_t rows = mm->m - row < IN_PLACE_ROWS ? mm->m - row : IN_PLACE_ROWS;
+    if (rows == 2) {
+      in_place_rows_2(job->xq, row, w, block_stride, c);
+    } else {
+      in_place_rows_1(job->xq, row, w, block_stride, c);
+    }
+    put(mm, row, rows, tile * TILE_BLOCKS * COLUMNS, 64, c);
+  }
+}
+
+/* y = x @ w with int8 activations, the blocks read in place; 0 when memory runs out. */
+static int in_place_matmul(const MatMul* mm, int threads) {
+  LlavaQuantRows xq;
+  if (!llava_quant_rows(mm->x, mm->m, mm->k, threads, &xq) || xq.kb != mm->kb) {
+    return 0;
+  }
+  InPlace job = {.mm = mm, .xq = &xq};
+  llava_parallel_for(mm->nb / TILE_BLOCKS, threads, in_place_task, &job);
+  return 1;
+}
+
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -393,8 +506,15 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                    .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
       const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
       const int64_t tasks = row_blocks * (nb / TILE_BLOCKS);
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
-        if (!llava_dot_matmul(llava_int8_path(kern->int8_path), mm.x, mm.m, mm.k, kb,
+      const int int8_path = llava_int8_path(kern->int8_path);
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && io.m <= IN_PLACE_MAX_ROWS &&
+          in_place && int8_path == LLAVA_INT8_AVX512) {
+        if (!in_place_matmul(&mm, kern->num_threads)) {
+          llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
+                     OP_NAME ": out of memory for the int8 activations");
+        }
+      } else if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+        if (!llava_dot_matmul(int8_path, mm.x, mm.m, mm.k, kb,
                               nb / TILE_BLOCKS, mm.y, mm.n, 0, kern->num_threads, pack_panel,
                               &mm)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,

@@ -3,6 +3,7 @@ package io.llavaserve.engine.graph;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -216,25 +217,29 @@ class NativeInt8ActivationsTest {
   }
 
   /**
-   * A call of a few rows reads the int4 blocks in place (where the CPU has AVX-512 VNNI and VBMI),
-   * a larger one through packed panels; either way a row's result is the same bits.
+   * A call of a few rows reads the int8 or int4 blocks in place (where the CPU has AVX-512 VNNI and
+   * VBMI), a larger one through packed panels; either way a row's result is the same bits.
    */
-  @Test
-  void int4RowsAreTheSameBitsInPlaceAndOnPanels() throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {NativeKernels.Q8_MATMUL, NativeKernels.Q4_MATMUL})
+  void fewRowsAreTheSameBitsInPlaceAndOnPanels(String op) throws Exception {
     SplittableRandom rnd = new SplittableRandom(74);
+    boolean int4 = op.equals(NativeKernels.Q4_MATMUL);
     for (int[] shape : new int[][] {{1000, 130}, {96, 16}, {33, 70}}) {
       int k = shape[0];
       int n = shape[1];
-      float[][] w = NativeQ4MatMulTest.randomWeight(rnd, k, n);
+      float[][] w =
+          int4
+              ? NativeQ4MatMulTest.randomWeight(rnd, k, n)
+              : NativeQ8MatMulTest.randomWeight(rnd, k, n);
       int m = 24;
       float[] x = activations(rnd, m, k);
-      try (TUint8 packed = NativeQ4MatMulTest.packed(w);
-          NativeQ8MatMulTest.Product p = product(NativeKernels.Q4_MATMUL, packed, n, 2, 1, -1)) {
+      try (TUint8 packed = int4 ? NativeQ4MatMulTest.packed(w) : NativeQ8MatMulTest.packed(w);
+          NativeQ8MatMulTest.Product p = product(op, packed, n, 2, 1, -1)) {
         float[] all = p.run(x, m, k, n);
         for (int few : new int[] {1, 2, 3, 8}) {
-          float[] part = p.run(java.util.Arrays.copyOf(x, few * k), few, k, n);
-          assertArrayEquals(
-              java.util.Arrays.copyOf(all, few * n), part, few + " rows, " + k + "x" + n);
+          float[] part = p.run(Arrays.copyOf(x, few * k), few, k, n);
+          assertArrayEquals(Arrays.copyOf(all, few * n), part, few + " rows, " + k + "x" + n);
         }
       }
     }
