@@ -2,6 +2,7 @@ package io.llavaserve.engine;
 
 import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.graph.NativeKernels;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImageLimits;
 import io.llavaserve.engine.prompt.ToolCallParser;
@@ -42,8 +43,21 @@ public record ModelOptions(
 
   public static final long DEFAULT_KV_CACHE_BYTES = 1L << 30;
 
-  /** Steps of at least this many rows quantize their activations by default. */
+  /**
+   * Steps of at least this many rows quantize their activations by default where the CPU lacks the
+   * in-place kernels ({@link NativeKernels#int8InPlace()}): below it, every call would repack the
+   * weights it reads.
+   */
   public static final int DEFAULT_INT8_ACTIVATION_ROWS = 16;
+
+  /**
+   * The default of {@code int8ActivationRows} on this CPU: 1 (every step, decode included) where
+   * the native kernels read int8 and int4 blocks in place for a few rows, else {@link
+   * #DEFAULT_INT8_ACTIVATION_ROWS}.
+   */
+  public static int autoInt8ActivationRows() {
+    return NativeKernels.int8InPlace() ? 1 : DEFAULT_INT8_ACTIVATION_ROWS;
+  }
 
   public ModelOptions {
     if (kvCacheBytes <= 0) {
@@ -107,7 +121,7 @@ public record ModelOptions(
     private KvCacheConfig.Dtype kvCacheDtype = KvCacheConfig.Dtype.FLOAT32;
     private Quantization quantization = Quantization.NONE;
     private ToolCallParser toolCallParser = ToolCallParser.AUTO;
-    private int int8ActivationRows = DEFAULT_INT8_ACTIVATION_ROWS;
+    private int int8ActivationRows = autoInt8ActivationRows();
 
     private Builder() {}
 

@@ -112,12 +112,16 @@ record ServingConfig(
                         + "\""));
   }
 
-  /** {@code model.int8-activation-rows}: 0 or more. */
+  /** {@code model.int8-activation-rows}: auto (as this CPU's kernels suit), or 0 or more. */
   static int int8ActivationRows(Settings s) {
+    if (s.string("model.int8-activation-rows").trim().equalsIgnoreCase("auto")) {
+      return ModelOptions.autoInt8ActivationRows();
+    }
     int rows = s.intValue("model.int8-activation-rows");
     if (rows < 0) {
       throw new IllegalArgumentException(
-          "configuration key model.int8-activation-rows must be >= 0 (0 for never), got " + rows);
+          "configuration key model.int8-activation-rows must be auto or >= 0 (0 for never), got "
+              + rows);
     }
     return rows;
   }

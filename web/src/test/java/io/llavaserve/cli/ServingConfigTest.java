@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.batching.engine.EngineConfig;
+import io.llavaserve.engine.ModelOptions;
 import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.graph.NativeKernels;
 import io.llavaserve.engine.prompt.ToolCallParser;
 import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.web.ServerConfig;
@@ -176,9 +178,19 @@ class ServingConfigTest {
   }
 
   @Test
-  void int8ActivationRowsAre16ByDefaultMayBeZeroAndAreNamedWhenNegative() throws Exception {
+  void int8ActivationRowsAreAutoByDefaultMayBeZeroAndAreNamedWhenNegative() throws Exception {
     Settings s = Settings.load(null, Map.of());
-    assertEquals(16, ServingConfig.model(s).int8ActivationRows());
+    int auto = NativeKernels.int8InPlace() ? 1 : 16;
+    assertEquals(auto, ModelOptions.autoInt8ActivationRows());
+    assertEquals(auto, ServingConfig.model(s).int8ActivationRows());
+    assertEquals(
+        auto,
+        ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "AUTO")))
+            .int8ActivationRows());
+    assertEquals(
+        16,
+        ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "16")))
+            .int8ActivationRows());
     assertEquals(
         0,
         ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "0")))
@@ -191,7 +203,7 @@ class ServingConfigTest {
             IllegalArgumentException.class,
             () -> ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "-1"))));
     assertEquals(
-        "configuration key model.int8-activation-rows must be >= 0 (0 for never), got -1",
+        "configuration key model.int8-activation-rows must be auto or >= 0 (0 for never), got -1",
         bad.getMessage());
   }
 

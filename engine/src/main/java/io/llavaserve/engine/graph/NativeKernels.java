@@ -119,6 +119,19 @@ public final class NativeKernels {
     return avx2 ? "avx2" : "plain";
   }
 
+  /**
+   * Whether the native int8 and int4 matmuls read their weight blocks in place for int8 activations
+   * in calls of a few rows (a decode step): AVX-512 F, BW, VNNI and VBMI ({@code q8_matmul.c},
+   * {@code q4_matmul.c}). Elsewhere such calls would repack every weight they read.
+   */
+  public static boolean int8InPlace() {
+    List<String> flags = cpuFlags();
+    return flags.contains("avx512f")
+        && flags.contains("avx512bw")
+        && flags.contains("avx512_vnni")
+        && flags.contains("avx512vbmi");
+  }
+
   /** The flags of the first CPU in {@code /proc/cpuinfo}; none where it cannot be read. */
   private static List<String> cpuFlags() {
     try {
