@@ -625,3 +625,49 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
   llava_parallel_for((m + ROW_BLOCK - 1) / ROW_BLOCK * tiles, threads, dot_task, &job);
   return !job.failed;
 }
+
+/* ---- Weight blocks read in place: the driver of the int8 and int4 in-place kernels ---- */
+
+typedef struct {
+  const LlavaQuantRows* xq;
+  const uint8_t* w;
+  int64_t block_stride; /* bytes from one column block to the next */
+  float* y;
+  int64_t n;
+  LlavaInPlaceRows rows;
+} InPlaceJob;
+
+static void in_place_task(void* arg, int64_t tile) {
+  const InPlaceJob* job = (const InPlaceJob*)arg;
+  float c[2 * COLS] __attribute__((aligned(64)));
+  const uint8_t* w = job->w + tile * 4 * job->block_stride;
+  const int64_t col0 = tile * COLS;
+  const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
+  for (int64_t row = 0; row < job->xq->m; row += 2) {
+    const int rows = job->xq->m - row < 2 ? 1 : 2;
+    job->rows(job->xq, row, rows, w, job->block_stride, c);
+    for (int r = 0; r < rows; r++) {
+      memcpy(job->y + (row + r) * job->n + col0, c + r * COLS, (size_t)cols * sizeof(float));
+    }
+  }
+}
+
+int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const uint8_t* w,
+                       int64_t block_bytes, int64_t tiles, float* y, int64_t n, int reorder_pairs,
+                       int threads, LlavaInPlaceRows rows) {
+  LlavaQuantRows xq;
+  if (!llava_quant_rows(x, m, k, threads, &xq) || xq.kb != kb) {
+    return 0;
+  }
+  if (reorder_pairs) {
+    for (int64_t g = 0; g < m * kb * QK / 8; g++) {
+      int8_t* q = xq.q + 8 * g;
+      const int8_t v[8] = {q[0], q[2], q[4], q[6], q[1], q[3], q[5], q[7]};
+      memcpy(q, v, 8);
+    }
+  }
+  InPlaceJob job = {
+      .xq = &xq, .w = w, .block_stride = kb * block_bytes, .y = y, .n = n, .rows = rows};
+  llava_parallel_for(tiles, threads, in_place_task, &job);
+  return 1;
+}

@@ -118,4 +118,22 @@ static inline int32_t llava_dot_four(const int8_t* q) {
   return v;
 }
 
+/* Calls of up to this many rows may read the weight blocks in place (llava_dot_in_place). */
+#define LLAVA_DOT_IN_PLACE_MAX_ROWS 8
+
+/* rows (1 or 2) rows from row of a tile's 64 columns, its 4 column blocks block_stride apart from
+ * w, into c [rows, 64]. */
+typedef void (*LlavaInPlaceRows)(const LlavaQuantRows* xq, int64_t row, int rows,
+                                 const uint8_t* w, int64_t block_stride, float* c);
+
+/*
+ * y [m, n] = x [m, k] @ w with int8 activations, the weight blocks (kb per column block,
+ * block_bytes each, 4 column blocks of 16 to a tile) read in place by the caller's rows kernel,
+ * two rows at a time, one task per tile. reorder_pairs reorders each 8 quantized inputs 0, 2, 4, 6,
+ * 1, 3, 5, 7 first (for int4 blocks, whose bytes hold pairs of inputs). 0 when memory runs out.
+ */
+int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const uint8_t* w,
+                       int64_t block_bytes, int64_t tiles, float* y, int64_t n, int reorder_pairs,
+                       int threads, LlavaInPlaceRows rows);
+
 #endif

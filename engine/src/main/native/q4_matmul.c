@@ -38,8 +38,9 @@
  *   int8_rows    int   0 (default): float32 activations always; else calls of at least this many
  *                      rows quantize x to int8 and take integer dot products (the values 0..15
  *                      unsigned, the minimum times the block's sum of x): calls of up to
- *                      IN_PLACE_MAX_ROWS rows against the Q4 blocks in place where the CPU has
- *                      AVX-512 VNNI and VBMI, the others on panels packed per task (int8_dot.c)
+ *                      LLAVA_DOT_IN_PLACE_MAX_ROWS rows against the Q4 blocks in place where the
+ *                      CPU has AVX-512 VNNI and VBMI, the others on panels packed per task
+ *                      (int8_dot.c)
  *   int8_path    int   -1: the best integer path; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI
  *
  * A task is 64 columns (4 column blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few
@@ -173,7 +174,7 @@ static void put(const MatMul* mm, int64_t row, int64_t rows, int64_t col0, int64
         __m256 x0[R], x1[R];                                                                      \
         for (int r = 0; r < R; r++) {                                                             \
           x0[r] = _mm256_broadcast_ss(x + r * ldx + k0 + i);                                      \
-          x1[r] = i + 1 < kc ? _mm256_broadcast_ss(x + r * ldx + k0 + i + 1)                     \
+          x1[r] = i + 1 < kc ? _mm256_broadcast_ss(x + r * ldx + k0 + i + 1)                      \
                              : _mm256_setzero_ps();                                               \
         }                                                                                         \
         for (int j = 0; j < 4; j++) {                                                             \
@@ -454,28 +455,11 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
  * row's result is the same bits whichever way the call reads its weights.
  */
 #define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
-#define IN_PLACE_ROWS 2     /* rows of one micro-kernel: 8 sums and 8 results in zmm */
-#define IN_PLACE_MAX_ROWS 8 /* calls of more rows pack panels (int8_dot.c) */
-
-typedef struct {
-  const MatMul* mm;
-  const LlavaQuantRows* xq; /* each 8 inputs reordered 0, 2, 4, 6, 1, 3, 5, 7 */
-} InPlace;
-
-/* Reorders each group of 8 quantized inputs to 0, 2, 4, 6, 1, 3, 5, 7, the order of the lanes. */
-static void interleave_pairs(LlavaQuantRows* xq) {
-  const int64_t groups = xq->m * xq->kb * QK / 8;
-  for (int64_t g = 0; g < groups; g++) {
-    int8_t* q = xq->q + 8 * g;
-    const int8_t v[8] = {q[0], q[2], q[4], q[6], q[1], q[3], q[5], q[7]};
-    memcpy(q, v, 8);
-  }
-}
 
 #define DEFINE_IN_PLACE(R)                                                                        \
   VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
                                      int64_t block_stride, float* c) {                            \
-    const __m512i lanes = _mm512_load_si512((const void*)llava_dot_lanes);                          \
+    const __m512i lanes = _mm512_load_si512((const void*)llava_dot_lanes);                        \
     const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
     __m512 acc[R][4];                                                                             \
     for (int r = 0; r < R; r++) {                                                                 \
@@ -499,8 +483,8 @@ static void interleave_pairs(LlavaQuantRows* xq) {
       _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {                                       \
         __m512i even[R], odd[R];                                                                  \
         for (int r = 0; r < R; r++) {                                                             \
-          even[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t));                                \
-          odd[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t + 4));                             \
+          even[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t));                              \
+          odd[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t + 4));                           \
         }                                                                                         \
         for (int b = 0; b < 4; b++) {                                                             \
           const __m512i v = _mm512_permutexvar_epi8(                                              \
@@ -537,34 +521,14 @@ static void interleave_pairs(LlavaQuantRows* xq) {
 DEFINE_IN_PLACE(1)
 DEFINE_IN_PLACE(2)
 
-/* One task: a tile of 64 columns for every row of the call, IN_PLACE_ROWS at a time. */
-static void in_place_task(void* arg, int64_t tile) {
-  const InPlace* job = (const InPlace*)arg;
-  const MatMul* mm = job->mm;
-  float c[IN_PLACE_ROWS * 64] __attribute__((aligned(64)));
-  const int64_t block_stride = mm->kb * BLOCK_BYTES;
-  const uint8_t* w = mm->w + tile * TILE_BLOCKS * block_stride;
-  for (int64_t row = 0; row < mm->m; row += IN_PLACE_ROWS) {
-    const int64_t rows = mm->m - row < IN_PLACE_ROWS ? mm->m - row : IN_PLACE_ROWS;
-    if (rows == 2) {
-      in_place_rows_2(job->xq, row, w, block_stride, c);
-    } else {
-      in_place_rows_1(job->xq, row, w, block_stride, c);
-    }
-    put(mm, row, rows, tile * TILE_BLOCKS * COLUMNS, 64, c);
+/* Rows row .. row + rows - 1 (1 or 2) of a tile's 64 columns, for llava_dot_in_place. */
+static void in_place_rows(const LlavaQuantRows* xq, int64_t row, int rows, const uint8_t* w,
+                          int64_t block_stride, float* c) {
+  if (rows == 2) {
+    in_place_rows_2(xq, row, w, block_stride, c);
+  } else {
+    in_place_rows_1(xq, row, w, block_stride, c);
   }
-}
-
-/* y = x @ w with int8 activations, the blocks read in place; 0 when memory runs out. */
-static int in_place_matmul(const MatMul* mm, int threads) {
-  LlavaQuantRows xq;
-  if (!llava_quant_rows(mm->x, mm->m, mm->k, threads, &xq) || xq.kb != mm->kb) {
-    return 0;
-  }
-  interleave_pairs(&xq);
-  InPlace job = {.mm = mm, .xq = &xq};
-  llava_parallel_for(mm->nb / TILE_BLOCKS, threads, in_place_task, &job);
-  return 1;
 }
 
 static void destroy(void* kernel) { free(kernel); }
@@ -591,9 +555,11 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                    .n = kern->n,
                    .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
       const int int8_path = llava_int8_path(kern->int8_path);
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && io.m <= IN_PLACE_MAX_ROWS &&
-          in_place && int8_path == LLAVA_INT8_AVX512) {
-        if (!in_place_matmul(&mm, kern->num_threads)) {
+      const int few = io.m <= LLAVA_DOT_IN_PLACE_MAX_ROWS;
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && few && in_place &&
+          int8_path == LLAVA_INT8_AVX512) {
+        if (!llava_dot_in_place(mm.x, mm.m, mm.k, kb, mm.w, BLOCK_BYTES, nb / TILE_BLOCKS, mm.y,
+                                mm.n, 1, kern->num_threads, in_place_rows)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
                      OP_NAME ": out of memory for the int8 activations");
         }

@@ -33,8 +33,9 @@
  *                      one
  *   int8_rows    int   0 (default): float32 activations always; else calls of at least this many
  *                      rows quantize x to int8 and take integer dot products: calls of up to
- *                      IN_PLACE_MAX_ROWS rows against the Q8 blocks in place where the CPU has
- *                      AVX-512 VNNI and VBMI, the others on panels packed per task (int8_dot.c)
+ *                      LLAVA_DOT_IN_PLACE_MAX_ROWS rows against the Q8 blocks in place where the
+ *                      CPU has AVX-512 VNNI and VBMI, the others on panels packed per task
+ *                      (int8_dot.c)
  *   int8_path    int   -1: the best integer path; 0 plain, 1 AVX2, 2 AVX-VNNI, 3 AVX-512 VNNI
  *
  * A task is 64 columns (4 column blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few
@@ -156,14 +157,14 @@ AVX2 static inline __m256 avx2_widen(const int8_t* q) {
           xv[r] = _mm256_broadcast_ss(x + r * ldx + k0 + i);                                      \
         }                                                                                         \
         for (int j = 0; j < 4; j++) {                                                             \
-          const __m256 wv = avx2_widen(values_of(blocks[j >> 1]) + i * COLUMNS + 8 * (j & 1));   \
+          const __m256 wv = avx2_widen(values_of(blocks[j >> 1]) + i * COLUMNS + 8 * (j & 1));    \
           for (int r = 0; r < R; r++) {                                                           \
             part[r][j] = _mm256_fmadd_ps(xv[r], wv, part[r][j]);                                  \
           }                                                                                       \
         }                                                                                         \
       }                                                                                           \
       for (int j = 0; j < 4; j++) {                                                               \
-        const __m256 s = _mm256_loadu_ps(scales_of(blocks[j >> 1]) + 8 * (j & 1));               \
+        const __m256 s = _mm256_loadu_ps(scales_of(blocks[j >> 1]) + 8 * (j & 1));                \
         for (int r = 0; r < R; r++) {                                                             \
           acc[r][j] = _mm256_fmadd_ps(part[r][j], s, acc[r][j]);                                  \
         }                                                                                         \
@@ -388,13 +389,6 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
  * order, so a row's result is the same bits whichever way the call reads its weights.
  */
 #define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
-#define IN_PLACE_ROWS 2     /* rows of one micro-kernel: 8 sums and 8 results in zmm */
-#define IN_PLACE_MAX_ROWS 8 /* calls of more rows pack panels (int8_dot.c) */
-
-typedef struct {
-  const MatMul* mm;
-  const LlavaQuantRows* xq;
-} InPlace;
 
 #define DEFINE_IN_PLACE(R)                                                                        \
   VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
@@ -416,7 +410,7 @@ typedef struct {
       __m512i is[R][4];                                                                           \
       for (int r = 0; r < R; r++) {                                                               \
         q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
-        const __m512i start = _mm512_set1_epi32(-128 * xq->sum[(row + r) * xq->kb + j]);         \
+        const __m512i start = _mm512_set1_epi32(-128 * xq->sum[(row + r) * xq->kb + j]);          \
         for (int b = 0; b < 4; b++) {                                                             \
           is[r][b] = start;                                                                       \
         }                                                                                         \
@@ -455,33 +449,14 @@ typedef struct {
 DEFINE_IN_PLACE(1)
 DEFINE_IN_PLACE(2)
 
-/* One task: a tile of 64 columns for every row of the call, IN_PLACE_ROWS at a time. */
-static void in_place_task(void* arg, int64_t tile) {
-  const InPlace* job = (const InPlace*)arg;
-  const MatMul* mm = job->mm;
-  float c[IN_PLACE_ROWS * 64] __attribute__((aligned(64)));
-  const int64_t block_stride = mm->kb * BLOCK_BYTES;
-  const uint8_t* w = mm->w + tile * TILE_BLOCKS * block_stride;
-  for (int64_t row = 0; row < mm->m; row += IN_PLACE_ROWS) {
-    const int64_t rows = mm->m - row < IN_PLACE_ROWS ? mm->m - row : IN_PLACE_ROWS;
-    if (rows == 2) {
-      in_place_rows_2(job->xq, row, w, block_stride, c);
-    } else {
-      in_place_rows_1(job->xq, row, w, block_stride, c);
-    }
-    put(mm, row, rows, tile * TILE_BLOCKS * COLUMNS, 64, c);
+/* Rows row .. row + rows - 1 (1 or 2) of a tile's 64 columns, for llava_dot_in_place. */
+static void in_place_rows(const LlavaQuantRows* xq, int64_t row, int rows, const uint8_t* w,
+                          int64_t block_stride, float* c) {
+  if (rows == 2) {
+    in_place_rows_2(xq, row, w, block_stride, c);
+  } else {
+    in_place_rows_1(xq, row, w, block_stride, c);
   }
-}
-
-/* y = x @ w with int8 activations, the blocks read in place; 0 when memory runs out. */
-static int in_place_matmul(const MatMul* mm, int threads) {
-  LlavaQuantRows xq;
-  if (!llava_quant_rows(mm->x, mm->m, mm->k, threads, &xq) || xq.kb != mm->kb) {
-    return 0;
-  }
-  InPlace job = {.mm = mm, .xq = &xq};
-  llava_parallel_for(mm->nb / TILE_BLOCKS, threads, in_place_task, &job);
-  return 1;
 }
 
 static void destroy(void* kernel) { free(kernel); }
@@ -507,9 +482,11 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
       const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
       const int64_t tasks = row_blocks * (nb / TILE_BLOCKS);
       const int int8_path = llava_int8_path(kern->int8_path);
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && io.m <= IN_PLACE_MAX_ROWS &&
-          in_place && int8_path == LLAVA_INT8_AVX512) {
-        if (!in_place_matmul(&mm, kern->num_threads)) {
+      const int few = io.m <= LLAVA_DOT_IN_PLACE_MAX_ROWS;
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && few && in_place &&
+          int8_path == LLAVA_INT8_AVX512) {
+        if (!llava_dot_in_place(mm.x, mm.m, mm.k, kb, mm.w, BLOCK_BYTES, nb / TILE_BLOCKS, mm.y,
+                                mm.n, 0, kern->num_threads, in_place_rows)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
                      OP_NAME ": out of memory for the int8 activations");
         }
