@@ -32,11 +32,6 @@
 #define AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-const uint8_t llava_dot_lanes[64] __attribute__((aligned(64))) = {
-    0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
-    37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
-    11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
-
 static int best = LLAVA_INT8_PLAIN;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
@@ -395,7 +390,7 @@ static inline int32_t four(const int8_t* q, uint32_t flip) {
       _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                        \
         __m512i wv[4];                                                                            \
         for (int b = 0; b < 4; b++) {                                                             \
-          wv[b] = _mm512_loadu_si512((const void*)(wb + g * COLS * 4 + b * 64));                 \
+          wv[b] = _mm512_loadu_si512((const void*)(wb + g * COLS * 4 + b * 64));                  \
         }                                                                                         \
         for (int r = 0; r < R; r++) {                                                             \
           const __m512i xb =                                                                      \
@@ -416,7 +411,7 @@ static inline int32_t four(const int8_t* q, uint32_t flip) {
             float* out = c + r * COLS + 16 * b;                                                   \
             _mm512_storeu_ps(out, _mm512_fmadd_ps(v, xs, _mm512_loadu_ps(out)));                  \
           } else {                                                                                \
-            v = _mm512_fmadd_ps(_mm512_loadu_ps(p->min + j * COLS + 16 * b), sq, v);             \
+            v = _mm512_fmadd_ps(_mm512_loadu_ps(p->min + j * COLS + 16 * b), sq, v);              \
             acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                        \
           }                                                                                       \
         }                                                                                         \
@@ -626,26 +621,134 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
   return !job.failed;
 }
 
-/* ---- Weight blocks read in place: the driver of the int8 and int4 in-place kernels ---- */
+/* ---- Weight blocks read in place (AVX-512 VNNI with VBMI): few rows, no panel ---- */
+
+/*
+ * Few rows (a decode step) cannot pay for packing a panel: every weight would be rewritten for one
+ * or two rows. Here each 64 bytes of a block's values (4 rows of its 16 columns) become, by one
+ * vpermb (transpose_index, as the panels are packed), 16 vpdpbusd lanes of four bytes, lane c
+ * holding column c's four rows.
+ * int8: the rows are inputs 4t .. 4t + 3 in order; the weights take the unsigned side flipped by
+ * 128, so each block's sums start at -128 times the row's sum of quantized activations (the panels
+ * flip the activations instead and start at -128 times the weights' sum: the same integers).
+ * int4: the rows are pairs 4t .. 4t + 3, whose low halves are inputs 8t + 0, 2, 4, 6 and high
+ * halves 8t + 1, 3, 5, 7; the activations are reordered the same way once per call, and two
+ * vpdpbusd take the 128 products (the values 0..15 the unsigned side, as in the panels).
+ */
+#define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+#define HEAD 64 /* a block's scales (int8), or steps and minimums (int4) */
+
+/* NAME_R: R rows by a tile's 64 columns (its four column blocks block_stride apart) into c. */
+#define DEFINE_IN_PLACE(NAME, INT4, R)                                                            \
+  VBMI static void NAME##_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,            \
+                              int64_t block_bytes, int64_t block_stride, float* c) {              \
+    const __m512i lanes = _mm512_loadu_si512((const void*)transpose_index);                       \
+    const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
+    const __m512i flip = _mm512_set1_epi8((char)0x80);                                            \
+    __m512 acc[R][4];                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        acc[r][b] = _mm512_setzero_ps();                                                          \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t j = 0; j < xq->kb; j++) {                                                        \
+      const uint8_t* blocks[4];                                                                   \
+      for (int b = 0; b < 4; b++) {                                                               \
+        blocks[b] = w + b * block_stride + j * block_bytes;                                       \
+      }                                                                                           \
+      const int8_t* q[R];                                                                         \
+      __m512i is[R][4];                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
+        const __m512i start =                                                                     \
+            _mm512_set1_epi32(INT4 ? 0 : -128 * xq->sum[(row + r) * xq->kb + j]);                 \
+        for (int b = 0; b < 4; b++) {                                                             \
+          is[r][b] = start;                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      _Pragma("GCC unroll 8") for (int t = 0; t < (INT4 ? QK / 8 : QK / 4); t++) {                \
+        __m512i xa[R], xb[R];                                                                     \
+        for (int r = 0; r < R; r++) {                                                             \
+          xa[r] = _mm512_set1_epi32(four(q[r] + (INT4 ? 8 : 4) * t, 0));                          \
+          xb[r] = INT4 ? _mm512_set1_epi32(four(q[r] + 8 * t + 4, 0)) : xa[r];                    \
+        }                                                                                         \
+        for (int b = 0; b < 4; b++) {                                                             \
+          const __m512i v = _mm512_permutexvar_epi8(                                              \
+              lanes, _mm512_loadu_si512((const void*)(blocks[b] + HEAD + 64 * t)));               \
+          if (INT4) {                                                                             \
+            const __m512i lo = _mm512_and_si512(v, low);                                          \
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);                    \
+            for (int r = 0; r < R; r++) {                                                         \
+              is[r][b] = _mm512_dpbusd_epi32(is[r][b], lo, xa[r]);                                \
+              is[r][b] = _mm512_dpbusd_epi32(is[r][b], hi, xb[r]);                                \
+            }                                                                                     \
+          } else {                                                                                \
+            const __m512i u = _mm512_xor_si512(v, flip);                                          \
+            for (int r = 0; r < R; r++) {                                                         \
+              is[r][b] = _mm512_dpbusd_epi32(is[r][b], u, xa[r]);                                 \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int b = 0; b < 4; b++) {                                                               \
+        const __m512 s =                                                                          \
+            INT4 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)blocks[b]))                 \
+                 : _mm512_loadu_ps((const float*)blocks[b]);                                      \
+        const __m512 mn =                                                                         \
+            INT4 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(blocks[b] + 32)))          \
+                 : _mm512_setzero_ps();                                                           \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m512 xs = _mm512_set1_ps(xq->s[(row + r) * xq->kb + j]);                        \
+          __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), s);                              \
+          if (INT4) {                                                                             \
+            v = _mm512_fmadd_ps(mn, _mm512_set1_ps((float)xq->sum[(row + r) * xq->kb + j]), v);   \
+          }                                                                                       \
+          acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                          \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int r = 0; r < R; r++) {                                                                 \
+      for (int b = 0; b < 4; b++) {                                                               \
+        _mm512_storeu_ps(c + r * COLS + 16 * b, acc[r][b]);                                       \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_IN_PLACE(in_place_int8, 0, 1)
+DEFINE_IN_PLACE(in_place_int8, 0, 2)
+DEFINE_IN_PLACE(in_place_int4, 1, 1)
+DEFINE_IN_PLACE(in_place_int4, 1, 2)
+
+int llava_dot_in_place_takes(int path, int64_t m) {
+  pthread_once(&vbmi_once, choose_put); /* has_vbmi, and transpose_index for the kernels */
+  return m <= LLAVA_DOT_IN_PLACE_MAX_ROWS && path == LLAVA_INT8_AVX512 && has_vbmi;
+}
 
 typedef struct {
   const LlavaQuantRows* xq;
   const uint8_t* w;
-  int64_t block_stride; /* bytes from one column block to the next */
+  int64_t block_bytes;
   float* y;
   int64_t n;
-  LlavaInPlaceRows rows;
+  int int4;
 } InPlaceJob;
 
 static void in_place_task(void* arg, int64_t tile) {
   const InPlaceJob* job = (const InPlaceJob*)arg;
   float c[2 * COLS] __attribute__((aligned(64)));
-  const uint8_t* w = job->w + tile * 4 * job->block_stride;
+  const int64_t block_stride = job->xq->kb * job->block_bytes;
+  const uint8_t* w = job->w + tile * 4 * block_stride;
   const int64_t col0 = tile * COLS;
   const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
   for (int64_t row = 0; row < job->xq->m; row += 2) {
     const int rows = job->xq->m - row < 2 ? 1 : 2;
-    job->rows(job->xq, row, rows, w, job->block_stride, c);
+    if (job->int4) {
+      (rows == 2 ? in_place_int4_2 : in_place_int4_1)(job->xq, row, w, job->block_bytes,
+                                                       block_stride, c);
+    } else {
+      (rows == 2 ? in_place_int8_2 : in_place_int8_1)(job->xq, row, w, job->block_bytes,
+                                                       block_stride, c);
+    }
     for (int r = 0; r < rows; r++) {
       memcpy(job->y + (row + r) * job->n + col0, c + r * COLS, (size_t)cols * sizeof(float));
     }
@@ -653,21 +756,20 @@ static void in_place_task(void* arg, int64_t tile) {
 }
 
 int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const uint8_t* w,
-                       int64_t block_bytes, int64_t tiles, float* y, int64_t n, int reorder_pairs,
-                       int threads, LlavaInPlaceRows rows) {
+                       int64_t block_bytes, int64_t tiles, float* y, int64_t n, int int4,
+                       int threads) {
   LlavaQuantRows xq;
   if (!llava_quant_rows(x, m, k, threads, &xq) || xq.kb != kb) {
     return 0;
   }
-  if (reorder_pairs) {
+  if (int4) { /* each 8 inputs as 0, 2, 4, 6, 1, 3, 5, 7: the low halves, then the high ones */
     for (int64_t g = 0; g < m * kb * QK / 8; g++) {
       int8_t* q = xq.q + 8 * g;
       const int8_t v[8] = {q[0], q[2], q[4], q[6], q[1], q[3], q[5], q[7]};
       memcpy(q, v, 8);
     }
   }
-  InPlaceJob job = {
-      .xq = &xq, .w = w, .block_stride = kb * block_bytes, .y = y, .n = n, .rows = rows};
+  InPlaceJob job = {.xq = &xq, .w = w, .block_bytes = block_bytes, .y = y, .n = n, .int4 = int4};
   llava_parallel_for(tiles, threads, in_place_task, &job);
   return 1;
 }

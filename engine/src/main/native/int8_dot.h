@@ -103,37 +103,26 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
                      float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
                      const void* weights);
 
-/*
- * The vpermb index that turns 64 bytes of 4 rows by 16 columns (16 bytes a row) into 16 lanes of 4
- * bytes, lane c holding column c's 4 rows: byte 4c + q of the result is byte 16q + c of the source.
- * With it the int8 and int4 matmuls read their weight blocks (16 columns, input-major) in place for
- * vpdpbusd, where a CPU has AVX-512 VBMI.
- */
-extern const uint8_t llava_dot_lanes[64];
-
-/* Four bytes as one int32, for a vpdpbusd broadcast. */
-static inline int32_t llava_dot_four(const int8_t* q) {
-  int32_t v;
-  __builtin_memcpy(&v, q, 4);
-  return v;
-}
-
 /* Calls of up to this many rows may read the weight blocks in place (llava_dot_in_place). */
 #define LLAVA_DOT_IN_PLACE_MAX_ROWS 8
 
-/* rows (1 or 2) rows from row of a tile's 64 columns, its 4 column blocks block_stride apart from
- * w, into c [rows, 64]. */
-typedef void (*LlavaInPlaceRows)(const LlavaQuantRows* xq, int64_t row, int rows,
-                                 const uint8_t* w, int64_t block_stride, float* c);
+/* Whether a call of m rows on the integer path `path` reads the blocks in place: at most
+ * LLAVA_DOT_IN_PLACE_MAX_ROWS rows, the AVX-512 VNNI path, and a CPU with AVX-512 VBMI. */
+int llava_dot_in_place_takes(int path, int64_t m);
 
 /*
- * y [m, n] = x [m, k] @ w with int8 activations, the weight blocks (kb per column block,
- * block_bytes each, 4 column blocks of 16 to a tile) read in place by the caller's rows kernel,
- * two rows at a time, one task per tile. reorder_pairs reorders each 8 quantized inputs 0, 2, 4, 6,
- * 1, 3, 5, 7 first (for int4 blocks, whose bytes hold pairs of inputs). 0 when memory runs out.
+ * y [m, n] = x [m, k] @ w with int8 activations, the weight blocks read as they are stored, no
+ * panel packed: blocks of 16 columns by 32 inputs, kb per column block, block_bytes each, four
+ * column blocks to a tile of 64 columns, each block a 64-byte head then its values, 16 bytes a row:
+ *   int4 (Q4, 320 bytes): 16 float16 steps, 16 float16 minimums, then 16 rows of pairs of inputs,
+ *        byte c holding column c's input 2p in its low four bits and 2p + 1 in its high four;
+ *   int8 (Q8, 576 bytes): 16 float32 scales, then 32 rows of int8 values.
+ * The int32 sums and the float32 arithmetic after them are those of the panels (llava_dot_matmul),
+ * in the same order, so a row is the same bits either way. 0 when memory runs out. Only where
+ * llava_dot_in_place_takes says so.
  */
 int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const uint8_t* w,
-                       int64_t block_bytes, int64_t tiles, float* y, int64_t n, int reorder_pairs,
-                       int threads, LlavaInPlaceRows rows);
+                       int64_t block_bytes, int64_t tiles, float* y, int64_t n, int int4,
+                       int threads);
 
 #endif

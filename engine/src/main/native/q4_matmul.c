@@ -91,7 +91,6 @@ typedef struct {
 typedef LlavaMatMulAttrs Kernel;
 
 static int best_path = PLAIN;
-static int in_place = 0; /* AVX-512 VNNI and VBMI: int8 activations against the blocks in place */
 static pthread_once_t path_once = PTHREAD_ONCE_INIT;
 
 static void choose_path(void) {
@@ -104,8 +103,6 @@ static void choose_path(void) {
   } else {
     best_path = PLAIN;
   }
-  in_place = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
 }
 
 /* The float16 steps of a Q4 block, then its minimums (little-endian, as the host stores them). */
@@ -442,95 +439,6 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
   }
 }
 
-/* ---- int8 activations against the Q4 blocks in place (AVX-512 VNNI with VBMI) ---- */
-
-/*
- * Few rows (a decode step) cannot pay for packing a panel: every weight would be rewritten for one
- * or two rows. Here each 64 bytes of a Q4 block's values (pairs 4t .. 4t + 3 of its 16 columns,
- * inputs 8t .. 8t + 7) become, by one vpermb, 16 lanes of four bytes, lane c holding column c's
- * four pairs; their low halves are inputs 8t + 0, 2, 4, 6 and their high halves 8t + 1, 3, 5, 7,
- * so with each row's quantized activations reordered the same way once per call, two vpdpbusd
- * take the 128 products (the values 0..15 the unsigned side, as in the panels). The int32 sums of
- * a block and the float32 arithmetic after them are the panel kernel's, in the same order, so a
- * row's result is the same bits whichever way the call reads its weights.
- */
-#define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
-
-#define DEFINE_IN_PLACE(R)                                                                        \
-  VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
-                                     int64_t block_stride, float* c) {                            \
-    const __m512i lanes = _mm512_load_si512((const void*)llava_dot_lanes);                        \
-    const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
-    __m512 acc[R][4];                                                                             \
-    for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
-        acc[r][b] = _mm512_setzero_ps();                                                          \
-      }                                                                                           \
-    }                                                                                             \
-    for (int64_t j = 0; j < xq->kb; j++) {                                                        \
-      const uint8_t* blocks[4];                                                                   \
-      for (int b = 0; b < 4; b++) {                                                               \
-        blocks[b] = w + b * block_stride + j * BLOCK_BYTES;                                       \
-      }                                                                                           \
-      const int8_t* q[R];                                                                         \
-      __m512i is[R][4];                                                                           \
-      for (int r = 0; r < R; r++) {                                                               \
-        q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
-        for (int b = 0; b < 4; b++) {                                                             \
-          is[r][b] = _mm512_setzero_si512();                                                      \
-        }                                                                                         \
-      }                                                                                           \
-      _Pragma("GCC unroll 4") for (int t = 0; t < 4; t++) {                                       \
-        __m512i even[R], odd[R];                                                                  \
-        for (int r = 0; r < R; r++) {                                                             \
-          even[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t));                              \
-          odd[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 8 * t + 4));                           \
-        }                                                                                         \
-        for (int b = 0; b < 4; b++) {                                                             \
-          const __m512i v = _mm512_permutexvar_epi8(                                              \
-              lanes, _mm512_loadu_si512((const void*)(values_of(blocks[b]) + 64 * t)));           \
-          const __m512i lo = _mm512_and_si512(v, low);                                            \
-          const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);                      \
-          for (int r = 0; r < R; r++) {                                                           \
-            is[r][b] = _mm512_dpbusd_epi32(is[r][b], lo, even[r]);                                \
-            is[r][b] = _mm512_dpbusd_epi32(is[r][b], hi, odd[r]);                                 \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-      for (int b = 0; b < 4; b++) {                                                               \
-        const __m512 d =                                                                          \
-            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)steps_of(blocks[b])));             \
-        const __m512 mn =                                                                         \
-            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)minimums_of(blocks[b])));          \
-        for (int r = 0; r < R; r++) {                                                             \
-          const __m512 xs = _mm512_set1_ps(xq->s[(row + r) * xq->kb + j]);                        \
-          const __m512 sq = _mm512_set1_ps((float)xq->sum[(row + r) * xq->kb + j]);               \
-          __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), d);                              \
-          v = _mm512_fmadd_ps(mn, sq, v);                                                         \
-          acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                          \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-    for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
-        _mm512_storeu_ps(c + r * 64 + 16 * b, acc[r][b]);                                         \
-      }                                                                                           \
-    }                                                                                             \
-  }
-
-DEFINE_IN_PLACE(1)
-DEFINE_IN_PLACE(2)
-
-/* Rows row .. row + rows - 1 (1 or 2) of a tile's 64 columns, for llava_dot_in_place. */
-static void in_place_rows(const LlavaQuantRows* xq, int64_t row, int rows, const uint8_t* w,
-                          int64_t block_stride, float* c) {
-  if (rows == 2) {
-    in_place_rows_2(xq, row, w, block_stride, c);
-  } else {
-    in_place_rows_1(xq, row, w, block_stride, c);
-  }
-}
-
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -555,11 +463,10 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
                    .n = kern->n,
                    .path = kern->path >= 0 && kern->path < best_path ? kern->path : best_path};
       const int int8_path = llava_int8_path(kern->int8_path);
-      const int few = io.m <= LLAVA_DOT_IN_PLACE_MAX_ROWS;
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && few && in_place &&
-          int8_path == LLAVA_INT8_AVX512) {
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows &&
+          llava_dot_in_place_takes(int8_path, io.m)) {
         if (!llava_dot_in_place(mm.x, mm.m, mm.k, kb, mm.w, BLOCK_BYTES, nb / TILE_BLOCKS, mm.y,
-                                mm.n, 1, kern->num_threads, in_place_rows)) {
+                                mm.n, 1, kern->num_threads)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
                      OP_NAME ": out of memory for the int8 activations");
         }

@@ -86,7 +86,6 @@ typedef struct {
 typedef LlavaMatMulAttrs Kernel;
 
 static int best_path = PLAIN;
-static int in_place = 0; /* AVX-512 VNNI and VBMI: int8 activations against the blocks in place */
 static pthread_once_t path_once = PTHREAD_ONCE_INIT;
 
 static void choose_path(void) {
@@ -98,8 +97,6 @@ static void choose_path(void) {
   } else {
     best_path = PLAIN;
   }
-  in_place = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
 }
 
 /* The scales of a Q8 block, little-endian float32 as the host stores them (x86-64). */
@@ -377,88 +374,6 @@ static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
   }
 }
 
-/* ---- int8 activations against the Q8 blocks in place (AVX-512 VNNI with VBMI) ---- */
-
-/*
- * Few rows (a decode step) cannot pay for packing a panel. Here each 64 bytes of a Q8 block's
- * values (inputs 4t .. 4t + 3 of its 16 columns) become, by one vpermb (llava_dot_lanes), 16 lanes
- * of four bytes, lane c holding column c's four inputs in order, for one vpdpbusd a row. The
- * weights take the unsigned side flipped by 128 (w + 128), so each block's sum gains 128 times the
- * row's sum of its quantized activations, which is taken off: the same int32 sums as the panels'
- * (which flip the activations instead), and the same float32 arithmetic after them in the same
- * order, so a row's result is the same bits whichever way the call reads its weights.
- */
-#define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
-
-#define DEFINE_IN_PLACE(R)                                                                        \
-  VBMI static void in_place_rows_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
-                                     int64_t block_stride, float* c) {                            \
-    const __m512i lanes = _mm512_load_si512((const void*)llava_dot_lanes);                        \
-    const __m512i flip = _mm512_set1_epi8((char)0x80);                                            \
-    __m512 acc[R][4];                                                                             \
-    for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
-        acc[r][b] = _mm512_setzero_ps();                                                          \
-      }                                                                                           \
-    }                                                                                             \
-    for (int64_t j = 0; j < xq->kb; j++) {                                                        \
-      const uint8_t* blocks[4];                                                                   \
-      for (int b = 0; b < 4; b++) {                                                               \
-        blocks[b] = w + b * block_stride + j * BLOCK_BYTES;                                       \
-      }                                                                                           \
-      const int8_t* q[R];                                                                         \
-      __m512i is[R][4];                                                                           \
-      for (int r = 0; r < R; r++) {                                                               \
-        q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
-        const __m512i start = _mm512_set1_epi32(-128 * xq->sum[(row + r) * xq->kb + j]);          \
-        for (int b = 0; b < 4; b++) {                                                             \
-          is[r][b] = start;                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-      _Pragma("GCC unroll 8") for (int t = 0; t < QK / 4; t++) {                                  \
-        __m512i xb[R];                                                                            \
-        for (int r = 0; r < R; r++) {                                                             \
-          xb[r] = _mm512_set1_epi32(llava_dot_four(q[r] + 4 * t));                                \
-        }                                                                                         \
-        for (int b = 0; b < 4; b++) {                                                             \
-          const __m512i v = _mm512_xor_si512(                                                     \
-              _mm512_permutexvar_epi8(                                                            \
-                  lanes, _mm512_loadu_si512((const void*)(values_of(blocks[b]) + 64 * t))),       \
-              flip);                                                                              \
-          for (int r = 0; r < R; r++) {                                                           \
-            is[r][b] = _mm512_dpbusd_epi32(is[r][b], v, xb[r]);                                   \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-      for (int b = 0; b < 4; b++) {                                                               \
-        const __m512 s = _mm512_loadu_ps(scales_of(blocks[b]));                                   \
-        for (int r = 0; r < R; r++) {                                                             \
-          const __m512 xs = _mm512_set1_ps(xq->s[(row + r) * xq->kb + j]);                        \
-          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), s);                        \
-          acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                          \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-    for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
-        _mm512_storeu_ps(c + r * 64 + 16 * b, acc[r][b]);                                         \
-      }                                                                                           \
-    }                                                                                             \
-  }
-
-DEFINE_IN_PLACE(1)
-DEFINE_IN_PLACE(2)
-
-/* Rows row .. row + rows - 1 (1 or 2) of a tile's 64 columns, for llava_dot_in_place. */
-static void in_place_rows(const LlavaQuantRows* xq, int64_t row, int rows, const uint8_t* w,
-                          int64_t block_stride, float* c) {
-  if (rows == 2) {
-    in_place_rows_2(xq, row, w, block_stride, c);
-  } else {
-    in_place_rows_1(xq, row, w, block_stride, c);
-  }
-}
-
 static void destroy(void* kernel) { free(kernel); }
 
 static void compute(void* kernel, TF_OpKernelContext* ctx) {
@@ -482,11 +397,10 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
       const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
       const int64_t tasks = row_blocks * (nb / TILE_BLOCKS);
       const int int8_path = llava_int8_path(kern->int8_path);
-      const int few = io.m <= LLAVA_DOT_IN_PLACE_MAX_ROWS;
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows && few && in_place &&
-          int8_path == LLAVA_INT8_AVX512) {
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows &&
+          llava_dot_in_place_takes(int8_path, io.m)) {
         if (!llava_dot_in_place(mm.x, mm.m, mm.k, kb, mm.w, BLOCK_BYTES, nb / TILE_BLOCKS, mm.y,
-                                mm.n, 0, kern->num_threads, in_place_rows)) {
+                                mm.n, 0, kern->num_threads)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
                      OP_NAME ": out of memory for the int8 activations");
         }
