@@ -121,8 +121,9 @@ public final class NativeKernels {
 
   /**
    * Whether the native int8 and int4 matmuls read their weight blocks in place for int8 activations
-   * in calls of a few rows (a decode step): AVX-512 F, BW, VNNI and VBMI ({@code q8_matmul.c},
-   * {@code q4_matmul.c}). Elsewhere such calls would repack every weight they read.
+   * in calls of a few rows (a decode step): AVX-512 F, BW, VNNI and VBMI ({@code int8_dot.c}, for
+   * {@code q8_matmul.c} and {@code q4_matmul.c}). Elsewhere such calls would repack every weight
+   * they read.
    */
   public static boolean int8InPlace() {
     List<String> flags = cpuFlags();
