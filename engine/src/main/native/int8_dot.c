@@ -624,8 +624,8 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
 /* ---- Weight blocks read in place (AVX-512 VNNI with VBMI): few rows, no panel ---- */
 
 /*
- * Few rows (a decode step) cannot pay for packing a panel: every weight would be rewritten for one
- * or two rows. Here each 64 bytes of a block's values (4 rows of its 16 columns) become, by one
+ * Few rows (decode steps) do not pay for packing a panel: every weight would be rewritten for a
+ * handful of rows (up to LLAVA_DOT_IN_PLACE_MAX_ROWS, where the panels measured slower). Here each 64 bytes of a block's values (4 rows of its 16 columns) become, by one
  * vpermb (transpose_index, as the panels are packed), 16 vpdpbusd lanes of four bytes, lane c
  * holding column c's four rows.
  * int8: the rows are inputs 4t .. 4t + 3 in order; the weights take the unsigned side flipped by

@@ -104,7 +104,7 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
                      const void* weights);
 
 /* Calls of up to this many rows may read the weight blocks in place (llava_dot_in_place). */
-#define LLAVA_DOT_IN_PLACE_MAX_ROWS 8
+#define LLAVA_DOT_IN_PLACE_MAX_ROWS 32
 
 /* Whether a call of m rows on the integer path `path` reads the blocks in place: at most
  * LLAVA_DOT_IN_PLACE_MAX_ROWS rows, the AVX-512 VNNI path, and a CPU with AVX-512 VBMI. */

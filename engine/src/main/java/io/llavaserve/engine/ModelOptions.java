@@ -52,7 +52,7 @@ public record ModelOptions(
 
   /**
    * The default of {@code int8ActivationRows} on this CPU: 1 (every step, decode included) where
-   * the native kernels read int8 and int4 blocks in place for a few rows, else {@link
+   * the native kernels read int8 and int4 blocks in place for up to 32 rows, else {@link
    * #DEFAULT_INT8_ACTIVATION_ROWS}.
    */
   public static int autoInt8ActivationRows() {

@@ -121,7 +121,7 @@ public final class NativeKernels {
 
   /**
    * Whether the native int8 and int4 matmuls read their weight blocks in place for int8 activations
-   * in calls of a few rows (a decode step): AVX-512 F, BW, VNNI and VBMI ({@code int8_dot.c}, for
+   * in calls of up to 32 rows (decode steps): AVX-512 F, BW, VNNI and VBMI ({@code int8_dot.c}, for
    * {@code q8_matmul.c} and {@code q4_matmul.c}). Elsewhere such calls would repack every weight
    * they read.
    */

@@ -217,8 +217,8 @@ class NativeInt8ActivationsTest {
   }
 
   /**
-   * A call of a few rows reads the int8 or int4 blocks in place (where the CPU has AVX-512 VNNI and
-   * VBMI), a larger one through packed panels; either way a row's result is the same bits.
+   * A call of up to 32 rows reads the int8 or int4 blocks in place (where the CPU has AVX-512 VNNI
+   * and VBMI), a larger one through packed panels; either way a row's result is the same bits.
    */
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {NativeKernels.Q8_MATMUL, NativeKernels.Q4_MATMUL})
@@ -232,12 +232,12 @@ class NativeInt8ActivationsTest {
           int4
               ? NativeQ4MatMulTest.randomWeight(rnd, k, n)
               : NativeQ8MatMulTest.randomWeight(rnd, k, n);
-      int m = 24;
+      int m = 40;
       float[] x = activations(rnd, m, k);
       try (TUint8 packed = int4 ? NativeQ4MatMulTest.packed(w) : NativeQ8MatMulTest.packed(w);
           NativeQ8MatMulTest.Product p = product(op, packed, n, 2, 1, -1)) {
         float[] all = p.run(x, m, k, n);
-        for (int few : new int[] {1, 2, 3, 8}) {
+        for (int few : new int[] {1, 2, 3, 8, 17, 32}) {
           float[] part = p.run(Arrays.copyOf(x, few * k), few, k, n);
           assertArrayEquals(Arrays.copyOf(all, few * n), part, few + " rows, " + k + "x" + n);
         }
