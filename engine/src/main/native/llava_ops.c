@@ -48,11 +48,29 @@ typedef struct {
   int path;
 } Work;
 
+/* Pool rows of kv head kvh in the block holding key l: block_size rows of head_dim. */
+#define HEAD_ROWS(W, POOL, TABLE, KVH, L)                                                         \
+  ((POOL) + ((int64_t)(TABLE)[(L) / (W)->block_size] * (W)->kv_heads + (KVH)) *                   \
+                (W)->block_size * (W)->head_dim)
+
+/*
+ * A block's rows of one kv head lie together (block_size x head_dim), but the next block of the
+ * same sequence is anywhere in the pool, where the hardware prefetchers do not follow: each block
+ * is asked for while the one before it is read.
+ */
+static inline void prefetch_rows(const void* rows, size_t bytes) {
+  const char* p = (const char*)rows;
+  for (size_t at = 0; at < bytes; at += 64) {
+    __builtin_prefetch(p + at, 0, 3);
+  }
+}
+
 /*
  * One (sequence, kv head): the group of query heads that share it, over all its keys. Defined once
- * per pool element type T (float, or _Float16 converted to float as it is read).
+ * per pool element type T (float, or _Float16 converted to float as it is read) and path: DOT
+ * scores a key, VALUES sums the value rows weighted by the probabilities.
  */
-#define DEFINE_ATTEND(NAME, T, TARGET, DOT, AXPY)                                                 \
+#define DEFINE_ATTEND(NAME, T, TARGET, DOT, VALUES)                                               \
   TARGET static void NAME(const Work* w, int64_t item, float* scores) {                           \
     const int64_t s = item / w->kv_heads;                                                         \
     const int64_t kvh = item % w->kv_heads;                                                       \
@@ -65,13 +83,18 @@ typedef struct {
     float* out = w->out + (s * w->heads + kvh * group) * d;                                       \
     const T* keys = (const T*)w->k;                                                               \
     const T* values = (const T*)w->v;                                                             \
+    const size_t chunk = (size_t)(bs * d) * sizeof(T);                                            \
     memset(out, 0, (size_t)(group * d) * sizeof(float));                                          \
     if (len == 0) {                                                                               \
       return;                                                                                     \
     }                                                                                             \
+    prefetch_rows(HEAD_ROWS(w, keys, table, kvh, 0), chunk);                                      \
     for (int64_t l = 0; l < len; l += bs) {                                                       \
-      const T* kb = keys + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;                 \
+      const T* kb = HEAD_ROWS(w, keys, table, kvh, l);                                            \
       const int64_t n = len - l < bs ? len - l : bs;                                              \
+      if (l + bs < len) {                                                                         \
+        prefetch_rows(HEAD_ROWS(w, keys, table, kvh, l + bs), chunk);                             \
+      }                                                                                           \
       for (int64_t t = 0; t < n; t++) {                                                           \
         const T* key = kb + t * d;                                                                \
         for (int64_t g = 0; g < group; g++) {                                                     \
@@ -79,6 +102,7 @@ typedef struct {
         }                                                                                         \
       }                                                                                           \
     }                                                                                             \
+    prefetch_rows(HEAD_ROWS(w, values, table, kvh, 0), chunk);                                    \
     for (int64_t g = 0; g < group; g++) {                                                         \
       float* sg = scores + g * len;                                                               \
       float max = sg[0];                                                                          \
@@ -95,15 +119,84 @@ typedef struct {
         sg[l] *= inv;                                                                             \
       }                                                                                           \
     }                                                                                             \
+    VALUES(w, values, table, kvh, len, scores, out);                                              \
+  }
+
+/*
+ * The weighted sum of value rows, out[g] = sum over keys of p[g, key] * value[key], in key order
+ * (out starts at zero). AXPY adds one row to out in memory: the plain path, and the head_dim
+ * left over after the vector path's columns of NV vectors.
+ */
+#define DEFINE_VALUES_BY_ROW(NAME, T, ROWS_FROM)                                                  \
+  static void NAME(const Work* w, const T* values, const int32_t* table, int64_t kvh, int64_t len, \
+                   const float* scores, float* out) {                                             \
+    ROWS_FROM(w, values, table, kvh, len, scores, out, 0);                                        \
+  }
+
+#define DEFINE_ROWS_FROM(NAME, T, TARGET, AXPY)                                                   \
+  TARGET static void NAME(const Work* w, const T* values, const int32_t* table, int64_t kvh,      \
+                          int64_t len, const float* scores, float* out, int64_t from) {           \
+    const int64_t d = w->head_dim;                                                                \
+    const int64_t bs = w->block_size;                                                             \
+    const int64_t group = w->heads / w->kv_heads;                                                 \
+    const size_t chunk = (size_t)(bs * d) * sizeof(T);                                            \
     for (int64_t l = 0; l < len; l += bs) {                                                       \
-      const T* vb = values + ((int64_t)table[l / bs] * w->kv_heads + kvh) * bs * d;               \
+      const T* vb = HEAD_ROWS(w, values, table, kvh, l);                                          \
       const int64_t n = len - l < bs ? len - l : bs;                                              \
+      if (l + bs < len) {                                                                         \
+        prefetch_rows(HEAD_ROWS(w, values, table, kvh, l + bs), chunk);                           \
+      }                                                                                           \
       for (int64_t t = 0; t < n; t++) {                                                           \
         const T* value = vb + t * d;                                                              \
         for (int64_t g = 0; g < group; g++) {                                                     \
-          AXPY(out + g * d, scores[g * len + l + t], value, d);                                   \
+          AXPY(out + g * d + from, scores[g * len + l + t], value + from, d - from);              \
         }                                                                                         \
       }                                                                                           \
+    }                                                                                             \
+  }
+
+/*
+ * The vector paths keep NV vectors of out in registers over all the keys, column by column of
+ * NV * LANES floats, so that no key waits on the last one's store: the same fused multiply-adds in
+ * the same order as a row at a time, so the same bits. LOAD converts LANES pool elements to float.
+ */
+#define DEFINE_VALUES_IN_REGISTERS(NAME, T, TARGET, V, LANES, NV, ZERO, LOAD, BCAST, FMA, STORE,  \
+                                   ROWS_FROM)                                                     \
+  TARGET static void NAME(const Work* w, const T* values, const int32_t* table, int64_t kvh,      \
+                          int64_t len, const float* scores, float* out) {                         \
+    const int64_t d = w->head_dim;                                                                \
+    const int64_t bs = w->block_size;                                                             \
+    const int64_t group = w->heads / w->kv_heads;                                                 \
+    const size_t chunk = (size_t)(bs * d) * sizeof(T);                                            \
+    const int64_t wide = d - d % (NV * LANES);                                                    \
+    for (int64_t g = 0; g < group; g++) {                                                         \
+      const float* sg = scores + g * len;                                                         \
+      for (int64_t c = 0; c < wide; c += NV * LANES) {                                            \
+        V acc[NV];                                                                                \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++) {                                    \
+          acc[j] = ZERO();                                                                        \
+        }                                                                                         \
+        for (int64_t l = 0; l < len; l += bs) {                                                   \
+          const T* vb = HEAD_ROWS(w, values, table, kvh, l) + c;                                  \
+          const int64_t n = len - l < bs ? len - l : bs;                                          \
+          if (l + bs < len) {                                                                     \
+            prefetch_rows(HEAD_ROWS(w, values, table, kvh, l + bs), chunk);                       \
+          }                                                                                       \
+          for (int64_t t = 0; t < n; t++) {                                                       \
+            const V p = BCAST(sg[l + t]);                                                         \
+            const T* row = vb + t * d;                                                            \
+            _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++) {                                \
+              acc[j] = FMA(p, LOAD(row + j * LANES), acc[j]);                                     \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int j = 0; j < NV; j++) {                                    \
+          STORE(out + g * d + c + j * LANES, acc[j]);                                             \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    if (wide < d) {                                                                               \
+      ROWS_FROM(w, values, table, kvh, len, scores, out, wide);                                   \
     }                                                                                             \
   }
 
@@ -253,12 +346,45 @@ AVX512 static inline void axpy_f16_avx512(float* o, float p, const _Float16* v, 
   }
 }
 
-DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, axpy_f32)
-DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, axpy_f16)
-DEFINE_ATTEND(attend_f32_avx2, float, AVX2, dot_f32_avx2, axpy_f32_avx2)
-DEFINE_ATTEND(attend_f16_avx2, _Float16, AVX2, dot_f16_avx2, axpy_f16_avx2)
-DEFINE_ATTEND(attend_f32_avx512, float, AVX512, dot_f32_avx512, axpy_f32_avx512)
-DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, axpy_f16_avx512)
+/* Pool rows read as float vectors, for the values kept in registers. */
+AVX2 static inline __m256 load_f32_avx2(const float* p) { return _mm256_loadu_ps(p); }
+AVX2 static inline __m256 load_f16_avx2(const _Float16* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p));
+}
+AVX512 static inline __m512 load_f32_avx512(const float* p) { return _mm512_loadu_ps(p); }
+AVX512 static inline __m512 load_f16_avx512(const _Float16* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p));
+}
+
+DEFINE_ROWS_FROM(rows_f32_plain, float, , axpy_f32)
+DEFINE_ROWS_FROM(rows_f16_plain, _Float16, , axpy_f16)
+DEFINE_ROWS_FROM(rows_f32_avx2, float, AVX2, axpy_f32_avx2)
+DEFINE_ROWS_FROM(rows_f16_avx2, _Float16, AVX2, axpy_f16_avx2)
+DEFINE_ROWS_FROM(rows_f32_avx512, float, AVX512, axpy_f32_avx512)
+DEFINE_ROWS_FROM(rows_f16_avx512, _Float16, AVX512, axpy_f16_avx512)
+
+DEFINE_VALUES_BY_ROW(values_f32_plain, float, rows_f32_plain)
+DEFINE_VALUES_BY_ROW(values_f16_plain, _Float16, rows_f16_plain)
+/* 64 columns at a time: eight 8-lane vectors with AVX2, four 16-lane ones with AVX-512. */
+DEFINE_VALUES_IN_REGISTERS(values_f32_avx2, float, AVX2, __m256, 8, 8, _mm256_setzero_ps,
+                           load_f32_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+                           rows_f32_avx2)
+DEFINE_VALUES_IN_REGISTERS(values_f16_avx2, _Float16, AVX2, __m256, 8, 8, _mm256_setzero_ps,
+                           load_f16_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+                           rows_f16_avx2)
+DEFINE_VALUES_IN_REGISTERS(values_f32_avx512, float, AVX512, __m512, 16, 4, _mm512_setzero_ps,
+                           load_f32_avx512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
+                           rows_f32_avx512)
+DEFINE_VALUES_IN_REGISTERS(values_f16_avx512, _Float16, AVX512, __m512, 16, 4, _mm512_setzero_ps,
+                           load_f16_avx512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
+                           rows_f16_avx512)
+
+DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, values_f32_plain)
+DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, values_f16_plain)
+DEFINE_ATTEND(attend_f32_avx2, float, AVX2, dot_f32_avx2, values_f32_avx2)
+DEFINE_ATTEND(attend_f16_avx2, _Float16, AVX2, dot_f16_avx2, values_f16_avx2)
+DEFINE_ATTEND(attend_f32_avx512, float, AVX512, dot_f32_avx512, values_f32_avx512)
+DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, values_f16_avx512)
 
 enum { PLAIN = 0, WITH_AVX2 = 1, WITH_AVX512 = 2 };
 

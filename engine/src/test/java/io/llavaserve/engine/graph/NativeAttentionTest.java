@@ -309,6 +309,49 @@ class NativeAttentionTest {
     }
   }
 
+  /**
+   * Decode attention at head dims on and off the vector paths' 64 columns of values kept in
+   * registers (the columns left over go a row at a time: 16 of 80, 8 of 72, 4 of 68 through the
+   * plain loop), float32 and float16 pools, GQA, blocks of 16 as the engine's, on each path.
+   */
+  @ParameterizedTest(name = "head dim {0}, kv heads {1}, path {2}, {3}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "64, 2, 2, FLOAT16",
+    "64, 4, 2, FLOAT32",
+    "128, 2, 2, FLOAT16",
+    "80, 1, 2, FLOAT32",
+    "72, 2, 2, FLOAT16",
+    "68, 2, 2, FLOAT32",
+    "64, 2, 1, FLOAT16",
+    "128, 4, 1, FLOAT32",
+    "72, 2, 1, FLOAT16",
+    "68, 1, 1, FLOAT16",
+    "40, 2, 1, FLOAT32",
+    "64, 2, 0, FLOAT16",
+    "68, 2, 0, FLOAT32"
+  })
+  void decodeMatchesPlainAttentionAtEveryHeadDim(
+      int headDim, int kvHeads, int path, KvCacheConfig.Dtype dtype) {
+    int heads = 4;
+    TextConfig text =
+        new TextConfig(
+            heads * headDim, 64, 1, heads, kvHeads, headDim, 300, 1e-5, 1e4, 4096, "silu", false);
+    KvCacheConfig cache = new KvCacheConfig(16, 48, dtype);
+    SplittableRandom rnd = new SplittableRandom(headDim * 31 + kvHeads * 7 + path);
+    int[] lens = {1, 15, 16, 17, 0, 300, 129, 48};
+    for (int threads : new int[] {1, 2}) {
+      try (Harness h = new Harness(text, cache, headDim + kvHeads, threads, path)) {
+        int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+        float[] q = random(rnd, lens.length * heads * headDim);
+        assertClose(
+            h.expected(q, lens.length, t, lens),
+            h.attend(q, lens.length, t, lens),
+            2e-6,
+            "head dim " + headDim + ", path " + path + ", " + dtype + ", threads " + threads);
+      }
+    }
+  }
+
   @Test
   void rejectsBlocksOutsideThePoolAndBadLengths() {
     TextConfig text = TinySpec.tiny().toConfig().text();
