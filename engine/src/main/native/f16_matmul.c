@@ -259,9 +259,25 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
       avx512_widen(wh + k0 * 16, block_stride, kc, panel);
     }
     const float* wf = buffered ? panel : NULL;
+    /*
+     * Widening a panel waits on memory unless the panel was asked for while the one before it
+     * was multiplied: the row groups share out the next panel's lines (32 bytes per k of each
+     * of the four blocks), into L2.
+     */
+    const int64_t left = buffered ? mm->k - k0 - kc : 0;
+    const int64_t lines = (left < chunk ? left : chunk) / 2;
+    const int64_t groups = (row_end - row_begin + AVX512_ROWS - 1) / AVX512_ROWS;
+    const int64_t per_group = (lines + groups - 1) / groups;
+    int64_t line = 0;
     for (int64_t row = row_begin; row < row_end; row += AVX512_ROWS) {
       const int64_t rows = row_end - row < AVX512_ROWS ? row_end - row : AVX512_ROWS;
       const float* x = mm->x + row * mm->k + k0;
+      for (int64_t end = line + per_group < lines ? line + per_group : lines; line < end; line++) {
+        for (int b = 0; b < 4; b++) {
+          _mm_prefetch((const char*)(wh + b * block_stride + (k0 + chunk) * 16) + line * 64,
+                       _MM_HINT_T1);
+        }
+      }
       switch (rows) {
         case 4:
           avx512_rows_4(x, mm->k, wh + k0 * 16, block_stride, wf, kc, c);
