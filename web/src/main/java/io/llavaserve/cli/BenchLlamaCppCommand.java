@@ -32,8 +32,8 @@ import picocli.CommandLine.Spec;
  * node-llama-cpp's prebuilt build) and then by this server's engine in process, with the same
  * workload on both sides: a 128-token prompt's prefill (best of 3, fresh prompts), one stream's
  * greedy decode of 128 tokens after a 16-token prompt (best of 3), and N sequences decoding 64
- * tokens each after 32-token prompts at once (llama.cpp: the best of its parallel counts). Prints
- * the figures and this server's ratio to llama.cpp.
+ * tokens each after 32-token prompts at once (llama.cpp: the best of its parallel counts; here: the
+ * best of 3 runs). Prints the figures and this server's ratio to llama.cpp.
  */
 @Command(
     name = "llamacpp",
@@ -195,15 +195,20 @@ final class BenchLlamaCppCommand implements Callable<Integer> {
         long[] at = one.tokenNanos();
         decode = Math.max(decode, (at.length - 1) / ((at[at.length - 1] - at[0]) / 1e9));
       }
-      List<GenerationRequest> many = new ArrayList<>();
-      for (int i = 0; i < streams; i++) {
-        many.add(request(rnd, vocab, 32, 64, "s" + i));
+      // The best of 3, as llama.cpp's side keeps the best of its parallel runs.
+      double aggregate = 0;
+      for (int rep = 0; rep < 3; rep++) {
+        List<GenerationRequest> many = new ArrayList<>();
+        for (int i = 0; i < streams; i++) {
+          many.add(request(rnd, vocab, 32, 64, "s" + rep + "-" + i));
+        }
+        long start = System.nanoTime();
+        List<BenchStats.Trace> traces = run(engine, many);
+        double wall = (System.nanoTime() - start) / 1e9;
+        long tokens = traces.stream().mapToLong(BenchStats.Trace::outputTokens).sum();
+        aggregate = Math.max(aggregate, tokens / wall);
       }
-      long start = System.nanoTime();
-      List<BenchStats.Trace> traces = run(engine, many);
-      double wall = (System.nanoTime() - start) / 1e9;
-      long tokens = traces.stream().mapToLong(BenchStats.Trace::outputTokens).sum();
-      return new double[] {128 / (prefillMs / 1000), decode, tokens / wall};
+      return new double[] {128 / (prefillMs / 1000), decode, aggregate};
     }
   }
 
