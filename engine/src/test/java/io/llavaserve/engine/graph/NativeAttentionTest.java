@@ -259,6 +259,12 @@ class NativeAttentionTest {
     }
   }
 
+  /** One layer of four query heads of headDim over kvHeads kv heads. */
+  private static TextConfig fourHeads(int headDim, int kvHeads) {
+    return new TextConfig(
+        4 * headDim, 64, 1, 4, kvHeads, headDim, 300, 1e-5, 1e4, 4096, "silu", false);
+  }
+
   /** Values in [-1, 1] on a grid of 2^-10, so a float16 pool holds them exactly. */
   private static float[] random(SplittableRandom rnd, int n) {
     float[] x = new float[n];
@@ -333,9 +339,7 @@ class NativeAttentionTest {
   void decodeMatchesPlainAttentionAtEveryHeadDim(
       int headDim, int kvHeads, int path, KvCacheConfig.Dtype dtype) {
     int heads = 4;
-    TextConfig text =
-        new TextConfig(
-            heads * headDim, 64, 1, heads, kvHeads, headDim, 300, 1e-5, 1e4, 4096, "silu", false);
+    TextConfig text = fourHeads(headDim, kvHeads);
     KvCacheConfig cache = new KvCacheConfig(16, 48, dtype);
     SplittableRandom rnd = new SplittableRandom(headDim * 31 + kvHeads * 7 + path);
     int[] lens = {1, 15, 16, 17, 0, 300, 129, 48};
@@ -396,9 +400,7 @@ class NativeAttentionTest {
   })
   void prefillMatchesPlainAttention(int headDim, int kvHeads, int path, KvCacheConfig.Dtype dtype) {
     int heads = 4;
-    TextConfig text =
-        new TextConfig(
-            heads * headDim, 64, 1, heads, kvHeads, headDim, 300, 1e-5, 1e4, 4096, "silu", false);
+    TextConfig text = fourHeads(headDim, kvHeads);
     KvCacheConfig cache = new KvCacheConfig(4, 200, dtype);
     SplittableRandom rnd = new SplittableRandom(headDim * 31 + kvHeads * 7 + path);
     // Per sequence: the first position of its chunk and its rows (the rest of Q is padding).
