@@ -773,3 +773,12 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
   llava_parallel_for(tiles, threads, in_place_task, &job);
   return 1;
 }
+
+int llava_dot_blocks(int path, const float* x, int64_t m, int64_t k, int64_t kb, const uint8_t* w,
+                     int64_t block_bytes, int64_t tiles, float* y, int64_t n, int int4, int threads,
+                     LlavaDotPack pack, const void* weights) {
+  if (llava_dot_in_place_takes(path, m)) {
+    return llava_dot_in_place(x, m, k, kb, w, block_bytes, tiles, y, n, int4, threads);
+  }
+  return llava_dot_matmul(path, x, m, k, kb, tiles, y, n, int4, threads, pack, weights);
+}

@@ -397,17 +397,9 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
       const int64_t row_blocks = (io.m + ROW_BLOCK - 1) / ROW_BLOCK;
       const int64_t tasks = row_blocks * (nb / TILE_BLOCKS);
       const int int8_path = llava_int8_path(kern->int8_path);
-      if (kern->int8_rows > 0 && io.m >= kern->int8_rows &&
-          llava_dot_in_place_takes(int8_path, io.m)) {
-        if (!llava_dot_in_place(mm.x, mm.m, mm.k, kb, mm.w, BLOCK_BYTES, nb / TILE_BLOCKS, mm.y,
-                                mm.n, 0, kern->num_threads)) {
-          llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
-                     OP_NAME ": out of memory for the int8 activations");
-        }
-      } else if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
-        if (!llava_dot_matmul(int8_path, mm.x, mm.m, mm.k, kb,
-                              nb / TILE_BLOCKS, mm.y, mm.n, 0, kern->num_threads, pack_panel,
-                              &mm)) {
+      if (kern->int8_rows > 0 && io.m >= kern->int8_rows) {
+        if (!llava_dot_blocks(int8_path, mm.x, mm.m, mm.k, kb, mm.w, BLOCK_BYTES, nb / TILE_BLOCKS,
+                              mm.y, mm.n, 0, kern->num_threads, pack_panel, &mm)) {
           llava_fail(ctx, io.status, TF_RESOURCE_EXHAUSTED_CODE,
                      OP_NAME ": out of memory for the int8 activations");
         }
