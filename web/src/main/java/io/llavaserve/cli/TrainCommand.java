@@ -164,6 +164,18 @@ final class TrainCommand implements Callable<Integer> {
   double tally;
 
   @Option(
+      names = "--kind-sweep",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often an instruction sample is a kind sweep: four short-answer turns about one"
+              + " image asking, for each kind in a random order, whether there is one or how many"
+              + " (\"Is there a star in the image?\", \"How many circles are there?\"); at most"
+              + " 1 - --inventory - --tally; the held-out set is unchanged (default:"
+              + " ${DEFAULT-VALUE}).")
+  double kindSweep;
+
+  @Option(
       names = "--grounding",
       paramLabel = "WEIGHT",
       defaultValue = "0",
@@ -183,6 +195,17 @@ final class TrainCommand implements Callable<Integer> {
               + " the tower's stage unless --tower-steps is given, as LLaVA starts from a"
               + " pretrained CLIP.")
   Path visionTower;
+
+  @Option(
+      names = "--init-from",
+      paramLabel = "DIR",
+      description =
+          "Start a new run from the whole model in DIR (a llava-hf checkpoint such as another"
+              + " run's RUN/final, or the built-in model's folder): tower, projector and language"
+              + " model; the stages before the instruction stage are skipped unless --tower-steps"
+              + " or --steps gives them steps, as LLaVA fine-tunes a released checkpoint. Not with"
+              + " --vision-tower.")
+  Path initFrom;
 
   @Option(
       names = "--decoder",
@@ -209,11 +232,15 @@ final class TrainCommand implements Callable<Integer> {
         scale(
             preset == Preset.smoke ? TrainingSpec.smokePlan() : TrainingSpec.standardPlan(),
             stepsScale);
+    if (visionTower != null && initFrom != null) {
+      throw new IllegalArgumentException("--vision-tower and --init-from do not go together");
+    }
     if (towerSteps != null) {
       plans = withSteps(plans, Stage.CLIP, towerSteps);
-    } else if (visionTower != null) {
+    } else if (visionTower != null || initFrom != null) {
       plans = withSteps(plans, Stage.CLIP, 0);
     }
+
     if (!(kindFirst >= 0 && kindFirst <= 1)) {
       throw new IllegalArgumentException("--kind-first must be in [0, 1], got " + kindFirst);
     }
@@ -230,11 +257,27 @@ final class TrainCommand implements Callable<Integer> {
               + " with --inventory "
               + inventory);
     }
+    if (!(kindSweep >= 0 && kindSweep <= 1 - inventory - tally)) {
+      throw new IllegalArgumentException(
+          "--kind-sweep must be in [0, 1 - --inventory - --tally], got "
+              + kindSweep
+              + " with --inventory "
+              + inventory
+              + " and --tally "
+              + tally);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
     for (java.util.Map.Entry<Stage, Integer> e : stageSteps.entrySet()) {
       plans = withSteps(plans, e.getKey(), e.getValue());
+    }
+    if (initFrom != null) {
+      for (Stage s : List.of(Stage.TEXT, Stage.ALIGN)) {
+        if (!stageSteps.containsKey(s)) {
+          plans = withSteps(plans, s, 0);
+        }
+      }
     }
     if (tuneTower != null) {
       double scale = tuneTower;
@@ -278,9 +321,10 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            new WorldMix(kindFirst, monochrome, inventory, tally),
+            new WorldMix(kindFirst, monochrome, inventory, tally, kindSweep),
             visionTower,
-            grounding);
+            grounding,
+            initFrom);
     PrintWriter writer = command.commandLine().getOut();
     long start = System.nanoTime();
     Path last;

@@ -180,4 +180,57 @@ class TrainCommandTest {
     assertEquals(2, bad.exit());
     assertTrue(bad.errorLine().contains("--grounding"), bad.err());
   }
+
+  @Test
+  void initFromFineTunesTheSmokeRunsFinalModelWithKindSweepsSkippingTheEarlierStages() {
+    assertEquals(0, trained.exit(), trained.err());
+    Path dir = tmp.resolve("tuned");
+    Cli.Run run =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--init-from",
+            out.resolve("final").toString(),
+            "--kind-sweep",
+            "0.3",
+            "--steps",
+            "instruct=4",
+            "--out",
+            dir.toString());
+
+    assertEquals(0, run.exit(), run.err() + run.out());
+    assertTrue(run.out().contains("starting from " + out.resolve("final")), run.out());
+    assertTrue(run.out().contains("feature alignment (projector only): 0 steps"), run.out());
+    assertTrue(
+        run.out().contains("instruction tuning (projector + language model): 4 steps"), run.out());
+    assertTrue(Files.exists(dir.resolve("final").resolve("model.safetensors")), run.out());
+
+    Cli.Run both =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--init-from",
+            out.resolve("final").toString(),
+            "--vision-tower",
+            out.resolve("clip").toString(),
+            "--out",
+            tmp.resolve("both").toString());
+    assertEquals(2, both.exit());
+    assertTrue(both.errorLine().contains("--init-from"), both.err());
+    Cli.Run tooMuch =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--inventory",
+            "0.5",
+            "--kind-sweep",
+            "0.6",
+            "--out",
+            tmp.resolve("much").toString());
+    assertEquals(2, tooMuch.exit());
+    assertTrue(tooMuch.errorLine().contains("--kind-sweep"), tooMuch.err());
+  }
 }

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
@@ -35,29 +36,53 @@ final class PretrainedTower {
    * @throws IOException naming the folder and the tensor when one is missing or of another shape
    */
   static Map<String, float[]> load(Path dir, Map<String, long[]> shapes) throws IOException {
+    Map<String, long[]> tower = new LinkedHashMap<>();
+    shapes.forEach(
+        (name, shape) -> {
+          if (name.startsWith(WeightShapes.VISION)) {
+            tower.put(name, shape);
+          }
+        });
+    return read("--vision-tower", dir, tower, PretrainedTower::canonical);
+  }
+
+  /**
+   * Every tensor of {@code wanted} from the {@code *.safetensors} files in {@code dir}, as float32,
+   * each stored name mapped to the wanted one by {@code canonical}.
+   *
+   * @param flag the option that named {@code dir}, for the messages
+   * @throws IOException naming the folder and the tensor when one is missing or of another shape
+   */
+  static Map<String, float[]> read(
+      String flag,
+      Path dir,
+      Map<String, long[]> wanted,
+      Function<String, Optional<String>> canonical)
+      throws IOException {
     List<Path> files;
     try (Stream<Path> listing = Files.list(dir)) {
       files = listing.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
     } catch (IOException e) {
-      throw new IOException("--vision-tower " + dir + ": cannot list the folder: " + e, e);
+      throw new IOException(flag + " " + dir + ": cannot list the folder: " + e, e);
     }
     if (files.isEmpty()) {
-      throw new IOException("--vision-tower " + dir + ": no *.safetensors files");
+      throw new IOException(flag + " " + dir + ": no *.safetensors files");
     }
     Map<String, float[]> out = new LinkedHashMap<>();
     try {
       for (Path file : files) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
           for (String stored : f.names()) {
-            Optional<String> name = canonical(stored).filter(shapes::containsKey);
+            Optional<String> name = canonical.apply(stored).filter(wanted::containsKey);
             if (name.isEmpty()) {
               continue;
             }
-            long[] want = shapes.get(name.get());
+            long[] want = wanted.get(name.get());
             if (!Arrays.equals(want, f.shape(stored))) {
               throw new IOException(
                   String.format(
-                      "--vision-tower %s: %s is %s in %s, the model needs %s",
+                      "%s %s: %s is %s in %s, the model needs %s",
+                      flag,
                       dir,
                       stored,
                       Arrays.toString(f.shape(stored)),
@@ -65,27 +90,22 @@ final class PretrainedTower {
                       Arrays.toString(want)));
             }
             if (out.put(name.get(), f.tensor(stored).toFloatArray()) != null) {
-              throw new IOException(
-                  "--vision-tower " + dir + ": " + name.get() + " is stored twice");
+              throw new IOException(flag + " " + dir + ": " + name.get() + " is stored twice");
             }
           }
         }
       }
     } catch (CheckpointException e) {
-      throw new IOException("--vision-tower " + dir + ": " + e.getMessage(), e);
+      throw new IOException(flag + " " + dir + ": " + e.getMessage(), e);
     }
-    TreeSet<String> missing = new TreeSet<>();
-    for (String name : shapes.keySet()) {
-      if (name.startsWith(WeightShapes.VISION) && !out.containsKey(name)) {
-        missing.add(name);
-      }
-    }
+    TreeSet<String> missing = new TreeSet<>(wanted.keySet());
+    missing.removeAll(out.keySet());
     if (!missing.isEmpty()) {
       List<String> shown = new ArrayList<>(missing).subList(0, Math.min(3, missing.size()));
       throw new IOException(
           String.format(
-              "--vision-tower %s: %d of the tower's tensors are missing, e.g. %s",
-              dir, missing.size(), String.join(", ", shown)));
+              "%s %s: %d of the tensors it needs are missing, e.g. %s",
+              flag, dir, missing.size(), String.join(", ", shown)));
     }
     return out;
   }

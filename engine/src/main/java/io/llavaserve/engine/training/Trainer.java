@@ -35,6 +35,9 @@ public final class Trainer {
    * @param grounding the weight of the grounding loss in the stages with images (each patch a shape
    *     covers, read through the tied embedding, names the shape's colour and kind words); 0 for
    *     LLaVA's objective alone
+   * @param initFrom a llava-hf checkpoint folder whose tower, projector and language model a new
+   *     run starts from (fine-tuning a trained model, as LLaVA's later stages start from a released
+   *     checkpoint), or null; not together with {@code visionTower}
    */
   public record Options(
       Path runDir,
@@ -48,7 +51,45 @@ public final class Trainer {
       double maxGradNorm,
       WorldMix mix,
       Path visionTower,
-      double grounding) {
+      double grounding,
+      Path initFrom) {
+
+    public Options {
+      if (visionTower != null && initFrom != null) {
+        throw new IllegalArgumentException(
+            "a run starts from a vision tower or from a whole model, not both");
+      }
+    }
+
+    /** Options that start from random weights or from a pretrained tower only. */
+    public Options(
+        Path runDir,
+        TrainingSpec spec,
+        List<StagePlan> plans,
+        long seed,
+        SizeRange sizes,
+        java.time.Duration saveEvery,
+        int threads,
+        double weightDecay,
+        double maxGradNorm,
+        WorldMix mix,
+        Path visionTower,
+        double grounding) {
+      this(
+          runDir,
+          spec,
+          plans,
+          seed,
+          sizes,
+          saveEvery,
+          threads,
+          weightDecay,
+          maxGradNorm,
+          mix,
+          visionTower,
+          grounding,
+          null);
+    }
 
     /** Options of the standard data, every weight starting at random. */
     public Options(
@@ -73,7 +114,8 @@ public final class Trainer {
           maxGradNorm,
           WorldMix.PLAIN,
           null,
-          0);
+          0,
+          null);
     }
   }
 
@@ -120,6 +162,16 @@ public final class Trainer {
         Map<String, float[]> tower = PretrainedTower.load(options.visionTower(), shapes);
         params.putAll(tower);
         log.printf("vision tower: %d tensors from %s%n", tower.size(), options.visionTower());
+      }
+      if (options.initFrom() != null) {
+        Map<String, float[]> model =
+            PretrainedModel.load(
+                options.initFrom(),
+                shapes,
+                vocabulary,
+                options.spec().config().text().hiddenSize());
+        params.putAll(model);
+        log.printf("starting from %s: %d tensors%n", options.initFrom(), model.size());
       }
       stage = options.plans().get(0).stage();
       step = 0;

@@ -85,6 +85,6 @@ class PretrainedTowerTest {
     IOException missing =
         assertThrows(IOException.class, () -> PretrainedTower.load(dir.resolve("empty"), shapes()));
     assertTrue(
-        missing.getMessage().contains("of the tower's tensors are missing"), missing.getMessage());
+        missing.getMessage().contains("of the tensors it needs are missing"), missing.getMessage());
   }
 }

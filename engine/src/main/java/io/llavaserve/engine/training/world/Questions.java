@@ -119,8 +119,7 @@ public final class Questions {
       List<ShapeKind> options =
           KINDS.stream().filter(k -> (SceneFacts.count(scene, k) > 0) == yes).toList();
       if (!options.isEmpty()) {
-        ShapeKind kind = Phrases.pick(options, random);
-        return yesNo("a " + kind.word(), yes);
+        return kindExistence(scene, Phrases.pick(options, random));
       }
     } else if (form == 2) {
       List<ShapeColor> options =
@@ -140,6 +139,18 @@ public final class Questions {
     return yesNo(Phrases.pick(options, random), yes);
   }
 
+  /** "Is there a circle in the image?" and whether there is. */
+  public static Turn kindExistence(Scene scene, ShapeKind kind) {
+    return yesNo("a " + kind.word(), SceneFacts.count(scene, kind) > 0);
+  }
+
+  /** "How many circles are there?" and how many. */
+  public static Turn kindCount(Scene scene, ShapeKind kind) {
+    return turn(
+        "How many " + kind.plural() + " are there?",
+        Integer.toString(SceneFacts.count(scene, kind)));
+  }
+
   private static Turn yesNo(String thing, boolean yes) {
     return turn("Is there " + thing + " in the image?", yes ? "yes" : "no");
   }
@@ -150,10 +161,7 @@ public final class Questions {
     boolean zero = random.nextDouble() < ZERO_COUNT_SHARE;
     if (byKind) {
       List<ShapeKind> options = filterOrAll(KINDS, k -> (SceneFacts.count(scene, k) == 0) == zero);
-      ShapeKind kind = Phrases.pick(options, random);
-      return turn(
-          "How many " + kind.plural() + " are there?",
-          Integer.toString(SceneFacts.count(scene, kind)));
+      return kindCount(scene, Phrases.pick(options, random));
     }
     List<ShapeColor> options = filterOrAll(COLORS, c -> (SceneFacts.count(scene, c) == 0) == zero);
     ShapeColor color = Phrases.pick(options, random);

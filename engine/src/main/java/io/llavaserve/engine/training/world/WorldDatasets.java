@@ -42,6 +42,7 @@ public final class WorldDatasets {
   private final double kindFirstShare;
   private final double inventoryShare;
   private final double tallyShare;
+  private final double kindSweepShare;
 
   public WorldDatasets(long seed, SizeRange sizes) {
     this(seed, sizes, WorldMix.PLAIN);
@@ -61,6 +62,7 @@ public final class WorldDatasets {
     this.kindFirstShare = mix.kindFirstShare();
     this.inventoryShare = mix.inventoryShare();
     this.tallyShare = mix.tallyShare();
+    this.kindSweepShare = mix.kindSweepShare();
   }
 
   /** Stage 1: a brief-caption instruction and the caption. */
@@ -88,6 +90,10 @@ public final class WorldDatasets {
       Scene scene = scenes.next(r);
       return new Sample(scene, SampleKind.TALLY, null, List.of(Instructions.tally(scene, r)));
     }
+    // The same for kind sweeps, conditional on being neither of the two.
+    if (kindSweepShare > 0 && r.nextDouble() < kindSweepShare / (1 - inventoryShare - tallyShare)) {
+      return kindSweep(scenes.next(r), r);
+    }
     double u = r.nextDouble();
     if (u < VQA_SHARE) {
       QuestionType type = TYPES[r.nextInt(TYPES.length)];
@@ -102,6 +108,28 @@ public final class WorldDatasets {
           scene, SampleKind.DETAIL, null, List.of(Instructions.detail(scene, kindFirstShare, r)));
     }
     return new Sample(scene, SampleKind.REASONING, null, List.of(Instructions.reasoning(scene, r)));
+  }
+
+  /**
+   * Four short-answer turns about {@code scene}, one per kind in a random order, each asking at
+   * even odds whether there is one or how many there are.
+   */
+  static Sample kindSweep(Scene scene, SplittableRandom r) {
+    List<ShapeKind> kinds = new ArrayList<>(List.of(ShapeKind.values()));
+    for (int i = kinds.size() - 1; i > 0; i--) {
+      java.util.Collections.swap(kinds, i, r.nextInt(i + 1));
+    }
+    List<Turn> turns = new ArrayList<>();
+    QuestionType first = null;
+    for (ShapeKind kind : kinds) {
+      boolean existence = r.nextBoolean();
+      turns.add(
+          existence ? Questions.kindExistence(scene, kind) : Questions.kindCount(scene, kind));
+      if (first == null) {
+        first = existence ? QuestionType.EXISTENCE : QuestionType.ATTRIBUTE_COUNT;
+      }
+    }
+    return new Sample(scene, SampleKind.VQA, first, turns);
   }
 
   /** One short-answer turn of {@code type}, on the first scene that can be asked it. */

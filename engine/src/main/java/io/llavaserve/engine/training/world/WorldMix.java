@@ -15,22 +15,37 @@ package io.llavaserve.engine.training.world;
  *     that kind's shape
  * @param tallyShare how often a stage-2 sample is a tally ({@link Instructions#tally}): every
  *     kind's (or colour's) word followed at once by how many shapes have it, absent ones included
+ * @param kindSweepShare how often a stage-2 sample is a kind sweep: short-answer turns about one
+ *     image asking, for each of the four kinds in a random order, whether there is one or how many
+ *     there are ("Is there a star in the image?", "How many circles are there?"), so that the same
+ *     picture answers differently by the kind named and only the kind word tells the answers apart
  */
 public record WorldMix(
-    double kindFirstShare, double monochromeShare, double inventoryShare, double tallyShare) {
+    double kindFirstShare,
+    double monochromeShare,
+    double inventoryShare,
+    double tallyShare,
+    double kindSweepShare) {
 
   /** The plain world. */
-  public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0);
+  public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0, 0);
+
+  /** A mix without kind sweeps. */
+  public WorldMix(
+      double kindFirstShare, double monochromeShare, double inventoryShare, double tallyShare) {
+    this(kindFirstShare, monochromeShare, inventoryShare, tallyShare, 0);
+  }
 
   public WorldMix {
     check("kind-first", kindFirstShare);
     check("monochrome", monochromeShare);
     check("inventory", inventoryShare);
     check("tally", tallyShare);
-    if (inventoryShare + tallyShare > 1) {
+    check("kind-sweep", kindSweepShare);
+    if (inventoryShare + tallyShare + kindSweepShare > 1) {
       throw new IllegalArgumentException(
-          "the inventory and tally shares must add up to at most 1, got "
-              + (inventoryShare + tallyShare));
+          "the inventory, tally and kind-sweep shares must add up to at most 1, got "
+              + (inventoryShare + tallyShare + kindSweepShare));
     }
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -92,6 +93,63 @@ class WorldDatasetsTest {
     }
     assertEquals(0.2, share(inventories, n), 0.025);
     assertEquals(0.15, share(tallies, n), 0.025);
+  }
+
+  @Test
+  void kindSweepsAskEveryKindOfOneImageAndAnswerTrue() {
+    WorldDatasets data = new WorldDatasets(9, SIZES, new WorldMix(0, 0, 0.2, 0.1, 0.2));
+    int n = 3000;
+    int sweeps = 0;
+    int existence = 0;
+    int yes = 0;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      if (sample.kind() != SampleKind.VQA || !isSweep(sample)) {
+        continue;
+      }
+      sweeps++;
+      Scene scene = sample.scene();
+      for (Turn t : sample.turns()) {
+        String q = t.question().substring(0, t.question().indexOf('\n'));
+        String word = q.startsWith("Is there a ") ? q.split(" ")[3] : q.split(" ")[2];
+        int count = expectedCount(scene, word);
+        if (q.startsWith("Is there a ")) {
+          existence++;
+          yes += count > 0 ? 1 : 0;
+          assertEquals(count > 0 ? "yes" : "no", t.answer(), q);
+        } else {
+          assertEquals(Integer.toString(count), t.answer(), q);
+        }
+      }
+      QuestionType first =
+          sample.turns().get(0).question().startsWith("Is there")
+              ? QuestionType.EXISTENCE
+              : QuestionType.ATTRIBUTE_COUNT;
+      assertEquals(first, sample.type());
+    }
+    // An ordinary VQA sample matches a sweep's form only rarely.
+    assertEquals(0.2, share(sweeps, n), 0.03);
+    assertEquals(0.5, share(existence, 4 * sweeps), 0.05);
+    assertTrue(yes > 0 && yes < existence, yes + " of " + existence);
+    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0.5, 0.3, 0.3));
+  }
+
+  /** Four turns, one about each kind alone, whether there is one or how many. */
+  private static boolean isSweep(Sample sample) {
+    if (sample.turns().size() != ShapeKind.values().length) {
+      return false;
+    }
+    Set<String> kinds = new HashSet<>();
+    for (Turn t : sample.turns()) {
+      String q = t.question();
+      for (ShapeKind k : ShapeKind.values()) {
+        if (q.startsWith("Is there a " + k.word() + " in")
+            || q.startsWith("How many " + k.plural() + " are")) {
+          kinds.add(k.word());
+        }
+      }
+    }
+    return kinds.size() == ShapeKind.values().length;
   }
 
   private static int expectedCount(Scene scene, String word) {
