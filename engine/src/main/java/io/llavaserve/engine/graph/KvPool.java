@@ -7,13 +7,16 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
 import org.tensorflow.Session;
+import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TNumber;
 
 /**
@@ -33,6 +36,7 @@ final class KvPool {
   private final List<VarHandleOp> keys = new ArrayList<>();
   private final List<VarHandleOp> values = new ArrayList<>();
   private final List<Op> zeroing = new ArrayList<>();
+  private final List<Placeholder<? extends TNumber>> zeroFills = new ArrayList<>();
   private final Class<? extends TNumber> element;
 
   KvPool(Ops tf, TextConfig text, KvCacheConfig config) {
@@ -46,11 +50,16 @@ final class KvPool {
       keys.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_k" + i)));
       values.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_v" + i)));
     }
-    // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0).
-    Operand<? extends TNumber> zeros = this.tf.zeros(this.tf.constant(dims), element);
+    // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0). Each
+    // variable gets a zeros tensor of its own, filled from a fed scalar that the graph optimizer
+    // can neither fold into a constant nor merge with the others: the assignment then adopts the
+    // buffer as the variable's only reference, and the first scatter into it writes in place.
+    // Shared (or constant) zeros would leave the buffer referenced twice, and TensorFlow copies
+    // such a variable, all of it, at its first sparse write: seconds at a pool of gigabytes.
+    Operand<TInt64> poolShape = this.tf.constant(dims);
     for (int i = 0; i < keys.size(); i++) {
-      zeroing.add(this.tf.assignVariableOp(keys.get(i), zeros));
-      zeroing.add(this.tf.assignVariableOp(values.get(i), zeros));
+      zeroing.add(this.tf.assignVariableOp(keys.get(i), ownZeros(poolShape)));
+      zeroing.add(this.tf.assignVariableOp(values.get(i), ownZeros(poolShape)));
     }
   }
 
@@ -172,9 +181,26 @@ final class KvPool {
     return op.output(0);
   }
 
+  private Operand<? extends TNumber> ownZeros(Operand<TInt64> shape) {
+    Placeholder<? extends TNumber> fill =
+        tf.placeholder(element, Placeholder.shape(Shape.scalar()));
+    zeroFills.add(fill);
+    return tf.fill(shape, fill);
+  }
+
   void zero(Session session) {
     Session.Runner r = session.runner();
-    zeroing.forEach(r::addTarget);
-    r.run();
+    List<Tensor> fed = new ArrayList<>();
+    try {
+      for (Placeholder<? extends TNumber> fill : zeroFills) {
+        Tensor zero = element == TFloat16.class ? TFloat16.scalarOf(0f) : TFloat32.scalarOf(0f);
+        fed.add(zero);
+        r.feed(fill, zero);
+      }
+      zeroing.forEach(r::addTarget);
+      r.run();
+    } finally {
+      fed.forEach(Tensor::close);
+    }
   }
 }
