@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
  * workload on both sides: a 128-token prompt's prefill (best of 3, fresh prompts), one stream's
  * greedy decode of 128 tokens after a 16-token prompt (best of 3), and N sequences decoding 64
  * tokens each after 32-token prompts at once (llama.cpp: the best of its parallel counts; here: the
- * best of 3 runs). Prints the figures and this server's ratio to llama.cpp.
+ * best of 3 runs), greedy on both sides. Prints the figures and this server's ratio to llama.cpp.
  */
 @Command(
     name = "llamacpp",
@@ -219,7 +219,9 @@ final class BenchLlamaCppCommand implements Callable<Integer> {
     for (int k = 1; k < ids.length; k++) {
       ids[k] = 3 + rnd.nextInt(vocab - 3);
     }
-    SamplingParams p = SamplingParams.builder().maxTokens(maxTokens).ignoreEos(true).build();
+    // Greedy, as llama.cpp's side decodes (temperature 0).
+    SamplingParams p =
+        SamplingParams.builder().temperature(0).maxTokens(maxTokens).ignoreEos(true).build();
     return GenerationRequest.interactive(id, ids, List.of(), p);
   }
 
