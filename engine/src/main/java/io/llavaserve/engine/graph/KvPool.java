@@ -11,12 +11,12 @@ import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Empty;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TNumber;
 
 /**
@@ -35,11 +35,17 @@ final class KvPool {
   private final KvCacheConfig config;
   private final List<VarHandleOp> keys = new ArrayList<>();
   private final List<VarHandleOp> values = new ArrayList<>();
-  private final List<Op> zeroing = new ArrayList<>();
-  private final List<Placeholder<? extends TNumber>> zeroFills = new ArrayList<>();
   private final Class<? extends TNumber> element;
+  private final boolean nativeZero;
+  private final int zeroThreads;
+  private final long[] dims;
 
-  KvPool(Ops tf, TextConfig text, KvCacheConfig config) {
+  /**
+   * @param nativeZero zero the pool with the native op in place (the pool on the CPU, the native
+   *     ops loaded), else with TensorFlow's fill
+   * @param zeroThreads threads of the native zeroing
+   */
+  KvPool(Ops tf, TextConfig text, KvCacheConfig config, boolean nativeZero, int zeroThreads) {
     this.tf = tf.withSubScope("kv_pool");
     this.config = config;
     this.element = config.dtype() == KvCacheConfig.Dtype.FLOAT16 ? TFloat16.class : TFloat32.class;
@@ -50,17 +56,11 @@ final class KvPool {
       keys.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_k" + i)));
       values.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_v" + i)));
     }
-    // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0). Each
-    // variable gets a zeros tensor of its own, filled from a fed scalar that the graph optimizer
-    // can neither fold into a constant nor merge with the others: the assignment then adopts the
-    // buffer as the variable's only reference, and the first scatter into it writes in place.
-    // Shared (or constant) zeros would leave the buffer referenced twice, and TensorFlow copies
-    // such a variable, all of it, at its first sparse write: seconds at a pool of gigabytes.
-    Operand<TInt64> poolShape = this.tf.constant(dims);
-    for (int i = 0; i < keys.size(); i++) {
-      zeroing.add(this.tf.assignVariableOp(keys.get(i), ownZeros(poolShape)));
-      zeroing.add(this.tf.assignVariableOp(values.get(i), ownZeros(poolShape)));
-    }
+    // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0), each
+    // variable in place or from a zeros tensor of its own (see zero()).
+    this.nativeZero = nativeZero;
+    this.zeroThreads = zeroThreads;
+    this.dims = dims;
   }
 
   KvCacheConfig config() {
@@ -181,26 +181,42 @@ final class KvPool {
     return op.output(0);
   }
 
-  private Operand<? extends TNumber> ownZeros(Operand<TInt64> shape) {
-    Placeholder<? extends TNumber> fill =
-        tf.placeholder(element, Placeholder.shape(Shape.scalar()));
-    zeroFills.add(fill);
-    return tf.fill(shape, fill);
-  }
-
+  /**
+   * Zeroes every pool variable, one session call each (so that the graph optimizer cannot merge
+   * their initial values). Natively, the variable first takes an uninitialised buffer, which the op
+   * then advises as huge pages and clears: a pool of gigabytes faults in 2 MiB at a time. With
+   * TensorFlow's ops, it takes a zeros tensor filled from a fed scalar, which it adopts as the
+   * buffer's only reference. Either way the first scatter writes in place: zeros shared by the
+   * variables, or folded into a constant, left each buffer referenced twice, and TensorFlow then
+   * copied the whole variable at its first write.
+   */
   void zero(Session session) {
-    Session.Runner r = session.runner();
-    List<Tensor> fed = new ArrayList<>();
-    try {
-      for (Placeholder<? extends TNumber> fill : zeroFills) {
-        Tensor zero = element == TFloat16.class ? TFloat16.scalarOf(0f) : TFloat32.scalarOf(0f);
-        fed.add(zero);
-        r.feed(fill, zero);
+    Ops init = tf.withSubScope("zero");
+    Operand<TInt32> shape =
+        init.constant(java.util.Arrays.stream(dims).mapToInt(Math::toIntExact).toArray());
+    List<VarHandleOp> all = new ArrayList<>(keys);
+    all.addAll(values);
+    for (VarHandleOp variable : all) {
+      Session.Runner r = session.runner();
+      if (nativeZero) {
+        Op assign = init.assignVariableOp(variable, init.empty(shape, element, Empty.init(false)));
+        Operation zero =
+            init.withControlDependencies(List.of(assign))
+                .scope()
+                .opBuilder(NativeKernels.POOL_ZERO, "pool_zero")
+                .addInput(variable.resource().asOutput())
+                .setAttr("num_threads", (long) zeroThreads)
+                .build();
+        r.addTarget(zero).run();
+      } else {
+        Placeholder<? extends TNumber> fill =
+            init.placeholder(element, Placeholder.shape(Shape.scalar()));
+        try (Tensor scalar =
+            element == TFloat16.class ? TFloat16.scalarOf(0f) : TFloat32.scalarOf(0f)) {
+          r.feed(fill, scalar).addTarget(init.assignVariableOp(variable, init.fill(shape, fill)));
+          r.run();
+        }
       }
-      zeroing.forEach(r::addTarget);
-      r.run();
-    } finally {
-      fed.forEach(Tensor::close);
     }
   }
 }

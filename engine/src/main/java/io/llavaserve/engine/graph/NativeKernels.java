@@ -24,6 +24,9 @@ public final class NativeKernels {
   /** Causal prefill attention over the paged KV pool; see {@code prefill_attention.c}. */
   static final String PAGED_PREFILL_ATTENTION = "LlavaPagedPrefillAttention";
 
+  /** Zeroes a KV pool variable in place at load, its pages advised as huge pages. */
+  static final String POOL_ZERO = "LlavaPoolZero";
+
   /** A Linear layer over packed bfloat16 weights; see {@code bf16_matmul.c}. */
   static final String BF16_MATMUL = "LlavaBf16MatMul";
 

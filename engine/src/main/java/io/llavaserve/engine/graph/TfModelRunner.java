@@ -101,7 +101,7 @@ public final class TfModelRunner implements ModelRunner {
               nativeQuantizedMatMul ? int8ActivationRows : 0);
       DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul, quantization);
       this.vision = new VisionTower(ops, weights, ckpt, config);
-      KvPool pool = new KvPool(tf, config.text(), kvCache);
+      KvPool pool = new KvPool(tf, config.text(), kvCache, nativeAttention, threads.intraOp());
       for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {
         steps.put(
             mode,

@@ -77,7 +77,7 @@ class NativeAttentionTest {
     Harness(TextConfig text, KvCacheConfig cache, long seed, int threads, int path) {
       this.text = text;
       this.cache = cache;
-      pool = new KvPool(tf, text, cache);
+      pool = new KvPool(tf, text, cache, true, threads);
       int kvh = text.numKeyValueHeads();
       int hd = text.headDim();
       slots = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, kvh, 3)));
