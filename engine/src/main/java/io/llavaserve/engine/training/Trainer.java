@@ -61,36 +61,6 @@ public final class Trainer {
       }
     }
 
-    /** Options that start from random weights or from a pretrained tower only. */
-    public Options(
-        Path runDir,
-        TrainingSpec spec,
-        List<StagePlan> plans,
-        long seed,
-        SizeRange sizes,
-        java.time.Duration saveEvery,
-        int threads,
-        double weightDecay,
-        double maxGradNorm,
-        WorldMix mix,
-        Path visionTower,
-        double grounding) {
-      this(
-          runDir,
-          spec,
-          plans,
-          seed,
-          sizes,
-          saveEvery,
-          threads,
-          weightDecay,
-          maxGradNorm,
-          mix,
-          visionTower,
-          grounding,
-          null);
-    }
-
     /** Options of the standard data, every weight starting at random. */
     public Options(
         Path runDir,
