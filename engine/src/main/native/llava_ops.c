@@ -567,11 +567,6 @@ static void zero_chunk(void* arg, int64_t chunk) {
   memset(w->data + from, 0, (size_t)n);
 }
 
-static void copy_pool(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
-  (void)ctx;
-  memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
-}
-
 static void* pool_zero_create(TF_OpKernelConstruction* ctx) {
   int32_t* threads = malloc(sizeof(int32_t));
   *threads = llava_num_threads(ctx);
@@ -581,7 +576,7 @@ static void* pool_zero_create(TF_OpKernelConstruction* ctx) {
 static void pool_zero_compute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
   TF_Tensor* pool = NULL;
-  TF_GetInputTensorFromVariable(ctx, 0, false, false, true, copy_pool, &pool, status);
+  TF_GetInputTensorFromVariable(ctx, 0, false, false, true, llava_copy_tensor, &pool, status);
   if (TF_GetCode(status) != TF_OK_CODE) {
     TF_OpKernelContext_Failure(ctx, status);
   } else {

@@ -153,7 +153,7 @@ void* llava_path_kernel_create(TF_OpKernelConstruction* ctx) {
   return k;
 }
 
-static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
+void llava_copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
   (void)ctx;
   memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
 }
@@ -175,10 +175,10 @@ int llava_paged_inputs_begin(TF_OpKernelContext* ctx, TF_Status* status, const c
   memset(in, 0, sizeof *in);
   TF_GetInput(ctx, 0, &in->q, status);
   if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInputTensorFromVariable(ctx, 1, false, false, true, copy_tensor, &in->k, status);
+    TF_GetInputTensorFromVariable(ctx, 1, false, false, true, llava_copy_tensor, &in->k, status);
   }
   if (TF_GetCode(status) == TF_OK_CODE) {
-    TF_GetInputTensorFromVariable(ctx, 2, false, false, true, copy_tensor, &in->v, status);
+    TF_GetInputTensorFromVariable(ctx, 2, false, false, true, llava_copy_tensor, &in->v, status);
   }
   if (TF_GetCode(status) == TF_OK_CODE) {
     TF_GetInput(ctx, 3, &in->tables, status);

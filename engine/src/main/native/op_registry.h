@@ -18,6 +18,10 @@ typedef struct {
   void (*destroy)(void*);
 } LlavaOpSpec;
 
+/* Copies a variable's tensor whole: the copy function TF_GetInputTensorFromVariable takes, for a
+ * variable whose buffer another reference still holds. */
+void llava_copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest);
+
 /* Registers the op and its CPU kernel (shapes left to the graph); reports failure on stderr. */
 void llava_register_op(const LlavaOpSpec* spec);
 

@@ -56,8 +56,7 @@ final class KvPool {
       keys.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_k" + i)));
       values.add(this.tf.varHandleOp(element, shape, VarHandleOp.sharedName("kv_v" + i)));
     }
-    // Zeroed once so that padded reads meet finite numbers (masked weights are exactly 0), each
-    // variable in place or from a zeros tensor of its own (see zero()).
+    // Zeroed once by zero(), so that padded reads meet finite numbers (masked weights are 0).
     this.nativeZero = nativeZero;
     this.zeroThreads = zeroThreads;
     this.dims = dims;

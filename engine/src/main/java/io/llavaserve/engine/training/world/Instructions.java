@@ -1,7 +1,6 @@
 package io.llavaserve.engine.training.world;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -123,14 +122,8 @@ public final class Instructions {
         items.add((plural ? kind.plural() : kind.word()) + " " + SceneFacts.count(scene, kind));
       }
     }
-    shuffle(items, random);
+    Phrases.shuffle(items, random);
     return new Turn(prompt, Phrases.join(items, false));
-  }
-
-  private static void shuffle(List<String> items, SplittableRandom random) {
-    for (int i = items.size() - 1; i > 0; i--) {
-      Collections.swap(items, i, random.nextInt(i + 1));
-    }
   }
 
   /** A detailed description naming every shape, its colour and its {@link Region}. */

@@ -65,4 +65,11 @@ final class Phrases {
   static <T> T pick(List<T> options, SplittableRandom random) {
     return options.get(random.nextInt(options.size()));
   }
+
+  /** Shuffles {@code items} in place (Fisher-Yates, from the last item down). */
+  static <T> void shuffle(List<T> items, SplittableRandom random) {
+    for (int i = items.size() - 1; i > 0; i--) {
+      java.util.Collections.swap(items, i, random.nextInt(i + 1));
+    }
+  }
 }

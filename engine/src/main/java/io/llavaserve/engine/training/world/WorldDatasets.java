@@ -116,9 +116,7 @@ public final class WorldDatasets {
    */
   static Sample kindSweep(Scene scene, SplittableRandom r) {
     List<ShapeKind> kinds = new ArrayList<>(List.of(ShapeKind.values()));
-    for (int i = kinds.size() - 1; i > 0; i--) {
-      java.util.Collections.swap(kinds, i, r.nextInt(i + 1));
-    }
+    Phrases.shuffle(kinds, r);
     List<Turn> turns = new ArrayList<>();
     QuestionType first = null;
     for (ShapeKind kind : kinds) {
