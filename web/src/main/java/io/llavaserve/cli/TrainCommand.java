@@ -1,5 +1,6 @@
 package io.llavaserve.cli;
 
+import io.llavaserve.engine.config.AnyResolution;
 import io.llavaserve.engine.training.ClipTextSpec;
 import io.llavaserve.engine.training.Stage;
 import io.llavaserve.engine.training.StagePlan;
@@ -216,6 +217,18 @@ final class TrainCommand implements Callable<Integer> {
               + " it was started with.")
   String decoder;
 
+  @Option(
+      names = "--image-grid-pinpoints",
+      paramLabel = "HxW,...",
+      description =
+          "Train LLaVA-NeXT's any-resolution layout (a llava_next checkpoint): each image is"
+              + " tiled at the listed resolution (height x width in pixels, whole tiles of the"
+              + " tower's side) that keeps most of its pixels, the whole image squashed to one more"
+              + " tile first, and an image_newline row learns from stage 1 on. Default: none,"
+              + " LLaVA-1.5's one padded tile per image. A run resumes with the pinpoints it was"
+              + " started with.")
+  String imageGridPinpoints;
+
   @Spec CommandSpec command;
 
   @Override
@@ -302,6 +315,13 @@ final class TrainCommand implements Callable<Integer> {
             "--decoder must be WIDTHxLAYERS such as 384x6, got " + decoder);
       }
       spec = spec.withDecoder(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+    }
+    if (imageGridPinpoints != null) {
+      if (grounding > 0) {
+        throw new IllegalArgumentException(
+            "--grounding reads one tile per image; not with --image-grid-pinpoints");
+      }
+      spec = spec.withImageGridPinpoints(pinpoints(imageGridPinpoints));
     }
     if (hardNegatives != null) {
       if (hardNegatives < 0) {
@@ -393,5 +413,23 @@ final class TrainCommand implements Callable<Integer> {
           }
         };
     return new PrintStream(bytes, true, StandardCharsets.UTF_8);
+  }
+
+  /** {@code 128x256,256x128} as resolutions, each height x width in pixels. */
+  static List<AnyResolution.Resolution> pinpoints(String text) {
+    List<AnyResolution.Resolution> out = new java.util.ArrayList<>();
+    for (String part : text.split(",")) {
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("(\\d+)x(\\d+)").matcher(part.trim());
+      if (!m.matches()) {
+        throw new IllegalArgumentException(
+            "--image-grid-pinpoints must be HEIGHTxWIDTH pairs such as 128x256,256x128, got \""
+                + part.trim()
+                + "\"");
+      }
+      out.add(
+          new AnyResolution.Resolution(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))));
+    }
+    return out;
   }
 }

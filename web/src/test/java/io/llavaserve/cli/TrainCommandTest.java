@@ -233,4 +233,70 @@ class TrainCommandTest {
     assertEquals(2, tooMuch.exit());
     assertTrue(tooMuch.errorLine().contains("--kind-sweep"), tooMuch.err());
   }
+
+  @Test
+  void imageGridPinpointsTurnTheSmokeModelIntoALlavaNextThatTilesAndAnswers() throws Exception {
+    assertEquals(0, trained.exit(), trained.err());
+    Path dir = tmp.resolve("next");
+    String pinpoints = "32x32,32x64,64x32,32x96,96x32";
+    Cli.Run run =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--init-from",
+            out.resolve("final").toString(),
+            "--image-grid-pinpoints",
+            pinpoints,
+            "--steps",
+            "instruct=4",
+            "--out",
+            dir.toString());
+    assertEquals(0, run.exit(), run.err() + run.out());
+    Path fin = dir.resolve("final");
+    try (LlavaModel m = LlavaModel.load(fin, ModelOptions.defaults().withKvCacheBytes(4 << 20))) {
+      assertEquals("llava_next", m.config().modelType());
+      Sample sample = new WorldDatasets(3, TrainCommand.SIZES).vqa(QuestionType.SHAPE);
+      var pixels = m.preprocess(SceneRenderer.png(sample.scene()));
+      assertTrue(pixels.tiles() > 1, "a base tile and its grid: " + pixels.tiles());
+      int[] ids =
+          m.chatPrompt(
+                  List.of(
+                      ChatMessage.of(
+                          "user",
+                          ContentPart.image(),
+                          ContentPart.text(sample.turns().get(0).question()))))
+              .ids();
+      GenerationResult r =
+          new Generator(m).generate(ids, List.of(pixels), SamplingParams.greedy(4), piece -> {});
+      assertFalse(r.tokens().isEmpty());
+    }
+
+    Cli.Run plain =
+        Cli.run("train", "--preset", "smoke", "--steps", "instruct=5", "--out", dir.toString());
+    assertEquals(2, plain.exit(), plain.err() + plain.out());
+    assertTrue(plain.errorLine().contains("--image-grid-pinpoints"), plain.err());
+    Cli.Run bad =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--image-grid-pinpoints",
+            "32x48",
+            "--out",
+            tmp.resolve("bad").toString());
+    assertEquals(2, bad.exit());
+    assertTrue(bad.errorLine().contains("32 px tiles"), bad.err());
+    Cli.Run typo =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--image-grid-pinpoints",
+            "32by64",
+            "--out",
+            tmp.resolve("typo").toString());
+    assertEquals(2, typo.exit());
+    assertTrue(typo.errorLine().contains("--image-grid-pinpoints"), typo.err());
+  }
 }

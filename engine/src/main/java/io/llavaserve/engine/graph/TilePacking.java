@@ -28,9 +28,9 @@ import java.util.List;
  * @param taps sources per packed row, 1 or 4
  * @param rowsPerImage packed rows of each image, in order
  */
-record TilePacking(int[] index, float[] weights, int taps, int[] rowsPerImage) {
+public record TilePacking(int[] index, float[] weights, int taps, int[] rowsPerImage) {
 
-  TilePacking {
+  public TilePacking {
     if (taps != 1 && taps != 4) {
       throw new IllegalArgumentException("a packed row has 1 or 4 sources, got " + taps);
     }
@@ -50,7 +50,7 @@ record TilePacking(int[] index, float[] weights, int taps, int[] rowsPerImage) {
    * The plan for {@code images} (each a tiled image with its size, or a LLaVA-OneVision image of
    * one tile) whose tiles were run in order.
    */
-  static TilePacking plan(List<PixelValues> images, AnyResolution anyres) {
+  public static TilePacking plan(List<PixelValues> images, AnyResolution anyres) {
     int[] rows = new int[images.size()];
     long total = 0;
     int tiles = 0;

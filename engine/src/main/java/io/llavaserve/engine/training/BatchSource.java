@@ -1,7 +1,11 @@
 package io.llavaserve.engine.training;
 
+import io.llavaserve.engine.config.AnyResolution;
+import io.llavaserve.engine.graph.TilePacking;
 import io.llavaserve.engine.image.ImagePreprocessor;
+import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.image.PreprocessConfig;
+import io.llavaserve.engine.image.RgbImage;
 import io.llavaserve.engine.training.world.Facts;
 import io.llavaserve.engine.training.world.HardNegatives;
 import io.llavaserve.engine.training.world.Instructions;
@@ -56,6 +60,8 @@ final class BatchSource {
   private final SampleEncoder encoder;
   private final WorldVocabulary vocabulary;
   private final ImagePreprocessor preprocessor;
+  private final AnyResolution anyres; // null for llava
+  private final ImagePreprocessor tiler; // LLaVA-NeXT's processor; null for llava
   private final int imagePositions;
   private final int side;
   private final int captionTokens;
@@ -118,6 +124,15 @@ final class BatchSource {
     this.vocabulary = vocabulary;
     this.side = spec.config().vision().imageSize();
     this.preprocessor = new ImagePreprocessor(PreprocessConfig.clipDefaults(side));
+    this.anyres = spec.config().isAnyResolution() ? spec.config().anyResolution() : null;
+    this.tiler =
+        anyres == null
+            ? null
+            : new ImagePreprocessor(PreprocessConfig.llavaNextDefaults(side, anyres.pinpoints()));
+    if (grounding && anyres != null) {
+      throw new IllegalArgumentException(
+          "the grounding loss reads one tile per image; not with image_grid_pinpoints");
+    }
     this.imagePositions = spec.config().imageSeqLength();
     this.captionTokens = spec.clipText().maxTokens();
     this.hardNegatives = spec.clipText().hardNegatives();
@@ -150,7 +165,8 @@ final class BatchSource {
     return objective == ClipTextSpec.Objective.PATCHES;
   }
 
-  private WorldDatasets data(Stage stage, long step) {
+  /** The world a step of {@code stage} draws its samples from, in order. */
+  WorldDatasets data(Stage stage, long step) {
     long mixed = seed * 0x9E3779B97F4A7C15L + stage.ordinal() * 0xBF58476D1CE4E5B9L + step;
     return new WorldDatasets(mixed, sizes, mix);
   }
@@ -164,11 +180,38 @@ final class BatchSource {
     return preprocessor.preprocess(SceneRenderer.render(sample.scene(), 2 * side)).data();
   }
 
+  /**
+   * The sample's image as LLaVA-NeXT's processor tiles it ({@code [tiles, 3, S, S]}), the scene's
+   * own size recorded, which decides its positions. The scene is drawn at twice the size its grid
+   * keeps (and no less than twice the tower's side, for the base tile), or at full size where a
+   * smaller drawing would fit another pinpoint or another rounding of the resize: the tiles cut the
+   * same picture the full-size drawing gives.
+   */
+  PixelValues tiles(Sample sample) {
+    Scene scene = sample.scene();
+    int h = scene.height();
+    int w = scene.width();
+    AnyResolution.Resolution best = anyres.bestResolution(h, w);
+    AnyResolution.Resolution fit = AnyResolution.resizedInside(h, w, best);
+    int maxSide = 2 * Math.max(side, Math.max(fit.height(), fit.width()));
+    RgbImage drawn = null;
+    if (maxSide < Math.max(h, w)) {
+      RgbImage small = SceneRenderer.render(scene, maxSide);
+      if (anyres.bestResolution(small.height(), small.width()).equals(best)
+          && AnyResolution.resizedInside(small.height(), small.width(), best).equals(fit)) {
+        drawn = small;
+      }
+    }
+    PixelValues px = tiler.preprocess(drawn != null ? drawn : SceneRenderer.render(scene));
+    return PixelValues.tiled(px.tiles(), 3, side, side, h, w, px.data());
+  }
+
   /** A batch of {@code size} sequences for a LLaVA or text stage. */
   TrainingBatch batch(Stage stage, long step, int size) {
     WorldDatasets data = data(stage, step);
     List<EncodedSample> encoded = new ArrayList<>(size);
     List<float[]> images = new ArrayList<>();
+    List<PixelValues> tiled = new ArrayList<>();
     List<Scene> scenes = new ArrayList<>();
     for (int i = 0; i < size; i++) {
       Sample s =
@@ -183,14 +226,32 @@ final class BatchSource {
                     s.scene(), mix.kindFirstShare(), new SplittableRandom(step * 31 + i))
                 .answer();
         encoded.add(encoder.transcript(scene, s.turns()));
+      } else if (anyres != null) {
+        PixelValues px = tiles(s);
+        encoded.add(encoder.conversation(s.turns(), anyres.positions(px.tiles(), h(s), w(s))));
+        images.add(px.data());
+        tiled.add(px);
       } else {
         encoded.add(encoder.conversation(s.turns(), true));
         images.add(pixels(s));
         scenes.add(s.scene());
       }
     }
+    if (anyres != null && !tiled.isEmpty()) {
+      TilePacking plan = TilePacking.plan(tiled, anyres);
+      int tiles = tiled.stream().mapToInt(PixelValues::tiles).sum();
+      return TrainingBatch.of(encoded, images, tiles, vocabulary, plan.index());
+    }
     TrainingBatch b = TrainingBatch.of(encoded, images, vocabulary, imagePositions);
     return grounding && !scenes.isEmpty() ? b.withGrounding(grounding(scenes)) : b;
+  }
+
+  private static int h(Sample s) {
+    return s.scene().height();
+  }
+
+  private static int w(Sample s) {
+    return s.scene().width();
   }
 
   /** Every patch a shape covers in each scene, with its shape's colour and kind word rows. */

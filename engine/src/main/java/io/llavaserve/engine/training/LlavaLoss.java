@@ -1,6 +1,8 @@
 package io.llavaserve.engine.training;
 
+import io.llavaserve.engine.checkpoint.WeightShapes;
 import io.llavaserve.engine.config.LlavaConfig;
+import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.core.Placeholder;
@@ -25,7 +27,7 @@ final class LlavaLoss {
 
   final Placeholder<TInt32> rows; // [B, T]
   final Placeholder<TFloat32> pixels; // [N, 3, S, S]; null without images
-  final Placeholder<TInt32> imageIndex; // [B, T] rows of the flat features [N * P]; null without
+  final Placeholder<TInt32> imageIndex; // [B, T] rows of the flat features [N * P (+ 1)]; null w/o
   final Placeholder<TFloat32> imageMask; // [B, T, 1] 1 at image positions; null without images
   final Placeholder<TInt32> lossIndex; // [M] indices into B * T
   final Placeholder<TInt32> labels; // [M] world rows of the next tokens
@@ -92,6 +94,12 @@ final class LlavaLoss {
               .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, 1)));
       Operand<TFloat32> features =
           g.reshape(Towers.imageFeatures(g, p, config, pixels), -1, hidden); // [N * P, hidden]
+      if (config.isAnyResolution()) {
+        // LLaVA-NeXT's newline row after the tiles' rows, [N * P + 1, hidden]: the image index
+        // names it after each row of an image's grid, as the server's tile packing does.
+        features =
+            g.concat(0, List.of(features, g.reshape(p.get(WeightShapes.IMAGE_NEWLINE), 1, hidden)));
+      }
       Operand<TFloat32> placed = g.gatherRows(features, imageIndex); // [B, T, hidden]
       // x = mask * image + (1 - mask) * text
       x = g.add(g.mul(imageMask, placed), g.mul(g.tf.math.sub(g.f32(1f), imageMask), x));

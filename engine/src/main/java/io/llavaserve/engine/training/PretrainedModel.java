@@ -21,7 +21,9 @@ final class PretrainedModel {
    * checkpoint holds under their canonical names, and {@link Towers#WORLD_EMBED} as the rows of the
    * checkpoint's embedding that {@code vocabulary} trains (ids the checkpoint's run did not train
    * start from the row it shares among them). The training-only heads of stage 0a are left out, for
-   * the caller to initialise.
+   * the caller to initialise, and so is {@code image_newline} when the folder has none: a
+   * LLaVA-NeXT run may start from a LLaVA-1.5 checkpoint, its newline row then learning from its
+   * initial value as the projector's new part.
    *
    * @throws IOException naming the folder and the tensor when one is missing or of another shape
    */
@@ -37,7 +39,12 @@ final class PretrainedModel {
         });
     wanted.put(WeightShapes.EMBED_TOKENS, new long[] {vocabulary.vocabSize(), hidden});
     Map<String, float[]> read =
-        PretrainedTower.read("--init-from", dir, wanted, WeightNaming::canonical);
+        PretrainedTower.read(
+            "--init-from",
+            dir,
+            wanted,
+            java.util.Set.of(WeightShapes.IMAGE_NEWLINE),
+            WeightNaming::canonical);
     float[] full = read.remove(WeightShapes.EMBED_TOKENS);
     read.put(Towers.WORLD_EMBED, vocabulary.restrict(full, hidden));
     return read;

@@ -59,6 +59,20 @@ final class PretrainedTower {
       Map<String, long[]> wanted,
       Function<String, Optional<String>> canonical)
       throws IOException {
+    return read(flag, dir, wanted, java.util.Set.of(), canonical);
+  }
+
+  /**
+   * As {@link #read(String, Path, Map, Function)}, except that the names in {@code optional} may be
+   * absent from the folder (then absent from the result too).
+   */
+  static Map<String, float[]> read(
+      String flag,
+      Path dir,
+      Map<String, long[]> wanted,
+      java.util.Set<String> optional,
+      Function<String, Optional<String>> canonical)
+      throws IOException {
     List<Path> files;
     try (Stream<Path> listing = Files.list(dir)) {
       files = listing.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
@@ -100,6 +114,7 @@ final class PretrainedTower {
     }
     TreeSet<String> missing = new TreeSet<>(wanted.keySet());
     missing.removeAll(out.keySet());
+    missing.removeAll(optional);
     if (!missing.isEmpty()) {
       List<String> shown = new ArrayList<>(missing).subList(0, Math.min(3, missing.size()));
       throw new IOException(

@@ -47,6 +47,16 @@ public final class SampleEncoder {
    * withImage} false encodes the same turns without the image.
    */
   public EncodedSample conversation(List<Turn> turns, boolean withImage) {
+    return conversation(turns, withImage ? imagePositions : 0);
+  }
+
+  /**
+   * A conversation about one image of {@code positions} feature positions (an any-resolution
+   * image's count depends on its size), the loss on every answer; 0 encodes the turns without an
+   * image.
+   */
+  public EncodedSample conversation(List<Turn> turns, int positions) {
+    boolean withImage = positions > 0;
     List<ChatMessage> messages = new ArrayList<>();
     boolean[] targetIds = null;
     int[] ids = new int[0];
@@ -69,7 +79,7 @@ public final class SampleEncoder {
       targetIds = next;
       ids = full;
     }
-    return expand(ids, targetIds);
+    return expand(ids, targetIds, positions);
   }
 
   /**
@@ -89,7 +99,7 @@ public final class SampleEncoder {
     int[] ids = tokens(template.render(messages, false));
     boolean[] target = new boolean[ids.length];
     Arrays.fill(target, 1, ids.length, true);
-    return expand(ids, target);
+    return expand(ids, target, imagePositions);
   }
 
   /** Plain text with the loss on every token after the first (language-model pretraining). */
@@ -100,7 +110,7 @@ public final class SampleEncoder {
     withEos[ids.length] = eos;
     boolean[] target = new boolean[withEos.length];
     Arrays.fill(target, 1, withEos.length, true);
-    return expand(withEos, target);
+    return expand(withEos, target, imagePositions);
   }
 
   /** Caption ids for the contrastive text encoder (no special tokens). */
@@ -112,7 +122,7 @@ public final class SampleEncoder {
     return PromptBuilder.raw(tokenizer, rendered, imageTokenId).ids();
   }
 
-  private EncodedSample expand(int[] ids, boolean[] target) {
+  private EncodedSample expand(int[] ids, boolean[] target, int imagePositions) {
     int images = 0;
     for (int id : ids) {
       images += id == imageTokenId ? 1 : 0;

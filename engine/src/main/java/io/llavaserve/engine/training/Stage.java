@@ -42,9 +42,17 @@ public enum Stage {
     return switch (this) {
       case CLIP -> reads(name);
       case TEXT -> isLanguageModel(name);
-      case ALIGN -> name.startsWith(WeightShapes.PROJECTOR);
-      case INSTRUCT -> name.startsWith(WeightShapes.PROJECTOR) || isLanguageModel(name);
+      case ALIGN -> isConnector(name);
+      case INSTRUCT -> isConnector(name) || isLanguageModel(name);
     };
+  }
+
+  /**
+   * The projector and, for LLaVA-NeXT, the {@code image_newline} row that ends each row of an
+   * image's tiled features: what joins the tower to the language model, learning from stage 1 on.
+   */
+  static boolean isConnector(String name) {
+    return name.startsWith(WeightShapes.PROJECTOR) || name.equals(WeightShapes.IMAGE_NEWLINE);
   }
 
   /** Whether the stage's batches hold images. */

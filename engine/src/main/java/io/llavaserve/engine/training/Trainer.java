@@ -340,7 +340,9 @@ public final class Trainer {
                 ? vocabulary.expand(params.get(Towers.WORLD_EMBED), hidden)
                 : params.get(name));
     writeChatTemplate(tmp);
-    padInTransformers(tmp);
+    if (!options.spec().config().isAnyResolution()) {
+      padInTransformers(tmp);
+    }
     TrainingState.deleteTree(dir);
     Files.move(tmp, dir);
     log.printf("wrote checkpoint %s%n", dir);
@@ -348,6 +350,13 @@ public final class Trainer {
 
   /** A run resumes with the model it was started with; another size is refused by tensor. */
   private static void requireSameShapes(Map<String, long[]> saved, Map<String, long[]> wanted) {
+    if (saved.containsKey(WeightShapes.IMAGE_NEWLINE)
+        != wanted.containsKey(WeightShapes.IMAGE_NEWLINE)) {
+      throw new IllegalArgumentException(
+          "the run was started "
+              + (saved.containsKey(WeightShapes.IMAGE_NEWLINE) ? "with" : "without")
+              + " image_grid_pinpoints (resume with the same --image-grid-pinpoints)");
+    }
     for (Map.Entry<String, long[]> e : wanted.entrySet()) {
       long[] had = saved.get(e.getKey());
       if (had != null && !Arrays.equals(had, e.getValue())) {

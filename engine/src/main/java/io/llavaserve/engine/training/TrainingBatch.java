@@ -13,7 +13,7 @@ import java.util.List;
  * @param imageIndex flat image-feature row for each position, [B * T] (0 at text positions)
  * @param imageMask 1 at image positions, [B * T]
  * @param pixels the images' pixel values, [N * 3 * S * S], empty without images
- * @param images N
+ * @param images N, the tiles the tower runs (one per image, or an any-resolution image's several)
  * @param lossIndex flat positions whose next token is a target, [M]
  * @param labels world rows of those next tokens, [M]
  * @param grounding what each image position shows, for the grounding loss ({@link Grounding#NONE}
@@ -67,6 +67,30 @@ public record TrainingBatch(
       List<float[]> imagePixels,
       WorldVocabulary vocabulary,
       int imagePositions) {
+    int positions = samples.stream().mapToInt(EncodedSample::images).sum() * imagePositions;
+    int[] identity = new int[positions];
+    for (int k = 0; k < positions; k++) {
+      identity[k] = k;
+    }
+    return of(samples, imagePixels, imagePixels.size(), vocabulary, identity);
+  }
+
+  /**
+   * Packs encoded samples with their images' tiles, where an image position's feature is any row of
+   * the tiles' features: LLaVA-NeXT's packed layout, a base tile, the un-padded grid and a newline
+   * row.
+   *
+   * @param imagePixels each image's tiles, [tiles * 3 * S * S], in sample order
+   * @param tiles the tiles of all the images
+   * @param featureRows for the batch's image positions in order (each sample's, in its slot order),
+   *     the flat row of the step's features each one takes
+   */
+  public static TrainingBatch of(
+      List<EncodedSample> samples,
+      List<float[]> imagePixels,
+      int tiles,
+      WorldVocabulary vocabulary,
+      int[] featureRows) {
     int b = samples.size();
     int t = samples.stream().mapToInt(EncodedSample::length).max().orElse(1);
     int[] rows = new int[b * t];
@@ -75,31 +99,46 @@ public record TrainingBatch(
     List<Integer> lossIndex = new ArrayList<>();
     List<Integer> labels = new ArrayList<>();
     java.util.Arrays.fill(rows, vocabulary.otherRow());
-    int imageBase = 0;
+    int imageCount = 0;
+    int positionBase = 0;
     for (int s = 0; s < b; s++) {
       EncodedSample e = samples.get(s);
+      int positions = 0;
       for (int p = 0; p < e.length(); p++) {
         int flat = s * t + p;
         rows[flat] = vocabulary.row(e.ids()[p]);
-        if (e.imageSlot()[p] >= 0) {
-          imageIndex[flat] = imageBase * imagePositions + e.imageSlot()[p];
+        int slot = e.imageSlot()[p];
+        if (slot >= 0) {
+          if (positionBase + slot >= featureRows.length) {
+            throw new IllegalArgumentException(
+                "image position " + (positionBase + slot) + " has no feature row");
+          }
+          imageIndex[flat] = featureRows[positionBase + slot];
           imageMask[flat] = 1f;
+          positions++;
         }
         if (p + 1 < e.length() && e.target()[p + 1]) {
           lossIndex.add(flat);
           labels.add(vocabulary.row(e.ids()[p + 1]));
         }
       }
-      imageBase += e.images();
+      positionBase += positions;
+      imageCount += e.images();
     }
-    int n = imagePixels.size();
-    if (n != imageBase) {
-      throw new IllegalArgumentException(imageBase + " image positions but " + n + " images");
+    if (positionBase != featureRows.length) {
+      throw new IllegalArgumentException(
+          positionBase + " image positions but " + featureRows.length + " feature rows");
     }
-    int each = n == 0 ? 0 : imagePixels.get(0).length;
-    float[] pixels = new float[n * each];
-    for (int i = 0; i < n; i++) {
-      System.arraycopy(imagePixels.get(i), 0, pixels, i * each, each);
+    if (imagePixels.size() != imageCount) {
+      throw new IllegalArgumentException(
+          imageCount + " images in the samples but " + imagePixels.size() + " given");
+    }
+    int total = imagePixels.stream().mapToInt(px -> px.length).sum();
+    float[] pixels = new float[total];
+    int at = 0;
+    for (float[] px : imagePixels) {
+      System.arraycopy(px, 0, pixels, at, px.length);
+      at += px.length;
     }
     return new TrainingBatch(
         b,
@@ -108,7 +147,7 @@ public record TrainingBatch(
         imageIndex,
         imageMask,
         pixels,
-        n,
+        tiles,
         lossIndex.stream().mapToInt(Integer::intValue).toArray(),
         labels.stream().mapToInt(Integer::intValue).toArray(),
         Grounding.NONE);

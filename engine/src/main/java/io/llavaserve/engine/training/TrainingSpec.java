@@ -75,6 +75,18 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
     return new TrainingSpec(model.withDecoder(hidden, layers), clipText);
   }
 
+  /**
+   * This spec as LLaVA-NeXT: images tiled at {@code pinpoints} (multiples of the tower's side), the
+   * base tile and the un-padded grid with an {@code image_newline} row after each of its rows, as
+   * the server tiles a llava_next checkpoint's images ({@link TinySpec#withImageGridPinpoints}).
+   */
+  public TrainingSpec withImageGridPinpoints(
+      java.util.List<io.llavaserve.engine.config.AnyResolution.Resolution> pinpoints) {
+    TrainingSpec next = new TrainingSpec(model.withImageGridPinpoints(pinpoints), clipText);
+    next.config(); // refuses pinpoints that are not whole tiles, naming them
+    return next;
+  }
+
   /** This spec with {@code n} hard-negative captions per image in the CLIP stage. */
   public TrainingSpec withHardNegatives(int n) {
     ClipTextSpec t = clipText;
