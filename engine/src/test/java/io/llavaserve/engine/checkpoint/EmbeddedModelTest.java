@@ -36,34 +36,36 @@ class EmbeddedModelTest {
     }
     LlavaConfig config = LlavaConfigParser.parse(dir.resolve(Checkpoint.CONFIG));
     JsonNode p = new ObjectMapper().readTree(dir.resolve(Checkpoint.PROCESSOR_CONFIG).toFile());
-    // LlavaProcessor: (side / patch_size)^2 + num_additional_image_tokens, less one for "default".
+    // LlavaNextProcessor counts a tile as (side / patch_size)^2 + num_additional_image_tokens, less
+    // one for "default".
     int perSide = config.vision().imageSize() / p.get("patch_size").asInt();
     int tokens =
         perSide * perSide
             + p.get("num_additional_image_tokens").asInt()
             - (p.get("vision_feature_select_strategy").asText().equals("default") ? 1 : 0);
-    assertEquals("LlavaProcessor", p.get("processor_class").asText());
+    assertEquals("LlavaNextProcessor", p.get("processor_class").asText());
     assertEquals(
         config.visionFeatureSelectStrategy(), p.get("vision_feature_select_strategy").asText());
     assertEquals(config.imageSeqLength(), tokens);
   }
 
   /**
-   * The server pads an image to a square before CLIPImageProcessor's steps, as LLaVA-1.5 does;
-   * transformers' CLIPImageProcessor would not, so the model says so in transformers' own terms
-   * (LlavaImageProcessor with do_pad), and the server reads the same from it.
+   * The model is a llava_next: its preprocessor config names LlavaNextImageProcessor with the
+   * config's pinpoints, so transformers tiles an image as the server does and counts the positions
+   * the model packs.
    */
   @Test
-  void itsPreprocessorConfigPadsToSquareForTransformersAsTheServerDoes() throws Exception {
+  void itsPreprocessorConfigTilesAtTheConfigsPinpointsAsTheServerDoes() throws Exception {
     Path dir = EmbeddedModel.ensure(cache);
     Path file = dir.resolve(Checkpoint.PREPROCESSOR_CONFIG);
     JsonNode pre = new ObjectMapper().readTree(file.toFile());
     LlavaConfig config = LlavaConfigParser.parse(dir.resolve(Checkpoint.CONFIG));
+    int side = config.vision().imageSize();
 
-    assertEquals("LlavaImageProcessor", pre.get("image_processor_type").asText());
-    assertTrue(pre.get("do_pad").asBoolean());
+    assertEquals("llava_next", config.modelType());
+    assertEquals("LlavaNextImageProcessor", pre.get("image_processor_type").asText());
     assertEquals(
-        PreprocessConfig.clipDefaults(config.vision().imageSize()),
-        PreprocessConfig.load(file, config.vision().imageSize()));
+        PreprocessConfig.llavaNextDefaults(side, config.anyResolution().pinpoints()),
+        PreprocessConfig.load(file, side));
   }
 }

@@ -211,8 +211,12 @@ class QuantizedModelTest {
     assertTrue(samples.size() >= 24, "held-out questions: " + samples.size());
     int descriptions = 0;
     int differentDescriptions = 0;
-    try (LlavaModel exact = LlavaModel.load(model, float32());
-        LlavaModel quantized = LlavaModel.load(model, quantized(q, Kernels.AUTO))) {
+    // A tiled image of the shipped llava_next fills up to 456 positions.
+    long kv = 16 << 20;
+    try (LlavaModel exact = LlavaModel.load(model, float32().toBuilder().kvCacheBytes(kv).build());
+        LlavaModel quantized =
+            LlavaModel.load(
+                model, quantized(q, Kernels.AUTO).toBuilder().kvCacheBytes(kv).build())) {
       for (Sample sample : samples) {
         String question = sample.turns().get(0).question();
         PixelValues image = exact.preprocess(SceneRenderer.png(sample.scene()));
