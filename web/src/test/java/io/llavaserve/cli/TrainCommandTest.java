@@ -276,27 +276,19 @@ class TrainCommandTest {
         Cli.run("train", "--preset", "smoke", "--steps", "instruct=5", "--out", dir.toString());
     assertEquals(2, plain.exit(), plain.err() + plain.out());
     assertTrue(plain.errorLine().contains("--image-grid-pinpoints"), plain.err());
-    Cli.Run bad =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--image-grid-pinpoints",
-            "32x48",
-            "--out",
-            tmp.resolve("bad").toString());
-    assertEquals(2, bad.exit());
-    assertTrue(bad.errorLine().contains("32 px tiles"), bad.err());
-    Cli.Run typo =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--image-grid-pinpoints",
-            "32by64",
-            "--out",
-            tmp.resolve("typo").toString());
-    assertEquals(2, typo.exit());
-    assertTrue(typo.errorLine().contains("--image-grid-pinpoints"), typo.err());
+    // Not whole tiles of the 32 px tower; not HEIGHTxWIDTH.
+    for (String[] wrong : new String[][] {{"32x48", "32 px tiles"}, {"32by64", "--image-grid"}}) {
+      Cli.Run bad =
+          Cli.run(
+              "train",
+              "--preset",
+              "smoke",
+              "--image-grid-pinpoints",
+              wrong[0],
+              "--out",
+              tmp.resolve("bad").toString());
+      assertEquals(2, bad.exit(), bad.err());
+      assertTrue(bad.errorLine().contains(wrong[1]), bad.err());
+    }
   }
 }

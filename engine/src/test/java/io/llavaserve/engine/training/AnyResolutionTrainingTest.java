@@ -16,11 +16,7 @@ import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImagePreprocessor;
 import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.image.PreprocessConfig;
-import io.llavaserve.engine.runner.ExpandedPrompt;
-import io.llavaserve.engine.runner.ImageFeatures;
 import io.llavaserve.engine.runner.KvCacheConfig;
-import io.llavaserve.engine.runner.ScheduledBatch;
-import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SceneRenderer;
@@ -195,19 +191,8 @@ class AnyResolutionTrainingTest {
         PixelValues tiles = data.tiles(sample);
         int positions = anyres.positions(sample.scene().height(), sample.scene().width());
         EncodedSample e = fx.encoder.conversation(sample.turns(), positions);
-        ExpandedPrompt prompt =
-            ExpandedPrompt.expand(
-                collapseImages(e), ckpt.config().imageTokenIndex(), new int[] {positions});
-        assertArrayEquals(e.ids(), prompt.tokens(), "the server expands the image as training");
-        List<ImageFeatures> features = runner.encodeImages(List.of(tiles));
-        int n = prompt.length();
         StepOutput out =
-            runner.execute(
-                new ScheduledBatch(
-                    List.of(
-                        new SequenceChunk(
-                            prompt.tokens(), 0, blocks(n, 16), prompt.placements(0, n, features))),
-                    true));
+            TrainingFixture.serve(runner, ckpt.config().imageTokenIndex(), e, tiles, positions);
         for (int m = 0; m < batch.targets(); m++) {
           int flat = batch.lossIndex()[m];
           if (flat / batch.tokens() != s) {
@@ -278,25 +263,5 @@ class AnyResolutionTrainingTest {
       }
     }
     return rows.stream().mapToInt(Integer::intValue).toArray();
-  }
-
-  /** The sample's ids with its image's positions folded back into one image token. */
-  private static int[] collapseImages(EncodedSample e) {
-    int[] out = new int[e.length()];
-    int n = 0;
-    for (int p = 0; p < e.length(); p++) {
-      if (e.imageSlot()[p] <= 0) {
-        out[n++] = e.ids()[p];
-      }
-    }
-    return Arrays.copyOf(out, n);
-  }
-
-  private static int[] blocks(int tokens, int blockSize) {
-    int[] table = new int[(tokens + blockSize - 1) / blockSize];
-    for (int i = 0; i < table.length; i++) {
-      table[i] = i;
-    }
-    return table;
   }
 }

@@ -1,6 +1,5 @@
 package io.llavaserve.engine.training;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,11 +9,7 @@ import io.llavaserve.engine.graph.Kernels;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.PixelValues;
-import io.llavaserve.engine.runner.ExpandedPrompt;
-import io.llavaserve.engine.runner.ImageFeatures;
 import io.llavaserve.engine.runner.KvCacheConfig;
-import io.llavaserve.engine.runner.ScheduledBatch;
-import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.WorldDatasets;
@@ -110,20 +105,13 @@ class ExportedCheckpointTest {
       assertEquals(fx.vocabulary.vocabSize(), vocab);
       for (int s = 0; s < samples.size(); s++) {
         EncodedSample e = samples.get(s);
-        ExpandedPrompt prompt =
-            ExpandedPrompt.expand(
-                collapseImages(e, positions), ckpt.config().imageTokenIndex(), positions);
-        assertArrayEquals(e.ids(), prompt.tokens(), "the server expands the image as training");
-        List<ImageFeatures> features =
-            runner.encodeImages(List.of(PixelValues.of(3, side, side, pixels.get(s))));
-        int n = prompt.length();
         StepOutput out =
-            runner.execute(
-                new ScheduledBatch(
-                    List.of(
-                        new SequenceChunk(
-                            prompt.tokens(), 0, blocks(n, 16), prompt.placements(0, n, features))),
-                    true));
+            TrainingFixture.serve(
+                runner,
+                ckpt.config().imageTokenIndex(),
+                e,
+                PixelValues.of(3, side, side, pixels.get(s)),
+                positions);
         for (int m = 0; m < batch.targets(); m++) {
           int flat = batch.lossIndex()[m];
           if (flat / batch.tokens() != s) {
@@ -152,25 +140,5 @@ class ExportedCheckpointTest {
     assertTrue(worstWorld <= 1e-4, "world logits differ by up to " + worstWorld);
     assertTrue(
         worstOther <= 1e-4, "out-of-world logits differ from the shared row's by " + worstOther);
-  }
-
-  /** The sample's ids with each image's positions folded back into one image token. */
-  private static int[] collapseImages(EncodedSample e, int positions) {
-    int[] out = new int[e.length()];
-    int n = 0;
-    for (int p = 0; p < e.length(); p++) {
-      if (e.imageSlot()[p] < 0 || e.imageSlot()[p] % positions == 0) {
-        out[n++] = e.ids()[p];
-      }
-    }
-    return Arrays.copyOf(out, n);
-  }
-
-  private static int[] blocks(int tokens, int blockSize) {
-    int[] table = new int[(tokens + blockSize - 1) / blockSize];
-    for (int i = 0; i < table.length; i++) {
-      table[i] = i;
-    }
-    return table;
   }
 }

@@ -1,10 +1,18 @@
 package io.llavaserve.engine.training;
 
+import io.llavaserve.engine.graph.TfModelRunner;
+import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.prompt.ChatTemplate;
+import io.llavaserve.engine.runner.ExpandedPrompt;
+import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.ScheduledBatch;
+import io.llavaserve.engine.runner.SequenceChunk;
+import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.tokenizer.LlamaTokenizer;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldMix;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -127,5 +135,43 @@ final class TrainingFixture {
       worst = Math.max(worst, Math.abs((double) a[i] - b[i]));
     }
     return worst;
+  }
+
+  /**
+   * The server's logits for training sequence {@code e} (one image of {@code positions} positions)
+   * in one prefill step: its ids folded back to one image token and expanded as the server expands
+   * a prompt (checked to give the training sequence again), the image's features from the runner's
+   * own vision run.
+   */
+  static StepOutput serve(
+      TfModelRunner runner,
+      int imageTokenIndex,
+      EncodedSample e,
+      PixelValues image,
+      int positions) {
+    int[] folded = new int[e.length()];
+    int n = 0;
+    for (int p = 0; p < e.length(); p++) {
+      if (e.imageSlot()[p] <= 0) {
+        folded[n++] = e.ids()[p];
+      }
+    }
+    ExpandedPrompt prompt =
+        ExpandedPrompt.expand(
+            java.util.Arrays.copyOf(folded, n), imageTokenIndex, new int[] {positions});
+    org.junit.jupiter.api.Assertions.assertArrayEquals(
+        e.ids(), prompt.tokens(), "the server expands the image as training");
+    List<ImageFeatures> features = runner.encodeImages(List.of(image));
+    int length = prompt.length();
+    int[] blocks = new int[(length + 15) / 16];
+    for (int i = 0; i < blocks.length; i++) {
+      blocks[i] = i;
+    }
+    return runner.execute(
+        new ScheduledBatch(
+            List.of(
+                new SequenceChunk(
+                    prompt.tokens(), 0, blocks, prompt.placements(0, length, features))),
+            true));
   }
 }
