@@ -228,7 +228,8 @@ final class BatchSource {
         encoded.add(encoder.transcript(scene, s.turns()));
       } else if (anyres != null) {
         PixelValues px = tiles(s);
-        encoded.add(encoder.conversation(s.turns(), anyres.positions(px.tiles(), h(s), w(s))));
+        encoded.add(
+            encoder.conversation(s.turns(), anyres.positions(px.imageHeight(), px.imageWidth())));
         images.add(px.data());
         tiled.add(px);
       } else {
@@ -244,14 +245,6 @@ final class BatchSource {
     }
     TrainingBatch b = TrainingBatch.of(encoded, images, vocabulary, imagePositions);
     return grounding && !scenes.isEmpty() ? b.withGrounding(grounding(scenes)) : b;
-  }
-
-  private static int h(Sample s) {
-    return s.scene().height();
-  }
-
-  private static int w(Sample s) {
-    return s.scene().width();
   }
 
   /** Every patch a shape covers in each scene, with its shape's colour and kind word rows. */
