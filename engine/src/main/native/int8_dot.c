@@ -638,31 +638,36 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
 #define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 #define HEAD 64 /* a block's scales (int8), or steps and minimums (int4) */
 
-/* NAME_R: R rows by a tile's 64 columns (its four column blocks block_stride apart) into c. */
-#define DEFINE_IN_PLACE(NAME, INT4, R)                                                            \
-  VBMI static void NAME##_##R(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,            \
-                              int64_t block_bytes, int64_t block_stride, float* c) {              \
+/*
+ * NAME_R_NB: R rows by NB of a tile's four column blocks (block_stride apart), from block b0 on,
+ * into c (row r's column block b at c + r * COLS + 16 * b). Each 64 bytes of weights unpacked
+ * serve all R rows; the row count and the column blocks of a call change nothing in the sums.
+ */
+#define DEFINE_IN_PLACE(NAME, INT4, R, NB)                                                        \
+  VBMI static void NAME##_##R##_##NB(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
+                                     int64_t block_bytes, int64_t block_stride, int b0,           \
+                                     float* c) {                                                  \
     const __m512i lanes = _mm512_loadu_si512((const void*)transpose_index);                       \
     const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
     const __m512i flip = _mm512_set1_epi8((char)0x80);                                            \
-    __m512 acc[R][4];                                                                             \
+    __m512 acc[R][NB];                                                                            \
     for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
+      for (int b = 0; b < NB; b++) {                                                              \
         acc[r][b] = _mm512_setzero_ps();                                                          \
       }                                                                                           \
     }                                                                                             \
     for (int64_t j = 0; j < xq->kb; j++) {                                                        \
-      const uint8_t* blocks[4];                                                                   \
-      for (int b = 0; b < 4; b++) {                                                               \
-        blocks[b] = w + b * block_stride + j * block_bytes;                                       \
+      const uint8_t* blocks[NB];                                                                  \
+      for (int b = 0; b < NB; b++) {                                                              \
+        blocks[b] = w + (b0 + b) * block_stride + j * block_bytes;                                \
       }                                                                                           \
       const int8_t* q[R];                                                                         \
-      __m512i is[R][4];                                                                           \
+      __m512i is[R][NB];                                                                          \
       for (int r = 0; r < R; r++) {                                                               \
         q[r] = xq->q + ((row + r) * xq->kb + j) * QK;                                             \
         const __m512i start =                                                                     \
             _mm512_set1_epi32(INT4 ? 0 : -128 * xq->sum[(row + r) * xq->kb + j]);                 \
-        for (int b = 0; b < 4; b++) {                                                             \
+        for (int b = 0; b < NB; b++) {                                                            \
           is[r][b] = start;                                                                       \
         }                                                                                         \
       }                                                                                           \
@@ -672,7 +677,7 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
           xa[r] = _mm512_set1_epi32(four(q[r] + (INT4 ? 8 : 4) * t, 0));                          \
           xb[r] = INT4 ? _mm512_set1_epi32(four(q[r] + 8 * t + 4, 0)) : xa[r];                    \
         }                                                                                         \
-        for (int b = 0; b < 4; b++) {                                                             \
+        for (int b = 0; b < NB; b++) {                                                            \
           const __m512i v = _mm512_permutexvar_epi8(                                              \
               lanes, _mm512_loadu_si512((const void*)(blocks[b] + HEAD + 64 * t)));               \
           if (INT4) {                                                                             \
@@ -690,7 +695,7 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
           }                                                                                       \
         }                                                                                         \
       }                                                                                           \
-      for (int b = 0; b < 4; b++) {                                                               \
+      for (int b = 0; b < NB; b++) {                                                              \
         const __m512 s =                                                                          \
             INT4 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)blocks[b]))                 \
                  : _mm512_loadu_ps((const float*)blocks[b]);                                      \
@@ -708,16 +713,18 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
       }                                                                                           \
     }                                                                                             \
     for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
-        _mm512_storeu_ps(c + r * COLS + 16 * b, acc[r][b]);                                       \
+      for (int b = 0; b < NB; b++) {                                                              \
+        _mm512_storeu_ps(c + r * COLS + 16 * (b0 + b), acc[r][b]);                                \
       }                                                                                           \
     }                                                                                             \
   }
 
-DEFINE_IN_PLACE(in_place_int8, 0, 1)
-DEFINE_IN_PLACE(in_place_int8, 0, 2)
-DEFINE_IN_PLACE(in_place_int4, 1, 1)
-DEFINE_IN_PLACE(in_place_int4, 1, 2)
+DEFINE_IN_PLACE(in_place_int8, 0, 1, 4)
+DEFINE_IN_PLACE(in_place_int8, 0, 2, 4)
+DEFINE_IN_PLACE(in_place_int8, 0, 4, 2)
+DEFINE_IN_PLACE(in_place_int4, 1, 1, 4)
+DEFINE_IN_PLACE(in_place_int4, 1, 2, 4)
+DEFINE_IN_PLACE(in_place_int4, 1, 4, 2)
 
 int llava_dot_in_place_takes(int path, int64_t m) {
   pthread_once(&vbmi_once, choose_put); /* has_vbmi, and transpose_index for the kernels */
@@ -735,23 +742,30 @@ typedef struct {
 
 static void in_place_task(void* arg, int64_t tile) {
   const InPlaceJob* job = (const InPlaceJob*)arg;
-  float c[2 * COLS] __attribute__((aligned(64)));
+  float c[4 * COLS] __attribute__((aligned(64)));
   const int64_t block_stride = job->xq->kb * job->block_bytes;
   const uint8_t* w = job->w + tile * 4 * block_stride;
   const int64_t col0 = tile * COLS;
   const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
-  for (int64_t row = 0; row < job->xq->m; row += 2) {
-    const int rows = job->xq->m - row < 2 ? 1 : 2;
-    if (job->int4) {
-      (rows == 2 ? in_place_int4_2 : in_place_int4_1)(job->xq, row, w, job->block_bytes,
-                                                       block_stride, c);
+  const int64_t m = job->xq->m;
+  for (int64_t row = 0; row < m;) {
+    const int rows = m - row >= 4 ? 4 : m - row >= 2 ? 2 : 1;
+    if (rows == 4) { /* four rows by half a tile at a time: 16 accumulators and 16 sums */
+      for (int b0 = 0; b0 < 4; b0 += 2) {
+        (job->int4 ? in_place_int4_4_2 : in_place_int8_4_2)(job->xq, row, w, job->block_bytes,
+                                                            block_stride, b0, c);
+      }
+    } else if (job->int4) {
+      (rows == 2 ? in_place_int4_2_4 : in_place_int4_1_4)(job->xq, row, w, job->block_bytes,
+                                                         block_stride, 0, c);
     } else {
-      (rows == 2 ? in_place_int8_2 : in_place_int8_1)(job->xq, row, w, job->block_bytes,
-                                                       block_stride, c);
+      (rows == 2 ? in_place_int8_2_4 : in_place_int8_1_4)(job->xq, row, w, job->block_bytes,
+                                                         block_stride, 0, c);
     }
     for (int r = 0; r < rows; r++) {
       memcpy(job->y + (row + r) * job->n + col0, c + r * COLS, (size_t)cols * sizeof(float));
     }
+    row += rows;
   }
 }
 

@@ -237,7 +237,7 @@ class NativeInt8ActivationsTest {
       try (TUint8 packed = int4 ? NativeQ4MatMulTest.packed(w) : NativeQ8MatMulTest.packed(w);
           NativeQ8MatMulTest.Product p = product(op, packed, n, 2, 1, -1)) {
         float[] all = p.run(x, m, k, n);
-        for (int few : new int[] {1, 2, 3, 8, 17, 32}) {
+        for (int few : new int[] {1, 2, 3, 6, 7, 8, 17, 32}) {
           float[] part = p.run(Arrays.copyOf(x, few * k), few, k, n);
           assertArrayEquals(Arrays.copyOf(all, few * n), part, few + " rows, " + k + "x" + n);
         }
