@@ -229,6 +229,18 @@ final class TrainCommand implements Callable<Integer> {
               + " started with.")
   String imageGridPinpoints;
 
+  @Option(
+      names = "--recipe",
+      paramLabel = "NAME",
+      description =
+          "built-in: every run that made the built-in model, in order, each a train run of its"
+              + " own in a folder under DIR (base, tuned, next, next2) started from the one before;"
+              + " the built-in model is DIR/next2/final. Phases done are listed in"
+              + " DIR/recipe-done.txt and skipped when the command is started again, and a stopped"
+              + " phase resumes. Goes only with --out, --preset, --threads, --save-every-minutes"
+              + " and --steps-scale (which scales the phases' instruction steps too).")
+  String recipe;
+
   @Spec CommandSpec command;
 
   @Override
@@ -240,6 +252,9 @@ final class TrainCommand implements Callable<Integer> {
     if (!(saveEveryMinutes > 0) || Double.isInfinite(saveEveryMinutes)) {
       throw new IllegalArgumentException(
           "--save-every-minutes must be > 0, got " + saveEveryMinutes);
+    }
+    if (recipe != null) {
+      return runRecipe(n);
     }
     List<StagePlan> plans =
         scale(
@@ -356,6 +371,59 @@ final class TrainCommand implements Callable<Integer> {
     }
     double minutes = (System.nanoTime() - start) / 6e10;
     writer.printf("final checkpoint: %s%ntotal time: %.1f min%n", last, minutes);
+    writer.flush();
+    return 0;
+  }
+
+  /** The {@code --recipe}'s phases, each a {@code train} run with this command's common flags. */
+  private int runRecipe(int threads) throws Exception {
+    if (!"built-in".equals(recipe)) {
+      throw new IllegalArgumentException("--recipe must be built-in, got \"" + recipe + "\"");
+    }
+    java.util.Set<String> common =
+        java.util.Set.of(
+            "--recipe", "--out", "--preset", "--threads", "--save-every-minutes", "--steps-scale");
+    for (picocli.CommandLine.Model.OptionSpec o :
+        command.commandLine().getParseResult().matchedOptions()) {
+      if (!common.contains(o.longestName())) {
+        throw new IllegalArgumentException(
+            o.longestName() + " does not go with --recipe: its phases set their own flags");
+      }
+    }
+    scale(TrainingSpec.smokePlan(), stepsScale); // refuses a scale that is not > 0
+    TrainingSpec spec = preset == Preset.smoke ? TrainingSpec.smoke() : TrainingSpec.standard();
+    List<TrainRecipe.Phase> phases =
+        TrainRecipe.builtIn(out, spec.config().vision().imageSize(), stepsScale);
+    List<String> flags =
+        List.of(
+            "--preset",
+            preset.name(),
+            "--threads",
+            Integer.toString(threads),
+            "--save-every-minutes",
+            Double.toString(saveEveryMinutes),
+            "--steps-scale",
+            Double.toString(stepsScale));
+    PrintWriter writer = command.commandLine().getOut();
+    long start = System.nanoTime();
+    Path last =
+        TrainRecipe.run(
+            out,
+            phases,
+            flags,
+            writer,
+            args -> {
+              TrainCommand phase = new TrainCommand();
+              picocli.CommandLine cli = new picocli.CommandLine(phase);
+              cli.setCaseInsensitiveEnumValuesAllowed(true);
+              cli.setOut(writer);
+              cli.setErr(command.commandLine().getErr());
+              cli.parseArgs(args);
+              phase.call();
+            });
+    writer.printf(
+        "built-in recipe done: %s%nrecipe time: %.1f min%n",
+        last, (System.nanoTime() - start) / 6e10);
     writer.flush();
     return 0;
   }

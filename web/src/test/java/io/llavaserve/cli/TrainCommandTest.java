@@ -291,4 +291,65 @@ class TrainCommandTest {
       assertTrue(bad.errorLine().contains(wrong[1]), bad.err());
     }
   }
+
+  /**
+   * The built-in recipe at a smoke scale: every phase in its folder, started from the one before,
+   * the last a llava_next; started again it skips every phase done and leaves the weights as they
+   * are; a phase's own flag is refused with it.
+   */
+  @Test
+  void theBuiltInRecipeRunsEveryPhaseOnceFromTheOneBefore() throws Exception {
+    Path dir = tmp.resolve("recipe");
+    String[] args = {
+      "train",
+      "--recipe",
+      "built-in",
+      "--preset",
+      "smoke",
+      "--steps-scale",
+      "0.002",
+      "--out",
+      dir.toString()
+    };
+    Cli.Run run = Cli.run(args);
+    assertEquals(0, run.exit(), run.err() + run.out());
+    List<TrainRecipe.Phase> phases = TrainRecipe.builtIn(dir, 32, 0.002);
+    assertEquals(5, phases.size());
+    for (int i = 1; i <= phases.size(); i++) {
+      assertTrue(run.out().contains("recipe phase " + i + "/5: train --out"), run.out());
+    }
+    assertTrue(
+        run.out().contains("--init-from " + dir.resolve("next").resolve("final")), run.out());
+    assertTrue(run.out().contains("--image-grid-pinpoints 32x32,32x64,64x32"), run.out());
+    assertTrue(run.out().contains("resuming"), "the second phase goes on from the first's state");
+    Path fin = dir.resolve(TrainRecipe.LAST).resolve("final");
+    assertTrue(run.out().contains("built-in recipe done: " + fin), run.out());
+    assertEquals(5, Files.readAllLines(dir.resolve(TrainRecipe.DONE)).size());
+    try (LlavaModel m = LlavaModel.load(fin, ModelOptions.defaults().withKvCacheBytes(4 << 20))) {
+      assertEquals("llava_next", m.config().modelType());
+    }
+    byte[] weights = Files.readAllBytes(fin.resolve("model.safetensors"));
+
+    Cli.Run again = Cli.run(args);
+    assertEquals(0, again.exit(), again.err() + again.out());
+    assertTrue(again.out().contains("recipe phase 5/5 done already"), again.out());
+    assertFalse(again.out().contains("resuming"), again.out());
+    assertTrue(
+        java.util.Arrays.equals(weights, Files.readAllBytes(fin.resolve("model.safetensors"))));
+
+    Cli.Run mixed =
+        Cli.run(
+            "train",
+            "--recipe",
+            "built-in",
+            "--inventory",
+            "0.5",
+            "--out",
+            tmp.resolve("mixed").toString());
+    assertEquals(2, mixed.exit(), mixed.err());
+    assertTrue(mixed.errorLine().contains("--inventory does not go with --recipe"), mixed.err());
+    Cli.Run unknown = Cli.run("train", "--recipe", "mine", "--out", tmp.resolve("mine").toString());
+    assertEquals(2, unknown.exit(), unknown.err());
+    assertTrue(unknown.errorLine().contains("--recipe must be built-in"), unknown.err());
+  }
 }

@@ -186,7 +186,9 @@ public final class Trainer {
       int index = options.plans().indexOf(plan);
       boolean last = index == options.plans().size() - 1;
       Stage next = last ? plan.stage() : options.plans().get(index + 1).stage();
-      new TrainingState(next, last ? plan.steps() : 0, vocabulary.ids(), params, shapes, Map.of())
+      // A run resumed with fewer steps than it has done keeps its count.
+      long done = last ? Math.max(plan.steps(), first) : 0;
+      new TrainingState(next, done, vocabulary.ids(), params, shapes, Map.of())
           .save(options.runDir());
       export(
           options.runDir().resolve(last ? "final" : plan.stage().name().toLowerCase()),
