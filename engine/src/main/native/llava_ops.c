@@ -387,6 +387,153 @@ DEFINE_ATTEND(attend_f16_avx2, _Float16, AVX2, dot_f16_avx2, values_f16_avx2)
 DEFINE_ATTEND(attend_f32_avx512, float, AVX512, dot_f32_avx512, values_f32_avx512)
 DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, values_f16_avx512)
 
+/*
+ * AVX-512 with head_dim a multiple of 16: sixteen keys scored at once, each key's sixteen lane
+ * sums added pairwise across the sixteen accumulators (a transpose by halves, quarters, pairs and
+ * single lanes) into one vector of sixteen scores, instead of a horizontal sum per key; the
+ * softmax on vectors, exp by a degree-6 polynomial (within 2 ulp of expf) scaled by 2^n.
+ */
+AVX512 static inline __m512 sum16(__m512 a[16]) {
+  __m512 b[8], c[4], d[2];
+  for (int i = 0; i < 8; i++) {
+    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
+                         _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
+  }
+  for (int i = 0; i < 4; i++) {
+    c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xDD));
+  }
+  for (int i = 0; i < 2; i++) {
+    const __m512d x = _mm512_castps_pd(c[2 * i]);
+    const __m512d y = _mm512_castps_pd(c[2 * i + 1]);
+    d[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+  }
+  /* element 4j + k now holds key 4k + j */
+  const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88),
+                                 _mm512_shuffle_ps(d[0], d[1], 0xDD));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, e);
+}
+
+AVX512 static inline __m512 exp_avx512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+/* probabilities in place: p = exp(s - max) / sum, over len scores */
+AVX512 static void softmax_avx512(float* s, int64_t len) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  int64_t l = 0;
+  for (; l + 16 <= len; l += 16) {
+    mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + l));
+  }
+  const __mmask16 tail = (__mmask16)((1u << (len - l)) - 1);
+  if (tail) {
+    mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, s + l));
+  }
+  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  __m512 sum = _mm512_setzero_ps();
+  for (l = 0; l + 16 <= len; l += 16) {
+    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + l), m));
+    _mm512_storeu_ps(s + l, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  if (tail) {
+    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, s + l), m));
+    _mm512_mask_storeu_ps(s + l, tail, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (l = 0; l + 16 <= len; l += 16) {
+    _mm512_storeu_ps(s + l, _mm512_mul_ps(_mm512_loadu_ps(s + l), inv));
+  }
+  if (tail) {
+    _mm512_mask_storeu_ps(s + l, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, s + l), inv));
+  }
+}
+
+/* out[t] = q . keys[t] for m <= 16 keys, rows d apart, d a multiple of 16 */
+#define DEFINE_DOTS16(NAME, T, LOAD)                                                              \
+  AVX512 static inline void NAME(const float* q, const T* keys, int64_t d, int64_t m, float* out) { \
+    __m512 a[16];                                                                                 \
+    _Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) { a[t] = _mm512_setzero_ps(); }         \
+    if (m == 16) {                                                                                \
+      for (int64_t c = 0; c < d; c += 16) {                                                       \
+        const __m512 qc = _mm512_loadu_ps(q + c);                                                 \
+        _Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) {                                   \
+          a[t] = _mm512_fmadd_ps(qc, LOAD(keys + t * d + c), a[t]);                               \
+        }                                                                                         \
+      }                                                                                           \
+      _mm512_storeu_ps(out, sum16(a));                                                            \
+      return;                                                                                     \
+    }                                                                                             \
+    for (int64_t c = 0; c < d; c += 16) {                                                         \
+      const __m512 qc = _mm512_loadu_ps(q + c);                                                   \
+      for (int t = 0; t < m; t++) {                                                               \
+        a[t] = _mm512_fmadd_ps(qc, LOAD(keys + t * d + c), a[t]);                                 \
+      }                                                                                           \
+    }                                                                                             \
+    _mm512_mask_storeu_ps(out, (__mmask16)((1u << m) - 1), sum16(a));                            \
+  }
+
+DEFINE_DOTS16(dots16_f32, float, load_f32_avx512)
+DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
+
+#define DEFINE_ATTEND16(NAME, T, DOTS, VALUES)                                                    \
+  AVX512 static void NAME(const Work* w, int64_t item, float* scores) {                           \
+    const int64_t s = item / w->kv_heads;                                                         \
+    const int64_t kvh = item % w->kv_heads;                                                       \
+    const int64_t d = w->head_dim;                                                                \
+    const int64_t bs = w->block_size;                                                             \
+    const int64_t group = w->heads / w->kv_heads;                                                 \
+    const int64_t len = w->lens[s];                                                               \
+    const int32_t* table = w->tables + s * w->max_blocks;                                         \
+    const float* q = w->q + (s * w->heads + kvh * group) * d;                                     \
+    float* out = w->out + (s * w->heads + kvh * group) * d;                                       \
+    const T* keys = (const T*)w->k;                                                               \
+    const T* values = (const T*)w->v;                                                             \
+    const size_t chunk = (size_t)(bs * d) * sizeof(T);                                            \
+    memset(out, 0, (size_t)(group * d) * sizeof(float));                                          \
+    if (len == 0) {                                                                               \
+      return;                                                                                     \
+    }                                                                                             \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      prefetch_rows(HEAD_ROWS(w, keys, table, kvh, l), chunk);                                    \
+    }                                                                                             \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      const T* kb = HEAD_ROWS(w, keys, table, kvh, l);                                            \
+      const int64_t n = len - l < bs ? len - l : bs;                                              \
+      for (int64_t t = 0; t < n; t += 16) {                                                       \
+        const int64_t m = n - t < 16 ? n - t : 16;                                                \
+        for (int64_t g = 0; g < group; g++) {                                                     \
+          DOTS(q + g * d, kb + t * d, d, m, scores + g * len + l + t);                            \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      prefetch_rows(HEAD_ROWS(w, values, table, kvh, l), chunk);                                  \
+    }                                                                                             \
+    for (int64_t g = 0; g < group; g++) {                                                         \
+      softmax_avx512(scores + g * len, len);                                                      \
+    }                                                                                             \
+    VALUES(w, values, table, kvh, len, scores, out);                                              \
+  }
+
+DEFINE_ATTEND16(attend16_f32_avx512, float, dots16_f32, values_f32_avx512)
+DEFINE_ATTEND16(attend16_f16_avx512, _Float16, dots16_f16, values_f16_avx512)
+
 enum { PLAIN = 0, WITH_AVX2 = 1, WITH_AVX512 = 2 };
 
 static int best_path = PLAIN;
@@ -407,7 +554,11 @@ static void choose_path(void) {
 static void attend(const Work* w, int64_t item, float* scores) {
   switch (w->path) {
     case WITH_AVX512:
-      w->half ? attend_f16_avx512(w, item, scores) : attend_f32_avx512(w, item, scores);
+      if (w->head_dim % 16 == 0) {
+        w->half ? attend16_f16_avx512(w, item, scores) : attend16_f32_avx512(w, item, scores);
+      } else {
+        w->half ? attend_f16_avx512(w, item, scores) : attend_f32_avx512(w, item, scores);
+      }
       break;
     case WITH_AVX2:
       w->half ? attend_f16_avx2(w, item, scores) : attend_f32_avx2(w, item, scores);

@@ -356,6 +356,28 @@ class NativeAttentionTest {
     }
   }
 
+  /**
+   * Blocks of 32 and of 8 keys: the AVX-512 path scores sixteen keys at a time, two groups to a
+   * block of 32, one short group to a block of 8.
+   */
+  @ParameterizedTest(name = "blocks of {0}, {1}")
+  @org.junit.jupiter.params.provider.CsvSource({"32, FLOAT16", "32, FLOAT32", "8, FLOAT16"})
+  void decodeMatchesPlainAttentionWithOtherBlockSizes(int blockSize, KvCacheConfig.Dtype dtype) {
+    TextConfig text = fourHeads(64, 2);
+    KvCacheConfig cache = new KvCacheConfig(blockSize, 12 * 32 / blockSize * 4, dtype);
+    SplittableRandom rnd = new SplittableRandom(blockSize);
+    int[] lens = {1, 7, 8, 9, 31, 32, 33, 47, 250, 0};
+    try (Harness h = new Harness(text, cache, blockSize, 2, -1)) {
+      int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+      float[] q = random(rnd, lens.length * 4 * 64);
+      assertClose(
+          h.expected(q, lens.length, t, lens),
+          h.attend(q, lens.length, t, lens),
+          2e-6,
+          "blocks of " + blockSize + ", " + dtype);
+    }
+  }
+
   @Test
   void rejectsBlocksOutsideThePoolAndBadLengths() {
     TextConfig text = TinySpec.tiny().toConfig().text();
