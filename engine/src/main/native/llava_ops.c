@@ -67,12 +67,10 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
 }
 
 /*
- * One (sequence, kv head): the group of query heads that share it, over all its keys. Defined once
- * per pool element type T (float, or _Float16 converted to float as it is read) and path: DOT
- * scores a key, VALUES sums the value rows weighted by the probabilities.
+ * The start of one (sequence, kv head) item: its sizes, its query and output rows (the output
+ * zeroed), the pools as T, and a return for an empty context.
  */
-#define DEFINE_ATTEND(NAME, T, TARGET, DOT, VALUES)                                               \
-  TARGET static void NAME(const Work* w, int64_t item, float* scores) {                           \
+#define ITEM_BEGIN(T)                                                                             \
     const int64_t s = item / w->kv_heads;                                                         \
     const int64_t kvh = item % w->kv_heads;                                                       \
     const int64_t d = w->head_dim;                                                                \
@@ -88,7 +86,16 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
     memset(out, 0, (size_t)(group * d) * sizeof(float));                                          \
     if (len == 0) {                                                                               \
       return;                                                                                     \
-    }                                                                                             \
+    }
+
+/*
+ * One (sequence, kv head): the group of query heads that share it, over all its keys. Defined once
+ * per pool element type T (float, or _Float16 converted to float as it is read) and path: DOT
+ * scores a key, VALUES sums the value rows weighted by the probabilities.
+ */
+#define DEFINE_ATTEND(NAME, T, TARGET, DOT, VALUES)                                               \
+  TARGET static void NAME(const Work* w, int64_t item, float* scores) {                           \
+    ITEM_BEGIN(T)                                                                                 \
     prefetch_rows(HEAD_ROWS(w, keys, table, kvh, 0), chunk);                                      \
     for (int64_t l = 0; l < len; l += bs) {                                                       \
       const T* kb = HEAD_ROWS(w, keys, table, kvh, l);                                            \
@@ -493,22 +500,7 @@ DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
 
 #define DEFINE_ATTEND16(NAME, T, DOTS, VALUES)                                                    \
   AVX512 static void NAME(const Work* w, int64_t item, float* scores) {                           \
-    const int64_t s = item / w->kv_heads;                                                         \
-    const int64_t kvh = item % w->kv_heads;                                                       \
-    const int64_t d = w->head_dim;                                                                \
-    const int64_t bs = w->block_size;                                                             \
-    const int64_t group = w->heads / w->kv_heads;                                                 \
-    const int64_t len = w->lens[s];                                                               \
-    const int32_t* table = w->tables + s * w->max_blocks;                                         \
-    const float* q = w->q + (s * w->heads + kvh * group) * d;                                     \
-    float* out = w->out + (s * w->heads + kvh * group) * d;                                       \
-    const T* keys = (const T*)w->k;                                                               \
-    const T* values = (const T*)w->v;                                                             \
-    const size_t chunk = (size_t)(bs * d) * sizeof(T);                                            \
-    memset(out, 0, (size_t)(group * d) * sizeof(float));                                          \
-    if (len == 0) {                                                                               \
-      return;                                                                                     \
-    }                                                                                             \
+    ITEM_BEGIN(T)                                                                                 \
     for (int64_t l = 0; l < len; l += bs) {                                                       \
       prefetch_rows(HEAD_ROWS(w, keys, table, kvh, l), chunk);                                    \
     }                                                                                             \
