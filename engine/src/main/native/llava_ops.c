@@ -498,15 +498,21 @@ AVX512 static void softmax_avx512(float* s, int64_t len) {
 DEFINE_DOTS16(dots16_f32, float, load_f32_avx512)
 DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
 
+/* Blocks of a sequence asked for ahead of the one being read (up to 16 KiB of float16 rows). */
+#define AHEAD 8
+
 #define DEFINE_ATTEND16(NAME, T, DOTS, VALUES)                                                    \
   AVX512 static void NAME(const Work* w, int64_t item, float* scores) {                           \
     ITEM_BEGIN(T)                                                                                 \
-    for (int64_t l = 0; l < len; l += bs) {                                                       \
+    for (int64_t l = 0; l < len && l < AHEAD * bs; l += bs) {                                     \
       prefetch_rows(HEAD_ROWS(w, keys, table, kvh, l), chunk);                                    \
     }                                                                                             \
     for (int64_t l = 0; l < len; l += bs) {                                                       \
       const T* kb = HEAD_ROWS(w, keys, table, kvh, l);                                            \
       const int64_t n = len - l < bs ? len - l : bs;                                              \
+      if (l + AHEAD * bs < len) {                                                                 \
+        prefetch_rows(HEAD_ROWS(w, keys, table, kvh, l + AHEAD * bs), chunk);                     \
+      }                                                                                           \
       for (int64_t t = 0; t < n; t += 16) {                                                       \
         const int64_t m = n - t < 16 ? n - t : 16;                                                \
         for (int64_t g = 0; g < group; g++) {                                                     \
@@ -514,7 +520,7 @@ DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
         }                                                                                         \
       }                                                                                           \
     }                                                                                             \
-    for (int64_t l = 0; l < len; l += bs) {                                                       \
+    for (int64_t l = 0; l < len && l < AHEAD * bs; l += bs) {                                     \
       prefetch_rows(HEAD_ROWS(w, values, table, kvh, l), chunk);                                  \
     }                                                                                             \
     for (int64_t g = 0; g < group; g++) {                                                         \
