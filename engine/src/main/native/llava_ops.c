@@ -169,7 +169,7 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
  * the same order as a row at a time, so the same bits. LOAD converts LANES pool elements to float.
  */
 #define DEFINE_VALUES_IN_REGISTERS(NAME, T, TARGET, V, LANES, NV, ZERO, LOAD, BCAST, FMA, STORE,  \
-                                   ROWS_FROM)                                                     \
+                                   ROWS_FROM, DIST)                                                     \
   TARGET static void NAME(const Work* w, const T* values, const int32_t* table, int64_t kvh,      \
                           int64_t len, const float* scores, float* out) {                         \
     const int64_t d = w->head_dim;                                                                \
@@ -187,8 +187,8 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
         for (int64_t l = 0; l < len; l += bs) {                                                   \
           const T* vb = HEAD_ROWS(w, values, table, kvh, l) + c;                                  \
           const int64_t n = len - l < bs ? len - l : bs;                                          \
-          if (l + bs < len) {                                                                     \
-            prefetch_rows(HEAD_ROWS(w, values, table, kvh, l + bs), chunk);                       \
+          if (l + (DIST) * bs < len) {                                                            \
+            prefetch_rows(HEAD_ROWS(w, values, table, kvh, l + (DIST) * bs), chunk);              \
           }                                                                                       \
           for (int64_t t = 0; t < n; t++) {                                                       \
             const V p = BCAST(sg[l + t]);                                                         \
@@ -364,6 +364,12 @@ AVX512 static inline __m512 load_f16_avx512(const _Float16* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p));
 }
 
+/*
+ * Blocks of a sequence asked for ahead of the one being read on the AVX-512 path (up to 16 KiB of
+ * float16 rows in flight per item).
+ */
+#define AHEAD 8
+
 DEFINE_ROWS_FROM(rows_f32_plain, float, , axpy_f32)
 DEFINE_ROWS_FROM(rows_f16_plain, _Float16, , axpy_f16)
 DEFINE_ROWS_FROM(rows_f32_avx2, float, AVX2, axpy_f32_avx2)
@@ -376,16 +382,16 @@ DEFINE_VALUES_BY_ROW(values_f16_plain, _Float16, rows_f16_plain)
 /* 64 columns at a time: eight 8-lane vectors with AVX2, four 16-lane ones with AVX-512. */
 DEFINE_VALUES_IN_REGISTERS(values_f32_avx2, float, AVX2, __m256, 8, 8, _mm256_setzero_ps,
                            load_f32_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
-                           rows_f32_avx2)
+                           rows_f32_avx2, 1)
 DEFINE_VALUES_IN_REGISTERS(values_f16_avx2, _Float16, AVX2, __m256, 8, 8, _mm256_setzero_ps,
                            load_f16_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
-                           rows_f16_avx2)
+                           rows_f16_avx2, 1)
 DEFINE_VALUES_IN_REGISTERS(values_f32_avx512, float, AVX512, __m512, 16, 4, _mm512_setzero_ps,
                            load_f32_avx512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
-                           rows_f32_avx512)
+                           rows_f32_avx512, AHEAD)
 DEFINE_VALUES_IN_REGISTERS(values_f16_avx512, _Float16, AVX512, __m512, 16, 4, _mm512_setzero_ps,
                            load_f16_avx512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
-                           rows_f16_avx512)
+                           rows_f16_avx512, AHEAD)
 
 DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, values_f32_plain)
 DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, values_f16_plain)
@@ -497,9 +503,6 @@ AVX512 static void softmax_avx512(float* s, int64_t len) {
 
 DEFINE_DOTS16(dots16_f32, float, load_f32_avx512)
 DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
-
-/* Blocks of a sequence asked for ahead of the one being read (up to 16 KiB of float16 rows). */
-#define AHEAD 8
 
 #define DEFINE_ATTEND16(NAME, T, DOTS, VALUES)                                                    \
   AVX512 static void NAME(const Work* w, int64_t item, float* scores) {                           \
