@@ -108,7 +108,7 @@ final class BenchCommand implements Callable<Integer> {
       MatmulProbe.Result peak32 =
           MatmulProbe.measure(32, t.hiddenSize(), 4 * t.hiddenSize(), 9, threads);
       MatmulProbe.Result peak1 =
-          MatmulProbe.measure(1, t.hiddenSize(), 8 * t.hiddenSize(), 15, threads);
+          MatmulProbe.measure(1, t.hiddenSize(), outBeyondCaches(t.hiddenSize()), 15, threads);
       out.printf(
           "TF matmul peak: %.0f GFLOP/s at 128 rows, %.0f GFLOP/s at 32 rows, %.1f GB/s of weights at 1 row%n",
           peak128.gflops(), peak32.gflops(), peak1.weightGBps());
@@ -217,6 +217,15 @@ final class BenchCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * Output columns of the 1-row bandwidth probe: float32 weights of at least 256 MB, beyond any
+   * CPU's last-level cache, so the probe streams from memory as a decode step's weights do (a probe
+   * that half fits in the cache reads faster one run and slower the next).
+   */
+  static int outBeyondCaches(int in) {
+    return (int) Math.max(8L * in, ((256L << 20) + 4L * in - 1) / (4L * in));
   }
 
   /** Parameters of the matmuls in one decoder layer. */
