@@ -32,6 +32,7 @@
 #include "op_registry.h"
 #include "parallel.h"
 #include "tf_kernel_api.h"
+#include "vec_exp.h"
 
 #define OP_NAME "LlavaPagedAttention"
 /* Below this many key rows in a call, threads cost more than they save. */
@@ -169,7 +170,7 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
  * the same order as a row at a time, so the same bits. LOAD converts LANES pool elements to float.
  */
 #define DEFINE_VALUES_IN_REGISTERS(NAME, T, TARGET, V, LANES, NV, ZERO, LOAD, BCAST, FMA, STORE,  \
-                                   ROWS_FROM, DIST)                                                     \
+                                   ROWS_FROM, DIST)                                               \
   TARGET static void NAME(const Work* w, const T* values, const int32_t* table, int64_t kvh,      \
                           int64_t len, const float* scores, float* out) {                         \
     const int64_t d = w->head_dim;                                                                \
@@ -404,7 +405,7 @@ DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, values_f16_av
  * AVX-512 with head_dim a multiple of 16: sixteen keys scored at once, each key's sixteen lane
  * sums added pairwise across the sixteen accumulators (a transpose by halves, quarters, pairs and
  * single lanes) into one vector of sixteen scores, instead of a horizontal sum per key; the
- * softmax on vectors, exp by a degree-6 polynomial (within 2 ulp of expf) scaled by 2^n.
+ * softmax on vectors (exp512).
  */
 AVX512 static inline __m512 sum16(__m512 a[16]) {
   __m512 b[8], c[4], d[2];
@@ -429,22 +430,6 @@ AVX512 static inline __m512 sum16(__m512 a[16]) {
   return _mm512_permutexvar_ps(order, e);
 }
 
-AVX512 static inline __m512 exp_avx512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
-
 /* probabilities in place: p = exp(s - max) / sum, over len scores */
 AVX512 static void softmax_avx512(float* s, int64_t len) {
   __m512 mx = _mm512_set1_ps(-INFINITY);
@@ -459,12 +444,12 @@ AVX512 static void softmax_avx512(float* s, int64_t len) {
   const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
   __m512 sum = _mm512_setzero_ps();
   for (l = 0; l + 16 <= len; l += 16) {
-    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + l), m));
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + l), m));
     _mm512_storeu_ps(s + l, e);
     sum = _mm512_add_ps(sum, e);
   }
   if (tail) {
-    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, s + l), m));
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, s + l), m));
     _mm512_mask_storeu_ps(s + l, tail, e);
     sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
   }

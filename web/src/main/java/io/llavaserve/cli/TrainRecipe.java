@@ -53,27 +53,16 @@ final class TrainRecipe {
       pinpoints.append(pinpoints.isEmpty() ? "" : ",").append(g[0] * side).append('x');
       pinpoints.append(g[1] * side);
     }
-    String next = pinpoints.toString();
+    String[] tiled = {
+      "--inventory", "0.2", "--kind-sweep", "0.3", "--image-grid-pinpoints", pinpoints.toString()
+    };
     List<Phase> phases = new ArrayList<>();
     phases.add(phase(dir, "base", null, scale, 3500, "--inventory", "0.2"));
     phases.add(phase(dir, "base", null, scale, 5000, "--inventory", "0.2"));
     phases.add(
         phase(dir, "tuned", "base", scale, 2500, "--inventory", "0.2", "--kind-sweep", "0.3"));
-    for (String[] step : new String[][] {{"next", "tuned", "2000"}, {LAST, "next", "1500"}}) {
-      phases.add(
-          phase(
-              dir,
-              step[0],
-              step[1],
-              scale,
-              Integer.parseInt(step[2]),
-              "--inventory",
-              "0.2",
-              "--kind-sweep",
-              "0.3",
-              "--image-grid-pinpoints",
-              next));
-    }
+    phases.add(phase(dir, "next", "tuned", scale, 2000, tiled));
+    phases.add(phase(dir, LAST, "next", scale, 1500, tiled));
     return phases;
   }
 
