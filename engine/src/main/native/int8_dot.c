@@ -16,6 +16,7 @@
  */
 #include "int8_dot.h"
 
+#include "half.h"
 #include "parallel.h"
 
 #include <immintrin.h>
@@ -93,8 +94,11 @@ static void quant_block_plain(const float* x, int64_t n, int8_t* q, float* s, in
   *sum = total;
 }
 
-/* One full block of 32 inputs with AVX2. */
-AVX2 static void quant_block_avx2(const float* x, int8_t* q, float* s, int32_t* sum) {
+/* The int4 order of each 8 quantized inputs (int8_dot.h): 0, 2, 4, 6, 1, 3, 5, 7. */
+static const uint8_t int4_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+/* One full block of 32 inputs with AVX2, in input order or (int4) the int4 order. */
+AVX2 static void quant_block_avx2(const float* x, int int4, int8_t* q, float* s, int32_t* sum) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 v[4];
   __m256 m = _mm256_setzero_ps();
@@ -126,9 +130,41 @@ AVX2 static void quant_block_avx2(const float* x, int8_t* q, float* s, int32_t* 
   const __m256i p23 = _mm256_packs_epi32(n[2], n[3]);
   const __m256i b = _mm256_packs_epi16(p01, p23);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  _mm256_storeu_si256((__m256i*)q, _mm256_permutevar8x32_epi32(b, order));
+  __m256i out = _mm256_permutevar8x32_epi32(b, order);
+  if (int4) {
+    out = _mm256_shuffle_epi8(out, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11,
+                                                     13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12,
+                                                     14, 9, 11, 13, 15));
+  }
+  _mm256_storeu_si256((__m256i*)q, out);
   *s = d;
   *sum = _mm_cvtsi128_si32(t);
+}
+
+/* One full block of 32 inputs with AVX-512: the same integers, scale and sum as with AVX2 (the
+ * saturating narrowing gives what the two packs give). */
+__attribute__((target("avx512f,avx512bw,avx2"))) static void quant_block_avx512(
+    const float* x, int int4, int8_t* q, float* s, int32_t* sum) {
+  const __m512 v0 = _mm512_loadu_ps(x);
+  const __m512 v1 = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  const int nan = (_mm512_cmp_ps_mask(v0, v0, _CMP_UNORD_Q) |
+                   _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q)) != 0;
+  const float d = nan ? NAN : amax / 127.0f;
+  const float id = d != 0 && !isnan(d) ? 1.0f / d : 0.0f;
+  const __m512 idv = _mm512_set1_ps(id);
+  const __m512i n0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, idv));
+  const __m512i n1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
+  __m256i out = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtsepi32_epi8(n0)),
+                                        _mm512_cvtsepi32_epi8(n1), 1);
+  if (int4) {
+    out = _mm256_shuffle_epi8(out, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11,
+                                                     13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12,
+                                                     14, 9, 11, 13, 15));
+  }
+  _mm256_storeu_si256((__m256i*)q, out);
+  *s = d;
+  *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(n0, n1));
 }
 
 /* Grows a thread's scratch buffer to at least bytes (64-byte aligned); NULL when memory runs out. */
@@ -149,7 +185,8 @@ typedef struct {
   const float* x;
   int64_t k;
   const LlavaQuantRows* out;
-  int vector;
+  int path; /* an integer path: its vectors quantize the full blocks */
+  int int4; /* the int4 order */
 } QuantJob;
 
 #define QUANT_ROWS 8 /* rows per task */
@@ -164,16 +201,28 @@ static void quant_task(void* arg, int64_t task) {
       const float* xb = job->x + r * job->k + j * QK;
       const int64_t n = job->k - j * QK < QK ? job->k - j * QK : QK;
       int8_t* q = out->q + (r * kb + j) * QK;
-      if (job->vector && n == QK) {
-        quant_block_avx2(xb, q, out->s + r * kb + j, out->sum + r * kb + j);
+      if (job->path == LLAVA_INT8_AVX512 && n == QK) {
+        quant_block_avx512(xb, job->int4, q, out->s + r * kb + j, out->sum + r * kb + j);
+      } else if (job->path >= LLAVA_INT8_AVX2 && n == QK) {
+        quant_block_avx2(xb, job->int4, q, out->s + r * kb + j, out->sum + r * kb + j);
       } else {
         quant_block_plain(xb, n, q, out->s + r * kb + j, out->sum + r * kb + j);
+        if (job->int4) {
+          for (int e = 0; e < QK; e += 8) {
+            int8_t v[8];
+            for (int i = 0; i < 8; i++) {
+              v[i] = q[e + int4_order[i]];
+            }
+            memcpy(q + e, v, 8);
+          }
+        }
       }
     }
   }
 }
 
-int llava_quant_rows(const float* x, int64_t m, int64_t k, int threads, LlavaQuantRows* out) {
+int llava_quant_rows(int path, const float* x, int64_t m, int64_t k, int int4, int threads,
+                     LlavaQuantRows* out) {
   static __thread void* buf = NULL;
   static __thread size_t have = 0;
   const int64_t kb = (k + QK - 1) / QK;
@@ -188,7 +237,11 @@ int llava_quant_rows(const float* x, int64_t m, int64_t k, int threads, LlavaQua
   out->q = (int8_t*)mem;
   out->s = (float*)(mem + q_bytes);
   out->sum = (int32_t*)(mem + q_bytes + s_bytes);
-  QuantJob job = {.x = x, .k = k, .out = out, .vector = llava_int8_best_path() >= LLAVA_INT8_AVX2};
+  QuantJob job = {.x = x,
+                  .k = k,
+                  .out = out,
+                  .path = llava_int8_path(path),
+                  .int4 = int4};
   llava_parallel_for((m + QUANT_ROWS - 1) / QUANT_ROWS, threads, quant_task, &job);
   return 1;
 }
@@ -267,6 +320,68 @@ void llava_dot_panel_put(LlavaDotPanel* p, int64_t j, int group, int col0, const
   _mm_storeu_si128((__m128i*)(dst + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
   _mm_storeu_si128((__m128i*)(dst + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
   _mm_storeu_si128((__m128i*)(dst + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+}
+
+/* A Q4 block's 16 float16 steps or minimums as float32: F16C where the CPU has it, else bit by
+ * bit; both exact. */
+__attribute__((target("avx2,f16c"))) static void widen16_f16c(const uint8_t* h, float* f) {
+  _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)h)));
+  _mm256_storeu_ps(f + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(h + 16))));
+}
+
+static void widen16(int f16c, const uint8_t* h, float* f) {
+  if (f16c) {
+    widen16_f16c(h, f);
+    return;
+  }
+  for (int c = 0; c < 16; c++) {
+    uint16_t v;
+    memcpy(&v, h + 2 * c, 2);
+    f[c] = llava_from_f16(v);
+  }
+}
+
+/* The Q4 block's values in the int4 order with one vpermb and two masks per 64 bytes: bytes
+ * 64t .. 64t + 63 are pairs 4t .. 4t + 3, whose low halves make group 2t and high ones 2t + 1. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void put_q4_vbmi(
+    LlavaDotPanel* p, int64_t j, int col0, const uint8_t* block) {
+  const __m512i index = _mm512_loadu_si512((const void*)transpose_index);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  _mm512_storeu_ps(p->scale + j * COLS + col0,
+                   _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)block)));
+  _mm512_storeu_ps(p->min + j * COLS + col0,
+                   _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(block + 32))));
+  uint8_t* dst = p->w + j * BB + (int64_t)col0 * 4;
+  for (int t = 0; t < 4; t++) {
+    const __m512i v =
+        _mm512_permutexvar_epi8(index, _mm512_loadu_si512((const void*)(block + 64 + 64 * t)));
+    _mm512_storeu_si512((void*)(dst + 2 * t * COLS * 4), _mm512_and_si512(v, low));
+    _mm512_storeu_si512((void*)(dst + (2 * t + 1) * COLS * 4),
+                        _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+  }
+}
+
+void llava_dot_panel_put_q4(LlavaDotPanel* p, int64_t j, int col0, const uint8_t* block) {
+  pthread_once(&vbmi_once, choose_put);
+  if (has_vbmi && p->path == LLAVA_INT8_AVX512) {
+    put_q4_vbmi(p, j, col0, block);
+    return;
+  }
+  const int f16c = __builtin_cpu_supports("f16c");
+  widen16(f16c, block, p->scale + j * COLS + col0);
+  widen16(f16c, block + 32, p->min + j * COLS + col0);
+  const uint8_t* u = block + 64;
+  uint8_t rows[QK * 16]; /* 32 inputs by 16 columns, in the int4 order */
+  for (int pair = 0; pair < QK / 2; pair++) {
+    const int t = pair / 4, i = pair % 4;
+    for (int c = 0; c < 16; c++) {
+      rows[(8 * t + i) * 16 + c] = u[pair * 16 + c] & 0x0F;
+      rows[(8 * t + 4 + i) * 16 + c] = u[pair * 16 + c] >> 4;
+    }
+  }
+  for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
+    llava_dot_panel_put(p, j, g, col0, rows + 64 * g, 16);
+  }
 }
 
 /* The bias of every block of a signed panel: -128 times each column's sum, with vpdpbusd. */
@@ -569,6 +684,10 @@ typedef struct {
   int with_min;
   LlavaDotPack pack;
   const void* weights;
+  const uint8_t* w;   /* the weight blocks, tile_bytes a tile, or NULL: nothing to prefetch */
+  int64_t tile_bytes;
+  int64_t tasks;
+  int threads;
   int failed; /* a task could not allocate its panel */
 } DotJob;
 
@@ -590,8 +709,23 @@ static void dot_task(void* arg, int64_t task) {
   const int64_t col0 = tile * COLS;
   const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
   float c[4 * COLS] __attribute__((aligned(64)));
+  /* The tile this thread most likely packs next (the tasks go out in order, one to each thread in
+   * turn), asked for a slice per row group, so that its weights stream in from memory while this
+   * panel is multiplied instead of stalling the next pack. */
+  const int64_t next = task + job->threads;
+  const uint8_t* ahead =
+      job->w != NULL && next < job->tasks ? job->w + next % job->tiles * job->tile_bytes : NULL;
+  const int64_t lines = job->tile_bytes / 64;
+  const int64_t groups = (row_end - row_begin + group - 1) / group;
+  const int64_t per_group = (lines + groups - 1) / groups;
+  int64_t line = 0;
   for (int64_t row = row_begin; row < row_end; row += group) {
     const int rows = row_end - row < group ? (int)(row_end - row) : group;
+    if (ahead != NULL) {
+      for (int64_t i = 0; i < per_group && line < lines; i++, line++) {
+        __builtin_prefetch(ahead + 64 * line, 0, 3);
+      }
+    }
     llava_dot_rows(job->path, &panel, job->xq, row, rows, c);
     for (int r = 0; r < rows; r++) {
       memcpy(job->y + (row + r) * job->n + col0, c + r * COLS, (size_t)cols * sizeof(float));
@@ -601,9 +735,9 @@ static void dot_task(void* arg, int64_t task) {
 
 int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb, int64_t tiles,
                      float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
-                     const void* weights) {
+                     const void* weights, const uint8_t* w, int64_t tile_bytes) {
   LlavaQuantRows xq;
-  if (!llava_quant_rows(x, m, k, threads, &xq)) {
+  if (!llava_quant_rows(path, x, m, k, with_min, threads, &xq)) {
     return 0;
   }
   if (xq.kb != kb) {
@@ -616,8 +750,12 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
                 .n = n,
                 .with_min = with_min,
                 .pack = pack,
-                .weights = weights};
-  llava_parallel_for((m + ROW_BLOCK - 1) / ROW_BLOCK * tiles, threads, dot_task, &job);
+                .weights = weights,
+                .w = w,
+                .tile_bytes = tile_bytes,
+                .tasks = (m + ROW_BLOCK - 1) / ROW_BLOCK * tiles,
+                .threads = threads};
+  llava_parallel_for(job.tasks, threads, dot_task, &job);
   return !job.failed;
 }
 
@@ -632,7 +770,7 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
  * 128, so each block's sums start at -128 times the row's sum of quantized activations (the panels
  * flip the activations instead and start at -128 times the weights' sum: the same integers).
  * int4: the rows are pairs 4t .. 4t + 3, whose low halves are inputs 8t + 0, 2, 4, 6 and high
- * halves 8t + 1, 3, 5, 7; the activations are reordered the same way once per call, and two
+ * halves 8t + 1, 3, 5, 7; the activations are quantized in that order (the int4 order), and two
  * vpdpbusd take the 128 products (the values 0..15 the unsigned side, as in the panels).
  */
 #define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
@@ -773,15 +911,8 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
                        int64_t block_bytes, int64_t tiles, float* y, int64_t n, int int4,
                        int threads) {
   LlavaQuantRows xq;
-  if (!llava_quant_rows(x, m, k, threads, &xq) || xq.kb != kb) {
+  if (!llava_quant_rows(LLAVA_INT8_AVX512, x, m, k, int4, threads, &xq) || xq.kb != kb) {
     return 0;
-  }
-  if (int4) { /* each 8 inputs as 0, 2, 4, 6, 1, 3, 5, 7: the low halves, then the high ones */
-    for (int64_t g = 0; g < m * kb * QK / 8; g++) {
-      int8_t* q = xq.q + 8 * g;
-      const int8_t v[8] = {q[0], q[2], q[4], q[6], q[1], q[3], q[5], q[7]};
-      memcpy(q, v, 8);
-    }
   }
   InPlaceJob job = {.xq = &xq, .w = w, .block_bytes = block_bytes, .y = y, .n = n, .int4 = int4};
   llava_parallel_for(tiles, threads, in_place_task, &job);
@@ -794,5 +925,6 @@ int llava_dot_blocks(int path, const float* x, int64_t m, int64_t k, int64_t kb,
   if (llava_dot_in_place_takes(path, m)) {
     return llava_dot_in_place(x, m, k, kb, w, block_bytes, tiles, y, n, int4, threads);
   }
-  return llava_dot_matmul(path, x, m, k, kb, tiles, y, n, int4, threads, pack, weights);
+  return llava_dot_matmul(path, x, m, k, kb, tiles, y, n, int4, threads, pack, weights, w,
+                          4 * kb * block_bytes);
 }

@@ -43,11 +43,14 @@ typedef struct {
 } LlavaQuantRows;
 
 /*
- * Quantizes x [m, k] on up to threads threads, into buffers the calling thread keeps for its next
- * call (so that a step's many matmuls do not fault in fresh pages each time): valid until this
- * thread quantizes again. Returns 0 when memory runs out.
+ * Quantizes x [m, k] on up to threads threads, with the vectors of integer path `path` (capped at
+ * this CPU's best; every path gives the same bytes), into buffers the calling thread keeps for its
+ * next call (so that a step's many matmuls do not fault in fresh pages each time): valid until
+ * this thread quantizes again. With int4, q holds each 8 inputs in the int4 order (below).
+ * Returns 0 when memory runs out.
  */
-int llava_quant_rows(const float* x, int64_t m, int64_t k, int threads, LlavaQuantRows* out);
+int llava_quant_rows(int path, const float* x, int64_t m, int64_t k, int int4, int threads,
+                     LlavaQuantRows* out);
 
 /* A panel of 64 columns by kb blocks, laid out for the integer kernels. */
 typedef struct {
@@ -80,6 +83,15 @@ void llava_dot_panel_put(LlavaDotPanel* p, int64_t j, int group, int col0, const
  */
 void llava_dot_panel_put_block(LlavaDotPanel* p, int64_t j, int col0, const uint8_t* src);
 
+/*
+ * Writes one Q4 block (the int4 layout of llava_dot_in_place: 16 float16 steps, 16 float16
+ * minimums, 16 rows of pairs of inputs) into block j of an unsigned panel at columns
+ * col0..col0+15: the steps as its scales, the minimums as its minimums, and the values in the
+ * int4 order, each 8 inputs as 0, 2, 4, 6, 1, 3, 5, 7 (the low halves of four pairs, then their
+ * high halves), against activations quantized in that order. The order changes no int32 sum.
+ */
+void llava_dot_panel_put_q4(LlavaDotPanel* p, int64_t j, int col0, const uint8_t* block);
+
 /* Completes a panel whose every block was put, for path: the bias where the path needs it. */
 void llava_dot_panel_finish(int path, LlavaDotPanel* p);
 
@@ -95,13 +107,15 @@ typedef void (*LlavaDotPack)(const void* weights, int64_t tile, LlavaDotPanel* p
 
 /*
  * y [m, n] = x [m, k] @ W on path, W given as tiles of 64 columns of kb blocks that pack lays out
- * (unsigned with a minimum when with_min): x is quantized once, then each task, a tile for up to
- * 256 rows, packs its panel and multiplies it, on up to threads threads. Returns 0 when memory runs
- * out.
+ * (unsigned with a minimum and in the int4 order when with_min): x is quantized once, then each task, a tile for up to
+ * 256 rows, packs its panel and multiplies it, on up to threads threads. w, when not NULL, is
+ * where pack reads the tiles, tile_bytes apart: while a task multiplies its panel it asks for the
+ * tile its thread likely packs next, so that the weights stream in from memory behind the
+ * arithmetic. Returns 0 when memory runs out.
  */
 int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb, int64_t tiles,
                      float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
-                     const void* weights);
+                     const void* weights, const uint8_t* w, int64_t tile_bytes);
 
 /* Calls of up to this many rows may read the weight blocks in place (llava_dot_in_place). */
 #define LLAVA_DOT_IN_PLACE_MAX_ROWS 32

@@ -412,45 +412,15 @@ static void run_task(void* arg, int64_t task) {
 
 /* ---- int8 activations: integer dot products on a panel packed per task (int8_dot.c) ---- */
 
-/* A column block's 16 float16 steps or minimums as float: F16C where the CPU has it (every CPU
- * the integer paths run on), else bit by bit; both exact. */
-AVX2 static void widen_columns_f16c(const uint16_t* h, float* f) {
-  _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)h)));
-  _mm256_storeu_ps(f + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(h + 8))));
-}
-
-static void widen_columns(int f16c, const uint16_t* h, float* f) {
-  if (f16c) {
-    widen_columns_f16c(h, f);
-    return;
-  }
-  for (int c = 0; c < COLUMNS; c++) {
-    f[c] = llava_from_f16(h[c]);
-  }
-}
-
-/* The tile's four column blocks as a panel of the integer kernels' layout: values 0..15, steps as
- * the panel's scales and minimums as its minimums. */
+/* The tile's four column blocks as a panel of the integer kernels' layout: values 0..15 in the
+ * int4 order, steps as the panel's scales and minimums as its minimums. */
 static void pack_panel(const void* weights, int64_t tile, LlavaDotPanel* p) {
   const MatMul* mm = (const MatMul*)weights;
   const int64_t block_stride = mm->kb * BLOCK_BYTES;
-  const __m128i low = _mm_set1_epi8(0x0F);
-  const int f16c = __builtin_cpu_supports("f16c");
-  uint8_t rows[QK * COLUMNS];
   for (int64_t j = 0; j < mm->kb; j++) {
     for (int b = 0; b < TILE_BLOCKS; b++) {
-      const uint8_t* block = mm->w + (tile * TILE_BLOCKS + b) * block_stride + j * BLOCK_BYTES;
-      widen_columns(f16c, steps_of(block), p->scale + j * LLAVA_DOT_COLUMNS + COLUMNS * b);
-      widen_columns(f16c, minimums_of(block), p->min + j * LLAVA_DOT_COLUMNS + COLUMNS * b);
-      const uint8_t* u = values_of(block);
-      /* inputs 2p and 2p + 1: the low and high halves of pair p */
-      for (int pair = 0; pair < QK / 2; pair++) {
-        const __m128i v = _mm_loadu_si128((const __m128i*)(u + pair * COLUMNS));
-        _mm_storeu_si128((__m128i*)(rows + 2 * pair * COLUMNS), _mm_and_si128(v, low));
-        _mm_storeu_si128((__m128i*)(rows + (2 * pair + 1) * COLUMNS),
-                         _mm_and_si128(_mm_srli_epi16(v, 4), low));
-      }
-      llava_dot_panel_put_block(p, j, COLUMNS * b, rows);
+      llava_dot_panel_put_q4(
+          p, j, COLUMNS * b, mm->w + (tile * TILE_BLOCKS + b) * block_stride + j * BLOCK_BYTES);
     }
   }
 }
