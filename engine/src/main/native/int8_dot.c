@@ -775,6 +775,10 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
  */
 #define VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 #define HEAD 64 /* a block's scales (int8), or steps and minimums (int4) */
+/* How far ahead in each column block's stream the blocks are asked for: about 2.5 KB, 8 int4
+ * blocks or 5 int8 ones (a single decoding row measured 20-30% faster with int4 than leaving the
+ * stream to the hardware prefetcher, which restarts at every column block). */
+#define AHEAD_BYTES 2560
 
 /*
  * NAME_R_NB: R rows by NB of a tile's four column blocks (block_stride apart), from block b0 on,
@@ -788,6 +792,7 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
     const __m512i lanes = _mm512_loadu_si512((const void*)transpose_index);                       \
     const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
     const __m512i flip = _mm512_set1_epi8((char)0x80);                                            \
+    const int64_t ahead = (AHEAD_BYTES + block_bytes - 1) / block_bytes * block_bytes;            \
     __m512 acc[R][NB];                                                                            \
     for (int r = 0; r < R; r++) {                                                                 \
       for (int b = 0; b < NB; b++) {                                                              \
@@ -798,6 +803,9 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
       const uint8_t* blocks[NB];                                                                  \
       for (int b = 0; b < NB; b++) {                                                              \
         blocks[b] = w + (b0 + b) * block_stride + j * block_bytes;                                \
+        for (int64_t at = 0; at < block_bytes; at += 64) {                                        \
+          __builtin_prefetch(blocks[b] + ahead + at, 0, 3);                                       \
+        }                                                                                         \
       }                                                                                           \
       const int8_t* q[R];                                                                         \
       __m512i is[R][NB];                                                                          \
