@@ -97,6 +97,13 @@ static void quant_block_plain(const float* x, int64_t n, int8_t* q, float* s, in
 /* The int4 order of each 8 quantized inputs (int8_dot.h): 0, 2, 4, 6, 1, 3, 5, 7. */
 static const uint8_t int4_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
+/* A block's 32 quantized inputs in the int4 order. */
+AVX2 static inline __m256i to_int4_order(__m256i q) {
+  return _mm256_shuffle_epi8(q, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13,
+                                                 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11,
+                                                 13, 15));
+}
+
 /* One full block of 32 inputs with AVX2, in input order or (int4) the int4 order. */
 AVX2 static void quant_block_avx2(const float* x, int int4, int8_t* q, float* s, int32_t* sum) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -131,19 +138,14 @@ AVX2 static void quant_block_avx2(const float* x, int int4, int8_t* q, float* s,
   const __m256i b = _mm256_packs_epi16(p01, p23);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   __m256i out = _mm256_permutevar8x32_epi32(b, order);
-  if (int4) {
-    out = _mm256_shuffle_epi8(out, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11,
-                                                     13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12,
-                                                     14, 9, 11, 13, 15));
-  }
-  _mm256_storeu_si256((__m256i*)q, out);
+  _mm256_storeu_si256((__m256i*)q, int4 ? to_int4_order(out) : out);
   *s = d;
   *sum = _mm_cvtsi128_si32(t);
 }
 
 /* One full block of 32 inputs with AVX-512: the same integers, scale and sum as with AVX2 (the
  * saturating narrowing gives what the two packs give). */
-__attribute__((target("avx512f,avx512bw,avx2"))) static void quant_block_avx512(
+__attribute__((target("avx512f,avx512bw,avx2,fma"))) static void quant_block_avx512(
     const float* x, int int4, int8_t* q, float* s, int32_t* sum) {
   const __m512 v0 = _mm512_loadu_ps(x);
   const __m512 v1 = _mm512_loadu_ps(x + 16);
@@ -157,12 +159,7 @@ __attribute__((target("avx512f,avx512bw,avx2"))) static void quant_block_avx512(
   const __m512i n1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, idv));
   __m256i out = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtsepi32_epi8(n0)),
                                         _mm512_cvtsepi32_epi8(n1), 1);
-  if (int4) {
-    out = _mm256_shuffle_epi8(out, _mm256_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11,
-                                                     13, 15, 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12,
-                                                     14, 9, 11, 13, 15));
-  }
-  _mm256_storeu_si256((__m256i*)q, out);
+  _mm256_storeu_si256((__m256i*)q, int4 ? to_int4_order(out) : out);
   *s = d;
   *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(n0, n1));
 }

@@ -107,11 +107,11 @@ typedef void (*LlavaDotPack)(const void* weights, int64_t tile, LlavaDotPanel* p
 
 /*
  * y [m, n] = x [m, k] @ W on path, W given as tiles of 64 columns of kb blocks that pack lays out
- * (unsigned with a minimum and in the int4 order when with_min): x is quantized once, then each task, a tile for up to
- * 256 rows, packs its panel and multiplies it, on up to threads threads. w, when not NULL, is
- * where pack reads the tiles, tile_bytes apart: while a task multiplies its panel it asks for the
- * tile its thread likely packs next, so that the weights stream in from memory behind the
- * arithmetic. Returns 0 when memory runs out.
+ * (unsigned with a minimum and in the int4 order when with_min): x is quantized once, then each
+ * task, a tile for up to 256 rows, packs its panel and multiplies it, on up to threads threads. w,
+ * when not NULL, is where pack reads the tiles, tile_bytes apart: while a task multiplies its
+ * panel it asks for the tile its thread likely packs next, so that the weights stream in from
+ * memory behind the arithmetic. Returns 0 when memory runs out.
  */
 int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb, int64_t tiles,
                      float* y, int64_t n, int with_min, int threads, LlavaDotPack pack,
