@@ -84,7 +84,7 @@ final class ModelOption {
       names = "--kernels",
       paramLabel = "K",
       description =
-          "auto (native attention and bfloat16/float16 matmuls where they help), native or graph"
+          "auto (native attention and float32/float16/int8/int4 matmuls, bfloat16 ones on AMX), native or graph"
               + " (stock TensorFlow ops) (model.kernels).")
   Kernels kernels;
 

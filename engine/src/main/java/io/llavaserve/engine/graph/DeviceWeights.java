@@ -44,11 +44,12 @@ final class DeviceWeights {
   // Per quantized Linear weight name: its packed Q8 or Q4 blocks.
   private final java.util.Map<String, Linear> quantizedByName = new java.util.HashMap<>();
   private final List<QuantizedUpload> quantizedUploads = new ArrayList<>();
-  // Per Linear weight name: its bfloat16 or float16 copy, packed or not.
+  // Per Linear weight name: its bfloat16 or float16 copy (packed or not), or its packed float32
+  // one.
   private final java.util.Map<String, Operand<? extends TType>> narrowByName =
       new java.util.HashMap<>();
   private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
-  // Per weight name: its bfloat16 or float16 conversion, then the emptying of its float32 staging
+  // Per weight name: its conversion (narrowing, packing), then the emptying of its float32 staging
   // copy, run right after that weight's upload so that only one float32 copy exists at a time.
   private final java.util.Map<String, org.tensorflow.op.Op> conversions = new java.util.HashMap<>();
   private final java.util.Map<String, org.tensorflow.op.Op> releases = new java.util.HashMap<>();
@@ -75,8 +76,8 @@ final class DeviceWeights {
 
   /**
    * @param precision the Linear weights' element type: FLOAT32, BFLOAT16 or FLOAT16
-   * @param packForNativeMatMul store bfloat16 or float16 Linear weights packed for the native
-   *     kernel of that type
+   * @param packForNativeMatMul store Linear weights packed for the native kernel of their type
+   *     (bfloat16, float16 or float32)
    * @param quantization how the language model's Linear weights ({@link #decoderLinear}) are held
    */
   DeviceWeights(
@@ -87,7 +88,7 @@ final class DeviceWeights {
     }
     this.tf = tf;
     this.precision = precision;
-    this.packForNativeMatMul = packForNativeMatMul && precision != MatmulPrecision.FLOAT32;
+    this.packForNativeMatMul = packForNativeMatMul;
     this.quantization = quantization;
   }
 
@@ -192,7 +193,7 @@ final class DeviceWeights {
       throw new IllegalArgumentException(name + ": a linear weight must be 2-d");
     }
     Operand<TFloat32> f32 = variable(name, rows, parts, true);
-    if (precision == MatmulPrecision.FLOAT32) {
+    if (precision == MatmulPrecision.FLOAT32 && !packForNativeMatMul) {
       return new Linear(f32, precision);
     }
     long in = rows[1];
@@ -200,13 +201,15 @@ final class DeviceWeights {
     boolean first = !narrowByName.containsKey(name);
     if (packForNativeMatMul) {
       Operand<? extends TType> packed =
-          precision == MatmulPrecision.BFLOAT16
-              ? packedBfloat16(name, f32, in, out)
-              : packedFloat16(name, f32, in, out);
+          switch (precision) {
+            case BFLOAT16 -> packedBfloat16(name, f32, in, out);
+            case FLOAT16 -> inColumnBlocks(name, f32, in, out, TFloat16.class);
+            default -> inColumnBlocks(name, f32, in, out, TFloat32.class);
+          };
       if (first) {
         long packedIn = precision == MatmulPrecision.BFLOAT16 ? (in + 31) / 32 * 32 : in;
         long packedOut = (out + 63) / 64 * 64;
-        totalBytes += 2 * packedIn * packedOut - 4 * in * out;
+        totalBytes += precision.weightBytes() * packedIn * packedOut - 4 * in * out;
       }
       return new Linear(packed, precision, Math.toIntExact(out));
     }
@@ -245,12 +248,13 @@ final class DeviceWeights {
   }
 
   /**
-   * The float16 weight packed for the native kernel: from the transposed float32 [in, out], zero
-   * padded to a multiple of 64 out, then laid out as [out / 16, in, 16], so that one input's 16
-   * columns are 32 contiguous bytes and a block of columns streams in input order.
+   * The float16 or float32 weight packed for the native column-block kernel ({@code
+   * column_block_matmul.h}): from the transposed float32 [in, out], zero padded to a multiple of 64
+   * out, then laid out as [out / 16, in, 16], so that one input's 16 columns are contiguous (32 or
+   * 64 bytes) and a block of columns streams in input order.
    */
-  private Operand<? extends TType> packedFloat16(
-      String name, Operand<TFloat32> f32, long in, long out) {
+  private <T extends TType> Operand<? extends TType> inColumnBlocks(
+      String name, Operand<TFloat32> f32, long in, long out, Class<T> type) {
     Operand<? extends TType> existing = narrowByName.get(name);
     if (existing != null) {
       return existing;
@@ -263,7 +267,7 @@ final class DeviceWeights {
         scope.linalg.transpose(
             scope.reshape(padded, scope.constant(new long[] {in, (out + padOut) / 16, 16})),
             scope.constant(new int[] {1, 0, 2}));
-    return narrowed(name, "weights_packed", blocks, TFloat16.class);
+    return narrowed(name, "weights_packed", blocks, type);
   }
 
   /**
@@ -343,10 +347,10 @@ final class DeviceWeights {
     }
     Ops scope = tf.withSubScope("weights");
     Shape s = Shape.of(shape);
-    // A float32 staging copy of a bfloat16 or float16 weight is emptied after conversion, so its
+    // A float32 staging copy of a weight narrowed or packed is emptied after conversion, so its
     // handle must not pin a shape.
     Shape stored =
-        transpose && precision != MatmulPrecision.FLOAT32
+        transpose && (precision != MatmulPrecision.FLOAT32 || packForNativeMatMul)
             ? Shape.unknown()
             : transpose ? Shape.of(shape[1], shape[0]) : s;
     // Every variable needs its own shared name: handles with an empty one share one resource.

@@ -67,12 +67,15 @@ final class GraphOps extends TensorOps {
       return quantizedLinear(x, w);
     }
     if (w.packedColumns() > 0) {
-      boolean bf16 = w.precision() == MatmulPrecision.BFLOAT16;
       Operand<TFloat32> y =
           tf.scope()
               .opBuilder(
-                  bf16 ? NativeKernels.BF16_MATMUL : NativeKernels.F16_MATMUL,
-                  bf16 ? "bf16_matmul" : "f16_matmul")
+                  switch (w.precision()) {
+                    case BFLOAT16 -> NativeKernels.BF16_MATMUL;
+                    case FLOAT16 -> NativeKernels.F16_MATMUL;
+                    default -> NativeKernels.F32_MATMUL;
+                  },
+                  w.precision().name().toLowerCase(java.util.Locale.ROOT) + "_matmul")
               .addInput(x.asOutput())
               .addInput(w.weight().asOutput())
               .setAttr("n", (long) w.packedColumns())

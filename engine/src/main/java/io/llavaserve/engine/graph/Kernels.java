@@ -8,17 +8,17 @@ package io.llavaserve.engine.graph;
 public enum Kernels {
   /**
    * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
-   * attention, float16, int8 and int4 matmuls wherever the library loads, native bfloat16 matmuls
-   * where the CPU also has AMX.
+   * attention, float32, float16, int8 and int4 matmuls wherever the library loads, native bfloat16
+   * matmuls where the CPU also has AMX.
    */
   AUTO,
   /**
    * The project's native ops ({@code libllava_ops.so}): attention reads each sequence's blocks in
    * place from the pool variables, so the keys and values cross memory once per layer; bfloat16
    * Linear weights are packed once at load for the CPU's bfloat16 dot product instead of being
-   * reordered by oneDNN on every call, float16 ones are packed once and widened in registers, int8
-   * and int4 ones are read as packed and dequantized in registers. Loading fails where the library
-   * is not available.
+   * reordered by oneDNN on every call, float32 ones are packed once in column blocks that stream
+   * well, float16 ones are packed the same way and widened in registers, int8 and int4 ones are
+   * read as packed and dequantized in registers. Loading fails where the library is not available.
    */
   NATIVE,
   /**
@@ -53,6 +53,19 @@ public enum Kernels {
    * kernel's plain C path; without the kernel they are widened on every call).
    */
   boolean nativeF16MatMul() {
+    return switch (this) {
+      case AUTO -> NativeKernels.available();
+      case NATIVE -> requireLibrary();
+      case GRAPH -> false;
+    };
+  }
+
+  /**
+   * Whether float32 Linear layers run natively, their weights packed in column blocks (on any CPU:
+   * where it lacks AVX2 and FMA, in the kernel's plain C path; without the kernel they run on
+   * TensorFlow's MatMul).
+   */
+  boolean nativeF32MatMul() {
     return switch (this) {
       case AUTO -> NativeKernels.available();
       case NATIVE -> requireLibrary();

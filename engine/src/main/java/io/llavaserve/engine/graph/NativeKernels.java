@@ -33,6 +33,9 @@ public final class NativeKernels {
   /** A Linear layer over packed float16 weights, widened in registers; see {@code f16_matmul.c}. */
   static final String F16_MATMUL = "LlavaF16MatMul";
 
+  /** A Linear layer over packed float32 weights; see {@code f32_matmul.c}. */
+  static final String F32_MATMUL = "LlavaF32MatMul";
+
   /** A Linear layer over int8 Q8 blocks, dequantized in registers; see {@code q8_matmul.c}. */
   static final String Q8_MATMUL = "LlavaQ8MatMul";
 

@@ -82,7 +82,8 @@ public final class TfModelRunner implements ModelRunner {
         switch (precision) {
           case BFLOAT16 -> kernels.nativeBf16MatMul();
           case FLOAT16 -> kernels.nativeF16MatMul();
-          default -> false;
+          case FLOAT32 -> kernels.nativeF32MatMul();
+          case AUTO -> false;
         };
     this.quantization = quantization;
     this.nativeQuantizedMatMul =
@@ -226,7 +227,7 @@ public final class TfModelRunner implements ModelRunner {
     return nativeAttention;
   }
 
-  /** Whether the Linear layers run in a native kernel (the bfloat16 or the float16 one). */
+  /** Whether the Linear layers run in a native kernel (the bfloat16, float16 or float32 one). */
   public boolean nativeMatMul() {
     return nativeMatMul;
   }
