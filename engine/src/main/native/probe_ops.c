@@ -16,6 +16,7 @@
  */
 #include <immintrin.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "op_registry.h"
@@ -165,6 +166,168 @@ __attribute__((constructor)) static void register_op(void) {
                             .n_attrs = 1,
                             .create = llava_matmul_attrs_create,
                             .compute = compute,
+                            .destroy = destroy};
+  llava_register_op(&spec);
+}
+
+/*
+ * LlavaReadProbe: the memory read bandwidth this CPU's cores reach, the ceiling of a decode step
+ * that streams its weights once (benchmarks report the weight bytes a step reads per second
+ * against it).
+ *
+ * Allocates `megabytes` MiB (beyond the last-level cache), writes it once, then reads it whole
+ * three times, each of num_threads threads its own contiguous share, on the widest vectors the path
+ * has with four independent accumulators; the output is the best pass's GB/s (10^9 bytes).
+ *
+ * Inputs:
+ *   megabytes   int32 scalar   MiB to stream, >= 1
+ * Output:
+ *   y           float scalar   GB/s
+ * Attrs:
+ *   num_threads int            threads (the calling thread included)
+ *   path        int            -1: the best this CPU has; 0 plain, 1 AVX2, 2 AVX-512F
+ */
+#define READ_OP_NAME "LlavaReadProbe"
+#define READ_STEP 256 /* bytes a thread reads per round: four 64-byte lines */
+
+typedef struct {
+  const uint8_t* data;
+  int64_t bytes; /* a multiple of READ_STEP * threads */
+  int64_t threads;
+  int path;
+} ReadProbe;
+
+static volatile uint64_t read_sink;
+
+__attribute__((target("avx512f"))) static uint64_t read_avx512(const uint8_t* p, int64_t n) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t at = 0; at < n; at += READ_STEP) {
+    a0 = _mm512_or_si512(a0, _mm512_load_si512((const void*)(p + at)));
+    a1 = _mm512_or_si512(a1, _mm512_load_si512((const void*)(p + at + 64)));
+    a2 = _mm512_or_si512(a2, _mm512_load_si512((const void*)(p + at + 128)));
+    a3 = _mm512_or_si512(a3, _mm512_load_si512((const void*)(p + at + 192)));
+  }
+  return (uint64_t)_mm512_reduce_or_epi64(
+      _mm512_or_si512(_mm512_or_si512(a0, a1), _mm512_or_si512(a2, a3)));
+}
+
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t* p, int64_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t at = 0; at < n; at += READ_STEP) {
+    for (int half = 0; half < 2; half++) {
+      const uint8_t* q = p + at + 128 * half;
+      a0 = _mm256_or_si256(a0, _mm256_load_si256((const __m256i*)q));
+      a1 = _mm256_or_si256(a1, _mm256_load_si256((const __m256i*)(q + 32)));
+      a2 = _mm256_or_si256(a2, _mm256_load_si256((const __m256i*)(q + 64)));
+      a3 = _mm256_or_si256(a3, _mm256_load_si256((const __m256i*)(q + 96)));
+    }
+  }
+  const __m256i all = _mm256_or_si256(_mm256_or_si256(a0, a1), _mm256_or_si256(a2, a3));
+  return (uint64_t)_mm256_extract_epi64(all, 0) | (uint64_t)_mm256_extract_epi64(all, 3);
+}
+
+static uint64_t read_plain(const uint8_t* p, int64_t n) {
+  uint64_t a[4] = {0, 0, 0, 0};
+  for (int64_t at = 0; at < n; at += 32) {
+    for (int i = 0; i < 4; i++) {
+      uint64_t v;
+      memcpy(&v, p + at + 8 * i, sizeof v);
+      a[i] |= v;
+    }
+  }
+  return a[0] | a[1] | a[2] | a[3];
+}
+
+static void read_task(void* arg, int64_t t) {
+  const ReadProbe* r = (const ReadProbe*)arg;
+  const int64_t share = r->bytes / r->threads;
+  const uint8_t* p = r->data + t * share;
+  switch (r->path) {
+    case WITH_AVX512:
+      read_sink = read_avx512(p, share);
+      break;
+    case WITH_AVX2:
+      read_sink = read_avx2(p, share);
+      break;
+    default:
+      read_sink = read_plain(p, share);
+      break;
+  }
+}
+
+static int best_read_path(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) {
+    return WITH_AVX512;
+  }
+  return __builtin_cpu_supports("avx2") ? WITH_AVX2 : PLAIN;
+}
+
+static void read_compute(void* kernel, TF_OpKernelContext* ctx) {
+  const LlavaMatMulAttrs* k = (const LlavaMatMulAttrs*)kernel;
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* megabytes = NULL;
+  TF_Tensor* y = NULL;
+  uint8_t* data = NULL;
+  TF_GetInput(ctx, 0, &megabytes, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+  } else if (TF_NumDims(megabytes) != 0 || *(const int32_t*)TF_TensorData(megabytes) < 1) {
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+               READ_OP_NAME ": megabytes must be a scalar >= 1");
+  } else {
+    const int64_t threads = k->num_threads > 0 ? k->num_threads : 1;
+    const int64_t unit = READ_STEP * threads;
+    const int64_t bytes =
+        ((int64_t) * (const int32_t*)TF_TensorData(megabytes) << 20) / unit * unit;
+    data = bytes > 0 ? aligned_alloc(64, (size_t)bytes) : NULL;
+    if (data == NULL) {
+      llava_fail(ctx, status, TF_RESOURCE_EXHAUSTED_CODE, READ_OP_NAME ": out of memory");
+    } else {
+      memset(data, 1, (size_t)bytes);
+      const int best = best_read_path();
+      ReadProbe r = {.data = data,
+                     .bytes = bytes,
+                     .threads = threads,
+                     .path = k->path >= 0 && k->path < best ? k->path : best};
+      double fastest = 0;
+      for (int pass = 0; pass < 3; pass++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        llava_parallel_for(threads, threads, read_task, &r);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        const double seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        const double gbps = (double)bytes / seconds / 1e9;
+        fastest = gbps > fastest ? gbps : fastest;
+      }
+      y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, NULL, 0, sizeof(float), status);
+      if (TF_GetCode(status) != TF_OK_CODE) {
+        TF_OpKernelContext_Failure(ctx, status);
+      } else {
+        *(float*)TF_TensorData(y) = (float)fastest;
+      }
+    }
+  }
+  free(data);
+  TF_DeleteTensor(megabytes);
+  TF_DeleteTensor(y);
+  TF_DeleteStatus(status);
+}
+
+__attribute__((constructor)) static void register_read_probe(void) {
+  static const char* const inputs[] = {"megabytes: int32"};
+  static const char* const outputs[] = {"y: float"};
+  static const char* const attrs[] = {"path: int = -1"};
+  const LlavaOpSpec spec = {.name = READ_OP_NAME,
+                            .inputs = inputs,
+                            .n_inputs = 1,
+                            .outputs = outputs,
+                            .n_outputs = 1,
+                            .attrs = attrs,
+                            .n_attrs = 1,
+                            .stateful = 1,
+                            .create = llava_matmul_attrs_create,
+                            .compute = read_compute,
                             .destroy = destroy};
   llava_register_op(&spec);
 }

@@ -6,6 +6,7 @@ import io.llavaserve.engine.graph.FmaProbe;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.MatmulProbe;
 import io.llavaserve.engine.graph.NativeKernels;
+import io.llavaserve.engine.graph.ReadProbe;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.quantization.Quantization;
 import io.llavaserve.engine.runner.KvCacheConfig;
@@ -118,6 +119,15 @@ final class BenchCommand implements Callable<Integer> {
             "FMA peak (native probe, %s, %d threads): %.0f GFLOP/s%n",
             NativeKernels.vectorPath(), threads.intraOp(), fmaPeak);
       }
+      double readPeak = ReadProbe.measure(threads.intraOp());
+      if (!Double.isNaN(readPeak)) {
+        out.printf(
+            "memory read (native probe, %s, %d threads, 512 MiB): %.1f GB/s%n",
+            NativeKernels.vectorPath(), threads.intraOp(), readPeak);
+      }
+      // The decode share's bound: the memory's own pace where the native probe runs, else the
+      // 1-row matmul's.
+      double bandwidth = Double.isNaN(readPeak) ? peak1.weightGBps() : readPeak;
 
       long layerFlopsPerToken = 2L * t.numHiddenLayers() * linearParams(t);
       long headFlops = 2L * t.hiddenSize() * t.vocabSize();
@@ -195,14 +205,14 @@ final class BenchCommand implements Callable<Integer> {
             decodeGflops,
             decodePeak != null
                 ? String.format("%8.0f%%", 100 * decodeGflops / decodePeak.gflops())
-                : String.format(
-                    "%5.0f%% BW", 100 * weightBytesPerStep / stepSec / 1e9 / peak1.weightGBps()),
+                : String.format("%5.0f%% BW", 100 * weightBytesPerStep / stepSec / 1e9 / bandwidth),
             weightBytesPerStep / stepSec / 1e9);
       }
       out.println();
       out.println(
-          "(decode 'BW': weight bytes streamed per step as a share of the 1-row matmul's GB/s;"
-              + " weights GB/s: the matmul weight bytes one decode step reads, per second)");
+          "(decode 'BW': weight bytes streamed per step as a share of the "
+              + (Double.isNaN(readPeak) ? "1-row matmul's" : "memory read probe's")
+              + " GB/s; weights GB/s: the matmul weight bytes one decode step reads, per second)");
       if (!Double.isNaN(fmaPeak)) {
         StringBuilder shares = new StringBuilder();
         for (int i = 0; i < prefillShares.size(); i++) {

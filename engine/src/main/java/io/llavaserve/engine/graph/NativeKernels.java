@@ -45,6 +45,9 @@ public final class NativeKernels {
   /** The cores' float32 FMA throughput; see {@code probe_ops.c}. */
   static final String FMA_PROBE = "LlavaFmaProbe";
 
+  /** The cores' memory read bandwidth; see {@code probe_ops.c}. */
+  static final String READ_PROBE = "LlavaReadProbe";
+
   /** RMSNorm in one pass; see {@code fused_ops.c}. */
   static final String RMS_NORM = "LlavaRmsNorm";
 
@@ -176,12 +179,14 @@ public final class NativeKernels {
           PAGED_PREFILL_ATTENTION,
           BF16_MATMUL,
           F16_MATMUL,
+          F32_MATMUL,
           Q8_MATMUL,
           Q4_MATMUL,
           RMS_NORM,
           SILU_MUL,
           ROPE,
-          FMA_PROBE
+          FMA_PROBE,
+          READ_PROBE
         }) {
       if (!TensorFlow.registeredOpList().getOpList().stream()
           .anyMatch(op -> op.getName().equals(name))) {
