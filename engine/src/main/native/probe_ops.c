@@ -121,53 +121,80 @@ static int best_path(void) {
 
 static void destroy(void* kernel) { free(kernel); }
 
-static void compute(void* kernel, TF_OpKernelContext* ctx) {
-  const LlavaMatMulAttrs* k = (const LlavaMatMulAttrs*)kernel;
+/* A probe's measurement for its scalar input `arg` (>= 1): the rate, or < 0 when out of memory. */
+typedef double (*Measure)(const LlavaMatMulAttrs* k, int32_t arg);
+
+/*
+ * The body of both probes: checks the scalar input, measures, and outputs the rate as a float
+ * scalar; `bad_arg` and `no_memory` are the errors' messages.
+ */
+static void probe_compute(const LlavaMatMulAttrs* k, TF_OpKernelContext* ctx, Measure measure,
+                          const char* bad_arg, const char* no_memory) {
   TF_Status* status = TF_NewStatus();
-  TF_Tensor* iterations = NULL;
+  TF_Tensor* arg = NULL;
   TF_Tensor* y = NULL;
-  TF_GetInput(ctx, 0, &iterations, status);
+  TF_GetInput(ctx, 0, &arg, status);
   if (TF_GetCode(status) != TF_OK_CODE) {
     TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(iterations) != 0 || *(const int32_t*)TF_TensorData(iterations) < 1) {
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, OP_NAME ": iterations must be a scalar >= 1");
+  } else if (TF_NumDims(arg) != 0 || *(const int32_t*)TF_TensorData(arg) < 1) {
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, bad_arg);
   } else {
-    const int best = best_path();
-    Probe p = {.iterations = *(const int32_t*)TF_TensorData(iterations),
-               .path = k->path >= 0 && k->path < best ? k->path : best};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    llava_parallel_for(k->num_threads, k->num_threads, task, &p);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    const double seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    const double flops = 2.0 * CHAINS * lanes(p.path) * (double)p.iterations * k->num_threads;
-    y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, NULL, 0, sizeof(float), status);
-    if (TF_GetCode(status) != TF_OK_CODE) {
-      TF_OpKernelContext_Failure(ctx, status);
+    const double rate = measure(k, *(const int32_t*)TF_TensorData(arg));
+    if (rate < 0) {
+      llava_fail(ctx, status, TF_RESOURCE_EXHAUSTED_CODE, no_memory);
     } else {
-      *(float*)TF_TensorData(y) = (float)(flops / seconds / 1e9);
+      y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, NULL, 0, sizeof(float), status);
+      if (TF_GetCode(status) != TF_OK_CODE) {
+        TF_OpKernelContext_Failure(ctx, status);
+      } else {
+        *(float*)TF_TensorData(y) = (float)rate;
+      }
     }
   }
-  TF_DeleteTensor(iterations);
+  TF_DeleteTensor(arg);
   TF_DeleteTensor(y);
   TF_DeleteStatus(status);
 }
 
-__attribute__((constructor)) static void register_op(void) {
-  static const char* const inputs[] = {"iterations: int32"};
+/* Registers a probe: one int32 scalar input named `input`, a float scalar output, a path attr. */
+static void register_probe(const char* name, const char* input,
+                           void (*compute)(void* kernel, TF_OpKernelContext* ctx)) {
+  const char* const inputs[] = {input};
   static const char* const outputs[] = {"y: float"};
   static const char* const attrs[] = {"path: int = -1"};
-  const LlavaOpSpec spec = {.name = OP_NAME,
+  const LlavaOpSpec spec = {.name = name,
                             .inputs = inputs,
                             .n_inputs = 1,
                             .outputs = outputs,
                             .n_outputs = 1,
                             .attrs = attrs,
                             .n_attrs = 1,
+                            .stateful = 1,
                             .create = llava_matmul_attrs_create,
                             .compute = compute,
                             .destroy = destroy};
   llava_register_op(&spec);
+}
+
+static double fma_measure(const LlavaMatMulAttrs* k, int32_t iterations) {
+  const int best = best_path();
+  Probe p = {.iterations = iterations, .path = k->path >= 0 && k->path < best ? k->path : best};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  llava_parallel_for(k->num_threads, k->num_threads, task, &p);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const double seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  const double flops = 2.0 * CHAINS * lanes(p.path) * (double)p.iterations * k->num_threads;
+  return flops / seconds / 1e9;
+}
+
+static void compute(void* kernel, TF_OpKernelContext* ctx) {
+  probe_compute((const LlavaMatMulAttrs*)kernel, ctx, fma_measure,
+                OP_NAME ": iterations must be a scalar >= 1", OP_NAME ": out of memory");
+}
+
+__attribute__((constructor)) static void register_op(void) {
+  register_probe(OP_NAME, "iterations: int32", compute);
 }
 
 /*
@@ -263,71 +290,39 @@ static int best_read_path(void) {
   return __builtin_cpu_supports("avx2") ? WITH_AVX2 : PLAIN;
 }
 
-static void read_compute(void* kernel, TF_OpKernelContext* ctx) {
-  const LlavaMatMulAttrs* k = (const LlavaMatMulAttrs*)kernel;
-  TF_Status* status = TF_NewStatus();
-  TF_Tensor* megabytes = NULL;
-  TF_Tensor* y = NULL;
-  uint8_t* data = NULL;
-  TF_GetInput(ctx, 0, &megabytes, status);
-  if (TF_GetCode(status) != TF_OK_CODE) {
-    TF_OpKernelContext_Failure(ctx, status);
-  } else if (TF_NumDims(megabytes) != 0 || *(const int32_t*)TF_TensorData(megabytes) < 1) {
-    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-               READ_OP_NAME ": megabytes must be a scalar >= 1");
-  } else {
-    const int64_t threads = k->num_threads > 0 ? k->num_threads : 1;
-    const int64_t unit = READ_STEP * threads;
-    const int64_t bytes =
-        ((int64_t) * (const int32_t*)TF_TensorData(megabytes) << 20) / unit * unit;
-    data = bytes > 0 ? aligned_alloc(64, (size_t)bytes) : NULL;
-    if (data == NULL) {
-      llava_fail(ctx, status, TF_RESOURCE_EXHAUSTED_CODE, READ_OP_NAME ": out of memory");
-    } else {
-      memset(data, 1, (size_t)bytes);
-      const int best = best_read_path();
-      ReadProbe r = {.data = data,
-                     .bytes = bytes,
-                     .threads = threads,
-                     .path = k->path >= 0 && k->path < best ? k->path : best};
-      double fastest = 0;
-      for (int pass = 0; pass < 3; pass++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        llava_parallel_for(threads, threads, read_task, &r);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        const double seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
-        const double gbps = (double)bytes / seconds / 1e9;
-        fastest = gbps > fastest ? gbps : fastest;
-      }
-      y = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, NULL, 0, sizeof(float), status);
-      if (TF_GetCode(status) != TF_OK_CODE) {
-        TF_OpKernelContext_Failure(ctx, status);
-      } else {
-        *(float*)TF_TensorData(y) = (float)fastest;
-      }
-    }
+static double read_measure(const LlavaMatMulAttrs* k, int32_t megabytes) {
+  const int64_t threads = k->num_threads > 0 ? k->num_threads : 1;
+  const int64_t unit = READ_STEP * threads;
+  const int64_t bytes = ((int64_t)megabytes << 20) / unit * unit;
+  uint8_t* data = bytes > 0 ? aligned_alloc(64, (size_t)bytes) : NULL;
+  if (data == NULL) {
+    return -1;
+  }
+  memset(data, 1, (size_t)bytes);
+  const int best = best_read_path();
+  ReadProbe r = {.data = data,
+                 .bytes = bytes,
+                 .threads = threads,
+                 .path = k->path >= 0 && k->path < best ? k->path : best};
+  double fastest = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    llava_parallel_for(threads, threads, read_task, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    const double gbps = (double)bytes / seconds / 1e9;
+    fastest = gbps > fastest ? gbps : fastest;
   }
   free(data);
-  TF_DeleteTensor(megabytes);
-  TF_DeleteTensor(y);
-  TF_DeleteStatus(status);
+  return fastest;
+}
+
+static void read_compute(void* kernel, TF_OpKernelContext* ctx) {
+  probe_compute((const LlavaMatMulAttrs*)kernel, ctx, read_measure,
+                READ_OP_NAME ": megabytes must be a scalar >= 1", READ_OP_NAME ": out of memory");
 }
 
 __attribute__((constructor)) static void register_read_probe(void) {
-  static const char* const inputs[] = {"megabytes: int32"};
-  static const char* const outputs[] = {"y: float"};
-  static const char* const attrs[] = {"path: int = -1"};
-  const LlavaOpSpec spec = {.name = READ_OP_NAME,
-                            .inputs = inputs,
-                            .n_inputs = 1,
-                            .outputs = outputs,
-                            .n_outputs = 1,
-                            .attrs = attrs,
-                            .n_attrs = 1,
-                            .stateful = 1,
-                            .create = llava_matmul_attrs_create,
-                            .compute = read_compute,
-                            .destroy = destroy};
-  llava_register_op(&spec);
+  register_probe(READ_OP_NAME, "megabytes: int32", read_compute);
 }

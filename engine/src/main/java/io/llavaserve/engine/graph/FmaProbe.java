@@ -22,6 +22,15 @@ public final class FmaProbe {
    * plain, 1 AVX2, 2 AVX-512); NaN without the native kernels.
    */
   public static double measure(int threads, int iterations, int path) {
+    return scalarProbe(NativeKernels.FMA_PROBE, iterations, threads, path, 3);
+  }
+
+  /**
+   * The best of {@code runs} calls of the native probe {@code op} (an int32 scalar argument in, a
+   * float scalar rate out) on {@code threads} threads and at most vector path {@code path}; NaN
+   * without the native kernels.
+   */
+  static double scalarProbe(String op, int argument, int threads, int path, int runs) {
     if (!NativeKernels.available()) {
       return Double.NaN;
     }
@@ -29,15 +38,15 @@ public final class FmaProbe {
       Ops tf = Ops.create(g);
       Operand<TFloat32> y =
           tf.scope()
-              .opBuilder(NativeKernels.FMA_PROBE, "fma_probe")
-              .addInput(tf.constant(iterations).asOutput())
+              .opBuilder(op, "probe")
+              .addInput(tf.constant(argument).asOutput())
               .setAttr("num_threads", (long) threads)
               .setAttr("path", (long) path)
               .build()
               .output(0);
       try (Session s = new Session(g)) {
         double best = 0;
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < runs; i++) {
           try (Result r = s.runner().fetch(y).run()) {
             best = Math.max(best, ((TFloat32) r.get(0)).getFloat());
           }

@@ -1,12 +1,5 @@
 package io.llavaserve.engine.graph;
 
-import org.tensorflow.Graph;
-import org.tensorflow.Operand;
-import org.tensorflow.Result;
-import org.tensorflow.Session;
-import org.tensorflow.op.Ops;
-import org.tensorflow.types.TFloat32;
-
 /**
  * The memory read bandwidth this CPU's cores reach, measured by the native {@code LlavaReadProbe}
  * (a buffer beyond the last-level cache read whole, each thread its own share, on the widest
@@ -24,24 +17,7 @@ public final class ReadProbe {
    * the native kernels.
    */
   public static double measure(int threads, int megabytes, int path) {
-    if (!NativeKernels.available()) {
-      return Double.NaN;
-    }
-    try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      Operand<TFloat32> y =
-          tf.scope()
-              .opBuilder(NativeKernels.READ_PROBE, "read_probe")
-              .addInput(tf.constant(megabytes).asOutput())
-              .setAttr("num_threads", (long) threads)
-              .setAttr("path", (long) path)
-              .build()
-              .output(0);
-      try (Session s = new Session(g);
-          Result r = s.runner().fetch(y).run()) {
-        return ((TFloat32) r.get(0)).getFloat();
-      }
-    }
+    return FmaProbe.scalarProbe(NativeKernels.READ_PROBE, megabytes, threads, path, 1);
   }
 
   /** {@link #measure(int, int, int)} on the best path over 512 MiB. */
