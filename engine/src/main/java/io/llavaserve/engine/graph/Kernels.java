@@ -32,11 +32,7 @@ public enum Kernels {
    * on this machine.
    */
   boolean nativeAttention() {
-    return switch (this) {
-      case AUTO -> NativeKernels.available();
-      case NATIVE -> requireLibrary();
-      case GRAPH -> false;
-    };
+    return wherever();
   }
 
   /** Whether bfloat16 Linear layers run natively. */
@@ -53,11 +49,7 @@ public enum Kernels {
    * kernel's plain C path; without the kernel they are widened on every call).
    */
   boolean nativeF16MatMul() {
-    return switch (this) {
-      case AUTO -> NativeKernels.available();
-      case NATIVE -> requireLibrary();
-      case GRAPH -> false;
-    };
+    return wherever();
   }
 
   /**
@@ -66,11 +58,7 @@ public enum Kernels {
    * TensorFlow's MatMul).
    */
   boolean nativeF32MatMul() {
-    return switch (this) {
-      case AUTO -> NativeKernels.available();
-      case NATIVE -> requireLibrary();
-      case GRAPH -> false;
-    };
+    return wherever();
   }
 
   /**
@@ -79,6 +67,11 @@ public enum Kernels {
    * them on every call).
    */
   boolean nativeQuantizedMatMul() {
+    return wherever();
+  }
+
+  /** Yes wherever the library loads (AUTO), always (NATIVE: failing without it), never (GRAPH). */
+  private boolean wherever() {
     return switch (this) {
       case AUTO -> NativeKernels.available();
       case NATIVE -> requireLibrary();
