@@ -6,6 +6,7 @@ import io.llavaserve.engine.training.Stage;
 import io.llavaserve.engine.training.StagePlan;
 import io.llavaserve.engine.training.Trainer;
 import io.llavaserve.engine.training.TrainingSpec;
+import io.llavaserve.engine.training.world.QuestionWeights;
 import io.llavaserve.engine.training.world.SizeRange;
 import io.llavaserve.engine.training.world.WorldMix;
 import java.io.ByteArrayOutputStream;
@@ -177,6 +178,27 @@ final class TrainCommand implements Callable<Integer> {
   double kindSweep;
 
   @Option(
+      names = "--question-weights",
+      paramLabel = "TYPE=W,...",
+      description =
+          "How often each short-answer question type is drawn for the instruction stage's VQA"
+              + " turns, relative weights by type (count, color, shape, position, existence,"
+              + " attribute_count; a type not named weighs 1), e.g. position=2,attribute_count=2"
+              + " to practise a model's weak types in a fine-tune; the held-out set is unchanged"
+              + " (default: every type alike).")
+  String questionWeights;
+
+  @Option(
+      names = "--learning-rate",
+      paramLabel = "STAGE=LR",
+      description =
+          "Peak learning rate of one stage (clip, text, align or instruct), before warmup and"
+              + " cosine decay to a tenth of it; repeatable, e.g. --learning-rate instruct=3e-4"
+              + " for a gentler fine-tune (default: the preset's, 1e-3 for the instruction stage"
+              + " of standard).")
+  java.util.Map<Stage, Double> learningRates = new java.util.LinkedHashMap<>();
+
+  @Option(
       names = "--grounding",
       paramLabel = "WEIGHT",
       defaultValue = "0",
@@ -300,6 +322,11 @@ final class TrainCommand implements Callable<Integer> {
     for (java.util.Map.Entry<Stage, Integer> e : stageSteps.entrySet()) {
       plans = withSteps(plans, e.getKey(), e.getValue());
     }
+    for (java.util.Map.Entry<Stage, Double> e : learningRates.entrySet()) {
+      plans = withLearningRate(plans, e.getKey(), e.getValue());
+    }
+    QuestionWeights weights =
+        questionWeights == null ? QuestionWeights.UNIFORM : QuestionWeights.parse(questionWeights);
     if (initFrom != null) {
       for (Stage s : List.of(Stage.TEXT, Stage.ALIGN)) {
         if (!stageSteps.containsKey(s)) {
@@ -356,7 +383,7 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            new WorldMix(kindFirst, monochrome, inventory, tally, kindSweep),
+            new WorldMix(kindFirst, monochrome, inventory, tally, kindSweep, weights),
             visionTower,
             grounding,
             initFrom);
@@ -367,6 +394,9 @@ final class TrainCommand implements Callable<Integer> {
       log.printf(
           "training the %s preset into %s: seed %d, %d threads, steps x %s%n",
           preset, out, seed, n, stepsScale);
+      if (!weights.uniform()) {
+        log.printf("question types drawn: %s%n", weights);
+      }
       last = new Trainer(options, log).run();
     }
     double minutes = (System.nanoTime() - start) / 6e10;
@@ -445,6 +475,17 @@ final class TrainCommand implements Callable<Integer> {
                     : p.withSteps(
                         steps, (int) Math.round((double) p.warmupSteps() * steps / p.steps())))
         .toList();
+  }
+
+  static List<StagePlan> withLearningRate(List<StagePlan> plans, Stage stage, double rate) {
+    if (!(rate > 0) || Double.isInfinite(rate)) {
+      throw new IllegalArgumentException(
+          "the learning rate of "
+              + stage.name().toLowerCase(java.util.Locale.ROOT)
+              + " must be > 0, got "
+              + rate);
+    }
+    return plans.stream().map(p -> p.stage() != stage ? p : p.withLearningRate(rate)).toList();
   }
 
   /** Every stage's steps and warmup multiplied by {@code factor}; at least one step a stage. */

@@ -131,6 +131,27 @@ class TrainCommandTest {
   }
 
   @Test
+  void learningRateSetsTheNamedStagesPeakOnly() {
+    List<StagePlan> base = TrainingSpec.standardPlan();
+    List<StagePlan> plans = TrainCommand.withLearningRate(base, Stage.INSTRUCT, 3e-4);
+
+    StagePlan instruct = plans.get(3);
+    assertEquals(3e-4, instruct.learningRate());
+    assertEquals(base.get(3).steps(), instruct.steps());
+    assertEquals(base.get(3).warmupSteps(), instruct.warmupSteps());
+    assertEquals(3e-5, instruct.learningRate(instruct.steps()), 1e-12);
+    assertEquals(base.subList(0, 3), plans.subList(0, 3));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TrainCommand.withLearningRate(base, Stage.ALIGN, 0));
+    assertTrue(e.getMessage().contains("align"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TrainCommand.withLearningRate(base, Stage.ALIGN, Double.POSITIVE_INFINITY));
+  }
+
+  @Test
   void aSmokeRunWithThePatchObjectiveTrainsTheTowerWithoutATextEncoder() {
     Path dir = tmp.resolve("patches");
     Cli.Run run =

@@ -48,6 +48,11 @@ public record StagePlan(
         stage, steps, batchSize, learningRate, warmupSteps, towerLearningRateScale);
   }
 
+  /** This plan with a peak learning rate of {@code rate}. */
+  public StagePlan withLearningRate(double rate) {
+    return new StagePlan(stage, steps, batchSize, rate, warmupSteps, towerLearningRateScale);
+  }
+
   /** This plan with the tower learning at {@code scale} times the stage's rate. */
   public StagePlan withTowerLearningRateScale(double scale) {
     return new StagePlan(stage, steps, batchSize, learningRate, warmupSteps, scale);

@@ -43,6 +43,7 @@ public final class WorldDatasets {
   private final double inventoryShare;
   private final double tallyShare;
   private final double kindSweepShare;
+  private final QuestionWeights questionWeights;
 
   public WorldDatasets(long seed, SizeRange sizes) {
     this(seed, sizes, WorldMix.PLAIN);
@@ -63,6 +64,7 @@ public final class WorldDatasets {
     this.inventoryShare = mix.inventoryShare();
     this.tallyShare = mix.tallyShare();
     this.kindSweepShare = mix.kindSweepShare();
+    this.questionWeights = mix.questionWeights();
   }
 
   /** Stage 1: a brief-caption instruction and the caption. */
@@ -96,7 +98,7 @@ public final class WorldDatasets {
     }
     double u = r.nextDouble();
     if (u < VQA_SHARE) {
-      QuestionType type = TYPES[r.nextInt(TYPES.length)];
+      QuestionType type = questionWeights.draw(r);
       return vqa(type, r.nextInt(1, MAX_VQA_TURNS + 1), r);
     }
     Scene scene = scenes.next(r);
@@ -162,7 +164,7 @@ public final class WorldDatasets {
 
   /**
    * A first turn of {@code type} on the first scene that supports it, then up to {@code turns - 1}
-   * further turns of uniformly drawn types, skipping repeated questions.
+   * further turns of types drawn by the mix's question weights, skipping repeated questions.
    */
   private Sample vqa(QuestionType type, int turns, SplittableRandom r) {
     for (int attempt = 0; attempt < MAX_SCENES_PER_QUESTION; attempt++) {
@@ -174,7 +176,7 @@ public final class WorldDatasets {
       List<Turn> asked = new ArrayList<>(List.of(first.get()));
       for (int t = 1; t < turns; t++) {
         for (int tries = 0; tries < TRIES_PER_EXTRA_TURN; tries++) {
-          Optional<Turn> next = Questions.ask(scene, TYPES[r.nextInt(TYPES.length)], r);
+          Optional<Turn> next = Questions.ask(scene, questionWeights.draw(r), r);
           if (next.isPresent()
               && asked.stream().noneMatch(a -> a.question().equals(next.get().question()))) {
             asked.add(next.get());

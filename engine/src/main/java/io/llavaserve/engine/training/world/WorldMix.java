@@ -19,16 +19,34 @@ package io.llavaserve.engine.training.world;
  *     image asking, for each of the four kinds in a random order, whether there is one or how many
  *     there are ("Is there a star in the image?", "How many circles are there?"), so that the same
  *     picture answers differently by the kind named and only the kind word tells the answers apart
+ * @param questionWeights how often each question type is drawn for a short-answer turn
  */
 public record WorldMix(
     double kindFirstShare,
     double monochromeShare,
     double inventoryShare,
     double tallyShare,
-    double kindSweepShare) {
+    double kindSweepShare,
+    QuestionWeights questionWeights) {
 
   /** The plain world. */
   public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0, 0);
+
+  /** A mix asking every question type equally often. */
+  public WorldMix(
+      double kindFirstShare,
+      double monochromeShare,
+      double inventoryShare,
+      double tallyShare,
+      double kindSweepShare) {
+    this(
+        kindFirstShare,
+        monochromeShare,
+        inventoryShare,
+        tallyShare,
+        kindSweepShare,
+        QuestionWeights.UNIFORM);
+  }
 
   /** A mix without kind sweeps. */
   public WorldMix(
@@ -37,6 +55,7 @@ public record WorldMix(
   }
 
   public WorldMix {
+    java.util.Objects.requireNonNull(questionWeights, "questionWeights");
     check("kind-first", kindFirstShare);
     check("monochrome", monochromeShare);
     check("inventory", inventoryShare);
