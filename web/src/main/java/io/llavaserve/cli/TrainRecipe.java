@@ -21,7 +21,7 @@ final class TrainRecipe {
   static final String DONE = "recipe-done.txt";
 
   /** Folder of the last phase, whose {@code final} is the built-in model. */
-  static final String LAST = "next2";
+  static final String LAST = "next3";
 
   /**
    * The any-resolution grid of the LLaVA-NeXT phases, in tiles of the tower's side (height x
@@ -45,7 +45,8 @@ final class TrainRecipe {
    * The built-in model's phases with every instruction stage's steps times {@code scale} (at least
    * one), pinpoints in tiles of {@code side} pixels: v5 (the whole recipe, 3500 instruction steps,
    * then 1500 more in the same run), v6 (a fine-tune with kind sweeps), v7 and v8 (LLaVA-NeXT
-   * fine-tunes on tiles).
+   * fine-tunes on tiles), v9 (a gentler fine-tune that asks count, position and attribute-count
+   * questions more often).
    */
   static List<Phase> builtIn(Path dir, int side, double scale) {
     StringBuilder pinpoints = new StringBuilder();
@@ -62,7 +63,17 @@ final class TrainRecipe {
     phases.add(
         phase(dir, "tuned", "base", scale, 2500, "--inventory", "0.2", "--kind-sweep", "0.3"));
     phases.add(phase(dir, "next", "tuned", scale, 2000, tiled));
-    phases.add(phase(dir, LAST, "next", scale, 1500, tiled));
+    phases.add(phase(dir, "next2", "next", scale, 1500, tiled));
+    List<String> focused = new ArrayList<>(List.of(tiled));
+    focused.addAll(
+        List.of(
+            "--learning-rate",
+            "instruct=3e-4",
+            "--question-weights",
+            "count=1.5,position=2.5,attribute_count=2",
+            "--seed",
+            "20261206"));
+    phases.add(phase(dir, LAST, "next2", scale, 1500, focused.toArray(String[]::new)));
     return phases;
   }
 
