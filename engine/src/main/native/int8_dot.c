@@ -59,10 +59,10 @@ int llava_int8_path(int limit) {
   return limit >= 0 && limit < b ? limit : b;
 }
 
-int llava_dot_row_group(int path) {
+int llava_dot_row_group(int path, int with_min) {
   switch (path) {
     case LLAVA_INT8_AVX512:
-      return 4;
+      return with_min ? LLAVA_DOT_MAX_ROWS : 4;
     case LLAVA_INT8_AVXVNNI:
       return 3;
     case LLAVA_INT8_AVX2:
@@ -542,10 +542,60 @@ DEFINE_AVX512(avx512_signed, 1, 1)
 DEFINE_AVX512(avx512_signed, 1, 2)
 DEFINE_AVX512(avx512_signed, 1, 3)
 DEFINE_AVX512(avx512_signed, 1, 4)
-DEFINE_AVX512(avx512_unsigned, 0, 1)
-DEFINE_AVX512(avx512_unsigned, 0, 2)
-DEFINE_AVX512(avx512_unsigned, 0, 3)
-DEFINE_AVX512(avx512_unsigned, 0, 4)
+/* The unsigned panels, in two passes of 32 columns: the R x 2 float32 and int32 sums, two weight
+ * vectors and the activations fit the 32 registers, where all 64 columns at once would spill. */
+#define DEFINE_AVX512_HALVES(NAME, R)                                                             \
+  AVX512 static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
+                                float* c) {                                                       \
+    for (int h = 0; h < 2; h++) {                                                                 \
+      __m512 acc[R][2];                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        acc[r][0] = _mm512_setzero_ps();                                                          \
+        acc[r][1] = _mm512_setzero_ps();                                                          \
+      }                                                                                           \
+      for (int64_t j = 0; j < p->kb; j++) {                                                       \
+        const uint8_t* wb = p->w + j * BB + h * 128;                                              \
+        const int8_t* xq[R];                                                                      \
+        __m512i is[R][2];                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+          is[r][0] = _mm512_setzero_si512();                                                      \
+          is[r][1] = _mm512_setzero_si512();                                                      \
+          xq[r] = x->q + ((row + r) * x->kb + j) * QK;                                            \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                      \
+          const __m512i w0 = _mm512_loadu_si512((const void*)(wb + g * COLS * 4));                \
+          const __m512i w1 = _mm512_loadu_si512((const void*)(wb + g * COLS * 4 + 64));           \
+          for (int r = 0; r < R; r++) {                                                           \
+            const __m512i xb = _mm512_set1_epi32(four(xq[r] + 4 * g, 0));                         \
+            is[r][0] = _mm512_dpbusd_epi32(is[r][0], w0, xb);                                     \
+            is[r][1] = _mm512_dpbusd_epi32(is[r][1], w1, xb);                                     \
+          }                                                                                       \
+        }                                                                                         \
+        const float* scale = p->scale + j * COLS + 32 * h;                                        \
+        const float* min = p->min + j * COLS + 32 * h;                                            \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m512 xs = _mm512_set1_ps(x->s[(row + r) * x->kb + j]);                          \
+          const __m512 sq = _mm512_set1_ps((float)x->sum[(row + r) * x->kb + j]);                 \
+          for (int b = 0; b < 2; b++) {                                                           \
+            __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), _mm512_loadu_ps(scale + 16 * b)); \
+            v = _mm512_fmadd_ps(_mm512_loadu_ps(min + 16 * b), sq, v);                            \
+            acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                        \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int r = 0; r < R; r++) {                                                               \
+        _mm512_storeu_ps(c + r * COLS + 32 * h, acc[r][0]);                                       \
+        _mm512_storeu_ps(c + r * COLS + 32 * h + 16, acc[r][1]);                                  \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_AVX512_HALVES(avx512_unsigned, 1)
+DEFINE_AVX512_HALVES(avx512_unsigned, 2)
+DEFINE_AVX512_HALVES(avx512_unsigned, 3)
+DEFINE_AVX512_HALVES(avx512_unsigned, 4)
+DEFINE_AVX512_HALVES(avx512_unsigned, 5)
+DEFINE_AVX512_HALVES(avx512_unsigned, 6)
 
 /* ---- ymm paths: 32 columns (four ymm) at a time by up to R rows ---- */
 
@@ -646,7 +696,7 @@ void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, i
   static const RowsKernel avx512_s[] = {avx512_signed_1, avx512_signed_2, avx512_signed_3,
                                         avx512_signed_4};
   static const RowsKernel avx512_u[] = {avx512_unsigned_1, avx512_unsigned_2, avx512_unsigned_3,
-                                        avx512_unsigned_4};
+                                        avx512_unsigned_4, avx512_unsigned_5, avx512_unsigned_6};
   static const RowsKernel vnni_s[] = {vnni_signed_1, vnni_signed_2, vnni_signed_3};
   static const RowsKernel vnni_u[] = {vnni_unsigned_1, vnni_unsigned_2, vnni_unsigned_3};
   static const RowsKernel avx2_s[] = {avx2_signed_1, avx2_signed_2};
@@ -702,10 +752,10 @@ static void dot_task(void* arg, int64_t task) {
   panel.path = job->path;
   job->pack(job->weights, tile, &panel);
   llava_dot_panel_finish(job->path, &panel);
-  const int group = llava_dot_row_group(job->path);
+  const int group = llava_dot_row_group(job->path, job->with_min);
   const int64_t col0 = tile * COLS;
   const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
-  float c[4 * COLS] __attribute__((aligned(64)));
+  float c[LLAVA_DOT_MAX_ROWS * COLS] __attribute__((aligned(64)));
   /* The tile this thread most likely packs next (the tasks go out in order, one to each thread in
    * turn), asked for a slice per row group, so that its weights stream in from memory while this
    * panel is multiplied instead of stalling the next pack (as prefetcht1, which left the panel's
