@@ -59,10 +59,10 @@ int llava_int8_path(int limit) {
   return limit >= 0 && limit < b ? limit : b;
 }
 
-int llava_dot_row_group(int path, int with_min) {
+int llava_dot_row_group(int path) {
   switch (path) {
     case LLAVA_INT8_AVX512:
-      return with_min ? LLAVA_DOT_MAX_ROWS : 4;
+      return LLAVA_DOT_MAX_ROWS;
     case LLAVA_INT8_AVXVNNI:
       return 3;
     case LLAVA_INT8_AVX2:
@@ -471,82 +471,15 @@ static inline int32_t four(const int8_t* q, uint32_t flip) {
  * activations fit the 32 zmm registers at 4 rows; with unsigned ones (whose blocks also add the
  * minimum's term) they stay in registers, which measured faster there.
  */
-#define DEFINE_AVX512(NAME, SIGNED, R)                                                            \
+/* Panels in two passes of 32 columns: the R x 2 float32 and int32 sums, two weight vectors and
+ * the activations fit the 32 registers, where all 64 columns at once would spill. Signed weights
+ * take the activations plus 128 as the unsigned side and start each block's sums at the panel's
+ * bias; unsigned ones add the block's minimum times the activations' sum. */
+#define DEFINE_AVX512_HALVES(NAME, SIGNED, R)                                                     \
   AVX512 static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
                                 float* c) {                                                       \
     const int is_signed = SIGNED;                                                                 \
     const __m512i flipv = _mm512_set1_epi32(is_signed ? (int)0x80808080u : 0);                    \
-    __m512 acc[R][4];                                                                             \
-    for (int r = 0; r < R; r++) {                                                                 \
-      for (int b = 0; b < 4; b++) {                                                               \
-        acc[r][b] = _mm512_setzero_ps();                                                          \
-        if (is_signed) {                                                                          \
-          _mm512_storeu_ps(c + r * COLS + 16 * b, acc[r][b]);                                     \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-    for (int64_t j = 0; j < p->kb; j++) {                                                         \
-      const uint8_t* wb = p->w + j * BB;                                                          \
-      const int8_t* xq[R];                                                                        \
-      __m512i is[R][4];                                                                           \
-      for (int b = 0; b < 4; b++) {                                                               \
-        const __m512i start = is_signed ? _mm512_loadu_si512(p->bias + j * COLS + 16 * b)         \
-                                        : _mm512_setzero_si512();                                 \
-        for (int r = 0; r < R; r++) {                                                             \
-          is[r][b] = start;                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-      for (int r = 0; r < R; r++) {                                                               \
-        xq[r] = x->q + ((row + r) * x->kb + j) * QK;                                              \
-      }                                                                                           \
-      _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                        \
-        __m512i wv[4];                                                                            \
-        for (int b = 0; b < 4; b++) {                                                             \
-          wv[b] = _mm512_loadu_si512((const void*)(wb + g * COLS * 4 + b * 64));                  \
-        }                                                                                         \
-        for (int r = 0; r < R; r++) {                                                             \
-          const __m512i xb =                                                                      \
-              _mm512_xor_si512(_mm512_set1_epi32(four(xq[r] + 4 * g, 0)), flipv);                 \
-          for (int b = 0; b < 4; b++) {                                                           \
-            is[r][b] = is_signed ? _mm512_dpbusd_epi32(is[r][b], xb, wv[b])                       \
-                                 : _mm512_dpbusd_epi32(is[r][b], wv[b], xb);                      \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-      for (int r = 0; r < R; r++) {                                                               \
-        const __m512 xs = _mm512_set1_ps(x->s[(row + r) * x->kb + j]);                            \
-        const __m512 sq = _mm512_set1_ps((float)x->sum[(row + r) * x->kb + j]);                   \
-        for (int b = 0; b < 4; b++) {                                                             \
-          __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]),                                  \
-                                   _mm512_loadu_ps(p->scale + j * COLS + 16 * b));                \
-          if (is_signed) {                                                                        \
-            float* out = c + r * COLS + 16 * b;                                                   \
-            _mm512_storeu_ps(out, _mm512_fmadd_ps(v, xs, _mm512_loadu_ps(out)));                  \
-          } else {                                                                                \
-            v = _mm512_fmadd_ps(_mm512_loadu_ps(p->min + j * COLS + 16 * b), sq, v);              \
-            acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                        \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-    if (!is_signed) {                                                                             \
-      for (int r = 0; r < R; r++) {                                                               \
-        for (int b = 0; b < 4; b++) {                                                             \
-          _mm512_storeu_ps(c + r * COLS + 16 * b, acc[r][b]);                                     \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-  }
-
-DEFINE_AVX512(avx512_signed, 1, 1)
-DEFINE_AVX512(avx512_signed, 1, 2)
-DEFINE_AVX512(avx512_signed, 1, 3)
-DEFINE_AVX512(avx512_signed, 1, 4)
-/* The unsigned panels, in two passes of 32 columns: the R x 2 float32 and int32 sums, two weight
- * vectors and the activations fit the 32 registers, where all 64 columns at once would spill. */
-#define DEFINE_AVX512_HALVES(NAME, R)                                                             \
-  AVX512 static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
-                                float* c) {                                                       \
     for (int h = 0; h < 2; h++) {                                                                 \
       __m512 acc[R][2];                                                                           \
       for (int r = 0; r < R; r++) {                                                               \
@@ -557,28 +490,39 @@ DEFINE_AVX512(avx512_signed, 1, 4)
         const uint8_t* wb = p->w + j * BB + h * 128;                                              \
         const int8_t* xq[R];                                                                      \
         __m512i is[R][2];                                                                         \
+        for (int b = 0; b < 2; b++) {                                                             \
+          const __m512i start =                                                                   \
+              is_signed ? _mm512_loadu_si512(p->bias + j * COLS + 32 * h + 16 * b)                \
+                        : _mm512_setzero_si512();                                                 \
+          for (int r = 0; r < R; r++) {                                                           \
+            is[r][b] = start;                                                                     \
+          }                                                                                       \
+        }                                                                                         \
         for (int r = 0; r < R; r++) {                                                             \
-          is[r][0] = _mm512_setzero_si512();                                                      \
-          is[r][1] = _mm512_setzero_si512();                                                      \
           xq[r] = x->q + ((row + r) * x->kb + j) * QK;                                            \
         }                                                                                         \
         _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                      \
           const __m512i w0 = _mm512_loadu_si512((const void*)(wb + g * COLS * 4));                \
           const __m512i w1 = _mm512_loadu_si512((const void*)(wb + g * COLS * 4 + 64));           \
           for (int r = 0; r < R; r++) {                                                           \
-            const __m512i xb = _mm512_set1_epi32(four(xq[r] + 4 * g, 0));                         \
-            is[r][0] = _mm512_dpbusd_epi32(is[r][0], w0, xb);                                     \
-            is[r][1] = _mm512_dpbusd_epi32(is[r][1], w1, xb);                                     \
+            const __m512i xb =                                                                    \
+                _mm512_xor_si512(_mm512_set1_epi32(four(xq[r] + 4 * g, 0)), flipv);               \
+            is[r][0] = is_signed ? _mm512_dpbusd_epi32(is[r][0], xb, w0)                          \
+                                 : _mm512_dpbusd_epi32(is[r][0], w0, xb);                         \
+            is[r][1] = is_signed ? _mm512_dpbusd_epi32(is[r][1], xb, w1)                          \
+                                 : _mm512_dpbusd_epi32(is[r][1], w1, xb);                         \
           }                                                                                       \
         }                                                                                         \
         const float* scale = p->scale + j * COLS + 32 * h;                                        \
-        const float* min = p->min + j * COLS + 32 * h;                                            \
         for (int r = 0; r < R; r++) {                                                             \
           const __m512 xs = _mm512_set1_ps(x->s[(row + r) * x->kb + j]);                          \
-          const __m512 sq = _mm512_set1_ps((float)x->sum[(row + r) * x->kb + j]);                 \
           for (int b = 0; b < 2; b++) {                                                           \
-            __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), _mm512_loadu_ps(scale + 16 * b)); \
-            v = _mm512_fmadd_ps(_mm512_loadu_ps(min + 16 * b), sq, v);                            \
+            __m512 v =                                                                            \
+                _mm512_mul_ps(_mm512_cvtepi32_ps(is[r][b]), _mm512_loadu_ps(scale + 16 * b));     \
+            if (!is_signed) {                                                                     \
+              const __m512 sq = _mm512_set1_ps((float)x->sum[(row + r) * x->kb + j]);             \
+              v = _mm512_fmadd_ps(_mm512_loadu_ps(p->min + j * COLS + 32 * h + 16 * b), sq, v);   \
+            }                                                                                     \
             acc[r][b] = _mm512_fmadd_ps(v, xs, acc[r][b]);                                        \
           }                                                                                       \
         }                                                                                         \
@@ -590,12 +534,18 @@ DEFINE_AVX512(avx512_signed, 1, 4)
     }                                                                                             \
   }
 
-DEFINE_AVX512_HALVES(avx512_unsigned, 1)
-DEFINE_AVX512_HALVES(avx512_unsigned, 2)
-DEFINE_AVX512_HALVES(avx512_unsigned, 3)
-DEFINE_AVX512_HALVES(avx512_unsigned, 4)
-DEFINE_AVX512_HALVES(avx512_unsigned, 5)
-DEFINE_AVX512_HALVES(avx512_unsigned, 6)
+DEFINE_AVX512_HALVES(avx512_signed, 1, 1)
+DEFINE_AVX512_HALVES(avx512_signed, 1, 2)
+DEFINE_AVX512_HALVES(avx512_signed, 1, 3)
+DEFINE_AVX512_HALVES(avx512_signed, 1, 4)
+DEFINE_AVX512_HALVES(avx512_signed, 1, 5)
+DEFINE_AVX512_HALVES(avx512_signed, 1, 6)
+DEFINE_AVX512_HALVES(avx512_unsigned, 0, 1)
+DEFINE_AVX512_HALVES(avx512_unsigned, 0, 2)
+DEFINE_AVX512_HALVES(avx512_unsigned, 0, 3)
+DEFINE_AVX512_HALVES(avx512_unsigned, 0, 4)
+DEFINE_AVX512_HALVES(avx512_unsigned, 0, 5)
+DEFINE_AVX512_HALVES(avx512_unsigned, 0, 6)
 
 /* ---- ymm paths: 32 columns (four ymm) at a time by up to R rows ---- */
 
@@ -694,7 +644,7 @@ typedef void (*RowsKernel)(const LlavaDotPanel*, const LlavaQuantRows*, int64_t,
 void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,
                     int rows, float* c) {
   static const RowsKernel avx512_s[] = {avx512_signed_1, avx512_signed_2, avx512_signed_3,
-                                        avx512_signed_4};
+                                        avx512_signed_4, avx512_signed_5, avx512_signed_6};
   static const RowsKernel avx512_u[] = {avx512_unsigned_1, avx512_unsigned_2, avx512_unsigned_3,
                                         avx512_unsigned_4, avx512_unsigned_5, avx512_unsigned_6};
   static const RowsKernel vnni_s[] = {vnni_signed_1, vnni_signed_2, vnni_signed_3};
@@ -752,7 +702,7 @@ static void dot_task(void* arg, int64_t task) {
   panel.path = job->path;
   job->pack(job->weights, tile, &panel);
   llava_dot_panel_finish(job->path, &panel);
-  const int group = llava_dot_row_group(job->path, job->with_min);
+  const int group = llava_dot_row_group(job->path);
   const int64_t col0 = tile * COLS;
   const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
   float c[LLAVA_DOT_MAX_ROWS * COLS] __attribute__((aligned(64)));

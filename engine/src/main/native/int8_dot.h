@@ -99,13 +99,12 @@ void llava_dot_panel_finish(int path, LlavaDotPanel* p);
 #define LLAVA_DOT_MAX_ROWS 6
 
 /* c [rows, 64] = rows row..row+rows-1 of x times the panel, on path: rows <= the path's row group
- * for the panel's kind (llava_dot_row_group). */
+ * (llava_dot_row_group). */
 void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,
                     int rows, float* c);
 
-/* Rows per call of llava_dot_rows that fill the path's registers, for panels with a minimum
- * (with_min: int4) or signed ones (int8); at most LLAVA_DOT_MAX_ROWS. */
-int llava_dot_row_group(int path, int with_min);
+/* Rows per call of llava_dot_rows that fill the path's registers; at most LLAVA_DOT_MAX_ROWS. */
+int llava_dot_row_group(int path);
 
 /* Fills panel p (from llava_dot_panel_get) with the 64 columns of tile, every block put. */
 typedef void (*LlavaDotPack)(const void* weights, int64_t tile, LlavaDotPanel* p);
