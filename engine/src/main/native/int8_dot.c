@@ -534,18 +534,17 @@ static inline int32_t four(const int8_t* q, uint32_t flip) {
     }                                                                                             \
   }
 
-DEFINE_AVX512_HALVES(avx512_signed, 1, 1)
-DEFINE_AVX512_HALVES(avx512_signed, 1, 2)
-DEFINE_AVX512_HALVES(avx512_signed, 1, 3)
-DEFINE_AVX512_HALVES(avx512_signed, 1, 4)
-DEFINE_AVX512_HALVES(avx512_signed, 1, 5)
-DEFINE_AVX512_HALVES(avx512_signed, 1, 6)
-DEFINE_AVX512_HALVES(avx512_unsigned, 0, 1)
-DEFINE_AVX512_HALVES(avx512_unsigned, 0, 2)
-DEFINE_AVX512_HALVES(avx512_unsigned, 0, 3)
-DEFINE_AVX512_HALVES(avx512_unsigned, 0, 4)
-DEFINE_AVX512_HALVES(avx512_unsigned, 0, 5)
-DEFINE_AVX512_HALVES(avx512_unsigned, 0, 6)
+/* One kernel for each row count, 1 to LLAVA_DOT_MAX_ROWS. */
+#define DEFINE_AVX512_ROWS(NAME, SIGNED) \
+  DEFINE_AVX512_HALVES(NAME, SIGNED, 1)  \
+  DEFINE_AVX512_HALVES(NAME, SIGNED, 2)  \
+  DEFINE_AVX512_HALVES(NAME, SIGNED, 3)  \
+  DEFINE_AVX512_HALVES(NAME, SIGNED, 4)  \
+  DEFINE_AVX512_HALVES(NAME, SIGNED, 5)  \
+  DEFINE_AVX512_HALVES(NAME, SIGNED, 6)
+
+DEFINE_AVX512_ROWS(avx512_signed, 1)
+DEFINE_AVX512_ROWS(avx512_unsigned, 0)
 
 /* ---- ymm paths: 32 columns (four ymm) at a time by up to R rows ---- */
 
