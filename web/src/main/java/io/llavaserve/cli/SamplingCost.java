@@ -19,6 +19,15 @@ final class SamplingCost {
   private static final int PROMPT_TOKENS = 600;
   private static final int WARMUP_STEPS = 2;
 
+  /**
+   * Samples drawn before the clock starts and the fewest timed, whatever the batch: with one
+   * sequence a step, a few steps would time the JIT's first, interpreted calls (about a millisecond
+   * a token over 32,064 logits) rather than the compiled code a running server spends.
+   */
+  static final int WARMUP_SAMPLES = 2_000;
+
+  static final int MIN_TIMED_SAMPLES = 256;
+
   private SamplingCost() {}
 
   /** The cost of greedy, logprobs, temperature, top-k, top-p and penalties, in that order. */
@@ -73,8 +82,10 @@ final class SamplingCost {
     for (int b = 0; b < batch; b++) {
       samplers[b] = new Sampler(params, prompt);
     }
+    int warmup = Math.max(WARMUP_STEPS, (WARMUP_SAMPLES + batch - 1) / batch);
+    int timed = Math.max(steps, (MIN_TIMED_SAMPLES + batch - 1) / batch);
     long start = 0;
-    for (int step = -WARMUP_STEPS; step < steps; step++) {
+    for (int step = -warmup; step < timed; step++) {
       if (step == 0) {
         start = System.nanoTime();
       }
@@ -86,6 +97,6 @@ final class SamplingCost {
         samplers[b].accept(id);
       }
     }
-    return new Figure(name, (System.nanoTime() - start) / 1e3 / ((long) steps * batch));
+    return new Figure(name, (System.nanoTime() - start) / 1e3 / ((long) timed * batch));
   }
 }
