@@ -460,21 +460,17 @@ static inline int32_t four(const int8_t* q, uint32_t flip) {
   return (int32_t)(v ^ flip);
 }
 
-/* ---- AVX-512 VNNI: 64 columns (four zmm) by up to 4 rows ---- */
+/* ---- AVX-512 VNNI: 64 columns by up to 6 rows, in two passes of 32 ---- */
 
 /*
- * NAME_R: R rows; SIGNED 1 for signed weights (no minimum). The block's int32 sums stay in
- * registers through its 8 groups (R x 4 zmm, the groups unrolled so that no sum is copied from one
- * register to another between them), and the activations are broadcast from memory (then flipped
- * by 128 for signed weights in a vector register, not in a general one). With signed weights the
- * float32 results build up in c, in L1, so that the sums, the weights and the broadcast
- * activations fit the 32 zmm registers at 4 rows; with unsigned ones (whose blocks also add the
- * minimum's term) they stay in registers, which measured faster there.
- */
-/* Panels in two passes of 32 columns: the R x 2 float32 and int32 sums, two weight vectors and
- * the activations fit the 32 registers, where all 64 columns at once would spill. Signed weights
+ * NAME_R: R rows; SIGNED 1 for signed weights (no minimum). Each pass takes 32 of the panel's 64
+ * columns: the R x 2 int32 sums of a block stay in registers through its 8 groups (unrolled, so
+ * that no sum is copied between registers), the R x 2 float32 sums through all blocks, beside two
+ * weight vectors and the activations broadcast from memory (flipped by 128 for signed weights): 27
+ * of the 32 zmm registers at 6 rows, where four rows by all 64 columns spilled. Signed weights
  * take the activations plus 128 as the unsigned side and start each block's sums at the panel's
- * bias; unsigned ones add the block's minimum times the activations' sum. */
+ * bias; unsigned ones add the block's minimum times the activations' sum.
+ */
 #define DEFINE_AVX512_HALVES(NAME, SIGNED, R)                                                     \
   AVX512 static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
                                 float* c) {                                                       \
