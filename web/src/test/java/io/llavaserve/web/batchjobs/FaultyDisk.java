@@ -88,18 +88,34 @@ final class FaultyDisk implements DataDisk {
       this.real = real;
     }
 
-    /** Lets through at most the room left; none left is ENOSPC. */
+    /**
+     * Lets through at most the room left; none left is ENOSPC. The room a write may take is taken
+     * off at once, so that writers on other threads (the batch runner beside an upload) never see
+     * the same room twice and drive it below zero.
+     */
     private int write(ByteBuffer src, Long at) throws IOException {
       writable(file);
-      long n = Math.min(src.remaining(), room.get());
+      long n;
+      long left;
+      do {
+        left = room.get();
+        n = Math.min(src.remaining(), left);
+      } while (!room.compareAndSet(left, left - n));
       if (n == 0 && src.hasRemaining()) {
         throw new IOException(NO_SPACE);
       }
       ByteBuffer part = src.duplicate();
       part.limit(part.position() + (int) n);
-      int written = at == null ? real.write(part) : real.write(part, at);
+      int written = 0;
+      try {
+        written = at == null ? real.write(part) : real.write(part, at);
+      } finally {
+        long unused = n - written;
+        if (unused > 0) {
+          room.updateAndGet(v -> v > Long.MAX_VALUE - unused ? Long.MAX_VALUE : v + unused);
+        }
+      }
       src.position(src.position() + written);
-      room.addAndGet(-written);
       return written;
     }
 
