@@ -178,6 +178,19 @@ final class TrainCommand implements Callable<Integer> {
   double kindSweep;
 
   @Option(
+      names = "--color-sweep",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often an instruction sample is a colour sweep: four short-answer turns about one"
+              + " image asking, for every colour it shows and absent ones up to four in a random"
+              + " order, whether there is a shape of that colour or how many (\"Is there a red"
+              + " shape in the image?\", \"How many blue shapes are there?\"); at most 1 -"
+              + " --inventory - --tally - --kind-sweep; the held-out set is unchanged (default:"
+              + " ${DEFAULT-VALUE}).")
+  double colorSweep;
+
+  @Option(
       names = "--question-weights",
       paramLabel = "TYPE=W,...",
       description =
@@ -316,6 +329,17 @@ final class TrainCommand implements Callable<Integer> {
               + " and --tally "
               + tally);
     }
+    if (!(colorSweep >= 0 && colorSweep <= 1 - inventory - tally - kindSweep)) {
+      throw new IllegalArgumentException(
+          "--color-sweep must be in [0, 1 - --inventory - --tally - --kind-sweep], got "
+              + colorSweep
+              + " with --inventory "
+              + inventory
+              + ", --tally "
+              + tally
+              + " and --kind-sweep "
+              + kindSweep);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -383,7 +407,7 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            new WorldMix(kindFirst, monochrome, inventory, tally, kindSweep, weights),
+            new WorldMix(kindFirst, monochrome, inventory, tally, kindSweep, colorSweep, weights),
             visionTower,
             grounding,
             initFrom);

@@ -253,6 +253,21 @@ class TrainCommandTest {
             tmp.resolve("much").toString());
     assertEquals(2, tooMuch.exit());
     assertTrue(tooMuch.errorLine().contains("--kind-sweep"), tooMuch.err());
+    Cli.Run tooManySweeps =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--kind-sweep",
+            "0.5",
+            "--color-sweep",
+            "0.6",
+            "--out",
+            tmp.resolve("sweeps").toString());
+    assertEquals(2, tooManySweeps.exit());
+    assertTrue(
+        tooManySweeps.errorLine().contains("--color-sweep must be in [0, 1 - --inventory"),
+        tooManySweeps.err());
   }
 
   @Test

@@ -124,8 +124,7 @@ public final class Questions {
     } else if (form == 2) {
       List<ShapeColor> options =
           COLORS.stream().filter(c -> (SceneFacts.count(scene, c) > 0) == yes).toList();
-      ShapeColor color = Phrases.pick(options, random);
-      return yesNo(color.article() + " " + color.word() + " shape", yes);
+      return colorExistence(scene, Phrases.pick(options, random));
     }
     // 24 colour-kind names and at most 4 shapes: both a present and an absent one always exist.
     List<String> options = new ArrayList<>();
@@ -151,6 +150,19 @@ public final class Questions {
         Integer.toString(SceneFacts.count(scene, kind)));
   }
 
+  /** "Is there a red shape in the image?" and whether there is. */
+  public static Turn colorExistence(Scene scene, ShapeColor color) {
+    return yesNo(
+        color.article() + " " + color.word() + " shape", SceneFacts.count(scene, color) > 0);
+  }
+
+  /** "How many red shapes are there?" and how many. */
+  public static Turn colorCount(Scene scene, ShapeColor color) {
+    return turn(
+        "How many " + color.word() + " shapes are there?",
+        Integer.toString(SceneFacts.count(scene, color)));
+  }
+
   private static Turn yesNo(String thing, boolean yes) {
     return turn("Is there " + thing + " in the image?", yes ? "yes" : "no");
   }
@@ -164,10 +176,7 @@ public final class Questions {
       return kindCount(scene, Phrases.pick(options, random));
     }
     List<ShapeColor> options = filterOrAll(COLORS, c -> (SceneFacts.count(scene, c) == 0) == zero);
-    ShapeColor color = Phrases.pick(options, random);
-    return turn(
-        "How many " + color.word() + " shapes are there?",
-        Integer.toString(SceneFacts.count(scene, color)));
+    return colorCount(scene, Phrases.pick(options, random));
   }
 
   private static <T> List<T> filterOrAll(List<T> all, Predicate<T> test) {

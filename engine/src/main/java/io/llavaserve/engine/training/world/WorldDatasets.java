@@ -43,6 +43,7 @@ public final class WorldDatasets {
   private final double inventoryShare;
   private final double tallyShare;
   private final double kindSweepShare;
+  private final double colorSweepShare;
   private final QuestionWeights questionWeights;
 
   public WorldDatasets(long seed, SizeRange sizes) {
@@ -64,6 +65,7 @@ public final class WorldDatasets {
     this.inventoryShare = mix.inventoryShare();
     this.tallyShare = mix.tallyShare();
     this.kindSweepShare = mix.kindSweepShare();
+    this.colorSweepShare = mix.colorSweepShare();
     this.questionWeights = mix.questionWeights();
   }
 
@@ -96,6 +98,11 @@ public final class WorldDatasets {
     if (kindSweepShare > 0 && r.nextDouble() < kindSweepShare / (1 - inventoryShare - tallyShare)) {
       return kindSweep(scenes.next(r), r);
     }
+    // And for colour sweeps, conditional on being none of the three.
+    if (colorSweepShare > 0
+        && r.nextDouble() < colorSweepShare / (1 - inventoryShare - tallyShare - kindSweepShare)) {
+      return colorSweep(scenes.next(r), r);
+    }
     double u = r.nextDouble();
     if (u < VQA_SHARE) {
       QuestionType type = questionWeights.draw(r);
@@ -125,6 +132,37 @@ public final class WorldDatasets {
       boolean existence = r.nextBoolean();
       turns.add(
           existence ? Questions.kindExistence(scene, kind) : Questions.kindCount(scene, kind));
+      if (first == null) {
+        first = existence ? QuestionType.EXISTENCE : QuestionType.ATTRIBUTE_COUNT;
+      }
+    }
+    return new Sample(scene, SampleKind.VQA, first, turns);
+  }
+
+  /** Colours a colour sweep asks about. */
+  static final int COLOR_SWEEP_TURNS = 4;
+
+  /**
+   * Four short-answer turns about {@code scene}, one per colour in a random order: every colour the
+   * scene shows (at most four shapes, so at most four colours) and absent ones drawn at random for
+   * the rest, each asking at even odds whether there is a shape of that colour or how many.
+   */
+  static Sample colorSweep(Scene scene, SplittableRandom r) {
+    List<ShapeColor> present = new ArrayList<>();
+    List<ShapeColor> absent = new ArrayList<>();
+    for (ShapeColor color : ShapeColor.values()) {
+      (SceneFacts.count(scene, color) > 0 ? present : absent).add(color);
+    }
+    Phrases.shuffle(absent, r);
+    List<ShapeColor> asked = new ArrayList<>(present);
+    asked.addAll(absent.subList(0, Math.max(0, COLOR_SWEEP_TURNS - present.size())));
+    Phrases.shuffle(asked, r);
+    List<Turn> turns = new ArrayList<>();
+    QuestionType first = null;
+    for (ShapeColor color : asked) {
+      boolean existence = r.nextBoolean();
+      turns.add(
+          existence ? Questions.colorExistence(scene, color) : Questions.colorCount(scene, color));
       if (first == null) {
         first = existence ? QuestionType.EXISTENCE : QuestionType.ATTRIBUTE_COUNT;
       }

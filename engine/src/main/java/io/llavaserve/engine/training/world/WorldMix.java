@@ -19,6 +19,10 @@ package io.llavaserve.engine.training.world;
  *     image asking, for each of the four kinds in a random order, whether there is one or how many
  *     there are ("Is there a star in the image?", "How many circles are there?"), so that the same
  *     picture answers differently by the kind named and only the kind word tells the answers apart
+ * @param colorSweepShare how often a stage-2 sample is a colour sweep: short-answer turns about one
+ *     image asking, for four colours in a random order (every colour the image shows, then absent
+ *     ones), whether there is a shape of that colour or how many there are ("Is there a red shape
+ *     in the image?", "How many blue shapes are there?")
  * @param questionWeights how often each question type is drawn for a short-answer turn
  */
 public record WorldMix(
@@ -27,10 +31,29 @@ public record WorldMix(
     double inventoryShare,
     double tallyShare,
     double kindSweepShare,
+    double colorSweepShare,
     QuestionWeights questionWeights) {
 
   /** The plain world. */
   public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0, 0);
+
+  /** A mix without colour sweeps. */
+  public WorldMix(
+      double kindFirstShare,
+      double monochromeShare,
+      double inventoryShare,
+      double tallyShare,
+      double kindSweepShare,
+      QuestionWeights questionWeights) {
+    this(
+        kindFirstShare,
+        monochromeShare,
+        inventoryShare,
+        tallyShare,
+        kindSweepShare,
+        0,
+        questionWeights);
+  }
 
   /** A mix asking every question type equally often. */
   public WorldMix(
@@ -61,10 +84,11 @@ public record WorldMix(
     check("inventory", inventoryShare);
     check("tally", tallyShare);
     check("kind-sweep", kindSweepShare);
-    if (inventoryShare + tallyShare + kindSweepShare > 1) {
+    check("color-sweep", colorSweepShare);
+    if (inventoryShare + tallyShare + kindSweepShare + colorSweepShare > 1) {
       throw new IllegalArgumentException(
-          "the inventory, tally and kind-sweep shares must add up to at most 1, got "
-              + (inventoryShare + tallyShare + kindSweepShare));
+          "the inventory, tally, kind-sweep and color-sweep shares must add up to at most 1, got "
+              + (inventoryShare + tallyShare + kindSweepShare + colorSweepShare));
     }
   }
 

@@ -134,6 +134,63 @@ class WorldDatasetsTest {
     assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0.5, 0.3, 0.3));
   }
 
+  @Test
+  void colorSweepsAskEveryColourShownPlusAbsentOnesAndAnswerTrue() {
+    WorldMix mix = new WorldMix(0, 0, 0.2, 0, 0.2, 0.25, QuestionWeights.UNIFORM);
+    WorldDatasets data = new WorldDatasets(10, SIZES, mix);
+    int n = 3000;
+    int sweeps = 0;
+    int existence = 0;
+    int yes = 0;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      if (sample.kind() != SampleKind.VQA || !isColorSweep(sample)) {
+        continue;
+      }
+      sweeps++;
+      Scene scene = sample.scene();
+      Set<String> asked = new HashSet<>();
+      for (Turn t : sample.turns()) {
+        String q = t.question().substring(0, t.question().indexOf('\n'));
+        String color = q.startsWith("Is there a") ? q.split(" ")[3] : q.split(" ")[2];
+        assertTrue(asked.add(color), "asked twice: " + color);
+        long count = scene.shapes().stream().filter(s -> s.color().word().equals(color)).count();
+        if (q.startsWith("Is there a")) {
+          existence++;
+          yes += count > 0 ? 1 : 0;
+          assertEquals(count > 0 ? "yes" : "no", t.answer(), q);
+        } else {
+          assertEquals(Long.toString(count), t.answer(), q);
+        }
+      }
+      // Every colour the image shows is asked about.
+      for (PlacedShape shape : scene.shapes()) {
+        assertTrue(asked.contains(shape.color().word()), asked + " misses " + shape.color());
+      }
+      QuestionType first =
+          sample.turns().get(0).question().startsWith("Is there")
+              ? QuestionType.EXISTENCE
+              : QuestionType.ATTRIBUTE_COUNT;
+      assertEquals(first, sample.type());
+    }
+    assertEquals(0.25, share(sweeps, n), 0.03);
+    assertEquals(0.5, share(existence, 4 * sweeps), 0.05);
+    assertTrue(yes > 0 && yes < existence, yes + " of " + existence);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0.2, 0.2, 0.3, 0.35, QuestionWeights.UNIFORM));
+  }
+
+  /** Four turns, each about a colour ("a red shape", "red shapes"). */
+  private static boolean isColorSweep(Sample sample) {
+    return sample.turns().size() == WorldDatasets.COLOR_SWEEP_TURNS
+        && sample.turns().stream()
+            .allMatch(
+                t ->
+                    t.question().matches("Is there an? \\w+ shape in the image\\?\\n.*")
+                        || t.question().matches("How many \\w+ shapes are there\\?\\n.*"));
+  }
+
   /** Four turns, one about each kind alone, whether there is one or how many. */
   private static boolean isSweep(Sample sample) {
     if (sample.turns().size() != ShapeKind.values().length) {
