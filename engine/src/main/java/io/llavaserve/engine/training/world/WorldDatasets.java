@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import java.util.function.BiFunction;
 
 /**
  * Endless training streams of the shapes world, and a held-out evaluation set.
@@ -126,17 +127,7 @@ public final class WorldDatasets {
   static Sample kindSweep(Scene scene, SplittableRandom r) {
     List<ShapeKind> kinds = new ArrayList<>(List.of(ShapeKind.values()));
     Phrases.shuffle(kinds, r);
-    List<Turn> turns = new ArrayList<>();
-    QuestionType first = null;
-    for (ShapeKind kind : kinds) {
-      boolean existence = r.nextBoolean();
-      turns.add(
-          existence ? Questions.kindExistence(scene, kind) : Questions.kindCount(scene, kind));
-      if (first == null) {
-        first = existence ? QuestionType.EXISTENCE : QuestionType.ATTRIBUTE_COUNT;
-      }
-    }
-    return new Sample(scene, SampleKind.VQA, first, turns);
+    return sweep(scene, kinds, Questions::kindExistence, Questions::kindCount, r);
   }
 
   /** Colours a colour sweep asks about. */
@@ -157,14 +148,26 @@ public final class WorldDatasets {
     List<ShapeColor> asked = new ArrayList<>(present);
     asked.addAll(absent.subList(0, Math.max(0, COLOR_SWEEP_TURNS - present.size())));
     Phrases.shuffle(asked, r);
+    return sweep(scene, asked, Questions::colorExistence, Questions::colorCount, r);
+  }
+
+  /**
+   * One short-answer turn about {@code scene} per item, in order, each asking at even odds whether
+   * there is one ({@code existence}) or how many ({@code count}).
+   */
+  private static <T> Sample sweep(
+      Scene scene,
+      List<T> items,
+      BiFunction<Scene, T, Turn> existence,
+      BiFunction<Scene, T, Turn> count,
+      SplittableRandom r) {
     List<Turn> turns = new ArrayList<>();
     QuestionType first = null;
-    for (ShapeColor color : asked) {
-      boolean existence = r.nextBoolean();
-      turns.add(
-          existence ? Questions.colorExistence(scene, color) : Questions.colorCount(scene, color));
+    for (T item : items) {
+      boolean asksExistence = r.nextBoolean();
+      turns.add((asksExistence ? existence : count).apply(scene, item));
       if (first == null) {
-        first = existence ? QuestionType.EXISTENCE : QuestionType.ATTRIBUTE_COUNT;
+        first = asksExistence ? QuestionType.EXISTENCE : QuestionType.ATTRIBUTE_COUNT;
       }
     }
     return new Sample(scene, SampleKind.VQA, first, turns);

@@ -108,24 +108,9 @@ class WorldDatasetsTest {
         continue;
       }
       sweeps++;
-      Scene scene = sample.scene();
-      for (Turn t : sample.turns()) {
-        String q = t.question().substring(0, t.question().indexOf('\n'));
-        String word = q.startsWith("Is there a ") ? q.split(" ")[3] : q.split(" ")[2];
-        int count = expectedCount(scene, word);
-        if (q.startsWith("Is there a ")) {
-          existence++;
-          yes += count > 0 ? 1 : 0;
-          assertEquals(count > 0 ? "yes" : "no", t.answer(), q);
-        } else {
-          assertEquals(Integer.toString(count), t.answer(), q);
-        }
-      }
-      QuestionType first =
-          sample.turns().get(0).question().startsWith("Is there")
-              ? QuestionType.EXISTENCE
-              : QuestionType.ATTRIBUTE_COUNT;
-      assertEquals(first, sample.type());
+      int[] asked = checkSweep(sample, new HashSet<>());
+      existence += asked[0];
+      yes += asked[1];
     }
     // An ordinary VQA sample matches a sweep's form only rarely.
     assertEquals(0.2, share(sweeps, n), 0.03);
@@ -148,30 +133,14 @@ class WorldDatasetsTest {
         continue;
       }
       sweeps++;
-      Scene scene = sample.scene();
       Set<String> asked = new HashSet<>();
-      for (Turn t : sample.turns()) {
-        String q = t.question().substring(0, t.question().indexOf('\n'));
-        String color = q.startsWith("Is there a") ? q.split(" ")[3] : q.split(" ")[2];
-        assertTrue(asked.add(color), "asked twice: " + color);
-        long count = scene.shapes().stream().filter(s -> s.color().word().equals(color)).count();
-        if (q.startsWith("Is there a")) {
-          existence++;
-          yes += count > 0 ? 1 : 0;
-          assertEquals(count > 0 ? "yes" : "no", t.answer(), q);
-        } else {
-          assertEquals(Long.toString(count), t.answer(), q);
-        }
-      }
+      int[] found = checkSweep(sample, asked);
+      existence += found[0];
+      yes += found[1];
       // Every colour the image shows is asked about.
-      for (PlacedShape shape : scene.shapes()) {
+      for (PlacedShape shape : sample.scene().shapes()) {
         assertTrue(asked.contains(shape.color().word()), asked + " misses " + shape.color());
       }
-      QuestionType first =
-          sample.turns().get(0).question().startsWith("Is there")
-              ? QuestionType.EXISTENCE
-              : QuestionType.ATTRIBUTE_COUNT;
-      assertEquals(first, sample.type());
     }
     assertEquals(0.25, share(sweeps, n), 0.03);
     assertEquals(0.5, share(existence, 4 * sweeps), 0.05);
@@ -179,6 +148,35 @@ class WorldDatasetsTest {
     assertThrows(
         IllegalArgumentException.class,
         () -> new WorldMix(0, 0, 0.2, 0.2, 0.3, 0.35, QuestionWeights.UNIFORM));
+  }
+
+  /**
+   * Checks every turn of a sweep against its scene, each kind or colour asked once (gathered in
+   * {@code asked}), and the sample's type against its first turn; returns how many turns asked
+   * whether there is one, and how many of those are answered yes.
+   */
+  private static int[] checkSweep(Sample sample, Set<String> asked) {
+    int existence = 0;
+    int yes = 0;
+    for (Turn t : sample.turns()) {
+      String q = t.question().substring(0, t.question().indexOf('\n'));
+      String word = q.startsWith("Is there a") ? q.split(" ")[3] : q.split(" ")[2];
+      assertTrue(asked.add(word), "asked twice: " + word);
+      int count = expectedCount(sample.scene(), word);
+      if (q.startsWith("Is there a")) {
+        existence++;
+        yes += count > 0 ? 1 : 0;
+        assertEquals(count > 0 ? "yes" : "no", t.answer(), q);
+      } else {
+        assertEquals(Integer.toString(count), t.answer(), q);
+      }
+    }
+    QuestionType first =
+        sample.turns().get(0).question().startsWith("Is there")
+            ? QuestionType.EXISTENCE
+            : QuestionType.ATTRIBUTE_COUNT;
+    assertEquals(first, sample.type());
+    return new int[] {existence, yes};
   }
 
   /** Four turns, each about a colour ("a red shape", "red shapes"). */
