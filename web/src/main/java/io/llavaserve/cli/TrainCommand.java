@@ -191,6 +191,18 @@ final class TrainCommand implements Callable<Integer> {
   double colorSweep;
 
   @Option(
+      names = "--position-sweep",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often an instruction sample is a position sweep: up to four short-answer turns about"
+              + " one image asking, for ordered pairs of its shapes in a random order, whether the"
+              + " first is to the left or to the right of the second (both ways round where drawn);"
+              + " at most 1 - --inventory - --tally - --kind-sweep - --color-sweep; the held-out"
+              + " set is unchanged (default: ${DEFAULT-VALUE}).")
+  double positionSweep;
+
+  @Option(
       names = "--question-weights",
       paramLabel = "TYPE=W,...",
       description =
@@ -340,6 +352,20 @@ final class TrainCommand implements Callable<Integer> {
               + " and --kind-sweep "
               + kindSweep);
     }
+    if (!(positionSweep >= 0 && positionSweep <= 1 - inventory - tally - kindSweep - colorSweep)) {
+      throw new IllegalArgumentException(
+          "--position-sweep must be in [0, 1 - --inventory - --tally - --kind-sweep -"
+              + " --color-sweep], got "
+              + positionSweep
+              + " with --inventory "
+              + inventory
+              + ", --tally "
+              + tally
+              + ", --kind-sweep "
+              + kindSweep
+              + " and --color-sweep "
+              + colorSweep);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -407,7 +433,15 @@ final class TrainCommand implements Callable<Integer> {
             n,
             WEIGHT_DECAY,
             MAX_GRAD_NORM,
-            new WorldMix(kindFirst, monochrome, inventory, tally, kindSweep, colorSweep, weights),
+            new WorldMix(
+                kindFirst,
+                monochrome,
+                inventory,
+                tally,
+                kindSweep,
+                colorSweep,
+                positionSweep,
+                weights),
             visionTower,
             grounding,
             initFrom);

@@ -268,6 +268,21 @@ class TrainCommandTest {
     assertTrue(
         tooManySweeps.errorLine().contains("--color-sweep must be in [0, 1 - --inventory"),
         tooManySweeps.err());
+    Cli.Run tooManyPositions =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--color-sweep",
+            "0.5",
+            "--position-sweep",
+            "0.6",
+            "--out",
+            tmp.resolve("positions").toString());
+    assertEquals(2, tooManyPositions.exit());
+    assertTrue(
+        tooManyPositions.errorLine().contains("--position-sweep must be in [0, 1 - --inventory"),
+        tooManyPositions.err());
   }
 
   @Test

@@ -88,9 +88,14 @@ public final class Questions {
       return Optional.empty();
     }
     PlacedShape[] pair = Phrases.pick(pairs, random);
+    return Optional.of(position(pair[0], pair[1]));
+  }
+
+  /** "Is the red circle to the left or to the right of the blue square?" and which. */
+  static Turn position(PlacedShape a, PlacedShape b) {
     String question =
-        "Is the " + pair[0].name() + " to the left or to the right of the " + pair[1].name() + "?";
-    return Optional.of(turn(question, pair[0].centerX() < pair[1].centerX() ? "left" : "right"));
+        "Is the " + a.name() + " to the left or to the right of the " + b.name() + "?";
+    return turn(question, a.centerX() < b.centerX() ? "left" : "right");
   }
 
   /** Ordered pairs of uniquely named shapes far enough apart to call left or right. */

@@ -45,6 +45,7 @@ public final class WorldDatasets {
   private final double tallyShare;
   private final double kindSweepShare;
   private final double colorSweepShare;
+  private final double positionSweepShare;
   private final QuestionWeights questionWeights;
 
   public WorldDatasets(long seed, SizeRange sizes) {
@@ -67,6 +68,7 @@ public final class WorldDatasets {
     this.tallyShare = mix.tallyShare();
     this.kindSweepShare = mix.kindSweepShare();
     this.colorSweepShare = mix.colorSweepShare();
+    this.positionSweepShare = mix.positionSweepShare();
     this.questionWeights = mix.questionWeights();
   }
 
@@ -103,6 +105,13 @@ public final class WorldDatasets {
     if (colorSweepShare > 0
         && r.nextDouble() < colorSweepShare / (1 - inventoryShare - tallyShare - kindSweepShare)) {
       return colorSweep(scenes.next(r), r);
+    }
+    // And for position sweeps, conditional on being none of the four.
+    if (positionSweepShare > 0
+        && r.nextDouble()
+            < positionSweepShare
+                / (1 - inventoryShare - tallyShare - kindSweepShare - colorSweepShare)) {
+      return positionSweep(r);
     }
     double u = r.nextDouble();
     if (u < VQA_SHARE) {
@@ -149,6 +158,32 @@ public final class WorldDatasets {
     asked.addAll(absent.subList(0, Math.max(0, COLOR_SWEEP_TURNS - present.size())));
     Phrases.shuffle(asked, r);
     return sweep(scene, asked, Questions::colorExistence, Questions::colorCount, r);
+  }
+
+  /** Most pairs a position sweep asks about. */
+  static final int POSITION_SWEEP_TURNS = 4;
+
+  /**
+   * Up to four short-answer turns about the first scene that has a pair to call left or right, one
+   * per ordered pair of its uniquely named shapes far enough apart, drawn at random without
+   * repeating a pair (a pair may be asked both ways round, "left" one way and "right" the other).
+   */
+  Sample positionSweep(SplittableRandom r) {
+    for (int attempt = 0; attempt < MAX_SCENES_PER_QUESTION; attempt++) {
+      Scene scene = scenes.next(r);
+      List<PlacedShape[]> pairs = new ArrayList<>(Questions.positionPairs(scene));
+      if (pairs.isEmpty()) {
+        continue;
+      }
+      Phrases.shuffle(pairs, r);
+      List<Turn> turns = new ArrayList<>();
+      for (PlacedShape[] pair : pairs.subList(0, Math.min(POSITION_SWEEP_TURNS, pairs.size()))) {
+        turns.add(Questions.position(pair[0], pair[1]));
+      }
+      return new Sample(scene, SampleKind.VQA, QuestionType.POSITION, turns);
+    }
+    throw new IllegalStateException(
+        "no scene in " + MAX_SCENES_PER_QUESTION + " supports a position question");
   }
 
   /**

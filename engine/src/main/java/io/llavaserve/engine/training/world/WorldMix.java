@@ -23,6 +23,10 @@ package io.llavaserve.engine.training.world;
  *     image asking, for four colours in a random order (every colour the image shows, then absent
  *     ones), whether there is a shape of that colour or how many there are ("Is there a red shape
  *     in the image?", "How many blue shapes are there?")
+ * @param positionSweepShare how often a stage-2 sample is a position sweep: short-answer turns
+ *     about one image asking, for up to four ordered pairs of its shapes in a random order, whether
+ *     the first is to the left or to the right of the second, so that one picture answers both ways
+ *     by the shapes named
  * @param questionWeights how often each question type is drawn for a short-answer turn
  */
 public record WorldMix(
@@ -32,10 +36,31 @@ public record WorldMix(
     double tallyShare,
     double kindSweepShare,
     double colorSweepShare,
+    double positionSweepShare,
     QuestionWeights questionWeights) {
 
   /** The plain world. */
   public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0, 0);
+
+  /** A mix without position sweeps. */
+  public WorldMix(
+      double kindFirstShare,
+      double monochromeShare,
+      double inventoryShare,
+      double tallyShare,
+      double kindSweepShare,
+      double colorSweepShare,
+      QuestionWeights questionWeights) {
+    this(
+        kindFirstShare,
+        monochromeShare,
+        inventoryShare,
+        tallyShare,
+        kindSweepShare,
+        colorSweepShare,
+        0,
+        questionWeights);
+  }
 
   /** A mix without colour sweeps. */
   public WorldMix(
@@ -85,10 +110,14 @@ public record WorldMix(
     check("tally", tallyShare);
     check("kind-sweep", kindSweepShare);
     check("color-sweep", colorSweepShare);
-    if (inventoryShare + tallyShare + kindSweepShare + colorSweepShare > 1) {
+    check("position-sweep", positionSweepShare);
+    double special =
+        inventoryShare + tallyShare + kindSweepShare + colorSweepShare + positionSweepShare;
+    if (special > 1) {
       throw new IllegalArgumentException(
-          "the inventory, tally, kind-sweep and color-sweep shares must add up to at most 1, got "
-              + (inventoryShare + tallyShare + kindSweepShare + colorSweepShare));
+          "the inventory, tally, kind-sweep, color-sweep and position-sweep shares must add up to"
+              + " at most 1, got "
+              + special);
     }
   }
 

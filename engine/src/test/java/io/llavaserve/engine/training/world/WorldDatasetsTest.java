@@ -15,6 +15,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
@@ -148,6 +150,69 @@ class WorldDatasetsTest {
     assertThrows(
         IllegalArgumentException.class,
         () -> new WorldMix(0, 0, 0.2, 0.2, 0.3, 0.35, QuestionWeights.UNIFORM));
+  }
+
+  @Test
+  void positionSweepsAskDistinctPairsOfOneImageAndAnswerTrue() {
+    WorldMix mix = new WorldMix(0, 0, 0.2, 0, 0.1, 0.1, 0.3, QuestionWeights.UNIFORM);
+    WorldDatasets data = new WorldDatasets(11, SIZES, mix);
+    int n = 3000;
+    int sweeps = 0;
+    int turns = 0;
+    int left = 0;
+    int bothWays = 0;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      if (sample.kind() != SampleKind.VQA
+          || sample.turns().size() < 2
+          || !sample.turns().stream().allMatch(t -> t.question().contains(" to the left or "))) {
+        continue;
+      }
+      // A sweep asks as many pairs as it can, up to four; an ordinary VQA sample of position
+      // turns asks as many only rarely.
+      int pairs = Questions.positionPairs(sample.scene()).size();
+      if (sample.turns().size() != Math.min(WorldDatasets.POSITION_SWEEP_TURNS, pairs)) {
+        continue;
+      }
+      sweeps++;
+      assertEquals(QuestionType.POSITION, sample.type());
+      Set<String> asked = new HashSet<>();
+      for (Turn t : sample.turns()) {
+        assertTrue(asked.add(t.question()), "asked twice: " + t.question());
+        Matcher m = POSITION.matcher(t.question());
+        assertTrue(m.find(), t.question());
+        PlacedShape a = named(sample.scene(), m.group(1));
+        PlacedShape b = named(sample.scene(), m.group(2));
+        assertTrue(
+            Math.abs(a.centerX() - b.centerX())
+                >= Questions.MIN_POSITION_GAP * sample.scene().width());
+        assertEquals(a.centerX() < b.centerX() ? "left" : "right", t.answer(), t.question());
+        left += t.answer().equals("left") ? 1 : 0;
+        turns++;
+        if (asked.contains(POSITION_QUESTION.formatted(m.group(2), m.group(1)))) {
+          bothWays++;
+        }
+      }
+    }
+    assertEquals(0.3, share(sweeps, n), 0.04);
+    assertEquals(0.5, share(left, turns), 0.04);
+    assertTrue(bothWays > 0, "no pair asked both ways round");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0.2, 0.2, 0.2, 0.2, 0.3, QuestionWeights.UNIFORM));
+  }
+
+  private static final String POSITION_QUESTION =
+      "Is the %s to the left or to the right of the %s?" + Questions.SHORT_ANSWER_PROMPT;
+
+  private static final Pattern POSITION =
+      Pattern.compile("^Is the (\\w+ \\w+) to the left or to the right of the (\\w+ \\w+)\\?");
+
+  /** The one shape of {@code scene} called {@code name} ("red circle"). */
+  private static PlacedShape named(Scene scene, String name) {
+    List<PlacedShape> found = scene.shapes().stream().filter(s -> s.name().equals(name)).toList();
+    assertEquals(1, found.size(), name);
+    return found.get(0);
   }
 
   /**
