@@ -79,8 +79,9 @@ final class EvalCommand implements Callable<Integer> {
       names = "--by-shapes",
       description =
           "Also print each checkpoint's exact match per type and number of shapes in the image,"
-              + " and per type and what the question finds its shapes by (kind, colour, both,"
-              + " neither).")
+              + " per type and what the question finds its shapes by (kind, colour, both,"
+              + " neither), per type and the image's width over height, and per count the answer"
+              + " should be.")
   boolean byShapes;
 
   @Spec CommandSpec command;
@@ -124,6 +125,14 @@ final class EvalCommand implements Callable<Integer> {
             "%nexact match %% of %s by what the question finds shapes by (questions):%n",
             labels.get(c));
         out.print(scores.get(c).byLookupTable());
+        out.printf(
+            "%nexact match %% of %s by the image's width over height (questions):%n",
+            labels.get(c));
+        out.print(scores.get(c).byProportionTable());
+        out.printf(
+            "%nexact match %% of %s by the count the answer should be (questions):%n",
+            labels.get(c));
+        out.print(scores.get(c).byCountTable());
       }
     }
     for (int c = 0; c < scores.size(); c++) {
@@ -178,11 +187,7 @@ final class EvalCommand implements Callable<Integer> {
         scores.detail(EvalScores.shapePhrases(s.scene()), got);
       } else {
         scores.vqa(
-            s.type(),
-            s.scene().shapes().size(),
-            s.turns().get(0).question(),
-            s.turns().get(0).answer(),
-            got);
+            s.type(), s.scene(), s.turns().get(0).question(), s.turns().get(0).answer(), got);
       }
     }
     return scores;

@@ -37,6 +37,14 @@ final class EvalScores {
   /** Per type, {questions, correct} for each {@link Lookup}. */
   private final Map<QuestionType, int[][]> byLookup = new EnumMap<>(QuestionType.class);
 
+  /** Per type, {questions, correct} for each {@link Proportion}. */
+  private final Map<QuestionType, int[][]> byProportion = new EnumMap<>(QuestionType.class);
+
+  /**
+   * Per counting type, {questions, correct} for each expected count 0 to {@link Scene#MAX_SHAPES}.
+   */
+  private final Map<QuestionType, int[][]> byCount = new EnumMap<>(QuestionType.class);
+
   private final List<Wrong> wrong = new ArrayList<>();
   private int detailSamples;
   private int detailShapes;
@@ -90,6 +98,64 @@ final class EvalScores {
       }
       return kind && color ? BOTH : kind ? KIND : color ? COLOR : NONE;
     }
+  }
+
+  /**
+   * The image's proportions, width over height, in five bands. LLaVA-NeXT tiles a wide image side
+   * by side, so that a shape's column is no longer its place in a row of one tile's patches: a type
+   * that needs where a shape is falls with it.
+   */
+  enum Proportion {
+    VERY_TALL("w/h < 1/3", 0, 1.0 / 3),
+    TALL("1/3 - 2/3", 1.0 / 3, 2.0 / 3),
+    SQUARE("2/3 - 3/2", 2.0 / 3, 1.5),
+    WIDE("3/2 - 3", 1.5, 3),
+    VERY_WIDE("w/h >= 3", 3, Double.POSITIVE_INFINITY);
+
+    final String title;
+    final double from;
+    final double to;
+
+    Proportion(String title, double from, double to) {
+      this.title = title;
+      this.from = from;
+      this.to = to;
+    }
+
+    static Proportion of(int width, int height) {
+      double r = (double) width / height;
+      for (Proportion p : values()) {
+        if (r >= p.from && r < p.to) {
+          return p;
+        }
+      }
+      throw new IllegalArgumentException("no proportion for " + width + " x " + height);
+    }
+  }
+
+  /**
+   * Scores one short answer about {@code scene}: by its number of shapes, by what the question
+   * finds them by, by the image's {@link Proportion}, and, for an answer that is a count, by that
+   * count.
+   */
+  void vqa(QuestionType type, Scene scene, String question, String expected, String got) {
+    boolean right = matches(expected, got);
+    int[] p =
+        byProportion
+            .computeIfAbsent(type, k -> new int[Proportion.values().length][2])[
+            Proportion.of(scene.width(), scene.height()).ordinal()];
+    p[0]++;
+    p[1] += right ? 1 : 0;
+    String answer = normalize(expected);
+    if (answer.matches("[0-9]") && Integer.parseInt(answer) <= Scene.MAX_SHAPES) {
+      int[] c =
+          byCount
+              .computeIfAbsent(type, k -> new int[Scene.MAX_SHAPES + 1][2])[
+              Integer.parseInt(answer)];
+      c[0]++;
+      c[1] += right ? 1 : 0;
+    }
+    vqa(type, scene.shapes().size(), question, expected, got);
   }
 
   /** Scores one short answer about an image of {@code shapes} shapes. */
@@ -236,6 +302,44 @@ final class EvalScores {
     }
     List<List<String>> rows = new ArrayList<>();
     byLookup.forEach(
+        (type, counts) -> {
+          List<String> row = new ArrayList<>(List.of(typeName(type)));
+          for (int[] t : counts) {
+            row.add(t[0] == 0 ? "-" : percent(100.0 * t[1] / t[0]) + " (" + t[0] + ")");
+          }
+          rows.add(row);
+        });
+    return format(headers, rows);
+  }
+
+  /**
+   * {@code type | w/h < 1/3 | ... | w/h >= 3}: exact match % with the question count in brackets,
+   * per {@link Proportion} of the image. Only answers scored with their scene appear.
+   */
+  String byProportionTable() {
+    List<String> headers = new ArrayList<>(List.of("type"));
+    for (Proportion p : Proportion.values()) {
+      headers.add(p.title);
+    }
+    return cellsTable(headers, byProportion);
+  }
+
+  /**
+   * {@code type | 0 | 1 | ... | 4}: exact match % with the question count in brackets, per count
+   * the answer should be, for the types answered by a count; a model that sees whether a shape is
+   * there but not how many answers 1 where 2 or 3 are asked for.
+   */
+  String byCountTable() {
+    List<String> headers = new ArrayList<>(List.of("type"));
+    for (int n = 0; n <= Scene.MAX_SHAPES; n++) {
+      headers.add("answer " + n);
+    }
+    return cellsTable(headers, byCount);
+  }
+
+  private static String cellsTable(List<String> headers, Map<QuestionType, int[][]> cells) {
+    List<List<String>> rows = new ArrayList<>();
+    cells.forEach(
         (type, counts) -> {
           List<String> row = new ArrayList<>(List.of(typeName(type)));
           for (int[] t : counts) {

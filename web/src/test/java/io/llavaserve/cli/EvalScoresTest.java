@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.llavaserve.engine.training.world.QuestionType;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SampleKind;
+import io.llavaserve.engine.training.world.Scene;
 import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.Turn;
 import io.llavaserve.engine.training.world.WorldDatasets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -87,6 +89,44 @@ class EvalScoresTest {
         existence.matches(
             "existence +\\| +0\\.0 \\(1\\) \\| +100\\.0 \\(1\\) \\| +100\\.0 \\(1\\) \\| +-"),
         existence);
+  }
+
+  @Test
+  void answersAreAlsoTalliedByTheImagesProportionsAndByTheCountExpected() {
+    assertEquals(EvalScores.Proportion.VERY_TALL, EvalScores.Proportion.of(100, 301));
+    assertEquals(EvalScores.Proportion.TALL, EvalScores.Proportion.of(199, 300));
+    assertEquals(EvalScores.Proportion.SQUARE, EvalScores.Proportion.of(256, 256));
+    assertEquals(EvalScores.Proportion.WIDE, EvalScores.Proportion.of(150, 100));
+    assertEquals(EvalScores.Proportion.VERY_WIDE, EvalScores.Proportion.of(1024, 64));
+
+    EvalScores s = new EvalScores();
+    int wideCounts = 0;
+    int twos = 0;
+    for (Sample sample : WorldDatasets.evaluationSet(4242, 40, new SizeRange(64, 1024))) {
+      if (sample.kind() == SampleKind.DETAIL) {
+        continue;
+      }
+      Turn t = sample.turns().get(0);
+      Scene scene = sample.scene();
+      boolean wide = (double) scene.width() / scene.height() >= 3;
+      // Right everywhere but on very wide images, and wrong about every count of two.
+      boolean right = !wide && !t.answer().equals("2");
+      s.vqa(sample.type(), scene, t.question(), t.answer(), right ? t.answer() : "none");
+      wideCounts += wide && sample.type() == QuestionType.COUNT ? 1 : 0;
+      twos += t.answer().equals("2") && sample.type() == QuestionType.ATTRIBUTE_COUNT ? 1 : 0;
+    }
+    assertEquals(240, s.questions());
+    String count =
+        s.byProportionTable().lines().filter(l -> l.startsWith("count")).findFirst().orElseThrow();
+    assertTrue(
+        wideCounts > 0 && count.split("\\|")[5].strip().equals("0.0 (" + wideCounts + ")"), count);
+    String byCount = s.byCountTable();
+    assertTrue(byCount.lines().findFirst().orElseThrow().endsWith("answer 4"), byCount);
+    assertTrue(byCount.lines().noneMatch(l -> l.startsWith("color")), byCount);
+    String attribute =
+        byCount.lines().filter(l -> l.startsWith("attribute_count")).findFirst().orElseThrow();
+    assertTrue(
+        twos > 0 && attribute.split("\\|")[3].strip().equals("0.0 (" + twos + ")"), attribute);
   }
 
   @Test
