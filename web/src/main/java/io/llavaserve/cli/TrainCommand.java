@@ -203,6 +203,17 @@ final class TrainCommand implements Callable<Integer> {
   double positionSweep;
 
   @Option(
+      names = "--repeated-count",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often an instruction sample's attribute-count turn asks about a kind or a colour"
+              + " that two or more of the image's shapes share, where it has one (\"How many blue"
+              + " shapes are there?\" -> 2), rather than as the held-out set asks; the held-out set"
+              + " is unchanged (default: ${DEFAULT-VALUE}).")
+  double repeatedCount;
+
+  @Option(
       names = "--question-weights",
       paramLabel = "TYPE=W,...",
       description =
@@ -366,6 +377,10 @@ final class TrainCommand implements Callable<Integer> {
               + " and --color-sweep "
               + colorSweep);
     }
+    if (!(repeatedCount >= 0 && repeatedCount <= 1)) {
+      throw new IllegalArgumentException(
+          "--repeated-count must be in [0, 1], got " + repeatedCount);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -441,6 +456,7 @@ final class TrainCommand implements Callable<Integer> {
                 kindSweep,
                 colorSweep,
                 positionSweep,
+                repeatedCount,
                 weights),
             visionTower,
             grounding,

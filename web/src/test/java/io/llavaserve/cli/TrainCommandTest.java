@@ -283,6 +283,19 @@ class TrainCommandTest {
     assertTrue(
         tooManyPositions.errorLine().contains("--position-sweep must be in [0, 1 - --inventory"),
         tooManyPositions.err());
+    Cli.Run badRepeats =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--repeated-count",
+            "1.5",
+            "--out",
+            tmp.resolve("repeats").toString());
+    assertEquals(2, badRepeats.exit());
+    assertTrue(
+        badRepeats.errorLine().contains("--repeated-count must be in [0, 1], got 1.5"),
+        badRepeats.err());
   }
 
   @Test

@@ -184,6 +184,24 @@ public final class Questions {
     return colorCount(scene, Phrases.pick(options, random));
   }
 
+  /**
+   * "How many circles are there?" or "How many blue shapes are there?" about a kind or a colour
+   * that two or more of the scene's shapes have, at even odds between kinds and colours where both
+   * have one; empty when no two shapes share a kind or a colour.
+   */
+  public static Optional<Turn> repeatedCount(Scene scene, SplittableRandom random) {
+    List<ShapeKind> kinds = KINDS.stream().filter(k -> SceneFacts.count(scene, k) >= 2).toList();
+    List<ShapeColor> colors = COLORS.stream().filter(c -> SceneFacts.count(scene, c) >= 2).toList();
+    if (kinds.isEmpty() && colors.isEmpty()) {
+      return Optional.empty();
+    }
+    boolean byKind = colors.isEmpty() || (!kinds.isEmpty() && random.nextBoolean());
+    return Optional.of(
+        byKind
+            ? kindCount(scene, Phrases.pick(kinds, random))
+            : colorCount(scene, Phrases.pick(colors, random)));
+  }
+
   private static <T> List<T> filterOrAll(List<T> all, Predicate<T> test) {
     List<T> kept = all.stream().filter(test).toList();
     return kept.isEmpty() ? all : kept;

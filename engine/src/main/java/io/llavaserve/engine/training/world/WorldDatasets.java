@@ -46,6 +46,7 @@ public final class WorldDatasets {
   private final double kindSweepShare;
   private final double colorSweepShare;
   private final double positionSweepShare;
+  private final double repeatedCountShare;
   private final QuestionWeights questionWeights;
 
   public WorldDatasets(long seed, SizeRange sizes) {
@@ -69,6 +70,7 @@ public final class WorldDatasets {
     this.kindSweepShare = mix.kindSweepShare();
     this.colorSweepShare = mix.colorSweepShare();
     this.positionSweepShare = mix.positionSweepShare();
+    this.repeatedCountShare = mix.repeatedCountShare();
     this.questionWeights = mix.questionWeights();
   }
 
@@ -208,6 +210,24 @@ public final class WorldDatasets {
     return new Sample(scene, SampleKind.VQA, first, turns);
   }
 
+  /**
+   * A question of {@code type} about {@code scene}, as {@link Questions#ask} asks it, but for an
+   * attribute count about a kind or colour two or more shapes share with probability {@link
+   * WorldMix#repeatedCountShare()} where the scene has one.
+   */
+  private Optional<Turn> ask(Scene scene, QuestionType type, SplittableRandom r) {
+    // Drawn only when repeated counts are asked for, so that other streams stay as they were.
+    if (type == QuestionType.ATTRIBUTE_COUNT
+        && repeatedCountShare > 0
+        && r.nextDouble() < repeatedCountShare) {
+      Optional<Turn> repeated = Questions.repeatedCount(scene, r);
+      if (repeated.isPresent()) {
+        return repeated;
+      }
+    }
+    return Questions.ask(scene, type, r);
+  }
+
   /** One short-answer turn of {@code type}, on the first scene that can be asked it. */
   public Sample vqa(QuestionType type) {
     return vqa(type, 1, random.split());
@@ -245,14 +265,14 @@ public final class WorldDatasets {
   private Sample vqa(QuestionType type, int turns, SplittableRandom r) {
     for (int attempt = 0; attempt < MAX_SCENES_PER_QUESTION; attempt++) {
       Scene scene = scenes.next(r);
-      Optional<Turn> first = Questions.ask(scene, type, r);
+      Optional<Turn> first = ask(scene, type, r);
       if (first.isEmpty()) {
         continue;
       }
       List<Turn> asked = new ArrayList<>(List.of(first.get()));
       for (int t = 1; t < turns; t++) {
         for (int tries = 0; tries < TRIES_PER_EXTRA_TURN; tries++) {
-          Optional<Turn> next = Questions.ask(scene, questionWeights.draw(r), r);
+          Optional<Turn> next = ask(scene, questionWeights.draw(r), r);
           if (next.isPresent()
               && asked.stream().noneMatch(a -> a.question().equals(next.get().question()))) {
             asked.add(next.get());

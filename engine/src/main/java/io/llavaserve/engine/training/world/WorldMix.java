@@ -27,6 +27,10 @@ package io.llavaserve.engine.training.world;
  *     about one image asking, for up to four ordered pairs of its shapes in a random order, whether
  *     the first is to the left or to the right of the second, so that one picture answers both ways
  *     by the shapes named
+ * @param repeatedCountShare how often a short-answer attribute-count turn asks about a kind or a
+ *     colour that two or more of the image's shapes share, where it has one ({@link
+ *     Questions#repeatedCount}), rather than as the held-out set asks (about a present kind or
+ *     colour, mostly of one shape, or an absent one)
  * @param questionWeights how often each question type is drawn for a short-answer turn
  */
 public record WorldMix(
@@ -37,10 +41,33 @@ public record WorldMix(
     double kindSweepShare,
     double colorSweepShare,
     double positionSweepShare,
+    double repeatedCountShare,
     QuestionWeights questionWeights) {
 
   /** The plain world. */
   public static final WorldMix PLAIN = new WorldMix(0, 0, 0, 0, 0);
+
+  /** A mix whose attribute-count turns are asked as the held-out set asks them. */
+  public WorldMix(
+      double kindFirstShare,
+      double monochromeShare,
+      double inventoryShare,
+      double tallyShare,
+      double kindSweepShare,
+      double colorSweepShare,
+      double positionSweepShare,
+      QuestionWeights questionWeights) {
+    this(
+        kindFirstShare,
+        monochromeShare,
+        inventoryShare,
+        tallyShare,
+        kindSweepShare,
+        colorSweepShare,
+        positionSweepShare,
+        0,
+        questionWeights);
+  }
 
   /** A mix without position sweeps. */
   public WorldMix(
@@ -111,6 +138,7 @@ public record WorldMix(
     check("kind-sweep", kindSweepShare);
     check("color-sweep", colorSweepShare);
     check("position-sweep", positionSweepShare);
+    check("repeated-count", repeatedCountShare);
     double special =
         inventoryShare + tallyShare + kindSweepShare + colorSweepShare + positionSweepShare;
     if (special > 1) {

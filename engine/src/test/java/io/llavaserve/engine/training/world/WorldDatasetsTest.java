@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -200,6 +201,62 @@ class WorldDatasetsTest {
     assertThrows(
         IllegalArgumentException.class,
         () -> new WorldMix(0, 0, 0.2, 0.2, 0.2, 0.2, 0.3, QuestionWeights.UNIFORM));
+  }
+
+  @Test
+  void repeatedCountsAskAboutAKindOrColourTwoShapesShareWhereTheImageHasOne() {
+    QuestionWeights counts =
+        QuestionWeights.parse("count=0,color=0,shape=0,position=0,existence=0");
+    int[] plain = repeatedCounts(new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, counts));
+    int[] repeated = repeatedCounts(new WorldMix(0, 0, 0, 0, 0, 0, 0, 1, counts));
+    // Held-out style, a present attribute is mostly one shape's (about 28% of the turns in an image
+    // with a repeat are answered 2 or more); asked for repeats, every one of them.
+    System.out.println(
+        "PLAIN "
+            + plain[1]
+            + " of "
+            + plain[0]
+            + " REPEATED "
+            + repeated[1]
+            + " of "
+            + repeated[0]);
+    assertTrue(plain[1] < 0.35 * plain[0], plain[1] + " of " + plain[0]);
+    assertEquals(repeated[0], repeated[1]);
+    assertTrue(repeated[0] > 500, "" + repeated[0]);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0, 0, 0, 0, 0, 1.5, QuestionWeights.UNIFORM));
+  }
+
+  /**
+   * Over 2000 instruction samples of {@code mix}: {turns in an image where two shapes share a kind
+   * or a colour, those answered 2 or more}; every answer checked against its image.
+   */
+  private static int[] repeatedCounts(WorldMix mix) {
+    WorldDatasets data = new WorldDatasets(12, SIZES, mix);
+    int withRepeat = 0;
+    int many = 0;
+    for (int i = 0; i < 2000; i++) {
+      Sample sample = data.instruction();
+      if (sample.kind() != SampleKind.VQA) {
+        continue;
+      }
+      Scene scene = sample.scene();
+      boolean repeat =
+          Arrays.stream(ShapeKind.values()).anyMatch(k -> SceneFacts.count(scene, k) >= 2)
+              || Arrays.stream(ShapeColor.values()).anyMatch(c -> SceneFacts.count(scene, c) >= 2);
+      for (Turn t : sample.turns()) {
+        String q = t.question().substring(0, t.question().indexOf('\n'));
+        assertTrue(q.startsWith("How many ") && !q.startsWith("How many shapes"), q);
+        int count = Integer.parseInt(t.answer());
+        assertEquals(expectedCount(scene, q.split(" ")[2]), count, q);
+        if (repeat) {
+          withRepeat++;
+          many += count >= 2 ? 1 : 0;
+        }
+      }
+    }
+    return new int[] {withRepeat, many};
   }
 
   private static final String POSITION_QUESTION =
