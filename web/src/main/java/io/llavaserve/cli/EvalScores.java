@@ -279,16 +279,7 @@ final class EvalScores {
     for (int n = 1; n <= Scene.MAX_SHAPES; n++) {
       headers.add(n + (n == 1 ? " shape" : " shapes"));
     }
-    List<List<String>> rows = new ArrayList<>();
-    byShapes.forEach(
-        (type, counts) -> {
-          List<String> row = new ArrayList<>(List.of(typeName(type)));
-          for (int[] t : counts) {
-            row.add(t[0] == 0 ? "-" : percent(100.0 * t[1] / t[0]) + " (" + t[0] + ")");
-          }
-          rows.add(row);
-        });
-    return format(headers, rows);
+    return cellsTable(headers, byShapes);
   }
 
   /**
@@ -300,16 +291,7 @@ final class EvalScores {
     for (Lookup l : Lookup.values()) {
       headers.add(l.title);
     }
-    List<List<String>> rows = new ArrayList<>();
-    byLookup.forEach(
-        (type, counts) -> {
-          List<String> row = new ArrayList<>(List.of(typeName(type)));
-          for (int[] t : counts) {
-            row.add(t[0] == 0 ? "-" : percent(100.0 * t[1] / t[0]) + " (" + t[0] + ")");
-          }
-          rows.add(row);
-        });
-    return format(headers, rows);
+    return cellsTable(headers, byLookup);
   }
 
   /**
@@ -337,6 +319,7 @@ final class EvalScores {
     return cellsTable(headers, byCount);
   }
 
+  /** One row per type of {@code cells}: exact match % with the question count in brackets. */
   private static String cellsTable(List<String> headers, Map<QuestionType, int[][]> cells) {
     List<List<String>> rows = new ArrayList<>();
     cells.forEach(

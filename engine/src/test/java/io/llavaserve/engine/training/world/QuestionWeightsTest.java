@@ -70,7 +70,8 @@ class QuestionWeightsTest {
 
   @Test
   void theInstructionStreamAsksTheWeightedTypesMoreAndUniformChangesNothing() {
-    WorldMix weighted = new WorldMix(0, 0, 0, 0, 0, QuestionWeights.parse("position=4,count=0"));
+    WorldMix weighted =
+        new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.parse("position=4,count=0"));
     WorldDatasets data = new WorldDatasets(11, SIZES, weighted);
     Map<QuestionType, Integer> first = new EnumMap<>(QuestionType.class);
     int vqa = 0;
@@ -88,7 +89,7 @@ class QuestionWeightsTest {
     assertEquals(0.5, first.get(QuestionType.POSITION) / (double) vqa, 0.04);
     assertFalse(first.containsKey(QuestionType.COUNT));
 
-    WorldMix uniform = new WorldMix(0, 0, 0, 0, 0, QuestionWeights.UNIFORM);
+    WorldMix uniform = new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM);
     WorldDatasets a = new WorldDatasets(12, SIZES, uniform);
     WorldDatasets b = new WorldDatasets(12, SIZES);
     for (int i = 0; i < 200; i++) {

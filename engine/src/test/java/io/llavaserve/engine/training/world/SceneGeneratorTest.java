@@ -110,11 +110,21 @@ class SceneGeneratorTest {
     assertEquals(EnumSet.allOf(ShapeKind.class), kinds);
     assertThrows(
         IllegalArgumentException.class, () -> new SceneGenerator(SizeRange.square(64), 1.5));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(-0.1, 0, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, Double.NaN, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 1.01, 0));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0, -1));
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0.6, 0.5));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(-0.1, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, Double.NaN, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 1.01, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0, -1, 0, 0, 0, 0, QuestionWeights.UNIFORM));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0.6, 0.5, 0, 0, 0, 0, QuestionWeights.UNIFORM));
   }
 
   @Test

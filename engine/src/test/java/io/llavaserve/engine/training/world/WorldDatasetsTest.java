@@ -47,7 +47,9 @@ class WorldDatasetsTest {
 
   @Test
   void inventoriesTakeTheirShareOfTheInstructionStreamAndTrueOfTheirScene() {
-    WorldDatasets data = new WorldDatasets(6, SIZES, new WorldMix(0, 0, 0.2, 0));
+    WorldDatasets data =
+        new WorldDatasets(
+            6, SIZES, new WorldMix(0, 0, 0.2, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM));
     int n = 3000;
     int inventories = 0;
     for (int i = 0; i < n; i++) {
@@ -72,7 +74,9 @@ class WorldDatasetsTest {
 
   @Test
   void talliesTakeTheirShareBesideInventoriesAndCountTheirScene() {
-    WorldDatasets data = new WorldDatasets(8, SIZES, new WorldMix(0, 0, 0.2, 0.15));
+    WorldDatasets data =
+        new WorldDatasets(
+            8, SIZES, new WorldMix(0, 0, 0.2, 0.15, 0, 0, 0, 0, QuestionWeights.UNIFORM));
     int n = 3000;
     int inventories = 0;
     int tallies = 0;
@@ -100,7 +104,9 @@ class WorldDatasetsTest {
 
   @Test
   void kindSweepsAskEveryKindOfOneImageAndAnswerTrue() {
-    WorldDatasets data = new WorldDatasets(9, SIZES, new WorldMix(0, 0, 0.2, 0.1, 0.2));
+    WorldDatasets data =
+        new WorldDatasets(
+            9, SIZES, new WorldMix(0, 0, 0.2, 0.1, 0.2, 0, 0, 0, QuestionWeights.UNIFORM));
     int n = 3000;
     int sweeps = 0;
     int existence = 0;
@@ -119,12 +125,14 @@ class WorldDatasetsTest {
     assertEquals(0.2, share(sweeps, n), 0.03);
     assertEquals(0.5, share(existence, 4 * sweeps), 0.05);
     assertTrue(yes > 0 && yes < existence, yes + " of " + existence);
-    assertThrows(IllegalArgumentException.class, () -> new WorldMix(0, 0, 0.5, 0.3, 0.3));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0.5, 0.3, 0.3, 0, 0, 0, QuestionWeights.UNIFORM));
   }
 
   @Test
   void colorSweepsAskEveryColourShownPlusAbsentOnesAndAnswerTrue() {
-    WorldMix mix = new WorldMix(0, 0, 0.2, 0, 0.2, 0.25, QuestionWeights.UNIFORM);
+    WorldMix mix = new WorldMix(0, 0, 0.2, 0, 0.2, 0.25, 0, 0, QuestionWeights.UNIFORM);
     WorldDatasets data = new WorldDatasets(10, SIZES, mix);
     int n = 3000;
     int sweeps = 0;
@@ -150,12 +158,12 @@ class WorldDatasetsTest {
     assertTrue(yes > 0 && yes < existence, yes + " of " + existence);
     assertThrows(
         IllegalArgumentException.class,
-        () -> new WorldMix(0, 0, 0.2, 0.2, 0.3, 0.35, QuestionWeights.UNIFORM));
+        () -> new WorldMix(0, 0, 0.2, 0.2, 0.3, 0.35, 0, 0, QuestionWeights.UNIFORM));
   }
 
   @Test
   void positionSweepsAskDistinctPairsOfOneImageAndAnswerTrue() {
-    WorldMix mix = new WorldMix(0, 0, 0.2, 0, 0.1, 0.1, 0.3, QuestionWeights.UNIFORM);
+    WorldMix mix = new WorldMix(0, 0, 0.2, 0, 0.1, 0.1, 0.3, 0, QuestionWeights.UNIFORM);
     WorldDatasets data = new WorldDatasets(11, SIZES, mix);
     int n = 3000;
     int sweeps = 0;
@@ -200,7 +208,7 @@ class WorldDatasetsTest {
     assertTrue(bothWays > 0, "no pair asked both ways round");
     assertThrows(
         IllegalArgumentException.class,
-        () -> new WorldMix(0, 0, 0.2, 0.2, 0.2, 0.2, 0.3, QuestionWeights.UNIFORM));
+        () -> new WorldMix(0, 0, 0.2, 0.2, 0.2, 0.2, 0.3, 0, QuestionWeights.UNIFORM));
   }
 
   @Test
