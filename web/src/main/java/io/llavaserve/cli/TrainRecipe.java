@@ -21,7 +21,7 @@ final class TrainRecipe {
   static final String DONE = "recipe-done.txt";
 
   /** Folder of the last phase, whose {@code final} is the built-in model. */
-  static final String LAST = "next3";
+  static final String LAST = "next5";
 
   /**
    * The any-resolution grid of the LLaVA-NeXT phases, in tiles of the tower's side (height x
@@ -46,7 +46,9 @@ final class TrainRecipe {
    * one), pinpoints in tiles of {@code side} pixels: v5 (the whole recipe, 3500 instruction steps,
    * then 1500 more in the same run), v6 (a fine-tune with kind sweeps), v7 and v8 (LLaVA-NeXT
    * fine-tunes on tiles), v9 (a gentler fine-tune that asks count, position and attribute-count
-   * questions more often).
+   * questions more often), then the two fine-tunes of v10: position sweeps and counts of kinds and
+   * colours two shapes share, the tower learning at a tenth of the rate, then the same more gently
+   * with fewer such counts and with colour sweeps.
    */
   static List<Phase> builtIn(Path dir, int side, double scale) {
     StringBuilder pinpoints = new StringBuilder();
@@ -73,7 +75,53 @@ final class TrainRecipe {
             "count=1.5,position=2.5,attribute_count=2",
             "--seed",
             "20261206"));
-    phases.add(phase(dir, LAST, "next2", scale, 1500, focused.toArray(String[]::new)));
+    phases.add(phase(dir, "next3", "next2", scale, 1500, focused.toArray(String[]::new)));
+    List<String> swept =
+        new ArrayList<>(
+            List.of(
+                "--inventory",
+                "0.2",
+                "--kind-sweep",
+                "0.2",
+                "--position-sweep",
+                "0.15",
+                "--repeated-count",
+                "0.5",
+                "--tune-tower",
+                "0.1",
+                "--image-grid-pinpoints",
+                pinpoints.toString(),
+                "--learning-rate",
+                "instruct=3e-4",
+                "--question-weights",
+                "count=1.5,position=1.5,attribute_count=2",
+                "--seed",
+                "20261208"));
+    phases.add(phase(dir, "next4", "next3", scale, 1500, swept.toArray(String[]::new)));
+    List<String> settled =
+        new ArrayList<>(
+            List.of(
+                "--inventory",
+                "0.2",
+                "--kind-sweep",
+                "0.2",
+                "--color-sweep",
+                "0.1",
+                "--position-sweep",
+                "0.1",
+                "--repeated-count",
+                "0.15",
+                "--tune-tower",
+                "0.1",
+                "--image-grid-pinpoints",
+                pinpoints.toString(),
+                "--learning-rate",
+                "instruct=2e-4",
+                "--question-weights",
+                "count=1.5,position=1.5,attribute_count=2",
+                "--seed",
+                "20261209"));
+    phases.add(phase(dir, LAST, "next4", scale, 1000, settled.toArray(String[]::new)));
     return phases;
   }
 
