@@ -66,63 +66,68 @@ final class TrainRecipe {
         phase(dir, "tuned", "base", scale, 2500, "--inventory", "0.2", "--kind-sweep", "0.3"));
     phases.add(phase(dir, "next", "tuned", scale, 2000, tiled));
     phases.add(phase(dir, "next2", "next", scale, 1500, tiled));
-    List<String> focused = new ArrayList<>(List.of(tiled));
-    focused.addAll(
-        List.of(
+    String[] focused =
+        with(
+            List.of(tiled),
             "--learning-rate",
             "instruct=3e-4",
             "--question-weights",
             "count=1.5,position=2.5,attribute_count=2",
             "--seed",
-            "20261206"));
-    phases.add(phase(dir, "next3", "next2", scale, 1500, focused.toArray(String[]::new)));
-    List<String> swept =
-        new ArrayList<>(
-            List.of(
-                "--inventory",
-                "0.2",
-                "--kind-sweep",
-                "0.2",
+            "20261206");
+    phases.add(phase(dir, "next3", "next2", scale, 1500, focused));
+    // v10's two fine-tunes: the tower learns at a tenth of the rate, as LLaVA-NeXT's does.
+    List<String> v10 =
+        List.of(
+            "--inventory",
+            "0.2",
+            "--kind-sweep",
+            "0.2",
+            "--tune-tower",
+            "0.1",
+            "--image-grid-pinpoints",
+            pinpoints.toString(),
+            "--question-weights",
+            "count=1.5,position=1.5,attribute_count=2");
+    phases.add(
+        phase(
+            dir,
+            "next4",
+            "next3",
+            scale,
+            1500,
+            with(
+                v10,
                 "--position-sweep",
                 "0.15",
                 "--repeated-count",
                 "0.5",
-                "--tune-tower",
-                "0.1",
-                "--image-grid-pinpoints",
-                pinpoints.toString(),
                 "--learning-rate",
                 "instruct=3e-4",
-                "--question-weights",
-                "count=1.5,position=1.5,attribute_count=2",
                 "--seed",
-                "20261208"));
-    phases.add(phase(dir, "next4", "next3", scale, 1500, swept.toArray(String[]::new)));
-    List<String> settled =
-        new ArrayList<>(
-            List.of(
-                "--inventory",
-                "0.2",
-                "--kind-sweep",
-                "0.2",
-                "--color-sweep",
-                "0.1",
-                "--position-sweep",
-                "0.1",
-                "--repeated-count",
-                "0.15",
-                "--tune-tower",
-                "0.1",
-                "--image-grid-pinpoints",
-                pinpoints.toString(),
-                "--learning-rate",
-                "instruct=2e-4",
-                "--question-weights",
-                "count=1.5,position=1.5,attribute_count=2",
-                "--seed",
-                "20261209"));
-    phases.add(phase(dir, LAST, "next4", scale, 1000, settled.toArray(String[]::new)));
+                "20261208")));
+    String[] settled =
+        with(
+            v10,
+            "--color-sweep",
+            "0.1",
+            "--position-sweep",
+            "0.1",
+            "--repeated-count",
+            "0.15",
+            "--learning-rate",
+            "instruct=2e-4",
+            "--seed",
+            "20261209");
+    phases.add(phase(dir, LAST, "next4", scale, 1000, settled));
     return phases;
+  }
+
+  /** {@code base}'s flags, then {@code more}. */
+  private static String[] with(List<String> base, String... more) {
+    List<String> all = new ArrayList<>(base);
+    all.addAll(List.of(more));
+    return all.toArray(String[]::new);
   }
 
   private static Phase phase(
