@@ -89,9 +89,25 @@ public final class Trainer {
     }
   }
 
+  /** How long a stop signal waits for the step in progress to end and the state to be saved. */
+  static final java.time.Duration STOP_GRACE = java.time.Duration.ofMinutes(2);
+
+  /**
+   * Thrown out of {@link #run} when a stop was asked for (SIGTERM, Ctrl-C, {@link #requestStop}):
+   * the step in progress ended and the state was saved, so the same command resumes the run.
+   */
+  public static final class StoppedException extends IOException {
+    StoppedException(String message) {
+      super(message);
+    }
+  }
+
   private final Options options;
   private final PrintStream log;
   private final SampleEncoder encoder;
+  private volatile boolean stopRequested;
+  private final java.util.concurrent.CountDownLatch finished =
+      new java.util.concurrent.CountDownLatch(1);
 
   public Trainer(Options options, PrintStream log) {
     this.options = options;
@@ -105,8 +121,45 @@ public final class Trainer {
             config.imageSeqLength());
   }
 
-  /** Trains every stage not yet done; returns the final checkpoint's folder. */
+  /**
+   * Trains every stage not yet done; returns the final checkpoint's folder. While it runs, a JVM
+   * shutdown (SIGTERM, Ctrl-C) waits up to {@link #STOP_GRACE} for the step in progress to end and
+   * the state to be saved, rather than tearing TensorFlow down under a running step.
+   *
+   * @throws StoppedException when stopped before the end, its state saved
+   */
   public Path run() throws IOException {
+    Thread hook = new Thread(this::stopAndWait, "training-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      return train();
+    } finally {
+      finished.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running: it returns now that the run has ended
+      }
+    }
+  }
+
+  /** Asks the run to stop after the step in progress, saving its state for a resume. */
+  public void requestStop() {
+    stopRequested = true;
+  }
+
+  private void stopAndWait() {
+    requestStop();
+    try {
+      if (!finished.await(STOP_GRACE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        log.printf("the step in progress did not end within %s%n", STOP_GRACE);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private Path train() throws IOException {
     Files.createDirectories(options.runDir());
     TrainingState state = TrainingState.load(options.runDir());
     WorldVocabulary vocabulary;
@@ -246,6 +299,18 @@ public final class Trainer {
       Future<Object> next =
           first < plan.steps() ? prefetch.submit(() -> batch(data, plan, first)) : null;
       for (long s = first; s < plan.steps(); s++) {
+        if (stopRequested) {
+          String where =
+              String.format("stopped at %s step %d of %d", plan.stage(), s, plan.steps());
+          if (s > first) {
+            save(plan, s, params, session, vocabulary, shapes);
+            log.printf(
+                "%n%s, state saved in %s%n", where, options.runDir().resolve(TrainingState.FOLDER));
+          } else {
+            log.printf("%n%s, no step done since the last save%n", where);
+          }
+          throw new StoppedException(where + "; run the same command to resume");
+        }
         Object batch = next.get();
         long following = s + 1;
         next =
@@ -271,11 +336,7 @@ public final class Trainer {
         }
         progress.update(s + 1, r, tokens, lr);
         if (System.nanoTime() - lastSave > options.saveEvery().toNanos() && s + 1 < plan.steps()) {
-          Map<String, float[]> all = new LinkedHashMap<>(params);
-          all.putAll(session.parameters());
-          new TrainingState(plan.stage(), s + 1, vocabulary.ids(), all, shapes, session.moments())
-              .save(options.runDir());
-          export(options.runDir().resolve("latest"), all, vocabulary);
+          save(plan, s + 1, params, session, vocabulary, shapes);
           lastSave = System.nanoTime();
         }
       }
@@ -291,6 +352,22 @@ public final class Trainer {
     } finally {
       prefetch.shutdownNow();
     }
+  }
+
+  /** Saves the resumable state after {@code done} steps of the stage, and {@code RUN/latest}. */
+  private void save(
+      StagePlan plan,
+      long done,
+      Map<String, float[]> params,
+      StageSession session,
+      WorldVocabulary vocabulary,
+      Map<String, long[]> shapes)
+      throws IOException {
+    Map<String, float[]> all = new LinkedHashMap<>(params);
+    all.putAll(session.parameters());
+    new TrainingState(plan.stage(), done, vocabulary.ids(), all, shapes, session.moments())
+        .save(options.runDir());
+    export(options.runDir().resolve("latest"), all, vocabulary);
   }
 
   /**

@@ -2,6 +2,7 @@ package io.llavaserve.engine.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -40,15 +41,27 @@ class ResumeAfterKillTest {
    * A short recipe: two steps of a stage before, so the resumed run must skip it, and a last stage
    * long enough to be killed inside. (CLIP and alignment are left out to save time.)
    */
-  static List<StagePlan> plan() {
+  static List<StagePlan> plan(int instructSteps) {
     return List.of(
         new StagePlan(Stage.TEXT, 2, 2, 3e-3, 1),
-        new StagePlan(Stage.INSTRUCT, INSTRUCT_STEPS, 2, 3e-3, 3));
+        new StagePlan(Stage.INSTRUCT, instructSteps, 2, 3e-3, 3));
   }
 
   static Trainer.Options options(Path runDir, Duration saveEvery) {
+    return options(runDir, saveEvery, INSTRUCT_STEPS);
+  }
+
+  static Trainer.Options options(Path runDir, Duration saveEvery, int instructSteps) {
     return new Trainer.Options(
-        runDir, TrainingSpec.smoke(), plan(), SEED, SizeRange.square(64), saveEvery, 1, 0.01, 1.0);
+        runDir,
+        TrainingSpec.smoke(),
+        plan(instructSteps),
+        SEED,
+        SizeRange.square(64),
+        saveEvery,
+        1,
+        0.01,
+        1.0);
   }
 
   @Test
@@ -106,11 +119,82 @@ class ResumeAfterKillTest {
   }
 
   /**
+   * A run sent SIGTERM ({@code Process.destroy}) in the middle of a step, as {@code kill} or a
+   * container's stop does, lets the step end, saves its state there though no save was due, and
+   * exits without tearing TensorFlow down under the step (no JVM crash file); started again, it
+   * resumes at that step.
+   */
+  @Test
+  void aRunStoppedBySigtermSavesTheStepItReachedAndResumesThere() throws Exception {
+    Path run = dir.resolve("stopped");
+    int steps = 100_000; // never reached: the stop comes first
+    Process child = startChild(run, 3_600_000, steps);
+    Path childLog = run.resolve("child.log");
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (!read(childLog).contains("instruct [")) {
+        if (!child.isAlive() || System.nanoTime() > deadline) {
+          fail("the child never reached instruction tuning:\n" + read(childLog));
+        }
+        Thread.sleep(5);
+      }
+      child.destroy();
+      assertTrue(child.waitFor(60, TimeUnit.SECONDS), "the child ends after SIGTERM");
+    } finally {
+      child.destroyForcibly();
+    }
+    String log = read(childLog);
+    Matcher m = Pattern.compile("stopped at INSTRUCT step (\\d+) of " + steps).matcher(log);
+    assertTrue(m.find(), "the child says where it stopped:\n" + log);
+    long stoppedAt = Long.parseLong(m.group(1));
+    assertTrue(stoppedAt >= 1, "at least the step it printed was done:\n" + log);
+    assertEquals(143, child.exitValue(), "ended by the signal:\n" + log);
+    try (var files = Files.list(run)) {
+      assertEquals(
+          List.of(),
+          files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList(),
+          "the JVM did not crash");
+    }
+    JsonNode progress = new ObjectMapper().readTree(run.resolve("state/progress.json").toFile());
+    assertEquals("INSTRUCT", progress.get("stage").asText());
+    assertEquals(stoppedAt, progress.get("step").asLong(), "saved where it stopped");
+
+    // Resumed with a stage that ends two steps later, so the test stays short.
+    ByteArrayOutputStream resumedLog = new ByteArrayOutputStream();
+    Path last;
+    try (PrintStream out = new PrintStream(resumedLog, true, StandardCharsets.UTF_8)) {
+      last = new Trainer(options(run, Duration.ofHours(1), (int) stoppedAt + 2), out).run();
+    }
+    String resumed = resumedLog.toString(StandardCharsets.UTF_8);
+    assertTrue(
+        resumed.contains("resuming INSTRUCT at step " + stoppedAt), "resumes there:\n" + resumed);
+    assertTrue(Files.isRegularFile(last.resolve("config.json")));
+  }
+
+  @Test
+  void aStopAskedForBeforeTheFirstStepSavesNothingAndSaysSo() throws Exception {
+    Path run = dir.resolve("early");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    try (PrintStream out = new PrintStream(log, true, StandardCharsets.UTF_8)) {
+      Trainer trainer = new Trainer(options(run, Duration.ofHours(1)), out);
+      trainer.requestStop();
+      Trainer.StoppedException e = assertThrows(Trainer.StoppedException.class, trainer::run);
+      assertEquals("stopped at TEXT step 0 of 2; run the same command to resume", e.getMessage());
+    }
+    assertFalse(Files.exists(run.resolve("state/progress.json")), "nothing was trained");
+  }
+
+  /**
    * A JVM running {@link TrainerChildMain} into {@code runDir} (its output in {@code
    * runDir/child.log}). The client compiler and the serial collector keep a short run's JIT and GC
    * work down; neither changes what TensorFlow computes.
    */
   private static Process startChild(Path runDir, long saveEveryMillis) throws IOException {
+    return startChild(runDir, saveEveryMillis, INSTRUCT_STEPS);
+  }
+
+  private static Process startChild(Path runDir, long saveEveryMillis, int instructSteps)
+      throws IOException {
     Files.createDirectories(runDir);
     return new ProcessBuilder(
             Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -122,7 +206,9 @@ class ResumeAfterKillTest {
             System.getProperty("java.class.path"),
             TrainerChildMain.class.getName(),
             runDir.toString(),
-            Long.toString(saveEveryMillis))
+            Long.toString(saveEveryMillis),
+            Integer.toString(instructSteps))
+        .directory(runDir.toFile())
         .redirectErrorStream(true)
         .redirectOutput(runDir.resolve("child.log").toFile())
         .start();

@@ -5,7 +5,8 @@ import java.time.Duration;
 
 /**
  * A child JVM of {@link ResumeAfterKillTest}: trains {@link ResumeAfterKillTest#plan()} into the
- * run folder given as the first argument, saving its state every so many milliseconds (the second).
+ * run folder given as the first argument, saving its state every so many milliseconds (the second),
+ * with so many instruction steps (the third).
  */
 public final class TrainerChildMain {
 
@@ -13,6 +14,8 @@ public final class TrainerChildMain {
 
   public static void main(String[] args) throws Exception {
     Duration saveEvery = Duration.ofMillis(Long.parseLong(args[1]));
-    new Trainer(ResumeAfterKillTest.options(Path.of(args[0]), saveEvery), System.out).run();
+    int instructSteps = Integer.parseInt(args[2]);
+    new Trainer(ResumeAfterKillTest.options(Path.of(args[0]), saveEvery, instructSteps), System.out)
+        .run();
   }
 }
