@@ -34,18 +34,29 @@
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
 static int best = LLAVA_INT8_PLAIN;
+/* Bit p set where this CPU runs path p. AVX-512 VNNI does not imply AVX-VNNI (Zen 4 and Ice Lake
+ * have the first only), so the paths are not nested and each is checked on its own. */
+static unsigned runnable = 1u << LLAVA_INT8_PLAIN;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
 static void choose_best(void) {
   __builtin_cpu_init();
+  const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) {
+    runnable |= 1u << LLAVA_INT8_AVX2;
+  }
+  if (avx2 && __builtin_cpu_supports("avxvnni")) {
+    runnable |= 1u << LLAVA_INT8_AVXVNNI;
+  }
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vnni")) {
-    best = LLAVA_INT8_AVX512;
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("avxvnni")) {
-    best = LLAVA_INT8_AVXVNNI;
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    best = LLAVA_INT8_AVX2;
+    runnable |= 1u << LLAVA_INT8_AVX512;
+  }
+  for (int p = LLAVA_INT8_AVX512; p > LLAVA_INT8_PLAIN; p--) {
+    if (runnable & (1u << p)) {
+      best = p;
+      break;
+    }
   }
 }
 
@@ -56,7 +67,15 @@ int llava_int8_best_path(void) {
 
 int llava_int8_path(int limit) {
   const int b = llava_int8_best_path();
-  return limit >= 0 && limit < b ? limit : b;
+  if (limit < 0 || limit >= b) {
+    return b;
+  }
+  for (int p = limit; p > LLAVA_INT8_PLAIN; p--) {
+    if (runnable & (1u << p)) {
+      return p;
+    }
+  }
+  return LLAVA_INT8_PLAIN;
 }
 
 int llava_dot_row_group(int path) {

@@ -31,7 +31,7 @@ enum { LLAVA_INT8_PLAIN = 0, LLAVA_INT8_AVX2 = 1, LLAVA_INT8_AVXVNNI = 2, LLAVA_
 /* The best integer path of this CPU. */
 int llava_int8_best_path(void);
 
-/* The path to run: the best, capped at limit when limit >= 0. */
+/* The path to run: the best, or when limit >= 0 the highest path at most limit that this CPU runs. */
 int llava_int8_path(int limit);
 
 /* Rows of x quantized per block of 32: q [m, kb * 32] (zero past k), s [m, kb], sum [m, kb]. */

@@ -20,7 +20,8 @@ import org.tensorflow.types.TUint8;
 /**
  * The int8 and int4 weight matmuls with their activations quantized to int8 (per row, blocks of 32,
  * as llama.cpp's Q8_0), on each integer path: plain C, AVX2 (vpmaddubsw), AVX-VNNI and AVX-512
- * VNNI, each forced in turn (a path this CPU lacks runs its best instead). Every path must give the
+ * VNNI, each forced in turn (a path this CPU lacks runs the highest one below it that it has: an
+ * AVX-512 VNNI CPU need not have AVX-VNNI, as Zen 4 and Ice Lake do not). Every path must give the
  * integer sums exactly, so each output equals, up to float32 rounding of the per-block scaling, a
  * float64 sum over activations quantized here on their own; and that stays within half an
  * activation step per input of the product with the float activations.
