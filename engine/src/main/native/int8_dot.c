@@ -33,13 +33,12 @@
 #define AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-static int best = LLAVA_INT8_PLAIN;
 /* Bit p set where this CPU runs path p. AVX-512 VNNI does not imply AVX-VNNI (Zen 4 and Ice Lake
  * have the first only), so the paths are not nested and each is checked on its own. */
 static unsigned runnable = 1u << LLAVA_INT8_PLAIN;
-static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+static pthread_once_t runnable_once = PTHREAD_ONCE_INIT;
 
-static void choose_best(void) {
+static void find_runnable(void) {
   __builtin_cpu_init();
   const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (avx2) {
@@ -52,30 +51,26 @@ static void choose_best(void) {
       __builtin_cpu_supports("avx512vnni")) {
     runnable |= 1u << LLAVA_INT8_AVX512;
   }
-  for (int p = LLAVA_INT8_AVX512; p > LLAVA_INT8_PLAIN; p--) {
-    if (runnable & (1u << p)) {
-      best = p;
-      break;
-    }
-  }
 }
 
-int llava_int8_best_path(void) {
-  pthread_once(&best_once, choose_best);
-  return best;
-}
-
-int llava_int8_path(int limit) {
-  const int b = llava_int8_best_path();
-  if (limit < 0 || limit >= b) {
-    return b;
-  }
-  for (int p = limit; p > LLAVA_INT8_PLAIN; p--) {
+/* The highest path at most cap that this CPU runs. */
+static int highest_runnable(int cap) {
+  for (int p = cap; p > LLAVA_INT8_PLAIN; p--) {
     if (runnable & (1u << p)) {
       return p;
     }
   }
   return LLAVA_INT8_PLAIN;
+}
+
+int llava_int8_best_path(void) {
+  pthread_once(&runnable_once, find_runnable);
+  return highest_runnable(LLAVA_INT8_AVX512);
+}
+
+int llava_int8_path(int limit) {
+  const int b = llava_int8_best_path();
+  return limit < 0 || limit >= b ? b : highest_runnable(limit);
 }
 
 int llava_dot_row_group(int path) {
