@@ -271,8 +271,11 @@ final class TrainCommand implements Callable<Integer> {
       paramLabel = "WIDTHxLAYERS",
       description =
           "The language model's size for a new run, e.g. 384x6: heads of 64, SwiGLU 11/4 the"
-              + " width (default: the preset's, 256x4 for standard). A run resumes with the size"
-              + " it was started with.")
+              + " width (default: the preset's, 256x4 for standard). With --init-from, the"
+              + " checkpoint's width and as many layers or more: the new layers are inserted"
+              + " evenly among its own, each a copy of the one before with its output projections"
+              + " at zero, so the run starts from the checkpoint's exact outputs (LLaMA Pro's"
+              + " block expansion). A run resumes with the size it was started with.")
   String decoder;
 
   @Option(

@@ -549,6 +549,14 @@ public record TinySpec(
         });
   }
 
+  /** This spec with a decoder {@code layers} deep, every other dimension kept. */
+  public TinySpec withTextLayers(int layers) {
+    if (layers < 1) {
+      throw new IllegalArgumentException("a decoder needs at least one layer, got " + layers);
+    }
+    return with(c -> c.textLayers = layers);
+  }
+
   /**
    * This spec with a decoder {@code hidden} wide and {@code layers} deep: heads of 64, as many
    * key/value heads, and a SwiGLU of 11/4 the width rounded to a multiple of 32 (256 gives 704).

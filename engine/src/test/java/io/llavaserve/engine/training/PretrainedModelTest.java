@@ -1,13 +1,22 @@
 package io.llavaserve.engine.training;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.WeightShapes;
+import io.llavaserve.engine.graph.Kernels;
+import io.llavaserve.engine.graph.MatmulPrecision;
+import io.llavaserve.engine.graph.TfModelRunner;
+import io.llavaserve.engine.image.PixelValues;
+import io.llavaserve.engine.runner.KvCacheConfig;
+import io.llavaserve.engine.runner.StepOutput;
+import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SizeRange;
+import io.llavaserve.engine.training.world.WorldDatasets;
 import io.llavaserve.engine.training.world.WorldMix;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -70,7 +79,10 @@ class PretrainedModelTest {
             IOException.class,
             () ->
                 PretrainedModel.load(
-                    dir, SPEC.shapes(vocabulary), vocabulary, SPEC.config().text().hiddenSize()));
+                    dir,
+                    deeper(4).shapes(vocabulary),
+                    vocabulary,
+                    SPEC.config().text().hiddenSize()));
     assertTrue(e.getMessage().startsWith("--init-from " + dir), e.getMessage());
     assertTrue(e.getMessage().contains("the model needs"), e.getMessage());
   }
@@ -115,10 +127,140 @@ class PretrainedModelTest {
                 first.resolve("final")));
   }
 
+  @Test
+  void newLayersAreSpreadEvenlyAmongTheStoredOnes() {
+    assertArrayEquals(new int[] {0, 1, -2, 2, 3, -4}, PretrainedModel.expansion(4, 6));
+    assertArrayEquals(new int[] {0, 1, 2, -3}, PretrainedModel.expansion(3, 4));
+    assertArrayEquals(new int[] {0, -1, -1, 1, -2, -2}, PretrainedModel.expansion(2, 6));
+    assertArrayEquals(new int[] {0, 1}, PretrainedModel.expansion(2, 2));
+    assertThrows(IllegalArgumentException.class, () -> PretrainedModel.expansion(4, 3));
+  }
+
+  @Test
+  void aDeeperDecoderTakesTheStoredLayersInOrderAndSilentCopiesBetween(@TempDir Path dir)
+      throws Exception {
+    TinyCheckpoint.write(dir, SPEC.model());
+    TrainingSpec deeper = deeper(4);
+    int vocab = SPEC.config().text().vocabSize();
+    WorldVocabulary vocabulary = new WorldVocabulary(List.of(0, 2, 5), vocab);
+
+    Map<String, float[]> loaded =
+        PretrainedModel.load(
+            dir, deeper.shapes(vocabulary), vocabulary, SPEC.config().text().hiddenSize());
+
+    String text = WeightShapes.TEXT + "layers.";
+    int[] from = PretrainedModel.expansion(2, 4); // 0, copy of 0, 1, copy of 1
+    try (Checkpoint c = Checkpoint.open(dir)) {
+      int silenced = 0;
+      for (String name : c.tensorNames()) {
+        if (!name.startsWith(text)) {
+          continue;
+        }
+        int dot = name.indexOf('.', text.length());
+        int stored = Integer.parseInt(name.substring(text.length(), dot));
+        String part = name.substring(dot + 1);
+        float[] value = c.tensor(name).toFloatArray();
+        for (int i = 0; i < from.length; i++) {
+          float[] got = loaded.get(text + i + "." + part);
+          if (from[i] == stored) {
+            assertArrayEquals(value, got, 0f, "layer " + i + " " + part);
+          } else if (from[i] == -1 - stored) {
+            if (part.equals("self_attn.o_proj.weight") || part.equals("mlp.down_proj.weight")) {
+              assertArrayEquals(new float[value.length], got, 0f, "layer " + i + " " + part);
+              silenced++;
+            } else {
+              assertArrayEquals(value, got, 0f, "layer " + i + " " + part);
+            }
+          }
+        }
+      }
+      assertEquals(4, silenced, "two projections in each of the two new layers");
+    }
+    assertTrue(
+        loaded
+            .keySet()
+            .containsAll(
+                deeper.shapes(vocabulary).keySet().stream()
+                    .filter(n -> n.startsWith(WeightShapes.TEXT))
+                    .filter(n -> !n.equals(WeightShapes.EMBED_TOKENS))
+                    .toList()),
+        "every tensor of the four layers");
+  }
+
+  @Test
+  void aShallowerDecoderIsRefusedNamingBothDepths(@TempDir Path dir) throws Exception {
+    TinyCheckpoint.write(dir, deeper(3).model());
+    int vocab = SPEC.config().text().vocabSize();
+    WorldVocabulary vocabulary = new WorldVocabulary(List.of(1, 2), vocab);
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () ->
+                PretrainedModel.load(
+                    dir, SPEC.shapes(vocabulary), vocabulary, SPEC.config().text().hiddenSize()));
+    assertTrue(e.getMessage().contains("has 3 layers, the run's 2"), e.getMessage());
+  }
+
+  @Test
+  void aRunThatAddsLayersServesTheCheckpointsLogitsBeforeItsFirstStep(@TempDir Path dir)
+      throws Exception {
+    Path first = dir.resolve("first");
+    List<StagePlan> twoSteps =
+        List.of(
+            new StagePlan(Stage.CLIP, 2, 16, 2e-3, 1),
+            new StagePlan(Stage.TEXT, 2, 8, 3e-3, 1),
+            new StagePlan(Stage.ALIGN, 2, 8, 3e-3, 1),
+            new StagePlan(Stage.INSTRUCT, 2, 8, 3e-3, 1));
+    new Trainer(options(first, twoSteps, null), quiet()).run();
+    List<StagePlan> none = twoSteps.stream().map(p -> p.withSteps(0, 0)).toList();
+    Path second = dir.resolve("second");
+    new Trainer(options(second, deeper(3), none, first.resolve("final")), quiet()).run();
+
+    TrainingFixture fx = TrainingFixture.get();
+    Sample sample =
+        new WorldDatasets(TrainingFixture.SEED + 2, TrainingFixture.SIZES).instruction();
+    EncodedSample encoded = fx.encoder.conversation(sample.turns(), true);
+    int side = SPEC.config().vision().imageSize();
+    PixelValues image = PixelValues.of(3, side, side, fx.data.pixels(sample));
+    int positions = SPEC.config().imageSeqLength();
+    float[][] logits = new float[2][];
+    Path[] folders = {first.resolve("final"), second.resolve("final")};
+    for (int k = 0; k < 2; k++) {
+      try (Checkpoint ckpt = Checkpoint.open(folders[k]);
+          TfModelRunner runner =
+              TfModelRunner.load(
+                  ckpt,
+                  new KvCacheConfig(16, 64),
+                  new TfModelRunner.Threads(1, 1),
+                  MatmulPrecision.FLOAT32,
+                  Kernels.GRAPH)) {
+        assertEquals(k == 0 ? 2 : 3, ckpt.config().text().numHiddenLayers());
+        StepOutput out =
+            TrainingFixture.serve(
+                runner, ckpt.config().imageTokenIndex(), encoded, image, positions);
+        int vocab = ckpt.config().text().vocabSize();
+        logits[k] = new float[encoded.length() * vocab];
+        for (int p = 0; p < encoded.length(); p++) {
+          System.arraycopy(out.row(p), 0, logits[k], p * vocab, vocab);
+        }
+      }
+    }
+    assertArrayEquals(logits[0], logits[1], 1e-5f, "the new layer adds nothing");
+  }
+
+  private static TrainingSpec deeper(int layers) {
+    return new TrainingSpec(SPEC.model().withTextLayers(layers), SPEC.clipText());
+  }
+
   private static Trainer.Options options(Path dir, List<StagePlan> plans, Path initFrom) {
+    return options(dir, SPEC, plans, initFrom);
+  }
+
+  private static Trainer.Options options(
+      Path dir, TrainingSpec spec, List<StagePlan> plans, Path initFrom) {
     return new Trainer.Options(
         dir,
-        SPEC,
+        spec,
         plans,
         3,
         SizeRange.square(64),
