@@ -10,13 +10,10 @@ import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.DType;
 import io.llavaserve.engine.checkpoint.WeightShapes;
 import io.llavaserve.engine.config.AnyResolution;
-import io.llavaserve.engine.graph.Kernels;
-import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.ImagePreprocessor;
 import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.image.PreprocessConfig;
-import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SceneRenderer;
@@ -178,13 +175,7 @@ class AnyResolutionTrainingTest {
     double largest = 0;
     int compared = 0;
     try (Checkpoint ckpt = Checkpoint.open(ckptDir);
-        TfModelRunner runner =
-            TfModelRunner.load(
-                ckpt,
-                new KvCacheConfig(16, 128),
-                new TfModelRunner.Threads(1, 1),
-                MatmulPrecision.FLOAT32,
-                Kernels.GRAPH)) {
+        TfModelRunner runner = TrainingFixture.exactRunner(ckpt, 128)) {
       assertEquals("llava_next", ckpt.config().modelType());
       for (int s = 0; s < batch.batch(); s++) {
         Sample sample = world.instruction();

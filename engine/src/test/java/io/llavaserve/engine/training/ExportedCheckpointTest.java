@@ -5,11 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.DType;
-import io.llavaserve.engine.graph.Kernels;
-import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.PixelValues;
-import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.WorldDatasets;
@@ -94,13 +91,7 @@ class ExportedCheckpointTest {
     double largest = 0;
     int compared = 0;
     try (Checkpoint ckpt = Checkpoint.open(ckptDir);
-        TfModelRunner runner =
-            TfModelRunner.load(
-                ckpt,
-                new KvCacheConfig(16, 64),
-                new TfModelRunner.Threads(1, 1),
-                MatmulPrecision.FLOAT32,
-                Kernels.GRAPH)) {
+        TfModelRunner runner = TrainingFixture.exactRunner(ckpt, 64)) {
       int vocab = ckpt.config().text().vocabSize();
       assertEquals(fx.vocabulary.vocabSize(), vocab);
       for (int s = 0; s < samples.size(); s++) {

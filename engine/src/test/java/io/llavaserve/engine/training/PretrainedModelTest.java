@@ -8,11 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.WeightShapes;
-import io.llavaserve.engine.graph.Kernels;
-import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.PixelValues;
-import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.StepOutput;
 import io.llavaserve.engine.training.world.Sample;
 import io.llavaserve.engine.training.world.SizeRange;
@@ -32,6 +29,14 @@ import org.junit.jupiter.api.io.TempDir;
 class PretrainedModelTest {
 
   private static final TrainingSpec SPEC = TrainingSpec.smoke();
+
+  /** Two steps of every stage. */
+  private static final List<StagePlan> TWO_STEPS =
+      List.of(
+          new StagePlan(Stage.CLIP, 2, 16, 2e-3, 1),
+          new StagePlan(Stage.TEXT, 2, 8, 3e-3, 1),
+          new StagePlan(Stage.ALIGN, 2, 8, 3e-3, 1),
+          new StagePlan(Stage.INSTRUCT, 2, 8, 3e-3, 1));
 
   @Test
   void everyTensorOfTheModelAndTheWorldRowsOfItsEmbedding(@TempDir Path dir) throws Exception {
@@ -90,14 +95,8 @@ class PretrainedModelTest {
   @Test
   void aRunStartedFromAModelExportsItUnchangedWhenNoStepRuns(@TempDir Path dir) throws Exception {
     Path first = dir.resolve("first");
-    List<StagePlan> fourSteps =
-        List.of(
-            new StagePlan(Stage.CLIP, 2, 16, 2e-3, 1),
-            new StagePlan(Stage.TEXT, 2, 8, 3e-3, 1),
-            new StagePlan(Stage.ALIGN, 2, 8, 3e-3, 1),
-            new StagePlan(Stage.INSTRUCT, 2, 8, 3e-3, 1));
-    new Trainer(options(first, fourSteps, null), quiet()).run();
-    List<StagePlan> none = fourSteps.stream().map(p -> p.withSteps(0, 0)).toList();
+    new Trainer(options(first, TWO_STEPS, null), quiet()).run();
+    List<StagePlan> none = TWO_STEPS.stream().map(p -> p.withSteps(0, 0)).toList();
     Path second = dir.resolve("second");
 
     new Trainer(options(second, none, first.resolve("final")), quiet()).run();
@@ -205,14 +204,8 @@ class PretrainedModelTest {
   void aRunThatAddsLayersServesTheCheckpointsLogitsBeforeItsFirstStep(@TempDir Path dir)
       throws Exception {
     Path first = dir.resolve("first");
-    List<StagePlan> twoSteps =
-        List.of(
-            new StagePlan(Stage.CLIP, 2, 16, 2e-3, 1),
-            new StagePlan(Stage.TEXT, 2, 8, 3e-3, 1),
-            new StagePlan(Stage.ALIGN, 2, 8, 3e-3, 1),
-            new StagePlan(Stage.INSTRUCT, 2, 8, 3e-3, 1));
-    new Trainer(options(first, twoSteps, null), quiet()).run();
-    List<StagePlan> none = twoSteps.stream().map(p -> p.withSteps(0, 0)).toList();
+    new Trainer(options(first, TWO_STEPS, null), quiet()).run();
+    List<StagePlan> none = TWO_STEPS.stream().map(p -> p.withSteps(0, 0)).toList();
     Path second = dir.resolve("second");
     new Trainer(options(second, deeper(3), none, first.resolve("final")), quiet()).run();
 
@@ -227,13 +220,7 @@ class PretrainedModelTest {
     Path[] folders = {first.resolve("final"), second.resolve("final")};
     for (int k = 0; k < 2; k++) {
       try (Checkpoint ckpt = Checkpoint.open(folders[k]);
-          TfModelRunner runner =
-              TfModelRunner.load(
-                  ckpt,
-                  new KvCacheConfig(16, 64),
-                  new TfModelRunner.Threads(1, 1),
-                  MatmulPrecision.FLOAT32,
-                  Kernels.GRAPH)) {
+          TfModelRunner runner = TrainingFixture.exactRunner(ckpt, 64)) {
         assertEquals(k == 0 ? 2 : 3, ckpt.config().text().numHiddenLayers());
         StepOutput out =
             TrainingFixture.serve(

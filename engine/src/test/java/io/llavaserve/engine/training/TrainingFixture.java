@@ -1,10 +1,15 @@
 package io.llavaserve.engine.training;
 
+import io.llavaserve.engine.checkpoint.Checkpoint;
+import io.llavaserve.engine.checkpoint.CheckpointException;
+import io.llavaserve.engine.graph.Kernels;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.PixelValues;
 import io.llavaserve.engine.prompt.ChatTemplate;
 import io.llavaserve.engine.runner.ExpandedPrompt;
 import io.llavaserve.engine.runner.ImageFeatures;
+import io.llavaserve.engine.runner.KvCacheConfig;
 import io.llavaserve.engine.runner.ScheduledBatch;
 import io.llavaserve.engine.runner.SequenceChunk;
 import io.llavaserve.engine.runner.StepOutput;
@@ -135,6 +140,19 @@ final class TrainingFixture {
       worst = Math.max(worst, Math.abs((double) a[i] - b[i]));
     }
     return worst;
+  }
+
+  /**
+   * The server's exact runner for {@code ckpt}: float32 matmuls on stock TensorFlow ops, one
+   * thread, a pool of {@code blocks} KV blocks of 16 tokens.
+   */
+  static TfModelRunner exactRunner(Checkpoint ckpt, int blocks) throws CheckpointException {
+    return TfModelRunner.load(
+        ckpt,
+        new KvCacheConfig(16, blocks),
+        new TfModelRunner.Threads(1, 1),
+        MatmulPrecision.FLOAT32,
+        Kernels.GRAPH);
   }
 
   /**
