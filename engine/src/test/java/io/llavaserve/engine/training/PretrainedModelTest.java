@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.checkpoint.Checkpoint;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
 import io.llavaserve.engine.checkpoint.WeightShapes;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.image.PixelValues;
@@ -76,18 +77,7 @@ class PretrainedModelTest {
 
   @Test
   void aModelOfOtherDimensionsIsRefusedByName(@TempDir Path dir) throws Exception {
-    TinyCheckpoint.write(dir, TrainingSpec.standard().model());
-    int vocab = SPEC.config().text().vocabSize();
-    WorldVocabulary vocabulary = new WorldVocabulary(List.of(1, 2), vocab);
-    IOException e =
-        assertThrows(
-            IOException.class,
-            () ->
-                PretrainedModel.load(
-                    dir,
-                    deeper(4).shapes(vocabulary),
-                    vocabulary,
-                    SPEC.config().text().hiddenSize()));
+    IOException e = refusal(dir, TrainingSpec.standard().model(), deeper(4));
     assertTrue(e.getMessage().startsWith("--init-from " + dir), e.getMessage());
     assertTrue(e.getMessage().contains("the model needs"), e.getMessage());
   }
@@ -188,15 +178,7 @@ class PretrainedModelTest {
 
   @Test
   void aShallowerDecoderIsRefusedNamingBothDepths(@TempDir Path dir) throws Exception {
-    TinyCheckpoint.write(dir, deeper(3).model());
-    int vocab = SPEC.config().text().vocabSize();
-    WorldVocabulary vocabulary = new WorldVocabulary(List.of(1, 2), vocab);
-    IOException e =
-        assertThrows(
-            IOException.class,
-            () ->
-                PretrainedModel.load(
-                    dir, SPEC.shapes(vocabulary), vocabulary, SPEC.config().text().hiddenSize()));
+    IOException e = refusal(dir, deeper(3).model(), SPEC);
     assertTrue(e.getMessage().contains("has 3 layers, the run's 2"), e.getMessage());
   }
 
@@ -233,6 +215,21 @@ class PretrainedModelTest {
       }
     }
     assertArrayEquals(logits[0], logits[1], 1e-5f, "the new layer adds nothing");
+  }
+
+  /**
+   * What loading a checkpoint of {@code stored} in {@code dir} into a run of {@code run} throws.
+   */
+  private static IOException refusal(Path dir, TinySpec stored, TrainingSpec run)
+      throws IOException {
+    TinyCheckpoint.write(dir, stored);
+    WorldVocabulary vocabulary =
+        new WorldVocabulary(List.of(1, 2), SPEC.config().text().vocabSize());
+    return assertThrows(
+        IOException.class,
+        () ->
+            PretrainedModel.load(
+                dir, run.shapes(vocabulary), vocabulary, SPEC.config().text().hiddenSize()));
   }
 
   private static TrainingSpec deeper(int layers) {
