@@ -81,7 +81,7 @@ final class EvalCommand implements Callable<Integer> {
           "Also print each checkpoint's exact match per type and number of shapes in the image,"
               + " per type and what the question finds its shapes by (kind, colour, both,"
               + " neither), per type and the image's width over height, and per count the answer"
-              + " should be.")
+              + " should be (attribute counts also apart by kind and by colour).")
   boolean byShapes;
 
   @Spec CommandSpec command;

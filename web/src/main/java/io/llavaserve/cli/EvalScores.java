@@ -45,6 +45,12 @@ final class EvalScores {
    */
   private final Map<QuestionType, int[][]> byCount = new EnumMap<>(QuestionType.class);
 
+  /**
+   * For {@link QuestionType#ATTRIBUTE_COUNT}, {questions, correct} per expected count and per
+   * {@link Lookup}: counting the shapes of a kind and of a colour apart.
+   */
+  private final Map<Lookup, int[][]> attributeCountByLookup = new EnumMap<>(Lookup.class);
+
   private final List<Wrong> wrong = new ArrayList<>();
   private int detailSamples;
   private int detailShapes;
@@ -154,6 +160,14 @@ final class EvalScores {
               Integer.parseInt(answer)];
       c[0]++;
       c[1] += right ? 1 : 0;
+      if (type == QuestionType.ATTRIBUTE_COUNT) {
+        int[] l =
+            attributeCountByLookup
+                .computeIfAbsent(Lookup.of(question), k -> new int[Scene.MAX_SHAPES + 1][2])[
+                Integer.parseInt(answer)];
+        l[0]++;
+        l[1] += right ? 1 : 0;
+      }
     }
     vqa(type, scene.shapes().size(), question, expected, got);
   }
@@ -308,23 +322,36 @@ final class EvalScores {
 
   /**
    * {@code type | 0 | 1 | ... | 4}: exact match % with the question count in brackets, per count
-   * the answer should be, for the types answered by a count; a model that sees whether a shape is
-   * there but not how many answers 1 where 2 or 3 are asked for.
+   * the answer should be, for the types answered by a count, then attribute counts apart by what
+   * they count ({@code attribute_count by kind}, {@code attribute_count by colour}); a model that
+   * sees whether a shape is there but not how many answers 1 where 2 or 3 are asked for.
    */
   String byCountTable() {
     List<String> headers = new ArrayList<>(List.of("type"));
     for (int n = 0; n <= Scene.MAX_SHAPES; n++) {
       headers.add("answer " + n);
     }
-    return cellsTable(headers, byCount);
+    Map<String, int[][]> rows = new java.util.LinkedHashMap<>();
+    byCount.forEach((type, counts) -> rows.put(typeName(type), counts));
+    attributeCountByLookup.forEach(
+        (lookup, counts) ->
+            rows.put(typeName(QuestionType.ATTRIBUTE_COUNT) + " " + lookup.title, counts));
+    return namedCellsTable(headers, rows);
   }
 
   /** One row per type of {@code cells}: exact match % with the question count in brackets. */
   private static String cellsTable(List<String> headers, Map<QuestionType, int[][]> cells) {
+    Map<String, int[][]> rows = new java.util.LinkedHashMap<>();
+    cells.forEach((type, counts) -> rows.put(typeName(type), counts));
+    return namedCellsTable(headers, rows);
+  }
+
+  /** One row per entry of {@code cells}, named by its key: exact match % and question count. */
+  private static String namedCellsTable(List<String> headers, Map<String, int[][]> cells) {
     List<List<String>> rows = new ArrayList<>();
     cells.forEach(
-        (type, counts) -> {
-          List<String> row = new ArrayList<>(List.of(typeName(type)));
+        (name, counts) -> {
+          List<String> row = new ArrayList<>(List.of(name));
           for (int[] t : counts) {
             row.add(t[0] == 0 ? "-" : percent(100.0 * t[1] / t[0]) + " (" + t[0] + ")");
           }

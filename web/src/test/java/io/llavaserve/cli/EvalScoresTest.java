@@ -130,6 +130,41 @@ class EvalScoresTest {
   }
 
   @Test
+  void attributeCountsAreAlsoTalliedApartByWhetherTheyCountAKindOrAColour() {
+    EvalScores s = new EvalScores();
+    int[][] asked = new int[2][Scene.MAX_SHAPES + 1]; // by kind, by colour; per expected count
+    for (Sample sample : WorldDatasets.evaluationSet(4242, 60, new SizeRange(64, 1024))) {
+      if (sample.type() != QuestionType.ATTRIBUTE_COUNT) {
+        continue;
+      }
+      Turn t = sample.turns().get(0);
+      boolean byColour = EvalScores.Lookup.of(t.question()) == EvalScores.Lookup.COLOR;
+      // Counts of a kind right, counts of a colour wrong.
+      s.vqa(
+          sample.type(), sample.scene(), t.question(), t.answer(), byColour ? "none" : t.answer());
+      asked[byColour ? 1 : 0][Integer.parseInt(t.answer())]++;
+    }
+    List<String> lines = s.byCountTable().lines().toList();
+    String kind =
+        lines.stream()
+            .filter(l -> l.startsWith("attribute_count by kind"))
+            .findFirst()
+            .orElseThrow();
+    String colour =
+        lines.stream()
+            .filter(l -> l.startsWith("attribute_count by colour"))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(asked[0][1] > 0 && asked[1][1] > 0, "both kinds of count asked");
+    for (int n = 0; n <= Scene.MAX_SHAPES; n++) {
+      String k = kind.split("\\|")[n + 1].strip();
+      String c = colour.split("\\|")[n + 1].strip();
+      assertEquals(asked[0][n] == 0 ? "-" : "100.0 (" + asked[0][n] + ")", k, kind);
+      assertEquals(asked[1][n] == 0 ? "-" : "0.0 (" + asked[1][n] + ")", c, colour);
+    }
+  }
+
+  @Test
   void aDescriptionScoresTheShareOfShapesItNamesAndStaysOutOfExactMatch() {
     EvalScores s = new EvalScores();
     s.vqa(QuestionType.EXISTENCE, "Is there a star?", "yes", "yes");
