@@ -87,7 +87,10 @@ final class ResultLog implements AutoCloseable {
 
   /**
    * Appends lines and fsyncs once for all of them (a group commit); then they are done. When the
-   * write or the fsync fails, none of them is done and what was written of them is cut off again.
+   * write or the fsync fails, none of them is done and what was written of them is cut off again;
+   * except where every line was written whole and the disk refuses the cut (a disk turned read-only
+   * between the write and the fsync): the lines then stay in the log, where the next {@link #open}
+   * counts them, so they are done here too and the job's counts match its log.
    */
   void append(List<JsonObject> lines) throws IOException {
     if (lines.isEmpty()) {
@@ -105,25 +108,33 @@ final class ResultLog implements AutoCloseable {
       }
       channel.force(false);
     } catch (IOException e) {
-      cutBack(end, e);
+      if (!cutBack(end, e) && !buf.hasRemaining()) {
+        markDone(lines);
+      }
       throw e;
     }
+    markDone(lines);
+  }
+
+  private void markDone(List<JsonObject> lines) {
     for (JsonObject line : lines) {
       done.add(line.getString("custom_id"));
     }
   }
 
   /**
-   * Cuts a failed append off (a truncate frees space, so it works on a full disk). Where it fails
-   * too (a read-only disk), the next {@link #open} cuts the torn line.
+   * Cuts a failed append off (a truncate frees space, so it works on a full disk); false where it
+   * fails too (a read-only disk), when the next {@link #open} cuts a torn line.
    */
-  private void cutBack(long end, IOException failure) {
+  private boolean cutBack(long end, IOException failure) {
     try {
       channel.truncate(end);
       channel.position(end);
       channel.force(false);
+      return true;
     } catch (IOException e) {
       failure.addSuppressed(e);
+      return false;
     }
   }
 

@@ -27,6 +27,7 @@ final class FaultyDisk implements DataDisk {
 
   private final AtomicLong room = new AtomicLong(Long.MAX_VALUE);
   private volatile boolean readOnly;
+  private volatile boolean readOnlyAtSync;
 
   /** From now on, only {@code bytes} more bytes fit. */
   void fill(long bytes) {
@@ -35,6 +36,11 @@ final class FaultyDisk implements DataDisk {
 
   void turnReadOnly() {
     readOnly = true;
+  }
+
+  /** Turns read-only at the next fsync, which fails: whatever was written before it stays. */
+  void turnReadOnlyAtNextSync() {
+    readOnlyAtSync = true;
   }
 
   /** Room again, and writable. */
@@ -147,6 +153,10 @@ final class FaultyDisk implements DataDisk {
 
     @Override
     public void force(boolean metaData) throws IOException {
+      if (readOnlyAtSync) {
+        readOnlyAtSync = false;
+        readOnly = true;
+      }
       writable(file);
       real.force(metaData);
     }

@@ -2,6 +2,7 @@ package io.llavaserve.web.batchjobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -63,6 +64,27 @@ class ResultLogTest {
       log.append(List.of(new JsonObject(line("b"))));
     }
     assertEquals(line("a") + line("b"), Files.readString(p));
+  }
+
+  @Test
+  void linesWrittenWholeBeforeTheDiskTurnsReadOnlyAtTheirFsyncCountAsTheNextOpenCountsThem()
+      throws Exception {
+    Path p = dir.resolve("output.jsonl");
+    FaultyDisk disk = new FaultyDisk();
+    try (ResultLog log = ResultLog.open(disk, p)) {
+      log.append(List.of(new JsonObject(line("a"))));
+      disk.turnReadOnlyAtNextSync();
+      IOException e =
+          assertThrows(
+              IOException.class,
+              () -> log.append(List.of(new JsonObject(line("b")), new JsonObject(line("c")))));
+      assertTrue(e.getMessage().contains(FaultyDisk.READ_ONLY), e.getMessage());
+      assertEquals(Set.of("a", "b", "c"), log.done());
+    }
+    assertEquals(line("a") + line("b") + line("c"), Files.readString(p));
+    try (ResultLog again = ResultLog.open(DataDisk.NIO, p)) {
+      assertEquals(Set.of("a", "b", "c"), again.done());
+    }
   }
 
   @Test
