@@ -8,6 +8,7 @@ import io.llavaserve.engine.training.world.ShapeColor;
 import io.llavaserve.engine.training.world.ShapeKind;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -331,7 +332,7 @@ final class EvalScores {
     for (int n = 0; n <= Scene.MAX_SHAPES; n++) {
       headers.add("answer " + n);
     }
-    Map<String, int[][]> rows = new java.util.LinkedHashMap<>();
+    Map<String, int[][]> rows = new LinkedHashMap<>();
     byCount.forEach((type, counts) -> rows.put(typeName(type), counts));
     attributeCountByLookup.forEach(
         (lookup, counts) ->
@@ -341,7 +342,7 @@ final class EvalScores {
 
   /** One row per type of {@code cells}: exact match % with the question count in brackets. */
   private static String cellsTable(List<String> headers, Map<QuestionType, int[][]> cells) {
-    Map<String, int[][]> rows = new java.util.LinkedHashMap<>();
+    Map<String, int[][]> rows = new LinkedHashMap<>();
     cells.forEach((type, counts) -> rows.put(typeName(type), counts));
     return namedCellsTable(headers, rows);
   }

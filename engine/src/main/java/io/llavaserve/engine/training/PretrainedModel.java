@@ -1,11 +1,8 @@
 package io.llavaserve.engine.training;
 
-import io.llavaserve.engine.checkpoint.CheckpointException;
-import io.llavaserve.engine.checkpoint.SafetensorsFile;
 import io.llavaserve.engine.checkpoint.WeightNaming;
 import io.llavaserve.engine.checkpoint.WeightShapes;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collection;
@@ -15,7 +12,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * A whole LLaVA for a new run to start from, as LLaVA's fine-tuning starts from a released
@@ -48,7 +44,7 @@ final class PretrainedModel {
       throws IOException {
     int layers = layers(shapes.keySet());
     // A folder without decoder layers is left to the read below to refuse, naming what is missing.
-    int found = layers(storedNames(dir));
+    int found = layers(PretrainedTower.names("--init-from", dir, WeightNaming::canonical));
     int stored = found == 0 ? layers : found;
     if (stored > layers) {
       throw new IOException(
@@ -152,29 +148,6 @@ final class PretrainedModel {
         .mapToInt(l -> l + 1)
         .max()
         .orElse(0);
-  }
-
-  /** The canonical names of the tensors the {@code *.safetensors} files in {@code dir} hold. */
-  private static List<String> storedNames(Path dir) throws IOException {
-    List<Path> files;
-    try (Stream<Path> listing = Files.list(dir)) {
-      files = listing.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
-    } catch (IOException e) {
-      throw new IOException("--init-from " + dir + ": cannot list the folder: " + e, e);
-    }
-    List<String> names = new java.util.ArrayList<>();
-    try {
-      for (Path file : files) {
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-          for (String stored : f.names()) {
-            WeightNaming.canonical(stored).ifPresent(names::add);
-          }
-        }
-      }
-    } catch (CheckpointException e) {
-      throw new IOException("--init-from " + dir + ": " + e.getMessage(), e);
-    }
-    return names;
   }
 
   private static boolean isCheckpointTensor(String name) {

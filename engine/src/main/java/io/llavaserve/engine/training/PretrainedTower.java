@@ -73,12 +73,7 @@ final class PretrainedTower {
       java.util.Set<String> optional,
       Function<String, Optional<String>> canonical)
       throws IOException {
-    List<Path> files;
-    try (Stream<Path> listing = Files.list(dir)) {
-      files = listing.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
-    } catch (IOException e) {
-      throw new IOException(flag + " " + dir + ": cannot list the folder: " + e, e);
-    }
+    List<Path> files = files(flag, dir);
     if (files.isEmpty()) {
       throw new IOException(flag + " " + dir + ": no *.safetensors files");
     }
@@ -123,6 +118,38 @@ final class PretrainedTower {
               flag, dir, missing.size(), String.join(", ", shown)));
     }
     return out;
+  }
+
+  /**
+   * The canonical names ({@code canonical} of each stored one, where it gives one) of the tensors
+   * the {@code *.safetensors} files in {@code dir} hold; only their headers are read.
+   *
+   * @param flag the option that named {@code dir}, for the messages
+   */
+  static List<String> names(String flag, Path dir, Function<String, Optional<String>> canonical)
+      throws IOException {
+    List<String> names = new ArrayList<>();
+    try {
+      for (Path file : files(flag, dir)) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+          for (String stored : f.names()) {
+            canonical.apply(stored).ifPresent(names::add);
+          }
+        }
+      }
+    } catch (CheckpointException e) {
+      throw new IOException(flag + " " + dir + ": " + e.getMessage(), e);
+    }
+    return names;
+  }
+
+  /** The {@code *.safetensors} files in {@code dir}, sorted. */
+  private static List<Path> files(String flag, Path dir) throws IOException {
+    try (Stream<Path> listing = Files.list(dir)) {
+      return listing.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
+    } catch (IOException e) {
+      throw new IOException(flag + " " + dir + ": cannot list the folder: " + e, e);
+    }
   }
 
   /** The canonical name of a stored tower tensor, or empty for anything else. */
