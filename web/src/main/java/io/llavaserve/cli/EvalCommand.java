@@ -84,6 +84,14 @@ final class EvalCommand implements Callable<Integer> {
               + " should be (attribute counts also apart by kind and by colour).")
   boolean byShapes;
 
+  @Option(
+      names = "--wide-colors",
+      description =
+          "Draw every held-out scene's fills from each colour's wide range (the usual named"
+              + " variants of the six colours, such as CSS's and matplotlib's) instead of the"
+              + " training world's base fills; the questions are the same kinds.")
+  boolean wideColors;
+
   @Spec CommandSpec command;
 
   @Override
@@ -94,17 +102,18 @@ final class EvalCommand implements Callable<Integer> {
     SizeRange range = parseSides(sides);
     PrintWriter out = command.commandLine().getOut();
     List<Sample> samples =
-        WorldDatasets.evaluationSet(seed, perType, range).stream()
+        WorldDatasets.evaluationSet(seed, perType, range, wideColors).stream()
             .filter(s -> detail || s.kind() != SampleKind.DETAIL)
             .toList();
     long descriptions = samples.stream().filter(s -> s.kind() == SampleKind.DETAIL).count();
     out.printf(
-        "held-out set: %d short-answer questions%s, seed %d, sides %d-%d px%n",
+        "held-out set: %d short-answer questions%s, seed %d, sides %d-%d px%s%n",
         samples.size() - descriptions,
         descriptions > 0 ? " and " + descriptions + " detailed descriptions" : "",
         seed,
         range.min(),
-        range.max());
+        range.max(),
+        wideColors ? ", fills from the wide colour ranges" : "");
     out.flush();
 
     Path first = model.resolve();

@@ -214,6 +214,18 @@ final class TrainCommand implements Callable<Integer> {
   double repeatedCount;
 
   @Option(
+      names = "--wide-colors",
+      paramLabel = "SHARE",
+      defaultValue = "0",
+      description =
+          "How often a training scene's fills come from each colour's wide range (hue, saturation"
+              + " and value drawn around the usual named variants: CSS's darker green and purple,"
+              + " its pure blue, matplotlib's paler blue) instead of the base colour with a little"
+              + " jitter; the held-out set is unchanged (eval --wide-colors asks it of such"
+              + " pictures) (default: ${DEFAULT-VALUE}).")
+  double wideColors;
+
+  @Option(
       names = "--question-weights",
       paramLabel = "TYPE=W,...",
       description =
@@ -384,6 +396,9 @@ final class TrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--repeated-count must be in [0, 1], got " + repeatedCount);
     }
+    if (!(wideColors >= 0 && wideColors <= 1)) {
+      throw new IllegalArgumentException("--wide-colors must be in [0, 1], got " + wideColors);
+    }
     if (!(grounding >= 0 && Double.isFinite(grounding))) {
       throw new IllegalArgumentException("--grounding must be >= 0, got " + grounding);
     }
@@ -460,7 +475,8 @@ final class TrainCommand implements Callable<Integer> {
                 colorSweep,
                 positionSweep,
                 repeatedCount,
-                weights),
+                weights,
+                wideColors),
             visionTower,
             grounding,
             initFrom);

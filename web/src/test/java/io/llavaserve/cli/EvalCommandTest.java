@@ -94,6 +94,22 @@ class EvalCommandTest {
 
     assertEquals(0, run.exit(), run.err());
     assertTrue(run.out().contains("sides 96-128 px"), run.out());
+    Cli.Run wide =
+        Cli.run(
+            "eval",
+            "--model",
+            model,
+            "--kv-cache-mb",
+            "16",
+            "--per-type",
+            "1",
+            "--sides",
+            "96-128",
+            "--wide-colors");
+    assertEquals(0, wide.exit(), wide.err());
+    assertTrue(
+        wide.out().contains("sides 96-128 px, fills from the wide colour ranges"), wide.out());
+    assertTrue(wide.out().contains("overall"), wide.out());
     assertEquals(96, EvalCommand.parseSides("96").min());
     assertEquals(96, EvalCommand.parseSides("96").max());
   }

@@ -296,6 +296,18 @@ class TrainCommandTest {
     assertTrue(
         badRepeats.errorLine().contains("--repeated-count must be in [0, 1], got 1.5"),
         badRepeats.err());
+    Cli.Run badWide =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--wide-colors",
+            "-0.5",
+            "--out",
+            tmp.resolve("wide").toString());
+    assertEquals(2, badWide.exit());
+    assertTrue(
+        badWide.errorLine().contains("--wide-colors must be in [0, 1], got -0.5"), badWide.err());
   }
 
   @Test

@@ -33,6 +33,7 @@ public final class SceneGenerator {
 
   private final SizeRange sizes;
   private final double monochromeShare;
+  private final double wideColorShare;
 
   public SceneGenerator(SizeRange sizes) {
     this(sizes, 0);
@@ -43,6 +44,15 @@ public final class SceneGenerator {
    * draws are exactly those of {@link #SceneGenerator(SizeRange)}.
    */
   public SceneGenerator(SizeRange sizes, double monochromeShare) {
+    this(sizes, monochromeShare, 0);
+  }
+
+  /**
+   * As {@link #SceneGenerator(SizeRange, double)}, and with probability {@code wideColorShare} a
+   * scene whose fills come from each colour's wide range ({@link ShapeColor#wideRgb}) rather than
+   * its base with a little jitter; at 0 the draws are exactly those without it.
+   */
+  public SceneGenerator(SizeRange sizes, double monochromeShare, double wideColorShare) {
     if (sizes == null) {
       throw new IllegalArgumentException("sizes must not be null");
     }
@@ -50,8 +60,13 @@ public final class SceneGenerator {
       throw new IllegalArgumentException(
           "the monochrome share must be in [0, 1], got " + monochromeShare);
     }
+    if (!(wideColorShare >= 0 && wideColorShare <= 1)) {
+      throw new IllegalArgumentException(
+          "the wide-colour share must be in [0, 1], got " + wideColorShare);
+    }
     this.sizes = sizes;
     this.monochromeShare = monochromeShare;
+    this.wideColorShare = wideColorShare;
   }
 
   /** A scene whose width and height are drawn independently from the size range. */
@@ -70,9 +85,11 @@ public final class SceneGenerator {
         monochromeShare > 0 && random.nextDouble() < monochromeShare
             ? COLORS[random.nextInt(COLORS.length)]
             : null;
+    // Likewise drawn only when wide fills are asked for.
+    boolean wide = wideColorShare > 0 && random.nextDouble() < wideColorShare;
     for (int count = wanted; ; count--) {
       for (int attempt = 0; attempt < TRIES_PER_COUNT; attempt++) {
-        List<PlacedShape> shapes = place(width, height, count, only, random);
+        List<PlacedShape> shapes = place(width, height, count, only, wide, random);
         if (shapes != null) {
           return new Scene(width, height, background, shapes);
         }
@@ -97,11 +114,11 @@ public final class SceneGenerator {
   }
 
   /**
-   * {@code count} non-overlapping shapes, all of colour {@code only} unless it is null, or null
-   * when one of them found no room.
+   * {@code count} non-overlapping shapes, all of colour {@code only} unless it is null, filled from
+   * their colours' wide ranges when {@code wide}, or null when one of them found no room.
    */
   private static List<PlacedShape> place(
-      int width, int height, int count, ShapeColor only, SplittableRandom random) {
+      int width, int height, int count, ShapeColor only, boolean wide, SplittableRandom random) {
     double shorter = Math.min(width, height);
     double margin = Scene.margin(width, height);
     List<PlacedShape> placed = new ArrayList<>(count);
@@ -109,7 +126,7 @@ public final class SceneGenerator {
       ShapeKind kind = KINDS[random.nextInt(KINDS.length)];
       ShapeColor drawn = COLORS[random.nextInt(COLORS.length)];
       ShapeColor color = only != null ? only : drawn;
-      int rgb = jitter(color.baseRgb(), random);
+      int rgb = wide ? color.wideRgb(random) : jitter(color.baseRgb(), random);
       double size =
           shorter
               * (Scene.MIN_SIZE_FRACTION

@@ -63,7 +63,7 @@ public final class WorldDatasets {
    */
   public WorldDatasets(long seed, SizeRange sizes, WorldMix mix) {
     this.random = new SplittableRandom(seed);
-    this.scenes = new SceneGenerator(sizes, mix.monochromeShare());
+    this.scenes = new SceneGenerator(sizes, mix.monochromeShare(), mix.wideColorShare());
     this.kindFirstShare = mix.kindFirstShare();
     this.inventoryShare = mix.inventoryShare();
     this.tallyShare = mix.tallyShare();
@@ -239,10 +239,26 @@ public final class WorldDatasets {
    * stream of that seed.
    */
   public static List<Sample> evaluationSet(long seed, int perType, SizeRange sizes) {
+    return evaluationSet(seed, perType, sizes, false);
+  }
+
+  /**
+   * As {@link #evaluationSet(long, int, SizeRange)}, with every scene's fills drawn from the wide
+   * colour ranges ({@link ShapeColor#wideRgb}) when {@code wideColors}: the same questions asked of
+   * pictures whose colours are not the training world's base fills.
+   */
+  public static List<Sample> evaluationSet(
+      long seed, int perType, SizeRange sizes, boolean wideColors) {
     if (perType < 0) {
       throw new IllegalArgumentException("perType must not be negative, got " + perType);
     }
-    WorldDatasets held = new WorldDatasets(seed ^ EVALUATION_SALT, sizes);
+    WorldDatasets held =
+        new WorldDatasets(
+            seed ^ EVALUATION_SALT,
+            sizes,
+            wideColors
+                ? new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 1)
+                : WorldMix.PLAIN);
     List<Sample> samples = new ArrayList<>((TYPES.length + 1) * perType);
     for (QuestionType type : TYPES) {
       for (int i = 0; i < perType; i++) {

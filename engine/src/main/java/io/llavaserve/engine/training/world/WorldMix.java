@@ -2,7 +2,8 @@ package io.llavaserve.engine.training.world;
 
 /**
  * How the training streams depart from the plain world: every share is 0 for the standard recipe,
- * and the held-out evaluation set always draws the plain world.
+ * and the held-out evaluation set draws the plain world (or, asked for, the plain world with every
+ * scene's fills from the wide colour ranges).
  *
  * @param kindFirstShare how often captions and detailed descriptions name a shape kind first ("a
  *     circle in red") rather than colour first ("a red circle"); questions are unchanged
@@ -32,6 +33,9 @@ package io.llavaserve.engine.training.world;
  *     Questions#repeatedCount}), rather than as the held-out set asks (about a present kind or
  *     colour, mostly of one shape, or an absent one)
  * @param questionWeights how often each question type is drawn for a short-answer turn
+ * @param wideColorShare how often a scene's fills come from each colour's wide range ({@link
+ *     ShapeColor#wideRgb}: the usual named variants of the six colours, such as CSS's darker green
+ *     and purple or matplotlib's paler blue) instead of its base with a little jitter
  */
 public record WorldMix(
     double kindFirstShare,
@@ -42,11 +46,36 @@ public record WorldMix(
     double colorSweepShare,
     double positionSweepShare,
     double repeatedCountShare,
-    QuestionWeights questionWeights) {
+    QuestionWeights questionWeights,
+    double wideColorShare) {
 
   /** The plain world. */
   public static final WorldMix PLAIN =
-      new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM);
+      new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 0);
+
+  /** A mix with base fills only (no wide-colour scenes). */
+  public WorldMix(
+      double kindFirstShare,
+      double monochromeShare,
+      double inventoryShare,
+      double tallyShare,
+      double kindSweepShare,
+      double colorSweepShare,
+      double positionSweepShare,
+      double repeatedCountShare,
+      QuestionWeights questionWeights) {
+    this(
+        kindFirstShare,
+        monochromeShare,
+        inventoryShare,
+        tallyShare,
+        kindSweepShare,
+        colorSweepShare,
+        positionSweepShare,
+        repeatedCountShare,
+        questionWeights,
+        0);
+  }
 
   public WorldMix {
     java.util.Objects.requireNonNull(questionWeights, "questionWeights");
@@ -58,6 +87,7 @@ public record WorldMix(
     check("color-sweep", colorSweepShare);
     check("position-sweep", positionSweepShare);
     check("repeated-count", repeatedCountShare);
+    check("wide-colour", wideColorShare);
     double special =
         inventoryShare + tallyShare + kindSweepShare + colorSweepShare + positionSweepShare;
     if (special > 1) {

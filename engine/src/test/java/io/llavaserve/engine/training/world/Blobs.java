@@ -205,7 +205,7 @@ final class Blobs {
     if (hue < 41) {
       return "orange";
     }
-    if (hue < 90) {
+    if (hue < 75) {
       return "yellow";
     }
     if (hue < 180) {

@@ -43,10 +43,27 @@ class RenderedAnswersTest {
 
   @Test
   void everyShortAnswerIsTrueOfTheRenderedImage() {
+    assertEveryShortAnswerTrue(scenes(320, 11));
+  }
+
+  @Test
+  void everyShortAnswerIsTrueOfTheRenderedImageWithFillsFromTheWideColourRanges() {
+    SplittableRandom random = new SplittableRandom(13);
+    SceneGenerator wide = new SceneGenerator(new SizeRange(64, 1024), 0, 1);
+    List<Scene> scenes = new ArrayList<>();
+    for (int i = 0; i < 320; i++) {
+      Scene scene = wide.next(random);
+      scene.shapes().forEach(s -> assertTrue(s.color().holds(s.rgb()), s::toString));
+      scenes.add(scene);
+    }
+    assertEveryShortAnswerTrue(scenes);
+  }
+
+  private static void assertEveryShortAnswerTrue(List<Scene> scenes) {
     Map<QuestionType, Integer> asked = new EnumMap<>(QuestionType.class);
     Set<String> answersSeen = new HashSet<>();
     SplittableRandom random = new SplittableRandom(7);
-    for (Scene scene : scenes(320, 11)) {
+    for (Scene scene : scenes) {
       List<Blob> blobs = Blobs.find(SceneRenderer.render(scene));
       assertMatchesScene(scene, blobs);
       PixelOracle oracle = new PixelOracle(blobs, scene.width());

@@ -128,6 +128,49 @@ class SceneGeneratorTest {
   }
 
   @Test
+  void wideColourScenesComeAtTheGivenShareAndZeroKeepsThePlainStream() {
+    SceneGenerator plain = new SceneGenerator(new SizeRange(64, 512), 0.2);
+    SceneGenerator none = new SceneGenerator(new SizeRange(64, 512), 0.2, 0);
+    for (long seed = 0; seed < 50; seed++) {
+      assertEquals(plain.next(new SplittableRandom(seed)), none.next(new SplittableRandom(seed)));
+    }
+    SceneGenerator mixed = new SceneGenerator(new SizeRange(64, 512), 0, 0.5);
+    SplittableRandom random = new SplittableRandom(4);
+    int wide = 0;
+    int scenes = 3000;
+    for (int i = 0; i < scenes; i++) {
+      Scene scene = mixed.next(random);
+      assertWithinTheContract(scene);
+      boolean anyOffBase = false;
+      for (PlacedShape s : scene.shapes()) {
+        assertTrue(s.color().holds(s.rgb()) || nearBase(s), s::toString);
+        anyOffBase |= !nearBase(s);
+      }
+      if (anyOffBase) {
+        wide++;
+      }
+    }
+    // A wide fill lands within the base's jitter now and then, so slightly under half.
+    double share = (double) wide / scenes;
+    assertTrue(share > 0.42 && share < 0.55, () -> "wide fills in " + share + " of scenes");
+    assertThrows(
+        IllegalArgumentException.class, () -> new SceneGenerator(SizeRange.square(64), 0, -0.1));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 1.5));
+  }
+
+  private static boolean nearBase(PlacedShape s) {
+    for (int shift = 16; shift >= 0; shift -= 8) {
+      int d = (s.rgb() >> shift & 0xFF) - (s.color().baseRgb() >> shift & 0xFF);
+      if (Math.abs(d) > ShapeColor.JITTER) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Test
   void aSceneRejectsWhatBreaksTheContract() {
     PlacedShape a = new PlacedShape(ShapeKind.CIRCLE, ShapeColor.RED, 0xFF0000, 30, 30, 20);
     PlacedShape b = new PlacedShape(ShapeKind.SQUARE, ShapeColor.BLUE, 0x0000FF, 70, 30, 20);

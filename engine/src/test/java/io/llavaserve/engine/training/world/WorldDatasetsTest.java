@@ -446,6 +446,32 @@ class WorldDatasetsTest {
   }
 
   @Test
+  void theWideColourEvaluationSetAsksTheSameKindsOfQuestionsOfWideFills() {
+    int perType = 40;
+    List<Sample> wide = WorldDatasets.evaluationSet(5, perType, SIZES, true);
+    assertEquals(wide, WorldDatasets.evaluationSet(5, perType, SIZES, true));
+    assertEquals(
+        WorldDatasets.evaluationSet(5, perType, SIZES),
+        WorldDatasets.evaluationSet(5, perType, SIZES, false));
+    assertEquals(perType * (QuestionType.values().length + 1), wide.size());
+    Map<QuestionType, Long> types =
+        wide.stream()
+            .filter(s -> s.kind() == SampleKind.VQA)
+            .collect(Collectors.groupingBy(Sample::type, Collectors.counting()));
+    for (QuestionType type : QuestionType.values()) {
+      assertEquals(perType, types.get(type));
+    }
+    wide.stream()
+        .filter(s -> s.kind() == SampleKind.VQA)
+        .forEach(s -> assertVqaTurnOfType(s.type(), s.turns().get(0)));
+    for (Sample s : wide) {
+      for (PlacedShape shape : s.scene().shapes()) {
+        assertTrue(shape.color().holds(shape.rgb()), shape::toString);
+      }
+    }
+  }
+
+  @Test
   void theEvaluationSetIsBalancedRepeatableAndHeldOutFromTraining() {
     int perType = 200;
     List<Sample> eval = WorldDatasets.evaluationSet(5, perType, SIZES);
