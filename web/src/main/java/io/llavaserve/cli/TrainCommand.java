@@ -307,8 +307,8 @@ final class TrainCommand implements Callable<Integer> {
       paramLabel = "NAME",
       description =
           "built-in: every run that made the built-in model, in order, each a train run of its"
-              + " own in a folder under DIR (base, tuned, next, next2, next3, next4, next5) started from"
-              + " the one before; the built-in model is DIR/next5/final. Phases done are listed in"
+              + " own in a folder under DIR (base, tuned, next, next2, next3, next4, next5, next6)"
+              + " started from the one before; the built-in model is DIR/next6/final. Phases done are listed in"
               + " DIR/recipe-done.txt and skipped when the command is started again, and a stopped"
               + " phase resumes. Goes only with --out, --preset, --threads, --save-every-minutes"
               + " and --steps-scale (which scales the phases' instruction steps too).")

@@ -21,7 +21,7 @@ final class TrainRecipe {
   static final String DONE = "recipe-done.txt";
 
   /** Folder of the last phase, whose {@code final} is the built-in model. */
-  static final String LAST = "next5";
+  static final String LAST = "next6";
 
   /**
    * The any-resolution grid of the LLaVA-NeXT phases, in tiles of the tower's side (height x
@@ -48,7 +48,8 @@ final class TrainRecipe {
    * fine-tunes on tiles), v9 (a gentler fine-tune that asks count, position and attribute-count
    * questions more often), then the two fine-tunes of v10: position sweeps and counts of kinds and
    * colours two shapes share, the tower learning at a tenth of the rate, then the same more gently
-   * with fewer such counts and with colour sweeps.
+   * with fewer such counts and with colour sweeps; last v11: v10's last flags again with half the
+   * scenes' fills from the wide colour ranges and the tower learning at a fifth of the rate.
    */
   static List<Phase> builtIn(Path dir, int side, double scale) {
     StringBuilder pinpoints = new StringBuilder();
@@ -119,7 +120,37 @@ final class TrainRecipe {
             "instruct=2e-4",
             "--seed",
             "20261209");
-    phases.add(phase(dir, LAST, "next4", scale, 1000, settled));
+    phases.add(phase(dir, "next5", "next4", scale, 1000, settled));
+    // v11: the same mixture, half the scenes coloured as other people colour the six colours.
+    phases.add(
+        phase(
+            dir,
+            LAST,
+            "next5",
+            scale,
+            1000,
+            "--inventory",
+            "0.2",
+            "--kind-sweep",
+            "0.2",
+            "--color-sweep",
+            "0.1",
+            "--position-sweep",
+            "0.1",
+            "--repeated-count",
+            "0.15",
+            "--tune-tower",
+            "0.2",
+            "--image-grid-pinpoints",
+            pinpoints.toString(),
+            "--learning-rate",
+            "instruct=2e-4",
+            "--question-weights",
+            "count=1.5,position=1.5,attribute_count=2",
+            "--wide-colors",
+            "0.5",
+            "--seed",
+            "20261214"));
     return phases;
   }
 

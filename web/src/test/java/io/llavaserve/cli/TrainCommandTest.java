@@ -390,9 +390,9 @@ class TrainCommandTest {
     Cli.Run run = Cli.run(args);
     assertEquals(0, run.exit(), run.err() + run.out());
     List<TrainRecipe.Phase> phases = TrainRecipe.builtIn(dir, 32, 0.002);
-    assertEquals(8, phases.size());
+    assertEquals(9, phases.size());
     for (int i = 1; i <= phases.size(); i++) {
-      assertTrue(run.out().contains("recipe phase " + i + "/8: train --out"), run.out());
+      assertTrue(run.out().contains("recipe phase " + i + "/9: train --out"), run.out());
     }
     assertTrue(
         run.out().contains("--init-from " + dir.resolve("next").resolve("final")), run.out());
@@ -407,10 +407,13 @@ class TrainCommandTest {
         run.out().contains("--init-from " + dir.resolve("next4").resolve("final")), run.out());
     assertTrue(run.out().contains("--tune-tower 0.1"), run.out());
     assertTrue(run.out().contains("--repeated-count 0.15"), run.out());
+    assertTrue(
+        run.out().contains("--init-from " + dir.resolve("next5").resolve("final")), run.out());
+    assertTrue(run.out().contains("--wide-colors 0.5"), run.out());
     assertTrue(run.out().contains("resuming"), "the second phase goes on from the first's state");
     Path fin = dir.resolve(TrainRecipe.LAST).resolve("final");
     assertTrue(run.out().contains("built-in recipe done: " + fin), run.out());
-    assertEquals(8, Files.readAllLines(dir.resolve(TrainRecipe.DONE)).size());
+    assertEquals(9, Files.readAllLines(dir.resolve(TrainRecipe.DONE)).size());
     try (LlavaModel m = LlavaModel.load(fin, ModelOptions.defaults().withKvCacheBytes(4 << 20))) {
       assertEquals("llava_next", m.config().modelType());
     }
@@ -418,7 +421,7 @@ class TrainCommandTest {
 
     Cli.Run again = Cli.run(args);
     assertEquals(0, again.exit(), again.err() + again.out());
-    assertTrue(again.out().contains("recipe phase 8/8 done already"), again.out());
+    assertTrue(again.out().contains("recipe phase 9/9 done already"), again.out());
     assertFalse(again.out().contains("resuming"), again.out());
     assertTrue(
         java.util.Arrays.equals(weights, Files.readAllBytes(fin.resolve("model.safetensors"))));

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
 public final class EmbeddedModel {
 
   /** The folder name under {@code models/}; bumped whenever the shipped weights change. */
-  public static final String VERSION = "shapes-llava-v10";
+  public static final String VERSION = "shapes-llava-v11";
 
   private static final String RESOURCES = "/io/llavaserve/engine/default-model/";
   private static final List<String> FILES =
