@@ -76,7 +76,7 @@ public enum ShapeColor {
 
   /**
    * Whether {@code rgb} lies in this colour's wide range (hue within the range's band, saturation
-   * and value within theirs, to a rounding of 8-bit channels).
+   * and value within theirs, give or take the rounding of 8-bit channels).
    */
   public boolean holds(int rgb) {
     double r = (rgb >> 16 & 0xFF) / 255.0;
@@ -97,11 +97,14 @@ public enum ShapeColor {
       hue = 60 * ((r - g) / chroma + 4);
     }
     hue = ((hue % 360) + 360) % 360;
+    // Rounding to 8 bits moves a pale or dark fill's hue by up to about a degree and a half; the
+    // bands are at least 8 degrees apart, so the slack never lets a fill into two of them.
     double slack = 1.5 / 255;
+    double hueSlack = 1.5;
     boolean inBand =
         hueFrom < 0
-            ? hue >= 360 + hueFrom - 0.5 || hue <= hueTo + 0.5
-            : hue >= hueFrom - 0.5 && hue <= hueTo + 0.5;
+            ? hue >= 360 + hueFrom - hueSlack || hue <= hueTo + hueSlack
+            : hue >= hueFrom - hueSlack && hue <= hueTo + hueSlack;
     return inBand
         && chroma / max >= minSaturation - slack
         && max >= minValue - slack
