@@ -77,19 +77,19 @@ final class TrainRecipe {
             "--seed",
             "20261206");
     phases.add(phase(dir, "next3", "next2", scale, 1500, focused));
-    // v10's two fine-tunes: the tower learns at a tenth of the rate, as LLaVA-NeXT's does.
-    List<String> v10 =
+    // The mixture of v10's and v11's fine-tunes.
+    List<String> mixture =
         List.of(
             "--inventory",
             "0.2",
             "--kind-sweep",
             "0.2",
-            "--tune-tower",
-            "0.1",
             "--image-grid-pinpoints",
             pinpoints.toString(),
             "--question-weights",
             "count=1.5,position=1.5,attribute_count=2");
+    // v10's two fine-tunes: the tower learns at a tenth of the rate, as LLaVA-NeXT's does.
+    List<String> v10 = List.of(with(mixture, "--tune-tower", "0.1"));
     phases.add(
         phase(
             dir,
@@ -107,21 +107,28 @@ final class TrainRecipe {
                 "instruct=3e-4",
                 "--seed",
                 "20261208")));
-    String[] settled =
-        with(
-            v10,
-            "--color-sweep",
-            "0.1",
-            "--position-sweep",
-            "0.1",
-            "--repeated-count",
-            "0.15",
-            "--learning-rate",
-            "instruct=2e-4",
-            "--seed",
-            "20261209");
-    phases.add(phase(dir, "next5", "next4", scale, 1000, settled));
-    // v11: the same mixture, half the scenes coloured as other people colour the six colours.
+    // The second more gently, with colour sweeps and fewer repeated counts.
+    String[] gentle = {
+      "--color-sweep",
+      "0.1",
+      "--position-sweep",
+      "0.1",
+      "--repeated-count",
+      "0.15",
+      "--learning-rate",
+      "instruct=2e-4"
+    };
+    phases.add(
+        phase(
+            dir,
+            "next5",
+            "next4",
+            scale,
+            1000,
+            with(List.of(with(v10, gentle)), "--seed", "20261209")));
+    // v11: the same, the tower at a fifth of the rate and half the scenes coloured as other
+    // people colour the six colours.
+    List<String> v11 = List.of(with(List.of(with(mixture, "--tune-tower", "0.2")), gentle));
     phases.add(
         phase(
             dir,
@@ -129,28 +136,7 @@ final class TrainRecipe {
             "next5",
             scale,
             1000,
-            "--inventory",
-            "0.2",
-            "--kind-sweep",
-            "0.2",
-            "--color-sweep",
-            "0.1",
-            "--position-sweep",
-            "0.1",
-            "--repeated-count",
-            "0.15",
-            "--tune-tower",
-            "0.2",
-            "--image-grid-pinpoints",
-            pinpoints.toString(),
-            "--learning-rate",
-            "instruct=2e-4",
-            "--question-weights",
-            "count=1.5,position=1.5,attribute_count=2",
-            "--wide-colors",
-            "0.5",
-            "--seed",
-            "20261214"));
+            with(v11, "--wide-colors", "0.5", "--seed", "20261214")));
     return phases;
   }
 

@@ -80,32 +80,12 @@ class EvalCommandTest {
 
   @Test
   void sidesPickTheImageSizesOfTheHeldOutSet() {
-    Cli.Run run =
-        Cli.run(
-            "eval",
-            "--model",
-            model,
-            "--kv-cache-mb",
-            "16",
-            "--per-type",
-            "1",
-            "--sides",
-            "96-128");
+    String[] args = {"eval", "--model", model, "--kv-cache-mb", "16", "--per-type", "1"};
+    Cli.Run run = Cli.run(with(args, "--sides", "96-128"));
 
     assertEquals(0, run.exit(), run.err());
     assertTrue(run.out().contains("sides 96-128 px"), run.out());
-    Cli.Run wide =
-        Cli.run(
-            "eval",
-            "--model",
-            model,
-            "--kv-cache-mb",
-            "16",
-            "--per-type",
-            "1",
-            "--sides",
-            "96-128",
-            "--wide-colors");
+    Cli.Run wide = Cli.run(with(args, "--sides", "96-128", "--wide-colors"));
     assertEquals(0, wide.exit(), wide.err());
     assertTrue(
         wide.out().contains("sides 96-128 px, fills from the wide colour ranges"), wide.out());
@@ -131,5 +111,11 @@ class EvalCommandTest {
         .filter(cells -> cells.size() > 2 && cells.get(0).equals(first))
         .findFirst()
         .orElseThrow(() -> new AssertionError("no row " + first + " in:\n" + out));
+  }
+
+  private static String[] with(String[] base, String... more) {
+    String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+    System.arraycopy(more, 0, all, base.length, more.length);
+    return all;
   }
 }
