@@ -21,11 +21,15 @@
  * A task is 64 columns (4 blocks) of up to ROW_BLOCK rows, a micro-kernel a group of a few rows
  * by 32 (AVX2) or 64 (AVX-512) columns. With few rows (decoding) each row group loads the weight
  * straight from its packed blocks into registers (widening float16 there), so the weight streams
- * from memory once. With more rows than one micro-kernel takes, the AVX-512 path copies a panel of
- * the weight (the task's columns for PANEL_BYTES of ks, in float32) once into an L1-sized buffer
- * that every row group reuses, as a float32 GEMM would (on Intel cores vcvtph2ps shares a port
- * with the FMAs); the AVX2 path keeps loading from the blocks, which measured as fast on AMD Zen 3
- * (see tile_avx2), and the plain path always copies a panel. Every product and sum is float32.
+ * from memory once. With more rows than one micro-kernel takes, the AVX-512 path goes K a panel
+ * at a time (the task's columns for PANEL_BYTES of ks in float32, which stay in L1 for every row
+ * group) and, for float16 weights (COPY_PANEL), widens each panel once into an L1-sized float32
+ * buffer that every row group reuses, as a float32 GEMM would (on Intel cores vcvtph2ps shares a
+ * port with the FMAs); float32 weights are read from their blocks, a copy being only a 512-bit
+ * store per load (two cycles each on AMD Zen 4: 9% of a 32-row decode step there). Each row
+ * group's panel sums are added into y in registers where the tile's 64 columns exist. The AVX2
+ * path keeps loading from the blocks, which measured as fast on AMD Zen 3 (see tile_avx2), and the
+ * plain path always copies a panel. Every product and sum is float32.
  *
  * The including file defines, before including this:
  *   OP_NAME       the op's name
@@ -34,6 +38,7 @@
  *   LOAD_8(p)     8 weights at p as an __m256 (compiled for AVX2 + F16C + FMA)
  *   LOAD_16(p)    16 weights at p as an __m512 (compiled for AVX-512F)
  *   LOAD_1(v)     one weight v as a float
+ *   COPY_PANEL    1 to widen each panel once into a float32 buffer when many rows share it
  */
 #ifndef LLAVA_COLUMN_BLOCK_MATMUL_H_
 #define LLAVA_COLUMN_BLOCK_MATMUL_H_
@@ -183,11 +188,15 @@ AVX2 static void tile_avx2(const MatMul* mm, int64_t tile, int64_t row_begin, in
 
 #define AVX512_PANEL_K (PANEL_BYTES / (64 * 4))
 
-/* wf [kc, 64] float32 panel, or NULL to load wh (four blocks block_stride apart) into registers. */
+/*
+ * wf [kc, 64] float32 panel, or NULL to load wh (four blocks block_stride apart) into registers.
+ * The R x 64 sums go to c (rows ldc apart), or are added to what c holds with add: the same
+ * float32 additions put makes, done in registers where the tile's 64 columns all exist.
+ */
 #define DEFINE_AVX512(R)                                                                          \
   AVX512 static void avx512_rows_##R(const float* x, int64_t ldx, const WEIGHT_T* wh,             \
                                      int64_t block_stride, const float* wf, int64_t kc,           \
-                                     float* c) {                                                  \
+                                     float* c, int64_t ldc, int add) {                            \
     __m512 acc[R][4];                                                                             \
     for (int r = 0; r < R; r++) {                                                                 \
       for (int j = 0; j < 4; j++) {                                                               \
@@ -223,7 +232,8 @@ AVX2 static void tile_avx2(const MatMul* mm, int64_t tile, int64_t row_begin, in
     }                                                                                             \
     for (int r = 0; r < R; r++) {                                                                 \
       for (int j = 0; j < 4; j++) {                                                               \
-        _mm512_storeu_ps(c + r * 64 + 16 * j, acc[r][j]);                                         \
+        float* out = c + r * ldc + 16 * j;                                                        \
+        _mm512_storeu_ps(out, add ? _mm512_add_ps(_mm512_loadu_ps(out), acc[r][j]) : acc[r][j]);  \
       }                                                                                           \
     }                                                                                             \
   }
@@ -246,7 +256,8 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
                                int64_t row_end) {
   float panel[AVX512_PANEL_K * 64] __attribute__((aligned(64)));
   float c[AVX512_ROWS * 64];
-  const int buffered = row_end - row_begin > AVX512_ROWS;
+  const int many_rows = row_end - row_begin > AVX512_ROWS;
+  const int buffered = COPY_PANEL && many_rows;
   const int64_t block_stride = mm->k * 16;
   /*
    * K goes panel by panel whether or not the panel is buffered: a row's sum is then the same
@@ -267,7 +278,7 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
      * was multiplied: the row groups share out the next panel's lines (16 weights per k of
      * each of the four blocks), into L2.
      */
-    const int64_t left = buffered ? mm->k - k0 - kc : 0;
+    const int64_t left = many_rows ? mm->k - k0 - kc : 0;
     const int64_t lines =
         ((left < chunk ? left : chunk) * 16 * (int64_t)sizeof(WEIGHT_T) + 63) / 64;
     const int64_t groups = (row_end - row_begin + AVX512_ROWS - 1) / AVX512_ROWS;
@@ -282,21 +293,28 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
                        _MM_HINT_T1);
         }
       }
+      /* A whole tile's sums go straight into y; the last tile's, past n, through c. */
+      const int whole = col0 + 64 <= mm->n;
+      float* out = whole ? mm->y + row * mm->n + col0 : c;
+      const int64_t ld = whole ? mm->n : 64;
+      const int add = whole && k0 > 0;
       switch (rows) {
         case 4:
-          avx512_rows_4(x, mm->k, wh + k0 * 16, block_stride, wf, kc, c);
+          avx512_rows_4(x, mm->k, wh + k0 * 16, block_stride, wf, kc, out, ld, add);
           break;
         case 3:
-          avx512_rows_3(x, mm->k, wh + k0 * 16, block_stride, wf, kc, c);
+          avx512_rows_3(x, mm->k, wh + k0 * 16, block_stride, wf, kc, out, ld, add);
           break;
         case 2:
-          avx512_rows_2(x, mm->k, wh + k0 * 16, block_stride, wf, kc, c);
+          avx512_rows_2(x, mm->k, wh + k0 * 16, block_stride, wf, kc, out, ld, add);
           break;
         default:
-          avx512_rows_1(x, mm->k, wh + k0 * 16, block_stride, wf, kc, c);
+          avx512_rows_1(x, mm->k, wh + k0 * 16, block_stride, wf, kc, out, ld, add);
           break;
       }
-      put(mm, row, rows, col0, 64, c, k0 > 0);
+      if (!whole) {
+        put(mm, row, rows, col0, 64, c, k0 > 0);
+      }
     }
   }
 }

@@ -18,6 +18,7 @@
 #define WEIGHT_TYPE "half"
 #define LOAD_8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p)))
 #define LOAD_16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(p)))
+#define COPY_PANEL 1
 #define LOAD_1(v) llava_from_f16(v)
 
 #include "column_block_matmul.h"

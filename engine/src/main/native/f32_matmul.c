@@ -15,6 +15,7 @@
 #define WEIGHT_TYPE "float"
 #define LOAD_8(p) _mm256_loadu_ps(p)
 #define LOAD_16(p) _mm512_loadu_ps(p)
+#define COPY_PANEL 0
 #define LOAD_1(v) (v)
 
 #include "column_block_matmul.h"
