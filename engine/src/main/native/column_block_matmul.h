@@ -254,7 +254,7 @@ AVX512 static void avx512_panel(const WEIGHT_T* wh, int64_t block_stride, int64_
 
 AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin,
                                int64_t row_end) {
-  float panel[AVX512_PANEL_K * 64] __attribute__((aligned(64)));
+  float panel[COPY_PANEL ? AVX512_PANEL_K * 64 : 16] __attribute__((aligned(64)));
   float c[AVX512_ROWS * 64];
   const int many_rows = row_end - row_begin > AVX512_ROWS;
   const int buffered = COPY_PANEL && many_rows;
@@ -267,6 +267,8 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
   const int64_t chunk = AVX512_PANEL_K;
   const int64_t col0 = tile * TILE_BLOCKS * 16;
   const WEIGHT_T* wh = mm->w + tile * TILE_BLOCKS * block_stride;
+  /* A whole tile's sums go straight into y; the last tile's, past n, through c. */
+  const int whole = col0 + 64 <= mm->n;
   for (int64_t k0 = 0; k0 < mm->k; k0 += chunk) {
     const int64_t kc = mm->k - k0 < chunk ? mm->k - k0 : chunk;
     if (buffered) {
@@ -274,9 +276,10 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
     }
     const float* wf = buffered ? panel : NULL;
     /*
-     * Copying a panel waits on memory unless the panel was asked for while the one before it
-     * was multiplied: the row groups share out the next panel's lines (16 weights per k of
-     * each of the four blocks), into L2.
+     * With many rows, a panel's first reads (its copy, or the row group that loads it from the
+     * blocks) wait on memory unless it was asked for while the one before it was multiplied: the
+     * row groups share out the next panel's lines (16 weights per k of each of the four
+     * blocks), into L2.
      */
     const int64_t left = many_rows ? mm->k - k0 - kc : 0;
     const int64_t lines =
@@ -293,8 +296,6 @@ AVX512 static void tile_avx512(const MatMul* mm, int64_t tile, int64_t row_begin
                        _MM_HINT_T1);
         }
       }
-      /* A whole tile's sums go straight into y; the last tile's, past n, through c. */
-      const int whole = col0 + 64 <= mm->n;
       float* out = whole ? mm->y + row * mm->n + col0 : c;
       const int64_t ld = whole ? mm->n : 64;
       const int add = whole && k0 > 0;
