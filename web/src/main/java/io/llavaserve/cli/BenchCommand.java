@@ -6,6 +6,7 @@ import io.llavaserve.engine.graph.FmaProbe;
 import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.MatmulProbe;
 import io.llavaserve.engine.graph.NativeKernels;
+import io.llavaserve.engine.graph.OpProfile;
 import io.llavaserve.engine.graph.ReadProbe;
 import io.llavaserve.engine.graph.TfModelRunner;
 import io.llavaserve.engine.quantization.Quantization;
@@ -64,6 +65,15 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--batch-sizes", split = ",", defaultValue = "1,8,32")
   int[] batchSizes;
+
+  @Option(
+      names = "--op-profile",
+      description =
+          "After each batch size's timed decode steps, as many again traced with TensorFlow's step"
+              + " statistics, and print per op type its calls and microseconds per step: where a"
+              + " step's time goes. Tracing slows every op; read the counts and shares, not the"
+              + " speed.")
+  boolean opProfile;
 
   @Spec CommandSpec spec;
 
@@ -133,6 +143,7 @@ final class BenchCommand implements Callable<Integer> {
       long headFlops = 2L * t.hiddenSize() * t.vocabSize();
       SplittableRandom rnd = new SplittableRandom(1);
       List<String> prefillShares = new ArrayList<>();
+      List<String> profiles = new ArrayList<>();
       out.println();
       out.println(
           "batch  prefill tok/s  prefill GFLOP/s  (of peak)  decode tok/s  decode ms/step  decode GFLOP/s  (of peak)  weights GB/s");
@@ -174,16 +185,18 @@ final class BenchCommand implements Callable<Integer> {
                 + attentionFlops(t, b, promptTokens, true);
         // Decode: b sequences, one token each per step.
         long t0 = System.nanoTime();
-        for (int step = 0; step < decodeSteps; step++) {
-          List<SequenceChunk> chunks = new ArrayList<>(b);
-          for (int s = 0; s < b; s++) {
-            chunks.add(
-                SequenceChunk.text(
-                    new int[] {3 + rnd.nextInt(1000)}, promptTokens + step, tables.get(s)));
-          }
-          runner.execute(ScheduledBatch.of(chunks));
-        }
+        decode(runner, b, tables, rnd);
         double decodeSec = (System.nanoTime() - t0) / 1e9;
+        if (opProfile) {
+          OpProfile profile = new OpProfile();
+          m.runner().profile(profile);
+          try {
+            decode(runner, b, tables, rnd);
+          } finally {
+            m.runner().profile(null);
+          }
+          profiles.add(format(profile, b));
+        }
         double stepSec = decodeSec / decodeSteps;
         double decodeFlops =
             b * (layerFlopsPerToken + headFlops)
@@ -220,6 +233,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.println("prefill GFLOP/s as a share of the FMA peak: " + shares);
       }
+      profiles.forEach(p -> out.print(System.lineSeparator() + p));
       out.println();
       out.printf("sampling, %d sequences per step, vocab %d:%n", maxBatch, runner.vocabSize());
       for (SamplingCost.Figure f : SamplingCost.measure(runner.vocabSize(), maxBatch, 8)) {
@@ -227,6 +241,70 @@ final class BenchCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Decode steps of b sequences, one token each, at the positions after their prompts. */
+  private void decode(ModelRunner runner, int b, List<int[]> tables, SplittableRandom rnd) {
+    for (int step = 0; step < decodeSteps; step++) {
+      List<SequenceChunk> chunks = new ArrayList<>(b);
+      for (int s = 0; s < b; s++) {
+        chunks.add(
+            SequenceChunk.text(
+                new int[] {3 + rnd.nextInt(1000)}, promptTokens + step, tables.get(s)));
+      }
+      runner.execute(ScheduledBatch.of(chunks));
+    }
+  }
+
+  /** Rows of a profile shown before the rest are summed into one. */
+  static final int PROFILE_ROWS = 12;
+
+  /** A decode profile as a table: the op types taking the most time first, then the others. */
+  static String format(OpProfile p, int batch) {
+    StringBuilder b = new StringBuilder();
+    b.append(
+        String.format(
+            java.util.Locale.ROOT,
+            "decode step ops, %d sequences, %d steps traced: %.0f ops a step, %.0f us of op time"
+                + " in %.0f us from first start to last end%n",
+            batch,
+            p.steps(),
+            p.opsPerStep(),
+            p.opMicrosPerStep(),
+            p.wallMicrosPerStep()));
+    b.append(String.format("  %-32s %10s %10s %7s%n", "op", "calls/step", "us/step", "share"));
+    List<OpProfile.Row> rows = p.rows();
+    double total = p.opMicrosPerStep();
+    double otherCalls = 0;
+    double otherMicros = 0;
+    for (int i = 0; i < rows.size(); i++) {
+      OpProfile.Row r = rows.get(i);
+      if (i < PROFILE_ROWS) {
+        b.append(row(r.op(), r.callsPerStep(), r.microsPerStep(), total));
+      } else {
+        otherCalls += r.callsPerStep();
+        otherMicros += r.microsPerStep();
+      }
+    }
+    if (rows.size() > PROFILE_ROWS) {
+      b.append(
+          row(
+              "(" + (rows.size() - PROFILE_ROWS) + " other op types)",
+              otherCalls,
+              otherMicros,
+              total));
+    }
+    return b.toString();
+  }
+
+  private static String row(String op, double calls, double micros, double total) {
+    return String.format(
+        java.util.Locale.ROOT,
+        "  %-32s %10.1f %10.1f %6.1f%%%n",
+        op,
+        calls,
+        micros,
+        total > 0 ? 100 * micros / total : 0);
   }
 
   /**

@@ -3,7 +3,11 @@ package io.llavaserve.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.llavaserve.engine.graph.OpProfile;
 import org.junit.jupiter.api.Test;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.StepStats;
 
 class BenchCommandTest {
 
@@ -17,5 +21,39 @@ class BenchCommandTest {
     }
     assertEquals(65536, BenchCommand.outBeyondCaches(1024));
     assertEquals(65536, BenchCommand.outBeyondCaches(8192));
+  }
+
+  /**
+   * A decode profile prints its busiest op types, then the rest summed in one row; the shares are
+   * of the ops' summed time.
+   */
+  @Test
+  void anOpProfileShowsTheBusiestOpTypesThenTheRest() {
+    DeviceStepStats.Builder device = DeviceStepStats.newBuilder().setDevice("cpu");
+    long at = 1000;
+    int types = BenchCommand.PROFILE_ROWS + 2;
+    for (int i = 0; i < types; i++) {
+      String op = "Op" + (char) ('A' + i);
+      long micros = 10L * (types - i); // OpA the longest
+      device.addNodeStats(
+          NodeExecStats.newBuilder()
+              .setNodeName("n" + i)
+              .setTimelineLabel("n" + i + " = " + op + "(x)")
+              .setAllStartMicros(at)
+              .setAllEndRelMicros(micros));
+      at += micros;
+    }
+    OpProfile p = new OpProfile();
+    p.add(StepStats.newBuilder().addDevStats(device).build());
+    String table = BenchCommand.format(p, 32);
+    String[] lines = table.split("\\R");
+    assertTrue(
+        lines[0].startsWith("decode step ops, 32 sequences, 1 steps traced: 14 ops a step"),
+        lines[0]);
+    assertTrue(lines[2].trim().startsWith("OpA"), lines[2]);
+    assertTrue(lines[2].contains("140.0"), lines[2]);
+    assertEquals(2 + BenchCommand.PROFILE_ROWS + 1, lines.length, table);
+    assertTrue(lines[lines.length - 1].trim().startsWith("(2 other op types)"), table);
+    assertTrue(lines[lines.length - 1].contains("30.0"), table); // OpM 20 + OpN 10
   }
 }

@@ -26,6 +26,7 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.ndarray.buffer.FloatDataBuffer;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TUint8;
@@ -49,6 +50,7 @@ public final class TfModelRunner implements ModelRunner {
   private final boolean nativeMatMul;
   private final Quantization quantization;
   private final boolean nativeQuantizedMatMul;
+  private volatile OpProfile profile;
 
   /**
    * Session threading: intra-op threads split one op, inter-op threads run independent ops. One
@@ -441,7 +443,7 @@ public final class TfModelRunner implements ModelRunner {
       }
       int vocab = vocabSize();
       if (batch.allLogits()) {
-        try (Result r = run.fetch(step.logits).run()) {
+        try (Result r = run(run.fetch(step.logits))) {
           FloatDataBuffer src = ((TFloat32) r.get(0)).asRawTensor().data().asFloats();
           float[] logits = new float[in.logitsIndex.length * vocab];
           for (int i = 0; i < in.logitsIndex.length; i++) {
@@ -454,6 +456,27 @@ public final class TfModelRunner implements ModelRunner {
     } finally {
       owned.forEach(Tensor::close);
     }
+  }
+
+  /**
+   * Traces every step run from now on into {@code profile} (TensorFlow's step statistics, op by
+   * op), until it is set to null. Tracing slows the steps; for diagnosis only, as {@code bench
+   * --op-profile} does.
+   */
+  public void profile(OpProfile profile) {
+    this.profile = profile;
+  }
+
+  /** Runs a step, traced into the profile when one is set. */
+  private Result run(Session.Runner run) {
+    OpProfile p = profile;
+    if (p == null) {
+      return run.run();
+    }
+    run.setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build());
+    Result r = run.runAndFetchMetadata();
+    r.getMetadata().ifPresent(metadata -> p.add(metadata.getStepStats()));
+    return r;
   }
 
   /** Feeds the rows' sampling, runs the step, and reads one {@link RowOutput} per chunk. */
@@ -475,7 +498,7 @@ public final class TfModelRunner implements ModelRunner {
               TUint8.tensorOf(Shape.of(rows, in.maskBytes), DataBuffers.of(in.mask, true, false))));
     }
     head.fetches(in.logprobs, in.draws, full, masked).forEach(run::fetch);
-    try (Result r = run.run()) {
+    try (Result r = run(run)) {
       int k = (int) r.get(0).shape().get(1);
       float[] topLogits = new float[rows * k];
       int[] topIds = new int[rows * k];
