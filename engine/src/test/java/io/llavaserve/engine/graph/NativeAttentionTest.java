@@ -357,6 +357,56 @@ class NativeAttentionTest {
   }
 
   /**
+   * A sequence's attention is the same bits whichever sequences share the call: alone, a long one's
+   * heads are split over the tasks; among 24, a task takes all of them and reads each block's heads
+   * as one run. The same query rows, keys and values, on each path, float16 and float32 pools, a
+   * head dim of 64 and one of 80 (a last 16 columns past the 64 kept in registers), GQA, 1 and 2
+   * threads.
+   */
+  @ParameterizedTest(name = "head dim {0}, kv heads {1}, path {2}, {3}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "64, 2, 2, FLOAT16",
+    "64, 4, 2, FLOAT32",
+    "80, 2, 2, FLOAT16",
+    "128, 4, 2, FLOAT16",
+    "64, 2, 1, FLOAT16",
+    "64, 4, 0, FLOAT32"
+  })
+  void aSequenceAttendsTheSameAloneOrAmongMany(
+      int headDim, int kvHeads, int path, KvCacheConfig.Dtype dtype) {
+    int heads = 4;
+    TextConfig text = fourHeads(headDim, kvHeads);
+    KvCacheConfig cache = new KvCacheConfig(16, 600, dtype);
+    SplittableRandom rnd = new SplittableRandom(headDim * 13 + kvHeads + path);
+    int seqs = 24;
+    int[] lens = new int[seqs];
+    for (int s = 0; s < seqs; s++) {
+      lens[s] = s == 5 ? 0 : 1 + rnd.nextInt(240);
+    }
+    lens[11] = 2100; // long enough alone for two threads, so its heads split over the tasks
+    int width = heads * headDim;
+    for (int threads : new int[] {1, 2}) {
+      try (Harness h = new Harness(text, cache, headDim + kvHeads, threads, path)) {
+        int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+        float[] q = random(rnd, seqs * width);
+        float[] all = h.attend(q, seqs, t, lens);
+        for (int s : new int[] {0, 5, 11, 23}) {
+          float[] alone =
+              h.attend(
+                  Arrays.copyOfRange(q, s * width, (s + 1) * width),
+                  1,
+                  new int[][] {t[s]},
+                  new int[] {lens[s]});
+          org.junit.jupiter.api.Assertions.assertArrayEquals(
+              Arrays.copyOfRange(all, s * width, (s + 1) * width),
+              alone,
+              "sequence " + s + " of length " + lens[s] + ", " + threads + " threads");
+        }
+      }
+    }
+  }
+
+  /**
    * Blocks of 32 and of 8 keys: the AVX-512 path scores sixteen keys at a time, two groups to a
    * block of 32, one short group to a block of 8.
    */
