@@ -90,6 +90,25 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
       return;                                                                                     \
     }
 
+/* Probabilities in place over len scores: exp(s - max) / sum, a score at a time. */
+#define SOFTMAX_ROW(SG, LEN)                                                                      \
+  do {                                                                                            \
+    float* sg_ = (SG);                                                                            \
+    float max_ = sg_[0];                                                                          \
+    for (int64_t l_ = 1; l_ < (LEN); l_++) {                                                      \
+      max_ = sg_[l_] > max_ ? sg_[l_] : max_;                                                     \
+    }                                                                                             \
+    float sum_ = 0.0f;                                                                            \
+    for (int64_t l_ = 0; l_ < (LEN); l_++) {                                                      \
+      sg_[l_] = expf(sg_[l_] - max_);                                                             \
+      sum_ += sg_[l_];                                                                            \
+    }                                                                                             \
+    const float inv_ = 1.0f / sum_;                                                               \
+    for (int64_t l_ = 0; l_ < (LEN); l_++) {                                                      \
+      sg_[l_] *= inv_;                                                                            \
+    }                                                                                             \
+  } while (0)
+
 /*
  * One (sequence, kv head): the group of query heads that share it, over all its keys. Defined once
  * per pool element type T (float, or _Float16 converted to float as it is read) and path: DOT
@@ -114,20 +133,7 @@ static inline void prefetch_rows(const void* rows, size_t bytes) {
     }                                                                                             \
     prefetch_rows(HEAD_ROWS(w, values, table, kvh, 0), chunk);                                    \
     for (int64_t g = 0; g < group; g++) {                                                         \
-      float* sg = scores + g * len;                                                               \
-      float max = sg[0];                                                                          \
-      for (int64_t l = 1; l < len; l++) {                                                         \
-        max = sg[l] > max ? sg[l] : max;                                                          \
-      }                                                                                           \
-      float sum = 0.0f;                                                                           \
-      for (int64_t l = 0; l < len; l++) {                                                         \
-        sg[l] = expf(sg[l] - max);                                                                \
-        sum += sg[l];                                                                             \
-      }                                                                                           \
-      const float inv = 1.0f / sum;                                                               \
-      for (int64_t l = 0; l < len; l++) {                                                         \
-        sg[l] *= inv;                                                                             \
-      }                                                                                           \
+      SOFTMAX_ROW(scores + g * len, len);                                                         \
     }                                                                                             \
     VALUES(w, values, table, kvh, len, scores, out);                                              \
   }
@@ -374,20 +380,12 @@ AVX512 static inline __m512 load_f16_avx512(const _Float16* p) {
 
 DEFINE_ROWS_FROM(rows_f32_plain, float, , axpy_f32)
 DEFINE_ROWS_FROM(rows_f16_plain, _Float16, , axpy_f16)
-DEFINE_ROWS_FROM(rows_f32_avx2, float, AVX2, axpy_f32_avx2)
-DEFINE_ROWS_FROM(rows_f16_avx2, _Float16, AVX2, axpy_f16_avx2)
 DEFINE_ROWS_FROM(rows_f32_avx512, float, AVX512, axpy_f32_avx512)
 DEFINE_ROWS_FROM(rows_f16_avx512, _Float16, AVX512, axpy_f16_avx512)
 
 DEFINE_VALUES_BY_ROW(values_f32_plain, float, rows_f32_plain)
 DEFINE_VALUES_BY_ROW(values_f16_plain, _Float16, rows_f16_plain)
-/* 64 columns at a time: eight 8-lane vectors with AVX2, four 16-lane ones with AVX-512. */
-DEFINE_VALUES_IN_REGISTERS(values_f32_avx2, float, AVX2, __m256, 8, 8, _mm256_setzero_ps,
-                           load_f32_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
-                           rows_f32_avx2, 1)
-DEFINE_VALUES_IN_REGISTERS(values_f16_avx2, _Float16, AVX2, __m256, 8, 8, _mm256_setzero_ps,
-                           load_f16_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
-                           rows_f16_avx2, 1)
+/* 64 columns at a time in four 16-lane vectors (AVX-512 with head_dim not a multiple of 16). */
 DEFINE_VALUES_IN_REGISTERS(values_f32_avx512, float, AVX512, __m512, 16, 4, _mm512_setzero_ps,
                            load_f32_avx512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
                            rows_f32_avx512, AHEAD)
@@ -397,8 +395,113 @@ DEFINE_VALUES_IN_REGISTERS(values_f16_avx512, _Float16, AVX512, __m512, 16, 4, _
 
 DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, values_f32_plain)
 DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, values_f16_plain)
-DEFINE_ATTEND(attend_f32_avx2, float, AVX2, dot_f32_avx2, values_f32_avx2)
-DEFINE_ATTEND(attend_f16_avx2, _Float16, AVX2, dot_f16_avx2, values_f16_avx2)
+
+/*
+ * How far ahead in its blocks a task that walks them (attend_task16, attend_task_avx2) asks for
+ * rows: about 16 KiB of them, and at least the next block. Of a block that far on it asks for the
+ * first ASK_BYTES of the task's run (all of a shorter run): a longer run is one stream the
+ * hardware prefetcher follows, and asking for all 32 KiB of it measured 10% slower (AVX-512,
+ * decode attention of 32 sequences at ~290 keys).
+ */
+#define AHEAD_BYTES 16384
+#define ASK_BYTES 4096
+
+/*
+ * One task on the AVX2 path, block by block over its heads as attend_task16 does on AVX-512 (see
+ * there): each key scored by DOT, the scores' softmax a score at a time, and the values' sums
+ * carried in the output row from block to block, 64 columns in eight registers and the columns
+ * past them by AXPY, a key at a time: the same operations in the same key order as a head at a
+ * time, so the same bits.
+ */
+#define DEFINE_ATTEND_TASK_AVX2(NAME, T, DOT, LOAD, AXPY)                                         \
+  AVX2 static void NAME(const Work* w, int64_t task, float* scores) {                             \
+    const int64_t per = w->heads_per_task;                                                        \
+    const int64_t s = task * per / w->kv_heads;                                                   \
+    const int64_t kvh0 = task * per % w->kv_heads;                                                \
+    const int64_t d = w->head_dim;                                                                \
+    const int64_t bs = w->block_size;                                                             \
+    const int64_t group = w->heads / w->kv_heads;                                                 \
+    const int64_t len = w->lens[s];                                                               \
+    const int32_t* table = w->tables + s * w->max_blocks;                                         \
+    const float* q = w->q + (s * w->heads + kvh0 * group) * d;                                    \
+    float* out = w->out + (s * w->heads + kvh0 * group) * d;                                      \
+    const T* keys = (const T*)w->k;                                                               \
+    const T* values = (const T*)w->v;                                                             \
+    const size_t run = (size_t)(per * bs * d) * sizeof(T);                                        \
+    const size_t ask = run < ASK_BYTES ? run : ASK_BYTES;                                         \
+    int64_t ahead = (int64_t)(AHEAD_BYTES / run);                                                 \
+    ahead = ahead < 1 ? 1 : ahead;                                                                \
+    memset(out, 0, (size_t)(per * group * d) * sizeof(float));                                    \
+    if (len == 0) {                                                                               \
+      return;                                                                                     \
+    }                                                                                             \
+    for (int64_t l = 0; l < len && l < ahead * bs; l += bs) {                                     \
+      prefetch_rows(HEAD_ROWS(w, keys, table, kvh0, l), run);                                     \
+    }                                                                                             \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      const T* kb = HEAD_ROWS(w, keys, table, kvh0, l);                                           \
+      const int64_t n = len - l < bs ? len - l : bs;                                              \
+      if (l + ahead * bs < len) {                                                                 \
+        prefetch_rows(HEAD_ROWS(w, keys, table, kvh0, l + ahead * bs), ask);                      \
+      }                                                                                           \
+      for (int64_t h = 0; h < per; h++) {                                                         \
+        const T* kh = kb + h * bs * d;                                                            \
+        for (int64_t t = 0; t < n; t++) {                                                         \
+          for (int64_t g = 0; g < group; g++) {                                                   \
+            const int64_t row = h * group + g;                                                    \
+            scores[row * len + l + t] = DOT(q + row * d, kh + t * d, d);                          \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    for (int64_t l = 0; l < len && l < ahead * bs; l += bs) {                                     \
+      prefetch_rows(HEAD_ROWS(w, values, table, kvh0, l), run);                                   \
+    }                                                                                             \
+    for (int64_t row = 0; row < per * group; row++) {                                             \
+      SOFTMAX_ROW(scores + row * len, len);                                                       \
+    }                                                                                             \
+    const int64_t wide = d - d % 64;                                                              \
+    for (int64_t l = 0; l < len; l += bs) {                                                       \
+      const T* vb = HEAD_ROWS(w, values, table, kvh0, l);                                         \
+      const int64_t n = len - l < bs ? len - l : bs;                                              \
+      if (l + ahead * bs < len) {                                                                 \
+        prefetch_rows(HEAD_ROWS(w, values, table, kvh0, l + ahead * bs), ask);                    \
+      }                                                                                           \
+      for (int64_t h = 0; h < per; h++) {                                                         \
+        const T* vh = vb + h * bs * d;                                                            \
+        for (int64_t g = 0; g < group; g++) {                                                     \
+          const int64_t row = h * group + g;                                                      \
+          const float* p = scores + row * len + l;                                                \
+          float* o = out + row * d;                                                               \
+          for (int64_t c = 0; c < wide; c += 64) {                                                \
+            __m256 acc[8];                                                                        \
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                 \
+              acc[j] = _mm256_loadu_ps(o + c + 8 * j);                                            \
+            }                                                                                     \
+            for (int64_t t = 0; t < n; t++) {                                                     \
+              const __m256 pt = _mm256_set1_ps(p[t]);                                             \
+              const T* r = vh + t * d + c;                                                        \
+              _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                               \
+                acc[j] = _mm256_fmadd_ps(pt, LOAD(r + 8 * j), acc[j]);                            \
+              }                                                                                   \
+            }                                                                                     \
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                 \
+              _mm256_storeu_ps(o + c + 8 * j, acc[j]);                                            \
+            }                                                                                     \
+          }                                                                                       \
+          if (wide < d) {                                                                         \
+            for (int64_t t = 0; t < n; t++) {                                                     \
+              AXPY(o + wide, p[t], vh + t * d + wide, d - wide);                                  \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_ATTEND_TASK_AVX2(attend_task_f32_avx2, float, dot_f32_avx2, load_f32_avx2, axpy_f32_avx2)
+DEFINE_ATTEND_TASK_AVX2(attend_task_f16_avx2, _Float16, dot_f16_avx2, load_f16_avx2,
+                        axpy_f16_avx2)
 DEFINE_ATTEND(attend_f32_avx512, float, AVX512, dot_f32_avx512, values_f32_avx512)
 DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, values_f16_avx512)
 
@@ -490,14 +593,6 @@ AVX512 static void softmax_avx512(float* s, int64_t len) {
 DEFINE_DOTS16(dots16_f32, float, load_f32_avx512)
 DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
 
-/*
- * How far ahead in a task's blocks the AVX-512 path asks for rows: about 16 KiB of them, and at
- * least the next block. Of a block that far on it asks for the first ASK_BYTES of the task's run
- * (all of a shorter run): a longer run is one stream the hardware prefetcher follows, and asking
- * for all 32 KiB of it measured 10% slower (decode attention of 32 sequences at ~290 keys).
- */
-#define AHEAD_BYTES 16384
-#define ASK_BYTES 4096
 
 /*
  * One task on the AVX-512 path with head_dim a multiple of 16: heads_per_task consecutive kv heads
@@ -623,11 +718,8 @@ static void choose_path(void) {
 
 static void attend(const Work* w, int64_t item, float* scores) {
   switch (w->path) {
-    case WITH_AVX512: /* head_dim a multiple of 16 goes a task at a time (run_task) */
+    case WITH_AVX512: /* head_dim a multiple of 16, and AVX2, go a task at a time (run_task) */
       w->half ? attend_f16_avx512(w, item, scores) : attend_f32_avx512(w, item, scores);
-      break;
-    case WITH_AVX2:
-      w->half ? attend_f16_avx2(w, item, scores) : attend_f32_avx2(w, item, scores);
       break;
     default:
       w->half ? attend_f16_plain(w, item, scores) : attend_f32_plain(w, item, scores);
@@ -667,6 +759,11 @@ static void run_task(void* arg, int64_t task) {
     float* scores = scores_for((size_t)w->heads_per_task * rows);
     w->half ? attend_task16_f16_avx512(w, task, scores)
             : attend_task16_f32_avx512(w, task, scores);
+    return;
+  }
+  if (w->path == WITH_AVX2) {
+    float* scores = scores_for((size_t)w->heads_per_task * rows);
+    w->half ? attend_task_f16_avx2(w, task, scores) : attend_task_f32_avx2(w, task, scores);
     return;
   }
   const int64_t first = task * w->heads_per_task;

@@ -359,9 +359,9 @@ class NativeAttentionTest {
   /**
    * A sequence's attention is the same bits whichever sequences share the call: alone, a long one's
    * heads are split over the tasks; among 24, a task takes all of them and reads each block's heads
-   * as one run. The same query rows, keys and values, on each path, float16 and float32 pools, a
-   * head dim of 64 and one of 80 (a last 16 columns past the 64 kept in registers), GQA, 1 and 2
-   * threads.
+   * as one run. The same query rows, keys and values, on each path, float16 and float32 pools, head
+   * dims of 64 and past the 64 columns kept in registers (80 on AVX-512; 72 and 68 on AVX2, whose
+   * last columns go a key at a time), GQA, 1 and 2 threads.
    */
   @ParameterizedTest(name = "head dim {0}, kv heads {1}, path {2}, {3}")
   @org.junit.jupiter.params.provider.CsvSource({
@@ -370,6 +370,8 @@ class NativeAttentionTest {
     "80, 2, 2, FLOAT16",
     "128, 4, 2, FLOAT16",
     "64, 2, 1, FLOAT16",
+    "72, 2, 1, FLOAT16",
+    "68, 4, 1, FLOAT32",
     "64, 4, 0, FLOAT32"
   })
   void aSequenceAttendsTheSameAloneOrAmongMany(
