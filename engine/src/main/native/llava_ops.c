@@ -397,7 +397,7 @@ DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, values_f32_plain)
 DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, values_f16_plain)
 
 /*
- * How far ahead in its blocks a task that walks them (attend_task16, attend_task_avx2) asks for
+ * How far ahead in its blocks a task that walks them (DEFINE_ATTEND_TASK) asks for
  * rows: about 16 KiB of them, and at least the next block. Of a block that far on it asks for the
  * first ASK_BYTES of the task's run (all of a shorter run): a longer run is one stream the
  * hardware prefetcher follows, and asking for all 32 KiB of it measured 10% slower (AVX-512,
@@ -406,102 +406,6 @@ DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, values_f16_plain)
 #define AHEAD_BYTES 16384
 #define ASK_BYTES 4096
 
-/*
- * One task on the AVX2 path, block by block over its heads as attend_task16 does on AVX-512 (see
- * there): each key scored by DOT, the scores' softmax a score at a time, and the values' sums
- * carried in the output row from block to block, 64 columns in eight registers and the columns
- * past them by AXPY, a key at a time: the same operations in the same key order as a head at a
- * time, so the same bits.
- */
-#define DEFINE_ATTEND_TASK_AVX2(NAME, T, DOT, LOAD, AXPY)                                         \
-  AVX2 static void NAME(const Work* w, int64_t task, float* scores) {                             \
-    const int64_t per = w->heads_per_task;                                                        \
-    const int64_t s = task * per / w->kv_heads;                                                   \
-    const int64_t kvh0 = task * per % w->kv_heads;                                                \
-    const int64_t d = w->head_dim;                                                                \
-    const int64_t bs = w->block_size;                                                             \
-    const int64_t group = w->heads / w->kv_heads;                                                 \
-    const int64_t len = w->lens[s];                                                               \
-    const int32_t* table = w->tables + s * w->max_blocks;                                         \
-    const float* q = w->q + (s * w->heads + kvh0 * group) * d;                                    \
-    float* out = w->out + (s * w->heads + kvh0 * group) * d;                                      \
-    const T* keys = (const T*)w->k;                                                               \
-    const T* values = (const T*)w->v;                                                             \
-    const size_t run = (size_t)(per * bs * d) * sizeof(T);                                        \
-    const size_t ask = run < ASK_BYTES ? run : ASK_BYTES;                                         \
-    int64_t ahead = (int64_t)(AHEAD_BYTES / run);                                                 \
-    ahead = ahead < 1 ? 1 : ahead;                                                                \
-    memset(out, 0, (size_t)(per * group * d) * sizeof(float));                                    \
-    if (len == 0) {                                                                               \
-      return;                                                                                     \
-    }                                                                                             \
-    for (int64_t l = 0; l < len && l < ahead * bs; l += bs) {                                     \
-      prefetch_rows(HEAD_ROWS(w, keys, table, kvh0, l), run);                                     \
-    }                                                                                             \
-    for (int64_t l = 0; l < len; l += bs) {                                                       \
-      const T* kb = HEAD_ROWS(w, keys, table, kvh0, l);                                           \
-      const int64_t n = len - l < bs ? len - l : bs;                                              \
-      if (l + ahead * bs < len) {                                                                 \
-        prefetch_rows(HEAD_ROWS(w, keys, table, kvh0, l + ahead * bs), ask);                      \
-      }                                                                                           \
-      for (int64_t h = 0; h < per; h++) {                                                         \
-        const T* kh = kb + h * bs * d;                                                            \
-        for (int64_t t = 0; t < n; t++) {                                                         \
-          for (int64_t g = 0; g < group; g++) {                                                   \
-            const int64_t row = h * group + g;                                                    \
-            scores[row * len + l + t] = DOT(q + row * d, kh + t * d, d);                          \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-    for (int64_t l = 0; l < len && l < ahead * bs; l += bs) {                                     \
-      prefetch_rows(HEAD_ROWS(w, values, table, kvh0, l), run);                                   \
-    }                                                                                             \
-    for (int64_t row = 0; row < per * group; row++) {                                             \
-      SOFTMAX_ROW(scores + row * len, len);                                                       \
-    }                                                                                             \
-    const int64_t wide = d - d % 64;                                                              \
-    for (int64_t l = 0; l < len; l += bs) {                                                       \
-      const T* vb = HEAD_ROWS(w, values, table, kvh0, l);                                         \
-      const int64_t n = len - l < bs ? len - l : bs;                                              \
-      if (l + ahead * bs < len) {                                                                 \
-        prefetch_rows(HEAD_ROWS(w, values, table, kvh0, l + ahead * bs), ask);                    \
-      }                                                                                           \
-      for (int64_t h = 0; h < per; h++) {                                                         \
-        const T* vh = vb + h * bs * d;                                                            \
-        for (int64_t g = 0; g < group; g++) {                                                     \
-          const int64_t row = h * group + g;                                                      \
-          const float* p = scores + row * len + l;                                                \
-          float* o = out + row * d;                                                               \
-          for (int64_t c = 0; c < wide; c += 64) {                                                \
-            __m256 acc[8];                                                                        \
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                 \
-              acc[j] = _mm256_loadu_ps(o + c + 8 * j);                                            \
-            }                                                                                     \
-            for (int64_t t = 0; t < n; t++) {                                                     \
-              const __m256 pt = _mm256_set1_ps(p[t]);                                             \
-              const T* r = vh + t * d + c;                                                        \
-              _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                               \
-                acc[j] = _mm256_fmadd_ps(pt, LOAD(r + 8 * j), acc[j]);                            \
-              }                                                                                   \
-            }                                                                                     \
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                 \
-              _mm256_storeu_ps(o + c + 8 * j, acc[j]);                                            \
-            }                                                                                     \
-          }                                                                                       \
-          if (wide < d) {                                                                         \
-            for (int64_t t = 0; t < n; t++) {                                                     \
-              AXPY(o + wide, p[t], vh + t * d + wide, d - wide);                                  \
-            }                                                                                     \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-  }
-
-DEFINE_ATTEND_TASK_AVX2(attend_task_f32_avx2, float, dot_f32_avx2, load_f32_avx2, axpy_f32_avx2)
-DEFINE_ATTEND_TASK_AVX2(attend_task_f16_avx2, _Float16, dot_f16_avx2, load_f16_avx2,
-                        axpy_f16_avx2)
 DEFINE_ATTEND(attend_f32_avx512, float, AVX512, dot_f32_avx512, values_f32_avx512)
 DEFINE_ATTEND(attend_f16_avx512, _Float16, AVX512, dot_f16_avx512, values_f16_avx512)
 
@@ -595,18 +499,19 @@ DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
 
 
 /*
- * One task on the AVX-512 path with head_dim a multiple of 16: heads_per_task consecutive kv heads
- * of one sequence, walked block by block. Within a block a head's rows follow the one before's, so
- * the task reads its heads' part of each block as one run (all of it when the task has every
- * head: one 32 KiB run of float16 keys per block for 16 heads of 64), where a head at a time read
- * 2 KiB runs a block apart and the prefetchers lost the stream at every block. Every query head's
- * scores, softmax and values are the same operations in the same key order as a head at a time:
- * sixteen keys scored at once (DOTS), and the value columns summed over the keys in order, each
- * block's sums carried in the output row (zeroed first) from the block before, so a row's result
- * is the same bits whichever heads share its task.
+ * One task that walks its blocks (AVX-512 with head_dim a multiple of 16, and AVX2):
+ * heads_per_task consecutive kv heads of one sequence, block by block. Within a block a head's
+ * rows follow the one before's, so the task reads its heads' part of each block as one run (all of
+ * it when the task has every head: one 32 KiB run of float16 keys per block for 16 heads of 64),
+ * where a head at a time read 2 KiB runs a block apart and the prefetchers lost the stream at
+ * every block. Every query head's scores (SCORE_KEYS: one head's keys of a block for its group of
+ * query rows), softmax (SOFTMAX) and values (SUM_VALUES: one head's values of a block added into
+ * an output row, the row zeroed first and carried from block to block) are the same operations in
+ * the same key order as a head at a time, so a row's result is the same bits whichever heads share
+ * its task.
  */
-#define DEFINE_ATTEND_TASK16(NAME, T, DOTS, LOAD)                                                 \
-  AVX512 static void NAME(const Work* w, int64_t task, float* scores) {                           \
+#define DEFINE_ATTEND_TASK(NAME, T, TARGET, SCORE_KEYS, SOFTMAX, SUM_VALUES)                      \
+  TARGET static void NAME(const Work* w, int64_t task, float* scores) {                           \
     const int64_t per = w->heads_per_task;                                                        \
     const int64_t s = task * per / w->kv_heads;                                                   \
     const int64_t kvh0 = task * per % w->kv_heads;                                                \
@@ -637,21 +542,15 @@ DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
         prefetch_rows(HEAD_ROWS(w, keys, table, kvh0, l + ahead * bs), ask);                      \
       }                                                                                           \
       for (int64_t h = 0; h < per; h++) {                                                         \
-        const T* kh = kb + h * bs * d;                                                            \
-        for (int64_t t = 0; t < n; t += 16) {                                                     \
-          const int64_t m = n - t < 16 ? n - t : 16;                                              \
-          for (int64_t g = 0; g < group; g++) {                                                   \
-            const int64_t row = h * group + g;                                                    \
-            DOTS(q + row * d, kh + t * d, d, m, scores + row * len + l + t);                      \
-          }                                                                                       \
-        }                                                                                         \
+        SCORE_KEYS(q + h * group * d, kb + h * bs * d, d, n, group, scores + h * group * len + l,  \
+                   len);                                                                          \
       }                                                                                           \
     }                                                                                             \
     for (int64_t l = 0; l < len && l < ahead * bs; l += bs) {                                     \
       prefetch_rows(HEAD_ROWS(w, values, table, kvh0, l), run);                                   \
     }                                                                                             \
     for (int64_t row = 0; row < per * group; row++) {                                             \
-      softmax_avx512(scores + row * len, len);                                                    \
+      SOFTMAX(scores + row * len, len);                                                           \
     }                                                                                             \
     for (int64_t l = 0; l < len; l += bs) {                                                       \
       const T* vb = HEAD_ROWS(w, values, table, kvh0, l);                                         \
@@ -659,45 +558,108 @@ DEFINE_DOTS16(dots16_f16, _Float16, load_f16_avx512)
       if (l + ahead * bs < len) {                                                                 \
         prefetch_rows(HEAD_ROWS(w, values, table, kvh0, l + ahead * bs), ask);                    \
       }                                                                                           \
-      for (int64_t h = 0; h < per; h++) {                                                         \
-        const T* vh = vb + h * bs * d;                                                            \
-        for (int64_t g = 0; g < group; g++) {                                                     \
-          const int64_t row = h * group + g;                                                      \
-          const float* p = scores + row * len + l;                                                \
-          float* o = out + row * d;                                                               \
-          int64_t c = 0;                                                                          \
-          for (; c + 64 <= d; c += 64) { /* four vectors of sums in registers over the block */  \
-            __m512 acc0 = _mm512_loadu_ps(o + c);                                                 \
-            __m512 acc1 = _mm512_loadu_ps(o + c + 16);                                            \
-            __m512 acc2 = _mm512_loadu_ps(o + c + 32);                                            \
-            __m512 acc3 = _mm512_loadu_ps(o + c + 48);                                            \
-            for (int64_t t = 0; t < n; t++) {                                                     \
-              const __m512 pt = _mm512_set1_ps(p[t]);                                             \
-              const T* r = vh + t * d + c;                                                        \
-              acc0 = _mm512_fmadd_ps(pt, LOAD(r), acc0);                                          \
-              acc1 = _mm512_fmadd_ps(pt, LOAD(r + 16), acc1);                                     \
-              acc2 = _mm512_fmadd_ps(pt, LOAD(r + 32), acc2);                                     \
-              acc3 = _mm512_fmadd_ps(pt, LOAD(r + 48), acc3);                                     \
-            }                                                                                     \
-            _mm512_storeu_ps(o + c, acc0);                                                        \
-            _mm512_storeu_ps(o + c + 16, acc1);                                                   \
-            _mm512_storeu_ps(o + c + 32, acc2);                                                   \
-            _mm512_storeu_ps(o + c + 48, acc3);                                                   \
-          }                                                                                       \
-          for (; c < d; c += 16) { /* head_dim past a multiple of 64: a vector at a time */      \
-            __m512 acc = _mm512_loadu_ps(o + c);                                                  \
-            for (int64_t t = 0; t < n; t++) {                                                     \
-              acc = _mm512_fmadd_ps(_mm512_set1_ps(p[t]), LOAD(vh + t * d + c), acc);             \
-            }                                                                                     \
-            _mm512_storeu_ps(o + c, acc);                                                         \
-          }                                                                                       \
-        }                                                                                         \
+      for (int64_t row = 0; row < per * group; row++) {                                           \
+        SUM_VALUES(scores + row * len + l, vb + row / group * bs * d, d, n, out + row * d);       \
       }                                                                                           \
     }                                                                                             \
   }
 
-DEFINE_ATTEND_TASK16(attend_task16_f32_avx512, float, dots16_f32, load_f32_avx512)
-DEFINE_ATTEND_TASK16(attend_task16_f16_avx512, _Float16, dots16_f16, load_f16_avx512)
+/*
+ * The blocks' parts, per path and pool type. AVX-512: sixteen keys scored at once (DOTS), 64
+ * value columns in four registers over a block's keys and the columns past them a vector at a
+ * time. AVX2: each key scored by one dot product (DOT), 64 value columns in eight registers and
+ * the columns past them a key at a time (AXPY), the softmax a score at a time.
+ */
+#define DEFINE_BLOCK_PARTS_AVX512(SUFFIX, T, DOTS, LOAD)                                          \
+  AVX512 static inline void score_keys_##SUFFIX(const float* q, const T* kh, int64_t d, int64_t n, \
+                                                int64_t group, float* sc, int64_t len) {          \
+    for (int64_t t = 0; t < n; t += 16) {                                                         \
+      const int64_t m = n - t < 16 ? n - t : 16;                                                  \
+      for (int64_t g = 0; g < group; g++) {                                                       \
+        DOTS(q + g * d, kh + t * d, d, m, sc + g * len + t);                                      \
+      }                                                                                           \
+    }                                                                                             \
+  }                                                                                               \
+  AVX512 static inline void sum_values_##SUFFIX(const float* p, const T* vh, int64_t d,           \
+                                                int64_t n, float* o) {                            \
+    int64_t c = 0;                                                                                \
+    for (; c + 64 <= d; c += 64) {                                                                \
+      __m512 acc0 = _mm512_loadu_ps(o + c);                                                       \
+      __m512 acc1 = _mm512_loadu_ps(o + c + 16);                                                  \
+      __m512 acc2 = _mm512_loadu_ps(o + c + 32);                                                  \
+      __m512 acc3 = _mm512_loadu_ps(o + c + 48);                                                  \
+      for (int64_t t = 0; t < n; t++) {                                                           \
+        const __m512 pt = _mm512_set1_ps(p[t]);                                                   \
+        const T* r = vh + t * d + c;                                                              \
+        acc0 = _mm512_fmadd_ps(pt, LOAD(r), acc0);                                                \
+        acc1 = _mm512_fmadd_ps(pt, LOAD(r + 16), acc1);                                           \
+        acc2 = _mm512_fmadd_ps(pt, LOAD(r + 32), acc2);                                           \
+        acc3 = _mm512_fmadd_ps(pt, LOAD(r + 48), acc3);                                           \
+      }                                                                                           \
+      _mm512_storeu_ps(o + c, acc0);                                                              \
+      _mm512_storeu_ps(o + c + 16, acc1);                                                         \
+      _mm512_storeu_ps(o + c + 32, acc2);                                                         \
+      _mm512_storeu_ps(o + c + 48, acc3);                                                         \
+    }                                                                                             \
+    for (; c < d; c += 16) {                                                                      \
+      __m512 acc = _mm512_loadu_ps(o + c);                                                        \
+      for (int64_t t = 0; t < n; t++) {                                                           \
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(p[t]), LOAD(vh + t * d + c), acc);                   \
+      }                                                                                           \
+      _mm512_storeu_ps(o + c, acc);                                                               \
+    }                                                                                             \
+  }
+
+#define DEFINE_BLOCK_PARTS_AVX2(SUFFIX, T, DOT, LOAD, AXPY)                                       \
+  AVX2 static inline void score_keys_##SUFFIX(const float* q, const T* kh, int64_t d, int64_t n,   \
+                                              int64_t group, float* sc, int64_t len) {            \
+    for (int64_t t = 0; t < n; t++) {                                                             \
+      for (int64_t g = 0; g < group; g++) {                                                       \
+        sc[g * len + t] = DOT(q + g * d, kh + t * d, d);                                          \
+      }                                                                                           \
+    }                                                                                             \
+  }                                                                                               \
+  AVX2 static inline void sum_values_##SUFFIX(const float* p, const T* vh, int64_t d, int64_t n,   \
+                                              float* o) {                                         \
+    const int64_t wide = d - d % 64;                                                              \
+    for (int64_t c = 0; c < wide; c += 64) {                                                      \
+      __m256 acc[8];                                                                              \
+      _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                       \
+        acc[j] = _mm256_loadu_ps(o + c + 8 * j);                                                  \
+      }                                                                                           \
+      for (int64_t t = 0; t < n; t++) {                                                           \
+        const __m256 pt = _mm256_set1_ps(p[t]);                                                   \
+        const T* r = vh + t * d + c;                                                              \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                     \
+          acc[j] = _mm256_fmadd_ps(pt, LOAD(r + 8 * j), acc[j]);                                  \
+        }                                                                                         \
+      }                                                                                           \
+      _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                       \
+        _mm256_storeu_ps(o + c + 8 * j, acc[j]);                                                  \
+      }                                                                                           \
+    }                                                                                             \
+    if (wide < d) {                                                                               \
+      for (int64_t t = 0; t < n; t++) {                                                           \
+        AXPY(o + wide, p[t], vh + t * d + wide, d - wide);                                        \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+AVX2 static inline void softmax_avx2(float* s, int64_t len) { SOFTMAX_ROW(s, len); }
+
+DEFINE_BLOCK_PARTS_AVX512(f32_avx512, float, dots16_f32, load_f32_avx512)
+DEFINE_BLOCK_PARTS_AVX512(f16_avx512, _Float16, dots16_f16, load_f16_avx512)
+DEFINE_BLOCK_PARTS_AVX2(f32_avx2, float, dot_f32_avx2, load_f32_avx2, axpy_f32_avx2)
+DEFINE_BLOCK_PARTS_AVX2(f16_avx2, _Float16, dot_f16_avx2, load_f16_avx2, axpy_f16_avx2)
+
+DEFINE_ATTEND_TASK(attend_task16_f32_avx512, float, AVX512, score_keys_f32_avx512, softmax_avx512,
+                   sum_values_f32_avx512)
+DEFINE_ATTEND_TASK(attend_task16_f16_avx512, _Float16, AVX512, score_keys_f16_avx512,
+                   softmax_avx512, sum_values_f16_avx512)
+DEFINE_ATTEND_TASK(attend_task_f32_avx2, float, AVX2, score_keys_f32_avx2, softmax_avx2,
+                   sum_values_f32_avx2)
+DEFINE_ATTEND_TASK(attend_task_f16_avx2, _Float16, AVX2, score_keys_f16_avx2, softmax_avx2,
+                   sum_values_f16_avx2)
 
 enum { PLAIN = 0, WITH_AVX2 = 1, WITH_AVX512 = 2 };
 
@@ -746,11 +708,10 @@ static float* scores_for(size_t need) {
 
 /*
  * One task: heads_per_task consecutive kv heads of one sequence. Their rows lie side by side in
- * every block the sequence reads: the AVX-512 path with head_dim a multiple of 16 reads them
- * block by block (attend_task16), the others a head at a time, asking for the next head's first
- * blocks while the last one's values are summed. One (sequence, head) a task measured about a
- * third slower for 32 sequences (more hand-offs between threads, and each thread's reads spread
- * over more pages).
+ * every block the sequence reads: AVX2, and AVX-512 with head_dim a multiple of 16, read them
+ * block by block (DEFINE_ATTEND_TASK); the plain path and AVX-512's other head dims a head at a
+ * time. One (sequence, head) a task measured about a third slower for 32 sequences (more
+ * hand-offs between threads, and each thread's reads spread over more pages).
  */
 static void run_task(void* arg, int64_t task) {
   const Work* w = (const Work*)arg;
