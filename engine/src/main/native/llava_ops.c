@@ -380,12 +380,20 @@ AVX512 static inline __m512 load_f16_avx512(const _Float16* p) {
 
 DEFINE_ROWS_FROM(rows_f32_plain, float, , axpy_f32)
 DEFINE_ROWS_FROM(rows_f16_plain, _Float16, , axpy_f16)
+DEFINE_ROWS_FROM(rows_f32_avx2, float, AVX2, axpy_f32_avx2)
+DEFINE_ROWS_FROM(rows_f16_avx2, _Float16, AVX2, axpy_f16_avx2)
 DEFINE_ROWS_FROM(rows_f32_avx512, float, AVX512, axpy_f32_avx512)
 DEFINE_ROWS_FROM(rows_f16_avx512, _Float16, AVX512, axpy_f16_avx512)
 
 DEFINE_VALUES_BY_ROW(values_f32_plain, float, rows_f32_plain)
 DEFINE_VALUES_BY_ROW(values_f16_plain, _Float16, rows_f16_plain)
-/* 64 columns at a time in four 16-lane vectors (AVX-512 with head_dim not a multiple of 16). */
+/* 64 columns at a time: eight 8-lane vectors with AVX2, four 16-lane ones with AVX-512. */
+DEFINE_VALUES_IN_REGISTERS(values_f32_avx2, float, AVX2, __m256, 8, 8, _mm256_setzero_ps,
+                           load_f32_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+                           rows_f32_avx2, 1)
+DEFINE_VALUES_IN_REGISTERS(values_f16_avx2, _Float16, AVX2, __m256, 8, 8, _mm256_setzero_ps,
+                           load_f16_avx2, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+                           rows_f16_avx2, 1)
 DEFINE_VALUES_IN_REGISTERS(values_f32_avx512, float, AVX512, __m512, 16, 4, _mm512_setzero_ps,
                            load_f32_avx512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
                            rows_f32_avx512, AHEAD)
@@ -395,6 +403,8 @@ DEFINE_VALUES_IN_REGISTERS(values_f16_avx512, _Float16, AVX512, __m512, 16, 4, _
 
 DEFINE_ATTEND(attend_f32_plain, float, , dot_f32, values_f32_plain)
 DEFINE_ATTEND(attend_f16_plain, _Float16, , dot_f16, values_f16_plain)
+DEFINE_ATTEND(attend_f32_avx2, float, AVX2, dot_f32_avx2, values_f32_avx2)
+DEFINE_ATTEND(attend_f16_avx2, _Float16, AVX2, dot_f16_avx2, values_f16_avx2)
 
 /*
  * How far ahead in its blocks a task that walks them (DEFINE_ATTEND_TASK) asks for
@@ -680,8 +690,11 @@ static void choose_path(void) {
 
 static void attend(const Work* w, int64_t item, float* scores) {
   switch (w->path) {
-    case WITH_AVX512: /* head_dim a multiple of 16, and AVX2, go a task at a time (run_task) */
+    case WITH_AVX512: /* head_dim a multiple of 16 goes a task at a time (run_task) */
       w->half ? attend_f16_avx512(w, item, scores) : attend_f32_avx512(w, item, scores);
+      break;
+    case WITH_AVX2:
+      w->half ? attend_f16_avx2(w, item, scores) : attend_f32_avx2(w, item, scores);
       break;
     default:
       w->half ? attend_f16_plain(w, item, scores) : attend_f32_plain(w, item, scores);
@@ -708,10 +721,13 @@ static float* scores_for(size_t need) {
 
 /*
  * One task: heads_per_task consecutive kv heads of one sequence. Their rows lie side by side in
- * every block the sequence reads: AVX2, and AVX-512 with head_dim a multiple of 16, read them
- * block by block (DEFINE_ATTEND_TASK); the plain path and AVX-512's other head dims a head at a
- * time. One (sequence, head) a task measured about a third slower for 32 sequences (more
- * hand-offs between threads, and each thread's reads spread over more pages).
+ * every block the sequence reads: AVX-512 with head_dim a multiple of 16 reads them block by block
+ * (DEFINE_ATTEND_TASK), and so does AVX2 where the task holds all of the sequence's heads (the
+ * many-sequence case: 9-26% faster there; a long sequence's task of two heads measured 10-25%
+ * slower walked on AVX2, and is not); the rest goes a head at a time, asking for the next head's
+ * first blocks while the last one's values are summed. One (sequence, head) a task measured about
+ * a third slower for 32 sequences (more hand-offs between threads, and each thread's reads spread
+ * over more pages).
  */
 static void run_task(void* arg, int64_t task) {
   const Work* w = (const Work*)arg;
@@ -722,7 +738,7 @@ static void run_task(void* arg, int64_t task) {
             : attend_task16_f32_avx512(w, task, scores);
     return;
   }
-  if (w->path == WITH_AVX2) {
+  if (w->path == WITH_AVX2 && w->heads_per_task == w->kv_heads) {
     float* scores = scores_for((size_t)w->heads_per_task * rows);
     w->half ? attend_task_f16_avx2(w, task, scores) : attend_task_f32_avx2(w, task, scores);
     return;
