@@ -5,11 +5,16 @@
  *   LlavaRmsNorm(x: float [T, H], w: float [H]; eps) -> x * rsqrt(mean(x^2) + eps) * w
  *   LlavaSiluMul(gu: float [T, 2I]) -> silu(gu[:, :I]) * gu[:, I:]      (LLaMA's MLP activation)
  *
- *   LlavaRope(qkv: float [T, (H + 2 KV) D], cos: float [T, D], sin: float [T, D];
- *             heads, kv_heads, head_dim, q_scale)
- *       -> q [T, H, D], k [T, KV, D], v [T, KV, D]: the fused Q/K/V projection split by head,
- *          queries and keys rotated (x cos + rotate_half(x) sin, with sin's first half negated
- *          by the caller) and queries scaled by q_scale; values copied as they are.
+ *   LlavaRopeWrite(qkv: float [T, (H + 2 KV) D], cos: float [T, D], sin: float [T, D],
+ *                  slots: int32 [T, KV, 3], k_cache: resource, v_cache: resource;
+ *                  heads, kv_heads, head_dim, q_scale)
+ *       -> q [T, H, D]: the fused Q/K/V projection split by head, queries and keys rotated
+ *          (x cos + rotate_half(x) sin, with sin's first half negated by the caller) and queries
+ *          scaled by q_scale. Keys and values are not returned: each token's head h is written
+ *          into the paged pool variables ([N, KV, BS, D], float32 or float16, rounded to nearest
+ *          even as TensorFlow's Cast does) at slots[t, h] = (block, head, offset), in place, as
+ *          ResourceScatterNdUpdate would, so the step needs no cast, scatter or KV tensor per
+ *          layer. A slot outside the pool fails the step before anything is written.
  *
  * All take attr num_threads (int): worker threads for one call, the calling thread included.
  */
@@ -24,9 +29,11 @@
 
 #define RMS_NORM "LlavaRmsNorm"
 #define SILU_MUL "LlavaSiluMul"
-#define ROPE "LlavaRope"
+#define ROPE_WRITE "LlavaRopeWrite"
 /* Rows per task: enough work to be worth a hand-off. */
 #define ROWS_PER_TASK 8
+/* The widest head LlavaRopeWrite rotates (a key row is rotated on the stack before it is stored). */
+#define MAX_HEAD_DIM 1024
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
@@ -103,10 +110,12 @@ typedef struct {
   const float* qkv;
   const float* cos;
   const float* sin;
+  const int32_t* slots;
   float* q;
-  float* k;
-  float* v;
-  int64_t tokens, heads, kv_heads, d;
+  void* k_cache; /* float or _Float16 [N, KV, BS, D] */
+  void* v_cache;
+  int half;
+  int64_t tokens, heads, kv_heads, d, block_size;
   float q_scale;
 } RopeJob;
 
@@ -122,11 +131,24 @@ static inline void rotate(float* out, const float* x, const float* c, const floa
   }
 }
 
+/* A row of d floats into the pool at `at` (an element offset), as float or rounded to half. */
+static inline void store_row(void* pool, int half, int64_t at, const float* x, int64_t d) {
+  if (half) {
+    _Float16* dst = (_Float16*)pool + at;
+    for (int64_t i = 0; i < d; i++) {
+      dst[i] = (_Float16)x[i];
+    }
+  } else {
+    memcpy((float*)pool + at, x, (size_t)d * sizeof(float));
+  }
+}
+
 CLONES static void rope_rows(void* arg, int64_t task) {
   const RopeJob* j = (const RopeJob*)arg;
   const int64_t end = (task + 1) * ROWS_PER_TASK < j->tokens ? (task + 1) * ROWS_PER_TASK : j->tokens;
   const int64_t d = j->d;
   const int64_t width = (j->heads + 2 * j->kv_heads) * d;
+  float key[MAX_HEAD_DIM];
   for (int64_t t = task * ROWS_PER_TASK; t < end; t++) {
     const float* row = j->qkv + t * width;
     const float* c = j->cos + t * d;
@@ -135,20 +157,31 @@ CLONES static void rope_rows(void* arg, int64_t task) {
       rotate(j->q + (t * j->heads + h) * d, row + h * d, c, s, d, j->q_scale);
     }
     for (int64_t h = 0; h < j->kv_heads; h++) {
-      rotate(j->k + (t * j->kv_heads + h) * d, row + (j->heads + h) * d, c, s, d, 1.0f);
+      const int32_t* slot = j->slots + (t * j->kv_heads + h) * 3;
+      const int64_t at = (((int64_t)slot[0] * j->kv_heads + slot[1]) * j->block_size + slot[2]) * d;
+      rotate(key, row + (j->heads + h) * d, c, s, d, 1.0f);
+      store_row(j->k_cache, j->half, at, key, d);
+      store_row(j->v_cache, j->half, at, row + (j->heads + j->kv_heads + h) * d, d);
     }
-    memcpy(j->v + t * j->kv_heads * d, row + (j->heads + j->kv_heads) * d,
-           (size_t)(j->kv_heads * d) * sizeof(float));
   }
 }
 
-static void rope_compute(void* kernel, TF_OpKernelContext* ctx) {
+static void rope_write_compute(void* kernel, TF_OpKernelContext* ctx) {
   const Kernel* k = (const Kernel*)kernel;
   TF_Status* status = TF_NewStatus();
-  TF_Tensor* in[3] = {NULL, NULL, NULL};
-  TF_Tensor* out[3] = {NULL, NULL, NULL};
-  for (int i = 0; i < 3 && TF_GetCode(status) == TF_OK_CODE; i++) {
+  TF_Tensor* in[4] = {NULL, NULL, NULL, NULL};
+  TF_Tensor* kc = NULL;
+  TF_Tensor* vc = NULL;
+  TF_Tensor* out = NULL;
+  char msg[256];
+  for (int i = 0; i < 4 && TF_GetCode(status) == TF_OK_CODE; i++) {
     TF_GetInput(ctx, i, &in[i], status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 4, false, false, true, llava_copy_tensor, &kc, status);
+  }
+  if (TF_GetCode(status) == TF_OK_CODE) {
+    TF_GetInputTensorFromVariable(ctx, 5, false, false, true, llava_copy_tensor, &vc, status);
   }
   if (TF_GetCode(status) != TF_OK_CODE) {
     TF_OpKernelContext_Failure(ctx, status);
@@ -156,43 +189,76 @@ static void rope_compute(void* kernel, TF_OpKernelContext* ctx) {
   }
   const int64_t d = k->head_dim;
   const int64_t tokens = TF_NumDims(in[0]) == 2 ? TF_Dim(in[0], 0) : -1;
-  if (tokens < 0 || d <= 0 || d % 2 != 0 || k->heads <= 0 || k->kv_heads <= 0 ||
-      TF_Dim(in[0], 1) != (k->heads + 2 * k->kv_heads) * d || TF_NumDims(in[1]) != 2 ||
-      TF_NumDims(in[2]) != 2 || TF_Dim(in[1], 0) != tokens || TF_Dim(in[1], 1) != d ||
-      TF_Dim(in[2], 0) != tokens || TF_Dim(in[2], 1) != d) {
+  if (tokens < 0 || d <= 0 || d % 2 != 0 || d > MAX_HEAD_DIM || k->heads <= 0 ||
+      k->kv_heads <= 0 || TF_Dim(in[0], 1) != (k->heads + 2 * k->kv_heads) * d ||
+      TF_NumDims(in[1]) != 2 || TF_NumDims(in[2]) != 2 || TF_Dim(in[1], 0) != tokens ||
+      TF_Dim(in[1], 1) != d || TF_Dim(in[2], 0) != tokens || TF_Dim(in[2], 1) != d ||
+      TF_NumDims(in[3]) != 3 || TF_Dim(in[3], 0) != tokens || TF_Dim(in[3], 1) != k->kv_heads ||
+      TF_Dim(in[3], 2) != 3) {
     llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-         ROPE ": expected qkv [T, (heads + 2 kv_heads) head_dim], cos and sin [T, head_dim]");
+               ROPE_WRITE ": expected qkv [T, (heads + 2 kv_heads) head_dim], cos and sin [T,"
+                          " head_dim], slots [T, kv_heads, 3]");
     goto done;
   }
-  const int64_t counts[3] = {k->heads, k->kv_heads, k->kv_heads};
-  for (int i = 0; i < 3; i++) {
-    const int64_t dims[3] = {tokens, counts[i], d};
-    out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT_TYPE, dims, 3,
-                               (size_t)(tokens * counts[i] * d) * sizeof(float), status);
-    if (TF_GetCode(status) != TF_OK_CODE) {
-      TF_OpKernelContext_Failure(ctx, status);
+  const int type = TF_TensorType(kc);
+  if ((type != TF_FLOAT_TYPE && type != TF_HALF_TYPE) || TF_TensorType(vc) != type ||
+      TF_NumDims(kc) != 4 || TF_NumDims(vc) != 4 || TF_Dim(kc, 1) != k->kv_heads ||
+      TF_Dim(kc, 3) != d) {
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+               ROPE_WRITE ": k_cache and v_cache must be float32 or float16 [blocks, kv_heads,"
+                          " block_size, head_dim], both the same");
+    goto done;
+  }
+  for (int i = 0; i < 4; i++) {
+    if (TF_Dim(kc, i) != TF_Dim(vc, i)) {
+      llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
+                 ROPE_WRITE ": k_cache and v_cache differ in shape");
       goto done;
     }
+  }
+  const int32_t* slots = TF_TensorData(in[3]);
+  const int64_t limits[3] = {TF_Dim(kc, 0), k->kv_heads, TF_Dim(kc, 2)};
+  for (int64_t i = 0; i < tokens * k->kv_heads * 3; i++) {
+    if (slots[i] < 0 || slots[i] >= limits[i % 3]) {
+      const int64_t t = i / 3 / k->kv_heads;
+      snprintf(msg, sizeof msg, ROPE_WRITE ": slots[%lld, %lld, %lld] = %d outside [0, %lld)",
+               (long long)t, (long long)(i / 3 % k->kv_heads), (long long)(i % 3), slots[i],
+               (long long)limits[i % 3]);
+      llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+      goto done;
+    }
+  }
+  const int64_t dims[3] = {tokens, k->heads, d};
+  out = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, dims, 3,
+                          (size_t)(tokens * k->heads * d) * sizeof(float), status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
+    goto done;
   }
   RopeJob job = {.qkv = TF_TensorData(in[0]),
                  .cos = TF_TensorData(in[1]),
                  .sin = TF_TensorData(in[2]),
-                 .q = TF_TensorData(out[0]),
-                 .k = TF_TensorData(out[1]),
-                 .v = TF_TensorData(out[2]),
+                 .slots = slots,
+                 .q = TF_TensorData(out),
+                 .k_cache = TF_TensorData(kc),
+                 .v_cache = TF_TensorData(vc),
+                 .half = type == TF_HALF_TYPE,
                  .tokens = tokens,
                  .heads = k->heads,
                  .kv_heads = k->kv_heads,
                  .d = d,
+                 .block_size = TF_Dim(kc, 2),
                  .q_scale = k->q_scale};
   const int64_t tasks = (tokens + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
   const int64_t threads = tokens * (k->heads + 2 * k->kv_heads) * d < 65536 ? 1 : k->num_threads;
   llava_parallel_for(tasks, threads, rope_rows, &job);
 done:
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     TF_DeleteTensor(in[i]);
-    TF_DeleteTensor(out[i]);
   }
+  TF_DeleteTensor(kc);
+  TF_DeleteTensor(vc);
+  TF_DeleteTensor(out);
   TF_DeleteStatus(status);
 }
 
@@ -288,8 +354,9 @@ done:
 
 static void register_one(const char* name, const char* const* inputs, int n_inputs,
                          const char* const* outputs, int n_outputs, const char* const* attrs,
-                         int n_attrs, void (*compute)(void*, TF_OpKernelContext*)) {
+                         int n_attrs, int stateful, void (*compute)(void*, TF_OpKernelContext*)) {
   const LlavaOpSpec spec = {.name = name,
+                            .stateful = stateful,
                             .inputs = inputs,
                             .n_inputs = n_inputs,
                             .outputs = outputs,
@@ -306,12 +373,14 @@ __attribute__((constructor)) static void register_ops(void) {
   static const char* const y[] = {"y: float"};
   static const char* const norm_inputs[] = {"x: float", "w: float"};
   static const char* const norm_attrs[] = {"eps: float"};
-  register_one(RMS_NORM, norm_inputs, 2, y, 1, norm_attrs, 1, rms_norm_compute);
+  register_one(RMS_NORM, norm_inputs, 2, y, 1, norm_attrs, 1, 0, rms_norm_compute);
   static const char* const silu_inputs[] = {"gu: float"};
-  register_one(SILU_MUL, silu_inputs, 1, y, 1, NULL, 0, silu_mul_compute);
-  static const char* const rope_inputs[] = {"qkv: float", "cos: float", "sin: float"};
-  static const char* const rope_outputs[] = {"q: float", "k: float", "v: float"};
+  register_one(SILU_MUL, silu_inputs, 1, y, 1, NULL, 0, 0, silu_mul_compute);
+  static const char* const rope_inputs[] = {"qkv: float",          "cos: float",
+                                            "sin: float",          "slots: int32",
+                                            "k_cache: resource",   "v_cache: resource"};
+  static const char* const rope_outputs[] = {"q: float"};
   static const char* const rope_attrs[] = {"heads: int", "kv_heads: int", "head_dim: int",
                                            "q_scale: float"};
-  register_one(ROPE, rope_inputs, 3, rope_outputs, 3, rope_attrs, 4, rope_compute);
+  register_one(ROPE_WRITE, rope_inputs, 6, rope_outputs, 1, rope_attrs, 4, 1, rope_write_compute);
 }

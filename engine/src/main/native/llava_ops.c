@@ -7,7 +7,9 @@
  * sequence's block table and reads the pool variables where they lie, so the bytes cross once.
  *
  * Inputs:
- *   q             float [S, H, D]   queries of one decode token per sequence, already scaled
+ *   q             float [T, H, D]   queries, already scaled: rows 0 .. S-1 are the decode
+ *                                   tokens, one per sequence; rows past S (the step's prefill
+ *                                   tokens) are not read, so q needs no slice
  *   k_cache       resource          float or half [N, KVH, BS, D]
  *   v_cache       resource          float or half [N, KVH, BS, D] (the same type as k_cache)
  *   block_tables  int32 [S, B]      pool block of each sequence's i-th block
@@ -778,10 +780,10 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   const int pool_type = TF_TensorType(kc);
   if (TF_NumDims(q) != 3 || TF_NumDims(tables) != 2 || TF_NumDims(lens) != 1) {
     llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-         OP_NAME ": expected q [S, H, D], block_tables [S, B], context_lens [S]");
+         OP_NAME ": expected q [T >= S, H, D], block_tables [S, B], context_lens [S]");
     goto done;
   }
-  const int64_t seqs = TF_Dim(q, 0);
+  const int64_t seqs = TF_Dim(tables, 0);
   const int64_t heads = TF_Dim(q, 1);
   const int64_t head_dim = TF_Dim(q, 2);
   const int64_t num_blocks = TF_Dim(kc, 0);
@@ -789,11 +791,11 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   const int64_t block_size = TF_Dim(kc, 2);
   const int64_t max_blocks = TF_Dim(tables, 1);
   if (head_dim != TF_Dim(kc, 3) || kv_heads == 0 || heads % kv_heads != 0 ||
-      TF_Dim(tables, 0) != seqs || TF_Dim(lens, 0) != seqs) {
+      TF_Dim(q, 0) < seqs || TF_Dim(lens, 0) != seqs) {
     snprintf(msg, sizeof msg,
              OP_NAME ": shapes disagree: q [%lld, %lld, %lld], pool kv_heads %lld head_dim %lld,"
                      " block_tables rows %lld, context_lens %lld",
-             (long long)seqs, (long long)heads, (long long)head_dim, (long long)kv_heads,
+             (long long)TF_Dim(q, 0), (long long)heads, (long long)head_dim, (long long)kv_heads,
              (long long)TF_Dim(kc, 3), (long long)TF_Dim(tables, 0), (long long)TF_Dim(lens, 0));
     llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
     goto done;

@@ -5,6 +5,7 @@ import io.llavaserve.engine.config.TextConfig;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.Operation;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.core.Placeholder;
@@ -161,10 +162,18 @@ final class DecoderStep {
       Operand<TFloat32> qh; // [T, heads, hd], rotated and scaled
       List<Op> written;
       if (nativeAttention) {
-        List<Operand<TFloat32>> qkv =
-            g.rope(projected(h, qkvW, qkvB), cosRows, sinRows, heads, kvHeads, headDim, scale);
-        qh = qkv.get(0);
-        written = pool.write(i, slots, qkv.get(1), qkv.get(2));
+        Operation rope =
+            pool.ropeWrite(
+                i,
+                projected(h, qkvW, qkvB),
+                cosRows,
+                sinRows,
+                slots,
+                heads,
+                scale,
+                attentionThreads);
+        qh = rope.output(0);
+        written = List.of(() -> rope);
       } else {
         // [T, heads + 2 kv, hd]: rotate queries and keys together, leave values as they are.
         Operand<TFloat32> qkv =
@@ -240,8 +249,8 @@ final class DecoderStep {
         sd = g.dim(decodeBlockTables, 0);
         bd = g.dim(decodeBlockTables, 1);
         decodeKeys = g.mulDims(bd, g.i32(blockSize));
-        decodeIndex = g.tf.range(g.i32(0), sd, g.i32(1));
-        if (!nativeAttention) { // the native kernel reads context_lens itself
+        if (!nativeAttention) { // the native kernel reads context_lens and qh's rows itself
+          decodeIndex = g.tf.range(g.i32(0), sd, g.i32(1));
           Operand<TInt32> keyPos = g.tf.range(g.i32(0), decodeKeys, g.i32(1));
           Operand<TBool> allowed =
               g.tf.math.less(g.reshape(keyPos, 1, decodeKeys), g.reshape(decodeContextLens, sd, 1));
@@ -270,10 +279,9 @@ final class DecoderStep {
    */
   private Operand<TFloat32> decodeAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
-    if (nativeAttention) {
-      Operand<TFloat32> q = g.gatherRows(qh, mk.decodeIndex); // [Sd, heads, hd]
+    if (nativeAttention) { // the kernel reads the decode rows, qh's first Sd, where they lie
       return g.reshape(
-          pool.attend(layer, q, decodeBlockTables, decodeContextLens, written, attentionThreads),
+          pool.attend(layer, qh, decodeBlockTables, decodeContextLens, written, attentionThreads),
           -1,
           qWidth);
     }

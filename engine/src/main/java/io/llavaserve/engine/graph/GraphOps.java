@@ -266,37 +266,6 @@ final class GraphOps extends TensorOps {
     return mul(activation(act, gu.get(0)), gu.get(1));
   }
 
-  /**
-   * The fused Q/K/V projection's output [T, (heads + 2 kvHeads) * hd] split by head, queries and
-   * keys rotated by the step's {@code cos} and signed {@code sin} rows ([T, hd]) and queries
-   * scaled: [T, heads, hd], [T, kvHeads, hd], [T, kvHeads, hd]. Native ops only.
-   */
-  List<Operand<TFloat32>> rope(
-      Operand<TFloat32> qkv,
-      Operand<TFloat32> cos,
-      Operand<TFloat32> sin,
-      int heads,
-      int kvHeads,
-      int headDim,
-      float qScale) {
-    org.tensorflow.Operation op =
-        tf.scope()
-            .opBuilder(NativeKernels.ROPE, "rope")
-            .addInput(qkv.asOutput())
-            .addInput(cos.asOutput())
-            .addInput(sin.asOutput())
-            .setAttr("heads", (long) heads)
-            .setAttr("kv_heads", (long) kvHeads)
-            .setAttr("head_dim", (long) headDim)
-            .setAttr("q_scale", qScale)
-            .setAttr("num_threads", (long) nativeThreads)
-            .build();
-    return List.of(
-        reshape(op.<TFloat32>output(0), -1, heads, headDim),
-        reshape(op.<TFloat32>output(1), -1, kvHeads, headDim),
-        reshape(op.<TFloat32>output(2), -1, kvHeads, headDim));
-  }
-
   Operand<TInt32> mulDims(Operand<TInt32> a, Operand<TInt32> b) {
     return tf.math.mul(a, b);
   }

@@ -77,6 +77,40 @@ final class KvPool {
   }
 
   /**
+   * The fused Q/K/V projection's output {@code qkv} ([tokens, (heads + 2 kv_heads) * head_dim])
+   * split by head, queries and keys rotated by the step's {@code cos} and signed {@code sin} rows
+   * ([tokens, head_dim]) and queries scaled by {@code qScale}, in one native op that also writes
+   * each token's rotated keys and its values into layer {@code layer}'s pool at {@code slots}
+   * ([tokens, kv_heads, 3]: block, head, offset), in place and in the pool's element type: no key
+   * or value tensor, cast or scatter in the graph. Returns the op; its output 0 is the queries,
+   * [tokens, heads, head_dim], and the pool's readers run after it.
+   */
+  Operation ropeWrite(
+      int layer,
+      Operand<TFloat32> qkv,
+      Operand<TFloat32> cos,
+      Operand<TFloat32> sin,
+      Operand<TInt32> slots,
+      int heads,
+      float qScale,
+      int threads) {
+    return tf.scope()
+        .opBuilder(NativeKernels.ROPE_WRITE, "rope_write_" + layer)
+        .addInput(qkv.asOutput())
+        .addInput(cos.asOutput())
+        .addInput(sin.asOutput())
+        .addInput(slots.asOutput())
+        .addInput(keys.get(layer).resource().asOutput())
+        .addInput(values.get(layer).resource().asOutput())
+        .setAttr("heads", (long) heads)
+        .setAttr("kv_heads", dims[1])
+        .setAttr("head_dim", dims[3])
+        .setAttr("q_scale", qScale)
+        .setAttr("num_threads", (long) threads)
+        .build();
+  }
+
+  /**
    * Reads the blocks named by {@code blockTables} ([seqs, blocks]) after {@code after} ran: keys
    * and values, each [seqs, blocks, kv_heads, block_size, head_dim].
    */

@@ -54,8 +54,11 @@ public final class NativeKernels {
   /** silu(gate) * up in one pass; see {@code fused_ops.c}. */
   static final String SILU_MUL = "LlavaSiluMul";
 
-  /** Q/K/V split by head with rotary embeddings; see {@code fused_ops.c}. */
-  static final String ROPE = "LlavaRope";
+  /**
+   * Q/K/V split by head with rotary embeddings, keys and values written into the KV pool in place;
+   * see {@code fused_ops.c}.
+   */
+  static final String ROPE_WRITE = "LlavaRopeWrite";
 
   private static final String RESOURCE =
       "/io/llavaserve/engine/graph/native/linux-x86_64/libllava_ops.so";
@@ -184,7 +187,7 @@ public final class NativeKernels {
           Q4_MATMUL,
           RMS_NORM,
           SILU_MUL,
-          ROPE,
+          ROPE_WRITE,
           FMA_PROBE,
           READ_PROBE
         }) {

@@ -1,6 +1,7 @@
 package io.llavaserve.engine.graph;
 
 import static io.llavaserve.engine.graph.TfModelRunnerTest.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -312,6 +313,35 @@ class NativeAttentionTest {
             1e-5,
             "kv heads " + kvHeads + ", path " + path + ", threads " + threads);
       }
+    }
+  }
+
+  /**
+   * A step's queries hold its decode rows first and its prefill rows after: the decode kernel reads
+   * q's first S rows, one per block table row, whatever follows them.
+   */
+  @Test
+  void decodeReadsTheFirstRowOfEachSequenceAndNoMore() {
+    TextConfig text = TinySpec.tiny().toConfig().text();
+    KvCacheConfig cache = new KvCacheConfig(16, 40, KvCacheConfig.Dtype.FLOAT16);
+    SplittableRandom rnd = new SplittableRandom(41);
+    try (Harness h = new Harness(text, cache, 43, 2)) {
+      int[] lens = {5, 70, 33};
+      int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+      int row = text.numAttentionHeads() * text.headDim();
+      float[] q = random(rnd, (lens.length + 7) * row); // 7 prefill rows after the 3 decode rows
+      float[] decodeRows = Arrays.copyOf(q, lens.length * row);
+      float[] alone = h.attend(decodeRows, lens.length, t, lens);
+      assertClose(h.expected(decodeRows, lens.length, t, lens), alone, 1e-5, "decode rows alone");
+      float[] withPrefill;
+      try (TFloat32 qt =
+              TFloat32.tensorOf(
+                  Shape.of(lens.length + 7, text.numAttentionHeads(), text.headDim()),
+                  DataBuffers.of(q));
+          TInt32 lt = TInt32.tensorOf(Shape.of(lens.length), DataBuffers.of(lens, true, false))) {
+        withPrefill = h.run(h.q, qt, t, h.lens, lt, h.out, Shape.of(lens.length, (long) row));
+      }
+      assertArrayEquals(alone, withPrefill);
     }
   }
 
