@@ -191,6 +191,17 @@ final class TrainCommand implements Callable<Integer> {
   double colorSweep;
 
   @Option(
+      names = "--wide-position-sweeps",
+      paramLabel = "FRACTION",
+      defaultValue = "0",
+      description =
+          "The fraction of position sweeps (--position-sweep) whose image is drawn at least three"
+              + " times as wide as tall (the height up to a third of the largest side, the width"
+              + " from three times the height), where LLaVA-NeXT lays the tiles side by side;"
+              + " the rest draw theirs as any scene (default: ${DEFAULT-VALUE}).")
+  double widePositionSweeps;
+
+  @Option(
       names = "--position-sweep",
       paramLabel = "SHARE",
       defaultValue = "0",
@@ -392,6 +403,10 @@ final class TrainCommand implements Callable<Integer> {
               + " and --color-sweep "
               + colorSweep);
     }
+    if (!(widePositionSweeps >= 0 && widePositionSweeps <= 1)) {
+      throw new IllegalArgumentException(
+          "--wide-position-sweeps must be in [0, 1], got " + widePositionSweeps);
+    }
     if (!(repeatedCount >= 0 && repeatedCount <= 1)) {
       throw new IllegalArgumentException(
           "--repeated-count must be in [0, 1], got " + repeatedCount);
@@ -476,7 +491,8 @@ final class TrainCommand implements Callable<Integer> {
                 positionSweep,
                 repeatedCount,
                 weights,
-                wideColors),
+                wideColors,
+                widePositionSweeps),
             visionTower,
             grounding,
             initFrom);

@@ -283,6 +283,19 @@ class TrainCommandTest {
     assertTrue(
         tooManyPositions.errorLine().contains("--position-sweep must be in [0, 1 - --inventory"),
         tooManyPositions.err());
+    Cli.Run badWidePositions =
+        Cli.run(
+            "train",
+            "--preset",
+            "smoke",
+            "--wide-position-sweeps",
+            "-0.5",
+            "--out",
+            tmp.resolve("wide-positions").toString());
+    assertEquals(2, badWidePositions.exit());
+    assertTrue(
+        badWidePositions.errorLine().contains("--wide-position-sweeps must be in [0, 1], got -0.5"),
+        badWidePositions.err());
     Cli.Run badRepeats =
         Cli.run(
             "train",

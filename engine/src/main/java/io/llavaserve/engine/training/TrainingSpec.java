@@ -46,9 +46,9 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
 
   /**
    * The recipe's stages for {@link #standard()}: 45 to 65 minutes on two cores alone (45.2 on a
-   * 2-core AMD Zen 4, the tower's 5000 supervised steps 17.1 of them). The shipped model then continued its instruction stage
-   * to 3500 steps ({@code train --steps instruct=3500} on the same run folder, about 20 minutes
-   * more): the README's "Training" gives the two commands.
+   * 2-core AMD Zen 4, the tower's 5000 supervised steps 17.1 of them). The shipped model then
+   * continued its instruction stage to 3500 steps ({@code train --steps instruct=3500} on the same
+   * run folder, about 20 minutes more): the README's "Training" gives the two commands.
    */
   public static java.util.List<StagePlan> standardPlan() {
     return java.util.List.of(

@@ -46,6 +46,8 @@ public final class WorldDatasets {
   private final double kindSweepShare;
   private final double colorSweepShare;
   private final double positionSweepShare;
+  private final double widePositionShare;
+  private final SizeRange sizes;
   private final double repeatedCountShare;
   private final QuestionWeights questionWeights;
 
@@ -70,6 +72,8 @@ public final class WorldDatasets {
     this.kindSweepShare = mix.kindSweepShare();
     this.colorSweepShare = mix.colorSweepShare();
     this.positionSweepShare = mix.positionSweepShare();
+    this.widePositionShare = mix.widePositionShare();
+    this.sizes = sizes;
     this.repeatedCountShare = mix.repeatedCountShare();
     this.questionWeights = mix.questionWeights();
   }
@@ -171,8 +175,12 @@ public final class WorldDatasets {
    * repeating a pair (a pair may be asked both ways round, "left" one way and "right" the other).
    */
   Sample positionSweep(SplittableRandom r) {
+    boolean wide =
+        widePositionShare > 0
+            && sizes.max() >= WorldMix.WIDE_ASPECT * sizes.min()
+            && r.nextDouble() < widePositionShare;
     for (int attempt = 0; attempt < MAX_SCENES_PER_QUESTION; attempt++) {
-      Scene scene = scenes.next(r);
+      Scene scene = wide ? wideScene(r) : scenes.next(r);
       List<PlacedShape[]> pairs = new ArrayList<>(Questions.positionPairs(scene));
       if (pairs.isEmpty()) {
         continue;
@@ -186,6 +194,16 @@ public final class WorldDatasets {
     }
     throw new IllegalStateException(
         "no scene in " + MAX_SCENES_PER_QUESTION + " supports a position question");
+  }
+
+  /**
+   * A scene at least {@link WorldMix#WIDE_ASPECT} times as wide as tall within the size range: the
+   * height uniform up to a third of the largest side, then the width uniform from three times it.
+   */
+  private Scene wideScene(SplittableRandom r) {
+    int height = r.nextInt(sizes.min(), sizes.max() / WorldMix.WIDE_ASPECT + 1);
+    int width = r.nextInt(WorldMix.WIDE_ASPECT * height, sizes.max() + 1);
+    return scenes.next(width, height, r);
   }
 
   /**

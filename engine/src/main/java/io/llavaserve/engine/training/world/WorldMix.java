@@ -36,6 +36,9 @@ package io.llavaserve.engine.training.world;
  * @param wideColorShare how often a scene's fills come from each colour's wide range ({@link
  *     ShapeColor#wideRgb}: the usual named variants of the six colours, such as CSS's darker green
  *     and purple or matplotlib's paler blue) instead of its base with a little jitter
+ * @param widePositionShare how often a position sweep's image is drawn at least {@link
+ *     #WIDE_ASPECT} times as wide as tall, where LLaVA-NeXT lays its tiles side by side and a
+ *     shape's column is the hardest to read, rather than from the size range's every aspect
  */
 public record WorldMix(
     double kindFirstShare,
@@ -47,11 +50,41 @@ public record WorldMix(
     double positionSweepShare,
     double repeatedCountShare,
     QuestionWeights questionWeights,
-    double wideColorShare) {
+    double wideColorShare,
+    double widePositionShare) {
+
+  /** Width over height of a wide position sweep's image, at least. */
+  public static final int WIDE_ASPECT = 3;
 
   /** The plain world. */
   public static final WorldMix PLAIN =
       new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 0);
+
+  /** A mix whose position sweeps draw their images from the size range as any scene. */
+  public WorldMix(
+      double kindFirstShare,
+      double monochromeShare,
+      double inventoryShare,
+      double tallyShare,
+      double kindSweepShare,
+      double colorSweepShare,
+      double positionSweepShare,
+      double repeatedCountShare,
+      QuestionWeights questionWeights,
+      double wideColorShare) {
+    this(
+        kindFirstShare,
+        monochromeShare,
+        inventoryShare,
+        tallyShare,
+        kindSweepShare,
+        colorSweepShare,
+        positionSweepShare,
+        repeatedCountShare,
+        questionWeights,
+        wideColorShare,
+        0);
+  }
 
   /** A mix with base fills only (no wide-colour scenes). */
   public WorldMix(
@@ -88,6 +121,7 @@ public record WorldMix(
     check("position-sweep", positionSweepShare);
     check("repeated-count", repeatedCountShare);
     check("wide-colour", wideColorShare);
+    check("wide-position", widePositionShare);
     double special =
         inventoryShare + tallyShare + kindSweepShare + colorSweepShare + positionSweepShare;
     if (special > 1) {

@@ -212,6 +212,41 @@ class WorldDatasetsTest {
   }
 
   @Test
+  void widePositionSweepsDrawImagesThreeTimesAsWideAsTallAndAnswerTrue() {
+    WorldMix mix = new WorldMix(0, 0, 0, 0, 0, 0, 1, 0, QuestionWeights.UNIFORM, 0, 0.5);
+    WorldDatasets data = new WorldDatasets(12, SIZES, mix);
+    int n = 600;
+    int wide = 0;
+    for (int i = 0; i < n; i++) {
+      Sample sample = data.instruction();
+      assertEquals(QuestionType.POSITION, sample.type());
+      Scene scene = sample.scene();
+      if (scene.width() >= WorldMix.WIDE_ASPECT * scene.height()) {
+        wide++;
+      }
+      for (Turn t : sample.turns()) {
+        Matcher m = POSITION.matcher(t.question());
+        assertTrue(m.find(), t.question());
+        PlacedShape a = named(scene, m.group(1));
+        PlacedShape b = named(scene, m.group(2));
+        assertEquals(a.centerX() < b.centerX() ? "left" : "right", t.answer(), t.question());
+      }
+    }
+    // half drawn wide, and one in eight of the rest is that wide anyway
+    assertEquals(0.5 + 0.5 * 0.125, share(wide, n), 0.06);
+    // a size range too narrow for the aspect draws every scene as usual
+    WorldDatasets square = new WorldDatasets(12, SizeRange.square(256), mix);
+    for (int i = 0; i < 50; i++) {
+      Scene scene = square.instruction().scene();
+      assertEquals(256, scene.width());
+      assertEquals(256, scene.height());
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new WorldMix(0, 0, 0, 0, 0, 0, 1, 0, QuestionWeights.UNIFORM, 0, 1.5));
+  }
+
+  @Test
   void repeatedCountsAskAboutAKindOrColourTwoShapesShareWhereTheImageHasOne() {
     QuestionWeights counts =
         QuestionWeights.parse("count=0,color=0,shape=0,position=0,existence=0");
