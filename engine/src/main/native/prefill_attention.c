@@ -19,15 +19,23 @@
  * A row's result depends only on the path and its own keys and position: the order of every sum
  * is fixed by the chunks (aligned at key 0), never by the tile or what else shares the call.
  *
+ * The queries are read, and the results written, where the step's tokens lie: query r of chunk s
+ * is row first_rows[s] + r of q, and its result row first_rows[s] + r - first_rows[0] of out, so
+ * that neither needs gathering into a padded [S, Q] rectangle and back (with the decode tokens
+ * first and each chunk's tokens in order after them, first_rows[0] is the decode count and out
+ * holds the chunks' tokens in token order). The rows a chunk's queries take must not reach the
+ * next chunk's first row (or past q's last); out's rows that no query takes are zeros.
+ *
  * Inputs:
- *   q             float [S, Q, H, D]  queries of each sequence's chunk, padded to Q, already scaled
+ *   q             float [T, H, D]     the step's queries, already scaled
  *   k_cache       resource            float or half [N, KVH, BS, D]
  *   v_cache       resource            float or half [N, KVH, BS, D] (the same type as k_cache)
  *   block_tables  int32 [S, B]        pool block of each sequence's i-th block
  *   positions     int32 [S, Q]        each query's position: it sees keys 0 .. position; -1 marks
- *                                     padding (its output is zeros)
+ *                                     padding (no query: nothing read or written)
+ *   first_rows    int32 [S]           q's row of each chunk's query 0
  * Output:
- *   out           float [S, Q, H * D]
+ *   out           float [T - first_rows[0], H * D]
  * Attrs:
  *   num_threads   int                 worker threads for one call (the calling thread included)
  *   path          int                 -1: the best this CPU has; 0 plain, 1 AVX2 + FMA + F16C,
@@ -67,10 +75,19 @@ typedef struct {
   int half;
   const int32_t* tables;
   const int32_t* pos;
-  float* out;
+  const int32_t* first; /* q's row of each chunk's query 0 */
+  float* out;           /* row t - first[0] holds q row t's result */
   int64_t seqs, qlen, heads, kv_heads, head_dim, block_size, max_blocks, tiles;
   int path;
 } Work;
+
+/* q's row of query r of chunk s. */
+static inline int64_t query_row(const Work* w, int64_t s, int64_t r) { return w->first[s] + r; }
+
+/* out's row of query r of chunk s. */
+static inline int64_t out_row(const Work* w, int64_t s, int64_t r) {
+  return w->first[s] - w->first[0] + r;
+}
 
 /* One task: a tile of query rows of one sequence, over one kv head. */
 typedef struct {
@@ -531,7 +548,10 @@ TARGET static void NAME(void* arg, int64_t item) {                              
   memset(zero, 0, (size_t)d * sizeof(float));                                                      \
   const int64_t stride = w->heads * d; /* between query rows */                                    \
   for (int64_t r = 0; r < t.rows; r++) {                                                           \
-    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                   \
+    if (t.pos[r] < 0) {                                                                            \
+      continue;                                                                                    \
+    }                                                                                              \
+    float* o = w->out + out_row(w, t.s, t.r0 + r) * stride + kvh * t.group * d;                    \
     memset(o, 0, (size_t)(t.group * d) * sizeof(float));                                           \
     for (int64_t g = 0; g < t.group; g++) {                                                        \
       mx[r * t.group + g] = -INFINITY;                                                             \
@@ -553,10 +573,11 @@ TARGET static void NAME(void* arg, int64_t item) {                              
       if (p < l) {                                                                                 \
         continue;                                                                                  \
       }                                                                                            \
-      const int64_t at = (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                  \
+      const int64_t at = query_row(w, t.s, t.r0 + r) * stride + kvh * t.group * d;                 \
+      const int64_t ot = out_row(w, t.s, t.r0 + r) * stride + kvh * t.group * d;                   \
       for (int64_t g = 0; g < t.group; g++) {                                                      \
         qs[nq] = w->q + at + g * d;                                                                \
-        os[nq] = w->out + at + g * d;                                                              \
+        os[nq] = w->out + ot + g * d;                                                              \
         ms[nq] = &mx[r * t.group + g];                                                             \
         sums[nq] = &sum[r * t.group + g];                                                          \
         seen[nq] = p + 1 - l < n ? (int)(p + 1 - l) : n;                                           \
@@ -574,7 +595,7 @@ TARGET static void NAME(void* arg, int64_t item) {                              
     if (t.pos[r] < 0) {                                                                            \
       continue;                                                                                    \
     }                                                                                              \
-    float* o = w->out + (t.s * w->qlen + t.r0 + r) * stride + kvh * t.group * d;                   \
+    float* o = w->out + out_row(w, t.s, t.r0 + r) * stride + kvh * t.group * d;                    \
     for (int64_t g = 0; g < t.group; g++) {                                                        \
       const float inv = 1.0f / sum[r * t.group + g];                                               \
       for (int64_t j = 0; j < d; j++) {                                                            \
@@ -630,10 +651,17 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   const LlavaPathKernel* kern = (const LlavaPathKernel*)kernel;
   TF_Status* status = TF_NewStatus();
   LlavaPagedInputs in;
+  TF_Tensor* firsts = NULL;
   TF_Tensor* out = NULL;
-  char msg[256];
+  char* covered = NULL;
+  char msg[320];
 
   if (!llava_paged_inputs_begin(ctx, status, OP_NAME, &in)) {
+    goto done;
+  }
+  TF_GetInput(ctx, 5, &firsts, status);
+  if (TF_GetCode(status) != TF_OK_CODE) {
+    TF_OpKernelContext_Failure(ctx, status);
     goto done;
   }
   pthread_once(&path_once, choose_path);
@@ -643,36 +671,47 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Tensor* tables = in.tables;
   TF_Tensor* positions = in.rows;
   const int pool_type = TF_TensorType(kc);
-  if (TF_NumDims(q) != 4 || TF_NumDims(tables) != 2 || TF_NumDims(positions) != 2) {
+  if (TF_NumDims(q) != 3 || TF_NumDims(tables) != 2 || TF_NumDims(positions) != 2 ||
+      TF_NumDims(firsts) != 1) {
     llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE,
-               OP_NAME ": expected q [S, Q, H, D], block_tables [S, B], positions [S, Q]");
+               OP_NAME ": expected q [T, H, D], block_tables [S, B], positions [S, Q],"
+                       " first_rows [S]");
     goto done;
   }
-  const int64_t seqs = TF_Dim(q, 0);
-  const int64_t qlen = TF_Dim(q, 1);
-  const int64_t heads = TF_Dim(q, 2);
-  const int64_t head_dim = TF_Dim(q, 3);
+  const int64_t seqs = TF_Dim(positions, 0);
+  const int64_t qlen = TF_Dim(positions, 1);
+  const int64_t q_rows = TF_Dim(q, 0);
+  const int64_t heads = TF_Dim(q, 1);
+  const int64_t head_dim = TF_Dim(q, 2);
   const int64_t num_blocks = TF_Dim(kc, 0);
   const int64_t kv_heads = TF_Dim(kc, 1);
   const int64_t block_size = TF_Dim(kc, 2);
   const int64_t max_blocks = TF_Dim(tables, 1);
   if (head_dim != TF_Dim(kc, 3) || kv_heads == 0 || heads % kv_heads != 0 ||
-      TF_Dim(tables, 0) != seqs || TF_Dim(positions, 0) != seqs ||
-      TF_Dim(positions, 1) != qlen) {
+      TF_Dim(tables, 0) != seqs || TF_Dim(firsts, 0) != seqs) {
     snprintf(msg, sizeof msg,
-             OP_NAME ": shapes disagree: q [%lld, %lld, %lld, %lld], pool kv_heads %lld head_dim"
-                     " %lld, block_tables rows %lld, positions [%lld, %lld]",
-             (long long)seqs, (long long)qlen, (long long)heads, (long long)head_dim,
-             (long long)kv_heads, (long long)TF_Dim(kc, 3), (long long)TF_Dim(tables, 0),
-             (long long)TF_Dim(positions, 0), (long long)TF_Dim(positions, 1));
+             OP_NAME ": shapes disagree: q [%lld, %lld, %lld], pool kv_heads %lld head_dim"
+                     " %lld, block_tables rows %lld, positions [%lld, %lld], first_rows %lld",
+             (long long)q_rows, (long long)heads, (long long)head_dim, (long long)kv_heads,
+             (long long)TF_Dim(kc, 3), (long long)TF_Dim(tables, 0), (long long)seqs,
+             (long long)qlen, (long long)TF_Dim(firsts, 0));
     llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
     goto done;
   }
   const int32_t* table_data = TF_TensorData(tables);
   const int32_t* pos_data = TF_TensorData(positions);
+  const int32_t* first_data = TF_TensorData(firsts);
+  const int64_t base = seqs > 0 ? first_data[0] : 0;
+  if (base < 0 || base > q_rows) {
+    snprintf(msg, sizeof msg, OP_NAME ": first_rows[0] = %lld outside [0, %lld]",
+             (long long)base, (long long)q_rows);
+    llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+    goto done;
+  }
   double work = 0;
   for (int64_t s = 0; s < seqs; s++) {
     int64_t last = -1;
+    int64_t rows = 0; /* past the chunk's last query */
     for (int64_t r = 0; r < qlen; r++) {
       const int64_t p = pos_data[s * qlen + r];
       if (p < -1 || p >= max_blocks * block_size) {
@@ -682,8 +721,25 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
         llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
         goto done;
       }
+      if (p >= 0) {
+        rows = r + 1;
+      }
       last = p > last ? p : last;
       work += (double)(p + 1);
+    }
+    /* A chunk's queries take rows first .. first + rows - 1: from the first chunk's first row on,
+     * before the next chunk's first row, within q. */
+    const int64_t first = first_data[s];
+    const int64_t next = s + 1 < seqs ? first_data[s + 1] : q_rows;
+    const int64_t limit = next < q_rows ? next : q_rows;
+    if (rows > 0 && (first < base || first + rows > limit)) {
+      snprintf(msg, sizeof msg,
+               OP_NAME ": first_rows[%lld] = %lld: its %lld queries must take rows in [%lld, %lld)"
+                       " of q's %lld",
+               (long long)s, (long long)first, (long long)rows, (long long)base,
+               (long long)limit, (long long)q_rows);
+      llava_fail(ctx, status, TF_INVALID_ARGUMENT_CODE, msg);
+      goto done;
     }
     if (!llava_paged_blocks_check(ctx, status, OP_NAME, table_data, s, max_blocks, last + 1,
                                   block_size, num_blocks)) {
@@ -691,12 +747,36 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     }
   }
 
-  const int64_t out_dims[3] = {seqs, qlen, heads * head_dim};
-  out = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, out_dims, 3,
-                          (size_t)(seqs * qlen * heads * head_dim) * sizeof(float), status);
+  const int64_t out_rows = q_rows - base;
+  const int64_t width = heads * head_dim;
+  const int64_t out_dims[2] = {out_rows, width};
+  out = TF_AllocateOutput(ctx, 0, TF_FLOAT_TYPE, out_dims, 2,
+                          (size_t)(out_rows * width) * sizeof(float), status);
   if (TF_GetCode(status) != TF_OK_CODE) {
     TF_OpKernelContext_Failure(ctx, status);
     goto done;
+  }
+  if (out_rows == 0) {
+    goto done;
+  }
+  /* Rows no query takes (padding between chunks, or past the last one) are zeros. */
+  covered = calloc((size_t)out_rows, 1);
+  if (covered == NULL) {
+    llava_fail(ctx, status, TF_RESOURCE_EXHAUSTED_CODE, OP_NAME ": out of memory");
+    goto done;
+  }
+  for (int64_t s = 0; s < seqs; s++) {
+    for (int64_t r = 0; r < qlen; r++) {
+      if (pos_data[s * qlen + r] >= 0) {
+        covered[first_data[s] - base + r] = 1;
+      }
+    }
+  }
+  float* out_data = TF_TensorData(out);
+  for (int64_t t = 0; t < out_rows; t++) {
+    if (!covered[t]) {
+      memset(out_data + t * width, 0, (size_t)width * sizeof(float));
+    }
   }
   if (seqs * qlen == 0) {
     goto done;
@@ -707,7 +787,8 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
             .half = pool_type == TF_HALF_TYPE,
             .tables = table_data,
             .pos = pos_data,
-            .out = TF_TensorData(out),
+            .first = first_data,
+            .out = out_data,
             .seqs = seqs,
             .qlen = qlen,
             .heads = heads,
@@ -724,19 +805,22 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   llava_parallel_for(seqs * w.tiles * kv_heads, threads < 1 ? 1 : threads, run_tile, &w);
 
 done:
+  free(covered);
   llava_paged_inputs_end(&in);
+  TF_DeleteTensor(firsts);
   TF_DeleteTensor(out);
   TF_DeleteStatus(status);
 }
 
 __attribute__((constructor)) static void register_op(void) {
-  static const char* const inputs[] = {"q: float", "k_cache: resource", "v_cache: resource",
-                                       "block_tables: int32", "positions: int32"};
+  static const char* const inputs[] = {"q: float",           "k_cache: resource",
+                                       "v_cache: resource",  "block_tables: int32",
+                                       "positions: int32",   "first_rows: int32"};
   static const char* const outputs[] = {"out: float"};
   static const char* const attrs[] = {"path: int = -1"};
   const LlavaOpSpec spec = {.name = OP_NAME,
                             .inputs = inputs,
-                            .n_inputs = 5,
+                            .n_inputs = 6,
                             .outputs = outputs,
                             .n_outputs = 1,
                             .attrs = attrs,

@@ -69,10 +69,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--op-profile",
       description =
-          "After each batch size's timed decode steps, as many again traced with TensorFlow's step"
-              + " statistics, and print per op type its calls and microseconds per step: where a"
-              + " step's time goes. Tracing slows every op; read the counts and shares, not the"
-              + " speed.")
+          "After each batch size's timed prefills and decode steps, as many again traced with"
+              + " TensorFlow's step statistics, and print per op type its calls and microseconds"
+              + " per step: where a step's time goes. Tracing slows every op; read the counts and"
+              + " shares, not the speed.")
   boolean opProfile;
 
   @Spec CommandSpec spec;
@@ -178,6 +178,18 @@ final class BenchCommand implements Callable<Integer> {
         }
         Arrays.sort(pt);
         double prefillSec = pt[reps / 2];
+        if (opProfile) {
+          OpProfile profile = new OpProfile();
+          m.runner().profile(profile);
+          try {
+            for (int r = 0; r < reps; r++) {
+              runner.execute(prefillBatch);
+            }
+          } finally {
+            m.runner().profile(null);
+          }
+          profiles.add(format(profile, "prefill", b));
+        }
         long prefillTokens = (long) b * promptTokens;
         double prefillFlops =
             prefillTokens * layerFlopsPerToken
@@ -195,7 +207,7 @@ final class BenchCommand implements Callable<Integer> {
           } finally {
             m.runner().profile(null);
           }
-          profiles.add(format(profile, b));
+          profiles.add(format(profile, "decode", b));
         }
         double stepSec = decodeSec / decodeSteps;
         double decodeFlops =
@@ -259,14 +271,18 @@ final class BenchCommand implements Callable<Integer> {
   /** Rows of a profile shown before the rest are summed into one. */
   static final int PROFILE_ROWS = 12;
 
-  /** A decode profile as a table: the op types taking the most time first, then the others. */
-  static String format(OpProfile p, int batch) {
+  /**
+   * A profile of {@code what} steps ("prefill" or "decode") as a table: the op types taking the
+   * most time first, then the others.
+   */
+  static String format(OpProfile p, String what, int batch) {
     StringBuilder b = new StringBuilder();
     b.append(
         String.format(
             java.util.Locale.ROOT,
-            "decode step ops, %d sequences, %d steps traced: %.0f ops a step, %.0f us of op time"
+            "%s step ops, %d sequences, %d steps traced: %.0f ops a step, %.0f us of op time"
                 + " in %.0f us from first start to last end%n",
+            what,
             batch,
             p.steps(),
             p.opsPerStep(),

@@ -45,7 +45,7 @@ class BenchCommandTest {
     }
     OpProfile p = new OpProfile();
     p.add(StepStats.newBuilder().addDevStats(device).build());
-    String table = BenchCommand.format(p, 32);
+    String table = BenchCommand.format(p, "decode", 32);
     String[] lines = table.split("\\R");
     assertTrue(
         lines[0].startsWith("decode step ops, 32 sequences, 1 steps traced: 14 ops a step"),
@@ -55,5 +55,8 @@ class BenchCommandTest {
     assertEquals(2 + BenchCommand.PROFILE_ROWS + 1, lines.length, table);
     assertTrue(lines[lines.length - 1].trim().startsWith("(2 other op types)"), table);
     assertTrue(lines[lines.length - 1].contains("30.0"), table); // OpM 20 + OpN 10
+    assertTrue(
+        BenchCommand.format(p, "prefill", 1).startsWith("prefill step ops, 1 sequences"),
+        "the table names the kind of step it traced");
   }
 }

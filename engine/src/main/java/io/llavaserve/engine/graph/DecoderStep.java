@@ -243,6 +243,7 @@ final class DecoderStep {
     Operand<TInt32> q;
     Operand<TInt32> prefillKeys;
     Operand<TFloat32> prefillBias; // [Sp, 1, Q, 1, Lp]: key l is visible at position p if l <= p
+    Operand<TInt32> prefillFirstRows; // [Sp]: the row of each chunk's first token
 
     Masks() {
       if (mode.decode) {
@@ -260,7 +261,15 @@ final class DecoderStep {
       if (mode.prefill) {
         sp = g.dim(prefillTokenIndex, 0);
         q = g.dim(prefillTokenIndex, 1);
-        if (!nativeAttention) { // the native kernel reads the query positions itself
+        if (nativeAttention) { // it reads the queries from the chunks' first rows on
+          prefillFirstRows =
+              g.reshape(
+                  g.tf.slice(
+                      prefillTokenIndex,
+                      g.tf.constant(new int[] {0, 0}),
+                      g.tf.constant(new int[] {-1, 1})),
+                  -1);
+        } else { // the native kernel reads the query positions itself
           prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
           Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
           Operand<TBool> allowed =
@@ -312,12 +321,17 @@ final class DecoderStep {
   private Operand<TFloat32> prefillAttention(
       int layer, Operand<TFloat32> qh, List<Op> written, Masks mk, int qWidth) {
     if (nativeAttention) {
-      Operand<TFloat32> q =
-          g.reshape(g.gatherRows(qh, prefillTokenIndex), mk.sp, mk.q, kvHeads * group, headDim);
-      Operand<TFloat32> out =
-          pool.attendPrefill(
-              layer, q, prefillBlockTables, prefillQueryPositions, written, attentionThreads, -1);
-      return g.gatherRows(g.reshape(out, g.mulDims(mk.sp, mk.q), qWidth), prefillGatherIndex);
+      // The kernel reads each chunk's queries where its tokens lie and writes their results in
+      // token order after the decode rows: no gather either way.
+      return pool.attendPrefill(
+          layer,
+          qh,
+          prefillBlockTables,
+          prefillQueryPositions,
+          mk.prefillFirstRows,
+          written,
+          attentionThreads,
+          -1);
     }
     List<Operand<TFloat32>> kv = pool.read(layer, prefillBlockTables, written);
     Operand<TInt32> qg = g.mulDims(mk.q, g.i32(group));

@@ -164,29 +164,38 @@ final class KvPool {
   }
 
   /**
-   * Causal prefill attention, q [seqs, Q, heads, head_dim] (already scaled, each sequence's chunk
-   * padded to Q), each query seeing keys 0 .. its position of its sequence's blocks (position -1:
-   * padding, zeros out), by the native kernel reading the pool in place after {@code after} ran, on
-   * at most kernel path {@code path} (-1 the best the CPU has; 0 plain, 1 AVX2, 2 AVX-512). Returns
-   * [seqs, Q, heads * head_dim].
+   * Causal prefill attention by the native kernel reading the pool in place after {@code after}
+   * ran, on at most kernel path {@code path} (-1 the best the CPU has; 0 plain, 1 AVX2, 2 AVX-512).
+   * q is the step's [T, heads, head_dim] (already scaled); query r of chunk s (positions [seqs, Q],
+   * -1 for padding: no query) is q's row firstRows[s] + r and sees keys 0 .. its position of its
+   * sequence's blocks. Returns [T - firstRows[0], heads * head_dim]: each query's result at its q
+   * row less firstRows[0], zeros in rows no query takes.
    */
   Operand<TFloat32> attendPrefill(
       int layer,
       Operand<TFloat32> q,
       Operand<TInt32> blockTables,
       Operand<TInt32> positions,
+      Operand<TInt32> firstRows,
       List<Op> after,
       int threads,
       int path) {
-    return pagedOp(
-        NativeKernels.PAGED_PREFILL_ATTENTION,
-        layer,
-        q,
-        blockTables,
-        positions,
-        after,
-        threads,
-        path);
+    Operation op =
+        tf.withControlDependencies(after)
+            .scope()
+            .opBuilder(
+                NativeKernels.PAGED_PREFILL_ATTENTION,
+                NativeKernels.PAGED_PREFILL_ATTENTION + "_" + layer)
+            .addInput(q.asOutput())
+            .addInput(keys.get(layer).resource().asOutput())
+            .addInput(values.get(layer).resource().asOutput())
+            .addInput(blockTables.asOutput())
+            .addInput(positions.asOutput())
+            .addInput(firstRows.asOutput())
+            .setAttr("num_threads", (long) threads)
+            .setAttr("path", (long) path)
+            .build();
+    return op.output(0);
   }
 
   /** A native op over layer {@code layer}'s pool variables: q, k, v, block tables, {@code rows}. */

@@ -66,6 +66,7 @@ class NativeAttentionTest {
     final Operand<TFloat32> out;
     final Placeholder<TFloat32> prefillQ;
     final Placeholder<TInt32> positions;
+    final Placeholder<TInt32> firstRows;
     final Operand<TFloat32> prefillOut;
     final Session session;
     final float[] keys;
@@ -91,7 +92,9 @@ class NativeAttentionTest {
       out = pool.attend(0, q, tables, lens, written, threads, path);
       prefillQ = tf.placeholder(TFloat32.class);
       positions = tf.placeholder(TInt32.class);
-      prefillOut = pool.attendPrefill(0, prefillQ, tables, positions, written, threads, path);
+      firstRows = tf.placeholder(TInt32.class);
+      prefillOut =
+          pool.attendPrefill(0, prefillQ, tables, positions, firstRows, written, threads, path);
       session = new Session(graph);
       pool.zero(session);
 
@@ -124,7 +127,7 @@ class NativeAttentionTest {
       int hd = text.headDim();
       try (TFloat32 qt = TFloat32.tensorOf(Shape.of(seqs, heads, hd), DataBuffers.of(query));
           TInt32 lt = TInt32.tensorOf(Shape.of(seqs), DataBuffers.of(contextLens, true, false))) {
-        return run(q, qt, blockTables, lens, lt, out, Shape.of(seqs, (long) heads * hd));
+        return run(q, qt, blockTables, lens, lt, null, out, Shape.of(seqs, (long) heads * hd));
       }
     }
 
@@ -167,8 +170,25 @@ class NativeAttentionTest {
       return o;
     }
 
-    /** The prefill kernel: q [seqs, rows, heads, hd], positions [seqs][rows] (-1 padding). */
+    /**
+     * The prefill kernel with each sequence's queries padded to a rectangle: q [seqs, rows, heads,
+     * hd], positions [seqs][rows] (-1 padding); returns [seqs, rows, heads * hd].
+     */
     float[] attendPrefill(float[] query, int[][] blockTables, int[][] pos) {
+      int rows = pos[0].length;
+      int[] first = new int[pos.length];
+      for (int s = 0; s < pos.length; s++) {
+        first[s] = s * rows;
+      }
+      return attendPrefillAt(query, pos.length * rows, first, blockTables, pos);
+    }
+
+    /**
+     * The prefill kernel on the step's queries q [qRows, heads, hd], chunk s's query r at row
+     * first[s] + r; returns [qRows - first[0], heads * hd].
+     */
+    float[] attendPrefillAt(
+        float[] query, int qRows, int[] first, int[][] blockTables, int[][] pos) {
       int seqs = pos.length;
       int rows = pos[0].length;
       int heads = text.numAttentionHeads();
@@ -177,16 +197,18 @@ class NativeAttentionTest {
       for (int s = 0; s < seqs; s++) {
         System.arraycopy(pos[s], 0, flatPos, s * rows, rows);
       }
-      try (TFloat32 qt = TFloat32.tensorOf(Shape.of(seqs, rows, heads, hd), DataBuffers.of(query));
-          TInt32 pt = TInt32.tensorOf(Shape.of(seqs, rows), DataBuffers.of(flatPos, true, false))) {
+      try (TFloat32 qt = TFloat32.tensorOf(Shape.of(qRows, heads, hd), DataBuffers.of(query));
+          TInt32 pt = TInt32.tensorOf(Shape.of(seqs, rows), DataBuffers.of(flatPos, true, false));
+          TInt32 ft = TInt32.tensorOf(Shape.of(seqs), DataBuffers.of(first, true, false))) {
         return run(
             prefillQ,
             qt,
             blockTables,
             positions,
             pt,
+            ft,
             prefillOut,
-            Shape.of(seqs, rows, (long) heads * hd));
+            Shape.of(qRows - (seqs > 0 ? first[0] : 0), (long) heads * hd));
       }
     }
 
@@ -197,6 +219,7 @@ class NativeAttentionTest {
         int[][] blockTables,
         Placeholder<TInt32> rowsIn,
         TInt32 rows,
+        TInt32 firsts,
         Operand<TFloat32> fetch,
         Shape shape) {
       int seqs = blockTables.length;
@@ -210,6 +233,7 @@ class NativeAttentionTest {
       try (TInt32 tt = TInt32.tensorOf(Shape.of(seqs, width), DataBuffers.of(flat, true, false));
           TInt32 noSlots = TInt32.tensorOf(Shape.of(0, kvh, 3));
           TFloat32 noK = TFloat32.tensorOf(Shape.of(0, kvh, hd));
+          TInt32 noFirsts = TInt32.tensorOf(Shape.of(0));
           Result r =
               session
                   .runner()
@@ -219,6 +243,7 @@ class NativeAttentionTest {
                   .feed(qIn, qt)
                   .feed(tables, tt)
                   .feed(rowsIn, rows)
+                  .feed(firstRows, firsts != null ? firsts : noFirsts)
                   .fetch(fetch)
                   .run()) {
         TFloat32 o = (TFloat32) r.get(0);
@@ -339,7 +364,7 @@ class NativeAttentionTest {
                   Shape.of(lens.length + 7, text.numAttentionHeads(), text.headDim()),
                   DataBuffers.of(q));
           TInt32 lt = TInt32.tensorOf(Shape.of(lens.length), DataBuffers.of(lens, true, false))) {
-        withPrefill = h.run(h.q, qt, t, h.lens, lt, h.out, Shape.of(lens.length, (long) row));
+        withPrefill = h.run(h.q, qt, t, h.lens, lt, null, h.out, Shape.of(lens.length, (long) row));
       }
       assertArrayEquals(alone, withPrefill);
     }
@@ -530,6 +555,90 @@ class NativeAttentionTest {
             2e-6,
             "head dim " + headDim + ", path " + path + ", " + dtype + ", threads " + threads);
       }
+    }
+  }
+
+  /**
+   * As a step lays its queries out: the decode rows first, then each chunk's tokens in order with
+   * no padding between them. Each query is read at its chunk's first row plus its index and its
+   * result written at that row less the first chunk's, the same numbers as the padded layout gives;
+   * a gap between chunks comes back as zeros; first rows that would overlap the next chunk or run
+   * past q are refused, naming the chunk.
+   */
+  @Test
+  void prefillReadsAndWritesTheChunksWhereTheirTokensLie() {
+    int heads = 4;
+    int headDim = 16;
+    TextConfig text = fourHeads(headDim, 2);
+    KvCacheConfig cache = new KvCacheConfig(4, 200, KvCacheConfig.Dtype.FLOAT16);
+    SplittableRandom rnd = new SplittableRandom(11);
+    int decodeRows = 3;
+    int[] from = {0, 37, 5, 100};
+    int[] rows = {70, 20, 1, 33};
+    int[] gap = {0, 0, 2, 0}; // two rows nobody takes before chunk 2
+    int width = Arrays.stream(rows).max().orElse(0);
+    int[][] pos = new int[from.length][width];
+    int[] lens = new int[from.length];
+    int[] first = new int[from.length];
+    int row = decodeRows;
+    for (int s = 0; s < from.length; s++) {
+      Arrays.fill(pos[s], -1);
+      for (int r = 0; r < rows[s]; r++) {
+        pos[s][r] = from[s] + r;
+      }
+      lens[s] = from[s] + rows[s];
+      row += gap[s];
+      first[s] = row;
+      row += rows[s];
+    }
+    int qRows = row + 1; // and one row past the last chunk
+    int stride = heads * headDim;
+    for (int threads : new int[] {1, 2}) {
+      try (Harness h = new Harness(text, cache, 5, threads)) {
+        int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+        float[] query = random(rnd, qRows * stride);
+        // The same queries padded to a rectangle, and what the kernel gives for them there.
+        float[] padded = new float[from.length * width * stride];
+        for (int s = 0; s < from.length; s++) {
+          System.arraycopy(query, first[s] * stride, padded, s * width * stride, rows[s] * stride);
+        }
+        float[] expected = h.attendPrefill(padded, t, pos);
+        assertClose(h.expectedPrefill(padded, t, pos), expected, 2e-6, "padded");
+
+        float[] out = h.attendPrefillAt(query, qRows, first, t, pos);
+        assertEquals((qRows - decodeRows) * stride, out.length);
+        float[] want = new float[out.length];
+        for (int s = 0; s < from.length; s++) {
+          System.arraycopy(
+              expected,
+              s * width * stride,
+              want,
+              (first[s] - decodeRows) * stride,
+              rows[s] * stride);
+        }
+        assertArrayEquals(want, out, "threads " + threads);
+      }
+    }
+
+    try (Harness h = new Harness(text, cache, 5, 1)) {
+      int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+      float[] query = random(rnd, qRows * stride);
+      int[] overlap = first.clone();
+      overlap[1] = first[0] + rows[0] - 1; // chunk 0's last query would take chunk 1's first row
+      TFInvalidArgumentException e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attendPrefillAt(query, qRows, overlap, t, pos));
+      assertTrue(
+          e.getMessage().contains("first_rows[0] = 3: its 70 queries must take rows in [3, 72)"),
+          e.getMessage());
+      int[] past = first.clone();
+      past[3] = qRows - 1; // 33 queries from the last row
+      e =
+          assertThrows(
+              TFInvalidArgumentException.class,
+              () -> h.attendPrefillAt(query, qRows, past, t, pos));
+      assertTrue(e.getMessage().contains("first_rows[3] = " + (qRows - 1)), e.getMessage());
     }
   }
 
