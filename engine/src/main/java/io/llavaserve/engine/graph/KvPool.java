@@ -160,7 +160,14 @@ final class KvPool {
       int threads,
       int path) {
     return pagedOp(
-        NativeKernels.PAGED_ATTENTION, layer, q, blockTables, contextLens, after, threads, path);
+        NativeKernels.PAGED_ATTENTION,
+        layer,
+        q,
+        blockTables,
+        List.of(contextLens),
+        after,
+        threads,
+        path);
   }
 
   /**
@@ -180,47 +187,46 @@ final class KvPool {
       List<Op> after,
       int threads,
       int path) {
-    Operation op =
-        tf.withControlDependencies(after)
-            .scope()
-            .opBuilder(
-                NativeKernels.PAGED_PREFILL_ATTENTION,
-                NativeKernels.PAGED_PREFILL_ATTENTION + "_" + layer)
-            .addInput(q.asOutput())
-            .addInput(keys.get(layer).resource().asOutput())
-            .addInput(values.get(layer).resource().asOutput())
-            .addInput(blockTables.asOutput())
-            .addInput(positions.asOutput())
-            .addInput(firstRows.asOutput())
-            .setAttr("num_threads", (long) threads)
-            .setAttr("path", (long) path)
-            .build();
-    return op.output(0);
+    return pagedOp(
+        NativeKernels.PAGED_PREFILL_ATTENTION,
+        layer,
+        q,
+        blockTables,
+        List.of(positions, firstRows),
+        after,
+        threads,
+        path);
   }
 
-  /** A native op over layer {@code layer}'s pool variables: q, k, v, block tables, {@code rows}. */
+  /**
+   * A native op over layer {@code layer}'s pool variables: q, k, v, block tables, then {@code
+   * rows}' int32 inputs in order.
+   */
   private Operand<TFloat32> pagedOp(
       String name,
       int layer,
       Operand<TFloat32> q,
       Operand<TInt32> blockTables,
-      Operand<TInt32> rows,
+      List<Operand<TInt32>> rows,
       List<Op> after,
       int threads,
       int path) {
-    Operation op =
+    var builder =
         tf.withControlDependencies(after)
             .scope()
             .opBuilder(name, name + "_" + layer)
             .addInput(q.asOutput())
             .addInput(keys.get(layer).resource().asOutput())
             .addInput(values.get(layer).resource().asOutput())
-            .addInput(blockTables.asOutput())
-            .addInput(rows.asOutput())
-            .setAttr("num_threads", (long) threads)
-            .setAttr("path", (long) path)
-            .build();
-    return op.output(0);
+            .addInput(blockTables.asOutput());
+    for (Operand<TInt32> r : rows) {
+      builder.addInput(r.asOutput());
+    }
+    return builder
+        .setAttr("num_threads", (long) threads)
+        .setAttr("path", (long) path)
+        .build()
+        .output(0);
   }
 
   /**
