@@ -784,8 +784,15 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
 #define HEAD 64 /* a block's scales (int8), or steps and minimums (int4) */
 /* How far ahead in each column block's stream the blocks are asked for: about 2.5 KB, 8 int4
  * blocks or 5 int8 ones (a single decoding row measured 20-30% faster with int4 than leaving the
- * stream to the hardware prefetcher, which restarts at every column block). */
+ * stream to the hardware prefetcher, which restarts at every column block). Up to
+ * AHEAD_L2_MAX_ROWS rows they are asked for into L2 (prefetcht1), not L1: four streams a task
+ * ahead by 2.5 KB each is more lines than L1's miss buffers hold, and on a Zen 4 a single row's
+ * int4 matmul streamed 29-34 GB/s of weights from memory that way against 24-27 into L1 (a C
+ * harness over 87 MB of weights, two threads; 1 to 4 rows 20-30% faster), near the 35.9 GB/s of
+ * the memory read probe. More rows read each block once per group of four, from cache after the
+ * first: there the blocks go on into L1 (32 rows decoded no faster into L2 in `bench`). */
 #define AHEAD_BYTES 2560
+#define AHEAD_L2_MAX_ROWS 8
 
 /*
  * NAME_R_NB: R rows by NB of a tile's four column blocks (block_stride apart), from block b0 on,
@@ -794,7 +801,7 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
  */
 #define DEFINE_IN_PLACE(NAME, INT4, R, NB)                                                        \
   VBMI static void NAME##_##R##_##NB(const LlavaQuantRows* xq, int64_t row, const uint8_t* w,     \
-                                     int64_t block_bytes, int64_t block_stride, int b0,           \
+                                     int64_t block_bytes, int64_t block_stride, int b0, int to_l2, \
                                      float* c) {                                                  \
     const __m512i lanes = _mm512_loadu_si512((const void*)transpose_index);                       \
     const __m512i low = _mm512_set1_epi8(0x0F);                                                   \
@@ -811,7 +818,11 @@ int llava_dot_matmul(int path, const float* x, int64_t m, int64_t k, int64_t kb,
       for (int b = 0; b < NB; b++) {                                                              \
         blocks[b] = w + (b0 + b) * block_stride + j * block_bytes;                                \
         for (int64_t at = 0; at < block_bytes; at += 64) {                                        \
-          __builtin_prefetch(blocks[b] + ahead + at, 0, 3);                                       \
+          if (to_l2) {                                                                            \
+            __builtin_prefetch(blocks[b] + ahead + at, 0, 2);                                     \
+          } else {                                                                                \
+            __builtin_prefetch(blocks[b] + ahead + at, 0, 3);                                     \
+          }                                                                                       \
         }                                                                                         \
       }                                                                                           \
       const int8_t* q[R];                                                                         \
@@ -901,19 +912,20 @@ static void in_place_task(void* arg, int64_t tile) {
   const int64_t col0 = tile * COLS;
   const int64_t cols = job->n - col0 < COLS ? job->n - col0 : COLS;
   const int64_t m = job->xq->m;
+  const int to_l2 = m <= AHEAD_L2_MAX_ROWS;
   for (int64_t row = 0; row < m;) {
     const int rows = m - row >= 4 ? 4 : m - row >= 2 ? 2 : 1;
     if (rows == 4) { /* four rows by half a tile at a time: 16 accumulators and 16 sums */
       for (int b0 = 0; b0 < 4; b0 += 2) {
         (job->int4 ? in_place_int4_4_2 : in_place_int8_4_2)(job->xq, row, w, job->block_bytes,
-                                                            block_stride, b0, c);
+                                                            block_stride, b0, to_l2, c);
       }
     } else if (job->int4) {
       (rows == 2 ? in_place_int4_2_4 : in_place_int4_1_4)(job->xq, row, w, job->block_bytes,
-                                                         block_stride, 0, c);
+                                                         block_stride, 0, to_l2, c);
     } else {
       (rows == 2 ? in_place_int8_2_4 : in_place_int8_1_4)(job->xq, row, w, job->block_bytes,
-                                                         block_stride, 0, c);
+                                                         block_stride, 0, to_l2, c);
     }
     for (int r = 0; r < rows; r++) {
       memcpy(job->y + (row + r) * job->n + col0, c + r * COLS, (size_t)cols * sizeof(float));
