@@ -21,6 +21,7 @@ import io.llavaserve.engine.training.world.SceneRenderer;
 import io.llavaserve.engine.training.world.WorldDatasets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -240,87 +241,44 @@ class TrainCommandTest {
             tmp.resolve("both").toString());
     assertEquals(2, both.exit());
     assertTrue(both.errorLine().contains("--init-from"), both.err());
-    Cli.Run tooMuch =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--inventory",
-            "0.5",
-            "--kind-sweep",
-            "0.6",
-            "--out",
-            tmp.resolve("much").toString());
-    assertEquals(2, tooMuch.exit());
-    assertTrue(tooMuch.errorLine().contains("--kind-sweep"), tooMuch.err());
-    Cli.Run tooManySweeps =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--kind-sweep",
-            "0.5",
-            "--color-sweep",
-            "0.6",
-            "--out",
-            tmp.resolve("sweeps").toString());
-    assertEquals(2, tooManySweeps.exit());
-    assertTrue(
-        tooManySweeps.errorLine().contains("--color-sweep must be in [0, 1 - --inventory"),
-        tooManySweeps.err());
-    Cli.Run tooManyPositions =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--color-sweep",
-            "0.5",
-            "--position-sweep",
-            "0.6",
-            "--out",
-            tmp.resolve("positions").toString());
-    assertEquals(2, tooManyPositions.exit());
-    assertTrue(
-        tooManyPositions.errorLine().contains("--position-sweep must be in [0, 1 - --inventory"),
-        tooManyPositions.err());
-    Cli.Run badWidePositions =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--wide-position-sweeps",
-            "-0.5",
-            "--out",
-            tmp.resolve("wide-positions").toString());
-    assertEquals(2, badWidePositions.exit());
-    assertTrue(
-        badWidePositions.errorLine().contains("--wide-position-sweeps must be in [0, 1], got -0.5"),
-        badWidePositions.err());
-    Cli.Run badRepeats =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--repeated-count",
-            "1.5",
-            "--out",
-            tmp.resolve("repeats").toString());
-    assertEquals(2, badRepeats.exit());
-    assertTrue(
-        badRepeats.errorLine().contains("--repeated-count must be in [0, 1], got 1.5"),
-        badRepeats.err());
-    Cli.Run badWide =
-        Cli.run(
-            "train",
-            "--preset",
-            "smoke",
-            "--wide-colors",
-            "-0.5",
-            "--out",
-            tmp.resolve("wide").toString());
-    assertEquals(2, badWide.exit());
-    assertTrue(
-        badWide.errorLine().contains("--wide-colors must be in [0, 1], got -0.5"), badWide.err());
+    assertSmokeRunRefused(
+        tmp.resolve("much"), "--kind-sweep", "--inventory", "0.5", "--kind-sweep", "0.6");
+    assertSmokeRunRefused(
+        tmp.resolve("sweeps"),
+        "--color-sweep must be in [0, 1 - --inventory",
+        "--kind-sweep",
+        "0.5",
+        "--color-sweep",
+        "0.6");
+    assertSmokeRunRefused(
+        tmp.resolve("positions"),
+        "--position-sweep must be in [0, 1 - --inventory",
+        "--color-sweep",
+        "0.5",
+        "--position-sweep",
+        "0.6");
+    assertSmokeRunRefused(
+        tmp.resolve("wide-positions"),
+        "--wide-position-sweeps must be in [0, 1], got -0.5",
+        "--wide-position-sweeps",
+        "-0.5");
+    assertSmokeRunRefused(
+        tmp.resolve("repeats"),
+        "--repeated-count must be in [0, 1], got 1.5",
+        "--repeated-count",
+        "1.5");
+    assertSmokeRunRefused(
+        tmp.resolve("wide"), "--wide-colors must be in [0, 1], got -0.5", "--wide-colors", "-0.5");
+  }
+
+  /** `train --preset smoke FLAGS --out OUT` exits 2 with an error line containing `message`. */
+  private static void assertSmokeRunRefused(Path out, String message, String... flags) {
+    List<String> args = new ArrayList<>(List.of("train", "--preset", "smoke"));
+    args.addAll(List.of(flags));
+    args.addAll(List.of("--out", out.toString()));
+    Cli.Run run = Cli.run(args.toArray(String[]::new));
+    assertEquals(2, run.exit(), run.err());
+    assertTrue(run.errorLine().contains(message), run.err());
   }
 
   @Test

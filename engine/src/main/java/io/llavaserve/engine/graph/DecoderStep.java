@@ -261,7 +261,9 @@ final class DecoderStep {
       if (mode.prefill) {
         sp = g.dim(prefillTokenIndex, 0);
         q = g.dim(prefillTokenIndex, 1);
-        if (nativeAttention) { // it reads the queries from the chunks' first rows on
+        if (nativeAttention) {
+          // The native kernel reads the query positions itself, and each chunk's queries from the
+          // row of its first token on.
           prefillFirstRows =
               g.reshape(
                   g.tf.slice(
@@ -269,7 +271,7 @@ final class DecoderStep {
                       g.tf.constant(new int[] {0, 0}),
                       g.tf.constant(new int[] {-1, 1})),
                   -1);
-        } else { // the native kernel reads the query positions itself
+        } else {
           prefillKeys = g.mulDims(g.dim(prefillBlockTables, 1), g.i32(blockSize));
           Operand<TInt32> keyPos = g.tf.range(g.i32(0), prefillKeys, g.i32(1));
           Operand<TBool> allowed =

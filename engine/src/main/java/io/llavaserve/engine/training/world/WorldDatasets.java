@@ -275,7 +275,7 @@ public final class WorldDatasets {
             seed ^ EVALUATION_SALT,
             sizes,
             wideColors
-                ? new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 1)
+                ? new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 1, 0)
                 : WorldMix.PLAIN);
     List<Sample> samples = new ArrayList<>((TYPES.length + 1) * perType);
     for (QuestionType type : TYPES) {

@@ -58,35 +58,12 @@ public record WorldMix(
 
   /** The plain world. */
   public static final WorldMix PLAIN =
-      new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 0);
+      new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 0, 0);
 
-  /** A mix whose position sweeps draw their images from the size range as any scene. */
-  public WorldMix(
-      double kindFirstShare,
-      double monochromeShare,
-      double inventoryShare,
-      double tallyShare,
-      double kindSweepShare,
-      double colorSweepShare,
-      double positionSweepShare,
-      double repeatedCountShare,
-      QuestionWeights questionWeights,
-      double wideColorShare) {
-    this(
-        kindFirstShare,
-        monochromeShare,
-        inventoryShare,
-        tallyShare,
-        kindSweepShare,
-        colorSweepShare,
-        positionSweepShare,
-        repeatedCountShare,
-        questionWeights,
-        wideColorShare,
-        0);
-  }
-
-  /** A mix with base fills only (no wide-colour scenes). */
+  /**
+   * A mix with base fills only (no wide-colour scenes), whose position sweeps draw their images
+   * from the size range as any scene.
+   */
   public WorldMix(
       double kindFirstShare,
       double monochromeShare,
@@ -107,6 +84,7 @@ public record WorldMix(
         positionSweepShare,
         repeatedCountShare,
         questionWeights,
+        0,
         0);
   }
 

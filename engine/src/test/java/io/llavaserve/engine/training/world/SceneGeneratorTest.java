@@ -157,7 +157,7 @@ class SceneGeneratorTest {
         IllegalArgumentException.class, () -> new SceneGenerator(SizeRange.square(64), 0, -0.1));
     assertThrows(
         IllegalArgumentException.class,
-        () -> new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 1.5));
+        () -> new WorldMix(0, 0, 0, 0, 0, 0, 0, 0, QuestionWeights.UNIFORM, 1.5, 0));
   }
 
   private static boolean nearBase(PlacedShape s) {
