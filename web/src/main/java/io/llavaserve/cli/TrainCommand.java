@@ -96,7 +96,9 @@ final class TrainCommand implements Callable<Integer> {
           "How the tower is pretrained: captions (CLIP's softmax over one caption per image),"
               + " facts (SigLIP's pairwise sigmoid over short true and false statements) or patches"
               + " (supervised by the scenes: each object's centre patch labelled with its colour,"
-              + " kind and region, each image with its counts) (default: patches for standard, as"
+              + " kind and region, each image with its counts) or counts (patches, and every patch"
+              + " of a shape with how many shapes share its colour and its kind) (default: patches"
+              + " for standard, as"
               + " the shipped model was trained; captions for smoke).")
   ClipTextSpec.Objective objective;
 
@@ -444,6 +446,8 @@ final class TrainCommand implements Callable<Integer> {
       spec = spec.withFacts();
     } else if (objective == ClipTextSpec.Objective.PATCHES) {
       spec = spec.withPatches();
+    } else if (objective == ClipTextSpec.Objective.COUNTS) {
+      spec = spec.withCounts();
     } else if (objective == ClipTextSpec.Objective.CAPTIONS) {
       spec = spec.withCaptions();
     }

@@ -162,7 +162,7 @@ final class BatchSource {
 
   /** Whether the tower's stage is the supervised one ({@link #patchBatch}). */
   boolean patches() {
-    return objective == ClipTextSpec.Objective.PATCHES;
+    return objective.supervised();
   }
 
   /** The world a step of {@code stage} draws its samples from, in order. */
@@ -303,7 +303,7 @@ final class BatchSource {
       System.arraycopy(px, 0, pixels, i * px.length, px.length);
       targets.add(PatchTargets.of(s.scene(), side, grid));
     }
-    float[][] labels = PatchLoss.labels(targets);
+    float[][] labels = PatchLoss.labels(targets, objective == ClipTextSpec.Objective.COUNTS);
     return new PatchBatch(pixels, size, side, labels[0], labels[1]);
   }
 

@@ -40,7 +40,19 @@ public record ClipTextSpec(
      * each object's centre patch labelled with its colour, kind and region, each image with its
      * counts. The text encoder is not built.
      */
-    PATCHES
+    PATCHES,
+    /**
+     * {@link #PATCHES}, and every patch a shape covers also told how many of the scene's shapes
+     * share that shape's colour and how many its kind: a count laid out on each part of every shape
+     * it is about, so that attention that finds the shapes of a colour reads their number from
+     * them.
+     */
+    COUNTS;
+
+    /** Whether the tower is supervised by the scenes ({@link PatchLoss}) rather than by text. */
+    public boolean supervised() {
+      return this == PATCHES || this == COUNTS;
+    }
   }
 
   public ClipTextSpec {

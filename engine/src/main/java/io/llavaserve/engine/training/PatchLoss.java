@@ -2,6 +2,7 @@ package io.llavaserve.engine.training;
 
 import io.llavaserve.engine.config.LlavaConfig;
 import io.llavaserve.engine.config.VisionConfig;
+import io.llavaserve.engine.training.world.Scene;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.tensorflow.Operand;
@@ -18,10 +19,15 @@ import org.tensorflow.types.TInt32;
  * is a supervised pretraining of the tower, as ViTs were first pretrained on labelled images; the
  * heads are thrown away after the stage, like CLIP's text encoder.
  *
+ * <p>With {@link ClipTextSpec.Objective#COUNTS} the patch head also predicts, for every patch a
+ * shape covers, how many of the scene's shapes share its colour and how many its kind, so that the
+ * number of blue shapes lies on every blue patch rather than only in the image's mean.
+ *
  * <p>Patch labels are fed as {@code [N * patches, 2 + colours + kinds + regions]} (the centre and
  * covered flags, then one-hot colour and kind, zero where no shape covers the patch, and region,
- * zero away from centres); image labels as {@code [N, counts + colours * COUNTS + kinds * COUNTS]}
- * one-hot groups. See {@link PatchTargets}.
+ * zero away from centres), with the counts two more one-hot groups of {@link Scene#MAX_SHAPES}
+ * (zero where no shape covers); image labels as {@code [N, counts + colours * COUNTS + kinds *
+ * COUNTS]} one-hot groups. See {@link PatchTargets}.
  */
 final class PatchLoss {
 
@@ -31,6 +37,9 @@ final class PatchLoss {
   /** Width of a patch's label row: centre and covered flags, colour, kind and region one-hots. */
   static final int PATCH_LABELS =
       2 + PatchTargets.COLORS + PatchTargets.KINDS + PatchTargets.REGIONS;
+
+  /** The same with the colour and kind counts of {@link ClipTextSpec.Objective#COUNTS} after it. */
+  static final int COUNT_PATCH_LABELS = PATCH_LABELS + 2 * Scene.MAX_SHAPES;
 
   /** Width of an image's label row: total count, then per colour and per kind counts. */
   static final int IMAGE_LABELS =
@@ -52,7 +61,15 @@ final class PatchLoss {
   /** Kind accuracy at the centre patches: whether the tower tells the shapes apart. */
   final Operand<TFloat32> accuracy;
 
-  PatchLoss(TrainOps g, Parameters p, LlavaConfig config) {
+  /** Width of this loss's patch label rows. */
+  final int patchLabelWidth;
+
+  /**
+   * @param shares whether the patches also learn how many shapes share their colour and kind
+   *     ({@link ClipTextSpec.Objective#COUNTS})
+   */
+  PatchLoss(TrainOps g, Parameters p, LlavaConfig config, boolean shares) {
+    patchLabelWidth = patchLabels(shares);
     VisionConfig v = config.vision();
     int side = v.imageSize();
     int hidden = v.hiddenSize();
@@ -65,7 +82,7 @@ final class PatchLoss {
     patchLabels =
         g.tf
             .withName("patch_labels")
-            .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, PATCH_LABELS)));
+            .placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, patchLabelWidth)));
     imageLabels =
         g.tf
             .withName("image_labels")
@@ -104,6 +121,15 @@ final class PatchLoss {
     at += PatchTargets.KINDS;
     Operand<TFloat32> regionLoss =
         maskedCrossEntropy(g, out, patchLabels, at, PatchTargets.REGIONS, centre, centres);
+    at += PatchTargets.REGIONS;
+    Operand<TFloat32> shareLoss = g.f32(0f);
+    if (shares) {
+      shareLoss =
+          g.add(
+              maskedCrossEntropy(g, out, patchLabels, at, Scene.MAX_SHAPES, covered, parts),
+              maskedCrossEntropy(
+                  g, out, patchLabels, at + Scene.MAX_SHAPES, Scene.MAX_SHAPES, covered, parts));
+    }
 
     // Per image, from the mean of its patches.
     Operand<TFloat32> pooled = g.tf.math.mean(patchStates, g.i32(1));
@@ -116,8 +142,10 @@ final class PatchLoss {
 
     loss =
         g.add(
-            g.add(g.add(centreLoss, colorLoss), g.add(kindLoss, regionLoss)),
-            g.add(countLoss, g.scale(groupLoss, GROUP_WEIGHT)));
+            g.add(
+                g.add(g.add(centreLoss, colorLoss), g.add(kindLoss, regionLoss)),
+                g.add(countLoss, g.scale(groupLoss, GROUP_WEIGHT))),
+            shareLoss);
 
     Operand<TFloat32> hit =
         g.tf.dtypes.cast(
@@ -198,14 +226,19 @@ final class PatchLoss {
     return !name.contains("post_layernorm");
   }
 
+  /** Width of the patch label rows, with or without the shared counts. */
+  static int patchLabels(boolean shares) {
+    return shares ? COUNT_PATCH_LABELS : PATCH_LABELS;
+  }
+
   /** The two heads' shapes. */
-  static Map<String, long[]> shapes(VisionConfig v) {
+  static Map<String, long[]> shapes(VisionConfig v, boolean shares) {
     Map<String, long[]> m = new LinkedHashMap<>();
     long h = v.hiddenSize();
     m.put(PATCH_HEAD + "layer_norm.weight", new long[] {h});
     m.put(PATCH_HEAD + "layer_norm.bias", new long[] {h});
-    m.put(PATCH_HEAD + "weight", new long[] {PATCH_LABELS, h});
-    m.put(PATCH_HEAD + "bias", new long[] {PATCH_LABELS});
+    m.put(PATCH_HEAD + "weight", new long[] {patchLabels(shares), h});
+    m.put(PATCH_HEAD + "bias", new long[] {patchLabels(shares)});
     m.put(IMAGE_HEAD + "layer_norm.weight", new long[] {h});
     m.put(IMAGE_HEAD + "layer_norm.bias", new long[] {h});
     m.put(IMAGE_HEAD + "weight", new long[] {IMAGE_LABELS, h});
@@ -213,22 +246,30 @@ final class PatchLoss {
     return m;
   }
 
-  /** The label rows of a batch of scenes' targets: [N * P, PATCH_LABELS] and [N, IMAGE_LABELS]. */
-  static float[][] labels(java.util.List<PatchTargets> targets) {
+  /**
+   * The label rows of a batch of scenes' targets: [N * P, {@link #patchLabels}] and [N,
+   * IMAGE_LABELS].
+   */
+  static float[][] labels(java.util.List<PatchTargets> targets, boolean shares) {
     int n = targets.size();
     int cells = n == 0 ? 0 : targets.get(0).centre().length;
-    float[] patch = new float[n * cells * PATCH_LABELS];
+    int width = patchLabels(shares);
+    float[] patch = new float[n * cells * width];
     float[] image = new float[n * IMAGE_LABELS];
     int counts = PatchTargets.COUNTS;
     for (int i = 0; i < n; i++) {
       PatchTargets t = targets.get(i);
       for (int c = 0; c < cells; c++) {
-        int row = (i * cells + c) * PATCH_LABELS;
+        int row = (i * cells + c) * width;
         patch[row] = t.centre()[c];
         if (t.kind()[c] >= 0) {
           patch[row + 1] = 1f;
           patch[row + 2 + t.color()[c]] = 1f;
           patch[row + 2 + PatchTargets.COLORS + t.kind()[c]] = 1f;
+          if (shares) {
+            patch[row + PATCH_LABELS + t.colorShare()[c] - 1] = 1f;
+            patch[row + PATCH_LABELS + Scene.MAX_SHAPES + t.kindShare()[c] - 1] = 1f;
+          }
         }
         if (t.region()[c] >= 0) {
           patch[row + 2 + PatchTargets.COLORS + PatchTargets.KINDS + t.region()[c]] = 1f;

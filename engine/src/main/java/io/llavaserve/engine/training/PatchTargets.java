@@ -16,7 +16,8 @@ import io.llavaserve.engine.training.world.ShapeKind;
  * part of a shape learns what it is part of; the centre patch is also marked as a centre and
  * labelled with the shape's {@link Region}. Patches no shape covers carry no colour or kind. When
  * two shapes claim one patch (small shapes in a very elongated image), the larger keeps it. Per
- * image: how many shapes, and how many of each colour and of each kind.
+ * image: how many shapes, and how many of each colour and of each kind; per covered patch, how many
+ * of the scene's shapes share its shape's colour and how many its kind.
  *
  * @param centre [grid * grid] 1 where a shape's centre lies, else 0
  * @param color [grid * grid] colour ordinal of the covering shape, -1 where none covers
@@ -25,6 +26,9 @@ import io.llavaserve.engine.training.world.ShapeKind;
  * @param count shapes in the scene, 1 to {@link Scene#MAX_SHAPES}
  * @param colorCounts [colours] shapes of each colour
  * @param kindCounts [kinds] shapes of each kind
+ * @param colorShare [grid * grid] shapes of the covering shape's colour (1 or more), -1 where none
+ *     covers
+ * @param kindShare [grid * grid] shapes of the covering shape's kind, -1 where none covers
  */
 record PatchTargets(
     float[] centre,
@@ -33,7 +37,9 @@ record PatchTargets(
     int[] region,
     int count,
     int[] colorCounts,
-    int[] kindCounts) {
+    int[] kindCounts,
+    int[] colorShare,
+    int[] kindShare) {
 
   static final int COLORS = ShapeColor.values().length;
   static final int KINDS = ShapeKind.values().length;
@@ -86,8 +92,24 @@ record PatchTargets(
         region[c] = Region.of(scene, s).ordinal();
       }
     }
+    int[] colorShare = filled(cells);
+    int[] kindShare = filled(cells);
+    for (int c = 0; c < cells; c++) {
+      if (kind[c] >= 0) {
+        colorShare[c] = colorCounts[color[c]];
+        kindShare[c] = kindCounts[kind[c]];
+      }
+    }
     return new PatchTargets(
-        centre, color, kind, region, scene.shapes().size(), colorCounts, kindCounts);
+        centre,
+        color,
+        kind,
+        region,
+        scene.shapes().size(),
+        colorCounts,
+        kindCounts,
+        colorShare,
+        kindShare);
   }
 
   private static int cell(double position, double patch, int grid) {

@@ -84,7 +84,7 @@ final class StageSession implements AutoCloseable {
             .filter(
                 e ->
                     stage != Stage.CLIP
-                        || spec.clipText().objective() != ClipTextSpec.Objective.PATCHES
+                        || !spec.clipText().objective().supervised()
                         || PatchLoss.reads(e.getKey(), config))
             .collect(
                 Collectors.toMap(
@@ -104,8 +104,10 @@ final class StageSession implements AutoCloseable {
     try {
       TrainOps g = new TrainOps(Ops.create(graph));
       params = new Parameters(g.tf, shapes, trainable);
-      if (stage == Stage.CLIP && spec.clipText().objective() == ClipTextSpec.Objective.PATCHES) {
-        patches = new PatchLoss(g, params, config);
+      if (stage == Stage.CLIP && spec.clipText().objective().supervised()) {
+        patches =
+            new PatchLoss(
+                g, params, config, spec.clipText().objective() == ClipTextSpec.Objective.COUNTS);
         clip = null;
         llava = null;
       } else if (stage == Stage.CLIP) {
@@ -243,8 +245,8 @@ final class StageSession implements AutoCloseable {
           patches.patchLabels,
           floats(
               b.patchLabels(),
-              b.patchLabels().length / PatchLoss.PATCH_LABELS,
-              PatchLoss.PATCH_LABELS));
+              b.patchLabels().length / patches.patchLabelWidth,
+              patches.patchLabelWidth));
       feed(
           r,
           feeds,

@@ -113,6 +113,14 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
   }
 
   /**
+   * This spec with the tower's stage trained on {@link ClipTextSpec.Objective#COUNTS}: {@link
+   * #withPatches()}, each covered patch also told how many shapes share its colour and its kind.
+   */
+  public TrainingSpec withCounts() {
+    return withObjective(ClipTextSpec.Objective.COUNTS, clipText.maxTokens());
+  }
+
+  /**
    * This spec with the tower's stage trained on {@link ClipTextSpec.Objective#CAPTIONS}: CLIP's
    * contrastive loss against a 40-token caption encoder.
    */
@@ -185,8 +193,9 @@ public record TrainingSpec(TinySpec model, ClipTextSpec clipText) {
               }
             });
     m.putAll(
-        clipText.objective() == ClipTextSpec.Objective.PATCHES
-            ? PatchLoss.shapes(config().vision())
+        clipText.objective().supervised()
+            ? PatchLoss.shapes(
+                config().vision(), clipText.objective() == ClipTextSpec.Objective.COUNTS)
             : ClipLoss.shapes(config().vision(), clipText, vocabulary.rows()));
     return m;
   }

@@ -78,7 +78,7 @@ class PatchObjectiveTest {
     assertArrayEquals(new int[] {1, 0, 1, 0, 0, 0}, t.colorCounts());
     assertArrayEquals(new int[] {1, 0, 0, 1}, t.kindCounts());
 
-    float[][] rows = PatchLoss.labels(List.of(t));
+    float[][] rows = PatchLoss.labels(List.of(t), false);
     int w = PatchLoss.PATCH_LABELS;
     float[] starRow = java.util.Arrays.copyOfRange(rows[0], star * w, (star + 1) * w);
     float sum = 0;
@@ -99,7 +99,80 @@ class PatchObjectiveTest {
   }
 
   @Test
+  void everyPartOfAShapeCountsTheShapesThatShareItsColourAndKind() {
+    // Two blue circles and a blue star, a red star; 256 x 256 at 8 x 8 patches of 32.
+    Scene scene =
+        new Scene(
+            256,
+            256,
+            0xF0F0F0,
+            List.of(
+                new PlacedShape(ShapeKind.CIRCLE, ShapeColor.BLUE, 0x2850DC, 52, 52, 80),
+                new PlacedShape(ShapeKind.CIRCLE, ShapeColor.BLUE, 0x2850DC, 204, 52, 80),
+                new PlacedShape(ShapeKind.STAR, ShapeColor.BLUE, 0x2850DC, 52, 204, 80),
+                new PlacedShape(ShapeKind.STAR, ShapeColor.RED, 0xD72020, 204, 204, 80)));
+    PatchTargets t = PatchTargets.of(scene, 256, 8);
+    int covered = 0;
+    for (int c = 0; c < 64; c++) {
+      if (t.kind()[c] < 0) {
+        assertEquals(-1, t.colorShare()[c], "patch " + c);
+        assertEquals(-1, t.kindShare()[c], "patch " + c);
+        continue;
+      }
+      covered++;
+      boolean blue = t.color()[c] == ShapeColor.BLUE.ordinal();
+      assertEquals(blue ? 3 : 1, t.colorShare()[c], "patch " + c);
+      assertEquals(2, t.kindShare()[c], "patch " + c);
+    }
+    assertEquals(36, covered, "nine patches a shape");
+
+    float[][] rows = PatchLoss.labels(List.of(t), true);
+    int w = PatchLoss.COUNT_PATCH_LABELS;
+    assertEquals(64 * w, rows[0].length);
+    int redStar = 6 * 8 + 6;
+    assertEquals(ShapeColor.RED.ordinal(), t.color()[redStar]);
+    float[] red = java.util.Arrays.copyOfRange(rows[0], redStar * w, (redStar + 1) * w);
+    int at = PatchLoss.PATCH_LABELS;
+    assertArrayEquals(
+        new float[] {1, 0, 0, 0, 0, 1, 0, 0},
+        java.util.Arrays.copyOfRange(red, at, at + 2 * Scene.MAX_SHAPES),
+        "one red shape, two stars");
+    int blueCircle = 1 * 8 + 1;
+    float[] blue = java.util.Arrays.copyOfRange(rows[0], blueCircle * w, (blueCircle + 1) * w);
+    assertArrayEquals(
+        new float[] {0, 0, 1, 0, 0, 1, 0, 0},
+        java.util.Arrays.copyOfRange(blue, at, at + 2 * Scene.MAX_SHAPES),
+        "three blue shapes, two circles");
+    float[] empty = java.util.Arrays.copyOfRange(rows[0], 4 * 8 * w - w, 4 * 8 * w);
+    assertEquals(-1, t.kind()[4 * 8 - 1]);
+    for (float v : empty) {
+      assertEquals(0f, v, "an uncovered patch has no labels");
+    }
+    float[] plain = PatchLoss.labels(List.of(t), false)[0];
+    for (int c = 0; c < 64; c++) {
+      assertArrayEquals(
+          java.util.Arrays.copyOfRange(
+              plain, c * PatchLoss.PATCH_LABELS, (c + 1) * PatchLoss.PATCH_LABELS),
+          java.util.Arrays.copyOfRange(rows[0], c * w, c * w + PatchLoss.PATCH_LABELS),
+          "the patches objective's labels come first, unchanged");
+    }
+  }
+
+  @Test
   void theSupervisedLossFitsAFixedBatch() {
+    fitsAFixedBatch(spec);
+  }
+
+  @Test
+  void theCountingLossFitsAFixedBatch() {
+    TrainingSpec counts = TrainingSpec.smoke().withCounts();
+    assertEquals(
+        PatchLoss.COUNT_PATCH_LABELS,
+        counts.shapes(vocabulary).get(PatchLoss.PATCH_HEAD + "bias")[0]);
+    fitsAFixedBatch(counts);
+  }
+
+  private void fitsAFixedBatch(TrainingSpec spec) {
     BatchSource data =
         new BatchSource(TrainingFixture.SEED, TrainingFixture.SIZES, encoder, vocabulary, spec);
     assertTrue(data.patches());
