@@ -170,9 +170,14 @@ public final class NativeKernels {
         return "libllava_ops.so is not in this build (the build machine had no C compiler)";
       }
       Path file = Files.createTempFile("libllava_ops", ".so");
-      file.toFile().deleteOnExit();
-      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-      TensorFlow.loadLibrary(file.toString());
+      try {
+        Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        TensorFlow.loadLibrary(file.toString());
+      } finally {
+        // Once loaded, the library stays mapped without its file: removing it now leaves nothing
+        // behind in the temporary folder, even for a process that is killed.
+        Files.deleteIfExists(file);
+      }
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
