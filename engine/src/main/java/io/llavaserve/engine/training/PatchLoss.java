@@ -58,7 +58,10 @@ final class PatchLoss {
   /** The heads' losses summed, a scalar. */
   final Operand<TFloat32> loss;
 
-  /** Kind accuracy at the centre patches: whether the tower tells the shapes apart. */
+  /**
+   * Kind accuracy at the centre patches, whether the tower tells the shapes apart; with the shared
+   * counts, what they add: how often a covered patch tells how many shapes share its colour.
+   */
   final Operand<TFloat32> accuracy;
 
   /** Width of this loss's patch label rows. */
@@ -116,14 +119,15 @@ final class PatchLoss {
     at += PatchTargets.COLORS;
     Operand<TFloat32> kindLoss =
         maskedCrossEntropy(g, out, patchLabels, at, PatchTargets.KINDS, covered, parts);
-    Operand<TFloat32> kindLogits = columns(g, out, at, PatchTargets.KINDS);
-    Operand<TFloat32> kindTruth = columns(g, patchLabels, at, PatchTargets.KINDS);
+    Operand<TFloat32> kindHit = hits(g, out, patchLabels, at, PatchTargets.KINDS);
     at += PatchTargets.KINDS;
     Operand<TFloat32> regionLoss =
         maskedCrossEntropy(g, out, patchLabels, at, PatchTargets.REGIONS, centre, centres);
     at += PatchTargets.REGIONS;
     Operand<TFloat32> shareLoss = g.f32(0f);
+    Operand<TFloat32> colorShareHit = null;
     if (shares) {
+      colorShareHit = hits(g, out, patchLabels, at, Scene.MAX_SHAPES);
       shareLoss =
           g.add(
               maskedCrossEntropy(g, out, patchLabels, at, Scene.MAX_SHAPES, covered, parts),
@@ -147,13 +151,23 @@ final class PatchLoss {
                 g.add(countLoss, g.scale(groupLoss, GROUP_WEIGHT))),
             shareLoss);
 
-    Operand<TFloat32> hit =
-        g.tf.dtypes.cast(
-            g.tf.math.equal(
-                g.tf.math.argMax(kindLogits, g.i32(1), TInt32.class),
-                g.tf.math.argMax(kindTruth, g.i32(1), TInt32.class)),
-            TFloat32.class);
-    accuracy = g.tf.math.div(g.tf.reduceSum(g.mul(hit, centre), rows), centres);
+    accuracy =
+        shares
+            ? g.tf.math.div(g.tf.reduceSum(g.mul(colorShareHit, covered), rows), parts)
+            : g.tf.math.div(g.tf.reduceSum(g.mul(kindHit, centre), rows), centres);
+  }
+
+  /**
+   * 1 for each row whose largest logit among columns {@code from} to {@code from + width} is its
+   * one-hot label's, else 0.
+   */
+  private static Operand<TFloat32> hits(
+      TrainOps g, Operand<TFloat32> logits, Operand<TFloat32> labels, int from, int width) {
+    return g.tf.dtypes.cast(
+        g.tf.math.equal(
+            g.tf.math.argMax(columns(g, logits, from, width), g.i32(1), TInt32.class),
+            g.tf.math.argMax(columns(g, labels, from, width), g.i32(1), TInt32.class)),
+        TFloat32.class);
   }
 
   /** LayerNorm then a linear layer: [rows, hidden] to [rows, outputs]. */
