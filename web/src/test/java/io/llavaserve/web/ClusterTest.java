@@ -15,7 +15,6 @@ import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -56,15 +55,15 @@ class ClusterTest {
 
   @BeforeAll
   void startCluster() throws Exception {
-    gatewayPort = freePort();
+    gatewayPort = FreePorts.next();
     gateway =
         TestServer.on(dir)
             .batches(dir.resolve("gateway-data"), 8)
             .cluster(node(gatewayPort, NodeRole.GATEWAY))
             .startGateway();
-    portA = freePort();
+    portA = FreePorts.next();
     engineA = TestServer.on(dir).cluster(node(portA, NodeRole.BOTH)).start();
-    portB = freePort();
+    portB = FreePorts.next();
     engineB = TestServer.on(dir).cluster(node(portB, NodeRole.BOTH)).start();
     await(() -> gauge("llava:cluster_engines_up") == 2, "both engines to be up at the gateway");
   }
@@ -337,7 +336,7 @@ class ClusterTest {
     try (TestServer other =
         TestServer.on(dir)
             .modelId("tiny-other")
-            .cluster(node(freePort(), NodeRole.ENGINE))
+            .cluster(node(FreePorts.next(), NodeRole.ENGINE))
             .start()) {
       await(() -> models().size() == 2, "the third engine's model at the gateway");
       assertEquals(List.of("tiny-other", TestServer.MODEL_ID), models()); // sorted by id
@@ -524,11 +523,5 @@ class ClusterTest {
 
   private interface BooleanSupplierWithException {
     boolean getAsBoolean() throws Exception;
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 }

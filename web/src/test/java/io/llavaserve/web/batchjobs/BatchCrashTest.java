@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.llavaserve.cli.BatchApiClient;
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.web.FreePorts;
 import io.vertx.core.json.JsonObject;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -27,7 +27,7 @@ class BatchCrashTest {
     Path model = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny());
     Path data = dir.resolve("data");
     int n = 240;
-    int port = freePort();
+    int port = FreePorts.next();
     String base = "http://127.0.0.1:" + port;
     BatchApiClient c = new BatchApiClient(base, null);
     Process server = serve(model, data, port);
@@ -99,11 +99,5 @@ class BatchCrashTest {
       Thread.sleep(100);
     }
     throw new AssertionError("the server was not ready in 60 s");
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 }
