@@ -80,7 +80,7 @@ int llava_dot_row_group(int path) {
     case LLAVA_INT8_AVXVNNI:
       return 3;
     case LLAVA_INT8_AVX2:
-      return 2;
+      return 4;
     default:
       return 4;
   }
@@ -381,17 +381,28 @@ void llava_dot_panel_put_q4(LlavaDotPanel* p, int64_t j, int col0, const uint8_t
   const int f16c = __builtin_cpu_supports("f16c");
   widen16(f16c, block, p->scale + j * COLS + col0);
   widen16(f16c, block + 32, p->min + j * COLS + col0);
-  const uint8_t* u = block + 64;
-  uint8_t rows[QK * 16]; /* 32 inputs by 16 columns, in the int4 order */
-  for (int pair = 0; pair < QK / 2; pair++) {
-    const int t = pair / 4, i = pair % 4;
-    for (int c = 0; c < 16; c++) {
-      rows[(8 * t + i) * 16 + c] = u[pair * 16 + c] & 0x0F;
-      rows[(8 * t + 4 + i) * 16 + c] = u[pair * 16 + c] >> 4;
+  /* Pairs 4t .. 4t + 3 transposed as llava_dot_panel_put does (SSE2), then their low halves are
+   * group 2t and their high halves group 2t + 1. */
+  const __m128i low = _mm_set1_epi8(0x0F);
+  uint8_t* dst = p->w + j * BB + (int64_t)col0 * 4;
+  for (int t = 0; t < 4; t++) {
+    const uint8_t* src = block + 64 + 64 * t;
+    const __m128i a = _mm_loadu_si128((const __m128i*)src);
+    const __m128i b = _mm_loadu_si128((const __m128i*)(src + 16));
+    const __m128i c = _mm_loadu_si128((const __m128i*)(src + 32));
+    const __m128i d = _mm_loadu_si128((const __m128i*)(src + 48));
+    const __m128i ab_lo = _mm_unpacklo_epi8(a, b);
+    const __m128i ab_hi = _mm_unpackhi_epi8(a, b);
+    const __m128i cd_lo = _mm_unpacklo_epi8(c, d);
+    const __m128i cd_hi = _mm_unpackhi_epi8(c, d);
+    const __m128i cols[4] = {_mm_unpacklo_epi16(ab_lo, cd_lo), _mm_unpackhi_epi16(ab_lo, cd_lo),
+                             _mm_unpacklo_epi16(ab_hi, cd_hi), _mm_unpackhi_epi16(ab_hi, cd_hi)};
+    uint8_t* lo = dst + 2 * t * COLS * 4;
+    uint8_t* hi = dst + (2 * t + 1) * COLS * 4;
+    for (int q = 0; q < 4; q++) {
+      _mm_storeu_si128((__m128i*)(lo + 16 * q), _mm_and_si128(cols[q], low));
+      _mm_storeu_si128((__m128i*)(hi + 16 * q), _mm_and_si128(_mm_srli_epi16(cols[q], 4), low));
     }
-  }
-  for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {
-    llava_dot_panel_put(p, j, g, col0, rows + 64 * g, 16);
   }
 }
 
@@ -648,6 +659,74 @@ DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 2)
 DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 1)
 DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 2)
 
+/*
+ * AVX2 with int4 weights (unsigned, 0..15): a group's vpmaddubsw gives each column two int16 sums
+ * of at most 2 * 15 * 127 = 3810, so the 8 groups of a block add up in int16 (at most 30480) and
+ * one vpmaddwd a block turns them into the column's int32 sum, where dot_unsigned takes one a
+ * group: about half the multiplies. The same int32 sums and float32 steps as avx2_unsigned, so the
+ * same bits. NAME_R: R rows by NB ymm (8 columns each) a pass, the float32 sums kept in c.
+ */
+#define DEFINE_AVX2_INT4(R, NB)                                                                   \
+  AVX2 static void avx2_int4_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,    \
+                                 float* c) {                                                      \
+    const __m256i ones = _mm256_set1_epi16(1);                                                    \
+    const uint8_t* const w = p->w;                                                                \
+    const float* const scale = p->scale;                                                          \
+    const float* const mins = p->min;                                                             \
+    const int64_t kb = p->kb;                                                                     \
+    const int8_t* q[R];                                                                           \
+    const float* s[R];                                                                            \
+    const int32_t* sum[R];                                                                        \
+    for (int r = 0; r < R; r++) {                                                                 \
+      memset(c + r * COLS, 0, sizeof(float) * COLS);                                              \
+      q[r] = x->q + (row + r) * x->kb * QK;                                                       \
+      s[r] = x->s + (row + r) * x->kb;                                                            \
+      sum[r] = x->sum + (row + r) * x->kb;                                                        \
+    }                                                                                             \
+    for (int col0 = 0; col0 < COLS; col0 += 8 * NB) {                                             \
+      for (int64_t j = 0; j < kb; j++) {                                                          \
+        const uint8_t* wb = w + j * BB + col0 * 4;                                                \
+        __m256i is[R][NB];                                                                        \
+        for (int r = 0; r < R; r++) {                                                             \
+          for (int b = 0; b < NB; b++) {                                                          \
+            is[r][b] = _mm256_setzero_si256();                                                    \
+          }                                                                                       \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                      \
+          __m256i xb[R];                                                                          \
+          for (int r = 0; r < R; r++) {                                                           \
+            xb[r] = _mm256_set1_epi32(four(q[r] + j * QK + 4 * g, 0));                            \
+          }                                                                                       \
+          for (int b = 0; b < NB; b++) {                                                          \
+            const __m256i wv = _mm256_loadu_si256((const __m256i*)(wb + g * COLS * 4 + b * 32));  \
+            for (int r = 0; r < R; r++) {                                                         \
+              is[r][b] = _mm256_add_epi16(is[r][b], _mm256_maddubs_epi16(wv, xb[r]));             \
+              /* kept in its register: GCC would otherwise regroup the sums and spill them */       \
+              __asm__("" : "+x"(is[r][b]));                                                       \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m256 xs = _mm256_set1_ps(s[r][j]);                                              \
+          const __m256 sq = _mm256_set1_ps((float)sum[r][j]);                                     \
+          for (int b = 0; b < NB; b++) {                                                          \
+            const int col = col0 + 8 * b;                                                         \
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(is[r][b], ones)),       \
+                                     _mm256_loadu_ps(scale + j * COLS + col));                    \
+            v = _mm256_fmadd_ps(_mm256_loadu_ps(mins + j * COLS + col), sq, v);                   \
+            float* out = c + r * COLS + col;                                                      \
+            _mm256_storeu_ps(out, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out)));                  \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_AVX2_INT4(1, 4)
+DEFINE_AVX2_INT4(2, 4)
+DEFINE_AVX2_INT4(3, 2)
+DEFINE_AVX2_INT4(4, 2)
+
 typedef void (*RowsKernel)(const LlavaDotPanel*, const LlavaQuantRows*, int64_t, float*);
 
 void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,
@@ -659,7 +738,7 @@ void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, i
   static const RowsKernel vnni_s[] = {vnni_signed_1, vnni_signed_2, vnni_signed_3};
   static const RowsKernel vnni_u[] = {vnni_unsigned_1, vnni_unsigned_2, vnni_unsigned_3};
   static const RowsKernel avx2_s[] = {avx2_signed_1, avx2_signed_2};
-  static const RowsKernel avx2_u[] = {avx2_unsigned_1, avx2_unsigned_2};
+  static const RowsKernel avx2_u[] = {avx2_int4_1, avx2_int4_2, avx2_int4_3, avx2_int4_4};
   const int is_signed = p->min == NULL;
   switch (path) {
     case LLAVA_INT8_AVX512:
@@ -669,7 +748,13 @@ void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, i
       (is_signed ? vnni_s : vnni_u)[rows - 1](p, x, row, c);
       return;
     case LLAVA_INT8_AVX2:
-      (is_signed ? avx2_s : avx2_u)[rows - 1](p, x, row, c);
+      if (!is_signed) {
+        avx2_u[rows - 1](p, x, row, c);
+      } else { /* two rows at a time */
+        for (int r = 0; r < rows; r += 2) {
+          avx2_s[(rows - r >= 2 ? 2 : 1) - 1](p, x, row + r, c + r * COLS);
+        }
+      }
       return;
     default:
       plain_rows(p, x, row, rows, c);

@@ -1,6 +1,7 @@
 package io.llavaserve.engine.graph;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -122,6 +123,49 @@ class NativeInt8ActivationsTest {
       double[][] d = NativeQ4MatMulTest.dequantized(w, mag);
       try (TUint8 packed = NativeQ4MatMulTest.packed(w)) {
         assertIntegerSums(NativeKernels.Q4_MATMUL, packed, d, mag, path, rnd);
+      }
+    }
+  }
+
+  /**
+   * int4 values at their largest (15) against activations at their largest (+-127 after
+   * quantization), so every partial sum a path keeps in 16 bits reaches its bound (the AVX2 path
+   * adds a block's eight vpmaddubsw results in int16: 8 * 2 * 15 * 127 = 30480): the sums stay
+   * exact.
+   */
+  @ParameterizedTest(name = "int8 path {0}")
+  @ValueSource(ints = {0, 1, 2, 3, -1})
+  void int4SumsAtTheLargestValuesStayExact(int path) throws Exception {
+    int k = 96;
+    int n = 48;
+    float[][] w = new float[k][n];
+    for (int i = 0; i < k; i++) {
+      for (int c = 0; c < n; c++) {
+        w[i][c] = i % 32 == 5 ? -1f : 1f; // one input a block at the minimum: the rest are 15
+      }
+    }
+    double[][] mag = new double[k][n];
+    double[][] d = NativeQ4MatMulTest.dequantized(w, mag);
+    int m = 6;
+    float[] x = new float[m * k];
+    for (int r = 0; r < m; r++) {
+      for (int i = 0; i < k; i++) {
+        x[r * k + i] = r % 2 == 0 ? 2.5f : -0.75f; // every input at its block's largest magnitude
+      }
+    }
+    Quantized xq = Quantized.of(x, m, k);
+    try (TUint8 packed = NativeQ4MatMulTest.packed(w);
+        NativeQ8MatMulTest.Product p = product(NativeKernels.Q4_MATMUL, packed, n, 1, 1, path)) {
+      float[] got = p.run(x, m, k, n);
+      for (int r = 0; r < m; r++) {
+        for (int c = 0; c < n; c++) {
+          double acc = 0;
+          for (int i = 0; i < k; i++) {
+            assertEquals(r % 2 == 0 ? 127 : -127, xq.q()[r][i]);
+            acc += xq.q()[r][i] * (double) xq.s()[r][i / 32] * d[i][c];
+          }
+          assertEquals(acc, got[r * n + c], 1e-5 * Math.abs(acc), "row " + r + " col " + c);
+        }
       }
     }
   }
