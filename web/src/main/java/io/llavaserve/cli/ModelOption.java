@@ -77,7 +77,7 @@ final class ModelOption {
           "With int8 or int4 weights: steps of at least N rows quantize their activations to int8"
               + " blocks of 32 for integer dot products (VNNI or AVX2), as llama.cpp does; 0"
               + " never; auto: 1 where the CPU has AVX-512 VNNI and VBMI (the weights read in"
-              + " place), else 16 (model.int8-activation-rows).")
+              + " place), else 2 with int4 and 16 with int8 (model.int8-activation-rows).")
   String int8ActivationRows;
 
   @Option(

@@ -112,10 +112,13 @@ record ServingConfig(
                         + "\""));
   }
 
-  /** {@code model.int8-activation-rows}: auto (as this CPU's kernels suit), or 0 or more. */
+  /**
+   * {@code model.int8-activation-rows}: auto (as this CPU's kernels suit the quantization), or 0 or
+   * more.
+   */
   static int int8ActivationRows(Settings s) {
     if (s.string("model.int8-activation-rows").trim().equalsIgnoreCase("auto")) {
-      return ModelOptions.autoInt8ActivationRows();
+      return ModelOptions.autoInt8ActivationRows(quantization(s));
     }
     int rows = s.intValue("model.int8-activation-rows");
     if (rows < 0) {

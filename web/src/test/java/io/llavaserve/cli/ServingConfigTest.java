@@ -181,8 +181,19 @@ class ServingConfigTest {
   void int8ActivationRowsAreAutoByDefaultMayBeZeroAndAreNamedWhenNegative() throws Exception {
     Settings s = Settings.load(null, Map.of());
     int auto = NativeKernels.int8InPlace() ? 1 : 16;
-    assertEquals(auto, ModelOptions.autoInt8ActivationRows());
+    int autoInt4 = NativeKernels.int8InPlace() ? 1 : 2;
+    assertEquals(auto, ModelOptions.autoInt8ActivationRows(Quantization.INT8));
+    assertEquals(autoInt4, ModelOptions.autoInt8ActivationRows(Quantization.INT4));
     assertEquals(auto, ServingConfig.model(s).int8ActivationRows());
+    assertEquals(
+        autoInt4,
+        ServingConfig.model(s.with(Map.of("model.quantization", "int4"))).int8ActivationRows());
+    assertEquals(
+        auto,
+        ServingConfig.model(s.with(Map.of("model.quantization", "int8"))).int8ActivationRows());
+    assertEquals(
+        autoInt4,
+        ModelOptions.builder().quantization(Quantization.INT4).build().int8ActivationRows());
     assertEquals(
         auto,
         ServingConfig.model(s.with(Map.of("model.int8-activation-rows", "AUTO")))
