@@ -1031,11 +1031,135 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
   return 1;
 }
 
+/* ---- int4 blocks read in place with AVX2: few rows, no panel ---- */
+
+/*
+ * Without VBMI the panels cost a rewrite of every weight a call reads, which few rows do not pay
+ * for. A Q4 block's byte holds one column's two inputs 2p and 2p + 1, just the pair a vpmaddubsw
+ * lane multiplies: widened to 16 bits and its halves split into the lane's two bytes ((v | v << 4)
+ * & 0x0f0f), 16 bytes of a block serve 16 columns against the row's activations 2p and 2p + 1
+ * (quantized in input order). Each lane's sum is at most 2 * 15 * 127, so eight pairs add up in
+ * int16 before they are widened to int32; the block's int32 sums are the panels', and the float32
+ * steps the same, so the bits are the same too.
+ */
+#define AVX2_IN_PLACE_MAX_ROWS 3 /* from four rows the panels measured as fast or faster */
+#define AVX2_IN_PLACE_ROWS 3
+
+#define AVX2_F16C __attribute__((target("avx2,fma,f16c")))
+
+#define DEFINE_AVX2_IN_PLACE(R)                                                                   \
+  AVX2_F16C static void avx2_in_place_int4_##R(const LlavaQuantRows* xq, int64_t row,                  \
+                                          const uint8_t* w, float* c) {                           \
+    const __m256i halves = _mm256_set1_epi16(0x0F0F);                                             \
+    const int64_t kb = xq->kb;                                                                    \
+    const int8_t* q[R];                                                                           \
+    const float* s[R];                                                                            \
+    const int32_t* sum[R];                                                                        \
+    for (int r = 0; r < R; r++) {                                                                 \
+      memset(c + r * 16, 0, sizeof(float) * 16);                                                  \
+      q[r] = xq->q + (row + r) * kb * QK;                                                         \
+      s[r] = xq->s + (row + r) * kb;                                                              \
+      sum[r] = xq->sum + (row + r) * kb;                                                          \
+    }                                                                                             \
+    for (int64_t j = 0; j < kb; j++) {                                                            \
+      const uint8_t* block = w + j * Q4_BYTES;                                                    \
+      for (int at = 0; at < Q4_BYTES; at += 64) {                                                 \
+        __builtin_prefetch(block + AHEAD_BYTES / Q4_BYTES * Q4_BYTES + at, 0, 2);                 \
+      }                                                                                           \
+      __m256i lo[R], hi[R];                                                                       \
+      for (int r = 0; r < R; r++) {                                                               \
+        lo[r] = _mm256_setzero_si256();                                                           \
+        hi[r] = _mm256_setzero_si256();                                                           \
+      }                                                                                           \
+      for (int half = 0; half < 2; half++) {                                                      \
+        __m256i s16[R];                                                                           \
+        for (int r = 0; r < R; r++) {                                                             \
+          s16[r] = _mm256_setzero_si256();                                                        \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int p = 8 * half; p < 8 * half + 8; p++) {                   \
+          const __m256i v =                                                                       \
+              _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i*)(block + HEAD + 16 * p)));     \
+          const __m256i wv = _mm256_and_si256(_mm256_or_si256(v, _mm256_slli_epi16(v, 4)), halves); \
+          for (int r = 0; r < R; r++) {                                                           \
+            int16_t two;                                                                          \
+            memcpy(&two, q[r] + j * QK + 2 * p, 2);                                               \
+            s16[r] = _mm256_add_epi16(s16[r], _mm256_maddubs_epi16(wv, _mm256_set1_epi16(two)));  \
+            __asm__("" : "+x"(s16[r]));                                                           \
+          }                                                                                       \
+        }                                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+          lo[r] = _mm256_add_epi32(lo[r], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s16[r]))); \
+          hi[r] = _mm256_add_epi32(hi[r],                                                         \
+                                   _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s16[r], 1)));   \
+        }                                                                                         \
+      }                                                                                           \
+      const __m256 d_lo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)block));                \
+      const __m256 d_hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(block + 16)));         \
+      const __m256 m_lo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(block + 32)));         \
+      const __m256 m_hi = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(block + 48)));         \
+      for (int r = 0; r < R; r++) {                                                               \
+        const __m256 xs = _mm256_set1_ps(s[r][j]);                                                \
+        const __m256 sq = _mm256_set1_ps((float)sum[r][j]);                                       \
+        float* out = c + r * 16;                                                                  \
+        __m256 v = _mm256_fmadd_ps(m_lo, sq, _mm256_mul_ps(_mm256_cvtepi32_ps(lo[r]), d_lo));     \
+        _mm256_storeu_ps(out, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out)));                      \
+        v = _mm256_fmadd_ps(m_hi, sq, _mm256_mul_ps(_mm256_cvtepi32_ps(hi[r]), d_hi));            \
+        _mm256_storeu_ps(out + 8, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out + 8)));              \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+#define Q4_BYTES 320 /* a Q4 block: 16 steps, 16 minimums, 16 pairs of 16 columns */
+
+DEFINE_AVX2_IN_PLACE(1)
+DEFINE_AVX2_IN_PLACE(2)
+DEFINE_AVX2_IN_PLACE(3)
+
+typedef struct {
+  const LlavaQuantRows* xq;
+  const uint8_t* w;
+  float* y;
+  int64_t n;
+} Avx2InPlaceJob;
+
+/* One column block of 16 for every row, a group of up to AVX2_IN_PLACE_ROWS rows at a time. */
+static void avx2_in_place_task(void* arg, int64_t block) {
+  typedef void (*Rows)(const LlavaQuantRows*, int64_t, const uint8_t*, float*);
+  static const Rows kernels[AVX2_IN_PLACE_ROWS] = {avx2_in_place_int4_1, avx2_in_place_int4_2,
+                                                   avx2_in_place_int4_3};
+  const Avx2InPlaceJob* job = (const Avx2InPlaceJob*)arg;
+  float c[AVX2_IN_PLACE_ROWS * 16] __attribute__((aligned(32)));
+  const int64_t col0 = block * 16;
+  if (col0 >= job->n) {
+    return;
+  }
+  const int64_t cols = job->n - col0 < 16 ? job->n - col0 : 16;
+  const uint8_t* w = job->w + block * job->xq->kb * Q4_BYTES;
+  for (int64_t row = 0; row < job->xq->m; row += AVX2_IN_PLACE_ROWS) {
+    const int rows =
+        job->xq->m - row < AVX2_IN_PLACE_ROWS ? (int)(job->xq->m - row) : AVX2_IN_PLACE_ROWS;
+    kernels[rows - 1](job->xq, row, w, c);
+    for (int r = 0; r < rows; r++) {
+      memcpy(job->y + (row + r) * job->n + col0, c + r * 16, (size_t)cols * sizeof(float));
+    }
+  }
+}
+
 int llava_dot_blocks(int path, const float* x, int64_t m, int64_t k, int64_t kb, const uint8_t* w,
                      int64_t block_bytes, int64_t tiles, float* y, int64_t n, int int4, int threads,
                      LlavaDotPack pack, const void* weights) {
   if (llava_dot_in_place_takes(path, m)) {
     return llava_dot_in_place(x, m, k, kb, w, block_bytes, tiles, y, n, int4, threads);
+  }
+  if (int4 && path == LLAVA_INT8_AVX2 && m <= AVX2_IN_PLACE_MAX_ROWS && block_bytes == Q4_BYTES &&
+      __builtin_cpu_supports("f16c")) {
+    LlavaQuantRows xq; /* in input order: a block's byte holds one column's inputs 2p, 2p + 1 */
+    if (!llava_quant_rows(path, x, m, k, 0, threads, &xq) || xq.kb != kb) {
+      return 0;
+    }
+    Avx2InPlaceJob job = {.xq = &xq, .w = w, .y = y, .n = n};
+    llava_parallel_for(tiles * 4, threads, avx2_in_place_task, &job);
+    return 1;
   }
   return llava_dot_matmul(path, x, m, k, kb, tiles, y, n, int4, threads, pack, weights, w,
                           4 * kb * block_bytes);

@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -263,11 +264,17 @@ class NativeInt8ActivationsTest {
 
   /**
    * A call of up to 32 rows reads the int8 or int4 blocks in place (where the CPU has AVX-512 VNNI
-   * and VBMI), a larger one through packed panels; either way a row's result is the same bits.
+   * and VBMI; on the AVX2 path, int4 calls of up to 3 rows), a larger one through packed panels;
+   * either way a row's result is the same bits. On the best path and on AVX2 forced.
    */
-  @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {NativeKernels.Q8_MATMUL, NativeKernels.Q4_MATMUL})
-  void fewRowsAreTheSameBitsInPlaceAndOnPanels(String op) throws Exception {
+  @ParameterizedTest(name = "{0}, int8 path {1}")
+  @CsvSource({
+    NativeKernels.Q8_MATMUL + ",-1",
+    NativeKernels.Q4_MATMUL + ",-1",
+    NativeKernels.Q8_MATMUL + ",1",
+    NativeKernels.Q4_MATMUL + ",1"
+  })
+  void fewRowsAreTheSameBitsInPlaceAndOnPanels(String op, int path) throws Exception {
     SplittableRandom rnd = new SplittableRandom(74);
     boolean int4 = op.equals(NativeKernels.Q4_MATMUL);
     for (int[] shape : new int[][] {{1000, 130}, {96, 16}, {33, 70}}) {
@@ -280,9 +287,9 @@ class NativeInt8ActivationsTest {
       int m = 40;
       float[] x = activations(rnd, m, k);
       try (TUint8 packed = int4 ? NativeQ4MatMulTest.packed(w) : NativeQ8MatMulTest.packed(w);
-          NativeQ8MatMulTest.Product p = product(op, packed, n, 2, 1, -1)) {
+          NativeQ8MatMulTest.Product p = product(op, packed, n, 2, 1, path)) {
         float[] all = p.run(x, m, k, n);
-        for (int few : new int[] {1, 2, 3, 6, 7, 8, 17, 32}) {
+        for (int few : new int[] {1, 2, 3, 4, 6, 7, 8, 17, 32}) {
           float[] part = p.run(Arrays.copyOf(x, few * k), few, k, n);
           assertArrayEquals(Arrays.copyOf(all, few * n), part, few + " rows, " + k + "x" + n);
         }
