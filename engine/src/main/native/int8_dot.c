@@ -9,7 +9,8 @@
  *   AVX2          vpmaddubsw then vpmaddwd: unsigned x signed bytes into int16 pairs, then int32.
  *                 Signed weights go through the sign trick (|x| times w with x's sign) so that no
  *                 int16 pair sum can saturate (2 * 127 * 127 < 32767); unsigned weights (int4,
- *                 0..15) are multiplied directly (2 * 15 * 127)
+ *                 0..15) are multiplied directly (2 * 15 * 127), a block's eight groups summed in
+ *                 int16 before one vpmaddwd
  *   plain         the same integer sums in C
  * Every path computes the same int32 sums; only the float32 scaling after each block differs in
  * rounding (fused multiply-adds).
@@ -587,12 +588,6 @@ AVX2 static inline __m256i dot_signed(__m256i acc, __m256i wv, __m256i xb, __m25
   return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-AVX2 static inline __m256i dot_unsigned(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
-  (void)ax;
-  const __m256i p = _mm256_maddubs_epi16(wv, xb);
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
 /* NAME_R: R rows; FLIP 0x80808080 and BIAS 1 where the sums start at the panel's bias. */
 #define DEFINE_YMM(NAME, TARGET, DOT, FLIP, BIAS, R)                                              \
   TARGET static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,     \
@@ -656,15 +651,13 @@ DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 2)
 DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 3)
 DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 1)
 DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 2)
-DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 1)
-DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 2)
 
 /*
  * AVX2 with int4 weights (unsigned, 0..15): a group's vpmaddubsw gives each column two int16 sums
  * of at most 2 * 15 * 127 = 3810, so the 8 groups of a block add up in int16 (at most 30480) and
- * one vpmaddwd a block turns them into the column's int32 sum, where dot_unsigned takes one a
- * group: about half the multiplies. The same int32 sums and float32 steps as avx2_unsigned, so the
- * same bits. NAME_R: R rows by NB ymm (8 columns each) a pass, the float32 sums kept in c.
+ * one vpmaddwd a block turns them into the column's int32 sum, where taking one a group would
+ * spend about twice the multiplies. The same int32 sums and float32 steps as the other paths, so
+ * the same bits. NAME_R: R rows by NB ymm (8 columns each) a pass, the float32 sums kept in c.
  */
 #define DEFINE_AVX2_INT4(R, NB)                                                                   \
   AVX2 static void avx2_int4_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,    \
@@ -701,7 +694,7 @@ DEFINE_YMM(avx2_unsigned, AVX2, dot_unsigned, 0, 0, 2)
             const __m256i wv = _mm256_loadu_si256((const __m256i*)(wb + g * COLS * 4 + b * 32));  \
             for (int r = 0; r < R; r++) {                                                         \
               is[r][b] = _mm256_add_epi16(is[r][b], _mm256_maddubs_epi16(wv, xb[r]));             \
-              /* kept in its register: GCC would otherwise regroup the sums and spill them */       \
+              /* kept in its register: GCC would otherwise regroup the sums and spill them */     \
               __asm__("" : "+x"(is[r][b]));                                                       \
             }                                                                                     \
           }                                                                                       \
@@ -1044,12 +1037,13 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
  */
 #define AVX2_IN_PLACE_MAX_ROWS 3 /* from four rows the panels measured as fast or faster */
 #define AVX2_IN_PLACE_ROWS 3
+#define Q4_BYTES 320 /* a Q4 block: 16 steps, 16 minimums, 16 pairs of 16 columns */
 
 #define AVX2_F16C __attribute__((target("avx2,fma,f16c")))
 
 #define DEFINE_AVX2_IN_PLACE(R)                                                                   \
-  AVX2_F16C static void avx2_in_place_int4_##R(const LlavaQuantRows* xq, int64_t row,                  \
-                                          const uint8_t* w, float* c) {                           \
+  AVX2_F16C static void avx2_in_place_int4_##R(const LlavaQuantRows* xq, int64_t row,             \
+                                               const uint8_t* w, float* c) {                      \
     const __m256i halves = _mm256_set1_epi16(0x0F0F);                                             \
     const int64_t kb = xq->kb;                                                                    \
     const int8_t* q[R];                                                                           \
@@ -1079,7 +1073,8 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
         _Pragma("GCC unroll 8") for (int p = 8 * half; p < 8 * half + 8; p++) {                   \
           const __m256i v =                                                                       \
               _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i*)(block + HEAD + 16 * p)));     \
-          const __m256i wv = _mm256_and_si256(_mm256_or_si256(v, _mm256_slli_epi16(v, 4)), halves); \
+          const __m256i wv =                                                                      \
+              _mm256_and_si256(_mm256_or_si256(v, _mm256_slli_epi16(v, 4)), halves);              \
           for (int r = 0; r < R; r++) {                                                           \
             int16_t two;                                                                          \
             memcpy(&two, q[r] + j * QK + 2 * p, 2);                                               \
@@ -1108,8 +1103,6 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
       }                                                                                           \
     }                                                                                             \
   }
-
-#define Q4_BYTES 320 /* a Q4 block: 16 steps, 16 minimums, 16 pairs of 16 columns */
 
 DEFINE_AVX2_IN_PLACE(1)
 DEFINE_AVX2_IN_PLACE(2)
