@@ -571,21 +571,13 @@ DEFINE_AVX512_ROWS(avx512_unsigned, 0)
 /* ---- ymm paths: 32 columns (four ymm) at a time by up to R rows ---- */
 
 /* One group's products of a row's four activation bytes xb with weights wv, added to acc: VNNI
- * with signed weights (xb holds the activations plus 128), VNNI with unsigned ones, and AVX2 with
- * each (ax = |xb|). */
-AVXVNNI static inline __m256i dot_vnni_signed(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
-  (void)ax;
+ * with signed weights (xb holds the activations plus 128) and VNNI with unsigned ones. */
+AVXVNNI static inline __m256i dot_vnni_signed(__m256i acc, __m256i wv, __m256i xb) {
   return _mm256_dpbusd_avx_epi32(acc, xb, wv);
 }
 
-AVXVNNI static inline __m256i dot_vnni_unsigned(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
-  (void)ax;
+AVXVNNI static inline __m256i dot_vnni_unsigned(__m256i acc, __m256i wv, __m256i xb) {
   return _mm256_dpbusd_avx_epi32(acc, wv, xb);
-}
-
-AVX2 static inline __m256i dot_signed(__m256i acc, __m256i wv, __m256i xb, __m256i ax) {
-  const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xb));
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
 /* NAME_R: R rows; FLIP 0x80808080 and BIAS 1 where the sums start at the panel's bias. */
@@ -612,16 +604,15 @@ AVX2 static inline __m256i dot_signed(__m256i acc, __m256i wv, __m256i xb, __m25
           }                                                                                       \
         }                                                                                         \
         for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                                              \
-          __m256i xb[R], ax[R];                                                                   \
+          __m256i xb[R];                                                                          \
           for (int r = 0; r < R; r++) {                                                           \
             xb[r] = _mm256_set1_epi32(four(xq[r] + 4 * g, FLIP));                                 \
-            ax[r] = _mm256_abs_epi8(xb[r]);                                                       \
           }                                                                                       \
           for (int b = 0; b < 4; b++) {                                                           \
             const __m256i wv = _mm256_loadu_si256(                                                \
                 (const __m256i*)(wb + g * COLS * 4 + half * 128 + b * 32));                       \
             for (int r = 0; r < R; r++) {                                                         \
-              is[r][b] = DOT(is[r][b], wv, xb[r], ax[r]);                                         \
+              is[r][b] = DOT(is[r][b], wv, xb[r]);                                                \
             }                                                                                     \
           }                                                                                       \
         }                                                                                         \
@@ -649,8 +640,75 @@ DEFINE_YMM(vnni_signed, AVXVNNI, dot_vnni_signed, 0x80808080u, 1, 3)
 DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 1)
 DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 2)
 DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 3)
-DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 1)
-DEFINE_YMM(avx2_signed, AVX2, dot_signed, 0, 0, 2)
+
+/*
+ * AVX2 with int8 weights: vpmaddubsw multiplies unsigned by signed bytes, so each product is
+ * taken as |a| times b with b carrying the sign of a times its own (vpsignb), a being whichever
+ * side has fewer vectors a group (the R rows' activations or the NB weight vectors), so that
+ * fewer vpabsb are spent. A pair's int16 sum is at most 2 * 127 * 127, so each group's pairs go
+ * to int32 at once (vpmaddwd by ones). The same int32 sums and float32 steps as the other paths,
+ * so the same bits. NAME_R: R rows by NB ymm (8 columns each) a pass, the float32 sums kept in c.
+ */
+#define DEFINE_AVX2_INT8(R, NB)                                                                   \
+  AVX2 static void avx2_int8_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,    \
+                                 float* c) {                                                      \
+    const __m256i ones = _mm256_set1_epi16(1);                                                    \
+    const uint8_t* const w = p->w;                                                                \
+    const float* const scale = p->scale;                                                          \
+    const int64_t kb = p->kb;                                                                     \
+    const int8_t* q[R];                                                                           \
+    const float* s[R];                                                                            \
+    for (int r = 0; r < R; r++) {                                                                 \
+      memset(c + r * COLS, 0, sizeof(float) * COLS);                                              \
+      q[r] = x->q + (row + r) * x->kb * QK;                                                       \
+      s[r] = x->s + (row + r) * x->kb;                                                            \
+    }                                                                                             \
+    for (int col0 = 0; col0 < COLS; col0 += 8 * NB) {                                             \
+      for (int64_t j = 0; j < kb; j++) {                                                          \
+        const uint8_t* wb = w + j * BB + col0 * 4;                                                \
+        __m256i is[R][NB];                                                                        \
+        for (int r = 0; r < R; r++) {                                                             \
+          for (int b = 0; b < NB; b++) {                                                          \
+            is[r][b] = _mm256_setzero_si256();                                                    \
+          }                                                                                       \
+        }                                                                                         \
+        _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                      \
+          __m256i xb[R], ax[R];                                                                   \
+          for (int r = 0; r < R; r++) {                                                           \
+            xb[r] = _mm256_set1_epi32(four(q[r] + j * QK + 4 * g, 0));                            \
+            ax[r] = R < NB ? _mm256_abs_epi8(xb[r]) : xb[r];                                      \
+          }                                                                                       \
+          for (int b = 0; b < NB; b++) {                                                          \
+            const __m256i wv = _mm256_loadu_si256((const __m256i*)(wb + g * COLS * 4 + b * 32));  \
+            const __m256i aw = R < NB ? wv : _mm256_abs_epi8(wv);                                 \
+            for (int r = 0; r < R; r++) {                                                         \
+              const __m256i pairs = R < NB                                                        \
+                                        ? _mm256_maddubs_epi16(ax[r], _mm256_sign_epi8(wv, xb[r])) \
+                                        : _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb[r], wv));  \
+              is[r][b] = _mm256_add_epi32(is[r][b], _mm256_madd_epi16(pairs, ones));              \
+              /* kept in its register: GCC would otherwise regroup the sums and spill them */     \
+              __asm__("" : "+x"(is[r][b]));                                                       \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+        for (int r = 0; r < R; r++) {                                                             \
+          const __m256 xs = _mm256_set1_ps(s[r][j]);                                              \
+          for (int b = 0; b < NB; b++) {                                                          \
+            const int col = col0 + 8 * b;                                                         \
+            const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(is[r][b]),                          \
+                                           _mm256_loadu_ps(scale + j * COLS + col));              \
+            float* out = c + r * COLS + col;                                                      \
+            _mm256_storeu_ps(out, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out)));                  \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }
+
+DEFINE_AVX2_INT8(1, 4)
+DEFINE_AVX2_INT8(2, 4)
+DEFINE_AVX2_INT8(3, 2)
+DEFINE_AVX2_INT8(4, 2)
 
 /*
  * AVX2 with int4 weights (unsigned, 0..15): a group's vpmaddubsw gives each column two int16 sums
@@ -730,7 +788,7 @@ void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, i
                                         avx512_unsigned_4, avx512_unsigned_5, avx512_unsigned_6};
   static const RowsKernel vnni_s[] = {vnni_signed_1, vnni_signed_2, vnni_signed_3};
   static const RowsKernel vnni_u[] = {vnni_unsigned_1, vnni_unsigned_2, vnni_unsigned_3};
-  static const RowsKernel avx2_s[] = {avx2_signed_1, avx2_signed_2};
+  static const RowsKernel avx2_s[] = {avx2_int8_1, avx2_int8_2, avx2_int8_3, avx2_int8_4};
   static const RowsKernel avx2_u[] = {avx2_int4_1, avx2_int4_2, avx2_int4_3, avx2_int4_4};
   const int is_signed = p->min == NULL;
   switch (path) {
@@ -741,13 +799,7 @@ void llava_dot_rows(int path, const LlavaDotPanel* p, const LlavaQuantRows* x, i
       (is_signed ? vnni_s : vnni_u)[rows - 1](p, x, row, c);
       return;
     case LLAVA_INT8_AVX2:
-      if (!is_signed) {
-        avx2_u[rows - 1](p, x, row, c);
-      } else { /* two rows at a time */
-        for (int r = 0; r < rows; r += 2) {
-          avx2_s[(rows - r >= 2 ? 2 : 1) - 1](p, x, row + r, c + r * COLS);
-        }
-      }
+      (is_signed ? avx2_s : avx2_u)[rows - 1](p, x, row, c);
       return;
     default:
       plain_rows(p, x, row, rows, c);
