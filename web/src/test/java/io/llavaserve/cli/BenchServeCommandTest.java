@@ -1,11 +1,14 @@
 package io.llavaserve.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.llavaserve.engine.checkpoint.TinyCheckpoint;
 import io.llavaserve.engine.checkpoint.TinySpec;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,5 +46,41 @@ class BenchServeCommandTest {
 
     assertEquals(0, run.exit(), run.err() + run.out());
     assertTrue(run.out().contains("image + prompt TTFT: cold"), run.out());
+  }
+
+  @Test
+  @Timeout(300)
+  void zeroImageTrialsTimesTheTextPromptsOnly() throws Exception {
+    String model = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny()).toString();
+
+    Cli.Run run =
+        Cli.run(
+            "bench",
+            "serve",
+            "--model",
+            model,
+            "--concurrency",
+            "2",
+            "--image-trials",
+            "0",
+            "--prompt-tokens",
+            "8",
+            "--output-tokens",
+            "4");
+
+    assertEquals(0, run.exit(), run.err() + run.out());
+    assertFalse(run.out().contains("image + prompt TTFT"), run.out());
+    assertTrue(run.out().contains("preemptions 0"), run.out());
+  }
+
+  @Test
+  @Timeout(300)
+  void negativeImageTrialsAreRefused() throws Exception {
+    String model = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny()).toString();
+
+    Cli.Run run = Cli.run("bench", "serve", "--model", model, "--image-trials", "-1");
+
+    assertNotEquals(0, run.exit(), run.out());
+    assertTrue(run.err().contains("--image-trials must be >= 0"), run.err());
   }
 }
