@@ -153,10 +153,19 @@ final class DecoderStep {
     Masks masks = new Masks();
     float scale = (float) (1.0 / Math.sqrt(headDim));
     int qWidth = heads * headDim;
+    // The MLP's output not yet added to x: each residual add goes into the norm that follows it.
+    Operand<TFloat32> mlpOut = null;
     for (int i = 0; i < cfg.numHiddenLayers(); i++) {
       String l = pre + "layers." + i + ".";
-      Operand<TFloat32> h =
-          g.rmsNorm(x, weights.of(ckpt.tensor(l + "input_layernorm.weight")), cfg.rmsNormEps());
+      Operand<TFloat32> inputNorm = weights.of(ckpt.tensor(l + "input_layernorm.weight"));
+      Operand<TFloat32> h;
+      if (mlpOut == null) {
+        h = g.rmsNorm(x, inputNorm, cfg.rmsNormEps());
+      } else {
+        GraphOps.AddNorm added = g.addRmsNorm(x, mlpOut, inputNorm, cfg.rmsNormEps());
+        x = added.sum();
+        h = added.normed();
+      }
       Linear qkvW = weights.decoderQkv(ckpt, l + "self_attn.");
       Operand<TFloat32> qkvB = cfg.qkvBias() ? weights.qkvBias(ckpt, l + "self_attn.") : null;
       Operand<TFloat32> qh; // [T, heads, hd], rotated and scaled
@@ -195,17 +204,19 @@ final class DecoderStep {
       }
       Operand<TFloat32> attn = outs.size() == 1 ? outs.get(0) : g.concat(0, outs); // [T, heads*hd]
       Linear oW = weights.decoderLinear(ckpt.tensor(l + "self_attn.o_proj.weight"));
-      x =
-          g.add(
+      Operand<TFloat32> attnOut =
+          projected(
+              attn,
+              oW,
+              cfg.outputBias() ? weights.of(ckpt.tensor(l + "self_attn.o_proj.bias")) : null);
+      GraphOps.AddNorm added =
+          g.addRmsNorm(
               x,
-              projected(
-                  attn,
-                  oW,
-                  cfg.outputBias() ? weights.of(ckpt.tensor(l + "self_attn.o_proj.bias")) : null));
-
-      h =
-          g.rmsNorm(
-              x, weights.of(ckpt.tensor(l + "post_attention_layernorm.weight")), cfg.rmsNormEps());
+              attnOut,
+              weights.of(ckpt.tensor(l + "post_attention_layernorm.weight")),
+              cfg.rmsNormEps());
+      x = added.sum();
+      h = added.normed();
       Linear gateUpW =
           weights.decoderLinear(
               l + "mlp.gate_up_proj.weight",
@@ -213,11 +224,20 @@ final class DecoderStep {
                   ckpt.tensor(l + "mlp.gate_proj.weight"), ckpt.tensor(l + "mlp.up_proj.weight")));
       int inter = cfg.intermediateSize();
       Operand<TFloat32> act = g.gatedActivation(cfg.hiddenAct(), g.linear(h, gateUpW), inter);
-      x = g.add(x, g.linear(act, weights.decoderLinear(ckpt.tensor(l + "mlp.down_proj.weight"))));
+      mlpOut = g.linear(act, weights.decoderLinear(ckpt.tensor(l + "mlp.down_proj.weight")));
     }
 
-    Operand<TFloat32> last = g.gatherRows(x, logitsIndex);
-    last = g.rmsNorm(last, weights.of(ckpt.tensor(pre + "norm.weight")), cfg.rmsNormEps());
+    // The last residual add, on the rows whose logits are taken only.
+    Operand<TFloat32> finalNorm = weights.of(ckpt.tensor(pre + "norm.weight"));
+    Operand<TFloat32> last =
+        mlpOut == null
+            ? g.rmsNorm(g.gatherRows(x, logitsIndex), finalNorm, cfg.rmsNormEps())
+            : g.addRmsNorm(
+                    g.gatherRows(x, logitsIndex),
+                    g.gatherRows(mlpOut, logitsIndex),
+                    finalNorm,
+                    cfg.rmsNormEps())
+                .normed();
     // A tied head reuses the embedding in its [vocab, hidden] layout rather than keep a copy, so it
     // stays float32 when the Linear weights are quantized; a head of its own is one of them.
     logits =

@@ -6,6 +6,7 @@ import io.llavaserve.engine.quantization.Quantization;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.Operation;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Stack;
 import org.tensorflow.op.linalg.MatMul;
@@ -236,6 +237,32 @@ final class GraphOps extends TensorOps {
     }
     Operand<TFloat32> ms = tf.math.mean(tf.math.square(x), i32(-1), Mean.keepDims(true));
     return mul(mul(x, tf.math.rsqrt(add(ms, f32((float) eps)))), w);
+  }
+
+  /** The residual stream after an add, and its RMSNorm. */
+  record AddNorm(Operand<TFloat32> sum, Operand<TFloat32> normed) {}
+
+  /**
+   * {@code s = x + d} and {@link #rmsNorm} of s, for x and d of the same [T, H] shape: one native
+   * op where the fused ops run (the same bits as the two apart), else a stock Add and the norm.
+   */
+  AddNorm addRmsNorm(Operand<TFloat32> x, Operand<TFloat32> d, Operand<TFloat32> w, double eps) {
+    if (nativeFused) {
+      Operation op =
+          tf.scope()
+              .opBuilder(NativeKernels.ADD_RMS_NORM, "add_rms_norm")
+              .addInput(x.asOutput())
+              .addInput(d.asOutput())
+              .addInput(w.asOutput())
+              .setAttr("eps", (float) eps)
+              .setAttr("num_threads", (long) nativeThreads)
+              .build();
+      Operand<TInt32> shape = tf.shape(x); // the outputs' static shape, as rmsNorm keeps it
+      return new AddNorm(
+          tf.reshape(op.<TFloat32>output(0), shape), tf.reshape(op.<TFloat32>output(1), shape));
+    }
+    Operand<TFloat32> s = add(x, d);
+    return new AddNorm(s, rmsNorm(s, w, eps));
   }
 
   /** LayerNorm over the last axis with biased variance, as PyTorch computes it. */

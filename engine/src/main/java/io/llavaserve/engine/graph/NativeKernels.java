@@ -51,6 +51,9 @@ public final class NativeKernels {
   /** RMSNorm in one pass; see {@code fused_ops.c}. */
   static final String RMS_NORM = "LlavaRmsNorm";
 
+  /** The residual add and the next RMSNorm in one op; see {@code fused_ops.c}. */
+  static final String ADD_RMS_NORM = "LlavaAddRmsNorm";
+
   /** silu(gate) * up in one pass; see {@code fused_ops.c}. */
   static final String SILU_MUL = "LlavaSiluMul";
 
@@ -191,6 +194,7 @@ public final class NativeKernels {
           Q8_MATMUL,
           Q4_MATMUL,
           RMS_NORM,
+          ADD_RMS_NORM,
           SILU_MUL,
           ROPE_WRITE,
           FMA_PROBE,
