@@ -642,26 +642,35 @@ DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 2)
 DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 3)
 
 /*
- * AVX2 with int8 weights: vpmaddubsw multiplies unsigned by signed bytes, so each product is
- * taken as |a| times b with b carrying the sign of a times its own (vpsignb), a being whichever
- * side has fewer vectors a group (the R rows' activations or the NB weight vectors), so that
- * fewer vpabsb are spent. A pair's int16 sum is at most 2 * 127 * 127, so each group's pairs go
- * to int32 at once (vpmaddwd by ones). The same int32 sums and float32 steps as the other paths,
- * so the same bits. NAME_R: R rows by NB ymm (8 columns each) a pass, the float32 sums kept in c.
+ * AVX2, int8 or int4 weights on panels. NAME_R: R rows by NB ymm (8 columns each) a pass, the
+ * float32 sums kept in c. Both keep every sum in its register and give the same int32 sums and
+ * float32 steps as the other paths, so the same bits.
+ * int8 (signed): vpmaddubsw multiplies unsigned by signed bytes, so each product is taken as |a|
+ * times b with b carrying the sign of a times its own (vpsignb), a being whichever side has fewer
+ * vectors a group (the R rows' activations or the NB weight vectors), so that fewer vpabsb are
+ * spent. A pair's int16 sum is at most 2 * 127 * 127, so each group's pairs go to int32 at once
+ * (vpmaddwd by ones).
+ * int4 (unsigned, 0..15): a group's vpmaddubsw gives each column two int16 sums of at most
+ * 2 * 15 * 127 = 3810, so the 8 groups of a block add up in int16 (at most 30480) and one vpmaddwd
+ * a block turns them into the column's int32 sum, where taking one a group would spend about
+ * twice the multiplies.
  */
-#define DEFINE_AVX2_INT8(R, NB)                                                                   \
-  AVX2 static void avx2_int8_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,    \
-                                 float* c) {                                                      \
+#define DEFINE_AVX2_PANEL(NAME, INT4, R, NB)                                                      \
+  AVX2 static void NAME##_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,       \
+                              float* c) {                                                         \
     const __m256i ones = _mm256_set1_epi16(1);                                                    \
     const uint8_t* const w = p->w;                                                                \
     const float* const scale = p->scale;                                                          \
+    const float* const mins = p->min;                                                             \
     const int64_t kb = p->kb;                                                                     \
     const int8_t* q[R];                                                                           \
     const float* s[R];                                                                            \
+    const int32_t* sum[R];                                                                        \
     for (int r = 0; r < R; r++) {                                                                 \
       memset(c + r * COLS, 0, sizeof(float) * COLS);                                              \
       q[r] = x->q + (row + r) * x->kb * QK;                                                       \
       s[r] = x->s + (row + r) * x->kb;                                                            \
+      sum[r] = INT4 ? x->sum + (row + r) * x->kb : NULL;                                          \
     }                                                                                             \
     for (int col0 = 0; col0 < COLS; col0 += 8 * NB) {                                             \
       for (int64_t j = 0; j < kb; j++) {                                                          \
@@ -676,16 +685,20 @@ DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 3)
           __m256i xb[R], ax[R];                                                                   \
           for (int r = 0; r < R; r++) {                                                           \
             xb[r] = _mm256_set1_epi32(four(q[r] + j * QK + 4 * g, 0));                            \
-            ax[r] = R < NB ? _mm256_abs_epi8(xb[r]) : xb[r];                                      \
+            ax[r] = !INT4 && R < NB ? _mm256_abs_epi8(xb[r]) : xb[r];                             \
           }                                                                                       \
           for (int b = 0; b < NB; b++) {                                                          \
             const __m256i wv = _mm256_loadu_si256((const __m256i*)(wb + g * COLS * 4 + b * 32));  \
-            const __m256i aw = R < NB ? wv : _mm256_abs_epi8(wv);                                 \
+            const __m256i aw = INT4 || R < NB ? wv : _mm256_abs_epi8(wv);                         \
             for (int r = 0; r < R; r++) {                                                         \
-              const __m256i pairs = R < NB                                                        \
-                                        ? _mm256_maddubs_epi16(ax[r], _mm256_sign_epi8(wv, xb[r])) \
-                                        : _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb[r], wv));  \
-              is[r][b] = _mm256_add_epi32(is[r][b], _mm256_madd_epi16(pairs, ones));              \
+              if (INT4) {                                                                         \
+                is[r][b] = _mm256_add_epi16(is[r][b], _mm256_maddubs_epi16(wv, xb[r]));           \
+              } else {                                                                            \
+                const __m256i pairs =                                                             \
+                    R < NB ? _mm256_maddubs_epi16(ax[r], _mm256_sign_epi8(wv, xb[r]))             \
+                           : _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xb[r], wv));               \
+                is[r][b] = _mm256_add_epi32(is[r][b], _mm256_madd_epi16(pairs, ones));            \
+              }                                                                                   \
               /* kept in its register: GCC would otherwise regroup the sums and spill them */     \
               __asm__("" : "+x"(is[r][b]));                                                       \
             }                                                                                     \
@@ -693,78 +706,15 @@ DEFINE_YMM(vnni_unsigned, AVXVNNI, dot_vnni_unsigned, 0, 0, 3)
         }                                                                                         \
         for (int r = 0; r < R; r++) {                                                             \
           const __m256 xs = _mm256_set1_ps(s[r][j]);                                              \
+          const __m256 sq = INT4 ? _mm256_set1_ps((float)sum[r][j]) : _mm256_setzero_ps();        \
           for (int b = 0; b < NB; b++) {                                                          \
             const int col = col0 + 8 * b;                                                         \
-            const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(is[r][b]),                          \
-                                           _mm256_loadu_ps(scale + j * COLS + col));              \
-            float* out = c + r * COLS + col;                                                      \
-            _mm256_storeu_ps(out, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out)));                  \
-          }                                                                                       \
-        }                                                                                         \
-      }                                                                                           \
-    }                                                                                             \
-  }
-
-DEFINE_AVX2_INT8(1, 4)
-DEFINE_AVX2_INT8(2, 4)
-DEFINE_AVX2_INT8(3, 2)
-DEFINE_AVX2_INT8(4, 2)
-
-/*
- * AVX2 with int4 weights (unsigned, 0..15): a group's vpmaddubsw gives each column two int16 sums
- * of at most 2 * 15 * 127 = 3810, so the 8 groups of a block add up in int16 (at most 30480) and
- * one vpmaddwd a block turns them into the column's int32 sum, where taking one a group would
- * spend about twice the multiplies. The same int32 sums and float32 steps as the other paths, so
- * the same bits. NAME_R: R rows by NB ymm (8 columns each) a pass, the float32 sums kept in c.
- */
-#define DEFINE_AVX2_INT4(R, NB)                                                                   \
-  AVX2 static void avx2_int4_##R(const LlavaDotPanel* p, const LlavaQuantRows* x, int64_t row,    \
-                                 float* c) {                                                      \
-    const __m256i ones = _mm256_set1_epi16(1);                                                    \
-    const uint8_t* const w = p->w;                                                                \
-    const float* const scale = p->scale;                                                          \
-    const float* const mins = p->min;                                                             \
-    const int64_t kb = p->kb;                                                                     \
-    const int8_t* q[R];                                                                           \
-    const float* s[R];                                                                            \
-    const int32_t* sum[R];                                                                        \
-    for (int r = 0; r < R; r++) {                                                                 \
-      memset(c + r * COLS, 0, sizeof(float) * COLS);                                              \
-      q[r] = x->q + (row + r) * x->kb * QK;                                                       \
-      s[r] = x->s + (row + r) * x->kb;                                                            \
-      sum[r] = x->sum + (row + r) * x->kb;                                                        \
-    }                                                                                             \
-    for (int col0 = 0; col0 < COLS; col0 += 8 * NB) {                                             \
-      for (int64_t j = 0; j < kb; j++) {                                                          \
-        const uint8_t* wb = w + j * BB + col0 * 4;                                                \
-        __m256i is[R][NB];                                                                        \
-        for (int r = 0; r < R; r++) {                                                             \
-          for (int b = 0; b < NB; b++) {                                                          \
-            is[r][b] = _mm256_setzero_si256();                                                    \
-          }                                                                                       \
-        }                                                                                         \
-        _Pragma("GCC unroll 8") for (int g = 0; g < LLAVA_DOT_GROUPS; g++) {                      \
-          __m256i xb[R];                                                                          \
-          for (int r = 0; r < R; r++) {                                                           \
-            xb[r] = _mm256_set1_epi32(four(q[r] + j * QK + 4 * g, 0));                            \
-          }                                                                                       \
-          for (int b = 0; b < NB; b++) {                                                          \
-            const __m256i wv = _mm256_loadu_si256((const __m256i*)(wb + g * COLS * 4 + b * 32));  \
-            for (int r = 0; r < R; r++) {                                                         \
-              is[r][b] = _mm256_add_epi16(is[r][b], _mm256_maddubs_epi16(wv, xb[r]));             \
-              /* kept in its register: GCC would otherwise regroup the sums and spill them */     \
-              __asm__("" : "+x"(is[r][b]));                                                       \
-            }                                                                                     \
-          }                                                                                       \
-        }                                                                                         \
-        for (int r = 0; r < R; r++) {                                                             \
-          const __m256 xs = _mm256_set1_ps(s[r][j]);                                              \
-          const __m256 sq = _mm256_set1_ps((float)sum[r][j]);                                     \
-          for (int b = 0; b < NB; b++) {                                                          \
-            const int col = col0 + 8 * b;                                                         \
-            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(is[r][b], ones)),       \
+            const __m256i i32 = INT4 ? _mm256_madd_epi16(is[r][b], ones) : is[r][b];              \
+            __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(i32),                                     \
                                      _mm256_loadu_ps(scale + j * COLS + col));                    \
-            v = _mm256_fmadd_ps(_mm256_loadu_ps(mins + j * COLS + col), sq, v);                   \
+            if (INT4) {                                                                           \
+              v = _mm256_fmadd_ps(_mm256_loadu_ps(mins + j * COLS + col), sq, v);                 \
+            }                                                                                     \
             float* out = c + r * COLS + col;                                                      \
             _mm256_storeu_ps(out, _mm256_fmadd_ps(v, xs, _mm256_loadu_ps(out)));                  \
           }                                                                                       \
@@ -773,10 +723,14 @@ DEFINE_AVX2_INT8(4, 2)
     }                                                                                             \
   }
 
-DEFINE_AVX2_INT4(1, 4)
-DEFINE_AVX2_INT4(2, 4)
-DEFINE_AVX2_INT4(3, 2)
-DEFINE_AVX2_INT4(4, 2)
+DEFINE_AVX2_PANEL(avx2_int8, 0, 1, 4)
+DEFINE_AVX2_PANEL(avx2_int8, 0, 2, 4)
+DEFINE_AVX2_PANEL(avx2_int8, 0, 3, 2)
+DEFINE_AVX2_PANEL(avx2_int8, 0, 4, 2)
+DEFINE_AVX2_PANEL(avx2_int4, 1, 1, 4)
+DEFINE_AVX2_PANEL(avx2_int4, 1, 2, 4)
+DEFINE_AVX2_PANEL(avx2_int4, 1, 3, 2)
+DEFINE_AVX2_PANEL(avx2_int4, 1, 4, 2)
 
 typedef void (*RowsKernel)(const LlavaDotPanel*, const LlavaQuantRows*, int64_t, float*);
 
