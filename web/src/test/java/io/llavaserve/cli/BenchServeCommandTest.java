@@ -22,6 +22,24 @@ class BenchServeCommandTest {
 
   @TempDir Path dir;
 
+  /** {@code bench serve} with 8-token prompts and 4-token answers. */
+  private static Cli.Run benchServe(String model, String concurrency, String imageTrials)
+      throws Exception {
+    return Cli.run(
+        "bench",
+        "serve",
+        "--model",
+        model,
+        "--concurrency",
+        concurrency,
+        "--image-trials",
+        imageTrials,
+        "--prompt-tokens",
+        "8",
+        "--output-tokens",
+        "4");
+  }
+
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"tiny", "siglip-qwen2"})
   @Timeout(300)
@@ -29,20 +47,7 @@ class BenchServeCommandTest {
     TinySpec spec = preset.equals("tiny") ? TinySpec.tiny() : TinySpec.siglipQwen2();
     String model = TinyCheckpoint.write(dir.resolve(preset), spec).toString();
 
-    Cli.Run run =
-        Cli.run(
-            "bench",
-            "serve",
-            "--model",
-            model,
-            "--concurrency",
-            "1,2",
-            "--image-trials",
-            "1",
-            "--prompt-tokens",
-            "8",
-            "--output-tokens",
-            "4");
+    Cli.Run run = benchServe(model, "1,2", "1");
 
     assertEquals(0, run.exit(), run.err() + run.out());
     assertTrue(run.out().contains("image + prompt TTFT: cold"), run.out());
@@ -53,20 +58,7 @@ class BenchServeCommandTest {
   void zeroImageTrialsTimesTheTextPromptsOnly() throws Exception {
     String model = TinyCheckpoint.write(dir.resolve("tiny"), TinySpec.tiny()).toString();
 
-    Cli.Run run =
-        Cli.run(
-            "bench",
-            "serve",
-            "--model",
-            model,
-            "--concurrency",
-            "2",
-            "--image-trials",
-            "0",
-            "--prompt-tokens",
-            "8",
-            "--output-tokens",
-            "4");
+    Cli.Run run = benchServe(model, "2", "0");
 
     assertEquals(0, run.exit(), run.err() + run.out());
     assertFalse(run.out().contains("image + prompt TTFT"), run.out());
