@@ -77,7 +77,9 @@ final class ModelOption {
           "With int8 or int4 weights: steps of at least N rows quantize their activations to int8"
               + " blocks of 32 for integer dot products (VNNI or AVX2), as llama.cpp does; 0"
               + " never; auto: 1 where the CPU has AVX-512 VNNI and VBMI (the weights read in"
-              + " place), else 2 with int4 and 16 with int8 (model.int8-activation-rows).")
+              + " place), and with int4 where the integer path is AVX2 (int4 read in place"
+              + " up to 3 rows), else 2 with int4 and 16 with int8"
+              + " (model.int8-activation-rows).")
   String int8ActivationRows;
 
   @Option(

@@ -181,7 +181,7 @@ class ServingConfigTest {
   void int8ActivationRowsAreAutoByDefaultMayBeZeroAndAreNamedWhenNegative() throws Exception {
     Settings s = Settings.load(null, Map.of());
     int auto = NativeKernels.int8InPlace() ? 1 : 16;
-    int autoInt4 = NativeKernels.int8InPlace() ? 1 : 2;
+    int autoInt4 = NativeKernels.int8InPlace() || NativeKernels.int4InPlaceAvx2() ? 1 : 2;
     assertEquals(auto, ModelOptions.autoInt8ActivationRows(Quantization.INT8));
     assertEquals(autoInt4, ModelOptions.autoInt8ActivationRows(Quantization.INT4));
     assertEquals(auto, ServingConfig.model(s).int8ActivationRows());

@@ -148,6 +148,15 @@ public final class NativeKernels {
         && flags.contains("avx512vbmi");
   }
 
+  /**
+   * Whether the native int4 matmul reads its blocks in place with AVX2 for int8 activations in
+   * calls of up to 3 rows, without AVX-512 VBMI: where the integer path is AVX2 and the CPU has
+   * F16C ({@code int8_dot.c}).
+   */
+  public static boolean int4InPlaceAvx2() {
+    return "avx2".equals(int8Path()) && cpuHasF16cFma();
+  }
+
   /** The flags of the first CPU in {@code /proc/cpuinfo}; none where it cannot be read. */
   private static List<String> cpuFlags() {
     try {
