@@ -36,6 +36,10 @@ import org.tensorflow.types.family.TType;
 final class DeviceWeights {
 
   private static final int CHUNK = 1 << 20;
+  // Weights go to the device in session calls of up to this many staged bytes (one weight larger
+  // than it goes alone): every call with a new set of feeds costs the session a new executor, so a
+  // call per weight would cost a small model more than its bytes.
+  private static final long BATCH_BYTES = 128L << 20;
 
   private final Ops tf;
   private final MatmulPrecision precision;
@@ -50,7 +54,8 @@ final class DeviceWeights {
       new java.util.HashMap<>();
   private final java.util.Map<String, VarHandleOp> handlesByName = new java.util.HashMap<>();
   // Per weight name: its conversion (narrowing, packing), then the emptying of its float32 staging
-  // copy, run right after that weight's upload so that only one float32 copy exists at a time.
+  // copy, run right after the upload of that weight's batch so that float32 copies of at most one
+  // batch exist at a time.
   private final java.util.Map<String, org.tensorflow.op.Op> conversions = new java.util.HashMap<>();
   private final java.util.Map<String, org.tensorflow.op.Op> releases = new java.util.HashMap<>();
   private final List<Upload> uploads = new ArrayList<>();
@@ -372,16 +377,58 @@ final class DeviceWeights {
 
   /**
    * Copies every weight to the device, converting F16/BF16 to F32 on the way (exactly); a weight
-   * kept in bfloat16 or float16 is converted (and packed) right after its upload, and its float32
-   * copy emptied; a quantized weight is quantized and packed on the host, one weight at a time.
+   * kept in bfloat16 or float16 is converted (and packed) right after its batch's upload, and its
+   * float32 copy emptied; a quantized weight is quantized and packed on the host. Weights travel in
+   * batches of up to {@link #BATCH_BYTES} staged bytes, one session call each.
    *
    * @throws CheckpointException when a weight to quantize holds NaN or infinity (or, for int4, a
    *     magnitude beyond float16's)
    */
   void upload(Session session) throws CheckpointException {
-    float[] chunk = new float[CHUNK];
+    List<Upload> batch = new ArrayList<>();
+    long batchBytes = 0;
     for (Upload u : uploads) {
-      try (TFloat32 t = TFloat32.tensorOf(u.shape())) {
+      long bytes = 4 * u.shape().size();
+      if (!batch.isEmpty() && batchBytes + bytes > BATCH_BYTES) {
+        uploadBatch(session, batch);
+        batch.clear();
+        batchBytes = 0;
+      }
+      batch.add(u);
+      batchBytes += bytes;
+    }
+    if (!batch.isEmpty()) {
+      uploadBatch(session, batch);
+    }
+    List<QuantizedUpload> quantizedBatch = new ArrayList<>();
+    long quantizedBytes = 0;
+    for (QuantizedUpload u : quantizedUploads) {
+      long bytes = Shape.of(packedShape(u.in(), u.out())).size();
+      if (!quantizedBatch.isEmpty() && quantizedBytes + bytes > BATCH_BYTES) {
+        uploadQuantized(session, quantizedBatch);
+        quantizedBatch.clear();
+        quantizedBytes = 0;
+      }
+      quantizedBatch.add(u);
+      quantizedBytes += bytes;
+    }
+    if (!quantizedBatch.isEmpty()) {
+      uploadQuantized(session, quantizedBatch);
+    }
+  }
+
+  /**
+   * Uploads {@code batch} in one session call, then converts the weights of it kept narrower or
+   * packed in a second and empties their float32 staging copies in a third.
+   */
+  private void uploadBatch(Session session, List<Upload> batch) throws CheckpointException {
+    List<TFloat32> staged = new ArrayList<>(batch.size());
+    try {
+      Session.Runner assign = session.runner();
+      float[] chunk = new float[CHUNK];
+      for (Upload u : batch) {
+        TFloat32 t = TFloat32.tensorOf(u.shape());
+        staged.add(t);
         FloatDataBuffer dst = t.asRawTensor().data().asFloats();
         long at = 0;
         for (WeightTensor p : u.parts()) {
@@ -394,24 +441,49 @@ final class DeviceWeights {
           }
           at += n;
         }
-        session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
+        assign.feed(u.feed(), t).addTarget(u.assign());
       }
-      org.tensorflow.op.Op convert = conversions.get(u.name());
-      if (convert != null) {
-        session.runner().addTarget(convert).run();
-        session.runner().addTarget(releases.get(u.name())).run();
+      assign.run();
+    } finally {
+      staged.forEach(TFloat32::close);
+    }
+    Session.Runner convert = session.runner();
+    Session.Runner release = session.runner();
+    boolean any = false;
+    for (Upload u : batch) {
+      org.tensorflow.op.Op op = conversions.get(u.name());
+      if (op != null) {
+        convert.addTarget(op);
+        release.addTarget(releases.get(u.name()));
+        any = true;
       }
     }
-    for (QuantizedUpload u : quantizedUploads) {
-      try (TUint8 t = TUint8.tensorOf(Shape.of(packedShape(u.in(), u.out())))) {
+    if (any) {
+      convert.run();
+      release.run();
+    }
+  }
+
+  /** Quantizes and packs {@code batch} on the host, then uploads it in one session call. */
+  private void uploadQuantized(Session session, List<QuantizedUpload> batch)
+      throws CheckpointException {
+    List<TUint8> packed = new ArrayList<>(batch.size());
+    try {
+      Session.Runner assign = session.runner();
+      for (QuantizedUpload u : batch) {
+        TUint8 t = TUint8.tensorOf(Shape.of(packedShape(u.in(), u.out())));
+        packed.add(t);
         WeightRows rows = rowsOf(u.parts(), u.in());
         if (quantization == Quantization.INT8) {
           Q8Packing.pack(rows, u.in(), u.out(), t.asRawTensor().data());
         } else {
           Q4Packing.pack(rows, u.in(), u.out(), t.asRawTensor().data());
         }
-        session.runner().feed(u.feed(), t).addTarget(u.assign()).run();
+        assign.feed(u.feed(), t).addTarget(u.assign());
       }
+      assign.run();
+    } finally {
+      packed.forEach(TUint8::close);
     }
   }
 

@@ -230,13 +230,14 @@ final class KvPool {
   }
 
   /**
-   * Zeroes every pool variable, one session call each (so that the graph optimizer cannot merge
-   * their initial values). Natively, the variable first takes an uninitialised buffer, which the op
-   * then advises as huge pages and clears: a pool of gigabytes faults in 2 MiB at a time. With
-   * TensorFlow's ops, it takes a zeros tensor filled from a fed scalar, which it adopts as the
-   * buffer's only reference. Either way the first scatter writes in place: zeros shared by the
-   * variables, or folded into a constant, left each buffer referenced twice, and TensorFlow then
-   * copied the whole variable at its first write.
+   * Zeroes every pool variable, in one session call, each from an initial value of its own that the
+   * graph optimizer cannot merge with another's. Natively, the variable first takes an
+   * uninitialised buffer ({@code Empty}, which the optimizer leaves alone), which the op then
+   * advises as huge pages and clears: a pool of gigabytes faults in 2 MiB at a time. With
+   * TensorFlow's ops, it takes a zeros tensor filled from a scalar fed to it alone, which it adopts
+   * as the buffer's only reference. Either way the first scatter writes in place: zeros shared by
+   * the variables, or folded into a constant, left each buffer referenced twice, and TensorFlow
+   * then copied the whole variable at its first write.
    */
   void zero(Session session) {
     Ops init = tf.withSubScope("zero");
@@ -244,27 +245,31 @@ final class KvPool {
         init.constant(java.util.Arrays.stream(dims).mapToInt(Math::toIntExact).toArray());
     List<VarHandleOp> all = new ArrayList<>(keys);
     all.addAll(values);
-    for (VarHandleOp variable : all) {
+    List<Tensor> scalars = new ArrayList<>();
+    try {
       Session.Runner r = session.runner();
-      if (nativeZero) {
-        Op assign = init.assignVariableOp(variable, init.empty(shape, element, Empty.init(false)));
-        Operation zero =
-            init.withControlDependencies(List.of(assign))
-                .scope()
-                .opBuilder(NativeKernels.POOL_ZERO, "pool_zero")
-                .addInput(variable.resource().asOutput())
-                .setAttr("num_threads", (long) zeroThreads)
-                .build();
-        r.addTarget(zero).run();
-      } else {
-        Placeholder<? extends TNumber> fill =
-            init.placeholder(element, Placeholder.shape(Shape.scalar()));
-        try (Tensor scalar =
-            element == TFloat16.class ? TFloat16.scalarOf(0f) : TFloat32.scalarOf(0f)) {
+      for (VarHandleOp variable : all) {
+        if (nativeZero) {
+          Op assign =
+              init.assignVariableOp(variable, init.empty(shape, element, Empty.init(false)));
+          r.addTarget(
+              init.withControlDependencies(List.of(assign))
+                  .scope()
+                  .opBuilder(NativeKernels.POOL_ZERO, "pool_zero")
+                  .addInput(variable.resource().asOutput())
+                  .setAttr("num_threads", (long) zeroThreads)
+                  .build());
+        } else {
+          Placeholder<? extends TNumber> fill =
+              init.placeholder(element, Placeholder.shape(Shape.scalar()));
+          Tensor scalar = element == TFloat16.class ? TFloat16.scalarOf(0f) : TFloat32.scalarOf(0f);
+          scalars.add(scalar);
           r.feed(fill, scalar).addTarget(init.assignVariableOp(variable, init.fill(shape, fill)));
-          r.run();
         }
       }
+      r.run();
+    } finally {
+      scalars.forEach(Tensor::close);
     }
   }
 }

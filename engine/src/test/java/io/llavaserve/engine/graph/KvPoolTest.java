@@ -62,20 +62,26 @@ class KvPoolTest {
           slot[3 * h + 2] = 2;
         }
         java.util.Arrays.fill(kv, 1.5f);
+        float[] vv = new float[kvh * hd];
+        java.util.Arrays.fill(vv, 2.5f);
         try (TInt32 s = TInt32.tensorOf(Shape.of(1, kvh, 3), DataBuffers.of(slot));
             TFloat32 kt = TFloat32.tensorOf(Shape.of(1, kvh, hd), DataBuffers.of(kv));
+            TFloat32 vt = TFloat32.tensorOf(Shape.of(1, kvh, hd), DataBuffers.of(vv));
             Result r =
                 session
                     .runner()
                     .feed(slots, s)
                     .feed(k, kt)
-                    .feed(v, kt)
+                    .feed(v, vt)
                     .fetch(read.get(0))
                     .fetch(read.get(1))
                     .fetch(first.get(0))
+                    .fetch(first.get(1))
                     .run()) {
           // [1, blocks, kv_heads, block_size, head_dim]
+          // Keys and values of every layer are buffers of their own: each reads its own write.
           for (int i = 0; i < 2; i++) {
+            float expected = i == 0 ? 1.5f : 2.5f;
             TFloat32 t = (TFloat32) r.get(i);
             long nonZero = 0;
             double sum = 0;
@@ -85,13 +91,15 @@ class KvPoolTest {
               sum += x;
             }
             assertEquals((long) kvh * hd, nonZero, "only the written slot");
-            assertEquals(1.5 * kvh * hd, sum, 1e-9);
+            assertEquals((double) expected * kvh * hd, sum, 1e-9);
             long at = ((7L * kvh) * 4 + 2) * hd; // block 7, head 0, offset 2
-            assertEquals(1.5f, t.asRawTensor().data().asFloats().getFloat(at));
+            assertEquals(expected, t.asRawTensor().data().asFloats().getFloat(at));
           }
-          TFloat32 untouched = (TFloat32) r.get(2);
-          for (long e = 0; e < untouched.size(); e++) {
-            assertTrue(untouched.asRawTensor().data().asFloats().getFloat(e) == 0f, "layer 0");
+          for (int i = 2; i < 4; i++) {
+            TFloat32 untouched = (TFloat32) r.get(i);
+            for (long e = 0; e < untouched.size(); e++) {
+              assertTrue(untouched.asRawTensor().data().asFloats().getFloat(e) == 0f, "layer 0");
+            }
           }
         }
       }
