@@ -2,10 +2,8 @@ package io.llavaserve.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 
 /**
  * SentencePiece-style BPE over whole text segments, as Hugging Face's {@code models::bpe::BPE} runs
@@ -14,18 +12,21 @@ import java.util.PriorityQueue;
  * merged, leftmost first on ties, until no pair has a merge.
  *
  * <p>The merge loop keeps the symbols in a doubly linked list and the candidate merges in a
- * priority queue, so a segment of n code points costs O(n log n).
+ * priority queue, so a segment of n code points costs O(n log n). Merges are found in an
+ * open-addressing table of id pairs and candidates queued as plain longs: no boxing on the way.
  */
 final class BpeModel {
 
   private final Map<String, Integer> vocab;
   private final String[] pieces; // id -> piece, null where the vocabulary has a gap
   // (left id << 32 | right id) -> (rank << 32 | merged id)
-  private final Map<Long, Long> merges;
+  private final PairTable merges;
+  private final int[] mergedByRank; // rank -> the id its pair merges into
   private final int unkId; // -1 when the model has no unknown token
   private final boolean fuseUnk;
   private final boolean byteFallback;
   private final int[] byteIds; // byte value -> id of <0xXX>, -1 where missing
+  private final int[] charIds; // BMP code point -> id of its one-character piece, -1 where none
 
   BpeModel(
       Map<String, Integer> vocab,
@@ -37,7 +38,16 @@ final class BpeModel {
     int maxId = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1);
     this.pieces = new String[maxId + 1];
     vocab.forEach((piece, id) -> pieces[id] = piece);
-    this.merges = new HashMap<>(mergePairs.size() * 2);
+    this.charIds = new int[Character.MAX_VALUE + 1];
+    Arrays.fill(charIds, -1);
+    vocab.forEach(
+        (piece, id) -> {
+          if (piece.length() == 1 && !Character.isSurrogate(piece.charAt(0))) {
+            charIds[piece.charAt(0)] = id;
+          }
+        });
+    this.merges = new PairTable(mergePairs.size());
+    this.mergedByRank = new int[mergePairs.size()];
     for (int rank = 0; rank < mergePairs.size(); rank++) {
       String[] pair = mergePairs.get(rank);
       Integer left = vocab.get(pair[0]);
@@ -49,6 +59,7 @@ final class BpeModel {
       }
       // A later duplicate overwrites an earlier one, as in HF's HashMap collect.
       merges.put(key(left, right), ((long) rank << 32) | merged);
+      mergedByRank[rank] = merged;
     }
     Integer unk = unkToken == null ? null : vocab.get(unkToken);
     this.unkId = unk == null ? -1 : unk;
@@ -91,9 +102,12 @@ final class BpeModel {
     for (int i = 0; i < segment.length(); ) {
       int cp = segment.codePointAt(i);
       int end = i + Character.charCount(cp);
-      Integer id = vocab.get(segment.substring(i, end));
+      int id =
+          cp <= Character.MAX_VALUE && !Character.isSurrogate((char) cp)
+              ? charIds[cp]
+              : vocab.getOrDefault(segment.substring(i, end), -1);
       i = end;
-      if (id != null) {
+      if (id >= 0) {
         if (pendingUnk > 0) {
           word.add(unkId);
           pendingUnk = 0;
@@ -135,27 +149,25 @@ final class BpeModel {
   private void mergeAll(Word w) {
     // Candidate: rank in the high bits, left position in the low bits, so the natural order of
     // the longs is "lowest rank, then leftmost", which is the order HF's BinaryHeap pops.
-    PriorityQueue<long[]> queue =
-        new PriorityQueue<>(
-            Math.max(1, w.size),
-            (a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+    LongHeap queue = new LongHeap(Math.max(1, w.size));
     for (int i = 0; i + 1 < w.size; i++) {
       offer(queue, w, i, i + 1);
     }
     while (!queue.isEmpty()) {
-      long[] top = queue.poll();
-      int pos = (int) top[1];
-      int mergedId = (int) top[2];
+      long top = queue.poll();
+      int rank = (int) (top >>> 32);
+      int pos = (int) top;
       if (w.dead[pos] || w.next[pos] == -1) {
         continue;
       }
       int right = w.next[pos];
-      Long merge = merges.get(key(w.ids[pos], w.ids[right]));
-      // Stale entry: the symbols at pos changed since this candidate was queued.
-      if (merge == null || (int) (long) merge != mergedId) {
+      long merge = merges.get(key(w.ids[pos], w.ids[right]));
+      // Stale entry: the symbols at pos changed since this candidate was queued, and their pair
+      // merges into another id or none (HF's test: the queued merge's result, not its rank).
+      if (merge < 0 || (int) merge != mergedByRank[rank]) {
         continue;
       }
-      w.ids[pos] = mergedId;
+      w.ids[pos] = (int) merge;
       w.dead[right] = true;
       w.next[pos] = w.next[right];
       if (w.next[pos] != -1) {
@@ -170,15 +182,114 @@ final class BpeModel {
     }
   }
 
-  private void offer(PriorityQueue<long[]> queue, Word w, int left, int right) {
-    Long merge = merges.get(key(w.ids[left], w.ids[right]));
-    if (merge != null) {
-      queue.add(new long[] {merge >>> 32, left, (int) (long) merge});
+  private void offer(LongHeap queue, Word w, int left, int right) {
+    long merge = merges.get(key(w.ids[left], w.ids[right]));
+    if (merge >= 0) {
+      queue.add((merge >>> 32) << 32 | left);
     }
   }
 
   private static long key(int left, int right) {
     return ((long) left << 32) | (right & 0xFFFFFFFFL);
+  }
+
+  /**
+   * Pairs of ids to their merge, (rank << 32 | merged id), by open addressing with linear probing.
+   * Keys and values are never negative (ids and ranks are), so -1 marks an empty slot and a miss.
+   */
+  private static final class PairTable {
+    // key at 2 i, its value at 2 i + 1: one probe reads one cache line.
+    private final long[] slots;
+    private final int mask;
+
+    PairTable(int entries) {
+      int capacity = Integer.highestOneBit(Math.max(8, entries * 2 - 1)) << 1;
+      slots = new long[2 * capacity];
+      mask = capacity - 1;
+      Arrays.fill(slots, -1L);
+    }
+
+    void put(long key, long value) {
+      int i = slot(key);
+      while (slots[2 * i] != -1L && slots[2 * i] != key) {
+        i = (i + 1) & mask;
+      }
+      slots[2 * i] = key;
+      slots[2 * i + 1] = value;
+    }
+
+    long get(long key) {
+      for (int i = slot(key); ; i = (i + 1) & mask) {
+        long k = slots[2 * i];
+        if (k == key) {
+          return slots[2 * i + 1];
+        }
+        if (k == -1L) {
+          return -1L;
+        }
+      }
+    }
+
+    private int slot(long key) {
+      // MurmurHash3's 64-bit finaliser: a left id's bits reach every bit of the slot.
+      long h = key;
+      h ^= h >>> 33;
+      h *= 0xff51afd7ed558ccdL;
+      h ^= h >>> 33;
+      h *= 0xc4ceb9fe1a85ec53L;
+      h ^= h >>> 33;
+      return (int) h & mask;
+    }
+  }
+
+  /** A binary min-heap of longs. */
+  private static final class LongHeap {
+    private long[] heap;
+    private int size;
+
+    LongHeap(int capacity) {
+      heap = new long[capacity];
+    }
+
+    boolean isEmpty() {
+      return size == 0;
+    }
+
+    void add(long x) {
+      if (size == heap.length) {
+        heap = Arrays.copyOf(heap, size * 2);
+      }
+      int i = size++;
+      while (i > 0) {
+        int parent = (i - 1) >>> 1;
+        if (heap[parent] <= x) {
+          break;
+        }
+        heap[i] = heap[parent];
+        i = parent;
+      }
+      heap[i] = x;
+    }
+
+    long poll() {
+      long top = heap[0];
+      long last = heap[--size];
+      int i = 0;
+      int half = size >>> 1;
+      while (i < half) {
+        int child = 2 * i + 1;
+        if (child + 1 < size && heap[child + 1] < heap[child]) {
+          child++;
+        }
+        if (last <= heap[child]) {
+          break;
+        }
+        heap[i] = heap[child];
+        i = child;
+      }
+      heap[i] = last;
+      return top;
+    }
   }
 
   /** Symbols of one segment as a linked list over arrays; position 0 is always the head. */
