@@ -102,6 +102,10 @@ class QuantizedModelTest {
     return float32().toBuilder().quantization(q).kernels(kernels).build();
   }
 
+  /**
+   * Every prompt position's logits stay within the documented tolerance of float32's, yet move; the
+   * quantized weights take their blocks' bytes.
+   */
   @ParameterizedTest(name = "{0}, {2}")
   @MethodSource("checkpoints")
   void logitsStayWithinTheDocumentedToleranceOfFloat32(String name, TinySpec spec, Quantization q)
@@ -111,6 +115,7 @@ class QuantizedModelTest {
         LlavaModel quantized = LlavaModel.load(dir, quantized(q, Kernels.AUTO))) {
       assertEquals(q, quantized.runner().quantization());
       assertEquals(NativeKernels.available(), quantized.runner().nativeQuantizedMatMul());
+      assertBlocksBytes(name, q, exact, quantized);
       double worst = 0;
       int positions = 0;
       int agree = 0;
@@ -307,36 +312,30 @@ class QuantizedModelTest {
    * Quantized, the decoder's Linear weights take their blocks' bytes instead of 4 a weight; a head
    * tied to the embedding stays the float32 embedding.
    */
-  @ParameterizedTest(name = "{0}, {2}")
-  @MethodSource("checkpoints")
-  void theQuantizedWeightsTakeTheirBlocksBytes(String name, TinySpec spec, Quantization q)
-      throws Exception {
-    TinyCheckpoint.write(dir, spec);
-    try (LlavaModel exact = LlavaModel.load(dir, float32());
-        LlavaModel quantized = LlavaModel.load(dir, quantized(q, Kernels.AUTO))) {
-      TextConfig t = exact.config().text();
-      long hidden = t.hiddenSize();
-      long qkv = (long) (t.numAttentionHeads() + 2 * t.numKeyValueHeads()) * t.headDim();
-      long attention = (long) t.numAttentionHeads() * t.headDim();
-      long inter = t.intermediateSize();
-      long[][] layer = {{hidden, qkv}, {attention, hidden}, {hidden, 2 * inter}, {inter, hidden}};
-      long floatBytes = 0;
-      long blockBytes = 0;
-      for (int l = 0; l < t.numHiddenLayers(); l++) {
-        for (long[] w : layer) {
-          floatBytes += 4 * w[0] * w[1];
-          blockBytes += blocks(w[0], w[1], q);
-        }
+  private static void assertBlocksBytes(
+      String name, Quantization q, LlavaModel exact, LlavaModel quantized) {
+    TextConfig t = exact.config().text();
+    long hidden = t.hiddenSize();
+    long qkv = (long) (t.numAttentionHeads() + 2 * t.numKeyValueHeads()) * t.headDim();
+    long attention = (long) t.numAttentionHeads() * t.headDim();
+    long inter = t.intermediateSize();
+    long[][] layer = {{hidden, qkv}, {attention, hidden}, {hidden, 2 * inter}, {inter, hidden}};
+    long floatBytes = 0;
+    long blockBytes = 0;
+    for (int l = 0; l < t.numHiddenLayers(); l++) {
+      for (long[] w : layer) {
+        floatBytes += 4 * w[0] * w[1];
+        blockBytes += blocks(w[0], w[1], q);
       }
-      if (!t.tieWordEmbeddings()) {
-        floatBytes += 4 * hidden * t.vocabSize();
-        blockBytes += blocks(hidden, t.vocabSize(), q);
-      }
-      assertEquals(
-          exact.runner().weightBytes() - floatBytes + blockBytes,
-          quantized.runner().weightBytes(),
-          name);
     }
+    if (!t.tieWordEmbeddings()) {
+      floatBytes += 4 * hidden * t.vocabSize();
+      blockBytes += blocks(hidden, t.vocabSize(), q);
+    }
+    assertEquals(
+        exact.runner().weightBytes() - floatBytes + blockBytes,
+        quantized.runner().weightBytes(),
+        name + ", " + q + ": weight bytes");
   }
 
   /**
