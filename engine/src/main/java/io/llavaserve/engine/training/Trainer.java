@@ -274,6 +274,11 @@ public final class Trainer {
                 ", the tower learning at %s x the rate",
                 plan.towerLearningRateScale())
             : "");
+    if (first >= plan.steps()) {
+      // No step left to run: the stage's weights are those it was given, and no graph is built.
+      new Progress(plan, first, log).finish();
+      return params;
+    }
     ExecutorService prefetch =
         Executors.newSingleThreadExecutor(
             r -> {
