@@ -62,6 +62,9 @@ final class DeviceWeights {
   // One variable per name, however many graph paths read it.
   private final java.util.Map<String, Operand<TFloat32>> byName = new java.util.HashMap<>();
   private long totalBytes;
+  // Each sub-scope made once: making one scans every operation of the graph for the names it
+  // has used, which per weight made building a model's graph quadratic in its size.
+  private final java.util.Map<String, Ops> scopes = new java.util.HashMap<>();
 
   private record Upload(
       String name,
@@ -95,6 +98,10 @@ final class DeviceWeights {
     this.precision = precision;
     this.packForNativeMatMul = packForNativeMatMul;
     this.quantization = quantization;
+  }
+
+  private Ops scope(String name) {
+    return scopes.computeIfAbsent(name, tf::withSubScope);
   }
 
   /** A variable holding one checkpoint tensor, with the shape the checkpoint gives. */
@@ -168,7 +175,7 @@ final class DeviceWeights {
     boolean int8 = quantization == Quantization.INT8;
     long[] packed = packedShape(in, out);
     String kind = int8 ? "q8" : "q4";
-    Ops scope = tf.withSubScope("weights_" + kind);
+    Ops scope = scope("weights_" + kind);
     VarHandleOp handle =
         scope.varHandleOp(
             TUint8.class, Shape.of(packed), VarHandleOp.sharedName(kind + ":" + name));
@@ -241,7 +248,7 @@ final class DeviceWeights {
     }
     long padIn = (in + 31) / 32 * 32 - in;
     long padOut = (out + 63) / 64 * 64 - out;
-    Ops scope = tf.withSubScope("weights_packed");
+    Ops scope = scope("weights_packed");
     Operand<TFloat32> padded =
         scope.pad(f32, scope.constant(new long[][] {{0, padIn}, {0, padOut}}), scope.constant(0f));
     Operand<TFloat32> blocks =
@@ -265,7 +272,7 @@ final class DeviceWeights {
       return existing;
     }
     long padOut = (out + 63) / 64 * 64 - out;
-    Ops scope = tf.withSubScope("weights_packed");
+    Ops scope = scope("weights_packed");
     Operand<TFloat32> padded =
         scope.pad(f32, scope.constant(new long[][] {{0, 0}, {0, padOut}}), scope.constant(0f));
     Operand<TFloat32> blocks =
@@ -286,7 +293,7 @@ final class DeviceWeights {
     if (existing != null) {
       return existing;
     }
-    Ops scope = tf.withSubScope(subScope);
+    Ops scope = scope(subScope);
     VarHandleOp handle =
         scope.varHandleOp(type, Shape.unknown(), VarHandleOp.sharedName(subScope + ":" + name));
     conversions.put(name, scope.assignVariableOp(handle, scope.dtypes.cast(value, type)));
@@ -350,7 +357,7 @@ final class DeviceWeights {
       throw new IllegalArgumentException(
           name + ": " + given + " elements do not fill shape " + Arrays.toString(shape));
     }
-    Ops scope = tf.withSubScope("weights");
+    Ops scope = scope("weights");
     Shape s = Shape.of(shape);
     // A float32 staging copy of a weight narrowed or packed is emptied after conversion, so its
     // handle must not pin a shape.
