@@ -7,6 +7,7 @@ import io.llavaserve.engine.quantization.Quantization;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.ToLongFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
@@ -39,7 +40,7 @@ final class DeviceWeights {
   // Weights go to the device in session calls of up to this many staged bytes (one weight larger
   // than it goes alone): every call with a new set of feeds costs the session a new executor, so a
   // call per weight would cost a small model more than its bytes.
-  private static final long BATCH_BYTES = 128L << 20;
+  static final long BATCH_BYTES = 128L << 20;
 
   private final Ops tf;
   private final MatmulPrecision precision;
@@ -392,36 +393,36 @@ final class DeviceWeights {
    *     magnitude beyond float16's)
    */
   void upload(Session session) throws CheckpointException {
-    List<Upload> batch = new ArrayList<>();
-    long batchBytes = 0;
-    for (Upload u : uploads) {
-      long bytes = 4 * u.shape().size();
-      if (!batch.isEmpty() && batchBytes + bytes > BATCH_BYTES) {
-        uploadBatch(session, batch);
-        batch.clear();
-        batchBytes = 0;
-      }
-      batch.add(u);
-      batchBytes += bytes;
-    }
-    if (!batch.isEmpty()) {
+    for (List<Upload> batch : batches(uploads, u -> 4 * u.shape().size())) {
       uploadBatch(session, batch);
     }
-    List<QuantizedUpload> quantizedBatch = new ArrayList<>();
-    long quantizedBytes = 0;
-    for (QuantizedUpload u : quantizedUploads) {
-      long bytes = Shape.of(packedShape(u.in(), u.out())).size();
-      if (!quantizedBatch.isEmpty() && quantizedBytes + bytes > BATCH_BYTES) {
-        uploadQuantized(session, quantizedBatch);
-        quantizedBatch.clear();
-        quantizedBytes = 0;
+    for (List<QuantizedUpload> batch :
+        batches(quantizedUploads, u -> Shape.of(packedShape(u.in(), u.out())).size())) {
+      uploadQuantized(session, batch);
+    }
+  }
+
+  /**
+   * {@code items} in order, cut into runs of at most {@link #BATCH_BYTES} (an item larger alone).
+   */
+  static <T> List<List<T>> batches(List<T> items, ToLongFunction<T> bytes) {
+    List<List<T>> batches = new ArrayList<>();
+    List<T> batch = new ArrayList<>();
+    long batchBytes = 0;
+    for (T item : items) {
+      long b = bytes.applyAsLong(item);
+      if (!batch.isEmpty() && batchBytes + b > BATCH_BYTES) {
+        batches.add(batch);
+        batch = new ArrayList<>();
+        batchBytes = 0;
       }
-      quantizedBatch.add(u);
-      quantizedBytes += bytes;
+      batch.add(item);
+      batchBytes += b;
     }
-    if (!quantizedBatch.isEmpty()) {
-      uploadQuantized(session, quantizedBatch);
+    if (!batch.isEmpty()) {
+      batches.add(batch);
     }
+    return batches;
   }
 
   /**
