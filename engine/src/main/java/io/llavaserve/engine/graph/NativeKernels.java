@@ -193,6 +193,11 @@ public final class NativeKernels {
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return "libllava_ops.so did not load: " + e.getMessage();
     }
+    // The registry read once: each read serializes and parses every op TensorFlow knows.
+    java.util.Set<String> registered =
+        TensorFlow.registeredOpList().getOpList().stream()
+            .map(org.tensorflow.proto.OpDef::getName)
+            .collect(java.util.stream.Collectors.toSet());
     for (String name :
         new String[] {
           PAGED_ATTENTION,
@@ -209,8 +214,7 @@ public final class NativeKernels {
           FMA_PROBE,
           READ_PROBE
         }) {
-      if (!TensorFlow.registeredOpList().getOpList().stream()
-          .anyMatch(op -> op.getName().equals(name))) {
+      if (!registered.contains(name)) {
         return "libllava_ops.so loaded but did not register " + name;
       }
     }
