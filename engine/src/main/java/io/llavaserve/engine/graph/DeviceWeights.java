@@ -30,9 +30,10 @@ import org.tensorflow.types.family.TType;
  * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how the
  * Q/K/V and gate/up projections are fused into one matmul each.
  *
- * <p>With int8 or int4 quantization the language model's Linear weights are quantized on the host
- * while they are read from the checkpoint, and only their packed Q8 or Q4 blocks reach the device:
- * no float32 copy of them exists there at any time.
+ * <p>Linear weights for the native float16 and float32 column-block matmuls are laid out on the host
+ * while they are read from the checkpoint ({@link ColumnBlockPacking}); with int8 or int4
+ * quantization the language model's Linear weights are quantized on the host the same way. Only
+ * the packed weights reach the device: no float32 copy of them exists there at any time.
  */
 final class DeviceWeights {
 
@@ -49,6 +50,7 @@ final class DeviceWeights {
   // Per quantized Linear weight name: its packed Q8 or Q4 blocks.
   private final java.util.Map<String, Linear> quantizedByName = new java.util.HashMap<>();
   private final List<QuantizedUpload> quantizedUploads = new ArrayList<>();
+  private final List<PackedUpload> packedUploads = new ArrayList<>();
   // Per Linear weight name: its bfloat16 or float16 copy (packed or not), or its packed float32
   // one.
   private final java.util.Map<String, Operand<? extends TType>> narrowByName =
@@ -72,6 +74,15 @@ final class DeviceWeights {
       Shape shape,
       List<WeightTensor> parts,
       Placeholder<TFloat32> feed,
+      AssignVariableOp assign) {}
+
+  /** A float16 or float32 Linear weight ([out, in] rows stacked from parts) to upload packed. */
+  private record PackedUpload(
+      String name,
+      int in,
+      int out,
+      List<WeightTensor> parts,
+      Placeholder<? extends TType> feed,
       AssignVariableOp assign) {}
 
   /** A Linear weight ([out, in] rows stacked from parts) to quantize and upload packed. */
@@ -205,22 +216,20 @@ final class DeviceWeights {
     if (rows.length != 2) {
       throw new IllegalArgumentException(name + ": a linear weight must be 2-d");
     }
+    long in = rows[1];
+    long out = rows[0];
+    if (packForNativeMatMul && precision != MatmulPrecision.BFLOAT16) {
+      return inColumnBlocks(name, parts, in, out);
+    }
     Operand<TFloat32> f32 = variable(name, rows, parts, true);
     if (precision == MatmulPrecision.FLOAT32 && !packForNativeMatMul) {
       return new Linear(f32, precision);
     }
-    long in = rows[1];
-    long out = rows[0];
     boolean first = !narrowByName.containsKey(name);
     if (packForNativeMatMul) {
-      Operand<? extends TType> packed =
-          switch (precision) {
-            case BFLOAT16 -> packedBfloat16(name, f32, in, out);
-            case FLOAT16 -> inColumnBlocks(name, f32, in, out, TFloat16.class);
-            default -> inColumnBlocks(name, f32, in, out, TFloat32.class);
-          };
+      Operand<? extends TType> packed = packedBfloat16(name, f32, in, out);
       if (first) {
-        long packedIn = precision == MatmulPrecision.BFLOAT16 ? (in + 31) / 32 * 32 : in;
+        long packedIn = (in + 31) / 32 * 32;
         long packedOut = (out + 63) / 64 * 64;
         totalBytes += precision.weightBytes() * packedIn * packedOut - 4 * in * out;
       }
@@ -234,6 +243,42 @@ final class DeviceWeights {
             ? narrowed(name, "weights_narrow", f32, TBfloat16.class)
             : narrowed(name, "weights_narrow", f32, TFloat16.class);
     return new Linear(narrow, precision);
+  }
+
+  /**
+   * The float16 or float32 weight packed for the native column-block kernel ({@link
+   * ColumnBlockPacking}), on the host while it is read from the checkpoint: only the packed weight
+   * reaches the device, with no float32 staging copy and no conversion there.
+   */
+  private Linear inColumnBlocks(String name, List<WeightTensor> parts, long in, long out) {
+    Operand<? extends TType> packed = narrowByName.get(name);
+    if (packed == null) {
+      packed =
+          precision == MatmulPrecision.FLOAT16
+              ? columnBlockVariable(name, parts, in, out, TFloat16.class)
+              : columnBlockVariable(name, parts, in, out, TFloat32.class);
+      totalBytes += precision.weightBytes() * ColumnBlockPacking.elements(in, out);
+      narrowByName.put(name, packed);
+    }
+    return new Linear(packed, precision, Math.toIntExact(out));
+  }
+
+  private <T extends TType> Operand<T> columnBlockVariable(
+      String name, List<WeightTensor> parts, long in, long out, Class<T> type) {
+    Ops scope = scope("weights_packed");
+    Shape packed = Shape.of(ColumnBlockPacking.shape(in, out));
+    VarHandleOp handle =
+        scope.varHandleOp(type, packed, VarHandleOp.sharedName("weights_packed:" + name));
+    Placeholder<T> feed = scope.placeholder(type, Placeholder.shape(packed));
+    packedUploads.add(
+        new PackedUpload(
+            name,
+            Math.toIntExact(in),
+            Math.toIntExact(out),
+            List.copyOf(parts),
+            feed,
+            scope.assignVariableOp(handle, feed)));
+    return scope.readVariableOp(handle, type);
   }
 
   /**
@@ -258,29 +303,6 @@ final class DeviceWeights {
                 padded, scope.constant(new long[] {(in + padIn) / 2, 2, (out + padOut) / 16, 16})),
             scope.constant(new int[] {2, 0, 3, 1}));
     return narrowed(name, "weights_packed", blocks, TBfloat16.class);
-  }
-
-  /**
-   * The float16 or float32 weight packed for the native column-block kernel ({@code
-   * column_block_matmul.h}): from the transposed float32 [in, out], zero padded to a multiple of 64
-   * out, then laid out as [out / 16, in, 16], so that one input's 16 columns are contiguous (32 or
-   * 64 bytes) and a block of columns streams in input order.
-   */
-  private <T extends TType> Operand<? extends TType> inColumnBlocks(
-      String name, Operand<TFloat32> f32, long in, long out, Class<T> type) {
-    Operand<? extends TType> existing = narrowByName.get(name);
-    if (existing != null) {
-      return existing;
-    }
-    long padOut = (out + 63) / 64 * 64 - out;
-    Ops scope = scope("weights_packed");
-    Operand<TFloat32> padded =
-        scope.pad(f32, scope.constant(new long[][] {{0, 0}, {0, padOut}}), scope.constant(0f));
-    Operand<TFloat32> blocks =
-        scope.linalg.transpose(
-            scope.reshape(padded, scope.constant(new long[] {in, (out + padOut) / 16, 16})),
-            scope.constant(new int[] {1, 0, 2}));
-    return narrowed(name, "weights_packed", blocks, type);
   }
 
   /**
@@ -385,8 +407,9 @@ final class DeviceWeights {
 
   /**
    * Copies every weight to the device, converting F16/BF16 to F32 on the way (exactly); a weight
-   * kept in bfloat16 or float16 is converted (and packed) right after its batch's upload, and its
-   * float32 copy emptied; a quantized weight is quantized and packed on the host. Weights travel in
+   * kept in bfloat16 (or in float16 for the stock ops) is converted (and packed) right after its
+   * batch's upload, and its float32 copy emptied; a weight for the column-block kernels is packed,
+   * and a quantized one quantized and packed, on the host. Weights travel in
    * batches of up to {@link #BATCH_BYTES} staged bytes, one session call each.
    *
    * @throws CheckpointException when a weight to quantize holds NaN or infinity (or, for int4, a
@@ -395,6 +418,11 @@ final class DeviceWeights {
   void upload(Session session) throws CheckpointException {
     for (List<Upload> batch : batches(uploads, u -> 4 * u.shape().size())) {
       uploadBatch(session, batch);
+    }
+    long elementBytes = precision.weightBytes();
+    for (List<PackedUpload> batch :
+        batches(packedUploads, u -> elementBytes * ColumnBlockPacking.elements(u.in(), u.out()))) {
+      uploadPacked(session, batch);
     }
     for (List<QuantizedUpload> batch :
         batches(quantizedUploads, u -> Shape.of(packedShape(u.in(), u.out())).size())) {
@@ -469,6 +497,34 @@ final class DeviceWeights {
     if (any) {
       convert.run();
       release.run();
+    }
+  }
+
+  /** Packs {@code batch} in column blocks on the host, then uploads it in one session call. */
+  private void uploadPacked(Session session, List<PackedUpload> batch) {
+    List<TType> packed = new ArrayList<>(batch.size());
+    try {
+      Session.Runner assign = session.runner();
+      for (PackedUpload u : batch) {
+        Shape shape = Shape.of(ColumnBlockPacking.shape(u.in(), u.out()));
+        if (precision == MatmulPrecision.FLOAT16) {
+          TFloat16 t = TFloat16.tensorOf(shape);
+          packed.add(t);
+          ColumnBlockPacking.packHalf(
+              u.parts(), u.in(), u.out(), t.asRawTensor().data().asShorts());
+          assign.feed(u.feed(), t);
+        } else {
+          TFloat32 t = TFloat32.tensorOf(shape);
+          packed.add(t);
+          ColumnBlockPacking.packFloat(
+              u.parts(), u.in(), u.out(), t.asRawTensor().data().asFloats());
+          assign.feed(u.feed(), t);
+        }
+        assign.addTarget(u.assign());
+      }
+      assign.run();
+    } finally {
+      packed.forEach(TType::close);
     }
   }
 

@@ -1,0 +1,166 @@
+package io.llavaserve.engine.graph;
+
+import io.llavaserve.engine.checkpoint.DType;
+import io.llavaserve.engine.checkpoint.HalfFloats;
+import io.llavaserve.engine.checkpoint.WeightTensor;
+import java.nio.ShortBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.IntStream;
+import org.tensorflow.ndarray.buffer.FloatDataBuffer;
+import org.tensorflow.ndarray.buffer.ShortDataBuffer;
+
+/**
+ * A Linear weight laid out on the host for the native column-block matmuls ({@code
+ * column_block_matmul.h}: {@code LlavaF16MatMul}, {@code LlavaF32MatMul}), straight from the
+ * checkpoint's [out, in] rows: {@code [ceil(out / 64) * 4, in, 16]} elements, {@code w[b, k, c] =
+ * W[16b + c, k]}, zero past {@code out}. One input's 16 columns are contiguous and a block of
+ * columns streams in input order.
+ *
+ * <p>float16 from a float16 checkpoint copies the stored bits; from float32 or bfloat16 each value
+ * is rounded to the nearest float16 (ties to even, beyond float16's range to infinity), as
+ * TensorFlow's cast rounds. float32 holds every float16, bfloat16 or float32 value exactly.
+ */
+final class ColumnBlockPacking {
+
+  /** Columns of a column block. */
+  static final int COLUMNS = 16;
+
+  private ColumnBlockPacking() {}
+
+  /** The packed shape of an [in, out] Linear weight. */
+  static long[] shape(long in, long out) {
+    return new long[] {(out + 63) / 64 * 4, in, COLUMNS};
+  }
+
+  /** Packed elements of an [in, out] Linear weight. */
+  static long elements(long in, long out) {
+    long[] s = shape(in, out);
+    return s[0] * s[1] * s[2];
+  }
+
+  /**
+   * Writes the {@code out} rows of {@code in} weights stacked from {@code parts} into {@code dst}
+   * ({@link #elements} float16 values), one column block at a time.
+   */
+  static void packHalf(List<WeightTensor> parts, int in, int out, ShortDataBuffer dst) {
+    Rows rows = new Rows(parts, in);
+    inParallel(
+        in,
+        out,
+        (first, end) -> {
+          short[] block = new short[in * COLUMNS];
+          short[] halves = new short[in];
+          float[] floats = new float[in];
+          for (int b = first; b < end; b++) {
+            int columns = Math.max(0, Math.min(COLUMNS, out - COLUMNS * b));
+            if (columns < COLUMNS) {
+              Arrays.fill(block, (short) 0);
+            }
+            for (int c = 0; c < columns; c++) {
+              int r = COLUMNS * b + c;
+              WeightTensor part = rows.part(r);
+              long start = (long) rows.local(r) * in;
+              if (part.dtype() == DType.F16) {
+                ShortBuffer stored = part.data().asShortBuffer();
+                stored.position(Math.toIntExact(start));
+                stored.get(halves, 0, in);
+              } else {
+                part.readFloats(start, floats, 0, in);
+                for (int k = 0; k < in; k++) {
+                  halves[k] = HalfFloats.floatToF16(floats[k]);
+                }
+              }
+              for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
+                block[at] = halves[k];
+              }
+            }
+            dst.offset((long) b * block.length).write(block);
+          }
+        });
+  }
+
+  /**
+   * Writes the {@code out} rows of {@code in} weights stacked from {@code parts} into {@code dst}
+   * ({@link #elements} float32 values), one column block at a time.
+   */
+  static void packFloat(List<WeightTensor> parts, int in, int out, FloatDataBuffer dst) {
+    Rows rows = new Rows(parts, in);
+    inParallel(
+        in,
+        out,
+        (first, end) -> {
+          float[] block = new float[in * COLUMNS];
+          float[] row = new float[in];
+          for (int b = first; b < end; b++) {
+            int columns = Math.max(0, Math.min(COLUMNS, out - COLUMNS * b));
+            if (columns < COLUMNS) {
+              Arrays.fill(block, 0f);
+            }
+            for (int c = 0; c < columns; c++) {
+              int r = COLUMNS * b + c;
+              rows.part(r).readFloats((long) rows.local(r) * in, row, 0, in);
+              for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
+                block[at] = row[k];
+              }
+            }
+            dst.offset((long) b * block.length).write(block);
+          }
+        });
+  }
+
+  /** Packs column blocks [first, end). */
+  private interface Blocks {
+    void pack(int first, int end);
+  }
+
+  /**
+   * Runs {@code blocks} over every column block, in runs of about a megabyte of weights spread over
+   * the common fork-join pool: at load time nothing else needs the cores.
+   */
+  private static void inParallel(int in, int out, Blocks blocks) {
+    int count = Math.toIntExact(shape(in, out)[0]);
+    int blockElements = Math.multiplyExact(in, COLUMNS); // one block is one Java array
+    int perRun = Math.max(1, (1 << 20) / Math.max(1, blockElements));
+    int runs = (count + perRun - 1) / perRun;
+    IntStream.range(0, runs)
+        .parallel()
+        .forEach(i -> blocks.pack(i * perRun, Math.min(count, (i + 1) * perRun)));
+  }
+
+  /** Which part of a stacked weight holds row r, and which row of it. */
+  private static final class Rows {
+    private final List<WeightTensor> parts;
+    private final int[] firstRow;
+
+    Rows(List<WeightTensor> parts, int in) {
+      this.parts = parts;
+      this.firstRow = new int[parts.size() + 1];
+      for (int i = 0; i < parts.size(); i++) {
+        WeightTensor p = parts.get(i);
+        if (p.rank() != 2 || p.dim(1) != in) {
+          throw new IllegalArgumentException(
+              p.name() + ": " + p.shapeString() + " is not a Linear weight " + in + " wide");
+        }
+        firstRow[i + 1] = Math.addExact(firstRow[i], Math.toIntExact(p.dim(0)));
+      }
+    }
+
+    private int index(int row) {
+      for (int i = 0; i < parts.size(); i++) {
+        if (row < firstRow[i + 1]) {
+          return i;
+        }
+      }
+      throw new IndexOutOfBoundsException("row " + row + " of " + parts.get(0).name());
+    }
+
+    WeightTensor part(int row) {
+      return parts.get(index(row));
+    }
+
+    int local(int row) {
+      return row - firstRow[index(row)];
+    }
+  }
+}
