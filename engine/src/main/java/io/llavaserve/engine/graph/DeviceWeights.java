@@ -30,10 +30,10 @@ import org.tensorflow.types.family.TType;
  * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how the
  * Q/K/V and gate/up projections are fused into one matmul each.
  *
- * <p>Linear weights for the native float16 and float32 column-block matmuls are laid out on the host
- * while they are read from the checkpoint ({@link ColumnBlockPacking}); with int8 or int4
- * quantization the language model's Linear weights are quantized on the host the same way. Only
- * the packed weights reach the device: no float32 copy of them exists there at any time.
+ * <p>Linear weights for the native float16 and float32 column-block matmuls are laid out on the
+ * host while they are read from the checkpoint ({@link ColumnBlockPacking}); with int8 or int4
+ * quantization the language model's Linear weights are quantized on the host the same way. Only the
+ * packed weights reach the device: no float32 copy of them exists there at any time.
  */
 final class DeviceWeights {
 
@@ -409,8 +409,8 @@ final class DeviceWeights {
    * Copies every weight to the device, converting F16/BF16 to F32 on the way (exactly); a weight
    * kept in bfloat16 (or in float16 for the stock ops) is converted (and packed) right after its
    * batch's upload, and its float32 copy emptied; a weight for the column-block kernels is packed,
-   * and a quantized one quantized and packed, on the host. Weights travel in
-   * batches of up to {@link #BATCH_BYTES} staged bytes, one session call each.
+   * and a quantized one quantized and packed, on the host. Weights travel in batches of up to
+   * {@link #BATCH_BYTES} staged bytes, one session call each.
    *
    * @throws CheckpointException when a weight to quantize holds NaN or infinity (or, for int4, a
    *     magnitude beyond float16's)
