@@ -53,24 +53,12 @@ final class ColumnBlockPacking {
           short[] halves = new short[in];
           float[] floats = new float[in];
           for (int b = first; b < end; b++) {
-            int columns = Math.max(0, Math.min(COLUMNS, out - COLUMNS * b));
+            int columns = columns(b, out);
             if (columns < COLUMNS) {
               Arrays.fill(block, (short) 0);
             }
             for (int c = 0; c < columns; c++) {
-              int r = COLUMNS * b + c;
-              WeightTensor part = rows.part(r);
-              long start = (long) rows.local(r) * in;
-              if (part.dtype() == DType.F16) {
-                ShortBuffer stored = part.data().asShortBuffer();
-                stored.position(Math.toIntExact(start));
-                stored.get(halves, 0, in);
-              } else {
-                part.readFloats(start, floats, 0, in);
-                for (int k = 0; k < in; k++) {
-                  halves[k] = HalfFloats.floatToF16(floats[k]);
-                }
-              }
+              rows.readHalves(COLUMNS * b + c, halves, floats);
               for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
                 block[at] = halves[k];
               }
@@ -93,13 +81,12 @@ final class ColumnBlockPacking {
           float[] block = new float[in * COLUMNS];
           float[] row = new float[in];
           for (int b = first; b < end; b++) {
-            int columns = Math.max(0, Math.min(COLUMNS, out - COLUMNS * b));
+            int columns = columns(b, out);
             if (columns < COLUMNS) {
               Arrays.fill(block, 0f);
             }
             for (int c = 0; c < columns; c++) {
-              int r = COLUMNS * b + c;
-              rows.part(r).readFloats((long) rows.local(r) * in, row, 0, in);
+              rows.readFloats(COLUMNS * b + c, row);
               for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
                 block[at] = row[k];
               }
@@ -107,6 +94,11 @@ final class ColumnBlockPacking {
             dst.offset((long) b * block.length).write(block);
           }
         });
+  }
+
+  /** The columns of column block {@code block} that exist: 16, fewer for the last, or none. */
+  private static int columns(int block, int out) {
+    return Math.max(0, Math.min(COLUMNS, out - COLUMNS * block));
   }
 
   /** Packs column blocks [first, end). */
@@ -131,10 +123,12 @@ final class ColumnBlockPacking {
   /** Which part of a stacked weight holds row r, and which row of it. */
   private static final class Rows {
     private final List<WeightTensor> parts;
+    private final int in;
     private final int[] firstRow;
 
     Rows(List<WeightTensor> parts, int in) {
       this.parts = parts;
+      this.in = in;
       this.firstRow = new int[parts.size() + 1];
       for (int i = 0; i < parts.size(); i++) {
         WeightTensor p = parts.get(i);
@@ -155,12 +149,27 @@ final class ColumnBlockPacking {
       throw new IndexOutOfBoundsException("row " + row + " of " + parts.get(0).name());
     }
 
-    WeightTensor part(int row) {
-      return parts.get(index(row));
+    /** Row {@code row} as float16 bits: copied from a float16 part, else rounded via floats. */
+    void readHalves(int row, short[] halves, float[] floats) {
+      int i = index(row);
+      WeightTensor part = parts.get(i);
+      long start = (long) (row - firstRow[i]) * in;
+      if (part.dtype() == DType.F16) {
+        ShortBuffer stored = part.data().asShortBuffer();
+        stored.position(Math.toIntExact(start));
+        stored.get(halves, 0, in);
+      } else {
+        part.readFloats(start, floats, 0, in);
+        for (int k = 0; k < in; k++) {
+          halves[k] = HalfFloats.floatToF16(floats[k]);
+        }
+      }
     }
 
-    int local(int row) {
-      return row - firstRow[index(row)];
+    /** Row {@code row} widened (exactly) to float32. */
+    void readFloats(int row, float[] dst) {
+      int i = index(row);
+      parts.get(i).readFloats((long) (row - firstRow[i]) * in, dst, 0, in);
     }
   }
 }
