@@ -19,7 +19,9 @@ import org.tensorflow.ndarray.buffer.ShortDataBuffer;
  *
  * <p>float16 from a float16 checkpoint copies the stored bits; from float32 or bfloat16 each value
  * is rounded to the nearest float16 (ties to even, beyond float16's range to infinity), as
- * TensorFlow's cast rounds. float32 holds every float16, bfloat16 or float32 value exactly.
+ * TensorFlow's cast rounds. float32 holds every float16, bfloat16 or float32 value exactly. The
+ * native bfloat16 matmul's blocks ({@link #pairedShape}) interleave pairs of inputs, and take
+ * bfloat16 values the same way (a bfloat16 checkpoint's bits, others rounded to nearest even).
  */
 final class ColumnBlockPacking {
 
@@ -31,6 +33,22 @@ final class ColumnBlockPacking {
   /** The packed shape of an [in, out] Linear weight. */
   static long[] shape(long in, long out) {
     return new long[] {(out + 63) / 64 * 4, in, COLUMNS};
+  }
+
+  /**
+   * The packed shape of an [in, out] Linear weight for the native bfloat16 matmul ({@code
+   * bf16_matmul.c}): {@code [ceil(out / 64) * 4, ceil(in / 32) * 16, 16, 2]}, {@code w[b, p, c, t]
+   * = W[16b + c, 2p + t]}, zero past {@code out} and {@code in}: 16 columns times one pair of
+   * inputs are 64 contiguous bytes, and 16 such pairs one AMX tile.
+   */
+  static long[] pairedShape(long in, long out) {
+    return new long[] {(out + 63) / 64 * 4, (in + 31) / 32 * 16, COLUMNS, 2};
+  }
+
+  /** Packed elements of an [in, out] Linear weight for the bfloat16 matmul. */
+  static long pairedElements(long in, long out) {
+    long[] s = pairedShape(in, out);
+    return s[0] * s[1] * s[2] * s[3];
   }
 
   /** Packed elements of an [in, out] Linear weight. */
@@ -46,8 +64,8 @@ final class ColumnBlockPacking {
   static void packHalf(List<WeightTensor> parts, int in, int out, ShortDataBuffer dst) {
     Rows rows = new Rows(parts, in);
     inParallel(
-        in,
-        out,
+        Math.multiplyExact(in, COLUMNS),
+        shape(in, out)[0],
         (first, end) -> {
           short[] block = new short[in * COLUMNS];
           short[] halves = new short[in];
@@ -75,8 +93,8 @@ final class ColumnBlockPacking {
   static void packFloat(List<WeightTensor> parts, int in, int out, FloatDataBuffer dst) {
     Rows rows = new Rows(parts, in);
     inParallel(
-        in,
-        out,
+        Math.multiplyExact(in, COLUMNS),
+        shape(in, out)[0],
         (first, end) -> {
           float[] block = new float[in * COLUMNS];
           float[] row = new float[in];
@@ -89,6 +107,39 @@ final class ColumnBlockPacking {
               rows.readFloats(COLUMNS * b + c, row);
               for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
                 block[at] = row[k];
+              }
+            }
+            dst.offset((long) b * block.length).write(block);
+          }
+        });
+  }
+
+  /**
+   * Writes the {@code out} rows of {@code in} weights stacked from {@code parts} into {@code dst}
+   * ({@link #pairedElements} bfloat16 values) in the bfloat16 matmul's layout ({@link
+   * #pairedShape}): a bfloat16 checkpoint's bits copied, other values rounded to the nearest
+   * bfloat16 (ties to even), as TensorFlow's cast rounds.
+   */
+  static void packBfloat16(List<WeightTensor> parts, int in, int out, ShortDataBuffer dst) {
+    Rows rows = new Rows(parts, in);
+    int blockElements = Math.toIntExact(pairedShape(in, out)[1] * COLUMNS * 2);
+    inParallel(
+        blockElements,
+        pairedShape(in, out)[0],
+        (first, end) -> {
+          short[] block = new short[blockElements];
+          short[] values = new short[in];
+          float[] floats = new float[in];
+          for (int b = first; b < end; b++) {
+            int columns = columns(b, out);
+            if (columns < COLUMNS) { // the padded inputs are never written: zero from the start
+              Arrays.fill(block, (short) 0);
+            }
+            for (int c = 0; c < columns; c++) {
+              rows.readBfloat16(COLUMNS * b + c, values, floats);
+              // Input k of column c: pair k / 2, element k % 2 of it.
+              for (int k = 0; k < in; k++) {
+                block[(k >> 1) * 2 * COLUMNS + 2 * c + (k & 1)] = values[k];
               }
             }
             dst.offset((long) b * block.length).write(block);
@@ -110,9 +161,8 @@ final class ColumnBlockPacking {
    * Runs {@code blocks} over every column block, in runs of about a megabyte of weights spread over
    * the common fork-join pool: at load time nothing else needs the cores.
    */
-  private static void inParallel(int in, int out, Blocks blocks) {
-    int count = Math.toIntExact(shape(in, out)[0]);
-    int blockElements = Math.multiplyExact(in, COLUMNS); // one block is one Java array
+  private static void inParallel(int blockElements, long blockCount, Blocks blocks) {
+    int count = Math.toIntExact(blockCount);
     int perRun = Math.max(1, (1 << 20) / Math.max(1, blockElements));
     int runs = (count + perRun - 1) / perRun;
     IntStream.range(0, runs)
@@ -162,6 +212,23 @@ final class ColumnBlockPacking {
         part.readFloats(start, floats, 0, in);
         for (int k = 0; k < in; k++) {
           halves[k] = HalfFloats.floatToF16(floats[k]);
+        }
+      }
+    }
+
+    /** Row {@code row} as bfloat16 bits: copied from a bfloat16 part, else rounded via floats. */
+    void readBfloat16(int row, short[] values, float[] floats) {
+      int i = index(row);
+      WeightTensor part = parts.get(i);
+      long start = (long) (row - firstRow[i]) * in;
+      if (part.dtype() == DType.BF16) {
+        ShortBuffer stored = part.data().asShortBuffer();
+        stored.position(Math.toIntExact(start));
+        stored.get(values, 0, in);
+      } else {
+        part.readFloats(start, floats, 0, in);
+        for (int k = 0; k < in; k++) {
+          values[k] = HalfFloats.floatToBf16(floats[k]);
         }
       }
     }

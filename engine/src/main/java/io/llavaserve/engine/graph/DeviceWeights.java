@@ -30,8 +30,8 @@ import org.tensorflow.types.family.TType;
  * <p>A variable may be the row-wise concatenation of several checkpoint tensors, which is how the
  * Q/K/V and gate/up projections are fused into one matmul each.
  *
- * <p>Linear weights for the native float16 and float32 column-block matmuls are laid out on the
- * host while they are read from the checkpoint ({@link ColumnBlockPacking}); with int8 or int4
+ * <p>Linear weights for the native float16, float32 and bfloat16 matmuls are laid out on the host
+ * while they are read from the checkpoint ({@link ColumnBlockPacking}); with int8 or int4
  * quantization the language model's Linear weights are quantized on the host the same way. Only the
  * packed weights reach the device: no float32 copy of them exists there at any time.
  */
@@ -218,24 +218,14 @@ final class DeviceWeights {
     }
     long in = rows[1];
     long out = rows[0];
-    if (packForNativeMatMul && precision != MatmulPrecision.BFLOAT16) {
+    if (packForNativeMatMul) {
       return inColumnBlocks(name, parts, in, out);
     }
     Operand<TFloat32> f32 = variable(name, rows, parts, true);
-    if (precision == MatmulPrecision.FLOAT32 && !packForNativeMatMul) {
+    if (precision == MatmulPrecision.FLOAT32) {
       return new Linear(f32, precision);
     }
-    boolean first = !narrowByName.containsKey(name);
-    if (packForNativeMatMul) {
-      Operand<? extends TType> packed = packedBfloat16(name, f32, in, out);
-      if (first) {
-        long packedIn = (in + 31) / 32 * 32;
-        long packedOut = (out + 63) / 64 * 64;
-        totalBytes += precision.weightBytes() * packedIn * packedOut - 4 * in * out;
-      }
-      return new Linear(packed, precision, Math.toIntExact(out));
-    }
-    if (first) {
+    if (!narrowByName.containsKey(name)) {
       totalBytes -= 2 * in * out; // held in 2 bytes per element once converted
     }
     Operand<? extends TType> narrow =
@@ -246,27 +236,41 @@ final class DeviceWeights {
   }
 
   /**
-   * The float16 or float32 weight packed for the native column-block kernel ({@link
-   * ColumnBlockPacking}), on the host while it is read from the checkpoint: only the packed weight
-   * reaches the device, with no float32 staging copy and no conversion there.
+   * The weight packed for the native kernel of its type ({@link ColumnBlockPacking}: column blocks
+   * for float16 and float32, pairs of inputs interleaved for bfloat16), on the host while it is
+   * read from the checkpoint: only the packed weight reaches the device, with no float32 staging
+   * copy and no conversion there.
    */
   private Linear inColumnBlocks(String name, List<WeightTensor> parts, long in, long out) {
     Operand<? extends TType> packed = narrowByName.get(name);
     if (packed == null) {
       packed =
-          precision == MatmulPrecision.FLOAT16
-              ? columnBlockVariable(name, parts, in, out, TFloat16.class)
-              : columnBlockVariable(name, parts, in, out, TFloat32.class);
-      totalBytes += precision.weightBytes() * ColumnBlockPacking.elements(in, out);
+          switch (precision) {
+            case FLOAT16 -> columnBlockVariable(name, parts, in, out, TFloat16.class);
+            case BFLOAT16 -> columnBlockVariable(name, parts, in, out, TBfloat16.class);
+            default -> columnBlockVariable(name, parts, in, out, TFloat32.class);
+          };
+      totalBytes += precision.weightBytes() * packedElements(in, out);
       narrowByName.put(name, packed);
     }
     return new Linear(packed, precision, Math.toIntExact(out));
   }
 
+  /** The packed shape of an [in, out] Linear weight for the native kernel of its type. */
+  private long[] packedNativeShape(long in, long out) {
+    return precision == MatmulPrecision.BFLOAT16
+        ? ColumnBlockPacking.pairedShape(in, out)
+        : ColumnBlockPacking.shape(in, out);
+  }
+
+  private long packedElements(long in, long out) {
+    return Shape.of(packedNativeShape(in, out)).size();
+  }
+
   private <T extends TType> Operand<T> columnBlockVariable(
       String name, List<WeightTensor> parts, long in, long out, Class<T> type) {
     Ops scope = scope("weights_packed");
-    Shape packed = Shape.of(ColumnBlockPacking.shape(in, out));
+    Shape packed = Shape.of(packedNativeShape(in, out));
     VarHandleOp handle =
         scope.varHandleOp(type, packed, VarHandleOp.sharedName("weights_packed:" + name));
     Placeholder<T> feed = scope.placeholder(type, Placeholder.shape(packed));
@@ -279,30 +283,6 @@ final class DeviceWeights {
             feed,
             scope.assignVariableOp(handle, feed)));
     return scope.readVariableOp(handle, type);
-  }
-
-  /**
-   * The bfloat16 weight packed for the native kernel: from the transposed float32 [in, out], zero
-   * padded to multiples of 32 in and 64 out, then laid out as [out / 16, in / 2, 16, 2] so that 16
-   * columns times one pair of inputs are 64 contiguous bytes, and 16 such pairs one AMX tile.
-   */
-  private Operand<? extends TType> packedBfloat16(
-      String name, Operand<TFloat32> f32, long in, long out) {
-    Operand<? extends TType> existing = narrowByName.get(name);
-    if (existing != null) {
-      return existing;
-    }
-    long padIn = (in + 31) / 32 * 32 - in;
-    long padOut = (out + 63) / 64 * 64 - out;
-    Ops scope = scope("weights_packed");
-    Operand<TFloat32> padded =
-        scope.pad(f32, scope.constant(new long[][] {{0, padIn}, {0, padOut}}), scope.constant(0f));
-    Operand<TFloat32> blocks =
-        scope.linalg.transpose(
-            scope.reshape(
-                padded, scope.constant(new long[] {(in + padIn) / 2, 2, (out + padOut) / 16, 16})),
-            scope.constant(new int[] {2, 0, 3, 1}));
-    return narrowed(name, "weights_packed", blocks, TBfloat16.class);
   }
 
   /**
@@ -385,7 +365,7 @@ final class DeviceWeights {
     // A float32 staging copy of a weight narrowed or packed is emptied after conversion, so its
     // handle must not pin a shape.
     Shape stored =
-        transpose && (precision != MatmulPrecision.FLOAT32 || packForNativeMatMul)
+        transpose && precision != MatmulPrecision.FLOAT32
             ? Shape.unknown()
             : transpose ? Shape.of(shape[1], shape[0]) : s;
     // Every variable needs its own shared name: handles with an empty one share one resource.
@@ -407,10 +387,10 @@ final class DeviceWeights {
 
   /**
    * Copies every weight to the device, converting F16/BF16 to F32 on the way (exactly); a weight
-   * kept in bfloat16 (or in float16 for the stock ops) is converted (and packed) right after its
-   * batch's upload, and its float32 copy emptied; a weight for the column-block kernels is packed,
-   * and a quantized one quantized and packed, on the host. Weights travel in batches of up to
-   * {@link #BATCH_BYTES} staged bytes, one session call each.
+   * the stock ops take in bfloat16 or float16 is converted right after its batch's upload, and its
+   * float32 copy emptied; a weight for the native matmuls is packed, and a quantized one quantized
+   * and packed, on the host. Weights travel in batches of up to {@link #BATCH_BYTES} staged bytes,
+   * one session call each.
    *
    * @throws CheckpointException when a weight to quantize holds NaN or infinity (or, for int4, a
    *     magnitude beyond float16's)
@@ -419,9 +399,8 @@ final class DeviceWeights {
     for (List<Upload> batch : batches(uploads, u -> 4 * u.shape().size())) {
       uploadBatch(session, batch);
     }
-    long elementBytes = precision.weightBytes();
     for (List<PackedUpload> batch :
-        batches(packedUploads, u -> elementBytes * ColumnBlockPacking.elements(u.in(), u.out()))) {
+        batches(packedUploads, u -> precision.weightBytes() * packedElements(u.in(), u.out()))) {
       uploadPacked(session, batch);
     }
     for (List<QuantizedUpload> batch :
@@ -506,11 +485,17 @@ final class DeviceWeights {
     try {
       Session.Runner assign = session.runner();
       for (PackedUpload u : batch) {
-        Shape shape = Shape.of(ColumnBlockPacking.shape(u.in(), u.out()));
+        Shape shape = Shape.of(packedNativeShape(u.in(), u.out()));
         if (precision == MatmulPrecision.FLOAT16) {
           TFloat16 t = TFloat16.tensorOf(shape);
           packed.add(t);
           ColumnBlockPacking.packHalf(
+              u.parts(), u.in(), u.out(), t.asRawTensor().data().asShorts());
+          assign.feed(u.feed(), t);
+        } else if (precision == MatmulPrecision.BFLOAT16) {
+          TBfloat16 t = TBfloat16.tensorOf(shape);
+          packed.add(t);
+          ColumnBlockPacking.packBfloat16(
               u.parts(), u.in(), u.out(), t.asRawTensor().data().asShorts());
           assign.feed(u.feed(), t);
         } else {

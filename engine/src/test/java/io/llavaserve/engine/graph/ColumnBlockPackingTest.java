@@ -19,6 +19,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 
@@ -129,6 +130,70 @@ class ColumnBlockPackingTest {
     List<WeightTensor> parts =
         List.of(floatTensor("a", new float[8], 2, 4), floatTensor("b", new float[10], 2, 5));
     assertThrows(IllegalArgumentException.class, () -> packFloat(parts, 4, 4));
+  }
+
+  @Test
+  void bfloat16BlocksMatchTensorFlowsPaddingTransposeAndCast() {
+    // 40 inputs pad to 64, 70 columns to 128; float32 values round, bfloat16 ones copy their bits.
+    int in = 40;
+    int out = 70;
+    float[] w = values(out * in, 5);
+    w[0] = 1 + 0x1p-8f; // a tie: rounds to even
+    w[1] = 1 + 3 * 0x1p-8f;
+    w[2] = Float.MAX_VALUE;
+    short[] want = tensorFlowBfloat16Blocks(w, in, out);
+    assertArrayEquals(want, packBfloat16(List.of(floatTensor("w", w, out, in)), in, out));
+    float[] stored = new float[w.length];
+    for (int i = 0; i < w.length; i++) {
+      stored[i] = HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(w[i]));
+    }
+    assertArrayEquals(
+        tensorFlowBfloat16Blocks(stored, in, out),
+        packBfloat16(List.of(bfloat16Tensor("w", w, out, in)), in, out));
+    assertArrayEquals(new long[] {8, 32, 16, 2}, ColumnBlockPacking.pairedShape(in, out));
+  }
+
+  private static short[] packBfloat16(List<WeightTensor> parts, int in, int out) {
+    short[] packed = new short[Math.toIntExact(ColumnBlockPacking.pairedElements(in, out))];
+    java.util.Arrays.fill(packed, (short) 0x7777); // padding must be written, not assumed
+    ColumnBlockPacking.packBfloat16(parts, in, out, DataBuffers.of(packed, false, false));
+    return packed;
+  }
+
+  /**
+   * [out, in] values as TensorFlow lays them out for the bfloat16 matmul: transposed, zero padded
+   * to multiples of 32 in and 64 out, reshaped to [in / 2, 2, out / 16, 16], transposed to [out /
+   * 16, in / 2, 16, 2] and cast.
+   */
+  private static short[] tensorFlowBfloat16Blocks(float[] rows, int in, int out) {
+    long padIn = (in + 31) / 32 * 32 - in;
+    long padOut = (out + 63) / 64 * 64 - out;
+    try (Graph g = new Graph();
+        Session s = new Session(g);
+        TFloat32 input = TFloat32.tensorOf(Shape.of(out, in), DataBuffers.of(rows, true, false))) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> x =
+          tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(out, in)));
+      var transposed = tf.linalg.transpose(x, tf.constant(new int[] {1, 0}));
+      var padded =
+          tf.pad(transposed, tf.constant(new long[][] {{0, padIn}, {0, padOut}}), tf.constant(0f));
+      var blocks =
+          tf.linalg.transpose(
+              tf.reshape(
+                  padded, tf.constant(new long[] {(in + padIn) / 2, 2, (out + padOut) / 16, 16})),
+              tf.constant(new int[] {2, 0, 3, 1}));
+      try (TBfloat16 cast =
+          (TBfloat16)
+              s.runner()
+                  .feed(x, input)
+                  .fetch(tf.dtypes.cast(blocks, TBfloat16.class))
+                  .run()
+                  .get(0)) {
+        short[] bits = new short[Math.toIntExact(cast.size())];
+        cast.asRawTensor().data().asShorts().read(bits);
+        return bits;
+      }
+    }
   }
 
   private static float[] values(int n, long seed) {

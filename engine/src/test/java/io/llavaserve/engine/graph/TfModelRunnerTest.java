@@ -196,6 +196,40 @@ class TfModelRunnerTest {
     }
   }
 
+  /**
+   * The native bfloat16 matmul forced on whatever CPU runs the test (its plain path without AMX or
+   * AVX512-BF16), on a bfloat16 checkpoint whose weights are packed on the host straight from their
+   * stored bits: within bfloat16's precision of the reference, as the stock ops are.
+   */
+  @Test
+  void nativeBfloat16MatmulsOnHostPackedWeightsStayCloseToTheReference() throws Exception {
+    NativeTestSupport.assumeNativeOpsBuilt();
+    TinyCheckpoint.write(dir, TinySpec.tiny().withDtype(DType.BF16));
+    try (Checkpoint ckpt = Checkpoint.open(dir);
+        TfModelRunner runner =
+            TfModelRunner.load(
+                ckpt,
+                new KvCacheConfig(4, 64),
+                TfModelRunner.Threads.defaults(),
+                MatmulPrecision.BFLOAT16,
+                Kernels.NATIVE)) {
+      assertTrue(runner.nativeMatMul());
+      LlavaConfig cfg = ckpt.config();
+      SplittableRandom rnd = new SplittableRandom(6);
+      PixelValues px = randomPixels(cfg, rnd);
+      List<ImageFeatures> features = runner.encodeImages(List.of(px));
+      int[] ids = promptIds(cfg, rnd, 9, 1);
+      ExpandedPrompt prompt =
+          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+      float[][] got = allLogits(runner, prompt, features, 0, prompt.length());
+      float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
+      for (int t = 0; t < prompt.length(); t++) {
+        assertClose(
+            expected[t], got[t], 0.15 * std(expected[t]), "bfloat16 logits at position " + t);
+      }
+    }
+  }
+
   /** Other ways a config may select features: the last layer, keeping CLS. */
   @Test
   void fullStrategyAndLastLayerMatchReference() throws Exception {
