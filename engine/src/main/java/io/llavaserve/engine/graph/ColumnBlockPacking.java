@@ -76,7 +76,7 @@ final class ColumnBlockPacking {
               Arrays.fill(block, (short) 0);
             }
             for (int c = 0; c < columns; c++) {
-              rows.readHalves(COLUMNS * b + c, halves, floats);
+              rows.read16(COLUMNS * b + c, DType.F16, HalfFloats::floatToF16, halves, floats);
               for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
                 block[at] = halves[k];
               }
@@ -136,7 +136,7 @@ final class ColumnBlockPacking {
               Arrays.fill(block, (short) 0);
             }
             for (int c = 0; c < columns; c++) {
-              rows.readBfloat16(COLUMNS * b + c, values, floats);
+              rows.read16(COLUMNS * b + c, DType.BF16, HalfFloats::floatToBf16, values, floats);
               // Input k of column c: pair k / 2, element k % 2 of it.
               for (int k = 0; k < in; k++) {
                 block[(k >> 1) * 2 * COLUMNS + 2 * c + (k & 1)] = values[k];
@@ -150,6 +150,11 @@ final class ColumnBlockPacking {
   /** The columns of column block {@code block} that exist: 16, fewer for the last, or none. */
   private static int columns(int block, int out) {
     return Math.max(0, Math.min(COLUMNS, out - COLUMNS * block));
+  }
+
+  /** A float rounded to a 16-bit format's bits. */
+  private interface Narrowing {
+    short of(float value);
   }
 
   /** Packs column blocks [first, end). */
@@ -199,36 +204,22 @@ final class ColumnBlockPacking {
       throw new IndexOutOfBoundsException("row " + row + " of " + parts.get(0).name());
     }
 
-    /** Row {@code row} as float16 bits: copied from a float16 part, else rounded via floats. */
-    void readHalves(int row, short[] halves, float[] floats) {
+    /**
+     * Row {@code row} as 16-bit values of type {@code type} (F16 or BF16): a part stored so gives
+     * its bits, any other is widened to floats and rounded by {@code narrow}.
+     */
+    void read16(int row, DType type, Narrowing narrow, short[] values, float[] floats) {
       int i = index(row);
       WeightTensor part = parts.get(i);
       long start = (long) (row - firstRow[i]) * in;
-      if (part.dtype() == DType.F16) {
-        ShortBuffer stored = part.data().asShortBuffer();
-        stored.position(Math.toIntExact(start));
-        stored.get(halves, 0, in);
-      } else {
-        part.readFloats(start, floats, 0, in);
-        for (int k = 0; k < in; k++) {
-          halves[k] = HalfFloats.floatToF16(floats[k]);
-        }
-      }
-    }
-
-    /** Row {@code row} as bfloat16 bits: copied from a bfloat16 part, else rounded via floats. */
-    void readBfloat16(int row, short[] values, float[] floats) {
-      int i = index(row);
-      WeightTensor part = parts.get(i);
-      long start = (long) (row - firstRow[i]) * in;
-      if (part.dtype() == DType.BF16) {
+      if (part.dtype() == type) {
         ShortBuffer stored = part.data().asShortBuffer();
         stored.position(Math.toIntExact(start));
         stored.get(values, 0, in);
       } else {
         part.readFloats(start, floats, 0, in);
         for (int k = 0; k < in; k++) {
-          values[k] = HalfFloats.floatToBf16(floats[k]);
+          values[k] = narrow.of(floats[k]);
         }
       }
     }

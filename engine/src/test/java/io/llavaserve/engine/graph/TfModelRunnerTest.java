@@ -173,26 +173,34 @@ class TfModelRunnerTest {
                 new KvCacheConfig(4, 64),
                 TfModelRunner.Threads.defaults(),
                 MatmulPrecision.BFLOAT16)) {
-      LlavaConfig cfg = ckpt.config();
-      SplittableRandom rnd = new SplittableRandom(5);
-      PixelValues px = randomPixels(cfg, rnd);
-      List<ImageFeatures> features = runner.encodeImages(List.of(px));
-      int[] ids = promptIds(cfg, rnd, 9, 1);
-      ExpandedPrompt prompt =
-          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
-      int n = prompt.length();
-      float[][] got = allLogits(runner, prompt, features, 0, n);
-      float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
-      for (int t = 0; t < n; t++) {
-        double spread = std(expected[t]);
-        // bfloat16 keeps 8 bits of mantissa: errors of a few percent of the logits' spread.
-        assertClose(expected[t], got[t], 0.15 * spread, "bfloat16 logits at position " + t);
-        double worst = 0;
-        for (int v = 0; v < expected[t].length; v++) {
-          worst = Math.max(worst, Math.abs(expected[t][v] - got[t][v]));
-        }
-        assertTrue(worst > 1e-6, "bfloat16 should not be bit-identical to float32");
+      assertWithinBfloat16Precision(ckpt, runner, 5);
+    }
+  }
+
+  /**
+   * The runner's logits over a random image and prompt within bfloat16's precision of the float32
+   * reference (a few percent of the logits' spread), and not bit-identical to it.
+   */
+  private static void assertWithinBfloat16Precision(
+      Checkpoint ckpt, TfModelRunner runner, long seed) throws Exception {
+    LlavaConfig cfg = ckpt.config();
+    SplittableRandom rnd = new SplittableRandom(seed);
+    PixelValues px = randomPixels(cfg, rnd);
+    List<ImageFeatures> features = runner.encodeImages(List.of(px));
+    int[] ids = promptIds(cfg, rnd, 9, 1);
+    ExpandedPrompt prompt = ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
+    int n = prompt.length();
+    float[][] got = allLogits(runner, prompt, features, 0, n);
+    float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
+    for (int t = 0; t < n; t++) {
+      double spread = std(expected[t]);
+      // bfloat16 keeps 8 bits of mantissa: errors of a few percent of the logits' spread.
+      assertClose(expected[t], got[t], 0.15 * spread, "bfloat16 logits at position " + t);
+      double worst = 0;
+      for (int v = 0; v < expected[t].length; v++) {
+        worst = Math.max(worst, Math.abs(expected[t][v] - got[t][v]));
       }
+      assertTrue(worst > 1e-6, "bfloat16 should not be bit-identical to float32");
     }
   }
 
@@ -214,19 +222,7 @@ class TfModelRunnerTest {
                 MatmulPrecision.BFLOAT16,
                 Kernels.NATIVE)) {
       assertTrue(runner.nativeMatMul());
-      LlavaConfig cfg = ckpt.config();
-      SplittableRandom rnd = new SplittableRandom(6);
-      PixelValues px = randomPixels(cfg, rnd);
-      List<ImageFeatures> features = runner.encodeImages(List.of(px));
-      int[] ids = promptIds(cfg, rnd, 9, 1);
-      ExpandedPrompt prompt =
-          ExpandedPrompt.expand(ids, cfg.imageTokenIndex(), cfg.imageSeqLength());
-      float[][] got = allLogits(runner, prompt, features, 0, prompt.length());
-      float[][] expected = new ReferenceLlava(ckpt).logits(ids, List.of(px.data()));
-      for (int t = 0; t < prompt.length(); t++) {
-        assertClose(
-            expected[t], got[t], 0.15 * std(expected[t]), "bfloat16 logits at position " + t);
-      }
+      assertWithinBfloat16Precision(ckpt, runner, 6);
     }
   }
 
