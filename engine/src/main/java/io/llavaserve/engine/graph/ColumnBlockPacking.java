@@ -11,11 +11,11 @@ import org.tensorflow.ndarray.buffer.FloatDataBuffer;
 import org.tensorflow.ndarray.buffer.ShortDataBuffer;
 
 /**
- * A Linear weight laid out on the host for the native column-block matmuls ({@code
- * column_block_matmul.h}: {@code LlavaF16MatMul}, {@code LlavaF32MatMul}), straight from the
- * checkpoint's [out, in] rows: {@code [ceil(out / 64) * 4, in, 16]} elements, {@code w[b, k, c] =
- * W[16b + c, k]}, zero past {@code out}. One input's 16 columns are contiguous and a block of
- * columns streams in input order.
+ * A Linear weight laid out on the host for the native matmuls, straight from the checkpoint's [out,
+ * in] rows. For the column-block kernels ({@code column_block_matmul.h}: {@code LlavaF16MatMul},
+ * {@code LlavaF32MatMul}): {@code [ceil(out / 64) * 4, in, 16]} elements, {@code w[b, k, c] = W[16b
+ * + c, k]}, zero past {@code out}. One input's 16 columns are contiguous and a block of columns
+ * streams in input order.
  *
  * <p>float16 from a float16 checkpoint copies the stored bits; from float32 or bfloat16 each value
  * is rounded to the nearest float16 (ties to even, beyond float16's range to infinity), as

@@ -76,7 +76,10 @@ final class DeviceWeights {
       Placeholder<TFloat32> feed,
       AssignVariableOp assign) {}
 
-  /** A float16 or float32 Linear weight ([out, in] rows stacked from parts) to upload packed. */
+  /**
+   * A Linear weight for a native matmul ([out, in] rows stacked from parts) to pack on the host in
+   * its kernel's layout and upload.
+   */
   private record PackedUpload(
       String name,
       int in,
@@ -219,7 +222,7 @@ final class DeviceWeights {
     long in = rows[1];
     long out = rows[0];
     if (packForNativeMatMul) {
-      return inColumnBlocks(name, parts, in, out);
+      return packedForNative(name, parts, in, out);
     }
     Operand<TFloat32> f32 = variable(name, rows, parts, true);
     if (precision == MatmulPrecision.FLOAT32) {
@@ -230,8 +233,8 @@ final class DeviceWeights {
     }
     Operand<? extends TType> narrow =
         precision == MatmulPrecision.BFLOAT16
-            ? narrowed(name, "weights_narrow", f32, TBfloat16.class)
-            : narrowed(name, "weights_narrow", f32, TFloat16.class);
+            ? narrowed(name, f32, TBfloat16.class)
+            : narrowed(name, f32, TFloat16.class);
     return new Linear(narrow, precision);
   }
 
@@ -241,7 +244,7 @@ final class DeviceWeights {
    * read from the checkpoint: only the packed weight reaches the device, with no float32 staging
    * copy and no conversion there.
    */
-  private Linear inColumnBlocks(String name, List<WeightTensor> parts, long in, long out) {
+  private Linear packedForNative(String name, List<WeightTensor> parts, long in, long out) {
     Operand<? extends TType> packed = narrowByName.get(name);
     if (packed == null) {
       packed =
@@ -286,19 +289,19 @@ final class DeviceWeights {
   }
 
   /**
-   * A copy of {@code value} (computed from the uploaded float32 variable {@code name}) in the
-   * narrower type {@code type}: filled on the device after the upload, and the float32 original is
-   * then emptied so it holds no memory.
+   * A copy of the uploaded float32 variable {@code name}'s value {@code value} in the narrower type
+   * {@code type}, for the stock ops: filled on the device after the upload, and the float32
+   * original is then emptied so it holds no memory.
    */
   private <T extends TType> Operand<? extends TType> narrowed(
-      String name, String subScope, Operand<TFloat32> value, Class<T> type) {
+      String name, Operand<TFloat32> value, Class<T> type) {
     Operand<? extends TType> existing = narrowByName.get(name);
     if (existing != null) {
       return existing;
     }
-    Ops scope = scope(subScope);
+    Ops scope = scope("weights_narrow");
     VarHandleOp handle =
-        scope.varHandleOp(type, Shape.unknown(), VarHandleOp.sharedName(subScope + ":" + name));
+        scope.varHandleOp(type, Shape.unknown(), VarHandleOp.sharedName("weights_narrow:" + name));
     conversions.put(name, scope.assignVariableOp(handle, scope.dtypes.cast(value, type)));
     releases.put(
         name,
@@ -362,8 +365,8 @@ final class DeviceWeights {
     }
     Ops scope = scope("weights");
     Shape s = Shape.of(shape);
-    // A float32 staging copy of a weight narrowed or packed is emptied after conversion, so its
-    // handle must not pin a shape.
+    // A float32 staging copy of a weight narrowed for the stock ops is emptied after conversion,
+    // so its handle must not pin a shape.
     Shape stored =
         transpose && precision != MatmulPrecision.FLOAT32
             ? Shape.unknown()
@@ -479,7 +482,9 @@ final class DeviceWeights {
     }
   }
 
-  /** Packs {@code batch} in column blocks on the host, then uploads it in one session call. */
+  /**
+   * Packs {@code batch} on the host in its kernel's layout, then uploads it in one session call.
+   */
   private void uploadPacked(Session session, List<PackedUpload> batch) {
     List<TType> packed = new ArrayList<>(batch.size());
     try {
