@@ -1,15 +1,103 @@
 package io.llavaserve.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.llavaserve.engine.checkpoint.TinyCheckpoint;
+import io.llavaserve.engine.checkpoint.TinySpec;
+import io.llavaserve.engine.graph.MatmulPrecision;
 import io.llavaserve.engine.graph.OpProfile;
+import io.llavaserve.engine.quantization.Quantization;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.proto.DeviceStepStats;
 import org.tensorflow.proto.NodeExecStats;
 import org.tensorflow.proto.StepStats;
 
 class BenchCommandTest {
+
+  @TempDir Path dir;
+
+  /** {@code --formats} names each format once, in the order given; {@code all} is every one. */
+  @Test
+  void formatsParseInOrderOnce() {
+    assertEquals(
+        List.of("int4", "float32"),
+        BenchCommand.Format.parse(List.of("int4", "FLOAT32", "int4")).stream()
+            .map(BenchCommand.Format::name)
+            .toList());
+    assertEquals(
+        List.of("float32", "float16", "bfloat16", "int8", "int4"),
+        BenchCommand.Format.parse(List.of("all")).stream().map(BenchCommand.Format::name).toList());
+    BenchCommand.Format int8 = BenchCommand.Format.parse(List.of("int8")).get(0);
+    assertEquals(MatmulPrecision.AUTO, int8.precision());
+    assertEquals(Quantization.INT8, int8.quantization());
+    assertEquals(
+        "none",
+        BenchCommand.Format.parse(List.of("float16")).get(0).flags().get("model.quantization"));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> BenchCommand.Format.parse(List.of("fp8")));
+    assertTrue(e.getMessage().contains("'fp8'"), e.getMessage());
+  }
+
+  /**
+   * One run measures every format against the same probes, prints each format's table, then the
+   * formats side by side: one row each, with as many prefill and decode figures as batch sizes.
+   */
+  @Test
+  void everyFormatIsMeasuredInOneRunAndPutSideBySide() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    Cli.Run run =
+        Cli.run(
+            "bench",
+            "--model",
+            dir.toString(),
+            "--formats",
+            "float32,int8,int4",
+            "--batch-sizes",
+            "1,2",
+            "--prompt-tokens",
+            "8",
+            "--decode-steps",
+            "2");
+    assertEquals(0, run.exit(), run.err() + run.out());
+    String out = run.out();
+    for (String f : List.of("float32", "int8", "int4")) {
+      assertTrue(out.contains("== " + f + " =="), out);
+    }
+    assertEquals(1, out.split("TF matmul peak", -1).length - 1, "the probes run once: " + out);
+    String table = out.substring(out.indexOf("formats side by side"));
+    Matcher row =
+        Pattern.compile(
+                "(?m)^(float32|int8|int4)\\s+\\d+\\s+(\\d+) / (\\d+)\\s+([0-9.]+) / ([0-9.]+)\\s+[0-9.]+ \\(\\d+%\\)")
+            .matcher(table);
+    int rows = 0;
+    while (row.find()) {
+      for (int g = 2; g <= 5; g++) {
+        assertTrue(Double.parseDouble(row.group(g)) > 0, table);
+      }
+      rows++;
+    }
+    assertEquals(3, rows, table);
+    assertTrue(table.contains("int8 language-model weights"), table);
+  }
+
+  /** The formats set the precision and quantization themselves. */
+  @Test
+  void formatsRefuseTheFlagsTheySet() throws Exception {
+    TinyCheckpoint.write(dir, TinySpec.tiny());
+    Cli.Run run =
+        Cli.run("bench", "--model", dir.toString(), "--formats", "int8", "--quantization", "int4");
+    assertTrue(run.exit() != 0, run.out());
+    assertTrue(
+        run.err().contains("--formats sets --matmul-precision and --quantization"), run.err());
+  }
 
   /** The 1-row bandwidth probe reads at least 256 MB of float32 weights, never fewer columns. */
   @Test
