@@ -1,9 +1,9 @@
 /*
- * The body of the column-block matmuls, LlavaF16MatMul (f16_matmul.c) and LlavaF32MatMul
- * (f32_matmul.c): y = x @ W for a Linear layer whose weight was packed once at load time in
- * column blocks that stream well. Each of those files defines the weight's element and how to
- * load it, then includes this once; the two kernels share every loop, so their results differ
- * only by the weights' values.
+ * The body of the column-block matmuls, LlavaF16MatMul (f16_matmul.c), LlavaBf16ColumnMatMul
+ * (bf16_column_matmul.c) and LlavaF32MatMul (f32_matmul.c): y = x @ W for a Linear layer whose
+ * weight was packed once at load time in column blocks that stream well. Each of those files
+ * defines the weight's element and how to load it, then includes this once; the kernels share
+ * every loop, so their results differ only by the weights' values.
  *
  * Inputs:
  *   x   float [M, K]
@@ -23,7 +23,7 @@
  * straight from its packed blocks into registers (widening float16 there), so the weight streams
  * from memory once. With more rows than one micro-kernel takes, the AVX-512 path goes K a panel
  * at a time (the task's columns for PANEL_BYTES of ks in float32, which stay in L1 for every row
- * group) and, for float16 weights (COPY_PANEL), widens each panel once into an L1-sized float32
+ * group) and, for 16-bit weights (COPY_PANEL), widens each panel once into an L1-sized float32
  * buffer that every row group reuses, as a float32 GEMM would (on Intel cores vcvtph2ps shares a
  * port with the FMAs); float32 weights are read from their blocks, a copy being only a 512-bit
  * store per load (two cycles each on AMD Zen 4: 9% of a 32-row decode step there). Each row
@@ -34,11 +34,13 @@
  * The including file defines, before including this:
  *   OP_NAME       the op's name
  *   WEIGHT_T      the packed weight's C element type
- *   WEIGHT_TYPE   the weight input's TensorFlow type in the op's registration ("half", "float")
+ *   WEIGHT_TYPE   the weight input's TensorFlow type in the op's registration ("half",
+ *                 "bfloat16", "float")
  *   LOAD_8(p)     8 weights at p as an __m256 (compiled for AVX2 + F16C + FMA)
  *   LOAD_16(p)    16 weights at p as an __m512 (compiled for AVX-512F)
  *   LOAD_1(v)     one weight v as a float
  *   COPY_PANEL    1 to widen each panel once into a float32 buffer when many rows share it
+ *                 (the 16-bit weights)
  */
 #ifndef LLAVA_COLUMN_BLOCK_MATMUL_H_
 #define LLAVA_COLUMN_BLOCK_MATMUL_H_

@@ -40,11 +40,13 @@ class LlavaModelOptionsTest {
 
   @org.junit.jupiter.api.Test
   void bfloat16WeightsStayBfloat16WhereTheNativeMatmulRunsThem() {
-    boolean amx =
+    // AMX tiles where the CPU has AMX, elsewhere the column-block kernel with AVX2 and FMA.
+    boolean nativeBf16 =
         io.llavaserve.engine.graph.NativeKernels.available()
-            && io.llavaserve.engine.graph.NativeKernels.cpuHasAmxBf16();
+            && (io.llavaserve.engine.graph.NativeKernels.cpuHasAmxBf16()
+                || io.llavaserve.engine.graph.NativeKernels.cpuHasF16cFma());
     assertEquals(
-        amx ? MatmulPrecision.BFLOAT16 : MatmulPrecision.FLOAT32,
+        nativeBf16 ? MatmulPrecision.BFLOAT16 : MatmulPrecision.FLOAT32,
         MatmulPrecision.AUTO.resolve(DType.BF16, Kernels.AUTO));
   }
 

@@ -13,15 +13,17 @@ import org.tensorflow.ndarray.buffer.ShortDataBuffer;
 /**
  * A Linear weight laid out on the host for the native matmuls, straight from the checkpoint's [out,
  * in] rows. For the column-block kernels ({@code column_block_matmul.h}: {@code LlavaF16MatMul},
- * {@code LlavaF32MatMul}): {@code [ceil(out / 64) * 4, in, 16]} elements, {@code w[b, k, c] = W[16b
- * + c, k]}, zero past {@code out}. One input's 16 columns are contiguous and a block of columns
- * streams in input order.
+ * {@code LlavaBf16ColumnMatMul}, {@code LlavaF32MatMul}): {@code [ceil(out / 64) * 4, in, 16]}
+ * elements, {@code w[b, k, c] = W[16b + c, k]}, zero past {@code out}. One input's 16 columns are
+ * contiguous and a block of columns streams in input order.
  *
  * <p>float16 from a float16 checkpoint copies the stored bits; from float32 or bfloat16 each value
  * is rounded to the nearest float16 (ties to even, beyond float16's range to infinity), as
- * TensorFlow's cast rounds. float32 holds every float16, bfloat16 or float32 value exactly. The
- * native bfloat16 matmul's blocks ({@link #pairedShape}) interleave pairs of inputs, and take
- * bfloat16 values the same way (a bfloat16 checkpoint's bits, others rounded to nearest even).
+ * TensorFlow's cast rounds; bfloat16 column blocks ({@code LlavaBf16ColumnMatMul}) take a bfloat16
+ * checkpoint's bits, others rounded to nearest even. float32 holds every float16, bfloat16 or
+ * float32 value exactly. The native bfloat16 matmul's blocks ({@link #pairedShape}) interleave
+ * pairs of inputs, and take bfloat16 values the same way (a bfloat16 checkpoint's bits, others
+ * rounded to nearest even).
  */
 final class ColumnBlockPacking {
 
@@ -62,6 +64,27 @@ final class ColumnBlockPacking {
    * ({@link #elements} float16 values), one column block at a time.
    */
   static void packHalf(List<WeightTensor> parts, int in, int out, ShortDataBuffer dst) {
+    packColumns16(parts, in, out, DType.F16, HalfFloats::floatToF16, dst);
+  }
+
+  /**
+   * Writes the {@code out} rows of {@code in} weights stacked from {@code parts} into {@code dst}
+   * ({@link #elements} bfloat16 values) in column blocks, for {@code LlavaBf16ColumnMatMul}: a
+   * bfloat16 checkpoint's bits copied, other values rounded to the nearest bfloat16 (ties to even),
+   * as TensorFlow's cast rounds.
+   */
+  static void packBfloat16Columns(List<WeightTensor> parts, int in, int out, ShortDataBuffer dst) {
+    packColumns16(parts, in, out, DType.BF16, HalfFloats::floatToBf16, dst);
+  }
+
+  /** Column blocks of 16-bit values of {@code type}: its bits where stored so, else rounded. */
+  private static void packColumns16(
+      List<WeightTensor> parts,
+      int in,
+      int out,
+      DType type,
+      Narrowing narrow,
+      ShortDataBuffer dst) {
     Rows rows = new Rows(parts, in);
     inParallel(
         Math.multiplyExact(in, COLUMNS),
@@ -76,7 +99,7 @@ final class ColumnBlockPacking {
               Arrays.fill(block, (short) 0);
             }
             for (int c = 0; c < columns; c++) {
-              rows.read16(COLUMNS * b + c, DType.F16, HalfFloats::floatToF16, halves, floats);
+              rows.read16(COLUMNS * b + c, type, narrow, halves, floats);
               for (int k = 0, at = c; k < in; k++, at += COLUMNS) {
                 block[at] = halves[k];
               }

@@ -46,6 +46,7 @@ final class DeviceWeights {
   private final Ops tf;
   private final MatmulPrecision precision;
   private final boolean packForNativeMatMul;
+  private final boolean bf16Columns;
   private final Quantization quantization;
   // Per quantized Linear weight name: its packed Q8 or Q4 blocks.
   private final java.util.Map<String, Linear> quantizedByName = new java.util.HashMap<>();
@@ -101,10 +102,16 @@ final class DeviceWeights {
    * @param precision the Linear weights' element type: FLOAT32, BFLOAT16 or FLOAT16
    * @param packForNativeMatMul store Linear weights packed for the native kernel of their type
    *     (bfloat16, float16 or float32)
+   * @param bf16Columns pack bfloat16 weights in column blocks for {@code LlavaBf16ColumnMatMul}
+   *     (float32 activations), not in the AMX kernel's pairs
    * @param quantization how the language model's Linear weights ({@link #decoderLinear}) are held
    */
   DeviceWeights(
-      Ops tf, MatmulPrecision precision, boolean packForNativeMatMul, Quantization quantization) {
+      Ops tf,
+      MatmulPrecision precision,
+      boolean packForNativeMatMul,
+      boolean bf16Columns,
+      Quantization quantization) {
     if (precision == MatmulPrecision.AUTO) {
       throw new IllegalArgumentException(
           "resolve MatmulPrecision.AUTO against the checkpoint first");
@@ -112,6 +119,7 @@ final class DeviceWeights {
     this.tf = tf;
     this.precision = precision;
     this.packForNativeMatMul = packForNativeMatMul;
+    this.bf16Columns = bf16Columns;
     this.quantization = quantization;
   }
 
@@ -261,7 +269,7 @@ final class DeviceWeights {
 
   /** The packed shape of an [in, out] Linear weight for the native kernel of its type. */
   private long[] packedNativeShape(long in, long out) {
-    return precision == MatmulPrecision.BFLOAT16
+    return precision == MatmulPrecision.BFLOAT16 && !bf16Columns
         ? ColumnBlockPacking.pairedShape(in, out)
         : ColumnBlockPacking.shape(in, out);
   }
@@ -500,8 +508,13 @@ final class DeviceWeights {
         } else if (precision == MatmulPrecision.BFLOAT16) {
           TBfloat16 t = TBfloat16.tensorOf(shape);
           packed.add(t);
-          ColumnBlockPacking.packBfloat16(
-              u.parts(), u.in(), u.out(), t.asRawTensor().data().asShorts());
+          if (bf16Columns) {
+            ColumnBlockPacking.packBfloat16Columns(
+                u.parts(), u.in(), u.out(), t.asRawTensor().data().asShorts());
+          } else {
+            ColumnBlockPacking.packBfloat16(
+                u.parts(), u.in(), u.out(), t.asRawTensor().data().asShorts());
+          }
           assign.feed(u.feed(), t);
         } else {
           TFloat32 t = TFloat32.tensorOf(shape);

@@ -72,7 +72,12 @@ final class GraphOps extends TensorOps {
           tf.scope()
               .opBuilder(
                   switch (w.precision()) {
-                    case BFLOAT16 -> NativeKernels.BF16_MATMUL;
+                      // Column blocks [NB, in, 16] (float32 activations), or the AMX kernel's
+                      // pairs [NB, in / 2, 16, 2].
+                    case BFLOAT16 ->
+                        w.weight().shape().numDimensions() == 3
+                            ? NativeKernels.BF16_COLUMN_MATMUL
+                            : NativeKernels.BF16_MATMUL;
                     case FLOAT16 -> NativeKernels.F16_MATMUL;
                     default -> NativeKernels.F32_MATMUL;
                   },

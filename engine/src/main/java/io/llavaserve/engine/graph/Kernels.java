@@ -8,8 +8,9 @@ package io.llavaserve.engine.graph;
 public enum Kernels {
   /**
    * The native kernels where they help on this machine, stock TensorFlow ops otherwise: native
-   * attention, float32, float16, int8 and int4 matmuls wherever the library loads, native bfloat16
-   * matmuls where the CPU also has AMX.
+   * attention, float32, float16, int8 and int4 matmuls wherever the library loads, and bfloat16
+   * matmuls on AMX tiles where the CPU has AMX, else on the column-block kernel (float32
+   * activations).
    */
   AUTO,
   /**
@@ -42,6 +43,16 @@ public enum Kernels {
       case NATIVE -> requireLibrary();
       case GRAPH -> false;
     };
+  }
+
+  /**
+   * Whether bfloat16 Linear layers run on the column-block kernel ({@code bf16_column_matmul.c}:
+   * the weights in column blocks widened by a shift in registers, float32 activations) where {@link
+   * #nativeBf16MatMul} does not take them: with AUTO, wherever the library loads on a CPU without
+   * AMX (AVX2 and FMA, AVX-512F, or its plain C path). NATIVE forces the AMX kernel's own paths.
+   */
+  boolean nativeBf16ColumnMatMul() {
+    return this == AUTO && NativeKernels.available() && !NativeKernels.cpuHasAmxBf16();
   }
 
   /**

@@ -15,9 +15,14 @@ public enum MatmulPrecision {
    */
   FLOAT32,
   /**
-   * Half the weight bytes; with the native kernels on an AMX CPU the fastest setting at every batch
-   * size, otherwise oneDNN's bfloat16 kernels (faster for many rows, slower for one). Logits within
-   * about 1e-2 of float32, so greedy outputs may differ from a float32 run.
+   * Half the weight bytes. With the native kernels on an AMX CPU, AMX tiles over activations
+   * rounded to bfloat16 too: the fastest setting at every batch size there. On other CPUs the
+   * native column-block kernel widens each weight by a shift in registers and multiplies it with
+   * the float32 activations: on a bfloat16 checkpoint as exact as FLOAT32 (the same arithmetic up
+   * to the order of summation), at half its bytes. Other checkpoints' weights are rounded to
+   * bfloat16 (8 significant bits): logits within about 1e-2 of float32, so greedy outputs may
+   * differ from a float32 run. Without the native kernels, oneDNN's bfloat16 kernels (faster for
+   * many rows, slower for one).
    */
   BFLOAT16,
   /**
@@ -32,10 +37,11 @@ public enum MatmulPrecision {
   /**
    * Faithful to the checkpoint: never rounds its weights to a narrower type. FLOAT16 for weights
    * stored as float16 (llava-1.5's) where the native float16 matmul runs with F16C and FMA (x86-64
-   * since about 2013), BFLOAT16 for weights stored as bfloat16 where the native bfloat16 matmul
-   * runs (an AMX CPU), FLOAT32 otherwise: float16 weights widen exactly to float32, bfloat16 ones
-   * too where only oneDNN's bfloat16 kernels would run them (slower than float32 for the few rows
-   * of decoding). The server's default. Resolved when the model loads.
+   * since about 2013), BFLOAT16 for weights stored as bfloat16 (llava-onevision's, Qwen2's) where a
+   * native bfloat16 matmul runs (AMX tiles, or elsewhere the column-block kernel with AVX2 and
+   * FMA), FLOAT32 otherwise: float16 and bfloat16 weights widen exactly to float32 (bfloat16 ones
+   * where only oneDNN's bfloat16 kernels would run them, slower than float32 for the few rows of
+   * decoding). The server's default. Resolved when the model loads.
    */
   AUTO;
 
@@ -49,7 +55,11 @@ public enum MatmulPrecision {
     }
     return switch (stored) {
       case F16 -> kernels.nativeF16MatMul() && NativeKernels.cpuHasF16cFma() ? FLOAT16 : FLOAT32;
-      case BF16 -> kernels.nativeBf16MatMul() ? BFLOAT16 : FLOAT32;
+      case BF16 ->
+          kernels.nativeBf16MatMul()
+                  || (kernels.nativeBf16ColumnMatMul() && NativeKernels.cpuHasF16cFma())
+              ? BFLOAT16
+              : FLOAT32;
       case F32 -> FLOAT32;
     };
   }

@@ -30,6 +30,12 @@ public final class NativeKernels {
   /** A Linear layer over packed bfloat16 weights; see {@code bf16_matmul.c}. */
   static final String BF16_MATMUL = "LlavaBf16MatMul";
 
+  /**
+   * A Linear layer over bfloat16 weights in column blocks, widened by a shift in registers and
+   * multiplied with float32 activations; see {@code bf16_column_matmul.c}.
+   */
+  static final String BF16_COLUMN_MATMUL = "LlavaBf16ColumnMatMul";
+
   /** A Linear layer over packed float16 weights, widened in registers; see {@code f16_matmul.c}. */
   static final String F16_MATMUL = "LlavaF16MatMul";
 
@@ -203,6 +209,7 @@ public final class NativeKernels {
           PAGED_ATTENTION,
           PAGED_PREFILL_ATTENTION,
           BF16_MATMUL,
+          BF16_COLUMN_MATMUL,
           F16_MATMUL,
           F32_MATMUL,
           Q8_MATMUL,

@@ -82,7 +82,7 @@ public final class TfModelRunner implements ModelRunner {
     this.nativeAttention = kernels.nativeAttention();
     this.nativeMatMul =
         switch (precision) {
-          case BFLOAT16 -> kernels.nativeBf16MatMul();
+          case BFLOAT16 -> kernels.nativeBf16MatMul() || kernels.nativeBf16ColumnMatMul();
           case FLOAT16 -> kernels.nativeF16MatMul();
           case FLOAT32 -> kernels.nativeF32MatMul();
           case AUTO -> false;
@@ -102,7 +102,13 @@ public final class TfModelRunner implements ModelRunner {
               nativeAttention,
               nativeQuantizedMatMul,
               nativeQuantizedMatMul ? int8ActivationRows : 0);
-      DeviceWeights weights = new DeviceWeights(tf, precision, nativeMatMul, quantization);
+      DeviceWeights weights =
+          new DeviceWeights(
+              tf,
+              precision,
+              nativeMatMul,
+              precision == MatmulPrecision.BFLOAT16 && !kernels.nativeBf16MatMul(),
+              quantization);
       this.vision = new VisionTower(ops, weights, ckpt, config);
       KvPool pool = new KvPool(tf, config.text(), kvCache, nativeAttention, threads.intraOp());
       for (DecoderStep.Mode mode : DecoderStep.Mode.values()) {

@@ -153,6 +153,59 @@ class ColumnBlockPackingTest {
     assertArrayEquals(new long[] {8, 32, 16, 2}, ColumnBlockPacking.pairedShape(in, out));
   }
 
+  /**
+   * bfloat16 in column blocks (the column-block kernel's layout): a bfloat16 checkpoint's bits
+   * copied, float32 values rounded as TensorFlow's cast rounds them, columns past out zero.
+   */
+  @Test
+  void bfloat16ColumnBlocksCopyStoredBitsAndRoundAsTensorFlowCasts() {
+    int in = 37;
+    int out = 70;
+    float[] w = values(out * in, 6);
+    w[0] = 1 + 0x1p-8f; // a tie: rounds to even
+    w[1] = 1 + 3 * 0x1p-8f;
+    w[2] = Float.MAX_VALUE;
+    w[3] = -0f;
+    short[] cast = tensorFlowBfloat16(w);
+    assertArrayEquals(
+        transposed(cast, in, out),
+        packBfloat16Columns(List.of(floatTensor("w", w, out, in)), in, out));
+    short[] stored = new short[w.length];
+    for (int i = 0; i < w.length; i++) {
+      stored[i] = HalfFloats.floatToBf16(w[i]);
+    }
+    assertArrayEquals(cast, stored, "the checkpoint's bits are TensorFlow's cast of the values");
+    assertArrayEquals(
+        transposed(stored, in, out),
+        packBfloat16Columns(List.of(bfloat16Tensor("w", w, out, in)), in, out));
+  }
+
+  private static short[] packBfloat16Columns(List<WeightTensor> parts, int in, int out) {
+    short[] packed = new short[Math.toIntExact(ColumnBlockPacking.elements(in, out))];
+    java.util.Arrays.fill(packed, (short) 0x7777); // padding must be written, not assumed
+    ColumnBlockPacking.packBfloat16Columns(parts, in, out, DataBuffers.of(packed, false, false));
+    return packed;
+  }
+
+  /** TensorFlow's cast of float32 values to bfloat16, as bits. */
+  private static short[] tensorFlowBfloat16(float[] values) {
+    try (Graph g = new Graph();
+        Session s = new Session(g);
+        TFloat32 input =
+            TFloat32.tensorOf(Shape.of(values.length), DataBuffers.of(values, true, false))) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> x =
+          tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(values.length)));
+      try (TBfloat16 cast =
+          (TBfloat16)
+              s.runner().feed(x, input).fetch(tf.dtypes.cast(x, TBfloat16.class)).run().get(0)) {
+        short[] bits = new short[values.length];
+        cast.asRawTensor().data().asShorts().read(bits);
+        return bits;
+      }
+    }
+  }
+
   private static short[] packBfloat16(List<WeightTensor> parts, int in, int out) {
     short[] packed = new short[Math.toIntExact(ColumnBlockPacking.pairedElements(in, out))];
     java.util.Arrays.fill(packed, (short) 0x7777); // padding must be written, not assumed

@@ -17,19 +17,27 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
- * The native column-block matmuls, float16 and float32 weights, against float64 arithmetic on the
- * weights' values, on each of their paths: the only difference allowed is float32 summation.
+ * The native column-block matmuls, float16, bfloat16 and float32 weights, against float64
+ * arithmetic on the weights' values, on each of their paths: the only difference allowed is float32
+ * summation.
  */
 class NativeColumnBlockMatMulTest {
 
   /** The packed weight's element, and with it the op. */
   enum Element {
     F16(NativeKernels.F16_MATMUL),
+    BF16(NativeKernels.BF16_COLUMN_MATMUL),
     F32(NativeKernels.F32_MATMUL);
+
+    /** Whether the packed element is 16 bits wide. */
+    boolean halfWidth() {
+      return this != F32;
+    }
 
     final String op;
 
@@ -39,12 +47,15 @@ class NativeColumnBlockMatMulTest {
   }
 
   /**
-   * A weight [k][n] as the op reads it ({@code bits}: half bits for F16, float bits for F32) and as
-   * the reference multiplies it ({@code values}, exact).
+   * A weight [k][n] as the op reads it ({@code bits}: half bits for F16, bfloat16 bits for BF16,
+   * float bits for F32) and as the reference multiplies it ({@code values}, exact).
    */
   record Weight(Element element, int[][] bits, float[][] values) {
 
-    /** Random weights: for F16 see {@link #randomHalf}, for F32 see {@link #randomFloat}. */
+    /**
+     * Random weights: for F16 see {@link #randomHalf}, for BF16 the upper halves of {@link
+     * #randomFloat}'s values, for F32 see {@link #randomFloat}.
+     */
     static Weight random(Element element, int k, int n, SplittableRandom rnd) {
       int[][] bits = new int[k][n];
       float[][] values = new float[k][n];
@@ -54,6 +65,10 @@ class NativeColumnBlockMatMulTest {
             short h = randomHalf(rnd);
             bits[i][j] = h;
             values[i][j] = widen(h);
+          } else if (element == Element.BF16) {
+            int top = Float.floatToRawIntBits(randomFloat(rnd)) >>> 16;
+            bits[i][j] = (short) top;
+            values[i][j] = Float.intBitsToFloat(top << 16);
           } else {
             values[i][j] = randomFloat(rnd);
             bits[i][j] = Float.floatToRawIntBits(values[i][j]);
@@ -137,10 +152,14 @@ class NativeColumnBlockMatMulTest {
     Shape shape = Shape.of(blocks, packed.length / (16L * blocks), 16);
     try (Graph g = new Graph();
         org.tensorflow.types.family.TType wt =
-            element == Element.F16 ? TFloat16.tensorOf(shape) : TFloat32.tensorOf(shape);
+            switch (element) {
+              case F16 -> TFloat16.tensorOf(shape);
+              case BF16 -> TBfloat16.tensorOf(shape);
+              case F32 -> TFloat32.tensorOf(shape);
+            };
         TFloat32 xt = TFloat32.tensorOf(Shape.of(m, k), DataBuffers.of(x))) {
       // The bits as they are, not through TensorFlow Java's float conversion.
-      if (element == Element.F16) {
+      if (element.halfWidth()) {
         short[] halves = new short[packed.length];
         for (int i = 0; i < halves.length; i++) {
           halves[i] = (short) packed[i];
@@ -173,7 +192,11 @@ class NativeColumnBlockMatMulTest {
   }
 
   @ParameterizedTest(name = "{0} path {1}")
-  @CsvSource({"F16, 0", "F16, 1", "F16, 2", "F16, -1", "F32, 0", "F32, 1", "F32, 2", "F32, -1"})
+  @CsvSource({
+    "F16, 0", "F16, 1", "F16, 2", "F16, -1",
+    "BF16, 0", "BF16, 1", "BF16, 2", "BF16, -1",
+    "F32, 0", "F32, 1", "F32, 2", "F32, -1"
+  })
   void equalsFloat32ArithmeticOnTheWeightsValues(Element element, int path) {
     int[][] shapes = { // m, k, n: decode rows, row groups, two row blocks; n off 16 and 64
       {1, 64, 64},
@@ -240,7 +263,11 @@ class NativeColumnBlockMatMulTest {
   }
 
   @ParameterizedTest(name = "{0} path {1}")
-  @CsvSource({"F16, 0", "F16, 1", "F16, 2", "F16, -1", "F32, 0", "F32, 1", "F32, 2", "F32, -1"})
+  @CsvSource({
+    "F16, 0", "F16, 1", "F16, 2", "F16, -1",
+    "BF16, 0", "BF16, 1", "BF16, 2", "BF16, -1",
+    "F32, 0", "F32, 1", "F32, 2", "F32, -1"
+  })
   void aRowsResultIsTheSameBitsHoweverManyRowsShareTheCall(Element element, int path) {
     // k past one panel, so that row groups that buffer the panel and those that do not both sum
     // over several panels.

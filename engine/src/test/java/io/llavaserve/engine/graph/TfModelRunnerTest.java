@@ -111,6 +111,51 @@ class TfModelRunnerTest {
     }
   }
 
+  /**
+   * A bfloat16 checkpoint served with AUTO on a CPU without AMX keeps its weights in bfloat16 (the
+   * column-block kernel widens them by a shift, over float32 activations), and stays as exact as
+   * float32: the same tolerance against the reference, at about half the Linear weights' bytes.
+   */
+  @Test
+  void bfloat16CheckpointWithAutoKeepsBfloat16AndMatchesReference() throws Exception {
+    NativeTestSupport.assumeNativeOpsBuilt();
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        NativeKernels.cpuHasF16cFma() && !NativeKernels.cpuHasAmxBf16(),
+        "AUTO gives the column-block kernel on CPUs with AVX2 and FMA and without AMX");
+    MatmulPrecision precision = MatmulPrecision.AUTO.resolve(DType.BF16, Kernels.AUTO);
+    assertEquals(MatmulPrecision.BFLOAT16, precision);
+    List<TinySpec> specs =
+        List.of(
+            TinySpec.tiny().withDtype(DType.BF16), TinySpec.siglipQwen2().withDtype(DType.BF16));
+    for (int i = 0; i < specs.size(); i++) {
+      Path model = dir.resolve("model" + i);
+      TinyCheckpoint.write(model, specs.get(i));
+      try (Checkpoint ckpt = Checkpoint.open(model);
+          TfModelRunner runner =
+              TfModelRunner.load(
+                  ckpt,
+                  new KvCacheConfig(4, 64),
+                  TfModelRunner.Threads.defaults(),
+                  precision,
+                  Kernels.AUTO)) {
+        assertTrue(runner.nativeMatMul());
+        // The tiny LLaMA's Linear layers dominate its bytes (the SigLIP model's tower does not).
+        if (i == 0) {
+          try (TfModelRunner widened =
+              TfModelRunner.load(
+                  ckpt,
+                  new KvCacheConfig(4, 64),
+                  TfModelRunner.Threads.defaults(),
+                  MatmulPrecision.FLOAT32,
+                  Kernels.AUTO)) {
+            assertTrue(runner.weightBytes() < 0.75 * widened.weightBytes());
+          }
+        }
+        assertMatchesReference(ckpt, runner, 2);
+      }
+    }
+  }
+
   /** Without the native kernels, float16 weights are widened on every call: exact all the same. */
   @Test
   void float16WeightsOnStockOpsMatchReference() throws Exception {
