@@ -86,7 +86,7 @@ final class ModelOption {
       names = "--kernels",
       paramLabel = "K",
       description =
-          "auto (native attention and float32/float16/int8/int4 matmuls, bfloat16 ones on AMX), native or graph"
+          "auto (native attention and float32/float16/bfloat16/int8/int4 matmuls, the bfloat16 ones on AMX tiles where the CPU has AMX), native or graph"
               + " (stock TensorFlow ops) (model.kernels).")
   Kernels kernels;
 
