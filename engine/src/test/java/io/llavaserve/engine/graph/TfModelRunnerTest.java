@@ -88,27 +88,7 @@ class TfModelRunnerTest {
     MatmulPrecision precision = MatmulPrecision.AUTO.resolve(DType.F16, Kernels.AUTO);
     assertEquals(MatmulPrecision.FLOAT16, precision);
     TinyCheckpoint.write(dir, TinySpec.tiny().withDtype(DType.F16));
-    try (Checkpoint ckpt = Checkpoint.open(dir);
-        TfModelRunner runner =
-            TfModelRunner.load(
-                ckpt,
-                new KvCacheConfig(4, 64),
-                TfModelRunner.Threads.defaults(),
-                precision,
-                Kernels.AUTO)) {
-      assertTrue(runner.nativeMatMul());
-      // Half the bytes of the widened float32 weights for the Linear layers.
-      try (TfModelRunner widened =
-          TfModelRunner.load(
-              ckpt,
-              new KvCacheConfig(4, 64),
-              TfModelRunner.Threads.defaults(),
-              MatmulPrecision.FLOAT32,
-              Kernels.AUTO)) {
-        assertTrue(runner.weightBytes() < 0.75 * widened.weightBytes());
-      }
-      assertMatchesReference(ckpt, runner, 2);
-    }
+    assertNativeAndExact(dir, precision, true);
   }
 
   /**
@@ -130,29 +110,39 @@ class TfModelRunnerTest {
     for (int i = 0; i < specs.size(); i++) {
       Path model = dir.resolve("model" + i);
       TinyCheckpoint.write(model, specs.get(i));
-      try (Checkpoint ckpt = Checkpoint.open(model);
-          TfModelRunner runner =
-              TfModelRunner.load(
-                  ckpt,
-                  new KvCacheConfig(4, 64),
-                  TfModelRunner.Threads.defaults(),
-                  precision,
-                  Kernels.AUTO)) {
-        assertTrue(runner.nativeMatMul());
-        // The tiny LLaMA's Linear layers dominate its bytes (the SigLIP model's tower does not).
-        if (i == 0) {
-          try (TfModelRunner widened =
-              TfModelRunner.load(
-                  ckpt,
-                  new KvCacheConfig(4, 64),
-                  TfModelRunner.Threads.defaults(),
-                  MatmulPrecision.FLOAT32,
-                  Kernels.AUTO)) {
-            assertTrue(runner.weightBytes() < 0.75 * widened.weightBytes());
-          }
+      // The tiny LLaMA's Linear layers dominate its bytes (the SigLIP model's tower does not).
+      assertNativeAndExact(model, precision, i == 0);
+    }
+  }
+
+  /**
+   * The checkpoint in {@code model} loaded with {@code precision} and the kernels AUTO picks: its
+   * Linear layers native, every logit within the float32 tolerance of the reference, and with
+   * {@code halfTheBytes} under three quarters of the bytes the widened float32 weights take.
+   */
+  private static void assertNativeAndExact(
+      Path model, MatmulPrecision precision, boolean halfTheBytes) throws Exception {
+    try (Checkpoint ckpt = Checkpoint.open(model);
+        TfModelRunner runner =
+            TfModelRunner.load(
+                ckpt,
+                new KvCacheConfig(4, 64),
+                TfModelRunner.Threads.defaults(),
+                precision,
+                Kernels.AUTO)) {
+      assertTrue(runner.nativeMatMul());
+      if (halfTheBytes) {
+        try (TfModelRunner widened =
+            TfModelRunner.load(
+                ckpt,
+                new KvCacheConfig(4, 64),
+                TfModelRunner.Threads.defaults(),
+                MatmulPrecision.FLOAT32,
+                Kernels.AUTO)) {
+          assertTrue(runner.weightBytes() < 0.75 * widened.weightBytes());
         }
-        assertMatchesReference(ckpt, runner, 2);
       }
+      assertMatchesReference(ckpt, runner, 2);
     }
   }
 
