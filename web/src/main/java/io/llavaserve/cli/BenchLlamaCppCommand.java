@@ -51,7 +51,9 @@ final class BenchLlamaCppCommand implements Callable<Integer> {
       names = "--formats",
       split = ",",
       defaultValue = "f32,f16,q8_0,q4_0",
-      description = "GGUF formats, each against this server's counterpart (default: all four).")
+      description =
+          "GGUF formats, each against this server's counterpart: f32, f16, bf16, q8_0, q4_0"
+              + " (default: f32, f16, q8_0, q4_0).")
   List<String> formats;
 
   @Option(names = "--script", defaultValue = "web/bench/llamacpp/bench.mjs")
@@ -76,6 +78,8 @@ final class BenchLlamaCppCommand implements Callable<Integer> {
     return switch (type) {
       case F32 -> Settings.flags("model.matmul-precision", "float32");
       case F16 -> Settings.flags("model.matmul-precision", "auto");
+        // The float16 checkpoint's weights rounded to bfloat16, as the GGUF holds them.
+      case BF16 -> Settings.flags("model.matmul-precision", "bfloat16");
       case Q8_0 -> Settings.flags("model.quantization", "int8");
       case Q4_0 -> Settings.flags("model.quantization", "int4");
     };

@@ -48,6 +48,7 @@ public final class GgufExport {
     return switch (type) {
       case F32 -> 0;
       case F16 -> 1;
+      case BF16 -> 32;
       case Q4_0 -> 2;
       case Q8_0 -> 7;
     };

@@ -5,15 +5,17 @@ import java.nio.ByteBuffer;
 
 /**
  * The GGUF tensor types this server writes, with ggml's ids and block layouts: {@code F32}, {@code
- * F16}, {@code Q8_0} (blocks of 32: a float16 scale {@code d = max|x| / 127}, then 32 signed bytes
- * {@code round(x / d)}) and {@code Q4_0} (blocks of 32: a float16 scale {@code d = m / -8}, where
- * {@code m} is the value of largest magnitude, then 16 bytes: element {@code j} in the low nibble
- * of byte {@code j}, element {@code 16 + j} in its high nibble, each {@code min(15, x / d + 8.5)}
- * truncated), as ggml's reference quantizers compute them.
+ * F16}, {@code BF16} (the upper half of each float32, rounded to nearest even), {@code Q8_0}
+ * (blocks of 32: a float16 scale {@code d = max|x| / 127}, then 32 signed bytes {@code round(x /
+ * d)}) and {@code Q4_0} (blocks of 32: a float16 scale {@code d = m / -8}, where {@code m} is the
+ * value of largest magnitude, then 16 bytes: element {@code j} in the low nibble of byte {@code j},
+ * element {@code 16 + j} in its high nibble, each {@code min(15, x / d + 8.5)} truncated), as
+ * ggml's reference quantizers compute them.
  */
 public enum GgufType {
   F32(0, 1, 4),
   F16(1, 1, 2),
+  BF16(30, 1, 2),
   Q4_0(2, 32, 18),
   Q8_0(8, 32, 34);
 
@@ -41,14 +43,15 @@ public enum GgufType {
     return n / blockSize * blockBytes;
   }
 
-  /** Parses {@code f32}, {@code f16}, {@code q8_0}, {@code q4_0} (any case). */
+  /** Parses {@code f32}, {@code f16}, {@code bf16}, {@code q8_0}, {@code q4_0} (any case). */
   public static GgufType parse(String s) {
     for (GgufType t : values()) {
       if (t.name().equalsIgnoreCase(s)) {
         return t;
       }
     }
-    throw new IllegalArgumentException("unknown GGUF type '" + s + "' (f32, f16, q8_0, q4_0)");
+    throw new IllegalArgumentException(
+        "unknown GGUF type '" + s + "' (f32, f16, bf16, q8_0, q4_0)");
   }
 
   /**
@@ -64,6 +67,11 @@ public enum GgufType {
       case F16 -> {
         for (int i = 0; i < n; i++) {
           out.putShort(HalfFloats.floatToF16(src[off + i]));
+        }
+      }
+      case BF16 -> {
+        for (int i = 0; i < n; i++) {
+          out.putShort(HalfFloats.floatToBf16(src[off + i]));
         }
       }
       case Q8_0 -> {
@@ -117,6 +125,11 @@ public enum GgufType {
       case F16 -> {
         for (int i = 0; i < n; i++) {
           dst[off + i] = HalfFloats.f16ToFloat(in.getShort());
+        }
+      }
+      case BF16 -> {
+        for (int i = 0; i < n; i++) {
+          dst[off + i] = HalfFloats.bf16ToFloat(in.getShort());
         }
       }
       case Q8_0 -> {

@@ -168,7 +168,7 @@ class GgufExportTest {
   void quantizedMatricesKeepTheirBlocksAndNormsStayFloat32() throws Exception {
     Path model = TinyCheckpoint.write(dir.resolve("m"), TinySpec.tiny());
     try (Checkpoint ckpt = Checkpoint.open(model)) {
-      for (GgufType type : List.of(GgufType.F16, GgufType.Q8_0, GgufType.Q4_0)) {
+      for (GgufType type : List.of(GgufType.F16, GgufType.BF16, GgufType.Q8_0, GgufType.Q4_0)) {
         Path out = dir.resolve(type + ".gguf");
         GgufExport.of(ckpt, type, "tiny").write(out);
         Parsed g = parse(out);
@@ -189,6 +189,7 @@ class GgufExportTest {
         double bound =
             switch (type) {
               case F16 -> 1e-3;
+              case BF16 -> 4e-3; // 8 significant bits: at most 2^-9 of each value
               case Q8_0 -> 0.01;
               default -> 0.15;
             };
