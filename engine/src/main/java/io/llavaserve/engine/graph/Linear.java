@@ -7,13 +7,13 @@ import org.tensorflow.types.family.TType;
 
 /**
  * A Linear layer's weight on the device: stored transposed ([in, out]) in float32, bfloat16 or
- * float16, or packed for a native kernel: bfloat16 as {@code [ceil(out / 64) * 4, ceil(in / 32) *
- * 16, 16, 2]} (see {@code bf16_matmul.c}), float16 or float32 as {@code [ceil(out / 64) * 4, in,
- * 16]} (see {@code column_block_matmul.h}); or quantized to int8 as Q8 blocks, {@code [ceil(out /
- * 64) * 4, ceil(in / 32), 576]} bytes (see {@link Q8Packing} and {@code q8_matmul.c}), or to int4
- * as Q4 blocks, {@code [ceil(out / 64) * 4, ceil(in / 32), 320]} bytes (see {@link Q4Packing} and
- * {@code q4_matmul.c}), which the native kernels read and stock ops dequantize where they do not
- * run.
+ * float16, or packed for a native kernel: bfloat16 for AMX tiles as {@code [ceil(out / 64) * 4,
+ * ceil(in / 32) * 16, 16, 2]} (see {@code bf16_matmul.c}), float16, float32 or (without AMX)
+ * bfloat16 as {@code [ceil(out / 64) * 4, in, 16]} (see {@code column_block_matmul.h}); or
+ * quantized to int8 as Q8 blocks, {@code [ceil(out / 64) * 4, ceil(in / 32), 576]} bytes (see
+ * {@link Q8Packing} and {@code q8_matmul.c}), or to int4 as Q4 blocks, {@code [ceil(out / 64) * 4,
+ * ceil(in / 32), 320]} bytes (see {@link Q4Packing} and {@code q4_matmul.c}), which the native
+ * kernels read and stock ops dequantize where they do not run.
  *
  * @param precision the weight's element type: FLOAT32, BFLOAT16 or FLOAT16; FLOAT32 for a quantized
  *     weight, whose products and sums are float32
