@@ -17,11 +17,13 @@ import org.tensorflow.Graph;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.ndarray.buffer.ShortDataBuffer;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TType;
 
 class ColumnBlockPackingTest {
 
@@ -166,7 +168,7 @@ class ColumnBlockPackingTest {
     w[1] = 1 + 3 * 0x1p-8f;
     w[2] = Float.MAX_VALUE;
     w[3] = -0f;
-    short[] cast = tensorFlowBfloat16(w);
+    short[] cast = tensorFlowCast(w, TBfloat16.class);
     assertArrayEquals(
         transposed(cast, in, out),
         packBfloat16Columns(List.of(floatTensor("w", w, out, in)), in, out));
@@ -178,32 +180,6 @@ class ColumnBlockPackingTest {
     assertArrayEquals(
         transposed(stored, in, out),
         packBfloat16Columns(List.of(bfloat16Tensor("w", w, out, in)), in, out));
-  }
-
-  private static short[] packBfloat16Columns(List<WeightTensor> parts, int in, int out) {
-    short[] packed = new short[Math.toIntExact(ColumnBlockPacking.elements(in, out))];
-    java.util.Arrays.fill(packed, (short) 0x7777); // padding must be written, not assumed
-    ColumnBlockPacking.packBfloat16Columns(parts, in, out, DataBuffers.of(packed, false, false));
-    return packed;
-  }
-
-  /** TensorFlow's cast of float32 values to bfloat16, as bits. */
-  private static short[] tensorFlowBfloat16(float[] values) {
-    try (Graph g = new Graph();
-        Session s = new Session(g);
-        TFloat32 input =
-            TFloat32.tensorOf(Shape.of(values.length), DataBuffers.of(values, true, false))) {
-      Ops tf = Ops.create(g);
-      Placeholder<TFloat32> x =
-          tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(values.length)));
-      try (TBfloat16 cast =
-          (TBfloat16)
-              s.runner().feed(x, input).fetch(tf.dtypes.cast(x, TBfloat16.class)).run().get(0)) {
-        short[] bits = new short[values.length];
-        cast.asRawTensor().data().asShorts().read(bits);
-        return bits;
-      }
-    }
   }
 
   private static short[] packBfloat16(List<WeightTensor> parts, int in, int out) {
@@ -258,10 +234,24 @@ class ColumnBlockPackingTest {
     return v;
   }
 
+  /** A packer of 16-bit column blocks: {@code ColumnBlockPacking.packHalf} or its bfloat16 twin. */
+  private interface Columns16 {
+    void pack(List<WeightTensor> parts, int in, int out, ShortDataBuffer dst);
+  }
+
   private static short[] packHalf(List<WeightTensor> parts, int in, int out) {
+    return packColumns16(ColumnBlockPacking::packHalf, parts, in, out);
+  }
+
+  private static short[] packBfloat16Columns(List<WeightTensor> parts, int in, int out) {
+    return packColumns16(ColumnBlockPacking::packBfloat16Columns, parts, in, out);
+  }
+
+  private static short[] packColumns16(
+      Columns16 packer, List<WeightTensor> parts, int in, int out) {
     short[] packed = new short[Math.toIntExact(ColumnBlockPacking.elements(in, out))];
     java.util.Arrays.fill(packed, (short) 0x7777); // padding must be written, not assumed
-    ColumnBlockPacking.packHalf(parts, in, out, DataBuffers.of(packed, false, false));
+    packer.pack(parts, in, out, DataBuffers.of(packed, false, false));
     return packed;
   }
 
@@ -284,15 +274,19 @@ class ColumnBlockPackingTest {
   }
 
   private static short[] tensorFlowCast(float[] values) {
+    return tensorFlowCast(values, TFloat16.class);
+  }
+
+  /** TensorFlow's cast of float32 values to a 16-bit type (float16 or bfloat16), as bits. */
+  private static short[] tensorFlowCast(float[] values, Class<? extends TType> type) {
     try (Graph g = new Graph();
         Session s = new Session(g);
         TFloat32 input = TFloat32.vectorOf(values)) {
       Ops tf = Ops.create(g);
       Placeholder<TFloat32> x =
           tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(values.length)));
-      try (TFloat16 cast =
-          (TFloat16)
-              s.runner().feed(x, input).fetch(tf.dtypes.cast(x, TFloat16.class)).run().get(0)) {
+      try (org.tensorflow.Tensor cast =
+          s.runner().feed(x, input).fetch(tf.dtypes.cast(x, type)).run().get(0)) {
         short[] bits = new short[values.length];
         cast.asRawTensor().data().asShorts().read(bits);
         return bits;
