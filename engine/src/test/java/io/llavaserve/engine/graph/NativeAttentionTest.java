@@ -559,6 +559,41 @@ class NativeAttentionTest {
   }
 
   /**
+   * A long chunk is cut into tiles of query rows whose height depends on how many tasks the call
+   * has for its threads (one kv head on two threads: tiles of 32 rows; on one, 64; two kv heads: 64
+   * and 128): the rows match plain attention and are the same bits whatever the tiles.
+   */
+  @ParameterizedTest(name = "kv heads {0}, {1}")
+  @org.junit.jupiter.params.provider.CsvSource({"1, FLOAT16", "2, FLOAT32", "2, FLOAT16"})
+  void aLongChunkIsTheSameBitsWhateverItsTiles(int kvHeads, KvCacheConfig.Dtype dtype) {
+    int heads = 4;
+    int headDim = 64;
+    TextConfig text = fourHeads(headDim, kvHeads);
+    KvCacheConfig cache = new KvCacheConfig(16, 64, dtype);
+    SplittableRandom rnd = new SplittableRandom(29 + kvHeads);
+    int rows = 300;
+    int[][] pos = new int[1][rows];
+    for (int r = 0; r < rows; r++) {
+      pos[0][r] = 20 + r;
+    }
+    int[] lens = {20 + rows};
+    int[][] t = tables(rnd, lens, cache.blockSize(), cache.numBlocks());
+    float[] query = random(rnd, rows * heads * headDim);
+    float[] first = null;
+    for (int threads : new int[] {1, 2}) {
+      try (Harness h = new Harness(text, cache, 41 + kvHeads, threads)) {
+        float[] out = h.attendPrefill(query, t, pos);
+        assertClose(h.expectedPrefill(query, t, pos), out, 2e-6, "threads " + threads);
+        if (first == null) {
+          first = out;
+        } else {
+          assertArrayEquals(first, out, "one thread against two");
+        }
+      }
+    }
+  }
+
+  /**
    * As a step lays its queries out: the decode rows first, then each chunk's tokens in order with
    * no padding between them. Each query is read at its chunk's first row plus its index and its
    * result written at that row less the first chunk's, the same numbers as the padded layout gives;
