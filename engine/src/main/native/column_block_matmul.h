@@ -37,6 +37,11 @@
  *   WEIGHT_TYPE   the weight input's TensorFlow type in the op's registration ("half",
  *                 "bfloat16", "float")
  *   LOAD_8(p)     8 weights at p as an __m256 (compiled for AVX2 + F16C + FMA)
+ *   AVX2_HALF(p, h)       optional: half h (0 or 1) of the 16 weights at p (one k of a block) as
+ *                         an __m256, the halves splitting the columns in any fixed way; by
+ *                         default LOAD_8(p + 8 * h), columns 0-7 and 8-15
+ *   AVX2_ORDER(a, b, out) with AVX2_HALF: stores the 16 columns' sums that a (half 0) and b
+ *                         (half 1) hold at out in column order
  *   LOAD_16(p)    16 weights at p as an __m512 (compiled for AVX-512F)
  *   LOAD_1(v)     one weight v as a float
  *   COPY_PANEL    1 to widen each panel once into a float32 buffer when many rows share it
@@ -65,6 +70,15 @@
 #define PLAIN_ROWS 4
 
 enum { PLAIN = 0, WITH_AVX2 = 1, WITH_AVX512 = 2 };
+
+#ifndef AVX2_HALF
+#define AVX2_HALF(p, h) LOAD_8((p) + 8 * (h))
+#define AVX2_ORDER(a, b, out)         \
+  do {                                \
+    _mm256_storeu_ps((out), (a));     \
+    _mm256_storeu_ps((out) + 8, (b)); \
+  } while (0)
+#endif
 
 typedef struct {
   const float* x;    /* [M, K] */
@@ -134,15 +148,15 @@ static void put(const MatMul* mm, int64_t row, int64_t rows, int64_t col0, int64
         xv[r] = _mm256_broadcast_ss(x + r * ldx + k);                                             \
       }                                                                                           \
       for (int j = 0; j < 4; j++) {                                                               \
-        const __m256 wv = LOAD_8(wh + (j >> 1) * block_stride + k * 16 + 8 * (j & 1));            \
+        const __m256 wv = AVX2_HALF(wh + (j >> 1) * block_stride + k * 16, j & 1);                \
         for (int r = 0; r < R; r++) {                                                             \
           acc[r][j] = _mm256_fmadd_ps(xv[r], wv, acc[r][j]);                                      \
         }                                                                                         \
       }                                                                                           \
     }                                                                                             \
     for (int r = 0; r < R; r++) {                                                                 \
-      for (int j = 0; j < 4; j++) {                                                               \
-        _mm256_storeu_ps(c + r * 32 + 8 * j, acc[r][j]);                                          \
+      for (int b = 0; b < 2; b++) {                                                               \
+        AVX2_ORDER(acc[r][2 * b], acc[r][2 * b + 1], c + r * 32 + 16 * b);                        \
       }                                                                                           \
     }                                                                                             \
   }
@@ -170,13 +184,13 @@ AVX2 static void avx2_row_tile(const MatMul* mm, int64_t tile, int64_t row) {
   for (int64_t k = 0; k < mm->k; k++) {
     const __m256 xv = _mm256_broadcast_ss(x + k);
     for (int j = 0; j < 2 * TILE_BLOCKS; j++) {
-      const __m256 wv = LOAD_8(wh + (j >> 1) * block_stride + k * 16 + 8 * (j & 1));
+      const __m256 wv = AVX2_HALF(wh + (j >> 1) * block_stride + k * 16, j & 1);
       acc[j] = _mm256_fmadd_ps(xv, wv, acc[j]);
     }
   }
   float c[TILE_BLOCKS * 16];
-  for (int j = 0; j < 2 * TILE_BLOCKS; j++) {
-    _mm256_storeu_ps(c + 8 * j, acc[j]);
+  for (int b = 0; b < TILE_BLOCKS; b++) {
+    AVX2_ORDER(acc[2 * b], acc[2 * b + 1], c + 16 * b);
   }
   put(mm, row, 1, tile * TILE_BLOCKS * 16, TILE_BLOCKS * 16, c, 0);
 }
