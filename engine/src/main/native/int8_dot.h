@@ -146,7 +146,7 @@ int llava_dot_in_place(const float* x, int64_t m, int64_t k, int64_t kb, const u
 /*
  * y [m, n] = x [m, k] @ w with int8 activations, for the int8 (int4 = 0) and int4 (int4 = 1)
  * matmuls: the blocks read in place where llava_dot_in_place_takes says so, or, on the AVX2 path
- * with F16C, int4 calls of up to three rows (each byte's halves one column's pair of inputs, the
+ * with F16C, int4 calls of up to six rows (each byte's halves one column's pair of inputs, the
  * activations in input order); else on panels that pack writes from weights (llava_dot_matmul,
  * with_min = int4). The same bits every way. 0 when memory runs out.
  */

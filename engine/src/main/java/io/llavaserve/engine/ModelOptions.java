@@ -59,7 +59,7 @@ public record ModelOptions(
   /**
    * The default of {@code int8ActivationRows} on this CPU for these weights: 1 (every step, decode
    * included) where the native kernels read int8 and int4 blocks in place for up to 32 rows, and
-   * with int4 where they read int4 blocks in place with AVX2 for up to 3 rows (single-stream int4
+   * with int4 where they read int4 blocks in place with AVX2 for up to 6 rows (single-stream int4
    * decode measured 15-27% faster so than with float32 activations on an AVX2-only Zen 3, and a
    * sequence then takes int8 activations whether it decodes alone or among others); else {@link
    * #DEFAULT_INT4_ACTIVATION_ROWS} with int4 and {@link #DEFAULT_INT8_ACTIVATION_ROWS} otherwise.

@@ -78,7 +78,7 @@ final class ModelOption {
               + " blocks of 32 for integer dot products (VNNI or AVX2), as llama.cpp does; 0"
               + " never; auto: 1 where the CPU has AVX-512 VNNI and VBMI (the weights read in"
               + " place), and with int4 where the integer path is AVX2 (int4 read in place"
-              + " up to 3 rows), else 2 with int4 and 16 with int8"
+              + " up to 6 rows), else 2 with int4 and 16 with int8"
               + " (model.int8-activation-rows).")
   String int8ActivationRows;
 

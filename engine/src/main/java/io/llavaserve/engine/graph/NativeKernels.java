@@ -156,7 +156,7 @@ public final class NativeKernels {
 
   /**
    * Whether the native int4 matmul reads its blocks in place with AVX2 for int8 activations in
-   * calls of up to 3 rows, without AVX-512 VBMI: where the integer path is AVX2 and the CPU has
+   * calls of up to 6 rows, without AVX-512 VBMI: where the integer path is AVX2 and the CPU has
    * F16C ({@code int8_dot.c}).
    */
   public static boolean int4InPlaceAvx2() {
