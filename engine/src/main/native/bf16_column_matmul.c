@@ -43,7 +43,11 @@ static inline float llava_from_bf16(uint16_t h) {
  * shift: two instructions on the shuffle ports for 8 columns, which AMD Zen 3 shares with the
  * FMAs) measured 12-19% slower there (the bench preset's 33 matmuls on 2 threads, best of
  * alternating runs: 32 rows 52.8 against 62.6 GMAC/s, 128 rows 50.9 against 58.8, 1,024 rows 60.2
- * against 69.4). Each column's sum is the same FMAs in the same order either way.
+ * against 69.4). Each column's sum is the same FMAs in the same order either way. Each half loads
+ * the 32 bytes again (from L1) rather than keeping the first load for the second half: the 3 x 32
+ * micro-kernel's 12 accumulators, 3 activations and one weight fill the 16 ymm registers, and
+ * holding both halves at once spilled (the float16 kernel, built that way, fell from 65 to 36
+ * GMAC/s at 128 rows).
  */
 #define AVX2_HALF(p, h)                                                           \
   ((h) == 0 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i*)(p)), 16)) \
